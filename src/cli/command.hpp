@@ -1,0 +1,21 @@
+// The command table: each subcommand lives in its own file and registers itself on the root
+// app through a function listed in main.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace tenex::cli {
+
+// Shared between the root app and the subcommand callbacks.
+struct Context {
+    int exit_code = 0;
+    std::string log_level = "info";
+    std::string log_format = "text";
+};
+
+using RegisterFn = void (*)(CLI::App& root, Context& ctx);
+
+void register_version(CLI::App& root, Context& ctx);
+void register_doctor(CLI::App& root, Context& ctx);
+
+}  // namespace tenex::cli

@@ -1,0 +1,29 @@
+// What `tenex-sandbox doctor` checks: one result per check, with a fix when it failed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tenex::cli {
+
+struct CheckResult {
+    std::string name{};
+    bool ok = false;
+    std::string detail{};  // what was found
+    std::string fix{};     // how to fix it (failed checks only)
+};
+
+// Docker socket reachable, negotiated Engine API version.
+CheckResult check_docker(const std::string& socket);
+
+// cgroup memory, cpu and pids controllers available. cgroup_root is normally /sys/fs/cgroup;
+// handles the unified (v2) and legacy (v1) hierarchies.
+CheckResult check_cgroups(const std::string& cgroup_root);
+
+// Free space on the file system that holds (or will hold) the projects path.
+CheckResult check_disk(const std::string& projects_path, std::uint64_t min_free_bytes);
+
+std::string format_check(const CheckResult& r);
+
+}  // namespace tenex::cli

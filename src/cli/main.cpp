@@ -1,0 +1,44 @@
+#include <cstdio>
+#include <exception>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/command.hpp"
+#include "common/log.hpp"
+
+namespace {
+
+constexpr tenex::cli::RegisterFn kCommands[] = {
+    tenex::cli::register_version,
+    tenex::cli::register_doctor,
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    tenex::cli::Context ctx;
+    CLI::App app{"tenex-sandbox: runs TENEX projects from Nostr in Docker sandboxes"};
+    app.require_subcommand(1);
+    app.option_defaults()->always_capture_default();
+    app.add_option("--log-level", ctx.log_level, "trace, debug, info, warn, error or off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    app.add_option("--log-format", ctx.log_format, "text or json")
+        ->check(CLI::IsMember({"text", "json"}));
+    app.parse_complete_callback([&ctx] {
+        tenex::log::setup(ctx.log_format == "json" ? tenex::log::Format::json
+                                                   : tenex::log::Format::text,
+                          ctx.log_level);
+    });
+    for (auto reg : kCommands) reg(app, ctx);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const std::exception& e) {
+        // Start-up and configuration errors end here, with a message and a non-zero exit.
+        std::fprintf(stderr, "tenex-sandbox: %s\n", e.what());
+        return 1;
+    }
+    return ctx.exit_code;
+}

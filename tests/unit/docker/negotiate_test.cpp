@@ -1,0 +1,76 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "docker/client.hpp"
+
+namespace tenex::docker {
+namespace {
+
+TEST(ApiVersion, ParsesAndOrders) {
+    auto v = ApiVersion::parse("1.41");
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->major, 1);
+    EXPECT_EQ(v->minor, 41);
+    EXPECT_EQ(v->to_string(), "1.41");
+    EXPECT_LT(*ApiVersion::parse("1.9"), *ApiVersion::parse("1.41"));
+    for (const char* bad : {"", "1", "1.", ".4", "a.b", "1.41x", "1..2", "-1.3"})
+        EXPECT_FALSE(ApiVersion::parse(bad)) << bad;
+}
+
+TEST(Negotiate, PicksLowerOfBothMaxima) {
+    // Debian 12's docker.io 20.10: 1.41; engine 28: 1.50 (min 1.24); engine 29: min 1.44.
+    EXPECT_EQ(negotiate({1, 41}, {1, 12})->to_string(), "1.41");
+    EXPECT_EQ(negotiate({1, 50}, {1, 24})->to_string(), "1.50");
+    EXPECT_EQ(negotiate({1, 52}, {1, 44})->to_string(), kClientMaxApi.to_string());
+}
+
+TEST(Negotiate, RefusesEnginesOutsideOurRange) {
+    auto old = negotiate({1, 40}, {1, 12});
+    ASSERT_FALSE(old);
+    EXPECT_NE(old.error().message.find("upgrade Docker"), std::string::npos);
+    auto future = negotiate({2, 10}, {2, 0});
+    ASSERT_FALSE(future);
+    EXPECT_NE(future.error().message.find("upgrade tenex-sandbox"), std::string::npos);
+}
+
+TEST(SocketPath, ExplicitThenDockerHostThenDefault) {
+    ::unsetenv("DOCKER_HOST");
+    EXPECT_EQ(*resolve_socket_path(""), "/var/run/docker.sock");
+    EXPECT_EQ(*resolve_socket_path("unix:///tmp/x.sock"), "/tmp/x.sock");
+    EXPECT_EQ(*resolve_socket_path("/tmp/y.sock"), "/tmp/y.sock");
+    ::setenv("DOCKER_HOST", "unix:///run/other.sock", 1);
+    EXPECT_EQ(*resolve_socket_path(""), "/run/other.sock");
+    EXPECT_EQ(*resolve_socket_path("/tmp/y.sock"), "/tmp/y.sock");
+    ::setenv("DOCKER_HOST", "tcp://10.0.0.1:2375", 1);
+    auto tcp = resolve_socket_path("");
+    ASSERT_FALSE(tcp);
+    EXPECT_NE(tcp.error().message.find("only unix://"), std::string::npos);
+    EXPECT_FALSE(resolve_socket_path("tcp://127.0.0.1:2375"));
+    ::unsetenv("DOCKER_HOST");
+}
+
+TEST(HttpError, CarriesEngineMessageAndStatus) {
+    HttpResponse r{.status = 409, .headers = {},
+                   .body = R"({"message":"Conflict. The container name \"/x\" is already in use"})"};
+    auto e = http_error(r, "create container x");
+    EXPECT_TRUE(e.conflict());
+    EXPECT_FALSE(e.not_found());
+    EXPECT_EQ(e.message, "Conflict. The container name \"/x\" is already in use");
+    EXPECT_EQ(e.describe(),
+              "create container x: HTTP 409: Conflict. The container name \"/x\" is already in use");
+    auto plain = http_error({.status = 500, .headers = {}, .body = "boom\n"}, "op");
+    EXPECT_TRUE(plain.server_error());
+    EXPECT_EQ(plain.message, "boom");
+}
+
+TEST(Transport, DeadSocketIsAnErrorNotAHang) {
+    Transport t("/nonexistent/docker.sock");
+    auto r = t.send({.path = "/_ping", .timeout = std::chrono::seconds(2)}, "ping");
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().transport());
+    EXPECT_NE(r.error().describe().find("/nonexistent/docker.sock"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tenex::docker
