@@ -11,6 +11,7 @@ namespace {
 constexpr tenex::cli::RegisterFn kCommands[] = {
     tenex::cli::register_version,
     tenex::cli::register_doctor,
+    tenex::cli::register_image,
 };
 
 }  // namespace

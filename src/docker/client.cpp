@@ -118,4 +118,20 @@ DResult<nlohmann::json> Client::call_json(const std::string& method, const std::
     return parsed;
 }
 
+DResult<HttpResponse> Client::stream(const std::string& method, const std::string& path,
+                                     const std::string& operation,
+                                     const StreamHandlers& handlers, std::stop_token stop,
+                                     std::chrono::milliseconds timeout, const std::string& body,
+                                     const std::string& content_type) const {
+    Request req{.method = method,
+                .path = "/v" + api_.to_string() + path,
+                .body = body,
+                .content_type = content_type,
+                .timeout = timeout};
+    auto r = transport_.stream(req, operation, handlers, std::move(stop));
+    if (!r) return std::move(r).error();
+    if (r->status != 0 && (r->status < 200 || r->status >= 300)) return http_error(*r, operation);
+    return std::move(r).value();
+}
+
 }  // namespace tenex::docker

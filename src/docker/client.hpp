@@ -49,6 +49,19 @@ public:
                                       const nlohmann::json& body = nullptr,
                                       std::chrono::milliseconds timeout = {}) const;
 
+    // A versioned streaming call (logs with follow, events, image build). timeout 0: no
+    // overall limit. A non-2xx response becomes a DockerError; a transfer ended by
+    // handlers.on_data or by stop is a success.
+    DResult<HttpResponse> stream(const std::string& method, const std::string& path,
+                                 const std::string& operation, const StreamHandlers& handlers,
+                                 std::stop_token stop = {},
+                                 std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+                                 const std::string& body = {},
+                                 const std::string& content_type = "application/json") const;
+
+    const Transport& transport() const { return transport_; }
+    std::chrono::milliseconds default_timeout() const { return timeout_; }
+
 private:
     Client(Transport transport, ApiVersion api, EngineVersion engine,
            std::chrono::milliseconds timeout)

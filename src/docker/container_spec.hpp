@@ -69,4 +69,9 @@ struct ContainerSpec {
 // query string, not the body).
 nlohmann::json to_create_body(const ContainerSpec& spec, ApiVersion api);
 
+// The spec as the engine reports it back in GET /containers/{id}/json (Config, HostConfig and
+// Name). Fields the engine fills with its own defaults (Env from the image, ...) come back
+// as the engine holds them. Tolerant of missing or mistyped fields.
+ContainerSpec spec_from_inspect(const nlohmann::json& inspect);
+
 }  // namespace tenex::docker

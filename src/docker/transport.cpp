@@ -60,25 +60,19 @@ Transport::Transport(std::string socket_path) : socket_path_(std::move(socket_pa
     global_init();
 }
 
-DResult<HttpResponse> Transport::send(const Request& request, const std::string& operation) const {
-    std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-    if (!curl) return DockerError{operation, 0, "cannot initialize libcurl"};
-    HttpResponse response;
-    std::unique_ptr<curl_slist, SlistDeleter> headers;
+namespace {
+
+// Options shared by plain and streaming requests. headers must outlive the transfer.
+void setup(CURL* c, const std::string& socket, const std::string& url, const Request& request,
+           std::unique_ptr<curl_slist, SlistDeleter>& headers) {
     auto add_header = [&](const std::string& h) {
         headers.reset(curl_slist_append(headers.release(), h.c_str()));
     };
-    std::string url = "http://docker" + request.path;
-    CURL* c = curl.get();
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket_path_.c_str());
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &response.headers);
     if (request.method == "GET") {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else if (request.method == "HEAD") {
@@ -94,6 +88,67 @@ DResult<HttpResponse> Transport::send(const Request& request, const std::string&
     }
     add_header("Expect:");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+}
+
+struct CurlMultiDeleter {
+    void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+};
+
+// State of one streaming transfer, shared with the libcurl callbacks.
+struct StreamState {
+    CURL* curl = nullptr;
+    const StreamHandlers* handlers = nullptr;
+    HttpResponse response{};
+    bool opened = false;
+    bool stopped = false;  // on_data asked to end the transfer
+    bool is_2xx() const { return response.status >= 200 && response.status < 300; }
+};
+
+size_t on_stream_header(char* data, size_t size, size_t count, void* user) {
+    auto* st = static_cast<StreamState*>(user);
+    std::string_view line(data, size * count);
+    if (line.starts_with("HTTP/")) st->response.headers.clear();  // a new status line
+    on_header(data, size, count, &st->response.headers);
+    if (line == "\r\n" || line == "\n") {
+        long status = 0;
+        curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, &status);
+        st->response.status = static_cast<int>(status);
+        if (st->is_2xx() && !st->opened) {
+            st->opened = true;
+            if (st->handlers->on_open) st->handlers->on_open(st->response);
+        }
+    }
+    return size * count;
+}
+
+size_t on_stream_body(char* data, size_t size, size_t count, void* user) {
+    auto* st = static_cast<StreamState*>(user);
+    size_t n = size * count;
+    if (!st->is_2xx()) {
+        if (st->response.body.size() < 65536) st->response.body.append(data, n);
+        return n;
+    }
+    if (st->handlers->on_data && !st->handlers->on_data(std::string_view(data, n))) {
+        st->stopped = true;
+        return CURL_WRITEFUNC_ERROR;
+    }
+    return n;
+}
+
+}  // namespace
+
+DResult<HttpResponse> Transport::send(const Request& request, const std::string& operation) const {
+    std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+    if (!curl) return DockerError{operation, 0, "cannot initialize libcurl"};
+    HttpResponse response;
+    std::unique_ptr<curl_slist, SlistDeleter> headers;
+    std::string url = "http://docker" + request.path;
+    CURL* c = curl.get();
+    setup(c, socket_path_, url, request, headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &response.headers);
 
     CURLcode rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
@@ -104,6 +159,65 @@ DResult<HttpResponse> Transport::send(const Request& request, const std::string&
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     response.status = static_cast<int>(status);
     return response;
+}
+
+DResult<HttpResponse> Transport::stream(const Request& request, const std::string& operation,
+                                        const StreamHandlers& handlers,
+                                        std::stop_token stop) const {
+    std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+    std::unique_ptr<CURLM, CurlMultiDeleter> multi(curl_multi_init());
+    if (!curl || !multi) return DockerError{operation, 0, "cannot initialize libcurl"};
+    std::unique_ptr<curl_slist, SlistDeleter> headers;
+    std::string url = "http://docker" + request.path;
+    CURL* c = curl.get();
+    StreamState st;
+    st.curl = c;
+    st.handlers = &handlers;
+    setup(c, socket_path_, url, request, headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &st);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_stream_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &st);
+    curl_multi_add_handle(multi.get(), c);
+
+    CURLcode rc = CURLE_OK;
+    bool cancelled = false;
+    for (;;) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(multi.get(), &running);
+        if (mc != CURLM_OK) {
+            curl_multi_remove_handle(multi.get(), c);
+            return DockerError{operation, 0, std::string("libcurl: ") + curl_multi_strerror(mc)};
+        }
+        if (running == 0) {
+            int left = 0;
+            while (CURLMsg* msg = curl_multi_info_read(multi.get(), &left))
+                if (msg->msg == CURLMSG_DONE) rc = msg->data.result;
+            break;
+        }
+        if (stop.stop_requested()) {
+            cancelled = true;
+            break;
+        }
+        curl_multi_poll(multi.get(), nullptr, 0, 50, nullptr);
+    }
+    curl_multi_remove_handle(multi.get(), c);
+    if (cancelled || st.stopped) {
+        if (st.response.status == 0) {
+            long status = 0;
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+            st.response.status = static_cast<int>(status);
+        }
+        return std::move(st.response);
+    }
+    if (rc != CURLE_OK) {
+        return DockerError{operation, 0,
+                           std::string(curl_easy_strerror(rc)) + " (socket " + socket_path_ + ")"};
+    }
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    st.response.status = static_cast<int>(status);
+    return std::move(st.response);
 }
 
 Result<std::string> resolve_socket_path(const std::string& configured) {

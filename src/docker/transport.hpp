@@ -5,7 +5,9 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <stop_token>
 #include <string>
+#include <string_view>
 
 #include "docker/error.hpp"
 
@@ -25,6 +27,14 @@ struct Request {
     std::chrono::milliseconds timeout{30000};
 };
 
+// Callbacks of a streaming request. on_open runs once the response headers of a 2xx
+// response arrived (before any body); on_data gets each chunk of a 2xx body as it arrives and
+// returns false to end the transfer. A non-2xx body is collected into the returned response.
+struct StreamHandlers {
+    std::function<void(const HttpResponse&)> on_open{};
+    std::function<bool(std::string_view)> on_data{};
+};
+
 class Transport {
 public:
     // socket_path: a filesystem path such as /var/run/docker.sock.
@@ -35,6 +45,13 @@ public:
     // Sends one request. A transport failure (no socket, timeout, connection reset) is a
     // DockerError with status 0; HTTP errors are returned as responses, not errors.
     DResult<HttpResponse> send(const Request& request, const std::string& operation) const;
+
+    // Sends one request and streams the response body to handlers. request.timeout of 0 means
+    // no overall limit (connecting still times out). Returns when the engine ends the
+    // response, on_data returns false, or stop is requested (checked every ~50 ms): the
+    // latter two are not errors. A transport failure is a DockerError with status 0.
+    DResult<HttpResponse> stream(const Request& request, const std::string& operation,
+                                 const StreamHandlers& handlers, std::stop_token stop = {}) const;
 
 private:
     std::string socket_path_;

@@ -1,0 +1,154 @@
+#include "docker/containers.hpp"
+
+#include "docker/json_util.hpp"
+#include "docker/url.hpp"
+
+namespace tenex::docker {
+namespace {
+
+std::string path_for(const std::string& id) { return "/containers/" + url_encode(id); }
+
+DStatus done(DResult<HttpResponse> r) {
+    if (!r) return std::move(r).error();
+    return Unit{};
+}
+
+std::string strip_slash(std::string name) {
+    if (name.starts_with('/')) name.erase(0, 1);
+    return name;
+}
+
+ContainerSummary summary_from(const nlohmann::json& e) {
+    ContainerSummary s;
+    s.id = json::str(e, "Id");
+    s.names = json::str_vec(e, "Names");
+    for (auto& n : s.names) n = strip_slash(std::move(n));
+    s.image = json::str(e, "Image");
+    s.state = json::str(e, "State");
+    s.status = json::str(e, "Status");
+    s.created = json::i64(e, "Created");
+    s.labels = json::str_map(e, "Labels");
+    return s;
+}
+
+}  // namespace
+
+Result<ContainerInfo> parse_container_inspect(std::string_view body) {
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (!j.is_object()) return make_error("container inspect: not a JSON object");
+    ContainerInfo info;
+    info.id = json::str(j, "Id");
+    if (info.id.empty()) return make_error("container inspect: no Id");
+    info.name = strip_slash(json::str(j, "Name"));
+    info.image_id = json::str(j, "Image");
+    info.created = json::str(j, "Created");
+    const auto& st = json::object(j, "State");
+    info.state.status = json::str(st, "Status");
+    info.state.running = json::boolean(st, "Running");
+    info.state.paused = json::boolean(st, "Paused");
+    info.state.restarting = json::boolean(st, "Restarting");
+    info.state.oom_killed = json::boolean(st, "OOMKilled");
+    info.state.dead = json::boolean(st, "Dead");
+    info.state.pid = static_cast<int>(json::i64(st, "Pid"));
+    info.state.exit_code = static_cast<int>(json::i64(st, "ExitCode"));
+    info.state.error = json::str(st, "Error");
+    info.state.started_at = json::str(st, "StartedAt");
+    info.state.finished_at = json::str(st, "FinishedAt");
+    info.spec = spec_from_inspect(j);
+    const auto& nets = json::object(json::object(j, "NetworkSettings"), "Networks");
+    for (auto it = nets.begin(); it != nets.end(); ++it)
+        info.network_ips[it.key()] = json::str(*it, "IPAddress");
+    return info;
+}
+
+Result<std::vector<ContainerSummary>> parse_container_list(std::string_view body) {
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (!j.is_array()) return make_error("container list: not a JSON array");
+    std::vector<ContainerSummary> out;
+    out.reserve(j.size());
+    for (const auto& e : j) {
+        if (!e.is_object()) continue;
+        out.push_back(summary_from(e));
+    }
+    return out;
+}
+
+std::string list_query(const ListOptions& options) {
+    std::string q = options.all ? "?all=1" : "?all=0";
+    nlohmann::json filters = nlohmann::json::object();
+    if (!options.labels.empty()) filters["label"] = options.labels;
+    if (!options.names.empty()) filters["name"] = options.names;
+    if (!filters.empty()) q += "&filters=" + url_encode(filters.dump());
+    return q;
+}
+
+DResult<std::string> create_container(const Client& client, const ContainerSpec& spec) {
+    std::string path = "/containers/create";
+    if (!spec.name.empty()) path += "?name=" + url_encode(spec.name);
+    auto r = client.call_json("POST", path, "create container " + spec.name,
+                              to_create_body(spec, client.api_version()));
+    if (!r) return std::move(r).error();
+    std::string id = json::str(*r, "Id");
+    if (id.empty()) return DockerError{"create container " + spec.name, 201, "engine sent no Id"};
+    return id;
+}
+
+DStatus start_container(const Client& client, const std::string& id) {
+    auto r = client.call("POST", path_for(id) + "/start", "start container " + id);
+    if (!r && r.error().not_modified()) return Unit{};  // already running
+    return done(std::move(r));
+}
+
+DStatus stop_container(const Client& client, const std::string& id, int timeout_s) {
+    std::string path = path_for(id) + "/stop";
+    if (timeout_s >= 0) path += "?t=" + std::to_string(timeout_s);
+    // The call lasts up to the stop timeout: give the transfer room beyond it.
+    auto budget = client.default_timeout() + std::chrono::seconds(timeout_s >= 0 ? timeout_s : 30);
+    auto r = client.call("POST", path, "stop container " + id, {}, budget);
+    if (!r && r.error().not_modified()) return Unit{};  // already stopped
+    return done(std::move(r));
+}
+
+DStatus kill_container(const Client& client, const std::string& id, const std::string& signal) {
+    return done(client.call("POST", path_for(id) + "/kill?signal=" + url_encode(signal),
+                            "kill container " + id));
+}
+
+DStatus remove_container(const Client& client, const std::string& id, bool force, bool volumes) {
+    std::string path = path_for(id) + "?force=" + (force ? "1" : "0") + "&v=" + (volumes ? "1" : "0");
+    return done(client.call("DELETE", path, "remove container " + id));
+}
+
+DResult<ContainerInfo> inspect_container(const Client& client, const std::string& id) {
+    std::string op = "inspect container " + id;
+    auto r = client.call("GET", path_for(id) + "/json", op);
+    if (!r) return std::move(r).error();
+    auto info = parse_container_inspect(r->body);
+    if (!info) return DockerError{op, r->status, info.error().message};
+    return std::move(info).value();
+}
+
+DResult<std::vector<ContainerSummary>> list_containers(const Client& client,
+                                                       const ListOptions& options) {
+    auto r = client.call("GET", "/containers/json" + list_query(options), "list containers");
+    if (!r) return std::move(r).error();
+    auto list = parse_container_list(r->body);
+    if (!list) return DockerError{"list containers", r->status, list.error().message};
+    return std::move(list).value();
+}
+
+DResult<WaitResult> wait_container(const Client& client, const std::string& id,
+                                   WaitCondition condition, std::chrono::milliseconds timeout) {
+    const char* cond = condition == WaitCondition::NotRunning ? "not-running"
+                       : condition == WaitCondition::NextExit ? "next-exit"
+                                                              : "removed";
+    auto r = client.call_json("POST", path_for(id) + "/wait?condition=" + cond,
+                              "wait container " + id, nullptr, timeout);
+    if (!r) return std::move(r).error();
+    WaitResult w;
+    w.status_code = static_cast<int>(json::i64(*r, "StatusCode"));
+    w.error = json::str(json::object(*r, "Error"), "Message");
+    return w;
+}
+
+}  // namespace tenex::docker

@@ -1,0 +1,42 @@
+// Network calls of the Engine API.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "docker/client.hpp"
+
+namespace tenex::docker {
+
+struct NetworkSpec {
+    std::string name{};
+    std::string driver = "bridge";
+    bool internal = false;  // no route to the outside world (see PROTOCOL.md for the host)
+    std::map<std::string, std::string> labels{};
+    std::map<std::string, std::string> options{};  // driver options
+};
+
+struct NetworkInfo {
+    std::string id{};
+    std::string name{};
+    std::string driver{};
+    bool internal = false;
+    std::map<std::string, std::string> labels{};
+    std::vector<std::string> subnets{};
+    std::vector<std::string> gateways{};
+    std::map<std::string, std::string> containers{};  // container id -> IPv4 address (CIDR)
+};
+
+// Returns the id. An existing name is a conflict() error.
+DResult<std::string> create_network(const Client& client, const NetworkSpec& spec);
+DResult<NetworkInfo> inspect_network(const Client& client, const std::string& id_or_name);
+DResult<std::vector<NetworkInfo>> list_networks(const Client& client,
+                                                const std::vector<std::string>& labels = {});
+DStatus connect_network(const Client& client, const std::string& network,
+                        const std::string& container, const std::vector<std::string>& aliases = {});
+DStatus disconnect_network(const Client& client, const std::string& network,
+                           const std::string& container, bool force = false);
+DStatus remove_network(const Client& client, const std::string& id_or_name);
+
+}  // namespace tenex::docker
