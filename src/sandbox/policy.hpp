@@ -1,0 +1,95 @@
+// A project's sandbox policy, typed and with the safe defaults. Policy files (YAML) are parsed
+// and merged into this; the container spec is built from it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tenex::sandbox {
+
+enum class NetworkMode { none, isolated, egress, open };
+enum class RestartMode { never, on_failure, always };
+
+std::string to_string(NetworkMode m);
+std::string to_string(RestartMode m);
+
+// One allowlisted destination for egress: a DNS name (or IP literal) and a port.
+struct HostPort {
+    std::string host{};
+    int port = 0;
+    std::string to_string() const { return host + ":" + std::to_string(port); }
+    bool operator==(const HostPort&) const = default;
+};
+
+// A host path inside the project directory mounted somewhere else in the container.
+struct ProjectMount {
+    std::string source{};  // relative to the project directory, never leaving it
+    std::string target{};  // absolute container path
+    bool read_only = true;
+    bool operator==(const ProjectMount&) const = default;
+};
+
+struct Resources {
+    std::int64_t memory_bytes = 2LL << 30;  // 2Gi
+    std::int64_t memory_swap_bytes = 0;     // memory + swap; 0: same as memory (no swap)
+    std::int64_t nano_cpus = 1'000'000'000;  // 1 CPU
+    std::string cpuset{};                    // e.g. "0-1"; empty: any
+    std::int64_t pids = 512;
+    std::int64_t nofile = 4096;
+    std::int64_t disk_bytes = 0;  // writable layer size; 0: unlimited (needs overlay2 on xfs+pquota)
+    bool operator==(const Resources&) const = default;
+};
+
+struct Network {
+    NetworkMode mode = NetworkMode::none;
+    std::vector<HostPort> allow{};  // egress only
+    bool operator==(const Network&) const = default;
+};
+
+struct Lifecycle {
+    RestartMode restart = RestartMode::on_failure;
+    std::chrono::milliseconds backoff_initial{1000};
+    std::chrono::milliseconds backoff_max{300'000};
+    int crash_loop_threshold = 5;                        // this many exits within the window
+    std::chrono::milliseconds crash_loop_window{600'000};  // ... stop restarting
+    std::chrono::milliseconds stop_timeout{30'000};
+    std::chrono::milliseconds idle_timeout{3'600'000};      // 0: never idle-stopped
+    std::chrono::milliseconds max_lifetime{86'400'000};     // 0: unlimited
+    bool operator==(const Lifecycle&) const = default;
+};
+
+struct Security {
+    std::string user = "1000:1000";
+    bool read_only_root = true;
+    std::map<std::string, std::int64_t> tmpfs{{"/tmp", 256LL << 20}};  // path -> size in bytes
+    std::vector<std::string> cap_add{};  // from kCapabilityAllowlist only
+    std::string runtime{};               // "" (engine default), "runc" or "runsc"
+    bool operator==(const Security&) const = default;
+};
+
+struct Policy {
+    std::string image = "tenex-runtime:latest";
+    std::vector<std::string> command{};  // Entrypoint; empty: the image's
+    std::vector<std::string> args{};     // Cmd; placeholders {address} {d} {naddr} {owner}
+    std::map<std::string, std::string> env{};
+    std::map<std::string, std::string> secrets{};  // env name -> host file holding the value
+    std::vector<ProjectMount> mounts{};
+    Resources resources{};
+    Network network{};
+    Lifecycle lifecycle{};
+    Security security{};
+    bool operator==(const Policy&) const = default;
+};
+
+// Capabilities a policy may add back after "drop ALL". Everything else (SYS_ADMIN, NET_ADMIN,
+// SYS_PTRACE, NET_RAW, MKNOD, SYS_MODULE, ...) is refused.
+inline const std::vector<std::string> kCapabilityAllowlist{
+    "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID",
+};
+
+inline const std::vector<std::string> kRuntimes{"runc", "runsc"};
+
+}  // namespace tenex::sandbox

@@ -1,0 +1,194 @@
+#include "sandbox/policy_set.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+#include "sandbox/policy_schema.hpp"
+#include "sandbox/units.hpp"
+
+namespace tenex::sandbox {
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + v[i];
+    return out + "]";
+}
+
+void cross_checks(ResolvedPolicy& r) {
+    const Policy& p = r.policy;
+    auto where = [&](const std::string& path) {
+        auto it = r.provenance.find(path);
+        return it == r.provenance.end() ? Location{"(built-in)", 0, 0} : it->second;
+    };
+    auto add = [&](const std::string& path, std::string message, Severity sev) {
+        const Location l = where(path);
+        r.diagnostics.push_back(Diagnostic{.file = l.file,
+                                           .line = l.line,
+                                           .column = l.column,
+                                           .key_path = path,
+                                           .message = std::move(message),
+                                           .severity = sev});
+    };
+    if (p.resources.memory_swap_bytes != 0 &&
+        p.resources.memory_swap_bytes < p.resources.memory_bytes)
+        add("resources.memory_swap",
+            "memory_swap (memory + swap) " + format_memory(p.resources.memory_swap_bytes) +
+                " is below memory " + format_memory(p.resources.memory_bytes),
+            Severity::error);
+    if (p.lifecycle.backoff_max < p.lifecycle.backoff_initial)
+        add("lifecycle.backoff_max", "backoff_max is shorter than backoff_initial", Severity::error);
+    if (p.network.mode == NetworkMode::egress && p.network.allow.empty())
+        add(r.provenance.count("network.allow") ? "network.allow" : "network.mode",
+            "mode egress needs at least one host:port in network.allow", Severity::error);
+    if (p.network.mode != NetworkMode::egress && !p.network.allow.empty())
+        add("network.allow", "ignored: the allowlist only applies to mode egress (mode is " +
+                                 to_string(p.network.mode) + ")",
+            Severity::warning);
+    for (const auto& [name, file] : p.secrets)
+        if (p.env.count(name))
+            add("secrets." + name, "the same variable is also set in env", Severity::error);
+    for (const auto& m : p.mounts)
+        if (p.security.tmpfs.count(m.target))
+            add("mounts", "target " + m.target + " is also a tmpfs", Severity::error);
+    if (p.resources.disk_bytes != 0)
+        add("resources.disk",
+            "honoured only by the overlay2 storage driver on xfs mounted with pquota; elsewhere "
+            "the Engine refuses to create the container (tenex-sandbox doctor tells)",
+            Severity::warning);
+}
+
+}  // namespace
+
+LoadedSet load_policy_dir(const std::filesystem::path& dir) {
+    LoadedSet out;
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const auto ext = entry.path().extension().string();
+        if ((ext == ".yaml" || ext == ".yml") && entry.is_regular_file(ec))
+            files.push_back(entry.path());
+    }
+    if (ec) {
+        out.diagnostics.push_back(Diagnostic{.file = dir.string(),
+                                             .line = 0,
+                                             .column = 0,
+                                             .key_path = "",
+                                             .message = "cannot read the policies directory: " +
+                                                        ec.message(),
+                                             .severity = Severity::error});
+        return out;
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+        LoadedFile loaded = load_policy_file(f);
+        const bool is_default = f.filename() == kDefaultPolicyFile;
+        if (is_default && loaded.file.match)
+            loaded.diagnostics.push_back(Diagnostic{
+                .file = loaded.file.name,
+                .line = loaded.file.match->where.line,
+                .column = loaded.file.match->where.column,
+                .key_path = "match",
+                .message = "default.yaml applies to every project and takes no match",
+                .severity = Severity::error});
+        if (!is_default && !loaded.file.match && !has_errors(loaded.diagnostics))
+            loaded.diagnostics.push_back(Diagnostic{
+                .file = loaded.file.name,
+                .line = 1,
+                .column = 1,
+                .key_path = "match",
+                .message = "missing: a policy file other than default.yaml must say which projects "
+                           "it applies to (match: address, d or owner)",
+                .severity = Severity::error});
+        const bool usable = !has_errors(loaded.diagnostics);
+        out.diagnostics.insert(out.diagnostics.end(), loaded.diagnostics.begin(),
+                               loaded.diagnostics.end());
+        if (!usable) continue;
+        if (is_default) out.set.defaults = std::move(loaded.file);
+        else out.set.overrides.push_back(std::move(loaded.file));
+    }
+    return out;
+}
+
+ResolvedPolicy merge_policy_files(const std::vector<const PolicyFile*>& layers) {
+    ResolvedPolicy r;
+    std::map<std::string, const Setting*> winners;
+    for (const PolicyFile* f : layers) {
+        r.applied.push_back(f->name);
+        for (const auto& [path, setting] : f->settings) winners[path] = &setting;
+    }
+    for (const auto& [path, setting] : winners) {
+        apply_setting(r.policy, path, setting->value,
+                      [&](const YAML::Node&, const std::string& p, const std::string& msg,
+                          Severity sev) {
+                          r.diagnostics.push_back(Diagnostic{.file = setting->where.file,
+                                                             .line = setting->where.line,
+                                                             .column = setting->where.column,
+                                                             .key_path = p,
+                                                             .message = msg,
+                                                             .severity = sev});
+                      });
+        r.provenance[path] = setting->where;
+    }
+    cross_checks(r);
+    return r;
+}
+
+ResolvedPolicy resolve_policy(const PolicySet& set, const ProjectRef& project) {
+    std::vector<std::pair<int, const PolicyFile*>> matching;
+    for (const auto& f : set.overrides)
+        if (f.match)
+            if (int rank = match_rank(*f.match, project); rank > 0) matching.emplace_back(rank, &f);
+    std::stable_sort(matching.begin(), matching.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<const PolicyFile*> layers;
+    if (set.defaults) layers.push_back(&*set.defaults);
+    for (const auto& [rank, f] : matching) layers.push_back(f);
+    return merge_policy_files(layers);
+}
+
+std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p) {
+    std::vector<std::pair<std::string, std::string>> out;
+    auto ms = [](std::chrono::milliseconds d) { return format_duration(d); };
+    out.emplace_back("image", p.image);
+    out.emplace_back("command", join(p.command));
+    out.emplace_back("args", join(p.args));
+    for (const auto& [k, v] : p.env) out.emplace_back("env." + k, v);
+    for (const auto& [k, v] : p.secrets) out.emplace_back("secrets." + k, v);
+    std::vector<std::string> mounts;
+    for (const auto& m : p.mounts)
+        mounts.push_back(m.source + " -> " + m.target + (m.read_only ? " (ro)" : " (rw)"));
+    out.emplace_back("mounts", join(mounts));
+    const auto& res = p.resources;
+    out.emplace_back("resources.memory", format_memory(res.memory_bytes));
+    out.emplace_back("resources.memory_swap", res.memory_swap_bytes == 0
+                                                  ? format_memory(res.memory_bytes) + " (= memory)"
+                                                  : format_memory(res.memory_swap_bytes));
+    out.emplace_back("resources.cpus", format_cpus(res.nano_cpus));
+    out.emplace_back("resources.cpuset", res.cpuset.empty() ? "(any)" : res.cpuset);
+    out.emplace_back("resources.pids", std::to_string(res.pids));
+    out.emplace_back("resources.nofile", std::to_string(res.nofile));
+    out.emplace_back("resources.disk", res.disk_bytes == 0 ? "(unlimited)" : format_memory(res.disk_bytes));
+    out.emplace_back("network.mode", to_string(p.network.mode));
+    std::vector<std::string> allow;
+    for (const auto& hp : p.network.allow) allow.push_back(hp.to_string());
+    out.emplace_back("network.allow", join(allow));
+    const auto& l = p.lifecycle;
+    out.emplace_back("lifecycle.restart", to_string(l.restart));
+    out.emplace_back("lifecycle.backoff_initial", ms(l.backoff_initial));
+    out.emplace_back("lifecycle.backoff_max", ms(l.backoff_max));
+    out.emplace_back("lifecycle.crash_loop_threshold", std::to_string(l.crash_loop_threshold));
+    out.emplace_back("lifecycle.crash_loop_window", ms(l.crash_loop_window));
+    out.emplace_back("lifecycle.stop_timeout", ms(l.stop_timeout));
+    out.emplace_back("lifecycle.idle_timeout", ms(l.idle_timeout));
+    out.emplace_back("lifecycle.max_lifetime", ms(l.max_lifetime));
+    const auto& s = p.security;
+    out.emplace_back("security.user", s.user);
+    out.emplace_back("security.read_only_root", s.read_only_root ? "true" : "false");
+    for (const auto& [path, size] : s.tmpfs) out.emplace_back("security.tmpfs." + path, format_memory(size));
+    out.emplace_back("security.cap_add", join(s.cap_add));
+    out.emplace_back("security.runtime", s.runtime.empty() ? "(engine default)" : s.runtime);
+    return out;
+}
+
+}  // namespace tenex::sandbox

@@ -1,0 +1,38 @@
+// Which project a policy is for: the project address "31933:<owner hex>:<d>", or a bare `d`
+// identifier when the owner is not known (`policy show my-project`). Parsed minimally here so
+// the sandbox module does not depend on tenex::nostr.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+
+namespace tenex::sandbox {
+
+inline constexpr std::string_view kProjectKindPrefix = "31933:";
+
+struct ProjectRef {
+    std::string owner{};  // 64 lowercase hex; empty when only `d` is known
+    std::string d{};      // the `d` identifier (may be empty in an address)
+
+    bool has_owner() const { return !owner.empty(); }
+    // "31933:<owner>:<d>"; with no owner: "31933::<d>".
+    std::string address() const;
+    bool operator==(const ProjectRef&) const = default;
+};
+
+// "31933:<64 hex>:<d>" (hex is lowercased). Anything else is an error with a reason.
+Result<ProjectRef> parse_address(std::string_view text);
+
+// An address when the text starts with "31933:", otherwise a bare `d` identifier.
+Result<ProjectRef> parse_project_arg(std::string_view text);
+
+bool is_hex_pubkey(std::string_view text);  // 64 hex digits, either case
+
+// NIP-19 npub (bech32, 32-byte payload) -> 64 lowercase hex. A tiny local decoder, so that
+// owner matches by npub work without linking tenex::nostr.
+Result<std::string> decode_npub(std::string_view npub);
+
+}  // namespace tenex::sandbox

@@ -1,0 +1,230 @@
+#include "sandbox/sandbox_spec.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace tenex::sandbox {
+namespace {
+
+std::string sha256_hex(const std::string& data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < len; ++i) {
+        out.push_back(kHex[md[i] >> 4]);
+        out.push_back(kHex[md[i] & 15]);
+    }
+    return out;
+}
+
+std::string slug(const std::string& d) {
+    std::string out;
+    for (char c : d) {
+        char l = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        const bool ok = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '_' || l == '.';
+        if (ok) out.push_back(l);
+        else if (!out.empty() && out.back() != '-') out.push_back('-');
+        if (out.size() >= 40) break;
+    }
+    while (!out.empty() && (out.back() == '-' || out.back() == '.' || out.back() == '_')) out.pop_back();
+    while (!out.empty() && (out.front() == '.' || out.front() == '_' || out.front() == '-'))
+        out.erase(out.begin());
+    return out.empty() ? "project" : out;
+}
+
+std::string suffix(const ProjectRef& p) { return slug(p.d) + "-" + sha256_hex(p.address()).substr(0, 12); }
+
+std::string read_secret(const std::string& file, bool& ok) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        ok = false;
+        return {};
+    }
+    std::ostringstream s;
+    s << in.rdbuf();
+    std::string v = s.str();
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();  // editors add one
+    ok = true;
+    return v;
+}
+
+// Everything that shapes the container, with secrets as references, in a canonical form
+// (nlohmann::json objects are sorted by key).
+nlohmann::json canonical(const docker::ContainerSpec& c, const NetworkPlan& net, const Policy& p) {
+    nlohmann::json ulimits = nlohmann::json::array();
+    for (const auto& u : c.ulimits) ulimits.push_back({u.name, u.soft, u.hard});
+    nlohmann::json mounts = nlohmann::json::array();
+    for (const auto& m : c.mounts) mounts.push_back({m.source, m.target, m.read_only});
+    nlohmann::json allow = nlohmann::json::array();
+    for (const auto& a : net.allow) allow.push_back(a.to_string());
+    return {
+        {"v", 1},
+        {"name", c.name},
+        {"image", c.image},
+        {"entrypoint", c.entrypoint},
+        {"cmd", c.cmd},
+        {"env", c.env},
+        {"labels", c.labels},
+        {"user", c.user},
+        {"working_dir", c.working_dir},
+        {"hostname", c.hostname},
+        {"stop_signal", c.stop_signal},
+        {"stop_timeout_s", c.stop_timeout_s.value_or(-1)},
+        {"memory", c.memory_bytes},
+        {"memory_swap", c.memory_swap_bytes},
+        {"nano_cpus", c.nano_cpus},
+        {"cpuset", c.cpuset_cpus},
+        {"pids", c.pids_limit.value_or(-1)},
+        {"ulimits", ulimits},
+        {"read_only_rootfs", c.read_only_rootfs},
+        {"tmpfs", c.tmpfs},
+        {"cap_drop", c.cap_drop},
+        {"cap_add", c.cap_add},
+        {"security_opt", c.security_opt},
+        {"init", c.init},
+        {"mounts", mounts},
+        {"network_mode", c.network_mode},
+        {"storage_opt", c.storage_opt},
+        {"runtime", c.runtime},
+        {"extra_hosts", c.extra_hosts},
+        {"dns", c.dns},
+        {"network", {{"mode", to_string(net.mode)}, {"name", net.network_name},
+                     {"internal", net.internal}, {"allow", allow}}},
+        {"secrets", p.secrets},  // names and files, never values
+    };
+}
+
+}  // namespace
+
+std::string container_name(const ProjectRef& project) { return "tenex-" + suffix(project); }
+std::string network_name(const ProjectRef& project) { return "tenex-net-" + suffix(project); }
+std::string redacted_secret(const std::string& file) { return "<secret from " + file + ">"; }
+
+std::string expand_placeholders(const std::string& text, const SpecContext& ctx) {
+    const std::pair<std::string, std::string> subs[] = {
+        {"{address}", ctx.project.address()},
+        {"{d}", ctx.project.d},
+        {"{naddr}", ctx.naddr},
+        {"{owner}", ctx.project.owner},
+    };
+    std::string out;
+    for (std::size_t i = 0; i < text.size();) {
+        bool replaced = false;
+        for (const auto& [key, value] : subs) {
+            if (text.compare(i, key.size(), key) == 0) {
+                out += value;
+                i += key.size();
+                replaced = true;
+                break;
+            }
+        }
+        if (!replaced) out.push_back(text[i++]);
+    }
+    return out;
+}
+
+Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) {
+    if (!ctx.project_dir.is_absolute())
+        return make_error("the project directory must be an absolute path: " +
+                          ctx.project_dir.string());
+    const std::filesystem::path project_dir = ctx.project_dir.lexically_normal();
+    SandboxSpec out;
+    docker::ContainerSpec& c = out.container;
+    c.name = container_name(ctx.project);
+    c.image = p.image;
+    for (const auto& a : p.command) c.entrypoint.push_back(expand_placeholders(a, ctx));
+    for (const auto& a : p.args) c.cmd.push_back(expand_placeholders(a, ctx));
+
+    std::map<std::string, std::string> env{
+        {"HOME", "/tmp"},
+        {"TENEX_PROJECT_ADDRESS", ctx.project.address()},
+        {"TENEX_PROJECT_D", ctx.project.d},
+        {"TENEX_PROJECT_OWNER", ctx.project.owner},
+        {"TENEX_PROJECT_NADDR", ctx.naddr},
+        {"TENEX_WORKSPACE", kWorkspace},
+    };
+    for (const auto& [k, v] : p.env) env[k] = expand_placeholders(v, ctx);
+    std::map<std::string, std::string> secret_env;
+    for (const auto& [name, file] : p.secrets) {
+        if (ctx.secrets == SecretMode::redact) {
+            secret_env[name] = redacted_secret(file);
+            continue;
+        }
+        bool ok = false;
+        std::string value = read_secret(file, ok);
+        if (!ok) return make_error("secret " + name + ": cannot read " + file);
+        secret_env[name] = std::move(value);
+    }
+
+    c.user = p.security.user;
+    c.working_dir = kWorkspace;
+    c.hostname = c.name.substr(0, 63);
+    c.stop_signal = "SIGTERM";
+    c.stop_timeout_s = static_cast<int>((p.lifecycle.stop_timeout.count() + 999) / 1000);
+    c.labels = {
+        {kLabelManagedBy, kManagedByValue},
+        {kLabelDaemon, ctx.daemon_id},
+        {kLabelProject, ctx.project.address()},
+    };
+
+    const auto& r = p.resources;
+    c.memory_bytes = r.memory_bytes;
+    c.memory_swap_bytes = r.memory_swap_bytes == 0 ? r.memory_bytes : r.memory_swap_bytes;
+    c.nano_cpus = r.nano_cpus;
+    c.cpuset_cpus = r.cpuset;
+    c.pids_limit = r.pids;
+    c.ulimits = {docker::Ulimit{.name = "nofile", .soft = r.nofile, .hard = r.nofile}};
+    if (r.disk_bytes > 0) c.storage_opt = {{"size", std::to_string(r.disk_bytes)}};
+
+    c.read_only_rootfs = p.security.read_only_root;
+    for (const auto& [path, size] : p.security.tmpfs)
+        c.tmpfs[path] = "rw,nosuid,nodev,noexec,size=" + std::to_string(size) + ",mode=1777";
+    c.cap_drop = {"ALL"};
+    c.cap_add = p.security.cap_add;
+    c.security_opt = {"no-new-privileges:true"};
+    c.init = true;
+    c.runtime = p.security.runtime;
+
+    c.mounts.push_back(docker::BindMount{.source = project_dir.string(), .target = kWorkspace,
+                                         .read_only = false});
+    for (const auto& m : p.mounts)
+        c.mounts.push_back(docker::BindMount{
+            .source = (project_dir / m.source).lexically_normal().string(),
+            .target = m.target,
+            .read_only = m.read_only});
+
+    NetworkPlan& net = out.network;
+    net.mode = p.network.mode;
+    switch (p.network.mode) {
+        case NetworkMode::none: c.network_mode = "none"; break;
+        case NetworkMode::open: c.network_mode = "bridge"; break;
+        case NetworkMode::isolated:
+        case NetworkMode::egress:
+            net.network_name = network_name(ctx.project);
+            net.internal = true;
+            c.network_mode = net.network_name;
+            break;
+    }
+    if (p.network.mode == NetworkMode::egress) net.allow = p.network.allow;
+
+    // The digest sees secrets only as references, so it is the same for render and start.
+    docker::ContainerSpec for_digest = c;
+    for (const auto& [k, v] : env) for_digest.env.push_back(k + "=" + v);
+    for (const auto& [k, file] : p.secrets) for_digest.env.push_back(k + "=" + redacted_secret(file));
+    std::sort(for_digest.env.begin(), for_digest.env.end());
+    out.digest = sha256_hex(canonical(for_digest, net, p).dump());
+    c.labels[kLabelPolicyDigest] = out.digest;
+
+    for (const auto& [k, v] : secret_env) env[k] = v;
+    for (const auto& [k, v] : env) c.env.push_back(k + "=" + v);
+    return out;
+}
+
+}  // namespace tenex::sandbox
