@@ -18,5 +18,6 @@ using RegisterFn = void (*)(CLI::App& root, Context& ctx);
 void register_version(CLI::App& root, Context& ctx);
 void register_doctor(CLI::App& root, Context& ctx);
 void register_image(CLI::App& root, Context& ctx);
+void register_policy(CLI::App& root, Context& ctx);
 
 }  // namespace tenex::cli

@@ -12,6 +12,7 @@ constexpr tenex::cli::RegisterFn kCommands[] = {
     tenex::cli::register_version,
     tenex::cli::register_doctor,
     tenex::cli::register_image,
+    tenex::cli::register_policy,
 };
 
 }  // namespace

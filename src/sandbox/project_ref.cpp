@@ -22,6 +22,14 @@ std::uint32_t bech32_polymod(const std::vector<std::uint8_t>& values) {
     return chk;
 }
 
+std::vector<std::uint8_t> hrp_expand(std::string_view hrp) {
+    std::vector<std::uint8_t> v;
+    for (char c : hrp) v.push_back(static_cast<std::uint8_t>(c >> 5));
+    v.push_back(0);
+    for (char c : hrp) v.push_back(static_cast<std::uint8_t>(c & 31));
+    return v;
+}
+
 }  // namespace
 
 std::string ProjectRef::address() const {
@@ -73,10 +81,7 @@ Result<std::string> decode_npub(std::string_view npub) {
     const auto sep = s.rfind('1');
     if (sep == std::string::npos || s.substr(0, sep) != "npub")
         return make_error("not an npub: the prefix must be \"npub1\"");
-    std::vector<std::uint8_t> values;
-    for (char c : std::string_view("npub")) values.push_back(static_cast<std::uint8_t>(c >> 5));
-    values.push_back(0);
-    for (char c : std::string_view("npub")) values.push_back(static_cast<std::uint8_t>(c & 31));
+    std::vector<std::uint8_t> values = hrp_expand("npub");
     std::vector<std::uint8_t> data;
     for (std::size_t i = sep + 1; i < s.size(); ++i) {
         const auto pos = kCharset.find(s[i]);
@@ -109,6 +114,40 @@ Result<std::string> decode_npub(std::string_view npub) {
         hex.push_back(kHex[b & 15]);
     }
     return hex;
+}
+
+Result<std::string> encode_naddr(const ProjectRef& project) {
+    if (!project.has_owner()) return make_error("an naddr needs the owner pubkey");
+    if (project.d.size() > 255) return make_error("the d identifier is too long for an naddr");
+    std::vector<std::uint8_t> tlv{3, 4, 0, 0, 0x7c, 0xbd};  // kind 31933, big-endian
+    tlv.push_back(2);
+    tlv.push_back(32);
+    for (std::size_t i = 0; i < 64; i += 2)
+        tlv.push_back(static_cast<std::uint8_t>(std::stoi(project.owner.substr(i, 2), nullptr, 16)));
+    tlv.push_back(0);
+    tlv.push_back(static_cast<std::uint8_t>(project.d.size()));
+    for (char c : project.d) tlv.push_back(static_cast<std::uint8_t>(c));
+    std::vector<std::uint8_t> data;  // bytes -> 5-bit groups, zero padded
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (auto b : tlv) {
+        acc = (acc << 8) | b;
+        bits += 8;
+        while (bits >= 5) {
+            bits -= 5;
+            data.push_back(static_cast<std::uint8_t>((acc >> bits) & 31));
+        }
+    }
+    if (bits > 0) data.push_back(static_cast<std::uint8_t>((acc << (5 - bits)) & 31));
+    std::vector<std::uint8_t> values = hrp_expand("naddr");
+    values.insert(values.end(), data.begin(), data.end());
+    values.insert(values.end(), 6, 0);
+    const std::uint32_t mod = bech32_polymod(values) ^ 1;
+    constexpr std::string_view kCharset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+    std::string out = "naddr1";
+    for (auto v : data) out.push_back(kCharset[v]);
+    for (int i = 0; i < 6; ++i) out.push_back(kCharset[(mod >> (5 * (5 - i))) & 31]);
+    return out;
 }
 
 }  // namespace tenex::sandbox

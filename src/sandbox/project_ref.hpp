@@ -35,4 +35,8 @@ bool is_hex_pubkey(std::string_view text);  // 64 hex digits, either case
 // owner matches by npub work without linking tenex::nostr.
 Result<std::string> decode_npub(std::string_view npub);
 
+// The project's NIP-19 naddr without relay hints (TLVs kind, author, d: the order nostr-tools
+// writes). Needs the owner; the daemon normally gets the naddr from tenex::nostr instead.
+Result<std::string> encode_naddr(const ProjectRef& project);
+
 }  // namespace tenex::sandbox

@@ -1,0 +1,232 @@
+// tenex-sandbox policy check|show|render: validate policy files, show the merged policy of a
+// project with where each value came from, and print the Docker create request it becomes.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/command.hpp"
+#include "docker/api_version.hpp"
+#include "docker/container_spec.hpp"
+#include "sandbox/policy_set.hpp"
+#include "sandbox/sandbox_spec.hpp"
+
+namespace tenex::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace tenex::sandbox;
+
+// Prints each diagnostic once; returns whether any was an error.
+bool print_diagnostics(const std::vector<Diagnostic>& diags, std::set<std::string>& printed) {
+    bool errors = false;
+    for (const auto& d : diags) {
+        const std::string line = format_diagnostic(d);
+        if (printed.insert(line).second) std::fprintf(stderr, "%s\n", line.c_str());
+        errors = errors || d.severity == Severity::error;
+    }
+    return errors;
+}
+
+// Files given: each is validated alone, then merged over the default.yaml beside it (if any)
+// for the rules that span keys. No files: the whole policies directory.
+int run_check(const std::vector<std::string>& files, const std::string& dir) {
+    std::set<std::string> printed;
+    bool errors = false;
+    std::size_t count = 0;
+    if (files.empty()) {
+        LoadedSet loaded = load_policy_dir(dir);
+        errors = print_diagnostics(loaded.diagnostics, printed) || errors;
+        std::vector<const PolicyFile*> base;
+        if (loaded.set.defaults) base.push_back(&*loaded.set.defaults);
+        errors = print_diagnostics(merge_policy_files(base).diagnostics, printed) || errors;
+        for (const auto& f : loaded.set.overrides) {
+            auto layers = base;
+            layers.push_back(&f);
+            errors = print_diagnostics(merge_policy_files(layers).diagnostics, printed) || errors;
+        }
+        count = (loaded.set.defaults ? 1 : 0) + loaded.set.overrides.size();
+        if (count == 0 && !errors) {
+            std::fprintf(stderr, "%s: no policy files (*.yaml)\n", dir.c_str());
+            return 1;
+        }
+    } else {
+        for (const auto& name : files) {
+            LoadedFile loaded = load_policy_file(name);
+            const bool file_errors = print_diagnostics(loaded.diagnostics, printed);
+            errors = errors || file_errors;
+            if (file_errors) continue;
+            ++count;
+            std::vector<const PolicyFile*> layers;
+            LoadedFile beside;
+            const fs::path def = fs::path(name).parent_path() / kDefaultPolicyFile;
+            if (fs::path(name).filename() != kDefaultPolicyFile && fs::exists(def)) {
+                beside = load_policy_file(def);
+                if (!has_errors(beside.diagnostics)) layers.push_back(&beside.file);
+            }
+            layers.push_back(&loaded.file);
+            errors = print_diagnostics(merge_policy_files(layers).diagnostics, printed) || errors;
+        }
+    }
+    if (errors) return 1;
+    std::printf("ok: %zu policy file%s valid\n", count, count == 1 ? "" : "s");
+    return 0;
+}
+
+// Loads the directory and resolves the project; prints errors and returns nullopt on any.
+std::optional<std::pair<ProjectRef, ResolvedPolicy>> resolve(const std::string& project,
+                                                             const std::string& dir) {
+    auto ref = parse_project_arg(project);
+    if (!ref) {
+        std::fprintf(stderr, "%s: %s\n", project.c_str(), ref.error().message.c_str());
+        return std::nullopt;
+    }
+    std::set<std::string> printed;
+    LoadedSet loaded = load_policy_dir(dir);
+    bool errors = print_diagnostics(loaded.diagnostics, printed);
+    if (!fs::exists(fs::path(dir) / kDefaultPolicyFile) && !errors)
+        std::fprintf(stderr, "%s: warning: no %s, using the built-in defaults\n", dir.c_str(),
+                     kDefaultPolicyFile);
+    ResolvedPolicy resolved = resolve_policy(loaded.set, *ref);
+    errors = print_diagnostics(resolved.diagnostics, printed) || errors;
+    if (errors) return std::nullopt;
+    if (!ref->has_owner())
+        std::fprintf(stderr,
+                     "note: no owner given (a bare d identifier): policies matched by owner or "
+                     "address are not applied\n");
+    return std::make_pair(*ref, std::move(resolved));
+}
+
+int run_show(const std::string& project, const std::string& dir) {
+    auto r = resolve(project, dir);
+    if (!r) return 1;
+    const auto& [ref, resolved] = *r;
+    std::printf("project: %s\n", ref.address().c_str());
+    std::printf("files:  ");
+    if (resolved.applied.empty()) std::printf(" (none: built-in defaults)");
+    for (const auto& f : resolved.applied) std::printf(" %s", f.c_str());
+    std::printf("\n\n");
+    std::size_t width = 0;
+    const auto rows = describe_policy(resolved.policy);
+    for (const auto& [path, value] : rows) width = std::max(width, path.size() + value.size() + 2);
+    for (const auto& [path, value] : rows) {
+        auto it = resolved.provenance.find(path);
+        const std::string from =
+            it == resolved.provenance.end() ? "(built-in default)" : it->second.to_string();
+        const std::string kv = path + ": " + value;
+        std::printf("%-*s  # %s\n", static_cast<int>(width), kv.c_str(), from.c_str());
+    }
+    return 0;
+}
+
+struct RenderOptions {
+    std::string dir = kDefaultPoliciesDir;
+    std::string projects_path = "/var/lib/tenex-sandbox/projects";
+    std::string naddr;
+    std::string daemon_id = "tenex-sandbox";
+    std::string api = docker::kClientMinApi.to_string();
+    bool body_only = false;
+};
+
+int run_render(const std::string& project, const RenderOptions& o) {
+    auto r = resolve(project, o.dir);
+    if (!r) return 1;
+    const auto& [ref, resolved] = *r;
+    auto api = docker::ApiVersion::parse(o.api);
+    if (!api || *api < docker::kClientMinApi || *api > docker::kClientMaxApi) {
+        std::fprintf(stderr, "--api %s: not a supported Engine API version (%s..%s)\n",
+                     o.api.c_str(), docker::kClientMinApi.to_string().c_str(),
+                     docker::kClientMaxApi.to_string().c_str());
+        return 1;
+    }
+    SpecContext ctx;
+    ctx.project = ref;
+    ctx.naddr = o.naddr;
+    if (ctx.naddr.empty())
+        if (auto n = encode_naddr(ref)) ctx.naddr = *n;
+    // The project directory: one per address, named like its container (safe for any `d`).
+    ctx.project_dir = fs::absolute(o.projects_path) / container_name(ref).substr(6);
+    ctx.daemon_id = o.daemon_id;
+    ctx.secrets = SecretMode::redact;  // never print secret values
+    auto spec = build_sandbox_spec(resolved.policy, ctx);
+    if (!spec) {
+        std::fprintf(stderr, "%s\n", spec.error().message.c_str());
+        return 1;
+    }
+    const nlohmann::json body = docker::to_create_body(spec->container, *api);
+    if (o.body_only) {
+        std::printf("%s\n", body.dump(2).c_str());
+        return 0;
+    }
+    nlohmann::json allow = nlohmann::json::array();
+    for (const auto& a : spec->network.allow) allow.push_back(a.to_string());
+    const nlohmann::json out{
+        {"method", "POST"},
+        {"path", "/v" + api->to_string() + "/containers/create?name=" + spec->container.name},
+        {"body", body},
+        {"network", {{"mode", to_string(spec->network.mode)},
+                     {"name", spec->network.network_name},
+                     {"internal", spec->network.internal},
+                     {"allow", allow}}},
+        {"policy_digest", spec->digest},
+    };
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+}
+
+}  // namespace
+
+void register_policy(CLI::App& root, Context& ctx) {
+    auto* cmd = root.add_subcommand("policy", "Validate, show and render sandbox policies");
+    cmd->require_subcommand(1);
+
+    struct CheckOptions {
+        std::vector<std::string> files;
+        std::string dir = kDefaultPoliciesDir;
+    };
+    auto check_opts = std::make_shared<CheckOptions>();
+    auto* check = cmd->add_subcommand(
+        "check", "Validate policy files (default: the whole policies directory); "
+                 "prints file:line:col: key.path: message for each problem");
+    check->add_option("files", check_opts->files, "Policy files to check");
+    check->add_option("--policies", check_opts->dir, "Policies directory (when no files given)");
+    check->callback([check_opts, &ctx] {
+        ctx.exit_code = run_check(check_opts->files, check_opts->dir);
+    });
+
+    struct ShowOptions {
+        std::string project;
+        std::string dir = kDefaultPoliciesDir;
+    };
+    auto show_opts = std::make_shared<ShowOptions>();
+    auto* show = cmd->add_subcommand(
+        "show", "Print a project's merged policy and which file set each value");
+    show->add_option("project", show_opts->project, "Project address (31933:<owner>:<d>) or d")
+        ->required();
+    show->add_option("--policies", show_opts->dir, "Policies directory");
+    show->callback([show_opts, &ctx] { ctx.exit_code = run_show(show_opts->project, show_opts->dir); });
+
+    auto render_project = std::make_shared<std::string>();
+    auto render_opts = std::make_shared<RenderOptions>();
+    auto* render = cmd->add_subcommand(
+        "render", "Print the Docker create request a project's policy becomes (secrets redacted)");
+    render->add_option("project", *render_project, "Project address (31933:<owner>:<d>) or d")
+        ->required();
+    render->add_option("--policies", render_opts->dir, "Policies directory");
+    render->add_option("-p,--projects-path", render_opts->projects_path,
+                       "Where project directories live");
+    render->add_option("--naddr", render_opts->naddr,
+                       "The project's naddr for {naddr} (default: encoded from the address)");
+    render->add_option("--daemon-id", render_opts->daemon_id, "Daemon identity label");
+    render->add_option("--api", render_opts->api, "Engine API version of the request");
+    render->add_flag("--body-only", render_opts->body_only, "Print only the request body");
+    render->callback([render_project, render_opts, &ctx] {
+        ctx.exit_code = run_render(*render_project, *render_opts);
+    });
+}
+
+}  // namespace tenex::cli
