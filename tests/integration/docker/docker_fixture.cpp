@@ -1,0 +1,117 @@
+#include "docker_fixture.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "docker/containers.hpp"
+#include "docker/images.hpp"
+#include "docker/networks.hpp"
+#include "docker/tar_writer.hpp"
+#include "environment.hpp"
+
+namespace tenex::docker::test {
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+}  // namespace
+
+DResult<std::string> ensure_probe_image(const Client& client) {
+    static std::mutex mu;
+    static std::string built;
+    std::lock_guard lock(mu);
+    if (!built.empty()) return built;
+    std::string dockerfile = slurp(TENEX_PROBE_DOCKERFILE);
+    std::string binary = slurp(TENEX_PROBE_BINARY);
+    if (dockerfile.empty() || binary.empty())
+        return DockerError{"build probe image", 0,
+                           "missing " TENEX_PROBE_DOCKERFILE " or " TENEX_PROBE_BINARY};
+    TarWriter tar;
+    tar.add_file("Dockerfile", dockerfile);
+    tar.add_file("tenex-probe", binary, 0755);
+    BuildOptions options;
+    options.tag = kProbeImage;
+    auto id = build_image(client, tar.finish(), options);
+    if (id) built = *id;
+    return id;
+}
+
+const std::string& run_id() {
+    static const std::string id = [] {
+        std::random_device rd;
+        std::ostringstream s;
+        s << std::hex << (rd() & 0xffffff) << getpid();
+        return s.str();
+    }();
+    return id;
+}
+
+void DockerTest::SetUp() {
+    TENEX_REQUIRE_DOCKER();
+    auto c = Client::connect();
+    ASSERT_TRUE(c) << c.error().describe();
+    client_ = std::move(c).value();
+    auto image = ensure_probe_image(*client_);
+    ASSERT_TRUE(image) << image.error().describe();
+}
+
+void DockerTest::TearDown() {
+    if (!client_) return;
+    for (const auto& id : containers_) {
+        auto r = remove_container(*client_, id, true, true);
+        if (!r && !r.error().not_found()) ADD_FAILURE() << "cleanup: " << r.error().describe();
+    }
+    // Anything else this process labelled (a test that failed half-way).
+    auto left = list_containers(*client_, {.all = true, .labels = {"tenex.test.run=" + run_id()}, .names = {}});
+    if (left)
+        for (const auto& c : *left) (void)remove_container(*client_, c.id, true, true);
+    for (const auto& id : networks_) {
+        auto r = remove_network(*client_, id);
+        if (!r && !r.error().not_found()) ADD_FAILURE() << "cleanup: " << r.error().describe();
+    }
+}
+
+std::string DockerTest::unique_name(const std::string& suffix) {
+    static std::atomic<int> counter{0};
+    return "tenex-test-" + run_id() + "-" + std::to_string(++counter) + "-" + suffix;
+}
+
+ContainerSpec DockerTest::probe_spec(const std::string& suffix, std::vector<std::string> args) {
+    ContainerSpec spec;
+    spec.name = unique_name(suffix);
+    spec.image = kProbeImage;
+    spec.cmd = std::move(args);
+    spec.labels = {{"tenex.test", "1"}, {"tenex.test.run", run_id()}};
+    spec.network_mode = "none";
+    return spec;
+}
+
+std::string DockerTest::create(const ContainerSpec& spec) {
+    auto id = create_container(*client_, spec);
+    EXPECT_TRUE(id) << id.error().describe();
+    if (!id) return {};
+    containers_.push_back(*id);
+    return *id;
+}
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return pred();
+}
+
+}  // namespace tenex::docker::test
