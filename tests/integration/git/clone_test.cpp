@@ -1,0 +1,355 @@
+// Clones from real git servers on loopback (see git_servers.hpp). The policy allows git://
+// and http:// for 127.0.0.1 only, as an operator's test config would.
+#include "environment.hpp"
+#include "git_servers.hpp"
+#include "project/clone.hpp"
+#include "project/workspace.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace tenex::project {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using test::run;
+
+std::string read(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Everything in `dir` (names only), to prove a failed clone left nothing behind.
+std::vector<std::string> entries(const fs::path& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+    return out;
+}
+
+bool git(const std::vector<std::string>& args, const fs::path& cwd) {
+    std::vector<std::string> argv = {"git", "-c", "user.name=t", "-c", "user.email=t@example.com",
+                                     "-c", "init.defaultBranch=main", "-c", "protocol.file.allow=always"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string out;
+    const int rc = run(argv, cwd, &out);
+    if (rc != 0) ADD_FAILURE() << "git failed: " << out;
+    return rc == 0;
+}
+
+class GitServers : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        std::string missing;
+        for (const char* tool : {"git", "python3"})
+            if (!test::tool_available(tool)) missing += std::string(" ") + tool;
+        std::string exec_path;
+        if (missing.empty() && (run({"git", "--exec-path"}, fs::current_path(), &exec_path) != 0 ||
+                                !fs::exists(fs::path(exec_path.substr(0, exec_path.find('\n'))) / "git-http-backend")))
+            missing += " git-http-backend";
+        if (!missing.empty()) {
+            skip_reason_ = new std::string("missing:" + missing);
+            return;
+        }
+        tmp_ = new test::TempDir();
+        const fs::path root = tmp_->path();
+        served_ = root / "served";
+        fs::create_directories(served_);
+
+        // sub.git: the would-be submodule; small.git: files plus a submodule entry.
+        const fs::path sub = root / "sub";
+        fs::create_directories(sub);
+        git({"init", "-q"}, sub);
+        std::ofstream(sub / "from-submodule.txt") << "must not be fetched\n";
+        git({"add", "."}, sub);
+        git({"commit", "-q", "-m", "sub"}, sub);
+        git({"clone", "-q", "--bare", sub.string(), (served_ / "sub.git").string()}, root);
+
+        const fs::path small = root / "small";
+        fs::create_directories(small / "src");
+        git({"init", "-q"}, small);
+        std::ofstream(small / "README.md") << "# small\n";
+        std::ofstream(small / "src" / "main.cpp") << "int main() {}\n";
+        std::ofstream(small / ".gitignore") << "build/";
+        git({"submodule", "add", "-q", (served_ / "sub.git").string(), "libs/sub"}, small);
+        git({"add", "."}, small);
+        git({"commit", "-q", "-m", "small"}, small);
+        git({"clone", "-q", "--bare", small.string(), (served_ / "small.git").string()}, root);
+
+        // big.git: 3 MiB of incompressible data, above the 1 MiB limit of the tests.
+        const fs::path big = root / "big";
+        fs::create_directories(big);
+        git({"init", "-q"}, big);
+        {
+            std::ifstream rnd("/dev/urandom", std::ios::binary);
+            std::vector<char> data(3 << 20);
+            rnd.read(data.data(), static_cast<std::streamsize>(data.size()));
+            std::ofstream(big / "blob.bin", std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+        }
+        git({"add", "."}, big);
+        git({"commit", "-q", "-m", "big"}, big);
+        git({"clone", "-q", "--bare", big.string(), (served_ / "big.git").string()}, root);
+
+        daemon_port_ = test::free_port();
+        daemon_ = new test::Process({"git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
+                                     "--port=" + std::to_string(daemon_port_), "--base-path=" + served_.string(),
+                                     served_.string()},
+                                    root, root / "git-daemon.log");
+
+        // git http-backend behind Python's CGI server: /cgi-bin/git/<repo>.
+        fs::create_directories(root / "www" / "cgi-bin");
+        const fs::path cgi = root / "www" / "cgi-bin" / "git";
+        std::ofstream(cgi) << "#!/bin/sh\nexport GIT_PROJECT_ROOT='" << served_.string()
+                           << "'\nexport GIT_HTTP_EXPORT_ALL=1\n"
+                           // Python's CGI server runs scripts as nobody when started as root.
+                           << "exec git -c safe.directory='*' http-backend\n";
+        fs::permissions(cgi, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                 fs::perms::others_read | fs::perms::others_exec);
+        http_port_ = test::free_port();
+        http_ = new test::Process({"python3", "-m", "http.server", "--cgi", "--bind", "127.0.0.1",
+                                   std::to_string(http_port_)},
+                                  root / "www", root / "http.log");
+        if (!test::wait_for_port(daemon_port_, 10000)) skip_reason_ = new std::string("git daemon did not start");
+        else if (!test::wait_for_port(http_port_, 10000)) skip_reason_ = new std::string("python CGI server did not start");
+    }
+
+    static void TearDownTestSuite() {
+        delete http_;
+        delete daemon_;
+        delete tmp_;
+        delete skip_reason_;
+        http_ = nullptr;
+        daemon_ = nullptr;
+        tmp_ = nullptr;
+        skip_reason_ = nullptr;
+    }
+
+    void SetUp() override {
+        if (skip_reason_) {
+            if (test::in_ci()) FAIL() << "git servers are required in CI: " << *skip_reason_;
+            GTEST_SKIP() << *skip_reason_;
+        }
+        projects_ = work_.path() / "projects";
+        fs::create_directories(projects_);
+        policy_.allow_git = true;
+        policy_.allow_http = true;
+        policy_.allowed_hosts = {"127.0.0.1"};
+        limits_.timeout = 20s;
+        limits_.max_bytes = 1 << 20;
+    }
+
+    RepoUrl url(const std::string& text) {
+        auto u = validate_repo_url(text, policy_);
+        EXPECT_TRUE(u.ok()) << u.error().message;
+        return u.ok() ? *u : RepoUrl{};
+    }
+    std::string daemon_url(const std::string& repo, std::uint16_t port = 0) {
+        return "git://127.0.0.1:" + std::to_string(port ? port : daemon_port_) + "/" + repo;
+    }
+    std::string http_url(const std::string& repo) {
+        return "http://127.0.0.1:" + std::to_string(http_port_) + "/cgi-bin/git/" + repo;
+    }
+    void expect_nothing_left() {
+        EXPECT_EQ(entries(projects_), std::vector<std::string>{}) << "a failed clone left files behind";
+    }
+
+    static test::TempDir* tmp_;
+    static fs::path served_;
+    static std::uint16_t daemon_port_;
+    static std::uint16_t http_port_;
+    static test::Process* daemon_;
+    static test::Process* http_;
+    static std::string* skip_reason_;
+
+    test::TempDir work_;
+    fs::path projects_;
+    RepoPolicy policy_;
+    CloneLimits limits_;
+};
+
+test::TempDir* GitServers::tmp_ = nullptr;
+fs::path GitServers::served_;
+std::uint16_t GitServers::daemon_port_ = 0;
+std::uint16_t GitServers::http_port_ = 0;
+test::Process* GitServers::daemon_ = nullptr;
+test::Process* GitServers::http_ = nullptr;
+std::string* GitServers::skip_reason_ = nullptr;
+
+void expect_small_checkout(const fs::path& dest) {
+    EXPECT_EQ(read(dest / "README.md"), "# small\n");
+    EXPECT_EQ(read(dest / "src" / "main.cpp"), "int main() {}\n");
+    EXPECT_TRUE(fs::is_directory(dest / ".git"));
+    EXPECT_TRUE(fs::exists(dest / ".gitmodules"));
+    // No submodules: the gitlink's directory holds nothing of sub.git.
+    EXPECT_FALSE(fs::exists(dest / "libs" / "sub" / "from-submodule.txt"));
+    EXPECT_FALSE(fs::exists(dest / "libs" / "sub" / ".git"));
+    EXPECT_FALSE(fs::exists(dest / ".git" / "modules"));
+}
+
+TEST_F(GitServers, ClonesOverGitProtocolWithoutSubmodules) {
+    const fs::path dest = projects_ / "small";
+    auto st = clone_repository(url(daemon_url("small.git")), policy_, limits_, dest);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    expect_small_checkout(dest);
+    EXPECT_EQ(entries(projects_), std::vector<std::string>{"small"});  // no temporary sibling left
+}
+
+TEST_F(GitServers, ClonesOverSmartHttp) {
+    const fs::path dest = projects_ / "small";
+    auto st = clone_repository(url(http_url("small.git")), policy_, limits_, dest);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    expect_small_checkout(dest);
+}
+
+TEST_F(GitServers, RepositoryLargerThanTheSizeLimitIsAbortedAndLeavesNothing) {
+    for (const auto& u : {daemon_url("big.git"), http_url("big.git")}) {
+        SCOPED_TRACE(u);
+        auto st = clone_repository(url(u), policy_, limits_, projects_ / "big");
+        ASSERT_FALSE(st.ok());
+        EXPECT_NE(st.error().message.find("size limit"), std::string::npos) << st.error().message;
+        expect_nothing_left();
+    }
+    limits_.max_bytes = 64 << 20;  // the same repository fits a larger limit
+    auto ok = clone_repository(url(daemon_url("big.git")), policy_, limits_, projects_ / "big");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(fs::file_size(projects_ / "big" / "blob.bin"), 3u << 20);
+}
+
+TEST_F(GitServers, StalledServerHitsTheTimeLimitAndLeavesNothing) {
+    test::TcpTrap trap(test::TcpTrap::Mode::stall);
+    limits_.timeout = 2s;
+    const auto start = std::chrono::steady_clock::now();
+    auto st = clone_repository(url(daemon_url("small.git", trap.port())), policy_, limits_, projects_ / "small");
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.error().message.find("time limit"), std::string::npos) << st.error().message;
+    EXPECT_GE(took, 2s);
+    EXPECT_LT(took, 8s);
+    EXPECT_GE(trap.connections(), 1);
+    expect_nothing_left();
+}
+
+TEST_F(GitServers, ServerStallingMidTransferHitsTheTimeLimit) {
+    test::TcpTrap trap(test::TcpTrap::Mode::stall_after, daemon_port_, 256 * 1024);
+    limits_.timeout = 3s;
+    limits_.max_bytes = 64 << 20;
+    auto st = clone_repository(url(daemon_url("big.git", trap.port())), policy_, limits_, projects_ / "big");
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.error().message.find("time limit"), std::string::npos) << st.error().message;
+    expect_nothing_left();
+}
+
+TEST_F(GitServers, ServerDroppingMidTransferLeavesNothing) {
+    limits_.max_bytes = 64 << 20;
+    for (const auto upstream : {daemon_port_, http_port_}) {
+        test::TcpTrap trap(test::TcpTrap::Mode::drop_after, upstream, 256 * 1024);
+        const std::string u = upstream == daemon_port_ ? daemon_url("big.git", trap.port())
+                                                       : "http://127.0.0.1:" + std::to_string(trap.port()) +
+                                                             "/cgi-bin/git/big.git";
+        SCOPED_TRACE(u);
+        auto st = clone_repository(url(u), policy_, limits_, projects_ / "big");
+        ASSERT_FALSE(st.ok());
+        EXPECT_GE(trap.connections(), 1);
+        expect_nothing_left();
+    }
+    // And the next attempt, against a healthy server, succeeds into the same place.
+    auto ok = clone_repository(url(daemon_url("big.git")), policy_, limits_, projects_ / "big");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+}
+
+TEST_F(GitServers, ConnectionGuardRefusesNamesThatResolveToLoopback) {
+    // "localhost" passes no URL check here (constructed directly, as a DNS-rebinding name
+    // would): the stream guard still refuses the resolved 127.0.0.1.
+    RepoPolicy strict;
+    strict.allow_git = true;
+    RepoUrl u;
+    u.scheme = RepoScheme::git;
+    u.host = "localhost";
+    u.port = daemon_port_;
+    u.path = "/small.git";
+    u.clone_url = "git://localhost:" + std::to_string(daemon_port_) + "/small.git";
+    u.redacted = u.clone_url;
+    auto st = clone_repository(u, strict, limits_, projects_ / "small");
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.error().message.find("loopback"), std::string::npos) << st.error().message;
+    expect_nothing_left();
+}
+
+TEST_F(GitServers, DestinationThatExistsIsNotTouched) {
+    fs::create_directories(projects_ / "small");
+    std::ofstream(projects_ / "small" / "keep.txt") << "mine\n";
+    auto st = clone_repository(url(daemon_url("small.git")), policy_, limits_, projects_ / "small");
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(read(projects_ / "small" / "keep.txt"), "mine\n");
+}
+
+TEST_F(GitServers, LeftoversOfACrashedCloneAreRemoved) {
+    fs::create_directories(projects_ / ".small.tmp-crashed" / "junk");
+    auto st = clone_repository(url(daemon_url("small.git")), policy_, limits_, projects_ / "small");
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    EXPECT_EQ(entries(projects_), std::vector<std::string>{"small"});
+}
+
+TEST_F(GitServers, EnsureWorkspaceClonesOnceThenOnlyRefreshesTheLayout) {
+    WorkspaceConfig config;
+    config.projects_root = projects_;
+    config.repo_policy = policy_;
+    config.clone_limits = limits_;
+    ProjectDefinition p;
+    p.identifier = "small-project";
+    p.owner = std::string(64, 'c');
+    p.naddr = "naddr1small";
+    p.description = "first";
+    p.repo_url = daemon_url("small.git");
+    std::vector<AgentDefinition> agents = {{std::string(64, '1'), "Coder", "dev", "", "code", "", ""}};
+    int keys = 0;
+    KeyGenerator keygen = [&]() -> Result<std::string> { return "nsec1k" + std::to_string(++keys); };
+
+    auto first = ensure_workspace(config, p, agents, {}, keygen);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    EXPECT_TRUE(first->created);
+    EXPECT_TRUE(first->cloned);
+    EXPECT_EQ(first->path, projects_ / p.owner / "small-project");
+    expect_small_checkout(first->path);
+    EXPECT_EQ(read(first->path / ".gitignore"), "build/\n.tenex/\n");
+    EXPECT_TRUE(fs::exists(first->path / ".tenex" / "agents.json"));
+
+    std::ofstream(first->path / "README.md") << "local edit\n";
+    p.description = "second";
+    p.repo_url = daemon_url("big.git");  // a changed repo tag never replaces the checkout
+    auto second = ensure_workspace(config, p, agents, {}, keygen);
+    ASSERT_TRUE(second.ok()) << second.error().message;
+    EXPECT_FALSE(second->created);
+    EXPECT_EQ(read(first->path / "README.md"), "local edit\n");
+    EXPECT_NE(read(first->path / ".tenex" / "config.json").find("second"), std::string::npos);
+    EXPECT_EQ(keys, 1);
+}
+
+TEST_F(GitServers, EnsureWorkspaceRefusesAHostileRepoWithoutCreatingAnything) {
+    WorkspaceConfig config;
+    config.projects_root = projects_;
+    config.repo_policy = policy_;
+    config.clone_limits = limits_;
+    ProjectDefinition p;
+    p.identifier = "evil";
+    p.owner = std::string(64, 'd');
+    for (const std::string bad : {"file:///etc", "ext::sh -c id", "https://10.0.0.1/x.git",
+                                  "http://user:hunter2@127.0.0.1:1/x.git"}) {
+        SCOPED_TRACE(bad);
+        p.repo_url = bad;
+        auto r = ensure_workspace(config, p, {}, {}, [] { return Result<std::string>("nsec1x"); });
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error().message.find("hunter2"), std::string::npos);
+        EXPECT_FALSE(fs::exists(projects_ / p.owner / "evil"));
+    }
+}
+
+}  // namespace
+}  // namespace tenex::project
