@@ -18,19 +18,6 @@ std::string strip_slash(std::string name) {
     return name;
 }
 
-ContainerSummary summary_from(const nlohmann::json& e) {
-    ContainerSummary s;
-    s.id = json::str(e, "Id");
-    s.names = json::str_vec(e, "Names");
-    for (auto& n : s.names) n = strip_slash(std::move(n));
-    s.image = json::str(e, "Image");
-    s.state = json::str(e, "State");
-    s.status = json::str(e, "Status");
-    s.created = json::i64(e, "Created");
-    s.labels = json::str_map(e, "Labels");
-    return s;
-}
-
 }  // namespace
 
 Result<ContainerInfo> parse_container_inspect(std::string_view body) {
@@ -61,16 +48,94 @@ Result<ContainerInfo> parse_container_inspect(std::string_view body) {
     return info;
 }
 
-Result<std::vector<ContainerSummary>> parse_container_list(std::string_view body) {
-    auto j = nlohmann::json::parse(body, nullptr, false);
-    if (!j.is_array()) return make_error("container list: not a JSON array");
+namespace {
+
+// GET /containers/json replies run to hundreds of KiB: read them with a SAX handler that keeps
+// only the summary fields instead of building the whole document.
+class ListSax : public nlohmann::json_sax<nlohmann::json> {
+public:
     std::vector<ContainerSummary> out;
-    out.reserve(j.size());
-    for (const auto& e : j) {
-        if (!e.is_object()) continue;
-        out.push_back(summary_from(e));
+    bool top_array = false;
+
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t v) override { return number(v); }
+    bool number_unsigned(number_unsigned_t v) override {
+        return number(v > static_cast<number_unsigned_t>(INT64_MAX) ? INT64_MAX
+                                                                     : static_cast<std::int64_t>(v));
     }
-    return out;
+    bool number_float(number_float_t v, const string_t&) override {
+        return number(static_cast<std::int64_t>(v));
+    }
+    bool binary(binary_t&) override { return true; }
+    bool string(string_t& v) override {
+        if (depth_ == 2 && in_entry_) {
+            if (key2_ == "Id") out.back().id = std::move(v);
+            else if (key2_ == "Image") out.back().image = std::move(v);
+            else if (key2_ == "State") out.back().state = std::move(v);
+            else if (key2_ == "Status") out.back().status = std::move(v);
+        } else if (depth_ == 3 && in_entry_) {
+            if (in_ == In::Names) out.back().names.push_back(strip_slash(std::move(v)));
+            else if (in_ == In::Labels) out.back().labels.emplace(key3_, std::move(v));
+        }
+        return true;
+    }
+    bool start_object(std::size_t) override {
+        ++depth_;
+        if (depth_ == 1) return false;  // not a list
+        if (depth_ == 2) {
+            out.emplace_back();
+            in_entry_ = true;
+        }
+        if (depth_ == 3 && in_entry_ && key2_ == "Labels") in_ = In::Labels;
+        return true;
+    }
+    bool end_object() override {
+        if (depth_ == 3) in_ = In::None;
+        if (depth_ == 2) in_entry_ = false;
+        --depth_;
+        return true;
+    }
+    bool start_array(std::size_t) override {
+        ++depth_;
+        if (depth_ == 1) top_array = true;
+        if (depth_ == 3 && in_entry_ && key2_ == "Names") in_ = In::Names;
+        return true;
+    }
+    bool end_array() override {
+        if (depth_ == 3) in_ = In::None;
+        --depth_;
+        return true;
+    }
+    bool key(string_t& k) override {
+        if (depth_ == 2) key2_ = std::move(k);
+        else if (depth_ == 3 && in_ == In::Labels) key3_ = std::move(k);
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        return false;
+    }
+
+private:
+    bool number(std::int64_t v) {
+        if (depth_ == 2 && in_entry_ && key2_ == "Created") out.back().created = v;
+        return true;
+    }
+    enum class In { None, Names, Labels };
+    int depth_ = 0;
+    bool in_entry_ = false;
+    In in_ = In::None;
+    std::string key2_, key3_;
+};
+
+}  // namespace
+
+Result<std::vector<ContainerSummary>> parse_container_list(std::string_view body) {
+    ListSax sax;
+    bool ok = nlohmann::json::sax_parse(body.begin(), body.end(), &sax,
+                                        nlohmann::json::input_format_t::json, true);
+    if (!ok || !sax.top_array) return make_error("container list: not a JSON array");
+    return std::move(sax.out);
 }
 
 std::string list_query(const ListOptions& options) {

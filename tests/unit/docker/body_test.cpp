@@ -135,5 +135,48 @@ TEST(ContainerList, ParsesEntriesAndQuery) {
               "?all=1&filters=%7B%22label%22%3A%5B%22tenex.test%3D1%22%5D%7D");
 }
 
+// The SAX listing parser against a naive DOM reading of the same reply.
+TEST(ContainerList, SaxParserAgreesWithNaiveDomParser) {
+    nlohmann::json list = nlohmann::json::array();
+    for (int i = 0; i < 60; ++i) {
+        nlohmann::json e = {{"Id", "id" + std::to_string(i)},
+                            {"Names", {"/n" + std::to_string(i), "/alias" + std::to_string(i)}},
+                            {"Image", "img"},
+                            {"State", i % 2 ? "running" : "exited"},
+                            {"Status", "Up"},
+                            {"Created", 1700000000 + i},
+                            {"Labels", {{"a", "1"}, {"b", std::to_string(i)}}},
+                            {"HostConfig", {{"NetworkMode", "x"}, {"Labels", {{"deep", "no"}}}}},
+                            {"NetworkSettings", {{"Networks", {{"Id", "nested-not-top"}}}}},
+                            {"Mounts", {{{"Names", {"not", "names"}}, {"Created", 1}}}}};
+        if (i % 7 == 0) e["Labels"] = nullptr;
+        if (i % 5 == 0) e["Names"] = nlohmann::json::array({1, "/x"});
+        if (i % 11 == 0) e["Created"] = 1.5e9;
+        list.push_back(e);
+    }
+    auto sax = parse_container_list(list.dump());
+    ASSERT_TRUE(sax);
+    ASSERT_EQ(sax->size(), list.size());
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        const auto& e = list[i];
+        const auto& got = (*sax)[i];
+        EXPECT_EQ(got.id, e["Id"].get<std::string>());
+        EXPECT_EQ(got.state, e["State"].get<std::string>());
+        EXPECT_EQ(got.created, static_cast<std::int64_t>(e["Created"].get<double>()));
+        std::vector<std::string> names;
+        for (const auto& n : e["Names"])
+            if (n.is_string()) names.push_back(n.get<std::string>().substr(1));
+        EXPECT_EQ(got.names, names) << i;
+        std::map<std::string, std::string> labels;
+        if (e["Labels"].is_object())
+            for (auto it = e["Labels"].begin(); it != e["Labels"].end(); ++it)
+                labels[it.key()] = it->get<std::string>();
+        EXPECT_EQ(got.labels, labels) << i;
+    }
+    for (const char* bad : {"", "{}", "[", "[{]", "3", "\"x\"", "[1,2"})
+        EXPECT_FALSE(parse_container_list(bad)) << bad;
+    EXPECT_TRUE(parse_container_list("[]"));
+}
+
 }  // namespace
 }  // namespace tenex::docker
