@@ -96,6 +96,71 @@ Status move_into_place(const fs::path& temp, const fs::path& dest) {
     return Unit{};
 }
 
+struct TreeTotals {
+    git_odb* odb{nullptr};
+    std::uint64_t bytes{0};
+    std::uint64_t files{0};
+    const CloneLimits* limits{nullptr};
+    bool exceeded{false};
+};
+
+int count_entry(const char*, const git_tree_entry* entry, void* payload) {
+    auto* t = static_cast<TreeTotals*>(payload);
+    if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) return 0;
+    std::size_t size = 0;
+    git_object_t type{};
+    if (git_odb_read_header(&size, &type, t->odb, git_tree_entry_id(entry)) != 0) return -1;
+    t->bytes += size;
+    ++t->files;
+    if (t->bytes > t->limits->max_checkout_bytes || t->files > t->limits->max_checkout_files) {
+        t->exceeded = true;
+        return -1;
+    }
+    return 0;
+}
+
+std::string git_error_text();
+
+// Checks what checking out HEAD would write, then writes it. An empty repository (unborn
+// HEAD) has nothing to check out.
+Status checked_checkout(git_repository* repo, const CloneLimits& limits, Progress& progress) {
+    git_reference* head = nullptr;
+    const int rc = git_repository_head(&head, repo);
+    if (rc == GIT_EUNBORNBRANCH || rc == GIT_ENOTFOUND) return Unit{};
+    if (rc != 0) return make_error("cannot resolve HEAD: " + git_error_text());
+    git_commit* commit = nullptr;
+    git_tree* tree = nullptr;
+    git_odb* odb = nullptr;
+    Status result = Unit{};
+    if (git_reference_peel(reinterpret_cast<git_object**>(&commit), head, GIT_OBJECT_COMMIT) != 0 ||
+        git_commit_tree(&tree, commit) != 0 || git_repository_odb(&odb, repo) != 0) {
+        result = make_error("cannot read HEAD's tree: " + git_error_text());
+    } else {
+        TreeTotals totals{odb, 0, 0, &limits, false};
+        if (git_tree_walk(tree, GIT_TREEWALK_PRE, count_entry, &totals) != 0) {
+            result = totals.exceeded
+                         ? make_error("checkout size limit exceeded (more than " +
+                                      std::to_string(limits.max_checkout_bytes) + " bytes or " +
+                                      std::to_string(limits.max_checkout_files) + " files)")
+                         : make_error("cannot walk HEAD's tree: " + git_error_text());
+        } else {
+            git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+            co.checkout_strategy = GIT_CHECKOUT_SAFE;
+            co.notify_flags = GIT_CHECKOUT_NOTIFY_ALL;
+            co.notify_cb = on_checkout_notify;
+            co.notify_payload = &progress;
+            if (git_checkout_head(repo, &co) != 0)
+                result = make_error(progress.ctx->failure.empty() ? "checkout failed: " + git_error_text()
+                                                                  : progress.ctx->failure);
+        }
+    }
+    git_odb_free(odb);
+    git_tree_free(tree);
+    git_commit_free(commit);
+    git_reference_free(head);
+    return result;
+}
+
 std::string git_error_text() {
     const git_error* e = git_error_last();
     return e && e->message ? e->message : "unknown libgit2 error";
@@ -122,10 +187,7 @@ Status clone_repository(const RepoUrl& url, const RepoPolicy& policy, const Clon
     opts.fetch_opts.callbacks.payload = &progress;
     opts.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
     opts.fetch_opts.proxy_opts.type = GIT_PROXY_NONE;
-    opts.checkout_opts.checkout_strategy = GIT_CHECKOUT_SAFE;
-    opts.checkout_opts.notify_flags = GIT_CHECKOUT_NOTIFY_ALL;
-    opts.checkout_opts.notify_cb = on_checkout_notify;
-    opts.checkout_opts.notify_payload = &progress;
+    opts.checkout_opts.checkout_strategy = GIT_CHECKOUT_NONE;  // checked_checkout() below
 
     const auto started = std::chrono::steady_clock::now();
     git_repository* repo = nullptr;
@@ -134,9 +196,15 @@ Status clone_repository(const RepoUrl& url, const RepoPolicy& policy, const Clon
         detail::GuardScope scope(&ctx);
         rc = git_clone(&repo, url.clone_url.c_str(), temp.c_str(), &opts);
     }
+    std::string why;
+    if (rc != 0) {
+        why = ctx.failure.empty() ? git_error_text() : ctx.failure;
+    } else if (auto st = checked_checkout(repo, limits, progress); !st) {
+        why = st.error().message;
+        rc = -1;
+    }
     if (repo) git_repository_free(repo);
     if (rc != 0) {
-        const std::string why = ctx.failure.empty() ? git_error_text() : ctx.failure;
         std::error_code ec;
         fs::remove_all(temp, ec);
         spdlog::warn("clone of {} failed: {}", url.redacted, why);

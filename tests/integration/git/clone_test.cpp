@@ -97,6 +97,18 @@ protected:
         git({"commit", "-q", "-m", "big"}, big);
         git({"clone", "-q", "--bare", big.string(), (served_ / "big.git").string()}, root);
 
+        // bomb.git: 24 MiB of zeros, a pack of a few KiB that expands on checkout.
+        const fs::path bomb = root / "bomb";
+        fs::create_directories(bomb);
+        git({"init", "-q"}, bomb);
+        {
+            std::vector<char> zeros(24 << 20, '\0');
+            std::ofstream(bomb / "zeros.bin", std::ios::binary).write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+        }
+        git({"add", "."}, bomb);
+        git({"commit", "-q", "-m", "bomb"}, bomb);
+        git({"clone", "-q", "--bare", bomb.string(), (served_ / "bomb.git").string()}, root);
+
         daemon_port_ = test::free_port();
         daemon_ = new test::Process({"git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
                                      "--port=" + std::to_string(daemon_port_), "--base-path=" + served_.string(),
@@ -220,6 +232,25 @@ TEST_F(GitServers, RepositoryLargerThanTheSizeLimitIsAbortedAndLeavesNothing) {
     auto ok = clone_repository(url(daemon_url("big.git")), policy_, limits_, projects_ / "big");
     ASSERT_TRUE(ok.ok()) << ok.error().message;
     EXPECT_EQ(fs::file_size(projects_ / "big" / "blob.bin"), 3u << 20);
+}
+
+TEST_F(GitServers, CheckoutThatWouldExpandBeyondTheLimitIsRefusedBeforeWriting) {
+    limits_.max_checkout_bytes = 8 << 20;  // the pack is tiny (under max_bytes), the file is 24 MiB
+    auto st = clone_repository(url(daemon_url("bomb.git")), policy_, limits_, projects_ / "bomb");
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.error().message.find("checkout size limit"), std::string::npos) << st.error().message;
+    expect_nothing_left();
+
+    limits_.max_checkout_bytes = 1 << 30;
+    limits_.max_checkout_files = 2;  // small.git has four files
+    auto files = clone_repository(url(daemon_url("small.git")), policy_, limits_, projects_ / "small");
+    ASSERT_FALSE(files.ok());
+    EXPECT_NE(files.error().message.find("checkout size limit"), std::string::npos) << files.error().message;
+    expect_nothing_left();
+
+    limits_.max_checkout_files = 4;
+    auto ok = clone_repository(url(daemon_url("small.git")), policy_, limits_, projects_ / "small");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
 }
 
 TEST_F(GitServers, StalledServerHitsTheTimeLimitAndLeavesNothing) {
