@@ -1,0 +1,251 @@
+#include "daemon/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "nostr/nip19.hpp"
+#include "sandbox/units.hpp"
+
+namespace tenex::daemon {
+namespace {
+
+// Reads typed values out of YAML nodes, recording an error (with line and column) for each
+// value it cannot take.
+class Reader {
+public:
+    Reader(std::string file, Diagnostics& diags) : file_(std::move(file)), diags_(diags) {}
+
+    void error(const YAML::Node& at, const std::string& key, std::string message) {
+        auto mark = at.Mark();
+        diags_.push_back({.file = file_,
+                          .line = mark.line >= 0 ? mark.line + 1 : 0,
+                          .column = mark.column >= 0 ? mark.column + 1 : 0,
+                          .key_path = key,
+                          .message = std::move(message)});
+    }
+
+    bool string(const YAML::Node& n, const std::string& key, std::string& out) {
+        if (!n.IsScalar()) return error(n, key, "expected a string"), false;
+        out = n.Scalar();
+        return true;
+    }
+    void path(const YAML::Node& n, const std::string& key, std::filesystem::path& out) {
+        std::string s;
+        if (!string(n, key, s)) return;
+        if (s.empty() || s.front() != '/') return error(n, key, "expected an absolute path");
+        out = s;
+    }
+    void boolean(const YAML::Node& n, const std::string& key, bool& out) {
+        std::string s;
+        if (!string(n, key, s)) return;
+        if (s == "true") out = true;
+        else if (s == "false") out = false;
+        else error(n, key, "expected true or false, got '" + s + "'");
+    }
+    template <class T>
+    void integer(const YAML::Node& n, const std::string& key, T& out, T min, T max) {
+        std::string s;
+        if (!string(n, key, s)) return;
+        T v{};
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (ec != std::errc{} || p != s.data() + s.size() || v < min || v > max)
+            return error(n, key, "expected an integer from " + std::to_string(min) + " to " +
+                                     std::to_string(max) + ", got '" + s + "'");
+        out = v;
+    }
+    void number(const YAML::Node& n, const std::string& key, double& out, double min, double max) {
+        std::string s;
+        if (!string(n, key, s)) return;
+        double v = 0;
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (ec != std::errc{} || p != s.data() + s.size() || !(v >= min && v <= max)) {
+            std::ostringstream range;
+            range << min << " to " << max;
+            return error(n, key, "expected a number from " + range.str() + ", got '" + s + "'");
+        }
+        out = v;
+    }
+    void strings(const YAML::Node& n, const std::string& key, std::vector<std::string>& out) {
+        if (!n.IsSequence()) return error(n, key, "expected a list of strings");
+        std::vector<std::string> values;
+        for (std::size_t i = 0; i < n.size(); ++i) {
+            std::string s;
+            if (string(n[i], key + "[" + std::to_string(i) + "]", s)) values.push_back(s);
+        }
+        out = std::move(values);
+    }
+    void duration(const YAML::Node& n, const std::string& key, std::chrono::milliseconds& out) {
+        std::string s;
+        if (!string(n, key, s)) return;
+        auto d = sandbox::parse_duration(s);
+        if (!d) return error(n, key, d.error().message);
+        out = *d;
+    }
+    void bytes(const YAML::Node& n, const std::string& key, std::uint64_t& out) {
+        std::string s;
+        if (!string(n, key, s)) return;
+        auto b = sandbox::parse_memory(s);
+        if (!b) return error(n, key, b.error().message);
+        out = static_cast<std::uint64_t>(*b);
+    }
+
+    using Handler = std::function<void(const YAML::Node&, const std::string& key)>;
+    // Dispatches each key of a mapping to its handler; unknown keys are errors.
+    void mapping(const YAML::Node& n, const std::string& prefix,
+                 const std::map<std::string, Handler>& handlers) {
+        if (!n.IsMap()) return error(n, prefix, "expected a mapping");
+        for (const auto& kv : n) {
+            std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+            std::string key = prefix.empty() ? name : prefix + "." + name;
+            auto h = handlers.find(name);
+            if (h == handlers.end()) {
+                std::string known;
+                for (const auto& [k, _] : handlers) known += (known.empty() ? "" : ", ") + k;
+                error(kv.first, key, "unknown key (known: " + known + ")");
+                continue;
+            }
+            if (kv.second.IsNull()) continue;  // "key:" with no value keeps the default
+            h->second(kv.second, key);
+        }
+    }
+
+private:
+    std::string file_;
+    Diagnostics& diags_;
+};
+
+}  // namespace
+
+Result<std::string> normalize_pubkey(std::string_view text) {
+    if (text.starts_with("npub1")) {
+        auto entity = nostr::decode_entity(text);
+        if (!entity) return make_error("bad npub: " + entity.error().message);
+        if (auto* npub = std::get_if<nostr::Npub>(&*entity)) return npub->pubkey;
+        return make_error("not an npub");
+    }
+    if (text.size() != 64 || text.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos)
+        return make_error("expected an npub or 64 hex characters");
+    std::string hex(text);
+    for (auto& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return hex;
+}
+
+Status check_relay_url(std::string_view url) {
+    std::string_view rest;
+    if (url.starts_with("wss://")) rest = url.substr(6);
+    else if (url.starts_with("ws://")) rest = url.substr(5);
+    else return make_error("relay URL must start with ws:// or wss://");
+    auto host_end = rest.find_first_of("/?#");
+    auto authority = rest.substr(0, host_end);
+    if (authority.empty()) return make_error("relay URL has no host");
+    if (authority.find('@') != std::string_view::npos)
+        return make_error("relay URL must not carry credentials");
+    for (char c : url)
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+            return make_error("relay URL contains whitespace or control characters");
+    return Unit{};
+}
+
+Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std::string& name) {
+    Diagnostics diags;
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+        diags.push_back({.file = name,
+                         .line = e.mark.line >= 0 ? e.mark.line + 1 : 0,
+                         .column = e.mark.column >= 0 ? e.mark.column + 1 : 0,
+                         .key_path = "",
+                         .message = "YAML syntax: " + e.msg});
+        return diags;
+    }
+    DaemonConfig c;
+    if (root.IsNull()) return c;  // an empty file: all defaults
+    Reader r(name, diags);
+    using H = Reader::Handler;
+    r.mapping(root, "", {
+        {"relays", H([&](auto& n, auto& k) {
+            r.strings(n, k, c.relays);
+            for (std::size_t i = 0; i < c.relays.size() && n.IsSequence(); ++i)
+                if (auto s = check_relay_url(c.relays[i]); !s)
+                    r.error(n[i], k + "[" + std::to_string(i) + "]", s.error().message);
+        })},
+        {"whitelist", H([&](auto& n, auto& k) {
+            std::vector<std::string> raw;
+            r.strings(n, k, raw);
+            c.whitelist.clear();
+            for (std::size_t i = 0; i < raw.size() && n.IsSequence(); ++i) {
+                auto hex = normalize_pubkey(raw[i]);
+                if (hex) c.whitelist.push_back(*hex);
+                else r.error(n[i], k + "[" + std::to_string(i) + "]", hex.error().message);
+            }
+        })},
+        {"key_file", H([&](auto& n, auto& k) { r.path(n, k, c.key_file); })},
+        {"projects_path", H([&](auto& n, auto& k) { r.path(n, k, c.projects_path); })},
+        {"policies_dir", H([&](auto& n, auto& k) { r.path(n, k, c.policies_dir); })},
+        {"state_dir", H([&](auto& n, auto& k) { r.path(n, k, c.state_dir); })},
+        {"docker_socket", H([&](auto& n, auto& k) { r.string(n, k, c.docker_socket); })},
+        {"http_listen", H([&](auto& n, auto& k) { r.string(n, k, c.http_listen); })},
+        {"daemon_id", H([&](auto& n, auto& k) { r.string(n, k, c.daemon_id); })},
+        {"embedded_relay", H([&](auto& n, auto& k) { r.string(n, k, c.embedded_relay); })},
+        {"start_concurrency", H([&](auto& n, auto& k) { r.integer(n, k, c.start_concurrency, 1u, 64u); })},
+        {"stop_projects_on_exit", H([&](auto& n, auto& k) { r.boolean(n, k, c.stop_projects_on_exit); })},
+        {"monitor", H([&](auto& n, auto& k) {
+            r.mapping(n, k, {
+                {"events_per_second", H([&](auto& v, auto& kk) { r.number(v, kk, c.monitor.events_per_second, 0.001, 1e6); })},
+                {"burst", H([&](auto& v, auto& kk) { r.number(v, kk, c.monitor.burst, 1, 1e6); })},
+                {"queue_size", H([&](auto& v, auto& kk) { r.integer(v, kk, c.monitor.queue_size, std::size_t{1}, std::size_t{10000000}); })},
+            });
+        })},
+        {"git", H([&](auto& n, auto& k) {
+            r.mapping(n, k, {
+                {"allow_http", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_http); })},
+                {"allow_ssh", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_ssh); })},
+                {"allow_git", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_git); })},
+                {"allowed_hosts", H([&](auto& v, auto& kk) { r.strings(v, kk, c.git.allowed_hosts); })},
+                {"allow_private_hosts", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_private_hosts); })},
+                {"clone_timeout", H([&](auto& v, auto& kk) { r.duration(v, kk, c.clone.timeout); })},
+                {"max_clone_size", H([&](auto& v, auto& kk) { r.bytes(v, kk, c.clone.max_bytes); })},
+            });
+        })},
+    });
+    if (!diags.empty()) return diags;
+    return c;
+}
+
+Result<DaemonConfig, Diagnostics> load_config(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    if (!in)
+        return Diagnostics{{.file = file.string(), .line = 0, .column = 0, .key_path = "",
+                            .message = "cannot read the configuration file"}};
+    std::stringstream buf;
+    buf << in.rdbuf();
+    return parse_config(buf.str(), file.string());
+}
+
+Diagnostics validate_config(const DaemonConfig& c) {
+    Diagnostics d;
+    auto add = [&](std::string key, std::string message) {
+        d.push_back({.file = "", .line = 0, .column = 0, .key_path = std::move(key),
+                     .message = std::move(message)});
+    };
+    if (c.relays.empty() && c.embedded_relay.empty())
+        add("relays", "no relay: set relays (or --relay URL), or --embedded-relay ADDR");
+    for (const auto& url : c.relays)
+        if (auto s = check_relay_url(url); !s) add("relays", url + ": " + s.error().message);
+    for (const auto& pk : c.whitelist)
+        if (auto s = normalize_pubkey(pk); !s || *s != pk) add("whitelist", pk + ": not a pubkey");
+    if (c.whitelist.empty())
+        add("whitelist", "empty: no pubkey could wake a project (set whitelist or -w)");
+    for (auto [key, path] : {std::pair{"key_file", &c.key_file}, {"projects_path", &c.projects_path},
+                             {"policies_dir", &c.policies_dir}, {"state_dir", &c.state_dir}})
+        if (!path->is_absolute()) add(key, path->string() + ": must be an absolute path");
+    return d;
+}
+
+}  // namespace tenex::daemon

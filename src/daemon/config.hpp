@@ -1,0 +1,59 @@
+// The daemon's configuration: a YAML file (examples/sandbox.yaml documents every key), then
+// command-line flags over it. Every value has a safe default; an invalid value stops start-up
+// with a message naming the file, line, column and key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "project/clone.hpp"
+#include "project/repo_url.hpp"
+#include "sandbox/diagnostic.hpp"
+
+namespace tenex::daemon {
+
+struct MonitorLimits {
+    double events_per_second = 5;  // per whitelisted pubkey (token bucket rate)
+    double burst = 20;             // bucket size
+    std::size_t queue_size = 10000;  // events waiting to be routed; overflow is counted
+};
+
+struct DaemonConfig {
+    std::vector<std::string> relays{};     // ws:// or wss:// URLs
+    std::vector<std::string> whitelist{};  // pubkeys, 64 lowercase hex (npubs decoded)
+    std::filesystem::path key_file{"/var/lib/tenex-sandbox/daemon.key"};
+    std::filesystem::path projects_path{"/var/lib/tenex-sandbox/projects"};
+    std::filesystem::path policies_dir{"/etc/tenex-sandbox/policies"};
+    std::filesystem::path state_dir{"/var/lib/tenex-sandbox/state"};
+    std::string docker_socket{};          // empty: DOCKER_HOST, then /var/run/docker.sock
+    std::string http_listen{"127.0.0.1:7878"};
+    std::string daemon_id{};              // empty: derived from the daemon key's pubkey
+    std::string embedded_relay{};         // e.g. "127.0.0.1:7777": local mode
+    unsigned start_concurrency = 4;
+    bool stop_projects_on_exit = false;
+    MonitorLimits monitor{};
+    project::RepoPolicy git{};            // allowed schemes and hosts for clones
+    project::CloneLimits clone{};
+};
+
+using Diagnostics = std::vector<sandbox::Diagnostic>;
+
+// Parses YAML text (`name` is used in messages). Unknown keys, wrong types and out-of-range
+// values are errors; the result holds every error found, not only the first.
+Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std::string& name);
+Result<DaemonConfig, Diagnostics> load_config(const std::filesystem::path& file);
+
+// Checks what spans keys and what flags may have changed: at least one relay (or an embedded
+// relay), relay URLs, whitelist entries, paths absolute.
+Diagnostics validate_config(const DaemonConfig& config);
+
+// "npub1..." or 64 hex (either case) -> 64 lowercase hex.
+Result<std::string> normalize_pubkey(std::string_view text);
+// "ws://host[:port][/path]" or "wss://...": the URL as given, or a reason.
+Status check_relay_url(std::string_view url);
+
+}  // namespace tenex::daemon

@@ -1,0 +1,138 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "daemon/config.hpp"
+#include "environment.hpp"
+
+namespace tenex::daemon {
+namespace {
+
+// From PROTOCOL.md: this npub is this hex.
+constexpr const char* kNpub = "npub10elfcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjptg";
+constexpr const char* kHex = "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e";
+
+std::string errors(const Diagnostics& d) {
+    std::string out;
+    for (const auto& x : d) out += sandbox::format_diagnostic(x) + "\n";
+    return out;
+}
+
+TEST(DaemonConfig, EmptyFileGivesSafeDefaults) {
+    auto c = parse_config("", "empty.yaml");
+    ASSERT_TRUE(c.ok());
+    EXPECT_TRUE(c->relays.empty());
+    EXPECT_EQ(c->http_listen, "127.0.0.1:7878");  // loopback only by default
+    EXPECT_EQ(c->start_concurrency, 4u);
+    EXPECT_FALSE(c->stop_projects_on_exit);
+    EXPECT_FALSE(c->git.allow_http);
+    EXPECT_FALSE(c->git.allow_private_hosts);
+    // Nothing to do without relays and a whitelist: validation says so, by key.
+    auto d = validate_config(*c);
+    EXPECT_NE(errors(d).find("relays"), std::string::npos);
+    EXPECT_NE(errors(d).find("whitelist"), std::string::npos);
+}
+
+TEST(DaemonConfig, FullFile) {
+    auto c = parse_config(std::string(R"(
+relays: [wss://relay.tenex.chat, "ws://127.0.0.1:7777"]
+whitelist:
+  - )") + kNpub + R"(
+  - )" + std::string(kHex).substr(0, 63) + "A" + R"(
+projects_path: /srv/tenex/projects
+policies_dir: /etc/tenex/policies
+state_dir: /srv/tenex/state
+key_file: /srv/tenex/daemon.key
+http_listen: 127.0.0.1:9000
+start_concurrency: 8
+stop_projects_on_exit: true
+monitor: {events_per_second: 2.5, burst: 10, queue_size: 500}
+git:
+  allow_http: true
+  allowed_hosts: [github.com, 127.0.0.1]
+  clone_timeout: 90s
+  max_clone_size: 512Mi
+)", "sandbox.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_EQ(c->relays.size(), 2u);
+    ASSERT_EQ(c->whitelist.size(), 2u);
+    EXPECT_EQ(c->whitelist[0], kHex);
+    EXPECT_EQ(c->whitelist[1], std::string(kHex).substr(0, 63) + "a");
+    EXPECT_EQ(c->projects_path, "/srv/tenex/projects");
+    EXPECT_EQ(c->start_concurrency, 8u);
+    EXPECT_TRUE(c->stop_projects_on_exit);
+    EXPECT_DOUBLE_EQ(c->monitor.events_per_second, 2.5);
+    EXPECT_EQ(c->monitor.queue_size, 500u);
+    EXPECT_TRUE(c->git.allow_http);
+    EXPECT_EQ(c->git.allowed_hosts.size(), 2u);
+    EXPECT_EQ(c->clone.timeout, std::chrono::seconds(90));
+    EXPECT_EQ(c->clone.max_bytes, 512u << 20);
+    EXPECT_TRUE(validate_config(*c).empty()) << errors(validate_config(*c));
+}
+
+TEST(DaemonConfig, ErrorsNameFileLineColumnAndKey) {
+    auto c = parse_config(R"(relays: [wss://ok.example]
+start_concurrency: 0
+monitor:
+  burst: lots
+  colour: blue
+whitelist: [not-a-key]
+projects_path: relative/path
+)", "bad.yaml");
+    ASSERT_FALSE(c.ok());
+    std::string e = errors(c.error());
+    EXPECT_NE(e.find("bad.yaml:2:20: start_concurrency: expected an integer from 1 to 64"), std::string::npos) << e;
+    EXPECT_NE(e.find("bad.yaml:4:10: monitor.burst: expected a number"), std::string::npos) << e;
+    EXPECT_NE(e.find("bad.yaml:5:3: monitor.colour: unknown key"), std::string::npos) << e;
+    EXPECT_NE(e.find("bad.yaml:6:13: whitelist[0]: expected an npub or 64 hex"), std::string::npos) << e;
+    EXPECT_NE(e.find("bad.yaml:7:16: projects_path: expected an absolute path"), std::string::npos) << e;
+    EXPECT_EQ(c.error().size(), 5u) << e;
+}
+
+TEST(DaemonConfig, SyntaxErrorHasALine) {
+    auto c = parse_config("relays: [wss://a\nwhitelist: {", "broken.yaml");
+    ASSERT_FALSE(c.ok());
+    ASSERT_EQ(c.error().size(), 1u);
+    EXPECT_EQ(c.error()[0].file, "broken.yaml");
+    EXPECT_GT(c.error()[0].line, 0);
+    EXPECT_NE(c.error()[0].message.find("YAML syntax"), std::string::npos);
+}
+
+TEST(DaemonConfig, HostileRelayUrls) {
+    for (const char* bad : {"http://relay.example", "wss://", "wss://user:pw@relay.example",
+                            "wss://relay.example/\n", "relay.example", "wss://a b"}) {
+        EXPECT_FALSE(check_relay_url(bad).ok()) << bad;
+    }
+    auto c = parse_config("relays: [\"wss://user:secret@relay.example\"]", "c.yaml");
+    ASSERT_FALSE(c.ok());
+    // The reason names the key, never the credentials.
+    EXPECT_EQ(errors(c.error()).find("secret"), std::string::npos);
+    EXPECT_NE(errors(c.error()).find("relays[0]: relay URL must not carry credentials"), std::string::npos);
+}
+
+TEST(DaemonConfig, Pubkeys) {
+    EXPECT_EQ(*normalize_pubkey(kNpub), kHex);
+    EXPECT_EQ(*normalize_pubkey(std::string(kHex)), kHex);
+    EXPECT_FALSE(normalize_pubkey("npub1qqqq").ok());
+    EXPECT_FALSE(normalize_pubkey(std::string(kHex) + "00").ok());
+    EXPECT_FALSE(normalize_pubkey("").ok());
+    // An nsec is refused, and the error does not echo it.
+    auto nsec = normalize_pubkey("nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5");
+    ASSERT_FALSE(nsec.ok());
+    EXPECT_EQ(nsec.error().message.find("vl029"), std::string::npos);
+}
+
+TEST(DaemonConfig, LoadsAFileAndReportsAMissingOne) {
+    test::TempDir dir;
+    auto file = dir.path() / "sandbox.yaml";
+    std::ofstream(file) << "relays: [ws://127.0.0.1:7777]\nwhitelist: [" << kHex << "]\n";
+    auto c = load_config(file);
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_EQ(c->whitelist.at(0), kHex);
+    auto missing = load_config(dir.path() / "nope.yaml");
+    ASSERT_FALSE(missing.ok());
+    EXPECT_NE(errors(missing.error()).find("nope.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tenex::daemon
