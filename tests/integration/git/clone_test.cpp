@@ -12,6 +12,8 @@
 #include <memory>
 #include <sstream>
 
+#include <unistd.h>
+
 namespace tenex::project {
 namespace {
 
@@ -44,6 +46,68 @@ bool git(const std::vector<std::string>& args, const fs::path& cwd) {
     return rc == 0;
 }
 
+// The served bare repositories, built once and shared by every test process (ctest runs
+// each test in its own process): <tmp>/tenex-git-fixtures-<version>-<uid>, created in a
+// scratch directory and renamed into place, so a half-built cache never exists.
+fs::path served_repos() {
+    const fs::path cache = fs::temp_directory_path() / ("tenex-git-fixtures-v1-" + std::to_string(::getuid()));
+    if (fs::exists(cache / "READY")) return cache;
+    test::TempDir scratch;
+    const fs::path root = scratch.path();
+    const fs::path served = root / "served";
+    fs::create_directories(served);
+    // sub.git: the would-be submodule; small.git: files plus a submodule entry.
+    const fs::path sub = root / "sub";
+    fs::create_directories(sub);
+    git({"init", "-q"}, sub);
+    std::ofstream(sub / "from-submodule.txt") << "must not be fetched\n";
+    git({"add", "."}, sub);
+    git({"commit", "-q", "-m", "sub"}, sub);
+    git({"clone", "-q", "--bare", sub.string(), (served / "sub.git").string()}, root);
+
+    const fs::path small = root / "small";
+    fs::create_directories(small / "src");
+    git({"init", "-q"}, small);
+    std::ofstream(small / "README.md") << "# small\n";
+    std::ofstream(small / "src" / "main.cpp") << "int main() {}\n";
+    std::ofstream(small / ".gitignore") << "build/";
+    git({"submodule", "add", "-q", (served / "sub.git").string(), "libs/sub"}, small);
+    git({"add", "."}, small);
+    git({"commit", "-q", "-m", "small"}, small);
+    git({"clone", "-q", "--bare", small.string(), (served / "small.git").string()}, root);
+
+    // big.git: 3 MiB of incompressible data, above the 1 MiB limit of the tests.
+    const fs::path big = root / "big";
+    fs::create_directories(big);
+    git({"init", "-q"}, big);
+    {
+        std::ifstream rnd("/dev/urandom", std::ios::binary);
+        std::vector<char> data(3 << 20);
+        rnd.read(data.data(), static_cast<std::streamsize>(data.size()));
+        std::ofstream(big / "blob.bin", std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+    }
+    git({"add", "."}, big);
+    git({"commit", "-q", "-m", "big"}, big);
+    git({"clone", "-q", "--bare", big.string(), (served / "big.git").string()}, root);
+
+    // bomb.git: 24 MiB of zeros, a pack of a few KiB that expands on checkout.
+    const fs::path bomb = root / "bomb";
+    fs::create_directories(bomb);
+    git({"init", "-q"}, bomb);
+    {
+        std::vector<char> zeros(24 << 20, '\0');
+        std::ofstream(bomb / "zeros.bin", std::ios::binary).write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+    }
+    git({"add", "."}, bomb);
+    git({"commit", "-q", "-m", "bomb"}, bomb);
+    git({"clone", "-q", "--bare", bomb.string(), (served / "bomb.git").string()}, root);
+
+    std::ofstream(served / "READY") << "ok\n";
+    std::error_code ec;
+    fs::rename(served, cache, ec);  // loses the race harmlessly if another process won it
+    return fs::exists(cache / "READY") ? cache : fs::path();
+}
+
 class GitServers : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
@@ -60,54 +124,12 @@ protected:
         }
         tmp_ = new test::TempDir();
         const fs::path root = tmp_->path();
-        served_ = root / "served";
-        fs::create_directories(served_);
 
-        // sub.git: the would-be submodule; small.git: files plus a submodule entry.
-        const fs::path sub = root / "sub";
-        fs::create_directories(sub);
-        git({"init", "-q"}, sub);
-        std::ofstream(sub / "from-submodule.txt") << "must not be fetched\n";
-        git({"add", "."}, sub);
-        git({"commit", "-q", "-m", "sub"}, sub);
-        git({"clone", "-q", "--bare", sub.string(), (served_ / "sub.git").string()}, root);
-
-        const fs::path small = root / "small";
-        fs::create_directories(small / "src");
-        git({"init", "-q"}, small);
-        std::ofstream(small / "README.md") << "# small\n";
-        std::ofstream(small / "src" / "main.cpp") << "int main() {}\n";
-        std::ofstream(small / ".gitignore") << "build/";
-        git({"submodule", "add", "-q", (served_ / "sub.git").string(), "libs/sub"}, small);
-        git({"add", "."}, small);
-        git({"commit", "-q", "-m", "small"}, small);
-        git({"clone", "-q", "--bare", small.string(), (served_ / "small.git").string()}, root);
-
-        // big.git: 3 MiB of incompressible data, above the 1 MiB limit of the tests.
-        const fs::path big = root / "big";
-        fs::create_directories(big);
-        git({"init", "-q"}, big);
-        {
-            std::ifstream rnd("/dev/urandom", std::ios::binary);
-            std::vector<char> data(3 << 20);
-            rnd.read(data.data(), static_cast<std::streamsize>(data.size()));
-            std::ofstream(big / "blob.bin", std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+        served_ = served_repos();
+        if (served_.empty()) {
+            skip_reason_ = new std::string("cannot build the fixture repositories");
+            return;
         }
-        git({"add", "."}, big);
-        git({"commit", "-q", "-m", "big"}, big);
-        git({"clone", "-q", "--bare", big.string(), (served_ / "big.git").string()}, root);
-
-        // bomb.git: 24 MiB of zeros, a pack of a few KiB that expands on checkout.
-        const fs::path bomb = root / "bomb";
-        fs::create_directories(bomb);
-        git({"init", "-q"}, bomb);
-        {
-            std::vector<char> zeros(24 << 20, '\0');
-            std::ofstream(bomb / "zeros.bin", std::ios::binary).write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
-        }
-        git({"add", "."}, bomb);
-        git({"commit", "-q", "-m", "bomb"}, bomb);
-        git({"clone", "-q", "--bare", bomb.string(), (served_ / "bomb.git").string()}, root);
 
         daemon_port_ = test::free_port();
         daemon_ = new test::Process({"git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
