@@ -4,13 +4,16 @@
 #include "git_servers.hpp"
 #include "project/clone.hpp"
 #include "project/workspace.hpp"
+#include "project/workspace_manager.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -190,8 +193,9 @@ protected:
     std::string http_url(const std::string& repo) {
         return "http://127.0.0.1:" + std::to_string(http_port_) + "/cgi-bin/git/" + repo;
     }
-    void expect_nothing_left() {
-        EXPECT_EQ(entries(projects_), std::vector<std::string>{}) << "a failed clone left files behind";
+    void expect_nothing_left() { expect_nothing_left_in(projects_); }
+    static void expect_nothing_left_in(const fs::path& dir) {
+        EXPECT_EQ(entries(dir), std::vector<std::string>{}) << "a failed clone left files behind in " << dir;
     }
 
     static test::TempDir* tmp_;
@@ -383,6 +387,60 @@ TEST_F(GitServers, EnsureWorkspaceClonesOnceThenOnlyRefreshesTheLayout) {
     EXPECT_EQ(read(first->path / "README.md"), "local edit\n");
     EXPECT_NE(read(first->path / ".tenex" / "config.json").find("second"), std::string::npos);
     EXPECT_EQ(keys, 1);
+}
+
+TEST_F(GitServers, TriggersDuringASlowCloneWaitForTheOneInitialization) {
+    test::TcpTrap slow(test::TcpTrap::Mode::slow_start, daemon_port_, 1500);
+    int keys = 0;
+    std::mutex keys_mu;
+    WorkspaceManager manager(WorkspaceConfig{projects_, policy_, limits_}, [&]() -> Result<std::string> {
+        std::lock_guard lock(keys_mu);
+        return "nsec1k" + std::to_string(++keys);
+    });
+    ProjectDefinition p;
+    p.identifier = "slow";
+    p.owner = std::string(64, 'f');
+    p.repo_url = daemon_url("small.git", slow.port());
+    const std::vector<AgentDefinition> agents = {{std::string(64, '1'), "Coder", "", "", "", "", ""}};
+    std::vector<Result<WorkspaceResult>> results(4, make_error("not run"));
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        threads.emplace_back([&, i] { results[i] = manager.ensure(p, agents, {}); });
+        std::this_thread::sleep_for(100ms);  // later triggers arrive while the clone is stalled
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& r : results) {
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        EXPECT_EQ(r->path, projects_ / p.owner / "slow");
+    }
+    EXPECT_EQ(slow.connections(), 1) << "the project was cloned more than once";
+    EXPECT_EQ(keys, 1);
+    expect_small_checkout(projects_ / p.owner / "slow");
+}
+
+TEST_F(GitServers, FailedInitializationIsRetriedOnlyAfterTheBackoff) {
+    test::TcpTrap stall(test::TcpTrap::Mode::stall);
+    limits_.timeout = 1s;
+    WorkspaceManager manager(WorkspaceConfig{projects_, policy_, limits_},
+                             [] { return Result<std::string>("nsec1x"); }, BackoffPolicy{2s, 10s});
+    ProjectDefinition p;
+    p.identifier = "flaky";
+    p.owner = std::string(64, 'f');
+    p.repo_url = daemon_url("small.git", stall.port());
+    auto first = manager.ensure(p, {}, {});
+    ASSERT_FALSE(first.ok());
+    EXPECT_NE(first.error().message.find("time limit"), std::string::npos) << first.error().message;
+    for (int i = 0; i < 20; ++i) {  // a burst of triggers: no new clone attempts
+        auto again = manager.ensure(p, {}, {});
+        ASSERT_FALSE(again.ok());
+        EXPECT_NE(again.error().message.find("next attempt allowed"), std::string::npos) << again.error().message;
+    }
+    EXPECT_EQ(stall.connections(), 1);
+    EXPECT_EQ(manager.failures(WorkspaceManager::address_of(p)), 1);
+    std::this_thread::sleep_for(2100ms);
+    (void)manager.ensure(p, {}, {});
+    EXPECT_EQ(stall.connections(), 2);
+    expect_nothing_left_in(projects_ / p.owner);
 }
 
 TEST_F(GitServers, EnsureWorkspaceRefusesAHostileRepoWithoutCreatingAnything) {

@@ -166,6 +166,7 @@ void TcpTrap::handle(int client) {
     if (mode_ != Mode::stall) server = connect_loopback(upstream_);
     std::size_t sent_down = 0;
     bool forwarding = true;
+    const auto opened = std::chrono::steady_clock::now();
     char buf[16384];
     while (!stop_) {
         pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
@@ -177,6 +178,16 @@ void TcpTrap::handle(int client) {
             if (server >= 0 && forwarding) ::send(server, buf, static_cast<std::size_t>(r), MSG_NOSIGNAL);
         }
         if (server >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (mode_ == Mode::slow_start) {
+                if (std::chrono::steady_clock::now() - opened < std::chrono::milliseconds(limit_)) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                    continue;
+                }
+                const ssize_t r = ::recv(server, buf, sizeof buf, 0);
+                if (r <= 0) break;
+                ::send(client, buf, static_cast<std::size_t>(r), MSG_NOSIGNAL);
+                continue;
+            }
             if (!forwarding) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
                 continue;

@@ -36,10 +36,11 @@ private:
 
 // Accepts connections on 127.0.0.1 and either never answers (stall) or forwards to
 // 127.0.0.1:upstream and cuts the connection after `limit` bytes from upstream (drop), or
-// after them stops forwarding while keeping it open (stall_after).
+// after them stops forwarding while keeping it open (stall_after), or forwards everything
+// but only after `limit` milliseconds (slow_start: a slow server).
 class TcpTrap {
 public:
-    enum class Mode { stall, drop_after, stall_after };
+    enum class Mode { stall, drop_after, stall_after, slow_start };
     TcpTrap(Mode mode, std::uint16_t upstream = 0, std::size_t limit = 0);
     ~TcpTrap();
     TcpTrap(const TcpTrap&) = delete;
