@@ -339,6 +339,46 @@ TEST_F(GitServers, ConnectionGuardRefusesNamesThatResolveToLoopback) {
     expect_nothing_left();
 }
 
+// HTTPS: libgit2's TLS stream sits on the guarded socket stream (so the address guard and
+// the deadline apply), and certificates are verified (a self-signed one is refused).
+TEST_F(GitServers, HttpsIsGuardedAndVerifiesCertificates) {
+    if (!test::tool_available("openssl")) {
+        if (test::in_ci()) FAIL() << "openssl is required in CI";
+        GTEST_SKIP() << "openssl not installed";
+    }
+    const fs::path dir = work_.path() / "tls";
+    fs::create_directories(dir);
+    ASSERT_EQ(run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out",
+                   "cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1"},
+                  dir),
+              0);
+    std::ofstream(dir / "srv.py") << "import http.server, ssl, sys\n"
+                                     "h = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), "
+                                     "http.server.SimpleHTTPRequestHandler)\n"
+                                     "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+                                     "c.load_cert_chain('cert.pem', 'key.pem')\n"
+                                     "h.socket = c.wrap_socket(h.socket, server_side=True)\n"
+                                     "h.serve_forever()\n";
+    const std::uint16_t port = test::free_port();
+    test::Process tls({"python3", "srv.py", std::to_string(port)}, dir, dir / "tls.log");
+    ASSERT_TRUE(test::wait_for_port(port, 10000));
+    const std::string https = "https://127.0.0.1:" + std::to_string(port) + "/x.git";
+
+    auto st = clone_repository(url(https), policy_, limits_, projects_ / "tls");
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.error().message.find("certificate"), std::string::npos) << st.error().message;
+    expect_nothing_left();
+
+    RepoPolicy strict;  // https only, no private addresses
+    RepoUrl named = url(https);
+    named.host = "localhost";
+    named.clone_url = "https://localhost:" + std::to_string(port) + "/x.git";
+    auto guarded = clone_repository(named, strict, limits_, projects_ / "tls");
+    ASSERT_FALSE(guarded.ok());
+    EXPECT_NE(guarded.error().message.find("loopback"), std::string::npos) << guarded.error().message;
+    expect_nothing_left();
+}
+
 TEST_F(GitServers, DestinationThatExistsIsNotTouched) {
     fs::create_directories(projects_ / "small");
     std::ofstream(projects_ / "small" / "keep.txt") << "mine\n";
