@@ -15,7 +15,8 @@ public:
     explicit Walker(LoadedFile& out) : out_(out) {}
 
     Location at(const YAML::Node& n, const YAML::Node& fallback) const {
-        YAML::Mark m = n.IsDefined() ? n.Mark() : YAML::Mark::null_mark();
+        // A missing value (`key:`) is reported at its key.
+        YAML::Mark m = n.IsDefined() && !n.IsNull() ? n.Mark() : YAML::Mark::null_mark();
         if (m.is_null() && fallback.IsDefined()) m = fallback.Mark();
         if (m.is_null()) return {out_.file.name, 0, 0};
         return {out_.file.name, m.line + 1, m.column + 1};

@@ -1,0 +1,292 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "docker/container_spec.hpp"
+#include "sandbox/sandbox_spec.hpp"
+#include "environment.hpp"
+
+namespace tenex::sandbox {
+namespace {
+
+constexpr const char* kOwner = "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e";
+constexpr const char* kOtherOwner = "25a23fd25ed8d99a994ba7bff2f44748acc499f6d2ae491f88499f54d69643d8";
+
+SpecContext context(const std::string& d = "my-project", const std::string& owner = kOwner) {
+    SpecContext ctx;
+    ctx.project = ProjectRef{.owner = owner, .d = d};
+    ctx.naddr = "naddr1example";
+    ctx.project_dir = "/srv/projects/my-project";
+    ctx.daemon_id = "daemon-1";
+    ctx.secrets = SecretMode::redact;
+    return ctx;
+}
+
+SandboxSpec build(const Policy& p, const SpecContext& ctx = context()) {
+    auto s = build_sandbox_spec(p, ctx);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+    return s.ok() ? *s : SandboxSpec{};
+}
+
+TEST(ContainerName, ReadableValidDeterministicAndUniquePerAddress) {
+    const std::regex docker_name("^[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
+    const std::vector<std::string> ds{"my-project", "My Project!", "", "../../etc", "ünïcödé-id",
+                                      std::string(300, 'x'), "a/b", "-x-", "."};
+    std::set<std::string> names;
+    for (const auto& owner : {kOwner, kOtherOwner}) {
+        for (const auto& d : ds) {
+            const ProjectRef ref{.owner = owner, .d = d};
+            const std::string name = container_name(ref);
+            EXPECT_TRUE(std::regex_match(name, docker_name)) << name;
+            EXPECT_LE(name.size(), 64u) << name;
+            EXPECT_EQ(name, container_name(ref));
+            EXPECT_TRUE(std::regex_match(network_name(ref), docker_name));
+            names.insert(name);
+        }
+    }
+    EXPECT_EQ(names.size(), 2 * ds.size());  // same d, other owner: another name
+    const std::string readable = container_name(ProjectRef{.owner = kOwner, .d = "My Project!"});
+    EXPECT_EQ(readable.substr(0, 17), "tenex-my-project-");
+    EXPECT_EQ(readable.size(), 17u + 12u);
+    EXPECT_EQ(container_name(ProjectRef{.owner = kOwner, .d = ""}).substr(0, 14), "tenex-project-");
+}
+
+TEST(SandboxSpec, HardenedByDefault) {
+    const SandboxSpec s = build(Policy{});
+    const docker::ContainerSpec& c = s.container;
+    EXPECT_EQ(c.name, container_name(context().project));
+    EXPECT_EQ(c.image, "tenex-runtime:latest");
+    EXPECT_EQ(c.user, "1000:1000");
+    EXPECT_EQ(c.working_dir, "/workspace");
+    EXPECT_TRUE(c.read_only_rootfs);
+    ASSERT_EQ(c.tmpfs.count("/tmp"), 1u);
+    EXPECT_NE(c.tmpfs.at("/tmp").find("size=268435456"), std::string::npos);
+    EXPECT_EQ(c.cap_drop, (std::vector<std::string>{"ALL"}));
+    EXPECT_TRUE(c.cap_add.empty());
+    EXPECT_EQ(c.security_opt, (std::vector<std::string>{"no-new-privileges:true"}));
+    EXPECT_TRUE(c.init);
+    EXPECT_EQ(c.memory_bytes, 2LL << 30);
+    EXPECT_EQ(c.memory_swap_bytes, c.memory_bytes);  // no swap unless set
+    EXPECT_EQ(c.nano_cpus, 1'000'000'000);
+    EXPECT_EQ(c.pids_limit, 512);
+    ASSERT_EQ(c.ulimits.size(), 1u);
+    EXPECT_EQ(c.ulimits[0], (docker::Ulimit{.name = "nofile", .soft = 4096, .hard = 4096}));
+    EXPECT_EQ(c.network_mode, "none");
+    EXPECT_EQ(c.stop_timeout_s, 30);
+    EXPECT_TRUE(c.storage_opt.empty());
+    EXPECT_TRUE(c.runtime.empty());
+    // The project directory at /workspace, and nothing else from the host.
+    ASSERT_EQ(c.mounts.size(), 1u);
+    EXPECT_EQ(c.mounts[0], (docker::BindMount{.source = "/srv/projects/my-project",
+                                              .target = "/workspace", .read_only = false}));
+}
+
+TEST(SandboxSpec, Labels) {
+    const SandboxSpec s = build(Policy{});
+    const auto& l = s.container.labels;
+    EXPECT_EQ(l.size(), 4u);
+    EXPECT_EQ(l.at("tenex.managed-by"), "tenex-sandbox");
+    EXPECT_EQ(l.at("tenex.daemon"), "daemon-1");
+    EXPECT_EQ(l.at("tenex.project"), std::string("31933:") + kOwner + ":my-project");
+    EXPECT_EQ(l.at("tenex.policy-digest"), s.digest);
+    EXPECT_TRUE(std::regex_match(s.digest, std::regex("^[0-9a-f]{64}$")));
+}
+
+TEST(SandboxSpec, PlaceholdersInCommandArgsAndEnv) {
+    Policy p;
+    p.command = {"/bin/tenex", "--address={address}"};
+    p.args = {"{naddr}", "{d}", "{owner}", "{unknown}", "{d}{d}"};
+    p.env["WHO"] = "{owner}/{d}";
+    const auto c = build(p).container;
+    EXPECT_EQ(c.entrypoint, (std::vector<std::string>{
+                                "/bin/tenex", std::string("--address=31933:") + kOwner + ":my-project"}));
+    EXPECT_EQ(c.cmd, (std::vector<std::string>{"naddr1example", "my-project", kOwner, "{unknown}",
+                                               "my-projectmy-project"}));
+    EXPECT_NE(std::find(c.env.begin(), c.env.end(), std::string("WHO=") + kOwner + "/my-project"),
+              c.env.end());
+    EXPECT_NE(std::find(c.env.begin(), c.env.end(), "TENEX_PROJECT_NADDR=naddr1example"), c.env.end());
+}
+
+TEST(SandboxSpec, NetworkModes) {
+    Policy p;
+    p.network.mode = NetworkMode::isolated;
+    p.network.allow = {HostPort{.host = "x.y", .port = 1}};
+    SandboxSpec s = build(p);
+    EXPECT_EQ(s.container.network_mode, network_name(context().project));
+    EXPECT_EQ(s.network.network_name, s.container.network_mode);
+    EXPECT_TRUE(s.network.internal);
+    EXPECT_TRUE(s.network.allow.empty());  // the allowlist only means something for egress
+
+    p.network.mode = NetworkMode::egress;
+    s = build(p);
+    EXPECT_EQ(s.container.network_mode, network_name(context().project));
+    EXPECT_TRUE(s.network.internal);
+    EXPECT_EQ(s.network.allow, p.network.allow);
+
+    p.network.mode = NetworkMode::open;
+    s = build(p);
+    EXPECT_EQ(s.container.network_mode, "bridge");
+    EXPECT_FALSE(s.network.internal);
+    EXPECT_TRUE(s.network.network_name.empty());
+
+    p.network.mode = NetworkMode::none;
+    EXPECT_EQ(build(p).container.network_mode, "none");
+}
+
+TEST(SandboxSpec, ResourcesAndSecurityFromThePolicy) {
+    Policy p;
+    p.resources.memory_bytes = 512LL << 20;
+    p.resources.memory_swap_bytes = 1LL << 30;
+    p.resources.nano_cpus = 500'000'000;
+    p.resources.cpuset = "0";
+    p.resources.pids = 64;
+    p.resources.disk_bytes = 10'000'000'000;
+    p.security.cap_add = {"CHOWN"};
+    p.security.runtime = "runsc";
+    p.security.read_only_root = false;
+    p.lifecycle.stop_timeout = std::chrono::milliseconds(1500);
+    p.mounts = {ProjectMount{.source = ".tenex/../.tenex", .target = "/config", .read_only = true}};
+    const auto c = build(p).container;
+    EXPECT_EQ(c.memory_bytes, 512LL << 20);
+    EXPECT_EQ(c.memory_swap_bytes, 1LL << 30);
+    EXPECT_EQ(c.nano_cpus, 500'000'000);
+    EXPECT_EQ(c.cpuset_cpus, "0");
+    EXPECT_EQ(c.pids_limit, 64);
+    EXPECT_EQ(c.storage_opt.at("size"), "10000000000");
+    EXPECT_EQ(c.cap_add, (std::vector<std::string>{"CHOWN"}));
+    EXPECT_EQ(c.runtime, "runsc");
+    EXPECT_FALSE(c.read_only_rootfs);
+    EXPECT_EQ(c.stop_timeout_s, 2);  // rounded up
+    ASSERT_EQ(c.mounts.size(), 2u);
+    EXPECT_EQ(c.mounts[1], (docker::BindMount{.source = "/srv/projects/my-project/.tenex",
+                                              .target = "/config", .read_only = true}));
+}
+
+TEST(SandboxSpec, RelativeProjectDirIsRefused) {
+    SpecContext ctx = context();
+    ctx.project_dir = "relative/dir";
+    EXPECT_FALSE(build_sandbox_spec(Policy{}, ctx).ok());
+}
+
+TEST(SandboxSpec, DigestIsStableAndChangesWithEverythingThatShapesTheContainer) {
+    const Policy base;
+    const std::string d0 = build(base).digest;
+    EXPECT_EQ(d0, build(base).digest);
+
+    std::vector<std::pair<std::string, Policy>> variants;
+    auto add = [&](const std::string& what, auto change) {
+        Policy p = base;
+        change(p);
+        variants.emplace_back(what, p);
+    };
+    add("image", [](Policy& p) { p.image = "other:1"; });
+    add("command", [](Policy& p) { p.command = {"/bin/x"}; });
+    add("args", [](Policy& p) { p.args = {"x"}; });
+    add("env", [](Policy& p) { p.env["A"] = "1"; });
+    add("secret", [](Policy& p) { p.secrets["A"] = "/run/a"; });
+    add("secret file", [](Policy& p) { p.secrets["B"] = "/run/b"; });
+    add("mount", [](Policy& p) { p.mounts = {ProjectMount{.source = "a", .target = "/a"}}; });
+    add("memory", [](Policy& p) { p.resources.memory_bytes = 1LL << 30; });
+    add("swap", [](Policy& p) { p.resources.memory_swap_bytes = 4LL << 30; });
+    add("cpus", [](Policy& p) { p.resources.nano_cpus = 2'000'000'000; });
+    add("cpuset", [](Policy& p) { p.resources.cpuset = "1"; });
+    add("pids", [](Policy& p) { p.resources.pids = 100; });
+    add("nofile", [](Policy& p) { p.resources.nofile = 100; });
+    add("disk", [](Policy& p) { p.resources.disk_bytes = 1LL << 30; });
+    add("network", [](Policy& p) { p.network.mode = NetworkMode::isolated; });
+    add("stop timeout", [](Policy& p) { p.lifecycle.stop_timeout = std::chrono::seconds(5); });
+    add("user", [](Policy& p) { p.security.user = "1001:1001"; });
+    add("read only", [](Policy& p) { p.security.read_only_root = false; });
+    add("tmpfs", [](Policy& p) { p.security.tmpfs["/tmp"] = 1LL << 20; });
+    add("cap", [](Policy& p) { p.security.cap_add = {"KILL"}; });
+    add("runtime", [](Policy& p) { p.security.runtime = "runsc"; });
+    std::set<std::string> digests{d0};
+    for (const auto& [what, p] : variants) {
+        const std::string d = build(p).digest;
+        EXPECT_NE(d, d0) << what;
+        digests.insert(d);
+    }
+    EXPECT_EQ(digests.size(), variants.size() + 1);
+
+    Policy egress = base;
+    egress.network.mode = NetworkMode::egress;
+    egress.network.allow = {HostPort{.host = "a.b", .port = 443}};
+    Policy egress2 = egress;
+    egress2.network.allow = {HostPort{.host = "a.b", .port = 444}};
+    EXPECT_NE(build(egress).digest, build(egress2).digest);
+
+    // Other project, other daemon, other project dir: other container, other digest.
+    EXPECT_NE(build(base, context("other")).digest, d0);
+    SpecContext dir = context();
+    dir.project_dir = "/elsewhere";
+    EXPECT_NE(build(base, dir).digest, d0);
+}
+
+class Secrets : public ::testing::Test {
+protected:
+    test::TempDir dir_;
+};
+
+TEST_F(Secrets, ReadAtStartRedactedInRenderAndDigestIndependentOfTheValue) {
+    const auto file = dir_.path() / "token";
+    std::ofstream(file) << "s3cr3t-value\n";
+    Policy p;
+    p.secrets["API_KEY"] = file.string();
+    SpecContext ctx = context();
+    ctx.secrets = SecretMode::read;
+    const SandboxSpec started = build(p, ctx);
+    EXPECT_NE(std::find(started.container.env.begin(), started.container.env.end(),
+                        "API_KEY=s3cr3t-value"),
+              started.container.env.end());
+    const SandboxSpec rendered = build(p, context());
+    EXPECT_NE(std::find(rendered.container.env.begin(), rendered.container.env.end(),
+                        "API_KEY=" + redacted_secret(file.string())),
+              rendered.container.env.end());
+    EXPECT_EQ(started.digest, rendered.digest);
+    const std::string body = docker::to_create_body(rendered.container, docker::kClientMinApi).dump();
+    EXPECT_EQ(body.find("s3cr3t"), std::string::npos);
+    std::ofstream(file) << "another-value\n";
+    EXPECT_EQ(build(p, ctx).digest, started.digest);  // rotating a secret's value is not a new policy
+}
+
+TEST_F(Secrets, MissingSecretFileFailsWithoutLeakingAnything) {
+    Policy p;
+    p.secrets["API_KEY"] = (dir_.path() / "missing").string();
+    SpecContext ctx = context();
+    ctx.secrets = SecretMode::read;
+    auto s = build_sandbox_spec(p, ctx);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().message, "secret API_KEY: cannot read " + (dir_.path() / "missing").string());
+}
+
+TEST(SandboxSpec, RendersToACreateBodyWithTheHardening) {
+    Policy p;
+    p.network.mode = NetworkMode::egress;
+    p.network.allow = {HostPort{.host = "relay.tenex.chat", .port = 443}};
+    const SandboxSpec s = build(p);
+    const nlohmann::json body = docker::to_create_body(s.container, docker::kClientMinApi);
+    EXPECT_EQ(body.at("Image"), "tenex-runtime:latest");
+    EXPECT_EQ(body.at("User"), "1000:1000");
+    EXPECT_EQ(body.at("WorkingDir"), "/workspace");
+    EXPECT_EQ(body.at("Labels").at("tenex.policy-digest"), s.digest);
+    const auto& hc = body.at("HostConfig");
+    EXPECT_EQ(hc.at("Memory"), 2LL << 30);
+    EXPECT_EQ(hc.at("MemorySwap"), 2LL << 30);
+    EXPECT_EQ(hc.at("NanoCpus"), 1'000'000'000);
+    EXPECT_EQ(hc.at("PidsLimit"), 512);
+    EXPECT_EQ(hc.at("ReadonlyRootfs"), true);
+    EXPECT_EQ(hc.at("CapDrop"), nlohmann::json::array({"ALL"}));
+    EXPECT_EQ(hc.at("SecurityOpt"), nlohmann::json::array({"no-new-privileges:true"}));
+    EXPECT_EQ(hc.at("Init"), true);
+    EXPECT_EQ(hc.at("NetworkMode"), s.network.network_name);
+    EXPECT_TRUE(hc.at("Tmpfs").contains("/tmp"));
+    EXPECT_FALSE(hc.contains("Privileged") && hc.at("Privileged") == true);
+    EXPECT_FALSE(hc.contains("Binds") && !hc.at("Binds").empty());
+    ASSERT_EQ(hc.at("Mounts").size(), 1u);
+    EXPECT_EQ(hc.at("Mounts")[0].at("Target"), "/workspace");
+}
+
+}  // namespace
+}  // namespace tenex::sandbox
