@@ -1,0 +1,159 @@
+// The orchestrator: owns every project's state on one thread and keeps at most one container
+// per project running as its policy says. Requests and Engine results arrive as messages in
+// its inbox; blocking Engine calls run on a worker pool and report back as messages, so the
+// project table needs no locks. Docker's unique container name is the guard across processes:
+// a create that finds the name taken adopts the container when this daemon manages it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "docker/events.hpp"
+#include "sandbox/orchestrator_engine.hpp"
+#include "sandbox/orchestrator_lifecycle.hpp"
+#include "sandbox/orchestrator_types.hpp"
+
+namespace tenex::sandbox {
+
+using StatusFuture = std::future<Result<ProjectStatus>>;
+
+class Orchestrator {
+public:
+    // Starts the owner thread and the workers; does not reconcile (call reconcile()).
+    Orchestrator(OrchestratorOptions options, Engine& engine);
+    ~Orchestrator();  // shutdown(false) unless done already
+    Orchestrator(const Orchestrator&) = delete;
+    Orchestrator& operator=(const Orchestrator&) = delete;
+
+    // Idempotent: the future resolves once the project's container runs (or with the reason it
+    // could not be started). Triggers also reset the idle timer and a crash loop, and replace
+    // a running container whose policy digest is out of date. While backing off the future
+    // resolves at once with the backing-off status.
+    StatusFuture ensure_running(const ProjectRef& project);
+    // Refreshes the idle timer only (a trigger for a project that should not be started).
+    void touch(const ProjectRef& project);
+    // Graceful stop (stop signal, the policy's stop timeout, SIGKILL), then removal.
+    StatusFuture stop(const ProjectRef& project);
+    // Stops (when running) and starts again; resets backoff and the crash-loop window.
+    StatusFuture restart(const ProjectRef& project);
+
+    std::vector<ProjectStatus> snapshot();
+    std::optional<ProjectStatus> status(const ProjectRef& project);
+
+    // Lists this daemon's containers: adopts running ones, applies the restart policy to
+    // exited ones, removes those of projects the policy provider no longer knows. Leaves
+    // every container without this daemon's labels alone.
+    std::future<Status> reconcile();
+    // One-shot stats of every running container (in parallel; ~1 s), kept for snapshot().
+    std::future<Status> refresh_usage();
+
+    // Wiring for the Engine's /events stream (see OrchestratorEvents).
+    void on_engine_event(const docker::Event& event);
+    void on_events_gap();
+
+    // Stops accepting requests. With stop_projects, stops every running container in
+    // parallel and waits (at most the longest stop timeout plus the margin); otherwise leaves
+    // them running for the next instance to adopt.
+    void shutdown(bool stop_projects = false);
+
+    // "key=value" label filters that select this daemon's containers.
+    std::vector<std::string> label_filters() const;
+    const OrchestratorOptions& options() const { return options_; }
+
+private:
+    struct Entry;
+    struct StartOutcome;
+    using Waiter = std::promise<Result<ProjectStatus>>;
+
+    // Threads.
+    void post(std::function<void()> message);
+    void run_loop();
+    void submit(std::function<void()> job);
+    void run_worker();
+
+    // Loop-thread-only state machine.
+    Entry& entry(const ProjectRef& project);
+    TimePoint now() const;
+    void trigger(Entry& e);
+    void progress(Entry& e);
+    void settle(Entry& e);
+    void fail_waiters(Entry& e, const std::string& reason);
+    void enqueue_start(Entry& e, bool is_restart);
+    void pump_starts();
+    void launch_start(Entry& e);
+    void finish_start(const std::string& key, Result<StartOutcome> outcome);
+    void launch_stop(Entry& e, const std::string& why);
+    void finish_stop(const std::string& key, const std::string& container_id,
+                     const std::string& why, docker::DStatus result);
+    void launch_check(Entry& e);
+    void launch_exit_inspect(Entry& e, std::optional<int> event_code);
+    void on_exited(Entry& e, std::optional<int> exit_code, bool oom_killed);
+    void apply_reconcile(std::vector<docker::ContainerInfo> containers, std::uint64_t listed_at_seq);
+    bool take_pending_die(Entry& e);
+    void tick();
+    TimePoint next_deadline() const;
+    ProjectStatus status_of(const Entry& e) const;
+    std::map<std::string, std::string> network_labels(const ProjectRef& project) const;
+
+    // Worker-side blocking work.
+    Result<StartOutcome> do_start(const ProjectRef& project, const Policy& policy,
+                                  const std::string& old_id);
+
+    OrchestratorOptions options_;
+    Engine& engine_;
+
+    std::mutex inbox_mu_;
+    std::condition_variable inbox_cv_;
+    std::deque<std::function<void()>> inbox_;
+    bool loop_stop_ = false;
+
+    std::mutex jobs_mu_;
+    std::condition_variable jobs_cv_;
+    std::deque<std::function<void()>> jobs_;
+    bool jobs_stop_ = false;
+
+    // Owned by the loop thread.
+    std::map<std::string, std::unique_ptr<Entry>> entries_;
+    FairStartQueue start_queue_;
+    int starts_in_flight_ = 0;
+    std::atomic<std::uint64_t> run_seq_{0};
+    bool closing_ = false;
+    std::mt19937_64 rng_;
+
+    std::mutex shutdown_mu_;
+    bool shut_down_ = false;
+    std::vector<std::thread> workers_;
+    std::thread loop_;
+};
+
+// Feeds an orchestrator from the Engine's /events stream (filtered to this daemon's labels)
+// and reconciles after every gap in it.
+class OrchestratorEvents {
+public:
+    OrchestratorEvents(const docker::Client& client, Orchestrator& orchestrator);
+    ~OrchestratorEvents() { stop(); }
+    // Starts reading; returns true once connected (false after `wait` without a connection;
+    // the stream keeps trying).
+    bool start(std::chrono::milliseconds wait = std::chrono::seconds(5));
+    void stop();
+
+private:
+    Orchestrator& orchestrator_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool connected_ = false;
+    std::unique_ptr<docker::EventStream> stream_;
+};
+
+}  // namespace tenex::sandbox

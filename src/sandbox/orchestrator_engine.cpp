@@ -1,0 +1,53 @@
+#include "sandbox/orchestrator_engine.hpp"
+
+#include "docker/networks.hpp"
+
+namespace tenex::sandbox {
+
+docker::DResult<std::string> DockerEngine::create(const docker::ContainerSpec& spec) {
+    return docker::create_container(client_, spec);
+}
+
+docker::DStatus DockerEngine::start(const std::string& id) {
+    return docker::start_container(client_, id);
+}
+
+docker::DStatus DockerEngine::stop(const std::string& id, int timeout_s) {
+    return docker::stop_container(client_, id, timeout_s);
+}
+
+docker::DStatus DockerEngine::remove(const std::string& id, bool force) {
+    auto r = docker::remove_container(client_, id, force, true);
+    if (!r && r.error().not_found()) return Unit{};
+    return r;
+}
+
+docker::DResult<docker::ContainerInfo> DockerEngine::inspect(const std::string& id_or_name) {
+    return docker::inspect_container(client_, id_or_name);
+}
+
+docker::DResult<std::vector<docker::ContainerSummary>> DockerEngine::list(
+    const docker::ListOptions& options) {
+    return docker::list_containers(client_, options);
+}
+
+docker::DResult<docker::ContainerStats> DockerEngine::stats(const std::string& id) {
+    return docker::container_stats(client_, id);
+}
+
+docker::DStatus DockerEngine::ensure_network(const NetworkPlan& plan,
+                                             const std::map<std::string, std::string>& labels) {
+    if (plan.network_name.empty()) return Unit{};
+    auto existing = docker::inspect_network(client_, plan.network_name);
+    if (existing) return Unit{};
+    if (!existing.error().not_found()) return existing.error();
+    docker::NetworkSpec spec;
+    spec.name = plan.network_name;
+    spec.internal = plan.internal;
+    spec.labels = labels;
+    auto created = docker::create_network(client_, spec);
+    if (!created && !created.error().conflict()) return created.error();
+    return Unit{};
+}
+
+}  // namespace tenex::sandbox

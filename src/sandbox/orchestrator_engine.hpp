@@ -1,0 +1,52 @@
+// The Engine calls the orchestrator makes, behind an interface so that the state machine can
+// be unit-tested against a fake. DockerEngine forwards to the typed docker:: client. Every
+// method may block and is called from worker threads only.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "docker/client.hpp"
+#include "docker/containers.hpp"
+#include "docker/stats.hpp"
+#include "sandbox/sandbox_spec.hpp"
+
+namespace tenex::sandbox {
+
+class Engine {
+public:
+    virtual ~Engine() = default;
+    virtual docker::DResult<std::string> create(const docker::ContainerSpec& spec) = 0;
+    virtual docker::DStatus start(const std::string& id) = 0;
+    // Graceful: the stop signal, then SIGKILL after timeout_s. Already stopped is success.
+    virtual docker::DStatus stop(const std::string& id, int timeout_s) = 0;
+    virtual docker::DStatus remove(const std::string& id, bool force) = 0;
+    virtual docker::DResult<docker::ContainerInfo> inspect(const std::string& id_or_name) = 0;
+    virtual docker::DResult<std::vector<docker::ContainerSummary>> list(
+        const docker::ListOptions& options) = 0;
+    virtual docker::DResult<docker::ContainerStats> stats(const std::string& id) = 0;
+    // Creates the per-project network of the plan when it does not exist yet.
+    virtual docker::DStatus ensure_network(const NetworkPlan& plan,
+                                           const std::map<std::string, std::string>& labels) = 0;
+};
+
+class DockerEngine final : public Engine {
+public:
+    explicit DockerEngine(const docker::Client& client) : client_(client) {}
+    docker::DResult<std::string> create(const docker::ContainerSpec& spec) override;
+    docker::DStatus start(const std::string& id) override;
+    docker::DStatus stop(const std::string& id, int timeout_s) override;
+    docker::DStatus remove(const std::string& id, bool force) override;
+    docker::DResult<docker::ContainerInfo> inspect(const std::string& id_or_name) override;
+    docker::DResult<std::vector<docker::ContainerSummary>> list(
+        const docker::ListOptions& options) override;
+    docker::DResult<docker::ContainerStats> stats(const std::string& id) override;
+    docker::DStatus ensure_network(const NetworkPlan& plan,
+                                   const std::map<std::string, std::string>& labels) override;
+
+private:
+    const docker::Client& client_;
+};
+
+}  // namespace tenex::sandbox

@@ -1,0 +1,75 @@
+// The orchestrator's public vocabulary: project states, exit reasons, the status it reports
+// and the options it runs with.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/result.hpp"
+#include "sandbox/policy.hpp"
+#include "sandbox/project_ref.hpp"
+
+namespace tenex::sandbox {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+enum class ProjectState { stopped, starting, running, stopping, backing_off, crash_looping, failed };
+enum class ExitReason { none, exit, oom, killed };
+
+std::string to_string(ProjectState s);
+std::string to_string(ExitReason r);
+
+// Resource usage from the engine's one-shot stats.
+struct ProjectUsage {
+    double cpu_percent = 0;
+    std::uint64_t memory_used = 0;   // bytes
+    std::uint64_t memory_limit = 0;  // bytes
+    std::uint64_t pids = 0;
+    std::int64_t sampled_at_unix = 0;  // 0: never sampled
+};
+
+struct ProjectStatus {
+    ProjectRef project{};
+    ProjectState state = ProjectState::stopped;
+    std::string container_id{};
+    std::string container_name{};
+    std::string policy_digest{};
+    std::string started_at{};          // the engine's StartedAt (RFC 3339) of the current container
+    int restart_count = 0;             // automatic restarts since the last trigger-started run
+    std::optional<int> last_exit_code{};
+    ExitReason last_exit_reason = ExitReason::none;
+    std::int64_t last_trigger_unix_ms = 0;  // 0: never triggered (adopted only)
+    std::string last_error{};               // why the last start failed, why restarts stopped
+    std::optional<ProjectUsage> usage{};
+};
+
+// Resolves the effective policy of a project. An error means the project is not (or no
+// longer) known to this daemon: reconcile removes its leftover containers. Called only on the
+// orchestrator's own thread.
+using PolicyProvider = std::function<Result<Policy>(const ProjectRef&)>;
+// The project's host directory (absolute), mounted at /workspace. Called on worker threads.
+using WorkspaceProvider = std::function<Result<std::filesystem::path>(const ProjectRef&)>;
+
+struct OrchestratorOptions {
+    std::string daemon_id{};            // the kLabelDaemon value; required
+    PolicyProvider policies{};          // required
+    WorkspaceProvider workspace{};      // required
+    int max_starts_in_flight = 4;       // creates+starts at once, served by a fair queue
+    int workers = 16;                   // threads for blocking Engine calls (stops can be slow)
+    double backoff_jitter = 0.2;        // restart delays vary by +-20%
+    std::chrono::milliseconds stable_run{60'000};  // a run this long resets the backoff
+    std::chrono::milliseconds shutdown_margin{2'000};  // beyond the stop timeout
+    std::chrono::milliseconds created_grace{60'000};   // reconcile keeps 'created' ones this long
+    bool replace_stale_immediately = false;  // reconcile also replaces stale-digest containers
+    std::map<std::string, std::string> extra_labels{};  // added to every container and network
+    std::function<TimePoint()> clock{};                  // default: steady_clock::now
+    std::function<double()> random{};                    // uniform [0,1); default: a PRNG
+};
+
+}  // namespace tenex::sandbox

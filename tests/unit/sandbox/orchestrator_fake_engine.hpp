@@ -1,0 +1,152 @@
+// An in-memory Engine for the orchestrator's state-machine tests: containers with names,
+// labels and states, the engine's 409 on a taken name, optional latency, call counters.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sandbox/orchestrator_engine.hpp"
+
+namespace tenex::sandbox::test {
+
+class FakeEngine : public Engine {
+public:
+    struct Container {
+        docker::ContainerSpec spec{};
+        std::string status = "created";
+        int exit_code = 0;
+        bool oom = false;
+        std::string started_at{};
+    };
+
+    docker::DResult<std::string> create(const docker::ContainerSpec& spec) override {
+        std::this_thread::sleep_for(create_latency);
+        std::lock_guard lock(mu);
+        ++creates;
+        for (const auto& [id, c] : containers)
+            if (c.spec.name == spec.name)
+                return docker::DockerError{"create container " + spec.name, 409, "name in use"};
+        std::string id = "c" + std::to_string(++next_id) + std::string(60, '0');
+        containers[id] = Container{.spec = spec};
+        create_times.push_back(std::chrono::steady_clock::now());
+        return id;
+    }
+    docker::DStatus start(const std::string& id) override {
+        int now_in = ++starting;
+        int seen = max_starting.load();
+        while (now_in > seen && !max_starting.compare_exchange_weak(seen, now_in)) {}
+        std::this_thread::sleep_for(start_latency);
+        --starting;
+        std::lock_guard lock(mu);
+        auto it = containers.find(id);
+        if (it == containers.end()) return docker::DockerError{"start", 404, "no such container"};
+        it->second.status = "running";
+        it->second.started_at = "2026-11-27T10:00:00.5Z";
+        ++starts;
+        return Unit{};
+    }
+    docker::DStatus stop(const std::string& id, int) override {
+        std::lock_guard lock(mu);
+        ++stops;
+        auto it = containers.find(id);
+        if (it == containers.end()) return docker::DockerError{"stop", 404, "no such container"};
+        it->second.status = "exited";
+        it->second.exit_code = 143;
+        return Unit{};
+    }
+    docker::DStatus remove(const std::string& id, bool) override {
+        std::lock_guard lock(mu);
+        ++removes;
+        containers.erase(id);
+        return Unit{};
+    }
+    docker::DResult<docker::ContainerInfo> inspect(const std::string& id_or_name) override {
+        std::lock_guard lock(mu);
+        for (const auto& [id, c] : containers) {
+            if (id != id_or_name && c.spec.name != id_or_name) continue;
+            docker::ContainerInfo info;
+            info.id = id;
+            info.name = c.spec.name;
+            info.created = "2026-11-27T10:00:00Z";
+            info.spec = c.spec;
+            info.state.status = c.status;
+            info.state.running = c.status == "running";
+            info.state.exit_code = c.exit_code;
+            info.state.oom_killed = c.oom;
+            info.state.started_at = c.started_at;
+            return info;
+        }
+        return docker::DockerError{"inspect " + id_or_name, 404, "no such container"};
+    }
+    // Like the engine with label filters, unless ignore_filters (to test the double check).
+    docker::DResult<std::vector<docker::ContainerSummary>> list(
+        const docker::ListOptions& options) override {
+        std::lock_guard lock(mu);
+        ++lists;
+        std::vector<docker::ContainerSummary> out;
+        for (const auto& [id, c] : containers) {
+            bool match = true;
+            for (const auto& f : options.labels) {
+                auto eq = f.find('=');
+                auto it = c.spec.labels.find(f.substr(0, eq));
+                if (it == c.spec.labels.end() ||
+                    (eq != std::string::npos && it->second != f.substr(eq + 1)))
+                    match = false;
+            }
+            if (!match && !ignore_filters) continue;
+            docker::ContainerSummary s;
+            s.id = id;
+            s.names = {c.spec.name};
+            s.state = c.status;
+            s.labels = c.spec.labels;
+            out.push_back(s);
+        }
+        return out;
+    }
+    docker::DResult<docker::ContainerStats> stats(const std::string&) override {
+        return docker::ContainerStats{.cpu_percent = 1.5, .memory_usage = 1000,
+                                      .memory_limit = 2000, .pids = 3, .online_cpus = 2};
+    }
+    docker::DStatus ensure_network(const NetworkPlan&,
+                                   const std::map<std::string, std::string>&) override {
+        ++networks;
+        return Unit{};
+    }
+
+    // Test controls.
+    void exit_container(const std::string& id, int code, bool oom = false) {
+        std::lock_guard lock(mu);
+        auto& c = containers.at(id);
+        c.status = "exited";
+        c.exit_code = code;
+        c.oom = oom;
+    }
+    std::string add_container(const docker::ContainerSpec& spec, const std::string& status) {
+        std::lock_guard lock(mu);
+        std::string id = "x" + std::to_string(++next_id) + std::string(60, '0');
+        containers[id] = Container{.spec = spec, .status = status, .exit_code = 0, .oom = false,
+                                   .started_at = "2026-11-27T09:00:00Z"};
+        return id;
+    }
+    std::size_t count() {
+        std::lock_guard lock(mu);
+        return containers.size();
+    }
+
+    std::mutex mu;
+    std::map<std::string, Container> containers;
+    std::vector<std::chrono::steady_clock::time_point> create_times;
+    int next_id = 0;
+    std::atomic<int> creates{0}, starts{0}, stops{0}, removes{0}, lists{0}, networks{0};
+    std::atomic<int> starting{0}, max_starting{0};
+    std::chrono::milliseconds create_latency{0};
+    std::chrono::milliseconds start_latency{0};
+    bool ignore_filters = false;
+};
+
+}  // namespace tenex::sandbox::test

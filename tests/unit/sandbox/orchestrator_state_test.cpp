@@ -1,0 +1,365 @@
+// The orchestrator's state machine against an in-memory engine: single flight, bounded
+// starts, restart policy with backoff and crash-loop cutoff, idle and lifetime timers (with an
+// injected clock), adoption on a name conflict, reconcile and shutdown.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "orchestrator_fake_engine.hpp"
+#include "sandbox/orchestrator.hpp"
+
+namespace tenex::sandbox {
+namespace {
+
+using namespace std::chrono_literals;
+using test::FakeEngine;
+
+const std::string kOwner(64, 'a');
+
+ProjectRef project(const std::string& d, const std::string& owner = kOwner) {
+    return ProjectRef{.owner = owner, .d = d};
+}
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(5ms);
+    }
+    return pred();
+}
+
+docker::Event die_event(const ProjectRef& p, const std::string& id, int code) {
+    docker::Event e;
+    e.type = "container";
+    e.action = "die";
+    e.kind = docker::EventKind::Die;
+    e.id = id;
+    e.attributes = {{kLabelProject, p.address()}, {"exitCode", std::to_string(code)}};
+    e.exit_code = code;
+    return e;
+}
+
+class OrchestratorStateTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        policy_.image = "tenex-probe:latest";
+        policy_.lifecycle.idle_timeout = 0ms;
+        policy_.lifecycle.max_lifetime = 0ms;
+        policy_.lifecycle.backoff_initial = 40ms;
+        policy_.lifecycle.backoff_max = 2000ms;
+    }
+    OrchestratorOptions options() {
+        OrchestratorOptions o;
+        o.daemon_id = "unit-daemon";
+        o.policies = [this](const ProjectRef& p) -> Result<Policy> {
+            if (p.d.rfind("gone", 0) == 0) return make_error("project not known");
+            std::lock_guard lock(policy_mu_);
+            return policy_;
+        };
+        o.workspace = [](const ProjectRef& p) -> Result<std::filesystem::path> {
+            return std::filesystem::path("/tmp/ws") / p.d;
+        };
+        o.clock = [this] { return base_ + std::chrono::milliseconds(offset_ms_.load()); };
+        o.random = [] { return 0.5; };  // no jitter: exact delays
+        return o;
+    }
+    std::string digest_for(const ProjectRef& p) {
+        SpecContext ctx{.project = p, .naddr = {}, .project_dir = "/tmp/ws/" + p.d,
+                        .daemon_id = "unit-daemon", .secrets = SecretMode::redact};
+        return build_sandbox_spec(policy_, ctx)->digest;
+    }
+    docker::ContainerSpec our_spec(const ProjectRef& p) {
+        SpecContext ctx{.project = p, .naddr = {}, .project_dir = "/tmp/ws/" + p.d,
+                        .daemon_id = "unit-daemon", .secrets = SecretMode::redact};
+        return build_sandbox_spec(policy_, ctx)->container;
+    }
+    void advance(std::chrono::milliseconds d) { offset_ms_ += d.count(); }
+
+    FakeEngine engine_;
+    Policy policy_;
+    std::mutex policy_mu_;
+    TimePoint base_ = Clock::now();
+    std::atomic<std::int64_t> offset_ms_{0};
+};
+
+TEST_F(OrchestratorStateTest, HundredConcurrentTriggersMakeOneContainer) {
+    engine_.create_latency = 20ms;
+    Orchestrator orch(options(), engine_);
+    std::vector<StatusFuture> futures(100);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 100; ++i)
+        threads.emplace_back([&, i] { futures[i] = orch.ensure_running(project("one")); });
+    for (auto& t : threads) t.join();
+    std::set<std::string> ids;
+    for (auto& f : futures) {
+        auto r = f.get();
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->state, ProjectState::running);
+        ids.insert(r->container_id);
+    }
+    EXPECT_EQ(ids.size(), 1u);
+    EXPECT_EQ(engine_.creates.load(), 1);
+    EXPECT_EQ(engine_.count(), 1u);
+}
+
+TEST_F(OrchestratorStateTest, StartsAreBoundedAndEveryProjectRuns) {
+    engine_.start_latency = 15ms;
+    auto o = options();
+    o.max_starts_in_flight = 2;
+    Orchestrator orch(o, engine_);
+    std::vector<StatusFuture> futures;
+    for (int i = 0; i < 20; ++i)
+        futures.push_back(orch.ensure_running(project("p" + std::to_string(i), std::string(64, "abcd"[i % 4]))));
+    for (auto& f : futures) {
+        auto r = f.get();
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->state, ProjectState::running);
+    }
+    EXPECT_LE(engine_.max_starting.load(), 2);
+    EXPECT_EQ(engine_.max_starting.load(), 2);  // and the slots were used
+    EXPECT_EQ(engine_.creates.load(), 20);
+}
+
+TEST_F(OrchestratorStateTest, FailedExitsRestartWithGrowingDelaysThenCrashLoop) {
+    policy_.lifecycle.crash_loop_threshold = 3;
+    policy_.lifecycle.crash_loop_window = 60s;
+    auto o = options();
+    o.clock = {};  // real time: the backoff timers must fire by themselves
+    Orchestrator orch(o, engine_);
+    const auto p = project("crashy");
+    auto first = orch.ensure_running(p).get();
+    ASSERT_TRUE(first);
+    std::string id = first->container_id;
+    for (int restart = 1; restart <= 3; ++restart) {
+        engine_.exit_container(id, 3);
+        orch.on_engine_event(die_event(p, id, 3));
+        ASSERT_TRUE(eventually([&] {
+            auto s = orch.status(p);
+            return s && s->state == ProjectState::running && s->container_id != id;
+        })) << "restart " << restart;
+        auto s = orch.status(p);
+        EXPECT_EQ(s->restart_count, restart);
+        EXPECT_EQ(s->last_exit_code, 3);
+        EXPECT_EQ(s->last_exit_reason, ExitReason::exit);
+        id = s->container_id;
+    }
+    // Delays between the creates: 40, 80, 160 ms (+ the engine's time).
+    ASSERT_EQ(engine_.create_times.size(), 4u);
+    std::vector<long> gaps;
+    for (std::size_t i = 1; i < 4; ++i)
+        gaps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           engine_.create_times[i] - engine_.create_times[i - 1])
+                           .count());
+    EXPECT_GE(gaps[0], 40);
+    EXPECT_GE(gaps[1], 80);
+    EXPECT_GE(gaps[2], 160);
+    EXPECT_LT(gaps[0], gaps[1]);
+    EXPECT_LT(gaps[1], gaps[2]);
+    // The fourth exit within the window: no more restarts.
+    engine_.exit_container(id, 3);
+    orch.on_engine_event(die_event(p, id, 3));
+    ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::crash_looping; }));
+    std::this_thread::sleep_for(400ms);
+    EXPECT_EQ(orch.status(p)->state, ProjectState::crash_looping);
+    EXPECT_NE(orch.status(p)->last_error.find("crash loop"), std::string::npos);
+    EXPECT_EQ(engine_.creates.load(), 4);
+    // A new trigger starts it again.
+    auto again = orch.ensure_running(p).get();
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->state, ProjectState::running);
+    EXPECT_EQ(engine_.creates.load(), 5);
+    EXPECT_EQ(engine_.count(), 1u);  // the exited ones were removed
+}
+
+TEST_F(OrchestratorStateTest, OomIsReportedAsOom) {
+    policy_.lifecycle.restart = RestartMode::never;
+    Orchestrator orch(options(), engine_);
+    const auto p = project("hungry");
+    auto r = orch.ensure_running(p).get();
+    ASSERT_TRUE(r);
+    engine_.exit_container(r->container_id, 137, true);
+    orch.on_engine_event(die_event(p, r->container_id, 137));
+    ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::failed; }));
+    auto s = orch.status(p);
+    EXPECT_EQ(s->last_exit_reason, ExitReason::oom);
+    EXPECT_EQ(s->last_exit_code, 137);
+    EXPECT_EQ(engine_.creates.load(), 1);
+}
+
+TEST_F(OrchestratorStateTest, IdleTimeoutStopsAndTouchKeepsAlive) {
+    policy_.lifecycle.idle_timeout = 10s;
+    Orchestrator orch(options(), engine_);
+    const auto p = project("idle");
+    ASSERT_TRUE(orch.ensure_running(p).get());
+    advance(6s);
+    orch.touch(p);
+    (void)orch.snapshot();  // the touch is handled before the clock moves on
+    advance(6s);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(orch.status(p)->state, ProjectState::running);
+    EXPECT_EQ(engine_.stops.load(), 0);
+    advance(5s);
+    ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::stopped; }));
+    EXPECT_EQ(engine_.stops.load(), 1);
+    EXPECT_EQ(engine_.count(), 0u);
+    EXPECT_EQ(orch.status(p)->last_error, "idle timeout");
+}
+
+TEST_F(OrchestratorStateTest, MaxLifetimeStopsThenNextTriggerStartsAgain) {
+    policy_.lifecycle.max_lifetime = 30s;
+    Orchestrator orch(options(), engine_);
+    const auto p = project("mortal");
+    auto first = orch.ensure_running(p).get();
+    ASSERT_TRUE(first);
+    advance(20s);
+    orch.touch(p);  // triggers do not extend the lifetime
+    advance(11s);
+    ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::stopped; }));
+    EXPECT_EQ(orch.status(p)->last_error, "maximum lifetime reached");
+    auto second = orch.ensure_running(p).get();
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->state, ProjectState::running);
+    EXPECT_NE(second->container_id, first->container_id);
+}
+
+TEST_F(OrchestratorStateTest, AdoptsOwnContainerOnNameConflict) {
+    const auto p = project("adopt");
+    auto spec = our_spec(p);
+    std::string existing = engine_.add_container(spec, "running");
+    Orchestrator orch(options(), engine_);
+    auto r = orch.ensure_running(p).get();
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->container_id, existing);
+    EXPECT_EQ(engine_.starts.load(), 0);
+    EXPECT_EQ(engine_.count(), 1u);
+}
+
+TEST_F(OrchestratorStateTest, RefusesANameTakenByAnUnmanagedContainer) {
+    const auto p = project("foreign");
+    docker::ContainerSpec spec;
+    spec.name = container_name(p);
+    spec.labels = {{"something", "else"}};
+    std::string foreign = engine_.add_container(spec, "running");
+    Orchestrator orch(options(), engine_);
+    auto r = orch.ensure_running(p).get();
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("does not manage"), std::string::npos);
+    EXPECT_EQ(engine_.containers.count(foreign), 1u);
+    EXPECT_EQ(orch.status(p)->state, ProjectState::failed);
+}
+
+TEST_F(OrchestratorStateTest, StaleDigestIsReplacedAtTheNextTrigger) {
+    Orchestrator orch(options(), engine_);
+    const auto p = project("stale");
+    auto first = orch.ensure_running(p).get();
+    ASSERT_TRUE(first);
+    auto same = orch.ensure_running(p).get();
+    ASSERT_TRUE(same);
+    EXPECT_EQ(same->container_id, first->container_id);
+    {
+        std::lock_guard lock(policy_mu_);
+        policy_.resources.pids = 77;
+    }
+    auto second = orch.ensure_running(p).get();
+    ASSERT_TRUE(second);
+    EXPECT_NE(second->container_id, first->container_id);
+    EXPECT_EQ(second->policy_digest, digest_for(p));
+    EXPECT_EQ(engine_.count(), 1u);
+}
+
+TEST_F(OrchestratorStateTest, ReconcileAdoptsRemovesAndLeavesOthersAlone) {
+    engine_.ignore_filters = true;  // the orchestrator must check the labels itself
+    const auto running = project("running");
+    const auto exited = project("exited");
+    const auto gone = project("gone-project");
+    std::string running_id = engine_.add_container(our_spec(running), "running");
+    std::string exited_id = engine_.add_container(our_spec(exited), "exited");
+    engine_.exit_container(exited_id, 1);
+    std::string gone_id = engine_.add_container(our_spec(gone), "running");
+    auto other = our_spec(project("other"));
+    other.labels[kLabelDaemon] = "another-daemon";
+    std::string other_id = engine_.add_container(other, "running");
+    docker::ContainerSpec unlabelled;
+    unlabelled.name = "somebody-elses";
+    std::string unlabelled_id = engine_.add_container(unlabelled, "exited");
+
+    auto o = options();
+    o.clock = {};  // real time: the backoff timer must fire
+    Orchestrator orch(o, engine_);
+    auto done = orch.reconcile().get();
+    ASSERT_TRUE(done) << done.error().message;
+    auto s = orch.status(running);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->state, ProjectState::running);
+    EXPECT_EQ(s->container_id, running_id);
+    // on-failure: the exited one is restarted after the backoff.
+    ASSERT_TRUE(eventually([&] {
+        auto e = orch.status(exited);
+        return e && e->state == ProjectState::running && e->container_id != exited_id;
+    }));
+    EXPECT_TRUE(eventually([&] {
+        std::lock_guard lock(engine_.mu);
+        return engine_.containers.count(gone_id) == 0;
+    }));
+    EXPECT_EQ(engine_.containers.count(other_id), 1u);
+    EXPECT_EQ(engine_.containers.count(unlabelled_id), 1u);
+    EXPECT_EQ(engine_.containers.count(running_id), 1u);
+    EXPECT_FALSE(orch.status(project("other")));
+}
+
+TEST_F(OrchestratorStateTest, ReconcileNoticesAVanishedContainer) {
+    auto o = options();
+    o.clock = {};  // real time: the backoff timer must fire
+    Orchestrator orch(o, engine_);
+    const auto p = project("vanish");
+    auto r = orch.ensure_running(p).get();
+    ASSERT_TRUE(r);
+    (void)engine_.remove(r->container_id, true);
+    ASSERT_TRUE(orch.reconcile().get());
+    ASSERT_TRUE(eventually([&] {
+        auto s = orch.status(p);
+        return s->state == ProjectState::running && s->container_id != r->container_id;
+    }));
+    EXPECT_EQ(orch.status(p)->restart_count, 1);
+}
+
+TEST_F(OrchestratorStateTest, ShutdownLeavesContainersOrStopsThemAll) {
+    {
+        Orchestrator orch(options(), engine_);
+        for (int i = 0; i < 5; ++i) ASSERT_TRUE(orch.ensure_running(project("s" + std::to_string(i))).get());
+        orch.shutdown(false);
+    }
+    EXPECT_EQ(engine_.count(), 5u);
+    EXPECT_EQ(engine_.stops.load(), 0);
+    Orchestrator second(options(), engine_);
+    ASSERT_TRUE(second.reconcile().get());
+    EXPECT_EQ(second.snapshot().size(), 5u);
+    second.shutdown(true);
+    EXPECT_EQ(engine_.stops.load(), 5);
+    EXPECT_EQ(engine_.count(), 0u);
+    auto late = second.ensure_running(project("late")).get();
+    EXPECT_FALSE(late);
+}
+
+TEST_F(OrchestratorStateTest, StopAndUsage) {
+    Orchestrator orch(options(), engine_);
+    const auto p = project("stoppable");
+    ASSERT_TRUE(orch.ensure_running(p).get());
+    ASSERT_TRUE(orch.refresh_usage().get());
+    auto s = orch.status(p);
+    ASSERT_TRUE(s->usage);
+    EXPECT_EQ(s->usage->pids, 3u);
+    EXPECT_EQ(s->usage->memory_limit, 2000u);
+    auto stopped = orch.stop(p).get();
+    ASSERT_TRUE(stopped) << stopped.error().message;
+    EXPECT_EQ(stopped->state, ProjectState::stopped);
+    EXPECT_EQ(engine_.count(), 0u);
+    auto restarted = orch.restart(p).get();
+    ASSERT_TRUE(restarted);
+    EXPECT_EQ(restarted->state, ProjectState::running);
+}
+
+}  // namespace
+}  // namespace tenex::sandbox
