@@ -30,6 +30,15 @@ Result<WorkspaceResult> ensure_workspace(const WorkspaceConfig& config, const Pr
             if (auto st = clone_repository(*url, config.repo_policy, config.clone_limits, out.path); !st)
                 return st.error();
             out.cloned = true;
+            // Agent keys and MCP servers come only from the project's events, never from the
+            // repository: a committed .tenex/ (e.g. agents.json with keys its author knows) goes.
+            std::error_code ec;
+            if (std::filesystem::symlink_status(out.path / ".tenex", ec).type() != std::filesystem::file_type::not_found) {
+                spdlog::warn("project {}: the repository ships a .tenex entry; removed before writing the layout",
+                             project.naddr);
+                std::filesystem::remove_all(out.path / ".tenex", ec);
+                if (ec) return make_error("cannot remove the repository's .tenex: " + ec.message());
+            }
         }
         out.created = true;
     }

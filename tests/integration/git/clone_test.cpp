@@ -53,7 +53,7 @@ bool git(const std::vector<std::string>& args, const fs::path& cwd) {
 // each test in its own process): <tmp>/tenex-git-fixtures-<version>-<uid>, created in a
 // scratch directory and renamed into place, so a half-built cache never exists.
 fs::path served_repos() {
-    const fs::path cache = fs::temp_directory_path() / ("tenex-git-fixtures-v1-" + std::to_string(::getuid()));
+    const fs::path cache = fs::temp_directory_path() / ("tenex-git-fixtures-v2-" + std::to_string(::getuid()));
     if (fs::exists(cache / "READY")) return cache;
     test::TempDir scratch;
     const fs::path root = scratch.path();
@@ -104,6 +104,17 @@ fs::path served_repos() {
     git({"add", "."}, bomb);
     git({"commit", "-q", "-m", "bomb"}, bomb);
     git({"clone", "-q", "--bare", bomb.string(), (served / "bomb.git").string()}, root);
+
+    // shipped.git: commits its own .tenex/ with an agent key its author knows.
+    const fs::path shipped = root / "shipped";
+    fs::create_directories(shipped / ".tenex");
+    git({"init", "-q"}, shipped);
+    std::ofstream(shipped / ".tenex" / "agents.json")
+        << R"({"coder": {"nsec": "nsec1plantedbytherepo", "file": "x.json", "eventId": "x"}})";
+    std::ofstream(shipped / "code.txt") << "code\n";
+    git({"add", "."}, shipped);
+    git({"commit", "-q", "-m", "shipped"}, shipped);
+    git({"clone", "-q", "--bare", shipped.string(), (served / "shipped.git").string()}, root);
 
     std::ofstream(served / "READY") << "ok\n";
     std::error_code ec;
@@ -481,6 +492,21 @@ TEST_F(GitServers, FailedInitializationIsRetriedOnlyAfterTheBackoff) {
     (void)manager.ensure(p, {}, {});
     EXPECT_EQ(stall.connections(), 2);
     expect_nothing_left_in(projects_ / p.owner);
+}
+
+TEST_F(GitServers, ARepositorysOwnTenexFolderIsNeverTrusted) {
+    WorkspaceConfig config{projects_, policy_, limits_};
+    ProjectDefinition p;
+    p.identifier = "shipped";
+    p.owner = std::string(64, 'c');
+    p.repo_url = daemon_url("shipped.git");
+    const std::vector<AgentDefinition> agents = {{std::string(64, '1'), "Coder", "", "", "", "", ""}};
+    auto r = ensure_workspace(config, p, agents, {}, [] { return Result<std::string>("nsec1generated"); });
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(read(r->path / "code.txt"), "code\n");
+    const std::string index = read(r->path / ".tenex" / "agents.json");
+    EXPECT_EQ(index.find("planted"), std::string::npos) << index;
+    EXPECT_NE(index.find("nsec1generated"), std::string::npos) << index;
 }
 
 TEST_F(GitServers, EnsureWorkspaceRefusesAHostileRepoWithoutCreatingAnything) {
