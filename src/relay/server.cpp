@@ -1,0 +1,285 @@
+#include "relay/server.hpp"
+
+#include <libwebsockets.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "nostr/verify.hpp"
+#include "relay/lws_log.hpp"
+#include "relay/message.hpp"
+#include "relay/store.hpp"
+
+namespace tenex::relay {
+
+namespace {
+
+struct Session {
+    lws* wsi{nullptr};
+    std::deque<std::string> out{};
+    std::size_t out_bytes{0};
+    std::string rx{};
+    bool rx_overflow{false};
+    bool kill{false};
+    std::map<std::string, std::vector<nostr::Filter>> subs{};
+};
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+struct EmbeddedRelay::Impl {
+    RelayServerOptions opt;
+    std::unique_ptr<EventStore> store;
+    lws_context* ctx{nullptr};
+    lws_vhost* vhost{nullptr};
+    lws_protocols protocols[2]{};
+    std::thread thread;
+    std::atomic<bool> stopping{false};
+    std::atomic<std::uint16_t> bound_port{0};
+    std::set<Session*> sessions;  // service thread only
+
+    mutable std::mutex stats_mu;
+    RelayServerStats st{};
+
+    void sync_stats() {
+        std::lock_guard lk(stats_mu);
+        st.connections = sessions.size();
+        st.stored_events = store->size();
+    }
+
+    void bump(std::uint64_t& counter) {
+        std::lock_guard lk(stats_mu);
+        ++counter;
+    }
+
+    void enqueue(Session& s, std::string msg) {
+        if (s.kill) return;
+        s.out_bytes += msg.size();
+        s.out.push_back(std::move(msg));
+        if (s.out_bytes > opt.max_queue_bytes) {
+            spdlog::warn("embedded relay: client too slow, disconnecting");
+            s.kill = true;
+        }
+        lws_callback_on_writable(s.wsi);
+    }
+
+    void on_event(Session& s, nlohmann::json&& ev) {
+        std::string id;
+        if (auto it = ev.find("id"); it != ev.end() && it->is_string()) id = it->get<std::string>();
+        auto e = nostr::parse_event(ev);
+        if (!e) {
+            bump(st.events_rejected);
+            enqueue(s, make_ok_msg(id, false, "invalid: " + e.error().message));
+            return;
+        }
+        if (auto v = nostr::verify_event(*e); !v) {
+            bump(st.events_rejected);
+            enqueue(s, make_ok_msg(e->id, false, "invalid: " + v.error().message));
+            return;
+        }
+        if (e->created_at > unix_now() + opt.max_future_s) {
+            bump(st.events_rejected);
+            enqueue(s, make_ok_msg(e->id, false, "invalid: created_at too far in the future"));
+            return;
+        }
+        auto out = store->add(*e);
+        enqueue(s, make_ok_msg(e->id, out.accepted, out.message));
+        if (!out.fresh) return;
+        bump(st.events_accepted);
+        for (Session* other : sessions)
+            for (const auto& [sid, filters] : other->subs)
+                if (nostr::matches_any(filters, *e)) enqueue(*other, make_relay_event_msg(sid, *e));
+    }
+
+    void on_req(Session& s, ReqMsg&& req) {
+        if (!s.subs.count(req.sub_id) && s.subs.size() >= opt.max_subscriptions) {
+            enqueue(s, make_closed_msg(req.sub_id, "error: too many subscriptions"));
+            return;
+        }
+        for (const auto& e : store->query(req.filters, opt.max_limit))
+            enqueue(s, make_relay_event_msg(req.sub_id, e));
+        enqueue(s, make_eose_msg(req.sub_id));
+        s.subs[req.sub_id] = std::move(req.filters);
+    }
+
+    void on_message(Session& s, std::string_view text) {
+        auto parsed = parse_client_message(text, opt.max_filters);
+        if (!parsed) {
+            // A REQ we cannot read gets CLOSED when its id is readable; the rest a NOTICE.
+            auto j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+            if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "REQ" && j[1].is_string() &&
+                j[1].get_ref<const std::string&>().size() <= kMaxSubIdBytes)
+                enqueue(s, make_closed_msg(j[1].get<std::string>(), parsed.error().message));
+            else if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "EVENT" && j[1].is_object() &&
+                     j[1].contains("id") && j[1]["id"].is_string())
+                enqueue(s, make_ok_msg(j[1]["id"].get<std::string>(), false, "invalid: " + parsed.error().message));
+            else
+                enqueue(s, make_notice_msg("error: " + parsed.error().message));
+            return;
+        }
+        std::visit(
+            [&](auto& m) {
+                using T = std::decay_t<decltype(m)>;
+                if constexpr (std::is_same_v<T, ClientEventMsg>) {
+                    on_event(s, std::move(m.event));
+                } else if constexpr (std::is_same_v<T, ReqMsg>) {
+                    on_req(s, std::move(m));
+                } else if constexpr (std::is_same_v<T, CloseMsg>) {
+                    s.subs.erase(m.sub_id);
+                } else {  // AUTH: this relay does not ask for it
+                    std::string id = m.event.contains("id") && m.event["id"].is_string() ? m.event["id"].template get<std::string>() : "";
+                    enqueue(s, make_ok_msg(id, false, "restricted: this relay does not use AUTH"));
+                }
+            },
+            *parsed);
+        sync_stats();
+    }
+
+    static int lws_cb(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+        auto* impl = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
+        auto** slot = static_cast<Session**>(user);
+        try {
+            switch (reason) {
+                case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+                    return 0;
+                case LWS_CALLBACK_ESTABLISHED: {
+                    auto* s = new Session();
+                    s->wsi = wsi;
+                    *slot = s;
+                    impl->sessions.insert(s);
+                    impl->sync_stats();
+                    return 0;
+                }
+                case LWS_CALLBACK_CLOSED: {
+                    if (slot && *slot) {
+                        impl->sessions.erase(*slot);
+                        delete *slot;
+                        *slot = nullptr;
+                        impl->sync_stats();
+                    }
+                    return 0;
+                }
+                case LWS_CALLBACK_RECEIVE: {
+                    if (!slot || !*slot) return -1;
+                    Session& s = **slot;
+                    if (!s.rx_overflow) {
+                        if (s.rx.size() + len > impl->opt.max_message_bytes) {
+                            s.rx_overflow = true;
+                            s.rx.clear();
+                        } else {
+                            s.rx.append(static_cast<const char*>(in), len);
+                        }
+                    }
+                    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return 0;
+                    if (s.rx_overflow) {
+                        s.rx_overflow = false;
+                        impl->enqueue(s, make_notice_msg("invalid: message too large"));
+                        return 0;
+                    }
+                    std::string msg;
+                    msg.swap(s.rx);
+                    impl->on_message(s, msg);
+                    return 0;
+                }
+                case LWS_CALLBACK_SERVER_WRITEABLE: {
+                    if (!slot || !*slot) return 0;
+                    Session& s = **slot;
+                    if (s.kill) return -1;
+                    if (s.out.empty()) return 0;
+                    std::string& msg = s.out.front();
+                    std::vector<unsigned char> buf(LWS_PRE + msg.size());
+                    std::memcpy(buf.data() + LWS_PRE, msg.data(), msg.size());
+                    if (lws_write(wsi, buf.data() + LWS_PRE, msg.size(), LWS_WRITE_TEXT) < static_cast<int>(msg.size()))
+                        return -1;
+                    s.out_bytes -= msg.size();
+                    s.out.pop_front();
+                    if (!s.out.empty()) lws_callback_on_writable(wsi);
+                    return 0;
+                }
+                default:
+                    return 0;
+            }
+        } catch (const std::exception& e) {
+            spdlog::error("embedded relay: callback failed: {}", e.what());
+            return -1;
+        }
+    }
+};
+
+EmbeddedRelay::EmbeddedRelay() : impl_(std::make_unique<Impl>()) {}
+
+Result<std::unique_ptr<EmbeddedRelay>> EmbeddedRelay::start(RelayServerOptions options) {
+    quiet_lws_logs();
+    std::unique_ptr<EmbeddedRelay> r(new EmbeddedRelay());
+    Impl& im = *r->impl_;
+    im.opt = std::move(options);
+    auto store = EventStore::open(im.opt.db_path);
+    if (!store) return store.error();
+    im.store = std::move(*store);
+    im.protocols[0].name = "nostr";
+    im.protocols[0].callback = &Impl::lws_cb;
+    im.protocols[0].per_session_data_size = sizeof(Session*);
+    im.protocols[0].rx_buffer_size = 65536;
+    lws_context_creation_info info{};
+    info.port = im.opt.port;
+    info.iface = im.opt.host.empty() ? nullptr : im.opt.host.c_str();
+    info.protocols = im.protocols;
+    info.user = &im;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    im.ctx = lws_create_context(&info);
+    if (!im.ctx) return make_error("cannot listen on " + im.opt.host + ":" + std::to_string(im.opt.port));
+    im.vhost = lws_get_vhost_by_name(im.ctx, "default");
+    const int port = im.vhost ? lws_get_vhost_listen_port(im.vhost) : -1;
+    if (port <= 0) {
+        lws_context_destroy(im.ctx);
+        im.ctx = nullptr;
+        return make_error("cannot listen on " + im.opt.host + ":" + std::to_string(im.opt.port));
+    }
+    im.bound_port = static_cast<std::uint16_t>(port);
+    im.sync_stats();
+    im.thread = std::thread([&im] {
+        while (!im.stopping.load())
+            if (lws_service(im.ctx, 0) < 0) break;
+    });
+    spdlog::info("embedded relay listening on {}:{} ({} stored events)", im.opt.host, port, im.store->size());
+    return r;
+}
+
+EmbeddedRelay::~EmbeddedRelay() { stop(); }
+
+void EmbeddedRelay::stop() {
+    if (!impl_->ctx) return;
+    impl_->stopping = true;
+    lws_cancel_service(impl_->ctx);
+    if (impl_->thread.joinable()) impl_->thread.join();
+    lws_context_destroy(impl_->ctx);  // closes connections; CLOSED frees the sessions
+    impl_->ctx = nullptr;
+    for (Session* s : impl_->sessions) delete s;
+    impl_->sessions.clear();
+}
+
+std::uint16_t EmbeddedRelay::port() const { return impl_->bound_port; }
+
+std::string EmbeddedRelay::url() const {
+    const auto& h = impl_->opt.host;
+    std::string host = h.empty() || h == "0.0.0.0" ? "127.0.0.1" : (h.find(':') != std::string::npos ? "[" + h + "]" : h);
+    return "ws://" + host + ":" + std::to_string(port());
+}
+
+RelayServerStats EmbeddedRelay::stats() const {
+    std::lock_guard lk(impl_->stats_mu);
+    return impl_->st;
+}
+
+}  // namespace tenex::relay

@@ -1,0 +1,54 @@
+// EmbeddedRelay: a small NIP-01 relay on the libwebsockets server, for local mode and tests.
+// EVENT (id + signature checked, OK reply), REQ (stored events newest first, EOSE, then live
+// events), CLOSE; replaceable/addressable semantics; ephemeral kinds broadcast, never stored;
+// in memory with an optional SQLite file. Runs its own service thread; start() returns once
+// it listens. A slow client whose queue passes max_queue_bytes is disconnected.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/result.hpp"
+
+namespace tenex::relay {
+
+struct RelayServerOptions {
+    std::string host{"127.0.0.1"};  // loopback by default
+    std::uint16_t port{7777};       // 0: pick a free port (see EmbeddedRelay::port)
+    std::string db_path{};          // empty: memory only
+    std::size_t max_message_bytes{512 * 1024};
+    std::size_t max_subscriptions{200};  // per connection
+    std::size_t max_filters{20};         // per REQ
+    std::size_t max_limit{500};          // stored events per filter
+    std::int64_t max_future_s{900};      // created_at further ahead is refused
+    std::size_t max_queue_bytes{32 * 1024 * 1024};
+};
+
+struct RelayServerStats {
+    std::size_t connections{0};
+    std::size_t stored_events{0};
+    std::uint64_t events_accepted{0};
+    std::uint64_t events_rejected{0};
+};
+
+class EmbeddedRelay {
+public:
+    static Result<std::unique_ptr<EmbeddedRelay>> start(RelayServerOptions options);
+    ~EmbeddedRelay();  // stops
+    EmbeddedRelay(const EmbeddedRelay&) = delete;
+    EmbeddedRelay& operator=(const EmbeddedRelay&) = delete;
+
+    std::uint16_t port() const;
+    std::string url() const;  // ws://host:port
+    RelayServerStats stats() const;
+    void stop();
+
+private:
+    EmbeddedRelay();
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tenex::relay

@@ -1,0 +1,31 @@
+// ws:// and wss:// relay URLs, parsed into what libwebsockets needs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+
+namespace tenex::relay {
+
+struct RelayUrl {
+    bool tls{false};
+    std::string host{};   // without brackets for IPv6
+    std::uint16_t port{0};
+    std::string path{"/"};  // with the query, if any
+    std::string normalized{};  // scheme://host[:port]path, lowercase scheme and host
+
+    // Rejects other schemes, user info (credentials never go in relay URLs), empty hosts,
+    // bad ports, whitespace and control characters.
+    static Result<RelayUrl> parse(std::string_view url);
+};
+
+// host:port for --listen options ("127.0.0.1:7777", "[::1]:7777", ":7777" = all).
+struct ListenAddress {
+    std::string host{};
+    std::uint16_t port{0};
+    static Result<ListenAddress> parse(std::string_view text);
+};
+
+}  // namespace tenex::relay

@@ -1,0 +1,189 @@
+// The pool against the embedded relay, in one process over loopback: no external services.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "relay/pool.hpp"
+#include "relay/server.hpp"
+#include "signed.hpp"
+
+namespace tenex::relay {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::now_s;
+using testing::signed_event;
+
+struct Collector {
+    std::mutex mu;
+    std::vector<nostr::Event> events;
+    std::set<std::string> eose;
+    void add(const DeliveredEvent& d) {
+        std::lock_guard lk(mu);
+        events.push_back(d.event);
+    }
+    std::size_t size() {
+        std::lock_guard lk(mu);
+        return events.size();
+    }
+    bool wait_for(std::size_t n, std::chrono::milliseconds t) {
+        auto end = std::chrono::steady_clock::now() + t;
+        while (std::chrono::steady_clock::now() < end) {
+            if (size() >= n) return true;
+            std::this_thread::sleep_for(10ms);
+        }
+        return size() >= n;
+    }
+};
+
+std::unique_ptr<EmbeddedRelay> start_relay(std::uint16_t port = 0) {
+    RelayServerOptions o;
+    o.port = port;
+    auto r = EmbeddedRelay::start(o);
+    if (!r) throw std::runtime_error(r.error().message);
+    return std::move(*r);
+}
+
+TEST(Loopback, PublishGetsOkAndSubscribersSeeStoredThenLiveEvents) {
+    auto server = start_relay();
+    auto keys = nostr::Keys::generate();
+    Collector got;  // outlives the pool that calls into it
+    std::atomic<int> eose{0};
+    RelayPool pool;
+    ASSERT_TRUE(pool.add_relay(server->url()).ok());
+    ASSERT_TRUE(pool.wait_connected(1, 5s));
+
+    auto stored = signed_event(keys, 1, "stored", now_s() - 10);
+    auto r = pool.publish(stored, 5s).get();
+    ASSERT_EQ(r.relays.size(), 1u);
+    EXPECT_TRUE(r.relays[0].accepted) << r.relays[0].message;
+
+    nostr::Filter f;
+    f.authors = std::vector<std::string>{keys.pub.hex()};
+    ASSERT_TRUE(pool.subscribe("s1", {f}, [&](const DeliveredEvent& d) { got.add(d); },
+                               [&](const std::string&, const std::string& sid) { if (sid == "s1") ++eose; })
+                    .ok());
+    ASSERT_TRUE(got.wait_for(1, 5s));
+    auto live = signed_event(keys, 1, "live", now_s());
+    EXPECT_TRUE(pool.publish(live, 5s).get().any_accepted());
+    ASSERT_TRUE(got.wait_for(2, 5s));
+    EXPECT_EQ(eose.load(), 1);
+    std::lock_guard lk(got.mu);
+    EXPECT_EQ(got.events[0].id, stored.id);
+    EXPECT_EQ(got.events[1].id, live.id);
+}
+
+TEST(Loopback, RelayRefusesBadSignatureAndReportsWhy) {
+    auto server = start_relay();
+    auto keys = nostr::Keys::generate();
+    RelayPool pool;
+    ASSERT_TRUE(pool.add_relay(server->url()).ok());
+    ASSERT_TRUE(pool.wait_connected(1, 5s));
+    auto e = signed_event(keys, 1, "x", now_s());
+    e.sig[0] = e.sig[0] == '0' ? '1' : '0';
+    auto r = pool.publish(e, 5s).get();
+    ASSERT_EQ(r.relays.size(), 1u);
+    EXPECT_FALSE(r.relays[0].accepted);
+    EXPECT_EQ(r.relays[0].message.rfind("invalid:", 0), 0u) << r.relays[0].message;
+    EXPECT_EQ(server->stats().stored_events, 0u);
+}
+
+TEST(Loopback, FetchKeepsNewestAddressableAcrossTwoRelays) {
+    auto a = start_relay();
+    auto b = start_relay();
+    auto keys = nostr::Keys::generate();
+    RelayPool pool;
+    ASSERT_TRUE(pool.add_relay(a->url()).ok());
+    ASSERT_TRUE(pool.add_relay(b->url()).ok());
+    ASSERT_TRUE(pool.wait_connected(2, 5s));
+    const auto t = now_s() - 100;
+    auto old_v = signed_event(keys, 31933, "old", t, {{"d", "proj"}});
+    auto new_v = signed_event(keys, 31933, "new", t + 10, {{"d", "proj"}});
+    // Relay a only has the old version, relay b the new one: the fetch must merge.
+    RelayPool only_a;
+    ASSERT_TRUE(only_a.add_relay(a->url()).ok());
+    ASSERT_TRUE(only_a.wait_connected(1, 5s));
+    EXPECT_TRUE(only_a.publish(old_v, 5s).get().any_accepted());
+    RelayPool only_b;
+    ASSERT_TRUE(only_b.add_relay(b->url()).ok());
+    ASSERT_TRUE(only_b.wait_connected(1, 5s));
+    EXPECT_TRUE(only_b.publish(new_v, 5s).get().any_accepted());
+
+    nostr::Filter f;
+    f.kinds = std::vector<std::uint32_t>{31933};
+    f.authors = std::vector<std::string>{keys.pub.hex()};
+    const auto start = std::chrono::steady_clock::now();
+    auto events = pool.fetch({f}, 5s).get();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);  // settled by EOSE, not timeout
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].id, new_v.id);
+}
+
+TEST(Loopback, FetchSettlesWhenNoRelayIsReachable) {
+    RelayPool pool;
+    ASSERT_TRUE(pool.add_relay("ws://127.0.0.1:1").ok());
+    std::this_thread::sleep_for(200ms);
+    auto start = std::chrono::steady_clock::now();
+    auto events = pool.fetch({nostr::Filter{}}, 2s).get();
+    EXPECT_TRUE(events.empty());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+    auto pub = pool.publish(signed_event(nostr::Keys::generate(), 1, "x", now_s()), 2s).get();
+    ASSERT_EQ(pub.relays.size(), 1u);
+    EXPECT_FALSE(pub.relays[0].accepted);
+}
+
+TEST(Loopback, SubscriptionResumesAfterRelayRestartWithoutLoss) {
+    auto server = start_relay();
+    const auto port = server->port();
+    auto keys = nostr::Keys::generate();
+    PoolOptions opt;
+    opt.backoff = {std::chrono::milliseconds(1500), std::chrono::milliseconds(1500), 2.0, 0.0};
+    Collector got;
+    RelayPool pool(opt);
+    ASSERT_TRUE(pool.add_relay(server->url()).ok());
+    ASSERT_TRUE(pool.wait_connected(1, 5s));
+    nostr::Filter f;
+    f.authors = std::vector<std::string>{keys.pub.hex()};
+    f.limit = 0;  // live only
+    ASSERT_TRUE(pool.subscribe("live", {f}, [&](const DeliveredEvent& d) { got.add(d); }).ok());
+    std::this_thread::sleep_for(300ms);
+    auto first = signed_event(keys, 1, "before", now_s());
+    {
+        RelayPool p2;
+        ASSERT_TRUE(p2.add_relay(server->url()).ok());
+        ASSERT_TRUE(p2.wait_connected(1, 5s));
+        EXPECT_TRUE(p2.publish(first, 5s).get().any_accepted());
+    }
+    ASSERT_TRUE(got.wait_for(1, 5s));
+
+    server->stop();
+    server = start_relay(port);  // a fresh relay on the same port, empty store
+    std::vector<nostr::Event> missed;
+    {
+        RelayPool p2;
+        ASSERT_TRUE(p2.add_relay(server->url()).ok());
+        ASSERT_TRUE(p2.wait_connected(1, 5s));
+        for (int i = 0; i < 3; ++i) {
+            missed.push_back(signed_event(keys, 1, "while away " + std::to_string(i), now_s() - 20 + i));
+            EXPECT_TRUE(p2.publish(missed.back(), 5s).get().any_accepted());
+        }
+    }
+    ASSERT_TRUE(got.wait_for(4, 10s)) << "got " << got.size();
+    std::set<std::string> ids;
+    {
+        std::lock_guard lk(got.mu);
+        for (auto& e : got.events) ids.insert(e.id);
+        EXPECT_EQ(got.events.size(), 4u);
+    }
+    for (auto& m : missed) EXPECT_TRUE(ids.count(m.id)) << m.content;
+    auto st = pool.status();
+    ASSERT_EQ(st.size(), 1u);
+    EXPECT_EQ(st[0].reconnects, 1u);
+    EXPECT_TRUE(st[0].connected);
+}
+
+}  // namespace
+}  // namespace tenex::relay
