@@ -81,7 +81,8 @@ void EventStream::stop() {
 void EventStream::run(std::stop_token stop) {
     bool ever_opened = false;
     std::int64_t lost_at = 0;       // unix seconds when the last stream ended
-    std::int64_t last_nano = 0;     // newest event delivered
+    std::int64_t last_nano =       // newest event delivered
+        options_.since > 0 ? options_.since * 1'000'000'000 - 1 : 0;
     auto backoff = options_.initial_backoff;
     const std::string base = "/events" + events_query(options_.filter);
     std::mutex mu;
@@ -93,7 +94,7 @@ void EventStream::run(std::stop_token stop) {
             // Replay what the engine still holds since the last event we saw; duplicates
             // (same or older timeNano) are dropped below.
             path += (base.find('?') == std::string::npos ? "?since=" : "&since=") +
-                    std::to_string(last_nano / 1'000'000'000);
+                    std::to_string((last_nano + 1) / 1'000'000'000);
         }
         std::string buffer;
         bool opened = false;

@@ -60,6 +60,9 @@ struct EventHandlers {
 
 struct EventStreamOptions {
     EventFilter filter{};
+    // Unix seconds: the first connection replays what the engine still holds from then on
+    // (e.g. the last event a restarted daemon saw). 0: from now.
+    std::int64_t since = 0;
     std::chrono::milliseconds initial_backoff{200};
     std::chrono::milliseconds max_backoff{5000};
 };

@@ -80,5 +80,28 @@ TEST_F(DockerTest, EventsSeeStartDieOomDestroy) {
     EXPECT_FALSE(stream.connected());
 }
 
+TEST_F(DockerTest, EventsSinceReplaysWhatHappenedBeforeConnecting) {
+    auto before = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count() - 1;
+    auto id = create(probe_spec("ev-since", {"exit", "5"}));
+    ASSERT_TRUE(start_container(client(), id));
+    auto waited = wait_container(client(), id);
+    ASSERT_TRUE(waited) << waited.error().describe();
+
+    Recorder rec;
+    EventStreamOptions options;
+    options.filter.labels = {"tenex.test.run=" + run_id()};
+    options.since = before;
+    EventStream stream(client(), options, rec.handlers());
+    stream.start();
+    ASSERT_TRUE(eventually([&] { return rec.find(id, EventKind::Die).has_value(); }, 10s));
+    EXPECT_EQ(rec.find(id, EventKind::Die)->exit_code, 5);
+    EXPECT_TRUE(rec.find(id, EventKind::Start));
+    std::lock_guard l(rec.mu);
+    int dies = 0;
+    for (const auto& e : rec.events) dies += e.id == id && e.kind == EventKind::Die;
+    EXPECT_EQ(dies, 1);
+}
+
 }  // namespace
 }  // namespace tenex::docker::test
