@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include <spdlog/spdlog.h>
+
 #include "docker/client.hpp"
 #include "sandbox/orchestrator.hpp"
 #include "test_policy.hpp"
@@ -17,6 +19,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: orchestrator_helper DAEMON_ID WORKSPACE_ROOT\n");
         return 2;
     }
+    spdlog::set_level(spdlog::level::warn);  // stdout carries the answer
     auto client = docker::Client::connect();
     if (!client) {
         std::fprintf(stderr, "%s\n", client.error().describe().c_str());
