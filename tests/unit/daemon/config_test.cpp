@@ -134,5 +134,27 @@ TEST(DaemonConfig, LoadsAFileAndReportsAMissingOne) {
     EXPECT_NE(errors(missing.error()).find("nope.yaml"), std::string::npos);
 }
 
+TEST(DaemonConfig, DocumentedExampleIsValidAndShowsTheDefaults) {
+    auto c = load_config(test::source_dir() / "examples" / "sandbox.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_TRUE(validate_config(*c).empty()) << errors(validate_config(*c));
+    // Every value the example does not mark as an example is the built-in default.
+    DaemonConfig defaults;
+    EXPECT_EQ(c->key_file, defaults.key_file);
+    EXPECT_EQ(c->projects_path, defaults.projects_path);
+    EXPECT_EQ(c->policies_dir, defaults.policies_dir);
+    EXPECT_EQ(c->state_dir, defaults.state_dir);
+    EXPECT_EQ(c->http_listen, defaults.http_listen);
+    EXPECT_EQ(c->start_concurrency, defaults.start_concurrency);
+    EXPECT_EQ(c->stop_projects_on_exit, defaults.stop_projects_on_exit);
+    EXPECT_EQ(c->monitor.events_per_second, defaults.monitor.events_per_second);
+    EXPECT_EQ(c->monitor.burst, defaults.monitor.burst);
+    EXPECT_EQ(c->monitor.queue_size, defaults.monitor.queue_size);
+    EXPECT_EQ(c->git.allow_http, defaults.git.allow_http);
+    EXPECT_EQ(c->git.allow_private_hosts, defaults.git.allow_private_hosts);
+    EXPECT_EQ(c->clone.timeout, defaults.clone.timeout);
+    EXPECT_EQ(c->clone.max_bytes, defaults.clone.max_bytes);
+}
+
 }  // namespace
 }  // namespace tenex::daemon
