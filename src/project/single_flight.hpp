@@ -35,8 +35,12 @@ public:
         std::unique_lock lock(mu_);
         if (auto it = inflight_.find(key); it != inflight_.end()) {
             auto shared = it->second;
+            ++waiters_[key];
             lock.unlock();
-            return shared.get();
+            Result<V> result = shared.get();
+            lock.lock();
+            if (--waiters_[key] == 0) waiters_.erase(key);
+            return result;
         }
         if (auto f = failures_.find(key); f != failures_.end() && now_() < f->second.retry_at) {
             const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(f->second.retry_at - now_());
@@ -75,6 +79,13 @@ public:
         return result;
     }
 
+    // Callers currently waiting for the run in progress for `key` (not counting the runner).
+    int waiters(const K& key) const {
+        std::lock_guard lock(mu_);
+        auto it = waiters_.find(key);
+        return it == waiters_.end() ? 0 : it->second;
+    }
+
     // Consecutive failures recorded for `key` (0 after a success).
     int failures(const K& key) const {
         std::lock_guard lock(mu_);
@@ -94,6 +105,7 @@ private:
     mutable std::mutex mu_;
     std::map<K, std::shared_future<Result<V>>> inflight_;
     std::map<K, Failure> failures_;
+    std::map<K, int> waiters_;
 };
 
 }  // namespace tenex::project

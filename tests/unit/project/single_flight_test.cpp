@@ -31,10 +31,11 @@ TEST(SingleFlight, ConcurrentCallersShareOneRun) {
         });
     }
     while (started < 8) std::this_thread::sleep_for(1ms);
-    std::this_thread::sleep_for(50ms);  // let every caller reach run()
+    while (runs < 1 || flight.waiters("31933:owner:proj") < 7) std::this_thread::sleep_for(1ms);
     release = true;
     for (auto& t : threads) t.join();
     EXPECT_EQ(runs.load(), 1);
+    EXPECT_EQ(flight.waiters("31933:owner:proj"), 0);
     for (int v : values) EXPECT_EQ(v, 42);
 }
 
@@ -104,9 +105,9 @@ TEST(SingleFlight, WaitersSeeTheFailureOfTheRunTheyJoined) {
     };
     Result<int> r1 = make_error(""), r2 = make_error("");
     std::thread t1([&] { r1 = flight.run("k", slow_fail); });
-    std::this_thread::sleep_for(20ms);
+    while (runs < 1) std::this_thread::sleep_for(1ms);
     std::thread t2([&] { r2 = flight.run("k", slow_fail); });
-    std::this_thread::sleep_for(20ms);
+    while (flight.waiters("k") < 1) std::this_thread::sleep_for(1ms);
     release = true;
     t1.join();
     t2.join();
