@@ -1,0 +1,287 @@
+// Benchmark: the orchestrator next to the raw Engine API, in one run, with the same container
+// spec (built from one probe policy) on both sides:
+//   1. trigger-to-running latency of one project: Orchestrator::ensure_running().get() vs a
+//      bare-libcurl POST create + POST start, interleaved round by round (removal untimed);
+//   2. N projects (default 100) to running: the orchestrator (4 starts in flight) vs the same
+//      create+start calls from 4 threads of bare libcurl;
+//   3. reconcile of R running containers (default 200) by a fresh orchestrator (adopts all);
+//   4. shutdown(stop_projects) of S containers (default 50) whose program stops on SIGTERM.
+// Every container carries tenex.bench=orchestrator and is removed at the end. Prints Markdown.
+//
+// usage: bench_orchestrator [rounds=20] [projects=100] [reconcile=200] [shutdown=50]
+#include <curl/curl.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "docker/containers.hpp"
+#include "sandbox/orchestrator.hpp"
+
+using namespace tenex;
+using namespace tenex::sandbox;
+using BenchClock = std::chrono::steady_clock;
+
+namespace {
+
+std::string g_socket;
+std::string g_api;
+std::filesystem::path g_root;
+const std::string kBenchLabel = "tenex.bench";
+const std::string kBenchValue = "orchestrator";
+
+size_t collect(char* d, size_t s, size_t n, void* u) {
+    static_cast<std::string*>(u)->append(d, s * n);
+    return s * n;
+}
+
+long raw_post(const std::string& path, const std::string& body, std::string* out) {
+    CURL* c = curl_easy_init();
+    std::string url = "http://docker/v" + g_api + path;
+    curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, g_socket.c_str());
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+// create + start with bare libcurl; false on any failure.
+bool raw_create_start(const docker::ContainerSpec& spec, docker::ApiVersion api) {
+    std::string out;
+    auto body = docker::to_create_body(spec, api).dump();
+    if (raw_post("/containers/create?name=" + spec.name, body, &out) != 201) {
+        std::fprintf(stderr, "raw create %s: %s\n", spec.name.c_str(), out.c_str());
+        return false;
+    }
+    auto id = nlohmann::json::parse(out, nullptr, false).value("Id", std::string());
+    std::string ignored;
+    return raw_post("/containers/" + id + "/start", "", &ignored) == 204;
+}
+
+Policy bench_policy() {
+    Policy p;
+    p.image = "tenex-probe:latest";
+    p.args = {"sleep"};
+    p.security.user = "65534:65534";
+    p.resources.memory_bytes = 64LL << 20;
+    p.resources.nano_cpus = 500'000'000;
+    p.resources.pids = 64;
+    p.network.mode = NetworkMode::none;
+    p.lifecycle.stop_timeout = std::chrono::seconds(10);
+    p.lifecycle.idle_timeout = std::chrono::milliseconds(0);
+    p.lifecycle.max_lifetime = std::chrono::milliseconds(0);
+    return p;
+}
+
+std::string g_run;
+ProjectRef project(const std::string& d) {
+    return ProjectRef{.owner = std::string(64, 'c'), .d = "b" + g_run + "-" + d};
+}
+
+OrchestratorOptions options(const std::string& daemon_id) {
+    OrchestratorOptions o;
+    o.daemon_id = daemon_id;
+    o.policies = [](const ProjectRef&) -> Result<Policy> { return bench_policy(); };
+    o.workspace = [](const ProjectRef& p) -> Result<std::filesystem::path> {
+        auto dir = g_root / p.d;
+        std::filesystem::create_directories(dir);
+        return dir;
+    };
+    o.extra_labels = {{kBenchLabel, kBenchValue}, {"tenex.test", "1"}};
+    return o;
+}
+
+docker::ContainerSpec spec_of(const ProjectRef& p, const std::string& daemon_id) {
+    std::filesystem::create_directories(g_root / p.d);
+    SpecContext ctx{.project = p, .naddr = {}, .project_dir = g_root / p.d, .daemon_id = daemon_id,
+                    .secrets = SecretMode::read};
+    auto spec = build_sandbox_spec(bench_policy(), ctx);
+    auto c = spec->container;
+    c.labels[kBenchLabel] = kBenchValue;
+    c.labels["tenex.test"] = "1";
+    return c;
+}
+
+double ms_since(BenchClock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count();
+}
+
+struct Summary {
+    double median = 0, p95 = 0;
+};
+Summary summarize(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5))]; };
+    return {at(0.5), at(0.95)};
+}
+
+void remove_all(const docker::Client& client, const std::string& label) {
+    auto left = docker::list_containers(client, {.all = true, .labels = {label}, .names = {}});
+    if (!left) return;
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            for (size_t i = next++; i < left->size(); i = next++)
+                (void)docker::remove_container(client, (*left)[i].id, true, true);
+        });
+    for (auto& t : threads) t.join();
+}
+
+// Runs fn(i) for i in [0, n) on `width` threads.
+void parallel(int n, int width, const std::function<void(int)>& fn) {
+    std::atomic<int> next{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < width; ++t)
+        threads.emplace_back([&] {
+            for (int i = next++; i < n; i = next++) fn(i);
+        });
+    for (auto& t : threads) t.join();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int rounds = argc > 1 ? std::atoi(argv[1]) : 20;
+    int many = argc > 2 ? std::atoi(argv[2]) : 100;
+    int adopt = argc > 3 ? std::atoi(argv[3]) : 200;
+    int stop_n = argc > 4 ? std::atoi(argv[4]) : 50;
+    spdlog::set_level(spdlog::level::warn);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    auto connected = docker::Client::connect();
+    if (!connected) {
+        std::fprintf(stderr, "%s\n", connected.error().describe().c_str());
+        return 1;
+    }
+    const docker::Client& client = **connected;
+    g_socket = client.socket_path();
+    g_api = client.api_version().to_string();
+    g_run = std::to_string(getpid());
+    g_root = std::filesystem::temp_directory_path() / ("tenex-bench-orch-" + g_run);
+    const std::string bench_filter = kBenchLabel + "=" + kBenchValue;
+    remove_all(client, bench_filter);  // leftovers of an interrupted run
+    DockerEngine engine(client);
+    const std::string daemon = "bench-" + g_run;
+
+    // 1. Trigger-to-running latency.
+    std::vector<double> raw_ms, orch_ms;
+    {
+        Orchestrator orch(options(daemon), engine);
+        for (int i = 0; i < rounds; ++i) {
+            auto rp = project("raw" + std::to_string(i));
+            auto spec = spec_of(rp, daemon + "-raw");
+            auto t0 = BenchClock::now();
+            if (raw_create_start(spec, client.api_version())) raw_ms.push_back(ms_since(t0));
+            (void)docker::remove_container(client, spec.name, true, true);
+
+            auto op = project("lat" + std::to_string(i));
+            t0 = BenchClock::now();
+            auto r = orch.ensure_running(op).get();
+            if (r && r->state == ProjectState::running) orch_ms.push_back(ms_since(t0));
+            else std::fprintf(stderr, "ensure_running: %s\n", r ? r->last_error.c_str() : r.error().message.c_str());
+            (void)docker::remove_container(client, container_name(op), true, true);
+        }
+        orch.shutdown(false);
+    }
+    remove_all(client, bench_filter);
+
+    // 2. Many projects to running, 4 in flight.
+    double raw_many_ms = 0, orch_many_ms = 0;
+    int raw_ok = 0, orch_ok = 0;
+    {
+        std::vector<docker::ContainerSpec> specs;
+        for (int i = 0; i < many; ++i) specs.push_back(spec_of(project("rawmany" + std::to_string(i)), daemon + "-raw"));
+        std::atomic<int> ok{0};
+        auto t0 = BenchClock::now();
+        parallel(many, 4, [&](int i) { if (raw_create_start(specs[i], client.api_version())) ++ok; });
+        raw_many_ms = ms_since(t0);
+        raw_ok = ok;
+        remove_all(client, bench_filter);
+
+        Orchestrator orch(options(daemon), engine);
+        std::vector<StatusFuture> futures;
+        t0 = BenchClock::now();
+        for (int i = 0; i < many; ++i) futures.push_back(orch.ensure_running(project("many" + std::to_string(i))));
+        for (auto& f : futures) {
+            auto r = f.get();
+            if (r && r->state == ProjectState::running) ++orch_ok;
+        }
+        orch_many_ms = ms_since(t0);
+        orch.shutdown(false);
+        remove_all(client, bench_filter);
+    }
+
+    // 3. Reconcile of `adopt` running containers.
+    std::vector<double> reconcile_ms;
+    size_t adopted = 0;
+    {
+        const std::string d3 = daemon + "-adopt";
+        parallel(adopt, 4, [&](int i) { (void)raw_create_start(spec_of(project("adopt" + std::to_string(i)), d3), client.api_version()); });
+        for (int rep = 0; rep < 3; ++rep) {
+            Orchestrator orch(options(d3), engine);
+            auto t0 = BenchClock::now();
+            auto r = orch.reconcile().get();
+            reconcile_ms.push_back(ms_since(t0));
+            if (!r) std::fprintf(stderr, "reconcile: %s\n", r.error().message.c_str());
+            adopted = orch.snapshot().size();
+            orch.shutdown(false);
+        }
+        remove_all(client, bench_filter);
+    }
+
+    // 4. Shutdown with stop_projects of `stop_n` containers.
+    double shutdown_ms = 0;
+    size_t stop_left = 0;
+    {
+        const std::string d4 = daemon + "-stop";
+        parallel(stop_n, 4, [&](int i) { (void)raw_create_start(spec_of(project("stop" + std::to_string(i)), d4), client.api_version()); });
+        Orchestrator orch(options(d4), engine);
+        (void)orch.reconcile().get();
+        auto t0 = BenchClock::now();
+        orch.shutdown(true);
+        shutdown_ms = ms_since(t0);
+        auto left = docker::list_containers(client, {.all = true, .labels = {std::string(kLabelDaemon) + "=" + d4}, .names = {}});
+        stop_left = left ? left->size() : 0;
+        remove_all(client, bench_filter);
+    }
+    std::filesystem::remove_all(g_root);
+
+    char load[64] = "?";
+    if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+        if (!std::fgets(load, sizeof load, f)) load[0] = 0;
+        std::fclose(f);
+    }
+    auto raw = summarize(raw_ms);
+    auto orc = summarize(orch_ms);
+    std::printf("engine API %s, load average at the end: %s\n", g_api.c_str(), load);
+    std::printf("| measurement | orchestrator | raw Engine API (bare libcurl) | ratio | target |\n");
+    std::printf("|---|---|---|---|---|\n");
+    std::printf("| trigger-to-running, median (%zu/%zu runs) | %.1f ms | %.1f ms | %.2fx | <= 1.10x |\n",
+                orch_ms.size(), raw_ms.size(), orc.median, raw.median, orc.median / raw.median);
+    std::printf("| trigger-to-running, p95 | %.1f ms | %.1f ms | %.2fx | |\n", orc.p95, raw.p95,
+                orc.p95 / raw.p95);
+    std::printf("| %d projects to running, 4 in flight (%d/%d ok) | %.0f ms | %.0f ms | %.2fx | <= 1.10x |\n",
+                many, orch_ok, raw_ok, orch_many_ms, raw_many_ms, orch_many_ms / raw_many_ms);
+    std::printf("| reconcile %d running (adopted %zu), median of 3 | %.0f ms | | | < 1000 ms |\n", adopt,
+                adopted, summarize(reconcile_ms).median);
+    std::printf("| shutdown --stop-projects, %d containers (stop timeout 10 s, %zu left) | %.0f ms | | | < 12000 ms |\n",
+                stop_n, stop_left, shutdown_ms);
+    curl_global_cleanup();
+    return 0;
+}
