@@ -19,5 +19,10 @@ void register_version(CLI::App& root, Context& ctx);
 void register_doctor(CLI::App& root, Context& ctx);
 void register_image(CLI::App& root, Context& ctx);
 void register_policy(CLI::App& root, Context& ctx);
+void register_keygen(CLI::App& root, Context& ctx);
+void register_decode(CLI::App& root, Context& ctx);
+void register_encode(CLI::App& root, Context& ctx);
+void register_verify(CLI::App& root, Context& ctx);
+void register_sign(CLI::App& root, Context& ctx);
 
 }  // namespace tenex::cli

@@ -13,6 +13,11 @@ constexpr tenex::cli::RegisterFn kCommands[] = {
     tenex::cli::register_doctor,
     tenex::cli::register_image,
     tenex::cli::register_policy,
+    tenex::cli::register_keygen,
+    tenex::cli::register_decode,
+    tenex::cli::register_encode,
+    tenex::cli::register_verify,
+    tenex::cli::register_sign,
 };
 
 }  // namespace
