@@ -96,7 +96,7 @@ TEST(PolicyCli, CheckReportsSyntaxErrorsAndMissingFiles) {
     const std::string f = (kData / "broken" / "syntax.yaml").string();
     CliRun r = run("policy check " + quote(f) + " /nonexistent/p.yaml");
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_NE(r.out.find(f + ":5:1: YAML syntax error: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(f + ":4:7: YAML syntax error: end of sequence flow not found"), std::string::npos) << r.out;
     expect_line(r, "/nonexistent/p.yaml:0:0: cannot read the file");
 }
 
