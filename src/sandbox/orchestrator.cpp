@@ -3,102 +3,17 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <ctime>
+
+#include "sandbox/orchestrator_detail.hpp"
 
 namespace tenex::sandbox {
 namespace {
 
 constexpr auto kMaxIdleWait = std::chrono::milliseconds(100);
 
-std::int64_t unix_ms_now() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-// "2026-11-27T23:59:01.123456789Z" -> unix milliseconds; nullopt for anything else (and for
-// the engine's "never" value 0001-01-01T00:00:00Z).
-std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text) {
-    std::tm tm{};
-    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &year, &month, &day, &hour, &minute,
-                    &second) != 6 ||
-        year < 1970)
-        return std::nullopt;
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = minute;
-    tm.tm_sec = second;
-    std::int64_t ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
-    if (text.size() > 20 && text[19] == '.') {
-        int scale = 100;
-        for (std::size_t i = 20; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && scale > 0;
-             ++i, scale /= 10)
-            ms += (text[i] - '0') * scale;
-    }
-    return ms;
-}
-
-// The steady-clock moment matching an engine timestamp (for lifetime and stable-run checks).
-TimePoint steady_from_engine(const std::string& started_at, TimePoint now) {
-    auto ms = parse_rfc3339_ms(started_at);
-    if (!ms) return now;
-    auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, unix_ms_now() - *ms));
-    return now - age;
-}
-
-int stop_seconds(const Policy& policy) {
-    return static_cast<int>((policy.lifecycle.stop_timeout.count() + 999) / 1000);
-}
-
 }  // namespace
 
-struct Orchestrator::Entry {
-    ProjectRef ref{};
-    std::string key{};
-    ProjectState state = ProjectState::stopped;
-    std::string container_id{};
-    std::string container_name{};
-    std::string digest{};
-    std::string started_at{};
-    TimePoint started{};
-    int restart_count = 0;
-    int backoff_attempt = 0;
-    std::optional<int> last_exit_code{};
-    ExitReason last_exit_reason = ExitReason::none;
-    TimePoint last_trigger{};
-    std::int64_t last_trigger_unix_ms = 0;
-    std::string last_error{};
-    std::optional<ProjectUsage> usage{};
-    std::optional<Policy> policy{};  // the policy of the current (or last) container
-    TimePoint backoff_until{};
-    RestartWindow restarts{};
-    bool busy = false;      // a start, stop or exit inspection is in flight
-    bool queued = false;    // waiting in the start queue
-    bool checking = false;  // a digest check is in flight
-    bool checked = false;   // the digest was checked since the last trigger
-    bool oom_seen = false;
-    bool want_running = false;
-    bool want_stop = false;
-    bool force_replace = false;
-    bool next_is_restart = false;
-    std::uint64_t run_seq = 0;  // orchestrator-wide order of the starts and adoptions
-    bool died = false;          // a die event came while an operation was in flight
-    std::string died_id{};
-    std::optional<int> died_code{};
-    std::vector<Waiter> waiters{};       // ensure_running / restart
-    std::vector<Waiter> stop_waiters{};  // stop
-};
-
-struct Orchestrator::StartOutcome {
-    std::string id{};
-    std::string name{};
-    std::string digest{};
-    std::string started_at{};
-    bool adopted = false;
-};
+using namespace detail;
 
 // ---------------------------------------------------------------------------------------------
 // Threads
@@ -119,13 +34,14 @@ Orchestrator::Orchestrator(OrchestratorOptions options, Engine& engine)
 
 Orchestrator::~Orchestrator() { shutdown(false); }
 
-void Orchestrator::post(std::function<void()> message) {
+bool Orchestrator::post(std::function<void()> message) {
     {
         std::lock_guard lock(inbox_mu_);
-        if (loop_stop_) return;
+        if (loop_stop_) return false;
         inbox_.push_back(std::move(message));
     }
     inbox_cv_.notify_one();
+    return true;
 }
 
 void Orchestrator::run_loop() {
@@ -155,13 +71,14 @@ void Orchestrator::run_loop() {
     }
 }
 
-void Orchestrator::submit(std::function<void()> job) {
+bool Orchestrator::submit(std::function<void()> job) {
     {
         std::lock_guard lock(jobs_mu_);
-        if (jobs_stop_) return;
+        if (jobs_stop_) return false;
         jobs_.push_back(std::move(job));
     }
     jobs_cv_.notify_one();
+    return true;
 }
 
 void Orchestrator::run_worker() {
@@ -190,22 +107,16 @@ TimePoint Orchestrator::now() const { return options_.clock(); }
 StatusFuture Orchestrator::ensure_running(const ProjectRef& project) {
     auto waiter = std::make_shared<Waiter>();
     auto future = waiter->get_future();
-    {
-        std::lock_guard lock(inbox_mu_);
-        if (loop_stop_) {
-            waiter->set_value(make_error("the orchestrator is shut down"));
-            return future;
-        }
-    }
-    post([this, project, waiter] {
-        if (closing_) {
-            waiter->set_value(make_error("the orchestrator is shutting down"));
-            return;
-        }
-        Entry& e = entry(project);
-        e.waiters.push_back(std::move(*waiter));
-        trigger(e);
-    });
+    if (!post([this, project, waiter] {
+            if (closing_) {
+                waiter->set_value(make_error("the orchestrator is shutting down"));
+                return;
+            }
+            Entry& e = entry(project);
+            e.waiters.push_back(std::move(*waiter));
+            trigger(e);
+        }))
+        waiter->set_value(make_error("the orchestrator is shut down"));
     return future;
 }
 
@@ -220,66 +131,51 @@ void Orchestrator::touch(const ProjectRef& project) {
 StatusFuture Orchestrator::stop(const ProjectRef& project) {
     auto waiter = std::make_shared<Waiter>();
     auto future = waiter->get_future();
-    {
-        std::lock_guard lock(inbox_mu_);
-        if (loop_stop_) {
-            waiter->set_value(make_error("the orchestrator is shut down"));
-            return future;
-        }
-    }
-    post([this, project, waiter] {
-        Entry& e = entry(project);
-        e.stop_waiters.push_back(std::move(*waiter));
-        e.want_stop = true;
-        e.want_running = false;
-        fail_waiters(e, "stopped by request");
-        if (e.queued) {
-            start_queue_.remove(e.key);
-            e.queued = false;
-            e.state = e.container_id.empty() ? ProjectState::stopped : ProjectState::failed;
-        }
-        progress(e);
-    });
+    if (!post([this, project, waiter] {
+            Entry& e = entry(project);
+            e.stop_waiters.push_back(std::move(*waiter));
+            e.want_stop = true;
+            e.want_running = false;
+            fail_waiters(e, "stopped by request");
+            if (e.queued) {
+                start_queue_.remove(e.key);
+                e.queued = false;
+                e.state = e.container_id.empty() ? ProjectState::stopped : ProjectState::failed;
+            }
+            progress(e);
+        }))
+        waiter->set_value(make_error("the orchestrator is shut down"));
     return future;
 }
 
 StatusFuture Orchestrator::restart(const ProjectRef& project) {
     auto waiter = std::make_shared<Waiter>();
     auto future = waiter->get_future();
-    {
-        std::lock_guard lock(inbox_mu_);
-        if (loop_stop_) {
-            waiter->set_value(make_error("the orchestrator is shut down"));
-            return future;
-        }
-    }
-    post([this, project, waiter] {
-        if (closing_) {
-            waiter->set_value(make_error("the orchestrator is shutting down"));
-            return;
-        }
-        Entry& e = entry(project);
-        e.waiters.push_back(std::move(*waiter));
-        e.force_replace = true;
-        e.restart_count = 0;
-        trigger(e);
-    });
+    if (!post([this, project, waiter] {
+            if (closing_) {
+                waiter->set_value(make_error("the orchestrator is shutting down"));
+                return;
+            }
+            Entry& e = entry(project);
+            e.waiters.push_back(std::move(*waiter));
+            e.force_replace = true;
+            e.restart_count = 0;
+            trigger(e);
+        }))
+        waiter->set_value(make_error("the orchestrator is shut down"));
     return future;
 }
 
 std::vector<ProjectStatus> Orchestrator::snapshot() {
     auto p = std::make_shared<std::promise<std::vector<ProjectStatus>>>();
     auto f = p->get_future();
-    {
-        std::lock_guard lock(inbox_mu_);
-        if (loop_stop_) return {};
-    }
-    post([this, p] {
-        std::vector<ProjectStatus> out;
-        out.reserve(entries_.size());
-        for (const auto& [key, e] : entries_) out.push_back(status_of(*e));
-        p->set_value(std::move(out));
-    });
+    if (!post([this, p] {
+            std::vector<ProjectStatus> out;
+            out.reserve(entries_.size());
+            for (const auto& [key, e] : entries_) out.push_back(status_of(*e));
+            p->set_value(std::move(out));
+        }))
+        return {};
     return f.get();
 }
 
@@ -662,386 +558,6 @@ ProjectStatus Orchestrator::status_of(const Entry& e) const {
     s.last_error = e.last_error;
     s.usage = e.usage;
     return s;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Engine events and reconcile
-
-void Orchestrator::on_engine_event(const docker::Event& event) {
-    post([this, event] {
-        if (closing_) return;
-        auto it = entries_.find(event.attribute(kLabelProject));
-        if (it == entries_.end()) return;
-        Entry& e = *it->second;
-        // During a start the id is not known yet: remember what died, match it later.
-        if (event.id != e.container_id && !(e.busy && e.state == ProjectState::starting)) return;
-        if (event.kind == docker::EventKind::Oom) {
-            e.oom_seen = true;
-        } else if (event.kind == docker::EventKind::Die ||
-                   event.kind == docker::EventKind::Destroy) {
-            if (e.state == ProjectState::running && !e.busy) {
-                launch_exit_inspect(e, event.exit_code);
-            } else if (e.busy && e.state != ProjectState::stopping) {
-                // A start or a check is in flight: look at it once that is back.
-                e.died = true;
-                e.died_id = event.id;
-                e.died_code = event.exit_code;
-            }
-        }
-    });
-}
-
-bool Orchestrator::take_pending_die(Entry& e) {
-    if (!e.died) return false;
-    e.died = false;
-    if (e.died_id != e.container_id || e.state != ProjectState::running) return false;
-    launch_exit_inspect(e, e.died_code);
-    return true;
-}
-
-void Orchestrator::on_events_gap() {
-    spdlog::info("orchestrator: gap in the engine's events: reconciling");
-    (void)reconcile();
-}
-
-std::future<Status> Orchestrator::reconcile() {
-    auto done = std::make_shared<std::promise<Status>>();
-    auto future = done->get_future();
-    {
-        std::lock_guard lock(inbox_mu_);
-        if (loop_stop_) {
-            done->set_value(make_error("the orchestrator is shut down"));
-            return future;
-        }
-    }
-    submit([this, done] {
-        const std::uint64_t seq = run_seq_.load();
-        docker::ListOptions list{.all = true, .labels = label_filters(), .names = {}};
-        auto found = engine_.list(list);
-        if (!found) {
-            done->set_value(make_error("reconcile: " + found.error().describe()));
-            return;
-        }
-        // Inspect in a few threads: the list lacks StartedAt, exit codes and OOM flags.
-        std::vector<docker::ContainerInfo> infos(found->size());
-        std::vector<char> ok(found->size(), 0);
-        std::atomic<std::size_t> next{0};
-        auto inspect_some = [&] {
-            for (std::size_t i = next++; i < found->size(); i = next++) {
-                auto info = engine_.inspect((*found)[i].id);
-                if (info) {
-                    infos[i] = std::move(*info);
-                    ok[i] = 1;
-                }
-            }
-        };
-        std::vector<std::thread> helpers;
-        for (int i = 0; i < 3; ++i) helpers.emplace_back(inspect_some);
-        inspect_some();
-        for (auto& h : helpers) h.join();
-        std::vector<docker::ContainerInfo> containers;
-        for (std::size_t i = 0; i < infos.size(); ++i)
-            if (ok[i]) containers.push_back(std::move(infos[i]));
-        post([this, done, seq, containers = std::move(containers)]() mutable {
-            apply_reconcile(std::move(containers), seq);
-            done->set_value(Unit{});
-        });
-    });
-    return future;
-}
-
-void Orchestrator::apply_reconcile(std::vector<docker::ContainerInfo> containers,
-                                   std::uint64_t listed_at_seq) {
-    if (closing_) return;
-    const TimePoint t = now();
-    std::map<std::string, bool> seen;  // project key -> has a container
-    for (auto& c : containers) {
-        const auto& labels = c.spec.labels;
-        auto label = [&](const char* k) {
-            auto it = labels.find(k);
-            return it == labels.end() ? std::string() : it->second;
-        };
-        // The engine filtered by these; check again, never touch anything else.
-        if (label(kLabelManagedBy) != kManagedByValue || label(kLabelDaemon) != options_.daemon_id)
-            continue;
-        auto ref = parse_address(label(kLabelProject));
-        Result<Policy> policy = ref ? options_.policies(*ref) : Result<Policy>(ref.error());
-        if (!ref || !policy) {
-            std::string why = ref ? policy.error().message : "unreadable project label";
-            spdlog::info("orchestrator: reconcile: removing {} ({}): project not known: {}", c.name,
-                         c.id.substr(0, 12), why);
-            submit([this, id = c.id, running = c.state.running] {
-                if (running) (void)engine_.stop(id, 10);
-                (void)engine_.remove(id, true);
-            });
-            continue;
-        }
-        Entry& e = entry(*ref);
-        seen[e.key] = true;
-        if (e.busy || e.queued || e.state == ProjectState::starting ||
-            e.state == ProjectState::stopping)
-            continue;  // an operation in flight knows better
-        if (c.state.running) {
-            if (e.container_id == c.id && e.state == ProjectState::running) continue;
-            e.state = ProjectState::running;
-            e.container_id = c.id;
-            e.container_name = c.name;
-            e.digest = label(kLabelPolicyDigest);
-            e.started_at = c.state.started_at;
-            e.started = steady_from_engine(c.state.started_at, t);
-            e.policy = *policy;
-            e.last_trigger = t;  // adoption restarts the idle clock
-            e.checked = false;
-            e.run_seq = ++run_seq_;
-            spdlog::info("orchestrator: {}: adopted running {} ({})", e.key, c.name, c.id.substr(0, 12));
-            if (options_.replace_stale_immediately) {
-                e.want_running = true;  // checks the digest and replaces a stale container
-                progress(e);
-            }
-            continue;
-        }
-        if (e.container_id == c.id && e.state != ProjectState::running) continue;  // known
-        if (c.state.status == "created") {
-            auto created = parse_rfc3339_ms(c.created);
-            if (created && unix_ms_now() - *created < options_.created_grace.count()) continue;
-            submit([this, id = c.id] { (void)engine_.remove(id, true); });
-            continue;
-        }
-        // Exited while nobody watched: as if the die event had been seen now.
-        e.container_id = c.id;
-        e.container_name = c.name;
-        e.digest = label(kLabelPolicyDigest);
-        e.started_at = c.state.started_at;
-        e.started = steady_from_engine(c.state.started_at, t);
-        e.policy = *policy;
-        e.state = ProjectState::running;
-        e.run_seq = ++run_seq_;
-        on_exited(e, c.state.exit_code, c.state.oom_killed);
-    }
-    // Tracked as running, but the container is gone.
-    for (auto& [key, ep] : entries_) {
-        Entry& e = *ep;
-        if (e.state == ProjectState::running && !e.busy && !seen.count(key) &&
-            e.run_seq <= listed_at_seq) {
-            spdlog::warn("orchestrator: {}: container {} disappeared", key, e.container_id.substr(0, 12));
-            e.container_id.clear();
-            on_exited(e, std::nullopt, false);
-        }
-    }
-}
-
-std::future<Status> Orchestrator::refresh_usage() {
-    auto done = std::make_shared<std::promise<Status>>();
-    auto future = done->get_future();
-    {
-        std::lock_guard lock(inbox_mu_);
-        if (loop_stop_) {
-            done->set_value(make_error("the orchestrator is shut down"));
-            return future;
-        }
-    }
-    post([this, done] {
-        std::vector<std::pair<std::string, std::string>> running;  // key, container id
-        for (auto& [key, e] : entries_)
-            if (e->state == ProjectState::running) running.emplace_back(key, e->container_id);
-        submit([this, done, running] {
-            std::vector<std::future<docker::DResult<docker::ContainerStats>>> stats;
-            for (const auto& r : running)
-                stats.push_back(std::async(std::launch::async, [this, id = r.second] { return engine_.stats(id); }));
-            std::vector<std::pair<std::size_t, ProjectUsage>> got;
-            std::string errors;
-            for (std::size_t i = 0; i < stats.size(); ++i) {
-                auto s = stats[i].get();
-                if (!s) {
-                    errors += (errors.empty() ? "" : "; ") + s.error().describe();
-                    continue;
-                }
-                got.emplace_back(i, ProjectUsage{.cpu_percent = s->cpu_percent,
-                                                 .memory_used = s->memory_usage,
-                                                 .memory_limit = s->memory_limit,
-                                                 .pids = s->pids,
-                                                 .sampled_at_unix = unix_ms_now() / 1000});
-            }
-            post([this, done, running, got, errors] {
-                for (const auto& [i, usage] : got) {
-                    auto it = entries_.find(running[i].first);
-                    if (it != entries_.end() && it->second->container_id == running[i].second)
-                        it->second->usage = usage;
-                }
-                if (errors.empty())
-                    done->set_value(Unit{});
-                else
-                    done->set_value(make_error("stats: " + errors));
-            });
-        });
-    });
-    return future;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Worker side
-
-Result<Orchestrator::StartOutcome> Orchestrator::do_start(const ProjectRef& project,
-                                                          const Policy& policy,
-                                                          const std::string& old_id) {
-    if (!old_id.empty()) (void)engine_.remove(old_id, true);
-    auto dir = options_.workspace(project);
-    if (!dir) return make_error("workspace: " + dir.error().message);
-    SpecContext ctx{.project = project, .naddr = {}, .project_dir = *dir,
-                    .daemon_id = options_.daemon_id, .secrets = SecretMode::read};
-    auto spec = build_sandbox_spec(policy, ctx);
-    if (!spec) return make_error("container spec: " + spec.error().message);
-    for (const auto& [k, v] : options_.extra_labels) spec->container.labels.emplace(k, v);
-    if (!spec->network.network_name.empty()) {
-        auto net = engine_.ensure_network(spec->network, network_labels(project));
-        if (!net) return make_error("network: " + net.error().describe());
-    }
-    const std::string& name = spec->container.name;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-        auto id = engine_.create(spec->container);
-        if (id) {
-            auto started = engine_.start(*id);
-            if (!started) {
-                (void)engine_.remove(*id, true);
-                return make_error(started.error().describe());
-            }
-            auto info = engine_.inspect(*id);
-            return StartOutcome{.id = *id, .name = name, .digest = spec->digest,
-                                .started_at = info ? info->state.started_at : std::string(),
-                                .adopted = false};
-        }
-        if (!id.error().conflict()) return make_error(id.error().describe());
-        // The name is taken: by our own container (another trigger path, another process
-        // of this daemon), or by something we must not touch.
-        auto existing = engine_.inspect(name);
-        if (!existing) {
-            if (existing.error().not_found()) continue;  // removed meanwhile: try again
-            return make_error(existing.error().describe());
-        }
-        const auto& labels = existing->spec.labels;
-        auto label = [&](const char* k) {
-            auto it = labels.find(k);
-            return it == labels.end() ? std::string() : it->second;
-        };
-        if (label(kLabelManagedBy) != kManagedByValue || label(kLabelDaemon) != options_.daemon_id ||
-            label(kLabelProject) != project.address())
-            return make_error("the container name " + name +
-                              " is taken by a container this daemon does not manage");
-        const bool current = label(kLabelPolicyDigest) == spec->digest;
-        if (current && existing->state.running)
-            return StartOutcome{.id = existing->id, .name = name, .digest = spec->digest,
-                                .started_at = existing->state.started_at, .adopted = true};
-        if (current && existing->state.status == "created") {
-            auto started = engine_.start(existing->id);
-            if (started) {
-                auto info = engine_.inspect(existing->id);
-                return StartOutcome{.id = existing->id, .name = name, .digest = spec->digest,
-                                    .started_at = info ? info->state.started_at : std::string(),
-                                    .adopted = true};
-            }
-        }
-        if (existing->state.running)
-            (void)engine_.stop(existing->id, stop_seconds(policy));
-        (void)engine_.remove(existing->id, true);
-    }
-    return make_error("could not claim the container name " + name);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shutdown
-
-void Orchestrator::shutdown(bool stop_projects) {
-    std::lock_guard guard(shutdown_mu_);
-    if (shut_down_) return;
-    shut_down_ = true;
-    // Collect what runs (and stop starting anything new) on the loop thread.
-    struct Victim {
-        std::string key, id;
-        int timeout_s = 0;
-    };
-    auto collected = std::make_shared<std::promise<std::vector<Victim>>>();
-    auto victims_future = collected->get_future();
-    post([this, collected] {
-        closing_ = true;
-        std::vector<Victim> victims;
-        for (auto& [key, e] : entries_) {
-            fail_waiters(*e, "the orchestrator is shutting down");
-            for (auto& w : e->stop_waiters) w.set_value(make_error("the orchestrator is shutting down"));
-            e->stop_waiters.clear();
-            if (!e->container_id.empty() &&
-                (e->state == ProjectState::running || e->state == ProjectState::stopping))
-                victims.push_back({key, e->container_id, e->policy ? stop_seconds(*e->policy) : 30});
-        }
-        while (start_queue_.pop()) {}
-        collected->set_value(std::move(victims));
-    });
-    std::vector<Victim> victims;
-    if (victims_future.wait_for(std::chrono::seconds(30)) == std::future_status::ready)
-        victims = victims_future.get();
-    if (stop_projects) {
-        spdlog::info("orchestrator: stopping {} project containers", victims.size());
-        std::vector<std::future<void>> stops;
-        for (const auto& v : victims)
-            stops.push_back(std::async(std::launch::async, [this, v] {
-                auto r = engine_.stop(v.id, v.timeout_s);
-                if (r) r = engine_.remove(v.id, true);
-                if (!r) spdlog::warn("orchestrator: {}: stop at shutdown: {}", v.key, r.error().describe());
-            }));
-        for (auto& s : stops) s.wait();
-    } else {
-        spdlog::info("orchestrator: leaving {} project containers running", victims.size());
-    }
-    {
-        std::lock_guard lock(jobs_mu_);
-        jobs_stop_ = true;
-        jobs_.clear();
-    }
-    jobs_cv_.notify_all();
-    for (auto& w : workers_) w.join();
-    workers_.clear();
-    {
-        std::lock_guard lock(inbox_mu_);
-        loop_stop_ = true;
-    }
-    inbox_cv_.notify_all();
-    loop_.join();
-    // Anything still waiting (messages dropped with the loop) gets an answer.
-    for (auto& [key, e] : entries_) {
-        fail_waiters(*e, "the orchestrator is shut down");
-        for (auto& w : e->stop_waiters) w.set_value(make_error("the orchestrator is shut down"));
-        e->stop_waiters.clear();
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Events feed
-
-OrchestratorEvents::OrchestratorEvents(const docker::Client& client, Orchestrator& orchestrator)
-    : orchestrator_(orchestrator) {
-    docker::EventStreamOptions options;
-    options.filter.labels = orchestrator.label_filters();
-    options.filter.actions = {"start", "die", "oom", "destroy"};
-    docker::EventHandlers handlers;
-    handlers.on_event = [this](const docker::Event& e) { orchestrator_.on_engine_event(e); };
-    handlers.on_connected = [this] {
-        {
-            std::lock_guard lock(mu_);
-            connected_ = true;
-        }
-        cv_.notify_all();
-    };
-    handlers.on_gap = [this](const docker::EventGap&) { orchestrator_.on_events_gap(); };
-    stream_ = std::make_unique<docker::EventStream>(client, std::move(options), std::move(handlers));
-}
-
-bool OrchestratorEvents::start(std::chrono::milliseconds wait) {
-    stream_->start();
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, wait, [this] { return connected_; });
-}
-
-void OrchestratorEvents::stop() {
-    if (stream_) stream_->stop();
 }
 
 }  // namespace tenex::sandbox

@@ -77,9 +77,9 @@ private:
     using Waiter = std::promise<Result<ProjectStatus>>;
 
     // Threads.
-    void post(std::function<void()> message);
+    bool post(std::function<void()> message);  // false once the loop has stopped
     void run_loop();
-    void submit(std::function<void()> job);
+    bool submit(std::function<void()> job);  // false once the workers have stopped
     void run_worker();
 
     // Loop-thread-only state machine.

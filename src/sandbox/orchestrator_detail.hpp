@@ -1,0 +1,108 @@
+// Private to the orchestrator's sources: the per-project record the owner thread keeps, the
+// result of a start, and small time helpers.
+#pragma once
+
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sandbox/orchestrator.hpp"
+
+namespace tenex::sandbox::detail {
+
+inline std::int64_t unix_ms_now() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// "2026-11-27T23:59:01.123456789Z" -> unix milliseconds; nullopt for anything else (and for
+// the engine's "never" value 0001-01-01T00:00:00Z).
+inline std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text) {
+    std::tm tm{};
+    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &year, &month, &day, &hour, &minute,
+                    &second) != 6 ||
+        year < 1970)
+        return std::nullopt;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    std::int64_t ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
+    if (text.size() > 20 && text[19] == '.') {
+        int scale = 100;
+        for (std::size_t i = 20; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && scale > 0;
+             ++i, scale /= 10)
+            ms += (text[i] - '0') * scale;
+    }
+    return ms;
+}
+
+// The steady-clock moment matching an engine timestamp (for lifetime and stable-run checks).
+inline TimePoint steady_from_engine(const std::string& started_at, TimePoint now) {
+    auto ms = parse_rfc3339_ms(started_at);
+    if (!ms) return now;
+    auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, unix_ms_now() - *ms));
+    return now - age;
+}
+
+inline int stop_seconds(const Policy& policy) {
+    return static_cast<int>((policy.lifecycle.stop_timeout.count() + 999) / 1000);
+}
+
+}  // namespace tenex::sandbox::detail
+
+namespace tenex::sandbox {
+
+struct Orchestrator::Entry {
+    ProjectRef ref{};
+    std::string key{};
+    ProjectState state = ProjectState::stopped;
+    std::string container_id{};
+    std::string container_name{};
+    std::string digest{};
+    std::string started_at{};
+    TimePoint started{};
+    int restart_count = 0;
+    int backoff_attempt = 0;
+    std::optional<int> last_exit_code{};
+    ExitReason last_exit_reason = ExitReason::none;
+    TimePoint last_trigger{};
+    std::int64_t last_trigger_unix_ms = 0;
+    std::string last_error{};
+    std::optional<ProjectUsage> usage{};
+    std::optional<Policy> policy{};  // the policy of the current (or last) container
+    TimePoint backoff_until{};
+    RestartWindow restarts{};
+    bool busy = false;      // a start, stop or exit inspection is in flight
+    bool queued = false;    // waiting in the start queue
+    bool checking = false;  // a digest check is in flight
+    bool checked = false;   // the digest was checked since the last trigger
+    bool oom_seen = false;
+    bool want_running = false;
+    bool want_stop = false;
+    bool force_replace = false;
+    bool next_is_restart = false;
+    std::uint64_t run_seq = 0;  // orchestrator-wide order of the starts and adoptions
+    bool died = false;          // a die event came while an operation was in flight
+    std::string died_id{};
+    std::optional<int> died_code{};
+    std::vector<Waiter> waiters{};       // ensure_running / restart
+    std::vector<Waiter> stop_waiters{};  // stop
+};
+
+struct Orchestrator::StartOutcome {
+    std::string id{};
+    std::string name{};
+    std::string digest{};
+    std::string started_at{};
+    bool adopted = false;
+};
+
+}  // namespace tenex::sandbox
