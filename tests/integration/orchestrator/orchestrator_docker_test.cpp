@@ -46,6 +46,9 @@ protected:
                 *client_, {.all = true, .labels = {std::string(kLabelDaemon) + "=" + id}, .names = {}});
             if (left)
                 for (const auto& c : *left) (void)docker::remove_container(*client_, c.id, true, true);
+            auto nets = docker::list_networks(*client_, {std::string(kLabelDaemon) + "=" + id});
+            if (nets)
+                for (const auto& n : *nets) (void)docker::remove_network(*client_, n.id);
         }
     }
 
@@ -247,6 +250,30 @@ TEST_F(OrchestratorDockerTest, MaxLifetimeStopsThenTheNextTriggerStartsAgain) {
     ASSERT_TRUE(second);
     EXPECT_EQ(second->state, ProjectState::running);
     EXPECT_NE(second->container_id, first->container_id);
+}
+
+TEST_F(OrchestratorDockerTest, IsolatedProjectGetsItsOwnInternalNetworkFirst) {
+    Policy p = test::probe_policy();
+    p.network.mode = NetworkMode::isolated;
+    set_policy(p);
+    Orchestrator& orch = make();
+    const auto ref = project("isolated");
+    auto r = orch.ensure_running(ref).get();
+    ASSERT_TRUE(r) << r.error().message;
+    auto net = docker::inspect_network(*client_, network_name(ref));
+    ASSERT_TRUE(net) << net.error().describe();
+    EXPECT_TRUE(net->internal);
+    EXPECT_EQ(net->labels[kLabelDaemon], daemon_id_);
+    EXPECT_EQ(net->labels[kLabelProject], ref.address());
+    auto info = docker::inspect_container(*client_, r->container_id);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->spec.network_mode, network_name(ref));
+    EXPECT_EQ(info->network_ips.count(network_name(ref)), 1u);
+    // A restart reuses the network.
+    auto again = orch.restart(ref).get();
+    ASSERT_TRUE(again) << again.error().message;
+    EXPECT_EQ(again->state, ProjectState::running);
+    EXPECT_NE(again->container_id, r->container_id);
 }
 
 // Runs the helper: a second orchestrator process with the given identity.
