@@ -118,6 +118,7 @@ Result<std::string> decode_npub(std::string_view npub) {
 
 Result<std::string> encode_naddr(const ProjectRef& project) {
     if (!project.has_owner()) return make_error("an naddr needs the owner pubkey");
+    if (!is_hex_pubkey(project.owner)) return make_error("the owner must be 64 hex digits");
     if (project.d.size() > 255) return make_error("the d identifier is too long for an naddr");
     std::vector<std::uint8_t> tlv{3, 4, 0, 0, 0x7c, 0xbd};  // kind 31933, big-endian
     tlv.push_back(2);

@@ -266,3 +266,51 @@ TEST(PolicyFile, UnreadableFileIsADiagnosticNotACrash) {
 
 }  // namespace
 }  // namespace tenex::sandbox
+
+namespace tenex::sandbox {
+namespace {
+
+// A cheap fuzz pass inside the unit tests: byte mutations of real policies never throw or
+// crash, and every outcome is either settings or diagnostics with a position.
+TEST(PolicyFile, MutatedInputsNeverThrow) {
+    const std::string seed = R"(match:
+  d: [a, "b"]
+image: tenex-runtime:latest
+args: ["--project", "{naddr}"]
+env: {A: x, B: "{owner}"}
+secrets: {K: /run/k}
+mounts: [{source: .tenex, target: /c}]
+resources: {memory: 2Gi, cpus: 0.5, pids: 64, cpuset: "0-1"}
+network: {mode: egress, allow: [relay.tenex.chat:443]}
+lifecycle: {restart: always, stop_timeout: 10s}
+security: {user: "1000:1000", tmpfs: {/tmp: 64Mi}, cap_add: [CHOWN]}
+&anchor x: *anchor
+)";
+    const std::string alphabet = ":{}[]-,&*!|>'\"#%@` \n\t0123456789aZ.\\";
+    std::uint32_t state = 12345;
+    auto next = [&state] {
+        state = state * 1664525u + 1013904223u;
+        return state >> 8;
+    };
+    for (int i = 0; i < 3000; ++i) {
+        std::string text = seed;
+        const int edits = 1 + static_cast<int>(next() % 6);
+        for (int e = 0; e < edits; ++e) {
+            const std::size_t pos = next() % (text.size() + 1);
+            switch (next() % 3) {
+                case 0: text.insert(pos, 1, alphabet[next() % alphabet.size()]); break;
+                case 1: if (pos < text.size()) text.erase(pos, 1); break;
+                default: if (pos < text.size()) text[pos] = alphabet[next() % alphabet.size()];
+            }
+        }
+        LoadedFile loaded;
+        ASSERT_NO_THROW(loaded = parse_policy_text(text, "m.yaml")) << text;
+        for (const auto& d : loaded.diagnostics) {
+            EXPECT_EQ(d.file, "m.yaml");
+            EXPECT_FALSE(d.message.empty());
+        }
+    }
+}
+
+}  // namespace
+}  // namespace tenex::sandbox

@@ -74,6 +74,7 @@ TEST(ProjectRef, NaddrMatchesNostrToolsForKind31933) {
     }
     EXPECT_GE(checked, 1);
     EXPECT_FALSE(encode_naddr(ProjectRef{.owner = "", .d = "x"}).ok());
+    EXPECT_FALSE(encode_naddr(ProjectRef{.owner = "not-hex", .d = "x"}).ok());
 }
 
 }  // namespace
