@@ -276,6 +276,30 @@ TEST_F(OrchestratorDockerTest, IsolatedProjectGetsItsOwnInternalNetworkFirst) {
     EXPECT_NE(again->container_id, r->container_id);
 }
 
+TEST_F(OrchestratorDockerTest, ChangedPolicyReplacesTheContainerAtTheNextTrigger) {
+    Orchestrator& orch = make();
+    const auto ref = project("digest");
+    auto first = orch.ensure_running(ref).get();
+    ASSERT_TRUE(first) << first.error().message;
+    auto same = orch.ensure_running(ref).get();
+    ASSERT_TRUE(same);
+    EXPECT_EQ(same->container_id, first->container_id);  // unchanged policy: kept
+    Policy p = test::probe_policy();
+    p.resources.pids = 99;
+    set_policy(p);
+    auto second = orch.ensure_running(ref).get();
+    ASSERT_TRUE(second) << second.error().message;
+    EXPECT_NE(second->container_id, first->container_id);
+    EXPECT_NE(second->policy_digest, first->policy_digest);
+    auto list = containers(daemon_id_);
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].id, second->container_id);
+    EXPECT_EQ(list[0].labels.at(kLabelPolicyDigest), second->policy_digest);
+    auto info = docker::inspect_container(*client_, second->container_id);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->spec.pids_limit, 99);
+}
+
 // Runs the helper: a second orchestrator process with the given identity.
 std::vector<std::string> run_helper(const std::string& daemon_id, const std::filesystem::path& root) {
     std::string cmd = std::string(TENEX_ORCH_HELPER) + " '" + daemon_id + "' '" + root.string() + "' 2>/dev/null";

@@ -325,6 +325,20 @@ TEST_F(OrchestratorStateTest, ReconcileNoticesAVanishedContainer) {
     EXPECT_EQ(orch.status(p)->restart_count, 1);
 }
 
+TEST_F(OrchestratorStateTest, AGapInTheEventsStreamReconciles) {
+    const auto p = project("after-gap");
+    std::string id = engine_.add_container(our_spec(p), "running");
+    Orchestrator orch(options(), engine_);
+    EXPECT_EQ(engine_.lists.load(), 0);
+    orch.on_events_gap();
+    ASSERT_TRUE(eventually([&] {
+        auto s = orch.status(p);
+        return s && s->state == ProjectState::running && s->container_id == id;
+    }));
+    EXPECT_EQ(engine_.lists.load(), 1);
+    EXPECT_EQ(engine_.creates.load(), 0);
+}
+
 TEST_F(OrchestratorStateTest, ShutdownLeavesContainersOrStopsThemAll) {
     {
         Orchestrator orch(options(), engine_);
