@@ -24,5 +24,8 @@ void register_decode(CLI::App& root, Context& ctx);
 void register_encode(CLI::App& root, Context& ctx);
 void register_verify(CLI::App& root, Context& ctx);
 void register_sign(CLI::App& root, Context& ctx);
+void register_relay(CLI::App& root, Context& ctx);
+void register_publish(CLI::App& root, Context& ctx);
+void register_req(CLI::App& root, Context& ctx);
 
 }  // namespace tenex::cli

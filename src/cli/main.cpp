@@ -18,6 +18,9 @@ constexpr tenex::cli::RegisterFn kCommands[] = {
     tenex::cli::register_encode,
     tenex::cli::register_verify,
     tenex::cli::register_sign,
+    tenex::cli::register_relay,
+    tenex::cli::register_publish,
+    tenex::cli::register_req,
 };
 
 }  // namespace
