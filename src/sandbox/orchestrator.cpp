@@ -122,9 +122,10 @@ StatusFuture Orchestrator::ensure_running(const ProjectRef& project) {
 
 void Orchestrator::touch(const ProjectRef& project) {
     post([this, project] {
-        Entry& e = entry(project);
-        e.last_trigger = now();
-        e.last_trigger_unix_ms = unix_ms_now();
+        auto it = entries_.find(project.address());
+        if (it == entries_.end()) return;  // nothing runs that could idle
+        it->second->last_trigger = now();
+        it->second->last_trigger_unix_ms = unix_ms_now();
     });
 }
 
@@ -160,6 +161,8 @@ StatusFuture Orchestrator::restart(const ProjectRef& project) {
             e.waiters.push_back(std::move(*waiter));
             e.force_replace = true;
             e.restart_count = 0;
+            e.restarts.reset();
+            e.backoff_attempt = 0;
             trigger(e);
         }))
         waiter->set_value(make_error("the orchestrator is shut down"));
@@ -252,6 +255,11 @@ void Orchestrator::progress(Entry& e) {
             settle(e);
             return;
         case ProjectState::backing_off:
+            if (e.force_replace) {  // a manual restart does not wait for the backoff
+                e.force_replace = false;
+                enqueue_start(e, false);
+                return;
+            }
             settle(e);  // the restart comes when the backoff ends
             return;
         case ProjectState::stopped:

@@ -41,7 +41,7 @@ struct ProjectStatus {
     std::string container_name{};
     std::string policy_digest{};
     std::string started_at{};          // the engine's StartedAt (RFC 3339) of the current container
-    int restart_count = 0;             // automatic restarts since the last trigger-started run
+    int restart_count = 0;             // automatic restarts since first seen or the last restart()
     std::optional<int> last_exit_code{};
     ExitReason last_exit_reason = ExitReason::none;
     std::int64_t last_trigger_unix_ms = 0;  // 0: never triggered (adopted only)

@@ -325,6 +325,30 @@ TEST_F(OrchestratorStateTest, ReconcileNoticesAVanishedContainer) {
     EXPECT_EQ(orch.status(p)->restart_count, 1);
 }
 
+TEST_F(OrchestratorStateTest, ManualRestartDoesNotWaitForTheBackoff) {
+    policy_.lifecycle.backoff_initial = 10min;  // the injected clock stands still
+    policy_.lifecycle.backoff_max = 10min;
+    Orchestrator orch(options(), engine_);
+    const auto p = project("impatient");
+    auto first = orch.ensure_running(p).get();
+    ASSERT_TRUE(first);
+    engine_.exit_container(first->container_id, 1);
+    orch.on_engine_event(die_event(p, first->container_id, 1));
+    ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::backing_off; }));
+    // A trigger during the backoff answers with the backing-off status...
+    auto during = orch.ensure_running(p).get();
+    ASSERT_TRUE(during);
+    EXPECT_EQ(during->state, ProjectState::backing_off);
+    EXPECT_EQ(engine_.creates.load(), 1);
+    // ...a manual restart starts it now.
+    auto restarted = orch.restart(p).get();
+    ASSERT_TRUE(restarted) << restarted.error().message;
+    EXPECT_EQ(restarted->state, ProjectState::running);
+    EXPECT_NE(restarted->container_id, first->container_id);
+    EXPECT_EQ(restarted->restart_count, 0);
+    EXPECT_EQ(engine_.count(), 1u);
+}
+
 TEST_F(OrchestratorStateTest, AGapInTheEventsStreamReconciles) {
     const auto p = project("after-gap");
     std::string id = engine_.add_container(our_spec(p), "running");
