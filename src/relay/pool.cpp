@@ -310,6 +310,7 @@ struct RelayPool::Impl {
         }
         std::visit([&](auto& m) { handle(c, m); }, *parsed);
         publish_status(c);
+        finish_done();  // after the status, so a settled future never sees an older one
     }
 
     // Common path for subscription and fetch events: id -> seen? -> parse -> verify.
@@ -389,7 +390,6 @@ struct RelayPool::Impl {
                 for (auto& [id, p] : publishes)
                     if (p->retries[url] > 0) p->state.record(url, false, "auth-required: AUTH refused: " + m.message);
             }
-            finish_done();
             return;
         }
         auto it = publishes.find(m.event_id);
@@ -418,7 +418,6 @@ struct RelayPool::Impl {
             return;
         }
         p.state.record(url, m.accepted, m.message);
-        finish_done();
     }
 
     void handle(Conn& c, EoseMsg& m) {
@@ -431,7 +430,6 @@ struct RelayPool::Impl {
         if (auto it = fetches.find(m.sub_id); it != fetches.end()) {
             it->second->state.settle(url, "eose");
             send(c, make_close_msg(m.sub_id));
-            finish_done();
         }
     }
 
@@ -459,7 +457,6 @@ struct RelayPool::Impl {
         }
         if (auto it = fetches.find(m.sub_id); it != fetches.end()) {
             it->second->state.settle(url, "closed: " + m.message);
-            finish_done();
         }
     }
 
