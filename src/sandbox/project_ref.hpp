@@ -1,6 +1,5 @@
 // Which project a policy is for: the project address "31933:<owner hex>:<d>", or a bare `d`
-// identifier when the owner is not known (`policy show my-project`). Parsed minimally here so
-// the sandbox module does not depend on tenex::nostr.
+// identifier when the owner is not known (`policy show my-project`).
 #pragma once
 
 #include <optional>
@@ -31,8 +30,7 @@ Result<ProjectRef> parse_project_arg(std::string_view text);
 
 bool is_hex_pubkey(std::string_view text);  // 64 hex digits, either case
 
-// NIP-19 npub (bech32, 32-byte payload) -> 64 lowercase hex. A tiny local decoder, so that
-// owner matches by npub work without linking tenex::nostr.
+// NIP-19 npub -> 64 lowercase hex (tenex::nostr decodes it).
 Result<std::string> decode_npub(std::string_view npub);
 
 // The project's NIP-19 naddr without relay hints (TLVs kind, author, d: the order nostr-tools
