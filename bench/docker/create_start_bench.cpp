@@ -7,6 +7,7 @@
 // time of a synthetic 500-container GET /containers/json reply. Prints a Markdown table.
 //
 // usage: bench_docker_create_start [runs=30] [image=tenex-probe:latest]
+#include "raw_engine.hpp"
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -41,28 +42,8 @@ std::string run_capture(const std::string& cmd) {
     return out;
 }
 
-size_t collect(char* d, size_t s, size_t n, void* u) {
-    static_cast<std::string*>(u)->append(d, s * n);
-    return s * n;
-}
-
-// One bare libcurl POST; returns the HTTP status and the body.
 long raw_post(const std::string& path, const std::string& body, std::string* out) {
-    CURL* c = curl_easy_init();
-    std::string url = "http://docker/v" + g_api + path;
-    curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, g_socket.c_str());
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return status;
+    return tenex::bench::raw_post(g_socket, g_api, path, body, out);
 }
 
 ContainerSpec spec_for(const std::string& image, const std::string& name) {
@@ -219,7 +200,7 @@ int main(int argc, char** argv) {
     std::string sink;
     curl_easy_setopt(keep, CURLOPT_UNIX_SOCKET_PATH, g_socket.c_str());
     curl_easy_setopt(keep, CURLOPT_URL, "http://docker/_ping");
-    curl_easy_setopt(keep, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(keep, CURLOPT_WRITEFUNCTION, tenex::bench::append_to_string);
     curl_easy_setopt(keep, CURLOPT_WRITEDATA, &sink);
     for (int i = 0; i < 200; ++i) {
         auto t0 = Clock::now();

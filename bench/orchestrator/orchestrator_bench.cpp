@@ -9,6 +9,7 @@
 // Every container carries tenex.bench=orchestrator and is removed at the end. Prints Markdown.
 //
 // usage: bench_orchestrator [rounds=20] [projects=100] [reconcile=200] [shutdown=50]
+#include "raw_engine.hpp"
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
@@ -38,27 +39,8 @@ std::filesystem::path g_root;
 const std::string kBenchLabel = "tenex.bench";
 const std::string kBenchValue = "orchestrator";
 
-size_t collect(char* d, size_t s, size_t n, void* u) {
-    static_cast<std::string*>(u)->append(d, s * n);
-    return s * n;
-}
-
 long raw_post(const std::string& path, const std::string& body, std::string* out) {
-    CURL* c = curl_easy_init();
-    std::string url = "http://docker/v" + g_api + path;
-    curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, g_socket.c_str());
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return status;
+    return tenex::bench::raw_post(g_socket, g_api, path, body, out);
 }
 
 // create + start with bare libcurl; false on any failure.
