@@ -47,7 +47,7 @@ void TarWriter::header(std::string_view name, char type, std::uint64_t size, std
     }
     char h[kBlock];
     std::memset(h, 0, sizeof h);
-    std::memcpy(h, name.data(), name.size());
+    if (!name.empty()) std::memcpy(h, name.data(), name.size());
     octal(h + 100, 8, mode & 07777);
     octal(h + 108, 8, 0);
     octal(h + 116, 8, 0);
@@ -55,7 +55,7 @@ void TarWriter::header(std::string_view name, char type, std::uint64_t size, std
     octal(h + 136, 12, 0);
     std::memset(h + 148, ' ', 8);
     h[156] = type;
-    std::memcpy(h + 157, link.data(), link.size());
+    if (!link.empty()) std::memcpy(h + 157, link.data(), link.size());  // data() may be null
     std::memcpy(h + 257, "ustar", 6);
     std::memcpy(h + 263, "00", 2);
     unsigned sum = 0;
