@@ -21,6 +21,11 @@ constexpr tenex::cli::RegisterFn kCommands[] = {
     tenex::cli::register_relay,
     tenex::cli::register_publish,
     tenex::cli::register_req,
+    tenex::cli::register_up,
+    tenex::cli::register_ps,
+    tenex::cli::register_stop,
+    tenex::cli::register_restart,
+    tenex::cli::register_logs,
 };
 
 }  // namespace

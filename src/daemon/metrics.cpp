@@ -1,0 +1,1 @@
+// Placeholder: filled in by the daemon work of issue 9.
