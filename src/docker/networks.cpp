@@ -13,6 +13,7 @@ NetworkInfo network_from(const nlohmann::json& j) {
     n.driver = json::str(j, "Driver");
     n.internal = json::boolean(j, "Internal");
     n.labels = json::str_map(j, "Labels");
+    n.options = json::str_map(j, "Options");
     if (auto* cfg = json::field(json::object(j, "IPAM"), "Config"); cfg && cfg->is_array())
         for (const auto& c : *cfg) {
             if (auto s = json::str(c, "Subnet"); !s.empty()) n.subnets.push_back(s);

@@ -23,6 +23,7 @@ struct NetworkInfo {
     std::string driver{};
     bool internal = false;
     std::map<std::string, std::string> labels{};
+    std::map<std::string, std::string> options{};  // driver options
     std::vector<std::string> subnets{};
     std::vector<std::string> gateways{};
     std::map<std::string, std::string> containers{};  // container id -> IPv4 address (CIDR)

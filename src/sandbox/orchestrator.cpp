@@ -19,7 +19,9 @@ using namespace detail;
 // Threads
 
 Orchestrator::Orchestrator(OrchestratorOptions options, Engine& engine)
-    : options_(std::move(options)), engine_(engine), rng_(std::random_device{}()) {
+    : options_(std::move(options)), engine_(engine), enforcer_(options_.network_enforcer),
+      rng_(std::random_device{}()) {
+    if (!enforcer_) enforcer_ = std::make_shared<HostNetworkEnforcer>();
     if (!options_.clock) options_.clock = [] { return Clock::now(); };
     if (!options_.random) {
         options_.random = [this] {
@@ -375,12 +377,16 @@ void Orchestrator::launch_stop(Entry& e, const std::string& why) {
     int t = e.policy ? stop_seconds(*e.policy) : 30;
     std::string id = e.container_id;
     spdlog::info("orchestrator: {}: stopping {} ({})", e.key, id.substr(0, 12), why);
-    submit([this, key = e.key, id, t, why] {
+    const bool own_network = why != "replacing the container" && e.policy &&
+                             (e.policy->network.mode == NetworkMode::isolated ||
+                              e.policy->network.mode == NetworkMode::egress);
+    submit([this, key = e.key, ref = e.ref, id, t, why, own_network] {
         docker::DStatus r = Unit{};
         if (!id.empty()) {
             r = engine_.stop(id, t);
             if (r) r = engine_.remove(id, true);
         }
+        if (r && own_network) teardown_network(ref);
         post([this, key, id, why, r = std::move(r)]() mutable { finish_stop(key, id, why, std::move(r)); });
     });
 }
@@ -425,9 +431,7 @@ void Orchestrator::launch_check(Entry& e) {
         std::optional<std::string> digest;
         auto dir = options_.workspace(ref);
         if (dir) {
-            SpecContext ctx{.project = ref, .naddr = {}, .project_dir = *dir,
-                            .daemon_id = options_.daemon_id, .secrets = SecretMode::redact};
-            auto spec = build_sandbox_spec(p, ctx);
+            auto spec = build_sandbox_spec(p, spec_context(ref, *dir, SecretMode::redact));
             if (spec) digest = spec->digest;
         }
         post([this, key, id, digest, p] {

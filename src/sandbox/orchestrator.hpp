@@ -23,6 +23,7 @@
 #include "sandbox/orchestrator_engine.hpp"
 #include "sandbox/orchestrator_lifecycle.hpp"
 #include "sandbox/orchestrator_types.hpp"
+#include "sandbox/network_enforcer.hpp"
 
 namespace tenex::sandbox {
 
@@ -67,6 +68,9 @@ public:
     // them running for the next instance to adopt.
     void shutdown(bool stop_projects = false);
 
+    // The host side of isolated/egress networks (denied/forwarded counts per project).
+    NetworkEnforcer& network_enforcer() { return *enforcer_; }
+
     // "key=value" label filters that select this daemon's containers.
     std::vector<std::string> label_filters() const;
     const OrchestratorOptions& options() const { return options_; }
@@ -109,9 +113,19 @@ private:
     // Worker-side blocking work.
     Result<StartOutcome> do_start(const ProjectRef& project, const Policy& policy,
                                   const std::string& old_id);
+    SpecContext spec_context(const ProjectRef& project, const std::filesystem::path& dir,
+                             SecretMode secrets) const;
+    // Network side (orchestrator_network.cpp): the per-project network and its enforcement
+    // before the container is created (returns the ExtraHosts entries), the same again for an
+    // adopted container, and removal of network, forwarders and rules once it is gone.
+    Result<std::vector<std::string>> prepare_network(const ProjectRef& project,
+                                                     const NetworkPlan& plan);
+    void reenforce_network(const ProjectRef& project, const Policy& policy);
+    void teardown_network(const ProjectRef& project);
 
     OrchestratorOptions options_;
     Engine& engine_;
+    std::shared_ptr<NetworkEnforcer> enforcer_;
 
     std::mutex inbox_mu_;
     std::condition_variable inbox_cv_;

@@ -1,6 +1,5 @@
 #include "sandbox/orchestrator_engine.hpp"
 
-#include "docker/networks.hpp"
 
 namespace tenex::sandbox {
 
@@ -35,19 +34,25 @@ docker::DResult<docker::ContainerStats> DockerEngine::stats(const std::string& i
     return docker::container_stats(client_, id);
 }
 
-docker::DStatus DockerEngine::ensure_network(const NetworkPlan& plan,
-                                             const std::map<std::string, std::string>& labels) {
-    if (plan.network_name.empty()) return Unit{};
+docker::DResult<docker::NetworkInfo> DockerEngine::ensure_network(
+    const NetworkPlan& plan, const std::map<std::string, std::string>& labels) {
     auto existing = docker::inspect_network(client_, plan.network_name);
-    if (existing) return Unit{};
+    if (existing) return existing;
     if (!existing.error().not_found()) return existing.error();
     docker::NetworkSpec spec;
     spec.name = plan.network_name;
     spec.internal = plan.internal;
     spec.labels = labels;
+    if (!plan.bridge.empty()) spec.options[kBridgeNameOption] = plan.bridge;
     auto created = docker::create_network(client_, spec);
     if (!created && !created.error().conflict()) return created.error();
-    return Unit{};
+    return docker::inspect_network(client_, plan.network_name);
+}
+
+docker::DStatus DockerEngine::remove_network(const std::string& name) {
+    auto r = docker::remove_network(client_, name);
+    if (!r && r.error().not_found()) return Unit{};
+    return r;
 }
 
 }  // namespace tenex::sandbox

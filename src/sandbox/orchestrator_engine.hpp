@@ -9,6 +9,7 @@
 
 #include "docker/client.hpp"
 #include "docker/containers.hpp"
+#include "docker/networks.hpp"
 #include "docker/stats.hpp"
 #include "sandbox/sandbox_spec.hpp"
 
@@ -26,9 +27,11 @@ public:
     virtual docker::DResult<std::vector<docker::ContainerSummary>> list(
         const docker::ListOptions& options) = 0;
     virtual docker::DResult<docker::ContainerStats> stats(const std::string& id) = 0;
-    // Creates the per-project network of the plan when it does not exist yet.
-    virtual docker::DStatus ensure_network(const NetworkPlan& plan,
-                                           const std::map<std::string, std::string>& labels) = 0;
+    // Creates the per-project network of the plan when it does not exist yet; returns it.
+    virtual docker::DResult<docker::NetworkInfo> ensure_network(
+        const NetworkPlan& plan, const std::map<std::string, std::string>& labels) = 0;
+    // Removes a network; one that does not exist is success.
+    virtual docker::DStatus remove_network(const std::string& name) = 0;
 };
 
 class DockerEngine final : public Engine {
@@ -42,8 +45,9 @@ public:
     docker::DResult<std::vector<docker::ContainerSummary>> list(
         const docker::ListOptions& options) override;
     docker::DResult<docker::ContainerStats> stats(const std::string& id) override;
-    docker::DStatus ensure_network(const NetworkPlan& plan,
-                                   const std::map<std::string, std::string>& labels) override;
+    docker::DResult<docker::NetworkInfo> ensure_network(
+        const NetworkPlan& plan, const std::map<std::string, std::string>& labels) override;
+    docker::DStatus remove_network(const std::string& name) override;
 
 private:
     const docker::Client& client_;

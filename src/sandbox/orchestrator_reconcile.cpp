@@ -83,6 +83,7 @@ std::future<Status> Orchestrator::reconcile() {
         std::vector<docker::ContainerInfo> containers;
         for (std::size_t i = 0; i < infos.size(); ++i)
             if (ok[i]) containers.push_back(std::move(infos[i]));
+        enforcer_->remove_stale_rules();
         post([this, done, seq, containers = std::move(containers)]() mutable {
             apply_reconcile(std::move(containers), seq);
             done->set_value(Unit{});
@@ -112,9 +113,10 @@ void Orchestrator::apply_reconcile(std::vector<docker::ContainerInfo> containers
             std::string why = ref ? policy.error().message : "unreadable project label";
             spdlog::info("orchestrator: reconcile: removing {} ({}): project not known: {}", c.name,
                          c.id.substr(0, 12), why);
-            submit([this, id = c.id, running = c.state.running] {
+            submit([this, id = c.id, running = c.state.running, ref] {
                 if (running) (void)engine_.stop(id, 10);
                 (void)engine_.remove(id, true);
+                if (ref) teardown_network(*ref);
             });
             continue;
         }
@@ -136,6 +138,9 @@ void Orchestrator::apply_reconcile(std::vector<docker::ContainerInfo> containers
             e.checked = false;
             e.run_seq = ++run_seq_;
             spdlog::info("orchestrator: {}: adopted running {} ({})", e.key, c.name, c.id.substr(0, 12));
+            if (policy->network.mode == NetworkMode::isolated ||
+                policy->network.mode == NetworkMode::egress)
+                submit([this, ref = *ref, p = *policy] { reenforce_network(ref, p); });
             if (options_.replace_stale_immediately) {
                 e.want_running = true;  // checks the digest and replaces a stale container
                 progress(e);

@@ -19,14 +19,13 @@ Result<Orchestrator::StartOutcome> Orchestrator::do_start(const ProjectRef& proj
     if (!old_id.empty()) (void)engine_.remove(old_id, true);
     auto dir = options_.workspace(project);
     if (!dir) return make_error("workspace: " + dir.error().message);
-    SpecContext ctx{.project = project, .naddr = {}, .project_dir = *dir,
-                    .daemon_id = options_.daemon_id, .secrets = SecretMode::read};
-    auto spec = build_sandbox_spec(policy, ctx);
+    auto spec = build_sandbox_spec(policy, spec_context(project, *dir, SecretMode::read));
     if (!spec) return make_error("container spec: " + spec.error().message);
     for (const auto& [k, v] : options_.extra_labels) spec->container.labels.emplace(k, v);
     if (!spec->network.network_name.empty()) {
-        auto net = engine_.ensure_network(spec->network, network_labels(project));
-        if (!net) return make_error("network: " + net.error().describe());
+        auto hosts = prepare_network(project, spec->network);
+        if (!hosts) return make_error("network: " + hosts.error().message);
+        for (auto& h : *hosts) spec->container.extra_hosts.push_back(std::move(h));
     }
     const std::string& name = spec->container.name;
     for (int attempt = 0; attempt < 3; ++attempt) {

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -15,6 +17,8 @@
 #include "sandbox/project_ref.hpp"
 
 namespace tenex::sandbox {
+
+class NetworkEnforcer;
 
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
@@ -68,6 +72,11 @@ struct OrchestratorOptions {
     std::chrono::milliseconds created_grace{60'000};   // reconcile keeps 'created' ones this long
     bool replace_stale_immediately = false;  // reconcile also replaces stale-digest containers
     std::map<std::string, std::string> extra_labels{};  // added to every container and network
+    // The daemon's relay URLs as configured (ws://127.0.0.1:PORT for an embedded relay):
+    // reachable from egress projects whose policy says network.relays: true.
+    std::vector<std::string> relays{};
+    // Host side of isolated/egress (filter rules, forwarders); default: HostNetworkEnforcer.
+    std::shared_ptr<NetworkEnforcer> network_enforcer{};
     std::function<TimePoint()> clock{};                  // default: steady_clock::now
     std::function<double()> random{};                    // uniform [0,1); default: a PRNG
 };

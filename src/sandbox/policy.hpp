@@ -46,6 +46,7 @@ struct Resources {
 struct Network {
     NetworkMode mode = NetworkMode::none;
     std::vector<HostPort> allow{};  // egress only
+    bool relays = false;            // egress only: the daemon's own relays are reachable too
     bool operator==(const Network&) const = default;
 };
 

@@ -407,11 +407,29 @@ void set_network_allow(Policy& p, const std::string& path, const std::string&, c
               "forbidden: loopback, link-local and cloud metadata addresses are never allowed",
               Severity::error);
             ok = false;
+        } else if (host.starts_with("*.")) {
+            r(node, ip,
+              "wildcard entries are not supported: the container reaches allowlisted names "
+              "through /etc/hosts entries, one per name; list each host name",
+              Severity::error);
+            ok = false;
+        } else if (std::all_of(host.begin(), host.end(),
+                               [](char c) { return (c >= '0' && c <= '9') || c == '.'; })) {
+            r(node, ip,
+              "IP addresses cannot be allowlisted: the container reaches allowlisted names "
+              "through /etc/hosts; use a DNS name",
+              Severity::error);
+            ok = false;
         } else {
             out.push_back(HostPort{.host = host, .port = std::stoi(port)});
         }
     }
     if (ok) p.network.allow = std::move(out);
+}
+
+void set_network_relays(Policy& p, const std::string& path, const std::string&,
+                        const YAML::Node& n, const Reporter& r) {
+    if (auto v = as_bool(n, path, r)) p.network.relays = *v;
 }
 
 void set_restart(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
@@ -536,6 +554,7 @@ const std::vector<Key>& keys() {
         {"network", KeyKind::section, nullptr},
         {"network.mode", KeyKind::leaf, set_network_mode},
         {"network.allow", KeyKind::leaf, set_network_allow},
+        {"network.relays", KeyKind::leaf, set_network_relays},
         {"lifecycle", KeyKind::section, nullptr},
         {"lifecycle.restart", KeyKind::leaf, set_restart},
         {"lifecycle.backoff_initial", KeyKind::leaf, set_backoff_initial},

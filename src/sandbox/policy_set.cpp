@@ -38,9 +38,14 @@ void cross_checks(ResolvedPolicy& r) {
             Severity::error);
     if (p.lifecycle.backoff_max < p.lifecycle.backoff_initial)
         add("lifecycle.backoff_max", "backoff_max is shorter than backoff_initial", Severity::error);
-    if (p.network.mode == NetworkMode::egress && p.network.allow.empty())
+    if (p.network.mode == NetworkMode::egress && p.network.allow.empty() && !p.network.relays)
         add(r.provenance.count("network.allow") ? "network.allow" : "network.mode",
-            "mode egress needs at least one host:port in network.allow", Severity::error);
+            "mode egress needs at least one host:port in network.allow (or relays: true)",
+            Severity::error);
+    if (p.network.mode != NetworkMode::egress && p.network.relays)
+        add("network.relays", "ignored: relays only applies to mode egress (mode is " +
+                                  to_string(p.network.mode) + ")",
+            Severity::warning);
     if (p.network.mode != NetworkMode::egress && !p.network.allow.empty())
         add("network.allow", "ignored: the allowlist only applies to mode egress (mode is " +
                                  to_string(p.network.mode) + ")",
@@ -173,6 +178,7 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     std::vector<std::string> allow;
     for (const auto& hp : p.network.allow) allow.push_back(hp.to_string());
     out.emplace_back("network.allow", join(allow));
+    out.emplace_back("network.relays", p.network.relays ? "true" : "false");
     const auto& l = p.lifecycle;
     out.emplace_back("lifecycle.restart", to_string(l.restart));
     out.emplace_back("lifecycle.backoff_initial", ms(l.backoff_initial));

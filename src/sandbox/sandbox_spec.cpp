@@ -64,6 +64,9 @@ nlohmann::json canonical(const docker::ContainerSpec& c, const NetworkPlan& net,
     for (const auto& m : c.mounts) mounts.push_back({m.source, m.target, m.read_only});
     nlohmann::json allow = nlohmann::json::array();
     for (const auto& a : net.allow) allow.push_back(a.to_string());
+    nlohmann::json forwards = nlohmann::json::array();
+    for (const auto& f : net.forwards)
+        forwards.push_back({f.name, f.port, f.target_host, f.target_port, f.trusted});
     return {
         {"v", 1},
         {"name", c.name},
@@ -96,7 +99,8 @@ nlohmann::json canonical(const docker::ContainerSpec& c, const NetworkPlan& net,
         {"extra_hosts", c.extra_hosts},
         {"dns", c.dns},
         {"network", {{"mode", to_string(net.mode)}, {"name", net.network_name},
-                     {"internal", net.internal}, {"allow", allow}}},
+                     {"internal", net.internal}, {"allow", allow}, {"bridge", net.bridge},
+                     {"forwards", forwards}}},
         {"secrets", p.secrets},  // names and files, never values
     };
 }
@@ -105,7 +109,48 @@ nlohmann::json canonical(const docker::ContainerSpec& c, const NetworkPlan& net,
 
 std::string container_name(const ProjectRef& project) { return "tenex-" + suffix(project); }
 std::string network_name(const ProjectRef& project) { return "tenex-net-" + suffix(project); }
+std::string bridge_name(const ProjectRef& project) {
+    return "tnx-" + sha256_hex(project.address()).substr(0, 11);
+}
 std::string redacted_secret(const std::string& file) { return "<secret from " + file + ">"; }
+
+Result<RelayRoute> relay_route(const std::string& url, int index) {
+    std::string scheme, rest;
+    if (url.starts_with("ws://")) scheme = "ws", rest = url.substr(5);
+    else if (url.starts_with("wss://")) scheme = "wss", rest = url.substr(6);
+    else return make_error("relay URL must start with ws:// or wss://: " + url);
+    const auto slash = rest.find_first_of("/?#");
+    std::string authority = rest.substr(0, slash);
+    const std::string path = slash == std::string::npos ? "" : rest.substr(slash);
+    if (authority.find('@') != std::string::npos)
+        return make_error("relay URL with credentials is not forwarded");
+    std::string host = authority;
+    int port = scheme == "wss" ? 443 : 80;
+    if (!authority.empty() && authority.front() == '[') {  // [v6]:port
+        const auto close = authority.find(']');
+        if (close == std::string::npos) return make_error("bad relay URL host: " + url);
+        host = authority.substr(1, close - 1);
+        const std::string tail = authority.substr(close + 1);
+        if (tail.starts_with(":")) port = std::atoi(tail.c_str() + 1);
+    } else if (const auto colon = authority.rfind(':'); colon != std::string::npos) {
+        host = authority.substr(0, colon);
+        port = std::atoi(authority.c_str() + colon + 1);
+    }
+    if (host.empty() || port < 1 || port > 65535) return make_error("bad relay URL: " + url);
+    std::transform(host.begin(), host.end(), host.begin(),
+                   [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; });
+    const bool literal = host == "localhost" || host.find(':') != std::string::npos ||
+                         std::all_of(host.begin(), host.end(),
+                                     [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+    RelayRoute r;
+    r.forward = Forward{.name = literal ? "tenex-relay-" + std::to_string(index) : host,
+                        .port = port,
+                        .target_host = host,
+                        .target_port = port,
+                        .trusted = true};
+    r.inside_url = literal ? scheme + "://" + r.forward.name + ":" + std::to_string(port) + path : url;
+    return r;
+}
 
 std::string expand_placeholders(const std::string& text, const SpecContext& ctx) {
     const std::pair<std::string, std::string> subs[] = {
@@ -212,7 +257,33 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
             c.network_mode = net.network_name;
             break;
     }
-    if (p.network.mode == NetworkMode::egress) net.allow = p.network.allow;
+    if (p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress)
+        net.bridge = bridge_name(ctx.project);
+    if (p.network.mode == NetworkMode::egress) {
+        net.allow = p.network.allow;
+        auto add = [&](const Forward& f) {
+            for (const auto& g : net.forwards)
+                if (g.name == f.name && g.port == f.port) return;
+            net.forwards.push_back(f);
+        };
+        for (const auto& a : p.network.allow)
+            add(Forward{.name = a.host, .port = a.port, .target_host = a.host,
+                        .target_port = a.port, .trusted = false});
+        if (p.network.relays) {
+            int index = 0;
+            for (const auto& url : ctx.relays) {
+                auto route = relay_route(url, ++index);
+                if (!route) return make_error("network.relays: " + route.error().message);
+                add(route->forward);
+                net.relay_urls.push_back(route->inside_url);
+            }
+            if (!net.relay_urls.empty() && !p.env.count("TENEX_RELAYS")) {
+                std::string joined;
+                for (const auto& u : net.relay_urls) joined += (joined.empty() ? "" : ",") + u;
+                env["TENEX_RELAYS"] = joined;
+            }
+        }
+    }
 
     // The digest sees secrets only as references, so it is the same for render and start.
     docker::ContainerSpec for_digest = c;

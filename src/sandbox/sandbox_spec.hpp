@@ -23,12 +23,29 @@ inline constexpr const char* kLabelProject = "tenex.project";
 inline constexpr const char* kLabelPolicyDigest = "tenex.policy-digest";
 inline constexpr const char* kWorkspace = "/workspace";
 
+inline constexpr const char* kBridgeNameOption = "com.docker.network.bridge.name";
+
+// One destination the egress enforcer serves: the container connects to `name:port` (name
+// mapped to a host address of its network through /etc/hosts), the host side resolves
+// `target_host` at connect time and connects to `target_port`.
+struct Forward {
+    std::string name{};
+    int port = 0;
+    std::string target_host{};
+    int target_port = 0;
+    bool trusted = false;  // the daemon's own relay: loopback/private targets allowed
+    bool operator==(const Forward&) const = default;
+};
+
 // What the network side must provide for the container (created before it, see README).
 struct NetworkPlan {
     NetworkMode mode = NetworkMode::none;
     std::string network_name{};      // isolated/egress: the per-project network to create
+    std::string bridge{};            // its host interface name (<= 15 chars)
     bool internal = false;           // create it with Internal: true (no route out)
     std::vector<HostPort> allow{};   // egress: the only destinations the enforcer lets through
+    std::vector<Forward> forwards{};       // egress: allow entries and the daemon's relays
+    std::vector<std::string> relay_urls{};  // egress + relays: the relays as seen from inside
     bool operator==(const NetworkPlan&) const = default;
 };
 
@@ -48,6 +65,7 @@ struct SpecContext {
     std::filesystem::path project_dir{};   // absolute host path of the project's directory
     std::string daemon_id{};               // the daemon's identity (label)
     SecretMode secrets = SecretMode::read;
+    std::vector<std::string> relays{};     // the daemon's relay URLs (for network.relays)
 };
 
 // "tenex-<d, sanitized, at most 40 chars>-<12 hex of sha256(address)>": valid for Docker,
@@ -55,6 +73,16 @@ struct SpecContext {
 std::string container_name(const ProjectRef& project);
 // The per-project network for isolated and egress modes: "tenex-net-<same suffix>".
 std::string network_name(const ProjectRef& project);
+// The host interface of that network: "tnx-<11 hex of sha256(address)>" (15 chars, the limit).
+std::string bridge_name(const ProjectRef& project);
+
+// A relay URL split for forwarding. Loopback and IP-literal hosts cannot be mapped by name,
+// so they get the synthetic name "tenex-relay-<index>".
+struct RelayRoute {
+    Forward forward{};
+    std::string inside_url{};  // the URL that works from inside the container
+};
+Result<RelayRoute> relay_route(const std::string& url, int index);
 // {address} {d} {naddr} {owner} replaced; everything else kept as written.
 std::string expand_placeholders(const std::string& text, const SpecContext& ctx);
 

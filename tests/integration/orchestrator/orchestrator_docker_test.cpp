@@ -395,10 +395,11 @@ public:
         return inner_.list(o);
     }
     docker::DResult<docker::ContainerStats> stats(const std::string& id) override { return inner_.stats(id); }
-    docker::DStatus ensure_network(const NetworkPlan& plan,
-                                   const std::map<std::string, std::string>& labels) override {
+    docker::DResult<docker::NetworkInfo> ensure_network(
+        const NetworkPlan& plan, const std::map<std::string, std::string>& labels) override {
         return inner_.ensure_network(plan, labels);
     }
+    docker::DStatus remove_network(const std::string& name) override { return inner_.remove_network(name); }
     std::atomic<int> max_stopping{0};
 
 private:

@@ -112,11 +112,12 @@ public:
         return docker::ContainerStats{.cpu_percent = 1.5, .memory_usage = 1000,
                                       .memory_limit = 2000, .pids = 3, .online_cpus = 2};
     }
-    docker::DStatus ensure_network(const NetworkPlan&,
-                                   const std::map<std::string, std::string>&) override {
+    docker::DResult<docker::NetworkInfo> ensure_network(
+        const NetworkPlan& plan, const std::map<std::string, std::string>&) override {
         ++networks;
-        return Unit{};
+        return docker::NetworkInfo{.id = "net-" + plan.network_name, .name = plan.network_name};
     }
+    docker::DStatus remove_network(const std::string&) override { return Unit{}; }
 
     // Test controls.
     void exit_container(const std::string& id, int code, bool oom = false) {

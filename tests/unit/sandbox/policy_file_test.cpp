@@ -213,6 +213,9 @@ TEST(PolicyFile, BadValuesElsewhere) {
     expect_one_error("network:\n  mode: bridge\n", {2, 9, "network.mode", "unknown network mode \"bridge\""});
     expect_one_error("network:\n  allow:\n    - relay.tenex.chat\n", {3, 7, "network.allow[0]", "expected \"host:port\""});
     expect_one_error("network:\n  allow: [\"a.b:70000\"]\n", {2, 11, "network.allow[0]", "expected \"host:port\""});
+    expect_one_error("network:\n  allow: [\"*.example.com:443\"]\n", {2, 11, "network.allow[0]", "wildcard entries are not supported"});
+    expect_one_error("network:\n  allow: [203.0.113.5:443]\n", {2, 11, "network.allow[0]", "IP addresses cannot be allowlisted"});
+    expect_one_error("network:\n  relays: yes\n", {2, 11, "network.relays", "expected true or false"});
     expect_one_error("args: [\"--x={nadr}\"]\n", {1, 8, "args[0]", "unknown placeholder {nadr}"});
     expect_one_error("env:\n  1BAD: x\n", {2, 9, "env.1BAD", "not a valid environment variable name"});
     expect_one_error("secrets:\n  KEY: relative/path\n", {2, 8, "secrets.KEY", "absolute path"});

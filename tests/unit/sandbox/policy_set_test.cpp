@@ -129,7 +129,7 @@ TEST_F(PolicyDir, RulesThatSpanKeysPointAtTheLaterKey) {
     EXPECT_EQ(only_error("s"), path("swap.yaml") + ":3:16: resources.memory_swap: memory_swap "
                                                    "(memory + swap) 1Gi is below memory 2Gi");
     EXPECT_EQ(only_error("e"), path("egress.yaml") + ":3:9: network.mode: mode egress needs at "
-                                                     "least one host:port in network.allow");
+                                                     "least one host:port in network.allow (or relays: true)");
     EXPECT_EQ(only_error("b"), path("both.yaml") + ":5:8: secrets.KEY: the same variable is also set in env");
     EXPECT_EQ(only_error("o"), path("backoff.yaml") + ":4:16: lifecycle.backoff_max: backoff_max is "
                                                       "shorter than backoff_initial");

@@ -1,0 +1,41 @@
+// Host-side packet filtering for the per-project networks: traffic that enters the host from a
+// project's bridge (the INPUT path: the gateway address, docker0's address, every other host
+// address) is dropped except the egress forwarders' own ip:port pairs. The rules live in the
+// chain TENEX-INPUT (jumped to first from INPUT), each tagged with the comment
+// "tenex:<bridge>", so they are found, replaced and removed per network. Uses `iptables -w`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace tenex::sandbox {
+
+inline constexpr const char* kFirewallChain = "TENEX-INPUT";
+
+struct OpenPort {
+    std::string ip{};  // a host address on the bridge
+    int port = 0;      // TCP
+    bool operator==(const OpenPort&) const = default;
+};
+
+class HostFirewall {
+public:
+    // Makes the bridge's rules exactly: established/related accepted, the given ports
+    // accepted, everything else from the bridge dropped. Idempotent; never opens a window
+    // (the drop rule stays while accept rules change).
+    static Status apply(const std::string& bridge, const std::vector<OpenPort>& open);
+    // Removes every rule of the bridge.
+    static Status remove(const std::string& bridge);
+    // Bridges that have rules in the chain.
+    static std::vector<std::string> bridges();
+    // Packets the bridge's drop rule has dropped (denied attempts); 0 without rules.
+    static std::uint64_t dropped_packets(const std::string& bridge);
+    // Runs a command (no shell); stdout on success, stderr and the exit status otherwise.
+    static Result<std::string> run(const std::vector<std::string>& argv);
+};
+
+}  // namespace tenex::sandbox

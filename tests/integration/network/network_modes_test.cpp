@@ -1,0 +1,378 @@
+// Network modes proven inside real containers, started by the real orchestrator: the probe
+// image's `connect IP PORT MS` reports from inside what it can reach. Destinations are
+// listeners this test opens on the host (0.0.0.0, loopback) and probe containers on the
+// default bridge; nothing is sent off this machine.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "../docker/docker_fixture.hpp"
+#include "docker/containers.hpp"
+#include "docker/logs.hpp"
+#include "docker/networks.hpp"
+#include "environment.hpp"
+#include "sandbox/egress_firewall.hpp"
+#include "sandbox/network_enforcer.hpp"
+#include "sandbox/orchestrator.hpp"
+#include "../orchestrator/test_policy.hpp"
+
+namespace tenex::sandbox {
+namespace {
+
+using namespace std::chrono_literals;
+using docker::test::eventually;
+
+// A TCP listener on the host that counts the connections it accepts.
+class HostListener {
+public:
+    explicit HostListener(const std::string& ip) {
+        fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+        ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 && listen(fd_, 16) == 0;
+        socklen_t len = sizeof sa;
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+        port_ = ntohs(sa.sin_port);
+        thread_ = std::thread([this] {
+            while (!stop_) {
+                pollfd p{fd_, POLLIN, 0};
+                if (poll(&p, 1, 100) != 1) continue;
+                int c = accept(fd_, nullptr, nullptr);
+                if (c >= 0) {
+                    ++accepted_;
+                    close(c);
+                }
+            }
+        });
+    }
+    ~HostListener() {
+        stop_ = true;
+        thread_.join();
+        close(fd_);
+    }
+    bool ok() const { return ok_; }
+    int port() const { return port_; }
+    int accepted() const { return accepted_.load(); }
+
+private:
+    int fd_ = -1;
+    bool ok_ = false;
+    int port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> accepted_{0};
+    std::thread thread_;
+};
+
+bool host_connects(const std::string& ip, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<std::uint16_t>(port));
+    inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+class NetworkModesTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        TENEX_REQUIRE_DOCKER();
+        if (geteuid() != 0) GTEST_SKIP() << "network enforcement needs root (iptables)";
+        auto c = docker::Client::connect();
+        ASSERT_TRUE(c) << c.error().describe();
+        client_ = std::move(c).value();
+        auto image = docker::test::ensure_probe_image(*client_);
+        ASSERT_TRUE(image) << image.error().describe();
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        daemon_id_ = "test-" + docker::test::run_id() + "-" + info->name();
+        engine_ = std::make_unique<DockerEngine>(*client_);
+        auto bridge = docker::inspect_network(*client_, "bridge");
+        ASSERT_TRUE(bridge && !bridge->gateways.empty());
+        docker0_ = bridge->gateways[0];
+    }
+
+    void TearDown() override {
+        if (!client_) return;
+        orchestrators_.clear();  // stops forwarders
+        auto left = docker::list_containers(
+            *client_, {.all = true, .labels = {std::string(kLabelDaemon) + "=" + daemon_id_}, .names = {}});
+        if (left)
+            for (const auto& c : *left) (void)docker::remove_container(*client_, c.id, true, true);
+        for (const auto& id : extra_containers_) (void)docker::remove_container(*client_, id, true, true);
+        auto nets = docker::list_networks(*client_, {std::string(kLabelDaemon) + "=" + daemon_id_});
+        if (nets)
+            for (const auto& n : *nets) {
+                (void)docker::remove_network(*client_, n.id);
+                (void)HostFirewall::remove(bridge_interface(n));
+            }
+    }
+
+    Orchestrator& make(std::vector<std::string> relays = {}) {
+        OrchestratorOptions o;
+        o.daemon_id = daemon_id_;
+        o.policies = [this](const ProjectRef&) -> Result<Policy> {
+            std::lock_guard lock(mu_);
+            return policy_;
+        };
+        o.workspace = [root = dir_.path()](const ProjectRef& p) -> Result<std::filesystem::path> {
+            auto dir = root / p.d;
+            std::error_code ec;
+            std::filesystem::create_directories(dir, ec);
+            if (ec) return make_error(ec.message());
+            return dir;
+        };
+        o.extra_labels = {{"tenex.test", "1"}, {"tenex.test.run", docker::test::run_id()}};
+        o.relays = std::move(relays);
+        orchestrators_.push_back(std::make_unique<Orchestrator>(std::move(o), *engine_));
+        return *orchestrators_.back();
+    }
+
+    void set_policy(Policy p) {
+        std::lock_guard lock(mu_);
+        policy_ = std::move(p);
+    }
+
+    Policy policy(NetworkMode mode, std::vector<std::string> args) {
+        Policy p = test::probe_policy(std::move(args));
+        p.network.mode = mode;
+        p.lifecycle.restart = RestartMode::never;
+        return p;
+    }
+
+    ProjectRef project(const std::string& d) {
+        return ProjectRef{.owner = std::string(64, 'c'), .d = d + "-" + docker::test::run_id()};
+    }
+
+    // Starts (or replaces) the project's container with the probe arguments and returns its
+    // output once it has exited.
+    std::string probe(Orchestrator& orch, const ProjectRef& ref, Policy p) {
+        set_policy(std::move(p));
+        auto r = orch.restart(ref).get();
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        if (!r || r->container_id.empty()) return "start failed";
+        auto waited = docker::wait_container(*client_, r->container_id, docker::WaitCondition::NotRunning, 30s);
+        EXPECT_TRUE(waited);
+        auto logs = docker::container_logs(*client_, r->container_id);
+        EXPECT_TRUE(logs);
+        return logs ? logs->out : std::string();
+    }
+
+    std::string connect_from(Orchestrator& orch, const ProjectRef& ref, NetworkMode mode,
+                             const std::string& ip, int port, Policy base = {}) {
+        Policy p = base.image.empty() || base.args.empty() ? policy(mode, {}) : base;
+        p.network.mode = mode;
+        p.lifecycle.restart = RestartMode::never;
+        p.args = {"connect", ip, std::to_string(port), "1500"};
+        return probe(orch, ref, p);
+    }
+
+    // A probe container on the default bridge listening on 8080; returns its IP.
+    std::string target_container() {
+        docker::ContainerSpec spec;
+        spec.name = "tenex-test-" + docker::test::run_id() + "-target-" + std::to_string(extra_containers_.size());
+        spec.image = docker::test::kProbeImage;
+        spec.cmd = {"listen", "8080"};
+        spec.user = "65534:65534";
+        spec.labels = {{"tenex.test", "1"}, {"tenex.test.run", docker::test::run_id()}};
+        spec.network_mode = "bridge";
+        auto id = docker::create_container(*client_, spec);
+        EXPECT_TRUE(id) << id.error().describe();
+        if (!id) return {};
+        extra_containers_.push_back(*id);
+        EXPECT_TRUE(docker::start_container(*client_, *id));
+        auto info = docker::inspect_container(*client_, *id);
+        EXPECT_TRUE(info);
+        std::string ip = info ? info->network_ips["bridge"] : std::string();
+        EXPECT_FALSE(ip.empty());
+        return ip;
+    }
+
+    std::string gateway_of(const ProjectRef& ref) {
+        auto net = docker::inspect_network(*client_, network_name(ref));
+        EXPECT_TRUE(net) << net.error().describe();
+        return net && !net->gateways.empty() ? net->gateways[0] : std::string();
+    }
+
+    std::unique_ptr<docker::Client> client_;
+    std::unique_ptr<DockerEngine> engine_;
+    std::string daemon_id_;
+    std::string docker0_;
+    std::mutex mu_;
+    Policy policy_;
+    tenex::test::TempDir dir_;
+    std::vector<std::unique_ptr<Orchestrator>> orchestrators_;
+    std::vector<std::string> extra_containers_;
+};
+
+const char* kOk = "connect=ok";
+const char* kFailed = "connect=failed";
+
+TEST_F(NetworkModesTest, NoneReachesNothing) {
+    HostListener host("0.0.0.0");
+    ASSERT_TRUE(host.ok());
+    const std::string target = target_container();
+    Orchestrator& orch = make();
+    const auto ref = project("none");
+    auto out = connect_from(orch, ref, NetworkMode::none, docker0_, host.port());
+    EXPECT_NE(out.find(kFailed), std::string::npos) << out;
+    EXPECT_NE(out.find("unreachable"), std::string::npos) << out;  // no route at all
+    out = connect_from(orch, ref, NetworkMode::none, target, 8080);
+    EXPECT_NE(out.find(kFailed), std::string::npos) << out;
+    EXPECT_EQ(host.accepted(), 0);
+}
+
+TEST_F(NetworkModesTest, OpenReachesAContainerOnTheBridge) {
+    const std::string target = target_container();
+    Orchestrator& orch = make();
+    const auto ref = project("open");
+    std::string out;
+    // The target may need a moment to listen.
+    ASSERT_TRUE(eventually([&] {
+        out = connect_from(orch, ref, NetworkMode::open, target, 8080);
+        return out.find(kOk) != std::string::npos;
+    }, 20s)) << out;
+}
+
+TEST_F(NetworkModesTest, IsolatedReachesNeitherHostNorOtherContainersNorOutside) {
+    HostListener any("0.0.0.0");
+    ASSERT_TRUE(any.ok());
+    const std::string target = target_container();
+    Orchestrator& orch = make();
+    const auto ref = project("isolated");
+    set_policy(policy(NetworkMode::isolated, {"sleep"}));
+    ASSERT_TRUE(orch.ensure_running(ref).get());
+    const std::string gw = gateway_of(ref);
+    ASSERT_FALSE(gw.empty());
+    // A service bound on the gateway address itself.
+    HostListener on_gateway(gw);
+    ASSERT_TRUE(on_gateway.ok());
+    EXPECT_TRUE(host_connects(gw, on_gateway.port()));  // it does listen (from the host)
+    ASSERT_TRUE(eventually([&] { return on_gateway.accepted() == 1; }, 5s));
+    const int before = on_gateway.accepted();
+
+    for (const auto& [ip, port] : std::vector<std::pair<std::string, int>>{
+             {gw, any.port()}, {gw, on_gateway.port()}, {docker0_, any.port()}}) {
+        auto out = connect_from(orch, ref, NetworkMode::isolated, ip, port);
+        EXPECT_NE(out.find(kFailed), std::string::npos) << ip << ":" << port << " " << out;
+    }
+    // Another container on the default bridge: the same path as the outside world (routed
+    // through the host), which this test must not send packets to.
+    auto out = connect_from(orch, ref, NetworkMode::isolated, target, 8080);
+    EXPECT_NE(out.find(kFailed), std::string::npos) << out;
+    EXPECT_EQ(any.accepted(), 0);
+    EXPECT_EQ(on_gateway.accepted(), before);
+    EXPECT_GT(orch.network_enforcer().stats(ref.address()).dropped_packets, 0u);
+}
+
+TEST_F(NetworkModesTest, EgressReachesOnlyItsForwarders) {
+    HostListener relay("127.0.0.1");      // the daemon's embedded relay (loopback)
+    HostListener private_dest("127.0.0.1");  // an allowlisted name that resolves to loopback
+    HostListener any("0.0.0.0");          // some other host service
+    ASSERT_TRUE(relay.ok() && private_dest.ok() && any.ok());
+    const std::string relay_url = "ws://127.0.0.1:" + std::to_string(relay.port());
+    Orchestrator& orch = make({relay_url});
+    const auto ref = project("egress");
+    Policy p = policy(NetworkMode::egress, {"sleep"});
+    p.network.relays = true;
+    p.network.allow = {HostPort{.host = "localhost", .port = private_dest.port()}};
+    set_policy(p);
+    auto started = orch.ensure_running(ref).get();
+    ASSERT_TRUE(started) << started.error().message;
+    const std::string gw = gateway_of(ref);
+    ASSERT_FALSE(gw.empty());
+
+    // The container knows each name by a host address of its network: the first name the
+    // gateway, the next one an address from the top of the subnet.
+    auto info = docker::inspect_container(*client_, started->container_id);
+    ASSERT_TRUE(info);
+    const auto& hosts = info->spec.extra_hosts;
+    EXPECT_NE(std::find(hosts.begin(), hosts.end(), "localhost:" + gw), hosts.end());
+    std::string relay_ip;
+    for (const auto& h : hosts)
+        if (h.starts_with("tenex-relay-1:")) relay_ip = h.substr(14);
+    ASSERT_FALSE(relay_ip.empty());
+    EXPECT_NE(relay_ip, gw);
+    const auto& env = info->spec.env;
+    EXPECT_NE(std::find(env.begin(), env.end(),
+                        "TENEX_RELAYS=ws://tenex-relay-1:" + std::to_string(relay.port())),
+              env.end());
+
+    // The relay's forwarder passes through to the loopback relay.
+    auto out = connect_from(orch, ref, NetworkMode::egress, relay_ip, relay.port(), p);
+    EXPECT_NE(out.find(kOk), std::string::npos) << out;
+    EXPECT_TRUE(eventually([&] { return relay.accepted() >= 1; }, 5s));
+
+    // An allowlisted name that resolves to a non-public address: the forwarder refuses.
+    const auto refused_before = orch.network_enforcer().stats(ref.address()).refused;
+    out = connect_from(orch, ref, NetworkMode::egress, gw, private_dest.port(), p);
+    EXPECT_TRUE(eventually([&] {
+        return orch.network_enforcer().stats(ref.address()).refused > refused_before;
+    }, 5s));
+    EXPECT_EQ(private_dest.accepted(), 0);
+
+    // Ports that are not forwarders: host services on the gateway, the forwarder address and
+    // elsewhere; and the relay's port on the address of another name.
+    out = connect_from(orch, ref, NetworkMode::egress, gw, relay.port(), p);
+    EXPECT_NE(out.find(kFailed), std::string::npos) << out;
+    for (const auto& ip : {gw, relay_ip, docker0_}) {
+        out = connect_from(orch, ref, NetworkMode::egress, ip, any.port(), p);
+        EXPECT_NE(out.find(kFailed), std::string::npos) << ip << " " << out;
+    }
+    EXPECT_EQ(any.accepted(), 0);
+    EXPECT_GT(orch.network_enforcer().stats(ref.address()).dropped_packets, 0u);
+}
+
+TEST_F(NetworkModesTest, RulesAndForwardersGoWithTheNetworkAndComeBackAfterARestart) {
+    HostListener relay("127.0.0.1");
+    ASSERT_TRUE(relay.ok());
+    const std::string relay_url = "ws://127.0.0.1:" + std::to_string(relay.port());
+    const auto ref = project("teardown");
+    Policy p = policy(NetworkMode::egress, {"sleep"});
+    p.network.relays = true;
+    set_policy(p);
+    std::string gw;
+    {
+        Orchestrator& first = make({relay_url});
+        ASSERT_TRUE(first.ensure_running(ref).get());
+        gw = gateway_of(ref);
+        ASSERT_FALSE(gw.empty());
+        EXPECT_TRUE(host_connects(gw, relay.port()));  // the forwarder listens
+        // The daemon goes away, its project keeps running.
+        first.shutdown(false);
+        orchestrators_.clear();
+    }
+    EXPECT_FALSE(host_connects(gw, relay.port()));
+    auto bridges = HostFirewall::bridges();
+    EXPECT_NE(std::find(bridges.begin(), bridges.end(), bridge_name(ref)), bridges.end());
+
+    // The next daemon adopts the container and brings its forwarder back.
+    Orchestrator& second = make({relay_url});
+    ASSERT_TRUE(second.reconcile().get());
+    EXPECT_TRUE(eventually([&] { return host_connects(gw, relay.port()); }, 10s));
+
+    // Stopping the project removes network, forwarders and rules.
+    auto stopped = second.stop(ref).get();
+    ASSERT_TRUE(stopped) << stopped.error().message;
+    auto net = docker::inspect_network(*client_, network_name(ref));
+    ASSERT_FALSE(net);
+    EXPECT_TRUE(net.error().not_found());
+    bridges = HostFirewall::bridges();
+    EXPECT_EQ(std::find(bridges.begin(), bridges.end(), bridge_name(ref)), bridges.end());
+    auto listed = HostFirewall::run({"iptables", "-w", "-S", kFirewallChain});
+    ASSERT_TRUE(listed);
+    EXPECT_EQ(listed->find(bridge_name(ref)), std::string::npos) << *listed;
+}
+
+}  // namespace
+}  // namespace tenex::sandbox

@@ -1,0 +1,150 @@
+// The network side that needs no engine: the egress plan built from a policy and the
+// daemon's relays, relay URL routes, forwarder addresses and the public-address check.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "sandbox/egress_proxy.hpp"
+#include "sandbox/network_enforcer.hpp"
+#include "sandbox/sandbox_spec.hpp"
+
+namespace tenex::sandbox {
+namespace {
+
+SpecContext context(std::vector<std::string> relays = {}) {
+    SpecContext ctx;
+    ctx.project = ProjectRef{.owner = std::string(64, 'a'), .d = "web"};
+    ctx.project_dir = "/srv/projects/web";
+    ctx.daemon_id = "d";
+    ctx.secrets = SecretMode::redact;
+    ctx.relays = std::move(relays);
+    return ctx;
+}
+
+bool has_env(const SandboxSpec& s, const std::string& kv) {
+    return std::find(s.container.env.begin(), s.container.env.end(), kv) != s.container.env.end();
+}
+
+TEST(NetworkPlan, BridgeNameFitsTheKernelLimitAndDiffersPerProject) {
+    const ProjectRef a{.owner = std::string(64, 'a'), .d = "web"};
+    const ProjectRef b{.owner = std::string(64, 'b'), .d = "web"};
+    EXPECT_EQ(bridge_name(a).size(), 15u);
+    EXPECT_TRUE(bridge_name(a).starts_with("tnx-"));
+    EXPECT_NE(bridge_name(a), bridge_name(b));
+    EXPECT_EQ(bridge_name(a), bridge_name(a));
+}
+
+TEST(NetworkPlan, EgressForwardsAllowEntriesAndRelaysOnlyWhenAsked) {
+    Policy p;
+    p.network.mode = NetworkMode::egress;
+    p.network.allow = {{"api.anthropic.com", 443}, {"relay.tenex.chat", 443}};
+    const std::vector<std::string> relays{"ws://127.0.0.1:7777", "wss://relay.tenex.chat"};
+    auto s = build_sandbox_spec(p, context(relays));
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->network.bridge, bridge_name(context().project));
+    ASSERT_EQ(s->network.forwards.size(), 2u);
+    EXPECT_FALSE(s->network.forwards[0].trusted);
+    EXPECT_TRUE(s->network.relay_urls.empty());
+    for (const auto& e : s->container.env) EXPECT_FALSE(e.starts_with("TENEX_RELAYS=")) << e;
+
+    p.network.relays = true;
+    s = build_sandbox_spec(p, context(relays));
+    ASSERT_TRUE(s);
+    // relay.tenex.chat:443 is listed once (as the allow entry, untrusted); the loopback relay
+    // gets a synthetic, trusted name.
+    ASSERT_EQ(s->network.forwards.size(), 3u);
+    const Forward& local = s->network.forwards[2];
+    EXPECT_EQ(local.name, "tenex-relay-1");
+    EXPECT_EQ(local.port, 7777);
+    EXPECT_EQ(local.target_host, "127.0.0.1");
+    EXPECT_TRUE(local.trusted);
+    EXPECT_TRUE(has_env(*s, "TENEX_RELAYS=ws://tenex-relay-1:7777,wss://relay.tenex.chat"));
+
+    // The policy's own TENEX_RELAYS wins.
+    p.env["TENEX_RELAYS"] = "wss://mine.example";
+    s = build_sandbox_spec(p, context(relays));
+    ASSERT_TRUE(s);
+    EXPECT_TRUE(has_env(*s, "TENEX_RELAYS=wss://mine.example"));
+}
+
+TEST(NetworkPlan, RelaysChangeTheDigest) {
+    Policy p;
+    p.network.mode = NetworkMode::egress;
+    p.network.relays = true;
+    auto a = build_sandbox_spec(p, context({"ws://127.0.0.1:1"}));
+    auto b = build_sandbox_spec(p, context({"ws://127.0.0.1:2"}));
+    ASSERT_TRUE(a && b);
+    EXPECT_NE(a->digest, b->digest);
+}
+
+TEST(NetworkPlan, OtherModesHaveNoForwards) {
+    for (auto mode : {NetworkMode::none, NetworkMode::isolated, NetworkMode::open}) {
+        Policy p;
+        p.network.mode = mode;
+        p.network.relays = true;
+        p.network.allow = {{"a.example", 443}};
+        auto s = build_sandbox_spec(p, context({"ws://127.0.0.1:7777"}));
+        ASSERT_TRUE(s);
+        EXPECT_TRUE(s->network.forwards.empty());
+        EXPECT_TRUE(s->network.relay_urls.empty());
+        EXPECT_EQ(s->network.bridge.empty(), mode != NetworkMode::isolated);
+    }
+}
+
+TEST(RelayRoute, SplitsUrls) {
+    auto r = relay_route("wss://Relay.Example.com/path?x=1", 1);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->forward.name, "relay.example.com");
+    EXPECT_EQ(r->forward.port, 443);
+    EXPECT_EQ(r->inside_url, "wss://Relay.Example.com/path?x=1");
+    r = relay_route("ws://localhost:8080/", 3);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->forward.name, "tenex-relay-3");
+    EXPECT_EQ(r->forward.target_host, "localhost");
+    EXPECT_EQ(r->inside_url, "ws://tenex-relay-3:8080/");
+    r = relay_route("ws://[::1]:9000", 2);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->forward.target_host, "::1");
+    EXPECT_EQ(r->forward.port, 9000);
+    EXPECT_EQ(r->forward.name, "tenex-relay-2");
+    EXPECT_FALSE(relay_route("http://x", 1));
+    EXPECT_FALSE(relay_route("ws://user:pw@x", 1));
+    EXPECT_FALSE(relay_route("ws://x:0", 1));
+    EXPECT_FALSE(relay_route("ws://:80", 1));
+}
+
+TEST(ForwarderAddress, GatewayFirstThenFromTheTop) {
+    EXPECT_EQ(*forwarder_address("172.20.0.1", "172.20.0.0/16", 0), "172.20.0.1");
+    EXPECT_EQ(*forwarder_address("172.20.0.1", "172.20.0.0/16", 1), "172.20.255.254");
+    EXPECT_EQ(*forwarder_address("192.168.16.1", "192.168.16.0/20", 2), "192.168.31.253");
+    EXPECT_FALSE(forwarder_address("10.0.0.1", "10.0.0.0/30", 1));
+    EXPECT_FALSE(forwarder_address("10.0.0.1", "garbage", 1));
+}
+
+bool is_public(const char* text) {
+    sockaddr_storage ss{};
+    if (inet_pton(AF_INET, text, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr) == 1) {
+        ss.ss_family = AF_INET;
+    } else {
+        EXPECT_EQ(inet_pton(AF_INET6, text, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr), 1) << text;
+        ss.ss_family = AF_INET6;
+    }
+    return is_public_address(reinterpret_cast<const sockaddr*>(&ss));
+}
+
+TEST(PublicAddress, RefusesEverythingLocal) {
+    for (const char* a : {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+                          "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255",
+                          "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+                          "192.0.2.1", "198.51.100.1", "203.0.113.1"})
+        EXPECT_FALSE(is_public(a)) << a;
+    for (const char* a : {"1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111",
+                          "::ffff:1.1.1.1"})
+        EXPECT_TRUE(is_public(a)) << a;
+}
+
+}  // namespace
+}  // namespace tenex::sandbox
