@@ -1,8 +1,331 @@
-// Placeholder: ps, stop, restart, logs (issue 9).
+// Operator commands that talk to a running daemon over its HTTP API (daemon/http_api.hpp):
+//   tenex-sandbox ps [--json]
+//   tenex-sandbox stop <project>
+//   tenex-sandbox restart <project>
+//   tenex-sandbox logs <project> [-f] [--tail N]
+// Each takes --http ADDR ("host:port" or "unix:/path"; default 127.0.0.1:7878) or
+// -c/--config FILE (its http_listen). <project> is an address "31933:<owner>:<d>" or a `d`.
+// Exit codes: 0 ok; 1 the daemon is unreachable or refused the request (unknown project, ...);
+// 2 bad usage (bad address, unreadable config).
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
 #include "cli/command.hpp"
+#include "daemon/config.hpp"
+#include "daemon/http_api.hpp"
+#include "docker/transport.hpp"
+#include "docker/url.hpp"
+
 namespace tenex::cli {
-void register_ps(CLI::App&, Context&) {}
-void register_stop(CLI::App&, Context&) {}
-void register_restart(CLI::App&, Context&) {}
-void register_logs(CLI::App&, Context&) {}
+namespace {
+
+using json = nlohmann::json;
+
+struct OpsArgs {
+    std::string http{};
+    std::string config{};
+    std::string project{};
+    bool json_output{false};
+    bool follow{false};
+    int tail{-1};
+};
+
+struct Endpoint {
+    daemon::ListenAddress address{};
+    std::string text{};
+};
+
+struct Reply {
+    int status{0};
+    std::string body{};
+};
+
+// A failed request: exit code 1 for "daemon unreachable / refused", 2 for bad usage.
+struct OpsError {
+    int exit_code{1};
+    std::string message{};
+};
+
+template <class T>
+using OResult = Result<T, OpsError>;
+
+OResult<Endpoint> resolve_endpoint(const OpsArgs& a) {
+    std::string text = "127.0.0.1:7878";
+    if (!a.http.empty()) {
+        text = a.http;
+    } else if (!a.config.empty()) {
+        auto cfg = daemon::load_config(a.config);
+        if (!cfg) {
+            std::string msg = "cannot read the configuration";
+            if (!cfg.error().empty()) msg += ": " + sandbox::format_diagnostic(cfg.error().front());
+            return OpsError{2, msg};
+        }
+        text = cfg->http_listen;
+    }
+    auto addr = daemon::parse_listen_address(text);
+    if (!addr) return OpsError{2, "bad --http address '" + text + "': " + addr.error().message};
+    return Endpoint{*addr, text};
+}
+
+OpsError unreachable(const Endpoint& e, const std::string& why) {
+    return OpsError{1, "cannot reach the daemon at " + e.text + ": " + why +
+                           " (is `tenex-sandbox up` running?)"};
+}
+
+// One request. With on_data, a 200 body is streamed to it (return false to stop); any other
+// status collects the body into the reply.
+OResult<Reply> request(const Endpoint& e, const std::string& method, const std::string& path,
+                       const std::function<bool(std::string_view)>& on_data = {}) {
+    Reply reply;
+    if (e.address.unix_socket) {
+        docker::Transport transport(e.address.path);
+        docker::Request req;
+        req.method = method;
+        req.path = path;
+        req.content_type = {};
+        if (on_data) {
+            req.timeout = std::chrono::milliseconds(0);
+            docker::StreamHandlers h{.on_open = {}, .on_data = on_data};
+            auto r = transport.stream(req, "daemon request", h);
+            if (!r) return unreachable(e, r.error().message);
+            reply.status = r->status == 0 ? 200 : r->status;
+            reply.body = std::move(r->body);
+            return reply;
+        }
+        auto r = transport.send(req, "daemon request");
+        if (!r) return unreachable(e, r.error().message);
+        reply.status = r->status;
+        reply.body = std::move(r->body);
+        return reply;
+    }
+    httplib::Client client(e.address.host, e.address.port);
+    client.set_connection_timeout(3, 0);
+    client.set_read_timeout(on_data ? 24 * 3600 : 60, 0);
+    client.set_keep_alive(false);
+    httplib::Result r{nullptr, httplib::Error::Unknown};
+    if (method == "POST") {
+        r = client.Post(path.c_str());
+    } else if (on_data) {
+        r = client.Get(
+            path.c_str(),
+            [&](const httplib::Response& res) {
+                reply.status = res.status;
+                return true;
+            },
+            [&](const char* data, std::size_t n) {
+                if (reply.status != 200) {
+                    reply.body.append(data, n);
+                    return true;
+                }
+                return on_data(std::string_view(data, n));
+            });
+    } else {
+        r = client.Get(path.c_str());
+    }
+    if (!r) {
+        if (r.error() == httplib::Error::Canceled) return reply;  // on_data asked to stop
+        return unreachable(e, httplib::to_string(r.error()));
+    }
+    reply.status = r->status;
+    if (!on_data || reply.status != 200) reply.body = r->body;
+    return reply;
+}
+
+// The daemon's {"error": ...} or the status.
+std::string error_of(const Reply& reply) {
+    auto j = json::parse(reply.body, nullptr, false);
+    if (j.is_object() && j.contains("error") && j["error"].is_string())
+        return j["error"].get<std::string>();
+    return "the daemon answered HTTP " + std::to_string(reply.status);
+}
+
+std::string project_path(const std::string& project, const std::string& action) {
+    std::string p = "/projects/" + docker::url_encode(project);
+    if (!action.empty()) p += "/" + action;
+    return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ps
+
+std::string human_bytes(std::uint64_t n) {
+    static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(n);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[32];
+    if (u == 0 || v >= 100 || v == static_cast<double>(static_cast<std::uint64_t>(v)))
+        std::snprintf(buf, sizeof buf, "%.0f%s", v, kUnits[u]);
+    else
+        std::snprintf(buf, sizeof buf, "%.1f%s", v, kUnits[u]);
+    return buf;
+}
+
+std::string human_duration(std::int64_t s) {
+    char buf[32];
+    if (s < 60) std::snprintf(buf, sizeof buf, "%" PRId64 "s", s);
+    else if (s < 3600) std::snprintf(buf, sizeof buf, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+    else if (s < 86400)
+        std::snprintf(buf, sizeof buf, "%" PRId64 "h%02" PRId64 "m", s / 3600, (s % 3600) / 60);
+    else std::snprintf(buf, sizeof buf, "%" PRId64 "d%02" PRId64 "h", s / 86400, (s % 86400) / 3600);
+    return buf;
+}
+
+std::string print_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> width;
+    for (const auto& r : rows)
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            if (width.size() <= i) width.push_back(0);
+            width[i] = std::max(width[i], r[i].size());
+        }
+    std::string out;
+    for (const auto& r : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            line += r[i];
+            if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+        }
+        out += line + "\n";
+    }
+    return out;
+}
+
+void run_ps(const OpsArgs& a, Context& ctx) {
+    auto fail = [&](const OpsError& e) {
+        std::fprintf(stderr, "tenex-sandbox ps: %s\n", e.message.c_str());
+        ctx.exit_code = e.exit_code;
+    };
+    auto endpoint = resolve_endpoint(a);
+    if (!endpoint) return fail(endpoint.error());
+    auto reply = request(*endpoint, "GET", "/projects");
+    if (!reply) return fail(reply.error());
+    if (reply->status != 200) return fail({1, error_of(*reply)});
+    auto list = json::parse(reply->body, nullptr, false);
+    if (!list.is_array()) return fail({1, "the daemon's /projects answer is not a JSON array"});
+    if (a.json_output) {
+        std::printf("%s\n", list.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+        return;
+    }
+    std::vector<std::pair<daemon::ProjectView, json>> views;
+    std::map<std::string, int> d_count;
+    for (const auto& item : list) {
+        auto v = daemon::project_view_from_json(item);
+        if (!v) return fail({1, "bad project in the daemon's answer: " + v.error().message});
+        ++d_count[v->status.project.d];
+        views.emplace_back(std::move(*v), item);
+    }
+    std::vector<std::vector<std::string>> rows{{"PROJECT", "CONTAINER", "STATE", "UPTIME",
+                                                "RESTARTS", "CPU %", "MEMORY", "NETWORK",
+                                                "POLICY"}};
+    for (const auto& [v, item] : views) {
+        const auto& st = v.status;
+        std::string name = st.project.d;
+        if (name.empty() || d_count[name] > 1)
+            name = st.project.owner.substr(0, 8) + ":" + st.project.d;
+        std::string uptime = "-";
+        if (auto it = item.find("uptime_seconds"); it != item.end() && it->is_number_integer())
+            uptime = human_duration(it->get<std::int64_t>());
+        std::string cpu = "-", mem = "-";
+        if (st.usage) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%.1f%%", st.usage->cpu_percent);
+            cpu = buf;
+            mem = human_bytes(st.usage->memory_used) + " / " +
+                  (st.usage->memory_limit ? human_bytes(st.usage->memory_limit) : "-");
+        }
+        rows.push_back({name, st.container_id.empty() ? "-" : st.container_id.substr(0, 12),
+                        sandbox::to_string(st.state), uptime, std::to_string(st.restart_count),
+                        cpu, mem, v.network_mode.empty() ? "-" : v.network_mode,
+                        v.policy.empty() ? "-" : v.policy});
+    }
+    std::fputs(print_table(rows).c_str(), stdout);
+}
+
+void run_action(const OpsArgs& a, Context& ctx, const std::string& action) {
+    auto fail = [&](const OpsError& e) {
+        std::fprintf(stderr, "tenex-sandbox %s: %s\n", action.c_str(), e.message.c_str());
+        ctx.exit_code = e.exit_code;
+    };
+    auto endpoint = resolve_endpoint(a);
+    if (!endpoint) return fail(endpoint.error());
+    auto reply = request(*endpoint, "POST", project_path(a.project, action));
+    if (!reply) return fail(reply.error());
+    if (reply->status != 200) return fail({1, error_of(*reply)});
+    auto j = json::parse(reply->body, nullptr, false);
+    auto v = daemon::project_view_from_json(j);
+    if (!v) return fail({1, "bad answer from the daemon: " + v.error().message});
+    std::printf("%s %s: %s%s%s\n", action == "stop" ? "stopped" : "restarted",
+                v->status.project.address().c_str(), sandbox::to_string(v->status.state).c_str(),
+                v->status.container_id.empty() ? "" : " ",
+                v->status.container_id.substr(0, 12).c_str());
+}
+
+void run_logs(const OpsArgs& a, Context& ctx) {
+    auto fail = [&](const OpsError& e) {
+        std::fprintf(stderr, "tenex-sandbox logs: %s\n", e.message.c_str());
+        ctx.exit_code = e.exit_code;
+    };
+    auto endpoint = resolve_endpoint(a);
+    if (!endpoint) return fail(endpoint.error());
+    std::string path = project_path(a.project, "logs") + "?follow=" + (a.follow ? "1" : "0");
+    if (a.tail >= 0) path += "&tail=" + std::to_string(a.tail);
+    auto reply = request(*endpoint, "GET", path, [](std::string_view data) {
+        if (std::fwrite(data.data(), 1, data.size(), stdout) != data.size()) return false;
+        std::fflush(stdout);
+        return true;
+    });
+    if (!reply) return fail(reply.error());
+    if (reply->status != 200) return fail({1, error_of(*reply)});
+}
+
+void add_endpoint_options(CLI::App* cmd, OpsArgs& a) {
+    cmd->add_option("--http", a.http,
+                    "The daemon's HTTP API: host:port or unix:/path (default 127.0.0.1:7878)");
+    cmd->add_option("-c,--config", a.config, "Read the API address (http_listen) from this config");
+}
+
+}  // namespace
+
+void register_ps(CLI::App& root, Context& ctx) {
+    auto a = std::make_shared<OpsArgs>();
+    auto* cmd = root.add_subcommand("ps", "List the daemon's projects and their containers");
+    add_endpoint_options(cmd, *a);
+    cmd->add_flag("--json", a->json_output, "Print the /projects JSON instead of a table");
+    cmd->callback([a, &ctx] { run_ps(*a, ctx); });
+}
+
+void register_stop(CLI::App& root, Context& ctx) {
+    auto a = std::make_shared<OpsArgs>();
+    auto* cmd = root.add_subcommand("stop", "Stop a project's container (the daemon keeps it known)");
+    add_endpoint_options(cmd, *a);
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
+    cmd->callback([a, &ctx] { run_action(*a, ctx, "stop"); });
+}
+
+void register_restart(CLI::App& root, Context& ctx) {
+    auto a = std::make_shared<OpsArgs>();
+    auto* cmd = root.add_subcommand("restart", "Restart a project's container");
+    add_endpoint_options(cmd, *a);
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
+    cmd->callback([a, &ctx] { run_action(*a, ctx, "restart"); });
+}
+
+void register_logs(CLI::App& root, Context& ctx) {
+    auto a = std::make_shared<OpsArgs>();
+    auto* cmd = root.add_subcommand("logs", "Print a project's container logs (stdout and stderr)");
+    add_endpoint_options(cmd, *a);
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
+    cmd->add_flag("-f,--follow", a->follow, "Follow the logs until the container ends");
+    cmd->add_option("--tail", a->tail, "Only the last N lines")->check(CLI::NonNegativeNumber);
+    cmd->callback([a, &ctx] { run_logs(*a, ctx); });
+}
+
 }  // namespace tenex::cli

@@ -1,1 +1,583 @@
-// Placeholder: filled in by the daemon work of issue 9.
+#include "daemon/http_api.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include "docker/logs.hpp"
+#include "docker/url.hpp"
+
+namespace tenex::daemon {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string dump(const json& j) {
+    // Titles, errors and echoed input may hold invalid UTF-8: replace, never throw.
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Seconds since the epoch of an RFC 3339 UTC time ("2026-01-02T03:04:05.123Z"); nullopt for
+// anything else, and for the engine's zero time "0001-01-01T00:00:00Z".
+std::optional<std::int64_t> parse_rfc3339(const std::string& s) {
+    std::tm tm{};
+    int consumed = 0;
+    if (s.size() < 20 ||
+        std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
+        consumed != 19)
+        return std::nullopt;
+    if (tm.tm_year < 1971 || tm.tm_mon < 1 || tm.tm_mon > 12) return std::nullopt;
+    std::size_t pos = 19;
+    if (pos < s.size() && s[pos] == '.') {
+        ++pos;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+    }
+    std::int64_t offset = 0;
+    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+        ++pos;
+    } else if (pos + 6 == s.size() && (s[pos] == '+' || s[pos] == '-') && s[pos + 3] == ':') {
+        int h = 0, m = 0;
+        if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d", &h, &m) != 2) return std::nullopt;
+        offset = (s[pos] == '+' ? 1 : -1) * (h * 3600 + m * 60);
+        pos += 6;
+    } else {
+        return std::nullopt;
+    }
+    if (pos != s.size()) return std::nullopt;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return static_cast<std::int64_t>(timegm(&tm)) - offset;
+}
+
+bool state_has_uptime(sandbox::ProjectState s) {
+    return s == sandbox::ProjectState::starting || s == sandbox::ProjectState::running ||
+           s == sandbox::ProjectState::stopping;
+}
+
+Result<sandbox::ProjectState> parse_state(const std::string& s) {
+    using sandbox::ProjectState;
+    for (auto st : {ProjectState::stopped, ProjectState::starting, ProjectState::running,
+                    ProjectState::stopping, ProjectState::backing_off, ProjectState::crash_looping,
+                    ProjectState::failed})
+        if (sandbox::to_string(st) == s) return st;
+    return make_error("unknown state '" + s + "'");
+}
+
+sandbox::ExitReason parse_exit_reason(const std::string& s) {
+    using sandbox::ExitReason;
+    for (auto r : {ExitReason::exit, ExitReason::oom, ExitReason::killed})
+        if (sandbox::to_string(r) == s) return r;
+    return ExitReason::none;
+}
+
+}  // namespace
+
+json to_json(const ProjectView& view) {
+    const auto& st = view.status;
+    json j = {
+        {"address", st.project.address()},
+        {"owner", st.project.owner},
+        {"d", st.project.d},
+        {"title", view.title},
+        {"state", sandbox::to_string(st.state)},
+        {"container_id", st.container_id},
+        {"container_name", st.container_name},
+        {"started_at", st.started_at},
+        {"uptime_seconds", nullptr},
+        {"restarts", st.restart_count},
+        {"last_exit_code", nullptr},
+        {"last_exit_reason", sandbox::to_string(st.last_exit_reason)},
+        {"last_error", st.last_error},
+        {"last_trigger_unix_ms", st.last_trigger_unix_ms},
+        {"network_mode", view.network_mode},
+        {"policy", view.policy},
+        {"policy_digest", st.policy_digest},
+        {"usage", nullptr},
+    };
+    if (state_has_uptime(st.state)) {
+        if (auto started = parse_rfc3339(st.started_at)) {
+            auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+            j["uptime_seconds"] = std::max<std::int64_t>(0, now - *started);
+        }
+    }
+    if (st.last_exit_code) j["last_exit_code"] = *st.last_exit_code;
+    if (st.usage) {
+        j["usage"] = {{"cpu_percent", st.usage->cpu_percent},
+                      {"memory_used", st.usage->memory_used},
+                      {"memory_limit", st.usage->memory_limit},
+                      {"pids", st.usage->pids},
+                      {"sampled_at_unix", st.usage->sampled_at_unix}};
+    }
+    return j;
+}
+
+Result<ProjectView> project_view_from_json(const json& j) {
+    if (!j.is_object()) return make_error("a project is not a JSON object");
+    try {
+        ProjectView v;
+        auto& st = v.status;
+        st.project.owner = j.value("owner", std::string{});
+        st.project.d = j.value("d", std::string{});
+        v.title = j.value("title", std::string{});
+        auto state = parse_state(j.value("state", std::string{"stopped"}));
+        if (!state) return std::move(state).error();
+        st.state = *state;
+        st.container_id = j.value("container_id", std::string{});
+        st.container_name = j.value("container_name", std::string{});
+        st.started_at = j.value("started_at", std::string{});
+        st.restart_count = j.value("restarts", 0);
+        if (auto it = j.find("last_exit_code"); it != j.end() && !it->is_null())
+            st.last_exit_code = it->get<int>();
+        st.last_exit_reason = parse_exit_reason(j.value("last_exit_reason", std::string{}));
+        st.last_error = j.value("last_error", std::string{});
+        st.last_trigger_unix_ms = j.value("last_trigger_unix_ms", std::int64_t{0});
+        v.network_mode = j.value("network_mode", std::string{});
+        v.policy = j.value("policy", std::string{});
+        st.policy_digest = j.value("policy_digest", std::string{});
+        if (auto it = j.find("usage"); it != j.end() && it->is_object()) {
+            sandbox::ProjectUsage u;
+            u.cpu_percent = it->value("cpu_percent", 0.0);
+            u.memory_used = it->value("memory_used", std::uint64_t{0});
+            u.memory_limit = it->value("memory_limit", std::uint64_t{0});
+            u.pids = it->value("pids", std::uint64_t{0});
+            u.sampled_at_unix = it->value("sampled_at_unix", std::int64_t{0});
+            st.usage = u;
+        }
+        return v;
+    } catch (const json::exception& e) {
+        return make_error(std::string("a project field has the wrong type: ") + e.what());
+    }
+}
+
+Status stream_container_logs(const docker::Client& client, const std::string& container,
+                             const LogOptions& options,
+                             const std::function<bool(std::string_view)>& sink) {
+    std::string path = "/containers/" + docker::url_encode(container) +
+                       "/logs?stdout=1&stderr=1&timestamps=0&follow=" +
+                       (options.follow ? "1" : "0");
+    if (options.tail >= 0) path += "&tail=" + std::to_string(options.tail);
+    docker::LogDemuxer demux([&](docker::LogStream, std::string_view data) {
+        return data.empty() || sink(data);
+    });
+    docker::StreamHandlers handlers{.on_open = {},
+                                    .on_data = [&](std::string_view c) { return demux.feed(c); }};
+    auto r = client.stream("GET", path, "logs of container " + container, handlers, options.stop);
+    if (!r) return make_error(r.error().describe());
+    return Unit{};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listen addresses
+
+bool ListenAddress::loopback() const {
+    if (unix_socket) return true;
+    if (host == "localhost") return true;
+    in_addr v4{};
+    if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+    return false;
+}
+
+Result<ListenAddress> parse_listen_address(std::string_view text) {
+    ListenAddress a;
+    if (text.starts_with("unix:")) {
+        a.unix_socket = true;
+        a.path = std::string(text.substr(5));
+        if (a.path.empty() || a.path.front() != '/')
+            return make_error("the unix socket path must be absolute: 'unix:/path'");
+        if (a.path.find('\0') != std::string::npos) return make_error("NUL in the socket path");
+        if (a.path.size() >= sizeof(sockaddr_un::sun_path))
+            return make_error("the unix socket path is too long (max " +
+                              std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
+        return a;
+    }
+    std::string_view host, port;
+    if (text.starts_with("[")) {
+        auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return make_error("expected '[ipv6]:port'");
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) return make_error("expected 'host:port' or 'unix:/path'");
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+        if (host.find(':') != std::string_view::npos)
+            return make_error("an IPv6 address must be written '[addr]:port'");
+    }
+    if (host.empty()) return make_error("the host is empty (use 127.0.0.1)");
+    for (char c : host)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':'))
+            return make_error("invalid character in the host");
+    int p = -1;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc() || end != port.data() + port.size() || p < 0 || p > 65535)
+        return make_error("the port must be a number from 0 to 65535");
+    a.host = std::string(host);
+    a.port = p;
+    return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server: httplib's accept loop and request parsing on a socket this file binds itself
+// (httplib 0.11 cannot bind unix sockets, and its bind reports no reason).
+
+class HttpApi::Server : public httplib::Server {
+public:
+    void adopt(int fd) { svr_sock_ = fd; }
+};
+
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+bool sockaddr_is_loopback(const sockaddr* sa) {
+    if (sa->sa_family == AF_INET)
+        return (ntohl(reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
+    return false;
+}
+
+Result<int> bind_tcp(const ListenAddress& a, bool allow_non_loopback, const std::string& text) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* list = nullptr;
+    std::string port = std::to_string(a.port);
+    if (int rc = getaddrinfo(a.host.c_str(), port.c_str(), &hints, &list); rc != 0)
+        return make_error("cannot listen on " + text + ": " + gai_strerror(rc));
+    std::string last = "no address";
+    int fd = -1;
+    for (auto* ai = list; ai; ai = ai->ai_next) {
+        if (!allow_non_loopback && !sockaddr_is_loopback(ai->ai_addr)) {
+            last = "not a loopback address (the API has no authentication; allow it explicitly)";
+            continue;
+        }
+        fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            last = errno_text(errno);
+            continue;
+        }
+        int yes = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, SOMAXCONN) == 0) break;
+        last = errno_text(errno);
+        ::close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(list);
+    if (fd < 0) return make_error("cannot listen on " + text + ": " + last);
+    return fd;
+}
+
+Result<int> bind_unix(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return make_error("cannot listen on unix:" + path + ": the file exists and is not a socket");
+        int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = probe >= 0 &&
+                    ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        if (probe >= 0) ::close(probe);
+        if (live) return make_error("cannot listen on unix:" + path + ": a server is already listening there");
+        ::unlink(path.c_str());  // stale socket of a previous run
+    }
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return make_error("cannot create a unix socket: " + errno_text(errno));
+    // bind creates the file; chmod before listen, so nobody can connect while it is wider.
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        int err = errno;
+        ::close(fd);
+        return make_error("cannot listen on unix:" + path + ": " + errno_text(err));
+    }
+    if (::chmod(path.c_str(), 0600) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+        int err = errno;
+        ::close(fd);
+        ::unlink(path.c_str());
+        return make_error("cannot listen on unix:" + path + ": " + errno_text(err));
+    }
+    return fd;
+}
+
+void send_json(httplib::Response& res, int status, const json& body) {
+    res.status = status;
+    res.set_content(dump(body) + "\n", "application/json");
+}
+
+void send_error(httplib::Response& res, int status, std::string message) {
+    send_json(res, status, json{{"error", std::move(message)}});
+}
+
+// Percent-decodes one path segment; nullopt on a malformed escape.
+std::optional<std::string> decode_segment(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '%') {
+            out += s[i];
+            continue;
+        }
+        if (i + 2 >= s.size()) return std::nullopt;
+        int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return out;
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+    std::vector<std::string_view> parts;
+    if (path.empty() || path.front() != '/') return parts;
+    path.remove_prefix(1);
+    while (true) {
+        auto slash = path.find('/');
+        parts.push_back(path.substr(0, slash));
+        if (slash == std::string_view::npos) break;
+        path.remove_prefix(slash + 1);
+    }
+    return parts;
+}
+
+std::string shorten(std::string s) {
+    if (s.size() > 80) s = s.substr(0, 80) + "...";
+    return s;
+}
+
+struct Resolved {
+    int status{200};
+    std::string error{};
+    ProjectView view{};
+};
+
+Resolved resolve_project(ControlPlane& control, const std::string& arg) {
+    for (unsigned char c : arg)
+        if (c < 0x20 || c == 0x7f) return {400, "control characters in the project name", {}};
+    if (arg.empty()) return {400, "empty project name", {}};
+    auto ref = sandbox::parse_project_arg(arg);
+    if (!ref) return {400, "bad project '" + shorten(arg) + "': " + ref.error().message, {}};
+    std::vector<ProjectView> matches;
+    for (auto& v : control.projects()) {
+        bool hit = ref->has_owner() ? v.status.project == *ref : v.status.project.d == ref->d;
+        if (hit) matches.push_back(std::move(v));
+    }
+    if (matches.empty()) return {404, "unknown project '" + shorten(arg) + "'", {}};
+    if (matches.size() > 1)
+        return {409,
+                "'" + shorten(arg) + "' names " + std::to_string(matches.size()) +
+                    " projects; use the full address",
+                {}};
+    return {200, {}, std::move(matches.front())};
+}
+
+Result<LogOptions> parse_log_query(const httplib::Request& req) {
+    LogOptions o;
+    for (const auto& [key, value] : req.params) {
+        if (key == "follow") {
+            if (value == "1" || value == "true" || value.empty()) o.follow = true;
+            else if (value == "0" || value == "false") o.follow = false;
+            else return make_error("follow must be 0 or 1");
+        } else if (key == "tail") {
+            int n = -1;
+            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+            if (value == "all") n = -1;
+            else if (ec != std::errc() || end != value.data() + value.size() || n < 0)
+                return make_error("tail must be a non-negative number or 'all'");
+            o.tail = n;
+        }
+    }
+    return o;
+}
+
+}  // namespace
+
+HttpApi::HttpApi(ControlPlane& control, Metrics& metrics, HttpOptions options)
+    : control_(control), metrics_(metrics), options_(std::move(options)) {}
+
+HttpApi::~HttpApi() { stop(); }
+
+int HttpApi::port() const { return port_.load(); }
+
+Status HttpApi::start() {
+    if (server_) return make_error("the HTTP API is already started");
+    auto addr = parse_listen_address(options_.listen);
+    if (!addr) return make_error("bad HTTP listen address '" + shorten(options_.listen) + "': " +
+                                 addr.error().message);
+    if (!addr->unix_socket && !options_.allow_non_loopback && !addr->loopback())
+        return make_error("refusing to listen on " + options_.listen +
+                          ": not a loopback address and the API has no authentication "
+                          "(use 127.0.0.1, a unix: socket, or allow it explicitly)");
+    auto fd = addr->unix_socket ? bind_unix(addr->path)
+                                : bind_tcp(*addr, options_.allow_non_loopback, options_.listen);
+    if (!fd) return std::move(fd).error();
+    if (addr->unix_socket) {
+        unix_path_ = addr->path;
+    } else {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (::getsockname(*fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+            port_ = ntohs(ss.ss_family == AF_INET
+                              ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                              : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    }
+
+    server_ = std::make_unique<Server>();
+    auto& srv = *server_;
+    int threads = std::max(2, options_.threads);
+    srv.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    srv.set_read_timeout(5, 0);
+    srv.set_write_timeout(10, 0);
+    srv.set_keep_alive_timeout(5);
+    srv.set_payload_max_length(64 * 1024);
+    srv.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
+                                 std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+            if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+        spdlog::error("http: {} {}: internal error: {}", req.method, shorten(req.path), what);
+        send_error(res, 500, "internal error");
+    });
+    srv.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        try {
+            route(req, res);
+        } catch (const std::exception& e) {
+            spdlog::error("http: {} {}: internal error: {}", req.method, shorten(req.path),
+                          e.what());
+            send_error(res, 500, "internal error");
+        }
+        return httplib::Server::HandlerResponse::Handled;
+    });
+    srv.adopt(*fd);
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    // Server::stop only works once the accept loop runs: wait for it.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!server_->is_running() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    spdlog::info("http: API listening on {}", addr->unix_socket
+                                                   ? "unix:" + addr->path
+                                                   : addr->host + ":" + std::to_string(port_));
+    return Unit{};
+}
+
+void HttpApi::stop() {
+    if (!server_) return;
+    stop_source_.request_stop();
+    server_->stop();
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+    if (!unix_path_.empty()) {
+        ::unlink(unix_path_.c_str());
+        unix_path_.clear();
+    }
+}
+
+void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
+    std::string_view target = req.target;
+    auto raw_path = target.substr(0, target.find('?'));
+    auto parts = split_path(raw_path);
+    const bool get = req.method == "GET";
+    const bool post = req.method == "POST";
+    auto method_not_allowed = [&](const char* allow) {
+        res.set_header("Allow", allow);
+        send_error(res, 405, "method not allowed");
+    };
+
+    if (parts.size() == 1 && parts[0] == "healthz") {
+        if (!get) return method_not_allowed("GET");
+        auto h = control_.health();
+        json body = h.details.is_object() ? h.details : json{{"details", h.details}};
+        body["ok"] = h.ok;
+        return send_json(res, h.ok ? 200 : 503, body);
+    }
+    if (parts.size() == 1 && parts[0] == "metrics") {
+        if (!get) return method_not_allowed("GET");
+        res.status = 200;
+        res.set_content(metrics_.serialize(), "text/plain; version=0.0.4; charset=utf-8");
+        return;
+    }
+    if (parts.empty() || parts[0] != "projects") return send_error(res, 404, "no such endpoint");
+    if (parts.size() == 1) {
+        if (!get) return method_not_allowed("GET");
+        json list = json::array();
+        for (const auto& v : control_.projects()) list.push_back(to_json(v));
+        return send_json(res, 200, list);
+    }
+    if (parts.size() > 3) return send_error(res, 404, "no such endpoint");
+    auto arg = decode_segment(parts[1]);
+    if (!arg) return send_error(res, 400, "malformed percent-encoding in the project");
+    std::string action = parts.size() == 3 ? std::string(parts[2]) : std::string();
+    if (!action.empty() && action != "stop" && action != "restart" && action != "logs")
+        return send_error(res, 404, "no such endpoint");
+    if ((action.empty() || action == "logs") && !get) return method_not_allowed("GET");
+    if ((action == "stop" || action == "restart") && !post) return method_not_allowed("POST");
+
+    auto found = resolve_project(control_, *arg);
+    if (found.status != 200) return send_error(res, found.status, found.error);
+    const std::string address = found.view.status.project.address();
+    if (action.empty()) return send_json(res, 200, to_json(found.view));
+    if (action == "stop" || action == "restart") {
+        spdlog::info("http: {} requested for {}", action, address);
+        auto r = action == "stop" ? control_.stop(address) : control_.restart(address);
+        if (!r) return send_error(res, 500, action + " failed: " + r.error().message);
+        return send_json(res, 200, to_json(*r));
+    }
+    auto options = parse_log_query(req);
+    if (!options) return send_error(res, 400, options.error().message);
+    options->stop = stop_source_.get_token();
+    res.status = 200;
+    res.set_header("Cache-Control", "no-store");
+    res.set_chunked_content_provider(
+        "text/plain; charset=utf-8",
+        [this, address, opts = *options](std::size_t, httplib::DataSink& sink) {
+            bool client_ok = true;
+            auto st = control_.logs(address, opts, [&](std::string_view data) {
+                if (!client_ok || opts.stop.stop_requested()) return false;
+                if (!data.empty() && !sink.write(data.data(), data.size())) client_ok = false;
+                return client_ok;
+            });
+            if (!client_ok) return false;
+            if (!st) {
+                std::string line = "\n[tenex-sandbox] logs ended: " + st.error().message + "\n";
+                sink.write(line.data(), line.size());
+            }
+            sink.done();
+            return true;
+        });
+}
+
+}  // namespace tenex::daemon

@@ -1,1 +1,198 @@
-// Placeholder: filled in by the daemon work of issue 9.
+#include "daemon/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+#include "sandbox/orchestrator_types.hpp"
+
+namespace tenex::daemon {
+
+namespace {
+
+constexpr sandbox::ProjectState kAllStates[] = {
+    sandbox::ProjectState::stopped,     sandbox::ProjectState::starting,
+    sandbox::ProjectState::running,     sandbox::ProjectState::stopping,
+    sandbox::ProjectState::backing_off, sandbox::ProjectState::crash_looping,
+    sandbox::ProjectState::failed};
+
+}  // namespace
+
+std::vector<double> trigger_to_running_buckets() {
+    return {0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 30, 60};
+}
+
+std::string redact_relay_url(std::string_view url) {
+    std::string_view scheme;
+    std::string_view rest = url;
+    if (auto p = url.find("://"); p != std::string_view::npos) {
+        scheme = url.substr(0, p + 3);
+        rest = url.substr(p + 3);
+    }
+    if (auto q = rest.find_first_of("?#"); q != std::string_view::npos) rest = rest.substr(0, q);
+    auto slash = rest.find('/');
+    auto at = rest.substr(0, slash).rfind('@');
+    if (at != std::string_view::npos) rest = rest.substr(at + 1);
+    return std::string(scheme) + std::string(rest);
+}
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+    using namespace prometheus;
+    received_ = &BuildCounter()
+                     .Name("tenex_events_received_total")
+                     .Help("Events received from relays (before verification), by relay")
+                     .Register(*registry_);
+    accepted_ = &BuildCounter()
+                     .Name("tenex_events_accepted_total")
+                     .Help("Events accepted as project triggers")
+                     .Register(*registry_)
+                     .Add({});
+    auto& rejected = BuildCounter()
+                         .Name("tenex_events_rejected_total")
+                         .Help("Events rejected, by reason")
+                         .Register(*registry_);
+    for (auto reason : kRejectReasons)
+        rejected_.emplace(std::string(reason), &rejected.Add({{"reason", std::string(reason)}}));
+    auto& triggers = BuildCounter()
+                         .Name("tenex_triggers_total")
+                         .Help("Project triggers: start (not running) or touch (running)")
+                         .Register(*registry_);
+    trigger_start_ = &triggers.Add({{"kind", "start"}});
+    trigger_touch_ = &triggers.Add({{"kind", "touch"}});
+    starts_ = &BuildCounter()
+                   .Name("tenex_container_starts_total")
+                   .Help("Project containers started")
+                   .Register(*registry_)
+                   .Add({});
+    restarts_ = &BuildCounter()
+                     .Name("tenex_container_restarts_total")
+                     .Help("Automatic restarts of project containers")
+                     .Register(*registry_)
+                     .Add({});
+    ooms_ = &BuildCounter()
+                 .Name("tenex_oom_kills_total")
+                 .Help("Project containers killed by the OOM killer")
+                 .Register(*registry_)
+                 .Add({});
+    trigger_to_running_ = &BuildHistogram()
+                               .Name("tenex_trigger_to_running_seconds")
+                               .Help("Time from a start trigger to the container running")
+                               .Register(*registry_)
+                               .Add({}, Histogram::BucketBoundaries(trigger_to_running_buckets()));
+    projects_ = &BuildGauge()
+                     .Name("tenex_projects")
+                     .Help("Projects known to the daemon, by state")
+                     .Register(*registry_);
+    for (auto s : kAllStates) {
+        auto name = sandbox::to_string(s);
+        projects_by_state_.emplace(name, &projects_->Add({{"state", name}}));
+    }
+    relay_connected_ = &BuildGauge()
+                            .Name("tenex_relay_connected")
+                            .Help("1 when the relay connection is up")
+                            .Register(*registry_);
+    relay_reconnects_ = &BuildGauge()
+                             .Name("tenex_relay_reconnects")
+                             .Help("Reconnects to the relay since the pool started")
+                             .Register(*registry_);
+    relay_invalid_ = &BuildGauge()
+                          .Name("tenex_relay_invalid_events")
+                          .Help("Invalid events (bad JSON, id or signature) from the relay")
+                          .Register(*registry_);
+    queue_depth_ = &BuildGauge()
+                        .Name("tenex_queue_depth")
+                        .Help("Events waiting to be routed")
+                        .Register(*registry_)
+                        .Add({});
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::event_received(const std::string& relay) {
+    std::lock_guard lock(mutex_);
+    auto it = received_by_relay_.find(relay);
+    if (it == received_by_relay_.end()) {
+        auto* c = &received_->Add({{"relay", redact_relay_url(relay)}});
+        it = received_by_relay_.emplace(relay, c).first;
+    }
+    it->second->Increment();
+}
+
+void Metrics::event_accepted() { accepted_->Increment(); }
+
+void Metrics::event_rejected(std::string_view reason) {
+    auto it = rejected_.find(reason);
+    if (it == rejected_.end()) it = rejected_.find(std::string_view("other"));
+    it->second->Increment();
+}
+
+void Metrics::trigger(std::string_view kind) {
+    if (kind == "start") trigger_start_->Increment();
+    else if (kind == "touch") trigger_touch_->Increment();
+}
+
+void Metrics::container_started() { starts_->Increment(); }
+void Metrics::container_restarted() { restarts_->Increment(); }
+void Metrics::oom_killed() { ooms_->Increment(); }
+
+void Metrics::observe_trigger_to_running(double seconds) {
+    if (seconds < 0) seconds = 0;
+    trigger_to_running_->Observe(seconds);
+}
+
+void Metrics::set_projects_by_state(const std::map<std::string, int>& counts) {
+    std::lock_guard lock(mutex_);
+    for (auto& [state, gauge] : projects_by_state_) {
+        auto it = counts.find(state);
+        gauge->Set(it == counts.end() ? 0 : it->second);
+    }
+    for (auto& [state, n] : counts) {
+        if (projects_by_state_.count(state)) continue;
+        auto* g = &projects_->Add({{"state", state}});
+        projects_by_state_.emplace(state, g);
+        g->Set(n);
+    }
+}
+
+void Metrics::set_relays(const std::vector<relay::RelayStatus>& relays) {
+    std::lock_guard lock(mutex_);
+    std::map<std::string, RelayGauges> next;
+    for (const auto& r : relays) {
+        auto label = redact_relay_url(r.url);
+        auto it = relays_.find(label);
+        RelayGauges g;
+        if (it != relays_.end()) {
+            g = it->second;
+            relays_.erase(it);
+        } else if (auto n = next.find(label); n != next.end()) {
+            g = n->second;
+        } else {
+            g.connected = &relay_connected_->Add({{"relay", label}});
+            g.reconnects = &relay_reconnects_->Add({{"relay", label}});
+            g.invalid = &relay_invalid_->Add({{"relay", label}});
+        }
+        g.connected->Set(r.connected ? 1 : 0);
+        g.reconnects->Set(static_cast<double>(r.reconnects));
+        g.invalid->Set(static_cast<double>(r.invalid_events));
+        next[label] = g;
+    }
+    for (auto& [label, g] : relays_) {  // relays no longer configured
+        relay_connected_->Remove(g.connected);
+        relay_reconnects_->Remove(g.reconnects);
+        relay_invalid_->Remove(g.invalid);
+    }
+    relays_ = std::move(next);
+}
+
+void Metrics::set_queue_depth(std::size_t n) { queue_depth_->Set(static_cast<double>(n)); }
+
+std::string Metrics::serialize() const {
+    return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace tenex::daemon

@@ -1,0 +1,159 @@
+// The daemon's HTTP API: health, Prometheus metrics and the operator's control plane
+// (`tenex-sandbox ps|stop|restart|logs` talk to it).
+//
+// Endpoints (every error body is {"error": "<reason>"} with Content-Type application/json):
+//   GET  /healthz                      200 {"ok":true,...details} or 503 {"ok":false,...}
+//   GET  /metrics                      text/plain; version=0.0.4 (see metrics.hpp)
+//   GET  /projects                     200 JSON array of to_json(ProjectView)
+//   GET  /projects/{project}           200 to_json(view) | 404 unknown | 400 bad | 409 ambiguous
+//   POST /projects/{project}/stop      200 to_json(view after) | 404 | 400 | 409 | 500
+//   POST /projects/{project}/restart   200 to_json(view after) | 404 | 400 | 409 | 500
+//   GET  /projects/{project}/logs?follow=1&tail=N
+//                                      200 chunked text/plain (stdout and stderr, in order)
+// {project} is one URL-encoded path segment: the address "31933:<owner hex>:<d>" or a bare
+// `d` (it must then name exactly one known project). Routing works on the raw request target,
+// so an encoded '/' (%2F) inside a `d` is part of the segment. tail is a non-negative integer;
+// follow is 0/1/true/false. Anything else is 400.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.hpp"
+#include "daemon/metrics.hpp"
+#include "docker/client.hpp"
+#include "sandbox/orchestrator_types.hpp"
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace tenex::daemon {
+
+// One row of `ps` and of /projects.
+struct ProjectView {
+    sandbox::ProjectStatus status{};
+    std::string network_mode{};  // none / isolated / egress / open
+    std::string policy{};        // the policy files that apply, e.g. "default.yaml+networked.yaml"
+    std::string title{};         // project title when known
+};
+
+// The JSON of one project (stable field names):
+//   address        "31933:<owner>:<d>"          owner, d      its parts
+//   title          string ("" when unknown)     state         to_string(ProjectState)
+//   container_id   full id ("" when none)       container_name
+//   started_at     RFC 3339 from the engine ("" when none)
+//   uptime_seconds integer while starting/running/stopping with a parsable started_at, else null
+//   restarts       automatic restarts           last_exit_code  integer or null
+//   last_exit_reason "none"|"exit"|"oom"|"killed"  last_error   string
+//   last_trigger_unix_ms  0 when never triggered
+//   network_mode, policy, policy_digest  strings
+//   usage          null or {cpu_percent, memory_used, memory_limit, pids, sampled_at_unix}
+//                  (bytes; cpu_percent of one core = 100)
+nlohmann::json to_json(const ProjectView& view);
+// The inverse, for clients (`ps`): a clear reason when a field has the wrong type.
+Result<ProjectView> project_view_from_json(const nlohmann::json& j);
+
+// details: relays connected/total, docker reachable, ... (the daemon decides); the response
+// body is details with "ok" set, and a "reasons" array when not ok is recommended.
+struct Health {
+    bool ok{false};
+    nlohmann::json details{};
+};
+
+struct LogOptions {
+    bool follow{false};
+    int tail{-1};  // last N lines; -1: all
+    // Requested when the HTTP API stops: a following implementation should end then (the
+    // helper below passes it to the engine stream, which checks it every ~50 ms).
+    std::stop_token stop{};
+};
+
+// The daemon's side of the API. Implemented by the daemon; tests use fakes. Called from the
+// HTTP server's threads (several at once).
+class ControlPlane {
+public:
+    virtual ~ControlPlane() = default;
+    // Every project the daemon knows; the API resolves {project} against this list first
+    // (unknown -> 404 without calling the methods below).
+    virtual std::vector<ProjectView> projects() = 0;
+    virtual Health health() = 0;
+    // project: the full address "31933:<owner>:<d>" of a listed project.
+    virtual Result<ProjectView> stop(const std::string& project) = 0;
+    virtual Result<ProjectView> restart(const std::string& project) = 0;
+    // Streams the project's container logs (stdout+stderr, demultiplexed text) into sink until
+    // done (or, with follow, until sink returns false, options.stop is requested or the
+    // container ends). sink returns false once the HTTP client is gone; that is detected on
+    // the next write, so a follower should write (or check options.stop) regularly.
+    virtual Status logs(const std::string& project, const LogOptions& options,
+                        const std::function<bool(std::string_view)>& sink) = 0;
+};
+
+// A helper for ControlPlane::logs: streams a container's logs (stdout and stderr in the order
+// the engine sends them) into sink. Without follow it returns after the logs so far; with
+// follow when the container ends, sink returns false or options.stop is requested.
+Status stream_container_logs(const docker::Client& client, const std::string& container,
+                             const LogOptions& options,
+                             const std::function<bool(std::string_view)>& sink);
+
+struct HttpOptions {
+    // "host:port" (IPv6 as "[::1]:port"; port 0 picks a free port) or "unix:/path" (the
+    // socket file is created with mode 0600; a stale socket file is replaced, any other
+    // existing file is an error).
+    std::string listen{"127.0.0.1:7878"};
+    // The API has no authentication, so a TCP address that is not loopback (127.0.0.0/8,
+    // ::1, localhost) is refused unless this is set explicitly.
+    bool allow_non_loopback{false};
+    int threads{16};  // concurrent requests (each `logs -f` holds one while it follows)
+};
+
+// "host:port" / "unix:/path" parsed.
+struct ListenAddress {
+    bool unix_socket{false};
+    std::string host{};  // without brackets
+    int port{0};
+    std::string path{};  // unix socket path
+    bool loopback() const;
+};
+Result<ListenAddress> parse_listen_address(std::string_view text);
+
+class HttpApi {
+public:
+    HttpApi(ControlPlane& control, Metrics& metrics, HttpOptions options);
+    ~HttpApi();  // stops
+    HttpApi(const HttpApi&) = delete;
+    HttpApi& operator=(const HttpApi&) = delete;
+
+    // Binds (a clear error when the address is invalid, not allowed or taken) and serves on
+    // its own threads. Once only.
+    Status start();
+    // Stops accepting, ends following log streams (LogOptions::stop) and joins the threads.
+    // A unix socket file is removed.
+    void stop();
+    int port() const;  // the bound TCP port (useful with port 0); 0 for a unix socket
+
+private:
+    class Server;
+    void route(const httplib::Request& req, httplib::Response& res);
+
+    ControlPlane& control_;
+    Metrics& metrics_;
+    HttpOptions options_;
+    std::unique_ptr<Server> server_;
+    std::thread thread_;
+    std::stop_source stop_source_;
+    std::atomic<int> port_{0};
+    std::string unix_path_{};
+};
+
+}  // namespace tenex::daemon

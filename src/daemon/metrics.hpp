@@ -1,0 +1,110 @@
+// Everything GET /metrics shows, on one prometheus::Registry. Every method is thread-safe
+// (counters are atomic; label families are guarded), so the monitor, the orchestrator and the
+// HTTP thread may all call in at once.
+//
+// Names (Prometheus text format 0.0.4):
+//   tenex_events_received_total{relay}            events handed to the monitor, per relay
+//   tenex_events_accepted_total                   events that became a trigger
+//   tenex_events_rejected_total{reason}           see kRejectReasons; anything else: "other"
+//   tenex_triggers_total{kind}                    kind="start" | "touch"
+//   tenex_container_starts_total                  containers created and started
+//   tenex_container_restarts_total                automatic restarts after an exit
+//   tenex_oom_kills_total                         containers killed by the OOM killer
+//   tenex_trigger_to_running_seconds              histogram, buckets 0.05 .. 60 s
+//   tenex_projects{state}                         gauge, one series per ProjectState
+//   tenex_relay_connected{relay}                  gauge 0/1
+//   tenex_relay_reconnects{relay}                 gauge: reconnects since the pool started
+//   tenex_relay_invalid_events{relay}             gauge: bad JSON/id/signature from the relay
+//   tenex_queue_depth                             gauge: events waiting to be routed
+// Relay labels are the relay URL without user info or query (no credentials in metrics).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "relay/pool.hpp"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace tenex::daemon {
+
+// The reasons tenex_events_rejected_total knows; each series exists from the start (0).
+inline constexpr std::string_view kRejectReasons[] = {
+    "not_whitelisted", "no_project", "bad_address", "not_a_project", "unknown_owner",
+    "rate_limited",    "queue_full", "duplicate",   "invalid",       "other"};
+
+// The bucket bounds of tenex_trigger_to_running_seconds.
+std::vector<double> trigger_to_running_buckets();
+
+// "wss://user:pw@host/path?token=x" -> "wss://host/path".
+std::string redact_relay_url(std::string_view url);
+
+class Metrics {
+public:
+    Metrics();
+    ~Metrics();
+    Metrics(const Metrics&) = delete;
+    Metrics& operator=(const Metrics&) = delete;
+
+    void event_received(const std::string& relay);
+    void event_accepted();
+    void event_rejected(std::string_view reason);  // unknown reasons count as "other"
+    void trigger(std::string_view kind);           // "start" | "touch"; others ignored
+    void container_started();
+    void container_restarted();
+    void oom_killed();
+    void observe_trigger_to_running(double seconds);
+    // Every ProjectState gets a series; states missing from counts are 0. Unknown keys are
+    // exported too.
+    void set_projects_by_state(const std::map<std::string, int>& counts);
+    // Replaces the relay gauges: relays no longer listed lose their series.
+    void set_relays(const std::vector<relay::RelayStatus>& relays);
+    void set_queue_depth(std::size_t n);
+
+    // Prometheus text exposition format 0.0.4.
+    std::string serialize() const;
+
+    prometheus::Registry& registry() { return *registry_; }
+
+private:
+    struct RelayGauges {
+        prometheus::Gauge* connected{nullptr};
+        prometheus::Gauge* reconnects{nullptr};
+        prometheus::Gauge* invalid{nullptr};
+    };
+
+    std::shared_ptr<prometheus::Registry> registry_;
+    prometheus::Family<prometheus::Counter>* received_{nullptr};
+    prometheus::Counter* accepted_{nullptr};
+    std::map<std::string, prometheus::Counter*, std::less<>> rejected_{};
+    prometheus::Counter* trigger_start_{nullptr};
+    prometheus::Counter* trigger_touch_{nullptr};
+    prometheus::Counter* starts_{nullptr};
+    prometheus::Counter* restarts_{nullptr};
+    prometheus::Counter* ooms_{nullptr};
+    prometheus::Histogram* trigger_to_running_{nullptr};
+    prometheus::Family<prometheus::Gauge>* projects_{nullptr};
+    prometheus::Family<prometheus::Gauge>* relay_connected_{nullptr};
+    prometheus::Family<prometheus::Gauge>* relay_reconnects_{nullptr};
+    prometheus::Family<prometheus::Gauge>* relay_invalid_{nullptr};
+    prometheus::Gauge* queue_depth_{nullptr};
+
+    mutable std::mutex mutex_;  // guards the maps below (families guard themselves)
+    std::map<std::string, prometheus::Counter*> received_by_relay_{};
+    std::map<std::string, RelayGauges> relays_{};
+    std::map<std::string, prometheus::Gauge*> projects_by_state_{};
+};
+
+}  // namespace tenex::daemon

@@ -1,0 +1,120 @@
+// A fake ControlPlane and small HTTP helpers shared by the HTTP API and operator CLI tests.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/http_api.hpp"
+
+namespace tenex::daemon::test {
+
+inline const std::string kOwnerA(64, 'a');
+inline const std::string kOwnerB(64, 'b');
+
+inline ProjectView make_view(const std::string& owner, const std::string& d,
+                             sandbox::ProjectState state = sandbox::ProjectState::running) {
+    ProjectView v;
+    v.status.project = {owner, d};
+    v.status.state = state;
+    v.status.container_id = "0123456789abcdef0123456789abcdef";
+    v.status.container_name = "tenex-" + d;
+    v.status.started_at = "2020-01-01T00:00:00.123456789Z";
+    v.status.restart_count = 2;
+    v.status.policy_digest = "sha256:feed";
+    v.status.usage = sandbox::ProjectUsage{.cpu_percent = 12.5,
+                                           .memory_used = 50 * 1024 * 1024,
+                                           .memory_limit = 512 * 1024 * 1024,
+                                           .pids = 7,
+                                           .sampled_at_unix = 1700000000};
+    v.network_mode = "egress";
+    v.policy = "default.yaml+networked.yaml";
+    v.title = "Project " + d;
+    return v;
+}
+
+class FakeControl : public ControlPlane {
+public:
+    std::vector<ProjectView> views{make_view(kOwnerA, "alpha"), make_view(kOwnerA, "shared"),
+                                   make_view(kOwnerB, "shared")};
+    Health health_value{true, {{"relays_connected", 1}, {"relays_total", 1}}};
+    bool fail_actions{false};
+    std::string log_text{"line one\nline two\nerr: three\n"};
+    int follow_max_lines{1000};  // lines a follower writes (every 20 ms) before "the container ends"
+
+    std::mutex mutex;
+    std::vector<std::string> calls;  // "stop <address>", "logs <address> f=<0|1> tail=<n>"
+    std::atomic<int> logs_running{0};
+    std::atomic<int> logs_finished{0};
+    std::atomic<int> follow_lines{0};
+
+    std::vector<ProjectView> projects() override { return views; }
+    Health health() override { return health_value; }
+    Result<ProjectView> stop(const std::string& p) override { return act("stop", p); }
+    Result<ProjectView> restart(const std::string& p) override { return act("restart", p); }
+
+    Status logs(const std::string& project, const LogOptions& o,
+                const std::function<bool(std::string_view)>& sink) override {
+        record("logs " + project + " f=" + (o.follow ? "1" : "0") + " tail=" +
+               std::to_string(o.tail));
+        ++logs_running;
+        struct Done {
+            FakeControl* self;
+            ~Done() {
+                --self->logs_running;
+                ++self->logs_finished;
+            }
+        } done{this};
+        if (!sink(log_text)) return Unit{};
+        if (!o.follow) return Unit{};
+        for (int i = 0; i < follow_max_lines; ++i) {
+            if (o.stop.stop_requested()) return Unit{};
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            ++follow_lines;
+            if (!sink("follow " + std::to_string(i) + "\n")) return Unit{};
+        }
+        return Unit{};
+    }
+
+    std::vector<std::string> recorded() {
+        std::lock_guard lock(mutex);
+        return calls;
+    }
+
+private:
+    void record(std::string s) {
+        std::lock_guard lock(mutex);
+        calls.push_back(std::move(s));
+    }
+    Result<ProjectView> act(const std::string& what, const std::string& p) {
+        record(what + " " + p);
+        if (fail_actions) return make_error("the engine said no");
+        for (auto v : views)
+            if (v.status.project.address() == p) {
+                v.status.state = what == "stop" ? sandbox::ProjectState::stopped
+                                                : sandbox::ProjectState::running;
+                return v;
+            }
+        return make_error("not found");
+    }
+};
+
+// Waits until pred() holds (polling every 10 ms) or the timeout passes.
+template <class Pred>
+bool wait_for(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return pred();
+}
+
+// Sends raw bytes to 127.0.0.1:port and returns everything the server answers (until it
+// closes or 3 s pass).
+std::string raw_request(int port, const std::string& bytes);
+
+}  // namespace tenex::daemon::test

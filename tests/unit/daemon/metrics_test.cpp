@@ -1,0 +1,144 @@
+#include "daemon/metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+namespace tenex::daemon {
+namespace {
+
+// The value of the sample line that starts with `series` ("name{labels}"), or -1.
+double sample(const std::string& text, const std::string& series) {
+    std::size_t pos = 0;
+    while ((pos = text.find(series + " ", pos)) != std::string::npos) {
+        if (pos == 0 || text[pos - 1] == '\n') return std::stod(text.substr(pos + series.size() + 1));
+        pos += series.size();
+    }
+    return -1;
+}
+
+TEST(Metrics, AllSeriesExistFromTheStartWithTypes) {
+    Metrics m;
+    auto text = m.serialize();
+    for (auto name : {"tenex_events_received_total", "tenex_events_accepted_total",
+                      "tenex_events_rejected_total", "tenex_triggers_total",
+                      "tenex_container_starts_total", "tenex_container_restarts_total",
+                      "tenex_oom_kills_total", "tenex_trigger_to_running_seconds",
+                      "tenex_projects", "tenex_relay_connected", "tenex_queue_depth"}) {
+        EXPECT_NE(text.find(std::string("# HELP ") + name + " "), std::string::npos) << name;
+    }
+    EXPECT_NE(text.find("# TYPE tenex_events_accepted_total counter"), std::string::npos);
+    EXPECT_NE(text.find("# TYPE tenex_projects gauge"), std::string::npos);
+    EXPECT_NE(text.find("# TYPE tenex_trigger_to_running_seconds histogram"), std::string::npos);
+    for (auto reason : kRejectReasons)
+        EXPECT_EQ(sample(text, "tenex_events_rejected_total{reason=\"" + std::string(reason) + "\"}"), 0)
+            << reason;
+    for (auto state : {"stopped", "starting", "running", "stopping", "backing-off",
+                       "crash-looping", "failed"})
+        EXPECT_EQ(sample(text, std::string("tenex_projects{state=\"") + state + "\"}"), 0) << state;
+    EXPECT_EQ(sample(text, "tenex_triggers_total{kind=\"start\"}"), 0);
+    EXPECT_EQ(sample(text, "tenex_triggers_total{kind=\"touch\"}"), 0);
+}
+
+TEST(Metrics, CountersCountWithLabels) {
+    Metrics m;
+    m.event_received("wss://relay.one");
+    m.event_received("wss://relay.one");
+    m.event_received("ws://127.0.0.1:7777");
+    m.event_accepted();
+    m.event_rejected("not_whitelisted");
+    m.event_rejected("not_whitelisted");
+    m.event_rejected("rate_limited");
+    m.event_rejected("something \"hostile\"\n");
+    m.trigger("start");
+    m.trigger("touch");
+    m.trigger("touch");
+    m.trigger("bogus");
+    m.container_started();
+    m.container_restarted();
+    m.container_restarted();
+    m.oom_killed();
+    m.set_queue_depth(42);
+    auto text = m.serialize();
+    EXPECT_EQ(sample(text, "tenex_events_received_total{relay=\"wss://relay.one\"}"), 2);
+    EXPECT_EQ(sample(text, "tenex_events_received_total{relay=\"ws://127.0.0.1:7777\"}"), 1);
+    EXPECT_EQ(sample(text, "tenex_events_accepted_total"), 1);
+    EXPECT_EQ(sample(text, "tenex_events_rejected_total{reason=\"not_whitelisted\"}"), 2);
+    EXPECT_EQ(sample(text, "tenex_events_rejected_total{reason=\"rate_limited\"}"), 1);
+    EXPECT_EQ(sample(text, "tenex_events_rejected_total{reason=\"other\"}"), 1);
+    EXPECT_EQ(text.find("hostile"), std::string::npos);
+    EXPECT_EQ(sample(text, "tenex_triggers_total{kind=\"start\"}"), 1);
+    EXPECT_EQ(sample(text, "tenex_triggers_total{kind=\"touch\"}"), 2);
+    EXPECT_EQ(text.find("bogus"), std::string::npos);
+    EXPECT_EQ(sample(text, "tenex_container_starts_total"), 1);
+    EXPECT_EQ(sample(text, "tenex_container_restarts_total"), 2);
+    EXPECT_EQ(sample(text, "tenex_oom_kills_total"), 1);
+    EXPECT_EQ(sample(text, "tenex_queue_depth"), 42);
+}
+
+TEST(Metrics, HistogramBucketsAreCumulative) {
+    Metrics m;
+    m.observe_trigger_to_running(0.01);
+    m.observe_trigger_to_running(0.3);
+    m.observe_trigger_to_running(2.5);
+    m.observe_trigger_to_running(100);
+    auto text = m.serialize();
+    const std::string h = "tenex_trigger_to_running_seconds";
+    EXPECT_EQ(sample(text, h + "_count"), 4);
+    EXPECT_NEAR(sample(text, h + "_sum"), 102.81, 1e-9);
+    EXPECT_EQ(sample(text, h + "_bucket{le=\"0.05\"}"), 1);
+    EXPECT_EQ(sample(text, h + "_bucket{le=\"0.5\"}"), 2);
+    EXPECT_EQ(sample(text, h + "_bucket{le=\"3\"}"), 3);
+    EXPECT_EQ(sample(text, h + "_bucket{le=\"60\"}"), 3);
+    EXPECT_EQ(sample(text, h + "_bucket{le=\"+Inf\"}"), 4);
+    auto buckets = trigger_to_running_buckets();
+    EXPECT_EQ(buckets.front(), 0.05);
+    EXPECT_EQ(buckets.back(), 60);
+}
+
+TEST(Metrics, ProjectsByStateResetsMissingStates) {
+    Metrics m;
+    m.set_projects_by_state({{"running", 3}, {"failed", 1}});
+    auto text = m.serialize();
+    EXPECT_EQ(sample(text, "tenex_projects{state=\"running\"}"), 3);
+    EXPECT_EQ(sample(text, "tenex_projects{state=\"failed\"}"), 1);
+    m.set_projects_by_state({{"stopped", 2}});
+    text = m.serialize();
+    EXPECT_EQ(sample(text, "tenex_projects{state=\"running\"}"), 0);
+    EXPECT_EQ(sample(text, "tenex_projects{state=\"failed\"}"), 0);
+    EXPECT_EQ(sample(text, "tenex_projects{state=\"stopped\"}"), 2);
+}
+
+TEST(Metrics, RelayGaugesFollowThePoolAndHideCredentials) {
+    Metrics m;
+    relay::RelayStatus a;
+    a.url = "wss://user:secret@relay.example/path?token=abc";
+    a.connected = true;
+    a.reconnects = 3;
+    a.invalid_events = 5;
+    relay::RelayStatus b;
+    b.url = "ws://127.0.0.1:7777";
+    m.set_relays({a, b});
+    auto text = m.serialize();
+    EXPECT_EQ(text.find("secret"), std::string::npos);
+    EXPECT_EQ(text.find("token"), std::string::npos);
+    EXPECT_EQ(sample(text, "tenex_relay_connected{relay=\"wss://relay.example/path\"}"), 1);
+    EXPECT_EQ(sample(text, "tenex_relay_reconnects{relay=\"wss://relay.example/path\"}"), 3);
+    EXPECT_EQ(sample(text, "tenex_relay_invalid_events{relay=\"wss://relay.example/path\"}"), 5);
+    EXPECT_EQ(sample(text, "tenex_relay_connected{relay=\"ws://127.0.0.1:7777\"}"), 0);
+    b.connected = true;
+    m.set_relays({b});  // relay a removed (SIGHUP)
+    text = m.serialize();
+    EXPECT_EQ(text.find("relay.example"), std::string::npos);
+    EXPECT_EQ(sample(text, "tenex_relay_connected{relay=\"ws://127.0.0.1:7777\"}"), 1);
+}
+
+TEST(Metrics, RedactRelayUrl) {
+    EXPECT_EQ(redact_relay_url("wss://u:p@host:443/x?y=1#z"), "wss://host:443/x");
+    EXPECT_EQ(redact_relay_url("ws://host"), "ws://host");
+    EXPECT_EQ(redact_relay_url("ws://host/a@b"), "ws://host/a@b");
+    EXPECT_EQ(redact_relay_url(""), "");
+}
+
+}  // namespace
+}  // namespace tenex::daemon
