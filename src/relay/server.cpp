@@ -1,5 +1,6 @@
 #include "relay/server.hpp"
 
+#include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <spdlog/spdlog.h>
 
@@ -242,6 +243,10 @@ Result<std::unique_ptr<EmbeddedRelay>> EmbeddedRelay::start(RelayServerOptions o
     info.protocols = im.protocols;
     info.user = &im;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    // libwebsockets 4.1 binds every interface when given an IPv4 address on an IPv6-enabled
+    // vhost (warmcat/libwebsockets#2290): keep IPv4 hosts on IPv4 so 127.0.0.1 means loopback.
+    in_addr v4{};
+    if (::inet_pton(AF_INET, im.opt.host.c_str(), &v4) == 1) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     im.ctx = lws_create_context(&info);
     if (!im.ctx) return make_error("cannot listen on " + im.opt.host + ":" + std::to_string(im.opt.port));
     im.vhost = lws_get_vhost_by_name(im.ctx, "default");

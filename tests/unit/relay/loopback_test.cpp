@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -45,6 +48,37 @@ std::unique_ptr<EmbeddedRelay> start_relay(std::uint16_t port = 0) {
     auto r = EmbeddedRelay::start(o);
     if (!r) throw std::runtime_error(r.error().message);
     return std::move(*r);
+}
+
+// The listening socket of a 127.0.0.1 relay, from /proc/net/tcp{,6}: its local address.
+std::vector<std::string> listeners_on(std::uint16_t port) {
+    std::vector<std::string> out;
+    char hex_port[8];
+    std::snprintf(hex_port, sizeof hex_port, ":%04X", port);
+    for (const char* file : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(file);
+        std::string line;
+        std::getline(in, line);  // header
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string slot, local, remote, state;
+            fields >> slot >> local >> remote >> state;
+            if (state == "0A" && local.size() > 5 && local.substr(local.size() - 5) == hex_port)
+                out.push_back(local);
+        }
+    }
+    return out;
+}
+
+TEST(Loopback, ARelayOnLoopbackListensOnLoopbackOnly) {
+    auto server = start_relay();
+    // 127.0.0.1 in /proc/net/tcp byte order, and nothing on the IPv6 wildcard.
+    EXPECT_EQ(listeners_on(server->port()),
+              std::vector<std::string>{"0100007F:" + [&] {
+                  char p[8];
+                  std::snprintf(p, sizeof p, "%04X", server->port());
+                  return std::string(p);
+              }()});
 }
 
 TEST(Loopback, PublishGetsOkAndSubscribersSeeStoredThenLiveEvents) {
