@@ -3,6 +3,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace tenex::log {
 
 bool setup(Format format, const std::string& level) {
@@ -18,6 +20,18 @@ bool setup(Format format, const std::string& level) {
     logger->set_level(lvl);
     spdlog::set_default_logger(logger);
     return true;
+}
+
+std::string printable(std::string_view text, std::size_t max_bytes) {
+    std::string out;
+    const std::size_t n = std::min(text.size(), max_bytes);
+    out.reserve(n + 24);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+    }
+    if (text.size() > max_bytes) out += "...(" + std::to_string(text.size()) + " bytes)";
+    return out;
 }
 
 }  // namespace tenex::log
