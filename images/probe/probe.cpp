@@ -1,6 +1,7 @@
 // tenex-probe: the entry program of the tenex-probe image. Each mode tests one thing a
 // sandbox policy promises and prints the result as "key=value" lines on stdout, so tests
-// can read it from the container's logs. Statically linked: the image holds nothing else.
+// can read it from the container's logs. Dynamically linked: the image holds it, its shared
+// libraries and the loader (so glibc's resolver reads /etc/hosts inside the container).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -22,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "nostr_mode.hpp"
+
 extern char** environ;
 
 namespace {
@@ -37,6 +40,10 @@ void usage() {
         "  connect IP PORT [MS]       TCP connect, report ok or the error\n"
         "  listen PORT                accept TCP connections, greet each with 'tenex-probe'\n"
         "  echo TEXT                  TEXT on stdout, 'err:'TEXT on stderr, then exit 0\n"
+        "  nostr                      a project runtime stand-in on Nostr: reads\n"
+        "                             TENEX_PROJECT_ADDRESS, TENEX_RELAYS, TENEX_PROBE_KEY,\n"
+        "                             TENEX_STATUS_INTERVAL; publishes kind 24010 status and\n"
+        "                             replies to kind 1 events tagged with the project"
         "  env | mounts | id | fs | cgroup | report\n"
         "                             print the environment, /proc/self/mountinfo, uid/gid\n"
         "                             and capabilities, write tests of / and /tmp, cgroup\n"
@@ -283,6 +290,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "err:%s\n", text.c_str());
         return 0;
     }
+    if (mode == "nostr") return tenex::probe::run_nostr_mode();
     if (mode == "env") return print_env(), 0;
     if (mode == "mounts") return print_file("/proc/self/mountinfo", "mount="), 0;
     if (mode == "id") return print_id(), 0;

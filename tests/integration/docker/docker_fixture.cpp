@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -12,17 +12,21 @@
 #include "docker/containers.hpp"
 #include "docker/images.hpp"
 #include "docker/networks.hpp"
-#include "docker/tar_writer.hpp"
 #include "environment.hpp"
 
 namespace tenex::docker::test {
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+// The image's build context, staged by CMake after every link of tenex-probe (Dockerfile,
+// the dynamically linked program, its shared libraries and loader: images/probe/README.md).
+std::filesystem::path probe_context() {
+#ifdef TENEX_PROBE_CONTEXT
+    return TENEX_PROBE_CONTEXT;
+#else
+    // Targets that only know the binary (<build>/bin/tenex-probe): <build>/images/probe-context.
+    return std::filesystem::path(TENEX_PROBE_BINARY).parent_path().parent_path() / "images" /
+           "probe-context";
+#endif
 }
 
 }  // namespace
@@ -32,17 +36,15 @@ DResult<std::string> ensure_probe_image(const Client& client) {
     static std::string built;
     std::lock_guard lock(mu);
     if (!built.empty()) return built;
-    std::string dockerfile = slurp(TENEX_PROBE_DOCKERFILE);
-    std::string binary = slurp(TENEX_PROBE_BINARY);
-    if (dockerfile.empty() || binary.empty())
+    const auto context = probe_context();
+    if (!std::filesystem::exists(context / "Dockerfile") ||
+        !std::filesystem::exists(context / "rootfs" / "tenex-probe"))
         return DockerError{"build probe image", 0,
-                           "missing " TENEX_PROBE_DOCKERFILE " or " TENEX_PROBE_BINARY};
-    TarWriter tar;
-    tar.add_file("Dockerfile", dockerfile);
-    tar.add_file("tenex-probe", binary, 0755);
+                           "no staged context in " + context.string() +
+                               " (build the tenex-probe target)"};
     BuildOptions options;
     options.tag = kProbeImage;
-    auto id = build_image(client, tar.finish(), options);
+    auto id = build_image_from_dir(client, context, options);
     if (id) built = *id;
     return id;
 }

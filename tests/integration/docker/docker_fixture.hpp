@@ -17,8 +17,9 @@ namespace tenex::docker::test {
 
 inline constexpr const char* kProbeImage = "tenex-probe:latest";
 
-// Builds tenex-probe:latest from images/probe/Dockerfile and the freshly built binary (once
-// per process; the engine's build cache makes an unchanged rebuild cheap).
+// Builds tenex-probe:latest from the context CMake stages after linking tenex-probe
+// (<build>/images/probe-context: Dockerfile + rootfs/), once per process; the engine's build
+// cache makes an unchanged rebuild cheap.
 DResult<std::string> ensure_probe_image(const Client& client);
 
 // A label value unique to this test process: every container and network gets
