@@ -1,0 +1,67 @@
+// ProfilePublisher: one thread that publishes agents' kind 0 profiles, throttled to at most
+// `per_second` across every project, and only when a profile changed since it was last
+// published. What "last published" is: the digest remembered per agent pubkey, in memory and
+// in the workspace's .tenex/profiles.json (so a daemon restart does not republish unchanged
+// profiles). A profile that fails to publish is forgotten, so the next submit retries it.
+// Profiles are signed on the publishing thread (fresh created_at); keys are never logged.
+#pragma once
+
+#include "common/result.hpp"
+#include "nostr/event.hpp"
+#include "project/agent_profile.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace tenex::project {
+
+// Publishes one signed event; success when at least one relay accepted it.
+using PublishFn = std::function<Status(const nostr::Event& event)>;
+
+class ProfilePublisher {
+public:
+    ProfilePublisher(PublishFn publish, double per_second);
+    ~ProfilePublisher();  // stop(): pending profiles are dropped (logged)
+    ProfilePublisher(const ProfilePublisher&) = delete;
+    ProfilePublisher& operator=(const ProfilePublisher&) = delete;
+
+    // Queues the profiles that changed; returns how many were queued. A newer profile of an
+    // agent still waiting in the queue replaces the waiting one.
+    std::size_t submit(std::vector<AgentProfile> profiles);
+
+    void stop();
+    // Until the queue is empty and nothing is being published (tests, shutdown).
+    bool wait_idle(std::chrono::milliseconds timeout);
+
+    std::uint64_t published() const;
+    std::uint64_t failed() const;
+    std::size_t pending() const;
+
+private:
+    using Clock = std::chrono::steady_clock;
+    void run();
+    void publish_one(const AgentProfile& profile);
+
+    PublishFn publish_;
+    Clock::duration interval_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::condition_variable idle_cv_;
+    std::deque<AgentProfile> queue_;
+    std::map<std::string, std::string> known_;  // pubkey -> digest queued or published
+    bool busy_{false};
+    bool stopping_{false};
+    std::uint64_t published_{0};
+    std::uint64_t failed_{0};
+    std::thread thread_;
+};
+
+}  // namespace tenex::project
