@@ -1,5 +1,136 @@
-// Placeholder: `tenex-sandbox up` (issue 9).
+// tenex-sandbox up: runs the daemon (src/daemon/daemon.hpp) until SIGTERM/SIGINT; SIGHUP
+// reloads the whitelist, relays and policies. Flags override the configuration file and keep
+// the original TENEX daemon's names (-c, -w, -p).
+#include <signal.h>
+
+#include <cstdio>
+#include <optional>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
 #include "cli/command.hpp"
+#include "daemon/daemon.hpp"
+
 namespace tenex::cli {
-void register_up(CLI::App&, Context&) {}
+namespace {
+
+struct UpFlags {
+    std::string config_file{};
+    std::string whitelist{};  // comma-separated hex or npub
+    std::string projects_path{};
+    std::vector<std::string> relays{};
+    std::string policies{};
+    std::string state_dir{};
+    std::string key{};
+    std::string http{};
+    std::string embedded_relay{};
+    std::string daemon_id{};
+    std::string docker_socket{};
+    std::optional<unsigned> start_concurrency{};
+    bool stop_projects = false;
+};
+
+std::string describe(const daemon::Diagnostics& diags) {
+    std::string out;
+    for (const auto& d : diags) out += "\n  " + sandbox::format_diagnostic(d);
+    return out;
+}
+
+// The file (when given), then the flags over it. Whitelist entries are normalized (npub or
+// hex); a bad one is an error naming it.
+Result<daemon::DaemonConfig, daemon::Diagnostics> build_config(const UpFlags& f) {
+    daemon::DaemonConfig c;
+    if (!f.config_file.empty()) {
+        auto loaded = daemon::load_config(f.config_file);
+        if (!loaded) return loaded.error();
+        c = std::move(*loaded);
+    }
+    auto flag_error = [](const std::string& key, const std::string& message) {
+        return daemon::Diagnostics{{.file = "command line", .line = 0, .column = 0, .key_path = key,
+                                    .message = message, .severity = sandbox::Severity::error}};
+    };
+    if (!f.whitelist.empty()) {
+        c.whitelist.clear();
+        std::stringstream ss(f.whitelist);
+        for (std::string item; std::getline(ss, item, ',');) {
+            if (item.empty()) continue;
+            auto hex = daemon::normalize_pubkey(item);
+            if (!hex) return flag_error("--whitelist", "'" + item + "': " + hex.error().message);
+            c.whitelist.push_back(*hex);
+        }
+    }
+    if (!f.relays.empty()) c.relays = f.relays;
+    if (!f.projects_path.empty()) c.projects_path = f.projects_path;
+    if (!f.policies.empty()) c.policies_dir = f.policies;
+    if (!f.state_dir.empty()) c.state_dir = f.state_dir;
+    if (!f.key.empty()) c.key_file = f.key;
+    if (!f.http.empty()) c.http_listen = f.http;
+    if (!f.embedded_relay.empty()) c.embedded_relay = f.embedded_relay;
+    if (!f.daemon_id.empty()) c.daemon_id = f.daemon_id;
+    if (!f.docker_socket.empty()) c.docker_socket = f.docker_socket;
+    if (f.start_concurrency) c.start_concurrency = *f.start_concurrency;
+    if (f.stop_projects) c.stop_projects_on_exit = true;
+    // Relative paths from flags are taken from the current directory.
+    for (auto* p : {&c.projects_path, &c.policies_dir, &c.state_dir, &c.key_file})
+        if (!p->empty() && p->is_relative()) *p = std::filesystem::absolute(*p);
+    if (auto diags = daemon::validate_config(c); sandbox::has_errors(diags)) return diags;
+    return c;
+}
+
+}  // namespace
+
+void register_up(CLI::App& root, Context& ctx) {
+    auto f = std::make_shared<UpFlags>();
+    auto* cmd = root.add_subcommand("up", "Run the daemon: watch relays, run one sandboxed container per project");
+    cmd->add_option("-c,--config", f->config_file, "YAML configuration (see examples/sandbox.yaml)");
+    cmd->add_option("-w,--whitelist", f->whitelist, "Pubkeys (hex or npub, comma-separated) whose events wake projects");
+    cmd->add_option("-p,--projects-path", f->projects_path, "Where project directories are created");
+    cmd->add_option("--relay", f->relays, "Relay URL (ws:// or wss://); repeatable");
+    cmd->add_option("--policies", f->policies, "Policies directory (default.yaml + overrides)");
+    cmd->add_option("--state-dir", f->state_dir, "SQLite state directory");
+    cmd->add_option("--key", f->key, "The daemon's key file (created with mode 0600 if missing)");
+    cmd->add_option("--http", f->http, "HTTP API address: loopback host:port or unix:/path");
+    cmd->add_option("--embedded-relay", f->embedded_relay, "Local mode: run a relay on HOST:PORT too");
+    cmd->add_option("--daemon-id", f->daemon_id, "Identity in container labels (default: from the key)");
+    cmd->add_option("--docker-socket", f->docker_socket, "Docker engine socket (default: DOCKER_HOST, /var/run/docker.sock)");
+    cmd->add_option("--start-concurrency", f->start_concurrency, "Container starts in flight at once");
+    cmd->add_flag("--stop-projects", f->stop_projects, "On SIGTERM/SIGINT stop the project containers too");
+    cmd->callback([f, &ctx] {
+        auto config = build_config(*f);
+        if (!config) {
+            std::fprintf(stderr, "tenex-sandbox up: invalid configuration:%s\n", describe(config.error()).c_str());
+            ctx.exit_code = 2;
+            return;
+        }
+        // Signals go to this thread only (sigwait below); every thread the daemon starts
+        // inherits the blocked mask.
+        sigset_t set;
+        sigemptyset(&set);
+        for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+        ::signal(SIGPIPE, SIG_IGN);
+
+        auto daemon = daemon::Daemon::start(std::move(*config), [f] { return build_config(*f); });
+        if (!daemon) {
+            std::fprintf(stderr, "tenex-sandbox up: %s\n", daemon.error().message.c_str());
+            ctx.exit_code = 1;
+            return;
+        }
+        for (;;) {
+            int sig = 0;
+            if (sigwait(&set, &sig) != 0) continue;
+            if (sig == SIGHUP) {
+                spdlog::info("SIGHUP: reloading whitelist, relays and policies");
+                (*daemon)->request_reload();
+                continue;
+            }
+            spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        (*daemon)->request_stop();
+        (*daemon)->wait();
+    });
+}
+
 }  // namespace tenex::cli

@@ -1,1 +1,570 @@
-// Placeholder: filled in by the daemon work of issue 9.
+#include "daemon/daemon.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "common/log.hpp"
+#include "common/private_file.hpp"
+#include "daemon/daemon_internal.hpp"
+#include "daemon/monitor.hpp"
+#include "nostr/verify.hpp"
+#include "project/agent_keys.hpp"
+#include "project/workspace_path.hpp"
+#include "relay/cli_support.hpp"
+#include "relay/url.hpp"
+#include "sandbox/policy_set.hpp"
+
+namespace tenex::daemon {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The daemon key: loaded from its file, or generated there (0600) on first start.
+Result<nostr::Keys> load_or_create_key(const fs::path& file) {
+    std::error_code ec;
+    if (fs::exists(file, ec)) {
+        struct stat st{};
+        if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+            spdlog::warn("key file {} is readable by others (mode {:o}); chmod 600 it", file.string(),
+                         st.st_mode & 0777);
+        return relay::load_key_file(file.string());
+    }
+    fs::create_directories(file.parent_path(), ec);
+    auto keys = nostr::Keys::generate();
+    if (auto st = write_private_file(file.string(), keys.secret.reveal_nsec() + "\n"); !st)
+        return make_error("cannot create the daemon key: " + st.error().message);
+    spdlog::info("generated a new daemon key at {} ({})", file.string(), keys.pub.npub());
+    return keys;
+}
+
+Status make_dir(const fs::path& dir, const char* what) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return make_error(std::string("cannot create the ") + what + " " + dir.string() + ": " + ec.message());
+    return Unit{};
+}
+
+// Policies must load without errors: a broken override silently left out could run a
+// project with weaker limits than the operator wrote.
+Result<sandbox::PolicySet> load_policies(const fs::path& dir) {
+    auto loaded = sandbox::load_policy_dir(dir);
+    std::string errors;
+    for (const auto& d : loaded.diagnostics) {
+        if (d.severity == sandbox::Severity::error) errors += "\n  " + sandbox::format_diagnostic(d);
+        else spdlog::warn("policy: {}", sandbox::format_diagnostic(d));
+    }
+    if (!errors.empty()) return make_error("policies in " + dir.string() + " have errors:" + errors);
+    return std::move(loaded.set);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Start-up
+
+Daemon::Daemon() : impl_(std::make_unique<Impl>()) {}
+
+Daemon::~Daemon() {
+    request_stop();
+    wait();
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::start(DaemonConfig config, ConfigReloader reload) {
+    if (auto diags = validate_config(config); sandbox::has_errors(diags)) {
+        std::string text;
+        for (const auto& d : diags) text += "\n  " + sandbox::format_diagnostic(d);
+        return make_error("invalid configuration:" + text);
+    }
+    std::unique_ptr<Daemon> daemon(new Daemon());
+    if (auto st = daemon->impl_->start(std::move(config), std::move(reload)); !st) return st.error();
+    return daemon;
+}
+
+Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
+    config = std::move(cfg);
+    reloader = std::move(reload);
+
+    auto k = load_or_create_key(config.key_file);
+    if (!k) return k.error();
+    keys.emplace(std::move(*k));
+    id = config.daemon_id.empty() ? "tenex-" + keys->pub.hex().substr(0, 16) : config.daemon_id;
+
+    for (auto [dir, what] : {std::pair{config.state_dir, "state directory"},
+                             std::pair{config.projects_path, "projects path"}})
+        if (auto st = make_dir(dir, what); !st) return st;
+    auto st = StateStore::open(config.state_dir);
+    if (!st) return make_error("state store: " + st.error().message);
+    state = std::move(*st);
+
+    auto set = load_policies(config.policies_dir);
+    if (!set) return set.error();
+    policies = std::move(*set);
+
+    auto client = docker::Client::connect({.socket = config.docker_socket});
+    if (!client) return make_error("Docker engine: " + client.error().describe());
+    docker = std::move(*client);
+    engine = std::make_unique<sandbox::DockerEngine>(*docker);
+
+    if (!config.embedded_relay.empty()) {
+        auto addr = relay::ListenAddress::parse(config.embedded_relay);
+        if (!addr) return make_error("embedded_relay: " + addr.error().message);
+        relay::RelayServerOptions ro;
+        ro.host = addr->host;
+        ro.port = addr->port;
+        ro.db_path = (config.state_dir / "relay.sqlite3").string();
+        auto server = relay::EmbeddedRelay::start(ro);
+        if (!server) return make_error("embedded relay on " + config.embedded_relay + ": " + server.error().message);
+        embedded = std::move(*server);
+        relay_urls.push_back(embedded->url());
+    }
+    for (const auto& url : config.relays)
+        if (std::find(relay_urls.begin(), relay_urls.end(), url) == relay_urls.end()) relay_urls.push_back(url);
+
+    relay::PoolOptions po;
+    po.signer = *keys;
+    pool = std::make_unique<relay::RelayPool>(po);
+    for (const auto& url : relay_urls)
+        if (auto added = pool->add_relay(url); !added) return make_error("relay " + url + ": " + added.error().message);
+
+    workspaces = std::make_unique<project::WorkspaceManager>(
+        project::WorkspaceConfig{.projects_root = config.projects_path, .repo_policy = config.git,
+                                 .clone_limits = config.clone},
+        project::nostr_key_generator());
+    loader = std::make_unique<project::ProjectLoader>(*pool, *workspaces);
+
+    if (auto known_projects = state->projects())
+        for (const auto& p : *known_projects) known.insert(p.address);
+
+    sandbox::OrchestratorOptions oo;
+    oo.daemon_id = id;
+    oo.max_starts_in_flight = static_cast<int>(config.start_concurrency);
+    oo.policies = [this](const sandbox::ProjectRef& ref) { return policy_for(ref); };
+    oo.workspace = [this](const sandbox::ProjectRef& ref) -> Result<fs::path> {
+        auto name = project::map_workspace(ref.owner, ref.d);
+        if (!name) return name.error();
+        return config.projects_path / name->relative();
+    };
+    oo.relays = relay_urls;
+    orchestrator = std::make_unique<sandbox::Orchestrator>(std::move(oo), *engine);
+    orchestrator_events = std::make_unique<sandbox::OrchestratorEvents>(*docker, *orchestrator);
+    if (!orchestrator_events->start()) spdlog::warn("Docker events stream not connected yet; retrying");
+    if (auto rec = orchestrator->reconcile().get(); !rec)
+        spdlog::warn("reconcile: {}", rec.error().message);
+    for (const auto& s : orchestrator->snapshot()) last_states[s.project.address()] = s;
+
+    http = std::make_unique<HttpApi>(*this, metrics, HttpOptions{.listen = config.http_listen});
+    if (auto started = http->start(); !started) return make_error("HTTP API on " + config.http_listen + ": " + started.error().message);
+
+    monitor.emplace(config.monitor, config.whitelist);
+    pool->wait_connected(relay_urls.size(), 5s);
+    loop = std::thread([this] { run(); });
+    spdlog::info("tenex-sandbox daemon {} up: pubkey {}, {} relays, {} whitelisted, http {}", id,
+                 keys->pub.npub(), relay_urls.size(), config.whitelist.size(), config.http_listen);
+    return Unit{};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policies and the set of known projects (read from the orchestrator's and workers' threads)
+
+Result<sandbox::Policy> Daemon::Impl::policy_for(const sandbox::ProjectRef& ref) {
+    {
+        std::lock_guard lock(known_mu);
+        if (!known.count(ref.address())) return make_error("unknown project " + ref.address());
+    }
+    std::lock_guard lock(policies_mu);
+    auto resolved = sandbox::resolve_policy(policies, ref);
+    if (sandbox::has_errors(resolved.diagnostics)) {
+        std::string text;
+        for (const auto& d : resolved.diagnostics) text += " " + sandbox::format_diagnostic(d);
+        return make_error("policy for " + ref.address() + ":" + text);
+    }
+    return resolved.policy;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon thread
+
+bool Daemon::Impl::post(std::function<void()> task) {
+    {
+        std::lock_guard lock(mu);
+        if (stopping) return false;
+        tasks.push_back(std::move(task));
+    }
+    cv.notify_one();
+    return true;
+}
+
+void Daemon::Impl::on_relay_event(const relay::DeliveredEvent& d) {
+    {
+        std::lock_guard lock(mu);
+        if (events.size() >= config.monitor.queue_size) {
+            ++overflowed;
+            return;
+        }
+        events.push_back(Incoming{d.relay, d.event});
+    }
+    cv.notify_one();
+}
+
+void Daemon::Impl::subscribe() {
+    nostr::Filter f;
+    f.authors = config.whitelist;
+    // Resume where the last run stopped (the pool adds the overlap); a first start is live.
+    std::optional<std::int64_t> since;
+    for (const auto& relay : pool->status())  // cursors are kept under the pool's URLs
+        if (auto c = state->cursor(relay.url); c && *c) since = since ? std::min(*since, **c) : **c;
+    f.since = since ? *since - 120 : unix_now();
+    if (f.authors->empty()) {
+        pool->unsubscribe(kSubscription);
+        spdlog::warn("the whitelist is empty: no event can wake a project");
+        return;
+    }
+    auto sub = pool->subscribe(kSubscription, {f}, [this](const relay::DeliveredEvent& d) { on_relay_event(d); });
+    if (!sub) spdlog::error("subscribe: {}", sub.error().message);
+}
+
+void Daemon::Impl::run() {
+    // Events that were received but not handled before the last exit.
+    if (auto pending = state->pending()) {
+        if (!pending->empty()) spdlog::info("routing {} events left pending by the last run", pending->size());
+        for (const auto& p : *pending) {
+            auto ev = nostr::parse_event(p.json);
+            if (!ev || !nostr::verify_event(*ev)) {
+                (void)state->mark_handled(p.id, unix_now());
+                continue;
+            }
+            route(*ev);
+        }
+    }
+    subscribe();
+    publish_heartbeat();
+
+    auto next_tick = std::chrono::steady_clock::now();
+    auto next_heartbeat = next_tick + kHeartbeatInterval;
+    std::unique_lock lock(mu);
+    while (true) {
+        cv.wait_until(lock, next_tick, [this] { return stopping || !tasks.empty() || !events.empty(); });
+        if (stopping) break;
+        auto batch_tasks = std::move(tasks);
+        tasks.clear();
+        std::deque<Incoming> batch;
+        for (int i = 0; i < 256 && !events.empty(); ++i) {
+            batch.push_back(std::move(events.front()));
+            events.pop_front();
+        }
+        std::uint64_t lost = std::exchange(overflowed, 0);
+        lock.unlock();
+
+        for (std::uint64_t i = 0; i < lost; ++i) metrics.event_rejected("queue_full");
+        for (auto& t : batch_tasks) t();
+        for (auto& in : batch) handle(in);
+        auto now = std::chrono::steady_clock::now();
+        if (now >= next_tick) {
+            tick();
+            next_tick = now + kTickInterval;
+        }
+        if (now >= next_heartbeat || running_projects() != heartbeat_projects) {
+            publish_heartbeat();
+            next_heartbeat = now + kHeartbeatInterval;
+        }
+        lock.lock();
+    }
+}
+
+void Daemon::Impl::handle(const Incoming& in) {
+    metrics.event_received(in.relay);
+    auto& newest = cursors[in.relay];
+    newest = std::max(newest, in.event.created_at);
+    auto fresh = state->record_pending({.id = in.event.id, .json = nostr::to_json(in.event), .received_at = unix_now()});
+    if (!fresh) {
+        spdlog::error("state store: {} (event {} not recorded)", fresh.error().message, in.event.id);
+    } else if (!*fresh) {
+        metrics.event_rejected("duplicate");
+        return;
+    }
+    route(in.event);
+}
+
+void Daemon::Impl::route(const nostr::Event& event) {
+    Routed r = monitor->route(event);
+    if (r.projects.empty()) {
+        metrics.event_rejected(to_string(r.reason));
+        spdlog::debug("event {} from {}: dropped ({})", event.id, event.pubkey, to_string(r.reason));
+        (void)state->mark_handled(event.id, unix_now());
+        return;
+    }
+    metrics.event_accepted();
+    int waiting = 0;
+    for (const auto& address : r.projects) waiting += trigger(address, event.id) ? 1 : 0;
+    if (waiting == 0) (void)state->mark_handled(event.id, unix_now());
+    else outstanding[event.id] += waiting;
+}
+
+// Returns true when the event must wait for this project to come up.
+bool Daemon::Impl::trigger(const nostr::Address& address, const std::string& event_id) {
+    sandbox::ProjectRef ref{.owner = address.pubkey, .d = address.identifier};
+    const std::string key = ref.address();
+    if (auto it = inflight.find(key); it != inflight.end()) {
+        it->second.events.push_back(event_id);
+        return true;
+    }
+    // An identifier no workspace can be made for (too long, control characters, only dots)
+    // is refused here, before any relay is asked for it.
+    if (auto name = project::map_workspace(ref.owner, ref.d); !name) {
+        metrics.event_rejected("bad_address");
+        spdlog::warn("{}: refused: {}", log::printable(key), name.error().message);
+        return false;
+    }
+    auto current = last_states.find(key);
+    if (current != last_states.end() && current->second.state == sandbox::ProjectState::running) {
+        // Running: the trigger refreshes its idle timer (and replaces a stale container).
+        metrics.trigger("touch");
+        (void)orchestrator->ensure_running(ref);
+        return false;
+    }
+    metrics.trigger("start");
+    inflight[key] = Inflight{.events = {event_id}, .since = std::chrono::steady_clock::now()};
+    (void)state->add_history(key, {.at = unix_now(), .what = "trigger", .detail = event_id});
+    submit([this, address, ref, key] {
+        auto ws = loader->load(address);
+        Result<sandbox::ProjectStatus> outcome = make_error("");
+        if (!ws) {
+            outcome = make_error("workspace: " + ws.error().message);
+        } else {
+            {
+                std::lock_guard lock(known_mu);
+                known.insert(key);
+            }
+            outcome = orchestrator->ensure_running(ref).get();
+        }
+        post([this, key, outcome = std::move(outcome)]() mutable { finish(key, std::move(outcome)); });
+    });
+    return true;
+}
+
+void Daemon::Impl::finish(const std::string& key, Result<sandbox::ProjectStatus> outcome) {
+    auto it = inflight.find(key);
+    if (it == inflight.end()) return;
+    Inflight done = std::move(it->second);
+    inflight.erase(it);
+    if (outcome && outcome->state == sandbox::ProjectState::running) {
+        metrics.observe_trigger_to_running(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - done.since).count());
+        spdlog::info("{} running in {} ({})", log::printable(key), outcome->container_name, outcome->container_id.substr(0, 12));
+        last_states[key] = *outcome;
+    } else {
+        std::string why = outcome ? sandbox::to_string(outcome->state) + (outcome->last_error.empty() ? "" : ": " + outcome->last_error)
+                                  : outcome.error().message;
+        spdlog::error("{} not started: {}", log::printable(key), log::printable(why, 300));
+        (void)state->add_history(key, {.at = unix_now(), .what = "start-failed", .detail = why});
+        (void)state->upsert_project({.address = key, .status = "failed", .container_id = {}, .updated_at = unix_now()});
+    }
+    // Failed starts are handled too: a later trigger tries again, a restart does not loop.
+    for (const auto& id : done.events) {
+        auto o = outstanding.find(id);
+        if (o == outstanding.end() || --o->second <= 0) {
+            if (o != outstanding.end()) outstanding.erase(o);
+            (void)state->mark_handled(id, unix_now());
+        }
+    }
+}
+
+// Every tick: project states into the store and the metrics, relay states, cursors.
+void Daemon::Impl::tick() {
+    auto snapshot = orchestrator->snapshot();
+    std::map<std::string, int> by_state;
+    for (auto s : {sandbox::ProjectState::stopped, sandbox::ProjectState::starting, sandbox::ProjectState::running,
+                   sandbox::ProjectState::stopping, sandbox::ProjectState::backing_off,
+                   sandbox::ProjectState::crash_looping, sandbox::ProjectState::failed})
+        by_state[sandbox::to_string(s)] = 0;
+    for (const auto& s : snapshot) {
+        ++by_state[sandbox::to_string(s.state)];
+        const std::string key = s.project.address();
+        auto prev = last_states.find(key);
+        const bool changed = prev == last_states.end() || prev->second.state != s.state ||
+                             prev->second.container_id != s.container_id;
+        if (s.state == sandbox::ProjectState::running && !s.container_id.empty() &&
+            (prev == last_states.end() || prev->second.container_id != s.container_id))
+            metrics.container_started();
+        if (prev != last_states.end() && s.restart_count > prev->second.restart_count)
+            for (int i = prev->second.restart_count; i < s.restart_count; ++i) metrics.container_restarted();
+        if (s.last_exit_reason == sandbox::ExitReason::oom &&
+            (prev == last_states.end() || prev->second.last_exit_reason != sandbox::ExitReason::oom ||
+             prev->second.restart_count != s.restart_count))
+            metrics.oom_killed();
+        if (changed) {
+            (void)state->upsert_project({.address = key, .status = sandbox::to_string(s.state),
+                                         .container_id = s.container_id, .updated_at = unix_now()});
+            std::string detail = s.container_id.substr(0, 12);
+            if (s.last_exit_code) detail += " exit " + std::to_string(*s.last_exit_code);
+            if (!s.last_error.empty()) detail += " " + s.last_error;
+            (void)state->add_history(key, {.at = unix_now(), .what = sandbox::to_string(s.state), .detail = detail});
+        }
+        last_states[key] = s;
+    }
+    metrics.set_projects_by_state(by_state);
+    metrics.set_relays(pool->status());
+    {
+        std::lock_guard lock(mu);
+        metrics.set_queue_depth(events.size());
+    }
+    for (const auto& [url, newest] : cursors) (void)state->set_cursor(url, newest);
+}
+
+std::set<std::string> Daemon::Impl::running_projects() const {
+    std::set<std::string> out;
+    for (const auto& [key, s] : last_states)
+        if (s.state == sandbox::ProjectState::running) out.insert(key);
+    return out;
+}
+
+// Kind 24012, signed by the daemon key: which projects this backend runs, `p`-tagging the
+// whitelist. Every 30 s, and at once when the set of running projects changes.
+void Daemon::Impl::publish_heartbeat() {
+    nostr::UnsignedEvent hb;
+    hb.kind = kHeartbeatKind;
+    heartbeat_projects = running_projects();
+    nlohmann::json projects = nlohmann::json::array();
+    for (const auto& key : heartbeat_projects) {
+        projects.push_back(key);
+        hb.tags.push_back({"a", key});
+    }
+    for (const auto& pk : config.whitelist) hb.tags.push_back({"p", pk});
+    hb.content = nlohmann::json{{"daemon", id}, {"projects", projects}}.dump();
+    auto signed_event = nostr::sign_event(std::move(hb), *keys);
+    if (!signed_event) {
+        spdlog::warn("heartbeat: {}", signed_event.error().message);
+        return;
+    }
+    (void)pool->publish(std::move(*signed_event), 5s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers (workspace loads wait on clones and relays; starts wait on the orchestrator)
+
+void Daemon::Impl::submit(std::function<void()> job) {
+    {
+        std::lock_guard lock(jobs_mu);
+        if (workers.empty())
+            for (unsigned i = 0; i < std::max(4u, config.start_concurrency); ++i)
+                workers.emplace_back([this] { work(); });
+        jobs.push_back(std::move(job));
+    }
+    jobs_cv.notify_one();
+}
+
+void Daemon::Impl::work() {
+    std::unique_lock lock(jobs_mu);
+    while (true) {
+        jobs_cv.wait(lock, [this] { return jobs_stop || !jobs.empty(); });
+        // Queued jobs are dropped at shutdown: their events stay pending for the next start.
+        if (jobs_stop) return;
+        auto job = std::move(jobs.front());
+        jobs.pop_front();
+        lock.unlock();
+        job();
+        lock.lock();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIGHUP and shutdown
+
+void Daemon::Impl::reload() {
+    if (auto set = load_policies(config.policies_dir); set) {
+        std::lock_guard lock(policies_mu);
+        policies = std::move(*set);
+        spdlog::info("reload: policies from {}", config.policies_dir.string());
+    } else {
+        spdlog::error("reload: keeping the previous policies: {}", set.error().message);
+    }
+    if (!reloader) return;
+    auto fresh = reloader();
+    if (!fresh) {
+        for (const auto& d : fresh.error()) spdlog::error("reload: {}", sandbox::format_diagnostic(d));
+        spdlog::error("reload: configuration has errors; keeping the running one");
+        return;
+    }
+    if (auto diags = validate_config(*fresh); sandbox::has_errors(diags)) {
+        for (const auto& d : diags) spdlog::error("reload: {}", sandbox::format_diagnostic(d));
+        return;
+    }
+    for (const auto& url : fresh->relays) {
+        if (std::find(relay_urls.begin(), relay_urls.end(), url) != relay_urls.end()) continue;
+        if (auto added = pool->add_relay(url); added) {
+            relay_urls.push_back(url);
+            spdlog::info("reload: added relay {}", url);
+        } else {
+            spdlog::error("reload: relay {}: {}", url, added.error().message);
+        }
+    }
+    for (const auto& url : config.relays)
+        if (std::find(fresh->relays.begin(), fresh->relays.end(), url) == fresh->relays.end())
+            spdlog::warn("reload: relay {} was removed from the configuration; it stays connected until restart", url);
+    config.relays = fresh->relays;
+    config.whitelist = fresh->whitelist;
+    monitor->set_whitelist(config.whitelist);
+    subscribe();
+    spdlog::info("reload: {} whitelisted pubkeys, {} relays", config.whitelist.size(), relay_urls.size());
+}
+
+void Daemon::request_reload() {
+    impl_->post([impl = impl_.get()] { impl->reload(); });
+}
+
+void Daemon::request_stop() {
+    {
+        std::lock_guard lock(impl_->mu);
+        impl_->stopping = true;
+    }
+    impl_->cv.notify_all();
+}
+
+void Daemon::wait() {
+    auto& i = *impl_;
+    if (!i.loop.joinable()) return;
+    i.loop.join();
+    spdlog::info("shutting down: {}", i.config.stop_projects_on_exit ? "stopping every project" : "projects keep running");
+    i.pool->unsubscribe(kSubscription);
+    {
+        std::lock_guard lock(i.jobs_mu);
+        i.jobs_stop = true;
+    }
+    i.jobs_cv.notify_all();
+    // Workers finish their current job: a start in flight completes (so nothing is left
+    // half-created); its event stays pending if the daemon is gone before it is marked.
+    for (auto& w : i.workers) w.join();
+    if (i.http) i.http->stop();
+    if (i.orchestrator_events) i.orchestrator_events->stop();
+    if (i.orchestrator) i.orchestrator->shutdown(i.config.stop_projects_on_exit);
+    for (const auto& [url, newest] : i.cursors) (void)i.state->set_cursor(url, newest);
+    i.loader.reset();
+    if (i.pool) i.pool->stop();
+    if (i.embedded) i.embedded->stop();
+}
+
+int Daemon::http_port() const { return impl_->http ? impl_->http->port() : 0; }
+std::string Daemon::pubkey() const { return impl_->keys->pub.hex(); }
+std::string Daemon::daemon_id() const { return impl_->id; }
+std::vector<std::string> Daemon::relays() const { return impl_->relay_urls; }
+
+}  // namespace tenex::daemon

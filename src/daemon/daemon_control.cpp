@@ -1,0 +1,88 @@
+// The daemon's side of the HTTP API: projects, health, stop/restart and logs. Runs on the
+// HTTP server's threads; talks to the orchestrator (thread-safe) and reads the policies
+// under their lock.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <future>
+
+#include "daemon/daemon_internal.hpp"
+
+namespace tenex::daemon {
+
+using namespace std::chrono_literals;
+
+ProjectView Daemon::Impl::view_of(const sandbox::ProjectStatus& status) {
+    ProjectView view{.status = status, .network_mode = {}, .policy = {}, .title = {}};
+    std::lock_guard lock(policies_mu);
+    auto resolved = sandbox::resolve_policy(policies, status.project);
+    view.network_mode = sandbox::to_string(resolved.policy.network.mode);
+    for (const auto& file : resolved.applied) {
+        if (!view.policy.empty()) view.policy += "+";
+        view.policy += std::filesystem::path(file).filename().string();
+    }
+    if (view.policy.empty()) view.policy = "(built-in)";
+    return view;
+}
+
+std::vector<ProjectView> Daemon::Impl::projects() {
+    {
+        // Usage comes from one-shot engine stats (~1 s); sample at most every 5 s.
+        std::lock_guard lock(usage_mu);
+        auto now = std::chrono::steady_clock::now();
+        if (now - usage_at > 5s) {
+            auto sampled = orchestrator->refresh_usage();
+            if (sampled.wait_for(3s) == std::future_status::ready) usage_at = now;
+        }
+    }
+    std::vector<ProjectView> out;
+    for (const auto& s : orchestrator->snapshot()) out.push_back(view_of(s));
+    return out;
+}
+
+Health Daemon::Impl::health() {
+    Health h;
+    nlohmann::json reasons = nlohmann::json::array();
+    auto ping = docker->ping();
+    if (!ping) reasons.push_back("Docker engine not reachable: " + ping.error().describe());
+    std::size_t connected = 0;
+    nlohmann::json relays = nlohmann::json::array();
+    for (const auto& r : pool->status()) {
+        connected += r.connected ? 1 : 0;
+        relays.push_back({{"url", r.url}, {"connected", r.connected}, {"reconnects", r.reconnects},
+                          {"last_error", r.last_error}});
+    }
+    if (connected == 0) reasons.push_back("no relay connected");
+    h.ok = reasons.empty();
+    h.details = {{"daemon", id},
+                 {"pubkey", keys->pub.hex()},
+                 {"docker", {{"reachable", static_cast<bool>(ping)}, {"socket", docker->socket_path()}}},
+                 {"relays", {{"connected", connected}, {"total", relays.size()}, {"list", relays}}},
+                 {"reasons", reasons}};
+    return h;
+}
+
+Result<ProjectView> Daemon::Impl::control(const std::string& project, bool restart) {
+    auto ref = sandbox::parse_address(project);
+    if (!ref) return ref.error();
+    auto done = restart ? orchestrator->restart(*ref) : orchestrator->stop(*ref);
+    auto status = done.get();
+    if (!status) return status.error();
+    spdlog::info("{} {} on operator request", ref->address(), restart ? "restarted" : "stopped");
+    return view_of(*status);
+}
+
+Result<ProjectView> Daemon::Impl::stop(const std::string& project) { return control(project, false); }
+Result<ProjectView> Daemon::Impl::restart(const std::string& project) { return control(project, true); }
+
+Status Daemon::Impl::logs(const std::string& project, const LogOptions& options,
+                          const std::function<bool(std::string_view)>& sink) {
+    auto ref = sandbox::parse_address(project);
+    if (!ref) return ref.error();
+    auto status = orchestrator->status(*ref);
+    std::string container = status && !status->container_id.empty() ? status->container_id
+                                                                     : sandbox::container_name(*ref);
+    return stream_container_logs(*docker, container, options, sink);
+}
+
+}  // namespace tenex::daemon

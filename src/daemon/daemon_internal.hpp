@@ -1,0 +1,130 @@
+// The daemon's parts (daemon.cpp: start-up, the daemon thread, routing; daemon_control.cpp:
+// the HTTP control plane). Private to src/daemon.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/config.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/http_api.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/monitor.hpp"
+#include "daemon/state_store.hpp"
+#include "docker/client.hpp"
+#include "nostr/keys.hpp"
+#include "project/loader.hpp"
+#include "project/workspace_manager.hpp"
+#include "relay/pool.hpp"
+#include "relay/server.hpp"
+#include "sandbox/orchestrator.hpp"
+#include "sandbox/policy_set.hpp"
+
+namespace tenex::daemon {
+
+inline constexpr const char* kSubscription = "tenex-monitor";
+inline constexpr std::uint32_t kHeartbeatKind = 24012;
+inline constexpr auto kHeartbeatInterval = std::chrono::seconds(30);
+inline constexpr auto kTickInterval = std::chrono::seconds(2);
+
+struct Daemon::Impl final : ControlPlane {
+    struct Incoming {
+        std::string relay;
+        nostr::Event event;
+    };
+    struct Inflight {
+        std::vector<std::string> events{};  // event ids waiting for this project
+        std::chrono::steady_clock::time_point since{};
+    };
+
+    // daemon.cpp
+    Status start(DaemonConfig config, ConfigReloader reload);
+    Result<sandbox::Policy> policy_for(const sandbox::ProjectRef& ref);
+    bool post(std::function<void()> task);
+    void on_relay_event(const relay::DeliveredEvent& d);
+    void subscribe();
+    void run();
+    void handle(const Incoming& in);
+    void route(const nostr::Event& event);
+    bool trigger(const nostr::Address& address, const std::string& event_id);
+    void finish(const std::string& key, Result<sandbox::ProjectStatus> outcome);
+    void tick();
+    std::set<std::string> running_projects() const;
+    void publish_heartbeat();
+    void submit(std::function<void()> job);
+    void work();
+    void reload();
+
+    // daemon_control.cpp (HTTP threads)
+    std::vector<ProjectView> projects() override;
+    Health health() override;
+    Result<ProjectView> stop(const std::string& project) override;
+    Result<ProjectView> restart(const std::string& project) override;
+    Status logs(const std::string& project, const LogOptions& options,
+                const std::function<bool(std::string_view)>& sink) override;
+    ProjectView view_of(const sandbox::ProjectStatus& status);
+    Result<ProjectView> control(const std::string& project, bool restart);
+
+    DaemonConfig config{};
+    ConfigReloader reloader{};
+    std::optional<nostr::Keys> keys{};
+    std::string id{};
+    std::vector<std::string> relay_urls{};
+
+    std::unique_ptr<StateStore> state{};
+    std::unique_ptr<docker::Client> docker{};
+    std::unique_ptr<sandbox::DockerEngine> engine{};
+    std::unique_ptr<relay::EmbeddedRelay> embedded{};
+    std::unique_ptr<relay::RelayPool> pool{};
+    std::unique_ptr<project::WorkspaceManager> workspaces{};
+    std::unique_ptr<project::ProjectLoader> loader{};
+    std::unique_ptr<sandbox::Orchestrator> orchestrator{};
+    std::unique_ptr<sandbox::OrchestratorEvents> orchestrator_events{};
+    Metrics metrics{};
+    std::unique_ptr<HttpApi> http{};
+
+    std::mutex policies_mu;
+    sandbox::PolicySet policies{};
+    std::mutex known_mu;
+    std::set<std::string> known{};  // addresses this daemon runs or has run (state store)
+
+    // Inbox of the daemon thread.
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> tasks{};
+    std::deque<Incoming> events{};  // bounded by config.monitor.queue_size
+    std::uint64_t overflowed = 0;
+    bool stopping = false;
+    std::thread loop{};
+
+    // Owned by the daemon thread.
+    std::optional<Monitor> monitor{};
+    std::map<std::string, Inflight> inflight{};                // by project address
+    std::unordered_map<std::string, int> outstanding{};        // event id -> projects to wait for
+    std::map<std::string, sandbox::ProjectStatus> last_states{};  // by project address
+    std::map<std::string, std::int64_t> cursors{};             // relay -> newest created_at
+    std::set<std::string> heartbeat_projects{};                // as of the last heartbeat
+
+    // Workers.
+    std::mutex jobs_mu;
+    std::condition_variable jobs_cv;
+    std::deque<std::function<void()>> jobs{};
+    bool jobs_stop = false;
+    std::vector<std::thread> workers{};
+
+    // Resource usage is sampled on demand (ps, /projects), at most every few seconds.
+    std::mutex usage_mu;
+    std::chrono::steady_clock::time_point usage_at{};
+};
+
+}  // namespace tenex::daemon
