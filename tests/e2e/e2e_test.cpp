@@ -1,0 +1,257 @@
+// The whole mission, end to end: a whitelisted Nostr event on a real relay wakes exactly one
+// hardened container per project (the probe image in Nostr mode, under the local-mode policy
+// of examples/policies/), the probe's reply comes back on the relay, hostile input starts
+// nothing, and a kill -9 of the daemon loses and duplicates nothing.
+#include <signal.h>
+
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e_fixture.hpp"
+#include "node_peer.hpp"
+
+namespace tenex::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
+    start_daemon();
+    // Heartbeats (kind 24012) and probe statuses (24010) are ephemeral: relays forward them
+    // to live subscriptions and never store them.
+    std::mutex mu;
+    std::vector<nostr::Event> ephemeral;
+    nostr::Filter live;
+    live.kinds = std::vector<std::uint32_t>{24010, 24012};
+    ASSERT_TRUE(pool_->subscribe("ephemeral", {live}, [&](const relay::DeliveredEvent& d) {
+        std::lock_guard lock(mu);
+        ephemeral.push_back(d.event);
+    }));
+    auto seen = [&](std::uint32_t kind, const std::string& author, const std::string& a) -> std::optional<nostr::Event> {
+        std::lock_guard lock(mu);
+        for (const auto& e : ephemeral)
+            if (e.kind == kind && (author.empty() || e.pubkey == author) &&
+                e.tag_value("a") == std::optional<std::string_view>(a))
+                return e;
+        return std::nullopt;
+    };
+    const std::string address = publish_project(*owner_, "hello");
+    const auto message = publish_message(*owner_, address, "hello, probe");
+
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << "no container";
+    const auto container = running_for(address).front();
+    auto info = docker::inspect_container(*docker_, container.id);
+    ASSERT_TRUE(info) << info.error().describe();
+    // The limits and hardening of examples/policies/default.yaml.
+    EXPECT_EQ(info->spec.memory_bytes, 64ll << 20);
+    EXPECT_EQ(info->spec.nano_cpus, 250'000'000);
+    EXPECT_EQ(info->spec.pids_limit.value_or(0), 32);
+    EXPECT_EQ(info->spec.user, "65534:65534");
+    EXPECT_TRUE(info->spec.read_only_rootfs);
+    EXPECT_EQ(info->spec.labels.at("tenex.project"), address);
+    EXPECT_EQ(info->spec.labels.at("tenex.daemon"), daemon_id_);
+    EXPECT_NE(info->spec.network_mode, "bridge");
+    EXPECT_NE(info->spec.network_mode, "host");
+
+    // The probe inside answers on the relay: the whole loop is visible.
+    std::optional<nostr::Event> reply;
+    ASSERT_TRUE(eventually([&] { return (reply = reply_to(message, address)).has_value(); }, 60s))
+        << "no reply from the probe";
+    EXPECT_EQ(reply->kind, 1u);
+
+    // The workspace was initialized from the project event.
+    const fs::path ws = dir_->path() / "projects" / owner_->pub.hex() / "e2e-hello";
+    EXPECT_TRUE(fs::exists(ws / ".tenex" / "config.json")) << ws;
+
+    // 50 more messages keep it at one container.
+    for (int i = 0; i < 50; ++i) publish_message(*owner_, address, "more " + std::to_string(i));
+    std::this_thread::sleep_for(3s);
+    EXPECT_EQ(containers().size(), 1u);
+    EXPECT_EQ(running_for(address).front().id, container.id);
+
+    // Status: /projects, /healthz, /metrics.
+    auto projects = nlohmann::json::parse(http_get(http_port_, "/projects").body);
+    ASSERT_EQ(projects.size(), 1u);
+    EXPECT_EQ(projects[0]["address"], address);
+    EXPECT_EQ(projects[0]["state"], "running");
+    EXPECT_EQ(projects[0]["network_mode"], "egress");
+    auto health = http_get(http_port_, "/healthz");
+    EXPECT_EQ(health.status, 200);
+    EXPECT_TRUE(nlohmann::json::parse(health.body)["ok"].get<bool>());
+    EXPECT_GE(metric("tenex_events_received_total"), 21);
+    EXPECT_GE(metric("tenex_events_accepted_total"), 20);
+    EXPECT_EQ(metric("tenex_triggers_total{kind=\"start\"}"), 1);
+    EXPECT_GE(metric("tenex_events_rejected_total{reason=\"rate_limited\"}"), 1);  // 51 > burst 20
+    EXPECT_EQ(metric("tenex_projects{state=\"running\"}"), 1);
+    EXPECT_EQ(metric("tenex_trigger_to_running_seconds_count"), 1);
+
+    // The backend's heartbeat (kind 24012) lists the project, p-tags the whitelist and is
+    // signed by the daemon's key.
+    const std::string daemon_pubkey = nlohmann::json::parse(health.body)["pubkey"];
+    std::optional<nostr::Event> heartbeat;
+    ASSERT_TRUE(eventually([&] { return (heartbeat = seen(24012, daemon_pubkey, address)).has_value(); }, 40s))
+        << "no heartbeat listing the project";
+    EXPECT_EQ(heartbeat->tag_value("p"), std::optional<std::string_view>(owner_->pub.hex()));
+    // And the probe's own status for its project.
+    EXPECT_TRUE(seen(24010, "", address).has_value()) << "no kind 24010 status from the probe";
+
+    // `ps` shows it, with its limits.
+    auto ps = relay::testing::run_program(test::tenex_binary().string(),
+                                          {"ps", "--http", "127.0.0.1:" + std::to_string(http_port_)});
+    EXPECT_EQ(ps.exit_code, 0);
+    EXPECT_NE(ps.out.find("e2e-hello"), std::string::npos) << ps.out;
+    EXPECT_NE(ps.out.find("running"), std::string::npos) << ps.out;
+}
+
+TEST_F(EndToEnd, HostileEventsStartNothingAndAreCounted) {
+    start_daemon();
+    const std::string address = publish_project(*owner_, "target");
+    auto stranger = nostr::Keys::generate();
+    publish_project(stranger, "strangers");
+
+    // A stranger's message for the owner's project.
+    publish_message(stranger, address, "let me in");
+    // The owner's messages with hostile or foreign `a` tags.
+    const std::string owner = owner_->pub.hex();
+    for (const std::string& a :
+         {std::string("31933:") + owner + ":../../../etc",        // traversal in d: sanitized, and no such project
+          std::string("31933:not-a-pubkey:x"),                     // malformed owner
+          std::string("30023:") + owner + ":an-article",          // another kind
+          std::string("31933:") + stranger.pub.hex() + ":strangers-e2e",  // owner not whitelisted
+          std::string("31933:") + owner + ":" + std::string(10000, 'x'),  // 10 KB identifier
+          std::string("garbage")})
+        publish_message(*owner_, a, "hostile");
+
+    ASSERT_TRUE(eventually([&] { return metric("tenex_events_received_total") >= 6; }, 20s));
+    std::this_thread::sleep_for(5s);  // anything wrongly started would be up by now
+    EXPECT_TRUE(containers().empty());
+    // The stranger's events never arrive (the subscription asks for whitelisted authors), so
+    // they are not counted here; a relay that sends them anyway is the next test's case.
+    EXPECT_GE(metric("tenex_events_rejected_total{reason=\"bad_address\"}"), 3);  // malformed, garbage, 10 KB
+    EXPECT_GE(metric("tenex_events_rejected_total{reason=\"not_a_project\"}"), 1);
+    EXPECT_GE(metric("tenex_events_rejected_total{reason=\"unknown_owner\"}"), 1);
+    // Nothing was written outside the projects path.
+    EXPECT_FALSE(fs::exists(dir_->path() / "etc"));
+    for (auto& entry : fs::recursive_directory_iterator(dir_->path() / "projects"))
+        EXPECT_EQ(entry.path().string().find(".."), std::string::npos) << entry.path();
+    EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);  // still running and healthy
+}
+
+TEST_F(EndToEnd, BadSignaturesFromARelayAreDroppedAndCounted) {
+    TENEX_REQUIRE_RELAY_PEERS();
+    // A relay that serves a whitelisted-looking message whose signature is broken.
+    const std::string address = "31933:" + owner_->pub.hex() + ":e2e-forged";
+    nostr::UnsignedEvent u;
+    u.kind = 1;
+    u.content = "forged";
+    u.tags = {{"a", address}};
+    auto ev = nostr::sign_event(u, *owner_);
+    ASSERT_TRUE(ev);
+    ev->sig[0] = ev->sig[0] == '0' ? '1' : '0';
+    const fs::path events = dir_->path() / "forged.jsonl";
+    std::ofstream(events) << nostr::to_json(*ev) << "\n";
+    auto hostile = relay::testing::NodeProcess::start("hostile.mjs", {"duplicates", events.string()});
+    ASSERT_TRUE(hostile);
+
+    start_daemon({"--relay", hostile->first_line()});
+    ASSERT_TRUE(eventually([&] { return metric("tenex_relay_invalid_events") >= 1; }, 20s))
+        << http_get(http_port_, "/metrics").body;
+    std::this_thread::sleep_for(2s);
+    EXPECT_TRUE(containers().empty());
+    EXPECT_EQ(metric("tenex_events_accepted_total"), 0);
+}
+
+TEST_F(EndToEnd, KillDashNineDuringABurstLosesAndDuplicatesNothing) {
+    // The relay must outlive the daemon: the npm relay, in its own process.
+    TENEX_REQUIRE_RELAY_PEERS();
+    auto node_relay = relay::testing::NodeProcess::start("relay.mjs", {});
+    ASSERT_TRUE(node_relay);
+    relay_url_ = node_relay->first_line();
+    const std::vector<std::string> flags{"--relay", relay_url_};
+    start_daemon(flags, /*embedded_relay=*/false);
+    std::vector<std::string> projects;
+    for (int i = 0; i < 4; ++i) projects.push_back(publish_project(*owner_, "burst-" + std::to_string(i)));
+
+    // The first project comes up before the kill: it must be adopted, not replaced.
+    publish_message(*owner_, projects[0], "wake");
+    ASSERT_TRUE(eventually([&] { return running_for(projects[0]).size() == 1; }, 60s));
+    const std::string adopted_id = running_for(projects[0]).front().id;
+
+    // A burst for the next two, and kill -9 while it is being handled.
+    for (int round = 0; round < 4; ++round)
+        for (int i = 1; i <= 2; ++i) publish_message(*owner_, projects[i], "burst " + std::to_string(round));
+    kill_daemon(SIGKILL);
+    // While the daemon is gone, the only trigger of the last project.
+    publish_message(*owner_, projects[3], "while you were away");
+
+    start_daemon(flags, /*embedded_relay=*/false);
+    for (const auto& p : projects)
+        EXPECT_TRUE(eventually([&] { return running_for(p).size() == 1; }, 90s)) << p << " not running";
+    std::this_thread::sleep_for(3s);
+    EXPECT_EQ(containers().size(), projects.size()) << "a duplicate or a leftover container";
+    EXPECT_EQ(running_for(projects[0]).front().id, adopted_id) << "the running container was replaced";
+}
+
+TEST_F(EndToEnd, SighupAddsAPubkeyToTheWhitelistLive) {
+    auto second = nostr::Keys::generate();
+    const fs::path config = dir_->path() / "sandbox.yaml";
+    auto write_config = [&](std::vector<std::string> whitelist) {
+        std::ofstream out(config);
+        out << "whitelist:\n";
+        for (const auto& w : whitelist) out << "  - " << w << "\n";
+    };
+    write_config({owner_->pub.npub()});
+    start_daemon({"-c", config.string()});
+
+    const std::string address = publish_project(second, "second");
+    publish_message(second, address, "before");
+    std::this_thread::sleep_for(4s);
+    EXPECT_TRUE(containers().empty()) << "a pubkey outside the whitelist woke a project";
+
+    write_config({owner_->pub.npub(), second.pub.hex()});
+    daemon_->signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] { return daemon_->log().find("reload: 2 whitelisted") != std::string::npos; }, 20s))
+        << daemon_->log();
+    publish_message(second, address, "after");
+    EXPECT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s));
+}
+
+TEST_F(EndToEnd, WorksWithTheNpmRelayAndReportsItsLoss) {
+    TENEX_REQUIRE_RELAY_PEERS();
+    auto node_relay = relay::testing::NodeProcess::start("relay.mjs", {});
+    ASSERT_TRUE(node_relay);
+    relay_url_ = node_relay->first_line();
+    start_daemon({"--relay", relay_url_}, /*embedded_relay=*/false);
+
+    const std::string address = publish_project(*owner_, "npm");
+    const auto message = publish_message(*owner_, address, "hello over @nostr-relay/core");
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s));
+    EXPECT_TRUE(eventually([&] { return reply_to(message, address).has_value(); }, 60s))
+        << "no probe reply through the npm relay";
+
+    node_relay->kill();
+    EXPECT_TRUE(eventually([&] { return http_get(http_port_, "/healthz").status == 503; }, 30s));
+    auto body = nlohmann::json::parse(http_get(http_port_, "/healthz").body);
+    EXPECT_FALSE(body["ok"].get<bool>());
+    EXPECT_EQ(running_for(address).size(), 1u) << "losing the relay must not stop projects";
+}
+
+TEST_F(EndToEnd, InvalidConfigurationStopsStartUpNamingTheKey) {
+    const fs::path config = dir_->path() / "bad.yaml";
+    std::ofstream(config) << "relays:\n  - http://not-a-relay\nstart_concurrency: -3\n";
+    auto r = relay::testing::run_program(
+        "sh", {"-c", test::tenex_binary().string() + " up -c " + config.string() + " 2>&1"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.out.find("bad.yaml:2"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("relays[0]"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("start_concurrency"), std::string::npos) << r.out;
+    EXPECT_TRUE(containers().empty());
+}
+
+}  // namespace
+}  // namespace tenex::e2e
