@@ -1,0 +1,381 @@
+// Benchmark: the whole daemon (`tenex-sandbox up` as a child process) against a relay in its
+// own process (`tenex-sandbox relay`, memory only) and the real engine:
+//   1. message-to-running: a kind 1 message published on the relay until the engine reports
+//      the project's container started (the engine's own `start` event time), next to a bare
+//      libcurl POST create + POST start of the identical container spec, measured the same way
+//      (from before the create to the engine's `start` event), interleaved round by round;
+//   2. a burst of E events for P projects (default 10,000 for 100) from 4 whitelisted keys: time
+//      until all P run, the number of containers (must be exactly P), the daemon's peak RSS;
+//   3. idle: with I projects running (default 200), the daemon's CPU (utime+stime from
+//      /proc/<pid>/stat over S seconds) and RSS.
+// Policy: the probe image sleeping, network none, 64 MiB, 0.5 CPU (the daemon's cost, not the
+// egress forwarders'). Every container and network the daemons make carries their daemon id and
+// is removed at the end. Prints Markdown.
+//
+// usage: bench_daemon [rounds=20] [burst_projects=100] [burst_events=10000] [idle_projects=200] [idle_seconds=30]
+#include <curl/curl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/private_file.hpp"
+#include "docker/containers.hpp"
+#include "docker/events.hpp"
+#include "docker/networks.hpp"
+#include "nostr/keys.hpp"
+#include "raw_engine.hpp"
+#include "relay/pool.hpp"
+#include "sandbox/policy_set.hpp"
+#include "sandbox/sandbox_spec.hpp"
+
+using namespace tenex;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using SysClock = std::chrono::system_clock;
+
+namespace {
+
+std::string g_bin = TENEX_BINARY;
+fs::path g_dir;
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(SysClock::now().time_since_epoch()).count();
+}
+
+int free_port() {
+    // The kernel's next ephemeral port is free now; good enough for a benchmark.
+    std::random_device rd;
+    return 20000 + static_cast<int>(rd() % 20000);
+}
+
+// A child process: `tenex-sandbox ARGS...`, output into a log file.
+struct Child {
+    pid_t pid = -1;
+    Child(const std::vector<std::string>& args, const fs::path& log) {
+        std::vector<std::string> a{g_bin};
+        a.insert(a.end(), args.begin(), args.end());
+        std::vector<char*> argv;
+        for (auto& s : a) argv.push_back(s.data());
+        argv.push_back(nullptr);
+        pid = ::fork();
+        if (pid == 0) {
+            FILE* f = std::fopen(log.c_str(), "w");
+            ::dup2(fileno(f), 1);
+            ::dup2(fileno(f), 2);
+            ::execv(g_bin.c_str(), argv.data());
+            ::_exit(127);
+        }
+    }
+    ~Child() {
+        if (pid <= 0) return;
+        ::kill(pid, SIGTERM);
+        int st = 0;
+        for (int i = 0; i < 300 && ::waitpid(pid, &st, WNOHANG) == 0; ++i) std::this_thread::sleep_for(100ms);
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &st, 0);
+    }
+    // VmHWM / VmRSS in KiB.
+    long status_kib(const char* field) const {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+        for (std::string line; std::getline(in, line);)
+            if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::strlen(field) + 1);
+        return -1;
+    }
+    // utime + stime in clock ticks.
+    long cpu_ticks() const {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(in)), {});
+        auto rest = text.substr(text.rfind(')') + 2);
+        std::istringstream f(rest);
+        std::string v;
+        long utime = 0, stime = 0;
+        for (int i = 3; i <= 15 && f >> v; ++i) {
+            if (i == 14) utime = std::atol(v.c_str());
+            if (i == 15) stime = std::atol(v.c_str());
+        }
+        return utime + stime;
+    }
+};
+
+bool http_ok(int port) {
+    CURL* c = curl_easy_init();
+    std::string url = "http://127.0.0.1:" + std::to_string(port) + "/healthz";
+    std::string body;
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tenex::bench::append_to_string);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    long code = 0;
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    return code == 200;
+}
+
+// The engine's start events of containers with a tenex.project label, by project address.
+struct StartWatch {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<std::string, std::int64_t> started;  // address or container name -> time_nano
+    std::unique_ptr<docker::EventStream> stream;
+
+    void start(const docker::Client& client) {
+        docker::EventStreamOptions o;
+        o.filter.actions = {"start"};
+        stream = std::make_unique<docker::EventStream>(client, o, docker::EventHandlers{
+            .on_event = [this](const docker::Event& e) {
+                std::lock_guard lock(mu);
+                auto project = e.attribute("tenex.project");
+                started[project.empty() ? e.attribute("name") : project] = e.time_nano;
+                cv.notify_all();
+            },
+            .on_connected = {}, .on_gap = {}, .on_error = {}});
+        stream->start();
+        for (int i = 0; i < 50 && !stream->connected(); ++i) std::this_thread::sleep_for(100ms);
+    }
+    std::optional<std::int64_t> wait(const std::string& key, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mu);
+        if (!cv.wait_for(lock, timeout, [&] { return started.count(key) != 0; })) return std::nullopt;
+        return started[key];
+    }
+    std::size_t count_prefix(const std::string& prefix) {
+        std::lock_guard lock(mu);
+        std::size_t n = 0;
+        for (const auto& [k, v] : started) n += k.rfind(prefix, 0) == 0 ? 1 : 0;
+        return n;
+    }
+};
+
+struct Percentiles {
+    double median = 0, p95 = 0;
+};
+Percentiles percentiles(std::vector<double> v) {
+    if (v.empty()) return {};
+    std::sort(v.begin(), v.end());
+    return {v[v.size() / 2], v[std::min(v.size() - 1, (v.size() * 95) / 100)]};
+}
+
+// One daemon with its own id, config and ports, over the shared relay process.
+struct Daemon {
+    std::string id;
+    int http_port;
+    std::unique_ptr<Child> child;
+    Daemon(const std::string& name, const std::string& relay_url, const std::vector<nostr::Keys>& owners) {
+        id = "bench-" + name + "-" + std::to_string(::getpid());
+        http_port = free_port();
+        fs::path cfg = g_dir / (name + ".yaml");
+        std::ofstream out(cfg);
+        out << "relays: [" << relay_url << "]\nwhitelist:\n";
+        for (const auto& k : owners) out << "  - " << k.pub.hex() << "\n";
+        out << "monitor:\n  events_per_second: 100000\n  burst: 100000\n  queue_size: 20000\n";
+        out.close();
+        child = std::make_unique<Child>(
+            std::vector<std::string>{"--log-level", "warn", "up", "-c", cfg.string(), "--daemon-id", id,
+                                     "--policies", (g_dir / "policies").string(),
+                                     "-p", (g_dir / ("projects-" + name)).string(),
+                                     "--state-dir", (g_dir / ("state-" + name)).string(),
+                                     "--key", (g_dir / "daemon.key").string(),
+                                     "--http", "127.0.0.1:" + std::to_string(http_port)},
+            g_dir / (name + ".log"));
+        for (int i = 0; i < 300 && !http_ok(http_port); ++i) std::this_thread::sleep_for(100ms);
+    }
+};
+
+void remove_all(const docker::Client& client, const std::string& label) {
+    docker::ListOptions lo;
+    lo.all = true;
+    lo.labels = {label};
+    if (auto list = docker::list_containers(client, lo)) {
+        std::vector<std::thread> t;
+        for (const auto& c : *list) t.emplace_back([&client, id = c.id] { (void)docker::remove_container(client, id, true); });
+        for (auto& th : t) th.join();
+    }
+    if (auto nets = docker::list_networks(client, {label}))
+        for (const auto& n : *nets) (void)docker::remove_network(client, n.id);
+}
+
+nostr::Event signed_event(const nostr::Keys& k, std::uint32_t kind, std::vector<nostr::Tag> tags, std::string content) {
+    nostr::UnsignedEvent u;
+    u.kind = kind;
+    u.tags = std::move(tags);
+    u.content = std::move(content);
+    return *nostr::sign_event(std::move(u), k);
+}
+
+std::string publish_project(relay::RelayPool& pool, const nostr::Keys& owner, const std::string& d) {
+    (void)pool.publish(signed_event(owner, 31933, {{"d", d}}, "bench"), 10s).get();
+    return "31933:" + owner.pub.hex() + ":" + d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int rounds = argc > 1 ? std::atoi(argv[1]) : 20;
+    const int burst_projects = argc > 2 ? std::atoi(argv[2]) : 100;
+    const int burst_events = argc > 3 ? std::atoi(argv[3]) : 10000;
+    const int idle_projects = argc > 4 ? std::atoi(argv[4]) : 200;
+    const int idle_seconds = argc > 5 ? std::atoi(argv[5]) : 30;
+    spdlog::set_level(spdlog::level::warn);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    auto client_r = docker::Client::connect();
+    if (!client_r) {
+        std::fprintf(stderr, "docker: %s\n", client_r.error().describe().c_str());
+        return 1;
+    }
+    auto& client = **client_r;
+    g_dir = fs::temp_directory_path() / ("tenex-bench-daemon-" + std::to_string(::getpid()));
+    fs::create_directories(g_dir / "policies");
+    std::ofstream(g_dir / "policies" / "default.yaml")
+        << "image: tenex-probe:latest\nargs: [sleep]\nresources:\n  memory: 64Mi\n  cpus: 0.5\n  pids: 64\n"
+           "network:\n  mode: none\nlifecycle:\n  stop_timeout: 10s\n  idle_timeout: 24h\n"
+           "security:\n  user: \"65534:65534\"\n";
+
+    const int relay_port = free_port();
+    Child relay({"--log-level", "warn", "relay", "--listen", "127.0.0.1:" + std::to_string(relay_port)}, g_dir / "relay.log");
+    const std::string relay_url = "ws://127.0.0.1:" + std::to_string(relay_port);
+    std::this_thread::sleep_for(500ms);
+    std::vector<nostr::Keys> owners;
+    for (int i = 0; i < 4; ++i) owners.push_back(nostr::Keys::generate());
+    relay::RelayPool pool;
+    (void)pool.add_relay(relay_url);
+    pool.wait_connected(1, 10s);
+    StartWatch starts;
+    starts.start(client);
+
+    std::printf("# tenex-sandbox up, end to end\n\nrun %s, pid %d, engine API %s\n\n", relay_url.c_str(), ::getpid(),
+                client.api_version().to_string().c_str());
+
+    // 1. message-to-running vs raw create+start.
+    std::vector<double> daemon_ms, raw_ms;
+    {
+        Daemon d("latency", relay_url, owners);
+        auto loaded = sandbox::load_policy_dir(g_dir / "policies");
+        auto policy = sandbox::resolve_policy(loaded.set, sandbox::ProjectRef{.owner = owners[0].pub.hex(), .d = "x"}).policy;
+        for (int i = 0; i < rounds; ++i) {
+            const std::string dname = "lat-" + std::to_string(i);
+            const std::string address = publish_project(pool, owners[0], dname);
+            std::int64_t t0 = now_ns();
+            (void)pool.publish(signed_event(owners[0], 1, {{"a", address}}, "wake"), 10s);
+            if (auto t = starts.wait(address, 60s)) daemon_ms.push_back((*t - t0) / 1e6);
+            else std::fprintf(stderr, "round %d: %s did not start\n", i, address.c_str());
+
+            // The same container spec, by hand.
+            sandbox::SpecContext ctx{.project = {.owner = owners[0].pub.hex(), .d = "raw-" + dname}, .naddr = {},
+                                     .project_dir = g_dir / "raw-workspace", .daemon_id = d.id,
+                                     .secrets = sandbox::SecretMode::read, .relays = {}};
+            fs::create_directories(ctx.project_dir);
+            auto spec = sandbox::build_sandbox_spec(policy, ctx);
+            std::string body = docker::to_create_body(spec->container, client.api_version()).dump(), out;
+            t0 = now_ns();
+            if (tenex::bench::raw_post(client.socket_path(), client.api_version().to_string(),
+                                       "/containers/create?name=" + spec->container.name, body, &out) == 201) {
+                auto id = nlohmann::json::parse(out, nullptr, false).value("Id", std::string());
+                std::string ignored;
+                tenex::bench::raw_post(client.socket_path(), client.api_version().to_string(),
+                                       "/containers/" + id + "/start", "", &ignored);
+                if (auto t = starts.wait(ctx.project.address(), 60s)) raw_ms.push_back((*t - t0) / 1e6);
+            } else {
+                std::fprintf(stderr, "raw create failed: %s\n", out.c_str());
+            }
+        }
+        remove_all(client, "tenex.daemon=" + d.id);
+    }
+    auto dp = percentiles(daemon_ms), rp = percentiles(raw_ms);
+    std::printf("## 1. Message on the relay to container running (%d rounds, interleaved)\n\n", rounds);
+    std::printf("| | daemon (message -> engine start event) | raw create+start (bare libcurl) | ratio | target |\n|---|---|---|---|---|\n");
+    std::printf("| median (%zu/%zu ok) | %.1f ms | %.1f ms | %.2fx | <= 1.15x |\n", daemon_ms.size(), raw_ms.size(),
+                dp.median, rp.median, rp.median > 0 ? dp.median / rp.median : 0);
+    std::printf("| p95 | %.1f ms | %.1f ms | %.2fx | |\n\n", dp.p95, rp.p95, rp.p95 > 0 ? dp.p95 / rp.p95 : 0);
+    std::fflush(stdout);
+
+    // 2. burst, then 3. idle with the same daemon.
+    Daemon d("burst", relay_url, owners);
+    std::vector<std::string> projects;
+    for (int i = 0; i < idle_projects; ++i)
+        projects.push_back(publish_project(pool, owners[i % owners.size()], "burst-" + std::to_string(i)));
+    std::vector<nostr::Event> burst;
+    for (int i = 0; i < burst_events; ++i) {
+        int p = i % burst_projects;
+        burst.push_back(signed_event(owners[p % owners.size()], 1, {{"a", projects[p]}}, "burst " + std::to_string(i)));
+    }
+    const auto b0 = std::chrono::steady_clock::now();
+    std::vector<std::future<relay::PublishResult>> inflight;
+    for (auto& e : burst) {
+        inflight.push_back(pool.publish(std::move(e), 30s));
+        if (inflight.size() >= 500) {
+            for (auto& f : inflight) f.get();
+            inflight.clear();
+        }
+    }
+    for (auto& f : inflight) f.get();
+    const double publish_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count();
+    auto all_started = [&](int n) {
+        for (int i = 0; i < n; ++i)
+            if (!starts.wait(projects[i], 0ms)) return false;
+        return true;
+    };
+    for (int i = 0; i < 1800 && !all_started(burst_projects); ++i) std::this_thread::sleep_for(100ms);
+    const double burst_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count();
+    std::this_thread::sleep_for(3s);
+    docker::ListOptions lo;
+    lo.all = true;
+    lo.labels = {"tenex.daemon=" + d.id};
+    auto containers = docker::list_containers(client, lo);
+    const std::size_t n_containers = containers ? containers->size() : 0;
+    const long peak_kib = d.child->status_kib("VmHWM:");
+    int running = 0;
+    for (int i = 0; i < burst_projects; ++i) running += starts.wait(projects[i], 0ms) ? 1 : 0;
+    std::printf("## 2. Burst: %d events for %d projects from %zu keys\n\n", burst_events, burst_projects, owners.size());
+    std::printf("| measurement | value | target |\n|---|---|---|\n");
+    std::printf("| projects running | %d / %d | all |\n", running, burst_projects);
+    std::printf("| containers of the daemon | %zu | exactly %d |\n", n_containers, burst_projects);
+    std::printf("| publishing the burst (client side) | %.1f s | |\n", publish_s);
+    std::printf("| first event to all running | %.1f s | |\n", burst_s);
+    std::printf("| daemon peak RSS (VmHWM) | %.1f MiB | < 64 MiB |\n\n", peak_kib / 1024.0);
+    std::fflush(stdout);
+
+    // 3. idle with idle_projects running.
+    for (int i = burst_projects; i < idle_projects; ++i)
+        (void)pool.publish(signed_event(owners[i % owners.size()], 1, {{"a", projects[i]}}, "wake"), 10s);
+    for (int i = 0; i < 3000 && !all_started(idle_projects); ++i) std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(10s);  // let start-up work settle
+    const long ticks0 = d.child->cpu_ticks();
+    const auto i0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
+    const long ticks = d.child->cpu_ticks() - ticks0;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count();
+    const double cpu_pct = 100.0 * ticks / static_cast<double>(::sysconf(_SC_CLK_TCK)) / wall;
+    int idle_running = 0;
+    for (int i = 0; i < idle_projects; ++i) idle_running += starts.wait(projects[i], 0ms) ? 1 : 0;
+    std::printf("## 3. Idle daemon with %d projects running (%d s)\n\n", idle_running, idle_seconds);
+    std::printf("| measurement | value | target |\n|---|---|---|\n");
+    std::printf("| daemon CPU | %.2f%% of one core | < 1%% |\n", cpu_pct);
+    std::printf("| daemon RSS (VmRSS) | %.1f MiB | |\n", d.child->status_kib("VmRSS:") / 1024.0);
+    std::printf("| daemon peak RSS so far (VmHWM) | %.1f MiB | |\n", d.child->status_kib("VmHWM:") / 1024.0);
+    std::fflush(stdout);
+
+    d.child.reset();
+    remove_all(client, "tenex.daemon=" + d.id);
+    starts.stream->stop();
+    fs::remove_all(g_dir);
+    return 0;
+}
