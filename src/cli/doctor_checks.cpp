@@ -28,7 +28,65 @@ CheckResult check_docker(const std::string& socket) {
     r.detail = "engine " + c.engine().version + " at " + c.socket_path() + ", API " +
                c.api_version().to_string() + " (engine " + c.engine().min_api.to_string() +
                ".." + c.engine().api.to_string() + ")";
+    r.detail += "; " + disk_quota_support(socket).detail;
     return r;
+}
+
+namespace {
+
+// The mount options of the file system holding `path` (longest matching mount point).
+std::string mount_options_of(const std::string& path) {
+    std::ifstream mounts("/proc/self/mounts");
+    std::string best_point, best_options;
+    for (std::string line; std::getline(mounts, line);) {
+        std::istringstream w(line);
+        std::string dev, point, type, options;
+        if (!(w >> dev >> point >> type >> options)) continue;
+        const bool under = path == point || point == "/" ||
+                           (path.starts_with(point) && path.size() > point.size() && path[point.size()] == '/');
+        if (under && point.size() >= best_point.size()) best_point = point, best_options = options;
+    }
+    return best_options;
+}
+
+}  // namespace
+
+DiskQuotaSupport disk_quota_support(const std::string& socket) {
+    DiskQuotaSupport s;
+    auto client = docker::Client::connect({.socket = socket, .timeout = std::chrono::seconds(5)});
+    if (!client) {
+        s.detail = "disk size limits (resources.disk): unknown, the engine does not answer";
+        return s;
+    }
+    auto info = (*client)->call_json("GET", "/info", "engine info");
+    if (!info || !info->is_object()) {
+        s.detail = "disk size limits (resources.disk): unknown, no engine info";
+        return s;
+    }
+    s.known = true;
+    const std::string driver = info->value("Driver", std::string());
+    const std::string root = info->value("DockerRootDir", std::string("/var/lib/docker"));
+    std::string backing;
+    if (auto it = info->find("DriverStatus"); it != info->end() && it->is_array())
+        for (const auto& kv : *it)
+            if (kv.is_array() && kv.size() == 2 && kv[0] == "Backing Filesystem" && kv[1].is_string())
+                backing = kv[1].get<std::string>();
+    std::string where = "storage driver " + driver + (backing.empty() ? "" : " on " + backing);
+    if (driver == "overlay2") {
+        const std::string options = "," + mount_options_of(root) + ",";
+        const bool pquota = options.find(",pquota,") != std::string::npos ||
+                            options.find(",prjquota,") != std::string::npos;
+        s.supported = backing == "xfs" && pquota;
+        if (!s.supported)
+            where += backing == "xfs" ? " without pquota" : "";
+    } else {
+        s.supported = driver == "btrfs" || driver == "zfs" || driver == "devicemapper";
+    }
+    s.detail = where + (s.supported ? ": disk size limits (resources.disk) supported"
+                                    : ": disk size limits (resources.disk) NOT supported (needs "
+                                      "overlay2 on xfs mounted with pquota); a policy that sets "
+                                      "resources.disk cannot start here");
+    return s;
 }
 
 CheckResult check_cgroups(const std::string& cgroup_root) {

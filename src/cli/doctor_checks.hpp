@@ -26,4 +26,13 @@ CheckResult check_disk(const std::string& projects_path, std::uint64_t min_free_
 
 std::string format_check(const CheckResult& r);
 
+// Whether the engine's storage driver honours a writable-layer size (policy resources.disk,
+// StorageOpt size): overlay2 only on xfs mounted with pquota; btrfs, zfs and devicemapper.
+struct DiskQuotaSupport {
+    bool known = false;      // the engine answered
+    bool supported = false;
+    std::string detail{};    // e.g. "storage driver overlay2 on extfs: ..."
+};
+DiskQuotaSupport disk_quota_support(const std::string& socket);
+
 }  // namespace tenex::cli

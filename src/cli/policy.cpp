@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
+#include "cli/doctor_checks.hpp"
 #include "docker/api_version.hpp"
 #include "docker/container_spec.hpp"
 #include "sandbox/policy_set.hpp"
@@ -21,10 +22,13 @@ namespace {
 namespace fs = std::filesystem;
 using namespace tenex::sandbox;
 
-// Prints each diagnostic once; returns whether any was an error.
+// Prints each diagnostic once; returns whether any was an error. Notes whether some policy
+// sets resources.disk (its warning), which check then asks the engine about.
+bool g_disk_set = false;
 bool print_diagnostics(const std::vector<Diagnostic>& diags, std::set<std::string>& printed) {
     bool errors = false;
     for (const auto& d : diags) {
+        if (d.key_path == "resources.disk") g_disk_set = true;
         const std::string line = format_diagnostic(d);
         if (printed.insert(line).second) std::fprintf(stderr, "%s\n", line.c_str());
         errors = errors || d.severity == Severity::error;
@@ -71,6 +75,12 @@ int run_check(const std::vector<std::string>& files, const std::string& dir) {
             layers.push_back(&loaded.file);
             errors = print_diagnostics(merge_policy_files(layers).diagnostics, printed) || errors;
         }
+    }
+    if (g_disk_set) {
+        // Whether this machine's engine can honour it: a policy that cannot start is an error.
+        const auto support = disk_quota_support("");
+        std::fprintf(stderr, "resources.disk: this engine: %s\n", support.detail.c_str());
+        if (support.known && !support.supported) errors = true;
     }
     if (errors) return 1;
     std::printf("ok: %zu policy file%s valid\n", count, count == 1 ? "" : "s");
@@ -130,6 +140,7 @@ struct RenderOptions {
     std::string daemon_id = "tenex-sandbox";
     std::string api = docker::kClientMinApi.to_string();
     bool body_only = false;
+    std::vector<std::string> relays;  // the daemon's relay URLs (for network.relays)
 };
 
 int run_render(const std::string& project, const RenderOptions& o) {
@@ -152,6 +163,7 @@ int run_render(const std::string& project, const RenderOptions& o) {
     ctx.project_dir = fs::absolute(o.projects_path) / container_name(ref).substr(6);
     ctx.daemon_id = o.daemon_id;
     ctx.secrets = SecretMode::redact;  // never print secret values
+    ctx.relays = o.relays;
     auto spec = build_sandbox_spec(resolved.policy, ctx);
     if (!spec) {
         std::fprintf(stderr, "%s\n", spec.error().message.c_str());
@@ -164,6 +176,11 @@ int run_render(const std::string& project, const RenderOptions& o) {
     }
     nlohmann::json allow = nlohmann::json::array();
     for (const auto& a : spec->network.allow) allow.push_back(a.to_string());
+    nlohmann::json forwards = nlohmann::json::array();
+    for (const auto& f : spec->network.forwards)
+        forwards.push_back({{"name", f.name}, {"port", f.port},
+                            {"target", f.target_host + ":" + std::to_string(f.target_port)},
+                            {"daemon_relay", f.trusted}});
     const nlohmann::json out{
         {"method", "POST"},
         {"path", "/v" + api->to_string() + "/containers/create?name=" + spec->container.name},
@@ -171,7 +188,10 @@ int run_render(const std::string& project, const RenderOptions& o) {
         {"network", {{"mode", to_string(spec->network.mode)},
                      {"name", spec->network.network_name},
                      {"internal", spec->network.internal},
-                     {"allow", allow}}},
+                     {"bridge", spec->network.bridge},
+                     {"allow", allow},
+                     {"forwards", forwards},
+                     {"relays", spec->network.relay_urls}}},
         {"policy_digest", spec->digest},
     };
     std::printf("%s\n", out.dump(2).c_str());
@@ -224,6 +244,8 @@ void register_policy(CLI::App& root, Context& ctx) {
     render->add_option("--daemon-id", render_opts->daemon_id, "Daemon identity label");
     render->add_option("--api", render_opts->api, "Engine API version of the request");
     render->add_flag("--body-only", render_opts->body_only, "Print only the request body");
+    render->add_option("--relay", render_opts->relays,
+                       "A relay URL of the daemon (repeatable), for policies with network.relays");
     render->callback([render_project, render_opts, &ctx] {
         ctx.exit_code = run_render(*render_project, *render_opts);
     });
