@@ -4,9 +4,11 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <fstream>
 #include <optional>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cli/command.hpp"
@@ -17,6 +19,7 @@ namespace {
 
 struct UpFlags {
     std::string config_file{};
+    std::string tenex_config{};  // an existing TENEX ~/.tenex/config.json
     std::string whitelist{};  // comma-separated hex or npub
     std::string projects_path{};
     std::vector<std::string> relays{};
@@ -46,10 +49,41 @@ Result<daemon::DaemonConfig, daemon::Diagnostics> build_config(const UpFlags& f)
         if (!loaded) return loaded.error();
         c = std::move(*loaded);
     }
-    auto flag_error = [](const std::string& key, const std::string& message) {
-        return daemon::Diagnostics{{.file = "command line", .line = 0, .column = 0, .key_path = key,
+    auto flag_error = [](const std::string& key, const std::string& message, const std::string& file = "command line") {
+        return daemon::Diagnostics{{.file = file, .line = 0, .column = 0, .key_path = key,
                                     .message = message, .severity = sandbox::Severity::error}};
     };
+    if (!f.tenex_config.empty()) {
+        // The original daemon's configuration: relays, whitelistedPubkeys and projectsBase
+        // fill what the YAML file left empty (or at its default); flags still win.
+        std::ifstream in(f.tenex_config);
+        auto j = nlohmann::json::parse(in, nullptr, false);
+        if (!in || j.is_discarded() || !j.is_object())
+            return flag_error("", "cannot read it as a JSON object", f.tenex_config);
+        auto strings = [&](const char* key, std::vector<std::string>& out) -> std::optional<daemon::Diagnostics> {
+            if (!j.contains(key)) return std::nullopt;
+            if (!j[key].is_array()) return flag_error(key, "expected an array of strings", f.tenex_config);
+            for (std::size_t i = 0; i < j[key].size(); ++i) {
+                if (!j[key][i].is_string())
+                    return flag_error(std::string(key) + "[" + std::to_string(i) + "]", "expected a string", f.tenex_config);
+                out.push_back(j[key][i].get<std::string>());
+            }
+            return std::nullopt;
+        };
+        std::vector<std::string> relays, whitelist;
+        if (auto e = strings("relays", relays)) return *e;
+        if (auto e = strings("whitelistedPubkeys", whitelist)) return *e;
+        if (c.relays.empty()) c.relays = relays;
+        if (c.whitelist.empty())
+            for (std::size_t i = 0; i < whitelist.size(); ++i) {
+                auto hex = daemon::normalize_pubkey(whitelist[i]);
+                if (!hex) return flag_error("whitelistedPubkeys[" + std::to_string(i) + "]", hex.error().message, f.tenex_config);
+                c.whitelist.push_back(*hex);
+            }
+        if (j.contains("projectsBase") && j["projectsBase"].is_string() &&
+            c.projects_path == daemon::DaemonConfig{}.projects_path)
+            c.projects_path = j["projectsBase"].get<std::string>();
+    }
     if (!f.whitelist.empty()) {
         c.whitelist.clear();
         std::stringstream ss(f.whitelist);
@@ -84,6 +118,8 @@ void register_up(CLI::App& root, Context& ctx) {
     auto f = std::make_shared<UpFlags>();
     auto* cmd = root.add_subcommand("up", "Run the daemon: watch relays, run one sandboxed container per project");
     cmd->add_option("-c,--config", f->config_file, "YAML configuration (see examples/sandbox.yaml)");
+    cmd->add_option("--tenex-config", f->tenex_config,
+                    "Read relays, whitelistedPubkeys and projectsBase from a TENEX config.json");
     cmd->add_option("-w,--whitelist", f->whitelist, "Pubkeys (hex or npub, comma-separated) whose events wake projects");
     cmd->add_option("-p,--projects-path", f->projects_path, "Where project directories are created");
     cmd->add_option("--relay", f->relays, "Relay URL (ws:// or wss://); repeatable");

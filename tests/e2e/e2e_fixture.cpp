@@ -154,7 +154,8 @@ std::vector<std::string> EndToEnd::daemon_args(std::vector<std::string> extra, b
                                   "--state-dir", (d / "state").string(),
                                   "--key", (d / "daemon.key").string(),
                                   "--http", "127.0.0.1:" + std::to_string(http_port_)};
-    if (std::find(extra.begin(), extra.end(), "-c") == extra.end()) {
+    if (std::find(extra.begin(), extra.end(), "-c") == extra.end() &&
+        std::find(extra.begin(), extra.end(), "--tenex-config") == extra.end()) {
         args.push_back("-w");
         args.push_back(owner_->pub.hex());
     }

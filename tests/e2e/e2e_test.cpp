@@ -241,6 +241,26 @@ TEST_F(EndToEnd, WorksWithTheNpmRelayAndReportsItsLoss) {
     EXPECT_EQ(running_for(address).size(), 1u) << "losing the relay must not stop projects";
 }
 
+TEST_F(EndToEnd, ReadsRelaysAndWhitelistFromATenexConfigJson) {
+    // The original TENEX daemon's ~/.tenex/config.json: whitelist (npub) and projects path.
+    const fs::path tenex = dir_->path() / "tenex-config.json";
+    std::ofstream(tenex) << nlohmann::json{{"whitelistedPubkeys", {owner_->pub.npub()}},
+                                           {"projectsBase", (dir_->path() / "tenex-projects").string()}}
+                                .dump();
+    start_daemon({"--tenex-config", tenex.string()});
+    const std::string address = publish_project(*owner_, "from-tenex-config");
+    publish_message(*owner_, address, "hello");
+    EXPECT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s));
+    // -p from the fixture wins over projectsBase: flags override files.
+    EXPECT_TRUE(fs::exists(dir_->path() / "projects" / owner_->pub.hex() / "e2e-from-tenex-config"));
+
+    std::ofstream(tenex) << R"({"whitelistedPubkeys": ["npub1notakey"]})";
+    auto r = relay::testing::run_program(
+        "sh", {"-c", test::tenex_binary().string() + " up --tenex-config " + tenex.string() + " 2>&1"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.out.find("whitelistedPubkeys[0]"), std::string::npos) << r.out;
+}
+
 TEST_F(EndToEnd, InvalidConfigurationStopsStartUpNamingTheKey) {
     const fs::path config = dir_->path() / "bad.yaml";
     std::ofstream(config) << "relays:\n  - http://not-a-relay\nstart_concurrency: -3\n";
