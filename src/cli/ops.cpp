@@ -132,7 +132,7 @@ OResult<Reply> request(const Endpoint& e, const std::string& method, const std::
         return unreachable(e, httplib::to_string(r.error()));
     }
     reply.status = r->status;
-    if (!on_data || reply.status != 200) reply.body = r->body;
+    if (!on_data) reply.body = r->body;  // streamed: non-200 bodies were collected above
     return reply;
 }
 

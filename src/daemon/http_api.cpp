@@ -546,6 +546,13 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
     if ((action.empty() || action == "logs") && !get) return method_not_allowed("GET");
     if ((action == "stop" || action == "restart") && !post) return method_not_allowed("POST");
 
+    // httplib calls this before reading a body: refuse one, so an action never runs for a
+    // request that is still (or never) sending data.
+    const auto content_length = req.get_header_value("Content-Length");
+    if (post && (req.has_header("Transfer-Encoding") ||
+                 (!content_length.empty() && content_length != "0")))
+        return send_error(res, 400, "no request body expected");
+
     auto found = resolve_project(control_, *arg);
     if (found.status != 200) return send_error(res, found.status, found.error);
     const std::string address = found.view.status.project.address();

@@ -15,7 +15,7 @@
 #include "docker/transport.hpp"
 #include "docker/url.hpp"
 #include "http_fake.hpp"
-#include "support/environment.hpp"
+#include "environment.hpp"
 
 namespace tenex::daemon::test {
 

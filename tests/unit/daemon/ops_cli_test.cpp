@@ -11,7 +11,7 @@
 
 #include "daemon/http_api.hpp"
 #include "http_fake.hpp"
-#include "support/environment.hpp"
+#include "environment.hpp"
 
 namespace tenex::daemon::test {
 namespace {
