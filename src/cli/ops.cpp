@@ -223,8 +223,8 @@ void run_ps(const OpsArgs& a, Context& ctx) {
         views.emplace_back(std::move(*v), item);
     }
     std::vector<std::vector<std::string>> rows{{"PROJECT", "CONTAINER", "STATE", "UPTIME",
-                                                "RESTARTS", "CPU %", "MEMORY", "NETWORK",
-                                                "POLICY"}};
+                                                "RESTARTS", "CPU %", "MEMORY", "LIMITS",
+                                                "NETWORK", "POLICY"}};
     for (const auto& [v, item] : views) {
         const auto& st = v.status;
         std::string name = st.project.d;
@@ -233,7 +233,14 @@ void run_ps(const OpsArgs& a, Context& ctx) {
         std::string uptime = "-";
         if (auto it = item.find("uptime_seconds"); it != item.end() && it->is_number_integer())
             uptime = human_duration(it->get<std::int64_t>());
-        std::string cpu = "-", mem = "-";
+        std::string cpu = "-", mem = "-", limits = "-";
+        if (v.limits.memory_bytes > 0) {
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "%g CPU, %lld PIDs", v.limits.cpus,
+                          static_cast<long long>(v.limits.pids));
+            limits = buf;
+            mem = "- / " + human_bytes(static_cast<std::uint64_t>(v.limits.memory_bytes));
+        }
         if (st.usage) {
             char buf[32];
             std::snprintf(buf, sizeof buf, "%.1f%%", st.usage->cpu_percent);
@@ -243,7 +250,7 @@ void run_ps(const OpsArgs& a, Context& ctx) {
         }
         rows.push_back({name, st.container_id.empty() ? "-" : st.container_id.substr(0, 12),
                         sandbox::to_string(st.state), uptime, std::to_string(st.restart_count),
-                        cpu, mem, v.network_mode.empty() ? "-" : v.network_mode,
+                        cpu, mem, limits, v.network_mode.empty() ? "-" : v.network_mode,
                         v.policy.empty() ? "-" : v.policy});
     }
     std::fputs(print_table(rows).c_str(), stdout);

@@ -13,10 +13,12 @@ namespace tenex::daemon {
 using namespace std::chrono_literals;
 
 ProjectView Daemon::Impl::view_of(const sandbox::ProjectStatus& status) {
-    ProjectView view{.status = status, .network_mode = {}, .policy = {}, .title = {}};
+    ProjectView view{.status = status, .network_mode = {}, .policy = {}, .title = {}, .limits = {}};
     std::lock_guard lock(policies_mu);
     auto resolved = sandbox::resolve_policy(policies, status.project);
     view.network_mode = sandbox::to_string(resolved.policy.network.mode);
+    const auto& r = resolved.policy.resources;
+    view.limits = {.memory_bytes = r.memory_bytes, .cpus = static_cast<double>(r.nano_cpus) / 1e9, .pids = r.pids};
     for (const auto& file : resolved.applied) {
         if (!view.policy.empty()) view.policy += "+";
         view.policy += std::filesystem::path(file).filename().string();

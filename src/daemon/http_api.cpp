@@ -108,6 +108,7 @@ json to_json(const ProjectView& view) {
         {"network_mode", view.network_mode},
         {"policy", view.policy},
         {"policy_digest", st.policy_digest},
+        {"limits", {{"memory", view.limits.memory_bytes}, {"cpus", view.limits.cpus}, {"pids", view.limits.pids}}},
         {"usage", nullptr},
     };
     if (state_has_uptime(st.state)) {
@@ -152,6 +153,11 @@ Result<ProjectView> project_view_from_json(const json& j) {
         v.network_mode = j.value("network_mode", std::string{});
         v.policy = j.value("policy", std::string{});
         st.policy_digest = j.value("policy_digest", std::string{});
+        if (auto it = j.find("limits"); it != j.end() && it->is_object()) {
+            v.limits.memory_bytes = it->value("memory", std::int64_t{0});
+            v.limits.cpus = it->value("cpus", 0.0);
+            v.limits.pids = it->value("pids", std::int64_t{0});
+        }
         if (auto it = j.find("usage"); it != j.end() && it->is_object()) {
             sandbox::ProjectUsage u;
             u.cpu_percent = it->value("cpu_percent", 0.0);

@@ -46,6 +46,11 @@ struct ProjectView {
     std::string network_mode{};  // none / isolated / egress / open
     std::string policy{};        // the policy files that apply, e.g. "default.yaml+networked.yaml"
     std::string title{};         // project title when known
+    struct Limits {              // from the project's policy (also without a container)
+        std::int64_t memory_bytes{0};
+        double cpus{0};
+        std::int64_t pids{0};
+    } limits{};
 };
 
 // The JSON of one project (stable field names):
@@ -58,6 +63,7 @@ struct ProjectView {
 //   last_exit_reason "none"|"exit"|"oom"|"killed"  last_error   string
 //   last_trigger_unix_ms  0 when never triggered
 //   network_mode, policy, policy_digest  strings
+//   limits         {memory (bytes), cpus, pids} from the policy
 //   usage          null or {cpu_percent, memory_used, memory_limit, pids, sampled_at_unix}
 //                  (bytes; cpu_percent of one core = 100)
 nlohmann::json to_json(const ProjectView& view);

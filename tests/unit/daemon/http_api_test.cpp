@@ -125,6 +125,9 @@ TEST_F(HttpApiTest, ProjectsListsEveryProjectWithStableFields) {
     EXPECT_EQ(p["policy"], "default.yaml+networked.yaml");
     EXPECT_EQ(p["usage"]["memory_limit"], 512 * 1024 * 1024);
     EXPECT_EQ(p["usage"]["cpu_percent"], 12.5);
+    EXPECT_EQ(p["limits"]["memory"], 512 * 1024 * 1024);
+    EXPECT_EQ(p["limits"]["cpus"], 0.5);
+    EXPECT_EQ(p["limits"]["pids"], 64);
     EXPECT_TRUE(p["last_exit_code"].is_null());
     // started 2020-01-01: uptime is years
     ASSERT_TRUE(p["uptime_seconds"].is_number_integer());
@@ -147,6 +150,9 @@ TEST_F(HttpApiTest, ToJsonRoundTripsAndUptimeOnlyWhileRunning) {
     EXPECT_EQ(back->status.last_exit_reason, sandbox::ExitReason::oom);
     EXPECT_EQ(back->status.usage->memory_used, v.status.usage->memory_used);
     EXPECT_EQ(back->policy, v.policy);
+    EXPECT_EQ(back->limits.memory_bytes, v.limits.memory_bytes);
+    EXPECT_EQ(back->limits.cpus, v.limits.cpus);
+    EXPECT_EQ(back->limits.pids, v.limits.pids);
     EXPECT_EQ(back->title, v.title);
     v.status.started_at = "0001-01-01T00:00:00Z";
     v.status.state = sandbox::ProjectState::running;

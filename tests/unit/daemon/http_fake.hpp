@@ -31,6 +31,7 @@ inline ProjectView make_view(const std::string& owner, const std::string& d,
                                            .pids = 7,
                                            .sampled_at_unix = 1700000000};
     v.network_mode = "egress";
+    v.limits = {.memory_bytes = 512 * 1024 * 1024, .cpus = 0.5, .pids = 64};
     v.policy = "default.yaml+networked.yaml";
     v.title = "Project " + d;
     return v;

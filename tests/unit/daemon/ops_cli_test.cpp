@@ -87,7 +87,7 @@ TEST_F(OpsCli, PsPrintsATable) {
     std::string header, row;
     std::getline(lines, header);
     for (auto col : {"PROJECT", "CONTAINER", "STATE", "UPTIME", "RESTARTS", "CPU %", "MEMORY",
-                     "NETWORK", "POLICY"})
+                     "LIMITS", "NETWORK", "POLICY"})
         EXPECT_NE(header.find(col), std::string::npos) << col;
     std::getline(lines, row);  // alpha
     EXPECT_EQ(row.rfind("alpha ", 0), 0u) << row;
@@ -97,6 +97,7 @@ TEST_F(OpsCli, PsPrintsATable) {
     EXPECT_NE(row.find("d"), std::string::npos);                 // years of uptime: "NdHHh"
     EXPECT_NE(row.find("12.5%"), std::string::npos) << row;
     EXPECT_NE(row.find("50MiB / 512MiB"), std::string::npos) << row;
+    EXPECT_NE(row.find("0.5 CPU, 64 PIDs"), std::string::npos) << row;
     EXPECT_NE(row.find("egress"), std::string::npos);
     EXPECT_NE(row.find("default.yaml+networked.yaml"), std::string::npos);
     // The two "shared" projects are told apart by their owners.
