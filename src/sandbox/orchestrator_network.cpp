@@ -9,7 +9,9 @@ namespace tenex::sandbox {
 
 SpecContext Orchestrator::spec_context(const ProjectRef& project, const std::filesystem::path& dir,
                                        SecretMode secrets) const {
-    return SpecContext{.project = project, .naddr = {}, .project_dir = dir,
+    // {naddr} and TENEX_PROJECT_NADDR: the project's naddr, encoded from its address.
+    auto naddr = project.has_owner() ? encode_naddr(project) : Result<std::string>(std::string());
+    return SpecContext{.project = project, .naddr = naddr ? *naddr : std::string(), .project_dir = dir,
                        .daemon_id = options_.daemon_id, .secrets = secrets,
                        .relays = options_.relays};
 }

@@ -4,6 +4,7 @@
 // nothing, and a kill -9 of the daemon loses and duplicates nothing.
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -57,6 +58,13 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     EXPECT_EQ(info->spec.labels.at("tenex.daemon"), daemon_id_);
     EXPECT_NE(info->spec.network_mode, "bridge");
     EXPECT_NE(info->spec.network_mode, "host");
+    auto env_has_prefix = [&](const std::string& prefix) {
+        return std::any_of(info->spec.env.begin(), info->spec.env.end(),
+                           [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+    };
+    EXPECT_TRUE(env_has_prefix("TENEX_PROJECT_ADDRESS=" + address));
+    EXPECT_TRUE(env_has_prefix("TENEX_PROJECT_NADDR=naddr1"));
+    EXPECT_TRUE(env_has_prefix("TENEX_RELAYS=ws://"));
 
     // The probe inside answers on the relay: the whole loop is visible.
     std::optional<nostr::Event> reply;
