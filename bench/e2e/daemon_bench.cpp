@@ -279,9 +279,8 @@ int main(int argc, char** argv) {
             else std::fprintf(stderr, "round %d: %s did not start\n", i, address.c_str());
 
             // The same container spec, by hand.
-            sandbox::SpecContext ctx{.project = {.owner = owners[0].pub.hex(), .d = "raw-" + dname}, .naddr = {},
-                                     .project_dir = g_dir / "raw-workspace", .daemon_id = d.id,
-                                     .secrets = sandbox::SecretMode::read, .relays = {}};
+            auto ctx = sandbox::project_spec_context({.owner = owners[0].pub.hex(), .d = "raw-" + dname},
+                                                     g_dir / "raw-workspace", d.id, sandbox::SecretMode::read);
             fs::create_directories(ctx.project_dir);
             auto spec = sandbox::build_sandbox_spec(policy, ctx);
             std::string body = docker::to_create_body(spec->container, client.api_version()).dump(), out;

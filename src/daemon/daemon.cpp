@@ -185,11 +185,24 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
 // ---------------------------------------------------------------------------------------------
 // Policies and the set of known projects (read from the orchestrator's and workers' threads)
 
-Result<sandbox::Policy> Daemon::Impl::policy_for(const sandbox::ProjectRef& ref) {
+// A project is known when the state store has it or its workspace exists: the workspace is
+// created before the container, so even a kill -9 before the next state write cannot make a
+// restarted daemon remove a running project's container as a leftover.
+bool Daemon::Impl::is_known(const sandbox::ProjectRef& ref) {
     {
         std::lock_guard lock(known_mu);
-        if (!known.count(ref.address())) return make_error("unknown project " + ref.address());
+        if (known.count(ref.address())) return true;
     }
+    auto name = project::map_workspace(ref.owner, ref.d);
+    std::error_code ec;
+    if (!name || !fs::is_directory(config.projects_path / name->relative(), ec)) return false;
+    std::lock_guard lock(known_mu);
+    known.insert(ref.address());
+    return true;
+}
+
+Result<sandbox::Policy> Daemon::Impl::policy_for(const sandbox::ProjectRef& ref) {
+    if (!is_known(ref)) return make_error("unknown project " + ref.address());
     std::lock_guard lock(policies_mu);
     auto resolved = sandbox::resolve_policy(policies, ref);
     if (sandbox::has_errors(resolved.diagnostics)) {
@@ -233,6 +246,13 @@ void Daemon::Impl::subscribe() {
     for (const auto& relay : pool->status())  // cursors are kept under the pool's URLs
         if (auto c = state->cursor(relay.url); c && *c) since = since ? std::min(*since, **c) : **c;
     f.since = since ? *since - 120 : unix_now();
+    // A first start records where it began, so a restart resumes from there even when the
+    // daemon dies before its first event.
+    for (const auto& relay : pool->status())
+        if (auto c = state->cursor(relay.url); c && !*c) {
+            (void)state->set_cursor(relay.url, *f.since);
+            cursors.emplace(relay.url, *f.since);
+        }
     if (f.authors->empty()) {
         pool->unsubscribe(kSubscription);
         spdlog::warn("the whitelist is empty: no event can wake a project");
@@ -371,6 +391,8 @@ void Daemon::Impl::finish(const std::string& key, Result<sandbox::ProjectStatus>
             std::chrono::duration<double>(std::chrono::steady_clock::now() - done.since).count());
         spdlog::info("{} running in {} ({})", log::printable(key), outcome->container_name, outcome->container_id.substr(0, 12));
         last_states[key] = *outcome;
+        (void)state->upsert_project({.address = key, .status = "running", .container_id = outcome->container_id,
+                                     .updated_at = unix_now()});
     } else {
         std::string why = outcome ? sandbox::to_string(outcome->state) + (outcome->last_error.empty() ? "" : ": " + outcome->last_error)
                                   : outcome.error().message;

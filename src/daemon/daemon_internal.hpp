@@ -49,6 +49,7 @@ struct Daemon::Impl final : ControlPlane {
 
     // daemon.cpp
     Status start(DaemonConfig config, ConfigReloader reload);
+    bool is_known(const sandbox::ProjectRef& ref);
     Result<sandbox::Policy> policy_for(const sandbox::ProjectRef& ref);
     bool post(std::function<void()> task);
     void on_relay_event(const relay::DeliveredEvent& d);

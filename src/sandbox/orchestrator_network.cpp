@@ -9,11 +9,7 @@ namespace tenex::sandbox {
 
 SpecContext Orchestrator::spec_context(const ProjectRef& project, const std::filesystem::path& dir,
                                        SecretMode secrets) const {
-    // {naddr} and TENEX_PROJECT_NADDR: the project's naddr, encoded from its address.
-    auto naddr = project.has_owner() ? encode_naddr(project) : Result<std::string>(std::string());
-    return SpecContext{.project = project, .naddr = naddr ? *naddr : std::string(), .project_dir = dir,
-                       .daemon_id = options_.daemon_id, .secrets = secrets,
-                       .relays = options_.relays};
+    return project_spec_context(project, dir, options_.daemon_id, secrets, options_.relays);
 }
 
 Result<std::vector<std::string>> Orchestrator::prepare_network(const ProjectRef& project,

@@ -107,6 +107,15 @@ nlohmann::json canonical(const docker::ContainerSpec& c, const NetworkPlan& net,
 
 }  // namespace
 
+SpecContext project_spec_context(const ProjectRef& project, std::filesystem::path project_dir,
+                                 std::string daemon_id, SecretMode secrets,
+                                 std::vector<std::string> relays) {
+    auto naddr = project.has_owner() ? encode_naddr(project) : Result<std::string>(std::string());
+    return SpecContext{.project = project, .naddr = naddr ? *naddr : std::string(),
+                       .project_dir = std::move(project_dir), .daemon_id = std::move(daemon_id),
+                       .secrets = secrets, .relays = std::move(relays)};
+}
+
 std::string container_name(const ProjectRef& project) { return "tenex-" + suffix(project); }
 std::string network_name(const ProjectRef& project) { return "tenex-net-" + suffix(project); }
 std::string bridge_name(const ProjectRef& project) {

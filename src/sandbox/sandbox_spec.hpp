@@ -68,6 +68,12 @@ struct SpecContext {
     std::vector<std::string> relays{};     // the daemon's relay URLs (for network.relays)
 };
 
+// The context every project's container is built with: its naddr (for {naddr} and
+// TENEX_PROJECT_NADDR) encoded from the address when the owner is known.
+SpecContext project_spec_context(const ProjectRef& project, std::filesystem::path project_dir,
+                                 std::string daemon_id, SecretMode secrets,
+                                 std::vector<std::string> relays = {});
+
 // "tenex-<d, sanitized, at most 40 chars>-<12 hex of sha256(address)>": valid for Docker,
 // readable, and different for different addresses.
 std::string container_name(const ProjectRef& project);

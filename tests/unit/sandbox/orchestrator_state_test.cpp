@@ -66,13 +66,11 @@ protected:
         return o;
     }
     std::string digest_for(const ProjectRef& p) {
-        SpecContext ctx{.project = p, .naddr = {}, .project_dir = "/tmp/ws/" + p.d,
-                        .daemon_id = "unit-daemon", .secrets = SecretMode::redact};
+        auto ctx = project_spec_context(p, "/tmp/ws/" + p.d, "unit-daemon", SecretMode::redact);
         return build_sandbox_spec(policy_, ctx)->digest;
     }
     docker::ContainerSpec our_spec(const ProjectRef& p) {
-        SpecContext ctx{.project = p, .naddr = {}, .project_dir = "/tmp/ws/" + p.d,
-                        .daemon_id = "unit-daemon", .secrets = SecretMode::redact};
+        auto ctx = project_spec_context(p, "/tmp/ws/" + p.d, "unit-daemon", SecretMode::redact);
         return build_sandbox_spec(policy_, ctx)->container;
     }
     void advance(std::chrono::milliseconds d) { offset_ms_ += d.count(); }
