@@ -24,18 +24,6 @@ namespace tenex::e2e {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
     auto end = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < end) {
@@ -123,8 +111,8 @@ void EndToEnd::SetUp() {
     ASSERT_TRUE(write_private_file((dir_->path() / "owner.key").string(), owner_->secret.reveal_hex()));
     fs::create_directories(dir_->path() / "policies");
     fs::copy_file(test::source_dir() / "examples/policies/default.yaml", dir_->path() / "policies/default.yaml");
-    relay_port_ = free_port();
-    http_port_ = free_port();
+    relay_port_ = test::free_loopback_port();
+    http_port_ = test::free_loopback_port();
     relay_url_ = "ws://127.0.0.1:" + std::to_string(relay_port_);
 }
 
@@ -204,9 +192,9 @@ std::string EndToEnd::publish_project(const nostr::Keys& owner, const std::strin
 }
 
 nostr::Event EndToEnd::publish_message(const nostr::Keys& author, const std::string& address,
-                                       const std::string& text) {
+                                       const std::string& text, std::uint32_t kind) {
     nostr::UnsignedEvent u;
-    u.kind = 1;
+    u.kind = kind;
     u.content = text;
     u.tags = {{"a", address}};
     auto ev = nostr::sign_event(u, author);

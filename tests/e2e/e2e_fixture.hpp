@@ -25,7 +25,6 @@
 
 namespace tenex::e2e {
 
-int free_port();
 // Polls pred every 100 ms until it holds or the timeout passes.
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 
@@ -68,9 +67,10 @@ protected:
 
     // A project of `owner` with a fresh `d`, published as kind 31933; returns its address.
     std::string publish_project(const nostr::Keys& owner, const std::string& d_suffix);
-    // A kind 1 message from `author` tagged with `address`; returns the event.
+    // A message (kind 1, or e.g. a kind 24000 boot request) from `author` tagged with
+    // `address`; returns the event.
     nostr::Event publish_message(const nostr::Keys& author, const std::string& address,
-                                 const std::string& text);
+                                 const std::string& text, std::uint32_t kind = 1);
     void publish(const nostr::Event& event);
 
     // The daemon's containers (all states).

@@ -88,6 +88,15 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     EXPECT_EQ(projects[0]["address"], address);
     EXPECT_EQ(projects[0]["state"], "running");
     EXPECT_EQ(projects[0]["network_mode"], "egress");
+    EXPECT_EQ(projects[0]["limits"]["memory"], 64ll << 20);
+    // Resource usage, sampled from the engine's stats when /projects is asked.
+    ASSERT_TRUE(eventually([&] {
+        auto p = nlohmann::json::parse(http_get(http_port_, "/projects").body);
+        return p.size() == 1 && p[0]["usage"].is_object() && p[0]["usage"]["memory_used"].get<double>() > 0;
+    }, 20s)) << http_get(http_port_, "/projects").body;
+    auto usage = nlohmann::json::parse(http_get(http_port_, "/projects").body)[0]["usage"];
+    EXPECT_EQ(usage["memory_limit"], 64ll << 20);
+    EXPECT_GE(usage["pids"].get<int>(), 1);
     auto health = http_get(http_port_, "/healthz");
     EXPECT_EQ(health.status, 200);
     EXPECT_TRUE(nlohmann::json::parse(health.body)["ok"].get<bool>());
@@ -257,7 +266,9 @@ TEST_F(EndToEnd, ReadsRelaysAndWhitelistFromATenexConfigJson) {
                                 .dump();
     start_daemon({"--tenex-config", tenex.string()});
     const std::string address = publish_project(*owner_, "from-tenex-config");
-    publish_message(*owner_, address, "hello");
+    // Its only trigger: a kind 24000 boot request (ephemeral), which wakes a project just as
+    // a kind 1 message does.
+    publish_message(*owner_, address, "", 24000);
     EXPECT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s));
     // -p from the fixture wins over projectsBase: flags override files.
     EXPECT_TRUE(fs::exists(dir_->path() / "projects" / owner_->pub.hex() / "e2e-from-tenex-config"));

@@ -17,6 +17,7 @@ std::filesystem::path tenex_binary();     // build/bin/tenex-sandbox
 std::string docker_socket();              // DOCKER_HOST or /var/run/docker.sock
 bool docker_reachable(std::string* why);  // GET /_ping answered 200
 bool node_available(std::string* why);    // node + the interop packages installed
+int free_loopback_port();                 // a 127.0.0.1 TCP port nobody listens on (bound, released)
 
 // A fresh directory under the system temp dir, removed on destruction.
 class TempDir {

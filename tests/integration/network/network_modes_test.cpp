@@ -21,6 +21,7 @@
 #include "sandbox/egress_firewall.hpp"
 #include "sandbox/network_enforcer.hpp"
 #include "sandbox/orchestrator.hpp"
+#include "../orchestrator/test_options.hpp"
 #include "../orchestrator/test_policy.hpp"
 
 namespace tenex::sandbox {
@@ -119,20 +120,10 @@ protected:
     }
 
     Orchestrator& make(std::vector<std::string> relays = {}) {
-        OrchestratorOptions o;
-        o.daemon_id = daemon_id_;
-        o.policies = [this](const ProjectRef&) -> Result<Policy> {
+        OrchestratorOptions o = test::test_options(daemon_id_, [this] {
             std::lock_guard lock(mu_);
             return policy_;
-        };
-        o.workspace = [root = dir_.path()](const ProjectRef& p) -> Result<std::filesystem::path> {
-            auto dir = root / p.d;
-            std::error_code ec;
-            std::filesystem::create_directories(dir, ec);
-            if (ec) return make_error(ec.message());
-            return dir;
-        };
-        o.extra_labels = {{"tenex.test", "1"}, {"tenex.test.run", docker::test::run_id()}};
+        }, dir_.path());
         o.relays = std::move(relays);
         orchestrators_.push_back(std::make_unique<Orchestrator>(std::move(o), *engine_));
         return *orchestrators_.back();

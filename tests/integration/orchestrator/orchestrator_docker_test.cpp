@@ -14,6 +14,7 @@
 #include "docker/networks.hpp"
 #include "environment.hpp"
 #include "sandbox/orchestrator.hpp"
+#include "test_options.hpp"
 #include "test_policy.hpp"
 
 namespace tenex::sandbox {
@@ -53,21 +54,10 @@ protected:
     }
 
     OrchestratorOptions options(const std::string& daemon_id) {
-        OrchestratorOptions o;
-        o.daemon_id = daemon_id;
-        o.policies = [this](const ProjectRef&) -> Result<Policy> {
+        return test::test_options(daemon_id, [this] {
             std::lock_guard lock(policy_mu_);
             return policy_;
-        };
-        o.workspace = [root = dir_.path()](const ProjectRef& p) -> Result<std::filesystem::path> {
-            auto dir = root / p.d;
-            std::error_code ec;
-            std::filesystem::create_directories(dir, ec);
-            if (ec) return make_error(ec.message());
-            return dir;
-        };
-        o.extra_labels = {{"tenex.test", "1"}, {"tenex.test.run", docker::test::run_id()}};
-        return o;
+        }, dir_.path());
     }
 
     Orchestrator& make(const std::string& daemon_id = {}, bool with_events = true) {

@@ -49,18 +49,6 @@ Run run(const std::vector<std::string>& args) {
     return r;
 }
 
-// A TCP port nobody listens on (bound, then released).
-int dead_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 class OpsCli : public ::testing::Test {
 protected:
@@ -174,7 +162,7 @@ TEST_F(OpsCli, DaemonNotRunningIsOneClearLine) {
         std::vector<std::string> args{cmd};
         if (std::string(cmd) != "ps") args.push_back("alpha");
         args.push_back("--http");
-        args.push_back("127.0.0.1:" + std::to_string(dead_port()));
+        args.push_back("127.0.0.1:" + std::to_string(tenex::test::free_loopback_port()));
         auto r = run(args);
         EXPECT_EQ(r.exit_code, 1) << cmd;
         EXPECT_NE(r.err.find("cannot reach the daemon"), std::string::npos) << r.err;
