@@ -296,6 +296,7 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "raw create failed: %s\n", out.c_str());
             }
         }
+        d.child.reset();  // first the daemon, or it restarts what is being removed
         remove_all(client, "tenex.daemon=" + d.id);
     }
     auto dp = percentiles(daemon_ms), rp = percentiles(raw_ms);

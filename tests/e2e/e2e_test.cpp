@@ -235,7 +235,12 @@ TEST_F(EndToEnd, SighupAddsAPubkeyToTheWhitelistLive) {
     ASSERT_TRUE(eventually([&] { return daemon_->log().find("reload: 2 whitelisted") != std::string::npos; }, 20s))
         << daemon_->log();
     publish_message(second, address, "after");
-    EXPECT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s));
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s));
+
+    // SIGTERM ends the daemon cleanly and leaves its projects running for the next one.
+    daemon_->signal(SIGTERM);
+    EXPECT_EQ(daemon_->wait(30s), 0);
+    EXPECT_EQ(running_for(address).size(), 1u);
 }
 
 TEST_F(EndToEnd, WorksWithTheNpmRelayAndReportsItsLoss) {
@@ -272,6 +277,18 @@ TEST_F(EndToEnd, ReadsRelaysAndWhitelistFromATenexConfigJson) {
     EXPECT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s));
     // -p from the fixture wins over projectsBase: flags override files.
     EXPECT_TRUE(fs::exists(dir_->path() / "projects" / owner_->pub.hex() / "e2e-from-tenex-config"));
+
+    // Restarted with --stop-projects, it adopts the container, and SIGTERM then stops it.
+    const std::string adopted = running_for(address).front().id;
+    kill_daemon(SIGTERM);
+    start_daemon({"--tenex-config", tenex.string(), "--stop-projects"});
+    EXPECT_TRUE(eventually([&] {
+        auto body = nlohmann::json::parse(http_get(http_port_, "/projects").body, nullptr, false);
+        return body.is_array() && body.size() == 1 && body[0]["container_id"] == adopted;
+    }, 20s)) << "not adopted";
+    daemon_->signal(SIGTERM);
+    EXPECT_EQ(daemon_->wait(30s), 0);
+    EXPECT_TRUE(running_for(address).empty()) << "--stop-projects left the container running";
 
     std::ofstream(tenex) << R"({"whitelistedPubkeys": ["npub1notakey"]})";
     auto r = relay::testing::run_program(
