@@ -243,16 +243,19 @@ void Daemon::Impl::subscribe() {
     f.authors = config.whitelist;
     // Resume where the last run stopped (the pool adds the overlap); a first start is live.
     std::optional<std::int64_t> since;
-    for (const auto& relay : pool->status())  // cursors are kept under the pool's URLs
-        if (auto c = state->cursor(relay.url); c && *c) since = since ? std::min(*since, **c) : **c;
+    std::vector<std::string> without_cursor;
+    for (const auto& relay : pool->status()) {  // cursors are kept under the pool's URLs
+        auto c = state->cursor(relay.url);
+        if (c && *c) since = since ? std::min(*since, **c) : **c;
+        else if (c) without_cursor.push_back(relay.url);
+    }
     f.since = since ? *since - 120 : unix_now();
     // A first start records where it began, so a restart resumes from there even when the
     // daemon dies before its first event.
-    for (const auto& relay : pool->status())
-        if (auto c = state->cursor(relay.url); c && !*c) {
-            (void)state->set_cursor(relay.url, *f.since);
-            cursors.emplace(relay.url, *f.since);
-        }
+    for (const auto& url : without_cursor) {
+        (void)state->set_cursor(url, *f.since);
+        cursors.emplace(url, *f.since);
+    }
     if (f.authors->empty()) {
         pool->unsubscribe(kSubscription);
         spdlog::warn("the whitelist is empty: no event can wake a project");

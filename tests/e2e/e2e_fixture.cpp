@@ -24,15 +24,6 @@ namespace tenex::e2e {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(100ms);
-    }
-    return pred();
-}
-
 // ---------------------------------------------------------------------------------------------
 
 void DaemonProcess::start() {

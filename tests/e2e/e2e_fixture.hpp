@@ -18,6 +18,7 @@
 
 #include "docker/client.hpp"
 #include "docker/containers.hpp"
+#include "docker_fixture.hpp"
 #include "environment.hpp"
 #include "nostr/event.hpp"
 #include "nostr/keys.hpp"
@@ -25,8 +26,7 @@
 
 namespace tenex::e2e {
 
-// Polls pred every 100 ms until it holds or the timeout passes.
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+using docker::test::eventually;  // polls until pred holds or the timeout passes
 
 // `tenex-sandbox up ...` with stdout+stderr in a log file.
 class DaemonProcess {
