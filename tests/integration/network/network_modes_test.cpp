@@ -89,7 +89,10 @@ class NetworkModesTest : public ::testing::Test {
 protected:
     void SetUp() override {
         TENEX_REQUIRE_DOCKER();
-        if (geteuid() != 0) GTEST_SKIP() << "network enforcement needs root (iptables)";
+        if (geteuid() != 0) {
+            if (tenex::test::in_ci()) FAIL() << "network enforcement needs root (iptables) in CI";
+            GTEST_SKIP() << "network enforcement needs root (iptables)";
+        }
         auto c = docker::Client::connect();
         ASSERT_TRUE(c) << c.error().describe();
         client_ = std::move(c).value();
