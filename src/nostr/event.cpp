@@ -1,6 +1,8 @@
 #include "nostr/event.hpp"
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
+
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -63,6 +65,9 @@ void append_tags(std::string& out, const std::vector<Tag>& tags) {
     out.push_back(']');
 }
 
+// A thread keeps its serialization buffer unless an event made it larger than this.
+constexpr std::size_t kMaxKeptBuffer = 256 * 1024;
+
 std::size_t estimate_size(const std::vector<Tag>& tags, std::string_view content) {
     std::size_t n = 128 + content.size();
     for (const auto& t : tags) {
@@ -72,12 +77,10 @@ std::size_t estimate_size(const std::vector<Tag>& tags, std::string_view content
     return n;
 }
 
-}  // namespace
-
-std::string serialize_for_id(std::string_view pubkey_hex, std::int64_t created_at,
-                             std::uint32_t kind, const std::vector<Tag>& tags,
-                             std::string_view content) {
-    std::string out;
+void serialize_for_id_into(std::string& out, std::string_view pubkey_hex, std::int64_t created_at,
+                           std::uint32_t kind, const std::vector<Tag>& tags,
+                           std::string_view content) {
+    out.clear();
     out.reserve(estimate_size(tags, content));
     out.append("[0,");
     append_json_string(out, pubkey_hex);
@@ -90,6 +93,15 @@ std::string serialize_for_id(std::string_view pubkey_hex, std::int64_t created_a
     out.push_back(',');
     append_json_string(out, content);
     out.push_back(']');
+}
+
+}  // namespace
+
+std::string serialize_for_id(std::string_view pubkey_hex, std::int64_t created_at,
+                             std::uint32_t kind, const std::vector<Tag>& tags,
+                             std::string_view content) {
+    std::string out;
+    serialize_for_id_into(out, pubkey_hex, created_at, kind, tags, content);
     return out;
 }
 
@@ -97,10 +109,27 @@ std::string serialize_for_id(const Event& e) {
     return serialize_for_id(e.pubkey, e.created_at, e.kind, e.tags, e.content);
 }
 
+// The id is computed for every event a relay delivers, so this path avoids the per-call
+// costs of OpenSSL 3's one-shot SHA256() (an implicit algorithm fetch and a new digest
+// context each time) and of a fresh serialization buffer: each thread keeps its own
+// context and buffer. The SHA256 method is fetched once for the process.
 Bytes32 compute_id(const Event& event) {
-    std::string s = serialize_for_id(event);
+    static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    struct ThreadState {
+        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+        std::string buffer;
+        ~ThreadState() { EVP_MD_CTX_free(ctx); }
+    };
+    thread_local ThreadState st;
+    serialize_for_id_into(st.buffer, event.pubkey, event.created_at, event.kind, event.tags,
+                          event.content);
     Bytes32 id{};
-    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), id.data());
+    unsigned int len = 0;
+    if (!kSha256 || !st.ctx || EVP_DigestInit_ex(st.ctx, kSha256, nullptr) != 1 ||
+        EVP_DigestUpdate(st.ctx, st.buffer.data(), st.buffer.size()) != 1 ||
+        EVP_DigestFinal_ex(st.ctx, id.data(), &len) != 1 || len != id.size())
+        throw std::runtime_error("OpenSSL cannot compute SHA-256");  // a broken libcrypto
+    if (st.buffer.capacity() > kMaxKeptBuffer) std::string().swap(st.buffer);
     return id;
 }
 

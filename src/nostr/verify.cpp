@@ -31,27 +31,42 @@ bool id_matches(const Event& e, Bytes32& id, const char** reason) {
 }
 
 // Parsing an x-only key costs a field square root (~10% of a verify). Events come from a
-// limited set of authors (a whitelist), so each thread keeps the last parsed key per slot.
-// Slots are picked by key bytes; a collision only costs the parse. Invalid keys are not cached.
-struct PubkeySlot {
-    Bytes32 bytes{};
-    secp256k1_xonly_pubkey parsed{};
-    bool used = false;
-};
-constexpr std::size_t kPubkeySlots = 512;
+// limited set of authors (a whitelist), so each thread keeps recently parsed keys in a small
+// set-associative cache: a set is picked by key bytes, and a miss replaces the set's ways in
+// turn, so a few keys sharing a set do not evict each other on every event. A miss only
+// costs the parse; invalid keys are never cached.
+struct PubkeyCache {
+    static constexpr std::size_t kSets = 128, kWays = 4;
+    struct Way {
+        Bytes32 bytes{};
+        secp256k1_xonly_pubkey parsed{};
+        bool used = false;
+    };
+    struct Set {
+        std::array<Way, kWays> ways{};
+        unsigned next = 0;  // the way the next miss replaces
+    };
+    std::array<Set, kSets> sets{};
 
-bool parse_pubkey_cached(const secp256k1_context* ctx, const Bytes32& bytes, secp256k1_xonly_pubkey& out) {
-    thread_local std::array<PubkeySlot, kPubkeySlots> slots{};
-    auto& slot = slots[(static_cast<std::size_t>(bytes[0]) << 8 | bytes[1]) % kPubkeySlots];
-    if (slot.used && slot.bytes == bytes) {
-        out = slot.parsed;
+    bool parse(const secp256k1_context* ctx, const Bytes32& bytes, secp256k1_xonly_pubkey& out) {
+        Set& set = sets[(static_cast<std::size_t>(bytes[0]) << 8 | bytes[1]) % kSets];
+        for (const Way& w : set.ways)
+            if (w.used && w.bytes == bytes) {
+                out = w.parsed;
+                return true;
+            }
+        if (!secp256k1_xonly_pubkey_parse(ctx, &out, bytes.data())) return false;
+        Way& w = set.ways[set.next];
+        set.next = (set.next + 1) % kWays;
+        w = Way{bytes, out, true};
         return true;
     }
-    if (!secp256k1_xonly_pubkey_parse(ctx, &out, bytes.data())) return false;
-    slot.bytes = bytes;
-    slot.parsed = out;
-    slot.used = true;
-    return true;
+};
+
+bool parse_pubkey_cached(const secp256k1_context* ctx, const Bytes32& bytes,
+                         secp256k1_xonly_pubkey& out) {
+    thread_local PubkeyCache cache;
+    return cache.parse(ctx, bytes, out);
 }
 
 template <class Fn>

@@ -248,6 +248,34 @@ TEST(VerifyTest, BatchMatchesSingleOnSeveralThreads) {
     EXPECT_TRUE(verify_batch({}, 4).empty());
 }
 
+// verify_event caches parsed public keys per thread. Authors whose keys share a cache set
+// (the set is the first two key bytes modulo 128), more of them than a set has ways, must still
+// verify every time, and a cached author's key must not make a forged signature pass.
+TEST(VerifyTest, KeyCacheUnderPressureNeverChangesTheVerdict) {
+    std::vector<Keys> crowd;  // second key byte 0, 1, 128 or 129: two of the 128 sets
+    while (crowd.size() < 24) {
+        auto k = Keys::generate();
+        if (k.pub.bytes[1] % 128 < 2) crowd.push_back(k);
+    }
+    std::vector<Event> events;
+    for (std::size_t i = 0; i < crowd.size(); ++i) {
+        auto ev = sign_event(UnsignedEvent{1, "c" + std::to_string(i), {}, 1700000000}, crowd[i]);
+        ASSERT_TRUE(ev.ok());
+        events.push_back(*ev);
+    }
+    for (int round = 0; round < 3; ++round)
+        for (const auto& ev : events) EXPECT_TRUE(verify_event(ev).ok()) << "round " << round;
+    // A valid signature by the next author over this event's id: the claimed author's key is
+    // cached now, the verdict must still be "bad signature".
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        Bytes32 id{};
+        ASSERT_TRUE(from_hex(events[i].id, id));
+        Event forged = events[i];
+        forged.sig = to_hex(schnorr_sign(crowd[(i + 1) % crowd.size()], id));
+        EXPECT_EQ(verify_event(forged).error().message, "bad signature");
+    }
+}
+
 TEST(EventTest, TagHelpers) {
     Event e{kId, kPub, 1, 1, {{"d"}, {"d", "one"}, {"a", "x"}}, "", kSig};
     ASSERT_NE(e.find_tag("d"), nullptr);
