@@ -3,8 +3,8 @@
 // Every public method is thread-safe: it posts a command to the service thread and wakes it
 // with lws_cancel_service(); nothing blocks or sleeps inside lws callbacks. Callbacks
 // (on_event, on_eose) run ON the service thread: keep them short and post to your own queue.
-// Signatures are checked on `verify_threads` worker threads (0: on the service thread); the
-// service thread parses, drops duplicates and delivers in the order the relay sent.
+// Signatures are checked on the service thread, or on `verify_threads` workers; either way
+// the service thread parses, drops duplicates and delivers in the order the relay sent.
 //
 // What the pool guarantees to its users:
 // - every delivered event has a verified id and signature and matches the subscription's
@@ -53,7 +53,9 @@ struct PoolOptions {
     std::uint16_t dead_after_idle_s{75};
     std::uint16_t connect_timeout_s{10};
     std::string ca_file{};  // PEM bundle to trust instead of the system store (wss)
-    unsigned verify_threads{1};  // signature checks off the service thread; 0: inline
+    // Workers for signature checks; 0 (default): on the service thread, the cheapest per event.
+    // A worker pays off only with a core to spare (bench/results/relay_ingest.md).
+    unsigned verify_threads{0};
     bool verify_events{true};    // only benchmarks turn this off
 };
 

@@ -179,6 +179,7 @@ TEST(Loopback, SubscriptionResumesAfterRelayRestartWithoutLoss) {
     auto keys = nostr::Keys::generate();
     PoolOptions opt;
     opt.backoff = {std::chrono::milliseconds(1500), std::chrono::milliseconds(1500), 2.0, 0.0};
+    opt.verify_threads = 1;  // the resume path with signatures checked on a worker
     Collector got;
     RelayPool pool(opt);
     ASSERT_TRUE(pool.add_relay(server->url()).ok());
