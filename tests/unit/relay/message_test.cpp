@@ -74,7 +74,8 @@ Status pool_reads(std::string_view text) {
 TEST(RelayMessage, EventKeepsTheObjectTextForTheEventParser) {
     const std::string obj =
         R"({"id":"ab","tags":[["a","x\"]"]],"nested":{"k":[1,2.5e3,null,true]}})";
-    auto ev = parse_relay_message(" [ \"EVENT\" ,\n\t\"s\\u0031\" , " + obj + " ] ");
+    const std::string text = " [ \"EVENT\" ,\n\t\"s\\u0031\" , " + obj + " ] ";
+    auto ev = parse_relay_message(text);  // event_json is a view into text
     EXPECT_EQ(as<EventMsg>(ev).sub_id, "s1");
     EXPECT_EQ(as<EventMsg>(ev).event_json, obj);
     auto notice = parse_relay_message(R"(["NOTICE","caf\u00e9 \ud83d\ude00"])");
