@@ -185,6 +185,12 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
                 else r.error(n[i], k + "[" + std::to_string(i) + "]", hex.error().message);
             }
         })},
+        {"relay_ca_file", H([&](auto& n, auto& k) {
+            std::string s;
+            if (!r.string(n, k, s) || s.empty()) return;  // "": the system store
+            if (s.front() != '/') return r.error(n, k, "expected an absolute path or \"\"");
+            c.relay_ca_file = s;
+        })},
         {"key_file", H([&](auto& n, auto& k) { r.path(n, k, c.key_file); })},
         {"projects_path", H([&](auto& n, auto& k) { r.path(n, k, c.projects_path); })},
         {"policies_dir", H([&](auto& n, auto& k) { r.path(n, k, c.policies_dir); })},
@@ -245,6 +251,8 @@ Diagnostics validate_config(const DaemonConfig& c) {
     for (auto [key, path] : {std::pair{"key_file", &c.key_file}, {"projects_path", &c.projects_path},
                              {"policies_dir", &c.policies_dir}, {"state_dir", &c.state_dir}})
         if (!path->is_absolute()) add(key, path->string() + ": must be an absolute path");
+    if (!c.relay_ca_file.empty() && !c.relay_ca_file.is_absolute())
+        add("relay_ca_file", c.relay_ca_file.string() + ": must be an absolute path");
     return d;
 }
 

@@ -24,6 +24,9 @@ struct MonitorLimits {
 
 struct DaemonConfig {
     std::vector<std::string> relays{};     // ws:// or wss:// URLs
+    // PEM bundle trusted for wss:// relays instead of the system store (a private CA);
+    // empty: the system store. Certificates and host names are verified either way.
+    std::filesystem::path relay_ca_file{};
     std::vector<std::string> whitelist{};  // pubkeys, 64 lowercase hex (npubs decoded)
     std::filesystem::path key_file{"/var/lib/tenex-sandbox/daemon.key"};
     std::filesystem::path projects_path{"/var/lib/tenex-sandbox/projects"};

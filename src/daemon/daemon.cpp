@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -141,6 +142,11 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
 
     relay::PoolOptions po;
     po.signer = *keys;
+    if (!config.relay_ca_file.empty()) {
+        if (std::ifstream probe(config.relay_ca_file); !probe)
+            return make_error("relay_ca_file: cannot read " + config.relay_ca_file.string());
+        po.ca_file = config.relay_ca_file.string();
+    }
     pool = std::make_unique<relay::RelayPool>(po);
     for (const auto& url : relay_urls)
         if (auto added = pool->add_relay(url); !added) return make_error("relay " + url + ": " + added.error().message);
@@ -533,6 +539,18 @@ void Daemon::Impl::reload() {
         for (const auto& d : diags) spdlog::error("reload: {}", sandbox::format_diagnostic(d));
         return;
     }
+    // Removed relays first: a URL written differently but meaning the same relay is re-added.
+    for (const auto& url : config.relays) {
+        if (std::find(fresh->relays.begin(), fresh->relays.end(), url) != fresh->relays.end())
+            continue;
+        if (embedded && url == embedded->url()) continue;  // the embedded relay stays
+        if (auto removed = pool->remove_relay(url); removed) {
+            std::erase(relay_urls, url);
+            spdlog::info("reload: removed relay {}", url);
+        } else {
+            spdlog::error("reload: relay {}: {}", url, removed.error().message);
+        }
+    }
     for (const auto& url : fresh->relays) {
         if (std::find(relay_urls.begin(), relay_urls.end(), url) != relay_urls.end()) continue;
         if (auto added = pool->add_relay(url); added) {
@@ -542,9 +560,6 @@ void Daemon::Impl::reload() {
             spdlog::error("reload: relay {}: {}", url, added.error().message);
         }
     }
-    for (const auto& url : config.relays)
-        if (std::find(fresh->relays.begin(), fresh->relays.end(), url) == fresh->relays.end())
-            spdlog::warn("reload: relay {} was removed from the configuration; it stays connected until restart", url);
     config.relays = fresh->relays;
     config.whitelist = fresh->whitelist;
     monitor->set_whitelist(config.whitelist);

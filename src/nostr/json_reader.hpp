@@ -27,6 +27,8 @@ public:
     bool read_uint(std::uint64_t max, std::uint64_t& out);
     bool skip_value(int depth = 0);
 
+    // Offset of the next unread byte (lets a caller slice out a value it skipped).
+    std::size_t pos() const { return pos_; }
     const std::string& error() const { return error_; }
     bool fail(std::string reason) {
         if (error_.empty()) error_ = std::move(reason);

@@ -1,22 +1,29 @@
 #include "relay/dedup.hpp"
 
+#include "nostr/hex.hpp"
+
 namespace tenex::relay {
 
-IdDedup::IdDedup(std::size_t capacity) : ring_(capacity == 0 ? 1 : capacity) {
-    set_.reserve(ring_.size());
-}
+IdDedup::IdDedup(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 
 bool IdDedup::insert(std::string_view id) {
-    std::string key(id);
+    Key key;
+    if (!nostr::from_hex(id, key)) return true;
     if (set_.count(key)) return false;
-    std::string& slot = ring_[next_];
-    if (!slot.empty()) set_.erase(slot);
-    slot = key;
-    set_.insert(std::move(key));
-    next_ = (next_ + 1) % ring_.size();
+    if (ring_.size() < capacity_) {
+        ring_.push_back(key);
+    } else {
+        set_.erase(ring_[next_]);
+        ring_[next_] = key;
+        next_ = (next_ + 1) % capacity_;
+    }
+    set_.insert(key);
     return true;
 }
 
-bool IdDedup::contains(std::string_view id) const { return set_.count(std::string(id)) > 0; }
+bool IdDedup::contains(std::string_view id) const {
+    Key key;
+    return nostr::from_hex(id, key) && set_.count(key) > 0;
+}
 
 }  // namespace tenex::relay

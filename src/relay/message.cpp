@@ -1,5 +1,9 @@
 #include "relay/message.hpp"
 
+#include <array>
+
+#include "nostr/json_reader.hpp"
+
 namespace tenex::relay {
 namespace {
 
@@ -21,42 +25,125 @@ Result<std::string> sub_id_at(const json& j, std::size_t i) {
     return s;
 }
 
-std::string optional_string(const json& j, std::size_t i) {
-    return (j.size() > i && j[i].is_string()) ? j[i].get<std::string>() : std::string{};
+}  // namespace
+
+namespace {
+
+using nostr::detail::JsonReader;
+
+// One element of a relay message after its type: strings and booleans are read, anything
+// else is only checked to be JSON.
+struct Element {
+    enum class Kind { string, boolean, other };
+    Kind kind{Kind::other};
+    std::string str{};
+    bool boolean{false};
+};
+
+// The first three elements after the type (no relay message needs more); later ones are
+// validated and skipped, so memory does not grow with them.
+struct Elements {
+    std::array<Element, 3> el{};
+    std::size_t count{0};  // elements after the type, kept or not
+    bool is_string(std::size_t i) const {
+        return count > i && i < el.size() && el[i].kind == Element::Kind::string;
+    }
+    std::string take_string(std::size_t i) {
+        return is_string(i) ? std::move(el[i].str) : std::string{};
+    }
+};
+
+Error not_json(const JsonReader& r) {
+    return make_error("malformed: not JSON (" +
+                      (r.error().empty() ? std::string("syntax error") : r.error()) + ")");
+}
+
+Error bad_sub_id() {
+    return make_error("malformed: subscription id must be 1..64 bytes");
+}
+
+Result<Elements> read_elements(JsonReader& r) {
+    Elements out;
+    while (r.consume(',')) {
+        Element* e = out.count < out.el.size() ? &out.el[out.count] : nullptr;
+        ++out.count;
+        const char c = r.peek();
+        if (e && c == '"') {
+            e->kind = Element::Kind::string;
+            if (!r.read_string(e->str)) return not_json(r);
+            continue;
+        }
+        if (!r.skip_value()) return not_json(r);
+        if (e && (c == 't' || c == 'f')) {
+            e->kind = Element::Kind::boolean;
+            e->boolean = c == 't';
+        }
+    }
+    if (!r.consume(']')) return make_error("malformed: not JSON (expected ',' or ']')");
+    if (!r.at_end()) return make_error("malformed: not JSON (trailing characters)");
+    return out;
+}
+
+void trim_right(std::string_view& s) {
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+        s.remove_suffix(1);
+}
+
+// ["EVENT", sub id, {event}]. The event's text is everything from its '{' to the closing
+// ']', read only once, by nostr::parse_event in the pool (which also refuses anything after
+// the object: an EVENT has exactly three elements).
+Result<RelayMessage> read_event_msg(JsonReader& r, std::string_view text) {
+    if (!r.consume(',') || r.peek() != '"') return make_error("malformed: missing subscription id");
+    std::string sid;
+    if (!r.read_string(sid)) return not_json(r);
+    if (sid.empty() || sid.size() > kMaxSubIdBytes) return bad_sub_id();
+    if (!r.consume(',') || r.peek() != '{') return make_error("malformed: EVENT without an object");
+    std::string_view event = text.substr(r.pos());
+    trim_right(event);
+    if (event.empty() || event.back() != ']')
+        return make_error("malformed: not JSON (expected ']')");
+    event.remove_suffix(1);
+    trim_right(event);
+    if (event.size() < 2 || event.back() != '}')
+        return make_error("malformed: EVENT without an object");
+    return RelayMessage{EventMsg{std::move(sid), event}};
+}
+
+Result<std::string> sub_id_of(Elements& e) {
+    if (!e.is_string(0)) return make_error("malformed: missing subscription id");
+    auto s = e.take_string(0);
+    if (s.empty() || s.size() > kMaxSubIdBytes) return bad_sub_id();
+    return s;
 }
 
 }  // namespace
 
 Result<RelayMessage> parse_relay_message(std::string_view text) {
-    auto arr = parse_array(text);
-    if (!arr) return arr.error();
-    const json& j = *arr;
-    const auto& type = j[0].get_ref<const std::string&>();
-    if (type == "EVENT") {
-        auto sid = sub_id_at(j, 1);
-        if (!sid) return sid.error();
-        if (j.size() < 3 || !j[2].is_object()) return make_error("malformed: EVENT without an object");
-        return RelayMessage{EventMsg{std::move(*sid), std::move(arr->at(2))}};
-    }
+    JsonReader r(text);
+    std::string type;
+    if (!r.consume('[') || r.peek() != '"')
+        return make_error("malformed: not an array starting with a string");
+    if (!r.read_string(type)) return not_json(r);
+    if (type == "EVENT") return read_event_msg(r, text);
+    auto parsed = read_elements(r);
+    if (!parsed) return parsed.error();
+    Elements& e = *parsed;
     if (type == "OK") {
-        if (j.size() < 3 || !j[1].is_string() || !j[2].is_boolean())
+        if (!e.is_string(0) || e.count < 2 || e.el[1].kind != Element::Kind::boolean)
             return make_error("malformed: OK needs [\"OK\",id,bool,msg]");
-        return RelayMessage{OkMsg{j[1].get<std::string>(), j[2].get<bool>(), optional_string(j, 3)}};
+        return RelayMessage{OkMsg{e.take_string(0), e.el[1].boolean, e.take_string(2)}};
     }
-    if (type == "EOSE") {
-        auto sid = sub_id_at(j, 1);
+    if (type == "EOSE" || type == "CLOSED") {
+        auto sid = sub_id_of(e);
         if (!sid) return sid.error();
-        return RelayMessage{EoseMsg{std::move(*sid)}};
+        if (type == "EOSE") return RelayMessage{EoseMsg{std::move(*sid)}};
+        return RelayMessage{ClosedMsg{std::move(*sid), e.take_string(1)}};
     }
-    if (type == "CLOSED") {
-        auto sid = sub_id_at(j, 1);
-        if (!sid) return sid.error();
-        return RelayMessage{ClosedMsg{std::move(*sid), optional_string(j, 2)}};
-    }
-    if (type == "NOTICE") return RelayMessage{NoticeMsg{optional_string(j, 1)}};
+    if (type == "NOTICE") return RelayMessage{NoticeMsg{e.take_string(0)}};
     if (type == "AUTH") {
-        if (j.size() < 2 || !j[1].is_string()) return make_error("malformed: AUTH without a challenge");
-        return RelayMessage{AuthMsg{j[1].get<std::string>()}};
+        if (!e.is_string(0)) return make_error("malformed: AUTH without a challenge");
+        return RelayMessage{AuthMsg{e.take_string(0)}};
     }
     return make_error("unknown message type");
 }

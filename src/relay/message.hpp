@@ -16,11 +16,13 @@
 
 namespace tenex::relay {
 
-// Relay -> client. The event of an EVENT message stays as JSON: the pool reads its id first
-// (to drop duplicates cheaply) and only then parses and verifies it.
+// Relay -> client. The event of an EVENT message stays as text, a view into the parsed
+// message (valid while that text lives): everything from the event's '{' to the closing ']'.
+// It is not parsed here: the pool reads it once with nostr::parse_event (which refuses
+// anything after the object), drops duplicates by id, and only then verifies it.
 struct EventMsg {
     std::string sub_id{};
-    nlohmann::json event{};
+    std::string_view event_json{};
 };
 struct OkMsg {
     std::string event_id{};
@@ -60,6 +62,9 @@ using ClientMessage = std::variant<ClientEventMsg, ReqMsg, CloseMsg, ClientAuthM
 
 inline constexpr std::size_t kMaxSubIdBytes = 64;
 
+// Relay messages are read without building a JSON document (the pool's hot path): the text
+// must be one JSON array (RFC 8259, valid UTF-8, nesting up to 64), its first element the type;
+// for EVENT, the envelope around the event (see EventMsg).
 Result<RelayMessage> parse_relay_message(std::string_view text);
 Result<ClientMessage> parse_client_message(std::string_view text, std::size_t max_filters = 20);
 

@@ -14,6 +14,7 @@
 
 #include "e2e_fixture.hpp"
 #include "node_peer.hpp"
+#include "relay/server.hpp"
 
 namespace tenex::e2e {
 namespace {
@@ -241,6 +242,45 @@ TEST_F(EndToEnd, SighupAddsAPubkeyToTheWhitelistLive) {
     daemon_->signal(SIGTERM);
     EXPECT_EQ(daemon_->wait(30s), 0);
     EXPECT_EQ(running_for(address).size(), 1u);
+}
+
+// SIGHUP with a relay gone from the configuration closes that connection (it used to stay
+// until a restart) and drops its metrics; the other relays carry on.
+TEST_F(EndToEnd, SighupRemovesARelayAndClosesItsConnection) {
+    relay::RelayServerOptions o;
+    o.port = 0;
+    auto extra = relay::EmbeddedRelay::start(o);
+    ASSERT_TRUE(extra.ok()) << extra.error().message;
+    const std::string extra_url = (*extra)->url();
+    const fs::path config = dir_->path() / "sandbox.yaml";
+    auto write_config = [&](bool with_extra) {
+        std::ofstream out(config);
+        if (with_extra) out << "relays: [\"" << extra_url << "\"]\n";
+        out << "whitelist: [" << owner_->pub.npub() << "]\n";
+    };
+    write_config(true);
+    start_daemon({"-c", config.string()});
+    const std::string series = "tenex_relay_connected{relay=\"" + extra_url + "/\"}";
+    ASSERT_TRUE(eventually([&] { return (*extra)->stats().connections == 1; }, 20s));
+    ASSERT_TRUE(eventually([&] { return metric(series) == 1; }, 20s))
+        << http_get(http_port_, "/metrics").body;
+
+    write_config(false);
+    daemon_->signal(SIGHUP);
+    ASSERT_TRUE(eventually(
+        [&] {
+            return daemon_->log().find("reload: removed relay " + extra_url) != std::string::npos;
+        },
+        20s))
+        << daemon_->log();
+    EXPECT_TRUE(eventually([&] { return (*extra)->stats().connections == 0; }, 10s))
+        << "the connection stayed open";
+    EXPECT_TRUE(eventually(
+        [&] { return http_get(http_port_, "/metrics").body.find(extra_url) == std::string::npos; },
+        20s))
+        << "the removed relay still has metrics";
+    EXPECT_EQ(http_get(http_port_, "/healthz").status, 200)
+        << "the embedded relay is still connected";
 }
 
 TEST_F(EndToEnd, WorksWithTheNpmRelayAndReportsItsLoss) {

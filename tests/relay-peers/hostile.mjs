@@ -9,6 +9,9 @@
 //                "auth-required:" until a valid kind 22242 event (nostr-tools verifyEvent, matching
 //                challenge and relay tags) arrives; then serves the good events and accepts EVENTs.
 //   ratelimit  : the first EVENT of each connection gets OK false "rate-limited:", later ones OK.
+//   fragmented : every message in websocket fragments of at most 7 bytes (ws.send with fin
+//                false, then true); before the good events an EVENT of ~2 MiB in 64 KiB
+//                fragments (over the pool's limit), then the good events, then EOSE.
 // Good events come from EVENTS_FILE (one signed event per line) or stdin lines.
 import { readFileSync } from 'node:fs';
 import { WebSocketServer } from 'ws';
@@ -29,7 +32,12 @@ wss.on('connection', (ws) => {
     let msg;
     try { msg = JSON.parse(data.toString()); } catch { return; }
     if (!Array.isArray(msg)) return;
-    const send = (m) => ws.send(typeof m === 'string' ? m : JSON.stringify(m));
+    const whole = (m) => ws.send(typeof m === 'string' ? m : JSON.stringify(m));
+    const inPieces = (m, size) => {
+      const text = typeof m === 'string' ? m : JSON.stringify(m);
+      for (let i = 0; i < text.length; i += size) ws.send(text.slice(i, i + size), { fin: i + size >= text.length });
+    };
+    const send = mode === 'fragmented' ? (m) => inPieces(m, 7) : whole;
     if (msg[0] === 'AUTH') {
       const ev = msg[1];
       const tag = (n) => (ev.tags.find((t) => t[0] === n) ?? [])[1];
@@ -52,6 +60,8 @@ wss.on('connection', (ws) => {
         send(g);
     }
     if (mode === 'huge') send(JSON.stringify(['NOTICE', 'x'.repeat(4 * 1024 * 1024)]));
+    if (mode === 'fragmented' && events.length)
+      inPieces(['EVENT', sid, { ...events[0], content: 'y'.repeat(2 * 1024 * 1024) }], 64 * 1024);
     for (const ev of events) {
       if (mode === 'badsig') {
         send(['EVENT', sid, { ...ev, sig: flip(ev.sig) }]);

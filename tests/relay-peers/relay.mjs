@@ -1,7 +1,10 @@
 // A real Nostr relay nobody here wrote: @nostr-relay/core served over `ws`, with a small
 // in-memory event repository (the one piece the library leaves to its users).
-// Usage: node relay.mjs [PORT]   (0 or absent: a free loopback port)
-// Prints "ws://127.0.0.1:PORT" on stdout once listening; stops on SIGTERM/SIGINT.
+// Usage: node relay.mjs [PORT] [--tls CERT_PEM KEY_PEM]   (PORT 0 or absent: a free port)
+// Prints "ws://127.0.0.1:PORT" on stdout once listening (with --tls: "wss://localhost:PORT",
+// served by node's https with that certificate); stops on SIGTERM/SIGINT.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
 import { WebSocketServer } from 'ws';
 import { NostrRelay } from '@nostr-relay/core';
 import { EventRepository, EventUtils, EventType } from '@nostr-relay/common';
@@ -38,9 +41,14 @@ class MemoryRepository extends EventRepository {
   async destroy() {}
 }
 
-const port = Number(process.argv[2] ?? 0);
+const args = process.argv.slice(2);
+const tlsAt = args.indexOf('--tls');
+const tls = tlsAt >= 0 ? { cert: readFileSync(args[tlsAt + 1]), key: readFileSync(args[tlsAt + 2]) } : null;
+if (tlsAt >= 0) args.splice(tlsAt, 3);
+const port = Number(args[0] ?? 0);
 const relay = new NostrRelay(new MemoryRepository(), { maxSubscriptionsPerClient: 50 });
-const wss = new WebSocketServer({ host: '127.0.0.1', port });
+const https = tls ? createServer(tls) : null;
+const wss = https ? new WebSocketServer({ server: https }) : new WebSocketServer({ host: '127.0.0.1', port });
 wss.on('connection', (ws) => {
   relay.handleConnection(ws);
   ws.on('message', async (data) => {
@@ -51,7 +59,8 @@ wss.on('connection', (ws) => {
   });
   ws.on('close', () => relay.handleDisconnect(ws));
 });
-wss.on('listening', () => console.log(`ws://127.0.0.1:${wss.address().port}`));
+if (https) https.listen(port, '127.0.0.1', () => console.log(`wss://localhost:${https.address().port}`));
+else wss.on('listening', () => console.log(`ws://127.0.0.1:${wss.address().port}`));
 const stop = () => { for (const c of wss.clients) c.terminate(); wss.close(() => process.exit(0)); };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

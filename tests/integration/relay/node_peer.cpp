@@ -95,7 +95,14 @@ void NodeProcess::kill() {
     out_fd_ = -1;
 }
 
-NodeProcess::~NodeProcess() { kill(); }
+void NodeProcess::signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+}
+
+NodeProcess::~NodeProcess() {
+    signal(SIGCONT);  // a stopped process would not see the SIGTERM
+    kill();
+}
 
 RunResult run_program(const std::string& program, const std::vector<std::string>& args, const std::string& cwd) {
     RunResult r;

@@ -29,8 +29,9 @@ public:
     NodeProcess& operator=(const NodeProcess&) = delete;
     const std::string& first_line() const { return line_; }
     void kill();
+    void signal(int sig);  // e.g. SIGSTOP / SIGCONT: the process keeps its sockets
 
-private:
+  private:
     NodeProcess() = default;
     pid_t pid_{-1};
     int out_fd_{-1};

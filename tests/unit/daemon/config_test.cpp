@@ -27,6 +27,7 @@ TEST(DaemonConfig, EmptyFileGivesSafeDefaults) {
     EXPECT_FALSE(c->stop_projects_on_exit);
     EXPECT_FALSE(c->git.allow_http);
     EXPECT_FALSE(c->git.allow_private_hosts);
+    EXPECT_TRUE(c->relay_ca_file.empty());  // wss:// trusts the system store
     // Nothing to do without relays and a whitelist: validation says so, by key.
     auto d = validate_config(*c);
     EXPECT_NE(errors(d).find("relays"), std::string::npos);
@@ -36,6 +37,7 @@ TEST(DaemonConfig, EmptyFileGivesSafeDefaults) {
 TEST(DaemonConfig, FullFile) {
     auto c = parse_config(std::string(R"(
 relays: [wss://relay.tenex.chat, "ws://127.0.0.1:7777"]
+relay_ca_file: /etc/tenex/relay-ca.pem
 whitelist:
   - )") + kNpub + R"(
   - )" + std::string(kHex).substr(0, 63) + "A" + R"(
@@ -55,6 +57,7 @@ git:
 )", "sandbox.yaml");
     ASSERT_TRUE(c.ok()) << errors(c.error());
     EXPECT_EQ(c->relays.size(), 2u);
+    EXPECT_EQ(c->relay_ca_file, "/etc/tenex/relay-ca.pem");
     ASSERT_EQ(c->whitelist.size(), 2u);
     EXPECT_EQ(c->whitelist[0], kHex);
     EXPECT_EQ(c->whitelist[1], std::string(kHex).substr(0, 63) + "a");
@@ -78,6 +81,7 @@ monitor:
   colour: blue
 whitelist: [not-a-key]
 projects_path: relative/path
+relay_ca_file: ca.pem
 )", "bad.yaml");
     ASSERT_FALSE(c.ok());
     std::string e = errors(c.error());
@@ -86,7 +90,8 @@ projects_path: relative/path
     EXPECT_NE(e.find("bad.yaml:5:3: monitor.colour: unknown key"), std::string::npos) << e;
     EXPECT_NE(e.find("bad.yaml:6:13: whitelist[0]: expected an npub or 64 hex"), std::string::npos) << e;
     EXPECT_NE(e.find("bad.yaml:7:16: projects_path: expected an absolute path"), std::string::npos) << e;
-    EXPECT_EQ(c.error().size(), 5u) << e;
+    EXPECT_NE(e.find("bad.yaml:8:16: relay_ca_file: expected an absolute path or \"\""), std::string::npos) << e;
+    EXPECT_EQ(c.error().size(), 6u) << e;
 }
 
 TEST(DaemonConfig, SyntaxErrorHasALine) {
@@ -154,6 +159,7 @@ TEST(DaemonConfig, DocumentedExampleIsValidAndShowsTheDefaults) {
     EXPECT_EQ(c->git.allow_private_hosts, defaults.git.allow_private_hosts);
     EXPECT_EQ(c->clone.timeout, defaults.clone.timeout);
     EXPECT_EQ(c->clone.max_bytes, defaults.clone.max_bytes);
+    EXPECT_EQ(c->relay_ca_file, defaults.relay_ca_file);
 }
 
 }  // namespace

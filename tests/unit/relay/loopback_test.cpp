@@ -1,5 +1,9 @@
 // The pool against the embedded relay, in one process over loopback: no external services.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -175,6 +179,7 @@ TEST(Loopback, SubscriptionResumesAfterRelayRestartWithoutLoss) {
     auto keys = nostr::Keys::generate();
     PoolOptions opt;
     opt.backoff = {std::chrono::milliseconds(1500), std::chrono::milliseconds(1500), 2.0, 0.0};
+    opt.verify_threads = 1;  // the resume path with signatures checked on a worker
     Collector got;
     RelayPool pool(opt);
     ASSERT_TRUE(pool.add_relay(server->url()).ok());
@@ -217,6 +222,98 @@ TEST(Loopback, SubscriptionResumesAfterRelayRestartWithoutLoss) {
     ASSERT_EQ(st.size(), 1u);
     EXPECT_EQ(st[0].reconnects, 1u);
     EXPECT_TRUE(st[0].connected);
+}
+
+// A TCP listener on loopback that never accepts: the TCP handshake completes (backlog) but
+// the websocket upgrade is never answered, so a relay there stays "connecting".
+class SilentListener {
+  public:
+    SilentListener() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::listen(fd_, 8) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+            throw std::runtime_error("cannot listen");
+        port_ = ntohs(a.sin_port);
+    }
+    ~SilentListener() { ::close(fd_); }
+    std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_); }
+
+  private:
+    int fd_{-1};
+    std::uint16_t port_{0};
+};
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end && !pred()) std::this_thread::sleep_for(20ms);
+    return pred();
+}
+
+TEST(Loopback, RemoveRelaySettlesItsPendingWorkClosesItAndForgetsIt) {
+    auto kept = start_relay();
+    auto removed = start_relay();
+    SilentListener silent;
+    auto keys = nostr::Keys::generate();
+    PoolOptions opt;
+    opt.connect_timeout_s = 60;  // the silent relay stays pending until removed
+    Collector got;
+    RelayPool pool(opt);
+    ASSERT_TRUE(pool.add_relay(kept->url()).ok());
+    ASSERT_TRUE(pool.add_relay(removed->url()).ok());
+    ASSERT_TRUE(pool.add_relay(silent.url()).ok());
+    ASSERT_TRUE(pool.wait_connected(2, 5s));
+    nostr::Filter f;
+    f.authors = std::vector<std::string>{keys.pub.hex()};
+    ASSERT_TRUE(pool.subscribe("s", {f}, [&](const DeliveredEvent& d) { got.add(d); }).ok());
+    ASSERT_TRUE(eventually([&] { return removed->stats().connections == 1; }, 5s));
+
+    auto fetch = pool.fetch({f}, 30s);
+    auto first = signed_event(keys, 1, "to everyone", now_s());
+    auto pub = pool.publish(first, 30s);
+    EXPECT_EQ(fetch.wait_for(500ms), std::future_status::timeout)
+        << "the silent relay cannot have answered";
+    ASSERT_TRUE(pool.remove_relay(silent.url()).ok());
+    ASSERT_EQ(fetch.wait_for(3s), std::future_status::ready) << "removal did not settle the fetch";
+    ASSERT_EQ(pub.wait_for(3s), std::future_status::ready) << "removal did not settle the publish";
+    auto res = pub.get();
+    ASSERT_EQ(res.relays.size(), 3u);
+    for (const auto& ok : res.relays)
+        EXPECT_EQ(ok.accepted, ok.relay != silent.url() + "/") << ok.relay << ": " << ok.message;
+    for (const auto& ok : res.relays) {
+        if (ok.relay == silent.url() + "/") {
+            EXPECT_EQ(ok.message, "relay removed");
+        }
+    }
+    ASSERT_TRUE(got.wait_for(1, 5s));
+
+    ASSERT_TRUE(pool.remove_relay(removed->url()).ok());
+    EXPECT_FALSE(pool.remove_relay(removed->url()).ok());
+    EXPECT_FALSE(pool.remove_relay("ws://127.0.0.1:1").ok());
+    auto st = pool.status();
+    ASSERT_EQ(st.size(), 1u);
+    EXPECT_EQ(st[0].url, kept->url() + "/");
+    EXPECT_TRUE(eventually([&] { return removed->stats().connections == 0; }, 5s))
+        << "connection left open";
+
+    // Published to the removed relay only: not delivered; to the kept one: delivered.
+    auto only_removed = signed_event(keys, 1, "removed relay only", now_s());
+    {
+        RelayPool other;
+        ASSERT_TRUE(other.add_relay(removed->url()).ok());
+        ASSERT_TRUE(other.wait_connected(1, 5s));
+        EXPECT_TRUE(other.publish(only_removed, 5s).get().any_accepted());
+    }
+    EXPECT_TRUE(pool.publish(signed_event(keys, 1, "kept", now_s()), 5s).get().any_accepted());
+    ASSERT_TRUE(got.wait_for(2, 5s));
+    std::this_thread::sleep_for(300ms);
+    std::lock_guard lk(got.mu);
+    EXPECT_EQ(got.events.size(), 2u);
+    for (const auto& e : got.events) EXPECT_NE(e.id, only_removed.id);
 }
 
 }  // namespace

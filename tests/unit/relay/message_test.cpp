@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "nostr/event.hpp"
 #include "relay/message.hpp"
 
 namespace tenex::relay {
@@ -14,7 +15,7 @@ const T& as(const Result<RelayMessage>& r) {
 TEST(RelayMessage, ParsesEveryRelayMessageType) {
     auto ev = parse_relay_message(R"(["EVENT","sub1",{"id":"ab","kind":1}])");
     EXPECT_EQ(as<EventMsg>(ev).sub_id, "sub1");
-    EXPECT_EQ(as<EventMsg>(ev).event["kind"], 1);
+    EXPECT_EQ(as<EventMsg>(ev).event_json, R"({"id":"ab","kind":1})");
 
     auto ok = parse_relay_message(R"(["OK","abcd",false,"auth-required: sign in"])");
     EXPECT_EQ(as<OkMsg>(ok).event_id, "abcd");
@@ -57,6 +58,62 @@ TEST(RelayMessage, RejectsMalformedInputWithAReason) {
     }
     const std::string long_id(65, 'a');
     EXPECT_FALSE(parse_relay_message(R"(["EOSE",")" + long_id + "\"]").ok());
+}
+
+// What the pool does with a relay's text: the message, then for EVENT the event itself.
+Status pool_reads(std::string_view text) {
+    auto m = parse_relay_message(text);
+    if (!m) return m.error();
+    if (auto* ev = std::get_if<EventMsg>(&*m)) {
+        auto e = nostr::parse_event(ev->event_json);
+        if (!e) return e.error();
+    }
+    return Unit{};
+}
+
+TEST(RelayMessage, EventKeepsTheObjectTextForTheEventParser) {
+    const std::string obj =
+        R"({"id":"ab","tags":[["a","x\"]"]],"nested":{"k":[1,2.5e3,null,true]}})";
+    const std::string text = " [ \"EVENT\" ,\n\t\"s\\u0031\" , " + obj + " ] ";
+    auto ev = parse_relay_message(text);  // event_json is a view into text
+    EXPECT_EQ(as<EventMsg>(ev).sub_id, "s1");
+    EXPECT_EQ(as<EventMsg>(ev).event_json, obj);
+    auto notice = parse_relay_message(R"(["NOTICE","caf\u00e9 \ud83d\ude00"])");
+    EXPECT_EQ(as<NoticeMsg>(notice).message, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    // A NOTICE whose message is not a string keeps the (empty) message; CLOSED likewise;
+    // other messages tolerate (and skip) extra elements.
+    EXPECT_EQ(as<NoticeMsg>(parse_relay_message(R"(["NOTICE",5])")).message, "");
+    EXPECT_EQ(as<ClosedMsg>(parse_relay_message(R"(["CLOSED","s"])")).message, "");
+    EXPECT_EQ(as<EoseMsg>(parse_relay_message(R"(["EOSE","s",{"x":[1]},"more"])")).sub_id, "s");
+}
+
+TEST(RelayMessage, RejectsWhatIsNotExactlyOneJsonArray) {
+    const std::string deep = std::string(70, '[') + std::string(70, ']');
+    const std::string event = R"({"id":"x"})";
+    const std::string bad[] = {
+        R"(["EVENT","s",{"id":"x"}] [])",          // trailing value
+        R"(["EVENT","s",{"id":"x"})",              // unterminated
+        R"(["EVENT","s",{"id":"x",}])",            // trailing comma in the object
+        R"(["EVENT","s",{"id":"x"},])",            // trailing comma in the array
+        R"(["EVENT","s",{"id":"x"},{"id":"y"}])",  // an EVENT has three elements
+        R"(["EVENT","s",{"id":"x"},"more"])",
+        R"(["EVENT" "s",{}])",                  // missing comma
+        "[\"EVENT\",\"s\",{\"c\":\"\xff\"}]",   // invalid UTF-8 in the event
+        "[\"NOTICE\",\"a\nb\"]",                // raw control character
+        R"(["NOTICE","\ud800"])",               // lone surrogate
+        R"(["EVENT","s",{"a":)" + deep + "}]",  // nested too deeply
+        R"(["NOTICE",)" + deep + "]",
+        R"(["EVENT","s",{"n":01}])",  // leading zero
+        R"(["OK","id",tru,""])",
+        R"(["EOSE","s"] x)",
+    };
+    for (const auto& text : bad) {
+        auto r = pool_reads(text);
+        EXPECT_FALSE(r.ok()) << text;
+        if (!r.ok()) {
+            EXPECT_EQ(r.error().message.rfind("malformed: ", 0), 0u) << r.error().message;
+        }
+    }
 }
 
 TEST(RelayMessage, ParsesClientMessages) {

@@ -1,0 +1,81 @@
+#include "relay/verify_queue.hpp"
+
+#include <algorithm>
+
+#include "nostr/verify.hpp"
+
+namespace tenex::relay {
+
+VerifyQueue::VerifyQueue(unsigned threads, std::function<void()> wake) : wake_(std::move(wake)) {
+    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+}
+
+VerifyQueue::~VerifyQueue() {
+    {
+        std::lock_guard lk(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+}
+
+void VerifyQueue::push(Entry entry) {
+    auto slot = std::make_unique<Slot>();
+    slot->entry = std::move(entry);
+    Entry& e = slot->entry;
+    if (e.check && !e.event) e.check = false;
+    if (!e.check || workers_.empty()) {
+        if (e.check) e.status = nostr::verify_event(*e.event);
+        slot->ready.store(true);
+    } else {
+        std::lock_guard lk(mu_);
+        todo_.push_back(slot.get());
+        if (idle_ > 0) cv_.notify_one();
+    }
+    order_.push_back(std::move(slot));
+}
+
+std::size_t VerifyQueue::drain() {
+    wake_pending_.store(false);
+    std::size_t n = 0;
+    while (!order_.empty() && order_.front()->ready.load()) {
+        auto slot = std::move(order_.front());
+        order_.pop_front();
+        if (slot->entry.done) slot->entry.done(slot->entry);
+        ++n;
+    }
+    return n;
+}
+
+// Takes a share of the queue at once (one lock per batch, not per event), checks it in order.
+void VerifyQueue::work() {
+    std::deque<Slot*> batch;
+    while (true) {
+        {
+            std::unique_lock lk(mu_);
+            ++idle_;
+            cv_.wait(lk, [&] { return stopping_ || !todo_.empty(); });
+            --idle_;
+            if (stopping_) return;
+            // A share of what is queued, so several workers split a burst between them.
+            const std::size_t n = std::max<std::size_t>(1, todo_.size() / workers_.size());
+            batch.assign(todo_.begin(), todo_.begin() + static_cast<std::ptrdiff_t>(n));
+            todo_.erase(todo_.begin(), todo_.begin() + static_cast<std::ptrdiff_t>(n));
+            if (!todo_.empty() && idle_ > 0) cv_.notify_one();
+        }
+        unsigned since_wake = 0;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            Slot* slot = batch[i];
+            slot->entry.status = nostr::verify_event(*slot->entry.event);
+            slot->ready.store(true);  // seq_cst: pairs with drain()'s clear of wake_pending_
+            const bool last = i + 1 == batch.size();
+            if ((last || ++since_wake >= kWakeEvery) && !wake_pending_.exchange(true)) {
+                since_wake = 0;
+                if (wake_) wake_();
+            }
+        }
+        batch.clear();
+    }
+}
+
+}  // namespace tenex::relay
