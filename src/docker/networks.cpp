@@ -1,5 +1,9 @@
 #include "docker/networks.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include "docker/json_util.hpp"
 #include "docker/url.hpp"
 
@@ -19,6 +23,12 @@ NetworkInfo network_from(const nlohmann::json& j) {
             if (auto s = json::str(c, "Subnet"); !s.empty()) n.subnets.push_back(s);
             if (auto g = json::str(c, "Gateway"); !g.empty()) n.gateways.push_back(g);
         }
+    // The engine leaves the gateway out of its default bridge's IPAM config when it picked the
+    // subnet itself (docker0 did not exist when it started, no --bip). The gateway is then the
+    // bridge interface's address; the engine is on this host (unix socket), so read it there.
+    if (n.gateways.empty() && !n.subnets.empty())
+        if (auto it = n.options.find("com.docker.network.bridge.name"); it != n.options.end())
+            if (auto ip = host_interface_ipv4(it->second); !ip.empty()) n.gateways.push_back(ip);
     const auto& containers = json::object(j, "Containers");
     for (auto it = containers.begin(); it != containers.end(); ++it)
         n.containers[it.key()] = json::str(*it, "IPv4Address");
@@ -26,6 +36,20 @@ NetworkInfo network_from(const nlohmann::json& j) {
 }
 
 }  // namespace
+
+std::string host_interface_ipv4(const std::string& name) {
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) return {};
+    std::string out;
+    for (ifaddrs* a = list; a && out.empty(); a = a->ifa_next) {
+        if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || name != a->ifa_name) continue;
+        char buf[INET_ADDRSTRLEN];
+        const auto* in = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
+        if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf)) out = buf;
+    }
+    freeifaddrs(list);
+    return out;
+}
 
 DResult<std::string> create_network(const Client& client, const NetworkSpec& spec) {
     nlohmann::json body = {{"Name", spec.name},

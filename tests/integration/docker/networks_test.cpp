@@ -59,5 +59,21 @@ TEST_F(DockerTest, NetworkCreateInspectConnectDisconnectRemove) {
     EXPECT_TRUE(gone.error().not_found());
 }
 
+// Containers on the default bridge reach host services through its gateway. A freshly started
+// engine that picked docker0's subnet itself leaves the gateway out of the IPAM config; the
+// client must still report it, as the address docker0 has on this host.
+TEST_F(DockerTest, DefaultBridgeReportsItsGatewayEvenWhenIpamOmitsIt) {
+    auto bridge = inspect_network(client(), "bridge");
+    ASSERT_TRUE(bridge) << bridge.error().describe();
+    ASSERT_FALSE(bridge->gateways.empty());
+    const auto name = bridge->options.at("com.docker.network.bridge.name");
+    EXPECT_EQ(bridge->gateways.front(), host_interface_ipv4(name));
+}
+
+TEST(HostInterface, Ipv4OfLoopbackAndNoneForAnUnknownInterface) {
+    EXPECT_EQ(host_interface_ipv4("lo"), "127.0.0.1");
+    EXPECT_EQ(host_interface_ipv4("tenex-no-such-if"), "");
+}
+
 }  // namespace
 }  // namespace tenex::docker::test
