@@ -178,6 +178,16 @@ StatusFuture Orchestrator::restart(const ProjectRef& project) {
     return future;
 }
 
+void Orchestrator::policies_changed() {
+    post([this] {
+        if (closing_) return;
+        for (auto& [key, e] : entries_) {
+            e->policy_reload = true;
+            progress(*e);  // or once what is in flight is done
+        }
+    });
+}
+
 std::vector<ProjectStatus> Orchestrator::snapshot() {
     auto p = std::make_shared<std::promise<std::vector<ProjectStatus>>>();
     auto f = p->get_future();

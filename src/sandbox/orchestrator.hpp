@@ -48,6 +48,11 @@ class Orchestrator {
     StatusFuture stop(const ProjectRef& project);
     // Stops (when running) and starts again; resets backoff and the crash-loop window.
     StatusFuture restart(const ProjectRef& project);
+    // The policies may have changed (the daemon reloaded them): every running project reads
+    // its policy again. Lifecycle settings outside the digest apply to the running container
+    // at once; a container whose digest is out of date is replaced now when the new policy
+    // says lifecycle.on_policy_change: immediately, else at its next trigger.
+    void policies_changed();
 
     std::vector<ProjectStatus> snapshot();
     std::optional<ProjectStatus> status(const ProjectRef& project);
@@ -94,6 +99,7 @@ class Orchestrator {
     void settle(Entry& e);
     void fail_waiters(Entry& e, const std::string& reason);
     void on_exited(Entry& e, std::optional<int> exit_code, bool oom_killed);
+    bool reload_policy(Entry& e);
     void tick();
     TimePoint next_deadline() const;
     ProjectStatus status_of(const Entry& e) const;

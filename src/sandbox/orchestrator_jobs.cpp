@@ -158,12 +158,15 @@ void Orchestrator::launch_check(Entry& e) {
             e.checking = false;
             e.busy = false;
             e.checked = true;
-            if (e.state == ProjectState::running && e.container_id == id && digest &&
-                *digest != e.digest) {
-                spdlog::info("orchestrator: {}: policy changed, replacing {}", key,
-                             id.substr(0, 12));
-                e.force_replace = true;
-                e.policy = p;
+            if (e.state == ProjectState::running && e.container_id == id && digest) {
+                if (*digest != e.digest) {
+                    // Stopped with its own stop timeout; the start reads the new policy.
+                    spdlog::info("orchestrator: {}: policy changed, replacing {}", key,
+                                 id.substr(0, 12));
+                    e.force_replace = true;
+                } else {
+                    e.policy = p;  // same container, current lifecycle settings
+                }
             }
             if (take_pending_die(e)) return;
             progress(e);

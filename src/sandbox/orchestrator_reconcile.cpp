@@ -144,7 +144,7 @@ void Orchestrator::adopt(Entry& e, const docker::ContainerInfo& c, const Policy&
     spdlog::info("orchestrator: {}: adopted running {} ({})", e.key, c.name, c.id.substr(0, 12));
     if (policy.network.mode == NetworkMode::isolated || policy.network.mode == NetworkMode::egress)
         submit([this, ref = e.ref, p = policy] { reenforce_network(ref, p); });
-    if (options_.replace_stale_immediately) {
+    if (policy.lifecycle.on_policy_change == PolicyChange::immediately) {
         e.want_running = true;  // checks the digest and replaces a stale container
         progress(e);
     }

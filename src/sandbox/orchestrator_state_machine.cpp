@@ -37,6 +37,7 @@ void Orchestrator::trigger(Entry& e) {
 // Moves a project that has nothing in flight towards what was asked of it.
 void Orchestrator::progress(Entry& e) {
     if (e.busy || e.queued) return;
+    if (e.policy_reload && reload_policy(e)) return;
     if (e.want_stop) {
         if (e.state == ProjectState::running ||
             (!e.container_id.empty() && e.state != ProjectState::stopped)) {
@@ -79,6 +80,28 @@ void Orchestrator::progress(Entry& e) {
         case ProjectState::stopping:
             return;
     }
+}
+
+// After policies_changed(), for a project with nothing in flight: a running container takes
+// the new lifecycle settings (its stop timeout is part of the digest and stays with it), and
+// under on_policy_change: immediately a digest check replaces it when it is out of date.
+// Returns true when that check was launched. Other states read the policy at their next start.
+bool Orchestrator::reload_policy(Entry& e) {
+    e.policy_reload = false;
+    if (e.state != ProjectState::running || e.want_stop) return false;
+    auto policy = options_.policies(e.ref);
+    if (!policy) return false;  // reconcile decides about unknown projects
+    if (e.policy) {
+        const auto stop_timeout = e.policy->lifecycle.stop_timeout;
+        e.policy->lifecycle = policy->lifecycle;
+        e.policy->lifecycle.stop_timeout = stop_timeout;
+    } else {
+        e.policy = *policy;
+    }
+    if (policy->lifecycle.on_policy_change != PolicyChange::immediately) return false;
+    e.want_running = true;  // a replacement starts the new container
+    launch_check(e);
+    return true;
 }
 
 // Answers every waiter with the current status.

@@ -2,6 +2,7 @@
 // labels and states, the engine's 409 on a taken name, optional latency, call counters.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -33,6 +34,7 @@ public:
                 return docker::DockerError{"create container " + spec.name, 409, "name in use"};
         std::string id = "c" + std::to_string(++next_id) + std::string(60, '0');
         containers[id] = Container{.spec = spec};
+        max_containers = std::max(max_containers, containers.size());
         create_times.push_back(std::chrono::steady_clock::now());
         return id;
     }
@@ -142,6 +144,7 @@ public:
     std::mutex mu;
     std::map<std::string, Container> containers;
     std::vector<std::chrono::steady_clock::time_point> create_times;
+    std::size_t max_containers = 0;  // the most that existed at once (created by the orchestrator)
     int next_id = 0;
     std::atomic<int> creates{0}, starts{0}, stops{0}, removes{0}, lists{0}, networks{0};
     std::atomic<int> starting{0}, max_starting{0};
