@@ -86,6 +86,7 @@ struct Orchestrator::Entry {
     bool checking = false;  // a digest check is in flight
     bool checked = false;   // the digest was checked since the last trigger
     bool oom_seen = false;
+    bool kill_seen = false;  // someone else stopped or killed the container (a kill event)
     bool want_running = false;
     bool want_stop = false;
     bool force_replace = false;

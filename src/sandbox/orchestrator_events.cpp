@@ -8,6 +8,19 @@ namespace tenex::sandbox {
 
 using namespace detail;
 
+namespace {
+
+// The signal attribute of a kill event ("15", "9"; a name on some engines).
+bool is_stop_signal(const std::string& signal) {
+    static const char* const kStopping[] = {"",       "2",       "3",       "9",      "15",
+                                            "SIGINT", "SIGQUIT", "SIGKILL", "SIGTERM"};
+    for (const char* s : kStopping)
+        if (signal == s) return true;
+    return false;
+}
+
+}  // namespace
+
 void Orchestrator::on_engine_event(const docker::Event& event) {
     post([this, event] {
         if (closing_) return;
@@ -18,6 +31,11 @@ void Orchestrator::on_engine_event(const docker::Event& event) {
         if (event.id != e.container_id && !(e.busy && e.state == ProjectState::starting)) return;
         if (event.kind == docker::EventKind::Oom) {
             e.oom_seen = true;
+        } else if (event.kind == docker::EventKind::Kill) {
+            // Our own stops happen in state stopping; a kill of a running container comes from
+            // someone else (docker stop/kill/rm -f). Signals that do not end a process don't count.
+            if (e.state == ProjectState::running && is_stop_signal(event.attribute("signal")))
+                e.kill_seen = true;
         } else if (event.kind == docker::EventKind::Die ||
                    event.kind == docker::EventKind::Destroy) {
             if (e.state == ProjectState::running && !e.busy) {
@@ -52,7 +70,7 @@ OrchestratorEvents::OrchestratorEvents(const docker::Client& client, Orchestrato
     : orchestrator_(orchestrator) {
     docker::EventStreamOptions options;
     options.filter.labels = orchestrator.label_filters();
-    options.filter.actions = {"start", "die", "oom", "destroy"};
+    options.filter.actions = {"start", "kill", "die", "oom", "destroy"};
     docker::EventHandlers handlers;
     handlers.on_event = [this](const docker::Event& e) { orchestrator_.on_engine_event(e); };
     handlers.on_connected = [this] {

@@ -76,6 +76,7 @@ void Orchestrator::finish_start(const std::string& key, Result<StartOutcome> out
     // Our own clock for a start we just made (the engine's clock may differ from ours).
     e.started = outcome->adopted ? steady_from_engine(outcome->started_at, now()) : now();
     e.oom_seen = false;
+    e.kill_seen = false;
     e.checked = true;
     e.last_error.clear();
     e.usage.reset();

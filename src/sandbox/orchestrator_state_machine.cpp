@@ -128,15 +128,20 @@ void Orchestrator::on_exited(Entry& e, std::optional<int> exit_code, bool oom_ki
     e.last_exit_code = exit_code;
     e.last_exit_reason = exit_code ? classify_exit(code, oom_killed)
                                    : (oom_killed ? ExitReason::oom : ExitReason::killed);
+    // Stopped or killed by someone else, even when the program then exited by itself.
+    if (e.last_exit_reason == ExitReason::exit && e.kill_seen)
+        e.last_exit_reason = ExitReason::killed;
     e.oom_seen = false;
+    e.kill_seen = false;
     e.usage.reset();
     const Lifecycle lc = e.policy ? e.policy->lifecycle : Lifecycle{};
     if (t - e.started >= options_.stable_run) e.backoff_attempt = 0;
     std::string how = "exited with code " + (exit_code ? std::to_string(code) : std::string("?")) +
                       " (" + to_string(e.last_exit_reason) + ")";
     if (!should_restart(lc.restart, code, e.last_exit_reason)) {
-        e.state = (code == 0 && e.last_exit_reason == ExitReason::exit) ? ProjectState::stopped
-                                                                        : ProjectState::failed;
+        // Exit code 0, also after a stop by someone else, ends it; anything else failed.
+        e.state = (code == 0 && e.last_exit_reason != ExitReason::oom) ? ProjectState::stopped
+                                                                       : ProjectState::failed;
         e.last_error = how + "; restart policy " + to_string(lc.restart) + ": not restarted";
         spdlog::info("orchestrator: {}: {}", e.key, e.last_error);
         settle(e);

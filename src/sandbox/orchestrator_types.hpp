@@ -24,6 +24,8 @@ using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 
 enum class ProjectState { stopped, starting, running, stopping, backing_off, crash_looping, failed };
+// How the last container ended: its own exit, the OOM killer, or a signal (exit code 128+n,
+// or a stop/kill by someone else than this orchestrator: docker stop, docker kill, rm -f).
 enum class ExitReason { none, exit, oom, killed };
 
 std::string to_string(ProjectState s);

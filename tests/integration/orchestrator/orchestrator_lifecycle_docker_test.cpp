@@ -73,6 +73,36 @@ TEST_F(OrchestratorDockerTest, OomKilledContainerIsReportedAsOom) {
     EXPECT_EQ(s->last_exit_code, 137);
 }
 
+TEST_F(OrchestratorDockerTest, ContainerStoppedOrKilledBySomeoneElseIsReportedAsKilled) {
+    Orchestrator& orch = make();  // restart: on-failure
+    const auto ref = project("killed");
+    // `docker stop` from outside: the probe exits 0 on SIGTERM, which is still not its own exit.
+    auto first = orch.ensure_running(ref).get();
+    ASSERT_TRUE(first) << first.error().message;
+    ASSERT_TRUE(docker::stop_container(*client_, first->container_id, 5));
+    ASSERT_TRUE(eventually([&] { return orch.status(ref)->state == ProjectState::stopped; }, 20s))
+        << to_string(orch.status(ref)->state);
+    auto stopped = orch.status(ref);
+    EXPECT_EQ(stopped->last_exit_reason, ExitReason::killed) << stopped->last_error;
+    EXPECT_EQ(stopped->last_exit_code, 0);
+    EXPECT_EQ(stopped->restart_count, 0);  // exit code 0: on-failure does not restart
+    // `docker kill` (SIGKILL, exit 137, no OOM): killed, and restarted as a failure.
+    auto second = orch.ensure_running(ref).get();
+    ASSERT_TRUE(second) << second.error().message;
+    ASSERT_TRUE(docker::kill_container(*client_, second->container_id, "SIGKILL"));
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto s = orch.status(ref);
+            return s->state == ProjectState::running && s->restart_count == 1;
+        },
+        20s))
+        << orch.status(ref)->last_error;
+    auto restarted = orch.status(ref);
+    EXPECT_EQ(restarted->last_exit_reason, ExitReason::killed);
+    EXPECT_EQ(restarted->last_exit_code, 137);
+    EXPECT_NE(restarted->container_id, second->container_id);
+}
+
 TEST_F(OrchestratorDockerTest, IdleTimeoutStopsTheContainer) {
     Policy p = test::probe_policy();
     p.lifecycle.idle_timeout = 1500ms;

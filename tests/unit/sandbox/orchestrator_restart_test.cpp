@@ -109,5 +109,34 @@ TEST_F(OrchestratorRestartTest, ManualRestartDoesNotWaitForTheBackoff) {
     EXPECT_EQ(engine_.count(), 1u);
 }
 
+TEST_F(OrchestratorRestartTest, StoppedOrKilledBySomeoneElseIsKilledNotAnExit) {
+    Orchestrator orch(options(), engine_);  // restart: on-failure
+    const auto p = project("outside");
+    auto first = orch.ensure_running(p).get();
+    ASSERT_TRUE(first);
+    // `docker stop` by someone else: a kill event (SIGTERM), then the program exits 0.
+    auto kill = engine_event(p, first->container_id, docker::EventKind::Kill, "kill");
+    kill.attributes["signal"] = "15";
+    orch.on_engine_event(kill);
+    engine_.exit_container(first->container_id, 0);
+    orch.on_engine_event(die_event(p, first->container_id, 0));
+    ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::stopped; }));
+    auto s = orch.status(p);
+    EXPECT_EQ(s->last_exit_reason, ExitReason::killed) << s->last_error;
+    EXPECT_EQ(s->last_exit_code, 0);
+    EXPECT_EQ(engine_.creates.load(), 1);  // exit code 0: on-failure does not restart
+    // A signal that does not end a program (SIGHUP) does not make a later exit a kill.
+    auto second = orch.ensure_running(p).get();
+    ASSERT_TRUE(second);
+    auto hup = engine_event(p, second->container_id, docker::EventKind::Kill, "kill");
+    hup.attributes["signal"] = "1";
+    orch.on_engine_event(hup);
+    engine_.exit_container(second->container_id, 3);
+    orch.on_engine_event(die_event(p, second->container_id, 3));
+    ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::backing_off; }));
+    EXPECT_EQ(orch.status(p)->last_exit_reason, ExitReason::exit);
+    EXPECT_EQ(orch.status(p)->last_exit_code, 3);
+}
+
 }  // namespace
 }  // namespace tenex::sandbox
