@@ -2,6 +2,7 @@
 // crash-loop cutoff, exit reasons, idle timeout and maximum lifetime, policy changes.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 #include "orchestrator_docker_fixture.hpp"
@@ -56,6 +57,36 @@ TEST_F(OrchestratorDockerTest, NonZeroExitRestartsWithGrowingDelaysUntilCrashLoo
     auto again = orch.ensure_running(ref).get();
     ASSERT_TRUE(again) << again.error().message;
     EXPECT_EQ(again->state, ProjectState::running);
+}
+
+TEST_F(OrchestratorDockerTest, AStableRunResetsTheBackoff) {
+    Policy p = test::probe_policy({"exit", "3", "2"});  // runs 2 s, then exits with 3
+    p.lifecycle.backoff_initial = 500ms;
+    p.lifecycle.crash_loop_threshold = 100;
+    set_policy(p);
+    OrchestratorOptions o = options(daemon_id_);
+    o.stable_run = 1s;              // every run of the probe counts as stable
+    o.random = [] { return 0.5; };  // no jitter: exact delays
+    orchestrators_.push_back(std::make_unique<Orchestrator>(o, *engine_));
+    Orchestrator& orch = *orchestrators_.back();
+    events_ = std::make_unique<OrchestratorEvents>(*client_, orch);
+    ASSERT_TRUE(events_->start());
+    const auto ref = project("stable");
+    ASSERT_TRUE(orch.ensure_running(ref).get());
+    // The delay each restart was scheduled with (last_error while backing off), by restart.
+    std::map<int, std::string> delays;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < deadline && delays.size() < 3) {
+        auto s = orch.status(ref);
+        ASSERT_TRUE(s);
+        if (s->state == ProjectState::backing_off) delays.emplace(s->restart_count, s->last_error);
+        std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_EQ(delays.size(), 3u);
+    // Without the reset they would be 500, 1000 and 2000 ms (as in the crash-loop test).
+    for (const auto& [restarts, why] : delays)
+        EXPECT_NE(why.find("exited with code 3 (exit); restarting in 500 ms"), std::string::npos)
+            << "after " << restarts << " restarts: " << why;
 }
 
 TEST_F(OrchestratorDockerTest, OomKilledContainerIsReportedAsOom) {

@@ -109,6 +109,43 @@ TEST_F(OrchestratorRestartTest, ManualRestartDoesNotWaitForTheBackoff) {
     EXPECT_EQ(engine_.count(), 1u);
 }
 
+TEST_F(OrchestratorRestartTest, AStableRunResetsTheBackoff) {
+    auto o = options();
+    o.stable_run = 10s;
+    Orchestrator orch(o, engine_);
+    const auto p = project("stable");
+    auto first = orch.ensure_running(p).get();
+    ASSERT_TRUE(first);
+    std::string id = first->container_id;
+    // Exits with code 3 and returns the status once the restart is scheduled.
+    auto crash = [&] {
+        engine_.exit_container(id, 3);
+        orch.on_engine_event(die_event(p, id, 3));
+        EXPECT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::backing_off; }));
+        return *orch.status(p);
+    };
+    auto restarted = [&] {
+        EXPECT_TRUE(eventually([&] {
+            auto s = orch.status(p);
+            return s->state == ProjectState::running && s->container_id != id;
+        }));
+        id = orch.status(p)->container_id;
+    };
+    // Quick exits: the delay doubles (40 ms, then 80 ms; the injected clock decides).
+    EXPECT_NE(crash().last_error.find("restarting in 40 ms"), std::string::npos);
+    advance(40ms);
+    restarted();
+    EXPECT_NE(crash().last_error.find("restarting in 80 ms"), std::string::npos);
+    advance(80ms);
+    restarted();
+    // This one runs longer than the stable run: the next exit starts over at 40 ms.
+    advance(11s);
+    auto after_stable = crash();
+    EXPECT_NE(after_stable.last_error.find("restarting in 40 ms"), std::string::npos)
+        << after_stable.last_error;
+    EXPECT_EQ(after_stable.restart_count, 2);
+}
+
 TEST_F(OrchestratorRestartTest, StoppedOrKilledBySomeoneElseIsKilledNotAnExit) {
     Orchestrator orch(options(), engine_);  // restart: on-failure
     const auto p = project("outside");
