@@ -68,9 +68,10 @@ class Orchestrator {
     void on_engine_event(const docker::Event& event);
     void on_events_gap();
 
-    // Stops accepting requests. With stop_projects, stops every running container in
-    // parallel and waits (at most the longest stop timeout plus the margin); otherwise leaves
-    // them running for the next instance to adopt.
+    // Stops accepting requests. With stop_projects, stops and removes every running container
+    // in parallel, done by the longest stop timeout plus options().shutdown_margin (an Engine
+    // call still going then is given up and logged); otherwise leaves them running for the
+    // next instance to adopt.
     void shutdown(bool stop_projects = false);
 
     // The host side of isolated/egress networks (denied/forwarded counts per project).
@@ -134,6 +135,11 @@ class Orchestrator {
                                                          const SandboxSpec& spec);
     SpecContext spec_context(const ProjectRef& project, const std::filesystem::path& dir,
                              SecretMode secrets) const;
+
+    // Shutdown (orchestrator_shutdown.cpp).
+    struct StopTarget;
+    std::vector<StopTarget> shutdown_targets(const std::vector<StopTarget>& known);
+    void stop_for_shutdown(const std::vector<StopTarget>& targets, TimePoint deadline);
 
     // Network side (orchestrator_network.cpp): the per-project network and its enforcement
     // before the container is created (returns the ExtraHosts entries), the same again for an

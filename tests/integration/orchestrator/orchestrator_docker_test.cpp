@@ -207,7 +207,7 @@ TEST_F(OrchestratorDockerTest, AnotherIdentitysContainersAreLeftAlone) {
     EXPECT_EQ(containers(daemon_id_ + "-other").size(), 2u);
 }
 
-// Counts how many stop calls are in the engine at once.
+// Counts how many stops are in the engine at once.
 class CountingEngine final : public Engine {
   public:
     explicit CountingEngine(Engine& inner) : inner_(inner) {}
@@ -244,6 +244,16 @@ class CountingEngine final : public Engine {
     docker::DStatus remove_network(const std::string& name) override {
         return inner_.remove_network(name);
     }
+    docker::DStatus stop_and_remove(const std::string& id, int timeout_s,
+                                    std::chrono::milliseconds budget) override {
+        int now = ++stopping_;
+        int seen = max_stopping.load();
+        while (now > seen && !max_stopping.compare_exchange_weak(seen, now)) {
+        }
+        auto r = inner_.stop_and_remove(id, timeout_s, budget);
+        --stopping_;
+        return r;
+    }
     std::atomic<int> max_stopping{0};
 
   private:
@@ -256,7 +266,13 @@ TEST_F(OrchestratorDockerTest, ShutdownWithStopProjectsStopsTwentyInParallel) {
     p.lifecycle.stop_timeout = 3s;
     set_policy(p);
     CountingEngine counting(*engine_);
-    Orchestrator orch(options(daemon_id_), counting);
+    OrchestratorOptions o = options(daemon_id_);
+    // The deadline is the stop timeout plus this margin. The default (2 s) holds on a quiet
+    // machine (measured in bench/orchestrator); on this 2-core host under a load of ~15 the
+    // engine alone needed ~14 s for 20 parallel `docker stop -t 3` + `docker rm`, so the test
+    // gives it room. The cut-off at the deadline is tested against a fake engine.
+    o.shutdown_margin = 20s;
+    Orchestrator orch(o, counting);
     std::vector<StatusFuture> futures;
     for (int i = 0; i < 20; ++i)
         futures.push_back(orch.ensure_running(project("stop" + std::to_string(i))));
@@ -267,11 +283,9 @@ TEST_F(OrchestratorDockerTest, ShutdownWithStopProjectsStopsTwentyInParallel) {
     auto took = std::chrono::steady_clock::now() - t0;
     EXPECT_EQ(counting.max_stopping.load(), 20);  // all twenty at once
     EXPECT_GE(took, 2900ms);  // SIGTERM was ignored: they did wait for the timeout
-    // One after the other takes >= 60 s. The target (stop timeout + 2 s) holds on a quiet
-    // machine and is measured in bench/orchestrator; on this 2-core host under a load of ~15
-    // the engine alone needed ~14 s for 20 parallel `docker stop -t 3` + `docker rm`.
-    EXPECT_LT(took, 30s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-                         << " ms";
+    // One after the other takes >= 60 s; the deadline is 3 s + the margin.
+    EXPECT_LT(took, 3s + o.shutdown_margin + 2s)
+        << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
     EXPECT_TRUE(containers(daemon_id_).empty());
 }
 

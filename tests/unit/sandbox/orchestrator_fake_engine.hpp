@@ -16,7 +16,7 @@
 namespace tenex::sandbox::test {
 
 class FakeEngine : public Engine {
-public:
+  public:
     struct Container {
         docker::ContainerSpec spec{};
         std::string status = "created";
@@ -41,7 +41,8 @@ public:
     docker::DStatus start(const std::string& id) override {
         int now_in = ++starting;
         int seen = max_starting.load();
-        while (now_in > seen && !max_starting.compare_exchange_weak(seen, now_in)) {}
+        while (now_in > seen && !max_starting.compare_exchange_weak(seen, now_in)) {
+        }
         std::this_thread::sleep_for(start_latency);
         --starting;
         std::lock_guard lock(mu);
@@ -111,8 +112,11 @@ public:
         return out;
     }
     docker::DResult<docker::ContainerStats> stats(const std::string&) override {
-        return docker::ContainerStats{.cpu_percent = 1.5, .memory_usage = 1000,
-                                      .memory_limit = 2000, .pids = 3, .online_cpus = 2};
+        return docker::ContainerStats{.cpu_percent = 1.5,
+                                      .memory_usage = 1000,
+                                      .memory_limit = 2000,
+                                      .pids = 3,
+                                      .online_cpus = 2};
     }
     docker::DResult<docker::NetworkInfo> ensure_network(
         const NetworkPlan& plan, const std::map<std::string, std::string>&) override {
@@ -120,6 +124,18 @@ public:
         return docker::NetworkInfo{.id = "net-" + plan.network_name, .name = plan.network_name};
     }
     docker::DStatus remove_network(const std::string&) override { return Unit{}; }
+    // With stop_latency: an engine that answers that late, given up after the budget.
+    docker::DStatus stop_and_remove(const std::string& id, int timeout_s,
+                                    std::chrono::milliseconds budget) override {
+        ++stop_calls;
+        last_stop_budget = budget.count();
+        if (stop_latency > budget) {
+            std::this_thread::sleep_for(budget);
+            return docker::DockerError{"stop container " + id, 0, "timed out"};
+        }
+        std::this_thread::sleep_for(stop_latency);
+        return Engine::stop_and_remove(id, timeout_s, budget);
+    }
 
     // Test controls.
     void exit_container(const std::string& id, int code, bool oom = false) {
@@ -132,7 +148,10 @@ public:
     std::string add_container(const docker::ContainerSpec& spec, const std::string& status) {
         std::lock_guard lock(mu);
         std::string id = "x" + std::to_string(++next_id) + std::string(60, '0');
-        containers[id] = Container{.spec = spec, .status = status, .exit_code = 0, .oom = false,
+        containers[id] = Container{.spec = spec,
+                                   .status = status,
+                                   .exit_code = 0,
+                                   .oom = false,
                                    .started_at = "2026-11-27T09:00:00Z"};
         return id;
     }
@@ -150,6 +169,9 @@ public:
     std::atomic<int> starting{0}, max_starting{0};
     std::chrono::milliseconds create_latency{0};
     std::chrono::milliseconds start_latency{0};
+    std::chrono::milliseconds stop_latency{0};  // shutdown's stop_and_remove only
+    std::atomic<int> stop_calls{0};
+    std::atomic<long> last_stop_budget{0};  // ms
     bool ignore_filters = false;
 };
 

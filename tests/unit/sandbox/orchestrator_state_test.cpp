@@ -248,5 +248,37 @@ TEST_F(OrchestratorStateTest, StopAndUsage) {
     EXPECT_EQ(restarted->state, ProjectState::running);
 }
 
+TEST_F(OrchestratorStateTest, ShutdownGivesUpAtTheStopTimeoutPlusTheMargin) {
+    policy_.lifecycle.stop_timeout = 1s;
+    auto o = options();
+    o.shutdown_margin = 500ms;
+    Orchestrator orch(o, engine_);
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(orch.ensure_running(project("hang" + std::to_string(i))).get());
+    engine_.stop_latency = 20s;  // an engine that does not answer
+    const auto t0 = std::chrono::steady_clock::now();
+    orch.shutdown(true);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    // All five at once, each given up at 1 s + 500 ms (one after the other: > 7 s).
+    EXPECT_GE(took, 1400ms);
+    EXPECT_LT(took, 5s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                        << " ms";
+    EXPECT_EQ(engine_.stop_calls.load(), 5);
+    EXPECT_GT(engine_.last_stop_budget.load(), 1000);
+    EXPECT_LE(engine_.last_stop_budget.load(), 1500);
+    EXPECT_EQ(engine_.count(), 5u);  // not confirmed: left as they were
+}
+
+TEST_F(OrchestratorStateTest, ShutdownWithStopProjectsAlsoStopsAContainerWhoseStartWasInFlight) {
+    engine_.start_latency = 300ms;
+    Orchestrator orch(options(), engine_);
+    auto starting = orch.ensure_running(project("late"));
+    ASSERT_TRUE(eventually([&] { return engine_.creates.load() == 1; }));  // start in flight
+    orch.shutdown(true);
+    EXPECT_FALSE(starting.get());  // the request was answered: shutting down
+    EXPECT_EQ(engine_.starts.load(), 1);
+    EXPECT_EQ(engine_.count(), 0u);  // started after the first round of stops, stopped too
+}
+
 }  // namespace
 }  // namespace tenex::sandbox
