@@ -179,7 +179,8 @@ class Orchestrator {
 };
 
 // Feeds an orchestrator from the Engine's /events stream (filtered to this daemon's labels)
-// and reconciles after every gap in it.
+// and reconciles after every gap in it: each reconnection, and a first connection that came
+// only after start() had stopped waiting for it.
 class OrchestratorEvents {
   public:
     OrchestratorEvents(const docker::Client& client, Orchestrator& orchestrator);
@@ -194,6 +195,7 @@ class OrchestratorEvents {
     std::mutex mu_;
     std::condition_variable cv_;
     bool connected_ = false;
+    bool gave_up_ = false;  // start() returned without a connection
     std::unique_ptr<docker::EventStream> stream_;
 };
 

@@ -74,11 +74,16 @@ OrchestratorEvents::OrchestratorEvents(const docker::Client& client, Orchestrato
     docker::EventHandlers handlers;
     handlers.on_event = [this](const docker::Event& e) { orchestrator_.on_engine_event(e); };
     handlers.on_connected = [this] {
+        bool late = false;
         {
             std::lock_guard lock(mu_);
             connected_ = true;
+            late = gave_up_;
         }
         cv_.notify_all();
+        // start() stopped waiting before this first connection, and the caller went on (and
+        // reconciled): what the engine did since then was not seen.
+        if (late) orchestrator_.on_events_gap();
     };
     handlers.on_gap = [this](const docker::EventGap&) { orchestrator_.on_events_gap(); };
     stream_ =
@@ -88,7 +93,9 @@ OrchestratorEvents::OrchestratorEvents(const docker::Client& client, Orchestrato
 bool OrchestratorEvents::start(std::chrono::milliseconds wait) {
     stream_->start();
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, wait, [this] { return connected_; });
+    if (cv_.wait_for(lock, wait, [this] { return connected_; })) return true;
+    gave_up_ = true;
+    return false;
 }
 
 void OrchestratorEvents::stop() {

@@ -2,6 +2,8 @@
 // networks, adoption by a new process, other identities, policy changes at adoption, shutdown.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -9,6 +11,7 @@
 #include <thread>
 
 #include "orchestrator_docker_fixture.hpp"
+#include "unix_proxy.hpp"
 
 namespace tenex::sandbox {
 namespace {
@@ -207,7 +210,7 @@ TEST_F(OrchestratorDockerTest, AnotherIdentitysContainersAreLeftAlone) {
     EXPECT_EQ(containers(daemon_id_ + "-other").size(), 2u);
 }
 
-// Counts how many stops are in the engine at once.
+// Counts how many stops are in the engine at once, and the listings (reconciles).
 class CountingEngine final : public Engine {
   public:
     explicit CountingEngine(Engine& inner) : inner_(inner) {}
@@ -232,6 +235,7 @@ class CountingEngine final : public Engine {
     }
     docker::DResult<std::vector<docker::ContainerSummary>> list(
         const docker::ListOptions& o) override {
+        ++lists;
         return inner_.list(o);
     }
     docker::DResult<docker::ContainerStats> stats(const std::string& id) override {
@@ -255,6 +259,7 @@ class CountingEngine final : public Engine {
         return r;
     }
     std::atomic<int> max_stopping{0};
+    std::atomic<int> lists{0};
 
   private:
     Engine& inner_;
@@ -287,6 +292,58 @@ TEST_F(OrchestratorDockerTest, ShutdownWithStopProjectsStopsTwentyInParallel) {
     EXPECT_LT(took, 3s + o.shutdown_margin + 2s)
         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
     EXPECT_TRUE(containers(daemon_id_).empty());
+}
+
+TEST_F(OrchestratorDockerTest, EventsStreamConnectedLateOrInterruptedReconciles) {
+    // The events stream reaches the engine through a proxy that can refuse and drop its
+    // connections; the orchestrator's own Engine calls go straight to the engine.
+    char dir[] = "/tmp/tnx-proxy-XXXXXX";  // unix socket paths are limited to 108 bytes
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    const std::filesystem::path socket_dir = dir;
+    {
+        test::UnixProxy proxy(tenex::test::docker_socket(), socket_dir / "docker.sock");
+        ASSERT_TRUE(proxy.ok());
+        auto events_client = docker::Client::connect({.socket = proxy.path()});
+        ASSERT_TRUE(events_client) << events_client.error().describe();
+        CountingEngine counting(*engine_);
+        Orchestrator orch(options(daemon_id_), counting);
+        const auto ref = project("unwatched");
+        auto first = orch.ensure_running(ref).get();
+        ASSERT_TRUE(first) << first.error().message;
+
+        // The engine is out of reach for the stream when it starts: start() gives up.
+        proxy.refuse(true);
+        OrchestratorEvents events(**events_client, orch);
+        EXPECT_FALSE(events.start(500ms));
+        // Meanwhile the container dies, and no event says so.
+        ASSERT_TRUE(docker::kill_container(*client_, first->container_id, "SIGKILL"));
+        std::this_thread::sleep_for(1s);
+        EXPECT_EQ(orch.status(ref)->state, ProjectState::running);
+        EXPECT_EQ(orch.status(ref)->container_id, first->container_id);
+
+        // The first connection, late, reconciles: the exited container is restarted.
+        proxy.refuse(false);
+        ASSERT_TRUE(eventually(
+            [&] {
+                auto s = orch.status(ref);
+                return s->state == ProjectState::running && s->container_id != first->container_id;
+            },
+            30s))
+            << orch.status(ref)->last_error;
+        EXPECT_EQ(orch.status(ref)->restart_count, 1);
+        EXPECT_EQ(orch.status(ref)->last_exit_reason, ExitReason::killed);
+        EXPECT_EQ(orch.status(ref)->last_exit_code, 137);
+
+        // The stream is dropped later on: the reconnection reconciles again.
+        const int lists = counting.lists.load();
+        proxy.cut();
+        EXPECT_TRUE(eventually([&] { return counting.lists.load() > lists; }, 30s));
+        EXPECT_GE(proxy.accepted(), 2);
+        events.stop();
+        orch.shutdown(false);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(socket_dir, ec);
 }
 
 }  // namespace
