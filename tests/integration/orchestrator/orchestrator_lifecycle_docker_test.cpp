@@ -5,6 +5,7 @@
 #include <map>
 #include <thread>
 
+#include "docker/logs.hpp"
 #include "orchestrator_docker_fixture.hpp"
 
 namespace tenex::sandbox {
@@ -110,6 +111,14 @@ TEST_F(OrchestratorDockerTest, ContainerStoppedOrKilledBySomeoneElseIsReportedAs
     // `docker stop` from outside: the probe exits 0 on SIGTERM, which is still not its own exit.
     auto first = orch.ensure_running(ref).get();
     ASSERT_TRUE(first) << first.error().message;
+    // The probe prints sleeping=1 once its SIGTERM handler is in place (before that, SIGTERM
+    // would end it with 143).
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto logs = docker::container_logs(*client_, first->container_id);
+            return logs && logs->out.find("sleeping=1") != std::string::npos;
+        },
+        15s));
     ASSERT_TRUE(docker::stop_container(*client_, first->container_id, 5));
     ASSERT_TRUE(eventually([&] { return orch.status(ref)->state == ProjectState::stopped; }, 20s))
         << to_string(orch.status(ref)->state);
