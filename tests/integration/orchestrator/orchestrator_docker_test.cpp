@@ -190,6 +190,41 @@ TEST_F(OrchestratorDockerTest, SecondProcessAdoptsRunningContainersWithoutRestar
     EXPECT_EQ(f->state.started_at, foreign->started_at);
 }
 
+TEST_F(OrchestratorDockerTest, ReconcileRemovesTheContainersOfProjectsNoLongerKnown) {
+    Orchestrator& before = make({}, false);
+    const auto kept = project("still-known");
+    const auto gone = project("removed");
+    auto kept_first = before.ensure_running(kept).get();
+    auto gone_first = before.ensure_running(gone).get();
+    ASSERT_TRUE(kept_first && gone_first);
+    before.shutdown(false);
+    // The next daemon no longer knows `gone` (its policy provider says so).
+    OrchestratorOptions o = options(daemon_id_);
+    o.policies = [this, gone](const ProjectRef& ref) -> Result<Policy> {
+        if (ref == gone) return make_error("unknown project " + ref.address());
+        std::lock_guard lock(policy_mu_);
+        return policy_;
+    };
+    orchestrators_.push_back(std::make_unique<Orchestrator>(o, *engine_));
+    Orchestrator& after = *orchestrators_.back();
+    ASSERT_TRUE(after.reconcile().get());
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto info = docker::inspect_container(*client_, gone_first->container_id);
+            return !info && info.error().not_found();
+        },
+        30s))
+        << "the leftover container was not removed";
+    EXPECT_FALSE(after.status(gone));
+    auto s = after.status(kept);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->state, ProjectState::running);
+    EXPECT_EQ(s->container_id, kept_first->container_id);
+    auto list = containers(daemon_id_);
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].id, kept_first->container_id);
+}
+
 TEST_F(OrchestratorDockerTest, AnotherIdentitysContainersAreLeftAlone) {
     Orchestrator& mine = make();
     Orchestrator& theirs = make(daemon_id_ + "-other", false);
