@@ -149,27 +149,25 @@ TEST_F(OrchestratorRestartTest, AStableRunResetsTheBackoff) {
 TEST_F(OrchestratorRestartTest, StoppedOrKilledBySomeoneElseIsKilledNotAnExit) {
     Orchestrator orch(options(), engine_);  // restart: on-failure
     const auto p = project("outside");
-    auto first = orch.ensure_running(p).get();
-    ASSERT_TRUE(first);
-    // `docker stop` by someone else: a kill event (SIGTERM), then the program exits 0.
-    auto kill = engine_event(p, first->container_id, docker::EventKind::Kill, "kill");
-    kill.attributes["signal"] = "15";
-    orch.on_engine_event(kill);
-    engine_.exit_container(first->container_id, 0);
-    orch.on_engine_event(die_event(p, first->container_id, 0));
+    // A kill event with `signal` from someone else, then the program exits with `code`.
+    auto signalled_then_exits = [&](const std::string& signal, int code) {
+        auto r = orch.ensure_running(p).get();
+        EXPECT_TRUE(r);
+        auto kill = engine_event(p, r->container_id, docker::EventKind::Kill, "kill");
+        kill.attributes["signal"] = signal;
+        orch.on_engine_event(kill);
+        engine_.exit_container(r->container_id, code);
+        orch.on_engine_event(die_event(p, r->container_id, code));
+    };
+    // `docker stop` by someone else: SIGTERM, and the program exits 0.
+    signalled_then_exits("15", 0);
     ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::stopped; }));
     auto s = orch.status(p);
     EXPECT_EQ(s->last_exit_reason, ExitReason::killed) << s->last_error;
     EXPECT_EQ(s->last_exit_code, 0);
     EXPECT_EQ(engine_.creates.load(), 1);  // exit code 0: on-failure does not restart
     // A signal that does not end a program (SIGHUP) does not make a later exit a kill.
-    auto second = orch.ensure_running(p).get();
-    ASSERT_TRUE(second);
-    auto hup = engine_event(p, second->container_id, docker::EventKind::Kill, "kill");
-    hup.attributes["signal"] = "1";
-    orch.on_engine_event(hup);
-    engine_.exit_container(second->container_id, 3);
-    orch.on_engine_event(die_event(p, second->container_id, 3));
+    signalled_then_exits("1", 3);
     ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::backing_off; }));
     EXPECT_EQ(orch.status(p)->last_exit_reason, ExitReason::exit);
     EXPECT_EQ(orch.status(p)->last_exit_code, 3);
