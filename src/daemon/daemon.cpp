@@ -522,9 +522,13 @@ void Daemon::Impl::work() {
 
 void Daemon::Impl::reload() {
     if (auto set = load_policies(config.policies_dir); set) {
-        std::lock_guard lock(policies_mu);
-        policies = std::move(*set);
+        {
+            std::lock_guard lock(policies_mu);
+            policies = std::move(*set);
+        }
         spdlog::info("reload: policies from {}", config.policies_dir.string());
+        // Running projects pick up the new policies (replaced now where they say immediately).
+        orchestrator->policies_changed();
     } else {
         spdlog::error("reload: keeping the previous policies: {}", set.error().message);
     }

@@ -164,11 +164,13 @@ DStatus start_container(const Client& client, const std::string& id) {
     return done(std::move(r));
 }
 
-DStatus stop_container(const Client& client, const std::string& id, int timeout_s) {
+DStatus stop_container(const Client& client, const std::string& id, int timeout_s,
+                       std::chrono::milliseconds budget) {
     std::string path = path_for(id) + "/stop";
     if (timeout_s >= 0) path += "?t=" + std::to_string(timeout_s);
     // The call lasts up to the stop timeout: give the transfer room beyond it.
-    auto budget = client.default_timeout() + std::chrono::seconds(timeout_s >= 0 ? timeout_s : 30);
+    if (budget.count() <= 0)
+        budget = client.default_timeout() + std::chrono::seconds(timeout_s >= 0 ? timeout_s : 30);
     auto r = client.call("POST", path, "stop container " + id, {}, budget);
     if (!r && r.error().not_modified()) return Unit{};  // already stopped
     return done(std::move(r));
@@ -179,9 +181,10 @@ DStatus kill_container(const Client& client, const std::string& id, const std::s
                             "kill container " + id));
 }
 
-DStatus remove_container(const Client& client, const std::string& id, bool force, bool volumes) {
+DStatus remove_container(const Client& client, const std::string& id, bool force, bool volumes,
+                         std::chrono::milliseconds timeout) {
     std::string path = path_for(id) + "?force=" + (force ? "1" : "0") + "&v=" + (volumes ? "1" : "0");
-    return done(client.call("DELETE", path, "remove container " + id));
+    return done(client.call("DELETE", path, "remove container " + id, {}, timeout));
 }
 
 DResult<ContainerInfo> inspect_container(const Client& client, const std::string& id) {

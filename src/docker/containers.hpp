@@ -69,11 +69,14 @@ std::string list_query(const ListOptions& options);  // "?all=1&filters=..."
 DResult<std::string> create_container(const Client& client, const ContainerSpec& spec);
 DStatus start_container(const Client& client, const std::string& id);
 // Already stopped (304) counts as success. timeout_s: seconds before SIGKILL (-1: engine's).
-DStatus stop_container(const Client& client, const std::string& id, int timeout_s = -1);
+// budget: how long to wait for the engine's answer (0: the client's timeout plus timeout_s).
+DStatus stop_container(const Client& client, const std::string& id, int timeout_s = -1,
+                       std::chrono::milliseconds budget = {});
 DStatus kill_container(const Client& client, const std::string& id,
                        const std::string& signal = "SIGKILL");
+// timeout: how long to wait for the engine's answer (0: the client's timeout).
 DStatus remove_container(const Client& client, const std::string& id, bool force = false,
-                         bool volumes = false);
+                         bool volumes = false, std::chrono::milliseconds timeout = {});
 DResult<ContainerInfo> inspect_container(const Client& client, const std::string& id);
 DResult<std::vector<ContainerSummary>> list_containers(const Client& client,
                                                        const ListOptions& options = {});

@@ -20,17 +20,17 @@
 #include <vector>
 
 #include "docker/events.hpp"
+#include "sandbox/network_enforcer.hpp"
 #include "sandbox/orchestrator_engine.hpp"
 #include "sandbox/orchestrator_lifecycle.hpp"
 #include "sandbox/orchestrator_types.hpp"
-#include "sandbox/network_enforcer.hpp"
 
 namespace tenex::sandbox {
 
 using StatusFuture = std::future<Result<ProjectStatus>>;
 
 class Orchestrator {
-public:
+  public:
     // Starts the owner thread and the workers; does not reconcile (call reconcile()).
     Orchestrator(OrchestratorOptions options, Engine& engine);
     ~Orchestrator();  // shutdown(false) unless done already
@@ -48,6 +48,11 @@ public:
     StatusFuture stop(const ProjectRef& project);
     // Stops (when running) and starts again; resets backoff and the crash-loop window.
     StatusFuture restart(const ProjectRef& project);
+    // The policies may have changed (the daemon reloaded them): every running project reads
+    // its policy again. Lifecycle settings outside the digest apply to the running container
+    // at once; a container whose digest is out of date is replaced now when the new policy
+    // says lifecycle.on_policy_change: immediately, else at its next trigger.
+    void policies_changed();
 
     std::vector<ProjectStatus> snapshot();
     std::optional<ProjectStatus> status(const ProjectRef& project);
@@ -63,9 +68,10 @@ public:
     void on_engine_event(const docker::Event& event);
     void on_events_gap();
 
-    // Stops accepting requests. With stop_projects, stops every running container in
-    // parallel and waits (at most the longest stop timeout plus the margin); otherwise leaves
-    // them running for the next instance to adopt.
+    // Stops accepting requests. With stop_projects, stops and removes every running container
+    // in parallel, done by the longest stop timeout plus options().shutdown_margin (an Engine
+    // call still going then is given up and logged); otherwise leaves them running for the
+    // next instance to adopt.
     void shutdown(bool stop_projects = false);
 
     // The host side of isolated/egress networks (denied/forwarded counts per project).
@@ -75,24 +81,32 @@ public:
     std::vector<std::string> label_filters() const;
     const OrchestratorOptions& options() const { return options_; }
 
-private:
+  private:
     struct Entry;
     struct StartOutcome;
     using Waiter = std::promise<Result<ProjectStatus>>;
 
-    // Threads.
+    // Threads (orchestrator.cpp): the owner thread's inbox and the worker pool.
     bool post(std::function<void()> message);  // false once the loop has stopped
     void run_loop();
     bool submit(std::function<void()> job);  // false once the workers have stopped
     void run_worker();
-
-    // Loop-thread-only state machine.
-    Entry& entry(const ProjectRef& project);
     TimePoint now() const;
+
+    // Lifecycle decisions (orchestrator_state_machine.cpp), owner thread only.
+    Entry& entry(const ProjectRef& project);
     void trigger(Entry& e);
     void progress(Entry& e);
     void settle(Entry& e);
     void fail_waiters(Entry& e, const std::string& reason);
+    void on_exited(Entry& e, std::optional<int> exit_code, bool oom_killed);
+    bool reload_policy(Entry& e);
+    void tick();
+    TimePoint next_deadline() const;
+    ProjectStatus status_of(const Entry& e) const;
+
+    // Engine jobs (orchestrator_jobs.cpp): launched on the owner thread, run on a worker,
+    // finished on the owner thread.
     void enqueue_start(Entry& e, bool is_restart);
     void pump_starts();
     void launch_start(Entry& e);
@@ -102,22 +116,35 @@ private:
                      const std::string& why, docker::DStatus result);
     void launch_check(Entry& e);
     void launch_exit_inspect(Entry& e, std::optional<int> event_code);
-    void on_exited(Entry& e, std::optional<int> exit_code, bool oom_killed);
-    void apply_reconcile(std::vector<docker::ContainerInfo> containers, std::uint64_t listed_at_seq);
-    bool take_pending_die(Entry& e);
-    void tick();
-    TimePoint next_deadline() const;
-    ProjectStatus status_of(const Entry& e) const;
-    std::map<std::string, std::string> network_labels(const ProjectRef& project) const;
 
-    // Worker-side blocking work.
+    // Engine events (orchestrator_events.cpp).
+    bool take_pending_die(Entry& e);
+
+    // Reconcile (orchestrator_reconcile.cpp).
+    void apply_reconcile(std::vector<docker::ContainerInfo> containers,
+                         std::uint64_t listed_at_seq);
+    void adopt(Entry& e, const docker::ContainerInfo& c, const Policy& policy, TimePoint t);
+    void remove_leftover(const docker::ContainerInfo& c, const Result<ProjectRef>& ref,
+                         const std::string& why);
+
+    // Worker-side blocking work of a start (orchestrator_start.cpp).
     Result<StartOutcome> do_start(const ProjectRef& project, const Policy& policy,
                                   const std::string& old_id);
+    std::optional<Result<StartOutcome>> claim_taken_name(const ProjectRef& project,
+                                                         const Policy& policy,
+                                                         const SandboxSpec& spec);
     SpecContext spec_context(const ProjectRef& project, const std::filesystem::path& dir,
                              SecretMode secrets) const;
+
+    // Shutdown (orchestrator_shutdown.cpp).
+    struct StopTarget;
+    std::vector<StopTarget> shutdown_targets(const std::vector<StopTarget>& known);
+    void stop_for_shutdown(const std::vector<StopTarget>& targets, TimePoint deadline);
+
     // Network side (orchestrator_network.cpp): the per-project network and its enforcement
     // before the container is created (returns the ExtraHosts entries), the same again for an
     // adopted container, and removal of network, forwarders and rules once it is gone.
+    std::map<std::string, std::string> network_labels(const ProjectRef& project) const;
     Result<std::vector<std::string>> prepare_network(const ProjectRef& project,
                                                      const NetworkPlan& plan);
     void reenforce_network(const ProjectRef& project, const Policy& policy);
@@ -152,9 +179,10 @@ private:
 };
 
 // Feeds an orchestrator from the Engine's /events stream (filtered to this daemon's labels)
-// and reconciles after every gap in it.
+// and reconciles after every gap in it: each reconnection, and a first connection that came
+// only after start() had stopped waiting for it.
 class OrchestratorEvents {
-public:
+  public:
     OrchestratorEvents(const docker::Client& client, Orchestrator& orchestrator);
     ~OrchestratorEvents() { stop(); }
     // Starts reading; returns true once connected (false after `wait` without a connection;
@@ -162,11 +190,12 @@ public:
     bool start(std::chrono::milliseconds wait = std::chrono::seconds(5));
     void stop();
 
-private:
+  private:
     Orchestrator& orchestrator_;
     std::mutex mu_;
     std::condition_variable cv_;
     bool connected_ = false;
+    bool gave_up_ = false;  // start() returned without a connection
     std::unique_ptr<docker::EventStream> stream_;
 };
 

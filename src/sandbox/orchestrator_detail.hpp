@@ -37,7 +37,8 @@ inline std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text) {
     std::int64_t ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
     if (text.size() > 20 && text[19] == '.') {
         int scale = 100;
-        for (std::size_t i = 20; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && scale > 0;
+        for (std::size_t i = 20;
+             i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && scale > 0;
              ++i, scale /= 10)
             ms += (text[i] - '0') * scale;
     }
@@ -85,12 +86,14 @@ struct Orchestrator::Entry {
     bool checking = false;  // a digest check is in flight
     bool checked = false;   // the digest was checked since the last trigger
     bool oom_seen = false;
+    bool kill_seen = false;  // someone else stopped or killed the container (a kill event)
     bool want_running = false;
     bool want_stop = false;
     bool force_replace = false;
     bool next_is_restart = false;
-    std::uint64_t run_seq = 0;  // orchestrator-wide order of the starts and adoptions
-    bool died = false;          // a die event came while an operation was in flight
+    bool policy_reload = false;  // policies_changed() since this project was last looked at
+    std::uint64_t run_seq = 0;   // orchestrator-wide order of the starts and adoptions
+    bool died = false;           // a die event came while an operation was in flight
     std::string died_id{};
     std::optional<int> died_code{};
     std::vector<Waiter> waiters{};       // ensure_running / restart

@@ -1,6 +1,5 @@
 #include "sandbox/orchestrator_engine.hpp"
 
-
 namespace tenex::sandbox {
 
 docker::DResult<std::string> DockerEngine::create(const docker::ContainerSpec& spec) {
@@ -13,6 +12,20 @@ docker::DStatus DockerEngine::start(const std::string& id) {
 
 docker::DStatus DockerEngine::stop(const std::string& id, int timeout_s) {
     return docker::stop_container(client_, id, timeout_s);
+}
+
+docker::DStatus DockerEngine::stop_and_remove(const std::string& id, int timeout_s,
+                                              std::chrono::milliseconds budget) {
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    auto r = docker::stop_container(client_, id, timeout_s, budget);
+    if (!r) return r;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+        return docker::DockerError{"remove container " + id, 0, "no time left before the deadline"};
+    auto removed = docker::remove_container(client_, id, true, true, left);
+    if (!removed && removed.error().not_found()) return Unit{};
+    return removed;
 }
 
 docker::DStatus DockerEngine::remove(const std::string& id, bool force) {

@@ -3,6 +3,7 @@
 // method may block and is called from worker threads only.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -16,7 +17,7 @@
 namespace tenex::sandbox {
 
 class Engine {
-public:
+  public:
     virtual ~Engine() = default;
     virtual docker::DResult<std::string> create(const docker::ContainerSpec& spec) = 0;
     virtual docker::DStatus start(const std::string& id) = 0;
@@ -32,10 +33,20 @@ public:
         const NetworkPlan& plan, const std::map<std::string, std::string>& labels) = 0;
     // Removes a network; one that does not exist is success.
     virtual docker::DStatus remove_network(const std::string& name) = 0;
+    // stop() and then remove(), for a shutdown with a deadline: gives up waiting for the
+    // engine after `budget` (the engine may still finish the stop). The default has no limit
+    // of its own beyond those of stop() and remove().
+    virtual docker::DStatus stop_and_remove(const std::string& id, int timeout_s,
+                                            std::chrono::milliseconds budget) {
+        (void)budget;
+        auto r = stop(id, timeout_s);
+        if (r) r = remove(id, true);
+        return r;
+    }
 };
 
 class DockerEngine final : public Engine {
-public:
+  public:
     explicit DockerEngine(const docker::Client& client) : client_(client) {}
     docker::DResult<std::string> create(const docker::ContainerSpec& spec) override;
     docker::DStatus start(const std::string& id) override;
@@ -48,8 +59,10 @@ public:
     docker::DResult<docker::NetworkInfo> ensure_network(
         const NetworkPlan& plan, const std::map<std::string, std::string>& labels) override;
     docker::DStatus remove_network(const std::string& name) override;
+    docker::DStatus stop_and_remove(const std::string& id, int timeout_s,
+                                    std::chrono::milliseconds budget) override;
 
-private:
+  private:
     const docker::Client& client_;
 };
 

@@ -17,7 +17,8 @@
 namespace tenex::sandbox {
 
 // OOM when the engine says so (State.OOMKilled or an oom event), killed when a signal ended
-// it (exit code 128+n, e.g. 137 for SIGKILL), a plain exit otherwise.
+// it (exit code 128+n, e.g. 137 for SIGKILL), a plain exit otherwise. (The orchestrator also
+// reports killed when someone else stopped or killed the container, whatever the exit code.)
 ExitReason classify_exit(int exit_code, bool oom_killed);
 
 // never: no; always: yes; on-failure: a non-zero exit code or an OOM kill.

@@ -7,6 +7,14 @@
 
 namespace tenex::sandbox {
 
+std::map<std::string, std::string> Orchestrator::network_labels(const ProjectRef& project) const {
+    std::map<std::string, std::string> labels{{kLabelManagedBy, kManagedByValue},
+                                              {kLabelDaemon, options_.daemon_id},
+                                              {kLabelProject, project.address()}};
+    for (const auto& [k, v] : options_.extra_labels) labels.emplace(k, v);
+    return labels;
+}
+
 SpecContext Orchestrator::spec_context(const ProjectRef& project, const std::filesystem::path& dir,
                                        SecretMode secrets) const {
     return project_spec_context(project, dir, options_.daemon_id, secrets, options_.relays);

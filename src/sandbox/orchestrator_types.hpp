@@ -24,6 +24,8 @@ using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 
 enum class ProjectState { stopped, starting, running, stopping, backing_off, crash_looping, failed };
+// How the last container ended: its own exit, the OOM killer, or a signal (exit code 128+n,
+// or a stop/kill by someone else than this orchestrator: docker stop, docker kill, rm -f).
 enum class ExitReason { none, exit, oom, killed };
 
 std::string to_string(ProjectState s);
@@ -70,7 +72,6 @@ struct OrchestratorOptions {
     std::chrono::milliseconds stable_run{60'000};  // a run this long resets the backoff
     std::chrono::milliseconds shutdown_margin{2'000};  // beyond the stop timeout
     std::chrono::milliseconds created_grace{60'000};   // reconcile keeps 'created' ones this long
-    bool replace_stale_immediately = false;  // reconcile also replaces stale-digest containers
     std::map<std::string, std::string> extra_labels{};  // added to every container and network
     // The daemon's relay URLs as configured (ws://127.0.0.1:PORT for an embedded relay):
     // reachable from egress projects whose policy says network.relays: true.

@@ -12,9 +12,12 @@ namespace tenex::sandbox {
 
 enum class NetworkMode { none, isolated, egress, open };
 enum class RestartMode { never, on_failure, always };
+// What happens to a running container whose policy digest no longer matches its policy.
+enum class PolicyChange { next_trigger, immediately };
 
 std::string to_string(NetworkMode m);
 std::string to_string(RestartMode m);
+std::string to_string(PolicyChange m);
 
 // One allowlisted destination for egress: a DNS name (or IP literal) and a port.
 struct HostPort {
@@ -59,6 +62,9 @@ struct Lifecycle {
     std::chrono::milliseconds stop_timeout{30'000};
     std::chrono::milliseconds idle_timeout{3'600'000};      // 0: never idle-stopped
     std::chrono::milliseconds max_lifetime{86'400'000};     // 0: unlimited
+    // A running container built from an older policy is replaced at its next trigger, or
+    // (immediately) as soon as the daemon sees the new policy (reload, reconcile).
+    PolicyChange on_policy_change = PolicyChange::next_trigger;
     bool operator==(const Lifecycle&) const = default;
 };
 

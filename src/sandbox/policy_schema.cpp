@@ -443,6 +443,19 @@ void set_restart(Policy& p, const std::string& path, const std::string&, const Y
            Severity::error);
 }
 
+void set_on_policy_change(Policy& p, const std::string& path, const std::string&,
+                          const YAML::Node& n, const Reporter& r) {
+    auto s = as_string(n, path, r);
+    if (!s) return;
+    if (*s == "next-trigger")
+        p.lifecycle.on_policy_change = PolicyChange::next_trigger;
+    else if (*s == "immediately")
+        p.lifecycle.on_policy_change = PolicyChange::immediately;
+    else
+        r(n, path, "unknown value \"" + *s + "\" (one of next-trigger, immediately)",
+          Severity::error);
+}
+
 using std::chrono::milliseconds;
 constexpr milliseconds kDay{86'400'000};
 
@@ -564,6 +577,7 @@ const std::vector<Key>& keys() {
         {"lifecycle.stop_timeout", KeyKind::leaf, set_stop_timeout},
         {"lifecycle.idle_timeout", KeyKind::leaf, set_idle_timeout},
         {"lifecycle.max_lifetime", KeyKind::leaf, set_max_lifetime},
+        {"lifecycle.on_policy_change", KeyKind::leaf, set_on_policy_change},
         {"security", KeyKind::section, nullptr},
         {"security.user", KeyKind::leaf, set_user},
         {"security.read_only_root", KeyKind::leaf, set_read_only_root},
@@ -659,6 +673,16 @@ std::string to_string(RestartMode m) {
         case RestartMode::always: return "always";
     }
     return "never";
+}
+
+std::string to_string(PolicyChange m) {
+    switch (m) {
+        case PolicyChange::next_trigger:
+            return "next-trigger";
+        case PolicyChange::immediately:
+            return "immediately";
+    }
+    return "next-trigger";
 }
 
 }  // namespace tenex::sandbox

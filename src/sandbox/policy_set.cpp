@@ -188,6 +188,7 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     out.emplace_back("lifecycle.stop_timeout", ms(l.stop_timeout));
     out.emplace_back("lifecycle.idle_timeout", ms(l.idle_timeout));
     out.emplace_back("lifecycle.max_lifetime", ms(l.max_lifetime));
+    out.emplace_back("lifecycle.on_policy_change", to_string(l.on_policy_change));
     const auto& s = p.security;
     out.emplace_back("security.user", s.user);
     out.emplace_back("security.read_only_root", s.read_only_root ? "true" : "false");

@@ -283,6 +283,37 @@ TEST_F(EndToEnd, SighupRemovesARelayAndClosesItsConnection) {
         << "the embedded relay is still connected";
 }
 
+TEST_F(EndToEnd, SighupReplacesARunningContainerWhoseNewPolicySaysImmediately) {
+    start_daemon();
+    const std::string address = publish_project(*owner_, "reload");
+    publish_message(*owner_, address, "wake up");
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
+        << "no container";
+    const std::string first = running_for(address).front().id;
+
+    // A new policy file for this project: fewer PIDs (so a new digest), applied at once.
+    {
+        std::ofstream out(dir_->path() / "policies" / "reload.yaml");
+        out << "match:\n  address: " << address << "\nresources:\n  pids: 24\n"
+            << "lifecycle:\n  on_policy_change: immediately\n";
+    }
+    daemon_->signal(SIGHUP);
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto now = running_for(address);
+            return now.size() == 1 && now.front().id != first;
+        },
+        60s))
+        << daemon_->log();
+    auto info = docker::inspect_container(*docker_, running_for(address).front().id);
+    ASSERT_TRUE(info) << info.error().describe();
+    EXPECT_EQ(info->spec.pids_limit.value_or(0), 24);
+    EXPECT_EQ(containers().size(), 1u) << "the old container is left or a duplicate runs";
+    // Replaced without a trigger, and not counted as a restart.
+    EXPECT_EQ(metric("tenex_triggers_total{kind=\"start\"}"), 1);
+    EXPECT_EQ(metric("tenex_container_restarts_total"), 0);
+}
+
 TEST_F(EndToEnd, WorksWithTheNpmRelayAndReportsItsLoss) {
     TENEX_REQUIRE_RELAY_PEERS();
     auto node_relay = relay::testing::NodeProcess::start("relay.mjs", {});

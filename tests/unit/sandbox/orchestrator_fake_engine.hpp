@@ -2,6 +2,7 @@
 // labels and states, the engine's 409 on a taken name, optional latency, call counters.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -15,7 +16,7 @@
 namespace tenex::sandbox::test {
 
 class FakeEngine : public Engine {
-public:
+  public:
     struct Container {
         docker::ContainerSpec spec{};
         std::string status = "created";
@@ -33,13 +34,15 @@ public:
                 return docker::DockerError{"create container " + spec.name, 409, "name in use"};
         std::string id = "c" + std::to_string(++next_id) + std::string(60, '0');
         containers[id] = Container{.spec = spec};
+        max_containers = std::max(max_containers, containers.size());
         create_times.push_back(std::chrono::steady_clock::now());
         return id;
     }
     docker::DStatus start(const std::string& id) override {
         int now_in = ++starting;
         int seen = max_starting.load();
-        while (now_in > seen && !max_starting.compare_exchange_weak(seen, now_in)) {}
+        while (now_in > seen && !max_starting.compare_exchange_weak(seen, now_in)) {
+        }
         std::this_thread::sleep_for(start_latency);
         --starting;
         std::lock_guard lock(mu);
@@ -109,8 +112,11 @@ public:
         return out;
     }
     docker::DResult<docker::ContainerStats> stats(const std::string&) override {
-        return docker::ContainerStats{.cpu_percent = 1.5, .memory_usage = 1000,
-                                      .memory_limit = 2000, .pids = 3, .online_cpus = 2};
+        return docker::ContainerStats{.cpu_percent = 1.5,
+                                      .memory_usage = 1000,
+                                      .memory_limit = 2000,
+                                      .pids = 3,
+                                      .online_cpus = 2};
     }
     docker::DResult<docker::NetworkInfo> ensure_network(
         const NetworkPlan& plan, const std::map<std::string, std::string>&) override {
@@ -118,6 +124,18 @@ public:
         return docker::NetworkInfo{.id = "net-" + plan.network_name, .name = plan.network_name};
     }
     docker::DStatus remove_network(const std::string&) override { return Unit{}; }
+    // With stop_latency: an engine that answers that late, given up after the budget.
+    docker::DStatus stop_and_remove(const std::string& id, int timeout_s,
+                                    std::chrono::milliseconds budget) override {
+        ++stop_calls;
+        last_stop_budget = budget.count();
+        if (stop_latency > budget) {
+            std::this_thread::sleep_for(budget);
+            return docker::DockerError{"stop container " + id, 0, "timed out"};
+        }
+        std::this_thread::sleep_for(stop_latency);
+        return Engine::stop_and_remove(id, timeout_s, budget);
+    }
 
     // Test controls.
     void exit_container(const std::string& id, int code, bool oom = false) {
@@ -130,7 +148,10 @@ public:
     std::string add_container(const docker::ContainerSpec& spec, const std::string& status) {
         std::lock_guard lock(mu);
         std::string id = "x" + std::to_string(++next_id) + std::string(60, '0');
-        containers[id] = Container{.spec = spec, .status = status, .exit_code = 0, .oom = false,
+        containers[id] = Container{.spec = spec,
+                                   .status = status,
+                                   .exit_code = 0,
+                                   .oom = false,
                                    .started_at = "2026-11-27T09:00:00Z"};
         return id;
     }
@@ -142,11 +163,15 @@ public:
     std::mutex mu;
     std::map<std::string, Container> containers;
     std::vector<std::chrono::steady_clock::time_point> create_times;
+    std::size_t max_containers = 0;  // the most that existed at once (created by the orchestrator)
     int next_id = 0;
     std::atomic<int> creates{0}, starts{0}, stops{0}, removes{0}, lists{0}, networks{0};
     std::atomic<int> starting{0}, max_starting{0};
     std::chrono::milliseconds create_latency{0};
     std::chrono::milliseconds start_latency{0};
+    std::chrono::milliseconds stop_latency{0};  // shutdown's stop_and_remove only
+    std::atomic<int> stop_calls{0};
+    std::atomic<long> last_stop_budget{0};  // ms
     bool ignore_filters = false;
 };
 

@@ -1,86 +1,25 @@
 // The orchestrator's state machine against an in-memory engine: single flight, bounded
-// starts, restart policy with backoff and crash-loop cutoff, idle and lifetime timers (with an
-// injected clock), adoption on a name conflict, reconcile and shutdown.
+// starts, idle and lifetime timers (with an injected clock), adoption on a name conflict,
+// stale digests, reconcile, stop, usage and shutdown. The restart policy is in
+// orchestrator_restart_test.cpp, policy changes in orchestrator_policy_change_test.cpp.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
-#include "orchestrator_fake_engine.hpp"
-#include "sandbox/orchestrator.hpp"
+#include "orchestrator_test_fixture.hpp"
 
 namespace tenex::sandbox {
 namespace {
 
 using namespace std::chrono_literals;
+using test::die_event;
+using test::eventually;
 using test::FakeEngine;
+using test::kOwner;
+using test::project;
 
-const std::string kOwner(64, 'a');
-
-ProjectRef project(const std::string& d, const std::string& owner = kOwner) {
-    return ProjectRef{.owner = owner, .d = d};
-}
-
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(5ms);
-    }
-    return pred();
-}
-
-docker::Event die_event(const ProjectRef& p, const std::string& id, int code) {
-    docker::Event e;
-    e.type = "container";
-    e.action = "die";
-    e.kind = docker::EventKind::Die;
-    e.id = id;
-    e.attributes = {{kLabelProject, p.address()}, {"exitCode", std::to_string(code)}};
-    e.exit_code = code;
-    return e;
-}
-
-class OrchestratorStateTest : public ::testing::Test {
-protected:
-    void SetUp() override {
-        policy_.image = "tenex-probe:latest";
-        policy_.lifecycle.idle_timeout = 0ms;
-        policy_.lifecycle.max_lifetime = 0ms;
-        policy_.lifecycle.backoff_initial = 40ms;
-        policy_.lifecycle.backoff_max = 2000ms;
-    }
-    OrchestratorOptions options() {
-        OrchestratorOptions o;
-        o.daemon_id = "unit-daemon";
-        o.policies = [this](const ProjectRef& p) -> Result<Policy> {
-            if (p.d.rfind("gone", 0) == 0) return make_error("project not known");
-            std::lock_guard lock(policy_mu_);
-            return policy_;
-        };
-        o.workspace = [](const ProjectRef& p) -> Result<std::filesystem::path> {
-            return std::filesystem::path("/tmp/ws") / p.d;
-        };
-        o.clock = [this] { return base_ + std::chrono::milliseconds(offset_ms_.load()); };
-        o.random = [] { return 0.5; };  // no jitter: exact delays
-        return o;
-    }
-    std::string digest_for(const ProjectRef& p) {
-        auto ctx = project_spec_context(p, "/tmp/ws/" + p.d, "unit-daemon", SecretMode::redact);
-        return build_sandbox_spec(policy_, ctx)->digest;
-    }
-    docker::ContainerSpec our_spec(const ProjectRef& p) {
-        auto ctx = project_spec_context(p, "/tmp/ws/" + p.d, "unit-daemon", SecretMode::redact);
-        return build_sandbox_spec(policy_, ctx)->container;
-    }
-    void advance(std::chrono::milliseconds d) { offset_ms_ += d.count(); }
-
-    FakeEngine engine_;
-    Policy policy_;
-    std::mutex policy_mu_;
-    TimePoint base_ = Clock::now();
-    std::atomic<std::int64_t> offset_ms_{0};
-};
+class OrchestratorStateTest : public test::OrchestratorFixture {};
 
 TEST_F(OrchestratorStateTest, HundredConcurrentTriggersMakeOneContainer) {
     engine_.create_latency = 20ms;
@@ -109,7 +48,8 @@ TEST_F(OrchestratorStateTest, StartsAreBoundedAndEveryProjectRuns) {
     Orchestrator orch(o, engine_);
     std::vector<StatusFuture> futures;
     for (int i = 0; i < 20; ++i)
-        futures.push_back(orch.ensure_running(project("p" + std::to_string(i), std::string(64, "abcd"[i % 4]))));
+        futures.push_back(
+            orch.ensure_running(project("p" + std::to_string(i), std::string(64, "abcd"[i % 4]))));
     for (auto& f : futures) {
         auto r = f.get();
         ASSERT_TRUE(r) << r.error().message;
@@ -118,72 +58,6 @@ TEST_F(OrchestratorStateTest, StartsAreBoundedAndEveryProjectRuns) {
     EXPECT_LE(engine_.max_starting.load(), 2);
     EXPECT_EQ(engine_.max_starting.load(), 2);  // and the slots were used
     EXPECT_EQ(engine_.creates.load(), 20);
-}
-
-TEST_F(OrchestratorStateTest, FailedExitsRestartWithGrowingDelaysThenCrashLoop) {
-    policy_.lifecycle.crash_loop_threshold = 3;
-    policy_.lifecycle.crash_loop_window = 60s;
-    auto o = options();
-    o.clock = {};  // real time: the backoff timers must fire by themselves
-    Orchestrator orch(o, engine_);
-    const auto p = project("crashy");
-    auto first = orch.ensure_running(p).get();
-    ASSERT_TRUE(first);
-    std::string id = first->container_id;
-    for (int restart = 1; restart <= 3; ++restart) {
-        engine_.exit_container(id, 3);
-        orch.on_engine_event(die_event(p, id, 3));
-        ASSERT_TRUE(eventually([&] {
-            auto s = orch.status(p);
-            return s && s->state == ProjectState::running && s->container_id != id;
-        })) << "restart " << restart;
-        auto s = orch.status(p);
-        EXPECT_EQ(s->restart_count, restart);
-        EXPECT_EQ(s->last_exit_code, 3);
-        EXPECT_EQ(s->last_exit_reason, ExitReason::exit);
-        id = s->container_id;
-    }
-    // Delays between the creates: 40, 80, 160 ms (+ the engine's time).
-    ASSERT_EQ(engine_.create_times.size(), 4u);
-    std::vector<long> gaps;
-    for (std::size_t i = 1; i < 4; ++i)
-        gaps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
-                           engine_.create_times[i] - engine_.create_times[i - 1])
-                           .count());
-    EXPECT_GE(gaps[0], 40);
-    EXPECT_GE(gaps[1], 80);
-    EXPECT_GE(gaps[2], 160);
-    EXPECT_LT(gaps[0], gaps[1]);
-    EXPECT_LT(gaps[1], gaps[2]);
-    // The fourth exit within the window: no more restarts.
-    engine_.exit_container(id, 3);
-    orch.on_engine_event(die_event(p, id, 3));
-    ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::crash_looping; }));
-    std::this_thread::sleep_for(400ms);
-    EXPECT_EQ(orch.status(p)->state, ProjectState::crash_looping);
-    EXPECT_NE(orch.status(p)->last_error.find("crash loop"), std::string::npos);
-    EXPECT_EQ(engine_.creates.load(), 4);
-    // A new trigger starts it again.
-    auto again = orch.ensure_running(p).get();
-    ASSERT_TRUE(again);
-    EXPECT_EQ(again->state, ProjectState::running);
-    EXPECT_EQ(engine_.creates.load(), 5);
-    EXPECT_EQ(engine_.count(), 1u);  // the exited ones were removed
-}
-
-TEST_F(OrchestratorStateTest, OomIsReportedAsOom) {
-    policy_.lifecycle.restart = RestartMode::never;
-    Orchestrator orch(options(), engine_);
-    const auto p = project("hungry");
-    auto r = orch.ensure_running(p).get();
-    ASSERT_TRUE(r);
-    engine_.exit_container(r->container_id, 137, true);
-    orch.on_engine_event(die_event(p, r->container_id, 137));
-    ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::failed; }));
-    auto s = orch.status(p);
-    EXPECT_EQ(s->last_exit_reason, ExitReason::oom);
-    EXPECT_EQ(s->last_exit_code, 137);
-    EXPECT_EQ(engine_.creates.load(), 1);
 }
 
 TEST_F(OrchestratorStateTest, IdleTimeoutStopsAndTouchKeepsAlive) {
@@ -323,30 +197,6 @@ TEST_F(OrchestratorStateTest, ReconcileNoticesAVanishedContainer) {
     EXPECT_EQ(orch.status(p)->restart_count, 1);
 }
 
-TEST_F(OrchestratorStateTest, ManualRestartDoesNotWaitForTheBackoff) {
-    policy_.lifecycle.backoff_initial = 10min;  // the injected clock stands still
-    policy_.lifecycle.backoff_max = 10min;
-    Orchestrator orch(options(), engine_);
-    const auto p = project("impatient");
-    auto first = orch.ensure_running(p).get();
-    ASSERT_TRUE(first);
-    engine_.exit_container(first->container_id, 1);
-    orch.on_engine_event(die_event(p, first->container_id, 1));
-    ASSERT_TRUE(eventually([&] { return orch.status(p)->state == ProjectState::backing_off; }));
-    // A trigger during the backoff answers with the backing-off status...
-    auto during = orch.ensure_running(p).get();
-    ASSERT_TRUE(during);
-    EXPECT_EQ(during->state, ProjectState::backing_off);
-    EXPECT_EQ(engine_.creates.load(), 1);
-    // ...a manual restart starts it now.
-    auto restarted = orch.restart(p).get();
-    ASSERT_TRUE(restarted) << restarted.error().message;
-    EXPECT_EQ(restarted->state, ProjectState::running);
-    EXPECT_NE(restarted->container_id, first->container_id);
-    EXPECT_EQ(restarted->restart_count, 0);
-    EXPECT_EQ(engine_.count(), 1u);
-}
-
 TEST_F(OrchestratorStateTest, AGapInTheEventsStreamReconciles) {
     const auto p = project("after-gap");
     std::string id = engine_.add_container(our_spec(p), "running");
@@ -364,7 +214,8 @@ TEST_F(OrchestratorStateTest, AGapInTheEventsStreamReconciles) {
 TEST_F(OrchestratorStateTest, ShutdownLeavesContainersOrStopsThemAll) {
     {
         Orchestrator orch(options(), engine_);
-        for (int i = 0; i < 5; ++i) ASSERT_TRUE(orch.ensure_running(project("s" + std::to_string(i))).get());
+        for (int i = 0; i < 5; ++i)
+            ASSERT_TRUE(orch.ensure_running(project("s" + std::to_string(i))).get());
         orch.shutdown(false);
     }
     EXPECT_EQ(engine_.count(), 5u);
@@ -395,6 +246,38 @@ TEST_F(OrchestratorStateTest, StopAndUsage) {
     auto restarted = orch.restart(p).get();
     ASSERT_TRUE(restarted);
     EXPECT_EQ(restarted->state, ProjectState::running);
+}
+
+TEST_F(OrchestratorStateTest, ShutdownGivesUpAtTheStopTimeoutPlusTheMargin) {
+    policy_.lifecycle.stop_timeout = 1s;
+    auto o = options();
+    o.shutdown_margin = 500ms;
+    Orchestrator orch(o, engine_);
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(orch.ensure_running(project("hang" + std::to_string(i))).get());
+    engine_.stop_latency = 20s;  // an engine that does not answer
+    const auto t0 = std::chrono::steady_clock::now();
+    orch.shutdown(true);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    // All five at once, each given up at 1 s + 500 ms (one after the other: > 7 s).
+    EXPECT_GE(took, 1400ms);
+    EXPECT_LT(took, 5s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                        << " ms";
+    EXPECT_EQ(engine_.stop_calls.load(), 5);
+    EXPECT_GT(engine_.last_stop_budget.load(), 1000);
+    EXPECT_LE(engine_.last_stop_budget.load(), 1500);
+    EXPECT_EQ(engine_.count(), 5u);  // not confirmed: left as they were
+}
+
+TEST_F(OrchestratorStateTest, ShutdownWithStopProjectsAlsoStopsAContainerWhoseStartWasInFlight) {
+    engine_.start_latency = 300ms;
+    Orchestrator orch(options(), engine_);
+    auto starting = orch.ensure_running(project("late"));
+    ASSERT_TRUE(eventually([&] { return engine_.creates.load() == 1; }));  // start in flight
+    orch.shutdown(true);
+    EXPECT_FALSE(starting.get());  // the request was answered: shutting down
+    EXPECT_EQ(engine_.starts.load(), 1);
+    EXPECT_EQ(engine_.count(), 0u);  // started after the first round of stops, stopped too
 }
 
 }  // namespace

@@ -90,6 +90,8 @@ TEST(PolicyCli, CheckReportsTyposUnitsAndRanges) {
     expect_line(r, f + ":5:9: resources.pids: out of range: 5 (allowed 16..1000000)");
     expect_line(r, f + ":7:17: lifecycle.stop_timeout: invalid duration \"30\": every number needs a unit (ms, s, m, h, d)");
     expect_line(r, f + ":8:12: lifecycle.restart: unknown restart mode \"sometimes\" (one of never, on-failure, always)");
+    expect_line(r, f + ":9:21: lifecycle.on_policy_change: unknown value \"later\" (one of "
+                       "next-trigger, immediately)");
 }
 
 TEST(PolicyCli, CheckReportsSyntaxErrorsAndMissingFiles) {
@@ -120,6 +122,13 @@ TEST(PolicyCli, ShowPrintsTheMergedPolicyWithProvenance) {
     EXPECT_NE(r.out.find("# " + (p / "networked.yaml").string() + ":20:9\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("resources.pids: 512"), std::string::npos);
     EXPECT_NE(r.out.find("(built-in default)"), std::string::npos);
+    // The replacement rule, with the line of default.yaml that sets it.
+    const auto rule = r.out.find("lifecycle.on_policy_change: next-trigger");
+    ASSERT_NE(rule, std::string::npos) << r.out;
+    EXPECT_NE(r.out.substr(rule, r.out.find('\n', rule) - rule)
+                  .find("# " + (p / "default.yaml").string() + ":31:21"),
+              std::string::npos)
+        << r.out;
 
     CliRun strict = run("policy show untrusted-experiment --policies " + policies());
     ASSERT_EQ(strict.exit_code, 0) << strict.out;

@@ -64,6 +64,7 @@ lifecycle:
   stop_timeout: 10s
   idle_timeout: 0s
   max_lifetime: 24h
+  on_policy_change: immediately
 security:
   user: "1001:1001"
   read_only_root: true
@@ -85,10 +86,11 @@ security:
           "lifecycle.restart", "lifecycle.backoff_initial", "lifecycle.backoff_max",
           "lifecycle.crash_loop_threshold", "lifecycle.crash_loop_window",
           "lifecycle.stop_timeout", "lifecycle.idle_timeout", "lifecycle.max_lifetime",
-          "security.user", "security.read_only_root", "security.tmpfs./tmp",
-          "security.tmpfs./var/cache.d", "security.cap_add", "security.runtime"})
+          "lifecycle.on_policy_change", "security.user", "security.read_only_root",
+          "security.tmpfs./tmp", "security.tmpfs./var/cache.d", "security.cap_add",
+          "security.runtime"})
         EXPECT_EQ(s.count(key), 1u) << key;
-    EXPECT_EQ(s.size(), 30u);
+    EXPECT_EQ(s.size(), 31u);
     EXPECT_EQ(s.at("resources.memory").where.line, 14);
     EXPECT_EQ(s.at("resources.memory").where.column, 11);
     EXPECT_EQ(s.at("resources.memory").where.file, "all.yaml");
@@ -112,6 +114,7 @@ security:
     EXPECT_EQ(p.lifecycle.restart, RestartMode::always);
     EXPECT_EQ(p.lifecycle.backoff_initial, std::chrono::milliseconds(500));
     EXPECT_EQ(p.lifecycle.idle_timeout, std::chrono::milliseconds(0));
+    EXPECT_EQ(p.lifecycle.on_policy_change, PolicyChange::immediately);
     EXPECT_EQ(p.security.cap_add, (std::vector<std::string>{"CHOWN", "NET_BIND_SERVICE"}));
     EXPECT_EQ(p.security.tmpfs.at("/var/cache.d"), 8LL << 20);
     ASSERT_EQ(p.mounts.size(), 1u);
@@ -179,6 +182,11 @@ TEST(PolicyFile, BadUnitsAndRanges) {
     expect_one_error("lifecycle:\n  stop_timeout: 1h\n", {2, 17, "lifecycle.stop_timeout", "out of range: 1h (allowed 0s..10m)"});
     expect_one_error("lifecycle:\n  crash_loop_threshold: 0\n", {2, 25, "lifecycle.crash_loop_threshold", "out of range"});
     expect_one_error("lifecycle:\n  restart: sometimes\n", {2, 12, "lifecycle.restart", "unknown restart mode"});
+    expect_one_error("lifecycle:\n  on_policy_change: later\n",
+                     {2, 21, "lifecycle.on_policy_change",
+                      "unknown value \"later\" (one of next-trigger, immediately)"});
+    expect_one_error("lifecycle:\n  on_policy_change: [immediately]\n",
+                     {2, 21, "lifecycle.on_policy_change", "expected a string, got a list"});
     expect_one_error("security:\n  tmpfs:\n    /tmp: 10\n", {3, 11, "security.tmpfs./tmp", "below the minimum"});
 }
 

@@ -2,8 +2,9 @@
 
 #include <fstream>
 
-#include "sandbox/policy_set.hpp"
 #include "environment.hpp"
+#include "sandbox/policy_schema.hpp"
+#include "sandbox/policy_set.hpp"
 
 namespace tenex::sandbox {
 namespace {
@@ -185,12 +186,27 @@ TEST(PolicySet, ShippedPoliciesLoadAndMeanWhatTheySay) {
 TEST(PolicySet, DescribeListsEveryLeaf) {
     Policy p;
     p.env["X"] = "1";
-    const auto rows = describe_policy(p);
+    auto rows = describe_policy(p);
     std::vector<std::string> paths;
     for (const auto& [k, v] : rows) paths.push_back(k);
     for (const char* key : {"image", "resources.memory", "resources.memory_swap", "network.mode",
-                            "lifecycle.max_lifetime", "security.tmpfs./tmp", "security.runtime", "env.X"})
+                            "lifecycle.max_lifetime", "lifecycle.on_policy_change",
+                            "security.tmpfs./tmp", "security.runtime", "env.X"})
         EXPECT_NE(std::find(paths.begin(), paths.end(), key), paths.end()) << key;
+    // Every schema leaf is shown (dynamic maps by their entries).
+    for (const auto& leaf : schema_leaf_paths()) {
+        if (leaf.ends_with(".*")) continue;
+        EXPECT_NE(std::find(paths.begin(), paths.end(), leaf), paths.end()) << leaf;
+    }
+    auto value = [&](const std::string& key) {
+        for (const auto& [k, v] : rows)
+            if (k == key) return v;
+        return std::string("(missing)");
+    };
+    EXPECT_EQ(value("lifecycle.on_policy_change"), "next-trigger");
+    p.lifecycle.on_policy_change = PolicyChange::immediately;
+    rows = describe_policy(p);
+    EXPECT_EQ(value("lifecycle.on_policy_change"), "immediately");
 }
 
 }  // namespace

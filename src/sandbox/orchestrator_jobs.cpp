@@ -1,0 +1,207 @@
+// The orchestrator's Engine jobs as seen from the owner thread: each launch_* marks the project
+// busy and submits blocking work to the worker pool; the worker posts the result back, and the
+// matching finish_* (or the posted lambda) applies it on the owner thread.
+#include <spdlog/spdlog.h>
+
+#include "sandbox/orchestrator_detail.hpp"
+
+namespace tenex::sandbox {
+
+using namespace detail;
+
+void Orchestrator::enqueue_start(Entry& e, bool is_restart) {
+    e.state = ProjectState::starting;
+    e.next_is_restart = is_restart;
+    e.queued = true;
+    start_queue_.push(e.ref.owner, e.key);
+    pump_starts();
+}
+
+void Orchestrator::pump_starts() {
+    while (starts_in_flight_ < options_.max_starts_in_flight && !start_queue_.empty()) {
+        auto key = start_queue_.pop();
+        auto it = entries_.find(*key);
+        if (it == entries_.end()) continue;
+        it->second->queued = false;
+        launch_start(*it->second);
+    }
+}
+
+void Orchestrator::launch_start(Entry& e) {
+    auto policy = options_.policies(e.ref);
+    if (!policy) {
+        e.state = ProjectState::failed;
+        e.last_error = "no policy: " + policy.error().message;
+        spdlog::warn("orchestrator: {}: not started: {}", e.key, e.last_error);
+        fail_waiters(e, e.last_error);
+        settle(e);
+        return;
+    }
+    e.busy = true;
+    e.policy = *policy;
+    ++starts_in_flight_;
+    std::string old_id = e.container_id;
+    submit([this, ref = e.ref, key = e.key, p = *policy, old_id] {
+        auto outcome = do_start(ref, p, old_id);
+        post([this, key, outcome = std::move(outcome)]() mutable {
+            finish_start(key, std::move(outcome));
+        });
+    });
+}
+
+void Orchestrator::finish_start(const std::string& key, Result<StartOutcome> outcome) {
+    --starts_in_flight_;
+    pump_starts();
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    Entry& e = *it->second;
+    e.busy = false;
+    if (!outcome) {
+        e.state = ProjectState::failed;
+        e.container_id.clear();
+        e.last_error = outcome.error().message;
+        spdlog::warn("orchestrator: {}: start failed: {}", key, e.last_error);
+        fail_waiters(e, e.last_error);
+        settle(e);
+        progress(e);
+        return;
+    }
+    if (e.next_is_restart) ++e.restart_count;
+    e.next_is_restart = false;
+    e.state = ProjectState::running;
+    e.container_id = outcome->id;
+    e.container_name = outcome->name;
+    e.digest = outcome->digest;
+    e.started_at = outcome->started_at;
+    // Our own clock for a start we just made (the engine's clock may differ from ours).
+    e.started = outcome->adopted ? steady_from_engine(outcome->started_at, now()) : now();
+    e.oom_seen = false;
+    e.kill_seen = false;
+    e.checked = true;
+    e.last_error.clear();
+    e.usage.reset();
+    e.run_seq = ++run_seq_;
+    spdlog::info("orchestrator: {}: running in {} ({}{})", key, outcome->name,
+                 outcome->id.substr(0, 12), outcome->adopted ? ", adopted" : "");
+    if (take_pending_die(e)) return;
+    progress(e);
+}
+
+void Orchestrator::launch_stop(Entry& e, const std::string& why) {
+    e.busy = true;
+    e.state = ProjectState::stopping;
+    int t = e.policy ? stop_seconds(*e.policy) : 30;
+    std::string id = e.container_id;
+    spdlog::info("orchestrator: {}: stopping {} ({})", e.key, id.substr(0, 12), why);
+    const bool own_network = why != "replacing the container" && e.policy &&
+                             (e.policy->network.mode == NetworkMode::isolated ||
+                              e.policy->network.mode == NetworkMode::egress);
+    submit([this, key = e.key, ref = e.ref, id, t, why, own_network] {
+        docker::DStatus r = Unit{};
+        if (!id.empty()) {
+            r = engine_.stop(id, t);
+            if (r) r = engine_.remove(id, true);
+        }
+        if (r && own_network) teardown_network(ref);
+        post([this, key, id, why, r = std::move(r)]() mutable {
+            finish_stop(key, id, why, std::move(r));
+        });
+    });
+}
+
+void Orchestrator::finish_stop(const std::string& key, const std::string& container_id,
+                               const std::string& why, docker::DStatus result) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    Entry& e = *it->second;
+    e.busy = false;
+    if (!result && !result.error().not_found()) {
+        e.state = ProjectState::failed;
+        e.last_error = "stop failed: " + result.error().describe();
+        spdlog::warn("orchestrator: {}: {}", key, e.last_error);
+        e.want_stop = false;
+        fail_waiters(e, e.last_error);
+        settle(e);
+        return;
+    }
+    if (e.container_id == container_id) e.container_id.clear();
+    e.state = ProjectState::stopped;
+    e.usage.reset();
+    if (why != "replacing the container" && why != "stop requested") e.last_error = why;
+    if (e.want_stop) {
+        e.want_stop = false;
+        settle(e);
+    }
+    progress(e);
+}
+
+// A running project was triggered: is its container built from the current policy?
+void Orchestrator::launch_check(Entry& e) {
+    auto policy = options_.policies(e.ref);
+    if (!policy) {
+        e.checked = true;  // keep it running; reconcile decides about unknown projects
+        progress(e);
+        return;
+    }
+    e.checking = true;
+    e.busy = true;
+    submit([this, ref = e.ref, key = e.key, p = *policy, id = e.container_id] {
+        std::optional<std::string> digest;
+        auto dir = options_.workspace(ref);
+        if (dir) {
+            auto spec = build_sandbox_spec(p, spec_context(ref, *dir, SecretMode::redact));
+            if (spec) digest = spec->digest;
+        }
+        post([this, key, id, digest, p] {
+            auto it = entries_.find(key);
+            if (it == entries_.end()) return;
+            Entry& e = *it->second;
+            e.checking = false;
+            e.busy = false;
+            e.checked = true;
+            if (e.state == ProjectState::running && e.container_id == id && digest) {
+                if (*digest != e.digest) {
+                    // Stopped with its own stop timeout; the start reads the new policy.
+                    spdlog::info("orchestrator: {}: policy changed, replacing {}", key,
+                                 id.substr(0, 12));
+                    e.force_replace = true;
+                } else {
+                    e.policy = p;  // same container, current lifecycle settings
+                }
+            }
+            if (take_pending_die(e)) return;
+            progress(e);
+        });
+    });
+}
+
+// The container died without being asked to: read how, then apply the restart policy.
+void Orchestrator::launch_exit_inspect(Entry& e, std::optional<int> event_code) {
+    e.busy = true;
+    submit([this, key = e.key, id = e.container_id, event_code] {
+        auto info = engine_.inspect(id);
+        post([this, key, id, event_code, info = std::move(info)] {
+            auto it = entries_.find(key);
+            if (it == entries_.end()) return;
+            Entry& e = *it->second;
+            e.busy = false;
+            if (e.container_id != id || e.state != ProjectState::running) {
+                progress(e);
+                return;
+            }
+            if (info && info->state.running) {  // restarted by someone else meanwhile
+                progress(e);
+                return;
+            }
+            std::optional<int> code = event_code;
+            bool oom = e.oom_seen;
+            if (info) {
+                code = info->state.exit_code;
+                oom = oom || info->state.oom_killed;
+            }
+            on_exited(e, code, oom);
+        });
+    });
+}
+
+}  // namespace tenex::sandbox

@@ -1,0 +1,220 @@
+// The orchestrator's lifecycle decisions (owner thread only): what a project that has nothing
+// in flight does next, answers to waiters, the restart policy applied to an exit, and the
+// timers (backoff end, idle timeout, maximum lifetime).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "sandbox/orchestrator_detail.hpp"
+
+namespace tenex::sandbox {
+
+using namespace detail;
+
+Orchestrator::Entry& Orchestrator::entry(const ProjectRef& project) {
+    std::string key = project.address();
+    auto it = entries_.find(key);
+    if (it != entries_.end()) return *it->second;
+    auto e = std::make_unique<Entry>();
+    e->ref = project;
+    e->key = key;
+    return *entries_.emplace(key, std::move(e)).first->second;
+}
+
+void Orchestrator::trigger(Entry& e) {
+    e.last_trigger = now();
+    e.last_trigger_unix_ms = unix_ms_now();
+    e.want_running = true;
+    e.want_stop = false;
+    e.checked = false;
+    if (e.state == ProjectState::crash_looping || e.state == ProjectState::failed) {
+        e.restarts.reset();
+        e.backoff_attempt = 0;
+    }
+    progress(e);
+}
+
+// Moves a project that has nothing in flight towards what was asked of it.
+void Orchestrator::progress(Entry& e) {
+    if (e.busy || e.queued) return;
+    if (e.policy_reload && reload_policy(e)) return;
+    if (e.want_stop) {
+        if (e.state == ProjectState::running ||
+            (!e.container_id.empty() && e.state != ProjectState::stopped)) {
+            launch_stop(e, "stop requested");
+            return;
+        }
+        e.want_stop = false;
+        e.state = ProjectState::stopped;
+        settle(e);
+        return;
+    }
+    if (!e.want_running) return;
+    switch (e.state) {
+        case ProjectState::running:
+            if (e.force_replace) {
+                launch_stop(e, "replacing the container");
+                return;
+            }
+            if (!e.checked) {
+                launch_check(e);
+                return;
+            }
+            settle(e);
+            return;
+        case ProjectState::backing_off:
+            if (e.force_replace) {  // a manual restart does not wait for the backoff
+                e.force_replace = false;
+                enqueue_start(e, false);
+                return;
+            }
+            settle(e);  // the restart comes when the backoff ends
+            return;
+        case ProjectState::stopped:
+        case ProjectState::failed:
+        case ProjectState::crash_looping:
+            e.force_replace = false;
+            enqueue_start(e, false);
+            return;
+        case ProjectState::starting:
+        case ProjectState::stopping:
+            return;
+    }
+}
+
+// After policies_changed(), for a project with nothing in flight: a running container takes
+// the new lifecycle settings (its stop timeout is part of the digest and stays with it), and
+// under on_policy_change: immediately a digest check replaces it when it is out of date.
+// Returns true when that check was launched. Other states read the policy at their next start.
+bool Orchestrator::reload_policy(Entry& e) {
+    e.policy_reload = false;
+    if (e.state != ProjectState::running || e.want_stop) return false;
+    auto policy = options_.policies(e.ref);
+    if (!policy) return false;  // reconcile decides about unknown projects
+    if (e.policy) {
+        const auto stop_timeout = e.policy->lifecycle.stop_timeout;
+        e.policy->lifecycle = policy->lifecycle;
+        e.policy->lifecycle.stop_timeout = stop_timeout;
+    } else {
+        e.policy = *policy;
+    }
+    if (policy->lifecycle.on_policy_change != PolicyChange::immediately) return false;
+    e.want_running = true;  // a replacement starts the new container
+    launch_check(e);
+    return true;
+}
+
+// Answers every waiter with the current status.
+void Orchestrator::settle(Entry& e) {
+    if (e.want_running && e.state != ProjectState::starting && e.state != ProjectState::stopping)
+        e.want_running = false;
+    auto s = status_of(e);
+    for (auto& w : e.waiters) w.set_value(s);
+    e.waiters.clear();
+    if (e.state != ProjectState::stopping) {
+        for (auto& w : e.stop_waiters) w.set_value(s);
+        e.stop_waiters.clear();
+    }
+}
+
+void Orchestrator::fail_waiters(Entry& e, const std::string& reason) {
+    for (auto& w : e.waiters) w.set_value(make_error(e.key + ": " + reason));
+    e.waiters.clear();
+}
+
+void Orchestrator::on_exited(Entry& e, std::optional<int> exit_code, bool oom_killed) {
+    const TimePoint t = now();
+    const int code = exit_code.value_or(-1);
+    e.last_exit_code = exit_code;
+    e.last_exit_reason = exit_code ? classify_exit(code, oom_killed)
+                                   : (oom_killed ? ExitReason::oom : ExitReason::killed);
+    // Stopped or killed by someone else, even when the program then exited by itself.
+    if (e.last_exit_reason == ExitReason::exit && e.kill_seen)
+        e.last_exit_reason = ExitReason::killed;
+    e.oom_seen = false;
+    e.kill_seen = false;
+    e.usage.reset();
+    const Lifecycle lc = e.policy ? e.policy->lifecycle : Lifecycle{};
+    if (t - e.started >= options_.stable_run) e.backoff_attempt = 0;
+    std::string how = "exited with code " + (exit_code ? std::to_string(code) : std::string("?")) +
+                      " (" + to_string(e.last_exit_reason) + ")";
+    if (!should_restart(lc.restart, code, e.last_exit_reason)) {
+        // Exit code 0, also after a stop by someone else, ends it; anything else failed.
+        e.state = (code == 0 && e.last_exit_reason != ExitReason::oom) ? ProjectState::stopped
+                                                                       : ProjectState::failed;
+        e.last_error = how + "; restart policy " + to_string(lc.restart) + ": not restarted";
+        spdlog::info("orchestrator: {}: {}", e.key, e.last_error);
+        settle(e);
+        return;
+    }
+    if (e.restarts.exhausted(t, lc)) {
+        e.state = ProjectState::crash_looping;
+        e.last_error = how + "; crash loop: " + std::to_string(lc.crash_loop_threshold) +
+                       " restarts within " + std::to_string(lc.crash_loop_window.count()) +
+                       " ms; not restarting until a trigger or a manual restart";
+        spdlog::warn("orchestrator: {}: {}", e.key, e.last_error);
+        settle(e);
+        return;
+    }
+    auto delay = backoff_delay(lc, e.backoff_attempt, options_.backoff_jitter, options_.random());
+    ++e.backoff_attempt;
+    e.state = ProjectState::backing_off;
+    e.backoff_until = t + delay;
+    e.last_error = how + "; restarting in " + std::to_string(delay.count()) + " ms";
+    spdlog::info("orchestrator: {}: {}", e.key, e.last_error);
+    settle(e);
+}
+
+void Orchestrator::tick() {
+    if (closing_) return;
+    const TimePoint t = now();
+    for (auto& [key, ep] : entries_) {
+        Entry& e = *ep;
+        if (e.busy || e.queued) continue;
+        if (e.state == ProjectState::backing_off && t >= e.backoff_until) {
+            e.restarts.record(t);
+            enqueue_start(e, true);
+            continue;
+        }
+        if (e.state != ProjectState::running || !e.policy) continue;
+        const Lifecycle& lc = e.policy->lifecycle;
+        if (lc.idle_timeout.count() > 0 && t - e.last_trigger >= lc.idle_timeout) {
+            launch_stop(e, "idle timeout");
+        } else if (lc.max_lifetime.count() > 0 && t - e.started >= lc.max_lifetime) {
+            launch_stop(e, "maximum lifetime reached");
+        }
+    }
+}
+
+TimePoint Orchestrator::next_deadline() const {
+    TimePoint next = TimePoint::max();
+    for (const auto& [key, ep] : entries_) {
+        const Entry& e = *ep;
+        if (e.busy || e.queued) continue;
+        if (e.state == ProjectState::backing_off) next = std::min(next, e.backoff_until);
+        if (e.state != ProjectState::running || !e.policy) continue;
+        const Lifecycle& lc = e.policy->lifecycle;
+        if (lc.idle_timeout.count() > 0) next = std::min(next, e.last_trigger + lc.idle_timeout);
+        if (lc.max_lifetime.count() > 0) next = std::min(next, e.started + lc.max_lifetime);
+    }
+    return next;
+}
+
+ProjectStatus Orchestrator::status_of(const Entry& e) const {
+    ProjectStatus s;
+    s.project = e.ref;
+    s.state = e.state;
+    s.container_id = e.container_id;
+    s.container_name = e.container_name.empty() ? container_name(e.ref) : e.container_name;
+    s.policy_digest = e.digest;
+    s.started_at = e.started_at;
+    s.restart_count = e.restart_count;
+    s.last_exit_code = e.last_exit_code;
+    s.last_exit_reason = e.last_exit_reason;
+    s.last_trigger_unix_ms = e.last_trigger_unix_ms;
+    s.last_error = e.last_error;
+    s.usage = e.usage;
+    return s;
+}
+
+}  // namespace tenex::sandbox
