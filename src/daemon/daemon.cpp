@@ -527,11 +527,16 @@ void Daemon::Impl::reload() {
             policies = std::move(*set);
         }
         spdlog::info("reload: policies from {}", config.policies_dir.string());
-        // Running projects pick up the new policies (replaced now where they say immediately).
-        orchestrator->policies_changed();
     } else {
         spdlog::error("reload: keeping the previous policies: {}", set.error().message);
     }
+    reload_config();
+    // Running projects pick up the new policies and relays (a container whose spec changed is
+    // replaced now where its policy says immediately, else at its next trigger).
+    orchestrator->policies_changed();
+}
+
+void Daemon::Impl::reload_config() {
     if (!reloader) return;
     auto fresh = reloader();
     if (!fresh) {
@@ -564,6 +569,7 @@ void Daemon::Impl::reload() {
             spdlog::error("reload: relay {}: {}", url, added.error().message);
         }
     }
+    orchestrator->set_relays(relay_urls);
     config.relays = fresh->relays;
     config.whitelist = fresh->whitelist;
     monitor->set_whitelist(config.whitelist);

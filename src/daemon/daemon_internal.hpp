@@ -65,6 +65,7 @@ struct Daemon::Impl final : ControlPlane {
     void submit(std::function<void()> job);
     void work();
     void reload();
+    void reload_config();  // whitelist and relays, from the reloader
 
     // daemon_control.cpp (HTTP threads)
     std::vector<ProjectView> projects() override;

@@ -22,6 +22,7 @@ using namespace detail;
 
 Orchestrator::Orchestrator(OrchestratorOptions options, Engine& engine)
     : options_(std::move(options)),
+      relays_(options_.relays),
       engine_(engine),
       enforcer_(options_.network_enforcer),
       rng_(std::random_device{}()) {
@@ -186,6 +187,11 @@ void Orchestrator::policies_changed() {
             progress(*e);  // or once what is in flight is done
         }
     });
+}
+
+void Orchestrator::set_relays(std::vector<std::string> urls) {
+    std::lock_guard lock(relays_mu_);
+    relays_ = std::move(urls);
 }
 
 std::vector<ProjectStatus> Orchestrator::snapshot() {

@@ -53,6 +53,10 @@ class Orchestrator {
     // at once; a container whose digest is out of date is replaced now when the new policy
     // says lifecycle.on_policy_change: immediately, else at its next trigger.
     void policies_changed();
+    // The daemon's relays changed (SIGHUP): specs built from now on use these URLs (egress
+    // projects with network.relays: true). Call policies_changed() after it to apply them to
+    // running containers.
+    void set_relays(std::vector<std::string> urls);
 
     std::vector<ProjectStatus> snapshot();
     std::optional<ProjectStatus> status(const ProjectRef& project);
@@ -151,6 +155,8 @@ class Orchestrator {
     void teardown_network(const ProjectRef& project);
 
     OrchestratorOptions options_;
+    mutable std::mutex relays_mu_;  // relays_ is read on worker threads
+    std::vector<std::string> relays_;
     Engine& engine_;
     std::shared_ptr<NetworkEnforcer> enforcer_;
 

@@ -17,7 +17,12 @@ std::map<std::string, std::string> Orchestrator::network_labels(const ProjectRef
 
 SpecContext Orchestrator::spec_context(const ProjectRef& project, const std::filesystem::path& dir,
                                        SecretMode secrets) const {
-    return project_spec_context(project, dir, options_.daemon_id, secrets, options_.relays);
+    std::vector<std::string> relays;
+    {
+        std::lock_guard lock(relays_mu_);
+        relays = relays_;
+    }
+    return project_spec_context(project, dir, options_.daemon_id, secrets, std::move(relays));
 }
 
 Result<std::vector<std::string>> Orchestrator::prepare_network(const ProjectRef& project,

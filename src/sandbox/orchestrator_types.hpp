@@ -74,7 +74,8 @@ struct OrchestratorOptions {
     std::chrono::milliseconds created_grace{60'000};   // reconcile keeps 'created' ones this long
     std::map<std::string, std::string> extra_labels{};  // added to every container and network
     // The daemon's relay URLs as configured (ws://127.0.0.1:PORT for an embedded relay):
-    // reachable from egress projects whose policy says network.relays: true.
+    // reachable from egress projects whose policy says network.relays: true. The initial
+    // list; Orchestrator::set_relays replaces it.
     std::vector<std::string> relays{};
     // Host side of isolated/egress (filter rules, forwarders); default: HostNetworkEnforcer.
     std::shared_ptr<NetworkEnforcer> network_enforcer{};

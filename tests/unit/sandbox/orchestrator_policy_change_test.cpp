@@ -141,5 +141,58 @@ TEST_F(OrchestratorPolicyChangeTest, AdoptionReplacesAStaleContainerOnlyUnderImm
     EXPECT_EQ(engine_.creates.load(), 1);
 }
 
+// The host side of egress is not under test here: no rules, no forwarders.
+struct NoEnforcer final : NetworkEnforcer {
+    Result<std::vector<std::string>> enforce(const std::string&, const NetworkPlan&,
+                                             const docker::NetworkInfo&) override {
+        return std::vector<std::string>{};
+    }
+    void stop_forwarders(const std::string&) override {}
+    void remove_rules(const std::string&) override {}
+    void remove_stale_rules() override {}
+    EnforcementStats stats(const std::string&) override { return {}; }
+};
+
+std::string env_value(const docker::ContainerSpec& spec, const std::string& key) {
+    for (const auto& kv : spec.env)
+        if (kv.rfind(key + "=", 0) == 0) return kv.substr(key.size() + 1);
+    return {};
+}
+
+// SIGHUP with other relays: an egress project that may reach the daemon's relays gets a
+// container whose TENEX_RELAYS (and forwarders) name the new list, under its policy's rule.
+TEST_F(OrchestratorPolicyChangeTest, NewRelaysReachARunningEgressProjectThroughItsPolicyRule) {
+    change_policy([](Policy& x) {
+        x.network.mode = NetworkMode::egress;
+        x.network.relays = true;
+        x.lifecycle.on_policy_change = PolicyChange::immediately;
+    });
+    auto o = options();
+    o.relays = {"ws://127.0.0.1:7777"};
+    o.network_enforcer = std::make_shared<NoEnforcer>();
+    Orchestrator orch(std::move(o), engine_);
+    const auto p = project("relays");
+    auto first = orch.ensure_running(p).get();
+    ASSERT_TRUE(first) << first.error().message;
+    auto spec_of = [&](const std::string& id) {
+        std::lock_guard lock(engine_.mu);
+        return engine_.containers.at(id).spec;
+    };
+    const std::string before = env_value(spec_of(first->container_id), "TENEX_RELAYS");
+    ASSERT_FALSE(before.empty());
+    EXPECT_EQ(before.find(','), std::string::npos) << before;
+
+    orch.set_relays({"ws://127.0.0.1:7777", "wss://relay.example.org"});
+    orch.policies_changed();
+    ASSERT_TRUE(eventually([&] {
+        auto s = orch.status(p);
+        return s && s->state == ProjectState::running && s->container_id != first->container_id;
+    }));
+    const std::string after = env_value(spec_of(orch.status(p)->container_id), "TENEX_RELAYS");
+    EXPECT_NE(after.find(before + ","), std::string::npos) << after;
+    EXPECT_EQ(engine_.count(), 1u);
+    EXPECT_EQ(orch.status(p)->restart_count, 0);
+}
+
 }  // namespace
 }  // namespace tenex::sandbox
