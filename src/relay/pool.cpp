@@ -52,6 +52,11 @@ void RelayPool::Impl::run() {
         if (lws_service(ctx, 0) < 0) break;
     }
     verifier.reset();  // joins its workers; what they had not finished is dropped
+    {
+        std::lock_guard lk(cmd_mu);
+        closed = true;
+    }
+    drain_commands();  // what was posted before closing registers its fetch or publish
     // Settle everything still open so no future hangs.
     for (auto& [id, f] : fetches) {
         f->state.settle_all("pool stopped");
@@ -63,12 +68,14 @@ void RelayPool::Impl::run() {
     lws_sul_cancel(&tick.sul);
 }
 
-void RelayPool::Impl::post(std::function<void()> fn) {
+bool RelayPool::Impl::post(std::function<void()> fn) {
     {
         std::lock_guard lk(cmd_mu);
+        if (closed) return false;
         commands.push_back(std::move(fn));
     }
     if (ctx) lws_cancel_service(ctx);
+    return true;
 }
 
 void RelayPool::Impl::drain_commands() {
@@ -277,7 +284,8 @@ std::future<std::vector<nostr::Event>> RelayPool::fetch(std::vector<nostr::Filte
                                                         std::chrono::milliseconds timeout) {
     auto promise = std::make_shared<std::promise<std::vector<nostr::Event>>>();
     auto fut = promise->get_future();
-    impl_->post([impl = impl_.get(), filters = std::move(filters), timeout, promise]() mutable {
+    const bool posted = impl_->post([impl = impl_.get(), filters = std::move(filters), timeout,
+                                     promise]() mutable {
         std::vector<std::string> targets;
         for (auto& [url, c] : impl->conns)
             if (has_mode(c->mode, RelayMode::read) &&
@@ -293,6 +301,7 @@ std::future<std::vector<nostr::Event>> RelayPool::fetch(std::vector<nostr::Filte
         impl->fetches.emplace(id, std::move(f));
         impl->finish_done();
     });
+    if (!posted) promise->set_value({});  // the pool is stopped: nothing to ask
     return fut;
 }
 
@@ -300,7 +309,9 @@ std::future<PublishResult> RelayPool::publish(nostr::Event event,
                                               std::chrono::milliseconds timeout) {
     auto promise = std::make_shared<std::promise<PublishResult>>();
     auto fut = promise->get_future();
-    impl_->post([impl = impl_.get(), event = std::move(event), timeout, promise]() mutable {
+    const std::string event_id = event.id;
+    const bool posted = impl_->post([impl = impl_.get(), event = std::move(event), timeout,
+                                     promise]() mutable {
         std::vector<std::string> targets, offline;
         for (auto& [url, c] : impl->conns) {
             if (!has_mode(c->mode, RelayMode::write)) continue;
@@ -325,6 +336,7 @@ std::future<PublishResult> RelayPool::publish(nostr::Event event,
         impl->publishes.emplace(p->event.id, std::move(p));
         impl->finish_done();
     });
+    if (!posted) promise->set_value(PublishResult{.event_id = event_id});  // no relay asked
     return fut;
 }
 

@@ -123,6 +123,7 @@ struct RelayPool::Impl {
     std::atomic<bool> stopping{false};
     std::mutex cmd_mu;
     std::vector<std::function<void()>> commands;
+    bool closed{false};  // under cmd_mu: the service thread is gone, post() refuses
     Tick tick{};
 
     // Service-thread state.
@@ -146,7 +147,8 @@ struct RelayPool::Impl {
     // pool.cpp: thread plumbing, status, completion, timers.
     bool start();
     void run();
-    void post(std::function<void()> fn);
+    // False once the service thread has ended (fn is dropped): the caller settles at once.
+    bool post(std::function<void()> fn);
     void drain_commands();
     void stop();
     void publish_status(Conn& c);

@@ -173,6 +173,22 @@ TEST(Loopback, FetchSettlesWhenNoRelayIsReachable) {
     EXPECT_FALSE(pub.relays[0].accepted);
 }
 
+// A fetch or publish asked of a stopped pool settles at once (it used to wait forever).
+TEST(Loopback, FetchAndPublishAfterStopSettleAtOnce) {
+    RelayPool pool;
+    ASSERT_TRUE(pool.add_relay("ws://127.0.0.1:1").ok());
+    pool.stop();
+    auto events = pool.fetch({nostr::Filter{}}, 60s);
+    ASSERT_EQ(events.wait_for(2s), std::future_status::ready);
+    EXPECT_TRUE(events.get().empty());
+    auto ev = signed_event(nostr::Keys::generate(), 1, "x", now_s());
+    auto pub = pool.publish(ev, 60s);
+    ASSERT_EQ(pub.wait_for(2s), std::future_status::ready);
+    auto result = pub.get();
+    EXPECT_EQ(result.event_id, ev.id);
+    EXPECT_FALSE(result.any_accepted());
+}
+
 TEST(Loopback, SubscriptionResumesAfterRelayRestartWithoutLoss) {
     auto server = start_relay();
     const auto port = server->port();
