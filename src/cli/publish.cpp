@@ -1,4 +1,5 @@
 // tenex-sandbox publish --relay URL... --key FILE --kind K [--content C] [--tag NAME=V1,V2]...
+//                       [--ca-file PEM]
 #include <cstdio>
 
 #include "cli/command.hpp"
@@ -15,6 +16,7 @@ struct PublishArgs {
     std::string content{};
     std::vector<std::string> tags{};
     double timeout_s{10};
+    std::string ca_file{};
 };
 
 Result<nostr::Tag> parse_tag(const std::string& text) {
@@ -43,6 +45,8 @@ void register_publish(CLI::App& root, Context& ctx) {
     cmd->add_option("--content", a->content, "Event content");
     cmd->add_option("--tag", a->tags, "Tag NAME=V1,V2... (repeatable)");
     cmd->add_option("--timeout", a->timeout_s, "Seconds to wait for OKs");
+    cmd->add_option("--ca-file", a->ca_file, "PEM CA bundle to trust for wss:// instead of the system store")
+        ->check(CLI::ExistingFile);
     cmd->callback([a, &ctx] {
         auto keys = relay::load_key_file(a->key_file);
         if (!keys) {
@@ -70,6 +74,7 @@ void register_publish(CLI::App& root, Context& ctx) {
         }
         relay::PoolOptions opt;
         opt.signer = *keys;
+        opt.ca_file = a->ca_file;
         relay::RelayPool pool(opt);
         const auto timeout = std::chrono::milliseconds(static_cast<long>(a->timeout_s * 1000));
         if (!relay::add_relays(pool, a->relays, relay::RelayMode::write, timeout)) {

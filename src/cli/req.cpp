@@ -13,6 +13,7 @@ struct ReqArgs {
     std::vector<std::string> relays{};
     std::vector<std::string> filters{};
     double timeout_s{10};
+    std::string ca_file{};
 };
 
 }  // namespace
@@ -23,6 +24,8 @@ void register_req(CLI::App& root, Context& ctx) {
     cmd->add_option("--relay", a->relays, "Relay URL (ws:// or wss://), repeatable")->required();
     cmd->add_option("filter", a->filters, "NIP-01 filter JSON (several filters OR)")->required();
     cmd->add_option("--timeout", a->timeout_s, "Seconds before a relay counts as settled");
+    cmd->add_option("--ca-file", a->ca_file, "PEM CA bundle to trust for wss:// instead of the system store")
+        ->check(CLI::ExistingFile);
     cmd->callback([a, &ctx] {
         std::vector<nostr::Filter> filters;
         for (const auto& text : a->filters) {
@@ -34,7 +37,9 @@ void register_req(CLI::App& root, Context& ctx) {
             }
             filters.push_back(std::move(*f));
         }
-        relay::RelayPool pool;
+        relay::PoolOptions opt;
+        opt.ca_file = a->ca_file;
+        relay::RelayPool pool(opt);
         const auto timeout = std::chrono::milliseconds(static_cast<long>(a->timeout_s * 1000));
         if (!relay::add_relays(pool, a->relays, relay::RelayMode::read, timeout)) {
             ctx.exit_code = 2;
