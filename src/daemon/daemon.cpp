@@ -399,6 +399,7 @@ void Daemon::Impl::finish(const std::string& key, Result<sandbox::ProjectStatus>
         metrics.observe_trigger_to_running(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - done.since).count());
         spdlog::info("{} running in {} ({})", log::printable(key), outcome->container_name, outcome->container_id.substr(0, 12));
+        note_if_started(key, *outcome);  // here or in tick(), whichever sees it running first
         last_states[key] = *outcome;
         (void)state->upsert_project({.address = key, .status = "running", .container_id = outcome->container_id,
                                      .updated_at = unix_now()});
@@ -419,6 +420,16 @@ void Daemon::Impl::finish(const std::string& key, Result<sandbox::ProjectStatus>
     }
 }
 
+// A container seen running for the first time counts as a start (adopted ones are in
+// last_states from the start-up reconcile, so they do not).
+void Daemon::Impl::note_if_started(const std::string& key, const sandbox::ProjectStatus& s) {
+    if (s.state != sandbox::ProjectState::running || s.container_id.empty()) return;
+    auto prev = last_states.find(key);
+    if (prev == last_states.end() || prev->second.state != sandbox::ProjectState::running ||
+        prev->second.container_id != s.container_id)
+        metrics.container_started();
+}
+
 // Every tick: project states into the store and the metrics, relay states, cursors.
 void Daemon::Impl::tick() {
     auto snapshot = orchestrator->snapshot();
@@ -433,9 +444,7 @@ void Daemon::Impl::tick() {
         auto prev = last_states.find(key);
         const bool changed = prev == last_states.end() || prev->second.state != s.state ||
                              prev->second.container_id != s.container_id;
-        if (s.state == sandbox::ProjectState::running && !s.container_id.empty() &&
-            (prev == last_states.end() || prev->second.container_id != s.container_id))
-            metrics.container_started();
+        note_if_started(key, s);
         if (prev != last_states.end() && s.restart_count > prev->second.restart_count)
             for (int i = prev->second.restart_count; i < s.restart_count; ++i) metrics.container_restarted();
         if (s.last_exit_reason == sandbox::ExitReason::oom &&

@@ -60,6 +60,7 @@ struct Daemon::Impl final : ControlPlane {
     bool trigger(const nostr::Address& address, const std::string& event_id);
     void finish(const std::string& key, Result<sandbox::ProjectStatus> outcome);
     void tick();
+    void note_if_started(const std::string& key, const sandbox::ProjectStatus& s);
     std::set<std::string> running_projects() const;
     void publish_heartbeat();
     void submit(std::function<void()> job);

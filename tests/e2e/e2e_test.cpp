@@ -107,6 +107,7 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     EXPECT_GE(metric("tenex_events_rejected_total{reason=\"rate_limited\"}"), 1);  // 51 > burst 20
     EXPECT_EQ(metric("tenex_projects{state=\"running\"}"), 1);
     EXPECT_EQ(metric("tenex_trigger_to_running_seconds_count"), 1);
+    EXPECT_EQ(metric("tenex_container_starts_total"), 1);
 
     // The backend's heartbeat (kind 24012) lists the project, p-tags the whitelist and is
     // signed by the daemon's key.
