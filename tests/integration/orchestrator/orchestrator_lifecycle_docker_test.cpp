@@ -105,6 +105,36 @@ TEST_F(OrchestratorDockerTest, OomKilledContainerIsReportedAsOom) {
     EXPECT_EQ(s->last_exit_code, 137);
 }
 
+TEST_F(OrchestratorDockerTest, ResourceUsageOfARunningProjectComesFromTheEngine) {
+    Policy p = test::probe_policy({"alloc", "40", "hold"});
+    p.resources.memory_bytes = 96LL << 20;
+    set_policy(p);
+    Orchestrator& orch = make();
+    const auto ref = project("usage");
+    auto started = orch.ensure_running(ref).get();
+    ASSERT_TRUE(started) << started.error().message;
+    ASSERT_FALSE(orch.status(ref)->usage) << "sampled before anyone asked";
+    ASSERT_TRUE(eventually([&] {
+        auto l = docker::container_logs(*client_, orch.status(ref)->container_id);
+        return l && l->out.find("done=1") != std::string::npos;
+    }));
+    auto sampled = orch.refresh_usage().get();
+    ASSERT_TRUE(sampled) << sampled.error().message;
+    auto s = orch.status(ref);
+    ASSERT_TRUE(s->usage);
+    EXPECT_EQ(s->usage->memory_limit, 96u << 20);
+    EXPECT_GE(s->usage->memory_used, 40u << 20);
+    EXPECT_LT(s->usage->memory_used, 96u << 20);
+    EXPECT_GE(s->usage->pids, 1u);
+    EXPECT_LE(s->usage->pids, 64u);
+    EXPECT_GE(s->usage->cpu_percent, 0.0);
+    EXPECT_GT(s->usage->sampled_at_unix, 0);
+
+    // Once the project is stopped its usage is gone, not left at the last sample.
+    ASSERT_TRUE(orch.stop(ref).get());
+    EXPECT_FALSE(orch.status(ref)->usage);
+}
+
 TEST_F(OrchestratorDockerTest, ContainerStoppedOrKilledBySomeoneElseIsReportedAsKilled) {
     Orchestrator& orch = make();  // restart: on-failure
     const auto ref = project("killed");
