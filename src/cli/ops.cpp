@@ -254,6 +254,22 @@ void run_ps(const OpsArgs& a, Context& ctx) {
                         v.policy.empty() ? "-" : v.policy});
     }
     std::fputs(print_table(rows).c_str(), stdout);
+    // Why a project is not running: the last exit and what the orchestrator said.
+    for (std::size_t i = 0; i < views.size(); ++i) {
+        const auto& st = views[i].first.status;
+        if (st.state == sandbox::ProjectState::running || st.state == sandbox::ProjectState::starting)
+            continue;
+        std::string why = st.last_error;
+        if (st.last_exit_code) {
+            std::string exit = "last exit " + std::to_string(*st.last_exit_code);
+            if (st.last_exit_reason != sandbox::ExitReason::none)
+                exit += " (" + sandbox::to_string(st.last_exit_reason) + ")";
+            why = why.empty() ? exit : why + "; " + exit;
+        }
+        if (!why.empty())
+            std::printf("%s: %s: %s\n", rows[i + 1][0].c_str(), sandbox::to_string(st.state).c_str(),
+                        why.c_str());
+    }
 }
 
 void run_action(const OpsArgs& a, Context& ctx, const std::string& action) {

@@ -69,6 +69,10 @@ protected:
 };
 
 TEST_F(OpsCli, PsPrintsATable) {
+    control_.views.push_back(make_view(kOwnerA, "broken", sandbox::ProjectState::crash_looping));
+    control_.views.back().status.last_exit_code = 3;
+    control_.views.back().status.last_exit_reason = sandbox::ExitReason::exit;
+    control_.views.back().status.last_error = "3 restarts within 60s; waiting for a new trigger";
     auto r = run({"ps", "--http", http_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::istringstream lines(r.out);
@@ -93,6 +97,12 @@ TEST_F(OpsCli, PsPrintsATable) {
     EXPECT_NE(r.out.find("bbbbbbbb:shared"), std::string::npos) << r.out;
     std::string idle_row = r.out.substr(r.out.find("\nidle ") + 1);
     EXPECT_NE(idle_row.find("stopped"), std::string::npos) << idle_row;
+    // A project that is not running says why, below the table; a running one says nothing.
+    EXPECT_NE(r.out.find("\nbroken: crash-looping: 3 restarts within 60s; waiting for a new "
+                         "trigger; last exit 3 (exit)\n"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(r.out.find("alpha:"), std::string::npos) << r.out;
     // Columns line up: STATE starts at the same offset in the header and every row.
     auto col = header.find("STATE");
     EXPECT_EQ(row.substr(col, 7), "running") << row;
