@@ -3,7 +3,7 @@
 //   1. trigger-to-running latency of one project: Orchestrator::ensure_running().get() vs a
 //      bare-libcurl POST create + POST start, interleaved round by round (removal untimed);
 //   2. N projects (default 100) to running: the orchestrator (4 starts in flight) vs the same
-//      create+start calls from 4 threads of bare libcurl;
+//      create+start calls from 4 threads of bare libcurl, twice each (raw, orch, orch, raw);
 //   3. reconcile of R running containers (default 200) by a fresh orchestrator (adopts all);
 //   4. shutdown(stop_projects) of S containers (default 50) whose program stops on SIGTERM.
 // Every container carries tenex.bench=orchestrator and is removed at the end. Prints Markdown.
@@ -183,31 +183,42 @@ int main(int argc, char** argv) {
     }
     remove_all(client, bench_filter);
 
-    // 2. Many projects to running, 4 in flight.
+    // 2. Many projects to running, 4 in flight. Two runs per side in the order raw, orchestrator,
+    // orchestrator, raw (so neither side always follows the other's removals); best of each.
     double raw_many_ms = 0, orch_many_ms = 0;
-    int raw_ok = 0, orch_ok = 0;
-    {
+    int raw_ok = many, orch_ok = many;  // the worse run of each side
+    std::vector<double> raw_many_runs, orch_many_runs;
+    auto run_raw_many = [&] {
         std::vector<docker::ContainerSpec> specs;
         for (int i = 0; i < many; ++i) specs.push_back(spec_of(project("rawmany" + std::to_string(i)), daemon + "-raw"));
         std::atomic<int> ok{0};
         auto t0 = BenchClock::now();
         parallel(many, 4, [&](int i) { if (raw_create_start(specs[i], client.api_version())) ++ok; });
-        raw_many_ms = ms_since(t0);
-        raw_ok = ok;
+        raw_many_runs.push_back(ms_since(t0));
+        raw_ok = std::min(raw_ok, ok.load());
         remove_all(client, bench_filter);
-
+    };
+    auto run_orch_many = [&] {
         Orchestrator orch(options(daemon), engine);
         std::vector<StatusFuture> futures;
-        t0 = BenchClock::now();
+        int ok = 0;
+        auto t0 = BenchClock::now();
         for (int i = 0; i < many; ++i) futures.push_back(orch.ensure_running(project("many" + std::to_string(i))));
         for (auto& f : futures) {
             auto r = f.get();
-            if (r && r->state == ProjectState::running) ++orch_ok;
+            if (r && r->state == ProjectState::running) ++ok;
         }
-        orch_many_ms = ms_since(t0);
+        orch_many_runs.push_back(ms_since(t0));
+        orch_ok = std::min(orch_ok, ok);
         orch.shutdown(false);
         remove_all(client, bench_filter);
-    }
+    };
+    run_raw_many();
+    run_orch_many();
+    run_orch_many();
+    run_raw_many();
+    raw_many_ms = *std::min_element(raw_many_runs.begin(), raw_many_runs.end());
+    orch_many_ms = *std::min_element(orch_many_runs.begin(), orch_many_runs.end());
 
     // 3. Reconcile of `adopt` running containers.
     std::vector<double> reconcile_ms;
@@ -258,8 +269,9 @@ int main(int argc, char** argv) {
                 orch_ms.size(), raw_ms.size(), orc.median, raw.median, orc.median / raw.median);
     std::printf("| trigger-to-running, p95 | %.1f ms | %.1f ms | %.2fx | |\n", orc.p95, raw.p95,
                 orc.p95 / raw.p95);
-    std::printf("| %d projects to running, 4 in flight (%d/%d ok) | %.0f ms | %.0f ms | %.2fx | <= 1.10x |\n",
-                many, orch_ok, raw_ok, orch_many_ms, raw_many_ms, orch_many_ms / raw_many_ms);
+    std::printf("| %d projects to running, 4 in flight, best of 2 (%d/%d ok; runs %.0f+%.0f vs %.0f+%.0f ms) | %.0f ms | %.0f ms | %.2fx | <= 1.10x |\n",
+                many, orch_ok, raw_ok, orch_many_runs[0], orch_many_runs[1], raw_many_runs[0],
+                raw_many_runs[1], orch_many_ms, raw_many_ms, orch_many_ms / raw_many_ms);
     std::printf("| reconcile %d running (adopted %zu), median of 3 | %.0f ms | | | < 1000 ms |\n", adopt,
                 adopted, summarize(reconcile_ms).median);
     // The orchestrator gives up at the stop timeout plus its margin (2 s): `left` counts the
