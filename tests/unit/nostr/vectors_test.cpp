@@ -43,7 +43,9 @@ std::string lower(std::string s) {
 
 std::vector<std::vector<std::string>> read_csv(const std::filesystem::path& p) {
     std::ifstream in(p);
-    EXPECT_TRUE(in) << "missing " << p;
+    EXPECT_TRUE(in) << "missing " << p
+                    << " (the shared vectors are read from ../shared next to the checkout, or "
+                       "from $TENEX_SHARED_DIR)";
     std::vector<std::vector<std::string>> rows;
     std::string line;
     std::getline(in, line);  // header
