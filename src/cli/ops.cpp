@@ -198,6 +198,21 @@ std::string print_table(const std::vector<std::vector<std::string>>& rows) {
     return out;
 }
 
+// Why a project is not running: what the orchestrator said and the last exit. Empty for a
+// running or starting project.
+std::string not_running_reason(const sandbox::ProjectStatus& st) {
+    if (st.state == sandbox::ProjectState::running || st.state == sandbox::ProjectState::starting)
+        return {};
+    std::string why = st.last_error;
+    if (st.last_exit_code) {
+        std::string exit = "last exit " + std::to_string(*st.last_exit_code);
+        if (st.last_exit_reason != sandbox::ExitReason::none)
+            exit += " (" + sandbox::to_string(st.last_exit_reason) + ")";
+        why = why.empty() ? exit : why + "; " + exit;
+    }
+    return why;
+}
+
 void run_ps(const OpsArgs& a, Context& ctx) {
     auto fail = [&](const OpsError& e) {
         std::fprintf(stderr, "tenex-sandbox ps: %s\n", e.message.c_str());
@@ -225,11 +240,14 @@ void run_ps(const OpsArgs& a, Context& ctx) {
     std::vector<std::vector<std::string>> rows{{"PROJECT", "CONTAINER", "STATE", "UPTIME",
                                                 "RESTARTS", "CPU %", "MEMORY", "LIMITS",
                                                 "NETWORK", "POLICY"}};
+    std::vector<std::string> why_lines;  // printed below the table
     for (const auto& [v, item] : views) {
         const auto& st = v.status;
         std::string name = st.project.d;
         if (name.empty() || d_count[name] > 1)
             name = st.project.owner.substr(0, 8) + ":" + st.project.d;
+        if (auto why = not_running_reason(st); !why.empty())
+            why_lines.push_back(name + ": " + sandbox::to_string(st.state) + ": " + why);
         std::string uptime = "-";
         if (auto it = item.find("uptime_seconds"); it != item.end() && it->is_number_integer())
             uptime = human_duration(it->get<std::int64_t>());
@@ -254,22 +272,7 @@ void run_ps(const OpsArgs& a, Context& ctx) {
                         v.policy.empty() ? "-" : v.policy});
     }
     std::fputs(print_table(rows).c_str(), stdout);
-    // Why a project is not running: the last exit and what the orchestrator said.
-    for (std::size_t i = 0; i < views.size(); ++i) {
-        const auto& st = views[i].first.status;
-        if (st.state == sandbox::ProjectState::running || st.state == sandbox::ProjectState::starting)
-            continue;
-        std::string why = st.last_error;
-        if (st.last_exit_code) {
-            std::string exit = "last exit " + std::to_string(*st.last_exit_code);
-            if (st.last_exit_reason != sandbox::ExitReason::none)
-                exit += " (" + sandbox::to_string(st.last_exit_reason) + ")";
-            why = why.empty() ? exit : why + "; " + exit;
-        }
-        if (!why.empty())
-            std::printf("%s: %s: %s\n", rows[i + 1][0].c_str(), sandbox::to_string(st.state).c_str(),
-                        why.c_str());
-    }
+    for (const auto& line : why_lines) std::printf("%s\n", line.c_str());
 }
 
 void run_action(const OpsArgs& a, Context& ctx, const std::string& action) {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "docker/container_spec.hpp"
+#include "nostr/hex.hpp"
 #include "sandbox/sandbox_spec.hpp"
 #include "environment.hpp"
 
@@ -38,12 +39,6 @@ bool valid_docker_name(const std::string& n) {
     if (n.size() < 2 || !alnum(n[0])) return false;
     return std::all_of(n.begin() + 1, n.end(),
                        [&](char c) { return alnum(c) || c == '_' || c == '.' || c == '-'; });
-}
-
-bool lower_hex(const std::string& s, std::size_t size) {
-    return s.size() == size && std::all_of(s.begin(), s.end(), [](char c) {
-               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-           });
 }
 
 TEST(ContainerName, ReadableValidDeterministicAndUniquePerAddress) {
@@ -106,7 +101,7 @@ TEST(SandboxSpec, Labels) {
     EXPECT_EQ(l.at("tenex.daemon"), "daemon-1");
     EXPECT_EQ(l.at("tenex.project"), std::string("31933:") + kOwner + ":my-project");
     EXPECT_EQ(l.at("tenex.policy-digest"), s.digest);
-    EXPECT_TRUE(lower_hex(s.digest, 64)) << s.digest;
+    EXPECT_TRUE(nostr::is_lower_hex(s.digest, 64)) << s.digest;
 }
 
 TEST(SandboxSpec, PlaceholdersInCommandArgsAndEnv) {
