@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "sandbox/units.hpp"
@@ -477,20 +478,38 @@ void set_crash_threshold(Policy& p, const std::string& path, const std::string&,
     if (auto v = as_int(n, path, r, 1, 1000)) p.lifecycle.crash_loop_threshold = static_cast<int>(*v);
 }
 
+// A user is "uid:gid" in decimal, both from 1 to 2^31-1. Names are refused: the engine
+// resolves them against the image's /etc/passwd, where any name can be uid 0 ("toor"); a bare
+// uid takes its gid from that file too. Signs, spaces and other spellings runc may still read as
+// 0 ("-0", "+0", "0x0") are not decimal numbers, so they never reach the engine.
+std::optional<long long> parse_id(const std::string& s) {
+    if (s.empty() || s.size() > 10 ||
+        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::nullopt;
+    return std::stoll(s);
+}
+
 void set_user(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
               const Reporter& r) {
     auto s = as_string(n, path, r);
     if (!s) return;
-    const std::string uid = s->substr(0, s->find(':'));
-    if (uid == "root" || (!uid.empty() && uid.find_first_not_of('0') == std::string::npos))
-        return r(n, path, "forbidden: sandboxes never run as root (uid 0)", Severity::error);
-    const bool ok = !s->empty() && s->size() <= 64 &&
-                    std::all_of(s->begin(), s->end(), [](char c) {
-                        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                               (c >= '0' && c <= '9') || c == '_' || c == '-' || c == ':';
-                    });
-    if (!ok) return r(n, path, "expected \"uid:gid\" or a user name", Severity::error);
-    p.security.user = *s;
+    const auto colon = s->find(':');
+    if (*s == "root")
+        return r(n, path, "forbidden: sandboxes never run as root (uid 0 or gid 0)", Severity::error);
+    if (colon == std::string::npos)
+        return r(n, path,
+                 "expected \"uid:gid\" in numbers (names and a uid alone are resolved inside the "
+                 "image, where they can mean root)",
+                 Severity::error);
+    const auto uid = parse_id(s->substr(0, colon));
+    const auto gid = parse_id(s->substr(colon + 1));
+    constexpr long long kMaxId = 2147483647;
+    if (!uid || !gid || *uid > kMaxId || *gid > kMaxId)
+        return r(n, path, "expected \"uid:gid\" as two decimal numbers from 1 to 2147483647",
+                 Severity::error);
+    if (*uid == 0 || *gid == 0)
+        return r(n, path, "forbidden: sandboxes never run as root (uid 0 or gid 0)", Severity::error);
+    p.security.user = std::to_string(*uid) + ":" + std::to_string(*gid);
 }
 
 void set_read_only_root(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,

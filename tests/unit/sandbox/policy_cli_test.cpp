@@ -69,7 +69,7 @@ TEST(PolicyCli, CheckReportsEveryForbiddenSettingPrecisely) {
     expect_line(r, f + ":3:3: security.privileged: forbidden: privileged containers are never allowed");
     expect_line(r, f + ":4:20: security.cap_add[1]: forbidden: capability SYS_ADMIN is not in the "
                        "allowlist (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETGID, SETUID)");
-    expect_line(r, f + ":5:9: security.user: forbidden: sandboxes never run as root (uid 0)");
+    expect_line(r, f + ":5:9: security.user: forbidden: sandboxes never run as root (uid 0 or gid 0)");
     expect_line(r, f + ":7:9: network.mode: forbidden: host networking is never allowed");
     expect_line(r, f + ":9:13: mounts[0].source: forbidden: the Docker socket is never mounted into a sandbox");
     expect_line(r, f + ":11:13: mounts[1].source: forbidden: host path \"/home/operator\" is outside "

@@ -4,6 +4,7 @@
 
 #include "sandbox/policy_file.hpp"
 #include "sandbox/policy_schema.hpp"
+#include "sandbox/policy_set.hpp"
 
 namespace tenex::sandbox {
 namespace {
@@ -212,6 +213,23 @@ TEST(PolicyFile, ForbiddenSettings) {
     expect_one_error("security:\n  cap_add: [ALL]\n", {2, 13, "security.cap_add[0]", "forbidden: capability ALL"});
     expect_one_error("security:\n  user: root\n", {2, 9, "security.user", "never run as root"});
     expect_one_error("security:\n  user: \"0:1000\"\n", {2, 9, "security.user", "never run as root"});
+}
+
+// Every spelling of uid 0 or gid 0 that the engine (runc) would run as root, and every user the
+// engine would resolve inside the image (a name, a uid alone), is refused; numbers are kept in
+// their canonical form.
+TEST(PolicyFile, UserIsTwoNonRootNumbers) {
+    for (const char* root : {"0:1000", "1000:0", "00:1000", "1000:000", "0:0", "root"})
+        expect_one_error(std::string("security:\n  user: \"") + root + "\"\n",
+                         {2, 9, "security.user", "never run as root"});
+    for (const char* bad : {"-0:1000", "+0:1000", "1000:-0", "0x0:1000", " 0:1000", "1000: 0",
+                            "toor", "toor:toor", "root:root", "1000", "1000:", ":1000", "1000:1000:1000",
+                            "-1:1000", "4294967296:1000", "2147483648:1000", "1e3:1000"})
+        expect_one_error(std::string("security:\n  user: \"") + bad + "\"\n",
+                         {2, 9, "security.user", "expected \"uid:gid\""});
+    const LoadedFile loaded = parse_policy_text("security:\n  user: \"01001:0065534\"\n", "p.yaml");
+    ASSERT_TRUE(loaded.diagnostics.empty()) << format_diagnostic(loaded.diagnostics.front());
+    EXPECT_EQ(merge_policy_files({&loaded.file}).policy.security.user, "1001:65534");
     expect_one_error("security:\n  cap_drop: []\n", {2, 3, "security.cap_drop", "always dropped"});
     expect_one_error("security:\n  runtime: kata\n", {2, 12, "security.runtime", "unknown runtime"});
     expect_one_error("network:\n  allow: [169.254.169.254:80]\n", {2, 11, "network.allow[0]", "metadata"});
