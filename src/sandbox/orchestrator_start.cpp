@@ -14,6 +14,7 @@ Result<Orchestrator::StartOutcome> Orchestrator::do_start(const ProjectRef& proj
     if (!dir) return make_error("workspace: " + dir.error().message);
     auto spec = build_sandbox_spec(policy, spec_context(project, *dir, SecretMode::read));
     if (!spec) return make_error("container spec: " + spec.error().message);
+    if (auto mounts = verify_mount_sources(policy, *dir); !mounts) return mounts.error();
     for (const auto& [k, v] : options_.extra_labels) spec->container.labels.emplace(k, v);
     if (!spec->network.network_name.empty()) {
         auto hosts = prepare_network(project, spec->network);

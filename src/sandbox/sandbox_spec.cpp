@@ -1,5 +1,7 @@
 #include "sandbox/sandbox_spec.hpp"
 
+#include "common/host_path.hpp"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -305,6 +307,24 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     for (const auto& [k, v] : secret_env) env[k] = v;
     for (const auto& [k, v] : env) c.env.push_back(k + "=" + v);
     return out;
+}
+
+Status verify_mount_sources(const Policy& p, const std::filesystem::path& project_dir,
+                            std::string_view mountinfo) {
+    for (const auto& m : p.mounts) {
+        auto source = resolve_beneath(project_dir, m.source);
+        if (!source) return make_error("mount " + m.source + " -> " + m.target + ": " + source.error().message);
+        if (!m.read_only) continue;
+        auto below = mountinfo.empty() ? mounts_beneath(*source)
+                                       : Result<std::vector<std::string>>(mounts_beneath(*source, mountinfo));
+        if (!below) return make_error("mount " + m.source + ": " + below.error().message);
+        if (!below->empty())
+            return make_error("read-only mount " + m.source + " -> " + m.target + ": " +
+                              below->front() +
+                              " is mounted beneath it, and a read-only bind does not reach "
+                              "submounts on this engine; remove the submount or the mount");
+    }
+    return Unit{};
 }
 
 }  // namespace tenex::sandbox

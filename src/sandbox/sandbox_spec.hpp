@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.hpp"
@@ -95,6 +96,16 @@ std::string expand_placeholders(const std::string& text, const SpecContext& ctx)
 // Builds the spec. Fails when the project directory is not absolute or a secret file cannot
 // be read (the reason names the variable and the file, never the value).
 Result<SandboxSpec> build_sandbox_spec(const Policy& policy, const SpecContext& ctx);
+
+// Checks the host side of the policy's mounts just before a container is created, since the
+// project directory is the sandbox's to change (it can swap a directory for a link between two
+// runs) and the cloned repository's (it can commit one): every source must resolve beneath the
+// project directory with no symbolic link in any component, and a read-only source must have
+// no mount point beneath it (the engine's read-only binds are not recursive before API 1.44, so
+// a submount would stay writable). `mountinfo` is a /proc/<pid>/mountinfo text; empty reads
+// this process's own.
+Status verify_mount_sources(const Policy& policy, const std::filesystem::path& project_dir,
+                            std::string_view mountinfo = {});
 
 // The marker that stands for a secret's value in redacted specs.
 std::string redacted_secret(const std::string& file);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <fstream>
 #include <algorithm>
 #include <cctype>
@@ -296,6 +298,56 @@ TEST(SandboxSpec, RendersToACreateBodyWithTheHardening) {
     EXPECT_FALSE(hc.contains("Binds") && !hc.at("Binds").empty());
     ASSERT_EQ(hc.at("Mounts").size(), 1u);
     EXPECT_EQ(hc.at("Mounts")[0].at("Target"), "/workspace");
+}
+
+}  // namespace
+}  // namespace tenex::sandbox
+
+namespace tenex::sandbox {
+namespace {
+
+// The host escape: a policy mount whose source inside the project directory is a symbolic
+// link (to / here) must never be handed to the engine; a read-only mount with a submount
+// beneath it is refused because the engine's read-only bind would not reach the submount.
+class MountSources : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() / ("tenex-mounts-" + std::to_string(::getpid()));
+        std::filesystem::remove_all(dir_);
+        std::filesystem::create_directories(dir_ / "data" / "ro");
+        policy_.mounts = {ProjectMount{.source = "data", .target = "/data", .read_only = false},
+                          ProjectMount{.source = "data/ro", .target = "/ro", .read_only = true}};
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    std::filesystem::path dir_;
+    Policy policy_;
+};
+
+TEST_F(MountSources, PlainDirectoriesPass) {
+    const std::string info = "1 0 8:1 / / rw - ext4 /dev/sda rw\n";
+    EXPECT_TRUE(verify_mount_sources(policy_, dir_, info));
+    EXPECT_TRUE(verify_mount_sources(policy_, dir_));  // this machine's real mount table
+}
+
+TEST_F(MountSources, ALinkAnywhereInTheSourceIsRefused) {
+    std::filesystem::remove_all(dir_ / "data");
+    std::filesystem::create_directory_symlink("/", dir_ / "data");
+    auto st = verify_mount_sources(policy_, dir_, "1 0 8:1 / / rw - ext4 /dev/sda rw\n");
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("data -> /data"), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("symbolic link"), std::string::npos) << st.error().message;
+}
+
+TEST_F(MountSources, AReadOnlySourceWithASubmountIsRefused) {
+    const std::string info = "1 0 8:1 / / rw - ext4 /dev/sda rw\n"
+                             "2 1 0:9 / " + (dir_ / "data" / "ro" / "sock").string() +
+                             " rw - tmpfs tmpfs rw\n";
+    auto st = verify_mount_sources(policy_, dir_, info);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("read-only mount data/ro"), std::string::npos) << st.error().message;
+    // The same submount under a writable mount only is no reason to refuse.
+    policy_.mounts.pop_back();
+    EXPECT_TRUE(verify_mount_sources(policy_, dir_, info));
 }
 
 }  // namespace
