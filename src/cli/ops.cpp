@@ -88,6 +88,7 @@ OResult<Reply> request(const Endpoint& e, const std::string& method, const std::
         req.method = method;
         req.path = path;
         req.content_type = {};
+        if (method == "POST") req.headers.push_back(std::string(daemon::kActionHeader) + ": 1");
         if (on_data) {
             req.timeout = std::chrono::milliseconds(0);
             docker::StreamHandlers h{.on_open = {}, .on_data = on_data};
@@ -109,7 +110,7 @@ OResult<Reply> request(const Endpoint& e, const std::string& method, const std::
     client.set_keep_alive(false);
     httplib::Result r{nullptr, httplib::Error::Unknown};
     if (method == "POST") {
-        r = client.Post(path.c_str());
+        r = client.Post(path.c_str(), httplib::Headers{{daemon::kActionHeader, "1"}}, "", "");
     } else if (on_data) {
         r = client.Get(
             path.c_str(),

@@ -447,6 +447,7 @@ Status HttpApi::start() {
     auto fd = addr->unix_socket ? bind_unix(addr->path)
                                 : bind_tcp(*addr, options_.allow_non_loopback, options_.listen);
     if (!fd) return std::move(fd).error();
+    listen_ = *addr;
     if (addr->unix_socket) {
         unix_path_ = addr->path;
     } else {
@@ -512,7 +513,46 @@ void HttpApi::stop() {
     }
 }
 
+// What only a web page would send: a page in the operator's browser can send simple requests
+// to a loopback API (a form POST without preflight) and read answers after rebinding its own
+// name to 127.0.0.1. Refused: any Origin header (browsers send it cross-origin and with every
+// POST; our clients never), a Host that is a name other than localhost or this API's own
+// listen host (rebinding needs a name; IP literals cannot be rebound), a Host with another
+// port, and a POST without kActionHeader (not sendable cross-site without a preflight).
+static std::optional<std::pair<int, std::string>> refuse_browser(const httplib::Request& req,
+                                                         const ListenAddress& listen, int port) {
+    if (req.has_header("Origin"))
+        return std::pair{403, std::string("cross-origin requests are refused")};
+    if (req.method == "POST" && req.get_header_value(kActionHeader).empty())
+        return std::pair{403, std::string("a state-changing request needs the header ") + kActionHeader +
+                                  ": 1 (`tenex-sandbox stop` and `restart` send it)"};
+    if (listen.unix_socket || !req.has_header("Host")) return std::nullopt;
+    const std::string host_header = req.get_header_value("Host");
+    std::string_view host = host_header;
+    std::string_view host_port;
+    if (!host.empty() && host.front() == '[') {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos) return std::pair{400, std::string("malformed Host header")};
+        host_port = host.substr(close + 1);
+        host = host.substr(1, close - 1);
+    } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+        host_port = host.substr(colon);
+        host = host.substr(0, colon);
+    }
+    const std::string want_port = ":" + std::to_string(port);
+    const bool literal = host.find(':') != std::string_view::npos ||
+                         (!host.empty() && host.find_first_not_of("0123456789.") == std::string_view::npos);
+    const bool known = literal || host == "localhost" || host == listen.host;
+    if (!known || (host_port != want_port && !(host_port.empty() && port == 80)))
+        return std::pair{421, "the Host header '" + shorten(host_header) + "' is not this API's address"};
+    return std::nullopt;
+}
+
 void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
+    if (auto refused = refuse_browser(req, listen_, port_.load())) {
+        spdlog::warn("http: refused {} {}: {}", req.method, shorten(req.path), refused->second);
+        return send_error(res, refused->first, refused->second);
+    }
     std::string_view target = req.target;
     auto raw_path = target.substr(0, target.find('?'));
     auto parts = split_path(raw_path);

@@ -112,6 +112,10 @@ Status stream_container_logs(const docker::Client& client, const std::string& co
                              const LogOptions& options,
                              const std::function<bool(std::string_view)>& sink);
 
+// A state-changing request (POST) must carry this header. A web page cannot send it to another
+// origin without a CORS preflight, which the API never grants.
+inline constexpr const char* kActionHeader = "X-Tenex-Request";
+
 struct HttpOptions {
     // "host:port" (IPv6 as "[::1]:port"; port 0 picks a free port) or "unix:/path" (the
     // socket file is created with mode 0600; a stale socket file is replaced, any other
@@ -159,6 +163,7 @@ private:
     std::thread thread_;
     std::stop_source stop_source_;
     std::atomic<int> port_{0};
+    ListenAddress listen_{};
     std::string unix_path_{};
 };
 

@@ -87,6 +87,7 @@ void setup(CURL* c, const std::string& socket, const std::string& url, const Req
         }
     }
     add_header("Expect:");
+    for (const auto& h : request.headers) add_header(h);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <stop_token>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "docker/error.hpp"
@@ -25,6 +26,7 @@ struct Request {
     std::string body{};
     std::string content_type = "application/json";
     std::chrono::milliseconds timeout{30000};
+    std::vector<std::string> headers{};  // extra "Name: value" lines
 };
 
 // Callbacks of a streaming request. on_open runs once the response headers of a 2xx

@@ -57,6 +57,10 @@ protected:
         c.set_read_timeout(10, 0);
         return c;
     }
+    // A POST as `tenex-sandbox stop` sends it (with the action header).
+    httplib::Result post(const std::string& path) {
+        return client().Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, "", "");
+    }
     std::string addr(const std::string& owner, const std::string& d) {
         return "/projects/" + docker::url_encode("31933:" + owner + ":" + d);
     }
@@ -94,7 +98,7 @@ TEST_F(HttpApiTest, HealthzOkAndUnhealthy) {
     j = json::parse(r->body);
     EXPECT_EQ(j["ok"], false);
     EXPECT_EQ(j["reasons"][0], "docker unreachable");
-    EXPECT_EQ(client().Post("/healthz")->status, 405);
+    EXPECT_EQ(post("/healthz")->status, 405);
 }
 
 TEST_F(HttpApiTest, MetricsInPrometheusTextFormat) {
@@ -185,7 +189,7 @@ TEST_F(HttpApiTest, UnknownAmbiguousAndBadProjects) {
     expect_json_error(client().Get("/projects/abc%4"), 400);
     expect_json_error(client().Get("/projects/a%00b"), 400);
     expect_json_error(client().Get("/projects/a%0Ab"), 400);
-    expect_json_error(client().Post("/projects/nope/stop"), 404);
+    expect_json_error(post("/projects/nope/stop"), 404);
     expect_json_error(client().Get("/projects/nope/logs"), 404);
     expect_json_error(client().Get("/nothing"), 404);
     expect_json_error(client().Get("/projects/alpha/explode"), 404);
@@ -194,11 +198,11 @@ TEST_F(HttpApiTest, UnknownAmbiguousAndBadProjects) {
 }
 
 TEST_F(HttpApiTest, StopAndRestartCallTheControlPlaneWithTheFullAddress) {
-    auto r = client().Post("/projects/alpha/stop");
+    auto r = post("/projects/alpha/stop");
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
     EXPECT_EQ(json::parse(r->body)["state"], "stopped");
-    r = client().Post(addr(kOwnerB, "shared") + "/restart");
+    r = post(addr(kOwnerB, "shared") + "/restart");
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
     EXPECT_EQ(json::parse(r->body)["state"], "running");
@@ -207,12 +211,41 @@ TEST_F(HttpApiTest, StopAndRestartCallTheControlPlaneWithTheFullAddress) {
     EXPECT_EQ(calls[0], "stop 31933:" + kOwnerA + ":alpha");
     EXPECT_EQ(calls[1], "restart 31933:" + kOwnerB + ":shared");
     EXPECT_EQ(client().Get("/projects/alpha/stop")->status, 405);
-    EXPECT_EQ(client().Post("/projects/alpha/logs")->status, 405);
+    EXPECT_EQ(post("/projects/alpha/logs")->status, 405);
     EXPECT_EQ(control_.recorded().size(), 2u);
     control_.fail_actions = true;
-    r = client().Post("/projects/alpha/restart");
+    r = post("/projects/alpha/restart");
     expect_json_error(r, 500);
     EXPECT_NE(r->body.find("the engine said no"), std::string::npos);
+}
+
+// A web page in the operator's browser: a cross-site form POST (no preflight), a fetch that
+// carries Origin, and DNS rebinding (a name of the attacker's that now points to 127.0.0.1).
+// None reaches the control plane or reads anything; the daemon's own clients still work.
+TEST_F(HttpApiTest, RequestsOnlyABrowserWouldSendAreRefused) {
+    const std::string port = std::to_string(api_->port());
+    auto with = [&](httplib::Headers h) {
+        auto r = client().Get("/projects", h);
+        return r ? r->status : 0;
+    };
+    EXPECT_EQ(with({{"Origin", "https://evil.example"}}), 403);
+    EXPECT_EQ(with({{"Origin", "null"}}), 403);
+    EXPECT_EQ(with({{"Host", "rebind.evil.example:" + port}}), 421);
+    EXPECT_EQ(with({{"Host", "127.0.0.1:1"}}), 421);
+    EXPECT_EQ(with({{"Host", "localhost:" + port}}), 200);
+    EXPECT_EQ(with({{"Host", "[::1]:" + port}}), 200);
+    EXPECT_EQ(with({{"Host", "127.0.0.1:" + port}}), 200);
+    // A form POST: no action header, with or without Origin.
+    expect_json_error(client().Post("/projects/alpha/stop"), 403);
+    expect_json_error(client().Post("/projects/alpha/stop", httplib::Headers{{"Origin", "https://evil.example"}}, "", ""), 403);
+    auto cross = client().Post("/projects/alpha/stop",
+                               httplib::Headers{{kActionHeader, "1"}, {"Origin", "https://evil.example"}}, "", "");
+    expect_json_error(cross, 403);
+    expect_json_error(client().Post("/projects/alpha/stop", "", "application/x-www-form-urlencoded"), 403);
+    EXPECT_TRUE(control_.recorded().empty());
+    auto ok = post("/projects/alpha/stop");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200) << ok->body;
 }
 
 TEST_F(HttpApiTest, HostilePathsAndQueriesNeverCrash) {
