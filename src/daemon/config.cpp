@@ -206,6 +206,7 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
                 {"events_per_second", H([&](auto& v, auto& kk) { r.number(v, kk, c.monitor.events_per_second, 0.001, 1e6); })},
                 {"burst", H([&](auto& v, auto& kk) { r.number(v, kk, c.monitor.burst, 1, 1e6); })},
                 {"queue_size", H([&](auto& v, auto& kk) { r.integer(v, kk, c.monitor.queue_size, std::size_t{1}, std::size_t{10000000}); })},
+                {"max_projects_per_event", H([&](auto& v, auto& kk) { r.integer(v, kk, c.monitor.max_projects_per_event, std::size_t{1}, std::size_t{1000}); })},
             });
         })},
         {"git", H([&](auto& n, auto& k) {

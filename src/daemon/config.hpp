@@ -20,6 +20,7 @@ struct MonitorLimits {
     double events_per_second = 5;  // per whitelisted pubkey (token bucket rate)
     double burst = 20;             // bucket size
     std::size_t queue_size = 10000;  // events waiting to be routed; overflow is counted
+    std::size_t max_projects_per_event = 8;  // distinct projects one event may wake
 };
 
 struct DaemonConfig {

@@ -42,7 +42,7 @@ namespace tenex::daemon {
 
 // The reasons tenex_events_rejected_total knows; each series exists from the start (0).
 inline constexpr std::string_view kRejectReasons[] = {
-    "not_whitelisted", "no_project", "bad_address", "not_a_project", "unknown_owner",
+    "not_whitelisted", "no_project", "bad_address", "not_a_project", "unknown_owner", "too_many_projects",
     "rate_limited",    "queue_full", "duplicate",   "invalid",       "other"};
 
 // The bucket bounds of tenex_trigger_to_running_seconds.

@@ -12,12 +12,13 @@ const char* to_string(Drop d) {
         case Drop::not_a_project: return "not_a_project";
         case Drop::unknown_owner: return "unknown_owner";
         case Drop::rate_limited: return "rate_limited";
+        case Drop::too_many_projects: return "too_many_projects";
         case Drop::count_: break;
     }
     return "?";
 }
 
-bool RateLimiter::allow(const std::string& key, Clock::time_point now) {
+bool RateLimiter::allow(const std::string& key, Clock::time_point now, double cost) {
     auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst_, now});
     auto& b = it->second;
     if (!fresh) {
@@ -25,8 +26,8 @@ bool RateLimiter::allow(const std::string& key, Clock::time_point now) {
         if (elapsed > 0) b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
         b.last = std::max(b.last, now);
     }
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
+    if (b.tokens < cost) return false;
+    b.tokens -= cost;
     return true;
 }
 
@@ -36,7 +37,8 @@ void RateLimiter::retain(const std::function<bool(const std::string&)>& keep) {
 
 Monitor::Monitor(const MonitorLimits& limits, const std::vector<std::string>& whitelist)
     : whitelist_(whitelist.begin(), whitelist.end()),
-      limiter_(limits.events_per_second, limits.burst) {}
+      limiter_(limits.events_per_second, limits.burst),
+      max_projects_(limits.max_projects_per_event) {}
 
 void Monitor::set_whitelist(const std::vector<std::string>& whitelist) {
     whitelist_ = {whitelist.begin(), whitelist.end()};
@@ -65,8 +67,10 @@ Routed Monitor::route(const nostr::Event& event, Clock::time_point now) {
             any_unknown_owner = true;
             continue;
         }
-        if (std::find(out.projects.begin(), out.projects.end(), *address) == out.projects.end())
+        if (std::find(out.projects.begin(), out.projects.end(), *address) == out.projects.end()) {
+            if (out.projects.size() == max_projects_) return drop(Drop::too_many_projects);
             out.projects.push_back(std::move(address).value());
+        }
     }
     if (out.projects.empty()) {
         // The most telling reason: a hostile tag beats an unrelated one.
@@ -76,7 +80,8 @@ Routed Monitor::route(const nostr::Event& event, Clock::time_point now) {
         return drop(Drop::not_a_project);
     }
     // Rate limits apply to events that would do work, so chatter without projects is free.
-    if (!limiter_.allow(event.pubkey, now)) return drop(Drop::rate_limited);
+    if (!limiter_.allow(event.pubkey, now, static_cast<double>(out.projects.size())))
+        return drop(Drop::rate_limited);
     ++accepted_;
     return out;
 }

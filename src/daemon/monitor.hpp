@@ -5,7 +5,9 @@
 // An event wakes a project when its author is whitelisted, it passes the author's rate limit,
 // and an `a` tag names a kind-31933 address whose owner is whitelisted too (so a whitelisted
 // key cannot make the daemon clone and run a stranger's project). Everything else is dropped
-// with a counted reason.
+// with a counted reason. Work is bounded per event: an event naming more distinct projects
+// than the limit is dropped whole, and each project it wakes costs one token of its author's
+// rate limit (an event with 40 `a` tags is 40 wakes, not one).
 #pragma once
 
 #include <array>
@@ -29,7 +31,8 @@ enum class Drop : std::uint8_t {
     bad_address,       // an `a` tag that does not parse (hostile or malformed)
     not_a_project,     // `a` tags name other kinds only
     unknown_owner,     // the project's owner is not whitelisted
-    rate_limited,      // the author's token bucket is empty
+    rate_limited,      // the author's token bucket has fewer tokens than projects to wake
+    too_many_projects, // more distinct projects than MonitorLimits::max_projects_per_event
     count_
 };
 const char* to_string(Drop d);
@@ -41,7 +44,8 @@ class RateLimiter {
 public:
     using Clock = std::chrono::steady_clock;
     RateLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
-    bool allow(const std::string& key, Clock::time_point now);
+    // Takes `cost` tokens when the bucket has them.
+    bool allow(const std::string& key, Clock::time_point now, double cost = 1);
     // Keeps only the buckets whose key passes (buckets exist for whitelisted keys only, so
     // memory is bounded by the whitelist).
     void retain(const std::function<bool(const std::string&)>& keep);
@@ -79,6 +83,7 @@ public:
 private:
     std::unordered_set<std::string> whitelist_;
     RateLimiter limiter_;
+    std::size_t max_projects_;
     std::array<std::uint64_t, static_cast<std::size_t>(Drop::count_)> dropped_{};
     std::uint64_t accepted_ = 0;
 };

@@ -113,6 +113,29 @@ TEST_F(MonitorTest, RateLimitPerAuthorRefills) {
     EXPECT_EQ(monitor.dropped(Drop::rate_limited), 2u);
 }
 
+// One event, many loads: 5,000 `a` tags once started 5,000 project loads for one token.
+// Duplicates count once; more distinct projects than the limit drop the event whole; each
+// project woken takes one token of the author's bucket.
+TEST_F(MonitorTest, ProjectsPerEventAreCappedDeduplicatedAndEachCostsAToken) {
+    MonitorLimits l{.events_per_second = 1, .burst = 10, .queue_size = 10, .max_projects_per_event = 4};
+    Monitor m{l, {kAlice}};
+    std::vector<nostr::Tag> same(5000, nostr::Tag{"a", project(kAlice, "p")});
+    auto r = m.route(event(kAlice, same), t0);
+    ASSERT_EQ(r.projects.size(), 1u);  // 5,000 copies of one address: one project, one token
+    std::vector<nostr::Tag> many;
+    for (int i = 0; i < 5000; ++i) many.push_back({"a", project(kAlice, "p" + std::to_string(i))});
+    r = m.route(event(kAlice, many), t0);
+    EXPECT_TRUE(r.projects.empty());
+    EXPECT_EQ(r.reason, Drop::too_many_projects);
+    EXPECT_EQ(m.dropped(Drop::too_many_projects), 1u);
+    std::vector<nostr::Tag> four(many.begin(), many.begin() + 4);
+    EXPECT_EQ(m.route(event(kAlice, four), t0).projects.size(), 4u);  // 1 + 4 of 10 tokens
+    EXPECT_EQ(m.route(event(kAlice, four), t0).projects.size(), 4u);  // 9 of 10
+    r = m.route(event(kAlice, four), t0);                              // 4 more than the 1 left
+    EXPECT_EQ(r.reason, Drop::rate_limited);
+    EXPECT_EQ(m.route(event(kAlice, {{"a", project(kAlice, "q")}}), t0).projects.size(), 1u);
+}
+
 TEST_F(MonitorTest, WhitelistReloadAppliesToNextEvent) {
     EXPECT_EQ(monitor.route(event(kMallory, {{"a", project(kMallory, "m")}}), t0).reason,
               Drop::not_whitelisted);
