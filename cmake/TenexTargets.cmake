@@ -10,17 +10,19 @@ function(tenex_module name)
     target_link_libraries(tenex_${name} PUBLIC ${M_DEPS})
 endfunction()
 
-# tenex_test(<name> LABEL <unit|docker|interop|e2e> SOURCES ... DEPS ... [TIMEOUT s])
+# tenex_test(<name> LABEL <unit|docker|interop|e2e|attack> SOURCES ... DEPS ... [TIMEOUT s]
+#            [PROPERTIES <ctest property> <value> ...])
 # One GoogleTest executable, its tests registered with CTest under the label.
 include(GoogleTest)
 function(tenex_test name)
-    cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+    cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;DEPS;PROPERTIES" ${ARGN})
     if(NOT T_TIMEOUT)
         set(T_TIMEOUT 300)
     endif()
     add_executable(${name} ${T_SOURCES})
     target_link_libraries(${name} PRIVATE ${T_DEPS} tenex::test_support GTest::gmock GTest::gtest_main)
     gtest_discover_tests(${name}
-        PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+        PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT} ${T_PROPERTIES}
         DISCOVERY_TIMEOUT 60)
+    set_property(GLOBAL APPEND PROPERTY TENEX_TESTS_${T_LABEL} ${name})
 endfunction()

@@ -39,6 +39,7 @@ public:
     int wait(std::chrono::milliseconds timeout = std::chrono::seconds(30));  // exit status or -1
     void terminate();  // SIGTERM, then SIGKILL
     bool running() const { return pid_ > 0; }
+    pid_t pid() const { return pid_; }
     std::string log() const;
 
 private:
