@@ -1,0 +1,160 @@
+// A fake Ollama server for tests: answers every chat at once with a fixed text, the way the
+// real one does (POST /api/chat, NDJSON streaming, or one JSON object with "stream": false).
+// The TENEX backend reaches it through its "ollama" provider, whose "apiKey" in providers.json
+// is the base URL (http://HOST:PORT; the provider appends /api).
+// No dependencies: node's http only.
+//
+// Usage: node fake-llm.mjs [--port N] [--host H] [--text T] [--log FILE]
+//   --port 0 (default) picks a free port; prints "http://HOST:PORT" on stdout once listening.
+//   --text (or FAKE_LLM_TEXT): the answer; "{n}" in it becomes the request's sequence number.
+//   A request with "format" (structured output) gets JSON instead: for a JSON schema, the
+//   smallest object that satisfies it, with the text in its string fields.
+//   --log FILE: one JSON line per request (method, path, model, messages count, last user
+//   message) is appended there; without it they go to stderr.
+// Endpoints: POST /api/chat, POST /api/generate, GET /api/tags, GET /api/version,
+// POST /api/show, POST /api/embed and OpenAI's POST /v1/embeddings (small deterministic
+// vectors), GET / ("Ollama is running").
+// Stops on SIGTERM/SIGINT.
+import { createServer } from 'node:http';
+import { appendFileSync } from 'node:fs';
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
+};
+const port = Number(opt('port', process.env.FAKE_LLM_PORT ?? 0));
+const host = opt('host', process.env.FAKE_LLM_HOST ?? '127.0.0.1');
+const text = opt('text', process.env.FAKE_LLM_TEXT ?? 'Hello from the fake LLM.');
+const logFile = opt('log', process.env.FAKE_LLM_LOG ?? '');
+const model = 'fake';
+let seq = 0;
+
+function log(entry) {
+  const line = JSON.stringify({ t: new Date().toISOString(), ...entry }) + '\n';
+  if (logFile) appendFileSync(logFile, line);
+  else process.stderr.write(line);
+}
+
+function lastUser(messages) {
+  for (let i = (messages?.length ?? 0) - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m?.role === 'user') return typeof m.content === 'string' ? m.content : JSON.stringify(m.content);
+  }
+  return undefined;
+}
+
+// A small deterministic unit vector per text (8 dimensions), so similarity searches work.
+function embedding(text) {
+  const v = new Array(8).fill(0);
+  for (let i = 0; i < text.length; i++) v[i % 8] += text.charCodeAt(i) % 31;
+  v[0] += 1;
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+}
+
+// For structured output (Ollama's "format": a JSON schema, or "json"): the smallest object that
+// satisfies the schema, strings filled with the fixed text. Enough for the backend's summaries.
+function fromSchema(schema, answer, depth = 0) {
+  if (!schema || typeof schema !== 'object' || depth > 8) return answer;
+  if (Array.isArray(schema.enum) && schema.enum.length) return schema.enum[0];
+  if (schema.const !== undefined) return schema.const;
+  const alt = schema.anyOf ?? schema.oneOf;
+  if (Array.isArray(alt) && alt.length) return fromSchema(alt.find((a) => a.type !== 'null') ?? alt[0], answer, depth + 1);
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  switch (type) {
+    case 'object': {
+      const out = {};
+      for (const [k, v] of Object.entries(schema.properties ?? {})) out[k] = fromSchema(v, answer, depth + 1);
+      return out;
+    }
+    case 'array': return Array.from({ length: schema.minItems ?? 0 }, () => fromSchema(schema.items, answer, depth + 1));
+    case 'number': case 'integer': return schema.minimum ?? 0;
+    case 'boolean': return false;
+    case 'null': return null;
+    default: return answer;
+  }
+}
+
+function readBody(req) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      try { resolve(raw ? JSON.parse(raw) : {}); } catch { resolve({ _unparsed: raw.slice(0, 200) }); }
+    });
+  });
+}
+
+function json(res, status, body) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+const server = createServer(async (req, res) => {
+  const path = (req.url ?? '/').split('?')[0];
+  const body = req.method === 'POST' ? await readBody(req) : {};
+  const n = ++seq;
+  log({
+    n, method: req.method, path, model: body.model, stream: body.stream,
+    messages: Array.isArray(body.messages) ? body.messages.length : undefined,
+    tools: Array.isArray(body.tools) ? body.tools.length : undefined,
+    format: body.format !== undefined ? true : undefined,
+    user: lastUser(body.messages)?.slice(0, 500),
+  });
+  let answer = text.replaceAll('{n}', String(n));
+  if (body.format === 'json') answer = JSON.stringify({ text: answer });
+  else if (body.format && typeof body.format === 'object') answer = JSON.stringify(fromSchema(body.format, answer));
+  const now = () => new Date().toISOString();
+  const done = {
+    done: true, done_reason: 'stop', total_duration: 1000, load_duration: 0,
+    prompt_eval_count: 1, prompt_eval_duration: 1, eval_count: 1, eval_duration: 1,
+  };
+
+  if (req.method === 'GET' && (path === '/' || path === '')) {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    return res.end('Ollama is running');
+  }
+  if (req.method === 'GET' && path === '/api/version') return json(res, 200, { version: '0.0.0-fake' });
+  if (req.method === 'GET' && path === '/api/tags') {
+    return json(res, 200, { models: [{ name: model, model, modified_at: now(), size: 1, digest: '0'.repeat(64), details: {} }] });
+  }
+  if (req.method === 'POST' && path === '/api/show') {
+    return json(res, 200, { modelfile: '', parameters: '', template: '', details: {}, model_info: {}, capabilities: ['completion', 'tools'] });
+  }
+  if (req.method === 'POST' && (path === '/v1/embeddings' || path === '/embeddings')) {
+    // OpenAI-compatible embeddings, for the backend's embed.json (its default "local" provider
+    // downloads a model from huggingface.co, and a failed download kills the backend)
+    const inputs = Array.isArray(body.input) ? body.input : [body.input ?? ''];
+    return json(res, 200, {
+      object: 'list', model: body.model ?? model,
+      data: inputs.map((s, index) => ({ object: 'embedding', index, embedding: embedding(String(s)) })),
+      usage: { prompt_tokens: 1, total_tokens: 1 },
+    });
+  }
+  if (req.method === 'POST' && path === '/api/embed') {
+    const inputs = Array.isArray(body.input) ? body.input : [body.input ?? ''];
+    return json(res, 200, { model: body.model ?? model, embeddings: inputs.map((s) => embedding(String(s))) });
+  }
+  if (req.method === 'POST' && (path === '/api/chat' || path === '/api/generate')) {
+    const isChat = path === '/api/chat';
+    const piece = (content, extra = {}) => isChat
+      ? { model: body.model ?? model, created_at: now(), message: { role: 'assistant', content }, done: false, ...extra }
+      : { model: body.model ?? model, created_at: now(), response: content, done: false, ...extra };
+    if (body.stream === false) return json(res, 200, piece(answer, done));
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(JSON.stringify(piece(answer)) + '\n');
+    res.end(JSON.stringify(piece('', done)) + '\n');
+    return;
+  }
+  json(res, 404, { error: `fake-llm: no route ${req.method} ${path}` });
+});
+
+server.listen(port, host, () => {
+  const a = server.address();
+  console.log(`http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`);
+});
+const stop = () => { server.close(() => process.exit(0)); server.closeAllConnections(); };
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
