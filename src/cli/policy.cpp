@@ -136,6 +136,7 @@ int run_show(const std::string& project, const std::string& dir) {
 struct RenderOptions {
     std::string dir = kDefaultPoliciesDir;
     std::string projects_path = "/var/lib/tenex-sandbox/projects";
+    std::string state_dir = "/var/lib/tenex-sandbox/state";
     std::string naddr;
     std::string daemon_id = "tenex-sandbox";
     std::string api = docker::kClientMinApi.to_string();
@@ -164,6 +165,7 @@ int run_render(const std::string& project, const RenderOptions& o) {
     ctx.daemon_id = o.daemon_id;
     ctx.secrets = SecretMode::redact;  // never print secret values
     ctx.relays = o.relays;
+    ctx.runtime_dir = fs::absolute(o.state_dir) / "runtime" / container_name(ref);
     auto spec = build_sandbox_spec(resolved.policy, ctx);
     if (!spec) {
         std::fprintf(stderr, "%s\n", spec.error().message.c_str());
@@ -239,6 +241,8 @@ void register_policy(CLI::App& root, Context& ctx) {
     render->add_option("--policies", render_opts->dir, "Policies directory");
     render->add_option("-p,--projects-path", render_opts->projects_path,
                        "Where project directories live");
+    render->add_option("--state-dir", render_opts->state_dir,
+                       "The daemon's state directory (TENEX runtime directories live in runtime/)");
     render->add_option("--naddr", render_opts->naddr,
                        "The project's naddr for {naddr} (default: encoded from the address)");
     render->add_option("--daemon-id", render_opts->daemon_id, "Daemon identity label");

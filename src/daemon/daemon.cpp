@@ -170,6 +170,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
         return config.projects_path / name->relative();
     };
     oo.relays = relay_urls;
+    oo.runtime_root = config.state_dir / "runtime";
     orchestrator = std::make_unique<sandbox::Orchestrator>(std::move(oo), *engine);
     orchestrator_events = std::make_unique<sandbox::OrchestratorEvents>(*docker, *orchestrator);
     if (!orchestrator_events->start()) spdlog::warn("Docker events stream not connected yet; retrying");

@@ -1,6 +1,6 @@
 #include "project/agent_profile.hpp"
 
-#include "project/dir_fd.hpp"
+#include "common/dir_fd.hpp"
 #include "project/workspace_manager.hpp"
 #include "project/workspace_path.hpp"
 

@@ -1,6 +1,6 @@
 #include "project/tenex_layout.hpp"
 
-#include "project/dir_fd.hpp"
+#include "common/dir_fd.hpp"
 #include "project/slug.hpp"
 #include "project/workspace_path.hpp"
 

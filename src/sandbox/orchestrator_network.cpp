@@ -22,7 +22,9 @@ SpecContext Orchestrator::spec_context(const ProjectRef& project, const std::fil
         std::lock_guard lock(relays_mu_);
         relays = relays_;
     }
-    return project_spec_context(project, dir, options_.daemon_id, secrets, std::move(relays));
+    auto ctx = project_spec_context(project, dir, options_.daemon_id, secrets, std::move(relays));
+    if (!options_.runtime_root.empty()) ctx.runtime_dir = options_.runtime_root / container_name(project);
+    return ctx;
 }
 
 Result<std::vector<std::string>> Orchestrator::prepare_network(const ProjectRef& project,

@@ -1,6 +1,7 @@
 // The worker side of a start: claiming the container name (adopting this daemon's own
 // container when it holds it), creating and starting.
 #include "sandbox/orchestrator_detail.hpp"
+#include "sandbox/runtime_contract.hpp"
 
 namespace tenex::sandbox {
 
@@ -12,9 +13,17 @@ Result<Orchestrator::StartOutcome> Orchestrator::do_start(const ProjectRef& proj
     if (!old_id.empty()) (void)engine_.remove(old_id, true);
     auto dir = options_.workspace(project);
     if (!dir) return make_error("workspace: " + dir.error().message);
-    auto spec = build_sandbox_spec(policy, spec_context(project, *dir, SecretMode::read));
+    const SpecContext ctx = spec_context(project, *dir, SecretMode::read);
+    auto spec = build_sandbox_spec(policy, ctx);
     if (!spec) return make_error("container spec: " + spec.error().message);
     if (auto mounts = verify_mount_sources(policy, *dir); !mounts) return mounts.error();
+    if (policy.llm.enabled()) {
+        auto prepared = prepare_runtime_dir(ctx.runtime_dir, *dir, policy,
+                                            RuntimeInputs{.owner = project.owner, .d = project.d,
+                                                          .relays = spec->network.relay_urls,
+                                                          .llm_url = spec->llm_url});
+        if (!prepared) return make_error("TENEX runtime: " + prepared.error().message);
+    }
     for (const auto& [k, v] : options_.extra_labels) spec->container.labels.emplace(k, v);
     if (!spec->network.network_name.empty()) {
         auto hosts = prepare_network(project, spec->network);

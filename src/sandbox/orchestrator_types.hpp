@@ -77,6 +77,9 @@ struct OrchestratorOptions {
     // reachable from egress projects whose policy says network.relays: true. The initial
     // list; Orchestrator::set_relays replaces it.
     std::vector<std::string> relays{};
+    // Where TENEX runtime projects (policies with tenex.llm) keep their global directory:
+    // <runtime_root>/<container name>, persistent across restarts. Empty: such projects fail.
+    std::filesystem::path runtime_root{};
     // Host side of isolated/egress (filter rules, forwarders); default: HostNetworkEnforcer.
     std::shared_ptr<NetworkEnforcer> network_enforcer{};
     std::function<TimePoint()> clock{};                  // default: steady_clock::now

@@ -77,6 +77,20 @@ struct Security {
     bool operator==(const Security&) const = default;
 };
 
+// The TENEX runtime contract (images/runtime/README.md). A policy that names an LLM provider
+// gets it: the project mounted at /projects/<d>, a persistent per-project global directory at
+// /tenex with the config.json, llms.json, providers.json and embed.json the daemon writes, and
+// the provider's endpoint reachable as the policy says.
+struct TenexLlm {
+    std::string provider{};     // "ollama" or "openai"; empty: no runtime contract
+    std::string model{};        // the chat model
+    std::string base_url{};     // http(s)://host[:port][/path]; empty: the provider's own
+    std::string key_file{};     // host file holding the API key (openai)
+    std::string embed_model{};  // embeddings model at the same OpenAI-compatible endpoint
+    bool enabled() const { return !provider.empty(); }
+    bool operator==(const TenexLlm&) const = default;
+};
+
 struct Policy {
     std::string image = "tenex-runtime:latest";
     std::vector<std::string> command{};  // Entrypoint; empty: the image's
@@ -88,6 +102,7 @@ struct Policy {
     Network network{};
     Lifecycle lifecycle{};
     Security security{};
+    TenexLlm llm{};  // tenex.llm.*
     bool operator==(const Policy&) const = default;
 };
 

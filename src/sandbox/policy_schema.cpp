@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 
+#include "sandbox/runtime_contract.hpp"
 #include "sandbox/units.hpp"
 
 namespace tenex::sandbox {
@@ -566,6 +567,64 @@ void set_runtime(Policy& p, const std::string& path, const std::string&, const Y
     p.security.runtime = *s;
 }
 
+void set_llm_provider(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                      const Reporter& r) {
+    auto s = as_string(n, path, r);
+    if (!s) return;
+    if (*s != "ollama" && *s != "openai")
+        return r(n, path,
+                 "unknown provider \"" + *s + "\" (one of ollama, openai; anthropic and openrouter "
+                 "need an embeddings endpoint of their own, not supported yet)",
+                 Severity::error);
+    p.llm.provider = *s;
+}
+
+// A model name: printable, no spaces or quotes (it lands in JSON and logs).
+bool valid_model(const std::string& s) {
+    return !s.empty() && s.size() <= 200 && std::all_of(s.begin(), s.end(), [](char c) {
+        return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+    });
+}
+
+void set_llm_model(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                   const Reporter& r) {
+    auto s = as_string(n, path, r);
+    if (!s) return;
+    if (!valid_model(*s)) return r(n, path, "expected a model name (printable, no spaces)", Severity::error);
+    p.llm.model = *s;
+}
+
+void set_llm_embed_model(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                         const Reporter& r) {
+    auto s = as_string(n, path, r);
+    if (!s) return;
+    if (!valid_model(*s)) return r(n, path, "expected a model name (printable, no spaces)", Severity::error);
+    p.llm.embed_model = *s;
+}
+
+void set_llm_base_url(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                      const Reporter& r) {
+    auto s = as_string(n, path, r);
+    if (!s) return;
+    const auto e = parse_endpoint(*s);
+    if (!e || (e->scheme != "http" && e->scheme != "https") || s->find('?') != std::string::npos)
+        return r(n, path,
+                 "expected http://host[:port][/path] or https://... (no credentials, query or "
+                 "fragment)",
+                 Severity::error);
+    p.llm.base_url = *s;
+}
+
+void set_llm_key_file(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                      const Reporter& r) {
+    auto s = as_string(n, path, r);
+    if (!s) return;
+    if (s->empty() || (*s)[0] != '/' || has_dotdot(*s))
+        return r(n, path, "expected the absolute path of a host file holding the key (no \"..\")",
+                 Severity::error);
+    p.llm.key_file = *s;
+}
+
 const std::vector<Key>& keys() {
     static const std::vector<Key> kKeys{
         {"", KeyKind::section, nullptr},
@@ -603,6 +662,13 @@ const std::vector<Key>& keys() {
         {"security.tmpfs", KeyKind::dynamic_map, set_tmpfs},
         {"security.cap_add", KeyKind::leaf, set_cap_add},
         {"security.runtime", KeyKind::leaf, set_runtime},
+        {"tenex", KeyKind::section, nullptr},
+        {"tenex.llm", KeyKind::section, nullptr},
+        {"tenex.llm.provider", KeyKind::leaf, set_llm_provider},
+        {"tenex.llm.model", KeyKind::leaf, set_llm_model},
+        {"tenex.llm.base_url", KeyKind::leaf, set_llm_base_url},
+        {"tenex.llm.key_file", KeyKind::leaf, set_llm_key_file},
+        {"tenex.llm.embed_model", KeyKind::leaf, set_llm_embed_model},
     };
     return kKeys;
 }

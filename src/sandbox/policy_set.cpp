@@ -56,6 +56,23 @@ void cross_checks(ResolvedPolicy& r) {
     for (const auto& m : p.mounts)
         if (p.security.tmpfs.count(m.target))
             add("mounts", "target " + m.target + " is also a tmpfs", Severity::error);
+    if (p.llm.enabled() && p.llm.model.empty())
+        add("tenex.llm.provider", "the TENEX runtime needs tenex.llm.model too", Severity::error);
+    if (p.llm.provider == "openai" && p.llm.key_file.empty())
+        add("tenex.llm.provider", "provider openai needs tenex.llm.key_file (the API key, read from a host file)",
+            Severity::error);
+    if (!p.llm.enabled() && (!p.llm.model.empty() || !p.llm.base_url.empty() || !p.llm.key_file.empty()))
+        add("tenex.llm", "ignored without tenex.llm.provider", Severity::warning);
+    if (p.llm.enabled() && !(p.network.mode == NetworkMode::egress && p.network.relays))
+        add("tenex.llm.provider",
+            "the TENEX runtime reaches Nostr through the daemon's relays: network.mode egress with relays: true",
+            Severity::error);
+    if (p.llm.enabled() && !p.llm.base_url.empty() && p.network.mode != NetworkMode::egress)
+        add("tenex.llm.base_url",
+            "a base_url is reachable only in network.mode egress, through a forwarder the daemon "
+            "runs for exactly this host and port (a loopback endpoint such as a local Ollama "
+            "only this way)",
+            Severity::error);
     if (p.resources.disk_bytes != 0)
         add("resources.disk",
             "honoured only by the overlay2 storage driver on xfs mounted with pquota; elsewhere "
@@ -195,6 +212,11 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     for (const auto& [path, size] : s.tmpfs) out.emplace_back("security.tmpfs." + path, format_memory(size));
     out.emplace_back("security.cap_add", join(s.cap_add));
     out.emplace_back("security.runtime", s.runtime.empty() ? "(engine default)" : s.runtime);
+    out.emplace_back("tenex.llm.provider", p.llm.provider.empty() ? "(none: no TENEX runtime contract)" : p.llm.provider);
+    out.emplace_back("tenex.llm.model", p.llm.model.empty() ? "(none)" : p.llm.model);
+    out.emplace_back("tenex.llm.base_url", p.llm.base_url.empty() ? "(the provider's own)" : p.llm.base_url);
+    out.emplace_back("tenex.llm.key_file", p.llm.key_file.empty() ? "(none)" : p.llm.key_file);
+    out.emplace_back("tenex.llm.embed_model", p.llm.embed_model.empty() ? "(default)" : p.llm.embed_model);
     return out;
 }
 

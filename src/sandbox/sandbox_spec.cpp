@@ -1,6 +1,7 @@
 #include "sandbox/sandbox_spec.hpp"
 
 #include "common/host_path.hpp"
+#include "sandbox/runtime_contract.hpp"
 
 #include <openssl/evp.h>
 
@@ -107,6 +108,35 @@ nlohmann::json canonical(const docker::ContainerSpec& c, const NetworkPlan& net,
     };
 }
 
+// Where the runtime reaches its LLM provider. A policy's base_url is reached through a
+// forwarder named tenex-llm in mode egress (the one way a loopback endpoint such as a local
+// Ollama is reachable, and only because the policy names it), directly in mode open (a public
+// endpoint only), and not at all in modes none and isolated.
+template <class AddForward>
+Status plan_llm_endpoint(const Policy& p, const NetworkPlan& net, std::string& llm_url, AddForward&& add) {
+    if (p.llm.base_url.empty()) {
+        if (net.mode != NetworkMode::open && !(net.mode == NetworkMode::egress && !net.allow.empty()))
+            return make_error("tenex.llm: without base_url the provider's own endpoint must be "
+                              "reachable (network.mode open, or egress with it in network.allow)");
+        return Unit{};
+    }
+    auto e = parse_endpoint(p.llm.base_url);
+    if (!e || (e->scheme != "http" && e->scheme != "https"))
+        return make_error("tenex.llm.base_url: not an http(s) URL: " + p.llm.base_url);
+    if (net.mode == NetworkMode::egress) {
+        add(Forward{.name = kLlmHostName, .port = e->port, .target_host = e->host, .target_port = e->port,
+                    .trusted = true});
+        llm_url = e->url_with_host(kLlmHostName);
+        return Unit{};
+    }
+    if (net.mode == NetworkMode::open && !e->literal()) {
+        llm_url = p.llm.base_url;
+        return Unit{};
+    }
+    return make_error("tenex.llm.base_url " + p.llm.base_url + " is not reachable in network mode " +
+                      to_string(net.mode) + " (egress forwards it; open reaches public names only)");
+}
+
 }  // namespace
 
 SpecContext project_spec_context(const ProjectRef& project, std::filesystem::path project_dir,
@@ -126,40 +156,18 @@ std::string bridge_name(const ProjectRef& project) {
 std::string redacted_secret(const std::string& file) { return "<secret from " + file + ">"; }
 
 Result<RelayRoute> relay_route(const std::string& url, int index) {
-    std::string scheme, rest;
-    if (url.starts_with("ws://")) scheme = "ws", rest = url.substr(5);
-    else if (url.starts_with("wss://")) scheme = "wss", rest = url.substr(6);
-    else return make_error("relay URL must start with ws:// or wss://: " + url);
-    const auto slash = rest.find_first_of("/?#");
-    std::string authority = rest.substr(0, slash);
-    const std::string path = slash == std::string::npos ? "" : rest.substr(slash);
-    if (authority.find('@') != std::string::npos)
-        return make_error("relay URL with credentials is not forwarded");
-    std::string host = authority;
-    int port = scheme == "wss" ? 443 : 80;
-    if (!authority.empty() && authority.front() == '[') {  // [v6]:port
-        const auto close = authority.find(']');
-        if (close == std::string::npos) return make_error("bad relay URL host: " + url);
-        host = authority.substr(1, close - 1);
-        const std::string tail = authority.substr(close + 1);
-        if (tail.starts_with(":")) port = std::atoi(tail.c_str() + 1);
-    } else if (const auto colon = authority.rfind(':'); colon != std::string::npos) {
-        host = authority.substr(0, colon);
-        port = std::atoi(authority.c_str() + colon + 1);
-    }
-    if (host.empty() || port < 1 || port > 65535) return make_error("bad relay URL: " + url);
-    std::transform(host.begin(), host.end(), host.begin(),
-                   [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; });
-    const bool literal = host == "localhost" || host.find(':') != std::string::npos ||
-                         std::all_of(host.begin(), host.end(),
-                                     [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+    if (!url.starts_with("ws://") && !url.starts_with("wss://"))
+        return make_error("relay URL must start with ws:// or wss://: " + url);
+    auto e = parse_endpoint(url);
+    if (!e && url.find('@') != std::string::npos) return make_error("relay URL with credentials is not forwarded");
+    if (!e) return make_error("bad relay URL: " + url);
     RelayRoute r;
-    r.forward = Forward{.name = literal ? "tenex-relay-" + std::to_string(index) : host,
-                        .port = port,
-                        .target_host = host,
-                        .target_port = port,
+    r.forward = Forward{.name = e->literal() ? "tenex-relay-" + std::to_string(index) : e->host,
+                        .port = e->port,
+                        .target_host = e->host,
+                        .target_port = e->port,
                         .trusted = true};
-    r.inside_url = literal ? scheme + "://" + r.forward.name + ":" + std::to_string(port) + path : url;
+    r.inside_url = e->literal() ? e->url_with_host(r.forward.name) : url;
     return r;
 }
 
@@ -248,8 +256,24 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     c.init = true;
     c.runtime = p.security.runtime;
 
-    c.mounts.push_back(docker::BindMount{.source = project_dir.string(), .target = kWorkspace,
+    // The TENEX runtime finds its project at projectsBase/<d> and its state at /tenex.
+    std::string workspace = kWorkspace;
+    if (p.llm.enabled()) {
+        auto inside = runtime_project_path(ctx.project.d);
+        if (!inside) return inside.error();
+        if (ctx.runtime_dir.empty()) return make_error("no runtime directory for the TENEX runtime");
+        workspace = *inside;
+        c.working_dir = workspace;
+        env["TENEX_WORKSPACE"] = workspace;
+        env["TENEX_PROJECT_D"] = ctx.project.d;
+        env["TENEX_BASE_DIR"] = kRuntimeBaseDir;
+        env["HOME"] = std::string(kRuntimeBaseDir) + "/home";
+    }
+    c.mounts.push_back(docker::BindMount{.source = project_dir.string(), .target = workspace,
                                          .read_only = false});
+    if (p.llm.enabled())
+        c.mounts.push_back(docker::BindMount{.source = ctx.runtime_dir.lexically_normal().string(),
+                                             .target = kRuntimeBaseDir, .read_only = false});
     for (const auto& m : p.mounts)
         c.mounts.push_back(docker::BindMount{
             .source = (project_dir / m.source).lexically_normal().string(),
@@ -270,13 +294,14 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     }
     if (p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress)
         net.bridge = bridge_name(ctx.project);
+    auto add_forward = [&net](const Forward& f) {
+        for (const auto& g : net.forwards)
+            if (g.name == f.name && g.port == f.port) return;
+        net.forwards.push_back(f);
+    };
     if (p.network.mode == NetworkMode::egress) {
         net.allow = p.network.allow;
-        auto add = [&](const Forward& f) {
-            for (const auto& g : net.forwards)
-                if (g.name == f.name && g.port == f.port) return;
-            net.forwards.push_back(f);
-        };
+        auto& add = add_forward;
         for (const auto& a : p.network.allow)
             add(Forward{.name = a.host, .port = a.port, .target_host = a.host,
                         .target_port = a.port, .trusted = false});
@@ -294,6 +319,13 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
                 env["TENEX_RELAYS"] = joined;
             }
         }
+    }
+
+    if (p.llm.enabled()) {
+        if (auto st = plan_llm_endpoint(p, net, out.llm_url, add_forward); !st) return st.error();
+        if (p.llm.provider == "openai" && !out.llm_url.empty()) env["OPENAI_BASE_URL"] = out.llm_url;
+        if (net.relay_urls.empty())
+            return make_error("the TENEX runtime needs the daemon's relays: network.mode egress with relays: true");
     }
 
     // The digest sees secrets only as references, so it is the same for render and start.

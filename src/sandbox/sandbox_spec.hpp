@@ -53,6 +53,7 @@ struct NetworkPlan {
 struct SandboxSpec {
     docker::ContainerSpec container{};
     NetworkPlan network{};
+    std::string llm_url{};  // tenex.llm.base_url as seen from inside; empty: the provider's own
     std::string digest{};  // sha256 hex of the canonical form; also the policy-digest label
 };
 
@@ -67,6 +68,9 @@ struct SpecContext {
     std::string daemon_id{};               // the daemon's identity (label)
     SecretMode secrets = SecretMode::read;
     std::vector<std::string> relays{};     // the daemon's relay URLs (for network.relays)
+    // The TENEX runtime's global directory on the host (policies with tenex.llm); mounted at
+    // /tenex. Empty: such a policy cannot be built.
+    std::filesystem::path runtime_dir{};
 };
 
 // The context every project's container is built with: its naddr (for {naddr} and

@@ -83,7 +83,7 @@ TEST(PolicyCli, CheckReportsTyposUnitsAndRanges) {
     CliRun r = run("policy check " + quote(f));
     EXPECT_EQ(r.exit_code, 1);
     expect_line(r, f + ":1:1: imgae: unknown key (known: args, command, env, image, lifecycle, match, "
-                       "mounts, network, resources, secrets, security)");
+                       "mounts, network, resources, secrets, security, tenex)");
     expect_line(r, f + ":3:11: resources.memory: invalid memory unit \"GB\" in \"2GB\": use Ki, Mi, Gi, "
                        "Ti (1024) or k, M, G, T (1000)");
     expect_line(r, f + ":4:9: resources.cpus: invalid CPU count \"lots\": expected a decimal number such as 0.5 or 2");

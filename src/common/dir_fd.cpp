@@ -1,4 +1,4 @@
-#include "project/dir_fd.hpp"
+#include "common/dir_fd.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <random>
 
-namespace tenex::project {
+namespace tenex {
 
 namespace {
 
@@ -119,4 +119,4 @@ Result<bool> write_file_atomic(const DirFd& dir, const std::string& name, const 
     return true;
 }
 
-}  // namespace tenex::project
+}  // namespace tenex

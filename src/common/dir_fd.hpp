@@ -9,7 +9,7 @@
 #include <string>
 #include <sys/types.h>
 
-namespace tenex::project {
+namespace tenex {
 
 // An owned directory file descriptor.
 class DirFd {
@@ -43,4 +43,4 @@ Result<std::optional<std::string>> read_file_at(const DirFd& dir, const std::str
 Result<bool> write_file_atomic(const DirFd& dir, const std::string& name, const std::string& content,
                                mode_t mode);
 
-}  // namespace tenex::project
+}  // namespace tenex
