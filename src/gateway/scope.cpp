@@ -141,7 +141,9 @@ ScopeIndex::WriteVerdict ScopeIndex::may_write(const std::string& address, const
 
 nostr::Filter upstream_filter(const nostr::Filter& filter, std::uint64_t max_limit) {
     nostr::Filter f = filter;
-    if (!f.limit || *f.limit > max_limit) f.limit = max_limit;
+    // Ask for max_limit whatever the container asked: events out of scope take room in the
+    // upstream answer, and the gateway counts the container's limit after the rule.
+    if (!f.limit || *f.limit > 0) f.limit = max_limit;
     return f;
 }
 

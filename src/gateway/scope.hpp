@@ -101,8 +101,9 @@ private:
     std::set<std::string> reserved_;
 };
 
-// A container's REQ filter as sent upstream: the same filter, with `limit` capped at
-// `max_limit` (the rule filters every delivered event; nothing is widened).
+// A container's REQ filter as sent upstream: the same filter with `limit` set to `max_limit`
+// (`limit: 0`, live only, stays 0). The gateway then delivers at most the container's own
+// limit of the events the rule lets through, so out-of-scope events do not eat its limit.
 nostr::Filter upstream_filter(const nostr::Filter& filter, std::uint64_t max_limit);
 
 }  // namespace tenex::gateway

@@ -243,7 +243,7 @@ TEST_F(Scope, ProjectsComeAndGoBindingsStay) {
     EXPECT_EQ(index.owner_of_key(kAgentA), kAddrA);
 }
 
-TEST(UpstreamFilter, CapsTheLimitAndKeepsTheRest) {
+TEST(UpstreamFilter, AsksForMaxLimitAndKeepsTheRest) {
     auto f = *nostr::Filter::parse(R"({"kinds":[1],"since":10,"until":20,"limit":5000})");
     auto u = upstream_filter(f, 500);
     EXPECT_EQ(u.limit, 500u);
@@ -252,6 +252,7 @@ TEST(UpstreamFilter, CapsTheLimitAndKeepsTheRest) {
     EXPECT_EQ(u.kinds, f.kinds);
     EXPECT_EQ(upstream_filter(*nostr::Filter::parse(R"({"limit":0})"), 500).limit, 0u);
     EXPECT_EQ(upstream_filter(*nostr::Filter::parse(R"({"kinds":[1]})"), 500).limit, 500u);
+    EXPECT_EQ(upstream_filter(*nostr::Filter::parse(R"({"kinds":[1],"limit":1})"), 500).limit, 500u);
 }
 
 }  // namespace
