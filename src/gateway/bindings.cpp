@@ -12,6 +12,10 @@ CREATE TABLE IF NOT EXISTS gateway_key_bindings (
     project TEXT NOT NULL,
     bound_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS gateway_secrets (
+    project TEXT PRIMARY KEY,
+    secret_sha256 TEXT NOT NULL
+);
 )sql";
 
 Error sql_error(sqlite3* db, const std::string& what) {
@@ -46,8 +50,29 @@ Result<std::unique_ptr<BindingStore>> BindingStore::open(const std::filesystem::
 BindingStore::~BindingStore() { sqlite3_close(db_); }
 
 Result<std::map<std::string, std::string>> BindingStore::load() const {
+    return read_pairs("SELECT pubkey, project FROM gateway_key_bindings");
+}
+
+Result<std::map<std::string, std::string>> BindingStore::load_secret_hashes() const {
+    return read_pairs("SELECT project, secret_sha256 FROM gateway_secrets");
+}
+
+Status BindingStore::set_secret_hash(const std::string& address, const std::string& hash) {
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT pubkey, project FROM gateway_key_bindings", -1, &st, nullptr) != SQLITE_OK)
+    const char* sql = hash.empty() ? "DELETE FROM gateway_secrets WHERE project = ?"
+                                   : "INSERT OR REPLACE INTO gateway_secrets(project, secret_sha256) VALUES (?, ?)";
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return sql_error(db_, "write");
+    sqlite3_bind_text(st, 1, address.data(), static_cast<int>(address.size()), SQLITE_TRANSIENT);
+    if (!hash.empty()) sqlite3_bind_text(st, 2, hash.data(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return sql_error(db_, "write");
+    return Unit{};
+}
+
+Result<std::map<std::string, std::string>> BindingStore::read_pairs(const char* sql) const {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
         return sql_error(db_, "read");
     std::map<std::string, std::string> out;
     int rc;

@@ -1,4 +1,5 @@
-// Key bindings (bind on first use) persisted in SQLite: the table gateway_key_bindings in the
+// Key bindings (bind on first use) and the hashes of the projects' gateway secrets, persisted
+// in SQLite: the tables gateway_key_bindings and gateway_secrets in the
 // daemon's state file (its own connection; WAL lets it share the file with the StateStore).
 // Not thread-safe: one thread (the gateway's service thread) uses it after open().
 #pragma once
@@ -27,8 +28,14 @@ public:
     // Records a binding; a key already bound keeps its first project.
     Status bind(const std::string& pubkey, const std::string& address, std::int64_t at);
 
+    // The SHA-256 (hex) of each project's current gateway secret, so that containers adopted
+    // by a restarted daemon keep their gateway. Never the secret itself.
+    Result<std::map<std::string, std::string>> load_secret_hashes() const;  // address -> hash
+    Status set_secret_hash(const std::string& address, const std::string& hash);  // "" removes
+
 private:
     explicit BindingStore(sqlite3* db) : db_(db) {}
+    Result<std::map<std::string, std::string>> read_pairs(const char* sql) const;
     sqlite3* db_;
 };
 

@@ -160,8 +160,14 @@ struct Gateway::Impl {
     std::map<std::string, std::string> project_secret;     // address -> sha256(secret) hex
     GatewayStats st{};
 
-    // Service thread only.
+    std::mutex store_mu;  // the store is used by the service thread and by open/close_project
     std::unique_ptr<BindingStore> store;
+    void persist_secret(const std::string& address, const std::string& hash) {
+        std::lock_guard lk(store_mu);
+        if (auto ok = store->set_secret_hash(address, hash); !ok) spdlog::error("gateway: {}", ok.error().message);
+    }
+
+    // Service thread only.
     std::map<std::uint64_t, Session*> sessions;
     std::uint64_t next_session{0};
     std::uint64_t next_upstream{0};
@@ -343,7 +349,12 @@ struct Gateway::Impl {
         if (verdict.needs_binding) {
             // Durable first: a binding that is not recorded could be claimed by another project
             // after a restart.
-            if (auto ok = store->bind(e->pubkey, s.project, unix_now()); !ok) {
+            Status recorded = Unit{};
+            {
+                std::lock_guard slk(store_mu);
+                recorded = store->bind(e->pubkey, s.project, unix_now());
+            }
+            if (auto& ok = recorded; !ok) {
                 spdlog::error("gateway: {}", ok.error().message);
                 count_refused("out_of_scope");
                 return enqueue(s, relay::make_ok_msg(id, false, "error: cannot record the key binding"));
@@ -583,6 +594,16 @@ Result<std::unique_ptr<Gateway>> Gateway::start(GatewayOptions options, relay::R
     auto loaded = im.store->load();
     if (!loaded) return loaded.error();
     for (const auto& [key, project] : *loaded) im.index.bind(key, project);
+    // Containers adopted after a restart keep the secret they were started with.
+    auto hashes = im.store->load_secret_hashes();
+    if (!hashes) return hashes.error();
+    for (const auto& [project, hash] : *hashes) {
+        auto address = nostr::Address::parse(project);
+        if (!address) continue;
+        im.secret_to_project[hash] = project;
+        im.project_secret[project] = hash;
+        im.index.upsert(ProjectKeys{*address, {}, {}});
+    }
     im.protocols[0].name = "nostr";
     im.protocols[0].callback = &Impl::lws_cb;
     im.protocols[0].per_session_data_size = sizeof(Session*);
@@ -649,12 +670,13 @@ void Gateway::stop() {
 std::string Gateway::open_project(ProjectKeys keys) {
     const std::string address = keys.address.to_string();
     const std::string secret = new_secret();
+    const std::string hash = sha256_hex(secret);
+    impl_->persist_secret(address, hash);
     {
         std::lock_guard lk(impl_->mu);
         impl_->index.upsert(std::move(keys));
         if (auto it = impl_->project_secret.find(address); it != impl_->project_secret.end())
             impl_->secret_to_project.erase(it->second);
-        const std::string hash = sha256_hex(secret);
         impl_->secret_to_project[hash] = address;
         impl_->project_secret[address] = hash;
     }
@@ -668,6 +690,7 @@ void Gateway::update_project(ProjectKeys keys) {
 }
 
 void Gateway::close_project(const std::string& address) {
+    impl_->persist_secret(address, "");
     {
         std::lock_guard lk(impl_->mu);
         if (auto it = impl_->project_secret.find(address); it != impl_->project_secret.end()) {

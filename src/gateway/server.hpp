@@ -68,7 +68,9 @@ public:
     Gateway& operator=(const Gateway&) = delete;
 
     // Registers (or updates) a project and makes its new secret: the old one stops working
-    // and connections that used it are closed. Returns the secret (64 hex characters).
+    // and connections that used it are closed. Returns the secret (64 hex characters). Only
+    // its SHA-256 is kept (in memory and in bindings_db), so a restarted gateway still accepts
+    // the secret of a container that outlived the daemon.
     std::string open_project(ProjectKeys keys);
     // Updates a project's keys without touching its secret (the daemon learns new agents).
     void update_project(ProjectKeys keys);

@@ -282,7 +282,7 @@ TEST_F(GatewayTest, WritesAreRateLimitedPerProject) {
     EXPECT_EQ(ok.message.rfind("rate-limited:", 0), 0u) << ok.message;
 }
 
-TEST_F(GatewayTest, BindingsSurviveARestart) {
+TEST_F(GatewayTest, BindingsAndSecretsSurviveARestart) {
     auto db = std::filesystem::temp_directory_path() / ("gw-bindings-" + std::to_string(::getpid()) + ".sqlite3");
     std::filesystem::remove(db);
     gw.reset();
@@ -299,6 +299,15 @@ TEST_F(GatewayTest, BindingsSurviveARestart) {
     start_gateway(db);
     secret_b = gw->open_project(ProjectKeys{beta, {}, {}});
     EXPECT_EQ(gw->bindings().at(k.pub.hex()), alpha.to_string());
+    {
+        // Alpha's container outlived the daemon: its secret still works.
+        Client a(url(secret_a));
+        ASSERT_TRUE(a.connected());
+        Seen s;
+        a.sub(s, R"({"kinds":[31933]})");
+        EXPECT_TRUE(s.wait([&] { return s.contents() == std::set<std::string>{"project alpha"}; }));
+        EXPECT_EQ(a.notices(), 0u);
+    }
     Client b(url(secret_b));
     ASSERT_TRUE(b.connected());
     EXPECT_EQ(b.publish(sign(k, 1, {{"a", beta.to_string()}}, "x")).message,
