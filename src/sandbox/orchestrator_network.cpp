@@ -22,7 +22,12 @@ SpecContext Orchestrator::spec_context(const ProjectRef& project, const std::fil
         std::lock_guard lock(relays_mu_);
         relays = relays_;
     }
-    return project_spec_context(project, dir, options_.daemon_id, secrets, std::move(relays));
+    auto ctx = project_spec_context(project, dir, options_.daemon_id, secrets, std::move(relays));
+    ctx.gateway_port = options_.gateway_port;
+    // A container start (the only caller with SecretMode::read) rotates the gateway secret.
+    if (secrets == SecretMode::read && options_.gateway_port != 0 && options_.gateway_secret)
+        ctx.gateway_secret = options_.gateway_secret(project);
+    return ctx;
 }
 
 Result<std::vector<std::string>> Orchestrator::prepare_network(const ProjectRef& project,

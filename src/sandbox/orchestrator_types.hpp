@@ -77,6 +77,11 @@ struct OrchestratorOptions {
     // reachable from egress projects whose policy says network.relays: true. The initial
     // list; Orchestrator::set_relays replaces it.
     std::vector<std::string> relays{};
+    // The daemon's relay gateway on host loopback (0: none). With one, egress projects with
+    // network.relays: true reach the gateway instead of the relays, and each container start
+    // asks gateway_secret for the project's new secret (called on worker threads).
+    std::uint16_t gateway_port = 0;
+    std::function<std::string(const ProjectRef&)> gateway_secret{};
     // Host side of isolated/egress (filter rules, forwarders); default: HostNetworkEnforcer.
     std::shared_ptr<NetworkEnforcer> network_enforcer{};
     std::function<TimePoint()> clock{};                  // default: steady_clock::now

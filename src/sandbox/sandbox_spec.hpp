@@ -24,6 +24,10 @@ inline constexpr const char* kLabelPolicyDigest = "tenex.policy-digest";
 inline constexpr const char* kWorkspace = "/workspace";
 
 inline constexpr const char* kBridgeNameOption = "com.docker.network.bridge.name";
+// The name the daemon's relay gateway has inside a container (egress with relays: true).
+inline constexpr const char* kGatewayName = "tenex-gateway";
+// What stands for the gateway secret in redacted specs and digests.
+inline constexpr const char* kRedactedGatewaySecret = "<gateway secret>";
 
 // One destination the egress enforcer serves: the container connects to `name:port` (name
 // mapped to a host address of its network through /etc/hosts), the host side resolves
@@ -45,7 +49,8 @@ struct NetworkPlan {
     bool internal = false;           // create it with Internal: true (no route out)
     std::vector<HostPort> allow{};   // egress: the only destinations the enforcer lets through
     std::vector<Forward> forwards{};       // egress: allow entries and the daemon's relays
-    std::vector<std::string> relay_urls{};  // egress + relays: the relays as seen from inside
+    std::vector<std::string> relay_urls{};  // egress + relays: the relays (or the gateway, its
+                                            // secret redacted) as seen from inside
     bool operator==(const NetworkPlan&) const = default;
 };
 
@@ -66,6 +71,11 @@ struct SpecContext {
     std::string daemon_id{};               // the daemon's identity (label)
     SecretMode secrets = SecretMode::read;
     std::vector<std::string> relays{};     // the daemon's relay URLs (for network.relays)
+    // The daemon's relay gateway (issue 15) on host loopback; 0: none, the relays themselves
+    // are forwarded. With a gateway, network.relays gives the container one forwarder,
+    // kGatewayName:<port>, and TENEX_RELAYS=ws://tenex-gateway:<port>/<gateway_secret>.
+    std::uint16_t gateway_port = 0;
+    std::string gateway_secret{};          // this container's (SecretMode::read)
 };
 
 // The context every project's container is built with: its naddr (for {naddr} and
