@@ -165,6 +165,30 @@ TEST_F(GatewayTest, EachProjectSeesOnlyItsOwnStoredAndLiveEvents) {
     EXPECT_GT(gw->stats().events_hidden, 0u);
 }
 
+TEST_F(GatewayTest, AnUpstreamRestartResubscribesAndLosesNothingTagged) {
+    Client a(url(secret_a));
+    ASSERT_TRUE(a.connected());
+    Seen sa;
+    a.sub(sa, R"({"kinds":[1],"#a":[")" + alpha.to_string() + R"("],"limit":0})");
+    ASSERT_TRUE(sa.wait([&] { return sa.eose; }));
+    // The upstream relay goes away and comes back on the same port (empty: memory only).
+    const auto port = upstream->port();
+    upstream.reset();
+    std::this_thread::sleep_for(300ms);
+    relay::RelayServerOptions ro;
+    ro.port = port;
+    auto r = relay::EmbeddedRelay::start(ro);
+    ASSERT_TRUE(r) << r.error().message;
+    upstream = std::move(*r);
+    // Published at once, most likely before the daemon's pool is back: the resubscription
+    // (since the newest seen, limit dropped) brings it anyway.
+    Client third(upstream->url());
+    ASSERT_TRUE(third.connected());
+    EXPECT_TRUE(third.publish(sign(stranger, 1, {{"a", alpha.to_string()}}, "after the restart")).accepted);
+    EXPECT_TRUE(sa.wait([&] { return sa.contents().count("after the restart") == 1; }, 15s));
+    EXPECT_EQ(sa.contents().count("to alpha"), 0u);  // limit 0: live only
+}
+
 TEST_F(GatewayTest, WritesAreScopedAndKeysBoundOnFirstUse) {
     Client a(url(secret_a)), b(url(secret_b));
     ASSERT_TRUE(a.connected());
