@@ -359,8 +359,13 @@ struct Gateway::Impl {
                 count_refused("out_of_scope");
                 return enqueue(s, relay::make_ok_msg(id, false, "error: cannot record the key binding"));
             }
-            std::lock_guard lk(mu);
-            if (!index.bind(e->pubkey, s.project)) return refuse("restricted: author belongs to another project");
+            bool bound;
+            {
+                std::lock_guard lk(mu);
+                bound = index.bind(e->pubkey, s.project);
+            }
+            // Only when the reserved keys changed since may_write (bindings are made here only).
+            if (!bound) return refuse("restricted: this key cannot write through a project gateway");
             spdlog::info("gateway: key {} bound to project {}", e->pubkey, s.project);
         }
         auto fut = pool->publish(*e, opt.publish_timeout);
