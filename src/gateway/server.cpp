@@ -303,7 +303,9 @@ struct Gateway::Impl {
         auto on_eose = [box, sid, client_sub, up](const std::string& relay_url, const std::string&) {
             box->push(Inbound{Inbound::Type::eose, sid, client_sub, up, relay_url, {}, {}});
         };
-        if (auto ok = pool->subscribe(up, std::move(upstream), std::move(on_event), std::move(on_eose)); !ok) {
+        if (auto ok = pool->subscribe(up, std::move(upstream), std::move(on_event), std::move(on_eose),
+                                      opt.upstream_dedup_ids);
+            !ok) {
             enqueue(s, relay::make_closed_msg(req.sub_id, "error: " + ok.error().message));
             return;
         }

@@ -46,6 +46,9 @@ struct GatewayOptions {
     double write_burst{50};
     std::chrono::milliseconds publish_timeout{10000};
     std::chrono::milliseconds eose_timeout{5000};  // EOSE to the container at the latest
+    // Event ids each upstream subscription remembers to drop the copies other relays send:
+    // bounds memory at ~70 bytes an id per subscription (32 x 200 projects at most).
+    std::size_t upstream_dedup_ids{1024};
 };
 
 // Counters, cumulative since start.
