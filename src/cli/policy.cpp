@@ -142,6 +142,7 @@ struct RenderOptions {
     std::string api = docker::kClientMinApi.to_string();
     bool body_only = false;
     std::vector<std::string> relays;  // the daemon's relay URLs (for network.relays)
+    std::uint16_t gateway_port = 0;   // the daemon's relay gateway (0: none)
 };
 
 int run_render(const std::string& project, const RenderOptions& o) {
@@ -166,6 +167,7 @@ int run_render(const std::string& project, const RenderOptions& o) {
     ctx.secrets = SecretMode::redact;  // never print secret values
     ctx.relays = o.relays;
     ctx.runtime_dir = fs::absolute(o.state_dir) / "runtime" / container_name(ref);
+    ctx.gateway_port = o.gateway_port;
     auto spec = build_sandbox_spec(resolved.policy, ctx);
     if (!spec) {
         std::fprintf(stderr, "%s\n", spec.error().message.c_str());
@@ -250,6 +252,8 @@ void register_policy(CLI::App& root, Context& ctx) {
     render->add_flag("--body-only", render_opts->body_only, "Print only the request body");
     render->add_option("--relay", render_opts->relays,
                        "A relay URL of the daemon (repeatable), for policies with network.relays");
+    render->add_option("--gateway-port", render_opts->gateway_port,
+                       "The daemon's relay gateway port, for policies with network.relays (its secret is redacted)");
     render->callback([render_project, render_opts, &ctx] {
         ctx.exit_code = run_render(*render_project, *render_opts);
     });

@@ -28,6 +28,7 @@ struct UpFlags {
     std::string key{};
     std::string http{};
     std::string embedded_relay{};
+    std::optional<std::string> gateway{};
     std::string daemon_id{};
     std::string docker_socket{};
     std::optional<unsigned> start_concurrency{};
@@ -101,6 +102,7 @@ Result<daemon::DaemonConfig, daemon::Diagnostics> build_config(const UpFlags& f)
     if (!f.key.empty()) c.key_file = f.key;
     if (!f.http.empty()) c.http_listen = f.http;
     if (!f.embedded_relay.empty()) c.embedded_relay = f.embedded_relay;
+    if (f.gateway) c.gateway_listen = *f.gateway;
     if (!f.daemon_id.empty()) c.daemon_id = f.daemon_id;
     if (!f.docker_socket.empty()) c.docker_socket = f.docker_socket;
     if (f.start_concurrency) c.start_concurrency = *f.start_concurrency;
@@ -128,6 +130,8 @@ void register_up(CLI::App& root, Context& ctx) {
     cmd->add_option("--key", f->key, "The daemon's key file (created with mode 0600 if missing)");
     cmd->add_option("--http", f->http, "HTTP API address: loopback host:port or unix:/path");
     cmd->add_option("--embedded-relay", f->embedded_relay, "Local mode: run a relay on HOST:PORT too");
+    cmd->add_option("--gateway", f->gateway,
+                    "Relay gateway for project containers: loopback HOST:PORT (default 127.0.0.1:7879; \"\": off)");
     cmd->add_option("--daemon-id", f->daemon_id, "Identity in container labels (default: from the key)");
     cmd->add_option("--docker-socket", f->docker_socket, "Docker engine socket (default: DOCKER_HOST, /var/run/docker.sock)");
     cmd->add_option("--start-concurrency", f->start_concurrency, "Container starts in flight at once");

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "nostr/nip19.hpp"
+#include "relay/url.hpp"
 #include "sandbox/units.hpp"
 
 namespace tenex::daemon {
@@ -199,6 +200,13 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
         {"http_listen", H([&](auto& n, auto& k) { r.string(n, k, c.http_listen); })},
         {"daemon_id", H([&](auto& n, auto& k) { r.string(n, k, c.daemon_id); })},
         {"embedded_relay", H([&](auto& n, auto& k) { r.string(n, k, c.embedded_relay); })},
+        {"gateway", H([&](auto& n, auto& k) {
+            r.mapping(n, k, {
+                {"listen", H([&](auto& v, auto& kk) { r.string(v, kk, c.gateway_listen); })},
+                {"writes_per_second", H([&](auto& v, auto& kk) { r.number(v, kk, c.gateway_writes_per_second, 0.001, 1e6); })},
+                {"write_burst", H([&](auto& v, auto& kk) { r.number(v, kk, c.gateway_write_burst, 1, 1e6); })},
+            });
+        })},
         {"start_concurrency", H([&](auto& n, auto& k) { r.integer(n, k, c.start_concurrency, 1u, 64u); })},
         {"stop_projects_on_exit", H([&](auto& n, auto& k) { r.boolean(n, k, c.stop_projects_on_exit); })},
         {"monitor", H([&](auto& n, auto& k) {
@@ -252,6 +260,13 @@ Diagnostics validate_config(const DaemonConfig& c) {
     for (auto [key, path] : {std::pair{"key_file", &c.key_file}, {"projects_path", &c.projects_path},
                              {"policies_dir", &c.policies_dir}, {"state_dir", &c.state_dir}})
         if (!path->is_absolute()) add(key, path->string() + ": must be an absolute path");
+    if (!c.gateway_listen.empty()) {
+        // The containers' forwarders connect to 127.0.0.1: the gateway listens there only.
+        auto addr = relay::ListenAddress::parse(c.gateway_listen);
+        if (!addr) add("gateway.listen", c.gateway_listen + ": " + addr.error().message);
+        else if (addr->host != "127.0.0.1")
+            add("gateway.listen", c.gateway_listen + ": must be 127.0.0.1:PORT (containers reach it through their forwarder)");
+    }
     if (!c.relay_ca_file.empty() && !c.relay_ca_file.is_absolute())
         add("relay_ca_file", c.relay_ca_file.string() + ": must be an absolute path");
     return d;

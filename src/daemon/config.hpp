@@ -37,6 +37,12 @@ struct DaemonConfig {
     std::string http_listen{"127.0.0.1:7878"};
     std::string daemon_id{};              // empty: derived from the daemon key's pubkey
     std::string embedded_relay{};         // e.g. "127.0.0.1:7777": local mode
+    // The per-project relay gateway (policies/GATEWAY.md) on host loopback: egress projects
+    // with network.relays: true reach it (and only it) through their forwarder. "": off, the
+    // daemon's relays are forwarded to them as they are.
+    std::string gateway_listen{"127.0.0.1:7879"};
+    double gateway_writes_per_second = 10;  // per project (token bucket rate)
+    double gateway_write_burst = 50;        // bucket size
     unsigned start_concurrency = 4;
     bool stop_projects_on_exit = false;
     MonitorLimits monitor{};

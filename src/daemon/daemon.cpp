@@ -151,6 +151,21 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     for (const auto& url : relay_urls)
         if (auto added = pool->add_relay(url); !added) return make_error("relay " + url + ": " + added.error().message);
 
+    if (!config.gateway_listen.empty()) {
+        auto addr = relay::ListenAddress::parse(config.gateway_listen);
+        if (!addr) return make_error("gateway.listen: " + addr.error().message);
+        gateway::GatewayOptions go;
+        go.host = addr->host;
+        go.port = addr->port;
+        go.bindings_db = config.state_dir / "state.sqlite3";
+        go.write_rate_per_s = config.gateway_writes_per_second;
+        go.write_burst = config.gateway_write_burst;
+        auto gw = gateway::Gateway::start(go, *pool);
+        if (!gw) return make_error("gateway on " + config.gateway_listen + ": " + gw.error().message);
+        gateway = std::move(*gw);
+        set_gateway_reserved_keys();
+    }
+
     workspaces = std::make_unique<project::WorkspaceManager>(
         project::WorkspaceConfig{.projects_root = config.projects_path, .repo_policy = config.git,
                                  .clone_limits = config.clone},
@@ -171,6 +186,15 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     };
     oo.relays = relay_urls;
     oo.runtime_root = config.state_dir / "runtime";
+    if (gateway) {
+        oo.gateway_port = gateway->port();
+        // Each container start: the project's keys known to the gateway and a new secret.
+        oo.gateway_secret = [this](const sandbox::ProjectRef& ref) -> std::string {
+            if (!ref.has_owner()) return {};
+            return gateway->open_project(
+                gateway::ProjectKeys{nostr::Address{gateway::kProjectKind, ref.owner, ref.d}, {}, {}});
+        };
+    }
     orchestrator = std::make_unique<sandbox::Orchestrator>(std::move(oo), *engine);
     orchestrator_events = std::make_unique<sandbox::OrchestratorEvents>(*docker, *orchestrator);
     if (!orchestrator_events->start()) spdlog::warn("Docker events stream not connected yet; retrying");
@@ -184,8 +208,9 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     monitor.emplace(config.monitor, config.whitelist);
     pool->wait_connected(relay_urls.size(), 5s);
     loop = std::thread([this] { run(); });
-    spdlog::info("tenex-sandbox daemon {} up: pubkey {}, {} relays, {} whitelisted, http {}", id,
-                 keys->pub.npub(), relay_urls.size(), config.whitelist.size(), config.http_listen);
+    spdlog::info("tenex-sandbox daemon {} up: pubkey {}, {} relays, {} whitelisted, http {}, gateway {}", id,
+                 keys->pub.npub(), relay_urls.size(), config.whitelist.size(), config.http_listen,
+                 gateway ? "127.0.0.1:" + std::to_string(gateway->port()) : std::string("off"));
     return Unit{};
 }
 
@@ -464,6 +489,7 @@ void Daemon::Impl::tick() {
     }
     metrics.set_projects_by_state(by_state);
     metrics.set_relays(pool->status());
+    if (gateway) metrics.set_gateway(gateway->stats());
     {
         std::lock_guard lock(mu);
         metrics.set_queue_depth(events.size());
@@ -546,6 +572,14 @@ void Daemon::Impl::reload() {
     orchestrator->policies_changed();
 }
 
+// The whitelisted owners and the daemon itself never write through a project's gateway.
+void Daemon::Impl::set_gateway_reserved_keys() {
+    if (!gateway) return;
+    std::set<std::string> reserved(config.whitelist.begin(), config.whitelist.end());
+    reserved.insert(keys->pub.hex());
+    gateway->set_reserved_keys(std::move(reserved));
+}
+
 void Daemon::Impl::reload_config() {
     if (!reloader) return;
     auto fresh = reloader();
@@ -583,6 +617,7 @@ void Daemon::Impl::reload_config() {
     config.relays = fresh->relays;
     config.whitelist = fresh->whitelist;
     monitor->set_whitelist(config.whitelist);
+    set_gateway_reserved_keys();
     subscribe();
     spdlog::info("reload: {} whitelisted pubkeys, {} relays", config.whitelist.size(), relay_urls.size());
 }
@@ -618,6 +653,7 @@ void Daemon::wait() {
     if (i.orchestrator) i.orchestrator->shutdown(i.config.stop_projects_on_exit);
     for (const auto& [url, newest] : i.cursors) (void)i.state->set_cursor(url, newest);
     i.loader.reset();
+    if (i.gateway) i.gateway->stop();
     if (i.pool) i.pool->stop();
     if (i.embedded) i.embedded->stop();
 }

@@ -13,7 +13,10 @@ namespace tenex::daemon {
 using namespace std::chrono_literals;
 
 ProjectView Daemon::Impl::view_of(const sandbox::ProjectStatus& status) {
-    ProjectView view{.status = status, .network_mode = {}, .policy = {}, .title = {}, .limits = {}};
+    ProjectView view{.status = status, .network_mode = {}, .policy = {}, .title = {}, .limits = {}, .gateway_keys = {}};
+    if (gateway)
+        for (const auto& [key, address] : gateway->bindings())
+            if (address == status.project.address()) view.gateway_keys.push_back(key);
     std::lock_guard lock(policies_mu);
     auto resolved = sandbox::resolve_policy(policies, status.project);
     view.network_mode = sandbox::to_string(resolved.policy.network.mode);

@@ -22,6 +22,7 @@
 #include "daemon/monitor.hpp"
 #include "daemon/state_store.hpp"
 #include "docker/client.hpp"
+#include "gateway/server.hpp"
 #include "nostr/keys.hpp"
 #include "project/loader.hpp"
 #include "project/workspace_manager.hpp"
@@ -89,6 +90,8 @@ struct Daemon::Impl final : ControlPlane {
     std::unique_ptr<sandbox::DockerEngine> engine{};
     std::unique_ptr<relay::EmbeddedRelay> embedded{};
     std::unique_ptr<relay::RelayPool> pool{};
+    std::unique_ptr<gateway::Gateway> gateway{};  // after the pool: it uses the pool
+    void set_gateway_reserved_keys();
     std::unique_ptr<project::WorkspaceManager> workspaces{};
     std::unique_ptr<project::ProjectLoader> loader{};
     std::unique_ptr<sandbox::Orchestrator> orchestrator{};

@@ -110,6 +110,7 @@ json to_json(const ProjectView& view) {
         {"policy_digest", st.policy_digest},
         {"limits", {{"memory", view.limits.memory_bytes}, {"cpus", view.limits.cpus}, {"pids", view.limits.pids}}},
         {"usage", nullptr},
+        {"gateway_keys", view.gateway_keys},
     };
     if (state_has_uptime(st.state)) {
         if (auto started = parse_rfc3339(st.started_at)) {
@@ -158,6 +159,8 @@ Result<ProjectView> project_view_from_json(const json& j) {
             v.limits.cpus = it->value("cpus", 0.0);
             v.limits.pids = it->value("pids", std::int64_t{0});
         }
+        if (auto it = j.find("gateway_keys"); it != j.end() && it->is_array())
+            v.gateway_keys = it->get<std::vector<std::string>>();
         if (auto it = j.find("usage"); it != j.end() && it->is_object()) {
             sandbox::ProjectUsage u;
             u.cpu_percent = it->value("cpu_percent", 0.0);

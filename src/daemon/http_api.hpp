@@ -51,6 +51,7 @@ struct ProjectView {
         double cpus{0};
         std::int64_t pids{0};
     } limits{};
+    std::vector<std::string> gateway_keys{};  // keys bound to the project through its gateway
 };
 
 // The JSON of one project (stable field names):
@@ -64,6 +65,7 @@ struct ProjectView {
 //   last_trigger_unix_ms  0 when never triggered
 //   network_mode, policy, policy_digest  strings
 //   limits         {memory (bytes), cpus, pids} from the policy
+//   gateway_keys   pubkeys (hex) bound to the project through its relay gateway
 //   usage          null or {cpu_percent, memory_used, memory_limit, pids, sampled_at_unix}
 //                  (bytes; cpu_percent of one core = 100)
 nlohmann::json to_json(const ProjectView& view);

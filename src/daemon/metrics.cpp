@@ -109,6 +109,32 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Help("Events waiting to be routed")
                         .Register(*registry_)
                         .Add({});
+    gw_connections_ = &BuildGauge()
+                           .Name("tenex_gateway_connections")
+                           .Help("Project containers connected to the gateway")
+                           .Register(*registry_)
+                           .Add({});
+    gw_refused_connections_ = &BuildGauge()
+                                   .Name("tenex_gateway_refused_connections")
+                                   .Help("Gateway connections refused: unknown URL path")
+                                   .Register(*registry_)
+                                   .Add({});
+    auto& events = BuildGauge()
+                       .Name("tenex_gateway_events")
+                       .Help("Upstream events the scope rule delivered to or hid from containers")
+                       .Register(*registry_);
+    gw_delivered_ = &events.Add({{"outcome", "delivered"}});
+    gw_hidden_ = &events.Add({{"outcome", "hidden"}});
+    gw_writes_accepted_ = &BuildGauge()
+                               .Name("tenex_gateway_writes_accepted")
+                               .Help("Container writes published and accepted by a relay")
+                               .Register(*registry_)
+                               .Add({});
+    gw_writes_refused_ = &BuildGauge()
+                              .Name("tenex_gateway_writes_refused")
+                              .Help("Container writes refused (OK false), by reason")
+                              .Register(*registry_);
+    for (auto reason : kGatewayRefusals) gw_writes_refused_->Add({{"reason", std::string(reason)}});
 }
 
 Metrics::~Metrics() = default;
@@ -190,6 +216,16 @@ void Metrics::set_relays(const std::vector<relay::RelayStatus>& relays) {
 }
 
 void Metrics::set_queue_depth(std::size_t n) { queue_depth_->Set(static_cast<double>(n)); }
+
+void Metrics::set_gateway(const gateway::GatewayStats& s) {
+    gw_connections_->Set(static_cast<double>(s.connections));
+    gw_refused_connections_->Set(static_cast<double>(s.refused_connections));
+    gw_delivered_->Set(static_cast<double>(s.events_delivered));
+    gw_hidden_->Set(static_cast<double>(s.events_hidden));
+    gw_writes_accepted_->Set(static_cast<double>(s.writes_accepted));
+    for (const auto& [reason, n] : s.writes_refused)
+        gw_writes_refused_->Add({{"reason", reason}}).Set(static_cast<double>(n));
+}
 
 std::string Metrics::serialize() const {
     return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -16,6 +16,12 @@
 //   tenex_relay_reconnects{relay}                 gauge: reconnects since the pool started
 //   tenex_relay_invalid_events{relay}             gauge: bad JSON/id/signature from the relay
 //   tenex_queue_depth                             gauge: events waiting to be routed
+//   tenex_gateway_connections                     gauge: project containers connected now
+//   tenex_gateway_refused_connections             gauge: connections with a wrong/missing secret
+//   tenex_gateway_events{outcome}                 gauge: upstream events delivered | hidden
+//   tenex_gateway_writes_accepted                 gauge: container writes some relay accepted
+//   tenex_gateway_writes_refused{reason}          gauge: see kGatewayRefusals
+// The gateway series are cumulative since the daemon started.
 // Relay labels are the relay URL without user info or query (no credentials in metrics).
 #pragma once
 
@@ -27,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/server.hpp"
 #include "relay/pool.hpp"
 
 namespace prometheus {
@@ -44,6 +51,11 @@ namespace tenex::daemon {
 inline constexpr std::string_view kRejectReasons[] = {
     "not_whitelisted", "no_project", "bad_address", "not_a_project", "unknown_owner", "too_many_projects",
     "rate_limited",    "queue_full", "duplicate",   "invalid",       "other"};
+
+// The reasons tenex_gateway_writes_refused knows (GatewayStats::writes_refused).
+inline constexpr std::string_view kGatewayRefusals[] = {
+    "too_large",   "invalid",      "future",       "project_event", "out_of_scope",
+    "foreign_key", "reserved_key", "rate_limited", "relays_refused"};
 
 // The bucket bounds of tenex_trigger_to_running_seconds.
 std::vector<double> trigger_to_running_buckets();
@@ -72,6 +84,7 @@ public:
     // Replaces the relay gauges: relays no longer listed lose their series.
     void set_relays(const std::vector<relay::RelayStatus>& relays);
     void set_queue_depth(std::size_t n);
+    void set_gateway(const gateway::GatewayStats& stats);
 
     // Prometheus text exposition format 0.0.4.
     std::string serialize() const;
@@ -100,6 +113,12 @@ private:
     prometheus::Family<prometheus::Gauge>* relay_reconnects_{nullptr};
     prometheus::Family<prometheus::Gauge>* relay_invalid_{nullptr};
     prometheus::Gauge* queue_depth_{nullptr};
+    prometheus::Gauge* gw_connections_{nullptr};
+    prometheus::Gauge* gw_refused_connections_{nullptr};
+    prometheus::Gauge* gw_delivered_{nullptr};
+    prometheus::Gauge* gw_hidden_{nullptr};
+    prometheus::Gauge* gw_writes_accepted_{nullptr};
+    prometheus::Family<prometheus::Gauge>* gw_writes_refused_{nullptr};
 
     mutable std::mutex mutex_;  // guards the maps below (families guard themselves)
     std::map<std::string, prometheus::Counter*> received_by_relay_{};

@@ -249,15 +249,15 @@ Status RelayPool::remove_relay(std::string_view url) {
 }
 
 Status RelayPool::subscribe(std::string id, std::vector<nostr::Filter> filters,
-                            EventCallback on_event, EoseCallback on_eose) {
+                            EventCallback on_event, EoseCallback on_eose, std::size_t dedup_capacity) {
     if (id.empty() || id.size() > kMaxSubIdBytes)
         return make_error("subscription id must be 1..64 bytes");
     if (id.rfind("fetch:", 0) == 0)
         return make_error("subscription ids starting with fetch: are reserved");
     if (filters.empty()) return make_error("a subscription needs at least one filter");
     impl_->post([impl = impl_.get(), id = std::move(id), filters = std::move(filters),
-                 on_event = std::move(on_event), on_eose = std::move(on_eose)]() mutable {
-        auto s = std::make_unique<Impl::Sub>(impl->opt.dedup_capacity);
+                 on_event = std::move(on_event), on_eose = std::move(on_eose), dedup_capacity]() mutable {
+        auto s = std::make_unique<Impl::Sub>(dedup_capacity ? dedup_capacity : impl->opt.dedup_capacity);
         s->generation = ++impl->next_generation;
         s->filters = std::move(filters);
         s->on_event = std::move(on_event);

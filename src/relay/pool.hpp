@@ -103,9 +103,10 @@ public:
 
     // Sends REQ to every read relay (and to relays added later); live after EOSE; resumes
     // after reconnects. A second subscribe with the same id replaces the first.
-    // The id must be 1..64 bytes.
+    // The id must be 1..64 bytes. dedup_capacity: ids remembered for this subscription
+    // (0: PoolOptions::dedup_capacity); many small subscriptions (the gateway's) use less.
     Status subscribe(std::string id, std::vector<nostr::Filter> filters, EventCallback on_event,
-                     EoseCallback on_eose = {});
+                     EoseCallback on_eose = {}, std::size_t dedup_capacity = 0);
     void unsubscribe(const std::string& id);
 
     // One-shot query on every read relay that is connected or connecting.

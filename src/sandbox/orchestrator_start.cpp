@@ -20,7 +20,7 @@ Result<Orchestrator::StartOutcome> Orchestrator::do_start(const ProjectRef& proj
     if (policy.llm.enabled()) {
         auto prepared = prepare_runtime_dir(ctx.runtime_dir, *dir, policy,
                                             RuntimeInputs{.owner = project.owner, .d = project.d,
-                                                          .relays = spec->network.relay_urls,
+                                                          .relays = spec->container_relays,
                                                           .llm_url = spec->llm_url});
         if (!prepared) return make_error("TENEX runtime: " + prepared.error().message);
     }

@@ -42,7 +42,12 @@ void cross_checks(ResolvedPolicy& r) {
         add(r.provenance.count("network.allow") ? "network.allow" : "network.mode",
             "mode egress needs at least one host:port in network.allow (or relays: true)",
             Severity::error);
-    if (p.network.mode != NetworkMode::egress && p.network.relays)
+    if (p.network.mode == NetworkMode::none && p.network.relays)
+        add("network.relays",
+            "ignored: mode none has no network, so the container cannot reach the daemon's Nostr "
+            "gateway; use mode egress with relays: true",
+            Severity::warning);
+    else if (p.network.mode != NetworkMode::egress && p.network.relays)
         add("network.relays", "ignored: relays only applies to mode egress (mode is " +
                                   to_string(p.network.mode) + ")",
             Severity::warning);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -282,6 +283,7 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
 
     NetworkPlan& net = out.network;
     net.mode = p.network.mode;
+    std::optional<std::string> gateway_env;  // TENEX_RELAYS for the gateway
     switch (p.network.mode) {
         case NetworkMode::none: c.network_mode = "none"; break;
         case NetworkMode::open: c.network_mode = "bridge"; break;
@@ -305,7 +307,20 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
         for (const auto& a : p.network.allow)
             add(Forward{.name = a.host, .port = a.port, .target_host = a.host,
                         .target_port = a.port, .trusted = false});
-        if (p.network.relays) {
+        if (p.network.relays && ctx.gateway_port != 0) {
+            // The gateway: the container's only Nostr peer, scoped to its project.
+            add(Forward{.name = kGatewayName, .port = ctx.gateway_port, .target_host = "127.0.0.1",
+                        .target_port = ctx.gateway_port, .trusted = true});
+            const std::string base = std::string("ws://") + kGatewayName + ":" + std::to_string(ctx.gateway_port) + "/";
+            net.relay_urls.push_back(base + kRedactedGatewaySecret);
+            if (!p.env.count("TENEX_RELAYS")) {
+                if (ctx.secrets == SecretMode::read && ctx.gateway_secret.empty())
+                    return make_error("network.relays: no gateway secret for this container");
+                // Like a secret: the digest sees the marker, the container the value.
+                gateway_env = base + (ctx.secrets == SecretMode::read ? ctx.gateway_secret : kRedactedGatewaySecret);
+            }
+            out.container_relays = {gateway_env.value_or(net.relay_urls.back())};
+        } else if (p.network.relays) {
             int index = 0;
             for (const auto& url : ctx.relays) {
                 auto route = relay_route(url, ++index);
@@ -313,6 +328,7 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
                 add(route->forward);
                 net.relay_urls.push_back(route->inside_url);
             }
+            out.container_relays = net.relay_urls;
             if (!net.relay_urls.empty() && !p.env.count("TENEX_RELAYS")) {
                 std::string joined;
                 for (const auto& u : net.relay_urls) joined += (joined.empty() ? "" : ",") + u;
@@ -332,11 +348,15 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     docker::ContainerSpec for_digest = c;
     for (const auto& [k, v] : env) for_digest.env.push_back(k + "=" + v);
     for (const auto& [k, file] : p.secrets) for_digest.env.push_back(k + "=" + redacted_secret(file));
+    if (gateway_env)
+        for_digest.env.push_back("TENEX_RELAYS=ws://" + std::string(kGatewayName) + ":" +
+                                 std::to_string(ctx.gateway_port) + "/" + kRedactedGatewaySecret);
     std::sort(for_digest.env.begin(), for_digest.env.end());
     out.digest = sha256_hex(canonical(for_digest, net, p).dump());
     c.labels[kLabelPolicyDigest] = out.digest;
 
     for (const auto& [k, v] : secret_env) env[k] = v;
+    if (gateway_env) env["TENEX_RELAYS"] = *gateway_env;
     for (const auto& [k, v] : env) c.env.push_back(k + "=" + v);
     return out;
 }

@@ -25,6 +25,10 @@ inline constexpr const char* kLabelPolicyDigest = "tenex.policy-digest";
 inline constexpr const char* kWorkspace = "/workspace";
 
 inline constexpr const char* kBridgeNameOption = "com.docker.network.bridge.name";
+// The name the daemon's relay gateway has inside a container (egress with relays: true).
+inline constexpr const char* kGatewayName = "tenex-gateway";
+// What stands for the gateway secret in redacted specs and digests.
+inline constexpr const char* kRedactedGatewaySecret = "<gateway secret>";
 
 // One destination the egress enforcer serves: the container connects to `name:port` (name
 // mapped to a host address of its network through /etc/hosts), the host side resolves
@@ -46,7 +50,8 @@ struct NetworkPlan {
     bool internal = false;           // create it with Internal: true (no route out)
     std::vector<HostPort> allow{};   // egress: the only destinations the enforcer lets through
     std::vector<Forward> forwards{};       // egress: allow entries and the daemon's relays
-    std::vector<std::string> relay_urls{};  // egress + relays: the relays as seen from inside
+    std::vector<std::string> relay_urls{};  // egress + relays: the relays (or the gateway, its
+                                            // secret redacted) as seen from inside
     bool operator==(const NetworkPlan&) const = default;
 };
 
@@ -54,6 +59,9 @@ struct SandboxSpec {
     docker::ContainerSpec container{};
     NetworkPlan network{};
     std::string llm_url{};  // tenex.llm.base_url as seen from inside; empty: the provider's own
+    // The relays as the container gets them (TENEX_RELAYS): with the gateway's secret when it
+    // was built with SecretMode::read (for the TENEX runtime's config.json).
+    std::vector<std::string> container_relays{};
     std::string digest{};  // sha256 hex of the canonical form; also the policy-digest label
 };
 
@@ -71,6 +79,11 @@ struct SpecContext {
     // The TENEX runtime's global directory on the host (policies with tenex.llm); mounted at
     // /tenex. Empty: such a policy cannot be built.
     std::filesystem::path runtime_dir{};
+    // The daemon's relay gateway (issue 15) on host loopback; 0: none, the relays themselves
+    // are forwarded. With a gateway, network.relays gives the container one forwarder,
+    // kGatewayName:<port>, and TENEX_RELAYS=ws://tenex-gateway:<port>/<gateway_secret>.
+    std::uint16_t gateway_port = 0;
+    std::string gateway_secret{};          // this container's (SecretMode::read)
 };
 
 // The context every project's container is built with: its naddr (for {naddr} and

@@ -104,6 +104,7 @@ void EndToEnd::SetUp() {
     fs::copy_file(test::source_dir() / "examples/policies/default.yaml", dir_->path() / "policies/default.yaml");
     relay_port_ = test::free_loopback_port();
     http_port_ = test::free_loopback_port();
+    gateway_port_ = test::free_loopback_port();
     relay_url_ = "ws://127.0.0.1:" + std::to_string(relay_port_);
 }
 
@@ -133,6 +134,10 @@ std::vector<std::string> EndToEnd::daemon_args(std::vector<std::string> extra, b
                                   "--state-dir", (d / "state").string(),
                                   "--key", (d / "daemon.key").string(),
                                   "--http", "127.0.0.1:" + std::to_string(http_port_)};
+    if (std::find(extra.begin(), extra.end(), "--gateway") == extra.end()) {
+        args.push_back("--gateway");
+        args.push_back("127.0.0.1:" + std::to_string(gateway_port_));
+    }
     if (std::find(extra.begin(), extra.end(), "-c") == extra.end() &&
         std::find(extra.begin(), extra.end(), "--tenex-config") == extra.end()) {
         args.push_back("-w");

@@ -87,6 +87,7 @@ protected:
     std::string relay_url_;  // where the test publishes
     int relay_port_ = 0;
     int http_port_ = 0;
+    int gateway_port_ = 0;  // the same for every daemon start of a test (adoption)
     std::optional<nostr::Keys> owner_;
     std::unique_ptr<docker::Client> docker_;
     std::unique_ptr<relay::RelayPool> pool_;

@@ -65,7 +65,9 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     };
     EXPECT_TRUE(env_has_prefix("TENEX_PROJECT_ADDRESS=" + address));
     EXPECT_TRUE(env_has_prefix("TENEX_PROJECT_NADDR=naddr1"));
-    EXPECT_TRUE(env_has_prefix("TENEX_RELAYS=ws://"));
+    // Nostr only through the daemon's gateway, with the container's own secret.
+    EXPECT_TRUE(env_has_prefix("TENEX_RELAYS=ws://tenex-gateway:" + std::to_string(gateway_port_) + "/"));
+    EXPECT_FALSE(env_has_prefix("TENEX_RELAYS=ws://tenex-relay"));
 
     // The probe inside answers on the relay: the whole loop is visible.
     std::optional<nostr::Event> reply;
@@ -108,6 +110,14 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     EXPECT_EQ(metric("tenex_projects{state=\"running\"}"), 1);
     EXPECT_EQ(metric("tenex_trigger_to_running_seconds_count"), 1);
     EXPECT_EQ(metric("tenex_container_starts_total"), 1);
+    // The probe is connected through its gateway, its key bound to its project, nothing refused.
+    ASSERT_TRUE(eventually([&] { return metric("tenex_gateway_connections") == 1; }, 10s));
+    EXPECT_GE(metric("tenex_gateway_writes_accepted"), 1);
+    EXPECT_EQ(metric("tenex_gateway_writes_refused{reason=\"foreign_key\"}"), 0);
+    EXPECT_EQ(metric("tenex_gateway_writes_refused{reason=\"out_of_scope\"}"), 0);
+    auto keys = nlohmann::json::parse(http_get(http_port_, "/projects").body)[0]["gateway_keys"];
+    ASSERT_EQ(keys.size(), 1u) << keys.dump();
+    EXPECT_EQ(keys[0], reply->pubkey);
 
     // The backend's heartbeat (kind 24012) lists the project, p-tags the whitelist and is
     // signed by the daemon's key.

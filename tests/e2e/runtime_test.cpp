@@ -110,8 +110,8 @@ TEST_F(RuntimeEndToEnd, TheRealBackendAnswersFromItsSandbox) {
     }
     EXPECT_TRUE(project_mounted && base_mounted);
 
-    // The global directory the daemon wrote: the owner alone whitelisted, the relay through its
-    // forwarder, files private to the container's uid.
+    // The global directory the daemon wrote: the owner alone whitelisted, the project's
+    // gateway as its only relay, files private to the container's uid.
     ASSERT_FALSE(container.names.empty());
     const fs::path base = dir_->path() / "state" / "runtime" / container.names.front();
     std::ifstream cfg_in(base / "config.json");
@@ -121,7 +121,9 @@ TEST_F(RuntimeEndToEnd, TheRealBackendAnswersFromItsSandbox) {
     ASSERT_TRUE(cfg.is_object()) << base;
     EXPECT_EQ(cfg["whitelistedPubkeys"], nlohmann::json::array({owner_->pub.hex()}));
     ASSERT_EQ(cfg["relays"].size(), 1u);
-    EXPECT_EQ(cfg["relays"][0].get<std::string>().rfind("ws://tenex-relay-1:", 0), 0u) << cfg["relays"];
+    const std::string relay = cfg["relays"][0];
+    EXPECT_EQ(relay.rfind("ws://tenex-gateway:", 0), 0u) << relay;
+    EXPECT_EQ(relay.find("<"), std::string::npos) << "the secret itself, not its marker: " << relay;
     for (const char* f : {"config.json", "llms.json", "providers.json", "embed.json"}) {
         struct stat st {};
         ASSERT_EQ(::stat((base / f).c_str(), &st), 0) << f;

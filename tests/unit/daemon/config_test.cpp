@@ -115,6 +115,27 @@ TEST(DaemonConfig, HostileRelayUrls) {
     EXPECT_NE(errors(c.error()).find("relays[0]: relay URL must not carry credentials"), std::string::npos);
 }
 
+TEST(DaemonConfig, Gateway) {
+    auto c = parse_config("gateway:\n  listen: 127.0.0.1:9999\n  writes_per_second: 2\n  write_burst: 5\n", "g.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_EQ(c->gateway_listen, "127.0.0.1:9999");
+    EXPECT_EQ(c->gateway_writes_per_second, 2);
+    EXPECT_EQ(c->gateway_write_burst, 5);
+    auto key_paths = [](const DaemonConfig& cfg) {
+        std::string out;
+        for (const auto& d : validate_config(cfg)) out += d.key_path + ": " + d.message + "\n";
+        return out;
+    };
+    DaemonConfig v = *c;
+    v.gateway_listen = "0.0.0.0:7879";
+    EXPECT_NE(key_paths(v).find("gateway.listen: 0.0.0.0:7879: must be 127.0.0.1:PORT"), std::string::npos) << key_paths(v);
+    v.gateway_listen = "nonsense";
+    EXPECT_NE(key_paths(v).find("gateway.listen: nonsense"), std::string::npos) << key_paths(v);
+    v.gateway_listen = "";  // off
+    EXPECT_EQ(key_paths(v).find("gateway"), std::string::npos) << key_paths(v);
+    EXPECT_FALSE(parse_config("gateway:\n  write_burst: 0\n", "g.yaml").ok());
+}
+
 TEST(DaemonConfig, Pubkeys) {
     EXPECT_EQ(*normalize_pubkey(kNpub), kHex);
     EXPECT_EQ(*normalize_pubkey(std::string(kHex)), kHex);
@@ -150,6 +171,9 @@ TEST(DaemonConfig, DocumentedExampleIsValidAndShowsTheDefaults) {
     EXPECT_EQ(c->policies_dir, defaults.policies_dir);
     EXPECT_EQ(c->state_dir, defaults.state_dir);
     EXPECT_EQ(c->http_listen, defaults.http_listen);
+    EXPECT_EQ(c->gateway_listen, defaults.gateway_listen);
+    EXPECT_EQ(c->gateway_writes_per_second, defaults.gateway_writes_per_second);
+    EXPECT_EQ(c->gateway_write_burst, defaults.gateway_write_burst);
     EXPECT_EQ(c->start_concurrency, defaults.start_concurrency);
     EXPECT_EQ(c->stop_projects_on_exit, defaults.stop_projects_on_exit);
     EXPECT_EQ(c->monitor.events_per_second, defaults.monitor.events_per_second);

@@ -80,6 +80,43 @@ TEST(NetworkPlan, RelaysChangeTheDigest) {
     EXPECT_NE(a->digest, b->digest);
 }
 
+TEST(NetworkPlan, WithAGatewayRelaysMeansTheGatewayOnly) {
+    Policy p;
+    p.network.mode = NetworkMode::egress;
+    p.network.allow = {{"api.anthropic.com", 443}};
+    p.network.relays = true;
+    auto ctx = context({"ws://127.0.0.1:7777", "wss://relay.tenex.chat"});
+    ctx.gateway_port = 7879;
+    auto redacted = build_sandbox_spec(p, ctx);
+    ASSERT_TRUE(redacted);
+    ASSERT_EQ(redacted->network.forwards.size(), 2u);
+    const Forward& gw = redacted->network.forwards[1];
+    EXPECT_EQ(gw, (Forward{.name = "tenex-gateway", .port = 7879, .target_host = "127.0.0.1",
+                           .target_port = 7879, .trusted = true}));
+    EXPECT_EQ(redacted->network.relay_urls, std::vector<std::string>{"ws://tenex-gateway:7879/<gateway secret>"});
+    EXPECT_TRUE(has_env(*redacted, "TENEX_RELAYS=ws://tenex-gateway:7879/<gateway secret>"));
+    // A start: the container gets its secret; the digest is the same whatever the secret.
+    ctx.secrets = SecretMode::read;
+    ctx.gateway_secret = std::string(64, 'e');
+    auto started = build_sandbox_spec(p, ctx);
+    ASSERT_TRUE(started);
+    EXPECT_TRUE(has_env(*started, "TENEX_RELAYS=ws://tenex-gateway:7879/" + std::string(64, 'e')));
+    ctx.gateway_secret = std::string(64, 'f');
+    auto again = build_sandbox_spec(p, ctx);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(started->digest, redacted->digest);
+    EXPECT_EQ(again->digest, redacted->digest);
+    for (const auto& e : redacted->container.env) EXPECT_EQ(e.find(std::string(64, 'e')), std::string::npos);
+    // No secret at a start is an error, not a container without Nostr.
+    ctx.gateway_secret.clear();
+    EXPECT_FALSE(build_sandbox_spec(p, ctx));
+    // The policy's own TENEX_RELAYS still wins.
+    p.env["TENEX_RELAYS"] = "wss://mine.example";
+    auto own = build_sandbox_spec(p, ctx);
+    ASSERT_TRUE(own);
+    EXPECT_TRUE(has_env(*own, "TENEX_RELAYS=wss://mine.example"));
+}
+
 TEST(NetworkPlan, OtherModesHaveNoForwards) {
     for (auto mode : {NetworkMode::none, NetworkMode::isolated, NetworkMode::open}) {
         Policy p;

@@ -146,6 +146,17 @@ TEST_F(PolicyDir, WarningsDoNotFail) {
     EXPECT_NE(r.diagnostics[1].message.find("xfs"), std::string::npos);
 }
 
+TEST_F(PolicyDir, RelaysWithModeNoneSayWhyTheGatewayIsOutOfReach) {
+    write("default.yaml", "network:\n  mode: none\n  relays: true\n");
+    const ResolvedPolicy r = resolve_policy(load().set, project(kOwner, "x"));
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_FALSE(has_errors(r.diagnostics));
+    EXPECT_EQ(r.diagnostics[0].key_path, "network.relays");
+    EXPECT_EQ(r.diagnostics[0].message,
+              "ignored: mode none has no network, so the container cannot reach the daemon's Nostr "
+              "gateway; use mode egress with relays: true");
+}
+
 TEST(PolicySet, BuiltInDefaultsAreTheSafeOnes) {
     const ResolvedPolicy r = resolve_policy(PolicySet{}, project(kOwner, "x"));
     EXPECT_TRUE(r.diagnostics.empty());

@@ -1,0 +1,733 @@
+#include "gateway/server.hpp"
+
+#include <arpa/inet.h>
+#include <libwebsockets.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "gateway/bindings.hpp"
+#include "nostr/hex.hpp"
+#include "nostr/verify.hpp"
+#include "relay/lws_log.hpp"
+#include "relay/message.hpp"
+#include "relay/pool.hpp"
+
+namespace tenex::gateway {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kTick = std::chrono::milliseconds(250);
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string sha256_hex(std::string_view s) {
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
+    return nostr::to_hex(std::span<const std::uint8_t>(md, sizeof md));
+}
+
+std::string new_secret() {
+    unsigned char b[32];
+    if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("gateway: no randomness for a secret");
+    return nostr::to_hex(std::span<const std::uint8_t>(b, sizeof b));
+}
+
+// The reason class of a refused write (GatewayStats::writes_refused).
+std::string reason_class(std::string_view reason) {
+    auto starts = [&](std::string_view p) { return reason.rfind(p, 0) == 0; };
+    if (starts("invalid: event too large")) return "too_large";
+    if (starts("invalid: created_at")) return "future";
+    if (starts("invalid:")) return "invalid";
+    if (starts("restricted: a project container")) return "project_event";
+    if (starts("restricted: author belongs")) return "foreign_key";
+    if (starts("restricted: this key")) return "reserved_key";
+    if (starts("rate-limited:")) return "rate_limited";
+    return "out_of_scope";
+}
+
+struct Sub {
+    std::string upstream{};
+    std::vector<nostr::Filter> filters{};
+    std::vector<std::uint64_t> stored{};  // stored events delivered per filter (for limit)
+    std::set<std::string> eose_wait{};    // relays whose EOSE is still due
+    bool eose_sent{false};
+    Clock::time_point started{};
+};
+
+struct Session {
+    std::uint64_t id{0};
+    lws* wsi{nullptr};
+    bool authed{false};
+    std::string project{};
+    std::string secret_hash{};
+    std::deque<std::string> out{};
+    std::size_t out_bytes{0};
+    std::string rx{};
+    bool rx_overflow{false};
+    bool closing{false};  // close once `out` is flushed
+    bool kill{false};     // close now
+    std::map<std::string, Sub> subs{};
+};
+
+// What other threads hand the service thread: pool deliveries and publish outcomes.
+struct Inbound {
+    enum class Type { event, eose, ok } type{Type::event};
+    std::uint64_t session{0};
+    std::string sub_id{};    // the container's
+    std::string upstream{};  // the upstream subscription it came from
+    std::string relay{};
+    nostr::Event event{};
+    std::string ok_msg{};
+};
+
+// Shared with the pool's callbacks, which may run after the gateway stopped.
+struct Inbox {
+    std::mutex mu;
+    lws_context* ctx{nullptr};
+    std::deque<Inbound> items;
+    bool revalidate{false};
+    void push(Inbound in) {
+        std::lock_guard lk(mu);
+        if (!ctx) return;
+        items.push_back(std::move(in));
+        lws_cancel_service(ctx);
+    }
+    void wake_revalidate() {
+        std::lock_guard lk(mu);
+        revalidate = true;
+        if (ctx) lws_cancel_service(ctx);
+    }
+};
+
+struct Bucket {
+    double tokens{0};
+    Clock::time_point last{};
+};
+
+struct PendingPublish {
+    std::uint64_t session{0};
+    std::string event_id{};
+    std::future<relay::PublishResult> result{};
+};
+
+std::string ok_from(const std::string& event_id, const relay::PublishResult& r, bool& accepted) {
+    const std::size_t n = r.relays.size(), k = r.accepted_count();
+    accepted = k > 0;
+    if (n == 0) return relay::make_ok_msg(event_id, false, "error: no relay to publish to");
+    if (k == n) return relay::make_ok_msg(event_id, true, "");
+    if (k > 0)
+        return relay::make_ok_msg(event_id, true, "accepted by " + std::to_string(k) + "/" + std::to_string(n) + " relays");
+    for (const auto& ok : r.relays)
+        if (!ok.message.empty()) return relay::make_ok_msg(event_id, false, ok.message);
+    return relay::make_ok_msg(event_id, false, "error: refused by every relay");
+}
+
+}  // namespace
+
+struct Gateway::Impl {
+    struct Tick {
+        lws_sorted_usec_list_t sul{};
+        Impl* impl{nullptr};
+    };
+
+    GatewayOptions opt;
+    relay::RelayPool* pool{nullptr};
+    lws_context* ctx{nullptr};
+    lws_protocols protocols[2]{};
+    std::thread thread;
+    std::atomic<bool> stopping{false};
+    std::atomic<std::uint16_t> bound_port{0};
+    Tick tick{};
+    std::shared_ptr<Inbox> inbox{std::make_shared<Inbox>()};
+
+    // Shared state (mu): the scope index, secrets, stats.
+    mutable std::mutex mu;
+    ScopeIndex index;
+    std::map<std::string, std::string> secret_to_project;  // sha256(secret) hex -> address
+    std::map<std::string, std::string> project_secret;     // address -> sha256(secret) hex
+    GatewayStats st{};
+
+    std::mutex store_mu;  // the store is used by the service thread and by open/close_project
+    std::unique_ptr<BindingStore> store;
+    void persist_secret(const std::string& address, const std::string& hash) {
+        std::lock_guard lk(store_mu);
+        if (auto ok = store->set_secret_hash(address, hash); !ok) spdlog::error("gateway: {}", ok.error().message);
+    }
+
+    // Service thread only.
+    std::map<std::uint64_t, Session*> sessions;
+    std::uint64_t next_session{0};
+    std::uint64_t next_upstream{0};
+    std::map<std::string, Bucket> buckets;
+
+    // Publish waiter.
+    std::mutex pub_mu;
+    std::condition_variable pub_cv;
+    std::deque<PendingPublish> pubs;
+    std::thread waiter;
+
+    // ---------- output ----------
+    void enqueue(Session& s, std::string msg) {
+        if (s.kill) return;
+        s.out_bytes += msg.size();
+        s.out.push_back(std::move(msg));
+        if (s.out_bytes > opt.max_pending_bytes) {
+            spdlog::warn("gateway: project {} reads too slowly, closing its connection", s.project);
+            s.kill = true;
+        }
+        lws_callback_on_writable(s.wsi);
+    }
+
+    void refuse_and_close(Session& s, std::string_view why) {
+        enqueue(s, relay::make_notice_msg(why));
+        s.closing = true;
+    }
+
+    // ---------- connections ----------
+    void on_established(Session& s) {
+        char uri[256] = {0};
+        int n = lws_hdr_copy(s.wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+        std::string_view path = n > 0 ? std::string_view(uri, static_cast<std::size_t>(n)) : std::string_view();
+        if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+        if (!path.empty() && path.back() == '/') path.remove_suffix(1);
+        std::string hash = sha256_hex(path);
+        {
+            std::lock_guard lk(mu);
+            auto it = path.empty() ? secret_to_project.end() : secret_to_project.find(hash);
+            if (it != secret_to_project.end()) {
+                s.authed = true;
+                s.project = it->second;
+                s.secret_hash = hash;
+                ++st.connections;
+                return;
+            }
+            ++st.refused_connections;
+        }
+        refuse_and_close(s, "restricted: unknown gateway secret");
+    }
+
+    void on_closed(Session& s) {
+        for (auto& [id, sub] : s.subs) pool->unsubscribe(sub.upstream);
+        s.subs.clear();
+        if (s.authed) {
+            std::lock_guard lk(mu);
+            --st.connections;
+        }
+    }
+
+    // ---------- messages ----------
+    void on_message(Session& s, std::string_view text) {
+        auto parsed = relay::parse_client_message(text, opt.max_filters);
+        if (!parsed) {
+            auto j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+            if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "REQ" && j[1].is_string() &&
+                j[1].get_ref<const std::string&>().size() <= relay::kMaxSubIdBytes)
+                enqueue(s, relay::make_closed_msg(j[1].get<std::string>(), parsed.error().message));
+            else if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "EVENT" && j[1].is_object() &&
+                     j[1].contains("id") && j[1]["id"].is_string()) {
+                count_refused("invalid");
+                enqueue(s, relay::make_ok_msg(j[1]["id"].get<std::string>(), false, "invalid: " + parsed.error().message));
+            } else
+                enqueue(s, relay::make_notice_msg("error: " + parsed.error().message));
+            return;
+        }
+        std::visit(
+            [&](auto& m) {
+                using T = std::decay_t<decltype(m)>;
+                if constexpr (std::is_same_v<T, relay::ClientEventMsg>) {
+                    on_write(s, std::move(m.event));
+                } else if constexpr (std::is_same_v<T, relay::ReqMsg>) {
+                    on_req(s, std::move(m));
+                } else if constexpr (std::is_same_v<T, relay::CloseMsg>) {
+                    if (auto it = s.subs.find(m.sub_id); it != s.subs.end()) {
+                        pool->unsubscribe(it->second.upstream);
+                        s.subs.erase(it);
+                    }
+                } else {
+                    enqueue(s, relay::make_notice_msg("restricted: this gateway does not use AUTH"));
+                }
+            },
+            *parsed);
+    }
+
+    void count_refused(const std::string& cls) {
+        std::lock_guard lk(mu);
+        ++st.writes_refused[cls];
+    }
+
+    void on_req(Session& s, relay::ReqMsg&& req) {
+        auto existing = s.subs.find(req.sub_id);
+        if (existing == s.subs.end() && s.subs.size() >= opt.max_subscriptions) {
+            enqueue(s, relay::make_closed_msg(req.sub_id, "error: too many subscriptions"));
+            return;
+        }
+        std::vector<nostr::Filter> upstream;
+        for (const auto& f : req.filters) {
+            if (f.serialize().size() > opt.max_filter_bytes) {
+                enqueue(s, relay::make_closed_msg(req.sub_id, "invalid: filter too large"));
+                return;
+            }
+            upstream.push_back(upstream_filter(f, opt.max_limit));
+        }
+        if (existing != s.subs.end()) {
+            pool->unsubscribe(existing->second.upstream);
+            s.subs.erase(existing);
+        }
+        Sub sub;
+        sub.upstream = "gw-" + std::to_string(s.id) + "-" + std::to_string(++next_upstream);
+        sub.filters = std::move(req.filters);
+        sub.stored.assign(sub.filters.size(), 0);
+        sub.started = Clock::now();
+        for (const auto& r : pool->status())
+            if (r.connected && (static_cast<unsigned>(r.mode) & static_cast<unsigned>(relay::RelayMode::read)))
+                sub.eose_wait.insert(r.url);
+        auto box = inbox;
+        const std::uint64_t sid = s.id;
+        const std::string client_sub = req.sub_id, up = sub.upstream;
+        auto on_event = [box, sid, client_sub, up](const relay::DeliveredEvent& d) {
+            box->push(Inbound{Inbound::Type::event, sid, client_sub, up, d.relay, d.event, {}});
+        };
+        auto on_eose = [box, sid, client_sub, up](const std::string& relay_url, const std::string&) {
+            box->push(Inbound{Inbound::Type::eose, sid, client_sub, up, relay_url, {}, {}});
+        };
+        if (auto ok = pool->subscribe(up, std::move(upstream), std::move(on_event), std::move(on_eose),
+                                      opt.upstream_dedup_ids);
+            !ok) {
+            enqueue(s, relay::make_closed_msg(req.sub_id, "error: " + ok.error().message));
+            return;
+        }
+        const bool settled = sub.eose_wait.empty();
+        auto& ref = s.subs[req.sub_id] = std::move(sub);
+        if (settled) {
+            ref.eose_sent = true;
+            enqueue(s, relay::make_eose_msg(req.sub_id));
+        }
+    }
+
+    void on_write(Session& s, nlohmann::json&& ev) {
+        std::string id;
+        if (auto it = ev.find("id"); it != ev.end() && it->is_string()) id = it->get<std::string>();
+        auto refuse = [&](std::string why) {
+            count_refused(reason_class(why));
+            enqueue(s, relay::make_ok_msg(id, false, why));
+        };
+        nostr::ParseLimits limits;
+        auto e = nostr::parse_event(ev, limits);
+        if (!e) return refuse("invalid: " + e.error().message);
+        const std::size_t bytes = nostr::to_json(*e).size();
+        if (bytes > opt.write.max_event_bytes)
+            return refuse("invalid: event too large (" + std::to_string(bytes) + " > " +
+                          std::to_string(opt.write.max_event_bytes) + " bytes)");
+        if (auto v = nostr::verify_event(*e); !v) return refuse("invalid: " + v.error().message);
+        ScopeIndex::WriteVerdict verdict;
+        {
+            std::lock_guard lk(mu);
+            verdict = index.may_write(s.project, *e, bytes, unix_now(), opt.write);
+        }
+        if (!verdict.allowed) return refuse(verdict.reason);
+        // Per-project rate.
+        auto& b = buckets[s.project];
+        const auto now = Clock::now();
+        if (b.last == Clock::time_point{}) b.tokens = opt.write_burst;
+        else
+            b.tokens = std::min(opt.write_burst,
+                                b.tokens + opt.write_rate_per_s * std::chrono::duration<double>(now - b.last).count());
+        b.last = now;
+        if (b.tokens < 1) return refuse("rate-limited: too many events from this project");
+        b.tokens -= 1;
+        if (verdict.needs_binding) {
+            // Durable first: a binding that is not recorded could be claimed by another project
+            // after a restart.
+            Status recorded = Unit{};
+            {
+                std::lock_guard slk(store_mu);
+                recorded = store->bind(e->pubkey, s.project, unix_now());
+            }
+            if (auto& ok = recorded; !ok) {
+                spdlog::error("gateway: {}", ok.error().message);
+                count_refused("out_of_scope");
+                return enqueue(s, relay::make_ok_msg(id, false, "error: cannot record the key binding"));
+            }
+            bool bound;
+            {
+                std::lock_guard lk(mu);
+                bound = index.bind(e->pubkey, s.project);
+            }
+            // Only when the reserved keys changed since may_write (bindings are made here only).
+            if (!bound) return refuse("restricted: this key cannot write through a project gateway");
+            spdlog::info("gateway: key {} bound to project {}", e->pubkey, s.project);
+        }
+        auto fut = pool->publish(*e, opt.publish_timeout);
+        {
+            std::lock_guard lk(pub_mu);
+            pubs.push_back(PendingPublish{s.id, e->id, std::move(fut)});
+        }
+        pub_cv.notify_one();
+    }
+
+    // ---------- deliveries ----------
+    void drain_inbox() {
+        std::deque<Inbound> items;
+        bool revalidate = false;
+        {
+            std::lock_guard lk(inbox->mu);
+            items.swap(inbox->items);
+            std::swap(revalidate, inbox->revalidate);
+        }
+        if (revalidate) revalidate_sessions();
+        for (auto& in : items) {
+            auto sit = sessions.find(in.session);
+            if (sit == sessions.end()) continue;
+            Session& s = *sit->second;
+            if (in.type == Inbound::Type::ok) {
+                enqueue(s, std::move(in.ok_msg));
+                continue;
+            }
+            auto it = s.subs.find(in.sub_id);
+            if (it == s.subs.end() || it->second.upstream != in.upstream) continue;  // closed or replaced
+            Sub& sub = it->second;
+            if (in.type == Inbound::Type::eose) {
+                sub.eose_wait.erase(in.relay);
+                if (sub.eose_wait.empty() && !sub.eose_sent) {
+                    sub.eose_sent = true;
+                    enqueue(s, relay::make_eose_msg(in.sub_id));
+                }
+                continue;
+            }
+            deliver(s, in.sub_id, sub, in.event);
+        }
+    }
+
+    void deliver(Session& s, const std::string& sub_id, Sub& sub, const nostr::Event& e) {
+        bool allowed;
+        {
+            std::lock_guard lk(mu);
+            allowed = index.may_read(s.project, e).allowed;
+            ++(allowed ? st.events_delivered : st.events_hidden);
+        }
+        if (!allowed) return;
+        if (!sub.eose_sent) {
+            // The stored part: `limit` counts delivered events, per filter.
+            bool room = false;
+            for (std::size_t i = 0; i < sub.filters.size(); ++i) {
+                const auto& f = sub.filters[i];
+                if (!f.matches(e)) continue;
+                if (!f.limit || sub.stored[i] < *f.limit) {
+                    ++sub.stored[i];
+                    room = true;
+                    break;
+                }
+            }
+            if (!room) {
+                std::lock_guard lk(mu);
+                --st.events_delivered;
+                ++st.events_hidden;
+                return;
+            }
+        }
+        enqueue(s, relay::make_relay_event_msg(sub_id, e));
+    }
+
+    void revalidate_sessions() {
+        for (auto& [id, s] : sessions) {
+            if (!s->authed || s->closing) continue;
+            bool valid;
+            {
+                std::lock_guard lk(mu);
+                auto it = secret_to_project.find(s->secret_hash);
+                valid = it != secret_to_project.end() && it->second == s->project;
+            }
+            if (valid) continue;
+            for (auto& [sid, sub] : s->subs) pool->unsubscribe(sub.upstream);
+            s->subs.clear();
+            refuse_and_close(*s, "restricted: gateway secret revoked");
+        }
+    }
+
+    void on_tick() {
+        const auto now = Clock::now();
+        for (auto& [id, s] : sessions)
+            for (auto& [sid, sub] : s->subs)
+                if (!sub.eose_sent && now - sub.started >= opt.eose_timeout) {
+                    sub.eose_sent = true;
+                    enqueue(*s, relay::make_eose_msg(sid));
+                }
+    }
+
+    static void tick_cb(lws_sorted_usec_list_t* sul) {
+        auto* t = reinterpret_cast<Tick*>(sul);
+        try {
+            t->impl->on_tick();
+        } catch (const std::exception& e) {
+            spdlog::error("gateway: tick failed: {}", e.what());
+        }
+        lws_sul_schedule(t->impl->ctx, 0, &t->sul, &Impl::tick_cb, kTick.count() * LWS_US_PER_MS);
+    }
+
+    // ---------- publish outcomes ----------
+    void wait_publishes() {
+        while (true) {
+            PendingPublish p;
+            {
+                std::unique_lock lk(pub_mu);
+                pub_cv.wait(lk, [&] { return stopping.load() || !pubs.empty(); });
+                if (pubs.empty()) return;
+                p = std::move(pubs.front());
+                pubs.pop_front();
+            }
+            // The pool settles every publish (OK, disconnect or timeout).
+            while (p.result.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready)
+                if (stopping.load()) return;
+            bool accepted = false;
+            std::string msg = ok_from(p.event_id, p.result.get(), accepted);
+            {
+                std::lock_guard lk(mu);
+                if (accepted) ++st.writes_accepted;
+                else ++st.writes_refused["relays_refused"];
+            }
+            inbox->push(Inbound{Inbound::Type::ok, p.session, {}, {}, {}, {}, std::move(msg)});
+        }
+    }
+
+    // ---------- libwebsockets ----------
+    static int lws_cb(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+        auto* impl = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
+        auto** slot = static_cast<Session**>(user);
+        try {
+            switch (reason) {
+                case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+                    if (impl) impl->drain_inbox();
+                    return 0;
+                case LWS_CALLBACK_ESTABLISHED: {
+                    auto* s = new Session();
+                    s->id = ++impl->next_session;
+                    s->wsi = wsi;
+                    *slot = s;
+                    impl->sessions[s->id] = s;
+                    impl->on_established(*s);
+                    return 0;
+                }
+                case LWS_CALLBACK_CLOSED: {
+                    if (slot && *slot) {
+                        impl->on_closed(**slot);
+                        impl->sessions.erase((*slot)->id);
+                        delete *slot;
+                        *slot = nullptr;
+                    }
+                    return 0;
+                }
+                case LWS_CALLBACK_RECEIVE: {
+                    if (!slot || !*slot) return -1;
+                    Session& s = **slot;
+                    if (!s.authed || s.closing) return 0;  // nothing is read without the secret
+                    if (!s.rx_overflow) {
+                        if (s.rx.size() + len > impl->opt.max_message_bytes) {
+                            s.rx_overflow = true;
+                            s.rx.clear();
+                        } else {
+                            s.rx.append(static_cast<const char*>(in), len);
+                        }
+                    }
+                    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return 0;
+                    if (s.rx_overflow) {
+                        s.rx_overflow = false;
+                        impl->enqueue(s, relay::make_notice_msg("invalid: message too large"));
+                        return 0;
+                    }
+                    std::string msg;
+                    msg.swap(s.rx);
+                    impl->on_message(s, msg);
+                    return 0;
+                }
+                case LWS_CALLBACK_SERVER_WRITEABLE: {
+                    if (!slot || !*slot) return 0;
+                    Session& s = **slot;
+                    if (s.kill) return -1;
+                    std::vector<unsigned char> buf;
+                    for (int n = 0; n < 64 && !s.out.empty(); ++n) {
+                        if (n > 0 && lws_send_pipe_choked(wsi)) break;
+                        std::string& msg = s.out.front();
+                        buf.resize(LWS_PRE + msg.size());
+                        std::memcpy(buf.data() + LWS_PRE, msg.data(), msg.size());
+                        if (lws_write(wsi, buf.data() + LWS_PRE, msg.size(), LWS_WRITE_TEXT) < static_cast<int>(msg.size()))
+                            return -1;
+                        s.out_bytes -= msg.size();
+                        s.out.pop_front();
+                    }
+                    if (!s.out.empty()) {
+                        lws_callback_on_writable(wsi);
+                    } else if (s.closing) {
+                        static const char kWhy[] = "policy";
+                        lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                                         reinterpret_cast<unsigned char*>(const_cast<char*>(kWhy)), sizeof kWhy - 1);
+                        return -1;
+                    }
+                    return 0;
+                }
+                default:
+                    return 0;
+            }
+        } catch (const std::exception& e) {
+            spdlog::error("gateway: callback failed: {}", e.what());
+            return -1;
+        }
+    }
+};
+
+Gateway::Gateway() : impl_(std::make_unique<Impl>()) {}
+
+Result<std::unique_ptr<Gateway>> Gateway::start(GatewayOptions options, relay::RelayPool& pool) {
+    relay::quiet_lws_logs();
+    std::unique_ptr<Gateway> g(new Gateway());
+    Impl& im = *g->impl_;
+    im.opt = std::move(options);
+    im.pool = &pool;
+    auto store = BindingStore::open(im.opt.bindings_db);
+    if (!store) return store.error();
+    im.store = std::move(*store);
+    auto loaded = im.store->load();
+    if (!loaded) return loaded.error();
+    for (const auto& [key, project] : *loaded) im.index.bind(key, project);
+    // Containers adopted after a restart keep the secret they were started with.
+    auto hashes = im.store->load_secret_hashes();
+    if (!hashes) return hashes.error();
+    for (const auto& [project, hash] : *hashes) {
+        auto address = nostr::Address::parse(project);
+        if (!address) continue;
+        im.secret_to_project[hash] = project;
+        im.project_secret[project] = hash;
+        im.index.upsert(ProjectKeys{*address, {}, {}});
+    }
+    im.protocols[0].name = "nostr";
+    im.protocols[0].callback = &Impl::lws_cb;
+    im.protocols[0].per_session_data_size = sizeof(Session*);
+    im.protocols[0].rx_buffer_size = 65536;
+    lws_context_creation_info info{};
+    info.port = im.opt.port;
+    info.iface = im.opt.host.empty() ? nullptr : im.opt.host.c_str();
+    info.protocols = im.protocols;
+    info.user = &im;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    // As in the embedded relay: keep IPv4 addresses on IPv4 (warmcat/libwebsockets#2290).
+    in_addr v4{};
+    if (::inet_pton(AF_INET, im.opt.host.c_str(), &v4) == 1) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    im.ctx = lws_create_context(&info);
+    if (!im.ctx) return make_error("gateway: cannot listen on " + im.opt.host + ":" + std::to_string(im.opt.port));
+    auto* vhost = lws_get_vhost_by_name(im.ctx, "default");
+    const int port = vhost ? lws_get_vhost_listen_port(vhost) : -1;
+    if (port <= 0) {
+        lws_context_destroy(im.ctx);
+        im.ctx = nullptr;
+        return make_error("gateway: cannot listen on " + im.opt.host + ":" + std::to_string(im.opt.port));
+    }
+    im.bound_port = static_cast<std::uint16_t>(port);
+    {
+        std::lock_guard lk(im.inbox->mu);
+        im.inbox->ctx = im.ctx;
+    }
+    im.tick.impl = &im;
+    im.waiter = std::thread([&im] { im.wait_publishes(); });
+    im.thread = std::thread([&im] {
+        lws_sul_schedule(im.ctx, 0, &im.tick.sul, &Impl::tick_cb, kTick.count() * LWS_US_PER_MS);
+        while (!im.stopping.load())
+            if (lws_service(im.ctx, 0) < 0) break;
+        lws_sul_cancel(&im.tick.sul);
+    });
+    spdlog::info("gateway listening on {}:{} ({} key bindings)", im.opt.host, port, loaded->size());
+    return g;
+}
+
+Gateway::~Gateway() { stop(); }
+
+void Gateway::stop() {
+    Impl& im = *impl_;
+    if (!im.ctx) return;
+    im.stopping = true;
+    lws_cancel_service(im.ctx);
+    if (im.thread.joinable()) im.thread.join();
+    {
+        std::lock_guard lk(im.inbox->mu);
+        im.inbox->ctx = nullptr;
+        im.inbox->items.clear();
+    }
+    lws_context_destroy(im.ctx);  // CLOSED unsubscribes and frees each session
+    im.ctx = nullptr;
+    for (auto& [id, s] : im.sessions) {
+        for (auto& [sid, sub] : s->subs) im.pool->unsubscribe(sub.upstream);
+        delete s;
+    }
+    im.sessions.clear();
+    im.pub_cv.notify_all();
+    if (im.waiter.joinable()) im.waiter.join();
+}
+
+std::string Gateway::open_project(ProjectKeys keys) {
+    const std::string address = keys.address.to_string();
+    const std::string secret = new_secret();
+    const std::string hash = sha256_hex(secret);
+    impl_->persist_secret(address, hash);
+    {
+        std::lock_guard lk(impl_->mu);
+        impl_->index.upsert(std::move(keys));
+        if (auto it = impl_->project_secret.find(address); it != impl_->project_secret.end())
+            impl_->secret_to_project.erase(it->second);
+        impl_->secret_to_project[hash] = address;
+        impl_->project_secret[address] = hash;
+    }
+    impl_->inbox->wake_revalidate();
+    return secret;
+}
+
+void Gateway::update_project(ProjectKeys keys) {
+    std::lock_guard lk(impl_->mu);
+    impl_->index.upsert(std::move(keys));
+}
+
+void Gateway::close_project(const std::string& address) {
+    impl_->persist_secret(address, "");
+    {
+        std::lock_guard lk(impl_->mu);
+        if (auto it = impl_->project_secret.find(address); it != impl_->project_secret.end()) {
+            impl_->secret_to_project.erase(it->second);
+            impl_->project_secret.erase(it);
+        }
+    }
+    impl_->inbox->wake_revalidate();
+}
+
+void Gateway::set_reserved_keys(std::set<std::string> keys) {
+    std::lock_guard lk(impl_->mu);
+    impl_->index.set_reserved_keys(std::move(keys));
+}
+
+std::uint16_t Gateway::port() const { return impl_->bound_port; }
+
+std::string Gateway::url_for(const std::string& host, const std::string& secret) const {
+    const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    return "ws://" + h + ":" + std::to_string(port()) + "/" + secret;
+}
+
+GatewayStats Gateway::stats() const {
+    std::lock_guard lk(impl_->mu);
+    return impl_->st;
+}
+
+std::map<std::string, std::string> Gateway::bindings() const {
+    std::lock_guard lk(impl_->mu);
+    return impl_->index.bindings();
+}
+
+}  // namespace tenex::gateway

@@ -1,0 +1,99 @@
+// The per-project relay gateway (issue 15): a NIP-01 websocket endpoint (REQ, EVENT, CLOSE;
+// EOSE, OK, CLOSED, NOTICE) that serves each project container its own scope of the daemon's
+// relays. A connection is identified only by the secret in its URL path
+// (ws://host:port/<secret>), which open_project() makes anew for every container start;
+// a connection with any other path gets one NOTICE and is closed.
+//
+// REQs go upstream through the daemon's RelayPool (one upstream subscription per REQ); every
+// event, stored or live, passes the scope rule (gateway/scope.hpp) before it is delivered.
+// EVENTs are checked (size, id, signature, scope, key binding, per-project rate) and then
+// published through the pool; the container's OK is the relays' real outcome.
+//
+// Runs its own libwebsockets service thread. Every public method is thread-safe. The pool
+// must outlive the gateway.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "gateway/scope.hpp"
+
+namespace tenex::relay {
+class RelayPool;
+}
+
+namespace tenex::gateway {
+
+struct GatewayOptions {
+    std::string host{"127.0.0.1"};
+    std::uint16_t port{0};  // 0: pick a free port (see Gateway::port)
+    std::filesystem::path bindings_db{};  // SQLite file for key bindings; empty: memory only
+    std::size_t max_message_bytes{128 * 1024};
+    std::size_t max_subscriptions{32};
+    std::size_t max_filters{10};          // per REQ
+    std::size_t max_filter_bytes{16 * 1024};  // one filter, serialized
+    std::uint64_t max_limit{500};         // `limit` sent upstream
+    std::size_t max_pending_bytes{4 * 1024 * 1024};  // queued for a slow container: then closed
+    WriteLimits write{};
+    double write_rate_per_s{10};  // per project, token bucket
+    double write_burst{50};
+    std::chrono::milliseconds publish_timeout{10000};
+    std::chrono::milliseconds eose_timeout{5000};  // EOSE to the container at the latest
+    // Event ids each upstream subscription remembers to drop the copies other relays send:
+    // bounds memory at ~70 bytes an id per subscription (32 x 200 projects at most).
+    std::size_t upstream_dedup_ids{1024};
+};
+
+// Counters, cumulative since start.
+struct GatewayStats {
+    std::size_t connections{0};            // authenticated, open now
+    std::uint64_t refused_connections{0};  // wrong or missing secret
+    std::uint64_t events_delivered{0};
+    std::uint64_t events_hidden{0};        // upstream events the scope rule kept back
+    std::uint64_t writes_accepted{0};      // published, at least one relay accepted
+    std::map<std::string, std::uint64_t> writes_refused{};  // by reason class (see below)
+};
+// Reason classes of writes_refused: too_large, invalid, future, project_event, out_of_scope,
+// foreign_key, reserved_key, rate_limited, relays_refused.
+
+class Gateway {
+public:
+    static Result<std::unique_ptr<Gateway>> start(GatewayOptions options, relay::RelayPool& pool);
+    ~Gateway();  // stops
+    Gateway(const Gateway&) = delete;
+    Gateway& operator=(const Gateway&) = delete;
+
+    // Registers (or updates) a project and makes its new secret: the old one stops working
+    // and connections that used it are closed. Returns the secret (64 hex characters). Only
+    // its SHA-256 is kept (in memory and in bindings_db), so a restarted gateway still accepts
+    // the secret of a container that outlived the daemon.
+    std::string open_project(ProjectKeys keys);
+    // Updates a project's keys without touching its secret (the daemon learns new agents).
+    void update_project(ProjectKeys keys);
+    // Revokes the project's secret and closes its connections; its keys stay known, so other
+    // projects go on not seeing its events.
+    void close_project(const std::string& address);
+    // Keys never bound to a project: the whitelist and the daemon's own key.
+    void set_reserved_keys(std::set<std::string> keys);
+
+    std::uint16_t port() const;
+    // ws://<host>:<port>/<secret>, with `host` as the container reaches the gateway.
+    std::string url_for(const std::string& host, const std::string& secret) const;
+    GatewayStats stats() const;
+    std::map<std::string, std::string> bindings() const;  // pubkey -> project address
+    void stop();
+
+private:
+    Gateway();
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tenex::gateway
