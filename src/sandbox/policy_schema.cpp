@@ -586,20 +586,23 @@ bool valid_model(const std::string& s) {
     });
 }
 
+std::optional<std::string> as_model(const YAML::Node& n, const std::string& path, const Reporter& r) {
+    auto s = as_string(n, path, r);
+    if (s && !valid_model(*s)) {
+        r(n, path, "expected a model name (printable, no spaces)", Severity::error);
+        return std::nullopt;
+    }
+    return s;
+}
+
 void set_llm_model(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
                    const Reporter& r) {
-    auto s = as_string(n, path, r);
-    if (!s) return;
-    if (!valid_model(*s)) return r(n, path, "expected a model name (printable, no spaces)", Severity::error);
-    p.llm.model = *s;
+    if (auto s = as_model(n, path, r)) p.llm.model = *s;
 }
 
 void set_llm_embed_model(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
                          const Reporter& r) {
-    auto s = as_string(n, path, r);
-    if (!s) return;
-    if (!valid_model(*s)) return r(n, path, "expected a model name (printable, no spaces)", Severity::error);
-    p.llm.embed_model = *s;
+    if (auto s = as_model(n, path, r)) p.llm.embed_model = *s;
 }
 
 void set_llm_base_url(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
