@@ -76,6 +76,78 @@ Result<std::string> read_key_file(const std::string& file) {
     return v;
 }
 
+// The agents the daemon made keys for in the project's `.tenex/` (agents.json: slug ->
+// {nsec, eventId}; agents/<eventId>.json: the definition), written where the backend keeps its
+// own (agents/<pubkey>.json and agents/index.json of the global directory), so that it signs
+// with the keys whose kind 0 profiles the daemon publishes: the owner can address an agent
+// before the backend ever ran. An agent the backend already stores (its key file, or its
+// definition id in the index) is left alone; so is an index that is not JSON. The project's
+// files are read without following links (the sandbox can write them).
+Status provision_agents(const DirFd& base, const std::filesystem::path& project_dir) {
+    auto project = DirFd::open_path(project_dir.string());
+    if (!project) return project.error();
+    auto tenex = project->child(".tenex", false);
+    if (!tenex) return Unit{};  // no layout (or a link planted instead of it): nothing to hand over
+    auto keys_text = read_file_at(*tenex, "agents.json");
+    if (!keys_text || !*keys_text) return Unit{};
+    const json keys = json::parse(**keys_text, nullptr, false);
+    if (!keys.is_object() || keys.empty()) return Unit{};
+    auto defs = tenex->child("agents", false);
+
+    auto agents = base.child("agents", true);
+    if (!agents) return make_error("agents/: " + agents.error().message);
+    ::fchmod(agents->get(), 0700);
+    json index = {{"bySlug", json::object()}, {"byEventId", json::object()}, {"byProject", json::object()}};
+    if (auto old = read_file_at(*agents, "index.json"); !old) {
+        return make_error("agents/index.json: " + old.error().message);
+    } else if (*old) {
+        index = json::parse(**old, nullptr, false);
+        if (!index.is_object()) return Unit{};  // the backend's file: not ours to repair
+        for (const char* k : {"bySlug", "byEventId", "byProject"})
+            if (!index.contains(k) || !index[k].is_object()) index[k] = json::object();
+    }
+    bool changed = false;
+    for (const auto& [slug, entry] : keys.items()) {
+        if (!entry.is_object() || !entry.contains("nsec") || !entry["nsec"].is_string()) continue;
+        const std::string event_id = entry.value("eventId", "");
+        auto sk = nostr::SecretKey::parse(entry["nsec"].get<std::string>());
+        if (!sk || event_id.size() != 64 || event_id.find_first_not_of("0123456789abcdef") != std::string::npos)
+            continue;
+        const std::string pubkey = sk->public_key().hex();
+        const std::string file = pubkey + ".json";
+        if (index["byEventId"].contains(event_id) || index["bySlug"].contains(slug)) continue;
+        if (auto there = read_file_at(*agents, file); !there || *there) continue;
+        json def = json::object();
+        if (defs)
+            if (auto text = read_file_at(*defs, event_id + ".json"); text && *text) {
+                def = json::parse(**text, nullptr, false);
+                if (!def.is_object()) def = json::object();
+            }
+        auto str = [&](const char* k, const std::string& fallback = "") {
+            return def.contains(k) && def[k].is_string() ? def[k].get<std::string>() : fallback;
+        };
+        const json stored = {{"eventId", event_id},
+                             {"nsec", entry["nsec"]},
+                             {"slug", slug},
+                             {"name", str("name", slug)},
+                             {"role", str("role", "assistant")},
+                             {"description", str("description")},
+                             {"instructions", str("instructions")},
+                             {"useCriteria", str("useCriteria")},
+                             {"status", "active"},
+                             {"default", {{"model", "default"}}}};
+        if (auto w = write_file_atomic(*agents, file, stored.dump(2), 0600); !w)
+            return make_error("agents/" + file + ": " + w.error().message);
+        index["bySlug"][slug] = {{"pubkey", pubkey}, {"projectIds", json::array()}};
+        index["byEventId"][event_id] = pubkey;
+        changed = true;
+    }
+    if (!changed) return Unit{};
+    if (auto w = write_file_atomic(*agents, "index.json", index.dump(2), 0600); !w)
+        return make_error("agents/index.json: " + w.error().message);
+    return Unit{};
+}
+
 }  // namespace
 
 bool Endpoint::literal() const { return host == "localhost" || host.find(':') != std::string::npos || is_ipv4(host); }
@@ -200,6 +272,7 @@ Status prepare_runtime_dir(const std::filesystem::path& dir, const std::filesyst
         auto w = write_file_atomic(*fd, name, *text, 0600);
         if (!w) return make_error(std::string(name) + " in " + dir.string() + ": " + w.error().message);
     }
+    if (auto agents = provision_agents(*fd, project_dir); !agents) return agents;
     if (auto s = chown_tree(dir, static_cast<uid_t>(uid), static_cast<gid_t>(gid)); !s) return s;
     return chown_tree(project_dir, static_cast<uid_t>(uid), static_cast<gid_t>(gid));
 }

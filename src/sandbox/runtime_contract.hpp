@@ -53,7 +53,9 @@ RuntimeFiles runtime_files(const TenexLlm& llm, const RuntimeInputs& in);
 
 // Prepares the global directory `dir` (created 0700 when missing): keeps the backend key of an
 // earlier run (a new one the first time), reads the API key from the policy's key file,
-// writes the four files 0600 without following links, and gives `dir` and the project
+// writes the four files 0600 without following links, hands the agents of the project's
+// `.tenex/agents.json` to the backend (agents/<pubkey>.json, agents/index.json: the agents
+// sign with the keys the daemon published profiles for), and gives `dir` and the project
 // directory (recursively, links not followed) to the container's uid:gid.
 Status prepare_runtime_dir(const std::filesystem::path& dir, const std::filesystem::path& project_dir,
                            const Policy& policy, RuntimeInputs in);

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nostr/keys.hpp"
 #include "sandbox/policy_file.hpp"
 #include "sandbox/policy_set.hpp"
 #include "sandbox/runtime_contract.hpp"
@@ -178,6 +179,64 @@ TEST_F(RuntimeDir, KeepsTheKeyOwnsForTheUidAndNeverFollowsLinks) {
     std::string text((std::istreambuf_iterator<char>(v)), std::istreambuf_iterator<char>());
     EXPECT_EQ(text, "host file");
     (void)again;
+}
+
+// The agents the daemon made keys for (and published profiles of) are handed to the backend
+// in its own layout, so it signs with those keys; what the backend already stores is kept,
+// and a `.tenex/agents.json` the sandbox replaced by a link to a host file is never read.
+TEST_F(RuntimeDir, HandsTheDaemonsAgentKeysToTheBackend) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown)";
+    Policy p = runtime_policy();
+    p.security.user = "1234:2345";
+    const std::string def_id(64, 'a'), other_id(64, 'b');
+    const auto key = nostr::Keys::generate(), other = nostr::Keys::generate();
+    fs::create_directories(root_ / "project" / ".tenex" / "agents");
+    std::ofstream(root_ / "project" / ".tenex" / "agents.json")
+        << json{{"helper", {{"nsec", key.secret.reveal_nsec()}, {"file", def_id + ".json"}, {"eventId", def_id}}},
+                {"coder", {{"nsec", other.secret.reveal_nsec()}, {"file", other_id + ".json"}, {"eventId", other_id}}}}
+               .dump();
+    std::ofstream(root_ / "project" / ".tenex" / "agents" / (def_id + ".json"))
+        << json{{"name", "Helper"}, {"role", "assistant"}, {"instructions", "Answer briefly."}}.dump();
+    // The backend already installed `coder` with a key of its own: it stays.
+    const fs::path dir = root_ / "runtime" / "tenex-p";
+    fs::create_directories(dir / "agents");
+    const std::string backend_pk(64, 'c');
+    std::ofstream(dir / "agents" / "index.json")
+        << json{{"bySlug", {{"coder", {{"pubkey", backend_pk}, {"projectIds", {"p"}}}}}},
+                {"byEventId", {{other_id, backend_pk}}}, {"byProject", {{"p", {backend_pk}}}}}
+               .dump();
+    RuntimeInputs in{.owner = kOwner, .d = "p", .relays = {"ws://r:1"}, .llm_url = "", .backend_key_hex = "", .api_key = ""};
+    ASSERT_TRUE(prepare_runtime_dir(dir, root_ / "project", p, in));
+
+    const std::string pk = key.pub.hex();
+    std::ifstream agent_in(dir / "agents" / (pk + ".json"));
+    const json agent = json::parse(agent_in, nullptr, false);
+    ASSERT_TRUE(agent.is_object());
+    EXPECT_EQ(agent["nsec"], key.secret.reveal_nsec());
+    EXPECT_EQ(agent["eventId"], def_id);
+    EXPECT_EQ(agent["slug"], "helper");
+    EXPECT_EQ(agent["name"], "Helper");
+    EXPECT_EQ(agent["instructions"], "Answer briefly.");
+    struct stat st {};
+    ASSERT_EQ(::stat((dir / "agents" / (pk + ".json")).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(st.st_uid, 1234u);
+    std::ifstream index_in(dir / "agents" / "index.json");
+    const json index = json::parse(index_in, nullptr, false);
+    EXPECT_EQ(index["byEventId"][def_id], pk);
+    EXPECT_EQ(index["bySlug"]["helper"]["pubkey"], pk);
+    EXPECT_EQ(index["byEventId"][other_id], backend_pk);  // the backend's own, kept
+    EXPECT_EQ(index["byProject"]["p"], json::array({backend_pk}));
+    EXPECT_FALSE(fs::exists(dir / "agents" / (other.pub.hex() + ".json")));
+
+    // A link instead of agents.json: nothing read through it, the start still prepared.
+    const fs::path dir2 = root_ / "runtime" / "tenex-q";
+    fs::remove(root_ / "project" / ".tenex" / "agents.json");
+    const fs::path host_file = root_ / "host-agents.json";
+    std::ofstream(host_file) << json{{"stolen", {{"nsec", nostr::Keys::generate().secret.reveal_nsec()}, {"eventId", def_id}}}}.dump();
+    fs::create_symlink(host_file, root_ / "project" / ".tenex" / "agents.json");
+    ASSERT_TRUE(prepare_runtime_dir(dir2, root_ / "project", p, in));
+    EXPECT_FALSE(fs::exists(dir2 / "agents" / "index.json"));
 }
 
 TEST(RuntimeContract, PolicyCheckExplainsTheRules) {
