@@ -369,7 +369,12 @@ void Daemon::Impl::route(const nostr::Event& event) {
     }
     metrics.event_accepted();
     int waiting = 0;
-    for (const auto& address : r.projects) waiting += trigger(address, event.id) ? 1 : 0;
+    for (const auto& address : r.projects) {
+        // The gateway hands it to the project's runtime even when it subscribes only once
+        // started, for new events (a no-op when the project already has it live).
+        if (gateway) gateway->hold_for_project(address.to_string(), event);
+        waiting += trigger(address, event.id) ? 1 : 0;
+    }
     if (waiting == 0) (void)state->mark_handled(event.id, unix_now());
     else outstanding[event.id] += waiting;
 }

@@ -121,10 +121,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                                    .Add({});
     auto& events = BuildGauge()
                        .Name("tenex_gateway_events")
-                       .Help("Upstream events the scope rule delivered to or hid from containers")
+                       .Help("Upstream events the scope rule delivered to or hid from containers; held events replayed to a later subscription")
                        .Register(*registry_);
     gw_delivered_ = &events.Add({{"outcome", "delivered"}});
     gw_hidden_ = &events.Add({{"outcome", "hidden"}});
+    gw_replayed_ = &events.Add({{"outcome", "replayed"}});
     gw_writes_accepted_ = &BuildGauge()
                                .Name("tenex_gateway_writes_accepted")
                                .Help("Container writes published and accepted by a relay")
@@ -222,6 +223,7 @@ void Metrics::set_gateway(const gateway::GatewayStats& s) {
     gw_refused_connections_->Set(static_cast<double>(s.refused_connections));
     gw_delivered_->Set(static_cast<double>(s.events_delivered));
     gw_hidden_->Set(static_cast<double>(s.events_hidden));
+    gw_replayed_->Set(static_cast<double>(s.events_replayed));
     gw_writes_accepted_->Set(static_cast<double>(s.writes_accepted));
     for (const auto& [reason, n] : s.writes_refused)
         gw_writes_refused_->Add({{"reason", reason}}).Set(static_cast<double>(n));

@@ -117,6 +117,7 @@ private:
     prometheus::Gauge* gw_refused_connections_{nullptr};
     prometheus::Gauge* gw_delivered_{nullptr};
     prometheus::Gauge* gw_hidden_{nullptr};
+    prometheus::Gauge* gw_replayed_{nullptr};
     prometheus::Gauge* gw_writes_accepted_{nullptr};
     prometheus::Family<prometheus::Gauge>* gw_writes_refused_{nullptr};
 

@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -84,13 +85,14 @@ struct Session {
 
 // What other threads hand the service thread: pool deliveries and publish outcomes.
 struct Inbound {
-    enum class Type { event, eose, ok } type{Type::event};
+    enum class Type { event, eose, ok, hold } type{Type::event};
     std::uint64_t session{0};
     std::string sub_id{};    // the container's
     std::string upstream{};  // the upstream subscription it came from
     std::string relay{};
     nostr::Event event{};
     std::string ok_msg{};
+    std::string project{};  // hold: the project's address
 };
 
 // Shared with the pool's callbacks, which may run after the gateway stopped.
@@ -172,6 +174,11 @@ struct Gateway::Impl {
     std::uint64_t next_session{0};
     std::uint64_t next_upstream{0};
     std::map<std::string, Bucket> buckets;
+    struct Held {
+        nostr::Event event;
+        Clock::time_point at;
+    };
+    std::map<std::string, std::deque<Held>> held;  // by project address
 
     // Publish waiter.
     std::mutex pub_mu;
@@ -298,10 +305,10 @@ struct Gateway::Impl {
         const std::uint64_t sid = s.id;
         const std::string client_sub = req.sub_id, up = sub.upstream;
         auto on_event = [box, sid, client_sub, up](const relay::DeliveredEvent& d) {
-            box->push(Inbound{Inbound::Type::event, sid, client_sub, up, d.relay, d.event, {}});
+            box->push(Inbound{Inbound::Type::event, sid, client_sub, up, d.relay, d.event, {}, {}});
         };
         auto on_eose = [box, sid, client_sub, up](const std::string& relay_url, const std::string&) {
-            box->push(Inbound{Inbound::Type::eose, sid, client_sub, up, relay_url, {}, {}});
+            box->push(Inbound{Inbound::Type::eose, sid, client_sub, up, relay_url, {}, {}, {}});
         };
         if (auto ok = pool->subscribe(up, std::move(upstream), std::move(on_event), std::move(on_eose),
                                       opt.upstream_dedup_ids);
@@ -311,10 +318,39 @@ struct Gateway::Impl {
         }
         const bool settled = sub.eose_wait.empty();
         auto& ref = s.subs[req.sub_id] = std::move(sub);
-        if (settled) {
-            ref.eose_sent = true;
-            enqueue(s, relay::make_eose_msg(req.sub_id));
+        if (settled) end_stored(s, req.sub_id, ref);
+    }
+
+    // EOSE, then the held events this subscription matches (hold_for_project).
+    void end_stored(Session& s, const std::string& sub_id, Sub& sub) {
+        sub.eose_sent = true;
+        enqueue(s, relay::make_eose_msg(sub_id));
+        auto it = held.find(s.project);
+        if (it == held.end()) return;
+        std::vector<nostr::Event> due;
+        std::erase_if(it->second, [&](Held& h) {
+            if (!nostr::matches_any(sub.filters, h.event)) return false;
+            due.push_back(std::move(h.event));
+            return true;
+        });
+        if (it->second.empty()) held.erase(it);
+        for (const auto& e : due)
+            if (deliver(s, sub_id, sub, e)) {
+                std::lock_guard lk(mu);
+                ++st.events_replayed;
+            }
+    }
+
+    void on_hold(const std::string& project, nostr::Event&& e) {
+        for (const auto& [id, s] : sessions) {
+            if (!s->authed || s->closing || s->project != project) continue;
+            for (const auto& [sid, sub] : s->subs)
+                if (sub.eose_sent && nostr::matches_any(sub.filters, e)) return;  // it comes live
         }
+        auto& q = held[project];
+        if (std::any_of(q.begin(), q.end(), [&](const Held& h) { return h.event.id == e.id; })) return;
+        q.push_back(Held{std::move(e), Clock::now()});
+        while (q.size() > opt.held_per_project) q.pop_front();
     }
 
     void on_write(Session& s, nlohmann::json&& ev) {
@@ -389,6 +425,10 @@ struct Gateway::Impl {
         }
         if (revalidate) revalidate_sessions();
         for (auto& in : items) {
+            if (in.type == Inbound::Type::hold) {
+                on_hold(in.project, std::move(in.event));
+                continue;
+            }
             auto sit = sessions.find(in.session);
             if (sit == sessions.end()) continue;
             Session& s = *sit->second;
@@ -401,24 +441,22 @@ struct Gateway::Impl {
             Sub& sub = it->second;
             if (in.type == Inbound::Type::eose) {
                 sub.eose_wait.erase(in.relay);
-                if (sub.eose_wait.empty() && !sub.eose_sent) {
-                    sub.eose_sent = true;
-                    enqueue(s, relay::make_eose_msg(in.sub_id));
-                }
+                if (sub.eose_wait.empty() && !sub.eose_sent) end_stored(s, in.sub_id, sub);
                 continue;
             }
             deliver(s, in.sub_id, sub, in.event);
         }
     }
 
-    void deliver(Session& s, const std::string& sub_id, Sub& sub, const nostr::Event& e) {
+    // True when it went out to the container.
+    bool deliver(Session& s, const std::string& sub_id, Sub& sub, const nostr::Event& e) {
         bool allowed;
         {
             std::lock_guard lk(mu);
             allowed = index.may_read(s.project, e).allowed;
             ++(allowed ? st.events_delivered : st.events_hidden);
         }
-        if (!allowed) return;
+        if (!allowed) return false;
         if (!sub.eose_sent) {
             // The stored part: `limit` counts delivered events, per filter.
             bool room = false;
@@ -435,10 +473,15 @@ struct Gateway::Impl {
                 std::lock_guard lk(mu);
                 --st.events_delivered;
                 ++st.events_hidden;
-                return;
+                return false;
             }
         }
+        if (auto it = held.find(s.project); it != held.end()) {  // it reached the project
+            std::erase_if(it->second, [&](const Held& h) { return h.event.id == e.id; });
+            if (it->second.empty()) held.erase(it);
+        }
         enqueue(s, relay::make_relay_event_msg(sub_id, e));
+        return true;
     }
 
     void revalidate_sessions() {
@@ -461,10 +504,11 @@ struct Gateway::Impl {
         const auto now = Clock::now();
         for (auto& [id, s] : sessions)
             for (auto& [sid, sub] : s->subs)
-                if (!sub.eose_sent && now - sub.started >= opt.eose_timeout) {
-                    sub.eose_sent = true;
-                    enqueue(*s, relay::make_eose_msg(sid));
-                }
+                if (!sub.eose_sent && now - sub.started >= opt.eose_timeout) end_stored(*s, sid, sub);
+        for (auto it = held.begin(); it != held.end();) {
+            std::erase_if(it->second, [&](const Held& h) { return now - h.at >= opt.held_ttl; });
+            it = it->second.empty() ? held.erase(it) : std::next(it);
+        }
     }
 
     static void tick_cb(lws_sorted_usec_list_t* sul) {
@@ -498,7 +542,7 @@ struct Gateway::Impl {
                 if (accepted) ++st.writes_accepted;
                 else ++st.writes_refused["relays_refused"];
             }
-            inbox->push(Inbound{Inbound::Type::ok, p.session, {}, {}, {}, {}, std::move(msg)});
+            inbox->push(Inbound{Inbound::Type::ok, p.session, {}, {}, {}, {}, std::move(msg), {}});
         }
     }
 
@@ -706,6 +750,10 @@ void Gateway::close_project(const std::string& address) {
         }
     }
     impl_->inbox->wake_revalidate();
+}
+
+void Gateway::hold_for_project(const std::string& address, const nostr::Event& event) {
+    impl_->inbox->push(Inbound{Inbound::Type::hold, 0, {}, {}, {}, event, {}, address});
 }
 
 void Gateway::set_reserved_keys(std::set<std::string> keys) {

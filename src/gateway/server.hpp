@@ -49,6 +49,9 @@ struct GatewayOptions {
     // Event ids each upstream subscription remembers to drop the copies other relays send:
     // bounds memory at ~70 bytes an id per subscription (32 x 200 projects at most).
     std::size_t upstream_dedup_ids{1024};
+    // Events kept for a project's next subscription (Gateway::hold_for_project).
+    std::size_t held_per_project{16};
+    std::chrono::seconds held_ttl{600};
 };
 
 // Counters, cumulative since start.
@@ -57,6 +60,7 @@ struct GatewayStats {
     std::uint64_t refused_connections{0};  // wrong or missing secret
     std::uint64_t events_delivered{0};
     std::uint64_t events_hidden{0};        // upstream events the scope rule kept back
+    std::uint64_t events_replayed{0};      // held events handed to a later subscription
     std::uint64_t writes_accepted{0};      // published, at least one relay accepted
     std::map<std::string, std::uint64_t> writes_refused{};  // by reason class (see below)
 };
@@ -80,6 +84,14 @@ public:
     // Revokes the project's secret and closes its connections; its keys stay known, so other
     // projects go on not seeing its events.
     void close_project(const std::string& address);
+    // The daemon routed `event` to project `address` (a message that wakes it, typically).
+    // When no connection of the project has a live subscription that matches it, the gateway
+    // keeps it and hands it, once, to the project's next subscription that matches: after
+    // that subscription's EOSE, as a live event, whatever its `limit`. So a runtime that
+    // starts because of a message, and subscribes only for new events (`limit: 0`, as the
+    // TENEX backend does), still receives the message that woke it. The scope rule applies
+    // as to any event. Kept at most held_per_project events for held_ttl.
+    void hold_for_project(const std::string& address, const nostr::Event& event);
     // Keys never bound to a project: the whitelist and the daemon's own key.
     void set_reserved_keys(std::set<std::string> keys);
 

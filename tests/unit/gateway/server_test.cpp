@@ -189,6 +189,57 @@ TEST_F(GatewayTest, AnUpstreamRestartResubscribesAndLosesNothingTagged) {
     EXPECT_EQ(sa.contents().count("to alpha"), 0u);  // limit 0: live only
 }
 
+// A message that wakes a project arrives before its runtime subscribes, and the runtime asks
+// only for new events (limit 0): the gateway holds it and hands it to the first subscription
+// that matches, once, after EOSE. Held events keep to the scope rule, and one the project
+// already received live is not held.
+TEST_F(GatewayTest, TheMessageThatWokeAProjectReachesItsFirstSubscription) {
+    const auto wake = sign(owner, 1, {{"a", alpha.to_string()}}, "wake alpha");
+    ASSERT_TRUE(direct->publish(wake).accepted);
+    gw->hold_for_project(alpha.to_string(), wake);
+    // Routed to alpha, but it a-tags beta too: the scope rule never lets it out.
+    const auto both = sign(owner, 1, {{"a", alpha.to_string()}, {"a", beta.to_string()}}, "to both");
+    gw->hold_for_project(alpha.to_string(), both);
+    std::this_thread::sleep_for(100ms);
+
+    Client a(url(secret_a));
+    ASSERT_TRUE(a.connected());
+    Seen other, sa;
+    a.sub(other, R"({"kinds":[0]})", "profiles");  // matches nothing held
+    a.sub(sa, R"({"#a":[")" + alpha.to_string() + R"("],"limit":0})", "tagged");
+    ASSERT_TRUE(sa.wait([&] { return sa.eose && sa.events.size() == 1; }));
+    EXPECT_EQ(sa.contents(), (std::set<std::string>{"wake alpha"}));
+    EXPECT_TRUE(other.contents().empty());
+    // Delivered once: a second subscription gets nothing held.
+    Seen again;
+    a.sub(again, R"({"#a":[")" + alpha.to_string() + R"("],"limit":0})", "again");
+    ASSERT_TRUE(again.wait([&] { return again.eose; }));
+    std::this_thread::sleep_for(200ms);
+    EXPECT_TRUE(again.contents().empty());
+    EXPECT_EQ(gw->stats().events_replayed, 1u);  // "to both" was held, and hidden by the scope rule
+    EXPECT_EQ(sa.contents().count("to both"), 0u);
+
+    // While a live subscription matches, a routed event comes live and is not held again.
+    const auto live = sign(owner, 1, {{"a", alpha.to_string()}}, "live");
+    gw->hold_for_project(alpha.to_string(), live);
+    ASSERT_TRUE(direct->publish(live).accepted);
+    ASSERT_TRUE(sa.wait([&] { return sa.contents().count("live") == 1; }));
+    Seen later;
+    a.sub(later, R"({"#a":[")" + alpha.to_string() + R"("],"limit":0})", "later");
+    ASSERT_TRUE(later.wait([&] { return later.eose; }));
+    std::this_thread::sleep_for(200ms);
+    EXPECT_TRUE(later.contents().empty());
+    // Another project never receives what was held for alpha.
+    Client b(url(secret_b));
+    ASSERT_TRUE(b.connected());
+    Seen sb;
+    gw->hold_for_project(alpha.to_string(), sign(owner, 1, {{"a", alpha.to_string()}}, "held for alpha"));
+    b.sub(sb, R"({"kinds":[1],"limit":0})");
+    ASSERT_TRUE(sb.wait([&] { return sb.eose; }));
+    std::this_thread::sleep_for(200ms);
+    EXPECT_TRUE(sb.contents().empty());
+}
+
 TEST_F(GatewayTest, WritesAreScopedAndKeysBoundOnFirstUse) {
     Client a(url(secret_a)), b(url(secret_b));
     ASSERT_TRUE(a.connected());
