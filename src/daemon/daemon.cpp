@@ -21,6 +21,7 @@
 #include "daemon/monitor.hpp"
 #include "nostr/verify.hpp"
 #include "project/agent_keys.hpp"
+#include "project/agent_profile.hpp"
 #include "project/workspace_path.hpp"
 #include "relay/cli_support.hpp"
 #include "relay/url.hpp"
@@ -188,11 +189,17 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     oo.runtime_root = config.state_dir / "runtime";
     if (gateway) {
         oo.gateway_port = gateway->port();
-        // Each container start: the project's keys known to the gateway and a new secret.
+        // Each container start: the project's keys known to the gateway and a new secret. The
+        // agents' keys are the ones the daemon made in the workspace (and hands to the TENEX
+        // runtime), so events addressed to them reach the project before they first write.
         oo.gateway_secret = [this](const sandbox::ProjectRef& ref) -> std::string {
             if (!ref.has_owner()) return {};
-            return gateway->open_project(
-                gateway::ProjectKeys{nostr::Address{gateway::kProjectKind, ref.owner, ref.d}, {}, {}});
+            gateway::ProjectKeys keys{nostr::Address{gateway::kProjectKind, ref.owner, ref.d}, {}, {}};
+            if (auto name = project::map_workspace(ref.owner, ref.d))
+                if (auto agents = project::read_agent_profiles(config.projects_path / name->relative(),
+                                                               project::ProjectDefinition{.identifier = ref.d, .owner = ref.owner}))
+                    for (const auto& a : *agents) keys.agents.insert(a.pubkey());
+            return gateway->open_project(std::move(keys));
         };
     }
     orchestrator = std::make_unique<sandbox::Orchestrator>(std::move(oo), *engine);

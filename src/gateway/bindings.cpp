@@ -16,6 +16,12 @@ CREATE TABLE IF NOT EXISTS gateway_secrets (
     project TEXT PRIMARY KEY,
     secret_sha256 TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS gateway_subscriptions (
+    project TEXT NOT NULL,
+    sub_id TEXT NOT NULL,
+    filters TEXT NOT NULL,
+    PRIMARY KEY (project, sub_id)
+);
 )sql";
 
 Error sql_error(sqlite3* db, const std::string& what) {
@@ -58,12 +64,46 @@ Result<std::map<std::string, std::string>> BindingStore::load_secret_hashes() co
 }
 
 Status BindingStore::set_secret_hash(const std::string& address, const std::string& hash) {
+    if (hash.empty()) return exec("DELETE FROM gateway_secrets WHERE project = ?", {address});
+    return exec("INSERT OR REPLACE INTO gateway_secrets(project, secret_sha256) VALUES (?, ?)", {address, hash});
+}
+
+Result<BindingStore::Subscriptions> BindingStore::load_subscriptions() const {
     sqlite3_stmt* st = nullptr;
-    const char* sql = hash.empty() ? "DELETE FROM gateway_secrets WHERE project = ?"
-                                   : "INSERT OR REPLACE INTO gateway_secrets(project, secret_sha256) VALUES (?, ?)";
+    if (sqlite3_prepare_v2(db_, "SELECT project, sub_id, filters FROM gateway_subscriptions", -1, &st, nullptr) !=
+        SQLITE_OK)
+        return sql_error(db_, "read");
+    Subscriptions out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        auto col = [&](int i) {
+            auto* p = sqlite3_column_text(st, i);
+            return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(st, i)))
+                     : std::string();
+        };
+        out[col(0)][col(1)] = col(2);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return sql_error(db_, "read");
+    return out;
+}
+
+Status BindingStore::set_subscription(const std::string& address, const std::string& sub_id, const std::string& filters) {
+    if (filters.empty())
+        return exec("DELETE FROM gateway_subscriptions WHERE project = ? AND sub_id = ?", {address, sub_id});
+    return exec("INSERT OR REPLACE INTO gateway_subscriptions(project, sub_id, filters) VALUES (?, ?, ?)",
+                {address, sub_id, filters});
+}
+
+Status BindingStore::clear_subscriptions(const std::string& address) {
+    return exec("DELETE FROM gateway_subscriptions WHERE project = ?", {address});
+}
+
+Status BindingStore::exec(const char* sql, std::initializer_list<std::string_view> args) {
+    sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return sql_error(db_, "write");
-    sqlite3_bind_text(st, 1, address.data(), static_cast<int>(address.size()), SQLITE_TRANSIENT);
-    if (!hash.empty()) sqlite3_bind_text(st, 2, hash.data(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
+    int i = 0;
+    for (auto a : args) sqlite3_bind_text(st, ++i, a.data(), static_cast<int>(a.size()), SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return sql_error(db_, "write");
@@ -90,17 +130,8 @@ Result<std::map<std::string, std::string>> BindingStore::read_pairs(const char* 
 }
 
 Status BindingStore::bind(const std::string& pubkey, const std::string& address, std::int64_t at) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO gateway_key_bindings(pubkey, project, bound_at) VALUES (?, ?, ?)",
-                           -1, &st, nullptr) != SQLITE_OK)
-        return sql_error(db_, "write");
-    sqlite3_bind_text(st, 1, pubkey.data(), static_cast<int>(pubkey.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, address.data(), static_cast<int>(address.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, at);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return sql_error(db_, "write");
-    return Unit{};
+    return exec("INSERT OR IGNORE INTO gateway_key_bindings(pubkey, project, bound_at) VALUES (?, ?, ?)",
+                {pubkey, address, std::to_string(at)});
 }
 
 }  // namespace tenex::gateway

@@ -1,5 +1,6 @@
-// Key bindings (bind on first use) and the hashes of the projects' gateway secrets, persisted
-// in SQLite: the tables gateway_key_bindings and gateway_secrets in the
+// Key bindings (bind on first use), the hashes of the projects' gateway secrets and the open
+// subscriptions of their connections, persisted in SQLite: the tables gateway_key_bindings,
+// gateway_secrets and gateway_subscriptions in the
 // daemon's state file (its own connection; WAL lets it share the file with the StateStore).
 // Not thread-safe: one thread (the gateway's service thread) uses it after open().
 #pragma once
@@ -9,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/result.hpp"
 
@@ -33,9 +35,17 @@ public:
     Result<std::map<std::string, std::string>> load_secret_hashes() const;  // address -> hash
     Status set_secret_hash(const std::string& address, const std::string& hash);  // "" removes
 
+    // The open subscriptions of each project's connection (sub id -> filters as a JSON
+    // array), restored when the same container reconnects (Gateway: resuming).
+    using Subscriptions = std::map<std::string, std::map<std::string, std::string>>;  // address -> id -> filters
+    Result<Subscriptions> load_subscriptions() const;
+    Status set_subscription(const std::string& address, const std::string& sub_id, const std::string& filters);  // "" removes
+    Status clear_subscriptions(const std::string& address);
+
 private:
     explicit BindingStore(sqlite3* db) : db_(db) {}
     Result<std::map<std::string, std::string>> read_pairs(const char* sql) const;
+    Status exec(const char* sql, std::initializer_list<std::string_view> args);
     sqlite3* db_;
 };
 

@@ -65,8 +65,15 @@ struct Sub {
     std::vector<std::uint64_t> stored{};  // stored events delivered per filter (for limit)
     std::set<std::string> eose_wait{};    // relays whose EOSE is still due
     bool eose_sent{false};
+    bool resumed{false};  // re-created from the project's previous connection, not asked for here
     Clock::time_point started{};
 };
+
+std::string filters_json(const std::vector<nostr::Filter>& filters) {
+    std::string out = "[";
+    for (const auto& f : filters) out += (out.size() > 1 ? "," : "") + f.serialize();
+    return out + "]";
+}
 
 struct Session {
     std::uint64_t id{0};
@@ -160,6 +167,11 @@ struct Gateway::Impl {
     ScopeIndex index;
     std::map<std::string, std::string> secret_to_project;  // sha256(secret) hex -> address
     std::map<std::string, std::string> project_secret;     // address -> sha256(secret) hex
+    // The open subscriptions of each project's connection (id -> filters JSON), kept when the
+    // connection drops and re-created when the same container connects again: a client that
+    // does not send its REQs again after a reconnect (the TENEX backend's NDK does not) keeps
+    // receiving under its old subscription ids. Cleared with a new secret (a new container).
+    BindingStore::Subscriptions resumable;
     GatewayStats st{};
 
     std::mutex store_mu;  // the store is used by the service thread and by open/close_project
@@ -167,6 +179,27 @@ struct Gateway::Impl {
     void persist_secret(const std::string& address, const std::string& hash) {
         std::lock_guard lk(store_mu);
         if (auto ok = store->set_secret_hash(address, hash); !ok) spdlog::error("gateway: {}", ok.error().message);
+        if (auto ok = store->clear_subscriptions(address); !ok) spdlog::error("gateway: {}", ok.error().message);
+    }
+    // Records (filters non-empty) or forgets a subscription of the project's connection; only
+    // for a connection with the project's current secret (not a replaced container's).
+    void remember_sub(const Session& session, const std::string& sub_id, std::string filters) {
+        const std::string& address = session.project;
+        {
+            std::lock_guard lk(mu);
+            if (auto cur = project_secret.find(address); cur == project_secret.end() || cur->second != session.secret_hash)
+                return;
+            if (filters.empty()) {
+                if (auto it = resumable.find(address); it != resumable.end()) {
+                    it->second.erase(sub_id);
+                    if (it->second.empty()) resumable.erase(it);
+                }
+            } else {
+                resumable[address][sub_id] = filters;
+            }
+        }
+        std::lock_guard lk(store_mu);
+        if (auto ok = store->set_subscription(address, sub_id, filters); !ok) spdlog::error("gateway: {}", ok.error().message);
     }
 
     // Service thread only.
@@ -179,6 +212,10 @@ struct Gateway::Impl {
         Clock::time_point at;
     };
     std::map<std::string, std::deque<Held>> held;  // by project address
+    // The ids of the last events delivered to each project (a hold that comes after the live
+    // delivery of the same event is dropped).
+    static constexpr std::size_t kRecentIds = 16;
+    std::map<std::string, std::deque<std::string>> recent;
 
     // Publish waiter.
     std::mutex pub_mu;
@@ -219,17 +256,52 @@ struct Gateway::Impl {
                 s.project = it->second;
                 s.secret_hash = hash;
                 ++st.connections;
-                return;
+                spdlog::info("gateway: project {} connected (connection {})", s.project, s.id);
+            } else {
+                ++st.refused_connections;
             }
-            ++st.refused_connections;
         }
-        refuse_and_close(s, "restricted: unknown gateway secret");
+        if (!s.authed) return refuse_and_close(s, "restricted: unknown gateway secret");
+        resume(s);
+    }
+
+    // The same container connects again (its daemon restarted, or the connection dropped): the
+    // subscriptions its previous connection had are re-created under their ids, unless another
+    // connection of the project is open (then they are that one's). Stored events come again
+    // (clients drop what they saw per subscription), then EOSE and the held events.
+    void resume(Session& s) {
+        for (const auto& [id, other] : sessions)
+            if (other != &s && other->authed && other->project == s.project) return;
+        std::map<std::string, std::string> subs;
+        {
+            std::lock_guard lk(mu);
+            if (auto it = resumable.find(s.project); it != resumable.end()) subs = it->second;
+        }
+        std::size_t n = 0;
+        for (const auto& [sub_id, text] : subs) {
+            relay::ReqMsg req{sub_id, {}};
+            auto arr = nlohmann::json::parse(text, nullptr, false);
+            if (arr.is_array())
+                for (const auto& f : arr)
+                    if (auto parsed = nostr::Filter::parse(f.dump())) req.filters.push_back(std::move(*parsed));
+            if (req.filters.empty() || s.subs.size() >= opt.max_subscriptions) {
+                remember_sub(s, sub_id, "");
+                continue;
+            }
+            on_req(s, std::move(req));
+            if (auto it = s.subs.find(sub_id); it != s.subs.end()) {
+                it->second.resumed = true;
+                ++n;
+            }
+        }
+        if (n > 0) spdlog::info("gateway: project {} reconnected: {} subscription(s) resumed", s.project, n);
     }
 
     void on_closed(Session& s) {
         for (auto& [id, sub] : s.subs) pool->unsubscribe(sub.upstream);
         s.subs.clear();
         if (s.authed) {
+            spdlog::info("gateway: project {} disconnected (connection {})", s.project, s.id);
             std::lock_guard lk(mu);
             --st.connections;
         }
@@ -262,6 +334,7 @@ struct Gateway::Impl {
                     if (auto it = s.subs.find(m.sub_id); it != s.subs.end()) {
                         pool->unsubscribe(it->second.upstream);
                         s.subs.erase(it);
+                        remember_sub(s, m.sub_id, "");
                     }
                 } else {
                     enqueue(s, relay::make_notice_msg("restricted: this gateway does not use AUTH"));
@@ -278,8 +351,15 @@ struct Gateway::Impl {
     void on_req(Session& s, relay::ReqMsg&& req) {
         auto existing = s.subs.find(req.sub_id);
         if (existing == s.subs.end() && s.subs.size() >= opt.max_subscriptions) {
-            enqueue(s, relay::make_closed_msg(req.sub_id, "error: too many subscriptions"));
-            return;
+            // A resumed subscription the client did not ask for again makes room first.
+            auto resumed = std::find_if(s.subs.begin(), s.subs.end(), [](const auto& kv) { return kv.second.resumed; });
+            if (resumed == s.subs.end()) {
+                enqueue(s, relay::make_closed_msg(req.sub_id, "error: too many subscriptions"));
+                return;
+            }
+            pool->unsubscribe(resumed->second.upstream);
+            remember_sub(s, resumed->first, "");
+            s.subs.erase(resumed);
         }
         std::vector<nostr::Filter> upstream;
         for (const auto& f : req.filters) {
@@ -316,6 +396,7 @@ struct Gateway::Impl {
             enqueue(s, relay::make_closed_msg(req.sub_id, "error: " + ok.error().message));
             return;
         }
+        remember_sub(s, req.sub_id, filters_json(sub.filters));
         const bool settled = sub.eose_wait.empty();
         auto& ref = s.subs[req.sub_id] = std::move(sub);
         if (settled) end_stored(s, req.sub_id, ref);
@@ -325,32 +406,63 @@ struct Gateway::Impl {
     void end_stored(Session& s, const std::string& sub_id, Sub& sub) {
         sub.eose_sent = true;
         enqueue(s, relay::make_eose_msg(sub_id));
-        auto it = held.find(s.project);
-        if (it == held.end()) return;
+        for (const auto& e : take_held(s.project, [&](const Held& h) { return nostr::matches_any(sub.filters, h.event); }))
+            replay(s, sub_id, sub, e);
+    }
+
+    // Removes and returns the project's held events `pick` selects.
+    template <class Pick>
+    std::vector<nostr::Event> take_held(const std::string& project, Pick pick) {
         std::vector<nostr::Event> due;
+        auto it = held.find(project);
+        if (it == held.end()) return due;
         std::erase_if(it->second, [&](Held& h) {
-            if (!nostr::matches_any(sub.filters, h.event)) return false;
+            if (!pick(h)) return false;
             due.push_back(std::move(h.event));
             return true;
         });
         if (it->second.empty()) held.erase(it);
-        for (const auto& e : due)
-            if (deliver(s, sub_id, sub, e)) {
-                std::lock_guard lk(mu);
-                ++st.events_replayed;
-            }
+        return due;
     }
 
+    void replay(Session& s, const std::string& sub_id, Sub& sub, const nostr::Event& e) {
+        if (!deliver(s, sub_id, sub, e)) return;
+        spdlog::info("gateway: project {} received the held event {} (kind {})", s.project, e.id, e.kind);
+        std::lock_guard lk(mu);
+        ++st.events_replayed;
+    }
+
+    // Every routed event is held, even when a live subscription of the project matches it: it
+    // may have reached the relay before that subscription existed (a runtime that resubscribed
+    // or was resumed a moment ago). Delivered live, it leaves the hold (deliver); otherwise
+    // flush_held hands it over after kHoldGrace.
     void on_hold(const std::string& project, nostr::Event&& e) {
-        for (const auto& [id, s] : sessions) {
-            if (!s->authed || s->closing || s->project != project) continue;
-            for (const auto& [sid, sub] : s->subs)
-                if (sub.eose_sent && nostr::matches_any(sub.filters, e)) return;  // it comes live
-        }
+        if (auto r = recent.find(project);
+            r != recent.end() && std::find(r->second.begin(), r->second.end(), e.id) != r->second.end())
+            return;  // already delivered
         auto& q = held[project];
         if (std::any_of(q.begin(), q.end(), [&](const Held& h) { return h.event.id == e.id; })) return;
         q.push_back(Held{std::move(e), Clock::now()});
         while (q.size() > opt.held_per_project) q.pop_front();
+    }
+
+    static constexpr auto kHoldGrace = std::chrono::seconds(2);
+    void flush_held(Clock::time_point now) {
+        std::vector<std::string> projects;
+        for (const auto& [project, q] : held)
+            if (!q.empty() && now - q.front().at >= kHoldGrace) projects.push_back(project);
+        for (const auto& project : projects)
+            for (auto& [id, s] : sessions) {
+                if (!s->authed || s->closing || s->project != project) continue;
+                for (auto& [sub_id, sub] : s->subs) {
+                    if (!sub.eose_sent) continue;
+                    for (const auto& e : take_held(project, [&](const Held& h) {
+                             return now - h.at >= kHoldGrace && nostr::matches_any(sub.filters, h.event);
+                         }))
+                        replay(*s, sub_id, sub, e);
+                }
+                break;  // one connection of the project gets them
+            }
     }
 
     void on_write(Session& s, nlohmann::json&& ev) {
@@ -480,6 +592,9 @@ struct Gateway::Impl {
             std::erase_if(it->second, [&](const Held& h) { return h.event.id == e.id; });
             if (it->second.empty()) held.erase(it);
         }
+        auto& r = recent[s.project];
+        r.push_back(e.id);
+        if (r.size() > kRecentIds) r.pop_front();
         enqueue(s, relay::make_relay_event_msg(sub_id, e));
         return true;
     }
@@ -505,6 +620,7 @@ struct Gateway::Impl {
         for (auto& [id, s] : sessions)
             for (auto& [sid, sub] : s->subs)
                 if (!sub.eose_sent && now - sub.started >= opt.eose_timeout) end_stored(*s, sid, sub);
+        flush_held(now);
         for (auto it = held.begin(); it != held.end();) {
             std::erase_if(it->second, [&](const Held& h) { return now - h.at >= opt.held_ttl; });
             it = it->second.empty() ? held.erase(it) : std::next(it);
@@ -648,6 +764,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(GatewayOptions options, relay::R
     // Containers adopted after a restart keep the secret they were started with.
     auto hashes = im.store->load_secret_hashes();
     if (!hashes) return hashes.error();
+    auto subs = im.store->load_subscriptions();
+    if (!subs) return subs.error();
+    im.resumable = std::move(*subs);
     for (const auto& [project, hash] : *hashes) {
         auto address = nostr::Address::parse(project);
         if (!address) continue;
@@ -730,6 +849,7 @@ std::string Gateway::open_project(ProjectKeys keys) {
             impl_->secret_to_project.erase(it->second);
         impl_->secret_to_project[hash] = address;
         impl_->project_secret[address] = hash;
+        impl_->resumable.erase(address);  // a new container subscribes for itself
     }
     impl_->inbox->wake_revalidate();
     return secret;
@@ -748,6 +868,7 @@ void Gateway::close_project(const std::string& address) {
             impl_->secret_to_project.erase(it->second);
             impl_->project_secret.erase(it);
         }
+        impl_->resumable.erase(address);
     }
     impl_->inbox->wake_revalidate();
 }

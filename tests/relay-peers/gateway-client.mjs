@@ -10,6 +10,11 @@
 //   node gateway-client.mjs probe URL
 //       connects and sends a REQ; prints "notice: <text>", "event", "eose" and "closed" as
 //       they happen; exits on close or after 5 s
+//   node gateway-client.mjs resume URL FILTER_JSON OUT_FILE MS
+//       a client that, like the TENEX backend's NDK, does not send its REQ again after a
+//       reconnect: sends REQ "kept" once and prints "subscribed" at its EOSE; then appends to
+//       OUT_FILE "dropped" when the connection drops, "reconnected" when it is back (it retries
+//       every 200 ms, without a REQ) and "<sub id> <content>" for every event; exits after MS ms
 import { appendFileSync } from 'node:fs';
 import { finalizeEvent, verifyEvent } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
@@ -67,7 +72,30 @@ if (cmd === 'publish') {
   ws.on('close', done);
   ws.on('error', (e) => { console.log(`error: ${e.message}`); });
   setTimeout(() => { console.log('timeout'); process.exit(0); }, 5000);
+} else if (cmd === 'resume') {
+  const [url, filter, out, ms] = args;
+  const note = (line) => appendFileSync(out, line + '\n');
+  let first = true;
+  const connect = () => {
+    const ws = new WebSocket(url);
+    ws.on('open', () => {
+      if (first) ws.send(JSON.stringify(['REQ', 'kept', JSON.parse(filter)]));
+      else note('reconnected');
+    });
+    ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString());
+      if (msg[0] === 'EOSE' && first) { first = false; console.log('subscribed'); }
+      else if (msg[0] === 'EVENT') {
+        if (!verifyEvent(msg[2])) { console.error(`bad event ${msg[2].id}`); process.exit(3); }
+        note(`${msg[1]} ${msg[2].content}`);
+      }
+    });
+    ws.on('close', () => { if (!first) note('dropped'); setTimeout(connect, 200); });
+    ws.on('error', () => {});
+  };
+  connect();
+  setTimeout(() => process.exit(0), Number(ms));
 } else {
-  console.error('usage: gateway-client.mjs publish|query|listen|probe ...');
+  console.error('usage: gateway-client.mjs publish|query|listen|probe|resume ...');
   process.exit(64);
 }

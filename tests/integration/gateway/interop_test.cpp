@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -152,6 +153,65 @@ TEST_F(GatewayInterop, AThirdPartyEventTaggingTheProjectArrivesLive) {
     EXPECT_EQ(got_b, std::set<std::string>{"live for beta"});
     std::filesystem::remove(out.string() + ".a");
     std::filesystem::remove(out.string() + ".b");
+}
+
+// The daemon restarts (kill -9, upgrade) while a container is connected: the container keeps
+// its secret, and a client that does not send its REQs again after reconnecting (the TENEX
+// backend's NDK) keeps receiving under its old subscription id, live events and the ones the
+// daemon routed to the project while it was away. A new container (new secret) starts clean.
+TEST_F(GatewayInterop, AReconnectingContainerKeepsItsSubscriptionsAcrossADaemonRestart) {
+    const auto dir = std::filesystem::temp_directory_path() / ("gw-resume-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    GatewayOptions o;
+    o.bindings_db = dir / "state.sqlite3";
+    auto g = Gateway::start(o, pool);
+    ASSERT_TRUE(g) << g.error().message;
+    o.port = (*g)->port();
+    const std::string secret = (*g)->open_project(ProjectKeys{*nostr::Address::parse(alpha), {}, {}});
+    const std::string filter = R"({"kinds":[1],"#a":[")" + alpha + R"("],"limit":0})";
+    const auto out = dir / "client.txt";
+    auto client = NodeProcess::start("gateway-client.mjs",
+                                     {"resume", (*g)->url_for("127.0.0.1", secret), filter, out.string(), "15000"});
+    ASSERT_EQ(client->first_line(), "subscribed");
+    auto sign_for_alpha = [&](const std::string& content) {
+        nostr::UnsignedEvent u;
+        u.kind = 1;
+        u.tags = {{"a", alpha}};
+        u.content = content;
+        auto e = nostr::sign_event(u, owner);
+        EXPECT_TRUE(e);
+        return *e;
+    };
+    g->reset();  // the daemon goes away; the client reconnects in a loop
+    // Routed to the project while the daemon was away: the restarted daemon's monitor sees it.
+    const auto away = sign_for_alpha("while the daemon was away");
+    ASSERT_TRUE(pool.publish(away, 10s).get().any_accepted());
+    auto again = Gateway::start(o, pool);
+    ASSERT_TRUE(again) << again.error().message;
+    (*again)->hold_for_project(alpha, away);
+    auto read = [&] {
+        std::ifstream in(out);
+        return lines(std::string(std::istreambuf_iterator<char>(in), {}));
+    };
+    auto has = [&](const std::string& line) {
+        for (int i = 0; i < 100; ++i) {
+            auto l = read();
+            if (std::find(l.begin(), l.end(), line) != l.end()) return true;
+            std::this_thread::sleep_for(50ms);
+        }
+        return false;
+    };
+    ASSERT_TRUE(has("reconnected"));
+    EXPECT_TRUE(has("kept while the daemon was away")) << ::testing::PrintToString(read());
+    ASSERT_TRUE(pool.publish(sign_for_alpha("live after the restart"), 10s).get().any_accepted());
+    EXPECT_TRUE(has("kept live after the restart")) << ::testing::PrintToString(read());
+    // Another container of the project (a new secret): the old subscriptions are not resumed.
+    const std::string fresh = (*again)->open_project(ProjectKeys{*nostr::Address::parse(alpha), {}, {}});
+    auto probe = run_node("gateway-client.mjs", {"query", (*again)->url_for("127.0.0.1", fresh), R"({"kinds":[31933]})"});
+    EXPECT_EQ(contents(probe.out), std::set<std::string>{"project alpha"});
+    client->kill();
+    std::filesystem::remove_all(dir);
 }
 
 TEST_F(GatewayInterop, AWrongSecretGetsANoticeAndTheOldSecretStopsAfterRotation) {
