@@ -1,9 +1,10 @@
 // The real TENEX runtime end to end: `tenex-sandbox up` with its embedded relay, the
 // tenex-runtime image (@tenex-chat/backend, images/runtime) started through a runtime policy,
 // and a fake Ollama on the host (tests/runtime-peers/fake-llm.mjs) that the policy names as its
-// LLM endpoint. The owner publishes an agent (4199) and a project naming it (31933), wakes the
-// project, and a message to the agent is answered on the relay with the fake LLM's text,
-// signed by the agent's key, from inside the sandbox.
+// LLM endpoint. The owner publishes an agent (4199) and two projects naming it (31933), wakes
+// them, and messages to each project's agent are answered on the relay with the fake LLM's
+// text, signed by that agent's key, from inside each sandbox: while booting, after a kill -9
+// of the daemon, and after an idle stop (the waking message itself, conversation kept).
 #include <sys/stat.h>
 
 #include <fstream>
@@ -43,7 +44,7 @@ protected:
             << "image: " << kRuntimeImage << "\n"
             << "resources: {memory: 1Gi, cpus: 1, pids: 256, nofile: 4096}\n"
             << "network: {mode: egress, relays: true}\n"
-            << "lifecycle: {restart: on-failure, stop_timeout: 10s}\n"
+            << "lifecycle: {restart: on-failure, stop_timeout: 10s, idle_timeout: 90s}\n"
             << "security: {user: \"1000:1000\", tmpfs: {/tmp: 64Mi}}\n"
             << "tenex:\n  llm: {provider: ollama, model: fake, embed_model: fake-embed, base_url: \""
             << url << "\"}\n";
@@ -85,87 +86,190 @@ protected:
     std::unique_ptr<relay::testing::NodeProcess> llm_;
 };
 
-TEST_F(RuntimeEndToEnd, TheRealBackendAnswersFromItsSandbox) {
+// Two projects of one owner, each in its own sandbox running the real backend; the owner
+// talks to each project's agent by the key whose profile the daemon published.
+TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleStop) {
     start_daemon();
-    const std::string d = "e2e-runtime";
-    const std::string address = "31933:" + owner_->pub.hex() + ":" + d;
     const auto agent_def = sign(4199, "", {{"d", "helper"}, {"title", "Helper"}, {"role", "assistant"},
                                            {"description", "Answers the owner's messages"},
                                            {"instructions", "Answer the user briefly."},
                                            {"use-criteria", "Any message"}, {"ver", "1"}});
     publish(agent_def);
-    publish(sign(31933, "A TENEX project in a sandbox", {{"d", d}, {"title", "Runtime"}, {"agent", agent_def.id}}));
-    publish(sign(24000, "", {{"a", address}}));  // the boot request wakes the project
+    struct Project {
+        std::string d, address, agent, container;
+        nostr::Event first;
+    };
+    std::vector<Project> projects;
+    for (const char* d : {"rt-alpha", "rt-beta"}) {
+        const std::string address = "31933:" + owner_->pub.hex() + ":" + d;
+        publish(sign(31933, "A TENEX project in a sandbox", {{"d", d}, {"title", d}, {"agent", agent_def.id}}));
+        publish(sign(24000, "", {{"a", address}}));  // the boot request wakes the project
+        projects.push_back({d, address, {}, {}, {}});
+    }
+    // The daemon lays out each workspace with a key per agent and publishes the agent's
+    // profile (kind 0, a-tagged with the project); the runtime is handed the same key.
+    for (auto& p : projects) {
+        nostr::Filter profiles;
+        profiles.kinds = std::vector<std::uint32_t>{0};
+        profiles.tags['a'] = {p.address};
+        ASSERT_TRUE(eventually([&] {
+            auto e = first(profiles);
+            if (e) p.agent = e->pubkey;
+            return e.has_value();
+        }, 90s)) << "no agent profile for " << p.d << "\n" << daemon_->log();
+    }
+    ASSERT_NE(projects[0].agent, projects[1].agent) << "one key per project and agent";
 
-    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 90s)) << daemon_->log();
-    const auto container = running_for(address).front();
-    auto info = docker::inspect_container(*docker_, container.id);
+    // The messages go out at once, while the runtimes boot: the backend subscribes with
+    // limit 0 once up, and the gateway hands it the message that is waiting for it.
+    for (auto& p : projects) {
+        p.first = sign(1, "Hello, " + p.d + "!", {{"a", p.address}, {"p", p.agent}});
+        publish(p.first);
+    }
+    // The agent's answers in the conversation that `p.first` opened: the backend e-tags the
+    // conversation's root only, so a later answer is one more of them.
+    auto answers = [&](const Project& p) {
+        nostr::Filter replies;
+        replies.kinds = std::vector<std::uint32_t>{1};
+        replies.tags['e'] = {p.first.id};
+        replies.authors = std::vector<std::string>{p.agent};
+        return pool_->fetch({replies}, 3s).get();
+    };
+    auto next_answer = [&](const Project& p, std::size_t seen, std::chrono::seconds limit) {
+        std::optional<nostr::Event> reply;
+        eventually([&] {
+            auto all = answers(p);
+            if (all.size() > seen) reply = all.front();  // newest first
+            return reply.has_value();
+        }, limit);
+        return reply;
+    };
+    auto diagnose = [&](const Project& p) {
+        const auto running = running_for(p.address);
+        std::string out = "--- container log ---\n" +
+                          (running.empty() ? std::string("(not running)\n") : container_log(running.front().id));
+        // The backend's own logs, in its global directory (state/runtime/<container name>).
+        std::error_code ec;
+        for (auto it = fs::directory_iterator(dir_->path() / "state" / "runtime", ec); !ec && it != fs::directory_iterator();
+             it.increment(ec)) {
+            if (it->path().filename().string().find(p.d) == std::string::npos) continue;
+            out += "--- " + it->path().string() + "/daemon/daemon.log (tail) ---\n";
+            const std::string log = read_text(it->path() / "daemon" / "daemon.log");
+            out += log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
+            for (auto r = fs::directory_iterator(it->path() / "daemon" / "logs" / "routing", ec);
+                 !ec && r != fs::directory_iterator(); r.increment(ec))
+                out += "--- " + r->path().filename().string() + " ---\n" + read_text(r->path());
+        }
+        return out + "--- fake LLM requests ---\n" + read_text(dir_->path() / "llm.jsonl");
+    };
+    for (auto& p : projects) {
+        auto reply = next_answer(p, 0, 180s);
+        ASSERT_TRUE(reply) << "no reply from " << p.d << "'s agent\n" << diagnose(p);
+        EXPECT_NE(reply->content.find(kFakeText), std::string::npos) << reply->content;
+        EXPECT_EQ(reply->tag_value("a"), std::optional<std::string_view>(p.address));
+        ASSERT_EQ(running_for(p.address).size(), 1u);
+        p.container = running_for(p.address).front().id;
+    }
+    // Each project answers its own message only.
+    nostr::Filter all_replies;
+    all_replies.kinds = std::vector<std::uint32_t>{1};
+    all_replies.tags['e'] = {projects[0].first.id, projects[1].first.id};
+    for (const auto& e : pool_->fetch({all_replies}, 3s).get()) {
+        const bool to_alpha = e.tag_value("e") == std::optional<std::string_view>(projects[0].first.id);
+        EXPECT_EQ(e.pubkey, projects[to_alpha ? 0 : 1].agent) << "answered by the other project: " << e.content;
+    }
+
+    // The sandbox as the contract says: non-root, read-only root, both directories mounted
+    // read-write, the global directory private to the container's uid with the owner alone
+    // whitelisted and the project's gateway (with its real secret) as its only relay.
+    auto info = docker::inspect_container(*docker_, projects[0].container);
     ASSERT_TRUE(info);
     EXPECT_EQ(info->spec.user, "1000:1000");
     EXPECT_TRUE(info->spec.read_only_rootfs);
     bool project_mounted = false, base_mounted = false;
     for (const auto& m : info->spec.mounts) {
-        project_mounted |= m.target == "/projects/" + d && !m.read_only;
+        project_mounted |= m.target == "/projects/" + projects[0].d && !m.read_only;
         base_mounted |= m.target == "/tenex" && !m.read_only;
     }
     EXPECT_TRUE(project_mounted && base_mounted);
-
-    // The global directory the daemon wrote: the owner alone whitelisted, the project's
-    // gateway as its only relay, files private to the container's uid.
-    ASSERT_FALSE(container.names.empty());
-    const fs::path base = dir_->path() / "state" / "runtime" / container.names.front();
-    std::ifstream cfg_in(base / "config.json");
-    std::stringstream cfg_text;
-    cfg_text << cfg_in.rdbuf();
-    auto cfg = nlohmann::json::parse(cfg_text.str(), nullptr, false);
+    const auto running = running_for(projects[0].address);
+    ASSERT_FALSE(running.front().names.empty());
+    const fs::path base = dir_->path() / "state" / "runtime" / running.front().names.front();
+    auto cfg = nlohmann::json::parse(read_text(base / "config.json"), nullptr, false);
     ASSERT_TRUE(cfg.is_object()) << base;
     EXPECT_EQ(cfg["whitelistedPubkeys"], nlohmann::json::array({owner_->pub.hex()}));
     ASSERT_EQ(cfg["relays"].size(), 1u);
     const std::string relay = cfg["relays"][0];
     EXPECT_EQ(relay.rfind("ws://tenex-gateway:", 0), 0u) << relay;
     EXPECT_EQ(relay.find("<"), std::string::npos) << "the secret itself, not its marker: " << relay;
-    for (const char* f : {"config.json", "llms.json", "providers.json", "embed.json"}) {
+    for (const std::string& f : std::vector<std::string>{"config.json", "llms.json", "providers.json", "embed.json",
+                                                          "agents/" + projects[0].agent + ".json"}) {
         struct stat st {};
         ASSERT_EQ(::stat((base / f).c_str(), &st), 0) << f;
         EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
         EXPECT_EQ(st.st_uid, 1000u) << f;
     }
 
-    // The backend boots the project and installs its agent with a key of its own, kept in the
-    // global directory (agents/<pubkey>.json); that pubkey is the agent to talk to. (The
-    // daemon's workspace loader also signs a profile for the agent, with another key that the
-    // runtime does not use yet: the profile alone does not tell the backend's agent.)
-    std::string agent;
-    ASSERT_TRUE(eventually([&] {
-        std::error_code ec;
-        for (auto it = fs::directory_iterator(base / "agents", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-            const std::string name = it->path().filename().string();
-            if (name.size() == 64 + 5 && name.ends_with(".json")) agent = name.substr(0, 64);
-        }
-        return !agent.empty();
-    }, 120s)) << "the backend installed no agent\n" << container_log(container.id);
-    // It subscribes for its agents with limit 0 once the project has booted, so a message
-    // published before that is never seen: a message goes out again every 15 s until the agent
-    // answers one of them.
-    std::vector<std::string> sent;
-    std::optional<nostr::Event> reply;
-    const auto deadline = std::chrono::steady_clock::now() + 120s;
-    while (!reply && std::chrono::steady_clock::now() < deadline) {
-        const auto message = sign(1, "Hello, agent!", {{"a", address}, {"p", agent}});
-        publish(message);
-        sent.push_back(message.id);
-        nostr::Filter replies;
-        replies.kinds = std::vector<std::uint32_t>{1};
-        replies.tags['e'] = sent;
-        replies.authors = std::vector<std::string>{agent};
-        eventually([&] { return (reply = first(replies)).has_value(); }, 15s);
+    // `ps` shows both, running, with their limits.
+    auto ps = relay::testing::run_program(test::tenex_binary().string(),
+                                          {"ps", "--http", "127.0.0.1:" + std::to_string(http_port_)});
+    EXPECT_EQ(ps.exit_code, 0);
+    for (const auto& p : projects) {
+        std::string row;
+        std::istringstream lines(ps.out);
+        for (std::string line; std::getline(lines, line);)
+            if (line.rfind(p.d + " ", 0) == 0) row = line;
+        EXPECT_NE(row.find("running"), std::string::npos) << ps.out;
+        EXPECT_NE(row.find("1 CPU, 256 PIDs"), std::string::npos) << ps.out;
     }
-    ASSERT_TRUE(reply) << "no reply from the agent to " << sent.size() << " messages\n--- container log ---\n"
-                       << container_log(container.id) << "--- fake LLM requests ---\n"
-                       << read_text(dir_->path() / "llm.jsonl");
-    EXPECT_NE(reply->content.find(kFakeText), std::string::npos) << reply->content;
-    EXPECT_EQ(reply->tag_value("a"), std::optional<std::string_view>(address));
-    EXPECT_EQ(running_for(address).size(), 1u);
+
+    // kill -9 of the daemon and a new one: both containers adopted, not replaced, and their
+    // runtimes reconnect to the gateway with the secret they were started with. (The backend's
+    // NDK reconnects 60 s after its connection opened at the earliest; the gateway holds the
+    // message meanwhile.)
+    kill_daemon(SIGKILL);
+    start_daemon();
+    for (const auto& p : projects) {
+        ASSERT_TRUE(eventually([&] { return running_for(p.address).size() == 1; }, 30s));
+        EXPECT_EQ(running_for(p.address).front().id, p.container) << p.d << " was replaced";
+    }
+    const auto after_kill = sign(1, "Still there?", {{"a", projects[0].address}, {"e", projects[0].first.id},
+                                                     {"p", projects[0].agent}});
+    std::size_t seen = answers(projects[0]).size();
+    publish(after_kill);
+    ASSERT_TRUE(next_answer(projects[0], seen, 120s)) << "no answer after the restart\n" << diagnose(projects[0]);
+    seen = answers(projects[0]).size();
+
+    // Idle: both stop after the policy's idle timeout (their global directories stay) ...
+    for (const auto& p : projects)
+        ASSERT_TRUE(eventually([&] { return running_for(p.address).empty(); }, 150s)) << p.d << " never went idle";
+    // ... and a message in the same conversation starts alpha again and is answered by the
+    // new container, with the conversation's history (more messages reach the LLM).
+    const auto cold_sent = std::chrono::steady_clock::now();
+    const auto follow_up = sign(1, "Third message", {{"a", projects[0].address}, {"e", projects[0].first.id},
+                                                     {"p", projects[0].agent}});
+    publish(follow_up);
+    auto cold = next_answer(projects[0], seen, 180s);
+    ASSERT_TRUE(cold) << "the message that woke the project was not answered\n" << diagnose(projects[0]);
+    std::printf("cold start: message to first reply in %.1f s\n",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - cold_sent).count());
+    ASSERT_EQ(running_for(projects[0].address).size(), 1u);
+    EXPECT_NE(running_for(projects[0].address).front().id, projects[0].container);
+    EXPECT_TRUE(running_for(projects[1].address).empty()) << "beta woke for alpha's message";
+    int first_messages = -1, cold_messages = -1;
+    std::istringstream requests(read_text(dir_->path() / "llm.jsonl"));
+    for (std::string line; std::getline(requests, line);) {
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        // The agent's own turns (streamed); the title/summary requests quote the text too.
+        if (!j.is_object() || !j.value("stream", false) || !j.contains("user") || !j["user"].is_string() ||
+            !j["messages"].is_number())
+            continue;
+        const std::string user = j["user"];
+        if (user.find("Hello, rt-alpha!") != std::string::npos && first_messages < 0) first_messages = j["messages"];
+        if (user.find("Third message") != std::string::npos) cold_messages = j["messages"];
+    }
+    ASSERT_GT(first_messages, 0);
+    EXPECT_GT(cold_messages, first_messages) << "the conversation's history was lost\n" << diagnose(projects[0]);
 }
 
 }  // namespace
