@@ -3,18 +3,22 @@
 // on the host at that moment, refuses non-public addresses (unless the route is the daemon's
 // own relay), connects and copies bytes both ways. Nothing is terminated: TLS stays end to
 // end (the client's SNI and the server's certificate are untouched).
+//
+// Two threads per project whatever the number of connections: an epoll loop that accepts,
+// connects and copies (non-blocking, 16 KiB pending per direction and connection), and a
+// resolver for the names (getaddrinfo blocks). Connections per project are capped (over the
+// cap a connection is accepted and closed at once), a connection attempt has 10 s, an idle
+// connection is closed after `idle_timeout`, and when the daemon runs out of descriptors
+// the listeners pause instead of spinning.
 #pragma once
 
 #include <sys/socket.h>
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/result.hpp"
@@ -30,13 +34,19 @@ struct ProxyRoute {
     bool operator==(const ProxyRoute&) const = default;
 };
 
+struct ProxyLimits {
+    std::size_t max_connections{256};  // open at once, per project (all its routes)
+    std::chrono::seconds idle_timeout{std::chrono::hours(1)};  // no byte either way
+    std::chrono::milliseconds connect_timeout{10'000};
+};
+
 // False for loopback, private (RFC 1918, CGNAT, ULA), link-local (metadata), multicast,
 // unspecified and reserved addresses; IPv4-mapped IPv6 is judged as IPv4.
 bool is_public_address(const sockaddr* address);
 
 class EgressProxy {
 public:
-    explicit EgressProxy(std::string project);
+    explicit EgressProxy(std::string project, ProxyLimits limits = {});
     ~EgressProxy();
     EgressProxy(const EgressProxy&) = delete;
     EgressProxy& operator=(const EgressProxy&) = delete;
@@ -46,27 +56,20 @@ public:
     void stop();
     const std::vector<ProxyRoute>& routes() const { return routes_; }
 
-    std::uint64_t forwarded() const { return forwarded_.load(); }
-    std::uint64_t refused() const { return refused_.load(); }
+    std::uint64_t forwarded() const { return forwarded_.load(); }  // connections made
+    std::uint64_t refused() const { return refused_.load(); }      // denied, failed or over the cap
+    std::size_t open_connections() const { return open_.load(); }
+
+    struct Loop;  // the event loop and the resolver (egress_proxy.cpp)
 
 private:
-    void accept_loop(int listener, ProxyRoute route);
-    void serve(int client, ProxyRoute route);
-    bool track(int fd);
-    void untrack(int fd);
-
     std::string project_;
+    ProxyLimits limits_;
     std::vector<ProxyRoute> routes_;
-    std::vector<int> listeners_;
-    std::vector<std::thread> threads_;
-    std::mutex mu_;
-    std::condition_variable idle_;
-    std::set<int> open_;            // connection fds, shut down at stop
-    int active_ = 0;                // connection threads (detached) still running
-    bool stopping_ = false;
-    int wake_[2] = {-1, -1};        // a pipe that ends the accept loops
+    std::unique_ptr<Loop> loop_;
     std::atomic<std::uint64_t> forwarded_{0};
     std::atomic<std::uint64_t> refused_{0};
+    std::atomic<std::size_t> open_{0};
 };
 
 }  // namespace tenex::sandbox
