@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -78,6 +79,17 @@ Result<sandbox::PolicySet> load_policies(const fs::path& dir) {
     return std::move(loaded.set);
 }
 
+// Every forwarded connection and gateway client costs descriptors: the daemon asks for its
+// hard limit instead of the common 1024 soft one.
+void raise_descriptor_limit() {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+    const rlim_t before = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        spdlog::debug("open files limit raised from {} to {}", before, rl.rlim_cur);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -96,6 +108,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonConfig config, ConfigReloade
         for (const auto& d : diags) text += "\n  " + sandbox::format_diagnostic(d);
         return make_error("invalid configuration:" + text);
     }
+    raise_descriptor_limit();
     std::unique_ptr<Daemon> daemon(new Daemon());
     if (auto st = daemon->impl_->start(std::move(config), std::move(reload)); !st) return st.error();
     return daemon;
@@ -199,7 +212,17 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
                 if (auto agents = project::read_agent_profiles(config.projects_path / name->relative(),
                                                                project::ProjectDefinition{.identifier = ref.d, .owner = ref.owner}))
                     for (const auto& a : *agents) keys.agents.insert(a.pubkey());
-            return gateway->open_project(std::move(keys));
+            // The policy's write rate, where it sets one (else the daemon's gateway knobs).
+            std::optional<gateway::Gateway::WriteRate> rate;
+            if (auto policy = policy_for(ref)) {
+                const auto& n = policy->network;
+                if (n.relay_writes_per_second > 0 || n.relay_write_burst > 0)
+                    rate = gateway::Gateway::WriteRate{
+                        n.relay_writes_per_second > 0 ? static_cast<double>(n.relay_writes_per_second)
+                                                      : config.gateway_writes_per_second,
+                        n.relay_write_burst > 0 ? static_cast<double>(n.relay_write_burst) : config.gateway_write_burst};
+            }
+            return gateway->open_project(std::move(keys), rate);
         };
     }
     orchestrator = std::make_unique<sandbox::Orchestrator>(std::move(oo), *engine);

@@ -172,6 +172,7 @@ struct Gateway::Impl {
     // does not send its REQs again after a reconnect (the TENEX backend's NDK does not) keeps
     // receiving under its old subscription ids. Cleared with a new secret (a new container).
     BindingStore::Subscriptions resumable;
+    std::map<std::string, WriteRate> rates;  // projects with a rate of their own
     GatewayStats st{};
 
     std::mutex store_mu;  // the store is used by the service thread and by open/close_project
@@ -481,18 +482,20 @@ struct Gateway::Impl {
                           std::to_string(opt.write.max_event_bytes) + " bytes)");
         if (auto v = nostr::verify_event(*e); !v) return refuse("invalid: " + v.error().message);
         ScopeIndex::WriteVerdict verdict;
+        WriteRate rate{opt.write_rate_per_s, opt.write_burst};
         {
             std::lock_guard lk(mu);
             verdict = index.may_write(s.project, *e, bytes, unix_now(), opt.write);
+            if (auto it = rates.find(s.project); it != rates.end()) rate = it->second;
         }
         if (!verdict.allowed) return refuse(verdict.reason);
         // Per-project rate.
         auto& b = buckets[s.project];
         const auto now = Clock::now();
-        if (b.last == Clock::time_point{}) b.tokens = opt.write_burst;
+        if (b.last == Clock::time_point{}) b.tokens = rate.burst;
         else
-            b.tokens = std::min(opt.write_burst,
-                                b.tokens + opt.write_rate_per_s * std::chrono::duration<double>(now - b.last).count());
+            b.tokens = std::min(rate.burst,
+                                b.tokens + rate.per_second * std::chrono::duration<double>(now - b.last).count());
         b.last = now;
         if (b.tokens < 1) return refuse("rate-limited: too many events from this project");
         b.tokens -= 1;
@@ -837,7 +840,7 @@ void Gateway::stop() {
     if (im.waiter.joinable()) im.waiter.join();
 }
 
-std::string Gateway::open_project(ProjectKeys keys) {
+std::string Gateway::open_project(ProjectKeys keys, std::optional<WriteRate> rate) {
     const std::string address = keys.address.to_string();
     const std::string secret = new_secret();
     const std::string hash = sha256_hex(secret);
@@ -850,6 +853,8 @@ std::string Gateway::open_project(ProjectKeys keys) {
         impl_->secret_to_project[hash] = address;
         impl_->project_secret[address] = hash;
         impl_->resumable.erase(address);  // a new container subscribes for itself
+        if (rate) impl_->rates[address] = *rate;
+        else impl_->rates.erase(address);
     }
     impl_->inbox->wake_revalidate();
     return secret;

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,7 +43,7 @@ struct GatewayOptions {
     std::uint64_t max_limit{500};         // `limit` sent upstream
     std::size_t max_pending_bytes{4 * 1024 * 1024};  // queued for a slow container: then closed
     WriteLimits write{};
-    double write_rate_per_s{10};  // per project, token bucket
+    double write_rate_per_s{10};  // per project, token bucket (open_project may set another)
     double write_burst{50};
     std::chrono::milliseconds publish_timeout{10000};
     std::chrono::milliseconds eose_timeout{5000};  // EOSE to the container at the latest
@@ -78,7 +79,13 @@ public:
     // and connections that used it are closed. Returns the secret (64 hex characters). Only
     // its SHA-256 is kept (in memory and in bindings_db), so a restarted gateway still accepts
     // the secret of a container that outlived the daemon.
-    std::string open_project(ProjectKeys keys);
+    // `rate`: the project's write rate (events per second, burst); unset: the gateway's own
+    // write_rate_per_s / write_burst.
+    struct WriteRate {
+        double per_second;
+        double burst;
+    };
+    std::string open_project(ProjectKeys keys, std::optional<WriteRate> rate = std::nullopt);
     // Updates a project's keys without touching its secret (the daemon learns new agents).
     void update_project(ProjectKeys keys);
     // Revokes the project's secret and closes its connections; its keys stay known, so other

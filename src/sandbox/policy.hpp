@@ -50,6 +50,10 @@ struct Network {
     NetworkMode mode = NetworkMode::none;
     std::vector<HostPort> allow{};  // egress only
     bool relays = false;            // egress only: the daemon's own relays are reachable too
+    // Events per second (and burst) the container may publish through its gateway; 0: the
+    // daemon's gateway.writes_per_second / gateway.write_burst.
+    std::int64_t relay_writes_per_second = 0;
+    std::int64_t relay_write_burst = 0;
     bool operator==(const Network&) const = default;
 };
 

@@ -434,6 +434,16 @@ void set_network_relays(Policy& p, const std::string& path, const std::string&,
     if (auto v = as_bool(n, path, r)) p.network.relays = *v;
 }
 
+void set_relay_writes_per_second(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                                 const Reporter& r) {
+    if (auto v = as_int(n, path, r, 1, 10'000)) p.network.relay_writes_per_second = *v;
+}
+
+void set_relay_write_burst(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                           const Reporter& r) {
+    if (auto v = as_int(n, path, r, 1, 100'000)) p.network.relay_write_burst = *v;
+}
+
 void set_restart(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
                  const Reporter& r) {
     auto s = as_string(n, path, r);
@@ -649,6 +659,8 @@ const std::vector<Key>& keys() {
         {"network.mode", KeyKind::leaf, set_network_mode},
         {"network.allow", KeyKind::leaf, set_network_allow},
         {"network.relays", KeyKind::leaf, set_network_relays},
+        {"network.relay_writes_per_second", KeyKind::leaf, set_relay_writes_per_second},
+        {"network.relay_write_burst", KeyKind::leaf, set_relay_write_burst},
         {"lifecycle", KeyKind::section, nullptr},
         {"lifecycle.restart", KeyKind::leaf, set_restart},
         {"lifecycle.backoff_initial", KeyKind::leaf, set_backoff_initial},

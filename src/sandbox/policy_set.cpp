@@ -51,6 +51,10 @@ void cross_checks(ResolvedPolicy& r) {
         add("network.relays", "ignored: relays only applies to mode egress (mode is " +
                                   to_string(p.network.mode) + ")",
             Severity::warning);
+    for (const char* key : {"network.relay_writes_per_second", "network.relay_write_burst"})
+        if (r.provenance.count(key) && !(p.network.mode == NetworkMode::egress && p.network.relays))
+            add(key, "ignored: the container has no relay gateway (needs mode egress with relays: true)",
+                Severity::warning);
     if (p.network.mode != NetworkMode::egress && !p.network.allow.empty())
         add("network.allow", "ignored: the allowlist only applies to mode egress (mode is " +
                                  to_string(p.network.mode) + ")",
@@ -201,6 +205,12 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     for (const auto& hp : p.network.allow) allow.push_back(hp.to_string());
     out.emplace_back("network.allow", join(allow));
     out.emplace_back("network.relays", p.network.relays ? "true" : "false");
+    out.emplace_back("network.relay_writes_per_second", p.network.relay_writes_per_second == 0
+                                                            ? "(the daemon's gateway.writes_per_second)"
+                                                            : std::to_string(p.network.relay_writes_per_second));
+    out.emplace_back("network.relay_write_burst", p.network.relay_write_burst == 0
+                                                      ? "(the daemon's gateway.write_burst)"
+                                                      : std::to_string(p.network.relay_write_burst));
     const auto& l = p.lifecycle;
     out.emplace_back("lifecycle.restart", to_string(l.restart));
     out.emplace_back("lifecycle.backoff_initial", ms(l.backoff_initial));

@@ -210,6 +210,21 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
         EXPECT_EQ(st.st_uid, 1000u) << f;
     }
 
+    // The sandbox's uid owns its workspace (with `.tenex/`) and its global directory: the
+    // runtime can write there (the daemon lays them out as root).
+    {
+        const std::string cmd = "docker exec " + projects[0].container +
+                                " sh -c 'id -u && echo ok > /projects/" + projects[0].d +
+                                "/.tenex/written-inside && echo ok > /tenex/written-inside && echo written' 2>&1";
+        std::string out;
+        if (FILE* p = ::popen(cmd.c_str(), "r")) {
+            char buf[512];
+            for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+            ::pclose(p);
+        }
+        EXPECT_EQ(out, "1000\nwritten\n");
+    }
+
     // `ps` shows both, running, with their limits.
     auto ps = relay::testing::run_program(test::tenex_binary().string(),
                                           {"ps", "--http", "127.0.0.1:" + std::to_string(http_port_)});

@@ -355,6 +355,13 @@ TEST_F(GatewayTest, WritesAreRateLimitedPerProject) {
     auto ok = a.publish(sign(agent_a, 1, {{"a", alpha.to_string()}}, "3"));
     EXPECT_FALSE(ok.accepted);
     EXPECT_EQ(ok.message.rfind("rate-limited:", 0), 0u) << ok.message;
+    // A project whose policy sets its own rate (here a burst of 4) is held to that one.
+    secret_b = gw->open_project(ProjectKeys{beta, {agent_b.pub.hex()}, {}}, Gateway::WriteRate{0.01, 4});
+    Client b(url(secret_b));
+    ASSERT_TRUE(b.connected());
+    for (int i = 0; i < 4; ++i)
+        EXPECT_TRUE(b.publish(sign(agent_b, 1, {{"a", beta.to_string()}}, std::to_string(i))).accepted) << i;
+    EXPECT_FALSE(b.publish(sign(agent_b, 1, {{"a", beta.to_string()}}, "5")).accepted);
 }
 
 TEST_F(GatewayTest, BindingsAndSecretsSurviveARestart) {
