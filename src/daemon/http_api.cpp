@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,9 +15,12 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "docker/logs.hpp"
 #include "docker/url.hpp"
@@ -258,6 +262,107 @@ public:
 
 namespace {
 
+// The descriptor of a TCP request's connection (httplib does not hand it to handlers): the
+// socket whose peer is the request's remote address and port and whose own port is the
+// API's. -1 when not found (a unix socket API: no ports).
+int client_socket(const httplib::Request& req) {
+    if (req.remote_port <= 0 || req.local_port <= 0) return -1;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        int fd = -1;
+        const std::string name = entry.path().filename().string();
+        if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc()) continue;
+        sockaddr_storage peer{}, self{};
+        socklen_t plen = sizeof peer, slen = sizeof self;
+        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0 ||
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &slen) != 0)
+            continue;
+        auto port_of = [](const sockaddr_storage& ss) {
+            return ss.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port)
+                   : ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port)
+                                              : 0;
+        };
+        char host[INET6_ADDRSTRLEN] = "";
+        const void* addr = peer.ss_family == AF_INET
+                               ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(peer).sin_addr)
+                               : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr);
+        if ((peer.ss_family != AF_INET && peer.ss_family != AF_INET6) ||
+            !::inet_ntop(peer.ss_family, addr, host, sizeof host))
+            continue;
+        if (port_of(peer) == req.remote_port && port_of(self) == req.local_port && req.remote_addr == host)
+            return fd;
+    }
+    return -1;
+}
+
+}  // namespace
+
+// `logs -f` followers: each holds a worker thread while it follows, so they are capped, and
+// one watcher thread notices within 200 ms when a follower's client has gone (its socket
+// reports POLLRDHUP/POLLHUP) and ends that stream, even when the container writes nothing.
+class HttpApi::Followers {
+public:
+    explicit Followers(int max) : max_(max) { thread_ = std::thread([this] { run(); }); }
+    ~Followers() {
+        {
+            std::lock_guard lk(mu_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    int max() const { return max_; }
+    bool enter() {  // false: at the cap
+        std::lock_guard lk(mu_);
+        if (active_ >= max_) return false;
+        ++active_;
+        return true;
+    }
+    void leave() {
+        std::lock_guard lk(mu_);
+        --active_;
+    }
+    std::uint64_t watch(int fd, std::stop_source src) {
+        std::lock_guard lk(mu_);
+        watched_[++next_] = {fd, std::move(src)};
+        return next_;
+    }
+    void unwatch(std::uint64_t id) {
+        std::lock_guard lk(mu_);
+        watched_.erase(id);
+    }
+
+private:
+    void run() {
+        std::unique_lock lk(mu_);
+        while (!stopping_) {
+            std::vector<pollfd> fds;
+            std::vector<std::stop_source> sources;
+            for (const auto& [id, w] : watched_) {
+                fds.push_back(pollfd{w.first, POLLRDHUP, 0});
+                sources.push_back(w.second);
+            }
+            lk.unlock();
+            if (!fds.empty() && ::poll(fds.data(), fds.size(), 0) > 0)
+                for (std::size_t i = 0; i < fds.size(); ++i)
+                    if (fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) sources[i].request_stop();
+            lk.lock();
+            cv_.wait_for(lk, std::chrono::milliseconds(200), [this] { return stopping_; });
+        }
+    }
+
+    const int max_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stopping_{false};
+    int active_{0};
+    std::uint64_t next_{0};
+    std::map<std::uint64_t, std::pair<int, std::stop_source>> watched_;
+    std::thread thread_;
+};
+
+namespace {
+
 std::string errno_text(int err) { return std::strerror(err); }
 
 bool sockaddr_is_loopback(const sockaddr* sa) {
@@ -465,6 +570,8 @@ Status HttpApi::start() {
     server_ = std::make_unique<Server>();
     auto& srv = *server_;
     int threads = std::max(2, options_.threads);
+    followers_ = std::make_unique<Followers>(options_.max_followers > 0 ? options_.max_followers
+                                                                         : std::max(1, threads / 2));
     srv.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     srv.set_read_timeout(5, 0);
     srv.set_write_timeout(10, 0);
@@ -510,6 +617,7 @@ void HttpApi::stop() {
     server_->stop();
     if (thread_.joinable()) thread_.join();
     server_.reset();
+    followers_.reset();
     if (!unix_path_.empty()) {
         ::unlink(unix_path_.c_str());
         unix_path_.clear();
@@ -614,25 +722,44 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
     }
     auto options = parse_log_query(req);
     if (!options) return send_error(res, 400, options.error().message);
-    options->stop = stop_source_.get_token();
+    if (options->follow && !followers_->enter())
+        return send_error(res, 503, "too many log followers (" + std::to_string(followers_->max()) +
+                                        " at once); try again later");
+    follow_logs(req, address, std::move(*options), res);
+}
+
+void HttpApi::follow_logs(const httplib::Request& req, const std::string& address, LogOptions options,
+                          httplib::Response& res) {
     res.status = 200;
     res.set_header("Cache-Control", "no-store");
+    const int client = client_socket(req);
+    const bool follow = options.follow;
     res.set_chunked_content_provider(
         "text/plain; charset=utf-8",
-        [this, address, opts = *options](std::size_t, httplib::DataSink& sink) {
+        [this, address, opts = std::move(options), client](std::size_t, httplib::DataSink& sink) {
+            // Ends with the API, or as soon as the client has gone.
+            std::stop_source mine;
+            std::stop_callback api_stops(stop_source_.get_token(), [&mine] { mine.request_stop(); });
+            LogOptions o = opts;
+            o.stop = mine.get_token();
+            const std::uint64_t watch = o.follow && client >= 0 ? followers_->watch(client, mine) : 0;
             bool client_ok = true;
-            auto st = control_.logs(address, opts, [&](std::string_view data) {
-                if (!client_ok || opts.stop.stop_requested()) return false;
+            auto st = control_.logs(address, o, [&](std::string_view data) {
+                if (!client_ok || o.stop.stop_requested()) return false;
                 if (!data.empty() && !sink.write(data.data(), data.size())) client_ok = false;
                 return client_ok;
             });
-            if (!client_ok) return false;
+            if (watch) followers_->unwatch(watch);
+            if (!client_ok || mine.stop_requested()) return false;
             if (!st) {
                 std::string line = "\n[tenex-sandbox] logs ended: " + st.error().message + "\n";
                 sink.write(line.data(), line.size());
             }
             sink.done();
             return true;
+        },
+        [this, follow](bool) {
+            if (follow) followers_->leave();
         });
 }
 

@@ -127,6 +127,8 @@ struct HttpOptions {
     // ::1, localhost) is refused unless this is set explicitly.
     bool allow_non_loopback{false};
     int threads{16};  // concurrent requests (each `logs -f` holds one while it follows)
+    // `logs -f` followers at once; 0: half the threads, so the rest always serve other requests.
+    int max_followers{0};
 };
 
 // "host:port" / "unix:/path" parsed.
@@ -156,12 +158,16 @@ public:
 
 private:
     class Server;
+    class Followers;
     void route(const httplib::Request& req, httplib::Response& res);
+    void follow_logs(const httplib::Request& req, const std::string& address, LogOptions options,
+                     httplib::Response& res);
 
     ControlPlane& control_;
     Metrics& metrics_;
     HttpOptions options_;
     std::unique_ptr<Server> server_;
+    std::unique_ptr<Followers> followers_;
     std::thread thread_;
     std::stop_source stop_source_;
     std::atomic<int> port_{0};

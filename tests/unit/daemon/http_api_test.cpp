@@ -317,6 +317,46 @@ TEST_F(HttpApiTest, LogsFollowEndsWhenTheClientDisconnects) {
     expect_alive();
 }
 
+// Followers of a container that writes nothing: capped at half the API's threads (8 of 16),
+// so other requests are answered while they follow, and the ones whose client went away are
+// ended within a moment, not at the container's next line.
+TEST_F(HttpApiTest, QuietFollowersAreCappedAndEndWhenTheirClientLeaves) {
+    control_.quiet_follow = true;
+    const std::string request = "GET /projects/alpha/logs?follow=1 HTTP/1.1\r\nHost: 127.0.0.1:" +
+                                std::to_string(api_->port()) + "\r\n\r\n";
+    std::vector<int> followers;
+    for (int i = 0; i < 8; ++i) {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(api_->port()));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+        ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+        followers.push_back(fd);
+    }
+    ASSERT_TRUE(wait_for([&] { return control_.logs_running.load() == 8; }));
+    auto t0 = std::chrono::steady_clock::now();
+    auto health = client().Get("/healthz");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+    auto ninth = client().Get("/projects/alpha/logs?follow=1");
+    ASSERT_TRUE(ninth);
+    EXPECT_EQ(ninth->status, 503) << ninth->body;
+    // The clients go away: every follower ends within a second, the container silent.
+    for (int fd : followers) ::close(fd);
+    t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(wait_for([&] { return control_.logs_running.load() == 0; }));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+    // Room again.
+    control_.quiet_follow = false;
+    control_.follow_max_lines = 1;
+    auto again = client().Get("/projects/alpha/logs?follow=1");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 200);
+}
+
 TEST_F(HttpApiTest, StopEndsFollowingStreams) {
     std::atomic<bool> got{false};
     std::thread reader([&] {

@@ -45,6 +45,7 @@ public:
     bool fail_actions{false};
     std::string log_text{"line one\nline two\nerr: three\n"};
     int follow_max_lines{1000};  // lines a follower writes (every 20 ms) before "the container ends"
+    bool quiet_follow{false};    // a follower writes nothing more and follows until stopped
 
     std::mutex mutex;
     std::vector<std::string> calls;  // "stop <address>", "logs <address> f=<0|1> tail=<n>"
@@ -71,7 +72,8 @@ public:
         } done{this};
         if (!sink(log_text)) return Unit{};
         if (!o.follow) return Unit{};
-        for (int i = 0; i < follow_max_lines; ++i) {
+        while (quiet_follow && !o.stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        for (int i = 0; i < follow_max_lines && !quiet_follow; ++i) {
             if (o.stop.stop_requested()) return Unit{};
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             ++follow_lines;
