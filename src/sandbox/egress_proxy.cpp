@@ -443,6 +443,13 @@ Status EgressProxy::start(const std::vector<ProxyRoute>& routes) {
         int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         int one = 1;
         if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (fd >= 0 && !r.device.empty() &&
+            ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, r.device.c_str(), static_cast<socklen_t>(r.device.size())) != 0) {
+            std::string why = std::strerror(errno);
+            ::close(fd);
+            return make_error("egress forwarder " + r.listen_ip + ":" + std::to_string(r.listen_port) + " on " +
+                              r.device + ": " + why);
+        }
         if (fd < 0 || inet_pton(AF_INET, r.listen_ip.c_str(), &sa.sin_addr) != 1 ||
             ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 128) != 0) {
             std::string why = std::strerror(errno);

@@ -31,6 +31,10 @@ struct ProxyRoute {
     std::string target_host{};
     int target_port = 0;
     bool trusted = false;  // loopback/private targets allowed (the daemon's own relays)
+    // The project's bridge: the listener takes only connections that arrive on it
+    // (SO_BINDTODEVICE), so no container on another network, and no host process, reaches
+    // another project's forwarder. Empty: any interface (tests on loopback).
+    std::string device{};
     bool operator==(const ProxyRoute&) const = default;
 };
 

@@ -68,7 +68,7 @@ Result<std::vector<std::string>> HostNetworkEnforcer::enforce(const std::string&
             const std::string& ip = address_of[f.name];
             routes.push_back(ProxyRoute{.listen_ip = ip, .listen_port = f.port,
                                         .target_host = f.target_host, .target_port = f.target_port,
-                                        .trusted = f.trusted});
+                                        .trusted = f.trusted, .device = bridge});
             open.push_back(OpenPort{.ip = ip, .port = f.port});
         }
     }

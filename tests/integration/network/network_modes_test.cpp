@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "../docker/docker_fixture.hpp"
@@ -73,6 +75,23 @@ private:
     std::atomic<int> accepted_{0};
     std::thread thread_;
 };
+
+// A TCP listener on ip:port exists on the host (/proc/net/tcp; a forwarder takes connections
+// from its project's bridge only, so the host itself cannot connect to it).
+bool host_listens(const std::string& ip, int port) {
+    in_addr a{};
+    if (inet_pton(AF_INET, ip.c_str(), &a) != 1) return false;
+    char want[32];
+    std::snprintf(want, sizeof want, "%08X:%04X", a.s_addr, port);  // the kernel's byte order
+    std::ifstream in("/proc/net/tcp");
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream words(line);
+        std::string sl, local, remote, state;
+        words >> sl >> local >> remote >> state;
+        if (local == want && state == "0A") return true;  // TCP_LISTEN
+    }
+    return false;
+}
 
 bool host_connects(const std::string& ip, int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -325,6 +344,18 @@ TEST_F(NetworkModesTest, EgressReachesOnlyItsForwarders) {
     }
     EXPECT_EQ(any.accepted(), 0);
     EXPECT_GT(orch.network_enforcer().stats(ref.address()).dropped_packets, 0u);
+
+    // A container on another network (an `open` project on the default bridge) cannot use
+    // this project's forwarders: they take connections that arrive on their bridge only (the
+    // host itself still can: local traffic is not bound to a device).
+    const auto accepted_before = relay.accepted();
+    const auto outsider = project("outsider");
+    for (const auto& ip : {relay_ip, gw}) {
+        out = connect_from(orch, outsider, NetworkMode::open, ip, relay.port());
+        EXPECT_NE(out.find(kFailed), std::string::npos) << ip << " " << out;
+    }
+    EXPECT_TRUE(host_listens(relay_ip, relay.port()));
+    EXPECT_EQ(relay.accepted(), accepted_before);
 }
 
 TEST_F(NetworkModesTest, RulesAndForwardersGoWithTheNetworkAndComeBackAfterARestart) {
@@ -341,19 +372,19 @@ TEST_F(NetworkModesTest, RulesAndForwardersGoWithTheNetworkAndComeBackAfterARest
         ASSERT_TRUE(first.ensure_running(ref).get());
         gw = gateway_of(ref);
         ASSERT_FALSE(gw.empty());
-        EXPECT_TRUE(host_connects(gw, relay.port()));  // the forwarder listens
+        EXPECT_TRUE(host_listens(gw, relay.port()));  // the forwarder listens
         // The daemon goes away, its project keeps running.
         first.shutdown(false);
         orchestrators_.clear();
     }
-    EXPECT_FALSE(host_connects(gw, relay.port()));
+    EXPECT_FALSE(host_listens(gw, relay.port()));
     auto bridges = HostFirewall::bridges();
     EXPECT_NE(std::find(bridges.begin(), bridges.end(), bridge_name(ref)), bridges.end());
 
     // The next daemon adopts the container and brings its forwarder back.
     Orchestrator& second = make({relay_url});
     ASSERT_TRUE(second.reconcile().get());
-    EXPECT_TRUE(eventually([&] { return host_connects(gw, relay.port()); }, 10s));
+    EXPECT_TRUE(eventually([&] { return host_listens(gw, relay.port()); }, 10s));
 
     // Stopping the project removes network, forwarders and rules.
     auto stopped = second.stop(ref).get();
