@@ -1,6 +1,8 @@
 #include "gateway/scope.hpp"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <span>
 
 namespace tenex::gateway {
@@ -145,6 +147,89 @@ nostr::Filter upstream_filter(const nostr::Filter& filter, std::uint64_t max_lim
     // upstream answer, and the gateway counts the container's limit after the rule.
     if (!f.limit || *f.limit > 0) f.limit = max_limit;
     return f;
+}
+
+namespace {
+
+// The lists of a filter that live_union merges: ids, authors, kinds, or one tag letter.
+struct Slot {
+    enum class Field { ids, authors, kinds, tag } field;
+    char tag{0};
+};
+
+bool has(const nostr::Filter& f, const Slot& s) {
+    switch (s.field) {
+        case Slot::Field::ids: return f.ids.has_value();
+        case Slot::Field::authors: return f.authors.has_value();
+        case Slot::Field::kinds: return f.kinds.has_value();
+        case Slot::Field::tag: return f.tags.count(s.tag) > 0;
+    }
+    return false;
+}
+
+void clear(nostr::Filter& f, const Slot& s) {
+    switch (s.field) {
+        case Slot::Field::ids: f.ids.reset(); break;
+        case Slot::Field::authors: f.authors.reset(); break;
+        case Slot::Field::kinds: f.kinds.reset(); break;
+        case Slot::Field::tag: f.tags.erase(s.tag); break;
+    }
+}
+
+template <class T>
+void append(std::vector<T>& to, const std::vector<T>& from) {
+    to.insert(to.end(), from.begin(), from.end());
+    std::sort(to.begin(), to.end());
+    to.erase(std::unique(to.begin(), to.end()), to.end());
+}
+
+void merge_into(nostr::Filter& to, const nostr::Filter& from, const Slot& s) {
+    switch (s.field) {
+        case Slot::Field::ids: append(*to.ids, *from.ids); break;
+        case Slot::Field::authors: append(*to.authors, *from.authors); break;
+        case Slot::Field::kinds: append(*to.kinds, *from.kinds); break;
+        case Slot::Field::tag: append(to.tags[s.tag], from.tags.at(s.tag)); break;
+    }
+}
+
+}  // namespace
+
+std::vector<nostr::Filter> live_union(std::vector<nostr::Filter> filters) {
+    std::set<char> letters;
+    for (auto& f : filters) {
+        f.since.reset();
+        f.until.reset();
+        f.limit.reset();
+        for (const auto& [c, values] : f.tags) letters.insert(c);
+    }
+    std::vector<Slot> slots{{Slot::Field::kinds}, {Slot::Field::authors}, {Slot::Field::ids}};
+    for (char c : letters) slots.push_back(Slot{Slot::Field::tag, c});
+    // Grouped by everything but one list, each group becomes one filter; a second round
+    // catches merges the first one made possible.
+    for (int round = 0; round < 2; ++round)
+        for (const auto& slot : slots) {
+            std::vector<nostr::Filter> out;
+            std::map<std::string, std::size_t> group;  // the rest, serialized -> index in out
+            for (auto& f : filters) {
+                if (!has(f, slot)) {
+                    out.push_back(std::move(f));
+                    continue;
+                }
+                nostr::Filter rest = f;
+                clear(rest, slot);
+                auto [it, fresh] = group.emplace(rest.serialize(), out.size());
+                if (fresh) out.push_back(std::move(f));
+                else merge_into(out[it->second], f, slot);
+            }
+            filters = std::move(out);
+        }
+    // Exact duplicates (filters without any list) are left: drop them.
+    std::set<std::string> seen;
+    std::vector<nostr::Filter> out;
+    for (auto& f : filters)
+        if (seen.insert(f.serialize()).second) out.push_back(std::move(f));
+    for (auto& f : out) f.limit = 0;
+    return out;
 }
 
 }  // namespace tenex::gateway

@@ -106,4 +106,13 @@ private:
 // limit of the events the rule lets through, so out-of-scope events do not eat its limit.
 nostr::Filter upstream_filter(const nostr::Filter& filter, std::uint64_t max_limit);
 
+// The live part of every container subscription as one upstream subscription: the filters
+// without since/until/limit, duplicates dropped, and filters that differ in one list only
+// (ids, authors, kinds or one tag, as the same kind of subscription of each project does)
+// merged into one with the union of that list; each with `limit: 0`. It matches at least
+// what any input filter matches; the gateway then routes each event by the containers' own
+// filters. Relays cap subscriptions per connection (strfry: 20), so one per container REQ
+// would leave most projects deaf.
+std::vector<nostr::Filter> live_union(std::vector<nostr::Filter> filters);
+
 }  // namespace tenex::gateway

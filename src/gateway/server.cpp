@@ -14,6 +14,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #include "gateway/bindings.hpp"
 #include "nostr/hex.hpp"
@@ -59,15 +60,31 @@ std::string reason_class(std::string_view reason) {
     return "out_of_scope";
 }
 
+// A container's subscription. Its live part comes from the gateway's one live upstream
+// subscription (live_union of all of them); its stored part from a one-shot upstream query
+// (at most kStoredInFlight at a time), skipped when every filter has `limit: 0`.
 struct Sub {
-    std::string upstream{};
+    std::string upstream{};  // the stored query's upstream subscription while it runs
     std::vector<nostr::Filter> filters{};
     std::vector<std::uint64_t> stored{};  // stored events delivered per filter (for limit)
     std::set<std::string> eose_wait{};    // relays whose EOSE is still due
     bool eose_sent{false};
+    bool queued{false};   // waiting for a stored-query slot
     bool resumed{false};  // re-created from the project's previous connection, not asked for here
-    Clock::time_point started{};
+    std::set<std::string> stored_ids{};       // delivered by the stored query (until EOSE)
+    std::vector<nostr::Event> live_backlog{};  // live events that came before EOSE
+    Clock::time_point started{};  // of the stored query
 };
+
+constexpr std::size_t kStoredInFlight = 4;
+constexpr std::size_t kLiveBacklog = 256;
+constexpr std::size_t kLiveSeen = 4096;
+constexpr const char* kLiveSub = "gw-live";  // gw-live-0, gw-live-1, ...
+constexpr std::size_t kLiveChunk = 10;
+
+bool all_live_only(const std::vector<nostr::Filter>& filters) {
+    return std::all_of(filters.begin(), filters.end(), [](const nostr::Filter& f) { return f.limit && *f.limit == 0; });
+}
 
 std::string filters_json(const std::vector<nostr::Filter>& filters) {
     std::string out = "[";
@@ -92,7 +109,7 @@ struct Session {
 
 // What other threads hand the service thread: pool deliveries and publish outcomes.
 struct Inbound {
-    enum class Type { event, eose, ok, hold } type{Type::event};
+    enum class Type { event, eose, ok, hold, live } type{Type::event};
     std::uint64_t session{0};
     std::string sub_id{};    // the container's
     std::string upstream{};  // the upstream subscription it came from
@@ -173,6 +190,9 @@ struct Gateway::Impl {
     // receiving under its old subscription ids. Cleared with a new secret (a new container).
     BindingStore::Subscriptions resumable;
     std::map<std::string, WriteRate> rates;  // projects with a rate of their own
+    // Projects one of whose agent keys has published through the gateway since its current
+    // secret: the runtime has booted the project (TENEX publishes each agent's profile then).
+    std::set<std::string> spoke;
     GatewayStats st{};
 
     std::mutex store_mu;  // the store is used by the service thread and by open/close_project
@@ -208,6 +228,11 @@ struct Gateway::Impl {
     std::uint64_t next_session{0};
     std::uint64_t next_upstream{0};
     std::map<std::string, Bucket> buckets;
+    std::vector<std::string> live_keys;  // each live upstream subscription's filters as sent (serialized)
+    std::unordered_set<std::string> live_seen;  // live event ids already routed (copies from other relays)
+    std::deque<std::string> live_seen_order;
+    std::deque<std::pair<std::uint64_t, std::string>> stored_queue;  // (session, sub id)
+    std::size_t stored_in_flight{0};
     struct Held {
         nostr::Event event;
         Clock::time_point at;
@@ -299,8 +324,7 @@ struct Gateway::Impl {
     }
 
     void on_closed(Session& s) {
-        for (auto& [id, sub] : s.subs) pool->unsubscribe(sub.upstream);
-        s.subs.clear();
+        drop_all(s);
         if (s.authed) {
             spdlog::info("gateway: project {} disconnected (connection {})", s.project, s.id);
             std::lock_guard lk(mu);
@@ -333,9 +357,9 @@ struct Gateway::Impl {
                     on_req(s, std::move(m));
                 } else if constexpr (std::is_same_v<T, relay::CloseMsg>) {
                     if (auto it = s.subs.find(m.sub_id); it != s.subs.end()) {
-                        pool->unsubscribe(it->second.upstream);
-                        s.subs.erase(it);
+                        drop(s, it);
                         remember_sub(s, m.sub_id, "");
+                        refresh_live();
                     }
                 } else {
                     enqueue(s, relay::make_notice_msg("restricted: this gateway does not use AUTH"));
@@ -358,55 +382,160 @@ struct Gateway::Impl {
                 enqueue(s, relay::make_closed_msg(req.sub_id, "error: too many subscriptions"));
                 return;
             }
-            pool->unsubscribe(resumed->second.upstream);
             remember_sub(s, resumed->first, "");
-            s.subs.erase(resumed);
+            drop(s, resumed);
         }
-        std::vector<nostr::Filter> upstream;
-        for (const auto& f : req.filters) {
+        for (const auto& f : req.filters)
             if (f.serialize().size() > opt.max_filter_bytes) {
                 enqueue(s, relay::make_closed_msg(req.sub_id, "invalid: filter too large"));
                 return;
             }
-            upstream.push_back(upstream_filter(f, opt.max_limit));
-        }
-        if (existing != s.subs.end()) {
-            pool->unsubscribe(existing->second.upstream);
-            s.subs.erase(existing);
-        }
+        if (existing != s.subs.end()) drop(s, existing);
         Sub sub;
-        sub.upstream = "gw-" + std::to_string(s.id) + "-" + std::to_string(++next_upstream);
         sub.filters = std::move(req.filters);
         sub.stored.assign(sub.filters.size(), 0);
+        remember_sub(s, req.sub_id, filters_json(sub.filters));
+        auto& ref = s.subs[req.sub_id] = std::move(sub);
+        // The live union first: the stored query then goes upstream after it on the same
+        // connections, so nothing falls between the two.
+        refresh_live();
+        if (all_live_only(ref.filters)) return end_stored(s, req.sub_id, ref);
+        ref.queued = true;
+        stored_queue.emplace_back(s.id, req.sub_id);
+        pump_stored();
+    }
+
+    // Starts queued stored queries while slots are free.
+    void pump_stored() {
+        while (stored_in_flight < kStoredInFlight && !stored_queue.empty()) {
+            auto [session, sub_id] = stored_queue.front();
+            stored_queue.pop_front();
+            auto sit = sessions.find(session);
+            if (sit == sessions.end()) continue;
+            auto it = sit->second->subs.find(sub_id);
+            if (it == sit->second->subs.end() || !it->second.queued) continue;
+            start_stored(*sit->second, sub_id, it->second);
+        }
+    }
+
+    void start_stored(Session& s, const std::string& sub_id, Sub& sub) {
+        sub.queued = false;
         sub.started = Clock::now();
+        std::vector<nostr::Filter> upstream;
+        for (const auto& f : sub.filters)
+            if (!f.limit || *f.limit > 0) upstream.push_back(upstream_filter(f, opt.max_limit));
         for (const auto& r : pool->status())
             if (r.connected && (static_cast<unsigned>(r.mode) & static_cast<unsigned>(relay::RelayMode::read)))
                 sub.eose_wait.insert(r.url);
+        if (sub.eose_wait.empty()) return end_stored(s, sub_id, sub);  // no relay to ask
+        sub.upstream = "gw-" + std::to_string(s.id) + "-" + std::to_string(++next_upstream);
         auto box = inbox;
         const std::uint64_t sid = s.id;
-        const std::string client_sub = req.sub_id, up = sub.upstream;
-        auto on_event = [box, sid, client_sub, up](const relay::DeliveredEvent& d) {
-            box->push(Inbound{Inbound::Type::event, sid, client_sub, up, d.relay, d.event, {}, {}});
+        const std::string up = sub.upstream;
+        auto on_event = [box, sid, sub_id, up](const relay::DeliveredEvent& d) {
+            box->push(Inbound{Inbound::Type::event, sid, sub_id, up, d.relay, d.event, {}, {}});
         };
-        auto on_eose = [box, sid, client_sub, up](const std::string& relay_url, const std::string&) {
-            box->push(Inbound{Inbound::Type::eose, sid, client_sub, up, relay_url, {}, {}, {}});
+        auto on_eose = [box, sid, sub_id, up](const std::string& relay_url, const std::string&) {
+            box->push(Inbound{Inbound::Type::eose, sid, sub_id, up, relay_url, {}, {}, {}});
         };
         if (auto ok = pool->subscribe(up, std::move(upstream), std::move(on_event), std::move(on_eose),
                                       opt.upstream_dedup_ids);
             !ok) {
-            enqueue(s, relay::make_closed_msg(req.sub_id, "error: " + ok.error().message));
-            return;
+            sub.upstream.clear();
+            spdlog::warn("gateway: project {}: stored events of {} not asked for: {}", s.project, sub_id, ok.error().message);
+            return end_stored(s, sub_id, sub);
         }
-        remember_sub(s, req.sub_id, filters_json(sub.filters));
-        const bool settled = sub.eose_wait.empty();
-        auto& ref = s.subs[req.sub_id] = std::move(sub);
-        if (settled) end_stored(s, req.sub_id, ref);
+        ++stored_in_flight;
+    }
+
+    // The stored query of a subscription is over (EOSE from every relay, or the timeout).
+    void finish_stored(Session& s, const std::string& sub_id, Sub& sub) {
+        if (!sub.upstream.empty()) {
+            pool->unsubscribe(sub.upstream);
+            sub.upstream.clear();
+            --stored_in_flight;
+        }
+        end_stored(s, sub_id, sub);
+        pump_stored();
+    }
+
+    // Removes a subscription (its stored query, if one runs); the caller refreshes the live union.
+    void drop(Session& s, std::map<std::string, Sub>::iterator it) {
+        if (!it->second.upstream.empty()) {
+            pool->unsubscribe(it->second.upstream);
+            --stored_in_flight;
+        }
+        s.subs.erase(it);
+        pump_stored();
+    }
+
+    void drop_all(Session& s) {
+        while (!s.subs.empty()) drop(s, s.subs.begin());
+        refresh_live();
+    }
+
+    // Sends the live union of every open subscription upstream where it changed, in
+    // subscriptions of at most kLiveChunk filters (relays cap filters per REQ too).
+    void refresh_live() {
+        std::vector<nostr::Filter> all;
+        for (const auto& [id, s] : sessions)
+            if (s->authed && !s->kill && !s->closing)
+                for (const auto& [sid, sub] : s->subs) all.insert(all.end(), sub.filters.begin(), sub.filters.end());
+        auto merged = live_union(std::move(all));
+        std::size_t chunks = 0;
+        for (std::size_t at = 0; at < merged.size(); at += kLiveChunk, ++chunks) {
+            std::vector<nostr::Filter> part(merged.begin() + static_cast<std::ptrdiff_t>(at),
+                                            merged.begin() + static_cast<std::ptrdiff_t>(std::min(merged.size(), at + kLiveChunk)));
+            std::string key = filters_json(part);
+            if (chunks < live_keys.size() && live_keys[chunks] == key) continue;
+            if (chunks >= live_keys.size()) live_keys.emplace_back();
+            live_keys[chunks] = std::move(key);
+            auto box = inbox;
+            auto on_event = [box](const relay::DeliveredEvent& d) {
+                box->push(Inbound{Inbound::Type::live, 0, {}, {}, d.relay, d.event, {}, {}});
+            };
+            if (auto ok = pool->subscribe(live_sub_id(chunks), std::move(part), std::move(on_event), {}, opt.upstream_dedup_ids);
+                !ok)
+                spdlog::error("gateway: live subscription: {}", ok.error().message);
+        }
+        while (live_keys.size() > chunks) {
+            pool->unsubscribe(live_sub_id(live_keys.size() - 1));
+            live_keys.pop_back();
+        }
+    }
+    static std::string live_sub_id(std::size_t i) { return std::string(kLiveSub) + "-" + std::to_string(i); }
+
+    // A live event: to every open subscription it matches, once.
+    void on_live(const nostr::Event& e) {
+        if (!live_seen.insert(e.id).second) return;
+        live_seen_order.push_back(e.id);
+        if (live_seen_order.size() > kLiveSeen) {
+            live_seen.erase(live_seen_order.front());
+            live_seen_order.pop_front();
+        }
+        for (auto& [id, s] : sessions) {
+            if (!s->authed || s->closing || s->kill) continue;
+            for (auto& [sub_id, sub] : s->subs) {
+                if (!nostr::matches_any(sub.filters, e)) continue;
+                if (sub.eose_sent) deliver(*s, sub_id, sub, e);
+                else if (!sub.stored_ids.count(e.id) && sub.live_backlog.size() < kLiveBacklog)
+                    sub.live_backlog.push_back(e);
+            }
+        }
     }
 
     // EOSE, then the held events this subscription matches (hold_for_project).
     void end_stored(Session& s, const std::string& sub_id, Sub& sub) {
         sub.eose_sent = true;
+        sub.queued = false;
         enqueue(s, relay::make_eose_msg(sub_id));
+        // Live events that came during the stored part, unless the stored part had them.
+        std::vector<nostr::Event> backlog;
+        backlog.swap(sub.live_backlog);
+        for (const auto& e : backlog)
+            if (!sub.stored_ids.count(e.id)) deliver(s, sub_id, sub, e);
+        sub.stored_ids.clear();
+        if (!ready(s.project)) return;  // flush_held hands them over once it is
         for (const auto& e : take_held(s.project, [&](const Held& h) { return nostr::matches_any(sub.filters, h.event); }))
             replay(s, sub_id, sub, e);
     }
@@ -447,23 +576,34 @@ struct Gateway::Impl {
         while (q.size() > opt.held_per_project) q.pop_front();
     }
 
-    static constexpr auto kHoldGrace = std::chrono::seconds(2);
+    // A project with agent keys is ready for its held events once one of them has spoken (a
+    // message handed to a TENEX runtime before it booted the project would be dropped).
+    bool ready(const std::string& project) {
+        std::lock_guard lk(mu);
+        const auto* keys = index.find(project);
+        return !keys || keys->agents.empty() || spoke.count(project) > 0;
+    }
+
+    static constexpr auto kHoldGrace = std::chrono::seconds(2);  // it may still come live
+    static constexpr auto kHoldMax = std::chrono::seconds(20);   // ready or not
     void flush_held(Clock::time_point now) {
         std::vector<std::string> projects;
         for (const auto& [project, q] : held)
             if (!q.empty() && now - q.front().at >= kHoldGrace) projects.push_back(project);
-        for (const auto& project : projects)
+        for (const auto& project : projects) {
+            const bool is_ready = ready(project);
             for (auto& [id, s] : sessions) {
                 if (!s->authed || s->closing || s->project != project) continue;
                 for (auto& [sub_id, sub] : s->subs) {
                     if (!sub.eose_sent) continue;
                     for (const auto& e : take_held(project, [&](const Held& h) {
-                             return now - h.at >= kHoldGrace && nostr::matches_any(sub.filters, h.event);
+                             return (is_ready || now - h.at >= kHoldMax) && nostr::matches_any(sub.filters, h.event);
                          }))
                         replay(*s, sub_id, sub, e);
                 }
                 break;  // one connection of the project gets them
             }
+        }
     }
 
     void on_write(Session& s, nlohmann::json&& ev) {
@@ -489,6 +629,10 @@ struct Gateway::Impl {
             if (auto it = rates.find(s.project); it != rates.end()) rate = it->second;
         }
         if (!verdict.allowed) return refuse(verdict.reason);
+        {
+            std::lock_guard lk(mu);
+            if (const auto* keys = index.find(s.project); keys && keys->agents.count(e->pubkey)) spoke.insert(s.project);
+        }
         // Per-project rate.
         auto& b = buckets[s.project];
         const auto now = Clock::now();
@@ -544,6 +688,10 @@ struct Gateway::Impl {
                 on_hold(in.project, std::move(in.event));
                 continue;
             }
+            if (in.type == Inbound::Type::live) {
+                on_live(in.event);
+                continue;
+            }
             auto sit = sessions.find(in.session);
             if (sit == sessions.end()) continue;
             Session& s = *sit->second;
@@ -556,10 +704,10 @@ struct Gateway::Impl {
             Sub& sub = it->second;
             if (in.type == Inbound::Type::eose) {
                 sub.eose_wait.erase(in.relay);
-                if (sub.eose_wait.empty() && !sub.eose_sent) end_stored(s, in.sub_id, sub);
+                if (sub.eose_wait.empty() && !sub.eose_sent) finish_stored(s, in.sub_id, sub);
                 continue;
             }
-            deliver(s, in.sub_id, sub, in.event);
+            if (!sub.eose_sent && deliver(s, in.sub_id, sub, in.event)) sub.stored_ids.insert(in.event.id);
         }
     }
 
@@ -612,8 +760,7 @@ struct Gateway::Impl {
                 valid = it != secret_to_project.end() && it->second == s->project;
             }
             if (valid) continue;
-            for (auto& [sid, sub] : s->subs) pool->unsubscribe(sub.upstream);
-            s->subs.clear();
+            drop_all(*s);
             refuse_and_close(*s, "restricted: gateway secret revoked");
         }
     }
@@ -622,7 +769,7 @@ struct Gateway::Impl {
         const auto now = Clock::now();
         for (auto& [id, s] : sessions)
             for (auto& [sid, sub] : s->subs)
-                if (!sub.eose_sent && now - sub.started >= opt.eose_timeout) end_stored(*s, sid, sub);
+                if (!sub.eose_sent && !sub.queued && now - sub.started >= opt.eose_timeout) finish_stored(*s, sid, sub);
         flush_held(now);
         for (auto it = held.begin(); it != held.end();) {
             std::erase_if(it->second, [&](const Held& h) { return now - h.at >= opt.held_ttl; });
@@ -832,9 +979,11 @@ void Gateway::stop() {
     lws_context_destroy(im.ctx);  // CLOSED unsubscribes and frees each session
     im.ctx = nullptr;
     for (auto& [id, s] : im.sessions) {
-        for (auto& [sid, sub] : s->subs) im.pool->unsubscribe(sub.upstream);
+        for (auto& [sid, sub] : s->subs)
+            if (!sub.upstream.empty()) im.pool->unsubscribe(sub.upstream);
         delete s;
     }
+    for (std::size_t i = 0; i < im.live_keys.size(); ++i) im.pool->unsubscribe(Impl::live_sub_id(i));
     im.sessions.clear();
     im.pub_cv.notify_all();
     if (im.waiter.joinable()) im.waiter.join();
@@ -853,6 +1002,7 @@ std::string Gateway::open_project(ProjectKeys keys, std::optional<WriteRate> rat
         impl_->secret_to_project[hash] = address;
         impl_->project_secret[address] = hash;
         impl_->resumable.erase(address);  // a new container subscribes for itself
+        impl_->spoke.erase(address);      // ... and boots the project again
         if (rate) impl_->rates[address] = *rate;
         else impl_->rates.erase(address);
     }

@@ -37,6 +37,13 @@ bool public_v4(std::uint32_t a) {
              in(0xE0000000, 3));
 }
 
+// Bytes are passed on as they come: without this, Nagle's algorithm holds a small write (a
+// websocket frame) until the peer's delayed ACK, some 40 ms per exchange.
+void no_delay(int fd) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 std::string describe(const sockaddr* sa) {
     char buf[INET6_ADDRSTRLEN] = "?";
     if (sa->sa_family == AF_INET)
@@ -165,6 +172,7 @@ struct EgressProxy::Loop {
                 if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pause_accepting();
                 return;  // EAGAIN, or a connection that went away meanwhile
             }
+            no_delay(fd);
             if (conns.size() >= owner.limits_.max_connections) {
                 ::close(fd);
                 ++owner.refused_;
@@ -272,6 +280,7 @@ struct EgressProxy::Loop {
             const auto& ss = c.addrs[c.next_addr++];
             int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
             if (fd < 0) continue;
+            no_delay(fd);
             if (::connect(fd, reinterpret_cast<const sockaddr*>(&ss), length_of(ss)) == 0 || errno == EINPROGRESS) {
                 c.upstream = fd;
                 ctl(EPOLL_CTL_ADD, fd, kConnEvents, tag(Kind::upstream, c.id));

@@ -255,5 +255,50 @@ TEST(UpstreamFilter, AsksForMaxLimitAndKeepsTheRest) {
     EXPECT_EQ(upstream_filter(*nostr::Filter::parse(R"({"kinds":[1],"limit":1})"), 500).limit, 500u);
 }
 
+// The filters of 50 TENEX backends (the table in images/runtime/README.md, one project and
+// agent each, two owners) become one live subscription of a handful of filters, and every
+// event any input filter matches is matched by the union.
+TEST(LiveUnion, FiftyBackendsFitInAFewFiltersAndLoseNothing) {
+    std::vector<nostr::Filter> all;
+    std::vector<nostr::Event> samples;
+    auto f = [](const std::string& json) { return *nostr::Filter::parse(json); };
+    for (int i = 0; i < 50; ++i) {
+        const std::string owner = i % 2 ? kOwner : kOtherOwner;
+        const std::string addr = "31933:" + owner + ":p" + std::to_string(i);
+        char hex[65];
+        std::snprintf(hex, sizeof hex, "%064x", i + 1);
+        const std::string agent = hex, backend = std::string(63, 'b') + char('0' + i % 10);
+        for (const auto& filter :
+             {f(R"({"kinds":[31933,24020,24030],"authors":[")" + owner + R"("]})"),
+              f(R"({"kinds":[1111],"#K":["4129"],"authors":[")" + owner + R"("]})"),
+              f(R"({"kinds":[14199,14202],"authors":[")" + backend + R"("]})"),
+              f(R"({"#a":[")" + addr + R"("],"limit":0,"since":1000})"),
+              f(R"({"kinds":[30023],"#a":[")" + addr + R"("]})"),
+              f(R"({"#p":[")" + agent + R"("],"limit":0})"),
+              f(R"({"kinds":[4129],"#e":[")" + agent + R"("]})"),
+              f(R"({"kinds":[4199],"#d":["helper-)" + std::to_string(i) + R"("]})"),
+              f(R"({"kinds":[0],"authors":[")" + owner + R"("],"limit":1})")})
+            all.push_back(filter);
+        samples.push_back(ev(owner, 1, {{"a", addr}}, 2000));
+        samples.push_back(ev(kStranger, 7, {{"p", agent}}, 2000));
+        samples.push_back(ev(owner, 24020, {}, 2000));
+        samples.push_back(ev(kStranger, 4199, {{"d", "helper-" + std::to_string(i)}}, 2000));
+        samples.push_back(ev(backend, 14199, {}, 2000));
+    }
+    samples.push_back(ev(kStranger, 1, {}, 2000));  // matches nothing
+    const auto merged = live_union(all);
+    EXPECT_LE(merged.size(), 10u) << "one filter per kind of subscription";
+    for (const auto& m : merged) EXPECT_EQ(m.limit, 0u);  // live only
+    for (const auto& e : samples) {
+        bool in_any = nostr::matches_any(all, e);
+        EXPECT_EQ(nostr::matches_any(merged, e), in_any) << nostr::to_json(e);
+    }
+    // Filters that differ in two lists stay apart; exact duplicates go.
+    auto two = live_union({f(R"({"kinds":[1],"authors":[")" + kAgentA + R"("]})"),
+                           f(R"({"kinds":[2],"authors":[")" + kAgentB + R"("]})"),
+                           f(R"({"kinds":[2],"authors":[")" + kAgentB + R"("]})")});
+    EXPECT_EQ(two.size(), 2u);
+}
+
 }  // namespace
 }  // namespace tenex::gateway
