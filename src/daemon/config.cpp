@@ -94,6 +94,16 @@ public:
         if (!b) return error(n, key, b.error().message);
         out = static_cast<std::uint64_t>(*b);
     }
+    // A size from `min` to `max` bytes (both written with their unit in the message).
+    void bytes(const YAML::Node& n, const std::string& key, std::size_t& out, std::size_t min,
+               std::size_t max, const char* range) {
+        std::uint64_t v = 0;
+        const std::size_t before = diags_.size();
+        bytes(n, key, v);
+        if (diags_.size() != before) return;
+        if (v < min || v > max) return error(n, key, "expected a size from " + std::string(range) + ", got '" + n.Scalar() + "'");
+        out = static_cast<std::size_t>(v);
+    }
 
     using Handler = std::function<void(const YAML::Node&, const std::string& key)>;
     // Dispatches each key of a mapping to its handler; unknown keys are errors.
@@ -200,6 +210,17 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
         {"http_listen", H([&](auto& n, auto& k) { r.string(n, k, c.http_listen); })},
         {"daemon_id", H([&](auto& n, auto& k) { r.string(n, k, c.daemon_id); })},
         {"embedded_relay", H([&](auto& n, auto& k) { r.string(n, k, c.embedded_relay); })},
+        {"embedded_relay_quota", H([&](auto& n, auto& k) {
+            auto& q = c.embedded_relay_quota;
+            constexpr std::size_t Ki = 1024, Ti = std::size_t{1} << 40;
+            r.mapping(n, k, {
+                // The relay reads messages and parses events up to 512 KiB.
+                {"max_event_size", H([&](auto& v, auto& kk) { r.bytes(v, kk, q.max_event_bytes, Ki, 512 * Ki, "1Ki to 512Ki"); })},
+                {"max_per_author", H([&](auto& v, auto& kk) { r.bytes(v, kk, q.max_author_bytes, Ki, Ti, "1Ki to 1Ti"); })},
+                {"max_total_size", H([&](auto& v, auto& kk) { r.bytes(v, kk, q.max_total_bytes, Ki, Ti, "1Ki to 1Ti"); })},
+                {"max_events", H([&](auto& v, auto& kk) { r.integer(v, kk, q.max_events, std::size_t{1}, std::size_t{100000000}); })},
+            });
+        })},
         {"gateway", H([&](auto& n, auto& k) {
             r.mapping(n, k, {
                 {"listen", H([&](auto& v, auto& kk) { r.string(v, kk, c.gateway_listen); })},

@@ -12,6 +12,7 @@
 #include "common/result.hpp"
 #include "project/clone.hpp"
 #include "project/repo_url.hpp"
+#include "relay/store.hpp"
 #include "sandbox/diagnostic.hpp"
 
 namespace tenex::daemon {
@@ -37,6 +38,9 @@ struct DaemonConfig {
     std::string http_listen{"127.0.0.1:7878"};
     std::string daemon_id{};              // empty: derived from the daemon key's pubkey
     std::string embedded_relay{};         // e.g. "127.0.0.1:7777": local mode
+    // What the embedded relay stores (<state_dir>/relay.sqlite3): one event, per author, in
+    // total, number of events (the index in memory). Over one, OK false and nothing stored.
+    relay::StoreLimits embedded_relay_quota{};
     // The per-project relay gateway (policies/GATEWAY.md) on host loopback: egress projects
     // with network.relays: true reach it (and only it) through their forwarder. "": off, the
     // daemon's relays are forwarded to them as they are.

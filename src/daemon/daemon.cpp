@@ -146,6 +146,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
         ro.host = addr->host;
         ro.port = addr->port;
         ro.db_path = (config.state_dir / "relay.sqlite3").string();
+        ro.store_limits = config.embedded_relay_quota;
         auto server = relay::EmbeddedRelay::start(ro);
         if (!server) return make_error("embedded relay on " + config.embedded_relay + ": " + server.error().message);
         embedded = std::move(*server);

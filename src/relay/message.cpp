@@ -210,6 +210,13 @@ std::string make_auth_msg(const nostr::Event& event) { return "[\"AUTH\"," + nos
 std::string make_relay_event_msg(std::string_view sub_id, const nostr::Event& event) {
     return "[\"EVENT\"," + quoted(sub_id) + "," + nostr::to_json(event) + "]";
 }
+std::string make_relay_event_msg_from_json(std::string_view sub_id, std::string_view event_json) {
+    std::string out = "[\"EVENT\"," + quoted(sub_id) + ",";
+    out.reserve(out.size() + event_json.size() + 1);
+    out.append(event_json);
+    out.push_back(']');
+    return out;
+}
 std::string make_ok_msg(std::string_view event_id, bool accepted, std::string_view message) {
     return "[\"OK\"," + quoted(event_id) + (accepted ? ",true," : ",false,") + quoted(message) + "]";
 }

@@ -79,6 +79,8 @@ std::string make_close_msg(std::string_view sub_id);
 std::string make_auth_msg(const nostr::Event& event);
 // Relay side.
 std::string make_relay_event_msg(std::string_view sub_id, const nostr::Event& event);
+// The same with the event's JSON as stored (nostr::to_json output), copied as it is.
+std::string make_relay_event_msg_from_json(std::string_view sub_id, std::string_view event_json);
 std::string make_ok_msg(std::string_view event_id, bool accepted, std::string_view message);
 std::string make_eose_msg(std::string_view sub_id);
 std::string make_closed_msg(std::string_view sub_id, std::string_view message);

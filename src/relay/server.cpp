@@ -57,6 +57,7 @@ struct EmbeddedRelay::Impl {
         std::lock_guard lk(stats_mu);
         st.connections = sessions.size();
         st.stored_events = store->size();
+        st.stored_bytes = store->bytes();
     }
 
     void bump(std::uint64_t& counter) {
@@ -96,6 +97,7 @@ struct EmbeddedRelay::Impl {
         }
         auto out = store->add(*e);
         enqueue(s, make_ok_msg(e->id, out.accepted, out.message));
+        if (!out.accepted) bump(st.events_rejected);
         if (!out.fresh) return;
         bump(st.events_accepted);
         for (Session* other : sessions)
@@ -108,8 +110,9 @@ struct EmbeddedRelay::Impl {
             enqueue(s, make_closed_msg(req.sub_id, "error: too many subscriptions"));
             return;
         }
-        for (const auto& e : store->query(req.filters, opt.max_limit))
-            enqueue(s, make_relay_event_msg(req.sub_id, e));
+        store->query_json(req.filters, opt.max_limit, opt.max_query_bytes, [&](std::string_view json) {
+            enqueue(s, make_relay_event_msg_from_json(req.sub_id, json));
+        });
         enqueue(s, make_eose_msg(req.sub_id));
         s.subs[req.sub_id] = std::move(req.filters);
     }
@@ -230,7 +233,7 @@ Result<std::unique_ptr<EmbeddedRelay>> EmbeddedRelay::start(RelayServerOptions o
     std::unique_ptr<EmbeddedRelay> r(new EmbeddedRelay());
     Impl& im = *r->impl_;
     im.opt = std::move(options);
-    auto store = EventStore::open(im.opt.db_path);
+    auto store = EventStore::open(im.opt.db_path, im.opt.store_limits);
     if (!store) return store.error();
     im.store = std::move(*store);
     im.protocols[0].name = "nostr";
@@ -262,7 +265,8 @@ Result<std::unique_ptr<EmbeddedRelay>> EmbeddedRelay::start(RelayServerOptions o
         while (!im.stopping.load())
             if (lws_service(im.ctx, 0) < 0) break;
     });
-    spdlog::info("embedded relay listening on {}:{} ({} stored events)", im.opt.host, port, im.store->size());
+    spdlog::info("embedded relay listening on {}:{} ({} stored events, {} bytes{})", im.opt.host, port,
+                 im.store->size(), im.store->bytes(), im.opt.db_path.empty() ? ", in memory" : "");
     return r;
 }
 

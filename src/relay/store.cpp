@@ -1,8 +1,10 @@
 #include "relay/store.hpp"
 
+#include <openssl/sha.h>
 #include <sqlite3.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "nostr/address.hpp"
@@ -10,142 +12,342 @@
 
 namespace tenex::relay {
 
-Result<std::unique_ptr<EventStore>> EventStore::open(const std::string& db_path) {
-    std::unique_ptr<EventStore> s(new EventStore());
+namespace {
+
+// "8 MiB", "256 KiB", or "1000 bytes".
+std::string human(std::size_t n) {
+    if (n >= (std::size_t{1} << 20) && n % (std::size_t{1} << 20) == 0) return std::to_string(n >> 20) + " MiB";
+    if (n >= 1024 && n % 1024 == 0) return std::to_string(n >> 10) + " KiB";
+    return std::to_string(n) + " bytes";
+}
+
+nostr::Bytes32 sha256(std::string_view s) {
+    nostr::Bytes32 out{};
+    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), out.data());
+    return out;
+}
+
+// The bit a single-letter tag (letter, value) sets in an event's 64-bit tag fingerprint. An
+// event whose fingerprint lacks every bit of a filter's values for a letter cannot match it,
+// so it is not read; a set bit may be another tag's (then the event is read and checked).
+std::uint64_t tag_bit(char letter, std::string_view value) {
+    std::uint64_t h = std::hash<std::string_view>{}(value) ^ (static_cast<std::uint64_t>(static_cast<unsigned char>(letter)) << 56);
+    h ^= h >> 33;  // murmur3's finalizer: spread every input bit over the low six
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return std::uint64_t{1} << (h & 63);
+}
+
+std::uint64_t tag_fingerprint(const nostr::Event& e) {
+    std::uint64_t bits = 0;
+    for (const auto& t : e.tags)
+        if (t.size() >= 2 && t[0].size() == 1) bits |= tag_bit(t[0][0], t[1]);
+    return bits;
+}
+
+Status exec(sqlite3* db, const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) == SQLITE_OK) return Unit{};
+    std::string why = err ? err : sqlite3_errmsg(db);
+    sqlite3_free(err);
+    return make_error(why);
+}
+
+// Runs a prepared statement with one or two text parameters to completion; resets it.
+Status run(sqlite3* db, sqlite3_stmt* st, std::string_view a, std::string_view b = {}) {
+    sqlite3_bind_text(st, 1, a.data(), static_cast<int>(a.size()), SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        sqlite3_bind_text(st, 2, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
+    const int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) return make_error(sqlite3_errmsg(db));
+    return Unit{};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EventStore>> EventStore::open(const std::string& db_path, StoreLimits limits) {
+    std::unique_ptr<EventStore> s(new EventStore(limits));
     if (db_path.empty()) return s;
     if (sqlite3_open(db_path.c_str(), &s->db_) != SQLITE_OK) {
         std::string why = s->db_ ? sqlite3_errmsg(s->db_) : "out of memory";
         return make_error("cannot open " + db_path + ": " + why);
     }
-    char* err = nullptr;
-    const char* schema =
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-        "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, json TEXT NOT NULL);";
-    if (sqlite3_exec(s->db_, schema, nullptr, nullptr, &err) != SQLITE_OK) {
-        std::string why = err ? err : "unknown";
-        sqlite3_free(err);
-        return make_error("cannot prepare " + db_path + ": " + why);
-    }
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(s->db_, "SELECT json FROM events", -1, &st, nullptr) != SQLITE_OK)
-        return make_error(std::string("cannot read events: ") + sqlite3_errmsg(s->db_));
-    std::size_t bad = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-        auto e = nostr::parse_event(std::string_view(text ? text : ""));
-        if (!e) {
-            ++bad;
+    if (auto st = exec(s->db_,
+                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                       "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, json TEXT NOT NULL);");
+        !st)
+        return make_error("cannot prepare " + db_path + ": " + st.error().message);
+    if (auto st = s->prepare_statements(); !st) return make_error("cannot prepare " + db_path + ": " + st.error().message);
+
+    // Index what is stored, one row at a time; the events themselves stay on disk. A
+    // replaceable event with a newer version on file (a store written before versions were
+    // replaced in one transaction) is deleted.
+    sqlite3_stmt* scan = nullptr;
+    if (sqlite3_prepare_v2(s->db_, "SELECT json FROM events", -1, &scan, nullptr) != SQLITE_OK)
+        return make_error("cannot read " + db_path + ": " + sqlite3_errmsg(s->db_));
+    std::size_t unreadable = 0;
+    std::vector<Id> superseded;
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(scan, 0));
+        const std::string_view json(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(scan, 0)));
+        auto e = nostr::parse_event(json);
+        Key key;
+        if (!e || !nostr::from_hex(e->id, key.id)) {
+            ++unreadable;
             continue;
         }
-        s->insert_memory(*e);
+        key.neg_created_at = -e->created_at;
+        if (auto rk = replace_key(*e)) {
+            if (auto it = s->by_replace_key_.find(sha256(*rk)); it != s->by_replace_key_.end()) {
+                const Key current{-s->created_.at(it->second), it->second};
+                if (!(key < current)) {
+                    superseded.push_back(key.id);
+                    continue;
+                }
+                superseded.push_back(current.id);
+                s->unindex(current.id);
+            }
+        }
+        s->index(key, *e, json.size(), {});
     }
-    sqlite3_finalize(st);
-    if (bad) spdlog::warn("embedded relay store: {} unreadable rows in {} skipped", bad, db_path);
+    sqlite3_finalize(scan);
+    if (rc != SQLITE_DONE) return make_error("cannot read " + db_path + ": " + sqlite3_errmsg(s->db_));
+    if (unreadable) spdlog::warn("embedded relay store: {} unreadable rows in {} skipped", unreadable, db_path);
+    for (const auto& id : superseded)
+        if (auto st = run(s->db_, s->delete_, nostr::to_hex(id)); !st)
+            spdlog::warn("embedded relay store: cannot delete a superseded version: {}", st.error().message);
+    if (s->total_bytes_ > limits.max_total_bytes || s->size() > limits.max_events)
+        spdlog::warn("embedded relay store: {} holds {} events, {} bytes, over its quota ({} events, {}); "
+                     "new events are refused until there is room",
+                     db_path, s->size(), s->total_bytes_, limits.max_events, human(limits.max_total_bytes));
     return s;
 }
 
+Status EventStore::prepare_statements() {
+    const std::pair<sqlite3_stmt**, const char*> statements[] = {
+        {&select_, "SELECT json FROM events WHERE id = ?1"},
+        {&insert_, "INSERT OR REPLACE INTO events (id, json) VALUES (?1, ?2)"},
+        {&delete_, "DELETE FROM events WHERE id = ?1"},
+    };
+    for (const auto& [stmt, sql] : statements)
+        if (sqlite3_prepare_v2(db_, sql, -1, stmt, nullptr) != SQLITE_OK) return make_error(sqlite3_errmsg(db_));
+    return Unit{};
+}
+
 EventStore::~EventStore() {
+    for (sqlite3_stmt* st : {select_, insert_, delete_}) sqlite3_finalize(st);  // null is a no-op
     if (db_) sqlite3_close(db_);
 }
 
-void EventStore::insert_memory(const nostr::Event& event) {
-    Order o{-event.created_at, event.id};
-    by_id_[event.id] = o;
-    ordered_[o] = event;
-    if (auto key = replace_key(event)) by_key_[*key] = event.id;
+std::size_t EventStore::author_bytes(std::string_view pubkey) const {
+    Id pk{};
+    if (!nostr::from_hex(pubkey, pk)) return 0;
+    auto it = authors_.find(pk);
+    return it == authors_.end() ? 0 : it->second.bytes;
 }
 
-void EventStore::erase_memory(const std::string& id) {
-    auto it = by_id_.find(id);
-    if (it == by_id_.end()) return;
-    auto oit = ordered_.find(it->second);
-    if (oit != ordered_.end()) {
-        if (auto key = replace_key(oit->second); key) {
-            auto kit = by_key_.find(*key);
-            if (kit != by_key_.end() && kit->second == id) by_key_.erase(kit);
-        }
-        ordered_.erase(oit);
+void EventStore::index(const Key& key, const nostr::Event& event, std::size_t bytes, std::string json) {
+    Id pubkey{};
+    (void)nostr::from_hex(event.pubkey, pubkey);  // parsed events carry 64 lowercase hex
+    auto author = authors_.try_emplace(pubkey).first;
+    author->second.bytes += bytes;
+    ++author->second.events;
+    total_bytes_ += bytes;
+    ordered_.emplace(key, Entry{.author = author,
+                                .tag_bits = tag_fingerprint(event),
+                                .kind = event.kind,
+                                .bytes = static_cast<std::uint32_t>(bytes)});
+    created_.emplace(key.id, -key.neg_created_at);
+    if (auto rk = replace_key(event)) by_replace_key_[sha256(*rk)] = key.id;
+    if (!db_) {
+        memory_bytes_ += json.size();
+        memory_.emplace(key.id, std::move(json));
     }
-    by_id_.erase(it);
 }
 
-Status EventStore::persist_insert(const nostr::Event& event) {
-    if (!db_) return Unit{};
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO events (id, json) VALUES (?, ?)", -1, &st, nullptr) != SQLITE_OK)
-        return make_error(sqlite3_errmsg(db_));
-    const auto json = nostr::to_json(event);
-    sqlite3_bind_text(st, 1, event.id.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, json.c_str(), static_cast<int>(json.size()), SQLITE_TRANSIENT);
-    const int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return make_error(sqlite3_errmsg(db_));
-    return Unit{};
+// Only for a version being replaced: its replace key is then taken by the new version.
+void EventStore::unindex(const Id& id) {
+    auto cit = created_.find(id);
+    if (cit == created_.end()) return;
+    auto it = ordered_.find(Key{-cit->second, id});
+    if (it != ordered_.end()) {
+        Usage& use = it->second.author->second;
+        use.bytes -= std::min<std::size_t>(use.bytes, it->second.bytes);
+        if (--use.events == 0) authors_.erase(it->second.author);
+        total_bytes_ -= std::min<std::size_t>(total_bytes_, it->second.bytes);
+        ordered_.erase(it);
+    }
+    created_.erase(cit);
+    if (auto mit = memory_.find(id); mit != memory_.end()) {
+        memory_bytes_ -= mit->second.size();
+        memory_.erase(mit);
+    }
 }
 
-Status EventStore::persist_erase(const std::string& id) {
+std::optional<std::string> EventStore::load(const Id& id) const {
+    ++rows_read_;
+    if (!db_) {
+        auto it = memory_.find(id);
+        if (it == memory_.end()) return std::nullopt;
+        return it->second;
+    }
+    const std::string hex = nostr::to_hex(id);
+    sqlite3_bind_text(select_, 1, hex.data(), static_cast<int>(hex.size()), SQLITE_STATIC);
+    std::optional<std::string> out;
+    const int rc = sqlite3_step(select_);
+    if (rc == SQLITE_ROW) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(select_, 0));
+        out.emplace(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(select_, 0)));
+    } else if (rc != SQLITE_DONE) {
+        spdlog::error("embedded relay store: cannot read event {}: {}", hex, sqlite3_errmsg(db_));
+    }
+    sqlite3_reset(select_);
+    sqlite3_clear_bindings(select_);
+    return out;
+}
+
+// The new event and the removal of the version it replaces, in one transaction.
+Status EventStore::persist(const Id& id, const std::string& json, const Id* replaced) {
     if (!db_) return Unit{};
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, "DELETE FROM events WHERE id = ?", -1, &st, nullptr) != SQLITE_OK)
-        return make_error(sqlite3_errmsg(db_));
-    sqlite3_bind_text(st, 1, id.c_str(), -1, SQLITE_TRANSIENT);
-    const int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return make_error(sqlite3_errmsg(db_));
-    return Unit{};
+    if (auto st = exec(db_, "BEGIN IMMEDIATE"); !st) return st;
+    Status st = run(db_, insert_, nostr::to_hex(id), json);
+    if (st && replaced) st = run(db_, delete_, nostr::to_hex(*replaced));
+    if (st) st = exec(db_, "COMMIT");
+    if (!st) (void)exec(db_, "ROLLBACK");
+    return st;
 }
 
 StoreOutcome EventStore::add(const nostr::Event& event) {
-    if (nostr::kind_class(event.kind) == nostr::KindClass::ephemeral) return {true, true, ""};
-    if (by_id_.count(event.id)) return {true, false, "duplicate: already have this event"};
-    std::string replaced;
-    if (auto key = replace_key(event)) {
-        if (auto kit = by_key_.find(*key); kit != by_key_.end()) {
-            const auto& current = ordered_.at(by_id_.at(kit->second));
-            if (!newer_version(event, current)) return {true, false, "duplicate: have a newer version"};
-            replaced = kit->second;
+    const bool ephemeral = nostr::kind_class(event.kind) == nostr::KindClass::ephemeral;
+    Key key{.neg_created_at = -event.created_at, .id = {}};
+    Id pubkey{};
+    if (!nostr::from_hex(event.id, key.id) || !nostr::from_hex(event.pubkey, pubkey))
+        return {false, false, "invalid: id and pubkey must be 64 lowercase hex"};
+    if (!ephemeral && created_.count(key.id)) return {true, false, "duplicate: already have this event"};
+    std::string json = nostr::to_json(event);
+    if (json.size() > limits_.max_event_bytes)
+        return {false, false, "invalid: event too large (" + std::to_string(json.size()) +
+                                  " bytes; this relay stores events up to " + human(limits_.max_event_bytes) + ")"};
+    if (ephemeral) return {true, true, ""};
+
+    std::optional<Key> replaced;
+    std::size_t freed = 0;  // by the version this one replaces: the same author's
+    if (auto rk = replace_key(event)) {
+        if (auto it = by_replace_key_.find(sha256(*rk)); it != by_replace_key_.end()) {
+            const Key current{-created_.at(it->second), it->second};
+            if (!(key < current)) return {true, false, "duplicate: have a newer version"};
+            replaced = current;
+            freed = ordered_.at(current).bytes;
         }
     }
-    if (auto st = persist_insert(event); !st) {
-        spdlog::error("embedded relay store: insert failed: {}", st.error().message);
+    // Usage may already be over a quota that was lowered since; freed <= usage either way.
+    auto author = authors_.find(pubkey);
+    const std::size_t used = author == authors_.end() ? 0 : author->second.bytes;
+    if (used - freed + json.size() > limits_.max_author_bytes)
+        return {false, false, "blocked: this author's storage quota on this relay is full (" +
+                                  human(limits_.max_author_bytes) + ")"};
+    if (total_bytes_ - freed + json.size() > limits_.max_total_bytes)
+        return {false, false, "blocked: this relay's storage quota is full (" + human(limits_.max_total_bytes) + ")"};
+    if (!replaced && size() >= limits_.max_events)
+        return {false, false, "blocked: this relay's event quota is full (" + std::to_string(limits_.max_events) +
+                                  " events)"};
+
+    if (auto st = persist(key.id, json, replaced ? &replaced->id : nullptr); !st) {
+        spdlog::error("embedded relay store: cannot save event {}: {}", event.id, st.error().message);
         return {false, false, "error: could not save the event"};
     }
-    if (!replaced.empty()) {
-        if (auto st = persist_erase(replaced); !st)
-            spdlog::error("embedded relay store: delete failed: {}", st.error().message);
-        erase_memory(replaced);
-    }
-    insert_memory(event);
+    if (replaced) unindex(replaced->id);
+    const std::size_t bytes = json.size();
+    index(key, event, bytes, std::move(json));
     return {true, true, ""};
 }
 
-std::vector<nostr::Event> EventStore::query(const std::vector<nostr::Filter>& filters,
-                                            std::size_t max_limit) const {
-    std::set<Order> picked;
+std::size_t EventStore::query_json(const std::vector<nostr::Filter>& filters, std::size_t max_limit,
+                                   std::size_t max_bytes,
+                                   const std::function<void(std::string_view)>& emit) const {
+    // First the keys of the matches, from the index (an event is read only when the filter
+    // has tag conditions its indexed fields pass); then the events, newest first.
+    std::set<Key> picked;
     for (const auto& f : filters) {
-        std::size_t limit = f.limit ? std::min<std::size_t>(*f.limit, max_limit) : max_limit;
+        const std::size_t limit = f.limit ? std::min<std::size_t>(*f.limit, max_limit) : max_limit;
         if (limit == 0) continue;
-        std::size_t n = 0;
+        std::optional<std::vector<const Usage*>> authors;
+        if (f.authors) {
+            authors.emplace();
+            for (const auto& hex : *f.authors) {
+                Id pk{};
+                if (!nostr::from_hex(hex, pk)) continue;
+                if (auto it = authors_.find(pk); it != authors_.end()) authors->push_back(&it->second);
+            }
+            if (authors->empty()) continue;  // none of them has stored anything
+        }
+        std::vector<std::uint64_t> tag_masks;
+        for (const auto& [letter, values] : f.tags) {
+            std::uint64_t mask = 0;
+            for (const auto& v : values) mask |= tag_bit(letter, v);
+            tag_masks.push_back(mask);
+        }
+        auto matches = [&](const Key& k, const Entry& e) {
+            const std::int64_t created = -k.neg_created_at;
+            if (f.since && created < *f.since) return false;
+            if (f.until && created > *f.until) return false;
+            if (f.kinds && std::find(f.kinds->begin(), f.kinds->end(), e.kind) == f.kinds->end()) return false;
+            if (authors && std::find(authors->begin(), authors->end(), &e.author->second) == authors->end())
+                return false;
+            for (const std::uint64_t mask : tag_masks)
+                if ((e.tag_bits & mask) == 0) return false;
+            if (f.tags.empty()) return true;  // the index held every field the filter asks about
+            auto json = load(k.id);
+            if (!json) return false;
+            auto event = nostr::parse_event(*json);
+            return event && f.matches(*event);
+        };
         if (f.ids) {  // direct lookups
-            for (const auto& id : *f.ids) {
-                auto it = by_id_.find(id);
-                if (it == by_id_.end()) continue;
-                if (f.matches(ordered_.at(it->second))) picked.insert(it->second);
+            for (const auto& hex : *f.ids) {
+                Id id{};
+                if (!nostr::from_hex(hex, id)) continue;
+                auto cit = created_.find(id);
+                if (cit == created_.end()) continue;
+                const Key k{-cit->second, id};
+                if (auto it = ordered_.find(k); it != ordered_.end() && matches(k, it->second)) picked.insert(k);
             }
             continue;
         }
-        // Start at `until` (ordered by -created_at), walk towards older events.
-        auto it = f.until ? ordered_.lower_bound(Order{-*f.until, std::string{}}) : ordered_.begin();
+        // From `until` (the index is ordered by -created_at) towards older events.
+        std::size_t n = 0;
+        auto it = f.until ? ordered_.lower_bound(Key{-*f.until, Id{}}) : ordered_.begin();
         for (; it != ordered_.end() && n < limit; ++it) {
-            if (f.since && it->second.created_at < *f.since) break;
-            if (!f.matches(it->second)) continue;
+            if (f.since && -it->first.neg_created_at < *f.since) break;
+            if (!matches(it->first, it->second)) continue;
             picked.insert(it->first);
             ++n;
         }
     }
+    std::size_t used = 0, emitted = 0;
+    for (const Key& k : picked) {
+        auto it = ordered_.find(k);
+        if (it == ordered_.end()) continue;
+        if (it->second.bytes > max_bytes - used) break;  // used <= max_bytes
+        auto json = load(k.id);
+        if (!json) continue;
+        used += it->second.bytes;
+        emit(*json);
+        ++emitted;
+    }
+    return emitted;
+}
+
+std::vector<nostr::Event> EventStore::query(const std::vector<nostr::Filter>& filters,
+                                            std::size_t max_limit) const {
     std::vector<nostr::Event> out;
-    out.reserve(picked.size());
-    for (const auto& o : picked) out.push_back(ordered_.at(o));
+    query_json(filters, max_limit, std::numeric_limits<std::size_t>::max(), [&](std::string_view json) {
+        if (auto e = nostr::parse_event(json)) out.push_back(std::move(*e));
+    });
     return out;
 }
 

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -21,6 +23,7 @@
 #include "docker/url.hpp"
 #include "e2e_fixture.hpp"
 #include "node_peer.hpp"
+#include "relay/store.hpp"
 
 namespace tenex::attack {
 namespace {
@@ -72,6 +75,38 @@ std::string quoted(const std::string& s) {
     }
     return out + "\"";
 }
+
+// VmRSS of a process in KiB (-1 when it is gone).
+long rss_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+// The highest VmRSS of a process while it lives (sampled every 20 ms).
+class RssPeak {
+public:
+    explicit RssPeak(pid_t pid)
+        : thread_([this, pid] {
+              while (!stop_.load()) {
+                  const long kib = rss_kib(pid);
+                  long cur = peak_.load();
+                  while (kib > cur && !peak_.compare_exchange_weak(cur, kib)) {}
+                  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+              }
+          }) {}
+    ~RssPeak() {
+        stop_ = true;
+        thread_.join();
+    }
+    long peak_kib() const { return peak_.load(); }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::atomic<long> peak_{0};
+    std::thread thread_;
+};
 
 class Attack : public e2e::EndToEnd {
 protected:
@@ -306,6 +341,122 @@ TEST_F(Attack, AWebPageCannotStopProjectsOrReadTheApi) {
     auto stop = run_cli("stop --http 127.0.0.1:" + port + " '" + address + "'");
     EXPECT_EQ(stop.exit_code, 0) << stop.out;
     EXPECT_TRUE(eventually([&] { return running_for(address).empty(); }, 30s));
+}
+
+// Issue 19, item 4. Whoever reaches the daemon's embedded relay (a sandbox with relay access,
+// any local process) floods it with 400 events of 250 KB from one key, then 50 from five other
+// keys. The old relay kept every event in memory and loaded them all again at start (36 ->
+// 142 MiB, also after a restart): enough of that and the daemon is killed for memory.
+// Outcome: the store's quotas refuse what does not fit with OK false "blocked: ..." (the
+// flooder past its 8 MiB, the default; the others past a 16 MiB total, set lower here so the
+// flood reaches it), nothing refused is kept, the daemon stays healthy, and its RSS never
+// grows more than 32 MiB over the fresh daemon's: during the flood, after a restart on the
+// same state directory, and while the restarted daemon refuses more.
+TEST_F(Attack, AFloodOfLargeEventsOnTheEmbeddedRelayIsRefusedAndMemoryStaysBounded) {
+    constexpr long kBoundKib = 32 * 1024;
+    constexpr std::size_t kContent = 250000;
+    const relay::StoreLimits defaults;
+    const std::size_t total_quota = 16u << 20;
+    const fs::path config = dir_->path() / "sandbox.yaml";
+    std::ofstream(config) << "embedded_relay_quota:\n  max_total_size: 16Mi\n";
+    start_daemon({"--config", config.string()});
+    if (HasFatalFailure()) return;
+    std::this_thread::sleep_for(2s);  // connected to its own relay, first heartbeat out
+    const long baseline = rss_kib(daemon_->pid());
+    ASSERT_GT(baseline, 0);
+
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
+    int serial = 0;
+    auto large = [&](const nostr::Keys& keys) {
+        nostr::UnsignedEvent u;
+        u.kind = 1;
+        char head[16];
+        std::snprintf(head, sizeof head, "%08d ", serial);
+        u.content = std::string(head) + std::string(kContent - std::strlen(head), 'x');
+        u.created_at = now - 10000 + serial++;  // all of one width: every event the same size
+        auto e = nostr::sign_event(u, keys);
+        EXPECT_TRUE(e);
+        return *e;
+    };
+    struct Tally {
+        std::size_t accepted = 0, author_full = 0, relay_full = 0, other = 0;
+    };
+    auto send = [&](const nostr::Event& e, Tally& t) {
+        summary().tried();
+        auto r = pool_->publish(e, 10s).get();
+        ASSERT_EQ(r.relays.size(), 1u);
+        const auto& ok = r.relays[0];
+        if (ok.accepted) {
+            ++t.accepted;
+            return;
+        }
+        summary().refused();
+        if (ok.message.rfind("blocked: this author's storage quota", 0) == 0) ++t.author_full;
+        else if (ok.message.rfind("blocked: this relay's storage quota", 0) == 0) ++t.relay_full;
+        else {
+            ++t.other;
+            ADD_FAILURE() << "refused for another reason: " << ok.message;
+        }
+    };
+
+    const auto flooder = nostr::Keys::generate();
+    const std::size_t size = nostr::to_json(large(flooder)).size();
+    Tally flood, others;
+    std::vector<nostr::Keys> other_keys;
+    for (int k = 0; k < 5; ++k) other_keys.push_back(nostr::Keys::generate());
+    long peak = 0;
+    {
+        RssPeak sampler(daemon_->pid());
+        for (int i = 0; i < 400 && !HasFatalFailure(); ++i) send(large(flooder), flood);
+        for (int i = 0; i < 50 && !HasFatalFailure(); ++i) send(large(other_keys[i / 10]), others);
+        std::this_thread::sleep_for(1s);
+        peak = sampler.peak_kib();
+    }
+    sample_daemon();
+    if (HasFatalFailure()) return;
+    const std::size_t flooder_fits = defaults.max_author_bytes / size;
+    const std::size_t total_fits = total_quota / size;
+    EXPECT_EQ(flood.accepted, flooder_fits);
+    EXPECT_EQ(flood.author_full, 400 - flooder_fits);
+    EXPECT_EQ(others.accepted, total_fits - flooder_fits);
+    EXPECT_EQ(others.relay_full, 50 - (total_fits - flooder_fits));
+    EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
+    EXPECT_LT(peak - baseline, kBoundKib) << "RSS " << baseline << " KiB fresh, " << peak << " KiB at the peak of the flood";
+
+    // What the relay holds: exactly the accepted events (the refused ones were not kept).
+    nostr::Filter mine;
+    mine.authors = std::vector<std::string>{flooder.pub.hex()};
+    EXPECT_EQ(pool_->fetch({mine}, 10s).get().size(), flooder_fits);
+
+    // A restart on the same state directory: the store is indexed, not loaded.
+    daemon_->terminate();
+    start_daemon({"--config", config.string()});
+    if (HasFatalFailure()) return;
+    std::this_thread::sleep_for(2s);
+    const long restarted = rss_kib(daemon_->pid());
+    EXPECT_LT(restarted - baseline, kBoundKib) << "RSS " << baseline << " KiB fresh, " << restarted
+                                               << " KiB after a restart over " << total_fits << " stored events";
+    {
+        RssPeak sampler(daemon_->pid());
+        Tally again;
+        for (int i = 0; i < 20 && !HasFatalFailure(); ++i) send(large(flooder), again);
+        Tally fresh_key;
+        const auto newcomer = nostr::Keys::generate();
+        for (int i = 0; i < 20 && !HasFatalFailure(); ++i) send(large(newcomer), fresh_key);
+        EXPECT_EQ(again.accepted, 0u);
+        EXPECT_EQ(again.author_full, 20u);  // the quotas count what is on disk
+        EXPECT_EQ(fresh_key.accepted, 0u);
+        EXPECT_EQ(fresh_key.relay_full, 20u);
+        std::this_thread::sleep_for(1s);
+        EXPECT_LT(sampler.peak_kib() - baseline, kBoundKib)
+            << "RSS " << baseline << " KiB fresh, " << sampler.peak_kib() << " KiB refusing after the restart";
+        std::printf("embedded relay flood: event %zu bytes, RSS fresh %ld KiB, flood peak %ld KiB, restarted %ld KiB, "
+                    "refusing peak %ld KiB\n", size, baseline, peak, restarted, sampler.peak_kib());
+    }
+    sample_daemon();
+    EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
+    EXPECT_EQ(daemon_->log().find("embedded relay store: cannot"), std::string::npos) << daemon_->log();
 }
 
 }  // namespace

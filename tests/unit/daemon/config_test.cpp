@@ -136,6 +136,33 @@ TEST(DaemonConfig, Gateway) {
     EXPECT_FALSE(parse_config("gateway:\n  write_burst: 0\n", "g.yaml").ok());
 }
 
+TEST(DaemonConfig, EmbeddedRelayQuota) {
+    auto c = parse_config("embedded_relay_quota:\n  max_event_size: 128Ki\n  max_per_author: 2Mi\n"
+                          "  max_total_size: 1Gi\n  max_events: 5000\n", "q.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_EQ(c->embedded_relay_quota.max_event_bytes, 128u * 1024);
+    EXPECT_EQ(c->embedded_relay_quota.max_author_bytes, 2u << 20);
+    EXPECT_EQ(c->embedded_relay_quota.max_total_bytes, std::size_t{1} << 30);
+    EXPECT_EQ(c->embedded_relay_quota.max_events, 5000u);
+    // Defaults: a per-event limit at least the gateway's (64 KiB), and quotas.
+    const relay::StoreLimits d = DaemonConfig{}.embedded_relay_quota;
+    EXPECT_GE(d.max_event_bytes, std::size_t{64 * 1024});
+    EXPECT_EQ(d.max_event_bytes, 256u * 1024);
+    EXPECT_EQ(d.max_author_bytes, 8u << 20);
+    EXPECT_EQ(d.max_total_bytes, 256u << 20);
+    EXPECT_EQ(d.max_events, 100000u);
+    // Out of range, or not a size: the key and the range in the message.
+    auto bad = parse_config("embedded_relay_quota:\n  max_event_size: 1Mi\n  max_per_author: 0\n"
+                            "  max_total_size: lots\n  max_events: 0\n  max_things: 1\n", "q.yaml");
+    ASSERT_FALSE(bad.ok());
+    const std::string e = errors(bad.error());
+    EXPECT_NE(e.find("embedded_relay_quota.max_event_size: expected a size from 1Ki to 512Ki, got '1Mi'"), std::string::npos) << e;
+    EXPECT_NE(e.find("embedded_relay_quota.max_per_author: expected a size from 1Ki to 1Ti, got '0'"), std::string::npos) << e;
+    EXPECT_NE(e.find("embedded_relay_quota.max_total_size: invalid memory size \"lots\""), std::string::npos) << e;
+    EXPECT_NE(e.find("embedded_relay_quota.max_events: expected an integer"), std::string::npos) << e;
+    EXPECT_NE(e.find("embedded_relay_quota.max_things: unknown key"), std::string::npos) << e;
+}
+
 TEST(DaemonConfig, Pubkeys) {
     EXPECT_EQ(*normalize_pubkey(kNpub), kHex);
     EXPECT_EQ(*normalize_pubkey(std::string(kHex)), kHex);
@@ -183,6 +210,10 @@ TEST(DaemonConfig, DocumentedExampleIsValidAndShowsTheDefaults) {
     EXPECT_EQ(c->git.allow_private_hosts, defaults.git.allow_private_hosts);
     EXPECT_EQ(c->clone.timeout, defaults.clone.timeout);
     EXPECT_EQ(c->clone.max_bytes, defaults.clone.max_bytes);
+    EXPECT_EQ(c->embedded_relay_quota.max_event_bytes, defaults.embedded_relay_quota.max_event_bytes);
+    EXPECT_EQ(c->embedded_relay_quota.max_author_bytes, defaults.embedded_relay_quota.max_author_bytes);
+    EXPECT_EQ(c->embedded_relay_quota.max_total_bytes, defaults.embedded_relay_quota.max_total_bytes);
+    EXPECT_EQ(c->embedded_relay_quota.max_events, defaults.embedded_relay_quota.max_events);
     EXPECT_EQ(c->relay_ca_file, defaults.relay_ca_file);
 }
 

@@ -129,6 +129,52 @@ TEST(Loopback, RelayRefusesBadSignatureAndReportsWhy) {
     EXPECT_EQ(server->stats().stored_events, 0u);
 }
 
+// The store's quotas over the wire: OK false with the NIP-01 reason, counted as rejected,
+// nothing stored or broadcast; a REQ returns the newest events that fit max_query_bytes.
+TEST(Loopback, RelayQuotasRefuseOverTheWireAndREQsStayWithinTheirBudget) {
+    RelayServerOptions o;
+    o.port = 0;
+    o.store_limits = {.max_event_bytes = 4096, .max_author_bytes = 10100, .max_total_bytes = 1 << 20,
+                      .max_events = 100};
+    o.max_query_bytes = 7000;
+    auto started = EmbeddedRelay::start(o);
+    ASSERT_TRUE(started) << started.error().message;
+    auto& server = *started;
+    auto keys = nostr::Keys::generate();
+    RelayPool pool;
+    ASSERT_TRUE(pool.add_relay(server->url()).ok());
+    ASSERT_TRUE(pool.wait_connected(1, 5s));
+    auto publish = [&](const nostr::Event& e) {
+        auto r = pool.publish(e, 5s).get();
+        return r.relays.size() == 1 ? r.relays[0] : RelayOk{};
+    };
+    auto big = publish(signed_event(keys, 1, std::string(5000, 'b'), now_s()));
+    EXPECT_FALSE(big.accepted);
+    EXPECT_EQ(big.message.rfind("invalid: event too large", 0), 0u) << big.message;
+    std::vector<nostr::Event> stored;
+    for (int i = 0; i < 5; ++i) {
+        auto e = signed_event(keys, 1, std::string(3000, 'a'), now_s() - 100 + i);
+        auto ok = publish(e);
+        if (i < 3) {
+            EXPECT_TRUE(ok.accepted) << i << ": " << ok.message;
+            stored.push_back(e);
+        } else {
+            EXPECT_FALSE(ok.accepted) << i;
+            EXPECT_EQ(ok.message.rfind("blocked: this author's storage quota", 0), 0u) << ok.message;
+        }
+    }
+    auto stats = server->stats();
+    EXPECT_EQ(stats.stored_events, 3u);
+    EXPECT_EQ(stats.stored_bytes, 3 * nostr::to_json(stored[0]).size());
+    EXPECT_EQ(stats.events_accepted, 3u);
+    EXPECT_EQ(stats.events_rejected, 3u);
+    // 7000 bytes take two of the three ~3.2 KB events: the two newest.
+    auto got = pool.fetch({nostr::Filter{}}, 5s).get();
+    ASSERT_EQ(got.size(), 2u);
+    std::set<std::string> ids{got[0].id, got[1].id};
+    EXPECT_EQ(ids, (std::set<std::string>{stored[1].id, stored[2].id}));
+}
+
 TEST(Loopback, FetchKeepsNewestAddressableAcrossTwoRelays) {
     auto a = start_relay();
     auto b = start_relay();
