@@ -15,6 +15,11 @@
 //   in  "flood F"              publish flood F (EVENTS events at RATE/s) on the upstream relay
 //   out "flood-done F JSON"    every in-scope event arrived on both paths (or 5 s passed after
 //                              the last one), plus 1 s for stragglers; JSON: counts
+//   in  "owner N RATE"         publish N of the owner's kind 24030 without tags at RATE/s: each
+//                              matches every project's `o` and is in no project's scope (it
+//                              fills the gateway's per-subscription dedup sets); out
+//                              "owner-done JSON" once the direct clients got N x PROJECTS
+//                              copies (or 10 s after the last)
 //   in  "report"               out "report JSON": latencies and counts of every flood; exits
 //
 // A project's subscriptions are the TENEX backend's live ones (images/runtime/README.md):
@@ -220,6 +225,31 @@ async function flood(f) {
   return s;
 }
 
+async function ownerEvents(n, perSecond) {
+  const events = [];
+  for (let i = 0; i < n; ++i) {
+    const ev = sign(owner, 24030, [], `owner ${i}`);
+    meta.set(ev.id, { flood: -1, target: -1, cls: 'owner-24030' });
+    events.push(ev);
+  }
+  const before = { ...copies };
+  const t0 = performance.now();
+  let sent = 0;
+  while (sent < n) {
+    const due = Math.min(n, Math.floor(((performance.now() - t0) / 1000) * perSecond) + 1);
+    for (; sent < due; ++sent) publisher.send(JSON.stringify(['EVENT', events[sent]]));
+    await sleep(5);
+  }
+  const publishMs = performance.now() - t0;
+  const deadline = performance.now() + 10000;
+  while (performance.now() < deadline && copies.direct - before.direct < n * P) await sleep(20);
+  await sleep(1000);
+  return {
+    publish_ms: publishMs,
+    copies: { gateway: copies.gateway - before.gateway, direct: copies.direct - before.direct },
+  };
+}
+
 function report() {
   const samples = [];  // per in-scope event: latency on each path (null: never arrived)
   for (let f = 0; f < floods.length; ++f)
@@ -253,6 +283,9 @@ for await (const line of rl) {
   } else if (cmd === 'flood') {
     const s = await flood(Number(arg));
     console.log(`flood-done ${arg} ${JSON.stringify(s)}`);
+  } else if (cmd === 'owner') {
+    const s = await ownerEvents(Number(arg), Number(line.split(' ')[2]));
+    console.log(`owner-done ${JSON.stringify(s)}`);
   } else if (cmd === 'report') {
     console.log(`report ${JSON.stringify(report())}`);
     break;

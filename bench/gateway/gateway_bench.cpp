@@ -15,9 +15,12 @@
 // No timed assertion: prints Markdown. See bench/results/gateway.md.
 //
 // usage: bench_gateway [--projects 200] [--events 10000] [--floods 3] [--rate 1000]
-//                      [--relay-max-subs 2000]
+//                      [--relay-max-subs 2000] [--owner-events 0] [--owner-rate 50]
 // --relay-max-subs: subscriptions the relay allows per connection; the daemon's pool carries
 // all 3 x P of the gateway's on its one connection (the embedded relay's default is 200).
+// --owner-events N: after the floods, N of the owner's events that match every project's `o`
+// subscription and no project's scope (N x P upstream copies, all hidden): the RSS once the
+// gateway's per-subscription dedup sets (1,024 ids each) are full, the CPU of such fan-out.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -249,6 +252,8 @@ int main(int argc, char** argv) {
     const int floods = arg_int(argc, argv, "--floods", 3);
     const int rate = arg_int(argc, argv, "--rate", 1000);
     const int relay_max_subs = arg_int(argc, argv, "--relay-max-subs", 2000);
+    const int owner_events = arg_int(argc, argv, "--owner-events", 0);
+    const int owner_rate = arg_int(argc, argv, "--owner-rate", 50);
     spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));  // stdout is the report
     spdlog::set_level(spdlog::level::warn);
     ::signal(SIGPIPE, SIG_IGN);
@@ -333,6 +338,28 @@ int main(int argc, char** argv) {
             fl.push_back(std::move(x));
         }
         const long hwm = status_kib("self", "VmHWM:");
+
+        // The owner's events that every project's `o` matches (optional).
+        FloodFigures owner_phase;
+        if (owner_events > 0) {
+            auto& x = owner_phase;
+            const auto s0 = gw.stats();
+            const auto p0 = pool_delivered(pool);
+            const double cpu0 = self_cpu_s(), r0 = proc_cpu_s(relay.pid), n0 = proc_cpu_s(clients.pid);
+            const auto t0 = Clock::now();
+            clients.send("owner " + std::to_string(owner_events) + " " + std::to_string(owner_rate));
+            const std::string done = clients.expect("owner-done", 900s);
+            x.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+            x.cpu_s = self_cpu_s() - cpu0;
+            x.relay_cpu_s = proc_cpu_s(relay.pid) - r0;
+            x.clients_cpu_s = proc_cpu_s(clients.pid) - n0;
+            x.rss_kib = status_kib("self", "VmRSS:");
+            const auto s1 = gw.stats();
+            x.pool_copies = pool_delivered(pool) - p0;
+            x.delivered = s1.events_delivered - s0.events_delivered;
+            x.hidden = s1.events_hidden - s0.events_hidden;
+            x.client = json::parse(done.substr(done.find('{')));
+        }
         const auto final_stats = gw.stats();
         clients.send("report");
         const std::string line = clients.expect("report ", 120s);
@@ -399,7 +426,7 @@ int main(int argc, char** argv) {
         std::printf("| RSS growth for the connected projects | %.1f MiB | < 16 MiB |\n", mib(rss_connected - rss_before));
         for (int f = 0; f < floods; ++f)
             std::printf("| RSS after flood %d | %.1f MiB | |\n", f + 1, mib(fl[f].rss_kib));
-        std::printf("| peak RSS (VmHWM) at the end | %.1f MiB | |\n", mib(hwm));
+        std::printf("| peak RSS (VmHWM) after the floods | %.1f MiB | |\n", mib(hwm));
         std::printf("| connecting %d projects, %d REQs to EOSE (client side) | %.2f s | |\n", projects, 3 * projects, connect_s);
         for (int f = 0; f < floods; ++f) {
             const auto& x = fl[f];
@@ -429,6 +456,30 @@ int main(int argc, char** argv) {
         std::printf("\n## 4. The other processes during the floods (same 2 cores)\n\n| flood | relay CPU | clients (node) CPU |\n|---|---|---|\n");
         for (int f = 0; f < floods; ++f)
             std::printf("| %d | %.2f s | %.2f s |\n", f + 1, fl[f].relay_cpu_s, fl[f].clients_cpu_s);
+
+        if (owner_events > 0) {
+            const auto& x = owner_phase;
+            std::printf("\n## 5. %d of the owner's events matching every project's `o`, in no scope (%d/s)\n\n"
+                        "| measurement | value |\n|---|---|\n", owner_events, owner_rate);
+            std::printf("| upstream copies to the pool / to the direct clients | %llu / %llu |\n",
+                        static_cast<unsigned long long>(x.pool_copies),
+                        static_cast<unsigned long long>(x.client["copies"]["direct"].get<std::uint64_t>()));
+            std::printf("| gateway delivered / hidden ; copies the clients got | %llu / %llu ; %llu |\n",
+                        static_cast<unsigned long long>(x.delivered), static_cast<unsigned long long>(x.hidden),
+                        static_cast<unsigned long long>(x.client["copies"]["gateway"].get<std::uint64_t>()));
+            std::printf("| daemon-side CPU over %.1f s | %.2f s (%.1f%% of one core); %.0f us per upstream copy, %.1f ms per "
+                        "owner event |\n",
+                        x.wall_s, x.cpu_s, 100 * x.cpu_s / x.wall_s,
+                        x.pool_copies ? 1e6 * x.cpu_s / static_cast<double>(x.pool_copies) : 0.0,
+                        1e3 * x.cpu_s / owner_events);
+            std::printf("| RSS after (every `o` dedup set holding up to 1,024 ids) | %.1f MiB (%.1f MiB over the connected "
+                        "state) |\n",
+                        mib(x.rss_kib), mib(x.rss_kib - rss_connected));
+            std::printf("| peak RSS (VmHWM) | %.1f MiB |\n", mib(status_kib("self", "VmHWM:")));
+            std::printf("| relay CPU / clients (node) CPU | %.2f s / %.2f s |\n", x.relay_cpu_s, x.clients_cpu_s);
+            std::printf("| events out of scope received by the clients (all floods and this) | %d |\n",
+                        report["out_of_scope"].get<int>());
+        }
         std::fflush(stdout);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_gateway: %s\n", e.what());
