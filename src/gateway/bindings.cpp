@@ -69,22 +69,10 @@ Status BindingStore::set_secret_hash(const std::string& address, const std::stri
 }
 
 Result<BindingStore::Subscriptions> BindingStore::load_subscriptions() const {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT project, sub_id, filters FROM gateway_subscriptions", -1, &st, nullptr) !=
-        SQLITE_OK)
-        return sql_error(db_, "read");
     Subscriptions out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        auto col = [&](int i) {
-            auto* p = sqlite3_column_text(st, i);
-            return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(st, i)))
-                     : std::string();
-        };
-        out[col(0)][col(1)] = col(2);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return sql_error(db_, "read");
+    auto st = for_each_row("SELECT project, sub_id, filters FROM gateway_subscriptions",
+                           [&](const std::vector<std::string>& row) { out[row[0]][row[1]] = row[2]; });
+    if (!st) return st.error();
     return out;
 }
 
@@ -111,22 +99,29 @@ Status BindingStore::exec(const char* sql, std::initializer_list<std::string_vie
 }
 
 Result<std::map<std::string, std::string>> BindingStore::read_pairs(const char* sql) const {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
-        return sql_error(db_, "read");
     std::map<std::string, std::string> out;
+    auto st = for_each_row(sql, [&](const std::vector<std::string>& row) { out.emplace(row[0], row[1]); });
+    if (!st) return st.error();
+    return out;
+}
+
+Status BindingStore::for_each_row(const char* sql, const std::function<void(const std::vector<std::string>&)>& fn) const {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return sql_error(db_, "read");
+    std::vector<std::string> row(static_cast<std::size_t>(sqlite3_column_count(st)));
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        auto col = [&](int i) {
-            auto* p = sqlite3_column_text(st, i);
-            return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(st, i)))
-                     : std::string();
-        };
-        out.emplace(col(0), col(1));
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            auto* p = sqlite3_column_text(st, static_cast<int>(i));
+            row[i] = p ? std::string(reinterpret_cast<const char*>(p),
+                                     static_cast<std::size_t>(sqlite3_column_bytes(st, static_cast<int>(i))))
+                       : std::string();
+        }
+        fn(row);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return sql_error(db_, "read");
-    return out;
+    return Unit{};
 }
 
 Status BindingStore::bind(const std::string& pubkey, const std::string& address, std::int64_t at) {

@@ -7,10 +7,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -45,6 +47,7 @@ public:
 private:
     explicit BindingStore(sqlite3* db) : db_(db) {}
     Result<std::map<std::string, std::string>> read_pairs(const char* sql) const;
+    Status for_each_row(const char* sql, const std::function<void(const std::vector<std::string>&)>& fn) const;
     Status exec(const char* sql, std::initializer_list<std::string_view> args);
     sqlite3* db_;
 };
