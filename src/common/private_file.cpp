@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace tenex {
 
@@ -30,6 +32,16 @@ Status write_private_file(const std::string& path, const std::string& content, b
         return make_error(path + ": " + std::strerror(saved));
     }
     return Unit{};
+}
+
+std::optional<std::string> read_secret_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream s;
+    s << in.rdbuf();
+    std::string v = s.str();
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+    return v;
 }
 
 }  // namespace tenex

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/dir_fd.hpp"
+#include "common/private_file.hpp"
 #include "nostr/keys.hpp"
 
 namespace tenex::sandbox {
@@ -66,14 +67,11 @@ Status chown_tree(const std::filesystem::path& root, uid_t uid, gid_t gid) {
 }
 
 Result<std::string> read_key_file(const std::string& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return make_error("tenex.llm.key_file: cannot read " + file);
-    std::ostringstream s;
-    s << in.rdbuf();
-    std::string v = s.str();
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' ')) v.pop_back();
-    if (v.empty()) return make_error("tenex.llm.key_file: " + file + " is empty");
-    return v;
+    auto v = read_secret_file(file);
+    if (!v) return make_error("tenex.llm.key_file: cannot read " + file);
+    while (!v->empty() && v->back() == ' ') v->pop_back();
+    if (v->empty()) return make_error("tenex.llm.key_file: " + file + " is empty");
+    return *v;
 }
 
 // The agents the daemon made keys for in the project's `.tenex/` (agents.json: slug ->
@@ -126,16 +124,23 @@ Status provision_agents(const DirFd& base, const std::filesystem::path& project_
         auto str = [&](const char* k, const std::string& fallback = "") {
             return def.contains(k) && def[k].is_string() ? def[k].get<std::string>() : fallback;
         };
-        const json stored = {{"eventId", event_id},
-                             {"nsec", entry["nsec"]},
-                             {"slug", slug},
-                             {"name", str("name", slug)},
-                             {"role", str("role", "assistant")},
-                             {"description", str("description")},
-                             {"instructions", str("instructions")},
-                             {"useCriteria", str("useCriteria")},
-                             {"status", "active"},
-                             {"default", {{"model", "default"}}}};
+        json stored = {{"eventId", event_id},
+                       {"nsec", entry["nsec"]},
+                       {"slug", slug},
+                       {"name", str("name", slug)},
+                       {"role", str("role", "assistant")},
+                       {"description", str("description")},
+                       {"instructions", str("instructions")},
+                       {"useCriteria", str("useCriteria")},
+                       {"status", "active"},
+                       {"default", {{"model", "default"}}}};
+        // The definition's d tag and author: without them the backend "migrates" the agent
+        // at start (fetches the definition and rewrites this file while it boots the project,
+        // which raced with its own install and made it generate a key of its own).
+        stored["definitionDTag"] = str("dTag", slug);
+        if (auto author = str("author"); !author.empty()) stored["definitionAuthor"] = author;
+        if (def.contains("createdAt") && def["createdAt"].is_number_integer())
+            stored["definitionCreatedAt"] = def["createdAt"];
         if (auto w = write_file_atomic(*agents, file, stored.dump(2), 0600); !w)
             return make_error("agents/" + file + ": " + w.error().message);
         index["bySlug"][slug] = {{"pubkey", pubkey}, {"projectIds", json::array()}};

@@ -1,5 +1,7 @@
 #include "sandbox/sandbox_spec.hpp"
 
+#include "common/private_file.hpp"
+
 #include "common/host_path.hpp"
 #include "sandbox/runtime_contract.hpp"
 
@@ -44,20 +46,6 @@ std::string slug(const std::string& d) {
 }
 
 std::string suffix(const ProjectRef& p) { return slug(p.d) + "-" + sha256_hex(p.address()).substr(0, 12); }
-
-std::string read_secret(const std::string& file, bool& ok) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-        ok = false;
-        return {};
-    }
-    std::ostringstream s;
-    s << in.rdbuf();
-    std::string v = s.str();
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();  // editors add one
-    ok = true;
-    return v;
-}
 
 // Everything that shapes the container, with secrets as references, in a canonical form
 // (nlohmann::json objects are sorted by key).
@@ -222,10 +210,9 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
             secret_env[name] = redacted_secret(file);
             continue;
         }
-        bool ok = false;
-        std::string value = read_secret(file, ok);
-        if (!ok) return make_error("secret " + name + ": cannot read " + file);
-        secret_env[name] = std::move(value);
+        auto value = read_secret_file(file);
+        if (!value) return make_error("secret " + name + ": cannot read " + file);
+        secret_env[name] = std::move(*value);
     }
 
     c.user = p.security.user;
