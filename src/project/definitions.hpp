@@ -3,6 +3,7 @@
 // in the daemon; this module never sees raw events.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct AgentDefinition {
     std::string instructions{};  // `instructions` tag, or else the content
     std::string use_criteria{};
     std::string version{};       // `ver` tag
+    std::string d_tag{};         // `d` tag (TENEX: the agent's slug)
+    std::string author{};        // the definition's author pubkey
+    std::int64_t created_at{0};
 };
 
 struct McpTool {

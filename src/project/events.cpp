@@ -73,6 +73,9 @@ Result<AgentDefinition> parse_agent_event(const nostr::Event& e) {
     if (a.instructions.empty()) a.instructions = e.content;  // older events
     a.use_criteria = first(e, "use-criteria");
     a.version = first(e, "ver");
+    a.d_tag = first(e, "d");
+    a.author = e.pubkey;
+    a.created_at = e.created_at;
     return a;
 }
 

@@ -65,6 +65,10 @@ Status write_agents(const DirFd& tenex, const std::vector<AgentDefinition>& agen
                     {"instructions", a.instructions},
                     {"useCriteria", a.use_criteria},
                     {"version", a.version}};
+        // Where the definition came from: the TENEX runtime's agent files carry it.
+        if (!a.d_tag.empty()) def["dTag"] = a.d_tag;
+        if (!a.author.empty()) def["author"] = a.author;
+        if (a.created_at > 0) def["createdAt"] = a.created_at;
         auto w = write_file_atomic(*agents_dir, file, dump(def), 0644);
         if (!w) return make_error(".tenex/agents/" + w.error().message);
         if (*w) changes.files_written.push_back(".tenex/agents/" + file);

@@ -3,7 +3,8 @@
 //   .tenex/config.json        {description, repoUrl, projectNaddr} (other keys are kept)
 //   .tenex/agents.json        {slug: {nsec, file, eventId}}, mode 0600, one key per slug,
 //                             generated once by the caller's KeyGenerator and then kept
-//   .tenex/agents/<id>.json   {name, role, description, instructions, useCriteria, version}
+//   .tenex/agents/<id>.json   {name, role, description, instructions, useCriteria, version,
+//                             dTag, author, createdAt (when known)}
 //   .tenex/mcp.json           {servers: {slug: {command, args, description, image, eventId}},
 //                             enabled}; existing servers are kept
 //   .gitignore                gains ".tenex/" exactly once

@@ -153,6 +153,7 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
         for (auto it = fs::directory_iterator(dir_->path() / "state" / "runtime", ec); !ec && it != fs::directory_iterator();
              it.increment(ec)) {
             if (it->path().filename().string().find(p.d) == std::string::npos) continue;
+            out += "--- " + it->path().string() + "/agents/index.json ---\n" + read_text(it->path() / "agents" / "index.json") + "\n";
             out += "--- " + it->path().string() + "/daemon/daemon.log (tail) ---\n";
             const std::string log = read_text(it->path() / "daemon" / "daemon.log");
             out += log.substr(log.size() > 6000 ? log.size() - 6000 : 0);

@@ -196,7 +196,9 @@ TEST_F(RuntimeDir, HandsTheDaemonsAgentKeysToTheBackend) {
                 {"coder", {{"nsec", other.secret.reveal_nsec()}, {"file", other_id + ".json"}, {"eventId", other_id}}}}
                .dump();
     std::ofstream(root_ / "project" / ".tenex" / "agents" / (def_id + ".json"))
-        << json{{"name", "Helper"}, {"role", "assistant"}, {"instructions", "Answer briefly."}}.dump();
+        << json{{"name", "Helper"}, {"role", "assistant"}, {"instructions", "Answer briefly."},
+                {"dTag", "helper"}, {"author", kOwner}, {"createdAt", 1700000000}}
+               .dump();
     // The backend already installed `coder` with a key of its own: it stays.
     const fs::path dir = root_ / "runtime" / "tenex-p";
     fs::create_directories(dir / "agents");
@@ -217,6 +219,9 @@ TEST_F(RuntimeDir, HandsTheDaemonsAgentKeysToTheBackend) {
     EXPECT_EQ(agent["slug"], "helper");
     EXPECT_EQ(agent["name"], "Helper");
     EXPECT_EQ(agent["instructions"], "Answer briefly.");
+    EXPECT_EQ(agent["definitionDTag"], "helper");  // no "legacy agent" migration at start
+    EXPECT_EQ(agent["definitionAuthor"], kOwner);
+    EXPECT_EQ(agent["definitionCreatedAt"], 1700000000);
     struct stat st {};
     ASSERT_EQ(::stat((dir / "agents" / (pk + ".json")).c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
