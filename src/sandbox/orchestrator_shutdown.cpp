@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -28,6 +29,7 @@ Ms left_until(Clock::time_point deadline) {
 struct Orchestrator::StopTarget {
     std::string key{}, id{};
     int timeout_s = 0;
+    std::optional<ProjectRef> network_of{};  // its own network goes with it (isolated, egress)
 };
 
 void Orchestrator::shutdown(bool stop_projects) {
@@ -89,9 +91,12 @@ std::vector<Orchestrator::StopTarget> Orchestrator::shutdown_targets(
                     w.set_value(make_error("the orchestrator is shutting down"));
                 e->stop_waiters.clear();
                 if (!e->container_id.empty() && !skip.count(e->container_id) &&
-                    (e->state == ProjectState::running || e->state == ProjectState::stopping))
-                    targets.push_back(
-                        {key, e->container_id, e->policy ? stop_seconds(*e->policy) : 30});
+                    (e->state == ProjectState::running || e->state == ProjectState::stopping)) {
+                    const bool own_network = e->policy && (e->policy->network.mode == NetworkMode::isolated ||
+                                                           e->policy->network.mode == NetworkMode::egress);
+                    targets.push_back({key, e->container_id, e->policy ? stop_seconds(*e->policy) : 30,
+                                       own_network ? std::optional<ProjectRef>(e->ref) : std::nullopt});
+                }
             }
             while (start_queue_.pop()) {
             }
@@ -116,7 +121,10 @@ void Orchestrator::stop_for_shutdown(const std::vector<StopTarget>& targets,
         stops.emplace_back([this, &failed, t, deadline] {
             auto r =
                 engine_.stop_and_remove(t.id, t.timeout_s, std::max(left_until(deadline), Ms(1)));
-            if (r) return;
+            if (r) {
+                if (t.network_of) teardown_network(*t.network_of);  // with forwarders and rules
+                return;
+            }
             ++failed;
             spdlog::warn("orchestrator: {}: stop at shutdown: {}", t.key, r.error().describe());
         });

@@ -397,6 +397,21 @@ TEST_F(NetworkModesTest, RulesAndForwardersGoWithTheNetworkAndComeBackAfterARest
     auto listed = HostFirewall::run({"iptables", "-w", "-S", kFirewallChain});
     ASSERT_TRUE(listed);
     EXPECT_EQ(listed->find(bridge_name(ref)), std::string::npos) << *listed;
+
+    // A daemon that stops its projects when it shuts down (`up --stop-projects`) takes their
+    // networks, forwarders and rules with them.
+    ASSERT_TRUE(second.ensure_running(ref).get());
+    ASSERT_TRUE(docker::inspect_network(*client_, network_name(ref)));
+    gw = gateway_of(ref);
+    EXPECT_TRUE(host_listens(gw, relay.port()));
+    second.shutdown(true);
+    orchestrators_.clear();
+    net = docker::inspect_network(*client_, network_name(ref));
+    ASSERT_FALSE(net);
+    EXPECT_TRUE(net.error().not_found());
+    bridges = HostFirewall::bridges();
+    EXPECT_EQ(std::find(bridges.begin(), bridges.end(), bridge_name(ref)), bridges.end());
+    EXPECT_FALSE(host_listens(gw, relay.port()));
 }
 
 }  // namespace
