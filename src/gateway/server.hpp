@@ -4,8 +4,12 @@
 // (ws://host:port/<secret>), which open_project() makes anew for every container start;
 // a connection with any other path gets one NOTICE and is closed.
 //
-// REQs go upstream through the daemon's RelayPool (one upstream subscription per REQ); every
-// event, stored or live, passes the scope rule (gateway/scope.hpp) before it is delivered.
+// Upstream, through the daemon's RelayPool: one live subscription for every container REQ
+// together (live_union, at most 10 filters per upstream REQ), routed locally by each REQ's
+// own filters, and a one-shot stored query per REQ that has a filter without `limit: 0`
+// (4 at a time). Every event, stored or live, passes the scope rule (gateway/scope.hpp)
+// before it is delivered. A reconnecting container gets its subscriptions back, and events
+// routed to a project wait for its runtime (hold_for_project).
 // EVENTs are checked (size, id, signature, scope, key binding, per-project rate) and then
 // published through the pool; the container's OK is the relays' real outcome.
 //
@@ -47,8 +51,8 @@ struct GatewayOptions {
     double write_burst{50};
     std::chrono::milliseconds publish_timeout{10000};
     std::chrono::milliseconds eose_timeout{5000};  // EOSE to the container at the latest
-    // Event ids each upstream subscription remembers to drop the copies other relays send:
-    // bounds memory at ~70 bytes an id per subscription (32 x 200 projects at most).
+    // Event ids each upstream subscription (the live ones and the stored queries) remembers
+    // to drop the copies other relays send: ~70 bytes an id.
     std::size_t upstream_dedup_ids{1024};
     // Events kept for a project's next subscription (Gateway::hold_for_project).
     std::size_t held_per_project{16};
