@@ -313,18 +313,15 @@ int main(int argc, char** argv) {
         const long rss_connected = status_kib("self", "VmRSS:");
         const auto connected = gw.stats();
 
-        std::vector<FloodFigures> fl;
-        for (int f = 0; f < floods; ++f) {
-            clients.send("sign " + std::to_string(f));
-            clients.expect("signed " + std::to_string(f), 300s);
-            std::this_thread::sleep_for(1s);
+        // One phase: the clients' command, then the daemon side's figures until they report done.
+        auto measure = [&](const std::string& command, const std::string& done_prefix, std::chrono::seconds limit) {
             FloodFigures x;
             const auto s0 = gw.stats();
             const auto p0 = pool_delivered(pool);
             const double cpu0 = self_cpu_s(), r0 = proc_cpu_s(relay.pid), n0 = proc_cpu_s(clients.pid);
             const auto t0 = Clock::now();
-            clients.send("flood " + std::to_string(f));
-            const std::string done = clients.expect("flood-done " + std::to_string(f), 600s);
+            clients.send(command);
+            const std::string done = clients.expect(done_prefix, limit);
             x.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
             x.cpu_s = self_cpu_s() - cpu0;
             x.relay_cpu_s = proc_cpu_s(relay.pid) - r0;
@@ -335,31 +332,22 @@ int main(int argc, char** argv) {
             x.delivered = s1.events_delivered - s0.events_delivered;
             x.hidden = s1.events_hidden - s0.events_hidden;
             x.client = json::parse(done.substr(done.find('{')));
-            fl.push_back(std::move(x));
+            return x;
+        };
+        std::vector<FloodFigures> fl;
+        for (int f = 0; f < floods; ++f) {
+            clients.send("sign " + std::to_string(f));
+            clients.expect("signed " + std::to_string(f), 300s);
+            std::this_thread::sleep_for(1s);
+            fl.push_back(measure("flood " + std::to_string(f), "flood-done " + std::to_string(f), 600s));
         }
         const long hwm = status_kib("self", "VmHWM:");
 
         // The owner's events that every project's `o` matches (optional).
         FloodFigures owner_phase;
-        if (owner_events > 0) {
-            auto& x = owner_phase;
-            const auto s0 = gw.stats();
-            const auto p0 = pool_delivered(pool);
-            const double cpu0 = self_cpu_s(), r0 = proc_cpu_s(relay.pid), n0 = proc_cpu_s(clients.pid);
-            const auto t0 = Clock::now();
-            clients.send("owner " + std::to_string(owner_events) + " " + std::to_string(owner_rate));
-            const std::string done = clients.expect("owner-done", 900s);
-            x.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
-            x.cpu_s = self_cpu_s() - cpu0;
-            x.relay_cpu_s = proc_cpu_s(relay.pid) - r0;
-            x.clients_cpu_s = proc_cpu_s(clients.pid) - n0;
-            x.rss_kib = status_kib("self", "VmRSS:");
-            const auto s1 = gw.stats();
-            x.pool_copies = pool_delivered(pool) - p0;
-            x.delivered = s1.events_delivered - s0.events_delivered;
-            x.hidden = s1.events_hidden - s0.events_hidden;
-            x.client = json::parse(done.substr(done.find('{')));
-        }
+        if (owner_events > 0)
+            owner_phase = measure("owner " + std::to_string(owner_events) + " " + std::to_string(owner_rate),
+                                  "owner-done", 900s);
         const auto final_stats = gw.stats();
         clients.send("report");
         const std::string line = clients.expect("report ", 120s);

@@ -1,7 +1,6 @@
 #include "sandbox/egress_proxy.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
