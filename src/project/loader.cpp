@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/log.hpp"
+
 #include <exception>
 #include <future>
 
@@ -75,6 +77,8 @@ Result<WorkspaceResult> ProjectLoader::load(const nostr::Address& address) {
     if (!ready) return make_error("project " + where + ": workspace: " + ready.error().message);
     spdlog::info("project {}: workspace {} ready from event {} ({} file(s) written)", where, ready->path.string(),
                  fetched->event_id, ready->layout.files_written.size());
+    for (const auto& skipped : ready->layout.tools_skipped)
+        spdlog::warn("project {}: MCP tool {} (left out of .tenex/mcp.json)", where, log::printable(skipped, 300));
 
     if (publisher_) {
         auto profiles = read_agent_profiles(ready->path, fetched->project);

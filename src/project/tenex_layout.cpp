@@ -100,12 +100,22 @@ Status write_mcp(const DirFd& tenex, const std::vector<McpTool>& tools, LayoutCh
     if (!m.contains("servers") || !m["servers"].is_object()) m["servers"] = json::object();
     if (!m.contains("enabled")) m["enabled"] = true;
     for (const auto& t : tools) {
-        if (!is_hex64(t.event_id)) return make_error("MCP tool definition has an invalid event id");
         const std::string slug = slug_or(t.name, "tool", t.event_id);
         if (m["servers"].contains(slug)) continue;  // existing servers are kept as they are
+        auto skip = [&](const std::string& why) { changes.tools_skipped.push_back(slug + ": " + why); };
+        if (!is_hex64(t.event_id)) {
+            skip("invalid event id");
+            continue;
+        }
         auto words = split_command(t.command);
-        if (!words) return make_error("MCP tool " + slug + ": " + words.error().message);
-        if (words->empty()) return make_error("MCP tool " + slug + " has an empty command");
+        if (!words) {
+            skip(words.error().message);
+            continue;
+        }
+        if (words->empty()) {
+            skip("empty command");
+            continue;
+        }
         json args = json::array();
         for (std::size_t i = 1; i < words->size(); ++i) args.push_back((*words)[i]);
         m["servers"][slug] = {{"command", (*words)[0]},

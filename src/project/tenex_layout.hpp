@@ -32,6 +32,9 @@ struct LayoutChanges {
     std::vector<std::string> agents_added{};    // slugs that got a new key
     std::vector<std::string> agents_updated{};  // slugs now pointing at a newer definition
     std::vector<std::string> tools_added{};     // mcp.json server slugs
+    // MCP tools left out of mcp.json, each "<slug>: <why>" (an unterminated quote, an empty
+    // command, an invalid event id): one bad definition never fails the project.
+    std::vector<std::string> tools_skipped{};
     std::vector<std::string> files_written{};   // relative paths actually rewritten
 
     bool changed() const { return !files_written.empty(); }

@@ -199,6 +199,32 @@ TEST_F(TenexLayout, InvalidEventIdsNeverBecomeFileNames) {
     EXPECT_NE(r.error().message.find("invalid event id"), std::string::npos);
 }
 
+// A bad MCP definition (a command a shell could not parse, an empty one, an id that is not
+// an event id) is left out with a reason; the project and its good tools still get their
+// layout (one bad 4200 used to fail the whole project).
+TEST_F(TenexLayout, BadMcpToolsAreSkippedWithAReasonAndTheRestIsWritten) {
+    tools.push_back({id('7'), "Broken Quote", "", "node 'unterminated", ""});
+    tools.push_back({id('8'), "Blank", "", "   ", ""});
+    tools.push_back({"../../etc/x", "Bad Id", "", "ok-command", ""});
+    tools.push_back({id('9'), "Good Two", "", "good-two --flag", ""});
+    auto r = write_tenex_layout(ws, project, agents, tools, keygen);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->tools_added, (std::vector<std::string>{"file-search", "good-two"}));
+    ASSERT_EQ(r->tools_skipped.size(), 3u);
+    EXPECT_EQ(r->tools_skipped[0], "broken-quote: command has an unterminated single quote");
+    EXPECT_EQ(r->tools_skipped[1], "blank: empty command");
+    EXPECT_EQ(r->tools_skipped[2], "bad-id: invalid event id");
+    const json mcp = read_json(ws / ".tenex/mcp.json");
+    EXPECT_EQ(mcp["servers"].size(), 2u);
+    EXPECT_EQ(mcp["servers"]["good-two"]["args"], json::array({"--flag"}));
+    EXPECT_TRUE(fs::exists(ws / ".tenex/agents.json"));
+    // The next load tries them again (nothing recorded them as written) and skips them again.
+    auto again = write_tenex_layout(ws, project, agents, tools, keygen);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->tools_skipped.size(), 3u);
+    EXPECT_FALSE(again->changed());
+}
+
 TEST_F(TenexLayout, DuplicateTitlesGetDistinctSlugs) {
     agents.push_back({id('6'), "Senior Developer", "other", "", "", "", ""});
     auto r = write_tenex_layout(ws, project, agents, tools, keygen);
