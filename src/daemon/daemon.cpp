@@ -186,6 +186,12 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
                                  .clone_limits = config.clone},
         project::nostr_key_generator());
     loader = std::make_unique<project::ProjectLoader>(*pool, *workspaces);
+    {
+        const std::size_t threads = std::max(4u, config.start_concurrency);
+        workers = std::make_unique<WorkerPool>(
+            "daemon workers", threads,
+            std::vector<WorkerPool::Lane>{{.name = "start"}, {.name = "first load", .max_running = threads / 2}});
+    }
 
     if (auto known_projects = state->projects())
         for (const auto& p : *known_projects) known.insert(p.address);
@@ -432,10 +438,21 @@ bool Daemon::Impl::trigger(const nostr::Address& address, const std::string& eve
         (void)orchestrator->ensure_running(ref);
         return false;
     }
+    if (auto w = engine_waits.find(key); w != engine_waits.end()) {  // waits for the engine
+        w->second.inflight.events.push_back(event_id);
+        return true;
+    }
     metrics.trigger("start");
-    inflight[key] = Inflight{.events = {event_id}, .since = std::chrono::steady_clock::now()};
     (void)state->add_history(key, {.at = unix_now(), .what = "trigger", .detail = event_id});
-    submit([this, address, ref, key] {
+    launch_start(address, key, Inflight{.events = {event_id}, .since = std::chrono::steady_clock::now()});
+    return true;
+}
+
+// Loads the workspace and starts the project on a worker; finish() takes the outcome.
+void Daemon::Impl::launch_start(const nostr::Address& address, const std::string& key, Inflight waiting) {
+    inflight[key] = std::move(waiting);
+    const sandbox::ProjectRef project{.owner = address.pubkey, .d = address.identifier};
+    submit(is_known(project), [this, address, key, ref = project] {
         auto ws = loader->load(address);
         Result<sandbox::ProjectStatus> outcome = make_error("");
         if (!ws) {
@@ -447,16 +464,37 @@ bool Daemon::Impl::trigger(const nostr::Address& address, const std::string& eve
             }
             outcome = orchestrator->ensure_running(ref).get();
         }
-        post([this, key, outcome = std::move(outcome)]() mutable { finish(key, std::move(outcome)); });
+        // A start that failed while the engine does not answer is not the project's fault.
+        const bool engine_down = (!outcome || outcome->state != sandbox::ProjectState::running) && !docker->ping();
+        post([this, address, key, outcome = std::move(outcome), engine_down]() mutable {
+            finish(address, key, std::move(outcome), engine_down);
+        });
     });
-    return true;
 }
 
-void Daemon::Impl::finish(const std::string& key, Result<sandbox::ProjectStatus> outcome) {
+void Daemon::Impl::finish(const nostr::Address& address, const std::string& key,
+                          Result<sandbox::ProjectStatus> outcome, bool engine_down) {
     auto it = inflight.find(key);
     if (it == inflight.end()) return;
     Inflight done = std::move(it->second);
     inflight.erase(it);
+    if (engine_down) {
+        // Kept: the events stay pending (a restart of the daemon routes them again) and the
+        // start is tried again, 1 s after the first failure and then up to every 30 s.
+        auto& w = engine_waits[key];
+        w.address = address;
+        w.inflight = std::move(done);
+        const auto delay = std::min<std::chrono::seconds>(std::chrono::seconds(1LL << std::min(w.inflight.engine_attempts, 5)), 30s);
+        w.retry_at = std::chrono::steady_clock::now() + delay;
+        const int attempts = ++w.inflight.engine_attempts;
+        metrics.trigger("engine_wait");
+        std::string why = outcome ? outcome->last_error : outcome.error().message;
+        spdlog::warn("{} not started: the Docker engine does not answer ({}); {} event(s) kept, trying again in {} s",
+                     log::printable(key), log::printable(why, 300), w.inflight.events.size(), delay.count());
+        if (attempts == 1)
+            (void)state->add_history(key, {.at = unix_now(), .what = "engine-unavailable", .detail = why});
+        return;
+    }
     if (outcome && outcome->state == sandbox::ProjectState::running) {
         metrics.observe_trigger_to_running(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - done.since).count());
@@ -482,6 +520,21 @@ void Daemon::Impl::finish(const std::string& key, Result<sandbox::ProjectStatus>
     }
 }
 
+// Starts kept while the engine did not answer, whose delay has passed.
+void Daemon::Impl::retry_engine_waits() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = engine_waits.begin(); it != engine_waits.end();) {
+        if (it->second.retry_at > now || inflight.count(it->first)) {
+            ++it;
+            continue;
+        }
+        EngineWait w = std::move(it->second);
+        it = engine_waits.erase(it);
+        metrics.trigger("engine_retry");
+        launch_start(w.address, w.address.to_string(), std::move(w.inflight));
+    }
+}
+
 // A container seen running for the first time counts as a start (adopted ones are in
 // last_states from the start-up reconcile, so they do not).
 void Daemon::Impl::note_if_started(const std::string& key, const sandbox::ProjectStatus& s) {
@@ -494,6 +547,7 @@ void Daemon::Impl::note_if_started(const std::string& key, const sandbox::Projec
 
 // Every tick: project states into the store and the metrics, relay states, cursors.
 void Daemon::Impl::tick() {
+    retry_engine_waits();
     auto snapshot = orchestrator->snapshot();
     std::map<std::string, int> by_state;
     for (auto s : {sandbox::ProjectState::stopped, sandbox::ProjectState::starting, sandbox::ProjectState::running,
@@ -509,10 +563,12 @@ void Daemon::Impl::tick() {
         note_if_started(key, s);
         if (prev != last_states.end() && s.restart_count > prev->second.restart_count)
             for (int i = prev->second.restart_count; i < s.restart_count; ++i) metrics.container_restarted();
-        if (s.last_exit_reason == sandbox::ExitReason::oom &&
-            (prev == last_states.end() || prev->second.last_exit_reason != sandbox::ExitReason::oom ||
-             prev->second.restart_count != s.restart_count))
-            metrics.oom_killed();
+        const int oom_before = prev == last_states.end() ? 0 : prev->second.oom_kills;
+        for (int i = oom_before; i < s.oom_kills; ++i) metrics.oom_killed();
+        if (s.oom_kills > oom_before && s.state == sandbox::ProjectState::running)
+            (void)state->add_history(key, {.at = unix_now(), .what = "oom-kill",
+                                           .detail = std::to_string(s.oom_kills - oom_before) +
+                                                     " process(es) killed; the container runs on"});
         if (changed) {
             (void)state->upsert_project({.address = key, .status = sandbox::to_string(s.state),
                                          .container_id = s.container_id, .updated_at = unix_now()});
@@ -564,29 +620,11 @@ void Daemon::Impl::publish_heartbeat() {
 // ---------------------------------------------------------------------------------------------
 // Workers (workspace loads wait on clones and relays; starts wait on the orchestrator)
 
-void Daemon::Impl::submit(std::function<void()> job) {
-    {
-        std::lock_guard lock(jobs_mu);
-        if (workers.empty())
-            for (unsigned i = 0; i < std::max(4u, config.start_concurrency); ++i)
-                workers.emplace_back([this] { work(); });
-        jobs.push_back(std::move(job));
-    }
-    jobs_cv.notify_one();
-}
-
-void Daemon::Impl::work() {
-    std::unique_lock lock(jobs_mu);
-    while (true) {
-        jobs_cv.wait(lock, [this] { return jobs_stop || !jobs.empty(); });
-        // Queued jobs are dropped at shutdown: their events stay pending for the next start.
-        if (jobs_stop) return;
-        auto job = std::move(jobs.front());
-        jobs.pop_front();
-        lock.unlock();
-        job();
-        lock.lock();
-    }
+// Loads of projects this daemon never ran (the first trigger of a new project, or an address
+// that names no project and waits on every relay until the fetch times out) get at most half
+// of the workers: a flood of them never delays a start of a project that is known here.
+void Daemon::Impl::submit(bool known_project, std::function<void()> job) {
+    (void)workers->submit(known_project ? kKnownLane : kFirstLoadLane, std::move(job));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -676,14 +714,10 @@ void Daemon::wait() {
     i.loop.join();
     spdlog::info("shutting down: {}", i.config.stop_projects_on_exit ? "stopping every project" : "projects keep running");
     i.pool->unsubscribe(kSubscription);
-    {
-        std::lock_guard lock(i.jobs_mu);
-        i.jobs_stop = true;
-    }
-    i.jobs_cv.notify_all();
     // Workers finish their current job: a start in flight completes (so nothing is left
     // half-created); its event stays pending if the daemon is gone before it is marked.
-    for (auto& w : i.workers) w.join();
+    // Queued jobs are dropped: their events stay pending for the next start.
+    i.workers->stop();
     if (i.http) i.http->stop();
     if (i.orchestrator_events) i.orchestrator_events->stop();
     if (i.orchestrator) i.orchestrator->shutdown(i.config.stop_projects_on_exit);
@@ -697,6 +731,5 @@ void Daemon::wait() {
 int Daemon::http_port() const { return impl_->http ? impl_->http->port() : 0; }
 std::string Daemon::pubkey() const { return impl_->keys->pub.hex(); }
 std::string Daemon::daemon_id() const { return impl_->id; }
-std::vector<std::string> Daemon::relays() const { return impl_->relay_urls; }
 
 }  // namespace tenex::daemon

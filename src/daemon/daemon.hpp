@@ -48,7 +48,6 @@ public:
     int http_port() const;
     std::string pubkey() const;
     std::string daemon_id() const;
-    std::vector<std::string> relays() const;  // as connected (embedded relay included)
 
 private:
     Daemon();

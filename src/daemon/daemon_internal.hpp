@@ -21,8 +21,10 @@
 #include "daemon/metrics.hpp"
 #include "daemon/monitor.hpp"
 #include "daemon/state_store.hpp"
+#include "common/worker_pool.hpp"
 #include "docker/client.hpp"
 #include "gateway/server.hpp"
+#include "nostr/address.hpp"
 #include "nostr/keys.hpp"
 #include "project/loader.hpp"
 #include "project/workspace_manager.hpp"
@@ -46,6 +48,14 @@ struct Daemon::Impl final : ControlPlane {
     struct Inflight {
         std::vector<std::string> events{};  // event ids waiting for this project
         std::chrono::steady_clock::time_point since{};
+        int engine_attempts = 0;  // starts that failed because the engine did not answer
+    };
+    // A start that failed because the Docker engine did not answer: its events stay pending
+    // (in the state store too) and the start is tried again when the delay has passed.
+    struct EngineWait {
+        nostr::Address address{};
+        Inflight inflight{};
+        std::chrono::steady_clock::time_point retry_at{};
     };
 
     // daemon.cpp
@@ -59,13 +69,15 @@ struct Daemon::Impl final : ControlPlane {
     void handle(const Incoming& in);
     void route(const nostr::Event& event);
     bool trigger(const nostr::Address& address, const std::string& event_id);
-    void finish(const std::string& key, Result<sandbox::ProjectStatus> outcome);
+    void launch_start(const nostr::Address& address, const std::string& key, Inflight inflight);
+    void finish(const nostr::Address& address, const std::string& key,
+                Result<sandbox::ProjectStatus> outcome, bool engine_down);
+    void retry_engine_waits();
     void tick();
     void note_if_started(const std::string& key, const sandbox::ProjectStatus& s);
     std::set<std::string> running_projects() const;
     void publish_heartbeat();
-    void submit(std::function<void()> job);
-    void work();
+    void submit(bool known_project, std::function<void()> job);
     void reload();
     void reload_config();  // whitelist and relays, from the reloader
 
@@ -116,17 +128,16 @@ struct Daemon::Impl final : ControlPlane {
     // Owned by the daemon thread.
     std::optional<Monitor> monitor{};
     std::map<std::string, Inflight> inflight{};                // by project address
+    std::map<std::string, EngineWait> engine_waits{};          // by project address
     std::unordered_map<std::string, int> outstanding{};        // event id -> projects to wait for
     std::map<std::string, sandbox::ProjectStatus> last_states{};  // by project address
     std::map<std::string, std::int64_t> cursors{};             // relay -> newest created_at
     std::set<std::string> heartbeat_projects{};                // as of the last heartbeat
 
-    // Workers.
-    std::mutex jobs_mu;
-    std::condition_variable jobs_cv;
-    std::deque<std::function<void()>> jobs{};
-    bool jobs_stop = false;
-    std::vector<std::thread> workers{};
+    // Workers: workspace loads wait on clones and relays, starts on the orchestrator.
+    static constexpr std::size_t kKnownLane = 0;
+    static constexpr std::size_t kFirstLoadLane = 1;
+    std::unique_ptr<WorkerPool> workers{};
 
     // Resource usage is sampled on demand (ps, /projects), at most every few seconds.
     std::mutex usage_mu;

@@ -105,6 +105,7 @@ json to_json(const ProjectView& view) {
         {"started_at", st.started_at},
         {"uptime_seconds", nullptr},
         {"restarts", st.restart_count},
+        {"oom_kills", st.oom_kills},
         {"last_exit_code", nullptr},
         {"last_exit_reason", sandbox::to_string(st.last_exit_reason)},
         {"last_error", st.last_error},
@@ -150,6 +151,7 @@ Result<ProjectView> project_view_from_json(const json& j) {
         st.container_name = j.value("container_name", std::string{});
         st.started_at = j.value("started_at", std::string{});
         st.restart_count = j.value("restarts", 0);
+        st.oom_kills = j.value("oom_kills", 0);
         if (auto it = j.find("last_exit_code"); it != j.end() && !it->is_null())
             st.last_exit_code = it->get<int>();
         st.last_exit_reason = parse_exit_reason(j.value("last_exit_reason", std::string{}));

@@ -61,6 +61,7 @@ struct ProjectView {
 //   started_at     RFC 3339 from the engine ("" when none)
 //   uptime_seconds integer while starting/running/stopping with a parsable started_at, else null
 //   restarts       automatic restarts           last_exit_code  integer or null
+//   oom_kills      processes killed by the OOM killer (main process or a child)
 //   last_exit_reason "none"|"exit"|"oom"|"killed"  last_error   string
 //   last_trigger_unix_ms  0 when never triggered
 //   network_mode, policy, policy_digest  strings

@@ -60,10 +60,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
         rejected_.emplace(std::string(reason), &rejected.Add({{"reason", std::string(reason)}}));
     auto& triggers = BuildCounter()
                          .Name("tenex_triggers_total")
-                         .Help("Project triggers: start (not running) or touch (running)")
+                         .Help("Project triggers: start (not running), touch (running), engine_wait (a start kept: the Docker engine did not answer), engine_retry (a kept start tried again)")
                          .Register(*registry_);
     trigger_start_ = &triggers.Add({{"kind", "start"}});
     trigger_touch_ = &triggers.Add({{"kind", "touch"}});
+    trigger_engine_wait_ = &triggers.Add({{"kind", "engine_wait"}});
+    trigger_engine_retry_ = &triggers.Add({{"kind", "engine_retry"}});
     starts_ = &BuildCounter()
                    .Name("tenex_container_starts_total")
                    .Help("Project containers started")
@@ -76,7 +78,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                      .Add({});
     ooms_ = &BuildCounter()
                  .Name("tenex_oom_kills_total")
-                 .Help("Project containers killed by the OOM killer")
+                 .Help("Processes of project containers killed by the OOM killer (the main process or a child; one per engine oom event)")
                  .Register(*registry_)
                  .Add({});
     trigger_to_running_ = &BuildHistogram()
@@ -161,6 +163,8 @@ void Metrics::event_rejected(std::string_view reason) {
 void Metrics::trigger(std::string_view kind) {
     if (kind == "start") trigger_start_->Increment();
     else if (kind == "touch") trigger_touch_->Increment();
+    else if (kind == "engine_wait") trigger_engine_wait_->Increment();
+    else if (kind == "engine_retry") trigger_engine_retry_->Increment();
 }
 
 void Metrics::container_started() { starts_->Increment(); }

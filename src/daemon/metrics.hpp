@@ -6,10 +6,10 @@
 //   tenex_events_received_total{relay}            events handed to the monitor, per relay
 //   tenex_events_accepted_total                   events that became a trigger
 //   tenex_events_rejected_total{reason}           see kRejectReasons; anything else: "other"
-//   tenex_triggers_total{kind}                    kind="start" | "touch"
+//   tenex_triggers_total{kind}                    kind="start" | "touch" | "engine_wait" | "engine_retry"
 //   tenex_container_starts_total                  containers created and started
 //   tenex_container_restarts_total                automatic restarts after an exit
-//   tenex_oom_kills_total                         containers killed by the OOM killer
+//   tenex_oom_kills_total                         processes killed by the OOM killer (main or child)
 //   tenex_trigger_to_running_seconds              histogram, buckets 0.05 .. 60 s
 //   tenex_projects{state}                         gauge, one series per ProjectState
 //   tenex_relay_connected{relay}                  gauge 0/1
@@ -73,7 +73,7 @@ public:
     void event_received(const std::string& relay);
     void event_accepted();
     void event_rejected(std::string_view reason);  // unknown reasons count as "other"
-    void trigger(std::string_view kind);           // "start" | "touch"; others ignored
+    void trigger(std::string_view kind);           // the kinds above; others ignored
     void container_started();
     void container_restarted();
     void oom_killed();
@@ -104,6 +104,8 @@ private:
     std::map<std::string, prometheus::Counter*, std::less<>> rejected_{};
     prometheus::Counter* trigger_start_{nullptr};
     prometheus::Counter* trigger_touch_{nullptr};
+    prometheus::Counter* trigger_engine_wait_{nullptr};
+    prometheus::Counter* trigger_engine_retry_{nullptr};
     prometheus::Counter* starts_{nullptr};
     prometheus::Counter* restarts_{nullptr};
     prometheus::Counter* ooms_{nullptr};

@@ -71,6 +71,7 @@ struct Orchestrator::Entry {
     std::string started_at{};
     TimePoint started{};
     int restart_count = 0;
+    int oom_kills = 0;
     int backoff_attempt = 0;
     std::optional<int> last_exit_code{};
     ExitReason last_exit_reason = ExitReason::none;

@@ -30,7 +30,12 @@ void Orchestrator::on_engine_event(const docker::Event& event) {
         // During a start the id is not known yet: remember what died, match it later.
         if (event.id != e.container_id && !(e.busy && e.state == ProjectState::starting)) return;
         if (event.kind == docker::EventKind::Oom) {
+            // One per process the kernel killed: PID 1 (a die follows) or a child, after
+            // which the container may well go on running.
             e.oom_seen = true;
+            ++e.oom_kills;
+            spdlog::warn("orchestrator: {}: the OOM killer killed a process of {}", e.key,
+                         event.id.substr(0, 12));
         } else if (event.kind == docker::EventKind::Kill) {
             // Our own stops happen in state stopping; a kill of a running container comes from
             // someone else (docker stop/kill/rm -f). Signals that do not end a process don't count.

@@ -125,6 +125,9 @@ void Orchestrator::fail_waiters(Entry& e, const std::string& reason) {
 void Orchestrator::on_exited(Entry& e, std::optional<int> exit_code, bool oom_killed) {
     const TimePoint t = now();
     const int code = exit_code.value_or(-1);
+    // The engine's oom event was counted when it came; an OOM seen only by inspecting the
+    // exited container (the event stream had a gap) is counted here.
+    if (oom_killed && !e.oom_seen) ++e.oom_kills;
     e.last_exit_code = exit_code;
     e.last_exit_reason = exit_code ? classify_exit(code, oom_killed)
                                    : (oom_killed ? ExitReason::oom : ExitReason::killed);
@@ -209,6 +212,7 @@ ProjectStatus Orchestrator::status_of(const Entry& e) const {
     s.policy_digest = e.digest;
     s.started_at = e.started_at;
     s.restart_count = e.restart_count;
+    s.oom_kills = e.oom_kills;
     s.last_exit_code = e.last_exit_code;
     s.last_exit_reason = e.last_exit_reason;
     s.last_trigger_unix_ms = e.last_trigger_unix_ms;

@@ -48,6 +48,9 @@ struct ProjectStatus {
     std::string policy_digest{};
     std::string started_at{};          // the engine's StartedAt (RFC 3339) of the current container
     int restart_count = 0;             // automatic restarts since first seen or the last restart()
+    // Processes of this project's containers killed by the OOM killer since first seen: the
+    // container's main process, and children killed while the container went on running.
+    int oom_kills = 0;
     std::optional<int> last_exit_code{};
     ExitReason last_exit_reason = ExitReason::none;
     std::int64_t last_trigger_unix_ms = 0;  // 0: never triggered (adopted only)

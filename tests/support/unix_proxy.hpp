@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-namespace tenex::sandbox::test {
+namespace tenex::test {
 
 class UnixProxy {
   public:
@@ -142,4 +142,4 @@ class UnixProxy {
     std::thread accepter_;
 };
 
-}  // namespace tenex::sandbox::test
+}  // namespace tenex::test

@@ -336,7 +336,7 @@ TEST_F(OrchestratorDockerTest, EventsStreamConnectedLateOrInterruptedReconciles)
     ASSERT_NE(mkdtemp(dir), nullptr);
     const std::filesystem::path socket_dir = dir;
     {
-        test::UnixProxy proxy(tenex::test::docker_socket(), socket_dir / "docker.sock");
+        tenex::test::UnixProxy proxy(tenex::test::docker_socket(), socket_dir / "docker.sock");
         ASSERT_TRUE(proxy.ok());
         auto events_client = docker::Client::connect({.socket = proxy.path()});
         ASSERT_TRUE(events_client) << events_client.error().describe();
