@@ -84,6 +84,12 @@ TEST_F(ExecEvents, ExecRunsInsideTheSandboxAsItsUserAndEventsTellTheLifecycle) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "two streams\n");
     EXPECT_EQ(r.err, "err:two streams\n");
+    // With a terminal: one stream, the terminal's line ends.
+    r = exec("e2e-exec", {"/tenex-probe", "echo", "tty"}, {"--tty"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("tty\r\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("err:tty\r\n"), std::string::npos) << r.out;
+    EXPECT_TRUE(r.err.empty()) << r.err;
     // Another non-root user when asked; root in any spelling never.
     r = exec("e2e-exec", {"/tenex-probe", "id"}, {"--user", "1000:1000"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -95,7 +101,7 @@ TEST_F(ExecEvents, ExecRunsInsideTheSandboxAsItsUserAndEventsTellTheLifecycle) {
         EXPECT_TRUE(r.out.empty()) << r.out;
     }
     // Each exec counted; refusals too.
-    EXPECT_EQ(metric("tenex_execs_total{outcome=\"completed\"}"), 5);
+    EXPECT_EQ(metric("tenex_execs_total{outcome=\"completed\"}"), 6);
     EXPECT_EQ(metric("tenex_execs_total{outcome=\"refused\"}"), 4);
     // And in the daemon's log: argv[0] and the user, never the arguments.
     EXPECT_NE(daemon_->log().find(" as 1000:1000: /tenex-probe (1 arguments)"), std::string::npos);
@@ -114,6 +120,7 @@ TEST_F(ExecEvents, ExecRunsInsideTheSandboxAsItsUserAndEventsTellTheLifecycle) {
         << follower.log();
     r = cli({"events", "--http", http()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::printf("tenex-sandbox events:\n%s", r.out.c_str());  // what an operator sees
     const auto started = r.out.find(" started " + address);
     const auto exec_event = r.out.find(" exec " + address);
     const auto requested = r.out.find(" stop-requested " + address);
