@@ -730,7 +730,7 @@ static std::optional<std::pair<int, std::string>> refuse_browser(const httplib::
         return std::pair{403, std::string("cross-origin requests are refused")};
     if (req.method == "POST" && req.get_header_value(kActionHeader).empty())
         return std::pair{403, std::string("a state-changing request needs the header ") + kActionHeader +
-                                  ": 1 (`tenex-sandbox stop` and `restart` send it)"};
+                                  ": 1 (`tenex-sandbox stop`, `restart` and `exec` send it)"};
     if (listen.unix_socket || !req.has_header("Host")) return std::nullopt;
     const std::string host_header = req.get_header_value("Host");
     std::string_view host = host_header;

@@ -248,6 +248,28 @@ TEST_F(ExecEventsCli, ExecPassesOutputSeparatelyAndTheExitCode) {
     EXPECT_EQ(kept[2].reason, "/bin/prog as 65534:65534");
 }
 
+TEST_F(ExecEventsCli, ExecOverAUnixSocketAndAnUnreachableDaemon) {
+    tenex::test::TempDir dir;
+    const auto sock = (dir.path() / "api.sock").string();
+    HttpApi api(control_, metrics_, HttpOptions{.listen = "unix:" + sock, .events = &events_});
+    ASSERT_TRUE(api.start());
+    EXPECT_TRUE(api.exec_enabled());  // a unix socket: on by default
+    auto r = run({"exec", "alpha", "--http", "unix:" + sock, "--", "emit", "out\n", "err\n", "3"});
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_EQ(r.out, "out\n");
+    EXPECT_EQ(r.err, "err\n");
+    r = run({"events", "--tail", "1", "--http", "unix:" + sock});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find(" exec 31933:" + kOwnerA + ":alpha container=0123456789ab exit=3 reason=emit as the "
+                         "container's user\n"),
+              std::string::npos)
+        << r.out;
+    // No daemon: 125 and one line, like a refusal.
+    r = run({"exec", "alpha", "--http", "127.0.0.1:" + std::to_string(tenex::test::free_loopback_port()), "--", "id"});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_NE(r.err.find("cannot reach the daemon"), std::string::npos) << r.err;
+}
+
 TEST_F(ExecEventsCli, ExecRefusals) {
     auto expect_refused = [&](std::vector<std::string> args, const std::string& message) {
         args.insert(args.begin() + 1, {"--http", http_});
