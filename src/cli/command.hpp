@@ -33,5 +33,8 @@ void register_ps(CLI::App& root, Context& ctx);
 void register_stop(CLI::App& root, Context& ctx);
 void register_restart(CLI::App& root, Context& ctx);
 void register_logs(CLI::App& root, Context& ctx);
+void register_exec(CLI::App& root, Context& ctx);
+void register_shell(CLI::App& root, Context& ctx);
+void register_events(CLI::App& root, Context& ctx);
 
 }  // namespace tenex::cli

@@ -26,6 +26,9 @@ constexpr tenex::cli::RegisterFn kCommands[] = {
     tenex::cli::register_stop,
     tenex::cli::register_restart,
     tenex::cli::register_logs,
+    tenex::cli::register_exec,
+    tenex::cli::register_shell,
+    tenex::cli::register_events,
 };
 
 }  // namespace

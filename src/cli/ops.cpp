@@ -3,10 +3,14 @@
 //   tenex-sandbox stop <project>
 //   tenex-sandbox restart <project>
 //   tenex-sandbox logs <project> [-f] [--tail N]
+//   tenex-sandbox exec <project> [--tty] [--user UID:GID] -- CMD [ARG...]
+//   tenex-sandbox shell <project> [--user UID:GID] [--shell PATH]
+//   tenex-sandbox events [-f] [--json] [--tail N]
 // Each takes --http ADDR ("host:port" or "unix:/path"; default 127.0.0.1:7878) or
 // -c/--config FILE (its http_listen). <project> is an address "31933:<owner>:<d>" or a `d`.
 // Exit codes: 0 ok; 1 the daemon is unreachable or refused the request (unknown project, ...);
-// 2 bad usage (bad address, unreadable config).
+// 2 bad usage (bad address, unreadable config). exec and shell pass the process's exit code
+// through and use 125 (like `docker exec`) when the daemon is unreachable or refuses.
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -33,6 +37,10 @@ struct OpsArgs {
     bool json_output{false};
     bool follow{false};
     int tail{-1};
+    std::vector<std::string> cmd{};
+    std::string user{};
+    bool tty{false};
+    std::string shell{"/bin/sh"};
 };
 
 struct Endpoint {
@@ -109,7 +117,24 @@ OResult<Reply> request(const Endpoint& e, const std::string& method, const std::
     client.set_read_timeout(on_data ? 24 * 3600 : 60, 0);
     client.set_keep_alive(false);
     httplib::Result r{nullptr, httplib::Error::Unknown};
-    if (method == "POST") {
+    if (method == "POST" && on_data) {
+        httplib::Request post;
+        post.method = "POST";
+        post.path = path;
+        post.headers = {{daemon::kActionHeader, "1"}};
+        post.response_handler = [&](const httplib::Response& res) {
+            reply.status = res.status;
+            return true;
+        };
+        post.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+            if (reply.status != 200) {
+                reply.body.append(data, n);
+                return true;
+            }
+            return on_data(std::string_view(data, n));
+        };
+        r = client.send(post);
+    } else if (method == "POST") {
         r = client.Post(path.c_str(), httplib::Headers{{daemon::kActionHeader, "1"}}, "", "");
     } else if (on_data) {
         r = client.Get(
@@ -313,6 +338,112 @@ void run_logs(const OpsArgs& a, Context& ctx) {
     if (reply->status != 200) return fail({1, error_of(*reply)});
 }
 
+// ---------------------------------------------------------------------------------------------
+// exec, shell
+
+// Reads the daemon's exec stream (http_api.hpp): frames [type, 0, 0, 0, size32be] + payload.
+class ExecStreamReader {
+public:
+    // false: stop (a write failed or the stream is malformed)
+    bool feed(std::string_view chunk) {
+        buffer_.append(chunk);
+        std::size_t pos = 0;
+        bool ok = true;
+        while (ok && buffer_.size() - pos >= 8) {
+            const auto* h = reinterpret_cast<const unsigned char*>(buffer_.data() + pos);
+            const std::size_t size = (std::size_t{h[4]} << 24) | (std::size_t{h[5]} << 16) |
+                                     (std::size_t{h[6]} << 8) | std::size_t{h[7]};
+            if (buffer_.size() - pos - 8 < size) break;
+            std::string_view payload(buffer_.data() + pos + 8, size);
+            if (h[0] == daemon::kExecStdout || h[0] == daemon::kExecStderr) {
+                FILE* out = h[0] == daemon::kExecStdout ? stdout : stderr;
+                ok = std::fwrite(payload.data(), 1, payload.size(), out) == payload.size();
+                std::fflush(out);
+            } else if (h[0] == daemon::kExecEnd) {
+                end = json::parse(payload, nullptr, false);
+            } else {
+                malformed = true;
+                ok = false;
+            }
+            pos += 8 + size;
+        }
+        buffer_.erase(0, pos);
+        return ok;
+    }
+    json end{};  // the last frame's JSON, null until it came
+    bool malformed{false};
+
+private:
+    std::string buffer_;
+};
+
+void run_exec(const OpsArgs& a, Context& ctx, const char* name) {
+    auto fail = [&](const OpsError& e) {
+        std::fprintf(stderr, "tenex-sandbox %s: %s\n", name, e.message.c_str());
+        ctx.exit_code = e.exit_code == 2 ? 2 : 125;
+    };
+    if (a.cmd.empty()) return fail({2, "no command given (tenex-sandbox exec <project> -- CMD...)"});
+    auto endpoint = resolve_endpoint(a);
+    if (!endpoint) return fail(endpoint.error());
+    std::string path = project_path(a.project, "exec") + "?tty=" + (a.tty ? "1" : "0");
+    if (!a.user.empty()) path += "&user=" + docker::url_encode(a.user);
+    for (const auto& arg : a.cmd) path += "&cmd=" + docker::url_encode(arg);
+    ExecStreamReader reader;
+    auto reply = request(*endpoint, "POST", path, [&](std::string_view data) { return reader.feed(data); });
+    if (!reply) return fail(reply.error());
+    if (reply->status != 200) return fail({1, error_of(*reply)});
+    if (reader.malformed) return fail({1, "malformed exec stream from the daemon"});
+    if (!reader.end.is_object()) return fail({1, "the exec stream ended without an exit code"});
+    if (auto it = reader.end.find("exit_code"); it != reader.end.end() && it->is_number_integer()) {
+        ctx.exit_code = it->get<int>();
+        return;
+    }
+    return fail({1, "exec failed: " + reader.end.value("error", std::string("unknown error"))});
+}
+
+// ---------------------------------------------------------------------------------------------
+// events
+
+void run_events(const OpsArgs& a, Context& ctx) {
+    auto fail = [&](const OpsError& e) {
+        std::fprintf(stderr, "tenex-sandbox events: %s\n", e.message.c_str());
+        ctx.exit_code = e.exit_code;
+    };
+    auto endpoint = resolve_endpoint(a);
+    if (!endpoint) return fail(endpoint.error());
+    std::string path = std::string("/events?follow=") + (a.follow ? "1" : "0");
+    if (a.tail >= 0) path += "&tail=" + std::to_string(a.tail);
+    std::string pending;
+    bool bad = false;
+    auto reply = request(*endpoint, "GET", path, [&](std::string_view data) {
+        pending.append(data);
+        std::size_t nl;
+        while ((nl = pending.find('\n')) != std::string::npos) {
+            std::string line = pending.substr(0, nl);
+            pending.erase(0, nl + 1);
+            if (line.empty()) continue;
+            std::string out;
+            if (a.json_output) {
+                out = line;
+            } else {
+                auto e = daemon::lifecycle_event_from_json(json::parse(line, nullptr, false));
+                if (!e) {
+                    bad = true;
+                    return false;
+                }
+                out = daemon::to_line(*e);
+            }
+            out += "\n";
+            if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size()) return false;
+            std::fflush(stdout);
+        }
+        return true;
+    });
+    if (!reply) return fail(reply.error());
+    if (reply->status != 200) return fail({1, error_of(*reply)});
+    if (bad) return fail({1, "malformed event from the daemon"});
+}
+
 void add_endpoint_options(CLI::App* cmd, OpsArgs& a) {
     cmd->add_option("--http", a.http,
                     "The daemon's HTTP API: host:port or unix:/path (default 127.0.0.1:7878)");
@@ -353,6 +484,57 @@ void register_logs(CLI::App& root, Context& ctx) {
     cmd->add_flag("-f,--follow", a->follow, "Follow the logs until the container ends");
     cmd->add_option("--tail", a->tail, "Only the last N lines")->check(CLI::NonNegativeNumber);
     cmd->callback([a, &ctx] { run_logs(*a, ctx); });
+}
+
+void register_exec(CLI::App& root, Context& ctx) {
+    auto a = std::make_shared<OpsArgs>();
+    auto* cmd = root.add_subcommand(
+        "exec", "Run a command inside a project's running sandbox (its user and limits); exits with its code");
+    add_endpoint_options(cmd, *a);
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
+    cmd->add_option("cmd", a->cmd, "The command and its arguments (after --)")->required();
+    cmd->add_flag("-t,--tty", a->tty, "Allocate a pseudo-terminal (output is then one stream)");
+    cmd->add_option("-u,--user", a->user, "Run as UID:GID (numbers, not 0; default the container's user)");
+    cmd->footer("No stdin is forwarded. Exit code: the command's; 125 when the daemon refuses or is unreachable.");
+    cmd->callback([a, &ctx] { run_exec(*a, ctx, "exec"); });
+}
+
+void register_shell(CLI::App& root, Context& ctx) {
+    auto a = std::make_shared<OpsArgs>();
+    auto* cmd = root.add_subcommand("shell", "Run the image's shell inside a project's running sandbox");
+    add_endpoint_options(cmd, *a);
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
+    cmd->add_option("-u,--user", a->user, "Run as UID:GID (numbers, not 0; default the container's user)");
+    cmd->add_option("--shell", a->shell, "The shell's path in the image");
+    cmd->add_option("--command", a->cmd, "Run this command line with the shell (SHELL -c LINE)");
+    cmd->callback([a, &ctx] {
+        OpsArgs args = *a;
+        if (!a->cmd.empty()) {
+            std::string line;
+            for (const auto& part : a->cmd) line += (line.empty() ? "" : " ") + part;
+            args.cmd = {a->shell, "-c", line};
+        } else {
+            std::fprintf(stderr,
+                         "tenex-sandbox shell: an interactive shell needs a terminal stream through the daemon, "
+                         "which this version does not have yet; run one command line with --command 'LINE' "
+                         "or use `tenex-sandbox exec`\n");
+            ctx.exit_code = 2;
+            return;
+        }
+        run_exec(args, ctx, "shell");
+    });
+}
+
+void register_events(CLI::App& root, Context& ctx) {
+    auto a = std::make_shared<OpsArgs>();
+    auto* cmd = root.add_subcommand("events", "Print the daemon's lifecycle events (started, stopped, crashed, ...)");
+    add_endpoint_options(cmd, *a);
+    cmd->add_flag("-f,--follow", a->follow, "Keep printing new events as they happen");
+    cmd->add_flag("--json", a->json_output, "One JSON object per line instead of text");
+    cmd->add_option("--tail", a->tail, "Only the last N of the kept events first (default all)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->footer("Line: <time> <type> <project>[ container=<id>][ exit=<code>][ reason=<text>]");
+    cmd->callback([a, &ctx] { run_events(*a, ctx); });
 }
 
 }  // namespace tenex::cli

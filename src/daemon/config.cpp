@@ -230,6 +230,16 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
         })},
         {"start_concurrency", H([&](auto& n, auto& k) { r.integer(n, k, c.start_concurrency, 1u, 64u); })},
         {"stop_projects_on_exit", H([&](auto& n, auto& k) { r.boolean(n, k, c.stop_projects_on_exit); })},
+        {"exec", H([&](auto& n, auto& k) {
+            r.mapping(n, k, {
+                {"enabled", H([&](auto& v, auto& kk) {
+                    std::string s;
+                    if (!r.string(v, kk, s)) return;
+                    if (s == "true" || s == "false") c.exec_enabled = s == "true";
+                    else r.error(v, kk, "expected true or false, got '" + s + "'");
+                })},
+            });
+        })},
         {"monitor", H([&](auto& n, auto& k) {
             r.mapping(n, k, {
                 {"events_per_second", H([&](auto& v, auto& kk) { r.number(v, kk, c.monitor.events_per_second, 0.001, 1e6); })},

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,9 @@ struct DaemonConfig {
     double gateway_write_burst = 50;        // bucket size
     unsigned start_concurrency = 4;
     bool stop_projects_on_exit = false;
+    // `tenex-sandbox exec|shell` through the HTTP API (exec.enabled). Unset: on when the API
+    // listens on loopback or a unix socket, off otherwise.
+    std::optional<bool> exec_enabled{};
     MonitorLimits monitor{};
     project::RepoPolicy git{};            // allowed schemes and hosts for clones
     project::CloneLimits clone{};

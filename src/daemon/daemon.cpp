@@ -237,9 +237,16 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     if (!orchestrator_events->start()) spdlog::warn("Docker events stream not connected yet; retrying");
     if (auto rec = orchestrator->reconcile().get(); !rec)
         spdlog::warn("reconcile: {}", rec.error().message);
-    for (const auto& s : orchestrator->snapshot()) last_states[s.project.address()] = s;
+    for (const auto& s : orchestrator->snapshot()) {
+        last_states[s.project.address()] = s;
+        if (s.state == sandbox::ProjectState::running)
+            event_log.record({.seq = 0, .at_ms = 0, .type = "adopted", .project = s.project.address(),
+                              .container = s.container_id.substr(0, 12), .exit_code = {}, .reason = {}});
+    }
 
-    http = std::make_unique<HttpApi>(*this, metrics, HttpOptions{.listen = config.http_listen});
+    http = std::make_unique<HttpApi>(*this, metrics, HttpOptions{.listen = config.http_listen,
+                                                                 .exec_enabled = config.exec_enabled,
+                                                                 .events = &event_log});
     if (auto started = http->start(); !started) return make_error("HTTP API on " + config.http_listen + ": " + started.error().message);
 
     monitor.emplace(config.monitor, config.whitelist);
@@ -429,6 +436,8 @@ bool Daemon::Impl::trigger(const nostr::Address& address, const std::string& eve
     if (auto name = project::map_workspace(ref.owner, ref.d); !name) {
         metrics.event_rejected("bad_address");
         spdlog::warn("{}: refused: {}", log::printable(key), name.error().message);
+        event_log.record({.seq = 0, .at_ms = 0, .type = "refused", .project = log::printable(key), .container = {},
+                          .exit_code = {}, .reason = name.error().message});
         return false;
     }
     auto current = last_states.find(key);
@@ -499,6 +508,7 @@ void Daemon::Impl::finish(const nostr::Address& address, const std::string& key,
         metrics.observe_trigger_to_running(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - done.since).count());
         spdlog::info("{} running in {} ({})", log::printable(key), outcome->container_name, outcome->container_id.substr(0, 12));
+        observe(key, *outcome);
         note_if_started(key, *outcome);  // here or in tick(), whichever sees it running first
         last_states[key] = *outcome;
         (void)state->upsert_project({.address = key, .status = "running", .container_id = outcome->container_id,
@@ -508,6 +518,8 @@ void Daemon::Impl::finish(const nostr::Address& address, const std::string& key,
                                   : outcome.error().message;
         spdlog::error("{} not started: {}", log::printable(key), log::printable(why, 300));
         (void)state->add_history(key, {.at = unix_now(), .what = "start-failed", .detail = why});
+        event_log.record({.seq = 0, .at_ms = 0, .type = "start-failed", .project = key, .container = {},
+                          .exit_code = {}, .reason = log::printable(why, 300)});
         (void)state->upsert_project({.address = key, .status = "failed", .container_id = {}, .updated_at = unix_now()});
     }
     // Failed starts are handled too: a later trigger tries again, a restart does not loop.
@@ -560,6 +572,7 @@ void Daemon::Impl::tick() {
         auto prev = last_states.find(key);
         const bool changed = prev == last_states.end() || prev->second.state != s.state ||
                              prev->second.container_id != s.container_id;
+        observe(key, s);
         note_if_started(key, s);
         if (prev != last_states.end() && s.restart_count > prev->second.restart_count)
             for (int i = prev->second.restart_count; i < s.restart_count; ++i) metrics.container_restarted();

@@ -7,6 +7,9 @@
 #include <future>
 
 #include "daemon/daemon_internal.hpp"
+#include "docker/containers.hpp"
+#include "docker/exec.hpp"
+#include "sandbox/sandbox_spec.hpp"
 
 namespace tenex::daemon {
 
@@ -88,6 +91,47 @@ Status Daemon::Impl::logs(const std::string& project, const LogOptions& options,
     std::string container = status && !status->container_id.empty() ? status->container_id
                                                                      : sandbox::container_name(*ref);
     return stream_container_logs(*docker, container, options, sink);
+}
+
+void Daemon::Impl::observe(const std::string& key, const sandbox::ProjectStatus& s) {
+    auto prev = last_states.find(key);
+    event_log.observe(prev == last_states.end() ? std::nullopt : std::optional(prev->second), s);
+}
+
+// The project's running container, found by this daemon's labels and the project's (never by
+// name alone: a container someone else named alike is not ours to exec into).
+Result<std::string> Daemon::Impl::exec_create(const std::string& project, const ExecRequest& request) {
+    docker::ListOptions list;
+    list.labels = orchestrator->label_filters();
+    list.labels.push_back(std::string(sandbox::kLabelProject) + "=" + project);
+    auto found = docker::list_containers(*docker, list);
+    if (!found) return make_error(found.error().describe());
+    if (found->empty()) return make_error("no running container of " + project);
+    if (found->size() > 1) return make_error(std::to_string(found->size()) + " running containers of " + project);
+    // Never privileged, no capabilities added: the process gets the container's user (unless
+    // request.user names another non-root one), namespaces, cgroup and limits.
+    auto id = docker::create_exec(*docker, found->front().id,
+                                  docker::ExecSpec{.cmd = request.cmd, .user = request.user, .tty = request.tty});
+    if (!id) return make_error(id.error().describe());
+    return *id;
+}
+
+Result<int> Daemon::Impl::exec_run(const std::string& exec_id, bool tty, std::stop_token stop,
+                                   const std::function<bool(bool, std::string_view)>& sink) {
+    auto started = docker::start_exec(
+        *docker, exec_id, tty,
+        [&](docker::LogStream s, std::string_view data) { return sink(s == docker::LogStream::Stderr, data); },
+        stop);
+    if (!started) return make_error(started.error().describe());
+    if (stop.stop_requested()) return make_error("ended by the API (the client went away or the daemon stops)");
+    // The stream ends when the process has; the engine may take a moment to record its code.
+    for (int i = 0; i < 50; ++i) {
+        auto st = docker::inspect_exec(*docker, exec_id);
+        if (!st) return make_error(st.error().describe());
+        if (!st->running && st->exit_code) return *st->exit_code;
+        std::this_thread::sleep_for(100ms);
+    }
+    return make_error("the engine did not report the exit code");
 }
 
 }  // namespace tenex::daemon

@@ -17,6 +17,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/event_log.hpp"
 #include "daemon/http_api.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/monitor.hpp"
@@ -88,7 +89,12 @@ struct Daemon::Impl final : ControlPlane {
     Result<ProjectView> restart(const std::string& project) override;
     Status logs(const std::string& project, const LogOptions& options,
                 const std::function<bool(std::string_view)>& sink) override;
+    Result<std::string> exec_create(const std::string& project, const ExecRequest& request) override;
+    Result<int> exec_run(const std::string& exec_id, bool tty, std::stop_token stop,
+                         const std::function<bool(bool, std::string_view)>& sink) override;
     ProjectView view_of(const sandbox::ProjectStatus& status);
+    // Lifecycle events (GET /events): what changed since the last sample of a project.
+    void observe(const std::string& key, const sandbox::ProjectStatus& s);
     Result<ProjectView> control(const std::string& project, bool restart);
 
     DaemonConfig config{};
@@ -109,6 +115,7 @@ struct Daemon::Impl final : ControlPlane {
     std::unique_ptr<sandbox::Orchestrator> orchestrator{};
     std::unique_ptr<sandbox::OrchestratorEvents> orchestrator_events{};
     Metrics metrics{};
+    EventLog event_log{};
     std::unique_ptr<HttpApi> http{};
 
     std::mutex policies_mu;

@@ -24,6 +24,8 @@
 
 #include "docker/logs.hpp"
 #include "docker/url.hpp"
+#include "common/log.hpp"
+#include "nostr/utf8.hpp"
 
 namespace tenex::daemon {
 
@@ -197,6 +199,44 @@ Status stream_container_logs(const docker::Client& client, const std::string& co
     auto r = client.stream("GET", path, "logs of container " + container, handlers, options.stop);
     if (!r) return make_error(r.error().describe());
     return Unit{};
+}
+
+Status check_exec_user(std::string_view user) {
+    if (user.empty()) return Unit{};
+    const auto colon = user.find(':');
+    const auto uid_text = user.substr(0, colon);
+    const auto gid_text = colon == std::string_view::npos ? std::string_view{} : user.substr(colon + 1);
+    // Decimal digits only (no sign, no space), at most 2^31-1.
+    auto id = [](std::string_view s) -> std::optional<std::int64_t> {
+        if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string_view::npos)
+            return std::nullopt;
+        std::int64_t v = 0;
+        std::from_chars(s.data(), s.data() + s.size(), v);
+        return v;
+    };
+    auto is_root = [&](std::string_view s) { return s == "root" || id(s) == std::optional<std::int64_t>(0); };
+    if (is_root(uid_text) || (colon != std::string_view::npos && is_root(gid_text)))
+        return make_error("forbidden: a sandbox process never runs as root (uid 0 or gid 0)");
+    if (colon == std::string_view::npos)
+        return make_error("expected --user uid:gid in numbers (names and a uid alone are resolved "
+                          "inside the image, where they can mean root)");
+    auto uid = id(uid_text);
+    auto gid = id(gid_text);
+    if (!uid || !gid || *uid > 2147483647 || *gid > 2147483647)
+        return make_error("expected --user uid:gid as two decimal numbers from 1 to 2147483647");
+    return Unit{};
+}
+
+std::string exec_frame(unsigned char type, std::string_view payload) {
+    std::string f(8, '\0');
+    f[0] = static_cast<char>(type);
+    const auto n = static_cast<std::uint32_t>(payload.size());
+    f[4] = static_cast<char>((n >> 24) & 0xff);
+    f[5] = static_cast<char>((n >> 16) & 0xff);
+    f[6] = static_cast<char>((n >> 8) & 0xff);
+    f[7] = static_cast<char>(n & 0xff);
+    f.append(payload);
+    return f;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -536,6 +576,59 @@ Result<LogOptions> parse_log_query(const httplib::Request& req) {
     return o;
 }
 
+Result<ExecRequest> parse_exec_query(const httplib::Request& req) {
+    ExecRequest r;
+    std::size_t total = 0;
+    // req.params is a multimap: equal keys keep the order they came in.
+    for (const auto& [key, value] : req.params) {
+        if (key == "cmd") {
+            if (!nostr::is_valid_utf8(value)) return make_error("cmd arguments must be UTF-8");
+            if (value.find('\0') != std::string::npos) return make_error("NUL in a cmd argument");
+            total += value.size();
+            r.cmd.push_back(value);
+        } else if (key == "tty") {
+            if (value == "1" || value == "true") r.tty = true;
+            else if (value == "0" || value == "false" || value.empty()) r.tty = false;
+            else return make_error("tty must be 0 or 1");
+        } else if (key == "user") {
+            r.user = value;
+        } else {
+            return make_error("unknown parameter '" + shorten(key) + "'");
+        }
+    }
+    if (r.cmd.empty()) return make_error("no command: give cmd=<argv[0]>&cmd=<argv[1]>...");
+    if (r.cmd.front().empty()) return make_error("empty command");
+    if (r.cmd.size() > 256 || total > 64 * 1024) return make_error("command too long (256 arguments, 64 KiB at most)");
+    if (auto ok = check_exec_user(r.user); !ok) return std::move(ok).error();
+    return r;
+}
+
+struct EventQuery {
+    bool follow{false};
+    int tail{-1};
+};
+
+Result<EventQuery> parse_event_query(const httplib::Request& req) {
+    EventQuery q;
+    for (const auto& [key, value] : req.params) {
+        if (key == "follow") {
+            if (value == "1" || value == "true" || value.empty()) q.follow = true;
+            else if (value == "0" || value == "false") q.follow = false;
+            else return make_error("follow must be 0 or 1");
+        } else if (key == "tail") {
+            int n = -1;
+            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+            if (value == "all") n = -1;
+            else if (ec != std::errc() || end != value.data() + value.size() || n < 0)
+                return make_error("tail must be a non-negative number or 'all'");
+            q.tail = n;
+        } else {
+            return make_error("unknown parameter '" + shorten(key) + "'");
+        }
+    }
+    return q;
+}
+
 }  // namespace
 
 HttpApi::HttpApi(ControlPlane& control, Metrics& metrics, HttpOptions options)
@@ -558,6 +651,7 @@ Status HttpApi::start() {
                                 : bind_tcp(*addr, options_.allow_non_loopback, options_.listen);
     if (!fd) return std::move(fd).error();
     listen_ = *addr;
+    exec_enabled_ = options_.exec_enabled.value_or(addr->unix_socket || addr->loopback());
     if (addr->unix_socket) {
         unix_path_ = addr->path;
     } else {
@@ -607,9 +701,9 @@ Status HttpApi::start() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!server_->is_running() && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    spdlog::info("http: API listening on {}", addr->unix_socket
-                                                   ? "unix:" + addr->path
-                                                   : addr->host + ":" + std::to_string(port_));
+    spdlog::info("http: API listening on {} (exec {})",
+                 addr->unix_socket ? "unix:" + addr->path : addr->host + ":" + std::to_string(port_),
+                 exec_enabled_ ? "enabled" : "disabled");
     return Unit{};
 }
 
@@ -638,7 +732,7 @@ static std::optional<std::pair<int, std::string>> refuse_browser(const httplib::
         return std::pair{403, std::string("cross-origin requests are refused")};
     if (req.method == "POST" && req.get_header_value(kActionHeader).empty())
         return std::pair{403, std::string("a state-changing request needs the header ") + kActionHeader +
-                                  ": 1 (`tenex-sandbox stop` and `restart` send it)"};
+                                  ": 1 (`tenex-sandbox stop`, `restart` and `exec` send it)"};
     if (listen.unix_socket || !req.has_header("Host")) return std::nullopt;
     const std::string host_header = req.get_header_value("Host");
     std::string_view host = host_header;
@@ -689,6 +783,11 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
         res.set_content(metrics_.serialize(), "text/plain; version=0.0.4; charset=utf-8");
         return;
     }
+    if (parts.size() == 1 && parts[0] == "events") {
+        if (!get) return method_not_allowed("GET");
+        if (!options_.events) return send_error(res, 404, "no such endpoint");
+        return stream_events(req, res);
+    }
     if (parts.empty() || parts[0] != "projects") return send_error(res, 404, "no such endpoint");
     if (parts.size() == 1) {
         if (!get) return method_not_allowed("GET");
@@ -700,10 +799,12 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
     auto arg = decode_segment(parts[1]);
     if (!arg) return send_error(res, 400, "malformed percent-encoding in the project");
     std::string action = parts.size() == 3 ? std::string(parts[2]) : std::string();
-    if (!action.empty() && action != "stop" && action != "restart" && action != "logs")
+    if (!action.empty() && action != "stop" && action != "restart" && action != "logs" &&
+        action != "exec")
         return send_error(res, 404, "no such endpoint");
     if ((action.empty() || action == "logs") && !get) return method_not_allowed("GET");
-    if ((action == "stop" || action == "restart") && !post) return method_not_allowed("POST");
+    if ((action == "stop" || action == "restart" || action == "exec") && !post)
+        return method_not_allowed("POST");
 
     // httplib calls this before reading a body: refuse one, so an action never runs for a
     // request that is still (or never) sending data.
@@ -712,12 +813,25 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
                  (!content_length.empty() && content_length != "0")))
         return send_error(res, 400, "no request body expected");
 
+    if (action == "exec" && !exec_enabled_) {
+        metrics_.exec("refused");
+        spdlog::warn("http: exec refused: disabled by the configuration (exec.enabled)");
+        return send_error(res, 403, "exec is disabled by the daemon's configuration (exec.enabled)");
+    }
     auto found = resolve_project(control_, *arg);
-    if (found.status != 200) return send_error(res, found.status, found.error);
+    if (found.status != 200) {
+        if (action == "exec") metrics_.exec("refused");
+        return send_error(res, found.status, found.error);
+    }
     const std::string address = found.view.status.project.address();
     if (action.empty()) return send_json(res, 200, to_json(found.view));
+    if (action == "exec") return run_exec(req, found.view, res);
     if (action == "stop" || action == "restart") {
         spdlog::info("http: {} requested for {}", action, address);
+        if (options_.events)
+            options_.events->record({.seq = 0, .at_ms = 0, .type = action + "-requested", .project = address,
+                                     .container = found.view.status.container_id.substr(0, 12),
+                                     .exit_code = {}, .reason = "operator"});
         auto r = action == "stop" ? control_.stop(address) : control_.restart(address);
         if (!r) return send_error(res, 500, action + " failed: " + r.error().message);
         return send_json(res, 200, to_json(*r));
@@ -757,6 +871,121 @@ void HttpApi::follow_logs(const httplib::Request& req, const std::string& addres
                 std::string line = "\n[tenex-sandbox] logs ended: " + st.error().message + "\n";
                 sink.write(line.data(), line.size());
             }
+            sink.done();
+            return true;
+        },
+        [this, follow](bool) {
+            if (follow) followers_->leave();
+        });
+}
+
+void HttpApi::run_exec(const httplib::Request& req, const ProjectView& view, httplib::Response& res) {
+    const std::string address = view.status.project.address();
+    auto refuse = [&](int status, const std::string& why) {
+        metrics_.exec("refused");
+        spdlog::warn("http: exec in {} refused: {}", address, why);
+        send_error(res, status, why);
+    };
+    auto request = parse_exec_query(req);
+    if (!request) return refuse(400, request.error().message);
+    if (view.status.state != sandbox::ProjectState::running || view.status.container_id.empty())
+        return refuse(409, "project " + address + " is not running (" +
+                               sandbox::to_string(view.status.state) + ")");
+    if (!followers_->enter())
+        return refuse(503, "too many streams (" + std::to_string(followers_->max()) +
+                               " at once); try again later");
+    const std::string who = request->user.empty() ? "the container's user" : request->user;
+    auto created = control_.exec_create(address, *request);
+    if (!created) {
+        followers_->leave();
+        metrics_.exec("failed");
+        spdlog::error("http: exec in {} failed: {}", address, created.error().message);
+        return send_error(res, 500, "exec failed: " + created.error().message);
+    }
+    // Logged without its arguments (they may carry secrets).
+    spdlog::info("http: exec {} in {} as {}: {} ({} arguments{})", created->substr(0, 12), address, who,
+                 log::printable(request->cmd.front(), 120), request->cmd.size() - 1, request->tty ? ", tty" : "");
+    res.status = 200;
+    res.set_header("Cache-Control", "no-store");
+    const int client = client_socket(req);
+    res.set_chunked_content_provider(
+        "application/vnd.tenex.exec-stream",
+        [this, address, who, exec_id = *created, tty = request->tty, argv0 = request->cmd.front(),
+         container = view.status.container_id.substr(0, 12), client](std::size_t, httplib::DataSink& sink) {
+            std::stop_source mine;
+            std::stop_callback api_stops(stop_source_.get_token(), [&mine] { mine.request_stop(); });
+            const std::uint64_t watch = client >= 0 ? followers_->watch(client, mine) : 0;
+            bool client_ok = true;
+            const auto t0 = std::chrono::steady_clock::now();
+            auto code = control_.exec_run(exec_id, tty, mine.get_token(), [&](bool is_stderr, std::string_view data) {
+                if (!client_ok) return false;
+                if (data.empty()) return true;
+                auto frame = exec_frame(is_stderr ? kExecStderr : kExecStdout, data);
+                if (!sink.write(frame.data(), frame.size())) client_ok = false;
+                return client_ok;
+            });
+            if (watch) followers_->unwatch(watch);
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - t0).count();
+            if (code) {
+                metrics_.exec("completed");
+                spdlog::info("http: exec {} in {} exited {} after {} ms", exec_id.substr(0, 12), address, *code, ms);
+            } else {
+                metrics_.exec("failed");
+                spdlog::warn("http: exec {} in {} failed after {} ms: {}", exec_id.substr(0, 12), address, ms,
+                             code.error().message);
+            }
+            if (options_.events)
+                options_.events->record({.seq = 0, .at_ms = 0, .type = "exec", .project = address,
+                                         .container = container,
+                                         .exit_code = code ? std::optional<int>(*code) : std::nullopt,
+                                         .reason = log::printable(argv0, 120) + " as " + who +
+                                                   (code ? "" : ": " + code.error().message)});
+            if (!client_ok) return false;
+            json end = code ? json{{"exit_code", *code}} : json{{"error", code.error().message}};
+            auto frame = exec_frame(kExecEnd, dump(end));
+            sink.write(frame.data(), frame.size());
+            sink.done();
+            return true;
+        },
+        [this](bool) { followers_->leave(); });
+}
+
+void HttpApi::stream_events(const httplib::Request& req, httplib::Response& res) {
+    auto query = parse_event_query(req);
+    if (!query) return send_error(res, 400, query.error().message);
+    if (query->follow && !followers_->enter())
+        return send_error(res, 503, "too many followers (" + std::to_string(followers_->max()) +
+                                        " at once); try again later");
+    res.status = 200;
+    res.set_header("Cache-Control", "no-store");
+    const int client = client_socket(req);
+    const bool follow = query->follow;
+    res.set_chunked_content_provider(
+        "application/x-ndjson",
+        [this, q = *query, client](std::size_t, httplib::DataSink& sink) {
+            std::stop_source mine;
+            std::stop_callback api_stops(stop_source_.get_token(), [&mine] { mine.request_stop(); });
+            const std::uint64_t watch = q.follow && client >= 0 ? followers_->watch(client, mine) : 0;
+            auto write = [&](const std::vector<LifecycleEvent>& events, std::uint64_t& seq) {
+                std::string out;
+                for (const auto& e : events) {
+                    out += dump(to_json(e)) + "\n";
+                    seq = e.seq;
+                }
+                return out.empty() || sink.write(out.data(), out.size());
+            };
+            std::uint64_t seq = options_.events->last_seq();
+            auto first = options_.events->last(q.tail);
+            bool ok = write(first, seq);
+            if (!first.empty()) seq = std::max(seq, first.back().seq);
+            while (ok && q.follow && !mine.stop_requested()) {
+                auto next = options_.events->wait_after(seq, mine.get_token(), std::chrono::seconds(1));
+                ok = write(next, seq);
+            }
+            if (watch) followers_->unwatch(watch);
+            // The client gone: drop the connection; the API stopping: a clean end.
+            if (!ok || (mine.stop_requested() && !stop_source_.stop_requested())) return false;
             sink.done();
             return true;
         },

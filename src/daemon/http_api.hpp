@@ -10,6 +10,19 @@
 //   POST /projects/{project}/restart   200 to_json(view after) | 404 | 400 | 409 | 500
 //   GET  /projects/{project}/logs?follow=1&tail=N
 //                                      200 chunked text/plain (stdout and stderr, in order)
+//   POST /projects/{project}/exec?cmd=A&cmd=B...&tty=0|1&user=UID:GID
+//                                      a process in the project's running container (below)
+//   GET  /events?follow=0|1&tail=N     200 chunked application/x-ndjson: lifecycle events
+//                                      (event_log.hpp), the newest N (default all kept), then
+//                                      with follow new ones as they happen
+// exec: cmd is the argv, one parameter each, in order (1..256 of them, 64 KiB in all, UTF-8);
+// no stdin. user, when given, is "uid:gid" in numbers other than 0 (like the policies' user:
+// names and root are refused); default the container's user. Refused with 403 when the
+// configuration disables exec, 409 when the project is not running. The 200 answer
+// (application/vnd.tenex.exec-stream) is a sequence of frames [type, 0, 0, 0, size (u32 BE)]
+// + payload: type 1 stdout, 2 stderr (with tty everything is 1), and last type 3 with JSON
+// {"exit_code": N} or {"error": "..."}. Every exec is logged (argv[0] and user, never the
+// arguments) and counted (tenex_execs_total{outcome}).
 // {project} is one URL-encoded path segment: the address "31933:<owner hex>:<d>" or a bare
 // `d` (it must then name exactly one known project). Routing works on the raw request target,
 // so an encoded '/' (%2F) inside a `d` is part of the segment. tail is a non-negative integer;
@@ -29,6 +42,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.hpp"
+#include "daemon/event_log.hpp"
 #include "daemon/metrics.hpp"
 #include "docker/client.hpp"
 #include "sandbox/orchestrator_types.hpp"
@@ -88,6 +102,19 @@ struct LogOptions {
     std::stop_token stop{};
 };
 
+// An exec request, as checked by the API (exec_request_from_query).
+struct ExecRequest {
+    std::vector<std::string> cmd{};
+    std::string user{};  // "uid:gid", both > 0; "": the container's user
+    bool tty{false};
+};
+// Checks what the API accepts for user: "" or "uid:gid" in decimal, 1..2^31-1 each.
+Status check_exec_user(std::string_view user);
+
+// Frame types of the exec stream.
+inline constexpr unsigned char kExecStdout = 1, kExecStderr = 2, kExecEnd = 3;
+std::string exec_frame(unsigned char type, std::string_view payload);
+
 // The daemon's side of the API. Implemented by the daemon; tests use fakes. Called from the
 // HTTP server's threads (several at once).
 class ControlPlane {
@@ -106,6 +133,19 @@ public:
     // the next write, so a follower should write (or check options.stop) regularly.
     virtual Status logs(const std::string& project, const LogOptions& options,
                         const std::function<bool(std::string_view)>& sink) = 0;
+    // Creates an exec in the project's running container (found by the daemon's labels);
+    // returns the exec id. The default: exec is not supported.
+    virtual Result<std::string> exec_create(const std::string& project, const ExecRequest& request) {
+        (void)project, (void)request;
+        return make_error("exec is not supported by this daemon");
+    }
+    // Runs a created exec, streaming stdout/stderr into sink (false: the client has gone) until
+    // the process ends or stop is requested; returns its exit code.
+    virtual Result<int> exec_run(const std::string& exec_id, bool tty, std::stop_token stop,
+                                 const std::function<bool(bool is_stderr, std::string_view)>& sink) {
+        (void)exec_id, (void)tty, (void)stop, (void)sink;
+        return make_error("exec is not supported by this daemon");
+    }
 };
 
 // A helper for ControlPlane::logs: streams a container's logs (stdout and stderr in the order
@@ -130,6 +170,11 @@ struct HttpOptions {
     int threads{16};  // concurrent requests (each `logs -f` holds one while it follows)
     // `logs -f` followers at once; 0: half the threads, so the rest always serve other requests.
     int max_followers{0};
+    // exec through the API; unset: on when listening on loopback or a unix socket.
+    std::optional<bool> exec_enabled{};
+    // The lifecycle events behind GET /events (nullptr: 404); execs and operator stop/restart
+    // requests are recorded in it too.
+    EventLog* events{nullptr};
 };
 
 // "host:port" / "unix:/path" parsed.
@@ -156,6 +201,7 @@ public:
     // A unix socket file is removed.
     void stop();
     int port() const;  // the bound TCP port (useful with port 0); 0 for a unix socket
+    bool exec_enabled() const { return exec_enabled_; }
 
 private:
     class Server;
@@ -163,6 +209,8 @@ private:
     void route(const httplib::Request& req, httplib::Response& res);
     void follow_logs(const httplib::Request& req, const std::string& address, LogOptions options,
                      httplib::Response& res);
+    void run_exec(const httplib::Request& req, const ProjectView& view, httplib::Response& res);
+    void stream_events(const httplib::Request& req, httplib::Response& res);
 
     ControlPlane& control_;
     Metrics& metrics_;
@@ -174,6 +222,7 @@ private:
     std::atomic<int> port_{0};
     ListenAddress listen_{};
     std::string unix_path_{};
+    bool exec_enabled_{false};
 };
 
 }  // namespace tenex::daemon

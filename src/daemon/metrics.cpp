@@ -81,6 +81,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                  .Help("Processes of project containers killed by the OOM killer (the main process or a child; one per engine oom event)")
                  .Register(*registry_)
                  .Add({});
+    auto& execs = BuildCounter()
+                      .Name("tenex_execs_total")
+                      .Help("Operator execs into project sandboxes, by outcome")
+                      .Register(*registry_);
+    for (auto outcome : kExecOutcomes)
+        execs_.emplace(std::string(outcome), &execs.Add({{"outcome", std::string(outcome)}}));
     trigger_to_running_ = &BuildHistogram()
                                .Name("tenex_trigger_to_running_seconds")
                                .Help("Time from a start trigger to the container running")
@@ -170,6 +176,12 @@ void Metrics::trigger(std::string_view kind) {
 void Metrics::container_started() { starts_->Increment(); }
 void Metrics::container_restarted() { restarts_->Increment(); }
 void Metrics::oom_killed() { ooms_->Increment(); }
+
+void Metrics::exec(std::string_view outcome) {
+    auto it = execs_.find(outcome);
+    if (it == execs_.end()) it = execs_.find(std::string_view("failed"));
+    it->second->Increment();
+}
 
 void Metrics::observe_trigger_to_running(double seconds) {
     if (seconds < 0) seconds = 0;

@@ -21,6 +21,8 @@
 //   tenex_gateway_events{outcome}                 gauge: upstream events delivered | hidden
 //   tenex_gateway_writes_accepted                 gauge: container writes some relay accepted
 //   tenex_gateway_writes_refused{reason}          gauge: see kGatewayRefusals
+//   tenex_execs_total{outcome}                    operator execs (`tenex-sandbox exec|shell`):
+//                                                 completed | refused | failed (kExecOutcomes)
 // The gateway series are cumulative since the daemon started.
 // Relay labels are the relay URL without user info or query (no credentials in metrics).
 #pragma once
@@ -57,6 +59,11 @@ inline constexpr std::string_view kGatewayRefusals[] = {
     "too_large",   "invalid",      "future",       "project_event", "out_of_scope",
     "foreign_key", "reserved_key", "rate_limited", "relays_refused"};
 
+// The outcomes tenex_execs_total knows: the process ran and its exit code is known; the API
+// refused the request (disabled, unknown or stopped project, bad user or command); the engine
+// failed it.
+inline constexpr std::string_view kExecOutcomes[] = {"completed", "refused", "failed"};
+
 // The bucket bounds of tenex_trigger_to_running_seconds.
 std::vector<double> trigger_to_running_buckets();
 
@@ -77,6 +84,7 @@ public:
     void container_started();
     void container_restarted();
     void oom_killed();
+    void exec(std::string_view outcome);  // kExecOutcomes; others count as "failed"
     void observe_trigger_to_running(double seconds);
     // Every ProjectState gets a series; states missing from counts are 0. Unknown keys are
     // exported too.
@@ -109,6 +117,7 @@ private:
     prometheus::Counter* starts_{nullptr};
     prometheus::Counter* restarts_{nullptr};
     prometheus::Counter* ooms_{nullptr};
+    std::map<std::string, prometheus::Counter*, std::less<>> execs_{};
     prometheus::Histogram* trigger_to_running_{nullptr};
     prometheus::Family<prometheus::Gauge>* projects_{nullptr};
     prometheus::Family<prometheus::Gauge>* relay_connected_{nullptr};

@@ -1,14 +1,21 @@
 // A fake ControlPlane and small HTTP helpers shared by the HTTP API and operator CLI tests.
 #pragma once
 
+#include <sys/wait.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "daemon/http_api.hpp"
+#include "environment.hpp"
 
 namespace tenex::daemon::test {
 
@@ -82,6 +89,36 @@ public:
         return Unit{};
     }
 
+    // exec: "emit OUT ERR CODE" writes OUT to stdout, ERR to stderr and exits CODE; anything
+    // else prints its argv on stdout (one per line) and exits 0.
+    bool fail_exec{false};
+    std::map<std::string, ExecRequest> execs{};
+    Result<std::string> exec_create(const std::string& project, const ExecRequest& r) override {
+        std::string line = "exec " + project + " user=" + r.user + " tty=" + (r.tty ? "1" : "0") + " cmd=";
+        for (const auto& a : r.cmd) line += a + "|";
+        record(line);
+        if (fail_exec) return make_error("the engine said no");
+        std::lock_guard lock(mutex);
+        std::string id = "exec-" + std::to_string(execs.size() + 1);
+        execs[id] = r;
+        return id;
+    }
+    Result<int> exec_run(const std::string& id, bool, std::stop_token,
+                         const std::function<bool(bool, std::string_view)>& sink) override {
+        ExecRequest r;
+        {
+            std::lock_guard lock(mutex);
+            r = execs.at(id);
+        }
+        if (r.cmd.size() == 4 && r.cmd[0] == "emit") {
+            if (!sink(false, r.cmd[1]) || !sink(true, r.cmd[2])) return make_error("client gone");
+            return std::stoi(r.cmd[3]);
+        }
+        for (const auto& a : r.cmd)
+            if (!sink(false, a + "\n")) return make_error("client gone");
+        return 0;
+    }
+
     std::vector<std::string> recorded() {
         std::lock_guard lock(mutex);
         return calls;
@@ -114,6 +151,40 @@ bool wait_for(Pred pred, std::chrono::milliseconds timeout = std::chrono::second
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return pred();
+}
+
+// The built binary with args: exit code, stdout and stderr.
+struct Run {
+    int exit_code{-1};
+    std::string out{};
+    std::string err{};
+};
+
+inline std::string shell_quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+inline Run run(const std::vector<std::string>& args) {
+    tenex::test::TempDir dir;
+    auto err_file = dir.path() / "stderr";
+    std::string cmd = shell_quote(tenex::test::tenex_binary().string());
+    for (const auto& a : args) cmd += " " + shell_quote(a);
+    cmd += " 2>" + shell_quote(err_file.string()) + " </dev/null";
+    Run r;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (!p) return r;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    int status = ::pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream in(err_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    r.err = ss.str();
+    return r;
 }
 
 // Sends raw bytes to 127.0.0.1:port and returns everything the server answers (until it

@@ -16,40 +16,6 @@
 namespace tenex::daemon::test {
 namespace {
 
-struct Run {
-    int exit_code{-1};
-    std::string out{};
-    std::string err{};
-};
-
-std::string shell_quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-Run run(const std::vector<std::string>& args) {
-    tenex::test::TempDir dir;
-    auto err_file = dir.path() / "stderr";
-    std::string cmd = shell_quote(tenex::test::tenex_binary().string());
-    for (const auto& a : args) cmd += " " + shell_quote(a);
-    cmd += " 2>" + shell_quote(err_file.string());
-    Run r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    int status = ::pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream in(err_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    r.err = ss.str();
-    return r;
-}
-
-
 class OpsCli : public ::testing::Test {
 protected:
     void SetUp() override {

@@ -1,0 +1,177 @@
+#include "daemon/event_log.hpp"
+
+#include <cstdio>
+#include <ctime>
+
+namespace tenex::daemon {
+
+namespace {
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string rfc3339_ms(std::int64_t ms) {
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[96];  // room for any int fields: no truncation warning
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    return buf;
+}
+
+std::string one_line(std::string s) {
+    for (auto& c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    return s;
+}
+
+std::string exit_reason(const sandbox::ProjectStatus& s) {
+    std::string why;
+    if (s.last_exit_reason != sandbox::ExitReason::none) why = sandbox::to_string(s.last_exit_reason);
+    if (!s.last_error.empty()) why += (why.empty() ? "" : ": ") + s.last_error;
+    return why;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const LifecycleEvent& e) {
+    nlohmann::json j = {{"seq", e.seq},
+                        {"time", rfc3339_ms(e.at_ms)},
+                        {"type", e.type},
+                        {"project", e.project},
+                        {"container", e.container},
+                        {"exit_code", nullptr},
+                        {"reason", e.reason}};
+    if (e.exit_code) j["exit_code"] = *e.exit_code;
+    return j;
+}
+
+Result<LifecycleEvent> lifecycle_event_from_json(const nlohmann::json& j) {
+    if (!j.is_object()) return make_error("an event is not a JSON object");
+    try {
+        LifecycleEvent e;
+        e.seq = j.at("seq").get<std::uint64_t>();
+        e.type = j.at("type").get<std::string>();
+        e.project = j.value("project", std::string{});
+        e.container = j.value("container", std::string{});
+        e.reason = j.value("reason", std::string{});
+        if (auto it = j.find("exit_code"); it != j.end() && !it->is_null()) e.exit_code = it->get<int>();
+        // The time back to milliseconds: "YYYY-MM-DDTHH:MM:SS.mmmZ".
+        const auto t = j.value("time", std::string{});
+        std::tm tm{};
+        int ms = 0;
+        if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
+                        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+            return make_error("bad event time '" + t + "'");
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        e.at_ms = static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+        return e;
+    } catch (const nlohmann::json::exception& ex) {
+        return make_error(std::string("bad event: ") + ex.what());
+    }
+}
+
+std::string to_line(const LifecycleEvent& e) {
+    std::string line = rfc3339_ms(e.at_ms) + " " + e.type + " " + one_line(e.project);
+    if (!e.container.empty()) line += " container=" + one_line(e.container);
+    if (e.exit_code) line += " exit=" + std::to_string(*e.exit_code);
+    if (!e.reason.empty()) line += " reason=" + one_line(e.reason);
+    return line;
+}
+
+void EventLog::record(LifecycleEvent e) {
+    {
+        std::lock_guard lock(mu_);
+        e.seq = ++seq_;
+        if (e.at_ms == 0) e.at_ms = now_ms();
+        ring_.push_back(std::move(e));
+        while (ring_.size() > capacity_) ring_.pop_front();
+    }
+    cv_.notify_all();
+}
+
+std::vector<LifecycleEvent> EventLog::observe(const std::optional<sandbox::ProjectStatus>& prev,
+                                              const sandbox::ProjectStatus& cur) {
+    using sandbox::ProjectState;
+    std::vector<LifecycleEvent> out;
+    auto make = [&](std::string type, std::string reason = {}, bool with_exit = false) {
+        LifecycleEvent e{.seq = 0, .at_ms = 0, .type = std::move(type), .project = cur.project.address(),
+                         .container = cur.container_id.substr(0, 12), .exit_code = {},
+                         .reason = std::move(reason)};
+        if (with_exit) e.exit_code = cur.last_exit_code;
+        out.push_back(std::move(e));
+    };
+    const bool changed = !prev || prev->state != cur.state || prev->container_id != cur.container_id;
+    if (changed) {
+        const bool was_running = prev && prev->state == ProjectState::running;
+        switch (cur.state) {
+            case ProjectState::running:
+                if (prev && (prev->restart_count < cur.restart_count ||
+                             (was_running && !prev->container_id.empty())))
+                    make("restarted", prev->restart_count < cur.restart_count ? "automatic" : "new container");
+                else
+                    make("started");
+                break;
+            case ProjectState::stopped:
+                if (prev && prev->state != ProjectState::stopped)
+                    make("stopped", exit_reason(cur), cur.last_exit_code.has_value());
+                break;
+            case ProjectState::backing_off:
+                make("crashed", exit_reason(cur), true);
+                break;
+            case ProjectState::crash_looping:
+                make("crash-looping", exit_reason(cur), true);
+                break;
+            case ProjectState::failed:
+                make("failed", cur.last_error);
+                break;
+            case ProjectState::starting:
+            case ProjectState::stopping:
+                break;
+        }
+    }
+    if (cur.last_exit_reason == sandbox::ExitReason::oom &&
+        (!prev || prev->last_exit_reason != sandbox::ExitReason::oom ||
+         prev->restart_count != cur.restart_count))
+        make("oom", cur.last_error, true);
+    for (const auto& e : out) record(e);
+    return out;
+}
+
+std::vector<LifecycleEvent> EventLog::after(std::uint64_t seq) const {
+    std::lock_guard lock(mu_);
+    std::vector<LifecycleEvent> out;
+    for (const auto& e : ring_)
+        if (e.seq > seq) out.push_back(e);
+    return out;
+}
+
+std::vector<LifecycleEvent> EventLog::last(int n) const {
+    std::lock_guard lock(mu_);
+    std::size_t skip = n < 0 || static_cast<std::size_t>(n) >= ring_.size()
+                           ? 0
+                           : ring_.size() - static_cast<std::size_t>(n);
+    return std::vector<LifecycleEvent>(ring_.begin() + static_cast<std::ptrdiff_t>(skip), ring_.end());
+}
+
+std::vector<LifecycleEvent> EventLog::wait_after(std::uint64_t seq, std::stop_token stop,
+                                                 std::chrono::milliseconds timeout) const {
+    {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, stop, timeout, [&] { return seq_ > seq; });
+    }
+    return after(seq);
+}
+
+std::uint64_t EventLog::last_seq() const {
+    std::lock_guard lock(mu_);
+    return seq_;
+}
+
+}  // namespace tenex::daemon
