@@ -230,6 +230,7 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
         })},
         {"start_concurrency", H([&](auto& n, auto& k) { r.integer(n, k, c.start_concurrency, 1u, 64u); })},
         {"stop_projects_on_exit", H([&](auto& n, auto& k) { r.boolean(n, k, c.stop_projects_on_exit); })},
+        {"lifecycle_events", H([&](auto& n, auto& k) { r.boolean(n, k, c.lifecycle_events); })},
         {"exec", H([&](auto& n, auto& k) {
             r.mapping(n, k, {
                 {"enabled", H([&](auto& v, auto& kk) {

@@ -50,6 +50,9 @@ struct DaemonConfig {
     double gateway_write_burst = 50;        // bucket size
     unsigned start_concurrency = 4;
     bool stop_projects_on_exit = false;
+    // Tell each project's owner on Nostr what happens to its sandbox (kinds 24013/34013,
+    // lifecycle_nostr.hpp).
+    bool lifecycle_events = true;
     // `tenex-sandbox exec|shell` through the HTTP API (exec.enabled). Unset: on when the API
     // listens on loopback or a unix socket, off otherwise.
     std::optional<bool> exec_enabled{};

@@ -19,6 +19,7 @@
 #include "common/log.hpp"
 #include "common/private_file.hpp"
 #include "daemon/daemon_internal.hpp"
+#include "daemon/lifecycle_nostr.hpp"
 #include "daemon/monitor.hpp"
 #include "nostr/verify.hpp"
 #include "project/agent_keys.hpp"
@@ -232,6 +233,10 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
             return gateway->open_project(std::move(keys), rate);
         };
     }
+    if (config.lifecycle_events)
+        event_log.set_listener([this](const LifecycleEvent& e) {
+            if (auto state = nostr_state(e)) (void)post([this, e, s = *state] { publish_lifecycle(e, s); });
+        });
     orchestrator = std::make_unique<sandbox::Orchestrator>(std::move(oo), *engine);
     orchestrator_events = std::make_unique<sandbox::OrchestratorEvents>(*docker, *orchestrator);
     if (!orchestrator_events->start()) spdlog::warn("Docker events stream not connected yet; retrying");
@@ -560,6 +565,7 @@ void Daemon::Impl::note_if_started(const std::string& key, const sandbox::Projec
 // Every tick: project states into the store and the metrics, relay states, cursors.
 void Daemon::Impl::tick() {
     retry_engine_waits();
+    flush_lifecycle();
     auto snapshot = orchestrator->snapshot();
     std::map<std::string, int> by_state;
     for (auto s : {sandbox::ProjectState::stopped, sandbox::ProjectState::starting, sandbox::ProjectState::running,
@@ -628,6 +634,46 @@ void Daemon::Impl::publish_heartbeat() {
         return;
     }
     (void)pool->publish(std::move(*signed_event), 5s);
+}
+
+// Kinds 24013 (the transition) and 34013 (the project's last state), signed by the daemon
+// key: see lifecycle_nostr.hpp. At most 10 at once and one every 5 s per project; over that
+// the transition is dropped (counted) and the last state goes out as soon as the project's
+// bucket allows (flush_lifecycle, every tick).
+void Daemon::Impl::publish_lifecycle(const LifecycleEvent& e, const std::string& state) {
+    if (!lifecycle_limiter.allow(e.project, std::chrono::steady_clock::now())) {
+        lifecycle_pending[e.project] = {e, state};
+        metrics.lifecycle_event("rate_limited");
+        return;
+    }
+    lifecycle_pending.erase(e.project);
+    for (auto kind : {kLifecycleKind, kLifecycleStateKind}) publish_lifecycle_kind(e, state, kind);
+}
+
+void Daemon::Impl::flush_lifecycle() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = lifecycle_pending.begin(); it != lifecycle_pending.end();) {
+        if (!lifecycle_limiter.allow(it->first, now)) {
+            ++it;
+            continue;
+        }
+        publish_lifecycle_kind(it->second.first, it->second.second, kLifecycleStateKind);
+        it = lifecycle_pending.erase(it);
+    }
+}
+
+void Daemon::Impl::publish_lifecycle_kind(const LifecycleEvent& e, const std::string& state, std::uint32_t kind) {
+    // Strictly increasing per project: of two last states in one second, the later must win.
+    auto& last = lifecycle_created_at[e.project];
+    last = std::max<std::int64_t>(unix_now(), last + 1);
+    auto signed_event = nostr::sign_event(lifecycle_nostr_event(e, state, kind, last), *keys);
+    if (!signed_event) {
+        spdlog::warn("lifecycle event: {}", signed_event.error().message);
+        metrics.lifecycle_event("failed");
+        return;
+    }
+    (void)pool->publish(std::move(*signed_event), 5s);
+    metrics.lifecycle_event("published");
 }
 
 // ---------------------------------------------------------------------------------------------

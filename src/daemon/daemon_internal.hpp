@@ -78,6 +78,9 @@ struct Daemon::Impl final : ControlPlane {
     void note_if_started(const std::string& key, const sandbox::ProjectStatus& s);
     std::set<std::string> running_projects() const;
     void publish_heartbeat();
+    void publish_lifecycle(const LifecycleEvent& e, const std::string& state);
+    void publish_lifecycle_kind(const LifecycleEvent& e, const std::string& state, std::uint32_t kind);
+    void flush_lifecycle();
     void submit(bool known_project, std::function<void()> job);
     void reload();
     void reload_config();  // whitelist and relays, from the reloader
@@ -140,6 +143,9 @@ struct Daemon::Impl final : ControlPlane {
     std::map<std::string, sandbox::ProjectStatus> last_states{};  // by project address
     std::map<std::string, std::int64_t> cursors{};             // relay -> newest created_at
     std::set<std::string> heartbeat_projects{};                // as of the last heartbeat
+    RateLimiter lifecycle_limiter{0.2, 10};                   // Nostr lifecycle events, per project
+    std::map<std::string, std::pair<LifecycleEvent, std::string>> lifecycle_pending{};  // held back
+    std::map<std::string, std::int64_t> lifecycle_created_at{};  // the last one's, per project
 
     // Workers: workspace loads wait on clones and relays, starts on the orchestrator.
     static constexpr std::size_t kKnownLane = 0;

@@ -90,10 +90,11 @@ void EventLog::record(LifecycleEvent e) {
         std::lock_guard lock(mu_);
         e.seq = ++seq_;
         if (e.at_ms == 0) e.at_ms = now_ms();
-        ring_.push_back(std::move(e));
+        ring_.push_back(e);
         while (ring_.size() > capacity_) ring_.pop_front();
     }
     cv_.notify_all();
+    if (listener_) listener_(e);
 }
 
 std::vector<LifecycleEvent> EventLog::observe(const std::optional<sandbox::ProjectStatus>& prev,
@@ -136,10 +137,11 @@ std::vector<LifecycleEvent> EventLog::observe(const std::optional<sandbox::Proje
                 break;
         }
     }
-    if (cur.last_exit_reason == sandbox::ExitReason::oom &&
-        (!prev || prev->last_exit_reason != sandbox::ExitReason::oom ||
-         prev->restart_count != cur.restart_count))
-        make("oom", cur.last_error, true);
+    // One per engine oom event: the main process (with its exit) or a child while the
+    // container runs on.
+    if (cur.oom_kills > (prev ? prev->oom_kills : 0))
+        make("oom", cur.state == ProjectState::running ? "a process of the running container" : cur.last_error,
+             cur.state != ProjectState::running);
     for (const auto& e : out) record(e);
     return out;
 }

@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stop_token>
@@ -77,6 +78,9 @@ public:
     std::vector<LifecycleEvent> wait_after(std::uint64_t seq, std::stop_token stop,
                                            std::chrono::milliseconds timeout) const;
     std::uint64_t last_seq() const;
+    // Called with each event once it is recorded, on the recording thread and without the
+    // log's lock (the daemon tells some of them on Nostr). Set before the first record().
+    void set_listener(std::function<void(const LifecycleEvent&)> listener) { listener_ = std::move(listener); }
 
 private:
     const std::size_t capacity_;
@@ -84,6 +88,7 @@ private:
     mutable std::condition_variable_any cv_;
     std::deque<LifecycleEvent> ring_{};
     std::uint64_t seq_{0};
+    std::function<void(const LifecycleEvent&)> listener_{};
 };
 
 }  // namespace tenex::daemon

@@ -87,6 +87,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Register(*registry_);
     for (auto outcome : kExecOutcomes)
         execs_.emplace(std::string(outcome), &execs.Add({{"outcome", std::string(outcome)}}));
+    auto& lifecycle = BuildCounter()
+                          .Name("tenex_lifecycle_events_total")
+                          .Help("Sandbox lifecycle events told on Nostr (kinds 24013 and 34013), by outcome")
+                          .Register(*registry_);
+    for (const char* outcome : {"published", "rate_limited", "failed"})
+        lifecycle_events_.emplace(outcome, &lifecycle.Add({{"outcome", outcome}}));
     trigger_to_running_ = &BuildHistogram()
                                .Name("tenex_trigger_to_running_seconds")
                                .Help("Time from a start trigger to the container running")
@@ -176,6 +182,12 @@ void Metrics::trigger(std::string_view kind) {
 void Metrics::container_started() { starts_->Increment(); }
 void Metrics::container_restarted() { restarts_->Increment(); }
 void Metrics::oom_killed() { ooms_->Increment(); }
+
+void Metrics::lifecycle_event(std::string_view outcome) {
+    auto it = lifecycle_events_.find(outcome);
+    if (it == lifecycle_events_.end()) it = lifecycle_events_.find(std::string_view("failed"));
+    it->second->Increment();
+}
 
 void Metrics::exec(std::string_view outcome) {
     auto it = execs_.find(outcome);

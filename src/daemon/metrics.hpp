@@ -23,6 +23,8 @@
 //   tenex_gateway_writes_refused{reason}          gauge: see kGatewayRefusals
 //   tenex_execs_total{outcome}                    operator execs (`tenex-sandbox exec|shell`):
 //                                                 completed | refused | failed (kExecOutcomes)
+//   tenex_lifecycle_events_total{outcome}         Nostr lifecycle events (kinds 24013/34013):
+//                                                 published | rate_limited | failed
 // The gateway series are cumulative since the daemon started.
 // Relay labels are the relay URL without user info or query (no credentials in metrics).
 #pragma once
@@ -85,6 +87,7 @@ public:
     void container_restarted();
     void oom_killed();
     void exec(std::string_view outcome);  // kExecOutcomes; others count as "failed"
+    void lifecycle_event(std::string_view outcome);  // published | rate_limited | failed
     void observe_trigger_to_running(double seconds);
     // Every ProjectState gets a series; states missing from counts are 0. Unknown keys are
     // exported too.
@@ -118,6 +121,7 @@ private:
     prometheus::Counter* restarts_{nullptr};
     prometheus::Counter* ooms_{nullptr};
     std::map<std::string, prometheus::Counter*, std::less<>> execs_{};
+    std::map<std::string, prometheus::Counter*, std::less<>> lifecycle_events_{};
     prometheus::Histogram* trigger_to_running_{nullptr};
     prometheus::Family<prometheus::Gauge>* projects_{nullptr};
     prometheus::Family<prometheus::Gauge>* relay_connected_{nullptr};

@@ -536,9 +536,11 @@ TEST_F(Attack, ATriggerWhileTheEngineIsDownIsKeptAndStartsWhenItIsBack) {
 // Issue 19, partial item: the OOM killer takes a child process of the sandbox (its main
 // process, the one that holds the memory limit's worth of nothing, goes on): the daemon
 // neither counted nor reported it, so an operator never learnt why a tool died inside.
-// Outcome: the project view counts the kill (oom_kills), /metrics counts it, the container
-// keeps running (same id, no restart), and the daemon is unaffected.
+// Outcome: the project view counts the kill (oom_kills), /metrics counts it, the owner is told
+// on Nostr (kind 34013, state oom-killed), the container keeps running (same id, no restart),
+// and the daemon is unaffected.
 TEST_F(Attack, AChildKilledByTheOomKillerIsCountedAndReported) {
+    TENEX_REQUIRE_NODE();  // nostr-tools checks the daemon's signature on what it told the owner
     // busybox tail keeps the last line in memory: /dev/zero has no newline, so it grows until
     // the kernel kills it; the shell then writes a mark and sleeps.
     write_policy("tail /dev/zero; echo survived > /tmp/mark; sleep 3600");
@@ -558,6 +560,23 @@ TEST_F(Attack, AChildKilledByTheOomKillerIsCountedAndReported) {
     EXPECT_EQ(running_for(address)[0].id, view.value("container_id", ""));
     EXPECT_TRUE(eventually([&] { return metric("tenex_oom_kills_total") >= before + 1; }, 10s));
     EXPECT_NE(daemon_->log().find("the OOM killer killed a process"), std::string::npos);
+    // The owner is told on Nostr: the project's last state (kind 34013) is oom-killed, signed
+    // by the daemon's key, and nostr-tools agrees with the signature.
+    const std::string daemon_pubkey = nlohmann::json::parse(http_get(http_port_, "/healthz").body)["pubkey"];
+    nostr::Filter last;
+    last.kinds = std::vector<std::uint32_t>{34013};
+    last.authors = std::vector<std::string>{daemon_pubkey};
+    last.tags['d'] = {address};
+    std::vector<nostr::Event> kept;
+    ASSERT_TRUE(eventually([&] {
+        kept = pool_->fetch({last}, 5s).get();
+        return kept.size() == 1 && kept[0].tag_value("state") == std::optional<std::string_view>("oom-killed");
+    }, 20s)) << (kept.empty() ? std::string("none") : nostr::to_json(kept[0]));
+    EXPECT_EQ(kept[0].tag_value("p"), std::optional<std::string_view>(owner_->pub.hex()));
+    const fs::path file = dir_->path() / "lifecycle.jsonl";
+    std::ofstream(file) << nostr::to_json(kept[0]) << "\n";
+    auto verified = relay::testing::run_program("node", {(test::source_dir() / "tests/interop/verify.mjs").string(), file.string()});
+    EXPECT_EQ(verified.out.rfind(kept[0].id + " ok ok", 0), 0u) << verified.out;
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
 }
 

@@ -29,7 +29,7 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     std::mutex mu;
     std::vector<nostr::Event> ephemeral;
     nostr::Filter live;
-    live.kinds = std::vector<std::uint32_t>{24010, 24012};
+    live.kinds = std::vector<std::uint32_t>{24010, 24012, 24013};
     ASSERT_TRUE(pool_->subscribe("ephemeral", {live}, [&](const relay::DeliveredEvent& d) {
         std::lock_guard lock(mu);
         ephemeral.push_back(d.event);
@@ -128,6 +128,21 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     EXPECT_EQ(heartbeat->tag_value("p"), std::optional<std::string_view>(owner_->pub.hex()));
     // And the probe's own status for its project.
     EXPECT_TRUE(seen(24010, "", address).has_value()) << "no kind 24010 status from the probe";
+    // The owner is told the sandbox started (kind 24013 live, 34013 kept as the last state),
+    // by the daemon's key.
+    std::optional<nostr::Event> told;
+    ASSERT_TRUE(eventually([&] { return (told = seen(24013, daemon_pubkey, address)).has_value(); }, 10s));
+    EXPECT_EQ(told->tag_value("state"), std::optional<std::string_view>("started"));
+    EXPECT_EQ(told->tag_value("p"), std::optional<std::string_view>(owner_->pub.hex()));
+    EXPECT_EQ(told->tag_value("container"), std::optional<std::string_view>(container.id.substr(0, 12)));
+    nostr::Filter last;
+    last.kinds = std::vector<std::uint32_t>{34013};
+    last.authors = std::vector<std::string>{daemon_pubkey};
+    last.tags['d'] = {address};
+    auto kept = pool_->fetch({last}, 5s).get();
+    ASSERT_EQ(kept.size(), 1u);
+    EXPECT_EQ(kept[0].tag_value("state"), std::optional<std::string_view>("started"));
+    EXPECT_EQ(metric("tenex_lifecycle_events_total{outcome=\"published\"}"), 2);
 
     // `ps` shows it, with its limits.
     auto ps = relay::testing::run_program(test::tenex_binary().string(),

@@ -65,8 +65,16 @@ TEST(EventLog, ObserveNamesTheTransitions) {
     auto oom_status = status(ProjectState::backing_off, "cafe", 1);
     oom_status.last_exit_reason = sandbox::ExitReason::oom;
     oom_status.last_exit_code = 137;
+    oom_status.oom_kills = 1;
     EXPECT_EQ(types(log.observe(status(ProjectState::running, "cafe", 1), oom_status)),
               (std::vector<std::string>{"crashed", "oom"}));
+    // A child killed while the container runs on: an oom event and nothing else.
+    auto child_oom = status(ProjectState::running, "cafe", 1);
+    child_oom.oom_kills = 2;
+    auto child = log.observe(status(ProjectState::running, "cafe", 1), child_oom);
+    ASSERT_EQ(types(child), std::vector<std::string>{"oom"});
+    EXPECT_EQ(child[0].reason, "a process of the running container");
+    EXPECT_FALSE(child[0].exit_code.has_value());
     auto looping = oom_status;
     looping.state = ProjectState::crash_looping;
     looping.last_exit_reason = sandbox::ExitReason::exit;
@@ -83,9 +91,9 @@ TEST(EventLog, ObserveNamesTheTransitions) {
     EXPECT_EQ(types(log.observe(stopped, failed)), std::vector<std::string>{"failed"});
     // Everything returned was recorded, numbered in order.
     auto all = log.last(-1);
-    ASSERT_EQ(all.size(), 9u);
+    ASSERT_EQ(all.size(), 10u);
     for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].seq, i + 1);
-    EXPECT_EQ(log.last_seq(), 9u);
+    EXPECT_EQ(log.last_seq(), 10u);
 }
 
 TEST(EventLog, TheRingIsBoundedAndWaitersWake) {
