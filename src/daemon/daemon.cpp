@@ -201,6 +201,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     };
     oo.relays = relay_urls;
     oo.runtime_root = config.state_dir / "runtime";
+    oo.kept_file = config.state_dir / "kept-containers";  // warm starts across daemon restarts
     if (gateway) {
         oo.gateway_port = gateway->port();
         // Each container start: the project's keys known to the gateway and a new secret. The
@@ -497,7 +498,7 @@ void Daemon::Impl::tick() {
     auto snapshot = orchestrator->snapshot();
     std::map<std::string, int> by_state;
     for (auto s : {sandbox::ProjectState::stopped, sandbox::ProjectState::starting, sandbox::ProjectState::running,
-                   sandbox::ProjectState::stopping, sandbox::ProjectState::backing_off,
+                   sandbox::ProjectState::paused, sandbox::ProjectState::stopping, sandbox::ProjectState::backing_off,
                    sandbox::ProjectState::crash_looping, sandbox::ProjectState::failed})
         by_state[sandbox::to_string(s)] = 0;
     for (const auto& s : snapshot) {
@@ -536,7 +537,8 @@ void Daemon::Impl::tick() {
 std::set<std::string> Daemon::Impl::running_projects() const {
     std::set<std::string> out;
     for (const auto& [key, s] : last_states)
-        if (s.state == sandbox::ProjectState::running) out.insert(key);
+        // A paused project counts: the next message thaws it within milliseconds.
+        if (s.state == sandbox::ProjectState::running || s.state == sandbox::ProjectState::paused) out.insert(key);
     return out;
 }
 
