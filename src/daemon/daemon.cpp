@@ -488,9 +488,11 @@ void Daemon::Impl::finish(const std::string& key, Result<sandbox::ProjectStatus>
 void Daemon::Impl::note_if_started(const std::string& key, const sandbox::ProjectStatus& s) {
     if (s.state != sandbox::ProjectState::running || s.container_id.empty()) return;
     auto prev = last_states.find(key);
-    if (prev == last_states.end() || prev->second.state != sandbox::ProjectState::running ||
-        prev->second.container_id != s.container_id)
-        metrics.container_started();
+    // Thawed from paused is the same run of the same container, not a start.
+    const bool was_up = prev != last_states.end() && prev->second.container_id == s.container_id &&
+                        (prev->second.state == sandbox::ProjectState::running ||
+                         prev->second.state == sandbox::ProjectState::paused);
+    if (!was_up) metrics.container_started();
 }
 
 // Every tick: project states into the store and the metrics, relay states, cursors.
