@@ -207,6 +207,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     };
     oo.relays = relay_urls;
     oo.runtime_root = config.state_dir / "runtime";
+    oo.kept_file = config.state_dir / "kept-containers";  // warm starts across daemon restarts
     if (gateway) {
         oo.gateway_port = gateway->port();
         // Each container start: the project's keys known to the gateway and a new secret. The
@@ -552,9 +553,11 @@ void Daemon::Impl::retry_engine_waits() {
 void Daemon::Impl::note_if_started(const std::string& key, const sandbox::ProjectStatus& s) {
     if (s.state != sandbox::ProjectState::running || s.container_id.empty()) return;
     auto prev = last_states.find(key);
-    if (prev == last_states.end() || prev->second.state != sandbox::ProjectState::running ||
-        prev->second.container_id != s.container_id)
-        metrics.container_started();
+    // Thawed from paused is the same run of the same container, not a start.
+    const bool was_up = prev != last_states.end() && prev->second.container_id == s.container_id &&
+                        (prev->second.state == sandbox::ProjectState::running ||
+                         prev->second.state == sandbox::ProjectState::paused);
+    if (!was_up) metrics.container_started();
 }
 
 // Every tick: project states into the store and the metrics, relay states, cursors.
@@ -563,7 +566,7 @@ void Daemon::Impl::tick() {
     auto snapshot = orchestrator->snapshot();
     std::map<std::string, int> by_state;
     for (auto s : {sandbox::ProjectState::stopped, sandbox::ProjectState::starting, sandbox::ProjectState::running,
-                   sandbox::ProjectState::stopping, sandbox::ProjectState::backing_off,
+                   sandbox::ProjectState::paused, sandbox::ProjectState::stopping, sandbox::ProjectState::backing_off,
                    sandbox::ProjectState::crash_looping, sandbox::ProjectState::failed})
         by_state[sandbox::to_string(s)] = 0;
     for (const auto& s : snapshot) {
@@ -605,7 +608,8 @@ void Daemon::Impl::tick() {
 std::set<std::string> Daemon::Impl::running_projects() const {
     std::set<std::string> out;
     for (const auto& [key, s] : last_states)
-        if (s.state == sandbox::ProjectState::running) out.insert(key);
+        // A paused project counts: the next message thaws it within milliseconds.
+        if (s.state == sandbox::ProjectState::running || s.state == sandbox::ProjectState::paused) out.insert(key);
     return out;
 }
 
