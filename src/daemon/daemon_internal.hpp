@@ -21,6 +21,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/monitor.hpp"
 #include "daemon/state_store.hpp"
+#include "daemon/systemd_notify.hpp"
 #include "docker/client.hpp"
 #include "gateway/server.hpp"
 #include "nostr/keys.hpp"
@@ -68,6 +69,7 @@ struct Daemon::Impl final : ControlPlane {
     void work();
     void reload();
     void reload_config();  // whitelist and relays, from the reloader
+    std::string status_summary(int running) const;  // STATUS= for systemd
 
     // daemon_control.cpp (HTTP threads)
     std::vector<ProjectView> projects() override;
@@ -81,6 +83,8 @@ struct Daemon::Impl final : ControlPlane {
 
     DaemonConfig config{};
     ConfigReloader reloader{};
+    SystemdNotifier notifier{};   // no-op unless started by systemd (NOTIFY_SOCKET)
+    std::string last_status{};    // the last STATUS= sent (daemon thread)
     std::optional<nostr::Keys> keys{};
     std::string id{};
     std::vector<std::string> relay_urls{};
