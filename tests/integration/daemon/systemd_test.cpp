@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "common/private_file.hpp"
 #include "daemon/daemon.hpp"
 #include "e2e_fixture.hpp"
+#include "environment.hpp"
 
 namespace tenex::e2e {
 namespace {
@@ -153,6 +155,36 @@ TEST_F(SystemdNotify, JsonLogsFromTheConfigFileAreOneObjectPerLine) {
     }
     EXPECT_GE(lines, 3);
     EXPECT_TRUE(http_line);
+}
+
+// Under systemd stderr is a stream to the journal, named by JOURNAL_STREAM (device:inode):
+// then each line carries the syslog priority prefix journald turns into the entry's priority.
+TEST(SystemdJournal, LinesCarryThePriorityPrefixOnlyWhenStderrIsTheJournalStream) {
+    test::TempDir dir;
+    const auto run = [&](const std::string& name, bool journal) {
+        const auto log = dir.path() / (name + ".log");
+        std::ofstream(log).close();
+        struct stat st{};
+        EXPECT_EQ(::stat(log.c_str(), &st), 0);
+        // Fails at the Docker engine (no socket there), after logging the new key.
+        std::string cmd = (journal ? "JOURNAL_STREAM=" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + " "
+                                   : std::string("JOURNAL_STREAM=1:1 ")) +
+                          test::tenex_binary().string() + " up -w " + std::string(64, 'a') +
+                          " --embedded-relay 127.0.0.1:0 --docker-socket " + (dir.path() / "none.sock").string() +
+                          " --state-dir " + (dir.path() / name / "state").string() + " -p " +
+                          (dir.path() / name / "projects").string() + " --key " + (dir.path() / name / "key").string() +
+                          " --policies " + (test::source_dir() / "policies").string() + " 2>>" + log.string();
+        EXPECT_NE(std::system(cmd.c_str()), 0);
+        std::ifstream in(log);
+        std::string first;
+        std::getline(in, first);
+        return first;
+    };
+    const auto journal = run("journal", true);
+    EXPECT_TRUE(journal.starts_with("<6>generated a new daemon key")) << journal;
+    const auto plain = run("plain", false);  // JOURNAL_STREAM names another stream
+    EXPECT_TRUE(plain.starts_with("20")) << plain;  // the text format's date
+    EXPECT_NE(plain.find("generated a new daemon key"), std::string::npos) << plain;
 }
 
 // In-process: a reload that blocks the daemon thread stands for a wedged main loop.
