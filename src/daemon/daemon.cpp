@@ -117,6 +117,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonConfig config, ConfigReloade
 Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     config = std::move(cfg);
     reloader = std::move(reload);
+    notifier = SystemdNotifier::from_environment();
 
     auto k = load_or_create_key(config.key_file);
     if (!k) return k.error();
@@ -252,7 +253,11 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
 
     monitor.emplace(config.monitor, config.whitelist);
     pool->wait_connected(relay_urls.size(), 5s);
+    last_status = status_summary(static_cast<int>(running_projects().size()));
     loop = std::thread([this] { run(); });
+    // Ready for systemd only now: the HTTP API accepts connections and the reconcile above
+    // has adopted (or cleaned up) what a previous run left.
+    notifier.ready(last_status);
     spdlog::info("tenex-sandbox daemon {} up: pubkey {}, {} relays, {} whitelisted, http {}, gateway {}", id,
                  keys->pub.npub(), relay_urls.size(), config.whitelist.size(), config.http_listen,
                  gateway ? "127.0.0.1:" + std::to_string(gateway->port()) : std::string("off"));
@@ -360,10 +365,18 @@ void Daemon::Impl::run() {
 
     auto next_tick = std::chrono::steady_clock::now();
     auto next_heartbeat = next_tick + kHeartbeatInterval;
+    // systemd's watchdog is fed from here, so a loop stuck in a task stops the pings.
+    const auto watchdog_every = notifier.watchdog_interval();
+    auto next_watchdog = watchdog_every ? next_tick : std::chrono::steady_clock::time_point::max();
     std::unique_lock lock(mu);
     while (true) {
-        cv.wait_until(lock, next_tick, [this] { return stopping || !tasks.empty() || !events.empty(); });
+        cv.wait_until(lock, std::min(next_tick, next_watchdog),
+                      [this] { return stopping || !tasks.empty() || !events.empty(); });
         if (stopping) break;
+        if (watchdog_every && std::chrono::steady_clock::now() >= next_watchdog) {
+            notifier.watchdog();
+            next_watchdog = std::chrono::steady_clock::now() + *watchdog_every;
+        }
         auto batch_tasks = std::move(tasks);
         tasks.clear();
         std::deque<Incoming> batch;
@@ -597,6 +610,11 @@ void Daemon::Impl::tick() {
     }
     metrics.set_projects_by_state(by_state);
     metrics.set_relays(pool->status());
+    if (notifier.enabled())
+        if (auto line = status_summary(by_state["running"]); line != last_status) {
+            notifier.status(line);
+            last_status = std::move(line);
+        }
     if (gateway) metrics.set_gateway(gateway->stats());
     {
         std::lock_guard lock(mu);
@@ -647,7 +665,18 @@ void Daemon::Impl::submit(bool known_project, std::function<void()> job) {
 // ---------------------------------------------------------------------------------------------
 // SIGHUP and shutdown
 
+std::string Daemon::Impl::status_summary(int running) const {
+    std::size_t connected = 0, total = 0;
+    for (const auto& r : pool->status()) {
+        ++total;
+        connected += r.connected ? 1 : 0;
+    }
+    return std::to_string(running) + (running == 1 ? " project" : " projects") + " running; " +
+           std::to_string(connected) + "/" + std::to_string(total) + " relays connected";
+}
+
 void Daemon::Impl::reload() {
+    notifier.reloading();
     if (auto set = load_policies(config.policies_dir); set) {
         {
             std::lock_guard lock(policies_mu);
@@ -661,6 +690,8 @@ void Daemon::Impl::reload() {
     // Running projects pick up the new policies and relays (a container whose spec changed is
     // replaced now where its policy says immediately, else at its next trigger).
     orchestrator->policies_changed();
+    last_status = status_summary(static_cast<int>(running_projects().size()));
+    notifier.ready(last_status);
 }
 
 // The whitelisted owners and the daemon itself never write through a project's gateway.
@@ -720,6 +751,9 @@ void Daemon::request_reload() {
 void Daemon::request_stop() {
     {
         std::lock_guard lock(impl_->mu);
+        if (!impl_->stopping && impl_->loop.joinable())
+            impl_->notifier.stopping(impl_->config.stop_projects_on_exit ? "stopping, with the projects"
+                                                                          : "stopping; projects keep running");
         impl_->stopping = true;
     }
     impl_->cv.notify_all();
