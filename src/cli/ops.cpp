@@ -11,6 +11,8 @@
 // Exit codes: 0 ok; 1 the daemon is unreachable or refused the request (unknown project, ...);
 // 2 bad usage (bad address, unreadable config). exec and shell pass the process's exit code
 // through and use 125 (like `docker exec`) when the daemon is unreachable or refuses.
+#include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -227,7 +229,8 @@ std::string print_table(const std::vector<std::vector<std::string>>& rows) {
 // Why a project is not running: what the orchestrator said and the last exit. Empty for a
 // running or starting project.
 std::string not_running_reason(const sandbox::ProjectStatus& st) {
-    if (st.state == sandbox::ProjectState::running || st.state == sandbox::ProjectState::starting)
+    if (st.state == sandbox::ProjectState::running || st.state == sandbox::ProjectState::starting ||
+        st.state == sandbox::ProjectState::paused || (st.state == sandbox::ProjectState::stopped && st.kept))
         return {};
     std::string why = st.last_error;
     if (st.last_exit_code) {
@@ -263,7 +266,7 @@ void run_ps(const OpsArgs& a, Context& ctx) {
         ++d_count[v->status.project.d];
         views.emplace_back(std::move(*v), item);
     }
-    std::vector<std::vector<std::string>> rows{{"PROJECT", "CONTAINER", "STATE", "UPTIME",
+    std::vector<std::vector<std::string>> rows{{"PROJECT", "CONTAINER", "STATE", "UPTIME", "NEXT",
                                                 "RESTARTS", "CPU %", "MEMORY", "LIMITS",
                                                 "NETWORK", "POLICY"}};
     std::vector<std::string> why_lines;  // printed below the table
@@ -277,6 +280,15 @@ void run_ps(const OpsArgs& a, Context& ctx) {
         std::string uptime = "-";
         if (auto it = item.find("uptime_seconds"); it != item.end() && it->is_number_integer())
             uptime = human_duration(it->get<std::int64_t>());
+        // The next timed transition: "pause in 14m59s", "stop in 45m00s", "remove in 23h59m".
+        std::string next = "-";
+        if (!st.next_transition.empty()) {
+            const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+            next = st.next_transition + " in " +
+                   human_duration(std::max<std::int64_t>(0, (st.next_transition_unix_ms - now_ms + 999) / 1000));
+        }
         std::string cpu = "-", mem = "-", limits = "-";
         if (v.limits.memory_bytes > 0) {
             char buf[64];
@@ -293,7 +305,8 @@ void run_ps(const OpsArgs& a, Context& ctx) {
                   (st.usage->memory_limit ? human_bytes(st.usage->memory_limit) : "-");
         }
         rows.push_back({name, st.container_id.empty() ? "-" : st.container_id.substr(0, 12),
-                        sandbox::to_string(st.state), uptime, std::to_string(st.restart_count),
+                        sandbox::to_string(st.state) + (st.kept ? ",kept" : ""), uptime, next,
+                        std::to_string(st.restart_count),
                         cpu, mem, limits, v.network_mode.empty() ? "-" : v.network_mode,
                         v.policy.empty() ? "-" : v.policy});
     }

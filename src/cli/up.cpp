@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/command.hpp"
+#include "common/log.hpp"
 #include "daemon/daemon.hpp"
 
 namespace tenex::cli {
@@ -136,12 +137,21 @@ void register_up(CLI::App& root, Context& ctx) {
     cmd->add_option("--docker-socket", f->docker_socket, "Docker engine socket (default: DOCKER_HOST, /var/run/docker.sock)");
     cmd->add_option("--start-concurrency", f->start_concurrency, "Container starts in flight at once");
     cmd->add_flag("--stop-projects", f->stop_projects, "On SIGTERM/SIGINT stop the project containers too");
-    cmd->callback([f, &ctx] {
+    const CLI::Option* format_flag = root.get_option("--log-format");
+    const CLI::Option* level_flag = root.get_option("--log-level");
+    cmd->callback([f, &ctx, format_flag, level_flag] {
         auto config = build_config(*f);
         if (!config) {
             std::fprintf(stderr, "tenex-sandbox up: invalid configuration:%s\n", describe(config.error()).c_str());
             ctx.exit_code = 2;
             return;
+        }
+        // The file's log: format/level, where the command line did not set them.
+        if ((!config->log_format.empty() && format_flag->count() == 0) ||
+            (!config->log_level.empty() && level_flag->count() == 0)) {
+            const std::string format = format_flag->count() == 0 && !config->log_format.empty() ? config->log_format : ctx.log_format;
+            const std::string level = level_flag->count() == 0 && !config->log_level.empty() ? config->log_level : ctx.log_level;
+            log::setup(log::parse_format(format).value_or(log::Format::text), level);
         }
         // Signals go to this thread only (sigwait below); every thread the daemon starts
         // inherits the blocked mask.

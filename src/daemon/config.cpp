@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "nostr/nip19.hpp"
@@ -226,6 +227,20 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
                 {"listen", H([&](auto& v, auto& kk) { r.string(v, kk, c.gateway_listen); })},
                 {"writes_per_second", H([&](auto& v, auto& kk) { r.number(v, kk, c.gateway_writes_per_second, 0.001, 1e6); })},
                 {"write_burst", H([&](auto& v, auto& kk) { r.number(v, kk, c.gateway_write_burst, 1, 1e6); })},
+            });
+        })},
+        {"log", H([&](auto& n, auto& k) {
+            r.mapping(n, k, {
+                {"format", H([&](auto& v, auto& kk) {
+                    if (r.string(v, kk, c.log_format) && !c.log_format.empty() && c.log_format != "text" &&
+                        c.log_format != "json")
+                        r.error(v, kk, "expected text, json or \"\", got '" + c.log_format + "'");
+                })},
+                {"level", H([&](auto& v, auto& kk) {
+                    static const std::set<std::string> levels{"", "trace", "debug", "info", "warn", "error", "critical", "off"};
+                    if (r.string(v, kk, c.log_level) && !levels.count(c.log_level))
+                        r.error(v, kk, "expected trace, debug, info, warn, error, critical, off or \"\", got '" + c.log_level + "'");
+                })},
             });
         })},
         {"start_concurrency", H([&](auto& n, auto& k) { r.integer(n, k, c.start_concurrency, 1u, 64u); })},

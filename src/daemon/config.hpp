@@ -48,6 +48,10 @@ struct DaemonConfig {
     std::string gateway_listen{"127.0.0.1:7879"};
     double gateway_writes_per_second = 10;  // per project (token bucket rate)
     double gateway_write_burst = 50;        // bucket size
+    // Log format ("text" or "json") and level; "" leaves what the command line set (its
+    // --log-format/--log-level win over the file). Read at start, not on SIGHUP.
+    std::string log_format{};
+    std::string log_level{};
     unsigned start_concurrency = 4;
     bool stop_projects_on_exit = false;
     // Tell each project's owner on Nostr what happens to its sandbox (kinds 24013/34013,

@@ -118,6 +118,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonConfig config, ConfigReloade
 Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     config = std::move(cfg);
     reloader = std::move(reload);
+    notifier = SystemdNotifier::from_environment();
 
     auto k = load_or_create_key(config.key_file);
     if (!k) return k.error();
@@ -208,6 +209,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     };
     oo.relays = relay_urls;
     oo.runtime_root = config.state_dir / "runtime";
+    oo.kept_file = config.state_dir / "kept-containers";  // warm starts across daemon restarts
     if (gateway) {
         oo.gateway_port = gateway->port();
         // Each container start: the project's keys known to the gateway and a new secret. The
@@ -256,7 +258,11 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
 
     monitor.emplace(config.monitor, config.whitelist);
     pool->wait_connected(relay_urls.size(), 5s);
+    last_status = status_summary(static_cast<int>(running_projects().size()));
     loop = std::thread([this] { run(); });
+    // Ready for systemd only now: the HTTP API accepts connections and the reconcile above
+    // has adopted (or cleaned up) what a previous run left.
+    notifier.ready(last_status);
     spdlog::info("tenex-sandbox daemon {} up: pubkey {}, {} relays, {} whitelisted, http {}, gateway {}", id,
                  keys->pub.npub(), relay_urls.size(), config.whitelist.size(), config.http_listen,
                  gateway ? "127.0.0.1:" + std::to_string(gateway->port()) : std::string("off"));
@@ -364,10 +370,18 @@ void Daemon::Impl::run() {
 
     auto next_tick = std::chrono::steady_clock::now();
     auto next_heartbeat = next_tick + kHeartbeatInterval;
+    // systemd's watchdog is fed from here, so a loop stuck in a task stops the pings.
+    const auto watchdog_every = notifier.watchdog_interval();
+    auto next_watchdog = watchdog_every ? next_tick : std::chrono::steady_clock::time_point::max();
     std::unique_lock lock(mu);
     while (true) {
-        cv.wait_until(lock, next_tick, [this] { return stopping || !tasks.empty() || !events.empty(); });
+        cv.wait_until(lock, std::min(next_tick, next_watchdog),
+                      [this] { return stopping || !tasks.empty() || !events.empty(); });
         if (stopping) break;
+        if (watchdog_every && std::chrono::steady_clock::now() >= next_watchdog) {
+            notifier.watchdog();
+            next_watchdog = std::chrono::steady_clock::now() + *watchdog_every;
+        }
         auto batch_tasks = std::move(tasks);
         tasks.clear();
         std::deque<Incoming> batch;
@@ -458,16 +472,20 @@ bool Daemon::Impl::trigger(const nostr::Address& address, const std::string& eve
     }
     metrics.trigger("start");
     (void)state->add_history(key, {.at = unix_now(), .what = "trigger", .detail = event_id});
-    launch_start(address, key, Inflight{.events = {event_id}, .since = std::chrono::steady_clock::now()});
+    // Paused: thawed in place, its workspace is as it was (no fetch from the relays first).
+    const bool paused = current != last_states.end() && current->second.state == sandbox::ProjectState::paused;
+    launch_start(address, key, Inflight{.events = {event_id}, .since = std::chrono::steady_clock::now()}, !paused);
     return true;
 }
 
 // Loads the workspace and starts the project on a worker; finish() takes the outcome.
-void Daemon::Impl::launch_start(const nostr::Address& address, const std::string& key, Inflight waiting) {
+void Daemon::Impl::launch_start(const nostr::Address& address, const std::string& key, Inflight waiting,
+                                bool load_workspace) {
     inflight[key] = std::move(waiting);
     const sandbox::ProjectRef project{.owner = address.pubkey, .d = address.identifier};
-    submit(is_known(project), [this, address, key, ref = project] {
-        auto ws = loader->load(address);
+    submit(is_known(project), [this, address, key, ref = project, load_workspace] {
+        Result<project::WorkspaceResult> ws = project::WorkspaceResult{};
+        if (load_workspace) ws = loader->load(address);
         Result<sandbox::ProjectStatus> outcome = make_error("");
         if (!ws) {
             outcome = make_error("workspace: " + ws.error().message);
@@ -557,9 +575,11 @@ void Daemon::Impl::retry_engine_waits() {
 void Daemon::Impl::note_if_started(const std::string& key, const sandbox::ProjectStatus& s) {
     if (s.state != sandbox::ProjectState::running || s.container_id.empty()) return;
     auto prev = last_states.find(key);
-    if (prev == last_states.end() || prev->second.state != sandbox::ProjectState::running ||
-        prev->second.container_id != s.container_id)
-        metrics.container_started();
+    // Thawed from paused is the same run of the same container, not a start.
+    const bool was_up = prev != last_states.end() && prev->second.container_id == s.container_id &&
+                        (prev->second.state == sandbox::ProjectState::running ||
+                         prev->second.state == sandbox::ProjectState::paused);
+    if (!was_up) metrics.container_started();
 }
 
 // Every tick: project states into the store and the metrics, relay states, cursors.
@@ -569,7 +589,7 @@ void Daemon::Impl::tick() {
     auto snapshot = orchestrator->snapshot();
     std::map<std::string, int> by_state;
     for (auto s : {sandbox::ProjectState::stopped, sandbox::ProjectState::starting, sandbox::ProjectState::running,
-                   sandbox::ProjectState::stopping, sandbox::ProjectState::backing_off,
+                   sandbox::ProjectState::paused, sandbox::ProjectState::stopping, sandbox::ProjectState::backing_off,
                    sandbox::ProjectState::crash_looping, sandbox::ProjectState::failed})
         by_state[sandbox::to_string(s)] = 0;
     for (const auto& s : snapshot) {
@@ -600,6 +620,11 @@ void Daemon::Impl::tick() {
     }
     metrics.set_projects_by_state(by_state);
     metrics.set_relays(pool->status());
+    if (notifier.enabled())
+        if (auto line = status_summary(by_state["running"]); line != last_status) {
+            notifier.status(line);
+            last_status = std::move(line);
+        }
     if (gateway) metrics.set_gateway(gateway->stats());
     {
         std::lock_guard lock(mu);
@@ -611,7 +636,8 @@ void Daemon::Impl::tick() {
 std::set<std::string> Daemon::Impl::running_projects() const {
     std::set<std::string> out;
     for (const auto& [key, s] : last_states)
-        if (s.state == sandbox::ProjectState::running) out.insert(key);
+        // A paused project counts: the next message thaws it within milliseconds.
+        if (s.state == sandbox::ProjectState::running || s.state == sandbox::ProjectState::paused) out.insert(key);
     return out;
 }
 
@@ -689,7 +715,18 @@ void Daemon::Impl::submit(bool known_project, std::function<void()> job) {
 // ---------------------------------------------------------------------------------------------
 // SIGHUP and shutdown
 
+std::string Daemon::Impl::status_summary(int running) const {
+    std::size_t connected = 0, total = 0;
+    for (const auto& r : pool->status()) {
+        ++total;
+        connected += r.connected ? 1 : 0;
+    }
+    return std::to_string(running) + (running == 1 ? " project" : " projects") + " running; " +
+           std::to_string(connected) + "/" + std::to_string(total) + " relays connected";
+}
+
 void Daemon::Impl::reload() {
+    notifier.reloading();
     if (auto set = load_policies(config.policies_dir); set) {
         {
             std::lock_guard lock(policies_mu);
@@ -703,6 +740,8 @@ void Daemon::Impl::reload() {
     // Running projects pick up the new policies and relays (a container whose spec changed is
     // replaced now where its policy says immediately, else at its next trigger).
     orchestrator->policies_changed();
+    last_status = status_summary(static_cast<int>(running_projects().size()));
+    notifier.ready(last_status);
 }
 
 // The whitelisted owners and the daemon itself never write through a project's gateway.
@@ -762,6 +801,9 @@ void Daemon::request_reload() {
 void Daemon::request_stop() {
     {
         std::lock_guard lock(impl_->mu);
+        if (!impl_->stopping && impl_->loop.joinable())
+            impl_->notifier.stopping(impl_->config.stop_projects_on_exit ? "stopping, with the projects"
+                                                                          : "stopping; projects keep running");
         impl_->stopping = true;
     }
     impl_->cv.notify_all();

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/worker_pool.hpp"
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/event_log.hpp"
@@ -22,7 +23,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/monitor.hpp"
 #include "daemon/state_store.hpp"
-#include "common/worker_pool.hpp"
+#include "daemon/systemd_notify.hpp"
 #include "docker/client.hpp"
 #include "gateway/server.hpp"
 #include "nostr/address.hpp"
@@ -70,7 +71,8 @@ struct Daemon::Impl final : ControlPlane {
     void handle(const Incoming& in);
     void route(const nostr::Event& event);
     bool trigger(const nostr::Address& address, const std::string& event_id);
-    void launch_start(const nostr::Address& address, const std::string& key, Inflight inflight);
+    void launch_start(const nostr::Address& address, const std::string& key, Inflight inflight,
+                      bool load_workspace = true);
     void finish(const nostr::Address& address, const std::string& key,
                 Result<sandbox::ProjectStatus> outcome, bool engine_down);
     void retry_engine_waits();
@@ -84,6 +86,7 @@ struct Daemon::Impl final : ControlPlane {
     void submit(bool known_project, std::function<void()> job);
     void reload();
     void reload_config();  // whitelist and relays, from the reloader
+    std::string status_summary(int running) const;  // STATUS= for systemd
 
     // daemon_control.cpp (HTTP threads)
     std::vector<ProjectView> projects() override;
@@ -102,6 +105,8 @@ struct Daemon::Impl final : ControlPlane {
 
     DaemonConfig config{};
     ConfigReloader reloader{};
+    SystemdNotifier notifier{};   // no-op unless started by systemd (NOTIFY_SOCKET)
+    std::string last_status{};    // the last STATUS= sent (daemon thread)
     std::optional<nostr::Keys> keys{};
     std::string id{};
     std::vector<std::string> relay_urls{};

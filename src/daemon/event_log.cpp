@@ -113,7 +113,9 @@ std::vector<LifecycleEvent> EventLog::observe(const std::optional<sandbox::Proje
         const bool was_running = prev && prev->state == ProjectState::running;
         switch (cur.state) {
             case ProjectState::running:
-                if (prev && (prev->restart_count < cur.restart_count ||
+                if (prev && prev->state == ProjectState::paused && prev->container_id == cur.container_id)
+                    make("resumed");
+                else if (prev && (prev->restart_count < cur.restart_count ||
                              (was_running && !prev->container_id.empty())))
                     make("restarted", prev->restart_count < cur.restart_count ? "automatic" : "new container");
                 else
@@ -131,6 +133,9 @@ std::vector<LifecycleEvent> EventLog::observe(const std::optional<sandbox::Proje
                 break;
             case ProjectState::failed:
                 make("failed", cur.last_error);
+                break;
+            case ProjectState::paused:
+                make("paused", "idle");
                 break;
             case ProjectState::starting:
             case ProjectState::stopping:

@@ -5,6 +5,7 @@
 // Types:
 //   adopted            a running container found at start-up (a previous daemon started it)
 //   started            the project's container is running (a trigger or an operator restart)
+//   paused, resumed    frozen for being idle (lifecycle.pause_after); thawed by a trigger
 //   restarted          running again in a new container (automatic restart or operator restart)
 //   stopped            no longer running and not restarting (idle, operator stop, clean exit);
 //                      exit code and reason when known

@@ -73,13 +73,13 @@ std::optional<std::int64_t> parse_rfc3339(const std::string& s) {
 
 bool state_has_uptime(sandbox::ProjectState s) {
     return s == sandbox::ProjectState::starting || s == sandbox::ProjectState::running ||
-           s == sandbox::ProjectState::stopping;
+           s == sandbox::ProjectState::paused || s == sandbox::ProjectState::stopping;
 }
 
 Result<sandbox::ProjectState> parse_state(const std::string& s) {
     using sandbox::ProjectState;
     for (auto st : {ProjectState::stopped, ProjectState::starting, ProjectState::running,
-                    ProjectState::stopping, ProjectState::backing_off, ProjectState::crash_looping,
+                    ProjectState::paused, ProjectState::stopping, ProjectState::backing_off, ProjectState::crash_looping,
                     ProjectState::failed})
         if (sandbox::to_string(st) == s) return st;
     return make_error("unknown state '" + s + "'");
@@ -112,6 +112,10 @@ json to_json(const ProjectView& view) {
         {"last_exit_reason", sandbox::to_string(st.last_exit_reason)},
         {"last_error", st.last_error},
         {"last_trigger_unix_ms", st.last_trigger_unix_ms},
+        {"kept", st.kept},
+        {"last_wake", st.last_wake},
+        {"next_transition", st.next_transition.empty() ? json(nullptr) : json(st.next_transition)},
+        {"next_transition_unix_ms", st.next_transition.empty() ? json(nullptr) : json(st.next_transition_unix_ms)},
         {"network_mode", view.network_mode},
         {"policy", view.policy},
         {"policy_digest", st.policy_digest},
@@ -159,6 +163,12 @@ Result<ProjectView> project_view_from_json(const json& j) {
         st.last_exit_reason = parse_exit_reason(j.value("last_exit_reason", std::string{}));
         st.last_error = j.value("last_error", std::string{});
         st.last_trigger_unix_ms = j.value("last_trigger_unix_ms", std::int64_t{0});
+        st.kept = j.value("kept", false);
+        st.last_wake = j.value("last_wake", std::string{});
+        if (auto it = j.find("next_transition"); it != j.end() && it->is_string()) {
+            st.next_transition = it->get<std::string>();
+            st.next_transition_unix_ms = j.value("next_transition_unix_ms", std::int64_t{0});
+        }
         v.network_mode = j.value("network_mode", std::string{});
         v.policy = j.value("policy", std::string{});
         st.policy_digest = j.value("policy_digest", std::string{});

@@ -10,7 +10,8 @@
 // ["reason", <one line>], ["exit", "<code>"], ["container", <id, 12 hex>]; 34013 adds
 // ["d", <project address>]. Content: the same as one human-readable line. States:
 //
-//   started, restarted, stopped (reason: idle, maximum lifetime, operator, exit code 0, ...),
+//   started, restarted, paused (idle), resumed, stopped (reason: idle, maximum lifetime,
+//   operator, exit code 0, ...),
 //   crashed (exit code; restarting), oom-killed (a process of the sandbox: the main one, with
 //   an exit code, or a child), crash-looping (last exit code), failed (the orchestrator gave
 //   up), start-refused (the start did not happen: policy, workspace, project not found).

@@ -17,7 +17,8 @@ namespace {
 
 constexpr sandbox::ProjectState kAllStates[] = {
     sandbox::ProjectState::stopped,     sandbox::ProjectState::starting,
-    sandbox::ProjectState::running,     sandbox::ProjectState::stopping,
+    sandbox::ProjectState::running,     sandbox::ProjectState::paused,
+    sandbox::ProjectState::stopping,
     sandbox::ProjectState::backing_off, sandbox::ProjectState::crash_looping,
     sandbox::ProjectState::failed};
 

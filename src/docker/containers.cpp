@@ -176,6 +176,14 @@ DStatus stop_container(const Client& client, const std::string& id, int timeout_
     return done(std::move(r));
 }
 
+DStatus pause_container(const Client& client, const std::string& id) {
+    return done(client.call("POST", path_for(id) + "/pause", "pause container " + id));
+}
+
+DStatus unpause_container(const Client& client, const std::string& id) {
+    return done(client.call("POST", path_for(id) + "/unpause", "unpause container " + id));
+}
+
 DStatus kill_container(const Client& client, const std::string& id, const std::string& signal) {
     return done(client.call("POST", path_for(id) + "/kill?signal=" + url_encode(signal),
                             "kill container " + id));

@@ -72,6 +72,10 @@ DStatus start_container(const Client& client, const std::string& id);
 // budget: how long to wait for the engine's answer (0: the client's timeout plus timeout_s).
 DStatus stop_container(const Client& client, const std::string& id, int timeout_s = -1,
                        std::chrono::milliseconds budget = {});
+// Freezes every process of the container (cgroup freezer) / thaws them again. The engine
+// answers 409 for a container that is not running (pause) or not paused (unpause).
+DStatus pause_container(const Client& client, const std::string& id);
+DStatus unpause_container(const Client& client, const std::string& id);
 DStatus kill_container(const Client& client, const std::string& id,
                        const std::string& signal = "SIGKILL");
 // timeout: how long to wait for the engine's answer (0: the client's timeout).

@@ -173,6 +173,7 @@ struct Gateway::Impl {
     relay::RelayPool* pool{nullptr};
     lws_context* ctx{nullptr};
     lws_protocols protocols[2]{};
+    lws_retry_bo_t retry{};  // the connections' ping / hang-up timers (opt.ping_after)
     std::thread thread;
     std::atomic<bool> stopping{false};
     std::atomic<std::uint16_t> bound_port{0};
@@ -934,6 +935,12 @@ Result<std::unique_ptr<Gateway>> Gateway::start(GatewayOptions options, relay::R
     info.protocols = im.protocols;
     info.user = &im;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    // libwebsockets' default pings a connection silent for 300 s and hangs up 10 s later: a
+    // paused container cannot answer, so a pause of a few minutes would cost its connection.
+    im.retry.secs_since_valid_ping = static_cast<std::uint16_t>(std::clamp<std::int64_t>(im.opt.ping_after.count(), 1, 65000));
+    im.retry.secs_since_valid_hangup = static_cast<std::uint16_t>(std::clamp<std::int64_t>(
+        im.opt.ping_after.count() + im.opt.pong_timeout.count(), im.retry.secs_since_valid_ping + 1, 65535));
+    info.retry_and_idle_policy = &im.retry;
     // As in the embedded relay: keep IPv4 addresses on IPv4 (warmcat/libwebsockets#2290).
     in_addr v4{};
     if (::inet_pton(AF_INET, im.opt.host.c_str(), &v4) == 1) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;

@@ -57,6 +57,13 @@ struct GatewayOptions {
     // Events kept for a project's next subscription (Gateway::hold_for_project).
     std::size_t held_per_project{16};
     std::chrono::seconds held_ttl{600};
+    // A connection silent this long gets a websocket PING and is closed when no PONG follows
+    // within pong_timeout. Longer than any pause of a project under the default policy
+    // (lifecycle.idle_timeout 1h: at most 1h since the container last sent anything), so a
+    // paused container keeps its connection; a longer pause loses it and the runtime
+    // reconnects when thawed. (libwebsockets' own default is 300 s + 10 s.)
+    std::chrono::seconds ping_after{3900};
+    std::chrono::seconds pong_timeout{30};
 };
 
 // Counters, cumulative since start.

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "sandbox/orchestrator_detail.hpp"
 
@@ -32,6 +33,11 @@ Orchestrator::Orchestrator(OrchestratorOptions options, Engine& engine)
         options_.random = [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); };
     }
     options_.max_starts_in_flight = std::max(1, options_.max_starts_in_flight);
+    if (!options_.kept_file.empty()) {
+        std::ifstream in(options_.kept_file);
+        for (std::string id; std::getline(in, id);)
+            if (!id.empty()) kept_ids_.insert(id);
+    }
     int workers = std::max(options_.workers, options_.max_starts_in_flight + 2);
     for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { run_worker(); });
     loop_ = std::thread([this] { run_loop(); });
@@ -151,7 +157,8 @@ StatusFuture Orchestrator::stop(const ProjectRef& project) {
             if (e.queued) {
                 start_queue_.remove(e.key);
                 e.queued = false;
-                e.state = e.container_id.empty() ? ProjectState::stopped : ProjectState::failed;
+                e.state = e.container_id.empty() || e.kept ? ProjectState::stopped
+                                                           : ProjectState::failed;
             }
             progress(e);
         }))

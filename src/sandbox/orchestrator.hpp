@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,6 +106,11 @@ class Orchestrator {
     void fail_waiters(Entry& e, const std::string& reason);
     void on_exited(Entry& e, std::optional<int> exit_code, bool oom_killed);
     bool reload_policy(Entry& e);
+    struct Due {
+        TimePoint at;
+        enum What { restart, remove, idle_stop, lifetime_stop, pause } what;
+    };
+    static std::optional<Due> due(const Entry& e);
     void tick();
     TimePoint next_deadline() const;
     ProjectStatus status_of(const Entry& e) const;
@@ -115,9 +121,18 @@ class Orchestrator {
     void pump_starts();
     void launch_start(Entry& e);
     void finish_start(const std::string& key, Result<StartOutcome> outcome);
-    void launch_stop(Entry& e, const std::string& why);
+    // keep: stop only, the container stays for a warm start (an idle stop with keep_stopped).
+    // A paused container is thawed first, so that it gets its stop signal.
+    void launch_stop(Entry& e, const std::string& why, bool keep = false);
     void finish_stop(const std::string& key, const std::string& container_id,
-                     const std::string& why, docker::DStatus result);
+                     const std::string& why, bool keep, docker::DStatus result);
+    // Pause after pause_after; unpause on a trigger; remove a kept container.
+    void launch_pause(Entry& e);
+    void launch_unpause(Entry& e);
+    void launch_remove_kept(Entry& e, const std::string& why);
+    // The kept containers' ids, recorded in options().kept_file (owner thread).
+    void set_kept(Entry& e, bool kept);
+    void save_kept();
     void launch_check(Entry& e);
     void launch_exit_inspect(Entry& e, std::optional<int> event_code);
 
@@ -132,8 +147,12 @@ class Orchestrator {
                          const std::string& why);
 
     // Worker-side blocking work of a start (orchestrator_start.cpp).
+    // old_id: the project's previous container (removed), or with warm its kept container,
+    // started again when its digest is the current one.
     Result<StartOutcome> do_start(const ProjectRef& project, const Policy& policy,
-                                  const std::string& old_id);
+                                  const std::string& old_id, bool warm);
+    std::optional<StartOutcome> warm_start(const ProjectRef& project, const Policy& policy,
+                                           const std::string& id);
     std::optional<Result<StartOutcome>> claim_taken_name(const ProjectRef& project,
                                                          const Policy& policy,
                                                          const SandboxSpec& spec);
@@ -172,6 +191,7 @@ class Orchestrator {
 
     // Owned by the loop thread.
     std::map<std::string, std::unique_ptr<Entry>> entries_;
+    std::set<std::string> kept_ids_;  // containers kept stopped (also those not adopted yet)
     FairStartQueue start_queue_;
     int starts_in_flight_ = 0;
     std::atomic<std::uint64_t> run_seq_{0};

@@ -82,6 +82,12 @@ struct Orchestrator::Entry {
     std::optional<Policy> policy{};  // the policy of the current (or last) container
     TimePoint backoff_until{};
     RestartWindow restarts{};
+    // Stopped with its container kept (container_id) since stopped_at, for a warm start.
+    bool kept = false;
+    TimePoint stopped_at{};
+    bool warm_ok = false;        // the start being queued may start the kept container
+    bool pause_refused = false;  // the engine refused a pause: not tried again until a trigger
+    std::string last_wake{};     // see ProjectStatus::last_wake
     bool busy = false;      // a start, stop or exit inspection is in flight
     bool queued = false;    // waiting in the start queue
     bool checking = false;  // a digest check is in flight
@@ -107,6 +113,7 @@ struct Orchestrator::StartOutcome {
     std::string digest{};
     std::string started_at{};
     bool adopted = false;
+    bool warm = false;  // the kept container started again
 };
 
 }  // namespace tenex::sandbox

@@ -34,6 +34,14 @@ docker::DStatus DockerEngine::remove(const std::string& id, bool force) {
     return r;
 }
 
+docker::DStatus DockerEngine::pause(const std::string& id) {
+    return docker::pause_container(client_, id);
+}
+
+docker::DStatus DockerEngine::unpause(const std::string& id) {
+    return docker::unpause_container(client_, id);
+}
+
 docker::DResult<docker::ContainerInfo> DockerEngine::inspect(const std::string& id_or_name) {
     return docker::inspect_container(client_, id_or_name);
 }

@@ -24,6 +24,9 @@ class Engine {
     // Graceful: the stop signal, then SIGKILL after timeout_s. Already stopped is success.
     virtual docker::DStatus stop(const std::string& id, int timeout_s) = 0;
     virtual docker::DStatus remove(const std::string& id, bool force) = 0;
+    // Freezes / thaws the container's processes (docker pause / unpause).
+    virtual docker::DStatus pause(const std::string& id) = 0;
+    virtual docker::DStatus unpause(const std::string& id) = 0;
     virtual docker::DResult<docker::ContainerInfo> inspect(const std::string& id_or_name) = 0;
     virtual docker::DResult<std::vector<docker::ContainerSummary>> list(
         const docker::ListOptions& options) = 0;
@@ -52,6 +55,8 @@ class DockerEngine final : public Engine {
     docker::DStatus start(const std::string& id) override;
     docker::DStatus stop(const std::string& id, int timeout_s) override;
     docker::DStatus remove(const std::string& id, bool force) override;
+    docker::DStatus pause(const std::string& id) override;
+    docker::DStatus unpause(const std::string& id) override;
     docker::DResult<docker::ContainerInfo> inspect(const std::string& id_or_name) override;
     docker::DResult<std::vector<docker::ContainerSummary>> list(
         const docker::ListOptions& options) override;

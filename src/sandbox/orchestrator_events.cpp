@@ -39,11 +39,18 @@ void Orchestrator::on_engine_event(const docker::Event& event) {
         } else if (event.kind == docker::EventKind::Kill) {
             // Our own stops happen in state stopping; a kill of a running container comes from
             // someone else (docker stop/kill/rm -f). Signals that do not end a process don't count.
-            if (e.state == ProjectState::running && is_stop_signal(event.attribute("signal")))
+            if ((e.state == ProjectState::running || e.state == ProjectState::paused) &&
+                is_stop_signal(event.attribute("signal")))
                 e.kill_seen = true;
         } else if (event.kind == docker::EventKind::Die ||
                    event.kind == docker::EventKind::Destroy) {
-            if (e.state == ProjectState::running && !e.busy) {
+            if (e.state == ProjectState::stopped && e.kept && !e.busy) {
+                if (event.kind == docker::EventKind::Destroy) {  // docker rm by someone else
+                    set_kept(e, false);
+                    e.container_id.clear();
+                }
+            } else if ((e.state == ProjectState::running || e.state == ProjectState::paused) &&
+                       !e.busy) {
                 launch_exit_inspect(e, event.exit_code);
             } else if (e.busy && e.state != ProjectState::stopping) {
                 // A start or a check is in flight: look at it once that is back.
@@ -58,7 +65,9 @@ void Orchestrator::on_engine_event(const docker::Event& event) {
 bool Orchestrator::take_pending_die(Entry& e) {
     if (!e.died) return false;
     e.died = false;
-    if (e.died_id != e.container_id || e.state != ProjectState::running) return false;
+    if (e.died_id != e.container_id ||
+        (e.state != ProjectState::running && e.state != ProjectState::paused))
+        return false;
     launch_exit_inspect(e, e.died_code);
     return true;
 }

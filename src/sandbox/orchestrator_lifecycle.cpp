@@ -10,6 +10,7 @@ std::string to_string(ProjectState s) {
         case ProjectState::stopped: return "stopped";
         case ProjectState::starting: return "starting";
         case ProjectState::running: return "running";
+        case ProjectState::paused: return "paused";
         case ProjectState::stopping: return "stopping";
         case ProjectState::backing_off: return "backing-off";
         case ProjectState::crash_looping: return "crash-looping";

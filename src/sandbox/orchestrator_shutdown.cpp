@@ -30,6 +30,7 @@ struct Orchestrator::StopTarget {
     std::string key{}, id{};
     int timeout_s = 0;
     std::optional<ProjectRef> network_of{};  // its own network goes with it (isolated, egress)
+    bool paused = false;                     // thawed first, so that it stops gracefully
 };
 
 void Orchestrator::shutdown(bool stop_projects) {
@@ -90,12 +91,16 @@ std::vector<Orchestrator::StopTarget> Orchestrator::shutdown_targets(
                 for (auto& w : e->stop_waiters)
                     w.set_value(make_error("the orchestrator is shutting down"));
                 e->stop_waiters.clear();
+                // Kept (stopped) containers go too: a stopping shutdown leaves nothing behind.
                 if (!e->container_id.empty() && !skip.count(e->container_id) &&
-                    (e->state == ProjectState::running || e->state == ProjectState::stopping)) {
+                    (e->state == ProjectState::running || e->state == ProjectState::stopping ||
+                     e->state == ProjectState::paused ||
+                     (e->state == ProjectState::stopped && e->kept))) {
                     const bool own_network = e->policy && (e->policy->network.mode == NetworkMode::isolated ||
                                                            e->policy->network.mode == NetworkMode::egress);
                     targets.push_back({key, e->container_id, e->policy ? stop_seconds(*e->policy) : 30,
-                                       own_network ? std::optional<ProjectRef>(e->ref) : std::nullopt});
+                                       own_network ? std::optional<ProjectRef>(e->ref) : std::nullopt,
+                                       e->state == ProjectState::paused});
                 }
             }
             while (start_queue_.pop()) {
@@ -119,6 +124,7 @@ void Orchestrator::stop_for_shutdown(const std::vector<StopTarget>& targets,
     stops.reserve(targets.size());
     for (const auto& t : targets)
         stops.emplace_back([this, &failed, t, deadline] {
+            if (t.paused) (void)engine_.unpause(t.id);
             auto r =
                 engine_.stop_and_remove(t.id, t.timeout_s, std::max(left_until(deadline), Ms(1)));
             if (r) {

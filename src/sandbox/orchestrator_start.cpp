@@ -1,5 +1,7 @@
 // The worker side of a start: claiming the container name (adopting this daemon's own
 // container when it holds it), creating and starting.
+#include <spdlog/spdlog.h>
+
 #include "sandbox/orchestrator_detail.hpp"
 #include "sandbox/runtime_contract.hpp"
 
@@ -7,9 +9,50 @@ namespace tenex::sandbox {
 
 using namespace detail;
 
+// A kept container whose digest label is the current spec's is started as it is: its
+// environment (secrets, the gateway secret it was given, which stays valid until the next
+// create) and its network are those it was created with. Nullopt: not possible, create anew.
+std::optional<Orchestrator::StartOutcome> Orchestrator::warm_start(const ProjectRef& project,
+                                                                   const Policy& policy,
+                                                                   const std::string& id) {
+    auto dir = options_.workspace(project);
+    if (!dir) return std::nullopt;
+    // Redacted: the digest is the same, and no new gateway secret is made.
+    auto spec = build_sandbox_spec(policy, spec_context(project, *dir, SecretMode::redact));
+    if (!spec) return std::nullopt;
+    auto info = engine_.inspect(id);
+    if (!info || info->state.running) return std::nullopt;
+    auto label = info->spec.labels.find(kLabelPolicyDigest);
+    if (label == info->spec.labels.end() || label->second != spec->digest) {
+        spdlog::info("orchestrator: {}: the kept container {} is out of date: created anew",
+                     project.address(), id.substr(0, 12));
+        return std::nullopt;
+    }
+    if (auto mounts = verify_mount_sources(policy, *dir); !mounts) return std::nullopt;
+    if (!spec->network.network_name.empty()) {
+        auto hosts = prepare_network(project, spec->network);  // forwarders and rules again
+        if (!hosts) return std::nullopt;
+    }
+    auto started = engine_.start(id);
+    if (!started) {
+        spdlog::warn("orchestrator: {}: starting the kept container {}: {}; created anew",
+                     project.address(), id.substr(0, 12), started.error().describe());
+        return std::nullopt;
+    }
+    auto after = engine_.inspect(id);
+    return StartOutcome{.id = id,
+                        .name = info->name,
+                        .digest = spec->digest,
+                        .started_at = after ? after->state.started_at : std::string(),
+                        .adopted = false,
+                        .warm = true};
+}
+
 Result<Orchestrator::StartOutcome> Orchestrator::do_start(const ProjectRef& project,
                                                           const Policy& policy,
-                                                          const std::string& old_id) {
+                                                          const std::string& old_id, bool warm) {
+    if (warm && !old_id.empty())
+        if (auto outcome = warm_start(project, policy, old_id)) return std::move(*outcome);
     if (!old_id.empty()) (void)engine_.remove(old_id, true);
     auto dir = options_.workspace(project);
     if (!dir) return make_error("workspace: " + dir.error().message);
@@ -72,6 +115,11 @@ std::optional<Result<Orchestrator::StartOutcome>> Orchestrator::claim_taken_name
         return make_error("the container name " + name +
                           " is taken by a container this daemon does not manage");
     const bool current = label(kLabelPolicyDigest) == spec.digest;
+    // A paused one (left by another process of this daemon) is thawed and adopted when current.
+    if (existing->state.paused && (!current || !engine_.unpause(existing->id))) {
+        (void)engine_.remove(existing->id, true);
+        return std::nullopt;
+    }
     if (current && existing->state.running)
         return StartOutcome{.id = existing->id,
                             .name = name,

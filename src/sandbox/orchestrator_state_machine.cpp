@@ -27,6 +27,7 @@ void Orchestrator::trigger(Entry& e) {
     e.want_running = true;
     e.want_stop = false;
     e.checked = false;
+    e.pause_refused = false;
     if (e.state == ProjectState::crash_looping || e.state == ProjectState::failed) {
         e.restarts.reset();
         e.backoff_attempt = 0;
@@ -39,6 +40,10 @@ void Orchestrator::progress(Entry& e) {
     if (e.busy || e.queued) return;
     if (e.policy_reload && reload_policy(e)) return;
     if (e.want_stop) {
+        if (e.state == ProjectState::stopped && e.kept) {
+            launch_remove_kept(e, "stop requested");
+            return;
+        }
         if (e.state == ProjectState::running ||
             (!e.container_id.empty() && e.state != ProjectState::stopped)) {
             launch_stop(e, "stop requested");
@@ -70,9 +75,14 @@ void Orchestrator::progress(Entry& e) {
             }
             settle(e);  // the restart comes when the backoff ends
             return;
+        case ProjectState::paused:
+            launch_unpause(e);  // then running: the digest check as for any trigger
+            return;
         case ProjectState::stopped:
         case ProjectState::failed:
         case ProjectState::crash_looping:
+            // A kept container is started again, unless a restart asked for a new one.
+            e.warm_ok = e.state == ProjectState::stopped && e.kept && !e.force_replace;
             e.force_replace = false;
             enqueue_start(e, false);
             return;
@@ -82,13 +92,24 @@ void Orchestrator::progress(Entry& e) {
     }
 }
 
-// After policies_changed(), for a project with nothing in flight: a running container takes
-// the new lifecycle settings (its stop timeout is part of the digest and stays with it), and
-// under on_policy_change: immediately a digest check replaces it when it is out of date.
-// Returns true when that check was launched. Other states read the policy at their next start.
+// After policies_changed(), for a project with nothing in flight: a running or paused
+// container takes the new lifecycle settings (its stop timeout is part of the digest and stays
+// with it), and under on_policy_change: immediately a digest check replaces it when it is out
+// of date. A kept container takes the new keep_stopped (0: removed now); its digest is checked
+// at its next start. Returns true when a job was launched. Other states read the policy at
+// their next start.
 bool Orchestrator::reload_policy(Entry& e) {
     e.policy_reload = false;
-    if (e.state != ProjectState::running || e.want_stop) return false;
+    if (e.want_stop) return false;
+    if (e.state == ProjectState::stopped && e.kept) {
+        auto policy = options_.policies(e.ref);
+        if (!policy) return false;
+        if (e.policy) e.policy->lifecycle.keep_stopped = policy->lifecycle.keep_stopped;
+        if (policy->lifecycle.keep_stopped.count() > 0) return false;
+        launch_remove_kept(e, "keep_stopped is 0 now");
+        return true;
+    }
+    if (e.state != ProjectState::running && e.state != ProjectState::paused) return false;
     auto policy = options_.policies(e.ref);
     if (!policy) return false;  // reconcile decides about unknown projects
     if (e.policy) {
@@ -168,38 +189,55 @@ void Orchestrator::on_exited(Entry& e, std::optional<int> exit_code, bool oom_ki
     settle(e);
 }
 
+// The next timed transition of a project with nothing in flight. The idle clock counts
+// inbound triggers only: pause after pause_after (when shorter than idle_timeout), stop after
+// idle_timeout, whichever comes first of that and max_lifetime.
+std::optional<Orchestrator::Due> Orchestrator::due(const Entry& e) {
+    if (e.busy || e.queued) return std::nullopt;
+    if (e.state == ProjectState::backing_off) return Due{e.backoff_until, Due::restart};
+    if (!e.policy) return std::nullopt;
+    const Lifecycle& lc = e.policy->lifecycle;
+    if (e.state == ProjectState::stopped && e.kept)
+        return Due{e.stopped_at + lc.keep_stopped, Due::remove};
+    if (e.state != ProjectState::running && e.state != ProjectState::paused) return std::nullopt;
+    std::optional<Due> next;
+    auto consider = [&next](TimePoint at, Due::What what) {
+        if (!next || at < next->at) next = Due{at, what};
+    };
+    if (lc.idle_timeout.count() > 0) consider(e.last_trigger + lc.idle_timeout, Due::idle_stop);
+    if (lc.max_lifetime.count() > 0) consider(e.started + lc.max_lifetime, Due::lifetime_stop);
+    if (e.state == ProjectState::running && !e.pause_refused && lc.pause_after.count() > 0 &&
+        (lc.idle_timeout.count() == 0 || lc.pause_after < lc.idle_timeout))
+        consider(e.last_trigger + lc.pause_after, Due::pause);
+    return next;
+}
+
 void Orchestrator::tick() {
     if (closing_) return;
     const TimePoint t = now();
     for (auto& [key, ep] : entries_) {
         Entry& e = *ep;
-        if (e.busy || e.queued) continue;
-        if (e.state == ProjectState::backing_off && t >= e.backoff_until) {
-            e.restarts.record(t);
-            enqueue_start(e, true);
-            continue;
-        }
-        if (e.state != ProjectState::running || !e.policy) continue;
-        const Lifecycle& lc = e.policy->lifecycle;
-        if (lc.idle_timeout.count() > 0 && t - e.last_trigger >= lc.idle_timeout) {
-            launch_stop(e, "idle timeout");
-        } else if (lc.max_lifetime.count() > 0 && t - e.started >= lc.max_lifetime) {
-            launch_stop(e, "maximum lifetime reached");
+        auto d = due(e);
+        if (!d || t < d->at) continue;
+        switch (d->what) {
+            case Due::restart:
+                e.restarts.record(t);
+                enqueue_start(e, true);
+                break;
+            case Due::remove: launch_remove_kept(e, "kept for keep_stopped"); break;
+            case Due::idle_stop:
+                launch_stop(e, "idle timeout", e.policy->lifecycle.keep_stopped.count() > 0);
+                break;
+            case Due::lifetime_stop: launch_stop(e, "maximum lifetime reached"); break;
+            case Due::pause: launch_pause(e); break;
         }
     }
 }
 
 TimePoint Orchestrator::next_deadline() const {
     TimePoint next = TimePoint::max();
-    for (const auto& [key, ep] : entries_) {
-        const Entry& e = *ep;
-        if (e.busy || e.queued) continue;
-        if (e.state == ProjectState::backing_off) next = std::min(next, e.backoff_until);
-        if (e.state != ProjectState::running || !e.policy) continue;
-        const Lifecycle& lc = e.policy->lifecycle;
-        if (lc.idle_timeout.count() > 0) next = std::min(next, e.last_trigger + lc.idle_timeout);
-        if (lc.max_lifetime.count() > 0) next = std::min(next, e.started + lc.max_lifetime);
-    }
+    for (const auto& [key, ep] : entries_)
+        if (auto d = due(*ep)) next = std::min(next, d->at);
     return next;
 }
 
@@ -218,6 +256,16 @@ ProjectStatus Orchestrator::status_of(const Entry& e) const {
     s.last_trigger_unix_ms = e.last_trigger_unix_ms;
     s.last_error = e.last_error;
     s.usage = e.usage;
+    s.kept = e.kept;
+    s.last_wake = e.last_wake;
+    if (auto d = due(e)) {
+        static const char* const kNames[] = {"restart", "remove", "stop", "stop", "pause"};
+        s.next_transition = kNames[d->what];
+        s.next_transition_unix_ms =
+            unix_ms_now() +
+            std::max<std::int64_t>(
+                0, std::chrono::duration_cast<std::chrono::milliseconds>(d->at - now()).count());
+    }
     return s;
 }
 

@@ -23,7 +23,10 @@ class NetworkEnforcer;
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 
-enum class ProjectState { stopped, starting, running, stopping, backing_off, crash_looping, failed };
+// paused: the container exists with its processes frozen (lifecycle.pause_after); a trigger
+// thaws it. A stopped project may still have its container, kept stopped for a warm start
+// (ProjectStatus::kept, lifecycle.keep_stopped).
+enum class ProjectState { stopped, starting, running, paused, stopping, backing_off, crash_looping, failed };
 // How the last container ended: its own exit, the OOM killer, or a signal (exit code 128+n,
 // or a stop/kill by someone else than this orchestrator: docker stop, docker kill, rm -f).
 enum class ExitReason { none, exit, oom, killed };
@@ -55,6 +58,16 @@ struct ProjectStatus {
     ExitReason last_exit_reason = ExitReason::none;
     std::int64_t last_trigger_unix_ms = 0;  // 0: never triggered (adopted only)
     std::string last_error{};               // why the last start failed, why restarts stopped
+    // Stopped, with its container kept for a warm start (container_id names it).
+    bool kept = false;
+    // How the current container got running: "create" (created and started), "warm" (a kept
+    // container started again), "unpause", "adopted"; empty before the first start.
+    std::string last_wake{};
+    // The next timed transition: "pause", "stop" (idle timeout or lifetime), "remove" (a kept
+    // container's keep_stopped ends), "restart" (backoff); empty when none is due. At
+    // next_transition_unix_ms (wall clock).
+    std::string next_transition{};
+    std::int64_t next_transition_unix_ms = 0;
     std::optional<ProjectUsage> usage{};
 };
 
@@ -90,6 +103,10 @@ struct OrchestratorOptions {
     std::function<std::string(const ProjectRef&)> gateway_secret{};
     // Host side of isolated/egress (filter rules, forwarders); default: HostNetworkEnforcer.
     std::shared_ptr<NetworkEnforcer> network_enforcer{};
+    // Where the ids of containers kept stopped for a warm start are recorded, so that the next
+    // daemon adopts them as kept (and does not take them for crashed ones). Empty: in memory
+    // only; an exited container is then adopted under its restart policy, as before.
+    std::filesystem::path kept_file{};
     std::function<TimePoint()> clock{};                  // default: steady_clock::now
     std::function<double()> random{};                    // uniform [0,1); default: a PRNG
 };

@@ -64,7 +64,14 @@ struct Lifecycle {
     int crash_loop_threshold = 5;                        // this many exits within the window
     std::chrono::milliseconds crash_loop_window{600'000};  // ... stop restarting
     std::chrono::milliseconds stop_timeout{30'000};
+    // After pause_after without a trigger the container is frozen (docker pause: no CPU, its
+    // memory and connections kept); the next trigger thaws it. 0: never paused. Only pauses
+    // when shorter than idle_timeout (or idle_timeout is 0).
+    std::chrono::milliseconds pause_after{900'000};
     std::chrono::milliseconds idle_timeout{3'600'000};      // 0: never idle-stopped
+    // A container stopped for idle is kept this long, stopped, and the next trigger starts it
+    // again (no create) when its spec digest is unchanged. 0: removed at once.
+    std::chrono::milliseconds keep_stopped{86'400'000};
     std::chrono::milliseconds max_lifetime{86'400'000};     // 0: unlimited
     // A running container built from an older policy is replaced at its next trigger, or
     // (immediately) as soon as the daemon sees the new policy (reload, reconcile).

@@ -482,6 +482,8 @@ TENEX_DURATION_SETTER(set_crash_window, crash_loop_window, milliseconds{1000}, 7
 TENEX_DURATION_SETTER(set_stop_timeout, stop_timeout, milliseconds{0}, milliseconds{600'000})
 TENEX_DURATION_SETTER(set_idle_timeout, idle_timeout, milliseconds{0}, 365 * kDay)
 TENEX_DURATION_SETTER(set_max_lifetime, max_lifetime, milliseconds{0}, 365 * kDay)
+TENEX_DURATION_SETTER(set_pause_after, pause_after, milliseconds{0}, 365 * kDay)
+TENEX_DURATION_SETTER(set_keep_stopped, keep_stopped, milliseconds{0}, 365 * kDay)
 #undef TENEX_DURATION_SETTER
 
 void set_crash_threshold(Policy& p, const std::string& path, const std::string&,
@@ -668,7 +670,9 @@ const std::vector<Key>& keys() {
         {"lifecycle.crash_loop_threshold", KeyKind::leaf, set_crash_threshold},
         {"lifecycle.crash_loop_window", KeyKind::leaf, set_crash_window},
         {"lifecycle.stop_timeout", KeyKind::leaf, set_stop_timeout},
+        {"lifecycle.pause_after", KeyKind::leaf, set_pause_after},
         {"lifecycle.idle_timeout", KeyKind::leaf, set_idle_timeout},
+        {"lifecycle.keep_stopped", KeyKind::leaf, set_keep_stopped},
         {"lifecycle.max_lifetime", KeyKind::leaf, set_max_lifetime},
         {"lifecycle.on_policy_change", KeyKind::leaf, set_on_policy_change},
         {"security", KeyKind::section, nullptr},

@@ -218,7 +218,9 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     out.emplace_back("lifecycle.crash_loop_threshold", std::to_string(l.crash_loop_threshold));
     out.emplace_back("lifecycle.crash_loop_window", ms(l.crash_loop_window));
     out.emplace_back("lifecycle.stop_timeout", ms(l.stop_timeout));
+    out.emplace_back("lifecycle.pause_after", ms(l.pause_after));
     out.emplace_back("lifecycle.idle_timeout", ms(l.idle_timeout));
+    out.emplace_back("lifecycle.keep_stopped", ms(l.keep_stopped));
     out.emplace_back("lifecycle.max_lifetime", ms(l.max_lifetime));
     out.emplace_back("lifecycle.on_policy_change", to_string(l.on_policy_change));
     const auto& s = p.security;

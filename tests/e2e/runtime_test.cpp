@@ -259,18 +259,19 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     // Idle: both stop after the policy's idle timeout (their global directories stay) ...
     for (const auto& p : projects)
         ASSERT_TRUE(eventually([&] { return running_for(p.address).empty(); }, 150s)) << p.d << " never went idle";
-    // ... and a message in the same conversation starts alpha again and is answered by the
-    // new container, with the conversation's history (more messages reach the LLM).
+    // ... and a message in the same conversation starts alpha again and is answered, with the
+    // conversation's history (more messages reach the LLM). The idle stop kept the container
+    // (lifecycle.keep_stopped, default 24h): the same one is started again, no create.
     const auto cold_sent = std::chrono::steady_clock::now();
     const auto follow_up = sign(1, "Third message", {{"a", projects[0].address}, {"e", projects[0].first.id},
                                                      {"p", projects[0].agent}});
     publish(follow_up);
     auto cold = next_answer(projects[0], seen, 180s);
     ASSERT_TRUE(cold) << "the message that woke the project was not answered\n" << diagnose(projects[0]);
-    std::printf("cold start: message to first reply in %.1f s\n",
+    std::printf("after the idle stop (kept container started again): message to first reply in %.1f s\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - cold_sent).count());
     ASSERT_EQ(running_for(projects[0].address).size(), 1u);
-    EXPECT_NE(running_for(projects[0].address).front().id, projects[0].container);
+    EXPECT_EQ(running_for(projects[0].address).front().id, projects[0].container);
     EXPECT_TRUE(running_for(projects[1].address).empty()) << "beta woke for alpha's message";
     int first_messages = -1, cold_messages = -1;
     std::istringstream requests(read_text(dir_->path() / "llm.jsonl"));

@@ -265,6 +265,8 @@ class CountingEngine final : public Engine {
     docker::DStatus remove(const std::string& id, bool force) override {
         return inner_.remove(id, force);
     }
+    docker::DStatus pause(const std::string& id) override { return inner_.pause(id); }
+    docker::DStatus unpause(const std::string& id) override { return inner_.unpause(id); }
     docker::DResult<docker::ContainerInfo> inspect(const std::string& id) override {
         return inner_.inspect(id);
     }

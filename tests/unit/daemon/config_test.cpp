@@ -136,6 +136,20 @@ TEST(DaemonConfig, Gateway) {
     EXPECT_FALSE(parse_config("gateway:\n  write_burst: 0\n", "g.yaml").ok());
 }
 
+TEST(DaemonConfig, LogFormatAndLevel) {
+    auto c = parse_config("log:\n  format: json\n  level: debug\n", "l.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_EQ(c->log_format, "json");
+    EXPECT_EQ(c->log_level, "debug");
+    EXPECT_EQ(DaemonConfig{}.log_format, "");  // default: the command line decides
+    auto bad = parse_config("log:\n  format: xml\n  level: loud\n", "l.yaml");
+    ASSERT_FALSE(bad.ok());
+    const auto text = errors(bad.error());
+    EXPECT_NE(text.find("log.format"), std::string::npos) << text;
+    EXPECT_NE(text.find("expected text, json or \"\", got 'xml'"), std::string::npos) << text;
+    EXPECT_NE(text.find("log.level"), std::string::npos) << text;
+}
+
 TEST(DaemonConfig, EmbeddedRelayQuota) {
     auto c = parse_config("embedded_relay_quota:\n  max_event_size: 128Ki\n  max_per_author: 2Mi\n"
                           "  max_total_size: 1Gi\n  max_events: 5000\n", "q.yaml");
@@ -215,6 +229,8 @@ TEST(DaemonConfig, DocumentedExampleIsValidAndShowsTheDefaults) {
     EXPECT_EQ(c->embedded_relay_quota.max_total_bytes, defaults.embedded_relay_quota.max_total_bytes);
     EXPECT_EQ(c->embedded_relay_quota.max_events, defaults.embedded_relay_quota.max_events);
     EXPECT_EQ(c->relay_ca_file, defaults.relay_ca_file);
+    EXPECT_EQ(c->log_format, defaults.log_format);
+    EXPECT_EQ(c->log_level, defaults.log_level);
 }
 
 }  // namespace

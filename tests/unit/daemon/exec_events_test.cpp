@@ -58,6 +58,11 @@ TEST(EventLog, ObserveNamesTheTransitions) {
     auto restarted = log.observe(crashed_status, status(ProjectState::running, "beef", 1));
     ASSERT_EQ(types(restarted), std::vector<std::string>{"restarted"});
     EXPECT_EQ(restarted[0].reason, "automatic");
+    // Paused for being idle, then thawed: the same container.
+    EXPECT_EQ(types(log.observe(status(ProjectState::running, "beef", 1), status(ProjectState::paused, "beef", 1))),
+              std::vector<std::string>{"paused"});
+    EXPECT_EQ(types(log.observe(status(ProjectState::paused, "beef", 1), status(ProjectState::running, "beef", 1))),
+              std::vector<std::string>{"resumed"});
     // Replaced while running (an operator restart between two samples).
     EXPECT_EQ(types(log.observe(status(ProjectState::running, "beef", 1), status(ProjectState::running, "cafe", 1))),
               std::vector<std::string>{"restarted"});
@@ -91,9 +96,9 @@ TEST(EventLog, ObserveNamesTheTransitions) {
     EXPECT_EQ(types(log.observe(stopped, failed)), std::vector<std::string>{"failed"});
     // Everything returned was recorded, numbered in order.
     auto all = log.last(-1);
-    ASSERT_EQ(all.size(), 10u);
+    ASSERT_EQ(all.size(), 12u);
     for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].seq, i + 1);
-    EXPECT_EQ(log.last_seq(), 10u);
+    EXPECT_EQ(log.last_seq(), 12u);
 }
 
 TEST(EventLog, TheRingIsBoundedAndWaitersWake) {

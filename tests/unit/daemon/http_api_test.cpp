@@ -161,6 +161,26 @@ TEST_F(HttpApiTest, ToJsonRoundTripsAndUptimeOnlyWhileRunning) {
     v.status.started_at = "0001-01-01T00:00:00Z";
     v.status.state = sandbox::ProjectState::running;
     EXPECT_TRUE(to_json(v)["uptime_seconds"].is_null());
+    // A paused project, and a stopped one with its container kept: their lifecycle fields.
+    v.status.state = sandbox::ProjectState::paused;
+    v.status.last_wake = "unpause";
+    v.status.next_transition = "stop";
+    v.status.next_transition_unix_ms = 1'800'000'000'000;
+    auto paused = to_json(v);
+    EXPECT_EQ(paused["state"], "paused");
+    EXPECT_EQ(paused["next_transition"], "stop");
+    auto paused_back = project_view_from_json(paused);
+    ASSERT_TRUE(paused_back) << paused_back.error().message;
+    EXPECT_EQ(paused_back->status.state, sandbox::ProjectState::paused);
+    EXPECT_EQ(paused_back->status.last_wake, "unpause");
+    EXPECT_EQ(paused_back->status.next_transition_unix_ms, 1'800'000'000'000);
+    v.status.state = sandbox::ProjectState::stopped;
+    v.status.kept = true;
+    v.status.next_transition.clear();
+    auto kept = to_json(v);
+    EXPECT_TRUE(kept["kept"].get<bool>());
+    EXPECT_TRUE(kept["next_transition"].is_null());
+    EXPECT_TRUE(project_view_from_json(kept)->status.kept);
     EXPECT_FALSE(project_view_from_json(json{{"restarts", "many"}}));
     EXPECT_FALSE(project_view_from_json(json{{"state", "exploded"}}));
     EXPECT_FALSE(project_view_from_json(json::array()));

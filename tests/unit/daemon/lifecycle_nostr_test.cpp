@@ -16,6 +16,8 @@ LifecycleEvent event(std::string type) {
 TEST(LifecycleNostr, OnlyWhatHappenedToTheSandboxIsToldAndOomAndRefusedStartsAreNamedForTheOwner) {
     EXPECT_EQ(nostr_state(event("started")), "started");
     EXPECT_EQ(nostr_state(event("stopped")), "stopped");
+    EXPECT_EQ(nostr_state(event("paused")), "paused");
+    EXPECT_EQ(nostr_state(event("resumed")), "resumed");
     EXPECT_EQ(nostr_state(event("crash-looping")), "crash-looping");
     EXPECT_EQ(nostr_state(event("oom")), "oom-killed");
     EXPECT_EQ(nostr_state(event("start-failed")), "start-refused");

@@ -34,7 +34,7 @@ TEST(Metrics, AllSeriesExistFromTheStartWithTypes) {
     for (auto reason : kRejectReasons)
         EXPECT_EQ(sample(text, "tenex_events_rejected_total{reason=\"" + std::string(reason) + "\"}"), 0)
             << reason;
-    for (auto state : {"stopped", "starting", "running", "stopping", "backing-off",
+    for (auto state : {"stopped", "starting", "running", "paused", "stopping", "backing-off",
                        "crash-looping", "failed"})
         EXPECT_EQ(sample(text, std::string("tenex_projects{state=\"") + state + "\"}"), 0) << state;
     EXPECT_EQ(sample(text, "tenex_triggers_total{kind=\"start\"}"), 0);

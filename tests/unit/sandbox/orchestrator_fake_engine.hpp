@@ -23,6 +23,7 @@ class FakeEngine : public Engine {
         int exit_code = 0;
         bool oom = false;
         std::string started_at{};
+        std::string finished_at{};
     };
 
     docker::DResult<std::string> create(const docker::ContainerSpec& spec) override {
@@ -53,19 +54,46 @@ class FakeEngine : public Engine {
         ++starts;
         return Unit{};
     }
+    // Like the engine: a stop of a paused container cannot deliver the stop signal (its
+    // processes are frozen) and ends in SIGKILL after the timeout (137); counted as such.
     docker::DStatus stop(const std::string& id, int) override {
         std::lock_guard lock(mu);
         ++stops;
         auto it = containers.find(id);
         if (it == containers.end()) return docker::DockerError{"stop", 404, "no such container"};
+        if (it->second.status == "paused") ++paused_stops;
+        it->second.exit_code = it->second.status == "paused" ? 137 : 143;
         it->second.status = "exited";
-        it->second.exit_code = 143;
         return Unit{};
     }
-    docker::DStatus remove(const std::string& id, bool) override {
+    // Like the engine: a paused container is removed only with force.
+    docker::DStatus remove(const std::string& id, bool force) override {
         std::lock_guard lock(mu);
         ++removes;
+        auto it = containers.find(id);
+        if (it != containers.end() && it->second.status == "paused" && !force)
+            return docker::DockerError{"remove", 409, "You cannot remove a paused container"};
         containers.erase(id);
+        return Unit{};
+    }
+    docker::DStatus pause(const std::string& id) override {
+        std::lock_guard lock(mu);
+        ++pauses;
+        auto it = containers.find(id);
+        if (it == containers.end()) return docker::DockerError{"pause", 404, "no such container"};
+        if (it->second.status != "running")
+            return docker::DockerError{"pause", 409, "container is not running"};
+        it->second.status = "paused";
+        return Unit{};
+    }
+    docker::DStatus unpause(const std::string& id) override {
+        std::lock_guard lock(mu);
+        ++unpauses;
+        auto it = containers.find(id);
+        if (it == containers.end()) return docker::DockerError{"unpause", 404, "no such container"};
+        if (it->second.status != "paused")
+            return docker::DockerError{"unpause", 409, "container is not paused"};
+        it->second.status = "running";
         return Unit{};
     }
     docker::DResult<docker::ContainerInfo> inspect(const std::string& id_or_name) override {
@@ -78,7 +106,9 @@ class FakeEngine : public Engine {
             info.created = "2026-11-27T10:00:00Z";
             info.spec = c.spec;
             info.state.status = c.status;
-            info.state.running = c.status == "running";
+            info.state.running = c.status == "running" || c.status == "paused";
+            info.state.paused = c.status == "paused";
+            info.state.finished_at = c.finished_at;
             info.state.exit_code = c.exit_code;
             info.state.oom_killed = c.oom;
             info.state.started_at = c.started_at;
@@ -166,6 +196,7 @@ class FakeEngine : public Engine {
     std::size_t max_containers = 0;  // the most that existed at once (created by the orchestrator)
     int next_id = 0;
     std::atomic<int> creates{0}, starts{0}, stops{0}, removes{0}, lists{0}, networks{0};
+    std::atomic<int> pauses{0}, unpauses{0}, paused_stops{0};
     std::atomic<int> starting{0}, max_starting{0};
     std::chrono::milliseconds create_latency{0};
     std::chrono::milliseconds start_latency{0};

@@ -108,6 +108,7 @@ TEST(OrchestratorLifecycle, StartQueueRemove) {
 
 TEST(OrchestratorLifecycle, StateNames) {
     EXPECT_EQ(to_string(ProjectState::backing_off), "backing-off");
+    EXPECT_EQ(to_string(ProjectState::paused), "paused");
     EXPECT_EQ(to_string(ProjectState::crash_looping), "crash-looping");
     EXPECT_EQ(to_string(ExitReason::oom), "oom");
 }

@@ -126,7 +126,7 @@ TEST(PolicyCli, ShowPrintsTheMergedPolicyWithProvenance) {
     const auto rule = r.out.find("lifecycle.on_policy_change: next-trigger");
     ASSERT_NE(rule, std::string::npos) << r.out;
     EXPECT_NE(r.out.substr(rule, r.out.find('\n', rule) - rule)
-                  .find("# " + (p / "default.yaml").string() + ":31:21"),
+                  .find("# " + (p / "default.yaml").string() + ":33:21"),
               std::string::npos)
         << r.out;
 

@@ -63,7 +63,9 @@ lifecycle:
   crash_loop_threshold: 3
   crash_loop_window: 30m
   stop_timeout: 10s
+  pause_after: 5m
   idle_timeout: 0s
+  keep_stopped: 2d
   max_lifetime: 24h
   on_policy_change: immediately
 security:
@@ -86,12 +88,13 @@ security:
           "resources.pids", "resources.nofile", "resources.disk", "network.mode", "network.allow",
           "lifecycle.restart", "lifecycle.backoff_initial", "lifecycle.backoff_max",
           "lifecycle.crash_loop_threshold", "lifecycle.crash_loop_window",
-          "lifecycle.stop_timeout", "lifecycle.idle_timeout", "lifecycle.max_lifetime",
+          "lifecycle.stop_timeout", "lifecycle.pause_after", "lifecycle.idle_timeout",
+          "lifecycle.keep_stopped", "lifecycle.max_lifetime",
           "lifecycle.on_policy_change", "security.user", "security.read_only_root",
           "security.tmpfs./tmp", "security.tmpfs./var/cache.d", "security.cap_add",
           "security.runtime"})
         EXPECT_EQ(s.count(key), 1u) << key;
-    EXPECT_EQ(s.size(), 31u);
+    EXPECT_EQ(s.size(), 33u);
     EXPECT_EQ(s.at("resources.memory").where.line, 14);
     EXPECT_EQ(s.at("resources.memory").where.column, 11);
     EXPECT_EQ(s.at("resources.memory").where.file, "all.yaml");
@@ -115,6 +118,8 @@ security:
     EXPECT_EQ(p.lifecycle.restart, RestartMode::always);
     EXPECT_EQ(p.lifecycle.backoff_initial, std::chrono::milliseconds(500));
     EXPECT_EQ(p.lifecycle.idle_timeout, std::chrono::milliseconds(0));
+    EXPECT_EQ(p.lifecycle.pause_after, std::chrono::minutes(5));
+    EXPECT_EQ(p.lifecycle.keep_stopped, std::chrono::hours(48));
     EXPECT_EQ(p.lifecycle.on_policy_change, PolicyChange::immediately);
     EXPECT_EQ(p.security.cap_add, (std::vector<std::string>{"CHOWN", "NET_BIND_SERVICE"}));
     EXPECT_EQ(p.security.tmpfs.at("/var/cache.d"), 8LL << 20);
@@ -181,6 +186,8 @@ TEST(PolicyFile, BadUnitsAndRanges) {
     expect_one_error("resources:\n  cpuset: 0-\n", {2, 11, "resources.cpuset", "expected a CPU list"});
     expect_one_error("lifecycle:\n  stop_timeout: 30\n", {2, 17, "lifecycle.stop_timeout", "needs a unit"});
     expect_one_error("lifecycle:\n  stop_timeout: 1h\n", {2, 17, "lifecycle.stop_timeout", "out of range: 1h (allowed 0s..10m)"});
+    expect_one_error("lifecycle:\n  pause_after: 400d\n", {2, 16, "lifecycle.pause_after", "out of range: 400d (allowed 0s..365d)"});
+    expect_one_error("lifecycle:\n  keep_stopped: soon\n", {2, 17, "lifecycle.keep_stopped", "invalid duration"});
     expect_one_error("lifecycle:\n  crash_loop_threshold: 0\n", {2, 25, "lifecycle.crash_loop_threshold", "out of range"});
     expect_one_error("lifecycle:\n  restart: sometimes\n", {2, 12, "lifecycle.restart", "unknown restart mode"});
     expect_one_error("lifecycle:\n  on_policy_change: later\n",

@@ -1,0 +1,273 @@
+// Benchmark (issue 20): how fast a project runs again after a trigger, by the state it waits
+// in, next to the raw Engine API in the same run:
+//   paused   Orchestrator::ensure_running() of a paused project (unpause + digest check)
+//   kept     of a project stopped for idle with its container kept (start, no create)
+//   cold     of a project without a container (create + start, as before issue 20)
+//   raw create+start   bare-libcurl POST create + POST start of the same spec
+//   raw unpause        bare-libcurl POST unpause of a paused container
+//   raw start          bare-libcurl POST start of that container once stopped (the floor of
+//                      a warm start)
+// With the argument `egress` the orchestrator's projects run under network.mode egress (their
+// own internal network, forwarders, host filter rules: a cold start creates them, a warm start
+// finds them kept); the raw rows stay on network none (the peer for create+start as such).
+// Rounds are interleaved (one of each per round). The orchestrators run on an injected clock
+// that is moved past pause_after / idle_timeout to reach each state; what is timed is the
+// real time from the trigger to the answer "running". Every container carries
+// tenex.bench=wake and is removed at the end. Prints Markdown (bench/results/wake.md).
+//
+// usage: bench_wake [rounds=20] [none|egress]
+#include <curl/curl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "docker/containers.hpp"
+#include "raw_engine.hpp"
+#include "sandbox/orchestrator.hpp"
+
+using namespace tenex;
+using namespace tenex::sandbox;
+using BenchClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string g_socket, g_api, g_run;
+bool g_egress = false;
+std::filesystem::path g_root;
+const std::string kBenchLabel = "tenex.bench";
+const std::string kBenchValue = "wake";
+
+Policy bench_policy(bool orchestrated = true) {
+    Policy p;
+    p.image = "tenex-probe:latest";
+    p.args = {"sleep"};
+    p.security.user = "65534:65534";
+    p.resources.memory_bytes = 64LL << 20;
+    p.resources.nano_cpus = 500'000'000;
+    p.resources.pids = 64;
+    p.network.mode = NetworkMode::none;
+    if (orchestrated && g_egress) {
+        p.network.mode = NetworkMode::egress;
+        p.network.allow = {HostPort{.host = "relay.tenex.chat", .port = 443}};
+    }
+    p.lifecycle.stop_timeout = 5s;
+    p.lifecycle.pause_after = 10min;
+    p.lifecycle.idle_timeout = 20min;
+    p.lifecycle.keep_stopped = 1h;
+    p.lifecycle.max_lifetime = 0ms;
+    return p;
+}
+
+ProjectRef project(const std::string& d) {
+    return ProjectRef{.owner = std::string(64, 'c'), .d = "w" + g_run + "-" + d};
+}
+
+struct Clocked {
+    std::atomic<std::int64_t> offset_ms{0};
+    OrchestratorOptions options(const std::string& daemon_id) {
+        OrchestratorOptions o;
+        o.daemon_id = daemon_id;
+        o.policies = [](const ProjectRef&) -> Result<Policy> { return bench_policy(); };
+        o.workspace = [](const ProjectRef& p) -> Result<std::filesystem::path> {
+            auto dir = g_root / p.d;
+            std::filesystem::create_directories(dir);
+            return dir;
+        };
+        o.extra_labels = {{kBenchLabel, kBenchValue}, {"tenex.test", "1"}};
+        o.clock = [this] { return Clock::now() + std::chrono::milliseconds(offset_ms.load()); };
+        return o;
+    }
+    void advance(std::chrono::milliseconds d) { offset_ms += d.count(); }
+};
+
+double ms_since(BenchClock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count();
+}
+
+struct Summary {
+    double median = 0, p95 = 0;
+    std::size_t n = 0;
+};
+Summary summarize(std::vector<double> v) {
+    if (v.empty()) return {};
+    std::sort(v.begin(), v.end());
+    auto at = [&](double q) {
+        return v[std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5))];
+    };
+    return {at(0.5), at(0.95), v.size()};
+}
+
+bool wait_for(Orchestrator& orch, const ProjectRef& p, ProjectState state, bool kept) {
+    auto deadline = BenchClock::now() + 30s;
+    while (BenchClock::now() < deadline) {
+        auto s = orch.status(p);
+        if (s && s->state == state && s->kept == kept) return true;
+        std::this_thread::sleep_for(1ms);
+    }
+    return false;
+}
+
+long raw_post(const std::string& path, const std::string& body, std::string* out) {
+    return tenex::bench::raw_post(g_socket, g_api, path, body, out);
+}
+
+// create + start with bare libcurl: the container id, empty on failure.
+std::string raw_create_start(const docker::ContainerSpec& spec, docker::ApiVersion api) {
+    std::string out;
+    auto body = docker::to_create_body(spec, api).dump();
+    if (raw_post("/containers/create?name=" + spec.name, body, &out) != 201) {
+        std::fprintf(stderr, "raw create %s: %s\n", spec.name.c_str(), out.c_str());
+        return {};
+    }
+    auto id = nlohmann::json::parse(out, nullptr, false).value("Id", std::string());
+    std::string ignored;
+    return raw_post("/containers/" + id + "/start", "", &ignored) == 204 ? id : std::string();
+}
+
+docker::ContainerSpec spec_of(const ProjectRef& p, const std::string& daemon_id) {
+    std::filesystem::create_directories(g_root / p.d);
+    SpecContext ctx{.project = p, .naddr = {}, .project_dir = g_root / p.d, .daemon_id = daemon_id,
+                    .secrets = SecretMode::read};
+    auto c = build_sandbox_spec(bench_policy(false), ctx)->container;
+    c.labels[kBenchLabel] = kBenchValue;
+    c.labels["tenex.test"] = "1";
+    return c;
+}
+
+void remove_all(const docker::Client& client) {
+    auto left = docker::list_containers(
+        client, {.all = true, .labels = {kBenchLabel + "=" + kBenchValue}, .names = {}});
+    if (!left) return;
+    for (const auto& c : *left) (void)docker::remove_container(client, c.id, true, true);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int rounds = argc > 1 ? std::atoi(argv[1]) : 20;
+    g_egress = argc > 2 && std::string(argv[2]) == "egress";
+    spdlog::set_level(spdlog::level::warn);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    auto connected = docker::Client::connect();
+    if (!connected) {
+        std::fprintf(stderr, "%s\n", connected.error().describe().c_str());
+        return 1;
+    }
+    const docker::Client& client = **connected;
+    g_socket = client.socket_path();
+    g_api = client.api_version().to_string();
+    g_run = std::to_string(getpid());
+    g_root = std::filesystem::temp_directory_path() / ("tenex-bench-wake-" + g_run);
+    remove_all(client);
+    DockerEngine engine(client);
+    const std::string daemon = "bench-wake-" + g_run;
+
+    // One orchestrator (and clock) per waiting state, so that moving one clock moves one project.
+    Clocked paused_clock, kept_clock, cold_clock;
+    Orchestrator paused_orch(paused_clock.options(daemon + "-p"), engine);
+    Orchestrator kept_orch(kept_clock.options(daemon + "-k"), engine);
+    Orchestrator cold_orch(cold_clock.options(daemon + "-c"), engine);
+    const auto pp = project("paused");
+    const auto kp = project("kept");
+    if (!paused_orch.ensure_running(pp).get() || !kept_orch.ensure_running(kp).get()) {
+        std::fprintf(stderr, "cannot start the benchmark's projects\n");
+        return 1;
+    }
+    std::vector<double> paused_ms, kept_ms, cold_ms, raw_ms, raw_unpause_ms, raw_start_ms;
+    int failures = 0;
+    for (int i = 0; i < rounds; ++i) {
+        // Paused: past pause_after, then a trigger.
+        paused_clock.advance(10min + 1s);
+        if (wait_for(paused_orch, pp, ProjectState::paused, false)) {
+            auto t0 = BenchClock::now();
+            auto r = paused_orch.ensure_running(pp).get();
+            if (r && r->state == ProjectState::running && r->last_wake == "unpause")
+                paused_ms.push_back(ms_since(t0));
+            else
+                ++failures;
+        } else {
+            ++failures;
+        }
+        // Kept: past idle_timeout (stopped, kept), then a trigger.
+        kept_clock.advance(20min + 1s);
+        if (wait_for(kept_orch, kp, ProjectState::stopped, true)) {
+            auto t0 = BenchClock::now();
+            auto r = kept_orch.ensure_running(kp).get();
+            if (r && r->state == ProjectState::running && r->last_wake == "warm")
+                kept_ms.push_back(ms_since(t0));
+            else
+                ++failures;
+        } else {
+            ++failures;
+        }
+        // Cold: a project without a container.
+        {
+            auto cp = project("cold" + std::to_string(i));
+            auto t0 = BenchClock::now();
+            auto r = cold_orch.ensure_running(cp).get();
+            if (r && r->state == ProjectState::running && r->last_wake == "create")
+                cold_ms.push_back(ms_since(t0));
+            else
+                ++failures;
+            (void)cold_orch.stop(cp).get();  // stopped and removed (with its network)
+        }
+        // Raw create+start of the same spec, and a raw unpause of that container.
+        {
+            auto spec = spec_of(project("raw" + std::to_string(i)), daemon + "-raw");
+            auto t0 = BenchClock::now();
+            auto id = raw_create_start(spec, client.api_version());
+            if (!id.empty()) {
+                raw_ms.push_back(ms_since(t0));
+                std::string ignored;
+                if (raw_post("/containers/" + id + "/pause", "", &ignored) == 204) {
+                    t0 = BenchClock::now();
+                    if (raw_post("/containers/" + id + "/unpause", "", &ignored) == 204)
+                        raw_unpause_ms.push_back(ms_since(t0));
+                }
+                if (raw_post("/containers/" + id + "/stop?t=5", "", &ignored) == 204) {
+                    t0 = BenchClock::now();
+                    if (raw_post("/containers/" + id + "/start", "", &ignored) == 204)
+                        raw_start_ms.push_back(ms_since(t0));
+                }
+            } else {
+                ++failures;
+            }
+            (void)docker::remove_container(client, spec.name, true, true);
+        }
+    }
+    paused_orch.shutdown(true);
+    kept_orch.shutdown(true);
+    cold_orch.shutdown(true);
+    remove_all(client);
+    std::filesystem::remove_all(g_root);
+
+    const auto raw = summarize(raw_ms);
+    auto row = [&](const char* name, const std::vector<double>& v) {
+        auto s = summarize(v);
+        std::printf("| %s | %zu | %.1f | %.1f | %.2fx |\n", name, s.n, s.median, s.p95,
+                    raw.median > 0 ? s.median / raw.median : 0.0);
+    };
+    std::printf("Trigger to running by waiting state, %d rounds, interleaved (probe image; "
+                "orchestrated projects: network %s; raw: network none)\n\n",
+                rounds, g_egress ? "egress" : "none");
+    std::printf("| waiting state | n | median ms | p95 ms | median vs raw create+start |\n");
+    std::printf("|---|---|---|---|---|\n");
+    row("paused (unpause)", paused_ms);
+    row("stopped, kept (start)", kept_ms);
+    row("no container (create + start)", cold_ms);
+    row("raw create+start (libcurl)", raw_ms);
+    row("raw unpause (libcurl)", raw_unpause_ms);
+    row("raw start of a stopped container (libcurl)", raw_start_ms);
+    if (failures) std::printf("\n%d rounds failed (see stderr)\n", failures);
+    return failures ? 1 : 0;
+}

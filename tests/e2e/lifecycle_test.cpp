@@ -1,0 +1,173 @@
+// Idle projects end to end (issue 20): the daemon as a process, the embedded relay, the real
+// engine and the probe in Nostr mode under per-project policies with short timers. A paused
+// project is thawed by a message and the same process answers it over the websocket it had;
+// an idle-stopped project is kept and started again (same container) by the next message;
+// a policy change replaces the kept container; a restarted daemon adopts a paused one.
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e_fixture.hpp"
+#include "node_peer.hpp"
+
+namespace tenex::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class Lifecycle : public EndToEnd {
+  protected:
+    void write_policy(const std::string& name, const std::string& d_suffix,
+                      const std::string& body) {
+        std::ofstream out(dir_->path() / "policies" / (name + ".yaml"));
+        out << "match:\n  d: [e2e-" << d_suffix << "]\n" << body;
+    }
+    std::optional<nlohmann::json> project_view(const std::string& address) {
+        auto r = http_get(http_port_, "/projects");
+        auto list = nlohmann::json::parse(r.body, nullptr, false);
+        if (!list.is_array()) return std::nullopt;
+        for (auto& p : list)
+            if (p.value("address", "") == address) return p;
+        return std::nullopt;
+    }
+    std::string state_of(const std::string& address) {
+        auto v = project_view(address);
+        return v ? v->value("state", "") : "";
+    }
+    std::optional<docker::ContainerInfo> container_of(const std::string& address) {
+        for (const auto& c : containers())
+            if (c.labels.count("tenex.project") && c.labels.at("tenex.project") == address) {
+                auto info = docker::inspect_container(*docker_, c.id);
+                if (info) return *info;
+            }
+        return std::nullopt;
+    }
+    // A message and the probe's reply to it.
+    void exchange(const std::string& address, const std::string& text) {
+        const auto message = publish_message(*owner_, address, text);
+        ASSERT_TRUE(eventually([&] { return reply_to(message, address).has_value(); }, 60s))
+            << "no reply from the probe to \"" << text << "\"";
+    }
+};
+
+TEST_F(Lifecycle, APausedProjectIsThawedByAMessageAndTheSameProcessAnswers) {
+    write_policy("paused", "paused", "lifecycle:\n  pause_after: 3s\n  idle_timeout: 10m\n");
+    start_daemon();
+    const std::string address = publish_project(*owner_, "paused");
+    exchange(address, "first");
+    ASSERT_TRUE(eventually([&] { return metric("tenex_gateway_connections") == 1; }, 10s));
+    auto before = container_of(address);
+    ASSERT_TRUE(before);
+
+    ASSERT_TRUE(eventually([&] { return state_of(address) == "paused"; }, 30s)) << daemon_->log();
+    auto frozen = docker::inspect_container(*docker_, before->id);
+    ASSERT_TRUE(frozen);
+    EXPECT_TRUE(frozen->state.paused);
+    auto view = project_view(address);
+    EXPECT_EQ(view->value("next_transition", ""), "stop");
+    // ps shows it paused, with the time to its idle stop.
+    auto ps = relay::testing::run_program(test::tenex_binary().string(),
+                                          {"ps", "--http", "127.0.0.1:" + std::to_string(http_port_)});
+    EXPECT_NE(ps.out.find("paused"), std::string::npos) << ps.out;
+    EXPECT_NE(ps.out.find("stop in "), std::string::npos) << ps.out;
+    // The paused container keeps its gateway connection.
+    std::this_thread::sleep_for(2s);
+    EXPECT_EQ(metric("tenex_gateway_connections"), 1);
+
+    exchange(address, "after the pause");
+    auto after = docker::inspect_container(*docker_, before->id);
+    ASSERT_TRUE(after);
+    EXPECT_TRUE(after->state.running);
+    EXPECT_FALSE(after->state.paused);
+    // The same container and the same process (PID 1's host pid and start time).
+    EXPECT_EQ(after->state.pid, before->state.pid);
+    EXPECT_EQ(after->state.started_at, before->state.started_at);
+    EXPECT_EQ(containers().size(), 1u);
+    EXPECT_EQ(state_of(address), "running");
+    EXPECT_EQ(project_view(address)->value("last_wake", ""), "unpause");
+    EXPECT_EQ(metric("tenex_container_starts_total"), 1);
+}
+
+TEST_F(Lifecycle, AnIdleStoppedProjectIsKeptStartedAgainAndReplacedWhenItsPolicyChanges) {
+    write_policy("kept", "kept",
+                 "lifecycle:\n  pause_after: 0s\n  idle_timeout: 6s\n  keep_stopped: 1h\n");
+    start_daemon();
+    const std::string address = publish_project(*owner_, "kept");
+    exchange(address, "first");
+    auto first = container_of(address);
+    ASSERT_TRUE(first);
+
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto v = project_view(address);
+            return v && v->value("state", "") == "stopped" && v->value("kept", false);
+        },
+        30s))
+        << daemon_->log();
+    auto stopped = docker::inspect_container(*docker_, first->id);
+    ASSERT_TRUE(stopped) << "the kept container was removed";
+    EXPECT_FALSE(stopped->state.running);
+    EXPECT_EQ(project_view(address)->value("next_transition", ""), "remove");
+
+    // Started again: the same container (its gateway secret still valid: the probe answers).
+    exchange(address, "warm");
+    auto warm = container_of(address);
+    ASSERT_TRUE(warm);
+    EXPECT_EQ(warm->id, first->id);
+    EXPECT_TRUE(warm->state.running);
+    EXPECT_NE(warm->state.started_at, first->state.started_at);
+    EXPECT_EQ(project_view(address)->value("last_wake", ""), "warm");
+    EXPECT_EQ(containers().size(), 1u);
+
+    // Stopped and kept again, then a new policy (fewer PIDs: a new digest): the next message
+    // removes the kept container and creates one from the new policy.
+    ASSERT_TRUE(eventually([&] { return project_view(address)->value("kept", false); }, 30s));
+    write_policy("kept", "kept",
+                 "resources:\n  pids: 24\n"
+                 "lifecycle:\n  pause_after: 0s\n  idle_timeout: 6s\n  keep_stopped: 1h\n");
+    daemon_->signal(SIGHUP);
+    std::this_thread::sleep_for(2s);
+    exchange(address, "after the policy change");
+    auto fresh = container_of(address);
+    ASSERT_TRUE(fresh);
+    EXPECT_NE(fresh->id, first->id);
+    EXPECT_EQ(fresh->spec.pids_limit.value_or(0), 24);
+    EXPECT_FALSE(docker::inspect_container(*docker_, first->id)) << "the old container is left";
+    EXPECT_EQ(containers().size(), 1u);
+    EXPECT_EQ(project_view(address)->value("last_wake", ""), "create");
+}
+
+TEST_F(Lifecycle, ARestartedDaemonAdoptsAPausedContainerAsPaused) {
+    write_policy("adopt", "adopt", "lifecycle:\n  pause_after: 3s\n  idle_timeout: 10m\n");
+    start_daemon();
+    const std::string address = publish_project(*owner_, "adopt");
+    exchange(address, "first");
+    ASSERT_TRUE(eventually([&] { return state_of(address) == "paused"; }, 30s)) << daemon_->log();
+    auto before = container_of(address);
+    ASSERT_TRUE(before);
+    ASSERT_TRUE(before->state.paused);
+
+    kill_daemon(SIGTERM);  // leaves the projects to the next daemon
+    start_daemon();
+    ASSERT_TRUE(eventually([&] { return state_of(address) == "paused"; }, 30s)) << daemon_->log();
+    auto view = project_view(address);
+    EXPECT_EQ(view->value("container_id", ""), before->id);
+    EXPECT_EQ(view->value("last_wake", ""), "adopted");
+    auto still = docker::inspect_container(*docker_, before->id);
+    ASSERT_TRUE(still);
+    EXPECT_TRUE(still->state.paused);
+
+    exchange(address, "after the daemon restart");
+    auto after = docker::inspect_container(*docker_, before->id);
+    ASSERT_TRUE(after);
+    EXPECT_FALSE(after->state.paused);
+    EXPECT_EQ(after->state.pid, before->state.pid);
+    EXPECT_EQ(containers().size(), 1u);
+}
+
+}  // namespace
+}  // namespace tenex::e2e

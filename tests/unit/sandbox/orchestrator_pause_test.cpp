@@ -1,0 +1,253 @@
+// The orchestrator's pause and warm-start rules against the fake engine, with an injected
+// clock: pause after lifecycle.pause_after, unpause on a trigger, an idle stop that thaws the
+// container first and keeps it (lifecycle.keep_stopped), the kept container started again
+// while its digest is current and removed when it is not, after keep_stopped, on stop and on
+// a stopping shutdown; adoption of paused and kept containers by another orchestrator.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "orchestrator_test_fixture.hpp"
+
+namespace tenex::sandbox {
+namespace {
+
+using namespace std::chrono_literals;
+using test::eventually;
+using test::project;
+
+class OrchestratorPauseTest : public test::OrchestratorFixture {
+  protected:
+    void SetUp() override {
+        OrchestratorFixture::SetUp();
+        policy_.lifecycle.pause_after = 10s;
+        policy_.lifecycle.idle_timeout = 60s;
+        policy_.lifecycle.keep_stopped = 120s;
+    }
+    std::string engine_status(const std::string& id) {
+        std::lock_guard lock(engine_.mu);
+        auto it = engine_.containers.find(id);
+        return it == engine_.containers.end() ? "gone" : it->second.status;
+    }
+    ProjectState state(Orchestrator& o, const ProjectRef& p) { return o.status(p)->state; }
+    // Runs p, then lets the clock pass the idle timeout: stopped and kept.
+    std::string run_until_kept(Orchestrator& orch, const ProjectRef& p) {
+        auto s = orch.ensure_running(p).get();
+        EXPECT_TRUE(s);
+        advance(11s);
+        EXPECT_TRUE(eventually([&] { return state(orch, p) == ProjectState::paused; }));
+        advance(50s);
+        EXPECT_TRUE(eventually([&] {
+            auto st = orch.status(p);
+            return st->state == ProjectState::stopped && st->kept;
+        }));
+        return s ? s->container_id : std::string();
+    }
+};
+
+TEST_F(OrchestratorPauseTest, PausesAfterPauseAfterAndATriggerUnpausesTheSameContainer) {
+    Orchestrator orch(options(), engine_);
+    const auto p = project("pausing");
+    auto first = orch.ensure_running(p).get();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->next_transition, "pause");
+    advance(9s);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(state(orch, p), ProjectState::running);
+    EXPECT_EQ(engine_.pauses.load(), 0);
+    advance(2s);
+    ASSERT_TRUE(eventually([&] { return state(orch, p) == ProjectState::paused; }));
+    EXPECT_EQ(engine_status(first->container_id), "paused");
+    auto paused = orch.status(p);
+    EXPECT_EQ(paused->next_transition, "stop");  // idle_timeout counts from the last trigger
+    // touch() refreshes the idle clock but does not wake the project.
+    orch.touch(p);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(state(orch, p), ProjectState::paused);
+    auto woken = orch.ensure_running(p).get();
+    ASSERT_TRUE(woken);
+    EXPECT_EQ(woken->state, ProjectState::running);
+    EXPECT_EQ(woken->container_id, first->container_id);
+    EXPECT_EQ(woken->last_wake, "unpause");
+    EXPECT_EQ(engine_status(first->container_id), "running");
+    EXPECT_EQ(engine_.unpauses.load(), 1);
+    EXPECT_EQ(engine_.creates.load(), 1);
+    EXPECT_EQ(engine_.starts.load(), 1);
+    // The trigger restarted the pause clock.
+    advance(9s);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(state(orch, p), ProjectState::running);
+    advance(2s);
+    ASSERT_TRUE(eventually([&] { return state(orch, p) == ProjectState::paused; }));
+    EXPECT_EQ(engine_.pauses.load(), 2);
+}
+
+TEST_F(OrchestratorPauseTest, NoPauseWhenPauseAfterIsZeroOrNotShorterThanTheIdleTimeout) {
+    policy_.lifecycle.pause_after = 60s;  // = idle_timeout: the idle stop comes first
+    policy_.lifecycle.keep_stopped = 0ms;
+    Orchestrator orch(options(), engine_);
+    const auto p = project("never-paused");
+    ASSERT_TRUE(orch.ensure_running(p).get());
+    advance(61s);
+    ASSERT_TRUE(eventually([&] { return state(orch, p) == ProjectState::stopped; }));
+    EXPECT_EQ(engine_.pauses.load(), 0);
+    EXPECT_EQ(engine_.count(), 0u);  // keep_stopped 0: removed as before
+    EXPECT_FALSE(orch.status(p)->kept);
+}
+
+TEST_F(OrchestratorPauseTest, IdleStopThawsThePausedContainerAndKeepsItForAWarmStart) {
+    Orchestrator orch(options(), engine_);
+    const auto p = project("warm");
+    const std::string id = run_until_kept(orch, p);
+    // Thawed before the stop: the stop signal reached it (no SIGKILL after the timeout).
+    EXPECT_EQ(engine_.paused_stops.load(), 0);
+    EXPECT_EQ(engine_.unpauses.load(), 1);
+    EXPECT_EQ(engine_status(id), "exited");
+    auto kept = orch.status(p);
+    EXPECT_EQ(kept->container_id, id);
+    EXPECT_EQ(kept->last_error, "idle timeout");
+    EXPECT_EQ(kept->next_transition, "remove");
+    auto again = orch.ensure_running(p).get();
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->state, ProjectState::running);
+    EXPECT_EQ(again->container_id, id);
+    EXPECT_EQ(again->last_wake, "warm");
+    EXPECT_FALSE(again->kept);
+    EXPECT_EQ(engine_.creates.load(), 1);
+    EXPECT_EQ(engine_.starts.load(), 2);
+    EXPECT_EQ(engine_.removes.load(), 0);
+}
+
+TEST_F(OrchestratorPauseTest, KeptContainerIsRemovedAfterKeepStopped) {
+    Orchestrator orch(options(), engine_);
+    const auto p = project("expiring");
+    run_until_kept(orch, p);
+    advance(119s);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(engine_.count(), 1u);
+    advance(2s);
+    ASSERT_TRUE(eventually([&] { return engine_.count() == 0u; }));
+    ASSERT_TRUE(eventually([&] { return !orch.status(p)->kept; }));
+    EXPECT_TRUE(orch.status(p)->container_id.empty());
+    EXPECT_TRUE(orch.status(p)->next_transition.empty());
+    auto cold = orch.ensure_running(p).get();
+    ASSERT_TRUE(cold);
+    EXPECT_EQ(cold->last_wake, "create");
+    EXPECT_EQ(engine_.creates.load(), 2);
+}
+
+TEST_F(OrchestratorPauseTest, APolicyChangeRemovesTheKeptContainerAndCreatesANewOne) {
+    Orchestrator orch(options(), engine_);
+    const auto p = project("changed");
+    const std::string id = run_until_kept(orch, p);
+    change_policy([](Policy& pol) { pol.env["NEW"] = "1"; });
+    auto fresh = orch.ensure_running(p).get();
+    ASSERT_TRUE(fresh);
+    EXPECT_NE(fresh->container_id, id);
+    EXPECT_EQ(fresh->last_wake, "create");
+    EXPECT_EQ(engine_status(id), "gone");
+    EXPECT_EQ(engine_.count(), 1u);
+    EXPECT_EQ(fresh->policy_digest, digest_for(p));
+}
+
+TEST_F(OrchestratorPauseTest, KeepStoppedZeroInANewPolicyRemovesTheKeptContainerAtOnce) {
+    Orchestrator orch(options(), engine_);
+    const auto p = project("reload");
+    run_until_kept(orch, p);
+    change_policy([](Policy& pol) { pol.lifecycle.keep_stopped = 0ms; });
+    orch.policies_changed();
+    ASSERT_TRUE(eventually([&] { return engine_.count() == 0u; }));
+    EXPECT_FALSE(orch.status(p)->kept);
+}
+
+TEST_F(OrchestratorPauseTest, RestartAndStopDoNotReuseTheKeptContainer) {
+    Orchestrator orch(options(), engine_);
+    const auto a = project("restarted");
+    const std::string id = run_until_kept(orch, a);
+    auto restarted = orch.restart(a).get();
+    ASSERT_TRUE(restarted);
+    EXPECT_NE(restarted->container_id, id);
+    EXPECT_EQ(engine_status(id), "gone");
+
+    const auto b = project("stopped");
+    const std::string kept = run_until_kept(orch, b);
+    auto stopped = orch.stop(b).get();
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->state, ProjectState::stopped);
+    EXPECT_FALSE(stopped->kept);
+    EXPECT_EQ(engine_status(kept), "gone");
+}
+
+TEST_F(OrchestratorPauseTest, AnotherOrchestratorAdoptsPausedAndKeptContainers) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("orch-kept-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto opts = [&] {
+        auto o = options();
+        o.kept_file = dir / "kept";
+        return o;
+    };
+    const auto paused = project("adopt-paused");
+    const auto kept = project("adopt-kept");
+    std::string paused_id, kept_id;
+    {
+        Orchestrator first(opts(), engine_);
+        kept_id = run_until_kept(first, kept);
+        auto s = first.ensure_running(paused).get();
+        ASSERT_TRUE(s);
+        paused_id = s->container_id;
+        advance(11s);
+        ASSERT_TRUE(eventually([&] { return state(first, paused) == ProjectState::paused; }));
+        first.shutdown(false);  // leaves both for the next daemon
+    }
+    {
+        std::ifstream in(dir / "kept");
+        std::string line;
+        ASSERT_TRUE(std::getline(in, line));
+        EXPECT_EQ(line, kept_id);
+    }
+    const int starts = engine_.starts.load();
+    Orchestrator second(opts(), engine_);
+    ASSERT_TRUE(second.reconcile().get());
+    auto p = second.status(paused);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->state, ProjectState::paused);
+    EXPECT_EQ(p->container_id, paused_id);
+    EXPECT_EQ(p->next_transition, "stop");
+    auto k = second.status(kept);
+    ASSERT_TRUE(k);
+    EXPECT_EQ(k->state, ProjectState::stopped);  // not taken for a crash: not restarted
+    EXPECT_TRUE(k->kept);
+    EXPECT_EQ(k->container_id, kept_id);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(engine_.starts.load(), starts);
+    // Idle stop of the adopted paused one comes idle_timeout - pause_after after adoption.
+    advance(51s);
+    ASSERT_TRUE(eventually([&] { return state(second, paused) == ProjectState::stopped; }));
+    EXPECT_EQ(engine_.paused_stops.load(), 0);
+    auto woken = second.ensure_running(kept).get();
+    ASSERT_TRUE(woken);
+    EXPECT_EQ(woken->container_id, kept_id);
+    EXPECT_EQ(woken->last_wake, "warm");
+    second.shutdown(false);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_F(OrchestratorPauseTest, ShutdownStoppingProjectsRemovesPausedAndKeptContainers) {
+    Orchestrator orch(options(), engine_);
+    const auto kept = project("sd-kept");
+    const auto paused = project("sd-paused");
+    run_until_kept(orch, kept);
+    ASSERT_TRUE(orch.ensure_running(paused).get());
+    advance(11s);
+    ASSERT_TRUE(eventually([&] { return state(orch, paused) == ProjectState::paused; }));
+    orch.shutdown(true);
+    EXPECT_EQ(engine_.count(), 0u);
+    EXPECT_EQ(engine_.paused_stops.load(), 0);
+}
+
+}  // namespace
+}  // namespace tenex::sandbox
