@@ -567,22 +567,28 @@ Resolved resolve_project(ControlPlane& control, const std::string& arg) {
     return {200, {}, std::move(matches.front())};
 }
 
+// `follow` and `tail`, as the log and event streams take them. nullopt: the key is another.
+std::optional<Status> parse_follow_or_tail(const std::string& key, const std::string& value, bool& follow, int& tail) {
+    if (key == "follow") {
+        if (value == "1" || value == "true" || value.empty()) follow = true;
+        else if (value == "0" || value == "false") follow = false;
+        else return Status(make_error("follow must be 0 or 1"));
+        return Status(Unit{});
+    }
+    if (key != "tail") return std::nullopt;
+    int n = -1;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (value == "all") n = -1;
+    else if (ec != std::errc() || end != value.data() + value.size() || n < 0)
+        return Status(make_error("tail must be a non-negative number or 'all'"));
+    tail = n;
+    return Status(Unit{});
+}
+
 Result<LogOptions> parse_log_query(const httplib::Request& req) {
     LogOptions o;
-    for (const auto& [key, value] : req.params) {
-        if (key == "follow") {
-            if (value == "1" || value == "true" || value.empty()) o.follow = true;
-            else if (value == "0" || value == "false") o.follow = false;
-            else return make_error("follow must be 0 or 1");
-        } else if (key == "tail") {
-            int n = -1;
-            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-            if (value == "all") n = -1;
-            else if (ec != std::errc() || end != value.data() + value.size() || n < 0)
-                return make_error("tail must be a non-negative number or 'all'");
-            o.tail = n;
-        }
-    }
+    for (const auto& [key, value] : req.params)
+        if (auto r = parse_follow_or_tail(key, value, o.follow, o.tail); r && !*r) return r->error();
     return o;
 }
 
@@ -621,20 +627,9 @@ struct EventQuery {
 Result<EventQuery> parse_event_query(const httplib::Request& req) {
     EventQuery q;
     for (const auto& [key, value] : req.params) {
-        if (key == "follow") {
-            if (value == "1" || value == "true" || value.empty()) q.follow = true;
-            else if (value == "0" || value == "false") q.follow = false;
-            else return make_error("follow must be 0 or 1");
-        } else if (key == "tail") {
-            int n = -1;
-            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-            if (value == "all") n = -1;
-            else if (ec != std::errc() || end != value.data() + value.size() || n < 0)
-                return make_error("tail must be a non-negative number or 'all'");
-            q.tail = n;
-        } else {
-            return make_error("unknown parameter '" + shorten(key) + "'");
-        }
+        auto r = parse_follow_or_tail(key, value, q.follow, q.tail);
+        if (!r) return make_error("unknown parameter '" + shorten(key) + "'");
+        if (!*r) return r->error();
     }
     return q;
 }
