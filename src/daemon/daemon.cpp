@@ -626,6 +626,8 @@ void Daemon::Impl::tick() {
             last_status = std::move(line);
         }
     if (gateway) metrics.set_gateway(gateway->stats());
+    const auto egress = orchestrator->network_enforcer().totals();
+    metrics.set_egress(egress.forwarded, egress.refused);
     {
         std::lock_guard lock(mu);
         metrics.set_queue_depth(events.size());

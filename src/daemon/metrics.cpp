@@ -124,6 +124,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Help("Events waiting to be routed")
                         .Register(*registry_)
                         .Add({});
+    auto& egress = BuildGauge()
+                       .Name("tenex_egress_connections")
+                       .Help("Connections through the egress forwarders since the start, by outcome (refused: name not public or unresolvable, connect failed, over the per-project cap)")
+                       .Register(*registry_);
+    egress_forwarded_ = &egress.Add({{"outcome", "forwarded"}});
+    egress_refused_ = &egress.Add({{"outcome", "refused"}});
     gw_connections_ = &BuildGauge()
                            .Name("tenex_gateway_connections")
                            .Help("Project containers connected to the gateway")
@@ -246,6 +252,11 @@ void Metrics::set_relays(const std::vector<relay::RelayStatus>& relays) {
 }
 
 void Metrics::set_queue_depth(std::size_t n) { queue_depth_->Set(static_cast<double>(n)); }
+
+void Metrics::set_egress(std::uint64_t forwarded, std::uint64_t refused) {
+    egress_forwarded_->Set(static_cast<double>(forwarded));
+    egress_refused_->Set(static_cast<double>(refused));
+}
 
 void Metrics::set_gateway(const gateway::GatewayStats& s) {
     gw_connections_->Set(static_cast<double>(s.connections));

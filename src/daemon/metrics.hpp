@@ -96,6 +96,9 @@ public:
     void set_relays(const std::vector<relay::RelayStatus>& relays);
     void set_queue_depth(std::size_t n);
     void set_gateway(const gateway::GatewayStats& stats);
+    // Connections the egress forwarders of all projects passed through and refused (a name
+    // not public or unresolvable, a failed connect, over the per-project cap).
+    void set_egress(std::uint64_t forwarded, std::uint64_t refused);
 
     // Prometheus text exposition format 0.0.4.
     std::string serialize() const;
@@ -128,6 +131,8 @@ private:
     prometheus::Family<prometheus::Gauge>* relay_reconnects_{nullptr};
     prometheus::Family<prometheus::Gauge>* relay_invalid_{nullptr};
     prometheus::Gauge* queue_depth_{nullptr};
+    prometheus::Gauge* egress_forwarded_{nullptr};
+    prometheus::Gauge* egress_refused_{nullptr};
     prometheus::Gauge* gw_connections_{nullptr};
     prometheus::Gauge* gw_refused_connections_{nullptr};
     prometheus::Gauge* gw_delivered_{nullptr};

@@ -118,4 +118,14 @@ EnforcementStats HostNetworkEnforcer::stats(const std::string& project) {
     return s;
 }
 
+EnforcementStats HostNetworkEnforcer::totals() {
+    std::lock_guard lock(mu_);
+    EnforcementStats s;
+    for (const auto& [name, p] : projects_) {
+        s.refused += p.refused + (p.proxy ? p.proxy->refused() : 0);
+        s.forwarded += p.forwarded + (p.proxy ? p.proxy->forwarded() : 0);
+    }
+    return s;
+}
+
 }  // namespace tenex::sandbox

@@ -38,6 +38,8 @@ public:
     // Removes the rules of bridges that no longer exist on this host.
     virtual void remove_stale_rules() = 0;
     virtual EnforcementStats stats(const std::string& project) = 0;
+    // Connections refused and forwarded by every project's forwarders since the start.
+    virtual EnforcementStats totals() = 0;
 };
 
 // The host interface of a Docker bridge network.
@@ -55,6 +57,7 @@ public:
     void remove_rules(const std::string& bridge) override;
     void remove_stale_rules() override;
     EnforcementStats stats(const std::string& project) override;
+    EnforcementStats totals() override;
 
 private:
     struct Project {

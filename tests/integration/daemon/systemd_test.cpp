@@ -3,17 +3,13 @@
 // embedded relay, the real Docker engine and the probe image. And, in-process, a daemon thread
 // wedged in a task: its watchdog pings stop, which is what makes systemd restart it.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <future>
-#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -22,68 +18,15 @@
 #include "daemon/daemon.hpp"
 #include "e2e_fixture.hpp"
 #include "environment.hpp"
+#include "notify_socket.hpp"
 
 namespace tenex::e2e {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
-class FakeNotifySocket {
-public:
-    explicit FakeNotifySocket(const std::filesystem::path& path) : path_(path.string()) {
-        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_un a{};
-        a.sun_family = AF_UNIX;
-        std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path_.c_str());
-        EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << path_;
-    }
-    ~FakeNotifySocket() { ::close(fd_); }
-    const std::string& path() const { return path_; }
-    std::optional<std::string> next(std::chrono::milliseconds timeout) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return std::nullopt;
-        char buf[4096];
-        auto n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n < 0) return std::nullopt;
-        return std::string(buf, static_cast<std::size_t>(n));
-    }
-    // Reads until a message starting with `prefix` (returned) or the timeout; every message
-    // read on the way is appended to `seen`.
-    std::optional<std::string> until(const std::string& prefix, std::chrono::milliseconds timeout,
-                                     std::vector<std::string>* seen = nullptr) {
-        const auto end = Clock::now() + timeout;
-        while (Clock::now() < end) {
-            auto m = next(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()));
-            if (!m) break;
-            if (seen) seen->push_back(*m);
-            if (m->starts_with(prefix)) return m;
-        }
-        return std::nullopt;
-    }
-    // How many WATCHDOG=1 arrive within `window` (other messages are skipped).
-    int watchdogs_within(std::chrono::milliseconds window) {
-        int n = 0;
-        const auto end = Clock::now() + window;
-        while (Clock::now() < end)
-            if (auto m = next(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now())); m && *m == "WATCHDOG=1")
-                ++n;
-        return n;
-    }
-
-private:
-    std::string path_;
-    int fd_ = -1;
-};
-
-class ScopedEnv {
-public:
-    ScopedEnv(const char* name, const std::string& value) : name_(name) { ::setenv(name, value.c_str(), 1); }
-    ~ScopedEnv() { ::unsetenv(name_); }
-
-private:
-    const char* name_;
-};
+using test::EnvVar;
+using test::FakeNotifySocket;
 
 using SystemdNotify = EndToEnd;
 
@@ -99,8 +42,8 @@ TEST_F(SystemdNotify, ReadyAfterApiAndReconcileWatchdogReloadAndStopping) {
 
     // The second run, as systemd would start it: NOTIFY_SOCKET and a 1 s watchdog.
     FakeNotifySocket notify(dir_->path() / "notify.sock");
-    ScopedEnv socket_env("NOTIFY_SOCKET", notify.path());
-    ScopedEnv watchdog_env("WATCHDOG_USEC", "1000000");
+    EnvVar socket_env("NOTIFY_SOCKET", notify.path());
+    EnvVar watchdog_env("WATCHDOG_USEC", "1000000");
     daemon_ = std::make_unique<DaemonProcess>(dir_->path() / "daemon-notify.log", daemon_args({}, true));
     daemon_->start();
     auto ready = notify.until("READY=1", 30000ms);
@@ -190,8 +133,8 @@ TEST(SystemdJournal, LinesCarryThePriorityPrefixOnlyWhenStderrIsTheJournalStream
 // In-process: a reload that blocks the daemon thread stands for a wedged main loop.
 TEST_F(SystemdNotify, AWedgedDaemonThreadStopsTheWatchdogPings) {
     FakeNotifySocket notify(dir_->path() / "notify-inproc.sock");
-    ScopedEnv socket_env("NOTIFY_SOCKET", notify.path());
-    ScopedEnv watchdog_env("WATCHDOG_USEC", "400000");  // pings every 200 ms
+    EnvVar socket_env("NOTIFY_SOCKET", notify.path());
+    EnvVar watchdog_env("WATCHDOG_USEC", "400000");  // pings every 200 ms
     const auto& d = dir_->path();
     daemon::DaemonConfig config;
     config.whitelist = {owner_->pub.hex()};

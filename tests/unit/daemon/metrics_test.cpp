@@ -134,6 +134,17 @@ TEST(Metrics, RelayGaugesFollowThePoolAndHideCredentials) {
     EXPECT_EQ(sample(text, "tenex_relay_connected{relay=\"ws://127.0.0.1:7777\"}"), 1);
 }
 
+TEST(Metrics, EgressConnectionsByOutcome) {
+    Metrics m;
+    auto text = m.serialize();
+    EXPECT_EQ(sample(text, "tenex_egress_connections{outcome=\"forwarded\"}"), 0);
+    EXPECT_EQ(sample(text, "tenex_egress_connections{outcome=\"refused\"}"), 0);
+    m.set_egress(12, 1744);
+    text = m.serialize();
+    EXPECT_EQ(sample(text, "tenex_egress_connections{outcome=\"forwarded\"}"), 12);
+    EXPECT_EQ(sample(text, "tenex_egress_connections{outcome=\"refused\"}"), 1744);
+}
+
 TEST(Metrics, RedactRelayUrl) {
     EXPECT_EQ(redact_relay_url("wss://u:p@host:443/x?y=1#z"), "wss://host:443/x");
     EXPECT_EQ(redact_relay_url("ws://host"), "ws://host");

@@ -1,67 +1,25 @@
 // SystemdNotifier against a fake NOTIFY_SOCKET: a unix datagram socket the test reads, the way
 // systemd's manager receives sd_notify messages.
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <optional>
 #include <string>
 
 #include "daemon/systemd_notify.hpp"
 #include "environment.hpp"
+#include "notify_socket.hpp"
 
 namespace tenex::daemon {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Sets (or unsets, with nullptr) an environment variable for the scope of a test.
-class EnvVar {
-public:
-    EnvVar(const char* name, const char* value) : name_(name) {
-        if (const char* old = std::getenv(name)) old_ = old;
-        if (value) ::setenv(name, value, 1);
-        else ::unsetenv(name);
-    }
-    ~EnvVar() {
-        if (old_) ::setenv(name_, old_->c_str(), 1);
-        else ::unsetenv(name_);
-    }
+using test::EnvVar;
 
-private:
-    const char* name_;
-    std::optional<std::string> old_{};
-};
-
-class FakeNotifySocket {
-public:
-    FakeNotifySocket() {
-        path_ = (dir_.path() / "notify").string();
-        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_un a{};
-        a.sun_family = AF_UNIX;
-        std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path_.c_str());
-        EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    }
-    ~FakeNotifySocket() { ::close(fd_); }
-    const std::string& path() const { return path_; }
-    // The next datagram, or nothing within the timeout.
-    std::optional<std::string> next(std::chrono::milliseconds timeout = 2000ms) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return std::nullopt;
-        char buf[4096];
-        auto n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n < 0) return std::nullopt;
-        return std::string(buf, static_cast<std::size_t>(n));
-    }
-
-private:
-    test::TempDir dir_;
-    std::string path_;
-    int fd_ = -1;
+// A notify socket in a temporary folder of its own.
+struct TempNotifySocket {
+    test::TempDir dir;
+    test::FakeNotifySocket socket{dir.path() / "notify"};
 };
 
 TEST(SystemdNotifier, WithoutNotifySocketEverythingIsANoOp) {
@@ -75,7 +33,8 @@ TEST(SystemdNotifier, WithoutNotifySocketEverythingIsANoOp) {
 }
 
 TEST(SystemdNotifier, SendsReadyReloadingStoppingStatusAndWatchdog) {
-    FakeNotifySocket fake;
+    TempNotifySocket temp;
+    auto& fake = temp.socket;
     EnvVar socket("NOTIFY_SOCKET", fake.path().c_str());
     EnvVar wd("WATCHDOG_USEC", "3000000");
     EnvVar pid("WATCHDOG_PID", std::to_string(::getpid()).c_str());
@@ -100,7 +59,8 @@ TEST(SystemdNotifier, SendsReadyReloadingStoppingStatusAndWatchdog) {
 }
 
 TEST(SystemdNotifier, AWatchdogMeantForAnotherProcessOrInvalidIsOff) {
-    FakeNotifySocket fake;
+    TempNotifySocket temp;
+    auto& fake = temp.socket;
     EnvVar socket("NOTIFY_SOCKET", fake.path().c_str());
     {
         EnvVar wd("WATCHDOG_USEC", "1000000");

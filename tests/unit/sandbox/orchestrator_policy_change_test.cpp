@@ -151,6 +151,7 @@ struct NoEnforcer final : NetworkEnforcer {
     void remove_rules(const std::string&) override {}
     void remove_stale_rules() override {}
     EnforcementStats stats(const std::string&) override { return {}; }
+    EnforcementStats totals() override { return {}; }
 };
 
 std::string env_value(const docker::ContainerSpec& spec, const std::string& key) {
