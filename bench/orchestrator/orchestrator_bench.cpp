@@ -9,9 +9,6 @@
 // Every container carries tenex.bench=orchestrator and is removed at the end. Prints Markdown.
 //
 // usage: bench_orchestrator [rounds=20] [projects=100] [reconcile=200] [shutdown=50]
-#include "raw_engine.hpp"
-#include <curl/curl.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,37 +21,23 @@
 #include <unistd.h>
 #include <vector>
 
+#include <curl/curl.h>
+
 #include "docker/containers.hpp"
+#include "engine_run.hpp"
 #include "sandbox/orchestrator.hpp"
 
 using namespace tenex;
 using namespace tenex::sandbox;
-using BenchClock = std::chrono::steady_clock;
+using bench::BenchClock;
+using bench::ms_since;
+using bench::summarize;
 
 namespace {
 
-std::string g_socket;
-std::string g_api;
 std::filesystem::path g_root;
 const std::string kBenchLabel = "tenex.bench";
 const std::string kBenchValue = "orchestrator";
-
-long raw_post(const std::string& path, const std::string& body, std::string* out) {
-    return tenex::bench::raw_post(g_socket, g_api, path, body, out);
-}
-
-// create + start with bare libcurl; false on any failure.
-bool raw_create_start(const docker::ContainerSpec& spec, docker::ApiVersion api) {
-    std::string out;
-    auto body = docker::to_create_body(spec, api).dump();
-    if (raw_post("/containers/create?name=" + spec.name, body, &out) != 201) {
-        std::fprintf(stderr, "raw create %s: %s\n", spec.name.c_str(), out.c_str());
-        return false;
-    }
-    auto id = nlohmann::json::parse(out, nullptr, false).value("Id", std::string());
-    std::string ignored;
-    return raw_post("/containers/" + id + "/start", "", &ignored) == 204;
-}
 
 Policy bench_policy() {
     Policy p;
@@ -100,32 +83,6 @@ docker::ContainerSpec spec_of(const ProjectRef& p, const std::string& daemon_id)
     return c;
 }
 
-double ms_since(BenchClock::time_point t0) {
-    return std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count();
-}
-
-struct Summary {
-    double median = 0, p95 = 0;
-};
-Summary summarize(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5))]; };
-    return {at(0.5), at(0.95)};
-}
-
-void remove_all(const docker::Client& client, const std::string& label) {
-    auto left = docker::list_containers(client, {.all = true, .labels = {label}, .names = {}});
-    if (!left) return;
-    std::atomic<size_t> next{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t)
-        threads.emplace_back([&] {
-            for (size_t i = next++; i < left->size(); i = next++)
-                (void)docker::remove_container(client, (*left)[i].id, true, true);
-        });
-    for (auto& t : threads) t.join();
-}
-
 // Runs fn(i) for i in [0, n) on `width` threads.
 void parallel(int n, int width, const std::function<void(int)>& fn) {
     std::atomic<int> next{0};
@@ -144,20 +101,13 @@ int main(int argc, char** argv) {
     int many = argc > 2 ? std::atoi(argv[2]) : 100;
     int adopt = argc > 3 ? std::atoi(argv[3]) : 200;
     int stop_n = argc > 4 ? std::atoi(argv[4]) : 50;
-    spdlog::set_level(spdlog::level::warn);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    auto connected = docker::Client::connect();
-    if (!connected) {
-        std::fprintf(stderr, "%s\n", connected.error().describe().c_str());
-        return 1;
-    }
-    const docker::Client& client = **connected;
-    g_socket = client.socket_path();
-    g_api = client.api_version().to_string();
-    g_run = std::to_string(getpid());
-    g_root = std::filesystem::temp_directory_path() / ("tenex-bench-orch-" + g_run);
+    auto env = bench::open_engine_run("orch");
+    if (!env) return 1;
+    const docker::Client& client = *env->client;
+    g_run = env->run;
+    g_root = env->root;
     const std::string bench_filter = kBenchLabel + "=" + kBenchValue;
-    remove_all(client, bench_filter);  // leftovers of an interrupted run
+    env->remove_labelled(bench_filter);  // leftovers of an interrupted run
     DockerEngine engine(client);
     const std::string daemon = "bench-" + g_run;
 
@@ -169,7 +119,7 @@ int main(int argc, char** argv) {
             auto rp = project("raw" + std::to_string(i));
             auto spec = spec_of(rp, daemon + "-raw");
             auto t0 = BenchClock::now();
-            if (raw_create_start(spec, client.api_version())) raw_ms.push_back(ms_since(t0));
+            if (!env->raw_create_start(spec).empty()) raw_ms.push_back(ms_since(t0));
             (void)docker::remove_container(client, spec.name, true, true);
 
             auto op = project("lat" + std::to_string(i));
@@ -181,7 +131,7 @@ int main(int argc, char** argv) {
         }
         orch.shutdown(false);
     }
-    remove_all(client, bench_filter);
+    env->remove_labelled(bench_filter);
 
     // 2. Many projects to running, 4 in flight. Two runs per side in the order raw, orchestrator,
     // orchestrator, raw (so neither side always follows the other's removals); best of each.
@@ -193,10 +143,10 @@ int main(int argc, char** argv) {
         for (int i = 0; i < many; ++i) specs.push_back(spec_of(project("rawmany" + std::to_string(i)), daemon + "-raw"));
         std::atomic<int> ok{0};
         auto t0 = BenchClock::now();
-        parallel(many, 4, [&](int i) { if (raw_create_start(specs[i], client.api_version())) ++ok; });
+        parallel(many, 4, [&](int i) { if (!env->raw_create_start(specs[i]).empty()) ++ok; });
         raw_many_runs.push_back(ms_since(t0));
         raw_ok = std::min(raw_ok, ok.load());
-        remove_all(client, bench_filter);
+        env->remove_labelled(bench_filter);
     };
     auto run_orch_many = [&] {
         Orchestrator orch(options(daemon), engine);
@@ -211,7 +161,7 @@ int main(int argc, char** argv) {
         orch_many_runs.push_back(ms_since(t0));
         orch_ok = std::min(orch_ok, ok);
         orch.shutdown(false);
-        remove_all(client, bench_filter);
+        env->remove_labelled(bench_filter);
     };
     run_raw_many();
     run_orch_many();
@@ -225,7 +175,7 @@ int main(int argc, char** argv) {
     size_t adopted = 0;
     {
         const std::string d3 = daemon + "-adopt";
-        parallel(adopt, 4, [&](int i) { (void)raw_create_start(spec_of(project("adopt" + std::to_string(i)), d3), client.api_version()); });
+        parallel(adopt, 4, [&](int i) { (void)env->raw_create_start(spec_of(project("adopt" + std::to_string(i)), d3)); });
         for (int rep = 0; rep < 3; ++rep) {
             Orchestrator orch(options(d3), engine);
             auto t0 = BenchClock::now();
@@ -235,7 +185,7 @@ int main(int argc, char** argv) {
             adopted = orch.snapshot().size();
             orch.shutdown(false);
         }
-        remove_all(client, bench_filter);
+        env->remove_labelled(bench_filter);
     }
 
     // 4. Shutdown with stop_projects of `stop_n` containers.
@@ -243,7 +193,7 @@ int main(int argc, char** argv) {
     size_t stop_left = 0;
     {
         const std::string d4 = daemon + "-stop";
-        parallel(stop_n, 4, [&](int i) { (void)raw_create_start(spec_of(project("stop" + std::to_string(i)), d4), client.api_version()); });
+        parallel(stop_n, 4, [&](int i) { (void)env->raw_create_start(spec_of(project("stop" + std::to_string(i)), d4)); });
         Orchestrator orch(options(d4), engine);
         (void)orch.reconcile().get();
         auto t0 = BenchClock::now();
@@ -251,7 +201,7 @@ int main(int argc, char** argv) {
         shutdown_ms = ms_since(t0);
         auto left = docker::list_containers(client, {.all = true, .labels = {std::string(kLabelDaemon) + "=" + d4}, .names = {}});
         stop_left = left ? left->size() : 0;
-        remove_all(client, bench_filter);
+        env->remove_labelled(bench_filter);
     }
     std::filesystem::remove_all(g_root);
 
@@ -262,7 +212,7 @@ int main(int argc, char** argv) {
     }
     auto raw = summarize(raw_ms);
     auto orc = summarize(orch_ms);
-    std::printf("engine API %s, load average at the end: %s\n", g_api.c_str(), load);
+    std::printf("engine API %s, load average at the end: %s\n", client.api_version().to_string().c_str(), load);
     std::printf("| measurement | orchestrator | raw Engine API (bare libcurl) | ratio | target |\n");
     std::printf("|---|---|---|---|---|\n");
     std::printf("| trigger-to-running, median (%zu/%zu runs) | %.1f ms | %.1f ms | %.2fx | <= 1.10x |\n",

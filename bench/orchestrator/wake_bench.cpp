@@ -16,8 +16,6 @@
 // tenex.bench=wake and is removed at the end. Prints Markdown (bench/results/wake.md).
 //
 // usage: bench_wake [rounds=20] [none|egress]
-#include <curl/curl.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,17 +29,19 @@
 #include <vector>
 
 #include "docker/containers.hpp"
-#include "raw_engine.hpp"
+#include "engine_run.hpp"
 #include "sandbox/orchestrator.hpp"
 
 using namespace tenex;
 using namespace tenex::sandbox;
-using BenchClock = std::chrono::steady_clock;
+using bench::BenchClock;
+using bench::ms_since;
+using bench::summarize;
 using namespace std::chrono_literals;
 
 namespace {
 
-std::string g_socket, g_api, g_run;
+std::string g_run;
 bool g_egress = false;
 std::filesystem::path g_root;
 const std::string kBenchLabel = "tenex.bench";
@@ -90,23 +90,6 @@ struct Clocked {
     void advance(std::chrono::milliseconds d) { offset_ms += d.count(); }
 };
 
-double ms_since(BenchClock::time_point t0) {
-    return std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count();
-}
-
-struct Summary {
-    double median = 0, p95 = 0;
-    std::size_t n = 0;
-};
-Summary summarize(std::vector<double> v) {
-    if (v.empty()) return {};
-    std::sort(v.begin(), v.end());
-    auto at = [&](double q) {
-        return v[std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5))];
-    };
-    return {at(0.5), at(0.95), v.size()};
-}
-
 bool wait_for(Orchestrator& orch, const ProjectRef& p, ProjectState state, bool kept) {
     auto deadline = BenchClock::now() + 30s;
     while (BenchClock::now() < deadline) {
@@ -115,23 +98,6 @@ bool wait_for(Orchestrator& orch, const ProjectRef& p, ProjectState state, bool 
         std::this_thread::sleep_for(1ms);
     }
     return false;
-}
-
-long raw_post(const std::string& path, const std::string& body, std::string* out) {
-    return tenex::bench::raw_post(g_socket, g_api, path, body, out);
-}
-
-// create + start with bare libcurl: the container id, empty on failure.
-std::string raw_create_start(const docker::ContainerSpec& spec, docker::ApiVersion api) {
-    std::string out;
-    auto body = docker::to_create_body(spec, api).dump();
-    if (raw_post("/containers/create?name=" + spec.name, body, &out) != 201) {
-        std::fprintf(stderr, "raw create %s: %s\n", spec.name.c_str(), out.c_str());
-        return {};
-    }
-    auto id = nlohmann::json::parse(out, nullptr, false).value("Id", std::string());
-    std::string ignored;
-    return raw_post("/containers/" + id + "/start", "", &ignored) == 204 ? id : std::string();
 }
 
 docker::ContainerSpec spec_of(const ProjectRef& p, const std::string& daemon_id) {
@@ -144,31 +110,18 @@ docker::ContainerSpec spec_of(const ProjectRef& p, const std::string& daemon_id)
     return c;
 }
 
-void remove_all(const docker::Client& client) {
-    auto left = docker::list_containers(
-        client, {.all = true, .labels = {kBenchLabel + "=" + kBenchValue}, .names = {}});
-    if (!left) return;
-    for (const auto& c : *left) (void)docker::remove_container(client, c.id, true, true);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     const int rounds = argc > 1 ? std::atoi(argv[1]) : 20;
     g_egress = argc > 2 && std::string(argv[2]) == "egress";
-    spdlog::set_level(spdlog::level::warn);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    auto connected = docker::Client::connect();
-    if (!connected) {
-        std::fprintf(stderr, "%s\n", connected.error().describe().c_str());
-        return 1;
-    }
-    const docker::Client& client = **connected;
-    g_socket = client.socket_path();
-    g_api = client.api_version().to_string();
-    g_run = std::to_string(getpid());
-    g_root = std::filesystem::temp_directory_path() / ("tenex-bench-wake-" + g_run);
-    remove_all(client);
+    auto env = bench::open_engine_run("wake");
+    if (!env) return 1;
+    const docker::Client& client = *env->client;
+    g_run = env->run;
+    g_root = env->root;
+    const std::string bench_filter = kBenchLabel + "=" + kBenchValue;
+    env->remove_labelled(bench_filter);  // leftovers of an interrupted run
     DockerEngine engine(client);
     const std::string daemon = "bench-wake-" + g_run;
 
@@ -225,18 +178,18 @@ int main(int argc, char** argv) {
         {
             auto spec = spec_of(project("raw" + std::to_string(i)), daemon + "-raw");
             auto t0 = BenchClock::now();
-            auto id = raw_create_start(spec, client.api_version());
+            auto id = env->raw_create_start(spec);
             if (!id.empty()) {
                 raw_ms.push_back(ms_since(t0));
                 std::string ignored;
-                if (raw_post("/containers/" + id + "/pause", "", &ignored) == 204) {
+                if (env->raw_post("/containers/" + id + "/pause", "", &ignored) == 204) {
                     t0 = BenchClock::now();
-                    if (raw_post("/containers/" + id + "/unpause", "", &ignored) == 204)
+                    if (env->raw_post("/containers/" + id + "/unpause", "", &ignored) == 204)
                         raw_unpause_ms.push_back(ms_since(t0));
                 }
-                if (raw_post("/containers/" + id + "/stop?t=5", "", &ignored) == 204) {
+                if (env->raw_post("/containers/" + id + "/stop?t=5", "", &ignored) == 204) {
                     t0 = BenchClock::now();
-                    if (raw_post("/containers/" + id + "/start", "", &ignored) == 204)
+                    if (env->raw_post("/containers/" + id + "/start", "", &ignored) == 204)
                         raw_start_ms.push_back(ms_since(t0));
                 }
             } else {
@@ -248,7 +201,7 @@ int main(int argc, char** argv) {
     paused_orch.shutdown(true);
     kept_orch.shutdown(true);
     cold_orch.shutdown(true);
-    remove_all(client);
+    env->remove_labelled(bench_filter);
     std::filesystem::remove_all(g_root);
 
     const auto raw = summarize(raw_ms);

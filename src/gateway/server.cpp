@@ -22,6 +22,7 @@
 #include "relay/lws_log.hpp"
 #include "relay/message.hpp"
 #include "relay/pool.hpp"
+#include "relay/ws_stream.hpp"
 
 namespace tenex::gateway {
 
@@ -93,17 +94,13 @@ std::string filters_json(const std::vector<nostr::Filter>& filters) {
 }
 
 struct Session {
-    std::uint64_t id{0};
-    lws* wsi{nullptr};
+    Session(std::uint64_t id, lws* wsi) : id(id), ws(wsi) {}
+    std::uint64_t id;
+    relay::WsStream ws;
     bool authed{false};
     std::string project{};
     std::string secret_hash{};
-    std::deque<std::string> out{};
-    std::size_t out_bytes{0};
-    std::string rx{};
-    bool rx_overflow{false};
-    bool closing{false};  // close once `out` is flushed
-    bool kill{false};     // close now
+    bool closing{false};  // close once everything queued is written
     std::map<std::string, Sub> subs{};
 };
 
@@ -252,14 +249,8 @@ struct Gateway::Impl {
 
     // ---------- output ----------
     void enqueue(Session& s, std::string msg) {
-        if (s.kill) return;
-        s.out_bytes += msg.size();
-        s.out.push_back(std::move(msg));
-        if (s.out_bytes > opt.max_pending_bytes) {
+        if (!s.ws.enqueue(std::move(msg), opt.max_pending_bytes))
             spdlog::warn("gateway: project {} reads too slowly, closing its connection", s.project);
-            s.kill = true;
-        }
-        lws_callback_on_writable(s.wsi);
     }
 
     void refuse_and_close(Session& s, std::string_view why) {
@@ -270,7 +261,7 @@ struct Gateway::Impl {
     // ---------- connections ----------
     void on_established(Session& s) {
         char uri[256] = {0};
-        int n = lws_hdr_copy(s.wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+        int n = lws_hdr_copy(s.ws.wsi(), uri, sizeof uri, WSI_TOKEN_GET_URI);
         std::string_view path = n > 0 ? std::string_view(uri, static_cast<std::size_t>(n)) : std::string_view();
         if (!path.empty() && path.front() == '/') path.remove_prefix(1);
         if (!path.empty() && path.back() == '/') path.remove_suffix(1);
@@ -480,7 +471,7 @@ struct Gateway::Impl {
     void refresh_live() {
         std::vector<nostr::Filter> all;
         for (const auto& [id, s] : sessions)
-            if (s->authed && !s->kill && !s->closing)
+            if (s->authed && !s->ws.killed() && !s->closing)
                 for (const auto& [sid, sub] : s->subs) all.insert(all.end(), sub.filters.begin(), sub.filters.end());
         auto merged = live_union(std::move(all));
         std::size_t chunks = 0;
@@ -515,7 +506,7 @@ struct Gateway::Impl {
             live_seen_order.pop_front();
         }
         for (auto& [id, s] : sessions) {
-            if (!s->authed || s->closing || s->kill) continue;
+            if (!s->authed || s->closing || s->ws.killed()) continue;
             for (auto& [sub_id, sub] : s->subs) {
                 if (!nostr::matches_any(sub.filters, e)) continue;
                 if (sub.eose_sent) deliver(*s, sub_id, sub, e);
@@ -823,9 +814,7 @@ struct Gateway::Impl {
                     if (impl) impl->drain_inbox();
                     return 0;
                 case LWS_CALLBACK_ESTABLISHED: {
-                    auto* s = new Session();
-                    s->id = ++impl->next_session;
-                    s->wsi = wsi;
+                    auto* s = new Session(++impl->next_session, wsi);
                     *slot = s;
                     impl->sessions[s->id] = s;
                     impl->on_established(*s);
@@ -844,43 +833,21 @@ struct Gateway::Impl {
                     if (!slot || !*slot) return -1;
                     Session& s = **slot;
                     if (!s.authed || s.closing) return 0;  // nothing is read without the secret
-                    if (!s.rx_overflow) {
-                        if (s.rx.size() + len > impl->opt.max_message_bytes) {
-                            s.rx_overflow = true;
-                            s.rx.clear();
-                        } else {
-                            s.rx.append(static_cast<const char*>(in), len);
-                        }
-                    }
-                    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return 0;
-                    if (s.rx_overflow) {
-                        s.rx_overflow = false;
-                        impl->enqueue(s, relay::make_notice_msg("invalid: message too large"));
-                        return 0;
-                    }
                     std::string msg;
-                    msg.swap(s.rx);
-                    impl->on_message(s, msg);
+                    switch (s.ws.receive(in, len, impl->opt.max_message_bytes, &msg)) {
+                        case relay::WsStream::Received::partial: break;
+                        case relay::WsStream::Received::too_large:
+                            impl->enqueue(s, relay::make_notice_msg("invalid: message too large"));
+                            break;
+                        case relay::WsStream::Received::message: impl->on_message(s, msg); break;
+                    }
                     return 0;
                 }
                 case LWS_CALLBACK_SERVER_WRITEABLE: {
                     if (!slot || !*slot) return 0;
                     Session& s = **slot;
-                    if (s.kill) return -1;
-                    std::vector<unsigned char> buf;
-                    for (int n = 0; n < 64 && !s.out.empty(); ++n) {
-                        if (n > 0 && lws_send_pipe_choked(wsi)) break;
-                        std::string& msg = s.out.front();
-                        buf.resize(LWS_PRE + msg.size());
-                        std::memcpy(buf.data() + LWS_PRE, msg.data(), msg.size());
-                        if (lws_write(wsi, buf.data() + LWS_PRE, msg.size(), LWS_WRITE_TEXT) < static_cast<int>(msg.size()))
-                            return -1;
-                        s.out_bytes -= msg.size();
-                        s.out.pop_front();
-                    }
-                    if (!s.out.empty()) {
-                        lws_callback_on_writable(wsi);
-                    } else if (s.closing) {
+                    if (!s.ws.write_some()) return -1;
+                    if (s.ws.flushed() && s.closing) {
                         static const char kWhy[] = "policy";
                         lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                                          reinterpret_cast<unsigned char*>(const_cast<char*>(kWhy)), sizeof kWhy - 1);

@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -16,18 +15,15 @@
 #include "relay/lws_log.hpp"
 #include "relay/message.hpp"
 #include "relay/store.hpp"
+#include "relay/ws_stream.hpp"
 
 namespace tenex::relay {
 
 namespace {
 
 struct Session {
-    lws* wsi{nullptr};
-    std::deque<std::string> out{};
-    std::size_t out_bytes{0};
-    std::string rx{};
-    bool rx_overflow{false};
-    bool kill{false};
+    explicit Session(lws* wsi) : ws(wsi) {}
+    WsStream ws;
     std::map<std::string, std::vector<nostr::Filter>> subs{};
 };
 
@@ -66,14 +62,8 @@ struct EmbeddedRelay::Impl {
     }
 
     void enqueue(Session& s, std::string msg) {
-        if (s.kill) return;
-        s.out_bytes += msg.size();
-        s.out.push_back(std::move(msg));
-        if (s.out_bytes > opt.max_queue_bytes) {
+        if (!s.ws.enqueue(std::move(msg), opt.max_queue_bytes))
             spdlog::warn("embedded relay: client too slow, disconnecting");
-            s.kill = true;
-        }
-        lws_callback_on_writable(s.wsi);
     }
 
     void on_event(Session& s, nlohmann::json&& ev) {
@@ -158,8 +148,7 @@ struct EmbeddedRelay::Impl {
                 case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
                     return 0;
                 case LWS_CALLBACK_ESTABLISHED: {
-                    auto* s = new Session();
-                    s->wsi = wsi;
+                    auto* s = new Session(wsi);
                     *slot = s;
                     impl->sessions.insert(s);
                     impl->sync_stats();
@@ -177,44 +166,20 @@ struct EmbeddedRelay::Impl {
                 case LWS_CALLBACK_RECEIVE: {
                     if (!slot || !*slot) return -1;
                     Session& s = **slot;
-                    if (!s.rx_overflow) {
-                        if (s.rx.size() + len > impl->opt.max_message_bytes) {
-                            s.rx_overflow = true;
-                            s.rx.clear();
-                        } else {
-                            s.rx.append(static_cast<const char*>(in), len);
-                        }
-                    }
-                    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return 0;
-                    if (s.rx_overflow) {
-                        s.rx_overflow = false;
-                        impl->enqueue(s, make_notice_msg("invalid: message too large"));
-                        return 0;
-                    }
                     std::string msg;
-                    msg.swap(s.rx);
-                    impl->on_message(s, msg);
+                    switch (s.ws.receive(in, len, impl->opt.max_message_bytes, &msg)) {
+                        case WsStream::Received::partial: break;
+                        case WsStream::Received::too_large:
+                            impl->enqueue(s, make_notice_msg("invalid: message too large"));
+                            break;
+                        case WsStream::Received::message: impl->on_message(s, msg); break;
+                    }
                     return 0;
                 }
                 case LWS_CALLBACK_SERVER_WRITEABLE: {
                     if (!slot || !*slot) return 0;
                     Session& s = **slot;
-                    if (s.kill) return -1;
-                    // Several messages per callback while the socket takes them (a REQ's
-                    // stored part is often thousands of small messages).
-                    std::vector<unsigned char> buf;
-                    for (int n = 0; n < 64 && !s.out.empty(); ++n) {
-                        if (n > 0 && lws_send_pipe_choked(wsi)) break;
-                        std::string& msg = s.out.front();
-                        buf.resize(LWS_PRE + msg.size());
-                        std::memcpy(buf.data() + LWS_PRE, msg.data(), msg.size());
-                        if (lws_write(wsi, buf.data() + LWS_PRE, msg.size(), LWS_WRITE_TEXT) < static_cast<int>(msg.size()))
-                            return -1;
-                        s.out_bytes -= msg.size();
-                        s.out.pop_front();
-                    }
-                    if (!s.out.empty()) lws_callback_on_writable(wsi);
-                    return 0;
+                    return s.ws.write_some() ? 0 : -1;
                 }
                 default:
                     return 0;

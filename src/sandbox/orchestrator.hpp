@@ -123,13 +123,13 @@ class Orchestrator {
     void finish_start(const std::string& key, Result<StartOutcome> outcome);
     // keep: stop only, the container stays for a warm start (an idle stop with keep_stopped).
     // A paused container is thawed first, so that it gets its stop signal.
-    void launch_stop(Entry& e, const std::string& why, bool keep = false);
+    void launch_stop(Entry& e, StopReason why, bool keep = false);
     void finish_stop(const std::string& key, const std::string& container_id,
-                     const std::string& why, bool keep, docker::DStatus result);
+                     StopReason why, bool keep, docker::DStatus result);
     // Pause after pause_after; unpause on a trigger; remove a kept container.
     void launch_pause(Entry& e);
     void launch_unpause(Entry& e);
-    void launch_remove_kept(Entry& e, const std::string& why);
+    void launch_remove_kept(Entry& e, StopReason why);
     // The kept containers' ids, recorded in options().kept_file (owner thread).
     void set_kept(Entry& e, bool kept);
     void save_kept();

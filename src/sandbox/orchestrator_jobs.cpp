@@ -95,16 +95,16 @@ void Orchestrator::finish_start(const std::string& key, Result<StartOutcome> out
     progress(e);
 }
 
-void Orchestrator::launch_stop(Entry& e, const std::string& why, bool keep) {
+void Orchestrator::launch_stop(Entry& e, StopReason why, bool keep) {
     e.busy = true;
     const bool paused = e.state == ProjectState::paused;
     e.state = ProjectState::stopping;
     int t = e.policy ? stop_seconds(*e.policy) : 30;
     std::string id = e.container_id;
     keep = keep && !id.empty();
-    spdlog::info("orchestrator: {}: stopping {} ({}{}{})", e.key, id.substr(0, 12), why,
+    spdlog::info("orchestrator: {}: stopping {} ({}{}{})", e.key, id.substr(0, 12), to_string(why),
                  paused ? ", paused: unpaused first" : "", keep ? ", container kept" : "");
-    const bool own_network = why != "replacing the container" && e.policy &&
+    const bool own_network = why != StopReason::replacing && e.policy &&
                              (e.policy->network.mode == NetworkMode::isolated ||
                               e.policy->network.mode == NetworkMode::egress);
     submit([this, key = e.key, ref = e.ref, id, t, why, own_network, paused, keep] {
@@ -129,7 +129,7 @@ void Orchestrator::launch_stop(Entry& e, const std::string& why, bool keep) {
 }
 
 void Orchestrator::finish_stop(const std::string& key, const std::string& container_id,
-                               const std::string& why, bool keep, docker::DStatus result) {
+                               StopReason why, bool keep, docker::DStatus result) {
     auto it = entries_.find(key);
     if (it == entries_.end()) return;
     Entry& e = *it->second;
@@ -151,7 +151,7 @@ void Orchestrator::finish_stop(const std::string& key, const std::string& contai
         e.container_id.clear();
     }
     e.usage.reset();
-    if (why != "replacing the container" && why != "stop requested") e.last_error = why;
+    if (why != StopReason::replacing && why != StopReason::requested) e.last_error = to_string(why);
     if (e.want_stop) {
         e.want_stop = false;
         settle(e);
@@ -306,12 +306,12 @@ void Orchestrator::launch_unpause(Entry& e) {
     });
 }
 
-void Orchestrator::launch_remove_kept(Entry& e, const std::string& why) {
+void Orchestrator::launch_remove_kept(Entry& e, StopReason why) {
     e.busy = true;
     const bool own_network = e.policy && (e.policy->network.mode == NetworkMode::isolated ||
                                           e.policy->network.mode == NetworkMode::egress);
     spdlog::info("orchestrator: {}: removing the kept container {} ({})", e.key,
-                 e.container_id.substr(0, 12), why);
+                 e.container_id.substr(0, 12), to_string(why));
     submit([this, key = e.key, ref = e.ref, id = e.container_id, own_network] {
         auto r = engine_.remove(id, true);
         if (r && own_network) teardown_network(ref);

@@ -29,6 +29,18 @@ std::string to_string(ExitReason r) {
     return "unknown";
 }
 
+std::string to_string(StopReason r) {
+    switch (r) {
+        case StopReason::requested: return "stop requested";
+        case StopReason::replacing: return "replacing the container";
+        case StopReason::idle: return "idle timeout";
+        case StopReason::max_lifetime: return "maximum lifetime reached";
+        case StopReason::keep_stopped_zero: return "keep_stopped is 0 now";
+        case StopReason::kept_expired: return "kept for keep_stopped";
+    }
+    return "unknown";
+}
+
 ExitReason classify_exit(int exit_code, bool oom_killed) {
     if (oom_killed) return ExitReason::oom;
     if (exit_code > 128 && exit_code < 128 + 65) return ExitReason::killed;

@@ -41,12 +41,12 @@ void Orchestrator::progress(Entry& e) {
     if (e.policy_reload && reload_policy(e)) return;
     if (e.want_stop) {
         if (e.state == ProjectState::stopped && e.kept) {
-            launch_remove_kept(e, "stop requested");
+            launch_remove_kept(e, StopReason::requested);
             return;
         }
         if (e.state == ProjectState::running ||
             (!e.container_id.empty() && e.state != ProjectState::stopped)) {
-            launch_stop(e, "stop requested");
+            launch_stop(e, StopReason::requested);
             return;
         }
         e.want_stop = false;
@@ -58,7 +58,7 @@ void Orchestrator::progress(Entry& e) {
     switch (e.state) {
         case ProjectState::running:
             if (e.force_replace) {
-                launch_stop(e, "replacing the container");
+                launch_stop(e, StopReason::replacing);
                 return;
             }
             if (!e.checked) {
@@ -106,7 +106,7 @@ bool Orchestrator::reload_policy(Entry& e) {
         if (!policy) return false;
         if (e.policy) e.policy->lifecycle.keep_stopped = policy->lifecycle.keep_stopped;
         if (policy->lifecycle.keep_stopped.count() > 0) return false;
-        launch_remove_kept(e, "keep_stopped is 0 now");
+        launch_remove_kept(e, StopReason::keep_stopped_zero);
         return true;
     }
     if (e.state != ProjectState::running && e.state != ProjectState::paused) return false;
@@ -224,11 +224,11 @@ void Orchestrator::tick() {
                 e.restarts.record(t);
                 enqueue_start(e, true);
                 break;
-            case Due::remove: launch_remove_kept(e, "kept for keep_stopped"); break;
+            case Due::remove: launch_remove_kept(e, StopReason::kept_expired); break;
             case Due::idle_stop:
-                launch_stop(e, "idle timeout", e.policy->lifecycle.keep_stopped.count() > 0);
+                launch_stop(e, StopReason::idle, e.policy->lifecycle.keep_stopped.count() > 0);
                 break;
-            case Due::lifetime_stop: launch_stop(e, "maximum lifetime reached"); break;
+            case Due::lifetime_stop: launch_stop(e, StopReason::max_lifetime); break;
             case Due::pause: launch_pause(e); break;
         }
     }

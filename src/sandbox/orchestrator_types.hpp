@@ -31,8 +31,14 @@ enum class ProjectState { stopped, starting, running, paused, stopping, backing_
 // or a stop/kill by someone else than this orchestrator: docker stop, docker kill, rm -f).
 enum class ExitReason { none, exit, oom, killed };
 
+// Why the orchestrator stops or removes a container of its own accord or on request. An
+// operator's stop and a replacement (policy change, restart) are not the project's last error;
+// the others are (ps, the event log and the owner's Nostr events show them).
+enum class StopReason { requested, replacing, idle, max_lifetime, keep_stopped_zero, kept_expired };
+
 std::string to_string(ProjectState s);
 std::string to_string(ExitReason r);
+std::string to_string(StopReason r);
 
 // Resource usage from the engine's one-shot stats.
 struct ProjectUsage {

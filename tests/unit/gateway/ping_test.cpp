@@ -18,6 +18,7 @@
 #include "nostr/keys.hpp"
 #include "relay/pool.hpp"
 #include "relay/server.hpp"
+#include "upstream_fixture.hpp"
 
 namespace tenex::gateway {
 namespace {
@@ -80,17 +81,8 @@ class SilentClient {
     std::string frames_;
 };
 
-class GatewayPingTest : public ::testing::Test {
+class GatewayPingTest : public UpstreamRelayTest {
   protected:
-    void SetUp() override {
-        relay::RelayServerOptions ro;
-        ro.port = 0;
-        auto r = relay::EmbeddedRelay::start(ro);
-        ASSERT_TRUE(r) << r.error().message;
-        upstream = std::move(*r);
-        ASSERT_TRUE(pool.add_relay(upstream->url()));
-        ASSERT_TRUE(pool.wait_connected(1, 3s));
-    }
     std::string start(GatewayOptions o) {
         auto g = Gateway::start(o, pool);
         EXPECT_TRUE(g) << g.error().message;
@@ -99,8 +91,6 @@ class GatewayPingTest : public ::testing::Test {
         return gw->open_project(ProjectKeys{nostr::Address{31933, owner.pub.hex(), "p"}, {}, {}});
     }
     nostr::Keys owner = nostr::Keys::generate();
-    std::unique_ptr<relay::EmbeddedRelay> upstream;
-    relay::RelayPool pool;
     std::unique_ptr<Gateway> gw;
 };
 

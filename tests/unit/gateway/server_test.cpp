@@ -12,6 +12,7 @@
 #include "nostr/keys.hpp"
 #include "relay/pool.hpp"
 #include "relay/server.hpp"
+#include "upstream_fixture.hpp"
 
 namespace tenex::gateway {
 namespace {
@@ -91,16 +92,11 @@ struct Client {
     }
 };
 
-class GatewayTest : public ::testing::Test {
+class GatewayTest : public UpstreamRelayTest {
 protected:
     void SetUp() override {
-        relay::RelayServerOptions ro;
-        ro.port = 0;
-        auto r = relay::EmbeddedRelay::start(ro);
-        ASSERT_TRUE(r) << r.error().message;
-        upstream = std::move(*r);
-        ASSERT_TRUE(pool.add_relay(upstream->url()));
-        ASSERT_TRUE(pool.wait_connected(1, 3s));
+        UpstreamRelayTest::SetUp();
+        if (HasFatalFailure()) return;
         start_gateway();
         alpha = nostr::Address{31933, owner.pub.hex(), "alpha"};
         beta = nostr::Address{31933, owner.pub.hex(), "beta"};
@@ -137,8 +133,6 @@ protected:
     nostr::Keys stranger = nostr::Keys::generate();
     nostr::Address alpha, beta;
     std::string secret_a, secret_b;
-    std::unique_ptr<relay::EmbeddedRelay> upstream;
-    relay::RelayPool pool;
     std::unique_ptr<Gateway> gw;
     std::unique_ptr<Client> direct;
 };
