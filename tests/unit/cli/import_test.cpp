@@ -15,7 +15,9 @@
 
 #include "cli/tenex_import.hpp"
 #include "environment.hpp"
+#include "sandbox/policy.hpp"
 #include "sandbox/project_ref.hpp"
+#include "sandbox/runtime_contract.hpp"
 #include "sandbox/sandbox_spec.hpp"
 
 namespace tenex::cli {
@@ -212,6 +214,42 @@ TEST_F(ImportTest, ApplyCopiesEverythingAndASecondApplyChangesNothing) {
     EXPECT_NE(again.find("already imported"), std::string::npos) << again;
     EXPECT_EQ(sandbox_state(), after);
     EXPECT_EQ(source_state(), before);
+}
+
+// What the daemon does before the runtime container's first start (runtime_contract.hpp) on
+// the imported directories: the conversations and the imported agent stay where the backend
+// looks for them (TENEX_BASE_DIR/projects/<d>/conversations, agents/index.json byEventId), and
+// both trees are handed to the container's uid.
+TEST_F(ImportTest, TheDaemonsRuntimePreparationKeepsTheImportedState) {
+    if (::geteuid() != 0) {
+        if (test::in_ci()) FAIL() << "needs root (chown) in CI";
+        GTEST_SKIP() << "needs root (chown)";
+    }
+    std::string out;
+    ASSERT_TRUE(run_import(options(true), out)) << out;
+    sandbox::Policy policy;
+    policy.image = "tenex-runtime:latest";
+    policy.network.mode = sandbox::NetworkMode::egress;
+    policy.network.relays = true;
+    policy.llm = sandbox::TenexLlm{.provider = "ollama", .model = "llama3.1", .base_url = "http://127.0.0.1:11434",
+                                   .key_file = "", .embed_model = "nomic"};
+    policy.security.user = "1234:2345";
+    fs::path rt = runtime_dir("alpha");
+    fs::path ws = sandbox_projects / kOwner / "alpha";
+    sandbox::RuntimeInputs in{.owner = kOwner, .d = "alpha", .relays = {"ws://r:1"}, .llm_url = "",
+                              .backend_key_hex = "", .api_key = ""};
+    auto prepared = sandbox::prepare_runtime_dir(rt, ws, policy, in);
+    ASSERT_TRUE(prepared) << prepared.error().message;
+    EXPECT_EQ(read(rt / "projects" / "alpha" / "conversations" / "c0ffee.json"),
+              read(base / "projects" / "alpha" / "conversations" / "c0ffee.json"));
+    std::string index = read(rt / "agents" / "index.json");
+    EXPECT_NE(index.find("\"" + std::string(64, 'd') + "\": \"" + kAgent + "\""), std::string::npos) << index;
+    struct stat st {};
+    for (const fs::path& f : {rt / "projects" / "alpha" / "conversations" / "c0ffee.json", rt / "agents" / (kAgent + ".json"),
+                              ws / "src" / "main.c", ws / ".git" / "HEAD"}) {
+        ASSERT_EQ(::lstat(f.c_str(), &st), 0) << f;
+        EXPECT_EQ(st.st_uid, 1234u) << f;
+    }
 }
 
 TEST_F(ImportTest, FilesChangedInTheSandboxAreKeptNotOverwritten) {
