@@ -557,6 +557,28 @@ Status run_import(const ImportOptions& o, std::string& out) {
         }
     }
 
+    // llms.json holds API keys: never copied or printed. Its configurations (provider and
+    // model only) are named so the operator can write the policy's tenex.llm.
+    if (fs::exists(fs::symlink_status(base / "llms.json", ec))) {
+        auto llms = parse_json_file(base / "llms.json");
+        log << "llms.json: not imported (the sandbox writes the runtime's own from the policy's tenex.llm; "
+               "API keys go in the policy's key file)\n";
+        if (llms && llms->is_object() && llms->contains("configurations") && (*llms)["configurations"].is_object()) {
+            std::string def = llms->contains("default") && (*llms)["default"].is_string() ? (*llms)["default"].get<std::string>() : "";
+            for (const auto& [name, c] : (*llms)["configurations"].items()) {
+                auto field = [&](const char* k) {
+                    return c.is_object() && c.contains(k) && c[k].is_string() && c[k].get<std::string>().size() <= 200
+                               ? printable(c[k].get<std::string>()) : std::string("?");
+                };
+                if (name.size() > 200) continue;
+                log << "  " << printable(name) << (name == def ? " (default)" : "") << ": provider " << field("provider")
+                    << ", model " << field("model") << "\n";
+            }
+        } else if (!llms) {
+            log << "  (unreadable: " << llms.error().message << ")\n";
+        }
+    }
+
     // The sandbox's configuration: never rewritten, lines to add printed.
     std::vector<std::string> add_whitelist, add_relays;
     std::set<std::string> want(whitelist.begin(), whitelist.end());
@@ -580,28 +602,6 @@ Status run_import(const ImportOptions& o, std::string& out) {
         if (!add_relays.empty()) {
             log << "  relays:\n";
             for (const auto& r : add_relays) log << "    - " << r << "\n";
-        }
-    }
-
-    // llms.json holds API keys: never copied or printed. Its configurations (provider and
-    // model only) are named so the operator can write the policy's tenex.llm.
-    if (fs::exists(fs::symlink_status(base / "llms.json", ec))) {
-        auto llms = parse_json_file(base / "llms.json");
-        log << "llms.json: not imported (the sandbox writes the runtime's own from the policy's tenex.llm; "
-               "API keys go in the policy's key file)\n";
-        if (llms && llms->is_object() && llms->contains("configurations") && (*llms)["configurations"].is_object()) {
-            std::string def = llms->contains("default") && (*llms)["default"].is_string() ? (*llms)["default"].get<std::string>() : "";
-            for (const auto& [name, c] : (*llms)["configurations"].items()) {
-                auto field = [&](const char* k) {
-                    return c.is_object() && c.contains(k) && c[k].is_string() && c[k].get<std::string>().size() <= 200
-                               ? printable(c[k].get<std::string>()) : std::string("?");
-                };
-                if (name.size() > 200) continue;
-                log << "  " << printable(name) << (name == def ? " (default)" : "") << ": provider " << field("provider")
-                    << ", model " << field("model") << "\n";
-            }
-        } else if (!llms) {
-            log << "  (unreadable: " << llms.error().message << ")\n";
         }
     }
 
