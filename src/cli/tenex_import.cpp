@@ -51,8 +51,9 @@ std::string printable(const std::string& s) {
 std::string errno_text(int e) { return std::strerror(e); }
 
 // Reads a regular file without following a symlink at its last component.
-Result<std::string> read_nofollow(const fs::path& p, std::uintmax_t limit) {
-    int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+// `follow`: only for the file the operator named (config.json may be a dotfile link).
+Result<std::string> read_nofollow(const fs::path& p, std::uintmax_t limit, bool follow = false) {
+    int fd = ::open(p.c_str(), O_RDONLY | (follow ? 0 : O_NOFOLLOW) | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         return make_error(printable(p.string()) + ": " + (e == ELOOP ? "is a symlink (not followed)" : errno_text(e)));
@@ -82,8 +83,8 @@ Result<std::string> read_nofollow(const fs::path& p, std::uintmax_t limit) {
 
 // Parses JSON without ever echoing the text (it may hold keys): the error names the file and
 // the byte offset only.
-Result<json> parse_json_file(const fs::path& p) {
-    auto text = read_nofollow(p, kMaxJsonBytes);
+Result<json> parse_json_file(const fs::path& p, bool follow = false) {
+    auto text = read_nofollow(p, kMaxJsonBytes, follow);
     if (!text) return text.error();
     try {
         return json::parse(*text);
@@ -109,10 +110,33 @@ struct TreePlan {
     std::uintmax_t bytes = 0;
 };
 
+// Same size and bytes, compared in chunks (checkouts may hold large files); links not followed.
 bool same_content(const fs::path& a, const fs::path& b) {
-    auto x = read_nofollow(a, kMaxJsonBytes * 64);
-    auto y = read_nofollow(b, kMaxJsonBytes * 64);
-    return x && y && *x == *y;
+    int fa = ::open(a.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int fb = ::open(b.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    bool same = fa >= 0 && fb >= 0;
+    struct stat sa {}, sb {};
+    if (same) same = ::fstat(fa, &sa) == 0 && ::fstat(fb, &sb) == 0 && S_ISREG(sa.st_mode) && S_ISREG(sb.st_mode) &&
+                     sa.st_size == sb.st_size;
+    auto fill = [](int fd, char* buf, std::size_t size) {
+        std::size_t got = 0;
+        while (got < size) {
+            ssize_t n = ::read(fd, buf + got, size - got);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        return got;
+    };
+    static thread_local char x[1 << 16], y[1 << 16];
+    while (same) {
+        std::size_t n = fill(fa, x, sizeof x), m = fill(fb, y, sizeof y);
+        if (n != m || std::memcmp(x, y, n) != 0) same = false;
+        if (n == 0) break;
+    }
+    if (fa >= 0) ::close(fa);
+    if (fb >= 0) ::close(fb);
+    return same;
 }
 
 // Whether a relative link target at `rel_dir` (relative to the tree's root) stays inside.
@@ -317,7 +341,7 @@ Status check_identifier(const std::string& d) {
 Status run_import(const ImportOptions& o, std::string& out) {
     std::ostringstream log;
     const fs::path base = fs::absolute(o.tenex_config).parent_path();
-    auto config = parse_json_file(o.tenex_config);
+    auto config = parse_json_file(o.tenex_config, true);
     if (!config) return config.error();
     const std::string cfg_name = printable(o.tenex_config.string());
     if (!config->is_object()) return make_error(cfg_name + ": not a JSON object");

@@ -325,6 +325,21 @@ TEST_F(ImportTest, ProjectsBaseMissingOrNotADirectory) {
     EXPECT_EQ(sandbox_state(), "<absent>");
 }
 
+// The file the operator names may be a link (dotfiles); the TENEX_BASE_DIR is where it is named.
+TEST_F(ImportTest, ConfigFileLinkIsReadAndAMissingOneIsAClearError) {
+    fs::rename(base / "config.json", tmp.path() / "dotfiles-config.json");
+    fs::create_symlink(tmp.path() / "dotfiles-config.json", base / "config.json");
+    std::string out;
+    auto r = run_import(options(false), out);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_NE(out.find("metadata: " + (base / "projects" / "alpha").string()), std::string::npos) << out;
+    auto o = options(false);
+    o.tenex_config = base / "nonexistent.json";
+    r = run_import(o, out);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, (base / "nonexistent.json").string() + ": No such file or directory");
+}
+
 TEST_F(ImportTest, HostileNamesAndLinkedProjectsAreRefusedAndNothingIsWritten) {
     EXPECT_FALSE(check_identifier(".."));
     EXPECT_FALSE(check_identifier("."));
