@@ -2,6 +2,7 @@
 #include "cli/tenex_import.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_NOREPLACE
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ namespace {
 constexpr std::uintmax_t kMaxJsonBytes = 16U << 20;   // config.json, index.json
 constexpr std::uintmax_t kMaxScanBytes = 8U << 20;    // one metadata file scanned for the owner
 constexpr std::size_t kMaxScanFiles = 2000;           // metadata files scanned per project
+constexpr const char* kTempName = ".tenex-import.tmp";  // a file being copied, per directory
 
 // A name or path as it can be printed: control bytes and invalid UTF-8 as \xNN.
 std::string printable(const std::string& s) {
@@ -187,6 +189,7 @@ Status plan_tree(const fs::path& src, const fs::path& dst, TreePlan& plan, bool 
             it.disable_recursion_pending();
             continue;
         }
+        if (p.filename() == kTempName) continue;
         auto s = fs::symlink_status(p, ec);
         if (ec) return make_error(printable(p.string()) + ": " + ec.message());
         auto d = fs::symlink_status(out, ec);
@@ -236,11 +239,16 @@ Status copy_file_nofollow(const fs::path& src, const fs::path& dst, mode_t mode)
         ::close(in);
         return make_error(printable(src.string()) + ": not a regular file");
     }
-    int out = ::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
+    // Written under a temporary name and renamed into place (never over an existing file), so
+    // an interrupted run leaves no truncated file that the next run would take for the
+    // sandbox's own ("kept, differs"); the temporary of an interrupted run is replaced.
+    const fs::path tmp = dst.parent_path() / kTempName;
+    ::unlink(tmp.c_str());
+    int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (out < 0) {
         int e = errno;
         ::close(in);
-        return make_error(printable(dst.string()) + ": " + errno_text(e));
+        return make_error(printable(tmp.string()) + ": " + errno_text(e));
     }
     char buf[1 << 16];
     Status result = Unit{};
@@ -261,6 +269,9 @@ Status copy_file_nofollow(const fs::path& src, const fs::path& dst, mode_t mode)
     if (::fsync(out) != 0 && result) result = make_error(printable(dst.string()) + ": " + errno_text(errno));
     ::close(out);
     ::close(in);
+    if (result && ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE) != 0)
+        result = make_error(printable(dst.string()) + ": " + errno_text(errno));
+    if (!result) ::unlink(tmp.c_str());
     return result;
 }
 

@@ -252,6 +252,18 @@ TEST_F(ImportTest, TheDaemonsRuntimePreparationKeepsTheImportedState) {
     }
 }
 
+// A run interrupted while copying leaves at most its temporary file, never a truncated file
+// under the real name; the next run replaces the temporary and completes the copy.
+TEST_F(ImportTest, AnInterruptedCopyIsCompletedByTheNextRun) {
+    const fs::path src = sandbox_projects / kOwner / "alpha" / "src";
+    write(src / ".tenex-import.tmp", "int ma");  // what a killed run leaves
+    std::string out;
+    ASSERT_TRUE(run_import(options(true), out)) << out;
+    EXPECT_EQ(read(src / "main.c"), "int main(void) { return 0; }\n");
+    EXPECT_FALSE(fs::exists(src / ".tenex-import.tmp"));
+    EXPECT_EQ(out.find("kept"), std::string::npos) << out;
+}
+
 TEST_F(ImportTest, FilesChangedInTheSandboxAreKeptNotOverwritten) {
     std::string out;
     ASSERT_TRUE(run_import(options(true), out)) << out;
