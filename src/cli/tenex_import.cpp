@@ -458,8 +458,11 @@ Status run_import(const ImportOptions& o, std::string& out) {
         if (p.has_metadata) {
             std::size_t files = 0;
             fs::path mdir = base / "projects" / d;
-            for (fs::recursive_directory_iterator it(mdir, ec), end; !ec && it != end && files < kMaxScanFiles; it.increment(ec)) {
-                if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+            std::error_code sec;  // a scan that stops early only finds fewer addresses
+            for (fs::recursive_directory_iterator it(mdir, sec), end; !sec && it != end && files < kMaxScanFiles;
+                 it.increment(sec)) {
+                std::error_code fec;
+                if (!fs::is_regular_file(it->symlink_status(fec))) continue;
                 ++files;
                 auto t = read_nofollow(it->path(), kMaxScanBytes);
                 if (!t) continue;

@@ -298,6 +298,30 @@ TEST_F(ImportTest, UnknownOwnerNeedsOwnerFlagAndNothingIsWritten) {
     EXPECT_NE(out.find("    - " + kOwner + "\n"), std::string::npos) << out;
 }
 
+// The address in the project's own metadata (e.g. a stored event's "a" tag) names the owner;
+// two different owners for one `d` need --owner naming one of them.
+TEST_F(ImportTest, OwnerFromTheProjectsMetadataAndAmbiguousOwners) {
+    fs::remove(base / "scheduled_tasks.json");
+    write(base / "projects" / "alpha" / "conversations" / "c0ffee.json",
+          R"({"messages": [{"tags": [["a", "31933:)" + kOther + R"(:alpha"], ["a", "31933:)" + kOwner + R"(:alpha-2"]]}]})");
+    std::string out;
+    auto r = run_import(options(false), out);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_NE(out.find("project alpha\n  owner " + kOther + " from TENEX metadata (projects/alpha/conversations/c0ffee.json)"),
+              std::string::npos) << out;
+    write(base / "projects" / "alpha" / "logs" / "run.log", "booted 31933:" + kOwner + ":alpha\"");
+    auto o = options(false);
+    o.owner.clear();
+    r = run_import(o, out);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("alpha: TENEX metadata names 2 owners"), std::string::npos) << r.error().message;
+    o.owner = kOwner;
+    r = run_import(o, out);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_NE(out.find("project alpha\n  owner " + kOwner + " from --owner (TENEX metadata names several)"), std::string::npos)
+        << out;
+}
+
 TEST_F(ImportTest, MalformedJsonNamesTheFileNotItsContent) {
     write(base / "config.json", R"({"tenexPrivateKey": ")" + kBackendKey + R"(", "relays": [)");
     std::string out;
