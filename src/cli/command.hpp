@@ -28,6 +28,7 @@ void register_relay(CLI::App& root, Context& ctx);
 void register_publish(CLI::App& root, Context& ctx);
 void register_req(CLI::App& root, Context& ctx);
 void register_up(CLI::App& root, Context& ctx);
+void register_import(CLI::App& root, Context& ctx);
 // Operator commands that talk to a running daemon over its HTTP API (ops.cpp).
 void register_ps(CLI::App& root, Context& ctx);
 void register_stop(CLI::App& root, Context& ctx);

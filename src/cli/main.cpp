@@ -22,6 +22,7 @@ constexpr tenex::cli::RegisterFn kCommands[] = {
     tenex::cli::register_publish,
     tenex::cli::register_req,
     tenex::cli::register_up,
+    tenex::cli::register_import,
     tenex::cli::register_ps,
     tenex::cli::register_stop,
     tenex::cli::register_restart,
