@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "common/disk_quota.hpp"
 #include "sandbox/orchestrator_detail.hpp"
 
 namespace tenex::sandbox {
@@ -112,6 +113,14 @@ bool Orchestrator::reload_policy(Entry& e) {
     if (e.state != ProjectState::running && e.state != ProjectState::paused) return false;
     auto policy = options_.policies(e.ref);
     if (!policy) return false;  // reconcile decides about unknown projects
+    // The workspace's disk limit follows the new policy at once: it needs no new container.
+    if (auto dir = options_.workspace(e.ref))
+        (void)submit([dir = *dir, bytes = policy->resources.disk_bytes, key = e.key] {
+            if (auto st = disk::apply_limit(dir, bytes); !st)
+                spdlog::warn("orchestrator: {}: workspace disk limit: {}", key, st.error().message);
+            else if (bytes > 0)
+                spdlog::info("orchestrator: {}: workspace disk limit {} bytes applied", key, bytes);
+        });
     if (e.policy) {
         const auto stop_timeout = e.policy->lifecycle.stop_timeout;
         e.policy->lifecycle = policy->lifecycle;
