@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -340,7 +341,10 @@ TEST_F(Attack, AWorkspacePastItsDiskLimitGetsEdquotAndOtherProjectsDoNot) {
     const std::string script =
         "until [ -w /workspace/fill ]; do sleep 0.2; done; "
         "dd if=/dev/zero of=/workspace/fill/big bs=1M count=32 conv=fsync 2>/tmp/dd.txt; "
-        "echo \"dd exit $?\" >> /tmp/dd.txt; cat /tmp/dd.txt; sleep 3600";
+        "echo \"dd exit $?\" >> /tmp/dd.txt; cat /tmp/dd.txt; "
+        "until [ -e /workspace/fill/again ]; do sleep 0.2; done; "
+        "dd if=/dev/zero of=/workspace/fill/more bs=1M count=16 conv=fsync 2>/dev/null; echo \"dd2 exit $?\"; "
+        "sleep 3600";
     write_policy(script);
     std::ofstream(dir_->path() / "policies" / "quota.yaml") << "match: {d: e2e-quota}\n"
                                                              << "resources: {disk: 16Mi}\n";
@@ -382,6 +386,25 @@ TEST_F(Attack, AWorkspacePastItsDiskLimitGetsEdquotAndOtherProjectsDoNot) {
     if (limited_out.find("Disk quota exceeded") != std::string::npos && limited_size <= (17u << 20)) summary().refused();
     EXPECT_NE(other_out.find("dd exit 0"), std::string::npos) << other_out;
     EXPECT_EQ(fs::file_size(other_file, ec), 32u << 20);
+
+    // The policy raises the limit and the daemon reloads (SIGHUP): the running sandbox may
+    // write 16 MiB more at once, without a new container.
+    std::ofstream(dir_->path() / "policies" / "quota.yaml") << "match: {d: e2e-quota}\n"
+                                                             << "resources: {disk: 64Mi}\n";
+    const auto before = running_for(limited);
+    daemon_->signal(SIGHUP);
+    EXPECT_TRUE(eventually([&] {
+        return daemon_->log().find("e2e-quota: workspace disk limit 67108864 bytes after the policy reload") != std::string::npos;
+    }, 30s)) << daemon_->log();
+    std::ofstream(limited_file.parent_path() / "again") << "go\n";
+    std::string again;
+    EXPECT_TRUE(eventually([&] {
+        again = http_get(http_port_, "/projects/e2e-quota/logs").body;
+        return again.find("dd2 exit") != std::string::npos;
+    }, 30s)) << again;
+    EXPECT_NE(again.find("dd2 exit 0"), std::string::npos) << again;
+    EXPECT_EQ(running_for(limited).size(), 1u);
+    if (!before.empty() && !running_for(limited).empty()) EXPECT_EQ(running_for(limited)[0].id, before[0].id);
     std::printf("workspace disk limit: 16 MiB project wrote %.1f MiB then EDQUOT; unlimited project wrote %.1f MiB\n",
                 static_cast<double>(limited_size) / (1 << 20), static_cast<double>(fs::file_size(other_file, ec)) / (1 << 20));
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
