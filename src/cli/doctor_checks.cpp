@@ -188,7 +188,7 @@ DiskLimitSupport disk_limit_support(const std::string& projects_path) {
 }
 
 CheckResult check_disk_limits(const std::string& projects_path) {
-    CheckResult r{.name = "disk limits"};
+    CheckResult r{.name = "quota"};
     r.ok = true;
     r.detail = disk_limit_support(projects_path).detail;
     return r;

@@ -81,7 +81,7 @@ int run_check(const std::vector<std::string>& files, const std::string& dir, con
         // projects cannot start here is an error. The engine's writable-layer support matters
         // only for writable roots: told, not judged.
         const auto limits = disk_limit_support(projects_path);
-        std::fprintf(stderr, "resources.disk: %s\n", limits.detail.c_str());
+        std::fprintf(stderr, "%s\n", limits.detail.c_str());
         if (!limits.enforceable) errors = true;
         const auto support = disk_quota_support("");
         std::fprintf(stderr, "resources.disk: this engine: %s\n", support.detail.c_str());

@@ -410,6 +410,42 @@ TEST_F(Attack, AWorkspacePastItsDiskLimitGetsEdquotAndOtherProjectsDoNot) {
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
 }
 
+// The same limit where it cannot be enforced: the project directory is a plain directory
+// (made before, or on a file system without quotas the daemon can set). A sandbox that was
+// promised a limit must not run without one silently. Outcome: the start is refused with the
+// reason in /projects (last_error), no container runs, the directory and its data are kept,
+// and `policy check` says so beforehand.
+TEST_F(Attack, AWorkspaceLimitThatCannotBeEnforcedRefusesTheStart) {
+    write_policy("dd if=/dev/zero of=/workspace/big bs=1M count=32; echo ran > /workspace/ran.txt");
+    std::ofstream(dir_->path() / "policies" / "quota.yaml") << "match: {d: e2e-plain}\n"
+                                                             << "resources: {disk: 16Mi}\n";
+    const fs::path ws = prepare_workspace("e2e-plain");
+    std::ofstream(ws / "keep.txt") << "data made before\n";
+    auto check = run_cli("policy check --policies '" + (dir_->path() / "policies").string() + "' -p '" +
+                         (dir_->path() / "projects").string() + "'");
+    summary().tried();
+    if (disk::probe(ws).btrfs) {  // a btrfs temp dir: the plain directory is the obstacle
+        EXPECT_NE(check.out.find("plain director"), std::string::npos) << check.out;
+    } else {
+        EXPECT_EQ(check.exit_code, 1) << check.out;
+        EXPECT_NE(check.out.find("NOT enforceable"), std::string::npos) << check.out;
+    }
+    start_daemon();
+    if (HasFatalFailure()) return;
+    const std::string address = publish_project(*owner_, "plain");
+    publish_message(*owner_, address, "write without a limit");
+    ASSERT_TRUE(eventually([&] {
+        return project_view(address).value("last_error", "").find("cannot be enforced") != std::string::npos;
+    }, 30s)) << project_view(address).dump() << "\n" << daemon_->log();
+    summary().refused();
+    EXPECT_TRUE(running_for(address).empty());
+    std::this_thread::sleep_for(1s);
+    EXPECT_FALSE(fs::exists(ws / "ran.txt"));
+    EXPECT_FALSE(fs::exists(ws / "big"));
+    EXPECT_EQ(read_file(ws / "keep.txt"), "data made before\n");
+    EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
+}
+
 // Item 6, a web page in the operator's browser: a cross-site form POST to stop a project (a
 // simple request: no preflight) and DNS rebinding (the page's own name resolved to 127.0.0.1,
 // then read /projects). Outcome: both refused, the project keeps running, the daemon's own
