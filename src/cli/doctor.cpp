@@ -26,6 +26,7 @@ void register_doctor(CLI::App& root, Context& ctx) {
             check_cgroups(opts->cgroup_root),
             check_disk(opts->projects_path,
                        static_cast<std::uint64_t>(opts->min_free_gib * 1024 * 1024 * 1024)),
+            check_disk_limits(opts->projects_path),
         };
         bool all_ok = true;
         for (const auto& r : results) {

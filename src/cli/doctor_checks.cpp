@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/disk_quota.hpp"
 #include "docker/client.hpp"
 
 namespace tenex::cli {
@@ -55,12 +56,12 @@ DiskQuotaSupport disk_quota_support(const std::string& socket) {
     DiskQuotaSupport s;
     auto client = docker::Client::connect({.socket = socket, .timeout = std::chrono::seconds(5)});
     if (!client) {
-        s.detail = "disk size limits (resources.disk): unknown, the engine does not answer";
+        s.detail = "writable-layer size limits: unknown, the engine does not answer";
         return s;
     }
     auto info = (*client)->call_json("GET", "/info", "engine info");
     if (!info || !info->is_object()) {
-        s.detail = "disk size limits (resources.disk): unknown, no engine info";
+        s.detail = "writable-layer size limits: unknown, no engine info";
         return s;
     }
     s.known = true;
@@ -82,10 +83,11 @@ DiskQuotaSupport disk_quota_support(const std::string& socket) {
     } else {
         s.supported = driver == "btrfs" || driver == "zfs" || driver == "devicemapper";
     }
-    s.detail = where + (s.supported ? ": disk size limits (resources.disk) supported"
-                                    : ": disk size limits (resources.disk) NOT supported (needs "
-                                      "overlay2 on xfs mounted with pquota); a policy that sets "
-                                      "resources.disk cannot start here");
+    s.detail = where + (s.supported ? ": writable-layer size limits supported"
+                                    : ": writable-layer size limits NOT supported (needs overlay2 "
+                                      "on xfs mounted with pquota); a policy that sets "
+                                      "resources.disk with security.read_only_root: false cannot "
+                                      "start here");
     return s;
 }
 
@@ -147,6 +149,48 @@ CheckResult check_disk(const std::string& projects_path, std::uint64_t min_free_
         r.detail += ", need " + gib(min_free_bytes);
         r.fix = "free space or move --projects-path to a larger file system";
     }
+    return r;
+}
+
+DiskLimitSupport disk_limit_support(const std::string& projects_path) {
+    DiskLimitSupport s;
+    const fs::path root = fs::absolute(projects_path);
+    const disk::DirQuota q = disk::probe(root);
+    s.fs_type = q.fs_type.empty() ? "an unknown file system" : q.fs_type;
+    s.enforceable = q.btrfs;
+    if (!q.btrfs) {
+        s.detail = "workspace disk limits (resources.disk): NOT enforceable, " + projects_path + " is on " +
+                   s.fs_type + " (needs btrfs; README: Disk limits); a project whose policy sets "
+                   "resources.disk is refused at start";
+        return s;
+    }
+    std::error_code ec;
+    for (const auto& owner : fs::directory_iterator(root, ec)) {
+        if (!owner.is_directory(ec) || owner.is_symlink(ec)) continue;
+        std::error_code ec2;
+        for (const auto& project : fs::directory_iterator(owner.path(), ec2)) {
+            const std::string name = project.path().filename().string();
+            if (name.starts_with(".") || !project.is_directory(ec2) || project.is_symlink(ec2)) continue;
+            if (!disk::probe(project.path()).subvolume)
+                s.plain_dirs.push_back(owner.path().filename().string() + "/" + name);
+        }
+    }
+    s.detail = "workspace disk limits (resources.disk): enforced, " + projects_path +
+               " is on btrfs (new project directories are subvolumes with a qgroup limit)";
+    if (!s.plain_dirs.empty()) {
+        s.detail += "; " + std::to_string(s.plain_dirs.size()) +
+                    " project director" + (s.plain_dirs.size() == 1 ? "y is a plain directory" : "ies are plain directories") +
+                    " made before, which cannot be limited (a policy with resources.disk is refused for them; "
+                    "move the contents into a subvolume of the same name):";
+        for (const auto& d : s.plain_dirs) s.detail += " " + d;
+    }
+    return s;
+}
+
+CheckResult check_disk_limits(const std::string& projects_path) {
+    CheckResult r{.name = "quota"};
+    r.ok = true;
+    r.detail = disk_limit_support(projects_path).detail;
     return r;
 }
 

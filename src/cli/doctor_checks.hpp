@@ -24,6 +24,20 @@ CheckResult check_cgroups(const std::string& cgroup_root);
 // Free space on the file system that holds (or will hold) the projects path.
 CheckResult check_disk(const std::string& projects_path, std::uint64_t min_free_bytes);
 
+// Whether resources.disk can be enforced for project directories under the projects path:
+// btrfs (each project directory a subvolume with a qgroup limit) or not; on btrfs, which
+// existing project directories are plain directories (made before) that cannot be limited.
+// Informational (ok) unless the path cannot be examined: a policy without resources.disk
+// needs none of it.
+struct DiskLimitSupport {
+    bool enforceable = false;                // the projects path is on btrfs
+    std::string fs_type{};                   // of the projects path
+    std::vector<std::string> plain_dirs{};   // <owner>/<name> that cannot be limited
+    std::string detail{};
+};
+DiskLimitSupport disk_limit_support(const std::string& projects_path);
+CheckResult check_disk_limits(const std::string& projects_path);
+
 std::string format_check(const CheckResult& r);
 
 // Whether the engine's storage driver honours a writable-layer size (policy resources.disk,

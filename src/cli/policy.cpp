@@ -38,7 +38,7 @@ bool print_diagnostics(const std::vector<Diagnostic>& diags, std::set<std::strin
 
 // Files given: each is validated alone, then merged over the default.yaml beside it (if any)
 // for the rules that span keys. No files: the whole policies directory.
-int run_check(const std::vector<std::string>& files, const std::string& dir) {
+int run_check(const std::vector<std::string>& files, const std::string& dir, const std::string& projects_path) {
     std::set<std::string> printed;
     bool errors = false;
     std::size_t count = 0;
@@ -77,10 +77,14 @@ int run_check(const std::vector<std::string>& files, const std::string& dir) {
         }
     }
     if (g_disk_set) {
-        // Whether this machine's engine can honour it: a policy that cannot start is an error.
+        // Whether this machine can enforce it on the project directories: a policy whose
+        // projects cannot start here is an error. The engine's writable-layer support matters
+        // only for writable roots: told, not judged.
+        const auto limits = disk_limit_support(projects_path);
+        std::fprintf(stderr, "%s\n", limits.detail.c_str());
+        if (!limits.enforceable) errors = true;
         const auto support = disk_quota_support("");
         std::fprintf(stderr, "resources.disk: this engine: %s\n", support.detail.c_str());
-        if (support.known && !support.supported) errors = true;
     }
     if (errors) return 1;
     std::printf("ok: %zu policy file%s valid\n", count, count == 1 ? "" : "s");
@@ -211,6 +215,7 @@ void register_policy(CLI::App& root, Context& ctx) {
     struct CheckOptions {
         std::vector<std::string> files;
         std::string dir = kDefaultPoliciesDir;
+        std::string projects_path = "/var/lib/tenex-sandbox/projects";
     };
     auto check_opts = std::make_shared<CheckOptions>();
     auto* check = cmd->add_subcommand(
@@ -218,8 +223,10 @@ void register_policy(CLI::App& root, Context& ctx) {
                  "prints file:line:col: key.path: message for each problem");
     check->add_option("files", check_opts->files, "Policy files to check");
     check->add_option("--policies", check_opts->dir, "Policies directory (when no files given)");
+    check->add_option("-p,--projects-path", check_opts->projects_path,
+                      "Where project directories live (whether resources.disk can be enforced there)");
     check->callback([check_opts, &ctx] {
-        ctx.exit_code = run_check(check_opts->files, check_opts->dir);
+        ctx.exit_code = run_check(check_opts->files, check_opts->dir, check_opts->projects_path);
     });
 
     struct ShowOptions {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/disk_quota.hpp"
 #include "common/log.hpp"
 #include "common/private_file.hpp"
 #include "daemon/daemon_internal.hpp"
@@ -128,6 +129,13 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     for (auto [dir, what] : {std::pair{config.state_dir, "state directory"},
                              std::pair{config.projects_path, "projects path"}})
         if (auto st = make_dir(dir, what); !st) return st;
+    if (const auto q = disk::probe(config.projects_path); q.btrfs)
+        spdlog::info("projects path {} is on btrfs: project directories are subvolumes, resources.disk is enforced",
+                     config.projects_path.string());
+    else
+        spdlog::info("projects path {} is on {}: resources.disk cannot be enforced there; a project whose policy "
+                     "sets it is refused at start (README: Disk limits)",
+                     config.projects_path.string(), q.fs_type);
     auto st = StateStore::open(config.state_dir);
     if (!st) return make_error("state store: " + st.error().message);
     state = std::move(*st);

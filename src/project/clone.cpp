@@ -1,5 +1,6 @@
 #include "project/clone.hpp"
 
+#include "common/disk_quota.hpp"
 #include "project/guarded_stream.hpp"
 
 #include <fcntl.h>
@@ -72,7 +73,7 @@ void remove_stale_temps(const fs::path& dest) {
     for (const auto& entry : fs::directory_iterator(dest.parent_path(), ec)) {
         if (entry.path().filename().string().rfind(prefix, 0) == 0) {
             spdlog::info("removing leftover temporary checkout {}", entry.path().string());
-            fs::remove_all(entry.path(), ec);  // does not follow symlinks
+            (void)disk::remove_dir(entry.path());  // does not follow symlinks
         }
     }
 }
@@ -89,8 +90,7 @@ Status check_destination(const fs::path& dest) {
 Status move_into_place(const fs::path& temp, const fs::path& dest) {
     if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) != 0) {
         const int err = errno;
-        std::error_code ec;
-        fs::remove_all(temp, ec);
+        (void)disk::remove_dir(temp);
         return make_error("cannot move the checkout into " + dest.string() + ": " + std::strerror(err));
     }
     return Unit{};
@@ -181,6 +181,10 @@ Status clone_repository(const RepoUrl& url, const RepoPolicy& policy, const Clon
     ctx.max_bytes = limits.max_bytes + (1U << 20);  // wire overhead over the pack size
     Progress progress{&ctx, limits.max_bytes};
 
+    // The checkout's directory made first: a btrfs subvolume on a btrfs projects path (its
+    // own qgroup, for resources.disk), renamed into place like any directory.
+    if (auto made = disk::create_dir(temp); !made) return make_error("clone of " + url.redacted + ": " + made.error().message);
+
     git_clone_options opts = GIT_CLONE_OPTIONS_INIT;
     opts.fetch_opts.callbacks.transfer_progress = on_transfer;
     opts.fetch_opts.callbacks.sideband_progress = on_sideband;
@@ -205,8 +209,7 @@ Status clone_repository(const RepoUrl& url, const RepoPolicy& policy, const Clon
     }
     if (repo) git_repository_free(repo);
     if (rc != 0) {
-        std::error_code ec;
-        fs::remove_all(temp, ec);
+        (void)disk::remove_dir(temp);
         spdlog::warn("clone of {} failed: {}", url.redacted, why);
         return make_error("clone of " + url.redacted + " failed: " + why);
     }
@@ -221,11 +224,11 @@ Status init_repository(const fs::path& dest) {
     if (auto st = check_destination(dest); !st) return st;
     remove_stale_temps(dest);
     const fs::path temp = dest.parent_path() / (temp_prefix(dest) + random_suffix());
+    if (auto made = disk::create_dir(temp); !made) return make_error("git init of " + dest.string() + ": " + made.error().message);
     git_repository* repo = nullptr;
     if (git_repository_init(&repo, temp.c_str(), 0) != 0) {
         const std::string why = git_error_text();
-        std::error_code ec;
-        fs::remove_all(temp, ec);
+        (void)disk::remove_dir(temp);
         return make_error("git init of " + dest.string() + " failed: " + why);
     }
     git_repository_free(repo);

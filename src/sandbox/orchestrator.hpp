@@ -151,6 +151,8 @@ class Orchestrator {
     // started again when its digest is the current one.
     Result<StartOutcome> do_start(const ProjectRef& project, const Policy& policy,
                                   const std::string& old_id, bool warm);
+    Status apply_workspace_limit(const ProjectRef& project, const Policy& policy,
+                                 const std::filesystem::path& dir);
     std::optional<StartOutcome> warm_start(const ProjectRef& project, const Policy& policy,
                                            const std::string& id);
     std::optional<Result<StartOutcome>> claim_taken_name(const ProjectRef& project,

@@ -2,12 +2,29 @@
 // container when it holds it), creating and starting.
 #include <spdlog/spdlog.h>
 
+#include "common/disk_quota.hpp"
 #include "sandbox/orchestrator_detail.hpp"
 #include "sandbox/runtime_contract.hpp"
 
 namespace tenex::sandbox {
 
 using namespace detail;
+
+// resources.disk on the project directory (a btrfs subvolume's qgroup), set before every
+// start, so a changed policy applies even to a kept container. A limit that cannot be
+// enforced refuses the start with the reason; a limit the policy dropped that cannot be
+// cleared only warns (the project runs, limited as before).
+Status Orchestrator::apply_workspace_limit(const ProjectRef& project, const Policy& policy,
+                                           const std::filesystem::path& dir) {
+    const auto bytes = policy.resources.disk_bytes;
+    auto st = disk::apply_limit(dir, bytes);
+    if (st || bytes <= 0) {
+        if (!st) spdlog::warn("orchestrator: {}: {}", project.address(), st.error().message);
+        return Unit{};
+    }
+    spdlog::error("orchestrator: {}: start refused: {}", project.address(), st.error().message);
+    return st.error();
+}
 
 // A kept container whose digest label is the current spec's is started as it is: its
 // environment (secrets, the gateway secret it was given, which stays valid until the next
@@ -17,6 +34,7 @@ std::optional<Orchestrator::StartOutcome> Orchestrator::warm_start(const Project
                                                                    const std::string& id) {
     auto dir = options_.workspace(project);
     if (!dir) return std::nullopt;
+    if (!apply_workspace_limit(project, policy, *dir)) return std::nullopt;  // do_start says why
     // Redacted: the digest is the same, and no new gateway secret is made.
     auto spec = build_sandbox_spec(policy, spec_context(project, *dir, SecretMode::redact));
     if (!spec) return std::nullopt;
@@ -56,6 +74,7 @@ Result<Orchestrator::StartOutcome> Orchestrator::do_start(const ProjectRef& proj
     if (!old_id.empty()) (void)engine_.remove(old_id, true);
     auto dir = options_.workspace(project);
     if (!dir) return make_error("workspace: " + dir.error().message);
+    if (auto limited = apply_workspace_limit(project, policy, *dir); !limited) return limited.error();
     const SpecContext ctx = spec_context(project, *dir, SecretMode::read);
     auto spec = build_sandbox_spec(policy, ctx);
     if (!spec) return make_error("container spec: " + spec.error().message);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "common/disk_quota.hpp"
 #include "sandbox/orchestrator_detail.hpp"
 
 namespace tenex::sandbox {
@@ -112,6 +113,19 @@ bool Orchestrator::reload_policy(Entry& e) {
     if (e.state != ProjectState::running && e.state != ProjectState::paused) return false;
     auto policy = options_.policies(e.ref);
     if (!policy) return false;  // reconcile decides about unknown projects
+    // The workspace's disk limit follows the new policy at once: it needs no new container
+    // (asked only where a limit is or was set; e.policy keeps the last one applied).
+    const std::int64_t last_disk = e.policy ? e.policy->resources.disk_bytes : 0;
+    if (e.policy) e.policy->resources.disk_bytes = policy->resources.disk_bytes;
+    if (policy->resources.disk_bytes > 0 || last_disk > 0)
+        if (auto dir = options_.workspace(e.ref))
+            (void)submit([dir = *dir, bytes = policy->resources.disk_bytes, key = e.key] {
+                if (auto st = disk::apply_limit(dir, bytes); !st)
+                    spdlog::warn("orchestrator: {}: workspace disk limit: {}", key, st.error().message);
+                else
+                    spdlog::info("orchestrator: {}: workspace disk limit {} after the policy reload", key,
+                                 bytes > 0 ? std::to_string(bytes) + " bytes" : std::string("cleared"));
+            });
     if (e.policy) {
         const auto stop_timeout = e.policy->lifecycle.stop_timeout;
         e.policy->lifecycle = policy->lifecycle;

@@ -84,8 +84,12 @@ void cross_checks(ResolvedPolicy& r) {
             Severity::error);
     if (p.resources.disk_bytes != 0)
         add("resources.disk",
-            "honoured only by the overlay2 storage driver on xfs mounted with pquota; elsewhere "
-            "the Engine refuses to create the container (tenex-sandbox doctor tells)",
+            "limits the project directory (/workspace, .tenex/ included): enforced where the "
+            "projects path is on btrfs (each project directory a subvolume with a qgroup "
+            "limit); elsewhere, or for a project directory made before as a plain directory, "
+            "the project's start is refused with the reason (tenex-sandbox doctor tells). With "
+            "security.read_only_root: false it is also the writable layer's size, which only "
+            "overlay2 on xfs with pquota (or the btrfs, zfs, devicemapper drivers) honours",
             Severity::warning);
 }
 

@@ -233,7 +233,9 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     c.cpuset_cpus = r.cpuset;
     c.pids_limit = r.pids;
     c.ulimits = {docker::Ulimit{.name = "nofile", .soft = r.nofile, .hard = r.nofile}};
-    if (r.disk_bytes > 0) c.storage_opt = {{"size", std::to_string(r.disk_bytes)}};
+    // resources.disk is the project directory's limit (the orchestrator sets it on the
+    // directory); a writable root gets the same size for its layer.
+    if (r.disk_bytes > 0 && !p.security.read_only_root) c.storage_opt = {{"size", std::to_string(r.disk_bytes)}};
 
     c.read_only_rootfs = p.security.read_only_root;
     for (const auto& [path, size] : p.security.tmpfs)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -21,6 +22,8 @@
 #include <httplib.h>
 
 #include "attack_summary.hpp"
+#include "btrfs_loop.hpp"
+#include "common/disk_quota.hpp"
 #include "docker/images.hpp"
 #include "docker/url.hpp"
 #include "e2e_fixture.hpp"
@@ -142,6 +145,7 @@ protected:
         if (daemon_) summary().daemon_alive(daemon_->running() && http_get(http_port_, "/healthz").status == 200);
         for (const auto& m : mounts_) ::umount2(m.c_str(), MNT_DETACH);
         EndToEnd::TearDown();
+        btrfs_.reset();  // after the containers that bind its directories are gone
     }
 
     // The policy every project of this test gets: the attack image running `script` as
@@ -197,6 +201,7 @@ protected:
     }
 
     std::vector<fs::path> mounts_;
+    std::unique_ptr<test::BtrfsLoop> btrfs_;  // a btrfs projects path, when a test makes one
 };
 
 // Escape 1. A policy author (or a policy file an attacker can edit) asks for root in a
@@ -317,6 +322,127 @@ TEST_F(Attack, ALinkedTenexDirectoryGetsNothingWrittenOutside) {
     std::this_thread::sleep_for(5s);
     EXPECT_TRUE(fs::is_empty(outside)) << "the daemon wrote through the link";
     if (fs::is_empty(outside)) summary().refused();
+    EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
+}
+
+// Partial item: /workspace had no disk limit at all (512 MiB written to the host disk by one
+// sandbox; resources.disk only sized the writable layer, and only on overlay2 over xfs with
+// pquota). Now the projects path on btrfs makes each project directory a subvolume whose
+// qgroup carries resources.disk. The test makes that file system itself (a loop-mounted image
+// in its directory, mounted as the daemon's projects path). Outcome: the sandbox whose policy
+// says 16 MiB gets EDQUOT ("Disk quota exceeded") writing 32 MiB into /workspace and its file
+// stops near 16 MiB; another project on the same file system writes 32 MiB; the daemon stays
+// healthy.
+TEST_F(Attack, AWorkspacePastItsDiskLimitGetsEdquotAndOtherProjectsDoNot) {
+    btrfs_ = std::make_unique<test::BtrfsLoop>(dir_->path(), 512, dir_->path() / "projects");
+    TENEX_REQUIRE_BTRFS(*btrfs_);
+    // The workspace the daemon makes is root's (the runtime issue will hand it to the
+    // sandbox's user); the test opens a directory in it for uid 65534 once it exists.
+    const std::string script =
+        "until [ -w /workspace/fill ]; do sleep 0.2; done; "
+        "dd if=/dev/zero of=/workspace/fill/big bs=1M count=32 conv=fsync 2>/tmp/dd.txt; "
+        "echo \"dd exit $?\" >> /tmp/dd.txt; cat /tmp/dd.txt; "
+        "until [ -e /workspace/fill/again ]; do sleep 0.2; done; "
+        "dd if=/dev/zero of=/workspace/fill/more bs=1M count=16 conv=fsync 2>/dev/null; echo \"dd2 exit $?\"; "
+        "sleep 3600";
+    write_policy(script);
+    std::ofstream(dir_->path() / "policies" / "quota.yaml") << "match: {d: e2e-quota}\n"
+                                                             << "resources: {disk: 16Mi}\n";
+    start_daemon();
+    if (HasFatalFailure()) return;
+    const fs::path owner_dir = dir_->path() / "projects" / owner_->pub.hex();
+    auto fill = [&](const std::string& d) {
+        const fs::path ws = owner_dir / d;
+        EXPECT_TRUE(eventually([&] { return fs::exists(ws / ".git"); }, 60s)) << daemon_->log();
+        EXPECT_TRUE(disk::probe(ws).subvolume) << ws << " is not a btrfs subvolume";
+        fs::create_directories(ws / "fill");
+        (void)::chown((ws / "fill").c_str(), 65534, 65534);
+        return ws / "fill" / "big";
+    };
+    auto output = [&](const std::string& d) {
+        std::string out;
+        eventually([&] {
+            out = http_get(http_port_, "/projects/" + d + "/logs").body;
+            return out.find("dd exit") != std::string::npos;
+        }, 60s);
+        return out;
+    };
+    summary().tried();
+    const std::string limited = publish_project(*owner_, "quota");
+    const std::string other = publish_project(*owner_, "free");
+    publish_message(*owner_, limited, "fill your workspace");
+    publish_message(*owner_, other, "fill yours too");
+    const fs::path limited_file = fill("e2e-quota");
+    const fs::path other_file = fill("e2e-free");
+    const std::string limited_out = output("e2e-quota");
+    const std::string other_out = output("e2e-free");
+    EXPECT_NE(limited_out.find("Disk quota exceeded"), std::string::npos) << limited_out << "\n" << daemon_->log();
+    EXPECT_EQ(limited_out.find("dd exit 0"), std::string::npos) << limited_out;
+    std::error_code ec;
+    const auto limited_size = fs::file_size(limited_file, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_GE(limited_size, 12u << 20);
+    EXPECT_LE(limited_size, 17u << 20);
+    if (limited_out.find("Disk quota exceeded") != std::string::npos && limited_size <= (17u << 20)) summary().refused();
+    EXPECT_NE(other_out.find("dd exit 0"), std::string::npos) << other_out;
+    EXPECT_EQ(fs::file_size(other_file, ec), 32u << 20);
+
+    // The policy raises the limit and the daemon reloads (SIGHUP): the running sandbox may
+    // write 16 MiB more at once, without a new container.
+    std::ofstream(dir_->path() / "policies" / "quota.yaml") << "match: {d: e2e-quota}\n"
+                                                             << "resources: {disk: 64Mi}\n";
+    const auto before = running_for(limited);
+    daemon_->signal(SIGHUP);
+    EXPECT_TRUE(eventually([&] {
+        return daemon_->log().find("e2e-quota: workspace disk limit 67108864 bytes after the policy reload") != std::string::npos;
+    }, 30s)) << daemon_->log();
+    std::ofstream(limited_file.parent_path() / "again") << "go\n";
+    std::string again;
+    EXPECT_TRUE(eventually([&] {
+        again = http_get(http_port_, "/projects/e2e-quota/logs").body;
+        return again.find("dd2 exit") != std::string::npos;
+    }, 30s)) << again;
+    EXPECT_NE(again.find("dd2 exit 0"), std::string::npos) << again;
+    EXPECT_EQ(running_for(limited).size(), 1u);
+    if (!before.empty() && !running_for(limited).empty()) EXPECT_EQ(running_for(limited)[0].id, before[0].id);
+    std::printf("workspace disk limit: 16 MiB project wrote %.1f MiB then EDQUOT; unlimited project wrote %.1f MiB\n",
+                static_cast<double>(limited_size) / (1 << 20), static_cast<double>(fs::file_size(other_file, ec)) / (1 << 20));
+    EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
+}
+
+// The same limit where it cannot be enforced: the project directory is a plain directory
+// (made before, or on a file system without quotas the daemon can set). A sandbox that was
+// promised a limit must not run without one silently. Outcome: the start is refused with the
+// reason in /projects (last_error), no container runs, the directory and its data are kept,
+// and `policy check` says so beforehand.
+TEST_F(Attack, AWorkspaceLimitThatCannotBeEnforcedRefusesTheStart) {
+    write_policy("dd if=/dev/zero of=/workspace/big bs=1M count=32; echo ran > /workspace/ran.txt");
+    std::ofstream(dir_->path() / "policies" / "quota.yaml") << "match: {d: e2e-plain}\n"
+                                                             << "resources: {disk: 16Mi}\n";
+    const fs::path ws = prepare_workspace("e2e-plain");
+    std::ofstream(ws / "keep.txt") << "data made before\n";
+    auto check = run_cli("policy check --policies '" + (dir_->path() / "policies").string() + "' -p '" +
+                         (dir_->path() / "projects").string() + "'");
+    summary().tried();
+    if (disk::probe(ws).btrfs) {  // a btrfs temp dir: the plain directory is the obstacle
+        EXPECT_NE(check.out.find("plain director"), std::string::npos) << check.out;
+    } else {
+        EXPECT_EQ(check.exit_code, 1) << check.out;
+        EXPECT_NE(check.out.find("NOT enforceable"), std::string::npos) << check.out;
+    }
+    start_daemon();
+    if (HasFatalFailure()) return;
+    const std::string address = publish_project(*owner_, "plain");
+    publish_message(*owner_, address, "write without a limit");
+    ASSERT_TRUE(eventually([&] {
+        return project_view(address).value("last_error", "").find("cannot be enforced") != std::string::npos;
+    }, 30s)) << project_view(address).dump() << "\n" << daemon_->log();
+    summary().refused();
+    EXPECT_TRUE(running_for(address).empty());
+    std::this_thread::sleep_for(1s);
+    EXPECT_FALSE(fs::exists(ws / "ran.txt"));
+    EXPECT_FALSE(fs::exists(ws / "big"));
+    EXPECT_EQ(read_file(ws / "keep.txt"), "data made before\n");
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
 }
 

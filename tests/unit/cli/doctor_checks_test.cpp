@@ -48,6 +48,20 @@ TEST(DoctorDisk, MeasuresNearestExistingParent) {
     EXPECT_NE(huge.detail.find("need"), std::string::npos);
 }
 
+// The disk limits line says whether resources.disk can be enforced for the projects path and,
+// where it cannot, that such projects are refused at start (procfs stands for any file system
+// without quotas the daemon can set).
+TEST(DoctorDiskLimits, APathWithoutBtrfsIsToldNotEnforceable) {
+    const auto s = disk_limit_support("/proc/self/not/yet");
+    EXPECT_FALSE(s.enforceable);
+    EXPECT_EQ(s.fs_type, "0x9fa0");
+    EXPECT_NE(s.detail.find("NOT enforceable"), std::string::npos) << s.detail;
+    EXPECT_NE(s.detail.find("refused at start"), std::string::npos) << s.detail;
+    const auto r = check_disk_limits("/proc/self/not/yet");
+    EXPECT_TRUE(r.ok) << "informational: policies without resources.disk need none of it";
+    EXPECT_EQ(r.detail, s.detail);
+}
+
 TEST(DoctorDocker, DeadSocketFailsWithFix) {
     auto r = check_docker("/nonexistent/docker.sock");
     EXPECT_FALSE(r.ok);

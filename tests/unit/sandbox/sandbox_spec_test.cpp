@@ -147,6 +147,22 @@ TEST(SandboxSpec, NetworkModes) {
     EXPECT_EQ(build(p).container.network_mode, "none");
 }
 
+// resources.disk limits the project directory (a btrfs qgroup the orchestrator sets before
+// each start, and at once on a policy reload); it reaches the container only as the writable
+// layer's size, and only where there is a writable root. With the default read-only root a
+// changed limit leaves the container (and its digest) as it is: no replacement needed, and no
+// StorageOpt that engines on overlay2/ext4 refuse.
+TEST(SandboxSpec, DiskLimitOnAReadOnlyRootIsNotAContainerSetting) {
+    Policy p;
+    const auto plain = build(p);
+    p.resources.disk_bytes = 16LL << 20;
+    const auto limited = build(p);
+    EXPECT_TRUE(limited.container.storage_opt.empty());
+    EXPECT_EQ(limited.digest, plain.digest);
+    p.security.read_only_root = false;
+    EXPECT_EQ(build(p).container.storage_opt.at("size"), std::to_string(16LL << 20));
+}
+
 TEST(SandboxSpec, ResourcesAndSecurityFromThePolicy) {
     Policy p;
     p.resources.memory_bytes = 512LL << 20;
@@ -206,7 +222,10 @@ TEST(SandboxSpec, DigestIsStableAndChangesWithEverythingThatShapesTheContainer) 
     add("cpuset", [](Policy& p) { p.resources.cpuset = "1"; });
     add("pids", [](Policy& p) { p.resources.pids = 100; });
     add("nofile", [](Policy& p) { p.resources.nofile = 100; });
-    add("disk", [](Policy& p) { p.resources.disk_bytes = 1LL << 30; });
+    add("disk on a writable root", [](Policy& p) {
+        p.security.read_only_root = false;
+        p.resources.disk_bytes = 1LL << 30;
+    });
     add("network", [](Policy& p) { p.network.mode = NetworkMode::isolated; });
     add("stop timeout", [](Policy& p) { p.lifecycle.stop_timeout = std::chrono::seconds(5); });
     add("user", [](Policy& p) { p.security.user = "1001:1001"; });
