@@ -404,7 +404,9 @@ TEST_F(Attack, AWorkspacePastItsDiskLimitGetsEdquotAndOtherProjectsDoNot) {
     }, 30s)) << again;
     EXPECT_NE(again.find("dd2 exit 0"), std::string::npos) << again;
     EXPECT_EQ(running_for(limited).size(), 1u);
-    if (!before.empty() && !running_for(limited).empty()) EXPECT_EQ(running_for(limited)[0].id, before[0].id);
+    if (!before.empty() && !running_for(limited).empty()) {
+        EXPECT_EQ(running_for(limited)[0].id, before[0].id);
+    }
     std::printf("workspace disk limit: 16 MiB project wrote %.1f MiB then EDQUOT; unlimited project wrote %.1f MiB\n",
                 static_cast<double>(limited_size) / (1 << 20), static_cast<double>(fs::file_size(other_file, ec)) / (1 << 20));
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
@@ -643,7 +645,11 @@ TEST_F(Attack, ATriggerWhileTheEngineIsDownIsKeptAndStartsWhenItIsBack) {
             << project_view(address).dump() << "\n" << daemon_->log();
         EXPECT_GE(metric("tenex_triggers_total{kind=\"engine_retry\"}"), 1);
         // The event was handled once the project ran: a restart of the daemon does not route
-        // it again (the log of the second run names no pending event).
+        // it again (the log of the second run names no pending event). The daemon marks it in
+        // the same step that logs "running in", which can come a moment after the engine
+        // shows the container running: wait for that line before stopping the daemon.
+        ASSERT_TRUE(eventually([&] { return daemon_->log().find(" running in tenex-") != std::string::npos; }, 10s))
+            << daemon_->log();
         daemon_->terminate();
         start_daemon({"--docker-socket", engine.path()});
         if (HasFatalFailure()) return;
@@ -880,6 +886,98 @@ TEST_F(Attack, AbandonedLogFollowersAreNoticedGoneAndTheApiKeepsAnswering) {
     std::printf("abandoned followers: wave 1 %d served %d refused, wave 2 %d served %d refused; peak threads %ld\n",
                 first[200], first[503], second[200], second[503], peaks.peak_threads());
     EXPECT_LT(peaks.peak_threads(), 64);
+}
+
+// Issue 19, item 5: a container on another network (an `open` project on Docker's default
+// bridge, or any container there) connected to another project's forwarder and through it to
+// the loopback-only relay gateway behind it. Outcome: a project's forwarders answer only
+// connections that arrive on its own bridge: the project itself connects (the control, so a
+// failure below is not a wrong address), the outsider's connection fails, and the forwarder
+// counts no connection from it.
+TEST_F(Attack, AnotherNetworkCannotReachAProjectsForwarders) {
+    write_policy("sleep 3600");
+    // The insider finds its gateway forwarder as the runtime would (/etc/hosts, TENEX_RELAYS),
+    // writes where it is for the test, and connects once itself.
+    const std::string insider =
+        "ip=$(awk '$2 == \"tenex-gateway\" {print $1; exit}' /etc/hosts); "
+        "port=${TENEX_RELAYS#ws://tenex-gateway:}; port=${port%%/*}; "
+        "echo \"$ip $port\" > /workspace/target.txt; "
+        "/bin/flood $ip $port 1 1 > /workspace/self.txt 2>&1; sleep 3600";
+    const std::string outsider =
+        "read ip port < /workspace/target.txt; /bin/flood $ip $port 1 1 > /workspace/out.txt 2>&1; sleep 3600";
+    std::ofstream(dir_->path() / "policies" / "insider.yaml")
+        << "match: {d: e2e-insider}\n"
+        << "args: [" << quoted(insider) << "]\n"
+        << "network: {mode: egress, relays: true}\n";
+    std::ofstream(dir_->path() / "policies" / "outsider.yaml")
+        << "match: {d: e2e-outsider}\n"
+        << "args: [" << quoted(outsider) << "]\n"
+        << "network: {mode: open}\n";
+    const fs::path in_ws = prepare_workspace("e2e-insider");
+    const fs::path out_ws = prepare_workspace("e2e-outsider");
+    start_daemon();
+    if (HasFatalFailure()) return;
+    const std::string in_addr = publish_project(*owner_, "insider");
+    const std::string out_addr = publish_project(*owner_, "outsider");
+    publish_message(*owner_, in_addr, "find your forwarder");
+    ASSERT_TRUE(eventually([&] { return fs::exists(in_ws / "self.txt") && fs::file_size(in_ws / "self.txt") > 0; }, 60s))
+        << daemon_->log();
+    EXPECT_EQ(read_file(in_ws / "self.txt").rfind("opened 1 failed 0", 0), 0u) << read_file(in_ws / "self.txt");
+    const std::string target = read_file(in_ws / "target.txt");
+    ASSERT_NE(target.find(' '), std::string::npos) << target;
+    ASSERT_TRUE(eventually([&] { return metric("tenex_egress_connections{outcome=\"forwarded\"}") >= 1; }, 10s));
+    const double forwarded = metric("tenex_egress_connections{outcome=\"forwarded\"}");
+
+    std::ofstream(out_ws / "target.txt") << target;
+    (void)::chown((out_ws / "target.txt").c_str(), 65534, 65534);
+    summary().tried(1);
+    publish_message(*owner_, out_addr, "reach the other project's forwarder");
+    ASSERT_TRUE(eventually([&] { return fs::exists(out_ws / "out.txt") && fs::file_size(out_ws / "out.txt") > 0; }, 60s))
+        << daemon_->log();
+    const std::string result = read_file(out_ws / "out.txt");
+    auto line = [](std::string s) { return s.substr(0, s.find('\n')); };
+    std::printf("forwarder %s: from its own project \"%s\", from an open project \"%s\"\n", line(target).c_str(),
+                line(read_file(in_ws / "self.txt")).c_str(), line(result).c_str());
+    EXPECT_EQ(result.rfind("opened 0 failed 1", 0), 0u) << result;
+    if (result.rfind("opened 0", 0) == 0) summary().refused(1);
+    EXPECT_EQ(metric("tenex_egress_connections{outcome=\"forwarded\"}"), forwarded);
+    EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
+}
+
+// Issue 19, item 8, the event itself: one event with thousands of `a` tags started a load for
+// each. Outcome: an event naming more projects than monitor.max_projects_per_event (8) is
+// dropped whole (too_many_projects) and loads nothing; one naming a single project thousands
+// of times wakes it once (one start, one rate-limit token). 2,500 tags: about the most the
+// embedded relay takes in one event (256 KiB).
+TEST_F(Attack, AnEventWithThousandsOfATagsLoadsNothingOrItsOneProjectOnce) {
+    constexpr int kTags = 2500;
+    write_policy("sleep 3600");
+    start_daemon();
+    if (HasFatalFailure()) return;
+    const std::string known = publish_project(*owner_, "tags");
+    auto sign = [&](const std::function<std::string(int)>& address) {
+        nostr::UnsignedEvent u;
+        u.kind = 1;
+        u.content = "wake them all";
+        for (int t = 0; t < kTags; ++t) u.tags.push_back({"a", address(t)});
+        auto ev = nostr::sign_event(u, *owner_);
+        EXPECT_TRUE(ev);
+        return *ev;
+    };
+    summary().tried(2 * kTags);
+    publish(sign([&](int t) { return "31933:" + owner_->pub.hex() + ":many-" + std::to_string(t); }));
+    ASSERT_TRUE(eventually([&] { return metric("tenex_events_rejected_total{reason=\"too_many_projects\"}") == 1; }, 20s))
+        << daemon_->log();
+    EXPECT_EQ(metric("tenex_triggers_total{kind=\"start\"}"), 0);
+
+    publish(sign([&](int) { return known; }));
+    ASSERT_TRUE(eventually([&] { return running_for(known).size() == 1; }, 60s)) << daemon_->log();
+    std::this_thread::sleep_for(2s);  // a second start or load would show by now
+    EXPECT_EQ(metric("tenex_triggers_total{kind=\"start\"}"), 1);
+    EXPECT_EQ(metric("tenex_container_starts_total"), 1);
+    EXPECT_EQ(daemon_->log().find(":many-"), std::string::npos) << "a tag of the dropped event was loaded";
+    summary().refused(2 * kTags - 1);
+    EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
 }
 
 }  // namespace
