@@ -591,8 +591,23 @@ void Daemon::Impl::note_if_started(const std::string& key, const sandbox::Projec
 }
 
 // Every tick: project states into the store and the metrics, relay states, cursors.
+// A project that published through its gateway since the last tick is at work: its idle and
+// pause timers start again, as for a trigger (an agent on a long task that no new message
+// started is not frozen or stopped under it). Gateway::activity says which events count.
+void Daemon::Impl::touch_working_projects() {
+    if (!gateway) return;
+    for (auto& [key, count] : gateway->activity()) {
+        auto& seen = gateway_activity[key];
+        if (count == seen) continue;
+        seen = count;
+        if (auto address = nostr::Address::parse(key))
+            orchestrator->touch({.owner = address->pubkey, .d = address->identifier});
+    }
+}
+
 void Daemon::Impl::tick() {
     retry_engine_waits();
+    touch_working_projects();
     flush_lifecycle();
     auto snapshot = orchestrator->snapshot();
     std::map<std::string, int> by_state;

@@ -76,6 +76,7 @@ struct Daemon::Impl final : ControlPlane {
     void finish(const nostr::Address& address, const std::string& key,
                 Result<sandbox::ProjectStatus> outcome, bool engine_down);
     void retry_engine_waits();
+    void touch_working_projects();
     void tick();
     void note_if_started(const std::string& key, const sandbox::ProjectStatus& s);
     std::set<std::string> running_projects() const;
@@ -146,6 +147,7 @@ struct Daemon::Impl final : ControlPlane {
     std::map<std::string, EngineWait> engine_waits{};          // by project address
     std::unordered_map<std::string, int> outstanding{};        // event id -> projects to wait for
     std::map<std::string, sandbox::ProjectStatus> last_states{};  // by project address
+    std::map<std::string, std::uint64_t> gateway_activity{};   // Gateway::activity, last tick
     std::map<std::string, std::int64_t> cursors{};             // relay -> newest created_at
     std::set<std::string> heartbeat_projects{};                // as of the last heartbeat
     RateLimiter lifecycle_limiter{0.2, 10};                   // Nostr lifecycle events, per project

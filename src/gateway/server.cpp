@@ -191,6 +191,9 @@ struct Gateway::Impl {
     // Projects one of whose agent keys has published through the gateway since its current
     // secret: the runtime has booted the project (TENEX publishes each agent's profile then).
     std::set<std::string> spoke;
+    // Per project: events it has published through the gateway that count as work (every
+    // kind but the runtime's periodic status, kActivityIgnoredKind). See Gateway::activity.
+    std::map<std::string, std::uint64_t> activity;
     GatewayStats st{};
 
     std::mutex store_mu;  // the store is used by the service thread and by open/close_project
@@ -657,6 +660,10 @@ struct Gateway::Impl {
             if (!bound) return refuse("restricted: this key cannot write through a project gateway");
             spdlog::info("gateway: key {} bound to project {}", e->pubkey, s.project);
         }
+        if (e->kind != kActivityIgnoredKind) {
+            std::lock_guard lk(mu);
+            ++activity[s.project];
+        }
         auto fut = pool->publish(*e, opt.publish_timeout);
         {
             std::lock_guard lk(pub_mu);
@@ -1021,6 +1028,11 @@ std::string Gateway::url_for(const std::string& host, const std::string& secret)
 GatewayStats Gateway::stats() const {
     std::lock_guard lk(impl_->mu);
     return impl_->st;
+}
+
+std::map<std::string, std::uint64_t> Gateway::activity() const {
+    std::lock_guard lk(impl_->mu);
+    return impl_->activity;
 }
 
 std::map<std::string, std::string> Gateway::bindings() const {

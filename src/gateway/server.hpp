@@ -36,6 +36,9 @@ class RelayPool;
 
 namespace tenex::gateway {
 
+// The TENEX runtime's project status (kind 24010, every 30 s while a project runs).
+inline constexpr std::uint32_t kActivityIgnoredKind = 24010;
+
 struct GatewayOptions {
     std::string host{"127.0.0.1"};
     std::uint16_t port{0};  // 0: pick a free port (see Gateway::port)
@@ -118,6 +121,13 @@ public:
     std::string url_for(const std::string& host, const std::string& secret) const;
     GatewayStats stats() const;
     std::map<std::string, std::string> bindings() const;  // pubkey -> project address
+    // Per project address: how many events the project has published through the gateway
+    // (past every check) that show it at work, cumulative since the gateway started. Every
+    // kind counts except kActivityIgnoredKind, the TENEX runtime's project status, which it
+    // publishes every 30 s whether it works or not. The daemon treats a change as activity
+    // (the idle and pause timers start again), so an agent busy on a long task that no new
+    // message started is not paused or stopped under it.
+    std::map<std::string, std::uint64_t> activity() const;
     void stop();
 
 private:

@@ -141,6 +141,56 @@ TEST_F(Lifecycle, AnIdleStoppedProjectIsKeptStartedAgainAndReplacedWhenItsPolicy
     EXPECT_EQ(project_view(address)->value("last_wake", ""), "create");
 }
 
+// A project at work on its own (an agent on a long task that no new message started) is not
+// stopped under it: what it publishes through its gateway restarts its idle timer, except the
+// TENEX runtime's periodic status (kind 24010), which a project sends whether it works or not.
+TEST_F(Lifecycle, WhatAProjectPublishesThroughItsGatewayKeepsItAwakeButItsStatusDoesNot) {
+    write_policy("busy", "busy", "lifecycle:\n  pause_after: 0s\n  idle_timeout: 5s\n");
+    start_daemon();
+    const std::string address = publish_project(*owner_, "busy");
+    exchange(address, "first");
+    auto info = container_of(address);
+    ASSERT_TRUE(info);
+    // The container's own gateway URL, reached from here (the gateway listens on loopback).
+    std::string secret;
+    const std::string prefix = "TENEX_RELAYS=ws://tenex-gateway:" + std::to_string(gateway_port_) + "/";
+    for (const auto& e : info->spec.env)
+        if (e.rfind(prefix, 0) == 0) secret = e.substr(prefix.size());
+    ASSERT_EQ(secret.size(), 64u) << "no gateway secret in the container's environment";
+    relay::RelayPool inside;
+    ASSERT_TRUE(inside.add_relay("ws://127.0.0.1:" + std::to_string(gateway_port_) + "/" + secret));
+    ASSERT_TRUE(inside.wait_connected(1, 5s));
+    const auto agent = nostr::Keys::generate();  // a key of the runtime's own, bound on first use
+    auto publish_inside = [&](std::uint32_t kind, const std::string& text) {
+        nostr::UnsignedEvent u;
+        u.kind = kind;
+        u.content = text;
+        u.tags = {{"a", address}};
+        auto ev = nostr::sign_event(u, agent);
+        ASSERT_TRUE(ev);
+        auto ok = inside.publish(*ev, 5s).get();
+        ASSERT_FALSE(ok.relays.empty());
+        ASSERT_TRUE(ok.relays.front().accepted) << ok.relays.front().message;
+    };
+
+    // Twice the idle timeout of work, one event a second: still running.
+    for (int i = 0; i < 10; ++i) {
+        publish_inside(1, "working " + std::to_string(i));
+        std::this_thread::sleep_for(1s);
+        ASSERT_EQ(state_of(address), "running") << "stopped while it worked, after " << i << " s\n"
+                                                << daemon_->log();
+    }
+    // Only its status from now on: it idles and is stopped.
+    bool stopped = false;
+    for (int i = 0; i < 20 && !stopped; ++i) {
+        publish_inside(24010, "status " + std::to_string(i));
+        std::this_thread::sleep_for(1s);
+        stopped = state_of(address) == "stopped";
+    }
+    EXPECT_TRUE(stopped) << "the status events kept it awake: " << state_of(address) << "\n"
+                         << daemon_->log();
+}
+
 TEST_F(Lifecycle, ARestartedDaemonAdoptsAPausedContainerAsPaused) {
     write_policy("adopt", "adopt", "lifecycle:\n  pause_after: 3s\n  idle_timeout: 10m\n");
     start_daemon();

@@ -332,6 +332,22 @@ TEST_F(GatewayTest, WritesAreScopedAndKeysBoundOnFirstUse) {
     EXPECT_TRUE(up.wait([&] { return up.contents().count("hello from alpha") == 1; }));
 }
 
+// What the daemon's idle timer reads: accepted writes count per project, the runtime's
+// periodic status (kind 24010) and refused writes do not.
+TEST_F(GatewayTest, ActivityCountsAcceptedWorkButNotTheRuntimesStatus) {
+    Client a(url(secret_a));
+    ASSERT_TRUE(a.connected());
+    EXPECT_TRUE(gw->activity().empty());
+    ASSERT_TRUE(a.publish(sign(agent_a, kActivityIgnoredKind, {{"a", alpha.to_string()}}, "status")).accepted);
+    EXPECT_EQ(gw->activity().count(alpha.to_string()), 0u);
+    ASSERT_TRUE(a.publish(sign(agent_a, 1, {{"a", alpha.to_string()}}, "working")).accepted);
+    ASSERT_TRUE(a.publish(sign(agent_a, 24133, {{"a", alpha.to_string()}}, "typing")).accepted);
+    EXPECT_FALSE(a.publish(sign(agent_a, 1, {{"a", beta.to_string()}}, "out of scope")).accepted);
+    auto activity = gw->activity();
+    EXPECT_EQ(activity[alpha.to_string()], 2u);
+    EXPECT_EQ(activity.count(beta.to_string()), 0u);
+}
+
 TEST_F(GatewayTest, WrongOrMissingSecretGetsANoticeAndNothingElse) {
     for (const std::string& path : {std::string(64, '0'), std::string(""), secret_a + "x"}) {
         Client c("ws://127.0.0.1:" + std::to_string(gw->port()) + "/" + path);
