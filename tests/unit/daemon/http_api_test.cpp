@@ -473,7 +473,7 @@ TEST_F(SlowClientsTest, TwiceThreadsSlowClientsDoNotBlockTheApiAndAreClosedAtThe
         auto r = c.Get("/healthz");
         ASSERT_TRUE(r) << httplib::to_string(r.error());
         EXPECT_EQ(r->status, 200);
-        EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
     }
     // Still trickling, but past the deadline: closed with 408, none much later than it.
     for (int fd : slow) {
@@ -483,7 +483,7 @@ TEST_F(SlowClientsTest, TwiceThreadsSlowClientsDoNotBlockTheApiAndAreClosedAtThe
     }
     const auto took = std::chrono::steady_clock::now() - connected;
     EXPECT_GE(took, std::chrono::milliseconds(2900));
-    EXPECT_LT(took, std::chrono::milliseconds(4500));
+    EXPECT_LT(took, std::chrono::milliseconds(5500));  // the deadline, not the trickle's end
 }
 
 TEST_F(SlowClientsTest, OnAUnixSocketToo) {
@@ -503,7 +503,7 @@ TEST_F(SlowClientsTest, OnAUnixSocketToo) {
     auto r = c.Get("/healthz");
     ASSERT_TRUE(r) << httplib::to_string(r.error());
     EXPECT_EQ(r->status, 200);
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
     for (int fd : slow) {
         const std::string got = read_until_closed(fd);
         EXPECT_EQ(got.rfind("HTTP/1.1 408 ", 0), 0u) << got;
@@ -527,7 +527,7 @@ TEST_F(SlowClientsTest, IdleConnectionsAreCappedOldestFirst) {
     auto r = c.Get("/healthz");
     ASSERT_TRUE(r) << httplib::to_string(r.error());
     EXPECT_EQ(r->status, 200);
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
     // The first ones were closed to make room (they sent nothing, so no answer), long before
     // their 30 s deadline.
     for (int i = 0; i < 5; ++i) EXPECT_EQ(read_until_closed(idle[i]), "") << i;
