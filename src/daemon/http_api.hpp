@@ -30,6 +30,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -50,6 +51,7 @@
 namespace httplib {
 struct Request;
 struct Response;
+class ThreadPool;
 }  // namespace httplib
 
 namespace tenex::daemon {
@@ -175,6 +177,16 @@ struct HttpOptions {
     // The lifecycle events behind GET /events (nullptr: 404); execs and operator stop/restart
     // requests are recorded in it too.
     EventLog* events{nullptr};
+    // A connection must send its whole request (head, and body up to 64 KiB) within this time
+    // of being accepted, or it is closed (with 408 when it sent part of one). Until its request
+    // is complete a connection is buffered by one front thread and holds no worker thread, so
+    // slow or idle clients cannot take the `threads` away from other requests.
+    std::chrono::milliseconds request_timeout{std::chrono::seconds(10)};
+    // Connections still sending their request, at most: in all, and from one peer address
+    // (every unix-socket client counts as one peer). At a cap the oldest such connection (of
+    // that peer) is closed to make room, so a new client is never refused for slow ones.
+    int max_pending{256};
+    int max_pending_per_peer{64};
 };
 
 // "host:port" / "unix:/path" parsed.
@@ -205,6 +217,7 @@ public:
 
 private:
     class Server;
+    class Front;
     class Followers;
     void route(const httplib::Request& req, httplib::Response& res);
     void follow_logs(const httplib::Request& req, const std::string& address, LogOptions options,
@@ -217,7 +230,8 @@ private:
     HttpOptions options_;
     std::unique_ptr<Server> server_;
     std::unique_ptr<Followers> followers_;
-    std::thread thread_;
+    std::unique_ptr<httplib::ThreadPool> workers_;
+    std::unique_ptr<Front> front_;
     std::stop_source stop_source_;
     std::atomic<int> port_{0};
     ListenAddress listen_{};

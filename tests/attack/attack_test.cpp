@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -885,6 +886,87 @@ TEST_F(Attack, AbandonedLogFollowersAreNoticedGoneAndTheApiKeepsAnswering) {
     sample_daemon();
     std::printf("abandoned followers: wave 1 %d served %d refused, wave 2 %d served %d refused; peak threads %ld\n",
                 first[200], first[503], second[200], second[503], peaks.peak_threads());
+    EXPECT_LT(peaks.peak_threads(), 64);
+}
+
+// Issue 19, item 7, second half: slow clients. A local process (or a web page, within its
+// browser's connection limits) opens more connections than the API has worker threads (16)
+// and sends each request head one byte every 2 s: every read succeeds within the old 5 s
+// per-read timeout, so each connection held a worker for as long as it trickled and /healthz
+// and every command waited behind them. Outcome: the API answers /healthz and /projects
+// within 1 s throughout, each slow connection is closed (with 408) at its 10 s deadline, and
+// the daemon's thread count does not grow with the slow clients.
+TEST_F(Attack, SlowClientsNeitherBlockTheApiNorHoldItsThreads) {
+    constexpr int kSlow = 24;
+    start_daemon();
+    if (HasFatalFailure()) return;
+    const long threads_before = proc_status(daemon_->pid(), "Threads:");
+    RssPeak peaks(daemon_->pid());
+    std::vector<int> slow;
+    for (int i = 0; i < kSlow; ++i) {
+        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(http_port_));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+        slow.push_back(fd);
+    }
+    const auto connected = std::chrono::steady_clock::now();
+    summary().tried(kSlow);
+    // One byte of a head that never ends, to each, every 2 s, for 16 s (or until all are
+    // closed); an answer is read as it comes. Only this thread touches the slow sockets.
+    std::vector<bool> closed(kSlow, false);
+    std::vector<std::string> answers(kSlow);
+    std::vector<std::chrono::steady_clock::duration> closed_after(kSlow);
+    std::thread trickler([&] {
+        const std::string head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+        auto all_closed = [&] { return std::find(closed.begin(), closed.end(), false) == closed.end(); };
+        for (std::size_t i = 0; !all_closed() && std::chrono::steady_clock::now() - connected < 16s; ++i) {
+            for (int c = 0; c < kSlow; ++c) {
+                if (closed[c]) continue;
+                char buf[512];
+                const ssize_t n = ::recv(slow[c], buf, sizeof buf, MSG_DONTWAIT);
+                if (n > 0) answers[c].append(buf, static_cast<std::size_t>(n));
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+                    ::send(slow[c], i < head.size() ? &head[i] : "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                    closed[c] = true;
+                    closed_after[c] = std::chrono::steady_clock::now() - connected;
+                }
+            }
+            std::this_thread::sleep_for(2s);
+        }
+    });
+    // Meanwhile the operator's commands: /healthz and /projects, every second for 8 s.
+    int answered = 0, asked = 0;
+    for (int i = 0; i < 8; ++i) {
+        std::this_thread::sleep_for(1s);
+        for (const char* path : {"/healthz", "/projects"}) {
+            httplib::Client c("127.0.0.1", http_port_);
+            c.set_connection_timeout(1, 0);
+            c.set_read_timeout(1, 0);
+            ++asked;
+            auto r = c.Get(path);
+            if (r && r->status == 200) ++answered;
+        }
+    }
+    const long threads_during = proc_status(daemon_->pid(), "Threads:");
+    trickler.join();  // every slow connection closed, or 16 s
+    int closed_in_time = 0;
+    for (int c = 0; c < kSlow; ++c) {
+        if (closed[c] && closed_after[c] < 13s) ++closed_in_time;
+        EXPECT_TRUE(closed[c]) << "slow client " << c << " was still connected after 16 s";
+        if (closed[c]) EXPECT_EQ(answers[c].rfind("HTTP/1.1 408 ", 0), 0u) << answers[c];
+        ::close(slow[c]);
+    }
+    summary().refused(closed_in_time);
+    sample_daemon();
+    std::printf("slow clients: %d of %d API requests answered within 1 s, %d of %d slow clients closed "
+                "by 13 s; threads %ld before, %ld during, peak %ld\n",
+                answered, asked, closed_in_time, kSlow, threads_before, threads_during, peaks.peak_threads());
+    EXPECT_EQ(answered, asked) << "the API did not answer within 1 s while slow clients trickled";
+    EXPECT_EQ(closed_in_time, kSlow);
+    EXPECT_LE(peaks.peak_threads(), threads_before + 4);
     EXPECT_LT(peaks.peak_threads(), 64);
 }
 

@@ -394,6 +394,174 @@ TEST_F(HttpApiTest, StopEndsFollowingStreams) {
     EXPECT_FALSE(client().Get("/healthz"));  // nobody listens any more
 }
 
+// Slow clients: each connection must send its whole request within request_timeout, and until
+// it has, it holds no worker thread. Twice as many clients as threads trickle a request head
+// one byte at a time (each byte well within any per-read timeout): /healthz is still answered
+// at once, and each slow client is closed with 408 at its deadline.
+class SlowClientsTest : public ::testing::Test {
+protected:
+    void start(HttpOptions options) {
+        api_ = std::make_unique<HttpApi>(control_, metrics_, std::move(options));
+        auto st = api_->start();
+        ASSERT_TRUE(st) << st.error().message;
+    }
+    static int connect_tcp(int port) {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(port));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            ::close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    static int connect_unix(const std::string& path) {
+        int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            ::close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    // Sends the next byte of a request head that never ends to every client, every 200 ms,
+    // until stopped.
+    void trickle(const std::vector<int>& fds) {
+        trickler_ = std::jthread([fds](std::stop_token stop) {
+            const std::string head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + std::string(1000, 'a');
+            for (std::size_t i = 0; i < head.size() && !stop.stop_requested(); ++i) {
+                for (int fd : fds) (void)!::send(fd, &head[i], 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            }
+        });
+    }
+    // What the server sent until it closed (or 5 s passed).
+    static std::string read_until_closed(int fd) {
+        timeval tv{5, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        std::string out;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<std::size_t>(n));
+        return n == 0 ? out : out + "<not closed>";
+    }
+
+    FakeControl control_;
+    Metrics metrics_;
+    std::unique_ptr<HttpApi> api_;
+    std::jthread trickler_;
+};
+
+TEST_F(SlowClientsTest, TwiceThreadsSlowClientsDoNotBlockTheApiAndAreClosedAtTheirDeadline) {
+    start(HttpOptions{.listen = "127.0.0.1:0", .threads = 4, .request_timeout = std::chrono::seconds(3)});
+    std::vector<int> slow;
+    for (int i = 0; i < 8; ++i) {
+        slow.push_back(connect_tcp(api_->port()));
+        ASSERT_GE(slow.back(), 0);
+    }
+    const auto connected = std::chrono::steady_clock::now();
+    trickle(slow);
+    httplib::Client c("127.0.0.1", api_->port());
+    c.set_read_timeout(10, 0);
+    for (int i = 0; i < 4; ++i) {  // over 2 s of trickling
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = c.Get("/healthz");
+        ASSERT_TRUE(r) << httplib::to_string(r.error());
+        EXPECT_EQ(r->status, 200);
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+    }
+    // Still trickling, but past the deadline: closed with 408, none much later than it.
+    for (int fd : slow) {
+        const std::string got = read_until_closed(fd);
+        EXPECT_EQ(got.rfind("HTTP/1.1 408 ", 0), 0u) << got;
+        ::close(fd);
+    }
+    const auto took = std::chrono::steady_clock::now() - connected;
+    EXPECT_GE(took, std::chrono::milliseconds(2900));
+    EXPECT_LT(took, std::chrono::milliseconds(5500));  // the deadline, not the trickle's end
+}
+
+TEST_F(SlowClientsTest, OnAUnixSocketToo) {
+    const std::string path = testing::TempDir() + "tenex-http-slow-" + std::to_string(::getpid()) + ".sock";
+    start(HttpOptions{.listen = "unix:" + path, .threads = 2, .request_timeout = std::chrono::seconds(2)});
+    std::vector<int> slow;
+    for (int i = 0; i < 6; ++i) {
+        slow.push_back(connect_unix(path));
+        ASSERT_GE(slow.back(), 0);
+    }
+    trickle(slow);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    httplib::Client c(path);
+    c.set_address_family(AF_UNIX);
+    c.set_read_timeout(10, 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = c.Get("/healthz");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+    for (int fd : slow) {
+        const std::string got = read_until_closed(fd);
+        EXPECT_EQ(got.rfind("HTTP/1.1 408 ", 0), 0u) << got;
+        ::close(fd);
+    }
+}
+
+// Idle connections that send nothing are closed at the deadline too (without an answer), and
+// past the cap of connections still sending, the oldest make room: a new client is answered.
+TEST_F(SlowClientsTest, IdleConnectionsAreCappedOldestFirst) {
+    start(HttpOptions{.listen = "127.0.0.1:0", .threads = 2, .request_timeout = std::chrono::seconds(30),
+                      .max_pending = 10, .max_pending_per_peer = 10});
+    std::vector<int> idle;
+    for (int i = 0; i < 20; ++i) {
+        idle.push_back(connect_tcp(api_->port()));
+        ASSERT_GE(idle.back(), 0);
+    }
+    httplib::Client c("127.0.0.1", api_->port());
+    c.set_read_timeout(10, 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = c.Get("/healthz");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+    // The first ones were closed to make room (they sent nothing, so no answer), long before
+    // their 30 s deadline.
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(read_until_closed(idle[i]), "") << i;
+    for (int fd : idle) ::close(fd);
+}
+
+// The front reads whole requests before a worker sees them: a body arrives with it, bodies
+// need Content-Length, and one over the API's 64 KiB limit is refused. One request per
+// connection, answered with Connection: close.
+TEST_F(SlowClientsTest, BodiesAndFramingAtTheFront) {
+    start(HttpOptions{.listen = "127.0.0.1:0"});
+    const std::string host = "Host: 127.0.0.1:" + std::to_string(api_->port()) + "\r\n";
+    auto stop = raw_request(api_->port(), "POST /projects/alpha/stop HTTP/1.1\r\n" + host + kActionHeader +
+                                              ": 1\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_EQ(stop.rfind("HTTP/1.1 200 ", 0), 0u) << stop;
+    EXPECT_NE(stop.find("Connection: close"), std::string::npos) << stop;
+    // The API takes no bodies: this one reached it whole (and was refused there).
+    auto body = raw_request(api_->port(), "POST /projects/alpha/stop HTTP/1.1\r\n" + host + kActionHeader +
+                                              ": 1\r\nContent-Length: 5\r\n\r\nhello");
+    EXPECT_EQ(body.rfind("HTTP/1.1 400 ", 0), 0u) << body;
+    EXPECT_NE(body.find("no request body expected"), std::string::npos) << body;
+    auto chunked = raw_request(api_->port(), "POST /projects/alpha/stop HTTP/1.1\r\n" + host +
+                                                 "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    EXPECT_EQ(chunked.rfind("HTTP/1.1 411 ", 0), 0u) << chunked;
+    auto big = raw_request(api_->port(), "POST /projects/alpha/stop HTTP/1.1\r\n" + host +
+                                             "Content-Length: 65537\r\n\r\n");
+    EXPECT_EQ(big.rfind("HTTP/1.1 413 ", 0), 0u) << big;
+    auto two = raw_request(api_->port(), "GET /healthz HTTP/1.1\r\n" + host + "\r\nGET /healthz HTTP/1.1\r\n" + host + "\r\n");
+    EXPECT_EQ(two.rfind("HTTP/1.1 200 ", 0), 0u) << two;
+    EXPECT_EQ(two.find("HTTP/1.1", 1), std::string::npos) << two;
+    auto cut = raw_request(api_->port(), "GET /healthz HTTP/1.1\r\n" + host);  // then EOF
+    EXPECT_EQ(cut.rfind("HTTP/1.1 400 ", 0), 0u) << cut;
+}
+
 TEST(HttpApiListen, ParseListenAddress) {
     auto a = parse_listen_address("127.0.0.1:7878");
     ASSERT_TRUE(a);
