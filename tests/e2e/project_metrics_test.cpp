@@ -3,6 +3,8 @@
 // the engine's figures (running, memory in use, the policy's memory limit, CPU time, the
 // wake latency); stopped, it keeps them (state stopped, no memory); once the daemon no longer
 // has the project (a restarted daemon that found no container of it), they are gone.
+// (The daemon has no operation yet that forgets a project while it runs; the removal of a
+// project's series from a live registry is tested in tests/unit/daemon/metrics_test.cpp.)
 #include <signal.h>
 
 #include <fstream>
@@ -65,6 +67,11 @@ TEST_F(ProjectMetrics, PresentWithTheEnginesFiguresAndGoneOnceTheProjectIsForgot
     const auto in_running = series("tenex_project_state_seconds_total", address, ",state=\"running\"");
     ASSERT_TRUE(eventually([&] { return value(in_running).value_or(0) >= 2; }, 10s));
     EXPECT_EQ(value("tenex_project_metrics_omitted"), 0);
+    {  // what a scrape shows of it
+        std::istringstream in(http_get(http_port_, "/metrics").body);
+        for (std::string line; std::getline(in, line);)
+            if (line.find(address) != std::string::npos) std::printf("%s\n", line.c_str());
+    }
 
     // An operator stop (the container is removed): the series stay, stopped, without memory.
     auto stop = relay::testing::run_program(test::tenex_binary().string(),
