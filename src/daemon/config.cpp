@@ -264,6 +264,12 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
                 {"max_projects_per_event", H([&](auto& v, auto& kk) { r.integer(v, kk, c.monitor.max_projects_per_event, std::size_t{1}, std::size_t{1000}); })},
             });
         })},
+        {"metrics", H([&](auto& n, auto& k) {
+            r.mapping(n, k, {
+                {"per_project", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.metrics.per_project); })},
+                {"max_projects", H([&](auto& v, auto& kk) { r.integer(v, kk, c.metrics.max_projects, std::size_t{1}, std::size_t{100000}); })},
+            });
+        })},
         {"git", H([&](auto& n, auto& k) {
             r.mapping(n, k, {
                 {"allow_http", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_http); })},

@@ -25,6 +25,13 @@ struct MonitorLimits {
     std::size_t max_projects_per_event = 8;  // distinct projects one event may wake
 };
 
+// Per-project series in /metrics (metrics.hpp): one label, project, bounded by the projects
+// the daemon knows and capped at max_projects; hosts with very many projects may turn them off.
+struct MetricsConfig {
+    bool per_project = true;
+    std::size_t max_projects = 1000;
+};
+
 struct DaemonConfig {
     std::vector<std::string> relays{};     // ws:// or wss:// URLs
     // PEM bundle trusted for wss:// relays instead of the system store (a private CA);
@@ -61,6 +68,7 @@ struct DaemonConfig {
     // listens on loopback or a unix socket, off otherwise.
     std::optional<bool> exec_enabled{};
     MonitorLimits monitor{};
+    MetricsConfig metrics{};
     project::RepoPolicy git{};            // allowed schemes and hosts for clones
     project::CloneLimits clone{};
 };

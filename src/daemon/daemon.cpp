@@ -119,6 +119,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonConfig config, ConfigReloade
 Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     config = std::move(cfg);
     reloader = std::move(reload);
+    metrics.configure_projects(config.metrics.per_project, config.metrics.max_projects);
     notifier = SystemdNotifier::from_environment();
 
     auto k = load_or_create_key(config.key_file);
@@ -536,8 +537,9 @@ void Daemon::Impl::finish(const nostr::Address& address, const std::string& key,
         return;
     }
     if (outcome && outcome->state == sandbox::ProjectState::running) {
-        metrics.observe_trigger_to_running(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - done.since).count());
+        const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - done.since).count();
+        metrics.observe_trigger_to_running(took);
+        last_wake_seconds[key] = took;
         spdlog::info("{} running in {} ({})", log::printable(key), outcome->container_name, outcome->container_id.substr(0, 12));
         observe(key, *outcome);
         note_if_started(key, *outcome);  // here or in tick(), whichever sees it running first
@@ -642,6 +644,7 @@ void Daemon::Impl::tick() {
         last_states[key] = s;
     }
     metrics.set_projects_by_state(by_state);
+    if (config.metrics.per_project) set_project_metrics(snapshot);
     metrics.set_relays(pool->status());
     if (notifier.enabled())
         if (auto line = status_summary(by_state["running"]); line != last_status) {
@@ -656,6 +659,41 @@ void Daemon::Impl::tick() {
         metrics.set_queue_depth(events.size());
     }
     for (const auto& [url, newest] : cursors) (void)state->set_cursor(url, newest);
+}
+
+// The per-project series from this tick's snapshot. CPU and memory come from the engine
+// stats `ps` uses (Orchestrator::refresh_usage), sampled here at most every kUsageInterval
+// without waiting: a tick uses the last sample, and a project sampled for an earlier container
+// has no CPU or memory figures until the next.
+void Daemon::Impl::set_project_metrics(const std::vector<sandbox::ProjectStatus>& snapshot) {
+    const auto now = std::chrono::steady_clock::now();
+    // Not while `ps` samples (it holds the lock while it waits): its sample serves.
+    if (std::unique_lock lock(usage_mu, std::try_to_lock); lock.owns_lock()) {
+        const bool idle = !usage_pending.valid() ||
+                          usage_pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+        if (idle && now - usage_at > kUsageInterval) {
+            usage_pending = orchestrator->refresh_usage();
+            usage_at = now;
+        }
+    }
+    std::vector<ProjectSample> samples;
+    samples.reserve(snapshot.size());
+    for (const auto& s : snapshot) {
+        using sandbox::ProjectState;
+        ProjectSample p{.project = s.project.address(), .state = sandbox::to_string(s.state),
+                        .container_id = s.container_id, .restarts = s.restart_count, .oom_kills = s.oom_kills};
+        const bool has_container = s.state == ProjectState::running || s.state == ProjectState::paused ||
+                                   s.state == ProjectState::stopping;
+        if (s.usage && !s.container_id.empty() && s.usage->container_id == s.container_id) {
+            p.cpu_seconds = s.usage->cpu_seconds;
+            p.memory_limit = s.usage->memory_limit;
+            if (has_container) p.memory_used = s.usage->memory_used;
+        }
+        if (!has_container && s.state != ProjectState::starting) p.memory_used = 0;
+        if (auto w = last_wake_seconds.find(p.project); w != last_wake_seconds.end()) p.last_wake_seconds = w->second;
+        samples.push_back(std::move(p));
+    }
+    metrics.set_projects(samples, std::chrono::duration<double>(now.time_since_epoch()).count());
 }
 
 std::set<std::string> Daemon::Impl::running_projects() const {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,8 @@ inline constexpr const char* kSubscription = "tenex-monitor";
 inline constexpr std::uint32_t kHeartbeatKind = 24012;
 inline constexpr auto kHeartbeatInterval = std::chrono::seconds(30);
 inline constexpr auto kTickInterval = std::chrono::seconds(2);
+// Engine stats for the per-project metrics: one sample of every running container this often.
+inline constexpr auto kUsageInterval = std::chrono::seconds(10);
 
 struct Daemon::Impl final : ControlPlane {
     struct Incoming {
@@ -78,6 +81,7 @@ struct Daemon::Impl final : ControlPlane {
     void retry_engine_waits();
     void touch_working_projects();
     void tick();
+    void set_project_metrics(const std::vector<sandbox::ProjectStatus>& snapshot);
     void note_if_started(const std::string& key, const sandbox::ProjectStatus& s);
     std::set<std::string> running_projects() const;
     void publish_heartbeat();
@@ -148,6 +152,7 @@ struct Daemon::Impl final : ControlPlane {
     std::unordered_map<std::string, int> outstanding{};        // event id -> projects to wait for
     std::map<std::string, sandbox::ProjectStatus> last_states{};  // by project address
     std::map<std::string, std::uint64_t> gateway_activity{};   // Gateway::activity, last tick
+    std::map<std::string, double> last_wake_seconds{};         // trigger to running, by address
     std::map<std::string, std::int64_t> cursors{};             // relay -> newest created_at
     std::set<std::string> heartbeat_projects{};                // as of the last heartbeat
     RateLimiter lifecycle_limiter{0.2, 10};                   // Nostr lifecycle events, per project
@@ -162,6 +167,7 @@ struct Daemon::Impl final : ControlPlane {
     // Resource usage is sampled on demand (ps, /projects), at most every few seconds.
     std::mutex usage_mu;
     std::chrono::steady_clock::time_point usage_at{};
+    std::future<Status> usage_pending{};  // the metrics' sample in flight (tick)
 };
 
 }  // namespace tenex::daemon

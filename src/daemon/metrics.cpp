@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "sandbox/orchestrator_types.hpp"
@@ -23,6 +24,19 @@ constexpr sandbox::ProjectState kAllStates[] = {
     sandbox::ProjectState::failed};
 
 }  // namespace
+
+struct Metrics::ProjectFamilies {
+    prometheus::Family<prometheus::Gauge>* state{nullptr};
+    prometheus::Family<prometheus::Counter>* state_seconds{nullptr};
+    prometheus::Family<prometheus::Counter>* cpu{nullptr};
+    prometheus::Family<prometheus::Gauge>* memory{nullptr};
+    prometheus::Family<prometheus::Gauge>* memory_limit{nullptr};
+    prometheus::Family<prometheus::Counter>* restarts{nullptr};
+    prometheus::Family<prometheus::Counter>* ooms{nullptr};
+    prometheus::Family<prometheus::Gauge>* wake{nullptr};
+    prometheus::Gauge* omitted{nullptr};
+    prometheus::Family<prometheus::Gauge>* omitted_family{nullptr};
+};
 
 std::vector<double> trigger_to_running_buckets() {
     return {0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 30, 60};
@@ -157,9 +171,161 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                               .Help("Container writes refused (OK false), by reason")
                               .Register(*registry_);
     for (auto reason : kGatewayRefusals) gw_writes_refused_->Add({{"reason", std::string(reason)}});
+    configure_projects(true, max_projects_);
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::configure_projects(bool enabled, std::size_t max_projects) {
+    using namespace prometheus;
+    std::lock_guard lock(mutex_);
+    max_projects_ = std::max<std::size_t>(1, max_projects);
+    if (enabled == static_cast<bool>(project_families_)) return;
+    if (!enabled) {
+        for (auto& [project, series] : project_series_) remove_series(series);
+        project_series_.clear();
+        auto& f = *project_families_;
+        registry_->Remove(*f.state);
+        registry_->Remove(*f.state_seconds);
+        registry_->Remove(*f.cpu);
+        registry_->Remove(*f.memory);
+        registry_->Remove(*f.memory_limit);
+        registry_->Remove(*f.restarts);
+        registry_->Remove(*f.ooms);
+        registry_->Remove(*f.wake);
+        registry_->Remove(*f.omitted_family);
+        project_families_.reset();
+        return;
+    }
+    auto f = std::make_unique<ProjectFamilies>();
+    f->state = &BuildGauge()
+                    .Name("tenex_project_state")
+                    .Help("1 for the project's current state (one series per project)")
+                    .Register(*registry_);
+    f->state_seconds = &BuildCounter()
+                            .Name("tenex_project_state_seconds_total")
+                            .Help("Seconds the project spent in each state since the daemon started (measured each 2 s tick)")
+                            .Register(*registry_);
+    f->cpu = &BuildCounter()
+                  .Name("tenex_project_cpu_seconds_total")
+                  .Help("CPU time used by the project's containers (sampled from engine stats)")
+                  .Register(*registry_);
+    f->memory = &BuildGauge()
+                     .Name("tenex_project_memory_bytes")
+                     .Help("Memory used by the project's container, page cache excluded; 0 when it is not running or paused")
+                     .Register(*registry_);
+    f->memory_limit = &BuildGauge()
+                           .Name("tenex_project_memory_limit_bytes")
+                           .Help("Memory limit of the project's container (the host's memory when unlimited)")
+                           .Register(*registry_);
+    f->restarts = &BuildCounter()
+                       .Name("tenex_project_restarts_total")
+                       .Help("Automatic restarts of the project's container after an exit")
+                       .Register(*registry_);
+    f->ooms = &BuildCounter()
+                   .Name("tenex_project_oom_kills_total")
+                   .Help("Processes of the project's containers killed by the OOM killer")
+                   .Register(*registry_);
+    f->wake = &BuildGauge()
+                   .Name("tenex_project_last_wake_seconds")
+                   .Help("Time from the project's last start trigger to its container running (create, warm start or unpause)")
+                   .Register(*registry_);
+    f->omitted_family = &BuildGauge()
+                             .Name("tenex_project_metrics_omitted")
+                             .Help("Projects without per-project series: over metrics.max_projects")
+                             .Register(*registry_);
+    f->omitted = &f->omitted_family->Add({});
+    project_families_ = std::move(f);
+}
+
+void Metrics::remove_series(ProjectSeries& s) {
+    auto& f = *project_families_;
+    if (s.state) f.state->Remove(s.state);
+    for (auto& [state, c] : s.state_seconds) f.state_seconds->Remove(c);
+    if (s.cpu) f.cpu->Remove(s.cpu);
+    if (s.memory) f.memory->Remove(s.memory);
+    if (s.memory_limit) f.memory_limit->Remove(s.memory_limit);
+    if (s.restarts) f.restarts->Remove(s.restarts);
+    if (s.ooms) f.ooms->Remove(s.ooms);
+    if (s.wake) f.wake->Remove(s.wake);
+}
+
+void Metrics::set_projects(const std::vector<ProjectSample>& samples, double now) {
+    std::lock_guard lock(mutex_);
+    if (!project_families_) return;
+    auto& f = *project_families_;
+    // Who has series: those that had them, then new ones in address order, up to the cap.
+    std::map<std::string, const ProjectSample*> listed;
+    for (const auto& s : samples) listed.emplace(s.project, &s);
+    for (auto it = project_series_.begin(); it != project_series_.end();) {
+        if (listed.count(it->first)) {
+            ++it;
+            continue;
+        }
+        remove_series(it->second);
+        it = project_series_.erase(it);
+    }
+    std::size_t omitted = 0;
+    for (const auto& [project, sample] : listed) {
+        auto it = project_series_.find(project);
+        if (it == project_series_.end()) {
+            if (project_series_.size() >= max_projects_) {
+                ++omitted;
+                continue;
+            }
+            it = project_series_.emplace(project, ProjectSeries{}).first;
+            auto& n = it->second;
+            const prometheus::Labels labels{{"project", project}};
+            n.cpu = &f.cpu->Add(labels);
+            n.restarts = &f.restarts->Add(labels);
+            n.ooms = &f.ooms->Add(labels);
+            n.state_since = now;
+        }
+        auto& p = it->second;
+        const auto& s = *sample;
+        const prometheus::Labels labels{{"project", project}};
+        // The time since the last call was spent in the state seen then.
+        if (!p.state_name.empty() && now > p.state_since) {
+            auto c = p.state_seconds.find(p.state_name);
+            if (c != p.state_seconds.end()) c->second->Increment(now - p.state_since);
+        }
+        p.state_since = now;
+        if (s.state != p.state_name) {
+            if (p.state) f.state->Remove(p.state);
+            p.state = &f.state->Add({{"project", project}, {"state", s.state}});
+            p.state->Set(1);
+            p.state_name = s.state;
+            if (!p.state_seconds.count(s.state))
+                p.state_seconds.emplace(s.state, &f.state_seconds->Add({{"project", project}, {"state", s.state}}));
+        }
+        if (s.cpu_seconds) {
+            const double v = *s.cpu_seconds;
+            if (s.container_id != p.cpu_container) p.cpu->Increment(std::max(0.0, v));
+            else if (v > p.cpu_last) p.cpu->Increment(v - p.cpu_last);
+            p.cpu_container = s.container_id;
+            p.cpu_last = v;
+        }
+        if (s.memory_used) {
+            if (!p.memory) p.memory = &f.memory->Add(labels);
+            p.memory->Set(static_cast<double>(*s.memory_used));
+        }
+        if (s.memory_limit) {
+            if (!p.memory_limit) p.memory_limit = &f.memory_limit->Add(labels);
+            p.memory_limit->Set(static_cast<double>(*s.memory_limit));
+        }
+        // The status counts are since the project was first seen; an operator restart sets
+        // the restart count back to 0 (nothing to add then).
+        if (s.restarts > p.restarts_last) p.restarts->Increment(s.restarts - p.restarts_last);
+        p.restarts_last = s.restarts;
+        if (s.oom_kills > p.ooms_last) p.ooms->Increment(s.oom_kills - p.ooms_last);
+        p.ooms_last = s.oom_kills;
+        if (s.last_wake_seconds) {
+            if (!p.wake) p.wake = &f.wake->Add(labels);
+            p.wake->Set(*s.last_wake_seconds);
+        }
+    }
+    f.omitted->Set(static_cast<double>(omitted));
+}
 
 void Metrics::event_received(const std::string& relay) {
     std::lock_guard lock(mutex_);

@@ -25,14 +25,28 @@
 //                                                 completed | refused | failed (kExecOutcomes)
 //   tenex_lifecycle_events_total{outcome}         Nostr lifecycle events (kinds 24013/34013):
 //                                                 published | rate_limited | failed
+//
+// Per project (metrics.per_project, on by default; one label, project = the project's address
+// "31933:<owner pubkey>:<d>"; see set_projects):
+//   tenex_project_state{project,state}            gauge 1: one series, the current state
+//   tenex_project_state_seconds_total{project,state}  seconds spent in each state seen so far
+//   tenex_project_cpu_seconds_total{project}      CPU time of the project's containers
+//   tenex_project_memory_bytes{project}           memory used (page cache excluded), 0 when stopped
+//   tenex_project_memory_limit_bytes{project}     the container's memory limit
+//   tenex_project_restarts_total{project}         automatic restarts after an exit
+//   tenex_project_oom_kills_total{project}        processes killed by the OOM killer
+//   tenex_project_last_wake_seconds{project}      the last trigger-to-running time
+//   tenex_project_metrics_omitted                 gauge: projects over metrics.max_projects
 // The gateway series are cumulative since the daemon started.
 // Relay labels are the relay URL without user info or query (no credentials in metrics).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +83,19 @@ inline constexpr std::string_view kExecOutcomes[] = {"completed", "refused", "fa
 // The bucket bounds of tenex_trigger_to_running_seconds.
 std::vector<double> trigger_to_running_buckets();
 
+// One project's figures for the per-project series (Metrics::set_projects).
+struct ProjectSample {
+    std::string project{};       // the label value: the project's address
+    std::string state{};         // sandbox::to_string(ProjectState)
+    std::string container_id{};  // the container cpu_seconds was sampled from
+    std::optional<double> cpu_seconds{};  // of container_id since it started; nullopt: not sampled
+    std::optional<std::uint64_t> memory_used{};   // nullopt: leave the series as it is
+    std::optional<std::uint64_t> memory_limit{};  // nullopt: leave the series as it is
+    int restarts = 0;   // ProjectStatus::restart_count (back to 0 after an operator restart)
+    int oom_kills = 0;  // ProjectStatus::oom_kills
+    std::optional<double> last_wake_seconds{};  // nullopt: never woken by a trigger
+};
+
 // "wss://user:pw@host/path?token=x" -> "wss://host/path".
 std::string redact_relay_url(std::string_view url);
 
@@ -99,6 +126,17 @@ public:
     // Connections the egress forwarders of all projects passed through and refused (a name
     // not public or unresolvable, a failed connect, over the per-project cap).
     void set_egress(std::uint64_t forwarded, std::uint64_t refused);
+
+    // The per-project series: off removes them all and set_projects does nothing. At most
+    // max_projects projects have series (at least 1).
+    void configure_projects(bool enabled, std::size_t max_projects);
+    // Replaces the per-project series with these projects' (the orchestrator's snapshot, once
+    // a tick): a project no longer listed loses all its series. Over max_projects, the projects
+    // that already have series keep them, new ones (in address order) get none (tenex_project_metrics_omitted
+    // counts them) until others leave. Counters go up by what the figures grew since the last
+    // call (a new container's CPU time counts whole); the time since the last call counts for
+    // the state of the last call. now_seconds: a monotonic clock.
+    void set_projects(const std::vector<ProjectSample>& samples, double now_seconds);
 
     // Prometheus text exposition format 0.0.4.
     std::string serialize() const;
@@ -141,10 +179,33 @@ private:
     prometheus::Gauge* gw_writes_accepted_{nullptr};
     prometheus::Family<prometheus::Gauge>* gw_writes_refused_{nullptr};
 
+    // One project's series (families guard themselves; this record is guarded by mutex_).
+    struct ProjectSeries {
+        prometheus::Gauge* state{nullptr};
+        std::string state_name{};
+        double state_since = 0;  // now_seconds of the last set_projects
+        std::map<std::string, prometheus::Counter*> state_seconds{};
+        prometheus::Counter* cpu{nullptr};
+        std::string cpu_container{};
+        double cpu_last = 0;
+        prometheus::Gauge* memory{nullptr};
+        prometheus::Gauge* memory_limit{nullptr};
+        prometheus::Counter* restarts{nullptr};
+        int restarts_last = 0;
+        prometheus::Counter* ooms{nullptr};
+        int ooms_last = 0;
+        prometheus::Gauge* wake{nullptr};
+    };
+    struct ProjectFamilies;
+    void remove_series(ProjectSeries& s);
+
     mutable std::mutex mutex_;  // guards the maps below (families guard themselves)
     std::map<std::string, prometheus::Counter*> received_by_relay_{};
     std::map<std::string, RelayGauges> relays_{};
     std::map<std::string, prometheus::Gauge*> projects_by_state_{};
+    std::unique_ptr<ProjectFamilies> project_families_{};  // null: per-project metrics off
+    std::size_t max_projects_ = 1000;
+    std::map<std::string, ProjectSeries> project_series_{};  // by project address
 };
 
 }  // namespace tenex::daemon

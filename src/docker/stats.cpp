@@ -23,6 +23,7 @@ Result<ContainerStats> parse_stats(std::string_view body) {
     std::uint64_t pre_total = u64(json::object(pre, "cpu_usage"), "total_usage");
     std::uint64_t system = u64(cpu, "system_cpu_usage");
     std::uint64_t pre_system = u64(pre, "system_cpu_usage");
+    s.cpu_seconds = static_cast<double>(total) / 1e9;  // total_usage is in nanoseconds
     s.online_cpus = static_cast<int>(json::i64(cpu, "online_cpus"));
     if (s.online_cpus == 0) {
         auto* percpu = json::field(json::object(cpu, "cpu_usage"), "percpu_usage");

@@ -15,6 +15,7 @@ struct ContainerStats {
     std::uint64_t memory_limit = 0;   // bytes (the host's memory when unlimited)
     std::uint64_t pids = 0;
     int online_cpus = 0;
+    double cpu_seconds = 0;           // CPU time of the container since it started (all CPUs)
 };
 
 // Computes the figures from a stats reply (cgroup v1 and v2 layouts).

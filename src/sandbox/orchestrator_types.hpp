@@ -47,6 +47,8 @@ struct ProjectUsage {
     std::uint64_t memory_limit = 0;  // bytes
     std::uint64_t pids = 0;
     std::int64_t sampled_at_unix = 0;  // 0: never sampled
+    double cpu_seconds = 0;            // CPU time of container_id since it started
+    std::string container_id{};        // the container sampled
 };
 
 struct ProjectStatus {

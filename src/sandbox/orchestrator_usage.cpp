@@ -31,7 +31,9 @@ std::future<Status> Orchestrator::refresh_usage() {
                                                  .memory_used = s->memory_usage,
                                                  .memory_limit = s->memory_limit,
                                                  .pids = s->pids,
-                                                 .sampled_at_unix = unix_ms_now() / 1000});
+                                                 .sampled_at_unix = unix_ms_now() / 1000,
+                                                 .cpu_seconds = s->cpu_seconds,
+                                                 .container_id = running[i].second});
             }
             post([this, done, running, got, errors] {
                 for (const auto& [i, usage] : got) {

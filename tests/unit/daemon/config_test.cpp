@@ -231,6 +231,26 @@ TEST(DaemonConfig, DocumentedExampleIsValidAndShowsTheDefaults) {
     EXPECT_EQ(c->relay_ca_file, defaults.relay_ca_file);
     EXPECT_EQ(c->log_format, defaults.log_format);
     EXPECT_EQ(c->log_level, defaults.log_level);
+    EXPECT_EQ(c->metrics.per_project, defaults.metrics.per_project);
+    EXPECT_EQ(c->metrics.max_projects, defaults.metrics.max_projects);
+}
+
+TEST(DaemonConfig, PerProjectMetrics) {
+    DaemonConfig defaults;
+    EXPECT_TRUE(defaults.metrics.per_project);
+    EXPECT_EQ(defaults.metrics.max_projects, 1000u);
+    auto c = parse_config("metrics: {per_project: false, max_projects: 50}\n", "m.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_FALSE(c->metrics.per_project);
+    EXPECT_EQ(c->metrics.max_projects, 50u);
+    auto bad = parse_config("metrics:\n  per_project: maybe\n  max_projects: 0\n  labels: [d]\n", "m.yaml");
+    ASSERT_FALSE(bad.ok());
+    auto e = errors(bad.error());
+    EXPECT_NE(e.find("m.yaml:2:16: metrics.per_project: expected true or false, got 'maybe'"), std::string::npos) << e;
+    EXPECT_NE(e.find("m.yaml:3:17: metrics.max_projects: expected an integer from 1 to 100000, got '0'"), std::string::npos) << e;
+    EXPECT_NE(e.find("metrics.labels: unknown key (known: max_projects, per_project)"), std::string::npos) << e;
+    EXPECT_FALSE(parse_config("metrics: {max_projects: 100001}\n", "m.yaml").ok());
+    EXPECT_FALSE(parse_config("metrics: {max_projects: -1}\n", "m.yaml").ok());
 }
 
 }  // namespace

@@ -152,5 +152,135 @@ TEST(Metrics, RedactRelayUrl) {
     EXPECT_EQ(redact_relay_url(""), "");
 }
 
+// Per-project series (metrics.per_project).
+const std::string kA = "31933:aa:alpha";
+const std::string kB = "31933:bb:beta";
+
+std::string of(const std::string& name, const std::string& project, const std::string& extra = "") {
+    return name + "{project=\"" + project + "\"" + extra + "}";
+}
+
+ProjectSample running(const std::string& project) {
+    return {.project = project, .state = "running", .container_id = "c1", .cpu_seconds = 1.5,
+            .memory_used = 40u << 20, .memory_limit = 64u << 20, .restarts = 0, .oom_kills = 0,
+            .last_wake_seconds = 0.25};
+}
+
+TEST(Metrics, PerProjectSeriesArePresentAndFollowTheProject) {
+    Metrics m;
+    m.set_projects({running(kA)}, 100);
+    auto text = m.serialize();
+    EXPECT_EQ(sample(text, of("tenex_project_state", kA, ",state=\"running\"")), 1);
+    EXPECT_EQ(sample(text, of("tenex_project_cpu_seconds_total", kA)), 1.5);
+    EXPECT_EQ(sample(text, of("tenex_project_memory_bytes", kA)), 40 << 20);
+    EXPECT_EQ(sample(text, of("tenex_project_memory_limit_bytes", kA)), 64 << 20);
+    EXPECT_EQ(sample(text, of("tenex_project_restarts_total", kA)), 0);
+    EXPECT_EQ(sample(text, of("tenex_project_oom_kills_total", kA)), 0);
+    EXPECT_EQ(sample(text, of("tenex_project_last_wake_seconds", kA)), 0.25);
+    EXPECT_EQ(sample(text, of("tenex_project_state_seconds_total", kA, ",state=\"running\"")), 0);
+    EXPECT_NE(text.find("# TYPE tenex_project_cpu_seconds_total counter"), std::string::npos);
+    EXPECT_NE(text.find("# TYPE tenex_project_state gauge"), std::string::npos);
+
+    // 10 s later: more CPU, a restart (a new container), an OOM kill, paused.
+    auto s = running(kA);
+    s.cpu_seconds = 4.0;
+    m.set_projects({s}, 105);
+    s.container_id = "c2";
+    s.cpu_seconds = 0.5;  // the new container's own total
+    s.restarts = 1;
+    s.oom_kills = 2;
+    s.state = "paused";
+    m.set_projects({s}, 110);
+    text = m.serialize();
+    EXPECT_EQ(sample(text, of("tenex_project_cpu_seconds_total", kA)), 4.5);
+    EXPECT_EQ(sample(text, of("tenex_project_restarts_total", kA)), 1);
+    EXPECT_EQ(sample(text, of("tenex_project_oom_kills_total", kA)), 2);
+    // One series for the state: the old one is gone.
+    EXPECT_EQ(sample(text, of("tenex_project_state", kA, ",state=\"paused\"")), 1);
+    EXPECT_EQ(sample(text, of("tenex_project_state", kA, ",state=\"running\"")), -1);
+    EXPECT_EQ(sample(text, of("tenex_project_state_seconds_total", kA, ",state=\"running\"")), 10);
+    EXPECT_EQ(sample(text, of("tenex_project_state_seconds_total", kA, ",state=\"paused\"")), 0);
+
+    // Stopped; an operator restart set the restart count back to 0: the counter stays.
+    s.state = "stopped";
+    s.memory_used = 0;
+    s.cpu_seconds.reset();
+    s.restarts = 0;
+    m.set_projects({s}, 113);
+    text = m.serialize();
+    EXPECT_EQ(sample(text, of("tenex_project_state_seconds_total", kA, ",state=\"paused\"")), 3);
+    EXPECT_EQ(sample(text, of("tenex_project_state", kA, ",state=\"stopped\"")), 1);
+    EXPECT_EQ(sample(text, of("tenex_project_memory_bytes", kA)), 0);
+    EXPECT_EQ(sample(text, of("tenex_project_cpu_seconds_total", kA)), 4.5);
+    EXPECT_EQ(sample(text, of("tenex_project_restarts_total", kA)), 1);
+    s.restarts = 1;
+    m.set_projects({s}, 114);
+    EXPECT_EQ(sample(m.serialize(), of("tenex_project_restarts_total", kA)), 2);
+}
+
+TEST(Metrics, PerProjectSeriesAreRemovedWhenTheProjectIsForgotten) {
+    Metrics m;
+    auto b = running(kB);
+    b.state = "paused";
+    m.set_projects({running(kA), b}, 1);
+    m.set_projects({running(kA), b}, 2);
+    auto text = m.serialize();
+    ASSERT_EQ(sample(text, of("tenex_project_state", kB, ",state=\"paused\"")), 1);
+    m.set_projects({running(kA)}, 3);
+    text = m.serialize();
+    EXPECT_EQ(text.find("beta"), std::string::npos) << text;  // no series of kB at all
+    EXPECT_EQ(sample(text, of("tenex_project_state", kA, ",state=\"running\"")), 1);
+    m.set_projects({}, 4);
+    text = m.serialize();
+    EXPECT_EQ(text.find("project=\""), std::string::npos) << text;
+    // Back again: counted from 0, as a new series.
+    m.set_projects({b}, 5);
+    EXPECT_EQ(sample(m.serialize(), of("tenex_project_state_seconds_total", kB, ",state=\"paused\"")), 0);
+}
+
+TEST(Metrics, PerProjectSeriesOffShowNothing) {
+    Metrics m;
+    m.set_projects({running(kA)}, 1);
+    m.configure_projects(false, 1000);
+    auto text = m.serialize();
+    EXPECT_EQ(text.find("tenex_project_"), std::string::npos) << text;
+    m.set_projects({running(kA), running(kB)}, 2);
+    text = m.serialize();
+    EXPECT_EQ(text.find("tenex_project_"), std::string::npos) << text;
+    EXPECT_NE(text.find("tenex_projects{state=\"running\"}"), std::string::npos);  // the totals stay
+    m.configure_projects(true, 1000);
+    m.set_projects({running(kA)}, 3);
+    EXPECT_EQ(sample(m.serialize(), of("tenex_project_state", kA, ",state=\"running\"")), 1);
+}
+
+TEST(Metrics, PerProjectSeriesAreCapped) {
+    Metrics m;
+    m.configure_projects(true, 2);
+    const std::string kC = "31933:cc:gamma";
+    m.set_projects({running(kB), running(kC)}, 1);
+    auto text = m.serialize();
+    EXPECT_EQ(sample(text, "tenex_project_metrics_omitted"), 0);
+    // A third project gets no series; those that have them keep them (kA sorts first).
+    m.set_projects({running(kA), running(kB), running(kC)}, 2);
+    text = m.serialize();
+    EXPECT_EQ(sample(text, "tenex_project_metrics_omitted"), 1);
+    EXPECT_EQ(text.find("alpha"), std::string::npos);
+    EXPECT_EQ(sample(text, of("tenex_project_state", kB, ",state=\"running\"")), 1);
+    EXPECT_EQ(sample(text, of("tenex_project_state", kC, ",state=\"running\"")), 1);
+    // One leaves: the waiting one gets its series.
+    m.set_projects({running(kA), running(kC)}, 3);
+    text = m.serialize();
+    EXPECT_EQ(sample(text, "tenex_project_metrics_omitted"), 0);
+    EXPECT_EQ(sample(text, of("tenex_project_state", kA, ",state=\"running\"")), 1);
+    EXPECT_EQ(text.find("beta"), std::string::npos);
+}
+
+TEST(Metrics, ProjectLabelIsEscaped) {
+    Metrics m;
+    m.set_projects({running("31933:aa:we\"ird\\d\n")}, 1);
+    auto text = m.serialize();
+    EXPECT_NE(text.find(R"(project="31933:aa:we\"ird\\d\n")"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace tenex::daemon

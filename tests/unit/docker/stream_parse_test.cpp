@@ -129,6 +129,7 @@ TEST(Stats, ComputesCpuMemoryAndPids) {
     EXPECT_EQ(s->memory_limit, 67108864u);
     EXPECT_EQ(s->pids, 7u);
     EXPECT_EQ(s->online_cpus, 2);
+    EXPECT_DOUBLE_EQ(s->cpu_seconds, 0.3);  // the container's total, not the delta
     auto v2 = parse_stats(R"({"memory_stats":{"usage":100,"stats":{"inactive_file":30}},
                               "cpu_stats":{"cpu_usage":{"percpu_usage":[1,2,3]}}})");
     ASSERT_TRUE(v2);
