@@ -40,6 +40,7 @@ void usage() {
         "  connect IP PORT [MS]       TCP connect, report ok or the error\n"
         "  listen PORT                accept TCP connections, greet each with 'tenex-probe'\n"
         "  echo TEXT                  TEXT on stdout, 'err:'TEXT on stderr, then exit 0\n"
+        "  lines                      'got LINE' for each stdin line; 'exit N' exits N\n"
         "  nostr                      a project runtime stand-in on Nostr: reads\n"
         "                             TENEX_PROJECT_ADDRESS, TENEX_RELAYS, TENEX_PROBE_KEY,\n"
         "                             TENEX_STATUS_INTERVAL; publishes kind 24010 status and\n"
@@ -259,6 +260,23 @@ void print_cgroup() {
     }
 }
 
+// A line-oriented stand-in for an interactive program: "got <line>" for each line of stdin
+// (with tty, "\r" ends a line too); "exit N" exits with N; EOF exits 0. Tests `exec -i`/`shell`.
+int mode_lines() {
+    std::printf("ready\n");
+    std::string line;
+    for (int c; (c = std::getchar()) != EOF;) {
+        if (c != '\n' && c != '\r') {
+            line += static_cast<char>(c);
+            continue;
+        }
+        if (line.rfind("exit ", 0) == 0) return std::atoi(line.c_str() + 5);
+        if (!line.empty()) std::printf("got %s\n", line.c_str());
+        line.clear();
+    }
+    return 0;
+}
+
 long arg_long(int argc, char** argv, int i, long fallback) {
     if (i >= argc) return fallback;
     char* end = nullptr;
@@ -290,6 +308,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "err:%s\n", text.c_str());
         return 0;
     }
+    if (mode == "lines") return mode_lines();
     if (mode == "nostr") return tenex::probe::run_nostr_mode();
     if (mode == "env") return print_env(), 0;
     if (mode == "mounts") return print_file("/proc/self/mountinfo", "mount="), 0;

@@ -3,20 +3,31 @@
 //   tenex-sandbox stop <project>
 //   tenex-sandbox restart <project>
 //   tenex-sandbox logs <project> [-f] [--tail N]
-//   tenex-sandbox exec <project> [--tty] [--user UID:GID] -- CMD [ARG...]
-//   tenex-sandbox shell <project> [--user UID:GID] [--shell PATH]
+//   tenex-sandbox exec <project> [-i] [--tty] [--user UID:GID] -- CMD [ARG...]
+//   tenex-sandbox shell <project> [--user UID:GID] [--shell PATH] [--command LINE]
 //   tenex-sandbox events [-f] [--json] [--tail N]
 // Each takes --http ADDR ("host:port" or "unix:/path"; default 127.0.0.1:7878) or
 // -c/--config FILE (its http_listen). <project> is an address "31933:<owner>:<d>" or a `d`.
 // Exit codes: 0 ok; 1 the daemon is unreachable or refused the request (unknown project, ...);
 // 2 bad usage (bad address, unreadable config). exec and shell pass the process's exit code
 // through and use 125 (like `docker exec`) when the daemon is unreachable or refuses.
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <signal.h>
+#include <termios.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <thread>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -42,6 +53,7 @@ struct OpsArgs {
     std::vector<std::string> cmd{};
     std::string user{};
     bool tty{false};
+    bool interactive{false};
     std::string shell{"/bin/sh"};
 };
 
@@ -374,6 +386,12 @@ public:
                 std::fflush(out);
             } else if (h[0] == daemon::kExecEnd) {
                 end = json::parse(payload, nullptr, false);
+            } else if (h[0] == daemon::kExecStarted && on_started) {
+                auto j = json::parse(payload, nullptr, false);
+                const std::string id = j.is_object() ? j.value("id", std::string()) : std::string();
+                ok = !id.empty();
+                malformed = !ok;
+                if (ok) on_started(id);
             } else {
                 malformed = true;
                 ok = false;
@@ -385,10 +403,88 @@ public:
     }
     json end{};  // the last frame's JSON, null until it came
     bool malformed{false};
+    std::function<void(const std::string& exec_id)> on_started{};  // stdin execs' first frame
 
 private:
     std::string buffer_;
 };
+
+// POST with a body (a stdin exec's input): "" when delivered (204), else why not.
+std::string post_input(const Endpoint& e, const std::string& path, std::string_view data) {
+    const std::string type = "application/octet-stream";
+    if (e.address.unix_socket) {
+        docker::Transport transport(e.address.path);
+        docker::Request req;
+        req.method = "POST";
+        req.path = path;
+        req.body = std::string(data);
+        req.content_type = type;
+        req.headers.push_back(std::string(daemon::kActionHeader) + ": 1");
+        auto r = transport.send(req, "daemon request");
+        if (!r) return r.error().message;
+        return r->status == 204 ? "" : error_of(Reply{r->status, r->body});
+    }
+    httplib::Client client(e.address.host, e.address.port);
+    client.set_connection_timeout(3, 0);
+    client.set_read_timeout(30, 0);
+    client.set_keep_alive(false);
+    auto r = client.Post(path.c_str(), httplib::Headers{{daemon::kActionHeader, "1"}}, data.data(), data.size(),
+                         type.c_str());
+    if (!r) return httplib::to_string(r.error());
+    return r->status == 204 ? "" : error_of(Reply{r->status, r->body});
+}
+
+// The terminal in raw mode while a tty exec runs (keys, Ctrl-C included, go to the process
+// inside; its terminal echoes), restored however the exec ends.
+class RawTerminal {
+public:
+    RawTerminal() {
+        if (::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+        termios raw = saved_;
+        ::cfmakeraw(&raw);
+        active_ = ::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+    }
+    ~RawTerminal() {
+        if (active_) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+    }
+    RawTerminal(const RawTerminal&) = delete;
+    RawTerminal& operator=(const RawTerminal&) = delete;
+
+private:
+    termios saved_{};
+    bool active_{false};
+};
+
+std::atomic<bool> g_window_changed{false};
+
+// Sends this process's stdin to the exec until EOF (then closes the exec's input) or until
+// done, and the terminal's size at the start and on every SIGWINCH. Input that cannot be
+// delivered goes to on_lost (the process inside would wait for it forever).
+void pump_input(const Endpoint& e, const std::string& exec_id, bool tty, const std::atomic<bool>& done,
+                const std::function<void(const std::string&)>& on_lost) {
+    const std::string base = "/exec/" + exec_id;
+    auto send_size = [&] {
+        winsize ws{};
+        if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+            (void)request(e, "POST",  // best effort: a failed resize leaves the old size
+                          base + "/resize?rows=" + std::to_string(ws.ws_row) + "&cols=" + std::to_string(ws.ws_col));
+    };
+    if (tty) send_size();
+    char buf[16 * 1024];
+    while (!done.load()) {
+        if (tty && g_window_changed.exchange(false)) send_size();
+        pollfd p{STDIN_FILENO, POLLIN, 0};
+        int r = ::poll(&p, 1, 100);
+        if (r <= 0) continue;
+        ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        const bool eof = n <= 0;
+        auto why = post_input(e, base + (eof ? "/stdin?eof=1" : "/stdin"),
+                              std::string_view(buf, eof ? 0 : static_cast<std::size_t>(n)));
+        if (!why.empty() && !done.load()) return on_lost(why);
+        if (eof) return;
+    }
+}
 
 void run_exec(const OpsArgs& a, Context& ctx, const char* name) {
     auto fail = [&](const OpsError& e) {
@@ -402,7 +498,33 @@ void run_exec(const OpsArgs& a, Context& ctx, const char* name) {
     if (!a.user.empty()) path += "&user=" + docker::url_encode(a.user);
     for (const auto& arg : a.cmd) path += "&cmd=" + docker::url_encode(arg);
     ExecStreamReader reader;
+    std::atomic<bool> done{false};
+    std::thread pump;
+    std::optional<RawTerminal> raw;
+    if (a.interactive) {
+        path += "&stdin=1";
+        reader.on_started = [&](const std::string& exec_id) {
+            if (pump.joinable()) return;
+            if (a.tty && ::isatty(STDIN_FILENO)) {
+                struct sigaction sa{};
+                sa.sa_handler = [](int) { g_window_changed = true; };
+                ::sigaction(SIGWINCH, &sa, nullptr);
+                raw.emplace();
+            }
+            pump = std::thread([&, exec_id] {
+                pump_input(*endpoint, exec_id, a.tty, done, [&](const std::string& why) {
+                    raw.reset();
+                    std::fprintf(stderr, "tenex-sandbox %s: the input could not be delivered: %s\n", name, why.c_str());
+                    std::fflush(stdout);
+                    std::_Exit(125);
+                });
+            });
+        };
+    }
     auto reply = request(*endpoint, "POST", path, [&](std::string_view data) { return reader.feed(data); });
+    done = true;
+    if (pump.joinable()) pump.join();
+    raw.reset();
     if (!reply) return fail(reply.error());
     if (reply->status != 200) return fail({1, error_of(*reply)});
     if (reader.malformed) return fail({1, "malformed exec stream from the daemon"});
@@ -506,9 +628,11 @@ void register_exec(CLI::App& root, Context& ctx) {
     add_endpoint_options(cmd, *a);
     cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
     cmd->add_option("cmd", a->cmd, "The command and its arguments (after --)")->required();
-    cmd->add_flag("-t,--tty", a->tty, "Allocate a pseudo-terminal (output is then one stream)");
+    cmd->add_flag("-i,--interactive", a->interactive, "Forward stdin to the command (until EOF)");
+    cmd->add_flag("-t,--tty", a->tty,
+                  "Allocate a pseudo-terminal (output is then one stream; with -i on a terminal, it is put in raw mode)");
     cmd->add_option("-u,--user", a->user, "Run as UID:GID (numbers, not 0; default the container's user)");
-    cmd->footer("No stdin is forwarded. Exit code: the command's; 125 when the daemon refuses or is unreachable.");
+    cmd->footer("Without -i no stdin is forwarded. Exit code: the command's; 125 when the daemon refuses or is unreachable.");
     cmd->callback([a, &ctx] { run_exec(*a, ctx, "exec"); });
 }
 
@@ -527,12 +651,11 @@ void register_shell(CLI::App& root, Context& ctx) {
             for (const auto& part : a->cmd) line += (line.empty() ? "" : " ") + part;
             args.cmd = {a->shell, "-c", line};
         } else {
-            std::fprintf(stderr,
-                         "tenex-sandbox shell: an interactive shell needs a terminal stream through the daemon, "
-                         "which this version does not have yet; run one command line with --command 'LINE' "
-                         "or use `tenex-sandbox exec`\n");
-            ctx.exit_code = 2;
-            return;
+            // Interactive: stdin forwarded; a terminal (raw mode here, a tty inside) when this
+            // process has one, else plain streams (a script piped in).
+            args.cmd = {a->shell};
+            args.interactive = true;
+            args.tty = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
         }
         run_exec(args, ctx, "shell");
     });

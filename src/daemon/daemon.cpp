@@ -149,6 +149,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     if (!client) return make_error("Docker engine: " + client.error().describe());
     docker = std::move(*client);
     engine = std::make_unique<sandbox::DockerEngine>(*docker);
+    exec_sessions = std::make_unique<ExecSessions>(*docker);
 
     if (!config.embedded_relay.empty()) {
         auto addr = relay::ListenAddress::parse(config.embedded_relay);

@@ -110,19 +110,33 @@ Result<std::string> Daemon::Impl::exec_create(const std::string& project, const 
     if (found->size() > 1) return make_error(std::to_string(found->size()) + " running containers of " + project);
     // Never privileged, no capabilities added: the process gets the container's user (unless
     // request.user names another non-root one), namespaces, cgroup and limits.
-    auto id = docker::create_exec(*docker, found->front().id,
-                                  docker::ExecSpec{.cmd = request.cmd, .user = request.user, .tty = request.tty});
+    auto id = docker::create_exec(
+        *docker, found->front().id,
+        docker::ExecSpec{.cmd = request.cmd, .user = request.user, .tty = request.tty, .attach_stdin = request.interactive});
     if (!id) return make_error(id.error().describe());
+    if (request.interactive) exec_sessions->add(*id);
     return *id;
+}
+
+Status Daemon::Impl::exec_input(const std::string& exec_id, std::string_view data, bool eof) {
+    return exec_sessions->input(exec_id, data, eof);
+}
+
+Status Daemon::Impl::exec_resize(const std::string& exec_id, int rows, int cols) {
+    return exec_sessions->resize(exec_id, rows, cols);
 }
 
 Result<int> Daemon::Impl::exec_run(const std::string& exec_id, bool tty, std::stop_token stop,
                                    const std::function<bool(bool, std::string_view)>& sink) {
-    auto started = docker::start_exec(
-        *docker, exec_id, tty,
-        [&](docker::LogStream s, std::string_view data) { return sink(s == docker::LogStream::Stderr, data); },
-        stop);
-    if (!started) return make_error(started.error().describe());
+    if (exec_sessions->has(exec_id)) {
+        if (auto ran = exec_sessions->run(exec_id, tty, stop, sink); !ran) return std::move(ran).error();
+    } else {
+        auto started = docker::start_exec(
+            *docker, exec_id, tty,
+            [&](docker::LogStream s, std::string_view data) { return sink(s == docker::LogStream::Stderr, data); },
+            stop);
+        if (!started) return make_error(started.error().describe());
+    }
     if (stop.stop_requested()) return make_error("ended by the API (the client went away or the daemon stops)");
     // The stream ends when the process has; the engine may take a moment to record its code.
     for (int i = 0; i < 50; ++i) {

@@ -20,6 +20,7 @@
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/event_log.hpp"
+#include "daemon/exec_sessions.hpp"
 #include "daemon/http_api.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/monitor.hpp"
@@ -103,6 +104,8 @@ struct Daemon::Impl final : ControlPlane {
     Result<std::string> exec_create(const std::string& project, const ExecRequest& request) override;
     Result<int> exec_run(const std::string& exec_id, bool tty, std::stop_token stop,
                          const std::function<bool(bool, std::string_view)>& sink) override;
+    Status exec_input(const std::string& exec_id, std::string_view data, bool eof) override;
+    Status exec_resize(const std::string& exec_id, int rows, int cols) override;
     ProjectView view_of(const sandbox::ProjectStatus& status);
     // Lifecycle events (GET /events): what changed since the last sample of a project.
     void observe(const std::string& key, const sandbox::ProjectStatus& s);
@@ -118,6 +121,7 @@ struct Daemon::Impl final : ControlPlane {
 
     std::unique_ptr<StateStore> state{};
     std::unique_ptr<docker::Client> docker{};
+    std::unique_ptr<ExecSessions> exec_sessions{};  // execs with stdin (daemon_control.cpp)
     std::unique_ptr<sandbox::DockerEngine> engine{};
     std::unique_ptr<relay::EmbeddedRelay> embedded{};
     std::unique_ptr<relay::RelayPool> pool{};

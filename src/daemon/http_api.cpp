@@ -962,6 +962,10 @@ Result<ExecRequest> parse_exec_query(const httplib::Request& req) {
             else return make_error("tty must be 0 or 1");
         } else if (key == "user") {
             r.user = value;
+        } else if (key == "stdin") {
+            if (value == "1" || value == "true") r.interactive = true;
+            else if (value == "0" || value == "false" || value.empty()) r.interactive = false;
+            else return make_error("stdin must be 0 or 1");
         } else {
             return make_error("unknown parameter '" + shorten(key) + "'");
         }
@@ -971,6 +975,17 @@ Result<ExecRequest> parse_exec_query(const httplib::Request& req) {
     if (r.cmd.size() > 256 || total > 64 * 1024) return make_error("command too long (256 arguments, 64 KiB at most)");
     if (auto ok = check_exec_user(r.user); !ok) return std::move(ok).error();
     return r;
+}
+
+// POST /exec/{id}/stdin: the exec id (64 hex digits, the engine's) or empty.
+std::string exec_input_target(const httplib::Request& req) {
+    if (req.method != "POST") return {};
+    std::string_view target = req.target;
+    auto parts = split_path(target.substr(0, target.find('?')));
+    if (parts.size() != 3 || parts[0] != "exec" || parts[2] != "stdin" || parts[1].size() != 64 ||
+        parts[1].find_first_not_of("0123456789abcdef") != std::string_view::npos)
+        return {};
+    return std::string(parts[1]);
 }
 
 struct EventQuery {
@@ -989,6 +1004,9 @@ Result<EventQuery> parse_event_query(const httplib::Request& req) {
 }
 
 }  // namespace
+
+static std::optional<std::pair<int, std::string>> refuse_browser(const httplib::Request& req,
+                                                                 const ListenAddress& listen, int port);
 
 HttpApi::HttpApi(ControlPlane& control, Metrics& metrics, HttpOptions options)
     : control_(control), metrics_(metrics), options_(std::move(options)) {}
@@ -1040,7 +1058,19 @@ Status HttpApi::start() {
         spdlog::error("http: {} {}: internal error: {}", req.method, shorten(req.path), what);
         send_error(res, 500, "internal error");
     });
+    // The one request with a body: a stdin exec's input. Checked here, then read by httplib
+    // (at most the payload limit) and handled by the Post handler below.
+    srv.Post(R"(/exec/[0-9a-f]{64}/stdin)", [this](const httplib::Request& req, httplib::Response& res) {
+        exec_input(req, res, exec_input_target(req));
+    });
     srv.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        if (!exec_input_target(req).empty()) {
+            if (auto refused = refuse_browser(req, listen_, port_.load())) {
+                send_error(res, refused->first, refused->second);
+                return httplib::Server::HandlerResponse::Handled;
+            }
+            return httplib::Server::HandlerResponse::Unhandled;
+        }
         try {
             route(req, res);
         } catch (const std::exception& e) {
@@ -1152,6 +1182,23 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
         if (!get) return method_not_allowed("GET");
         if (!options_.events) return send_error(res, 404, "no such endpoint");
         return stream_events(req, res);
+    }
+    if (parts.size() == 3 && parts[0] == "exec" && parts[2] == "resize") {
+        if (!post) return method_not_allowed("POST");
+        if (!exec_enabled_) return send_error(res, 403, "exec is disabled by the daemon's configuration (exec.enabled)");
+        int rows = 0, cols = 0;
+        for (const auto& [key, value] : req.params) {
+            int* field = key == "rows" ? &rows : key == "cols" ? &cols : nullptr;
+            if (!field) return send_error(res, 400, "unknown parameter '" + shorten(key) + "'");
+            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), *field);
+            if (ec != std::errc{} || end != value.data() + value.size()) *field = 0;
+        }
+        if (rows < 1 || rows > 10000 || cols < 1 || cols > 10000)
+            return send_error(res, 400, "rows and cols must be 1..10000");
+        if (auto ok = control_.exec_resize(std::string(parts[1]), rows, cols); !ok)
+            return send_error(res, 409, "resize: " + ok.error().message);
+        res.status = 204;
+        return;
     }
     if (parts.empty() || parts[0] != "projects") return send_error(res, 404, "no such endpoint");
     if (parts.size() == 1) {
@@ -1275,8 +1322,13 @@ void HttpApi::run_exec(const httplib::Request& req, const ProjectView& view, htt
     const int client = client_socket(req);
     res.set_chunked_content_provider(
         "application/vnd.tenex.exec-stream",
-        [this, address, who, exec_id = *created, tty = request->tty, argv0 = request->cmd.front(),
-         container = view.status.container_id.substr(0, 12), client](std::size_t, httplib::DataSink& sink) {
+        [this, address, who, exec_id = *created, tty = request->tty, interactive = request->interactive,
+         argv0 = request->cmd.front(), container = view.status.container_id.substr(0, 12),
+         client](std::size_t, httplib::DataSink& sink) {
+            if (interactive) {  // where its input goes; input waits until exec_run has attached it
+                auto frame = exec_frame(kExecStarted, dump(json{{"id", exec_id}}));
+                if (!sink.write(frame.data(), frame.size())) return false;
+            }
             std::stop_source mine;
             std::stop_callback api_stops(stop_source_.get_token(), [&mine] { mine.request_stop(); });
             const std::uint64_t watch = client >= 0 ? followers_->watch(client, mine) : 0;
@@ -1314,6 +1366,19 @@ void HttpApi::run_exec(const httplib::Request& req, const ProjectView& view, htt
             return true;
         },
         [this](bool) { followers_->leave(); });
+}
+
+void HttpApi::exec_input(const httplib::Request& req, httplib::Response& res, const std::string& exec_id) {
+    if (!exec_enabled_) return send_error(res, 403, "exec is disabled by the daemon's configuration (exec.enabled)");
+    bool eof = false;
+    for (const auto& [key, value] : req.params) {
+        if (key != "eof" || (value != "0" && value != "1"))
+            return send_error(res, 400, "the only parameter is eof=0|1");
+        eof = value == "1";
+    }
+    if (auto ok = control_.exec_input(exec_id, req.body, eof); !ok)
+        return send_error(res, 409, "exec input: " + ok.error().message);
+    res.status = 204;
 }
 
 void HttpApi::stream_events(const httplib::Request& req, httplib::Response& res) {

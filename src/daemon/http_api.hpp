@@ -10,13 +10,17 @@
 //   POST /projects/{project}/restart   200 to_json(view after) | 404 | 400 | 409 | 500
 //   GET  /projects/{project}/logs?follow=1&tail=N
 //                                      200 chunked text/plain (stdout and stderr, in order)
-//   POST /projects/{project}/exec?cmd=A&cmd=B...&tty=0|1&user=UID:GID
+//   POST /projects/{project}/exec?cmd=A&cmd=B...&tty=0|1&user=UID:GID&stdin=0|1
 //                                      a process in the project's running container (below)
+//   POST /exec/{id}/stdin[?eof=1]      body: bytes for a stdin exec's input (64 KiB at most);
+//                                      eof=1 closes its input after them. 204 | 404 | 409
+//   POST /exec/{id}/resize?rows=R&cols=C   its terminal's size. 204 | 404 | 409
 //   GET  /events?follow=0|1&tail=N     200 chunked application/x-ndjson: lifecycle events
 //                                      (event_log.hpp), the newest N (default all kept), then
 //                                      with follow new ones as they happen
 // exec: cmd is the argv, one parameter each, in order (1..256 of them, 64 KiB in all, UTF-8);
-// no stdin. user, when given, is "uid:gid" in numbers other than 0 (like the policies' user:
+// with stdin=1 the first frame is type 4 with JSON {"id": "<exec id>"}, the id to send the
+// process's input to (the client's input is never passed otherwise). user, when given, is "uid:gid" in numbers other than 0 (like the policies' user:
 // names and root are refused); default the container's user. Refused with 403 when the
 // configuration disables exec, 409 when the project is not running. The 200 answer
 // (application/vnd.tenex.exec-stream) is a sequence of frames [type, 0, 0, 0, size (u32 BE)]
@@ -109,12 +113,13 @@ struct ExecRequest {
     std::vector<std::string> cmd{};
     std::string user{};  // "uid:gid", both > 0; "": the container's user
     bool tty{false};
+    bool interactive{false};  // forward the client's input (POST /exec/{id}/stdin)
 };
 // Checks what the API accepts for user: "" or "uid:gid" in decimal, 1..2^31-1 each.
 Status check_exec_user(std::string_view user);
 
 // Frame types of the exec stream.
-inline constexpr unsigned char kExecStdout = 1, kExecStderr = 2, kExecEnd = 3;
+inline constexpr unsigned char kExecStdout = 1, kExecStderr = 2, kExecEnd = 3, kExecStarted = 4;
 std::string exec_frame(unsigned char type, std::string_view payload);
 
 // The daemon's side of the API. Implemented by the daemon; tests use fakes. Called from the
@@ -147,6 +152,16 @@ public:
                                  const std::function<bool(bool is_stderr, std::string_view)>& sink) {
         (void)exec_id, (void)tty, (void)stop, (void)sink;
         return make_error("exec is not supported by this daemon");
+    }
+    // For an exec created with stdin: writes data to its stdin (waiting until exec_run has
+    // attached it); eof closes its stdin. Resizes its terminal.
+    virtual Status exec_input(const std::string& exec_id, std::string_view data, bool eof) {
+        (void)exec_id, (void)data, (void)eof;
+        return make_error("exec input is not supported by this daemon");
+    }
+    virtual Status exec_resize(const std::string& exec_id, int rows, int cols) {
+        (void)exec_id, (void)rows, (void)cols;
+        return make_error("exec input is not supported by this daemon");
     }
 };
 
@@ -224,6 +239,7 @@ private:
                      httplib::Response& res);
     void run_exec(const httplib::Request& req, const ProjectView& view, httplib::Response& res);
     void stream_events(const httplib::Request& req, httplib::Response& res);
+    void exec_input(const httplib::Request& req, httplib::Response& res, const std::string& exec_id);
 
     ControlPlane& control_;
     Metrics& metrics_;

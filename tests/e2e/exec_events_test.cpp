@@ -1,6 +1,10 @@
 // `tenex-sandbox exec`, `shell` and `events` against the real daemon, the real engine and the
 // probe image (FROM scratch: /tenex-probe is its only program, so it is the command run).
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -30,12 +34,14 @@ std::string quote(const std::string& s) {
 
 class ExecEvents : public EndToEnd {
 protected:
-    // The built binary with args; stdout and stderr apart.
-    Cli cli(const std::vector<std::string>& args) {
+    // The built binary with args (and `input` on its stdin); stdout and stderr apart.
+    Cli cli(const std::vector<std::string>& args, const std::string& input = {}) {
         const fs::path err = dir_->path() / "cli-stderr";
+        const fs::path in_file = dir_->path() / "cli-stdin";
+        std::ofstream(in_file) << input;
         std::string cmd = quote(test::tenex_binary().string());
         for (const auto& a : args) cmd += " " + quote(a);
-        cmd += " 2>" + quote(err.string()) + " </dev/null";
+        cmd += " 2>" + quote(err.string()) + " <" + quote(in_file.string());
         auto r = relay::testing::run_program("sh", {"-c", cmd});
         std::ifstream in(err);
         std::stringstream ss;
@@ -160,6 +166,62 @@ TEST_F(ExecEvents, ExecRunsInsideTheSandboxAsItsUserAndEventsTellTheLifecycle) {
     EXPECT_TRUE(r.out.empty());
     EXPECT_EQ(metric("tenex_execs_total{outcome=\"refused\"}"), 1);
     EXPECT_EQ(metric("tenex_execs_total{outcome=\"completed\"}"), 0);
+}
+
+// exec -i and shell: what is typed reaches the process inside, through the daemon, piped or
+// from a terminal (a pseudo-terminal here, as an operator's ssh session would give).
+TEST_F(ExecEvents, InteractiveExecForwardsPipedInputAndATerminal) {
+    start_daemon();
+    const std::string address = publish_project(*owner_, "interactive");
+    publish_message(*owner_, address, "wake up");
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << "no container";
+
+    // Piped: plain streams, EOF at the end of the input.
+    auto r = cli({"exec", "-i", "e2e-interactive", "--http", http(), "--", "/tenex-probe", "lines"},
+                 "hello\nsecond line\nexit 3\n");
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_EQ(r.out, "ready\ngot hello\ngot second line\n");
+    r = cli({"exec", "-i", "e2e-interactive", "--http", http(), "--", "/tenex-probe", "lines"}, "no exit\n");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "ready\ngot no exit\n");
+
+    // A terminal: the CLI in raw mode, a tty inside (its echo and line ends), the exit code.
+    int master = -1;
+    winsize ws{.ws_row = 30, .ws_col = 100, .ws_xpixel = 0, .ws_ypixel = 0};
+    const std::string bin = test::tenex_binary().string();
+    const std::string http_addr = http();
+    pid_t pid = ::forkpty(&master, nullptr, nullptr, &ws);
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ::execl(bin.c_str(), bin.c_str(), "exec", "-i", "-t", "e2e-interactive", "--http", http_addr.c_str(), "--",
+                "/tenex-probe", "lines", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    std::string screen;
+    auto read_until = [&](const std::string& text) {
+        const auto end = std::chrono::steady_clock::now() + 20s;
+        while (screen.find(text) == std::string::npos && std::chrono::steady_clock::now() < end) {
+            pollfd p{master, POLLIN, 0};
+            if (::poll(&p, 1, 100) <= 0) continue;
+            char buf[1024];
+            ssize_t n = ::read(master, buf, sizeof buf);
+            if (n <= 0) break;
+            screen.append(buf, static_cast<std::size_t>(n));
+        }
+        return screen.find(text) != std::string::npos;
+    };
+    EXPECT_TRUE(read_until("ready\r\n")) << screen;
+    ASSERT_EQ(::write(master, "typed\r", 6), 6);
+    EXPECT_TRUE(read_until("got typed\r\n")) << screen;
+    ASSERT_EQ(::write(master, "exit 5\r", 7), 7);
+    int status = 0;
+    bool exited = eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 20s);
+    if (!exited) ::kill(pid, SIGKILL), ::waitpid(pid, &status, 0);
+    ::close(master);
+    ASSERT_TRUE(exited) << screen;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 5) << status << " " << screen;
+    EXPECT_EQ(metric("tenex_execs_total{outcome=\"completed\"}"), 3);
+    EXPECT_NE(daemon_->log().find("/tenex-probe (1 arguments, tty)"), std::string::npos);
 }
 
 }  // namespace

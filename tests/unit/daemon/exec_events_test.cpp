@@ -349,10 +349,77 @@ TEST_F(ExecEventsCli, ShellRunsACommandLineWithTheShell) {
     EXPECT_EQ(r.out, "/bin/sh\n-c\necho hi\n");
     r = run({"shell", "alpha", "--http", http_, "--shell", "/bin/bash", "--command", "exit 3"});
     EXPECT_EQ(r.out, "/bin/bash\n-c\nexit 3\n");
-    // Interactive: not through the daemon yet; says so instead of hanging.
-    r = run({"shell", "alpha", "--http", http_});
-    EXPECT_EQ(r.exit_code, 2);
-    EXPECT_NE(r.err.find("interactive shell"), std::string::npos) << r.err;
+    // Interactive: the shell with stdin forwarded (no terminal here: plain streams).
+    r = run({"shell", "alpha", "--http", http_, "--shell", "cat"}, "");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto calls = control_.recorded();
+    EXPECT_EQ(calls.back(), "exec 31933:" + kOwnerA + ":alpha user= tty=0 cmd=cat|");
+}
+
+// exec -i: stdin reaches the process through POST /exec/{id}/stdin, EOF closes it, and the
+// process's exit code comes back; over TCP and over a unix socket.
+TEST_F(ExecEventsCli, ExecForwardsStdinUntilEof) {
+    std::string big(100 * 1024, 'x');  // more than one request's worth
+    auto r = run({"exec", "-i", "alpha", "--http", http_, "--", "cat", "4"}, "hello\n" + big);
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    std::string echoed;
+    for (std::size_t at = 0; (at = r.out.find("in:", at)) != std::string::npos; at += 3) {
+        auto next = r.out.find("in:", at + 3);
+        echoed += r.out.substr(at + 3, next == std::string::npos ? std::string::npos : next - at - 3);
+    }
+    EXPECT_EQ(echoed, "hello\n" + big);
+    r = run({"exec", "-i", "alpha", "--http", http_, "--", "cat", "0"}, "");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "");
+
+    const auto sock = (std::filesystem::temp_directory_path() /
+                       ("tenex-exec-i-" + std::to_string(::getpid()) + ".sock")).string();
+    HttpApi api(control_, metrics_, {.listen = "unix:" + sock, .events = &events_});
+    ASSERT_TRUE(api.start());
+    r = run({"exec", "-i", "alpha", "--http", "unix:" + sock, "--", "cat", "9"}, "over the socket");
+    EXPECT_EQ(r.exit_code, 9) << r.err;
+    EXPECT_EQ(r.out, "in:over the socket");
+}
+
+TEST_F(ExecEventsCli, ExecInputKeepsTheApiProtections) {
+    httplib::Client c("127.0.0.1", api_->port());
+    auto status = [](const httplib::Result& r) { return r ? r->status : 0; };
+    // A started interactive exec's id, from its first frame.
+    ExecRequest req{.cmd = {"cat", "0"}, .user = {}, .tty = false, .interactive = true};
+    auto id = control_.exec_create("31933:" + kOwnerA + ":alpha", req);
+    ASSERT_TRUE(id);
+    const std::string hex_id(64, 'a');
+    control_.execs[hex_id] = req;
+    const std::string path = "/exec/" + hex_id + "/stdin";
+    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{}, "x", "text/plain")), 403);
+    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}, {"Origin", "http://evil.example"}}, "x",
+                            "text/plain")),
+              403);
+    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}, {"Host", "evil.example"}}, "x",
+                            "text/plain")),
+              421);
+    EXPECT_EQ(status(c.Post((path + "?eof=2").c_str(), httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")), 400);
+    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, std::string(70 * 1024, 'x'),
+                            "text/plain")),
+              413);
+    EXPECT_TRUE(control_.inputs.empty());  // nothing above reached the exec
+    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")), 204);
+    EXPECT_EQ(control_.inputs[hex_id].chunks.size(), 1u);
+    // Unknown execs, malformed ids.
+    EXPECT_EQ(status(c.Post(("/exec/" + std::string(64, 'b') + "/stdin").c_str(), httplib::Headers{{kActionHeader, "1"}},
+                            "x", "text/plain")),
+              409);
+    EXPECT_EQ(status(c.Post("/exec/../stdin", httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")), 404);
+    // Resize: numbers in range only.
+    const std::string resize = "/exec/" + hex_id + "/resize";
+    EXPECT_EQ(status(c.Post((resize + "?rows=40&cols=120").c_str(), httplib::Headers{{kActionHeader, "1"}}, "", "")), 204);
+    EXPECT_EQ(control_.recorded().back(), "resize " + hex_id + " 40x120");
+    EXPECT_EQ(status(c.Post((resize + "?rows=0&cols=120").c_str(), httplib::Headers{{kActionHeader, "1"}}, "", "")), 400);
+    EXPECT_EQ(status(c.Post((resize + "?rows=x&cols=1").c_str(), httplib::Headers{{kActionHeader, "1"}}, "", "")), 400);
+    // Disabled by the configuration: refused too.
+    start_api({.listen = "127.0.0.1:0", .exec_enabled = false, .events = &events_});
+    httplib::Client d("127.0.0.1", api_->port());
+    EXPECT_EQ(status(d.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")), 403);
 }
 
 TEST_F(ExecEventsCli, EventsAsLinesAndJson) {

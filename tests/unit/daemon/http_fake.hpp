@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <deque>
 #include <map>
 #include <sstream>
 #include <mutex>
@@ -100,15 +102,37 @@ public:
         if (fail_exec) return make_error("the engine said no");
         std::lock_guard lock(mutex);
         std::string id = "exec-" + std::to_string(execs.size() + 1);
+        if (r.interactive) {  // the API takes input only for ids like the engine's: 64 hex digits
+            char hex[65];
+            std::snprintf(hex, sizeof hex, "%064zx", execs.size() + 1);
+            id = hex;
+        }
         execs[id] = r;
         return id;
     }
-    Result<int> exec_run(const std::string& id, bool, std::stop_token,
+    Result<int> exec_run(const std::string& id, bool, std::stop_token stop,
                          const std::function<bool(bool, std::string_view)>& sink) override {
         ExecRequest r;
         {
             std::lock_guard lock(mutex);
             r = execs.at(id);
+        }
+        // "cat CODE" with stdin: each input as "in:<bytes>" on stdout; exits CODE at EOF.
+        if (r.interactive && r.cmd.size() == 2 && r.cmd[0] == "cat") {
+            std::unique_lock lock(mutex);
+            for (;;) {
+                input_cv.wait_for(lock, std::chrono::milliseconds(50));
+                if (stop.stop_requested()) return make_error("stopped");
+                auto& in = inputs[id];
+                while (!in.chunks.empty()) {
+                    std::string chunk = std::move(in.chunks.front());
+                    in.chunks.pop_front();
+                    lock.unlock();
+                    if (!sink(false, "in:" + chunk)) return make_error("client gone");
+                    lock.lock();
+                }
+                if (in.eof) return std::stoi(r.cmd[1]);
+            }
         }
         if (r.cmd.size() == 4 && r.cmd[0] == "emit") {
             if (!sink(false, r.cmd[1]) || !sink(true, r.cmd[2])) return make_error("client gone");
@@ -117,6 +141,27 @@ public:
         for (const auto& a : r.cmd)
             if (!sink(false, a + "\n")) return make_error("client gone");
         return 0;
+    }
+
+    struct Input {
+        std::deque<std::string> chunks{};
+        bool eof{false};
+    };
+    std::map<std::string, Input> inputs{};
+    std::condition_variable input_cv{};
+    Status exec_input(const std::string& id, std::string_view data, bool eof) override {
+        {
+            std::lock_guard lock(mutex);
+            if (!execs.count(id) || !execs[id].interactive) return make_error("no such exec");
+            if (!data.empty()) inputs[id].chunks.emplace_back(data);
+            inputs[id].eof = inputs[id].eof || eof;
+        }
+        input_cv.notify_all();
+        return Unit{};
+    }
+    Status exec_resize(const std::string& id, int rows, int cols) override {
+        record("resize " + id + " " + std::to_string(rows) + "x" + std::to_string(cols));
+        return Unit{};
     }
 
     std::vector<std::string> recorded() {
@@ -166,12 +211,15 @@ inline std::string shell_quote(const std::string& s) {
     return q + "'";
 }
 
-inline Run run(const std::vector<std::string>& args) {
+// stdin_text: what the command reads on stdin (default nothing: /dev/null).
+inline Run run(const std::vector<std::string>& args, const std::string& stdin_text = {}) {
     tenex::test::TempDir dir;
     auto err_file = dir.path() / "stderr";
+    auto in_file = dir.path() / "stdin";
+    std::ofstream(in_file) << stdin_text;
     std::string cmd = shell_quote(tenex::test::tenex_binary().string());
     for (const auto& a : args) cmd += " " + shell_quote(a);
-    cmd += " 2>" + shell_quote(err_file.string()) + " </dev/null";
+    cmd += " 2>" + shell_quote(err_file.string()) + " <" + shell_quote(in_file.string());
     Run r;
     FILE* p = ::popen(cmd.c_str(), "r");
     if (!p) return r;
