@@ -56,7 +56,9 @@ protected:
 
     // Runs `script` in the attack image with the daemon's hardening (and the profile when
     // `profile`), the workspace at /workspace; returns its output.
-    std::string run(const std::string& suffix, const fs::path& ws, bool profile, const std::string& script) {
+    // `unconfined`: no profile at all (seccomp=unconfined) instead of Docker's default.
+    std::string run(const std::string& suffix, const fs::path& ws, bool profile, const std::string& script,
+                    bool unconfined = false) {
         ContainerSpec spec;
         spec.name = unique_name(suffix);
         spec.image = "tenex-attack:latest";
@@ -68,6 +70,7 @@ protected:
         spec.cap_drop = {"ALL"};
         spec.security_opt = {"no-new-privileges:true"};
         if (profile) spec.security_opt.push_back("seccomp=" + *sandbox::sandbox_seccomp_profile());
+        if (unconfined) spec.security_opt.push_back("seccomp=unconfined");
         spec.mounts = {{ws.string(), "/workspace", false}};
         const auto id = create(spec);
         if (id.empty()) return {};
@@ -114,6 +117,25 @@ TEST_F(Seccomp, WithoutTheProfileTheSandboxMakesNestedSubvolumes) {
     const std::string out = run("default", ws, false, kScript);
     EXPECT_NE(out.find("create ok"), std::string::npos) << out;
     EXPECT_TRUE(disk::probe(ws / "nested-create").subvolume) << out;
+}
+
+// The profile's own rules on the real engine: no new namespaces (unshare, and clone with a
+// CLONE_NEW* flag, which busybox's `unshare` does not use but the kernel checks the same way),
+// while processes (fork, through clone without those flags) still start. Without any seccomp
+// filter the same unprivileged container makes a user namespace: the test can fail.
+TEST_F(Seccomp, TheProfileRefusesNewNamespacesAndKeepsProcessesWorking) {
+    const char* const script =
+        "unshare -U true && echo userns made; echo forked $(echo child); /bin/busybox true && echo exec ok";
+    const fs::path ws = workspace("ns");
+    const std::string out = run("ns", ws, true, script);
+    EXPECT_EQ(out.find("userns made"), std::string::npos) << out;
+    EXPECT_NE(out.find("Operation not permitted"), std::string::npos) << out;
+    EXPECT_NE(out.find("forked child"), std::string::npos) << out;
+    EXPECT_NE(out.find("exec ok"), std::string::npos) << out;
+
+    const std::string open = run("ns-unconfined", ws, false, script, true);
+    if (open.find("userns made") == std::string::npos)
+        GTEST_SKIP() << "this host refuses unprivileged user namespaces anyway: " << open;
 }
 
 }  // namespace
