@@ -176,7 +176,9 @@ DiskLimitSupport disk_limit_support(const std::string& projects_path) {
         }
     }
     s.detail = "workspace disk limits (resources.disk): enforced, " + projects_path +
-               " is on btrfs (new project directories are subvolumes with a qgroup limit)";
+               " is on btrfs (new project directories are subvolumes with a qgroup limit; the "
+               "containers' seccomp profile refuses the ioctls that would make nested subvolumes "
+               "outside it)";
     if (!s.plain_dirs.empty()) {
         s.detail += "; " + std::to_string(s.plain_dirs.size()) +
                     " project director" + (s.plain_dirs.size() == 1 ? "y is a plain directory" : "ies are plain directories") +

@@ -740,7 +740,7 @@ std::optional<std::string> forbidden_key(std::string_view key) {
         {"binds", "forbidden: host paths are never mounted; use mounts (inside the project directory)"},
         {"devices", "forbidden: host devices are never passed to a sandbox"},
         {"cap_drop", "forbidden: all capabilities are always dropped; use security.cap_add"},
-        {"security_opt", "forbidden: security options are fixed (no-new-privileges)"},
+        {"security_opt", "forbidden: security options are fixed (no-new-privileges, the daemon's seccomp profile)"},
     };
     auto it = kForbidden.find(key);
     if (it == kForbidden.end()) return std::nullopt;

@@ -4,6 +4,7 @@
 
 #include "common/host_path.hpp"
 #include "sandbox/runtime_contract.hpp"
+#include "sandbox/seccomp_profile.hpp"
 
 #include <openssl/evp.h>
 
@@ -243,6 +244,15 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     c.cap_drop = {"ALL"};
     c.cap_add = p.security.cap_add;
     c.security_opt = {"no-new-privileges:true"};
+    // Every container gets the daemon's own seccomp profile (seccomp_profile.hpp): an allow list
+    // without namespaces, mounts and other kernel surface, and without the ioctls that make a
+    // nested subvolume or snapshot, which would escape a disk limit (a qgroup on the project's
+    // subvolume). Every container, not only those with a limit: a reload sets a limit on a
+    // running container without a new one, and a subvolume made while a project had no limit
+    // would escape a limit set later.
+    auto profile = sandbox_seccomp_profile();
+    if (!profile) return make_error("seccomp profile: " + profile.error().message);
+    c.security_opt.push_back("seccomp=" + *profile);
     c.init = true;
     c.runtime = p.security.runtime;
 

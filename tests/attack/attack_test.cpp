@@ -413,6 +413,62 @@ TEST_F(Attack, AWorkspacePastItsDiskLimitGetsEdquotAndOtherProjectsDoNot) {
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
 }
 
+// The disk limit's hole: any user who can write a directory on btrfs may make a subvolume or
+// a snapshot in it (BTRFS_IOC_SUBVOL_CREATE/_V2, BTRFS_IOC_SNAP_CREATE/_V2; Docker's default
+// seccomp profile allows ioctl), and a new subvolume gets a qgroup of its own, outside the
+// workspace's limit: the sandbox writes past its quota onto the host's disk. Outcome: every
+// container runs with the daemon's seccomp profile, so each of those ioctls (and the same
+// request with high bits set, which the kernel reads as the same ioctl) fails with EPERM,
+// nothing is made, and the write that was to go into the nested subvolume stops at the
+// workspace's limit with EDQUOT. Without the profile (sandbox_spec.cpp's security_opt line
+// removed) "create ok" and a 32 MiB file in the nested subvolume: this test fails.
+TEST_F(Attack, ANestedSubvolumeCannotEscapeTheWorkspaceDiskLimit) {
+    btrfs_ = std::make_unique<test::BtrfsLoop>(dir_->path(), 512, dir_->path() / "projects");
+    TENEX_REQUIRE_BTRFS(*btrfs_);
+    const std::string script =
+        "until [ -w /workspace/fill ]; do sleep 0.2; done; "
+        "for op in create create2 snapshot snapshot2 create-hi; do /bin/subvol $op /workspace/fill nested-$op; done; "
+        "t=/workspace/fill/big; [ -d /workspace/fill/nested-create ] && t=/workspace/fill/nested-create/big; "
+        "dd if=/dev/zero of=$t bs=1M count=32 conv=fsync 2>/tmp/dd.txt; "
+        "echo \"dd exit $? into $t\" >> /tmp/dd.txt; cat /tmp/dd.txt; sleep 3600";
+    write_policy(script);
+    std::ofstream(dir_->path() / "policies" / "quota.yaml") << "match: {d: e2e-nest}\n"
+                                                             << "resources: {disk: 16Mi}\n";
+    start_daemon();
+    if (HasFatalFailure()) return;
+    summary().tried();
+    const std::string address = publish_project(*owner_, "nest");
+    publish_message(*owner_, address, "escape your disk limit");
+    const fs::path ws = dir_->path() / "projects" / owner_->pub.hex() / "e2e-nest";
+    ASSERT_TRUE(eventually([&] { return fs::exists(ws / ".git"); }, 60s)) << daemon_->log();
+    ASSERT_TRUE(disk::probe(ws).subvolume) << ws << " is not a btrfs subvolume";
+    fs::create_directories(ws / "fill");
+    (void)::chown((ws / "fill").c_str(), 65534, 65534);
+    std::string out;
+    EXPECT_TRUE(eventually([&] {
+        out = http_get(http_port_, "/projects/e2e-nest/logs").body;
+        return out.find("dd exit") != std::string::npos;
+    }, 60s)) << out << "\n" << daemon_->log();
+    bool refused = true;
+    for (const std::string op : {"create", "create2", "snapshot", "snapshot2", "create-hi"}) {
+        const bool eperm = out.find(op + " failed: errno 1 (Operation not permitted)") != std::string::npos;
+        EXPECT_TRUE(eperm) << op << ":\n" << out;
+        EXPECT_FALSE(fs::exists(ws / "fill" / ("nested-" + op))) << op;
+        refused = refused && eperm;
+    }
+    EXPECT_NE(out.find("Disk quota exceeded"), std::string::npos) << out;
+    EXPECT_NE(out.find("into /workspace/fill/big"), std::string::npos) << out;
+    std::error_code ec;
+    std::uintmax_t written = 0;
+    for (const auto& e : fs::recursive_directory_iterator(ws / "fill", ec))
+        if (e.is_regular_file(ec)) written += e.file_size(ec);
+    EXPECT_LE(written, 17u << 20) << "the sandbox wrote past its 16 MiB limit";
+    if (refused && written <= (17u << 20)) summary().refused();
+    std::printf("nested subvolume: 5/5 ioctls %s; %.1f MiB written under a 16 MiB limit\n",
+                refused ? "refused (EPERM)" : "NOT refused", static_cast<double>(written) / (1 << 20));
+    EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
+}
+
 // The same limit where it cannot be enforced: the project directory is a plain directory
 // (made before, or on a file system without quotas the daemon can set). A sandbox that was
 // promised a limit must not run without one silently. Outcome: the start is refused with the

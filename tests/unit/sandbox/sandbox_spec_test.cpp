@@ -10,6 +10,7 @@
 #include "docker/container_spec.hpp"
 #include "nostr/hex.hpp"
 #include "sandbox/sandbox_spec.hpp"
+#include "sandbox/seccomp_profile.hpp"
 #include "environment.hpp"
 
 namespace tenex::sandbox {
@@ -77,7 +78,8 @@ TEST(SandboxSpec, HardenedByDefault) {
     EXPECT_NE(c.tmpfs.at("/tmp").find("size=268435456"), std::string::npos);
     EXPECT_EQ(c.cap_drop, (std::vector<std::string>{"ALL"}));
     EXPECT_TRUE(c.cap_add.empty());
-    EXPECT_EQ(c.security_opt, (std::vector<std::string>{"no-new-privileges:true"}));
+    // no-new-privileges, and the profile that refuses nested btrfs subvolumes (every container).
+    EXPECT_EQ(c.security_opt, (std::vector<std::string>{"no-new-privileges:true", "seccomp=" + *sandbox_seccomp_profile()}));
     EXPECT_TRUE(c.init);
     EXPECT_EQ(c.memory_bytes, 2LL << 30);
     EXPECT_EQ(c.memory_swap_bytes, c.memory_bytes);  // no swap unless set
@@ -309,7 +311,9 @@ TEST(SandboxSpec, RendersToACreateBodyWithTheHardening) {
     EXPECT_EQ(hc.at("PidsLimit"), 512);
     EXPECT_EQ(hc.at("ReadonlyRootfs"), true);
     EXPECT_EQ(hc.at("CapDrop"), nlohmann::json::array({"ALL"}));
-    EXPECT_EQ(hc.at("SecurityOpt"), nlohmann::json::array({"no-new-privileges:true"}));
+    ASSERT_EQ(hc.at("SecurityOpt").size(), 2u);
+    EXPECT_EQ(hc.at("SecurityOpt")[0], "no-new-privileges:true");
+    EXPECT_TRUE(hc.at("SecurityOpt")[1].get<std::string>().starts_with("seccomp={"));
     EXPECT_EQ(hc.at("Init"), true);
     EXPECT_EQ(hc.at("NetworkMode"), s.network.network_name);
     EXPECT_TRUE(hc.at("Tmpfs").contains("/tmp"));
