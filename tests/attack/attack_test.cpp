@@ -326,6 +326,49 @@ TEST_F(Attack, ALinkedTenexDirectoryGetsNothingWrittenOutside) {
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
 }
 
+// Partial item: one MCP tool definition with an unterminated quote failed the whole
+// project's load, so a single bad (or hostile) kind 4200 event listed by a project kept it
+// from ever starting. Outcome: the project starts; its good tool is in .tenex/mcp.json; the
+// broken one is left out, with the reason in the daemon's log.
+TEST_F(Attack, ABrokenMcpDefinitionIsSkippedAndTheProjectStillStarts) {
+    write_policy("sleep 60");
+    const fs::path ws = prepare_workspace("e2e-mcp");
+    start_daemon();
+    auto publish_tool = [&](const std::string& name, const std::string& command) {
+        nostr::UnsignedEvent u;
+        u.kind = 4200;
+        u.content = name;
+        u.tags = {{"name", name}, {"command", command}};
+        auto ev = nostr::sign_event(u, *owner_);
+        EXPECT_TRUE(ev);
+        publish(*ev);
+        return ev ? ev->id : std::string();
+    };
+    const std::string good = publish_tool("Good Tool", "node server.js --stdio");
+    const std::string broken = publish_tool("Broken Quote", "node 'unterminated");
+    nostr::UnsignedEvent project;
+    project.kind = 31933;
+    project.content = "a project listing a broken tool";
+    project.tags = {{"d", "e2e-mcp"}, {"title", "E2E mcp"}, {"mcp", good}, {"mcp", broken}};
+    auto event = nostr::sign_event(project, *owner_);
+    ASSERT_TRUE(event);
+    publish(*event);
+    const std::string address = "31933:" + owner_->pub.hex() + ":e2e-mcp";
+    publish_message(*owner_, address, "start with your tools");
+    summary().tried();
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << daemon_->log();
+    std::ifstream in(ws / ".tenex" / "mcp.json");
+    const auto mcp = nlohmann::json::parse(in, nullptr, false);
+    ASSERT_TRUE(mcp.is_object()) << "no .tenex/mcp.json";
+    EXPECT_TRUE(mcp["servers"].contains("good-tool")) << mcp.dump();
+    EXPECT_EQ(mcp["servers"]["good-tool"]["args"], nlohmann::json::array({"server.js", "--stdio"}));
+    EXPECT_FALSE(mcp["servers"].contains("broken-quote")) << mcp.dump();
+    EXPECT_NE(daemon_->log().find("broken-quote: command has an unterminated single quote"), std::string::npos)
+        << daemon_->log();
+    if (!mcp["servers"].contains("broken-quote")) summary().refused();
+    EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
+}
+
 // Partial item: /workspace had no disk limit at all (512 MiB written to the host disk by one
 // sandbox; resources.disk only sized the writable layer, and only on overlay2 over xfs with
 // pquota). Now the projects path on btrfs makes each project directory a subvolume whose
