@@ -187,16 +187,22 @@ std::string EndToEnd::publish_project(const nostr::Keys& owner, const std::strin
     return "31933:" + owner.pub.hex() + ":" + d;
 }
 
-nostr::Event EndToEnd::publish_message(const nostr::Keys& author, const std::string& address,
-                                       const std::string& text, std::uint32_t kind) {
+nostr::Event EndToEnd::sign_message(const nostr::Keys& author, const std::string& address,
+                                    const std::string& text, std::uint32_t kind) {
     nostr::UnsignedEvent u;
     u.kind = kind;
     u.content = text;
     u.tags = {{"a", address}};
     auto ev = nostr::sign_event(u, author);
     EXPECT_TRUE(ev);
-    publish(*ev);
     return *ev;
+}
+
+nostr::Event EndToEnd::publish_message(const nostr::Keys& author, const std::string& address,
+                                       const std::string& text, std::uint32_t kind) {
+    auto ev = sign_message(author, address, text, kind);
+    publish(ev);
+    return ev;
 }
 
 std::vector<docker::ContainerSummary> EndToEnd::containers() const {

@@ -72,6 +72,9 @@ protected:
     // `address`; returns the event.
     nostr::Event publish_message(const nostr::Keys& author, const std::string& address,
                                  const std::string& text, std::uint32_t kind = 1);
+    // The same event, signed but not published.
+    nostr::Event sign_message(const nostr::Keys& author, const std::string& address,
+                              const std::string& text, std::uint32_t kind = 1);
     void publish(const nostr::Event& event);
 
     // The daemon's containers (all states).

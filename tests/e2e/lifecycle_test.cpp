@@ -162,13 +162,7 @@ TEST_F(Lifecycle, WhatAProjectPublishesThroughItsGatewayKeepsItAwakeButItsStatus
     ASSERT_TRUE(inside.wait_connected(1, 5s));
     const auto agent = nostr::Keys::generate();  // a key of the runtime's own, bound on first use
     auto publish_inside = [&](std::uint32_t kind, const std::string& text) {
-        nostr::UnsignedEvent u;
-        u.kind = kind;
-        u.content = text;
-        u.tags = {{"a", address}};
-        auto ev = nostr::sign_event(u, agent);
-        ASSERT_TRUE(ev);
-        auto ok = inside.publish(*ev, 5s).get();
+        auto ok = inside.publish(sign_message(agent, address, text, kind), 5s).get();
         ASSERT_FALSE(ok.relays.empty());
         ASSERT_TRUE(ok.relays.front().accepted) << ok.relays.front().message;
     };
