@@ -43,8 +43,9 @@ inline constexpr const char* kSubscription = "tenex-monitor";
 inline constexpr std::uint32_t kHeartbeatKind = 24012;
 inline constexpr auto kHeartbeatInterval = std::chrono::seconds(30);
 inline constexpr auto kTickInterval = std::chrono::seconds(2);
-// Engine stats for the per-project metrics: one sample of every running container this often.
-inline constexpr auto kUsageInterval = std::chrono::seconds(10);
+// Engine stats for the per-project metrics: one sample of every running container this often
+// (one stats call per container: at 10 s, 100 idle projects cost the daemon 1.8% of a core).
+inline constexpr auto kUsageInterval = std::chrono::seconds(30);
 
 struct Daemon::Impl final : ControlPlane {
     struct Incoming {

@@ -53,7 +53,7 @@ TEST_F(ProjectMetrics, PresentWithTheEnginesFiguresAndGoneOnceTheProjectIsForgot
     const auto memory = series("tenex_project_memory_bytes", address);
     ASSERT_TRUE(eventually([&] { return value(running) == 1.0; }, 10s)) << http_get(http_port_, "/metrics").body;
     // Engine stats come every 10 s (the first on the tick after the start).
-    ASSERT_TRUE(eventually([&] { return value(memory).value_or(0) > 0; }, 30s))
+    ASSERT_TRUE(eventually([&] { return value(memory).value_or(0) > 0; }, 60s))
         << http_get(http_port_, "/metrics").body;
     EXPECT_LT(*value(memory), 64.0 * 1024 * 1024);
     EXPECT_EQ(value(series("tenex_project_memory_limit_bytes", address)), 64.0 * 1024 * 1024);
