@@ -530,7 +530,13 @@ TEST_F(ExecEventsCli, EventsFollowReceivesNewEventsLiveWithinTheFollowerCap) {
     follower.stop();
     start_api({.listen = "127.0.0.1:0", .events = &events_});
     Follower fresh({"events", "-f", "--tail", "0", "--http", http_});
-    std::this_thread::sleep_for(500ms);
+    // It is following once it shows an event recorded after it started (the CLI's start-up
+    // takes seconds under the sanitizers, so no fixed sleep).
+    int polls = 0;
+    ASSERT_TRUE(wait_for([&] {
+        if (polls++ % 20 == 0) record("tick");  // every 200 ms
+        return fresh.out().find(" tick ") != std::string::npos;
+    }, 20s)) << fresh.out();
     record("stopped");
     ASSERT_TRUE(wait_for([&] { return fresh.out().find(" stopped ") != std::string::npos; }, 10s)) << fresh.out();
     EXPECT_EQ(fresh.out().find(" started "), std::string::npos) << fresh.out();
