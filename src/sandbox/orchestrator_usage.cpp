@@ -1,11 +1,19 @@
 // Per-project resource usage: one-shot stats of every running container, kept for snapshot().
+#include <algorithm>
+#include <atomic>
 #include <future>
+#include <optional>
+#include <thread>
 
 #include "sandbox/orchestrator_detail.hpp"
 
 namespace tenex::sandbox {
 
 using namespace detail;
+
+namespace {
+constexpr std::size_t kStatsThreads = 8;
+}  // namespace
 
 std::future<Status> Orchestrator::refresh_usage() {
     auto done = std::make_shared<std::promise<Status>>();
@@ -15,14 +23,24 @@ std::future<Status> Orchestrator::refresh_usage() {
         for (auto& [key, e] : entries_)
             if (e->state == ProjectState::running) running.emplace_back(key, e->container_id);
         submit([this, done, running] {
-            std::vector<std::future<docker::DResult<docker::ContainerStats>>> stats;
-            for (const auto& r : running)
-                stats.push_back(std::async(std::launch::async,
-                                           [this, id = r.second] { return engine_.stats(id); }));
+            // A one-shot stats call waits for the engine's next collection (about 1 s), so
+            // they run side by side, but on at most kStatsThreads threads: with hundreds of
+            // projects a thread each cost the daemon memory (an allocator arena per thread)
+            // and CPU every sample.
+            std::vector<std::optional<docker::DResult<docker::ContainerStats>>> stats(running.size());
+            std::atomic<std::size_t> next{0};
+            auto drain = [&] {
+                for (std::size_t i; (i = next.fetch_add(1)) < running.size();)
+                    stats[i] = engine_.stats(running[i].second);
+            };
+            std::vector<std::thread> threads;
+            for (std::size_t t = 1; t < std::min(running.size(), kStatsThreads); ++t) threads.emplace_back(drain);
+            drain();
+            for (auto& t : threads) t.join();
             std::vector<std::pair<std::size_t, ProjectUsage>> got;
             std::string errors;
             for (std::size_t i = 0; i < stats.size(); ++i) {
-                auto s = stats[i].get();
+                auto& s = *stats[i];
                 if (!s) {
                     errors += (errors.empty() ? "" : "; ") + s.error().describe();
                     continue;
