@@ -32,6 +32,7 @@ void register_import(CLI::App& root, Context& ctx);
 // Operator commands that talk to a running daemon over its HTTP API (ops.cpp).
 void register_ps(CLI::App& root, Context& ctx);
 void register_stop(CLI::App& root, Context& ctx);
+void register_forget(CLI::App& root, Context& ctx);
 void register_restart(CLI::App& root, Context& ctx);
 void register_logs(CLI::App& root, Context& ctx);
 void register_exec(CLI::App& root, Context& ctx);

@@ -25,6 +25,7 @@ constexpr tenex::cli::RegisterFn kCommands[] = {
     tenex::cli::register_import,
     tenex::cli::register_ps,
     tenex::cli::register_stop,
+    tenex::cli::register_forget,
     tenex::cli::register_restart,
     tenex::cli::register_logs,
     tenex::cli::register_exec,

@@ -339,7 +339,8 @@ void run_action(const OpsArgs& a, Context& ctx, const std::string& action) {
     auto j = json::parse(reply->body, nullptr, false);
     auto v = daemon::project_view_from_json(j);
     if (!v) return fail({1, "bad answer from the daemon: " + v.error().message});
-    std::printf("%s %s: %s%s%s\n", action == "stop" ? "stopped" : "restarted",
+    std::printf("%s %s: %s%s%s\n",
+                action == "stop" ? "stopped" : action == "restart" ? "restarted" : "forgotten",
                 v->status.project.address().c_str(), sandbox::to_string(v->status.state).c_str(),
                 v->status.container_id.empty() ? "" : " ",
                 v->status.container_id.substr(0, 12).c_str());
@@ -601,6 +602,16 @@ void register_stop(CLI::App& root, Context& ctx) {
     add_endpoint_options(cmd, *a);
     cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
     cmd->callback([a, &ctx] { run_action(*a, ctx, "stop"); });
+}
+
+void register_forget(CLI::App& root, Context& ctx) {
+    auto a = std::make_shared<OpsArgs>();
+    auto* cmd = root.add_subcommand(
+        "forget", "Stop a project's container and drop the project from the daemon's list and /metrics");
+    add_endpoint_options(cmd, *a);
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
+    cmd->footer("Its workspace, keys and history stay; the next message for it starts it again.");
+    cmd->callback([a, &ctx] { run_action(*a, ctx, "forget"); });
 }
 
 void register_restart(CLI::App& root, Context& ctx) {

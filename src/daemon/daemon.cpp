@@ -597,15 +597,26 @@ void Daemon::Impl::note_if_started(const std::string& key, const sandbox::Projec
 // A project that published through its gateway since the last tick is at work: its idle and
 // pause timers start again, as for a trigger (an agent on a long task that no new message
 // started is not frozen or stopped under it). Gateway::activity says which events count.
+void Daemon::Impl::forgotten(const sandbox::ProjectStatus& last) {
+    const std::string key = last.project.address();
+    observe(key, last);
+    (void)state->upsert_project({.address = key, .status = sandbox::to_string(last.state),
+                                 .container_id = {}, .updated_at = unix_now()});
+    (void)state->add_history(key, {.at = unix_now(), .what = "forgotten", .detail = "on operator request"});
+    last_states.erase(key);
+    last_wake_seconds.erase(key);
+}
+
 void Daemon::Impl::touch_working_projects() {
     if (!gateway) return;
-    for (auto& [key, count] : gateway->activity()) {
-        auto& seen = gateway_activity[key];
-        if (count == seen) continue;
-        seen = count;
+    auto now = gateway->activity();  // a closed project's count is gone from it
+    for (const auto& [key, count] : now) {
+        auto seen = gateway_activity.find(key);
+        if (seen != gateway_activity.end() && seen->second == count) continue;
         if (auto address = nostr::Address::parse(key))
             orchestrator->touch({.owner = address->pubkey, .d = address->identifier});
     }
+    gateway_activity = std::move(now);
 }
 
 void Daemon::Impl::tick() {

@@ -70,18 +70,27 @@ Health Daemon::Impl::health() {
     return h;
 }
 
-Result<ProjectView> Daemon::Impl::control(const std::string& project, bool restart) {
+Result<ProjectView> Daemon::Impl::control(const std::string& project, Control what) {
     auto ref = sandbox::parse_address(project);
     if (!ref) return ref.error();
-    auto done = restart ? orchestrator->restart(*ref) : orchestrator->stop(*ref);
+    auto done = what == Control::stop      ? orchestrator->stop(*ref)
+                : what == Control::restart ? orchestrator->restart(*ref)
+                                           : orchestrator->forget(*ref);
     auto status = done.get();
     if (!status) return status.error();
-    spdlog::info("{} {} on operator request", ref->address(), restart ? "restarted" : "stopped");
+    if (what == Control::forget) {
+        // Its gateway secret is revoked now rather than at its next start (there may be none).
+        if (gateway) gateway->close_project(ref->address());
+        post([this, s = *status] { forgotten(s); });
+    }
+    spdlog::info("{} {} on operator request", ref->address(),
+                 what == Control::stop ? "stopped" : what == Control::restart ? "restarted" : "forgotten");
     return view_of(*status);
 }
 
-Result<ProjectView> Daemon::Impl::stop(const std::string& project) { return control(project, false); }
-Result<ProjectView> Daemon::Impl::restart(const std::string& project) { return control(project, true); }
+Result<ProjectView> Daemon::Impl::stop(const std::string& project) { return control(project, Control::stop); }
+Result<ProjectView> Daemon::Impl::restart(const std::string& project) { return control(project, Control::restart); }
+Result<ProjectView> Daemon::Impl::forget(const std::string& project) { return control(project, Control::forget); }
 
 Status Daemon::Impl::logs(const std::string& project, const LogOptions& options,
                           const std::function<bool(std::string_view)>& sink) {

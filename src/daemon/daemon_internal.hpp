@@ -100,6 +100,7 @@ struct Daemon::Impl final : ControlPlane {
     Health health() override;
     Result<ProjectView> stop(const std::string& project) override;
     Result<ProjectView> restart(const std::string& project) override;
+    Result<ProjectView> forget(const std::string& project) override;
     Status logs(const std::string& project, const LogOptions& options,
                 const std::function<bool(std::string_view)>& sink) override;
     Result<std::string> exec_create(const std::string& project, const ExecRequest& request) override;
@@ -110,7 +111,11 @@ struct Daemon::Impl final : ControlPlane {
     ProjectView view_of(const sandbox::ProjectStatus& status);
     // Lifecycle events (GET /events): what changed since the last sample of a project.
     void observe(const std::string& key, const sandbox::ProjectStatus& s);
-    Result<ProjectView> control(const std::string& project, bool restart);
+    enum class Control { stop, restart, forget };
+    Result<ProjectView> control(const std::string& project, Control what);
+    // Daemon thread: a project the orchestrator dropped (forget): its last state is observed
+    // (the stop is told like any other) and recorded, and the daemon's maps let go of it.
+    void forgotten(const sandbox::ProjectStatus& last);
 
     DaemonConfig config{};
     ConfigReloader reloader{};

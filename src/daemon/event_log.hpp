@@ -15,7 +15,7 @@
 //   failed             the project cannot be started (the orchestrator gave up)
 //   start-failed       a trigger's start did not reach running (workspace, policy, engine)
 //   refused            a trigger was refused before any start (e.g. a bad project address)
-//   stop-requested, restart-requested   an operator asked through the API
+//   stop-requested, restart-requested, forget-requested   an operator asked through the API
 //   exec               an operator ran a process in the sandbox (argv[0] and user; never args)
 // States are sampled every daemon tick (2 s) and when a start finishes, so a change shorter
 // than that may show as one event (e.g. a quick crash and restart as `restarted`).

@@ -1211,12 +1211,11 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
     auto arg = decode_segment(parts[1]);
     if (!arg) return send_error(res, 400, "malformed percent-encoding in the project");
     std::string action = parts.size() == 3 ? std::string(parts[2]) : std::string();
-    if (!action.empty() && action != "stop" && action != "restart" && action != "logs" &&
-        action != "exec")
+    const bool control_action = action == "stop" || action == "restart" || action == "forget";
+    if (!action.empty() && !control_action && action != "logs" && action != "exec")
         return send_error(res, 404, "no such endpoint");
     if ((action.empty() || action == "logs") && !get) return method_not_allowed("GET");
-    if ((action == "stop" || action == "restart" || action == "exec") && !post)
-        return method_not_allowed("POST");
+    if ((control_action || action == "exec") && !post) return method_not_allowed("POST");
 
     // httplib calls this before reading a body: refuse one, so an action never runs for a
     // request that is still (or never) sending data.
@@ -1238,13 +1237,15 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
     const std::string address = found.view.status.project.address();
     if (action.empty()) return send_json(res, 200, to_json(found.view));
     if (action == "exec") return run_exec(req, found.view, res);
-    if (action == "stop" || action == "restart") {
+    if (control_action) {
         spdlog::info("http: {} requested for {}", action, address);
         if (options_.events)
             options_.events->record({.seq = 0, .at_ms = 0, .type = action + "-requested", .project = address,
                                      .container = found.view.status.container_id.substr(0, 12),
                                      .exit_code = {}, .reason = "operator"});
-        auto r = action == "stop" ? control_.stop(address) : control_.restart(address);
+        auto r = action == "stop"    ? control_.stop(address)
+                 : action == "restart" ? control_.restart(address)
+                                       : control_.forget(address);
         if (!r) return send_error(res, 500, action + " failed: " + r.error().message);
         return send_json(res, 200, to_json(*r));
     }

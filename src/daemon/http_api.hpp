@@ -8,6 +8,7 @@
 //   GET  /projects/{project}           200 to_json(view) | 404 unknown | 400 bad | 409 ambiguous
 //   POST /projects/{project}/stop      200 to_json(view after) | 404 | 400 | 409 | 500
 //   POST /projects/{project}/restart   200 to_json(view after) | 404 | 400 | 409 | 500
+//   POST /projects/{project}/forget    200 to_json(view after: stopped) | 404 | 400 | 409 | 500
 //   GET  /projects/{project}/logs?follow=1&tail=N
 //                                      200 chunked text/plain (stdout and stderr, in order)
 //   POST /projects/{project}/exec?cmd=A&cmd=B...&tty=0|1&user=UID:GID&stdin=0|1
@@ -134,6 +135,9 @@ public:
     // project: the full address "31933:<owner>:<d>" of a listed project.
     virtual Result<ProjectView> stop(const std::string& project) = 0;
     virtual Result<ProjectView> restart(const std::string& project) = 0;
+    // stop(), then the daemon drops the project from its list (and /metrics) until a message
+    // wakes it again; its workspace, keys and history stay. The view is the last one it had.
+    virtual Result<ProjectView> forget(const std::string& project) = 0;
     // Streams the project's container logs (stdout+stderr, demultiplexed text) into sink until
     // done (or, with follow, until sink returns false, options.stop is requested or the
     // container ends). sink returns false once the HTTP client is gone; that is detected on

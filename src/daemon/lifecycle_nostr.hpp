@@ -34,7 +34,7 @@ inline constexpr std::uint32_t kLifecycleKind = 24013;
 inline constexpr std::uint32_t kLifecycleStateKind = 34013;
 
 // The Nostr state of an operator event; nullopt for the types not told on Nostr (adopted,
-// stop-requested, restart-requested, exec).
+// stop-requested, restart-requested, forget-requested, exec).
 std::optional<std::string> nostr_state(const LifecycleEvent& event);
 
 // The unsigned event of `kind` (kLifecycleKind or kLifecycleStateKind) for one that has a

@@ -1005,6 +1005,7 @@ void Gateway::close_project(const std::string& address) {
             impl_->project_secret.erase(it);
         }
         impl_->resumable.erase(address);
+        impl_->activity.erase(address);
     }
     impl_->inbox->wake_revalidate();
 }

@@ -103,7 +103,7 @@ public:
     // Updates a project's keys without touching its secret (the daemon learns new agents).
     void update_project(ProjectKeys keys);
     // Revokes the project's secret and closes its connections; its keys stay known, so other
-    // projects go on not seeing its events.
+    // projects go on not seeing its events. Its activity count (below) goes too.
     void close_project(const std::string& address);
     // The daemon routed `event` to project `address` (a message that wakes it, typically).
     // When no connection of the project has a live subscription that matches it, the gateway

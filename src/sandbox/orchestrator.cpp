@@ -145,11 +145,20 @@ void Orchestrator::touch(const ProjectRef& project) {
     });
 }
 
-StatusFuture Orchestrator::stop(const ProjectRef& project) {
+StatusFuture Orchestrator::stop(const ProjectRef& project) { return stop_or_forget(project, false); }
+
+StatusFuture Orchestrator::forget(const ProjectRef& project) { return stop_or_forget(project, true); }
+
+StatusFuture Orchestrator::stop_or_forget(const ProjectRef& project, bool forget) {
     auto waiter = std::make_shared<Waiter>();
     auto future = waiter->get_future();
-    if (!post([this, project, waiter] {
+    if (!post([this, project, waiter, forget] {
+            if (forget && !entries_.count(project.address())) {
+                waiter->set_value(make_error("unknown project " + project.address()));
+                return;
+            }
             Entry& e = entry(project);
+            e.forget = forget;
             e.stop_waiters.push_back(std::move(*waiter));
             e.want_stop = true;
             e.want_running = false;

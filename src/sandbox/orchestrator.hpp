@@ -47,6 +47,10 @@ class Orchestrator {
     void touch(const ProjectRef& project);
     // Graceful stop (stop signal, the policy's stop timeout, SIGKILL), then removal.
     StatusFuture stop(const ProjectRef& project);
+    // stop(), and then the orchestrator drops the project: it leaves snapshot() (and so `ps`
+    // and /metrics) until a trigger brings it back. A kept container is removed too. Fails
+    // for a project the orchestrator does not have.
+    StatusFuture forget(const ProjectRef& project);
     // Stops (when running) and starts again; resets backoff and the crash-loop window.
     StatusFuture restart(const ProjectRef& project);
     // The policies may have changed (the daemon reloaded them): every running project reads
@@ -104,6 +108,9 @@ class Orchestrator {
     void progress(Entry& e);
     void settle(Entry& e);
     void fail_waiters(Entry& e, const std::string& reason);
+    StatusFuture stop_or_forget(const ProjectRef& project, bool forget);
+    // Drops a project that forget() asked for, once it has nothing left (owner thread).
+    void drop_if_forgotten(const std::string& key);
     void on_exited(Entry& e, std::optional<int> exit_code, bool oom_killed);
     bool reload_policy(Entry& e);
     struct Due {

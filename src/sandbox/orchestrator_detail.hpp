@@ -96,6 +96,7 @@ struct Orchestrator::Entry {
     bool kill_seen = false;  // someone else stopped or killed the container (a kill event)
     bool want_running = false;
     bool want_stop = false;
+    bool forget = false;  // forget(): dropped from entries_ once stopped without a container
     bool force_replace = false;
     bool next_is_restart = false;
     bool policy_reload = false;  // policies_changed() since this project was last looked at

@@ -139,6 +139,7 @@ void Orchestrator::finish_stop(const std::string& key, const std::string& contai
         e.last_error = "stop failed: " + result.error().describe();
         spdlog::warn("orchestrator: {}: {}", key, e.last_error);
         e.want_stop = false;
+        e.forget = false;  // it still has its container
         fail_waiters(e, e.last_error);
         settle(e);
         return;

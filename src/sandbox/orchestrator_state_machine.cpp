@@ -27,6 +27,7 @@ void Orchestrator::trigger(Entry& e) {
     e.last_trigger_unix_ms = unix_ms_now();
     e.want_running = true;
     e.want_stop = false;
+    e.forget = false;
     e.checked = false;
     e.pause_refused = false;
     if (e.state == ProjectState::crash_looping || e.state == ProjectState::failed) {
@@ -139,10 +140,24 @@ bool Orchestrator::reload_policy(Entry& e) {
     return true;
 }
 
+void Orchestrator::drop_if_forgotten(const std::string& key) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    const Entry& e = *it->second;
+    if (!e.forget || e.busy || e.queued || e.checking || e.state != ProjectState::stopped || e.kept ||
+        !e.container_id.empty() || !e.waiters.empty() || !e.stop_waiters.empty())
+        return;  // a trigger came in between, or something is still in flight
+    spdlog::info("orchestrator: {} forgotten", key);
+    entries_.erase(it);
+}
+
 // Answers every waiter with the current status.
 void Orchestrator::settle(Entry& e) {
     if (e.want_running && e.state != ProjectState::starting && e.state != ProjectState::stopping)
         e.want_running = false;
+    // Dropped by a message of its own (the callers still hold e), posted before the waiters
+    // are answered so that whatever they ask next sees it gone.
+    if (e.forget && e.state == ProjectState::stopped) post([this, key = e.key] { drop_if_forgotten(key); });
     auto s = status_of(e);
     for (auto& w : e.waiters) w.set_value(s);
     e.waiters.clear();

@@ -1,10 +1,9 @@
 // Per-project metrics end to end (issue 20): the daemon as a process, the embedded relay, the
 // real engine and the probe. A project woken by a message has its series in /metrics with
 // the engine's figures (running, memory in use, the policy's memory limit, CPU time, the
-// wake latency); stopped, it keeps them (state stopped, no memory); once the daemon no longer
-// has the project (a restarted daemon that found no container of it), they are gone.
-// (The daemon has no operation yet that forgets a project while it runs; the removal of a
-// project's series from a live registry is tested in tests/unit/daemon/metrics_test.cpp.)
+// wake latency); stopped, it keeps them (state stopped, no memory); forgotten
+// (`tenex-sandbox forget`), they are gone, as from a restarted daemon that found no
+// container of it; a message brings the project and its series back.
 #include <signal.h>
 
 #include <fstream>
@@ -52,7 +51,7 @@ TEST_F(ProjectMetrics, PresentWithTheEnginesFiguresAndGoneOnceTheProjectIsForgot
     const auto running = series("tenex_project_state", address, ",state=\"running\"");
     const auto memory = series("tenex_project_memory_bytes", address);
     ASSERT_TRUE(eventually([&] { return value(running) == 1.0; }, 10s)) << http_get(http_port_, "/metrics").body;
-    // Engine stats come every 10 s (the first on the tick after the start).
+    // Engine stats come every 30 s (the first on the tick after the start).
     ASSERT_TRUE(eventually([&] { return value(memory).value_or(0) > 0; }, 60s))
         << http_get(http_port_, "/metrics").body;
     EXPECT_LT(*value(memory), 64.0 * 1024 * 1024);
@@ -86,6 +85,32 @@ TEST_F(ProjectMetrics, PresentWithTheEnginesFiguresAndGoneOnceTheProjectIsForgot
     EXPECT_EQ(value(in_running), ran) << "time in running counted while stopped";
     EXPECT_GE(value(series("tenex_project_state_seconds_total", address, ",state=\"stopped\"")).value_or(0), 2);
     ASSERT_TRUE(eventually([&] { return containers().empty(); }, 20s));
+
+    // Woken again, then forgotten while it runs: the container goes, and so do the project's
+    // series and its entry in /projects, at once.
+    const auto again = publish_message(*owner_, address, "again");
+    ASSERT_TRUE(eventually([&] { return reply_to(again, address).has_value(); }, 60s)) << daemon_->log();
+    ASSERT_TRUE(eventually([&] { return value(running) == 1.0; }, 10s));
+    auto forget = relay::testing::run_program(test::tenex_binary().string(),
+                                              {"forget", "e2e-metrics", "--http", "127.0.0.1:" + std::to_string(http_port_)});
+    ASSERT_EQ(forget.exit_code, 0) << forget.out;
+    EXPECT_NE(forget.out.find("forgotten " + address + ": stopped"), std::string::npos) << forget.out;
+    EXPECT_TRUE(containers().empty());
+    EXPECT_EQ(http_get(http_port_, "/projects").body.find(address), std::string::npos);
+    ASSERT_TRUE(eventually([&] { return !mentions(address); }, 5s)) << http_get(http_port_, "/metrics").body;
+    auto unknown = relay::testing::run_program(  // stderr into the output
+        "/bin/sh", {"-c", test::tenex_binary().string() + " forget e2e-metrics --http 127.0.0.1:" +
+                              std::to_string(http_port_) + " 2>&1"});
+    EXPECT_EQ(unknown.exit_code, 1);
+    EXPECT_NE(unknown.out.find("unknown project"), std::string::npos) << unknown.out;
+    // A message brings it back, series and all.
+    const auto back = publish_message(*owner_, address, "back");
+    ASSERT_TRUE(eventually([&] { return reply_to(back, address).has_value(); }, 60s)) << daemon_->log();
+    ASSERT_TRUE(eventually([&] { return value(running) == 1.0; }, 10s));
+    ASSERT_EQ(relay::testing::run_program(test::tenex_binary().string(),
+                                          {"stop", "e2e-metrics", "--http", "127.0.0.1:" + std::to_string(http_port_)})
+                  .exit_code,
+              0);
 
     // A new daemon finds no container of the project: it does not know it, and /metrics
     // has no series of it (nor does /projects list it).

@@ -217,7 +217,7 @@ TEST_F(HttpApiTest, UnknownAmbiguousAndBadProjects) {
     EXPECT_TRUE(control_.recorded().empty());  // nothing reached the control plane
 }
 
-TEST_F(HttpApiTest, StopAndRestartCallTheControlPlaneWithTheFullAddress) {
+TEST_F(HttpApiTest, StopRestartAndForgetCallTheControlPlaneWithTheFullAddress) {
     auto r = post("/projects/alpha/stop");
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
@@ -230,9 +230,16 @@ TEST_F(HttpApiTest, StopAndRestartCallTheControlPlaneWithTheFullAddress) {
     ASSERT_EQ(calls.size(), 2u);
     EXPECT_EQ(calls[0], "stop 31933:" + kOwnerA + ":alpha");
     EXPECT_EQ(calls[1], "restart 31933:" + kOwnerB + ":shared");
+    r = post("/projects/alpha/forget");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(json::parse(r->body)["state"], "stopped");
+    ASSERT_EQ(control_.recorded().size(), 3u);
+    EXPECT_EQ(control_.recorded()[2], "forget 31933:" + kOwnerA + ":alpha");
     EXPECT_EQ(client().Get("/projects/alpha/stop")->status, 405);
+    EXPECT_EQ(client().Get("/projects/alpha/forget")->status, 405);
     EXPECT_EQ(post("/projects/alpha/logs")->status, 405);
-    EXPECT_EQ(control_.recorded().size(), 2u);
+    EXPECT_EQ(control_.recorded().size(), 3u);
     control_.fail_actions = true;
     r = post("/projects/alpha/restart");
     expect_json_error(r, 500);

@@ -66,6 +66,7 @@ public:
     Health health() override { return health_value; }
     Result<ProjectView> stop(const std::string& p) override { return act("stop", p); }
     Result<ProjectView> restart(const std::string& p) override { return act("restart", p); }
+    Result<ProjectView> forget(const std::string& p) override { return act("forget", p); }
 
     Status logs(const std::string& project, const LogOptions& o,
                 const std::function<bool(std::string_view)>& sink) override {
@@ -179,8 +180,8 @@ private:
         if (fail_actions) return make_error("the engine said no");
         for (auto v : views)
             if (v.status.project.address() == p) {
-                v.status.state = what == "stop" ? sandbox::ProjectState::stopped
-                                                : sandbox::ProjectState::running;
+                v.status.state = what == "restart" ? sandbox::ProjectState::running
+                                                   : sandbox::ProjectState::stopped;
                 return v;
             }
         return make_error("not found");

@@ -89,7 +89,7 @@ TEST_F(OpsCli, PsJsonIsTheProjectsJson) {
     EXPECT_EQ(j[3]["state"], "stopped");
 }
 
-TEST_F(OpsCli, StopAndRestart) {
+TEST_F(OpsCli, StopRestartAndForget) {
     auto r = run({"stop", "alpha", "--http", http_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("stopped 31933:" + kOwnerA + ":alpha"), std::string::npos) << r.out;
@@ -97,10 +97,14 @@ TEST_F(OpsCli, StopAndRestart) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("restarted 31933:" + kOwnerB + ":shared: running"), std::string::npos)
         << r.out;
+    r = run({"forget", "alpha", "--http", http_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("forgotten 31933:" + kOwnerA + ":alpha: stopped"), std::string::npos) << r.out;
     auto calls = control_.recorded();
-    ASSERT_EQ(calls.size(), 2u);
+    ASSERT_EQ(calls.size(), 3u);
     EXPECT_EQ(calls[0], "stop 31933:" + kOwnerA + ":alpha");
     EXPECT_EQ(calls[1], "restart 31933:" + kOwnerB + ":shared");
+    EXPECT_EQ(calls[2], "forget 31933:" + kOwnerA + ":alpha");
 }
 
 TEST_F(OpsCli, UnknownOrAmbiguousProjectIsAnError) {

@@ -57,6 +57,7 @@ class FakeEngine : public Engine {
     // Like the engine: a stop of a paused container cannot deliver the stop signal (its
     // processes are frozen) and ends in SIGKILL after the timeout (137); counted as such.
     docker::DStatus stop(const std::string& id, int) override {
+        std::this_thread::sleep_for(stop_call_latency);
         std::lock_guard lock(mu);
         ++stops;
         auto it = containers.find(id);
@@ -201,6 +202,7 @@ class FakeEngine : public Engine {
     std::chrono::milliseconds create_latency{0};
     std::chrono::milliseconds start_latency{0};
     std::chrono::milliseconds stop_latency{0};  // shutdown's stop_and_remove only
+    std::chrono::milliseconds stop_call_latency{0};  // stop()
     std::atomic<int> stop_calls{0};
     std::atomic<long> last_stop_budget{0};  // ms
     bool ignore_filters = false;

@@ -249,5 +249,60 @@ TEST_F(OrchestratorPauseTest, ShutdownStoppingProjectsRemovesPausedAndKeptContai
     EXPECT_EQ(engine_.paused_stops.load(), 0);
 }
 
+// forget(): the project's container goes whatever state it waits in (running, paused, kept),
+// the project leaves the snapshot, and a trigger brings it back with a new container.
+TEST_F(OrchestratorPauseTest, ForgetRemovesTheContainerInEveryStateAndDropsTheProject) {
+    Orchestrator orch(options(), engine_);
+    const auto running = project("forget-running");
+    const auto paused = project("forget-paused");
+    const auto kept = project("forget-kept");
+    run_until_kept(orch, kept);
+    ASSERT_TRUE(orch.ensure_running(paused).get());
+    advance(11s);
+    ASSERT_TRUE(eventually([&] { return state(orch, paused) == ProjectState::paused; }));
+    ASSERT_TRUE(orch.ensure_running(running).get());
+    ASSERT_EQ(engine_.count(), 3u);
+
+    for (const auto& p : {running, paused, kept}) {
+        auto r = orch.forget(p).get();
+        ASSERT_TRUE(r) << p.d << ": " << r.error().message;
+        EXPECT_EQ(r->state, ProjectState::stopped) << p.d;
+        EXPECT_FALSE(orch.status(p)) << p.d << " still known";
+    }
+    EXPECT_EQ(engine_.count(), 0u);
+    EXPECT_TRUE(orch.snapshot().empty());
+    EXPECT_EQ(engine_.paused_stops.load(), 0);  // thawed before its stop signal
+
+    // Unknown now: forgetting it again is an error and changes nothing.
+    auto again = orch.forget(running).get();
+    ASSERT_FALSE(again);
+    EXPECT_NE(again.error().message.find("unknown project"), std::string::npos) << again.error().message;
+    EXPECT_TRUE(orch.snapshot().empty());
+
+    // A trigger brings it back, with a new container.
+    auto back = orch.ensure_running(kept).get();
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->state, ProjectState::running);
+    EXPECT_EQ(back->last_wake, "create");
+    EXPECT_EQ(orch.snapshot().size(), 1u);
+}
+
+// A trigger that comes while the forget's stop is in flight keeps the project.
+TEST_F(OrchestratorPauseTest, ATriggerDuringTheForgetKeepsTheProject) {
+    Orchestrator orch(options(), engine_);
+    const auto p = project("forget-raced");
+    ASSERT_TRUE(orch.ensure_running(p).get());
+    engine_.stop_call_latency = 300ms;
+    auto forgotten = orch.forget(p);
+    std::this_thread::sleep_for(50ms);
+    auto wanted = orch.ensure_running(p);
+    ASSERT_TRUE(forgotten.get());
+    auto s = wanted.get();
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_EQ(s->state, ProjectState::running);
+    ASSERT_TRUE(orch.status(p));
+    EXPECT_EQ(orch.snapshot().size(), 1u);
+}
+
 }  // namespace
 }  // namespace tenex::sandbox
