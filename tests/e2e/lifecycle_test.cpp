@@ -5,6 +5,7 @@
 // a policy change replaces the kept container; a restarted daemon adopts a paused one.
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -213,5 +214,74 @@ TEST_F(Lifecycle, ARestartedDaemonAdoptsAPausedContainerAsPaused) {
     EXPECT_EQ(containers().size(), 1u);
 }
 
+// What happened to a sandbox reaches its owner on Nostr: an OOM kill and a crash loop (with
+// the last exit code) as kind 24013 (ephemeral: seen live), the last state as kind 34013 (kept
+// by the relay), both read by nostr-tools, an implementation that is not ours, which verifies
+// each event's id and signature (client.mjs exits 3 on one that does not verify).
+TEST_F(Lifecycle, OomAndCrashLoopAreToldOnNostrSignedByTheDaemonAndVerifiedByNostrTools) {
+    TENEX_REQUIRE_RELAY_PEERS();
+    write_policy("oom", "oom",
+                 "args: [alloc, \"256\", hold]\nresources:\n  memory: 32Mi\nnetwork:\n  mode: none\n"
+                 "lifecycle:\n  restart: never\n");
+    write_policy("loop", "loop",
+                 "args: [exit, \"3\"]\nnetwork:\n  mode: none\n"
+                 "lifecycle:\n  restart: on-failure\n  backoff_initial: 100ms\n"
+                 "  crash_loop_threshold: 2\n  crash_loop_window: 1m\n");
+    start_daemon();
+    const std::string daemon_pubkey =
+        nlohmann::json::parse(http_get(http_port_, "/healthz").body)["pubkey"].get<std::string>();
+    const std::string oom = publish_project(*owner_, "oom");
+    const std::string loop = publish_project(*owner_, "loop");
+
+    // nostr-tools listens for the daemon's live events before anything happens.
+    const auto ready = dir_->path() / "listener-ready";
+    const nlohmann::json live = {{"kinds", {24013}}, {"authors", {daemon_pubkey}}};
+    relay::testing::RunResult heard;
+    std::jthread listener([&] {  // joined however the test ends
+        heard = relay::testing::run_node("client.mjs", {"listen", relay_url_, live.dump(), "30", ready.string()});
+    });
+    ASSERT_TRUE(eventually([&] { return fs::exists(ready); }, 20s)) << "nostr-tools did not subscribe";
+
+    publish_message(*owner_, oom, "use too much memory");
+    publish_message(*owner_, loop, "exit at once");
+    ASSERT_TRUE(eventually([&] { return state_of(loop) == "crash-looping"; }, 60s)) << daemon_->log();
+    ASSERT_TRUE(eventually([&] { return state_of(oom) == "failed"; }, 30s)) << daemon_->log();
+    listener.join();  // it listens for 30 s: long after the crash loop
+    ASSERT_EQ(heard.exit_code, 0) << heard.out;
+
+    auto tag = [](const nlohmann::json& ev, const std::string& name) -> std::string {
+        for (const auto& t : ev["tags"])
+            if (t.size() >= 2 && t[0] == name) return t[1];
+        return "";
+    };
+    std::vector<nlohmann::json> oom_events, loop_events;
+    for (const auto& line : relay::testing::lines(heard.out)) {
+        auto ev = nlohmann::json::parse(line);
+        EXPECT_EQ(ev["pubkey"], daemon_pubkey);
+        EXPECT_EQ(tag(ev, "p"), owner_->pub.hex());
+        if (tag(ev, "a") == oom) oom_events.push_back(ev);
+        if (tag(ev, "a") == loop) loop_events.push_back(ev);
+    }
+    auto count = [&](const std::vector<nlohmann::json>& events, const std::string& state) {
+        return std::count_if(events.begin(), events.end(), [&](const auto& ev) { return tag(ev, "state") == state; });
+    };
+    // One event per transition: one OOM kill, one crash loop however long it loops.
+    EXPECT_EQ(count(oom_events, "oom-killed"), 1) << heard.out;
+    EXPECT_EQ(count(loop_events, "crash-looping"), 1) << heard.out;
+    for (const auto& ev : loop_events)
+        if (tag(ev, "state") == "crash-looping") {
+            EXPECT_EQ(tag(ev, "exit"), "3");
+            // Never container output: the content is the lifecycle line, not the probe's.
+            EXPECT_EQ(ev["content"].get<std::string>().find("exit_code="), std::string::npos);
+        }
+
+    // The last state, kept by the relay for a client that connects later.
+    const nlohmann::json last = {{"kinds", {34013}}, {"authors", {daemon_pubkey}}, {"#d", {loop}}};
+    auto stored = relay::testing::run_node("client.mjs", {"query", relay_url_, last.dump()});
+    ASSERT_EQ(stored.exit_code, 0) << stored.out;
+    auto kept = relay::testing::lines(stored.out);
+    ASSERT_EQ(kept.size(), 1u) << stored.out;
+    EXPECT_EQ(tag(nlohmann::json::parse(kept[0]), "state"), "crash-looping");
+}
 }  // namespace
 }  // namespace tenex::e2e

@@ -3,6 +3,9 @@
 //       signs with nostr-tools, publishes, prints the event JSON on stdout (exit 1 if refused)
 //   node client.mjs publish-many URL SECRET_HEX KIND COUNT CREATED_AT   (created_at + i each)
 //   node client.mjs query URL FILTER_JSON     prints stored events (one JSON per line) until EOSE
+//   node client.mjs listen URL FILTER_JSON SECONDS READY_FILE
+//       live events too (ephemeral kinds are never stored): creates READY_FILE at EOSE, prints
+//       every event for SECONDS, then exits 0 (3 on an event that does not verify)
 //   node client.mjs sign SECRET_HEX COUNT     prints COUNT signed kind-1 events, one per line
 import { finalizeEvent, verifyEvent } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
@@ -53,6 +56,18 @@ if (cmd === 'publish') {
     },
     oneose() { clearTimeout(timer); relay.close(); process.exit(0); },
   });
+} else if (cmd === 'listen') {
+  const [url, filter, seconds, readyFile] = args;
+  const { writeFileSync } = await import('node:fs');
+  const relay = await Relay.connect(url);
+  relay.subscribe([JSON.parse(filter)], {
+    onevent(ev) {
+      if (!verifyEvent(ev)) { console.error(`bad event ${ev.id}`); process.exit(3); }
+      console.log(JSON.stringify(ev));
+    },
+    oneose() { writeFileSync(readyFile, 'ready\n'); },
+  });
+  setTimeout(() => { relay.close(); process.exit(0); }, Number(seconds) * 1000);
 } else if (cmd === 'sign') {
   const [sk, count] = args;
   const now = Math.floor(Date.now() / 1000);
@@ -60,6 +75,6 @@ if (cmd === 'publish') {
   for (let i = 0; i < Number(count); i++) lines.push(JSON.stringify(sign(sk, 1, `bench event ${i} ` + 'x'.repeat(i % 200), now - (i % 1000))));
   process.stdout.write(lines.join('\n') + '\n');
 } else {
-  console.error('usage: client.mjs publish|query|sign ...');
+  console.error('usage: client.mjs publish|publish-many|query|listen|sign ...');
   process.exit(64);
 }
