@@ -15,7 +15,14 @@
 // real time from the trigger to the answer "running". Every container carries
 // tenex.bench=wake and is removed at the end. Prints Markdown (bench/results/wake.md).
 //
+// With `idle [projects=100] [seconds=30]` it measures instead what idle projects cost: N probe
+// projects started by one orchestrator, then over SECONDS while all run and again once
+// pause_after has frozen them all: the containers' CPU time (the engine's stats, the sum of
+// their cgroups' usage) and memory in use, and the CPU time of the engine's own processes
+// (dockerd, containerd, the shims) from /proc.
+//
 // usage: bench_wake [rounds=20] [none|egress]
+//        bench_wake idle [projects=100] [seconds=30]
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +31,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -110,9 +119,100 @@ docker::ContainerSpec spec_of(const ProjectRef& p, const std::string& daemon_id)
     return c;
 }
 
+// utime + stime (seconds) of the engine's processes: dockerd, containerd and the shims.
+double engine_cpu_seconds() {
+    double ticks = 0;
+    for (const auto& d : std::filesystem::directory_iterator("/proc")) {
+        const auto name = d.path().filename().string();
+        if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+        std::ifstream in(d.path() / "stat");
+        std::string text((std::istreambuf_iterator<char>(in)), {});
+        auto open = text.find('('), close = text.rfind(')');
+        if (open == std::string::npos || close == std::string::npos) continue;
+        const auto comm = text.substr(open + 1, close - open - 1);
+        if (comm != "dockerd" && comm != "containerd" && comm.rfind("containerd-shim", 0) != 0) continue;
+        std::istringstream f(text.substr(close + 2));
+        std::string v;
+        for (int i = 3; i <= 15 && f >> v; ++i)
+            if (i == 14 || i == 15) ticks += std::atof(v.c_str());
+    }
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+struct IdleSample {
+    double container_cpu_s = 0;  // the containers' CPU time (their cgroups), summed
+    double memory_mib = 0;       // memory in use (page cache excluded), summed
+    std::size_t sampled = 0;     // containers with a sample
+};
+
+IdleSample sample_idle(Orchestrator& orch) {
+    (void)orch.refresh_usage().get();
+    IdleSample s;
+    for (const auto& p : orch.snapshot())
+        if (p.usage && p.usage->container_id == p.container_id) {
+            s.container_cpu_s += p.usage->cpu_seconds;
+            s.memory_mib += static_cast<double>(p.usage->memory_used) / (1 << 20);
+            ++s.sampled;
+        }
+    return s;
+}
+
+// The idle mode: N projects running, then the same N paused.
+int idle_mode(bench::EngineRun& env, int n, int seconds) {
+    DockerEngine engine(*env.client);
+    Clocked clock;
+    Orchestrator orch(clock.options("bench-wake-idle-" + g_run), engine);
+    std::vector<ProjectRef> projects;
+    std::vector<StatusFuture> started;
+    for (int i = 0; i < n; ++i) {
+        projects.push_back(project("idle-" + std::to_string(i)));
+        started.push_back(orch.ensure_running(projects.back()));
+    }
+    int running = 0;
+    for (auto& f : started) running += f.get() ? 1 : 0;
+    std::this_thread::sleep_for(5s);  // start-up work settles
+    auto measure = [&](const char* what) {
+        const auto a = sample_idle(orch);
+        const double e0 = engine_cpu_seconds();
+        const auto t0 = BenchClock::now();
+        std::this_thread::sleep_for(std::chrono::seconds(seconds));
+        const double wall = ms_since(t0) / 1000.0;
+        const double e1 = engine_cpu_seconds();
+        const auto b = sample_idle(orch);
+        std::printf("| %s | %zu | %.3f%% | %.1f MiB | %.2f%% |\n", what, b.sampled,
+                    100.0 * (b.container_cpu_s - a.container_cpu_s) / wall, b.memory_mib,
+                    100.0 * (e1 - e0) / wall);
+    };
+    std::printf("%d probe projects (`sleep`, 64 MiB, 0.5 CPU, network none), %d running after the "
+                "start; each state measured over %d s\n\n",
+                n, running, seconds);
+    std::printf("| state | containers sampled | their CPU (sum, %% of one core) | their memory in use (sum) | "
+                "engine CPU (dockerd, containerd, shims) |\n|---|---|---|---|---|\n");
+    measure("running");
+    clock.advance(10min + 1s);  // past pause_after
+    int paused = 0;
+    for (const auto& p : projects) paused += wait_for(orch, p, ProjectState::paused, false) ? 1 : 0;
+    std::this_thread::sleep_for(2s);
+    measure(("paused (" + std::to_string(paused) + ")").c_str());
+    orch.shutdown(true);
+    return running == n && paused == n ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "idle") {
+        auto env = bench::open_engine_run("wake");
+        if (!env) return 1;
+        g_run = env->run;
+        g_root = env->root;
+        const std::string bench_filter = kBenchLabel + "=" + kBenchValue;
+        env->remove_labelled(bench_filter);
+        const int rc = idle_mode(*env, argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 30);
+        env->remove_labelled(bench_filter);
+        std::filesystem::remove_all(g_root);
+        return rc;
+    }
     const int rounds = argc > 1 ? std::atoi(argv[1]) : 20;
     g_egress = argc > 2 && std::string(argv[2]) == "egress";
     auto env = bench::open_engine_run("wake");

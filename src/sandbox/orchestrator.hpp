@@ -70,7 +70,8 @@ class Orchestrator {
     // exited ones, removes those of projects the policy provider no longer knows. Leaves
     // every container without this daemon's labels alone.
     std::future<Status> reconcile();
-    // One-shot stats of every running container (in parallel; ~1 s), kept for snapshot().
+    // One-shot stats of every running or paused container (~1 s each, 8 at a time), kept for
+    // snapshot().
     std::future<Status> refresh_usage();
 
     // Wiring for the Engine's /events stream (see OrchestratorEvents).

@@ -1,4 +1,4 @@
-// Per-project resource usage: one-shot stats of every running container, kept for snapshot().
+// Per-project resource usage: one-shot stats of every running or paused container, kept for snapshot().
 #include <algorithm>
 #include <atomic>
 #include <future>
@@ -21,7 +21,8 @@ std::future<Status> Orchestrator::refresh_usage() {
     bool posted = post([this, done] {
         std::vector<std::pair<std::string, std::string>> running;  // key, container id
         for (auto& [key, e] : entries_)
-            if (e->state == ProjectState::running) running.emplace_back(key, e->container_id);
+            if (e->state == ProjectState::running || e->state == ProjectState::paused)
+                running.emplace_back(key, e->container_id);  // a paused one still holds its memory
         submit([this, done, running] {
             // A one-shot stats call waits for the engine's next collection (about 1 s), so
             // they run side by side, but on at most kStatsThreads threads: with hundreds of
