@@ -14,6 +14,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "gateway/bindings.hpp"
@@ -82,6 +83,34 @@ constexpr std::size_t kLiveBacklog = 256;
 constexpr std::size_t kLiveSeen = 4096;
 constexpr const char* kLiveSub = "gw-live";  // gw-live-0, gw-live-1, ...
 constexpr std::size_t kLiveChunk = 10;
+
+// The keys of the live routing index (Impl::live_index). An event can match a filter only if
+// it has the filter's key, so a live event is tried only against the subscriptions filed under
+// one of its own keys instead of against every subscription of every connection:
+//   tag conditions: "#<letter>:<value>" for each value of the filter's first tag letter;
+//   else authors: "@<pubkey>" each; else ids: "=<id>" each; else kinds: "k<kind>" each;
+//   else none: the filter is tried against every live event.
+std::vector<std::string> filter_keys(const nostr::Filter& f) {
+    std::vector<std::string> keys;
+    if (!f.tags.empty()) {
+        const auto& [letter, values] = *f.tags.begin();
+        for (const auto& v : values) keys.push_back(std::string("#") + letter + ":" + v);
+    } else if (f.authors) {
+        for (const auto& a : *f.authors) keys.push_back("@" + a);
+    } else if (f.ids) {
+        for (const auto& id : *f.ids) keys.push_back("=" + id);
+    } else if (f.kinds) {
+        for (auto k : *f.kinds) keys.push_back("k" + std::to_string(k));
+    }
+    return keys;
+}
+
+std::vector<std::string> event_keys(const nostr::Event& e) {
+    std::vector<std::string> keys{"@" + e.pubkey, "=" + e.id, "k" + std::to_string(e.kind)};
+    for (const auto& t : e.tags)
+        if (t.size() >= 2 && t[0].size() == 1) keys.push_back("#" + t[0] + ":" + t[1]);
+    return keys;
+}
 
 bool all_live_only(const std::vector<nostr::Filter>& filters) {
     return std::all_of(filters.begin(), filters.end(), [](const nostr::Filter& f) { return f.limit && *f.limit == 0; });
@@ -232,6 +261,12 @@ struct Gateway::Impl {
     std::vector<std::string> live_keys;  // each live upstream subscription's filters as sent (serialized)
     std::unordered_set<std::string> live_seen;  // live event ids already routed (copies from other relays)
     std::deque<std::string> live_seen_order;
+    // Live routing: every open subscription (session, id) filed under the keys of its filters
+    // (filter_keys); one with a filter that has no key in live_unkeyed. Rebuilt with the live
+    // union (refresh_live), which runs after every REQ, CLOSE and disconnect.
+    using LiveRef = std::pair<std::uint64_t, std::string>;
+    std::unordered_map<std::string, std::vector<LiveRef>> live_index;
+    std::vector<LiveRef> live_unkeyed;
     std::deque<std::pair<std::uint64_t, std::string>> stored_queue;  // (session, sub id)
     std::size_t stored_in_flight{0};
     struct Held {
@@ -472,6 +507,7 @@ struct Gateway::Impl {
     // Sends the live union of every open subscription upstream where it changed, in
     // subscriptions of at most kLiveChunk filters (relays cap filters per REQ too).
     void refresh_live() {
+        rebuild_live_index();
         std::vector<nostr::Filter> all;
         for (const auto& [id, s] : sessions)
             if (s->authed && !s->ws.killed() && !s->closing)
@@ -498,6 +534,28 @@ struct Gateway::Impl {
             live_keys.pop_back();
         }
     }
+    // Files every subscription under its keys (see live_index).
+    void rebuild_live_index() {
+        live_index.clear();
+        live_unkeyed.clear();
+        for (const auto& [id, s] : sessions)
+            for (const auto& [sub_id, sub] : s->subs) {
+                std::vector<std::string> keys;
+                bool unkeyed = false;
+                for (const auto& f : sub.filters) {
+                    auto k = filter_keys(f);
+                    if (k.empty()) unkeyed = true;
+                    keys.insert(keys.end(), std::make_move_iterator(k.begin()), std::make_move_iterator(k.end()));
+                }
+                if (unkeyed) {
+                    live_unkeyed.emplace_back(id, sub_id);
+                    continue;
+                }
+                std::sort(keys.begin(), keys.end());
+                keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+                for (auto& k : keys) live_index[std::move(k)].emplace_back(id, sub_id);
+            }
+    }
     static std::string live_sub_id(std::size_t i) { return std::string(kLiveSub) + "-" + std::to_string(i); }
 
     // A live event: to every open subscription it matches, once.
@@ -508,14 +566,29 @@ struct Gateway::Impl {
             live_seen.erase(live_seen_order.front());
             live_seen_order.pop_front();
         }
-        for (auto& [id, s] : sessions) {
-            if (!s->authed || s->closing || s->ws.killed()) continue;
-            for (auto& [sub_id, sub] : s->subs) {
-                if (!nostr::matches_any(sub.filters, e)) continue;
-                if (sub.eose_sent) deliver(*s, sub_id, sub, e);
-                else if (!sub.stored_ids.count(e.id) && sub.live_backlog.size() < kLiveBacklog)
-                    sub.live_backlog.push_back(e);
-            }
+        // The subscriptions filed under the event's keys (each once, in session and id order),
+        // then each one's own filters decide.
+        std::vector<const LiveRef*> candidates;
+        for (const auto& key : event_keys(e))
+            if (auto it = live_index.find(key); it != live_index.end())
+                for (const auto& ref : it->second) candidates.push_back(&ref);
+        for (const auto& ref : live_unkeyed) candidates.push_back(&ref);
+        std::sort(candidates.begin(), candidates.end(), [](const LiveRef* a, const LiveRef* b) { return *a < *b; });
+        candidates.erase(std::unique(candidates.begin(), candidates.end(),
+                                     [](const LiveRef* a, const LiveRef* b) { return *a == *b; }),
+                         candidates.end());
+        for (const LiveRef* ref : candidates) {
+            auto sit = sessions.find(ref->first);
+            if (sit == sessions.end()) continue;
+            Session& s = *sit->second;
+            if (!s.authed || s.closing || s.ws.killed()) continue;
+            auto it = s.subs.find(ref->second);
+            if (it == s.subs.end()) continue;
+            Sub& sub = it->second;
+            if (!nostr::matches_any(sub.filters, e)) continue;
+            if (sub.eose_sent) deliver(s, ref->second, sub, e);
+            else if (!sub.stored_ids.count(e.id) && sub.live_backlog.size() < kLiveBacklog)
+                sub.live_backlog.push_back(e);
         }
     }
 

@@ -49,7 +49,13 @@ Result<std::vector<std::string>> HostNetworkEnforcer::enforce(const std::string&
     std::vector<std::string> hosts;
     std::vector<ProxyRoute> routes;
     std::vector<OpenPort> open;
-    if (plan.mode == NetworkMode::egress && !plan.forwards.empty()) {
+    // isolated: the relay gateway's forwarder is the one destination it may have (the plan
+    // holds no other; anything else would be a way out of an isolated network).
+    if (plan.mode == NetworkMode::isolated)
+        for (const auto& f : plan.forwards)
+            if (f.name != kGatewayName)
+                return make_error("mode isolated forwards nothing but the relay gateway, not " + f.name);
+    if ((plan.mode == NetworkMode::egress || plan.mode == NetworkMode::isolated) && !plan.forwards.empty()) {
         if (network.gateways.empty() || network.subnets.empty())
             return make_error("network " + network.name + " has no IPv4 gateway");
         std::map<std::string, std::string> address_of;  // name -> host address
@@ -82,7 +88,7 @@ Result<std::vector<std::string>> HostNetworkEnforcer::enforce(const std::string&
     auto proxy = std::make_unique<EgressProxy>(project);
     if (auto started = proxy->start(routes); !started) return make_error(started.error().message);
     p.proxy = std::move(proxy);
-    spdlog::info("egress: {}: {} forwarder(s) on {}", project, routes.size(), bridge);
+    spdlog::info("{}: {}: {} forwarder(s) on {}", to_string(plan.mode), project, routes.size(), bridge);
     return hosts;
 }
 

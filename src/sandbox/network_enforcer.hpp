@@ -1,6 +1,7 @@
 // The host side of the isolated and egress network modes (see policies/README.md):
-// packet filtering of everything that enters the host from a project's bridge, and for
-// egress the forwarders that are the only way out. Called from the orchestrator's workers.
+// packet filtering of everything that enters the host from a project's bridge, and the
+// forwarders that are the only way out: for egress its allowed names and relays (or the relay
+// gateway), for isolated the relay gateway alone (relays: true). Called from the orchestrator's workers.
 #pragma once
 
 #include <cstdint>

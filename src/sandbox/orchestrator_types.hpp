@@ -104,8 +104,8 @@ struct OrchestratorOptions {
     // Where TENEX runtime projects (policies with tenex.llm) keep their global directory:
     // <runtime_root>/<container name>, persistent across restarts. Empty: such projects fail.
     std::filesystem::path runtime_root{};
-    // The daemon's relay gateway on host loopback (0: none). With one, egress projects with
-    // network.relays: true reach the gateway instead of the relays, and each container start
+    // The daemon's relay gateway on host loopback (0: none). With one, egress and isolated projects
+    // with network.relays: true reach the gateway (never the relays), and each container start
     // asks gateway_secret for the project's new secret (called on worker threads).
     std::uint16_t gateway_port = 0;
     std::function<std::string(const ProjectRef&)> gateway_secret{};

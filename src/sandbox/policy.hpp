@@ -49,7 +49,7 @@ struct Resources {
 struct Network {
     NetworkMode mode = NetworkMode::none;
     std::vector<HostPort> allow{};  // egress only
-    bool relays = false;            // egress only: the daemon's own relays are reachable too
+    bool relays = false;            // egress, isolated: the daemon's relay gateway (egress: or its relays)
     // Events per second (and burst) the container may publish through its gateway; 0: the
     // daemon's gateway.writes_per_second / gateway.write_burst.
     std::int64_t relay_writes_per_second = 0;

@@ -42,18 +42,25 @@ void cross_checks(ResolvedPolicy& r) {
         add(r.provenance.count("network.allow") ? "network.allow" : "network.mode",
             "mode egress needs at least one host:port in network.allow (or relays: true)",
             Severity::error);
+    // The relay gateway is served where the project has a network of its own (isolated,
+    // egress); see policies/GATEWAY.md.
+    const bool gateway_mode = p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress;
     if (p.network.mode == NetworkMode::none && p.network.relays)
         add("network.relays",
             "ignored: mode none has no network, so the container cannot reach the daemon's Nostr "
-            "gateway; use mode egress with relays: true",
+            "gateway; use mode isolated or egress with relays: true",
             Severity::warning);
-    else if (p.network.mode != NetworkMode::egress && p.network.relays)
-        add("network.relays", "ignored: relays only applies to mode egress (mode is " +
-                                  to_string(p.network.mode) + ")",
+    else if (p.network.mode == NetworkMode::open && p.network.relays)
+        add("network.relays",
+            "ignored: mode open gets no Nostr gateway: its container is on the shared default "
+            "bridge, where the gateway's forwarder (and its secret, in plain text) would be "
+            "reachable by every container on that bridge, and it reaches relays directly anyway, "
+            "so the gateway could not be its only Nostr peer; use mode isolated or egress with "
+            "relays: true",
             Severity::warning);
     for (const char* key : {"network.relay_writes_per_second", "network.relay_write_burst"})
-        if (r.provenance.count(key) && !(p.network.mode == NetworkMode::egress && p.network.relays))
-            add(key, "ignored: the container has no relay gateway (needs mode egress with relays: true)",
+        if (r.provenance.count(key) && !(gateway_mode && p.network.relays))
+            add(key, "ignored: the container has no relay gateway (needs mode isolated or egress with relays: true)",
                 Severity::warning);
     if (p.network.mode != NetworkMode::egress && !p.network.allow.empty())
         add("network.allow", "ignored: the allowlist only applies to mode egress (mode is " +
@@ -208,7 +215,14 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     std::vector<std::string> allow;
     for (const auto& hp : p.network.allow) allow.push_back(hp.to_string());
     out.emplace_back("network.allow", join(allow));
-    out.emplace_back("network.relays", p.network.relays ? "true" : "false");
+    std::string relays = p.network.relays ? "true" : "false";
+    if (p.network.relays && p.network.mode == NetworkMode::isolated)
+        relays += " (the daemon's relay gateway, the one thing the container reaches)";
+    else if (p.network.relays && p.network.mode == NetworkMode::egress)
+        relays += " (the daemon's relay gateway; its relays when the gateway is off)";
+    else if (p.network.relays)
+        relays += " (ignored in mode " + to_string(p.network.mode) + ")";
+    out.emplace_back("network.relays", relays);
     out.emplace_back("network.relay_writes_per_second", p.network.relay_writes_per_second == 0
                                                             ? "(the daemon's gateway.writes_per_second)"
                                                             : std::to_string(p.network.relay_writes_per_second));

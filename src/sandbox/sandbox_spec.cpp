@@ -293,20 +293,26 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
             c.network_mode = net.network_name;
             break;
     }
-    if (p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress)
-        net.bridge = bridge_name(ctx.project);
+    const bool own_network = p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress;
+    if (own_network) net.bridge = bridge_name(ctx.project);
     auto add_forward = [&net](const Forward& f) {
         for (const auto& g : net.forwards)
             if (g.name == f.name && g.port == f.port) return;
         net.forwards.push_back(f);
     };
+    // The gateway is served in the two modes with a network of the project's own: egress, and
+    // isolated, where its forwarder is the one thing the container reaches. Not in open: the
+    // default bridge is shared (the forwarder and the secret would be on a segment every
+    // container there reaches) and an open container reaches relays directly anyway.
     if (p.network.mode == NetworkMode::egress) {
         net.allow = p.network.allow;
-        auto& add = add_forward;
         for (const auto& a : p.network.allow)
-            add(Forward{.name = a.host, .port = a.port, .target_host = a.host,
-                        .target_port = a.port, .trusted = false});
-        if (p.network.relays && ctx.gateway_port != 0) {
+            add_forward(Forward{.name = a.host, .port = a.port, .target_host = a.host,
+                                .target_port = a.port, .trusted = false});
+    }
+    if (own_network && p.network.relays) {
+        auto& add = add_forward;
+        if (ctx.gateway_port != 0) {
             // The gateway: the container's only Nostr peer, scoped to its project.
             add(Forward{.name = kGatewayName, .port = ctx.gateway_port, .target_host = "127.0.0.1",
                         .target_port = ctx.gateway_port, .trusted = true});
@@ -319,7 +325,9 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
                 gateway_env = base + (ctx.secrets == SecretMode::read ? ctx.gateway_secret : kRedactedGatewaySecret);
             }
             out.container_relays = {gateway_env.value_or(net.relay_urls.back())};
-        } else if (p.network.relays) {
+        } else if (p.network.mode == NetworkMode::egress) {
+            // The gateway is off: the daemon's relays themselves (never in isolated, which
+            // reaches no relay).
             int index = 0;
             for (const auto& url : ctx.relays) {
                 auto route = relay_route(url, ++index);

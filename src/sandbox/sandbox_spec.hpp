@@ -25,7 +25,8 @@ inline constexpr const char* kLabelPolicyDigest = "tenex.policy-digest";
 inline constexpr const char* kWorkspace = "/workspace";
 
 inline constexpr const char* kBridgeNameOption = "com.docker.network.bridge.name";
-// The name the daemon's relay gateway has inside a container (egress with relays: true).
+// The name the daemon's relay gateway has inside a container (egress or isolated with
+// relays: true).
 inline constexpr const char* kGatewayName = "tenex-gateway";
 // What stands for the gateway secret in redacted specs and digests.
 inline constexpr const char* kRedactedGatewaySecret = "<gateway secret>";
@@ -49,8 +50,9 @@ struct NetworkPlan {
     std::string bridge{};            // its host interface name (<= 15 chars)
     bool internal = false;           // create it with Internal: true (no route out)
     std::vector<HostPort> allow{};   // egress: the only destinations the enforcer lets through
-    std::vector<Forward> forwards{};       // egress: allow entries and the daemon's relays
-    std::vector<std::string> relay_urls{};  // egress + relays: the relays (or the gateway, its
+    std::vector<Forward> forwards{};       // egress: allow entries and the daemon's relays (or
+                                           // its gateway); isolated: the gateway or nothing
+    std::vector<std::string> relay_urls{};  // relays: true: the relays (or the gateway, its
                                             // secret redacted) as seen from inside
     bool operator==(const NetworkPlan&) const = default;
 };

@@ -2,7 +2,12 @@
 // hardened container per project (the probe image in Nostr mode, under the local-mode policy
 // of examples/policies/), the probe's reply comes back on the relay, hostile input starts
 // nothing, and a kill -9 of the daemon loses and duplicates nothing.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -12,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "docker/exec.hpp"
+#include "docker/networks.hpp"
 #include "e2e_fixture.hpp"
 #include "node_peer.hpp"
 #include "relay/server.hpp"
@@ -150,6 +157,123 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     EXPECT_EQ(ps.exit_code, 0);
     EXPECT_NE(ps.out.find("e2e-hello"), std::string::npos) << ps.out;
     EXPECT_NE(ps.out.find("running"), std::string::npos) << ps.out;
+}
+
+// `/tenex-probe connect IP PORT MS` run inside a running probe container: "connect=ok ..." or
+// "connect=failed ...".
+std::string connect_inside(const docker::Client& client, const std::string& container,
+                           const std::string& ip, int port) {
+    auto exec = docker::create_exec(client, container,
+                                    {.cmd = {"/tenex-probe", "connect", ip, std::to_string(port), "1500"},
+                                     .user = {}, .tty = false, .attach_stdin = false});
+    if (!exec) return "exec: " + exec.error().describe();
+    std::string out;
+    auto st = docker::start_exec(client, *exec, false, [&](docker::LogStream, std::string_view chunk) {
+        out.append(chunk);
+        return true;
+    });
+    if (!st) return "exec: " + st.error().describe();
+    return out;
+}
+
+// A TCP listener on every host address; pending() tells whether a connection reached it.
+class AnyListener {
+public:
+    AnyListener() {
+        fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_ANY);
+        ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 && listen(fd_, 16) == 0;
+        socklen_t len = sizeof sa;
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+        port_ = ntohs(sa.sin_port);
+    }
+    ~AnyListener() { close(fd_); }
+    bool ok() const { return ok_; }
+    int port() const { return port_; }
+    int accepted() {
+        for (int c; (c = accept(fd_, nullptr, nullptr)) >= 0;) {
+            close(c);
+            ++accepted_;
+        }
+        return accepted_;
+    }
+
+private:
+    int fd_ = -1;
+    bool ok_ = false;
+    int port_ = 0;
+    int accepted_ = 0;
+};
+
+// Mode isolated with relays: true: the container's one peer is its gateway (the same forwarder
+// as in egress), through which the probe reads its message (REQ) and publishes its reply
+// (EVENT, OK); every other host port, the default bridge and the outside stay out of reach.
+TEST_F(EndToEnd, AnIsolatedProjectReachesItsGatewayAndNothingElse) {
+    if (geteuid() != 0) GTEST_SKIP() << "mode isolated needs root (iptables)";
+    const std::string d_suffix = "gw-isolated";
+    const std::string address = "31933:" + owner_->pub.hex() + ":e2e-" + d_suffix;
+    {
+        std::ofstream out(dir_->path() / "policies" / "isolated.yaml");
+        out << "match:\n  address: " << address << "\nnetwork:\n  mode: isolated\n  relays: true\n";
+    }
+    AnyListener host;
+    ASSERT_TRUE(host.ok());
+    start_daemon();
+    ASSERT_EQ(publish_project(*owner_, d_suffix), address);
+    publish_message(*owner_, address, "wake up");
+
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << "no container";
+    const auto container = running_for(address).front();
+    auto info = docker::inspect_container(*docker_, container.id);
+    ASSERT_TRUE(info) << info.error().describe();
+    EXPECT_TRUE(info->spec.network_mode.starts_with("tenex-net-")) << info->spec.network_mode;
+    auto net = docker::inspect_network(*docker_, info->spec.network_mode);
+    ASSERT_TRUE(net) << net.error().describe();
+    EXPECT_TRUE(net->internal);
+    // Exactly one name reachable: the gateway, on its network's host-side address.
+    ASSERT_EQ(info->spec.extra_hosts.size(), 1u);
+    ASSERT_TRUE(info->spec.extra_hosts[0].starts_with("tenex-gateway:")) << info->spec.extra_hosts[0];
+    const std::string gateway_ip = info->spec.extra_hosts[0].substr(14);
+    ASSERT_FALSE(net->gateways.empty());
+    EXPECT_EQ(gateway_ip, net->gateways[0]);
+    const std::string prefix = "TENEX_RELAYS=ws://tenex-gateway:" + std::to_string(gateway_port_) + "/";
+    const auto relays = std::find_if(info->spec.env.begin(), info->spec.env.end(),
+                                     [&](const std::string& e) { return e.starts_with(prefix); });
+    ASSERT_NE(relays, info->spec.env.end());
+    EXPECT_EQ(relays->size(), prefix.size() + 64) << "the per-start secret";
+
+    // The probe is connected through its gateway; a message sent now reaches it live (its REQ
+    // asks only for messages from its start on, so the one that woke it may be too old on a
+    // loaded machine) and its reply is accepted upstream (EVENT, OK).
+    ASSERT_TRUE(eventually([&] { return metric("tenex_gateway_connections") == 1; }, 30s));
+    const auto message = publish_message(*owner_, address, "hello, isolated probe");
+    std::optional<nostr::Event> reply;
+    ASSERT_TRUE(eventually([&] { return (reply = reply_to(message, address)).has_value(); }, 60s))
+        << "no reply from the probe";
+    EXPECT_GE(metric("tenex_gateway_writes_accepted"), 1);
+    auto keys = nlohmann::json::parse(http_get(http_port_, "/projects").body)[0]["gateway_keys"];
+    ASSERT_EQ(keys.size(), 1u) << keys.dump();
+    EXPECT_EQ(keys[0], reply->pubkey);
+    EXPECT_EQ(nlohmann::json::parse(http_get(http_port_, "/projects").body)[0]["network_mode"], "isolated");
+
+    // The gateway's port is open from inside; nothing else is.
+    auto out = connect_inside(*docker_, container.id, gateway_ip, gateway_port_);
+    EXPECT_NE(out.find("connect=ok"), std::string::npos) << out;
+    auto bridge = docker::inspect_network(*docker_, "bridge");
+    ASSERT_TRUE(bridge && !bridge->gateways.empty());
+    for (const auto& [ip, port] : std::vector<std::pair<std::string, int>>{
+             {gateway_ip, host.port()},      // a host service on the network's own host address
+             {gateway_ip, relay_port_},      // the relay's port (it listens on loopback)
+             {gateway_ip, http_port_},       // the daemon's API port
+             {bridge->gateways[0], host.port()},  // docker0's address
+             {bridge->gateways[0], gateway_port_},
+             {"192.0.2.1", 443}}) {          // the outside (TEST-NET-1: no route anyway)
+        out = connect_inside(*docker_, container.id, ip, port);
+        EXPECT_NE(out.find("connect=failed"), std::string::npos) << ip << ":" << port << " " << out;
+    }
+    EXPECT_EQ(host.accepted(), 0);
 }
 
 TEST_F(EndToEnd, HostileEventsStartNothingAndAreCounted) {

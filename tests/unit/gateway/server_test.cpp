@@ -159,6 +159,38 @@ TEST_F(GatewayTest, EachProjectSeesOnlyItsOwnStoredAndLiveEvents) {
     EXPECT_GT(gw->stats().events_hidden, 0u);
 }
 
+// Live events are routed through an index of the subscriptions' filters: every shape of
+// filter still gets exactly what it matches (no condition, ids, two tag letters, kinds), and a
+// closed subscription gets nothing more.
+TEST_F(GatewayTest, LiveEventsReachEveryShapeOfSubscription) {
+    Client a(url(secret_a));
+    ASSERT_TRUE(a.connected());
+    const auto by_id = sign(stranger, 1, {{"a", alpha.to_string()}}, "by id");
+    Seen any, ids, two, kind;
+    a.sub(any, R"({"limit":0})", "any");
+    a.sub(ids, R"({"ids":[")" + by_id.id + R"("],"limit":0})", "ids");
+    a.sub(two, R"({"#a":[")" + alpha.to_string() + R"("],"#p":[")" + agent_a.pub.hex() + R"("],"limit":0})", "two");
+    a.sub(kind, R"({"kinds":[7],"limit":0})", "kind");
+    for (Seen* s : {&any, &ids, &two, &kind}) ASSERT_TRUE(s->wait([&] { return s->eose; }));
+    ASSERT_TRUE(direct->publish(by_id).accepted);
+    ASSERT_TRUE(direct->publish(sign(stranger, 1, {{"a", alpha.to_string()}, {"p", agent_a.pub.hex()}}, "both")).accepted);
+    ASSERT_TRUE(direct->publish(sign(stranger, 7, {{"a", alpha.to_string()}}, "reaction")).accepted);
+    ASSERT_TRUE(direct->publish(sign(stranger, 7, {{"a", beta.to_string()}}, "beta's reaction")).accepted);
+    EXPECT_TRUE(any.wait([&] { return any.contents() == std::set<std::string>{"by id", "both", "reaction"}; }))
+        << any.contents().size();
+    EXPECT_TRUE(kind.wait([&] { return kind.contents() == std::set<std::string>{"reaction"}; }));
+    EXPECT_EQ(ids.contents(), std::set<std::string>{"by id"});
+    EXPECT_EQ(two.contents(), std::set<std::string>{"both"});
+    // Closed: the index forgets it.
+    a.pool->unsubscribe("any");
+    std::this_thread::sleep_for(200ms);
+    ASSERT_TRUE(direct->publish(sign(stranger, 7, {{"a", alpha.to_string()}}, "late reaction")).accepted);
+    EXPECT_TRUE(kind.wait([&] { return kind.contents().count("late reaction") == 1; }));
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(any.contents().count("late reaction"), 0u);
+    EXPECT_EQ(any.contents().count("beta's reaction"), 0u);
+}
+
 TEST_F(GatewayTest, AnUpstreamRestartResubscribesAndLosesNothingTagged) {
     Client a(url(secret_a));
     ASSERT_TRUE(a.connected());

@@ -119,16 +119,57 @@ TEST(NetworkPlan, WithAGatewayRelaysMeansTheGatewayOnly) {
 
 TEST(NetworkPlan, OtherModesHaveNoForwards) {
     for (auto mode : {NetworkMode::none, NetworkMode::isolated, NetworkMode::open}) {
-        Policy p;
-        p.network.mode = mode;
-        p.network.relays = true;
-        p.network.allow = {{"a.example", 443}};
-        auto s = build_sandbox_spec(p, context({"ws://127.0.0.1:7777"}));
-        ASSERT_TRUE(s);
-        EXPECT_TRUE(s->network.forwards.empty());
-        EXPECT_TRUE(s->network.relay_urls.empty());
-        EXPECT_EQ(s->network.bridge.empty(), mode != NetworkMode::isolated);
+        for (std::uint16_t gateway_port : {0, 7879}) {
+            if (mode == NetworkMode::isolated && gateway_port != 0) continue;  // below
+            Policy p;
+            p.network.mode = mode;
+            p.network.relays = true;
+            p.network.allow = {{"a.example", 443}};
+            auto ctx = context({"ws://127.0.0.1:7777"});
+            ctx.gateway_port = gateway_port;
+            auto s = build_sandbox_spec(p, ctx);
+            ASSERT_TRUE(s);
+            EXPECT_TRUE(s->network.forwards.empty()) << to_string(mode);
+            EXPECT_TRUE(s->network.relay_urls.empty()) << to_string(mode);
+            for (const auto& e : s->container.env) EXPECT_FALSE(e.starts_with("TENEX_RELAYS=")) << e;
+            EXPECT_EQ(s->network.bridge.empty(), mode != NetworkMode::isolated);
+        }
     }
+}
+
+TEST(NetworkPlan, IsolatedWithRelaysGetsTheGatewayAndNothingElse) {
+    Policy p;
+    p.network.mode = NetworkMode::isolated;
+    p.network.relays = true;
+    p.network.allow = {{"a.example", 443}};  // ignored in isolated (policy check warns)
+    auto ctx = context({"ws://127.0.0.1:7777", "wss://relay.tenex.chat"});
+    ctx.gateway_port = 7879;
+    auto redacted = build_sandbox_spec(p, ctx);
+    ASSERT_TRUE(redacted) << redacted.error().message;
+    EXPECT_TRUE(redacted->network.internal);
+    EXPECT_EQ(redacted->network.network_name, network_name(ctx.project));
+    EXPECT_TRUE(redacted->network.allow.empty());
+    EXPECT_EQ(redacted->network.forwards,
+              (std::vector<Forward>{{.name = "tenex-gateway", .port = 7879, .target_host = "127.0.0.1",
+                                     .target_port = 7879, .trusted = true}}));
+    EXPECT_EQ(redacted->network.relay_urls, std::vector<std::string>{"ws://tenex-gateway:7879/<gateway secret>"});
+    EXPECT_TRUE(has_env(*redacted, "TENEX_RELAYS=ws://tenex-gateway:7879/<gateway secret>"));
+    ctx.secrets = SecretMode::read;
+    ctx.gateway_secret = std::string(64, 'e');
+    auto started = build_sandbox_spec(p, ctx);
+    ASSERT_TRUE(started);
+    EXPECT_TRUE(has_env(*started, "TENEX_RELAYS=ws://tenex-gateway:7879/" + std::string(64, 'e')));
+    EXPECT_EQ(started->container_relays, std::vector<std::string>{"ws://tenex-gateway:7879/" + std::string(64, 'e')});
+    EXPECT_EQ(started->digest, redacted->digest);
+    ctx.gateway_secret.clear();
+    EXPECT_FALSE(build_sandbox_spec(p, ctx));
+    // Without relays: nothing, and a different digest (the forwarder is part of the plan).
+    p.network.relays = false;
+    ctx.secrets = SecretMode::redact;
+    auto without = build_sandbox_spec(p, ctx);
+    ASSERT_TRUE(without);
+    EXPECT_TRUE(without->network.forwards.empty());
+    EXPECT_NE(without->digest, redacted->digest);
 }
 
 TEST(RelayRoute, SplitsUrls) {

@@ -154,7 +154,37 @@ TEST_F(PolicyDir, RelaysWithModeNoneSayWhyTheGatewayIsOutOfReach) {
     EXPECT_EQ(r.diagnostics[0].key_path, "network.relays");
     EXPECT_EQ(r.diagnostics[0].message,
               "ignored: mode none has no network, so the container cannot reach the daemon's Nostr "
-              "gateway; use mode egress with relays: true");
+              "gateway; use mode isolated or egress with relays: true");
+}
+
+TEST_F(PolicyDir, RelaysWithModeIsolatedAreTheGatewayAndNeedNoWarning) {
+    write("default.yaml", "network:\n  mode: isolated\n  relays: true\n  relay_writes_per_second: 5\n");
+    const ResolvedPolicy r = resolve_policy(load().set, project(kOwner, "x"));
+    for (const auto& d : r.diagnostics) ADD_FAILURE() << format_diagnostic(d);
+    bool shown = false;
+    for (const auto& [k, v] : describe_policy(r.policy))
+        if (k == "network.relays") {
+            shown = true;
+            EXPECT_EQ(v, "true (the daemon's relay gateway, the one thing the container reaches)");
+        }
+    EXPECT_TRUE(shown);
+}
+
+TEST_F(PolicyDir, RelaysWithModeOpenSayWhyThereIsNoGateway) {
+    write("default.yaml", "network:\n  mode: open\n  relays: true\n  relay_write_burst: 5\n");
+    const ResolvedPolicy r = resolve_policy(load().set, project(kOwner, "x"));
+    ASSERT_EQ(r.diagnostics.size(), 2u);
+    EXPECT_FALSE(has_errors(r.diagnostics));
+    EXPECT_EQ(r.diagnostics[0].key_path, "network.relays");
+    EXPECT_EQ(r.diagnostics[0].message,
+              "ignored: mode open gets no Nostr gateway: its container is on the shared default "
+              "bridge, where the gateway's forwarder (and its secret, in plain text) would be "
+              "reachable by every container on that bridge, and it reaches relays directly anyway, "
+              "so the gateway could not be its only Nostr peer; use mode isolated or egress with "
+              "relays: true");
+    EXPECT_EQ(r.diagnostics[1].key_path, "network.relay_write_burst");
+    EXPECT_EQ(r.diagnostics[1].message,
+              "ignored: the container has no relay gateway (needs mode isolated or egress with relays: true)");
 }
 
 TEST(PolicySet, BuiltInDefaultsAreTheSafeOnes) {
