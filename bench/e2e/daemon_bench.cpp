@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -116,9 +117,10 @@ struct Child {
     }
 };
 
-bool http_ok(int port) {
+// GET on the daemon's API: the status code (0 when unreachable) and the body.
+std::pair<long, std::string> http_get(int port, const std::string& path) {
     CURL* c = curl_easy_init();
-    std::string url = "http://127.0.0.1:" + std::to_string(port) + "/healthz";
+    std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
     std::string body;
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
@@ -127,8 +129,10 @@ bool http_ok(int port) {
     long code = 0;
     if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(c);
-    return code == 200;
+    return {code, body};
 }
+
+bool http_ok(int port) { return http_get(port, "/healthz").first == 200; }
 
 // The engine's start events of containers with a tenex.project label, by project address.
 struct StartWatch {
@@ -225,6 +229,90 @@ std::string publish_project(relay::RelayPool& pool, const nostr::Keys& owner, co
     return "31933:" + owner.pub.hex() + ":" + d;
 }
 
+constexpr int kDaemonStartsInFlight = 4;  // OrchestratorOptions::max_starts_in_flight
+
+// The burst's comparison: the identical container specs of n projects created and started by
+// bare libcurl, kDaemonStartsInFlight at once (the daemon's start concurrency), from the first
+// create to the engine's last start event. The containers are removed afterwards (untimed).
+double raw_burst(const docker::Client& client, const std::string& daemon_id, const std::vector<nostr::Keys>& owners,
+                 int n, StartWatch& starts) {
+    auto loaded = sandbox::load_policy_dir(g_dir / "policies");
+    std::vector<std::string> addresses, names, bodies;
+    for (int i = 0; i < n; ++i) {
+        sandbox::ProjectRef ref{.owner = owners[i % owners.size()].pub.hex(), .d = "raw-burst-" + std::to_string(i)};
+        auto policy = sandbox::resolve_policy(loaded.set, ref).policy;
+        auto ctx = sandbox::project_spec_context(ref, g_dir / "raw-burst", daemon_id + "-raw", sandbox::SecretMode::read);
+        fs::create_directories(ctx.project_dir);
+        auto spec = sandbox::build_sandbox_spec(policy, ctx);
+        names.push_back(spec->container.name);
+        bodies.push_back(docker::to_create_body(spec->container, client.api_version()).dump());
+        addresses.push_back(ref.address());
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    std::atomic<int> next{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kDaemonStartsInFlight; ++t)
+        threads.emplace_back([&] {
+            for (int i; (i = next.fetch_add(1)) < n;) {
+                std::string out, ignored;
+                if (long code = tenex::bench::raw_post(client.socket_path(), client.api_version().to_string(),
+                                                       "/containers/create?name=" + names[i], bodies[i], &out);
+                    code != 201) {
+                    std::fprintf(stderr, "raw burst: create %s: %ld %s\n", names[i].c_str(), code, out.c_str());
+                    continue;
+                }
+                auto id = nlohmann::json::parse(out, nullptr, false).value("Id", std::string());
+                if (long code = tenex::bench::raw_post(client.socket_path(), client.api_version().to_string(),
+                                                       "/containers/" + id + "/start", "", &ignored);
+                    code != 204)
+                    std::fprintf(stderr, "raw burst: start %s: %ld %s\n", names[i].c_str(), code, ignored.c_str());
+            }
+        });
+    for (auto& t : threads) t.join();
+    bool all = true;
+    for (const auto& address : addresses)
+        if (!starts.wait(address, 60s)) {
+            std::fprintf(stderr, "raw burst: no start event for %s\n", address.c_str());
+            all = false;
+        }
+    const double s = all ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() : 0;
+    remove_all(client, "tenex.daemon=" + daemon_id + "-raw");
+    return s;
+}
+
+// Why a project was not seen running: what the daemon says of it (GET /projects/{address})
+// and what the engine has of it (its containers by label, with their state). A container that
+// runs while no start event was seen is a lost observation, not a lost start.
+void explain_not_running(const docker::Client& client, int http_port, const std::string& daemon_id,
+                         const std::string& address, const std::string& published) {
+    auto [code, body] = http_get(http_port, "/projects/" + address);
+    std::string daemon_view = "HTTP " + std::to_string(code);
+    if (auto j = nlohmann::json::parse(body, nullptr, false); code == 200 && j.is_object())
+        daemon_view = "state " + j.value("state", std::string("?")) +
+                      (j.contains("last_error") && j["last_error"].is_string() && !j["last_error"].get<std::string>().empty()
+                           ? ", last error: " + j["last_error"].get<std::string>()
+                           : std::string());
+    else if (code != 0)
+        daemon_view += ": " + body.substr(0, 200);
+    docker::ListOptions lo;
+    lo.all = true;
+    lo.labels = {"tenex.daemon=" + daemon_id, "tenex.project=" + address};
+    std::string engine_view = "no container";
+    if (auto list = docker::list_containers(client, lo); !list)
+        engine_view = "list failed: " + list.error().describe();
+    else if (!list->empty())
+        engine_view = "container " + list->front().id.substr(0, 12) + " " + list->front().state;
+    std::printf("- not seen running: `%s`: message %s; daemon: %s; engine: %s\n", address.c_str(),
+                published.c_str(), daemon_view.c_str(), engine_view.c_str());
+}
+
+std::string outcome(const relay::PublishResult& r) {
+    if (r.any_accepted()) return "accepted by the relay";
+    std::string why;
+    for (const auto& ok : r.relays) why += (why.empty() ? "" : "; ") + ok.message;
+    return "NOT accepted (" + (why.empty() ? std::string("no answer") : why) + ")";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -319,14 +407,15 @@ int main(int argc, char** argv) {
     }
     const auto b0 = std::chrono::steady_clock::now();
     std::vector<std::future<relay::PublishResult>> inflight;
+    int burst_accepted = 0;
     for (auto& e : burst) {
         inflight.push_back(pool.publish(std::move(e), 30s));
         if (inflight.size() >= 500) {
-            for (auto& f : inflight) f.get();
+            for (auto& f : inflight) burst_accepted += f.get().any_accepted() ? 1 : 0;
             inflight.clear();
         }
     }
-    for (auto& f : inflight) f.get();
+    for (auto& f : inflight) burst_accepted += f.get().any_accepted() ? 1 : 0;
     const double publish_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count();
     auto all_started = [&](int n) {
         for (int i = 0; i < n; ++i)
@@ -350,12 +439,24 @@ int main(int argc, char** argv) {
     std::printf("| containers of the daemon | %zu | exactly %d |\n", n_containers, burst_projects);
     std::printf("| publishing the burst (client side) | %.1f s | |\n", publish_s);
     std::printf("| first event to all running | %.1f s | |\n", burst_s);
-    std::printf("| daemon peak RSS (VmHWM) | %.1f MiB | < 64 MiB |\n\n", peak_kib / 1024.0);
+    std::printf("| daemon peak RSS (VmHWM) | %.1f MiB | < 64 MiB |\n", peak_kib / 1024.0);
+    const double raw_s = raw_burst(client, d.id, owners, burst_projects, starts);
+    std::printf("| raw create+start of the same %d specs, %d at once (bare libcurl) | %.1f s | |\n", burst_projects,
+                kDaemonStartsInFlight, raw_s);
+    std::printf("| first event to all running vs raw | %.2fx | |\n\n", raw_s > 0 ? burst_s / raw_s : 0);
+    std::printf("Burst events accepted by the relay: %d / %d.\n", burst_accepted, burst_events);
+    for (int i = 0; i < burst_projects; ++i)
+        if (!starts.wait(projects[i], 0ms))
+            explain_not_running(client, d.http_port, d.id, projects[i], "one of the burst's");
+    std::printf("\n");
     std::fflush(stdout);
 
     // 3. idle with idle_projects running.
+    std::map<int, std::future<relay::PublishResult>> wakes;
     for (int i = burst_projects; i < idle_projects; ++i)
-        (void)pool.publish(signed_event(owners[i % owners.size()], 1, {{"a", projects[i]}}, "wake"), 10s);
+        wakes[i] = pool.publish(signed_event(owners[i % owners.size()], 1, {{"a", projects[i]}}, "wake"), 10s);
+    std::map<int, std::string> wake_outcome;
+    for (auto& [i, f] : wakes) wake_outcome[i] = outcome(f.get());
     for (int i = 0; i < 3000 && !all_started(idle_projects); ++i) std::this_thread::sleep_for(100ms);
     std::this_thread::sleep_for(10s);  // let start-up work settle
     const long ticks0 = d.child->cpu_ticks();
@@ -370,7 +471,11 @@ int main(int argc, char** argv) {
     std::printf("| measurement | value | target |\n|---|---|---|\n");
     std::printf("| daemon CPU | %.2f%% of one core | < 1%% |\n", cpu_pct);
     std::printf("| daemon RSS (VmRSS) | %.1f MiB | |\n", d.child->status_kib("VmRSS:") / 1024.0);
-    std::printf("| daemon peak RSS so far (VmHWM) | %.1f MiB | |\n", d.child->status_kib("VmHWM:") / 1024.0);
+    std::printf("| daemon peak RSS so far (VmHWM) | %.1f MiB | |\n\n", d.child->status_kib("VmHWM:") / 1024.0);
+    for (int i = 0; i < idle_projects; ++i)
+        if (!starts.wait(projects[i], 0ms))
+            explain_not_running(client, d.http_port, d.id, projects[i],
+                                i < burst_projects ? std::string("one of the burst's") : wake_outcome[i]);
     std::fflush(stdout);
 
     d.child.reset();
