@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 
 namespace tenex::docker {
 namespace {
@@ -180,6 +181,8 @@ DResult<HttpResponse> Transport::stream(const Request& request, const std::strin
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_stream_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &st);
     curl_multi_add_handle(multi.get(), c);
+    // A stop request wakes the poll below at once, so it need not wake up to look for one.
+    std::stop_callback wake(stop, [m = multi.get()] { curl_multi_wakeup(m); });
 
     CURLcode rc = CURLE_OK;
     bool cancelled = false;
@@ -200,7 +203,7 @@ DResult<HttpResponse> Transport::stream(const Request& request, const std::strin
             cancelled = true;
             break;
         }
-        curl_multi_poll(multi.get(), nullptr, 0, 50, nullptr);
+        curl_multi_poll(multi.get(), nullptr, 0, 1000, nullptr);  // libcurl's own timers may wake it sooner
     }
     curl_multi_remove_handle(multi.get(), c);
     if (cancelled || st.stopped) {
