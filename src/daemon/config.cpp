@@ -270,6 +270,15 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
                 {"max_projects", H([&](auto& v, auto& kk) { r.integer(v, kk, c.metrics.max_projects, std::size_t{1}, std::size_t{100000}); })},
             });
         })},
+        {"disk_pressure", H([&](auto& n, auto& k) {
+            r.mapping(n, k, {
+                {"min_free", H([&](auto& v, auto& kk) {
+                    std::size_t b = c.disk_pressure_min_free;
+                    r.bytes(v, kk, b, std::size_t{0}, std::size_t{1} << 50, "0 to 1Pi");
+                    c.disk_pressure_min_free = b;
+                })},
+            });
+        })},
         {"git", H([&](auto& n, auto& k) {
             r.mapping(n, k, {
                 {"allow_http", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_http); })},

@@ -69,6 +69,10 @@ struct DaemonConfig {
     std::optional<bool> exec_enabled{};
     MonitorLimits monitor{};
     MetricsConfig metrics{};
+    // Disk pressure: while the engine's data root (its DockerRootDir) has less than this free,
+    // the daemon removes kept containers (stopped for a warm start), the longest stopped first,
+    // one every check (10 s). 0: never.
+    std::uint64_t disk_pressure_min_free = 2ULL << 30;
     project::RepoPolicy git{};            // allowed schemes and hosts for clones
     project::CloneLimits clone{};
 };

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <utility>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -607,6 +608,34 @@ void Daemon::Impl::forgotten(const sandbox::ProjectStatus& last) {
     last_wake_seconds.erase(key);
 }
 
+void Daemon::Impl::relieve_disk_pressure() {
+    const std::uint64_t min_free = config.disk_pressure_min_free;
+    const auto now = std::chrono::steady_clock::now();
+    if (min_free == 0 || now - disk_checked < 10s) return;
+    disk_checked = now;
+    if (engine_root.empty()) {
+        auto info = docker->call_json("GET", "/info", "engine info");
+        if (!info || !info->is_object()) return;  // asked again at the next check
+        engine_root = info->value("DockerRootDir", std::string("/var/lib/docker"));
+    }
+    std::error_code ec;
+    const auto space = std::filesystem::space(engine_root, ec);
+    if (ec) {  // said once; checked again every time
+        if (!std::exchange(disk_unreadable, true))
+            spdlog::warn("disk pressure: cannot read the free space of {}: {}", engine_root.string(), ec.message());
+        return;
+    }
+    disk_unreadable = false;
+    const bool short_now = space.available < min_free;
+    if (short_now != disk_short)
+        spdlog::log(short_now ? spdlog::level::warn : spdlog::level::info,
+                    "disk pressure: {} MiB available on {} ({} MiB wanted): {}", space.available >> 20,
+                    engine_root.string(), min_free >> 20,
+                    short_now ? "removing kept containers, the longest stopped first" : "over");
+    disk_short = short_now;
+    if (short_now) orchestrator->remove_oldest_kept();
+}
+
 void Daemon::Impl::touch_working_projects() {
     if (!gateway) return;
     auto now = gateway->activity();  // a closed project's count is gone from it
@@ -622,6 +651,7 @@ void Daemon::Impl::touch_working_projects() {
 void Daemon::Impl::tick() {
     retry_engine_waits();
     touch_working_projects();
+    relieve_disk_pressure();
     flush_lifecycle();
     auto snapshot = orchestrator->snapshot();
     std::map<std::string, int> by_state;

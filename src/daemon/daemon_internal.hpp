@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <memory>
@@ -116,6 +117,9 @@ struct Daemon::Impl final : ControlPlane {
     // Daemon thread: a project the orchestrator dropped (forget): its last state is observed
     // (the stop is told like any other) and recorded, and the daemon's maps let go of it.
     void forgotten(const sandbox::ProjectStatus& last);
+    // Daemon thread, each tick: below config.disk_pressure_min_free available on the engine's
+    // data root, one kept container goes (Orchestrator::remove_oldest_kept), every 10 s.
+    void relieve_disk_pressure();
 
     DaemonConfig config{};
     ConfigReloader reloader{};
@@ -163,6 +167,10 @@ struct Daemon::Impl final : ControlPlane {
     std::map<std::string, sandbox::ProjectStatus> last_states{};  // by project address
     std::map<std::string, std::uint64_t> gateway_activity{};   // Gateway::activity, last tick
     std::map<std::string, double> last_wake_seconds{};         // trigger to running, by address
+    std::filesystem::path engine_root{};                       // DockerRootDir, once known
+    std::chrono::steady_clock::time_point disk_checked{};
+    bool disk_short = false;
+    bool disk_unreadable = false;
     std::map<std::string, std::int64_t> cursors{};             // relay -> newest created_at
     std::set<std::string> heartbeat_projects{};                // as of the last heartbeat
     RateLimiter lifecycle_limiter{0.2, 10};                   // Nostr lifecycle events, per project

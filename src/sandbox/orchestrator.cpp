@@ -205,6 +205,18 @@ void Orchestrator::policies_changed() {
     });
 }
 
+void Orchestrator::remove_oldest_kept() {
+    post([this] {
+        if (closing_) return;
+        Entry* oldest = nullptr;
+        for (auto& [key, e] : entries_)
+            if (e->kept && e->state == ProjectState::stopped && !e->busy && !e->queued &&
+                (!oldest || e->stopped_at < oldest->stopped_at))
+                oldest = e.get();
+        if (oldest) launch_remove_kept(*oldest, StopReason::disk_pressure);
+    });
+}
+
 void Orchestrator::set_relays(std::vector<std::string> urls) {
     std::lock_guard lock(relays_mu_);
     relays_ = std::move(urls);

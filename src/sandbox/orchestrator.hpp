@@ -62,6 +62,10 @@ class Orchestrator {
     // projects with network.relays: true). Call policies_changed() after it to apply them to
     // running containers.
     void set_relays(std::vector<std::string> urls);
+    // The host is short of disk: removes the kept container that has been stopped longest (its
+    // writable layer); the project starts with a new container at its next trigger. Does
+    // nothing when no kept container is idle. The daemon calls it once per check while short.
+    void remove_oldest_kept();
 
     std::vector<ProjectStatus> snapshot();
     std::optional<ProjectStatus> status(const ProjectRef& project);

@@ -37,6 +37,7 @@ std::string to_string(StopReason r) {
         case StopReason::max_lifetime: return "maximum lifetime reached";
         case StopReason::keep_stopped_zero: return "keep_stopped is 0 now";
         case StopReason::kept_expired: return "kept for keep_stopped";
+        case StopReason::disk_pressure: return "disk pressure";
     }
     return "unknown";
 }

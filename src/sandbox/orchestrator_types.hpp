@@ -34,7 +34,7 @@ enum class ExitReason { none, exit, oom, killed };
 // Why the orchestrator stops or removes a container of its own accord or on request. An
 // operator's stop and a replacement (policy change, restart) are not the project's last error;
 // the others are (ps, the event log and the owner's Nostr events show them).
-enum class StopReason { requested, replacing, idle, max_lifetime, keep_stopped_zero, kept_expired };
+enum class StopReason { requested, replacing, idle, max_lifetime, keep_stopped_zero, kept_expired, disk_pressure };
 
 std::string to_string(ProjectState s);
 std::string to_string(ExitReason r);

@@ -142,6 +142,33 @@ TEST_F(Lifecycle, AnIdleStoppedProjectIsKeptStartedAgainAndReplacedWhenItsPolicy
     EXPECT_EQ(project_view(address)->value("last_wake", ""), "create");
 }
 
+// Disk pressure (issue 20): a daemon whose engine data root has less free space than
+// disk_pressure.min_free (here more than any disk has) removes a kept container instead of
+// keeping it for keep_stopped; the next message creates a new one.
+TEST_F(Lifecycle, UnderDiskPressureAKeptContainerIsRemoved) {
+    write_policy("pressed", "pressed",
+                 "lifecycle:\n  pause_after: 0s\n  idle_timeout: 5s\n  keep_stopped: 1h\n");
+    const auto config = dir_->path() / "pressed.yaml";
+    std::ofstream(config) << "whitelist: [" << owner_->pub.hex() << "]\ndisk_pressure:\n  min_free: 1000Ti\n";
+    start_daemon({"-c", config.string()});
+    const std::string address = publish_project(*owner_, "pressed");
+    exchange(address, "first");
+    auto first = container_of(address);
+    ASSERT_TRUE(first);
+    // Stopped at the idle timeout, then removed at a disk check (every 10 s).
+    ASSERT_TRUE(eventually([&] { return containers().empty(); }, 40s)) << daemon_->log();
+    ASSERT_TRUE(eventually([&] {
+        auto v = project_view(address);
+        return v && v->value("state", "") == "stopped" && !v->value("kept", true);
+    }, 5s)) << project_view(address).value_or(nlohmann::json()).dump();
+    EXPECT_NE(daemon_->log().find("disk pressure"), std::string::npos) << daemon_->log();
+    exchange(address, "after the removal");
+    auto fresh = container_of(address);
+    ASSERT_TRUE(fresh);
+    EXPECT_NE(fresh->id, first->id);
+    EXPECT_EQ(project_view(address)->value("last_wake", ""), "create");
+}
+
 // A project at work on its own (an agent on a long task that no new message started) is not
 // stopped under it: what it publishes through its gateway restarts its idle timer, except the
 // TENEX runtime's periodic status (kind 24010), which a project sends whether it works or not.

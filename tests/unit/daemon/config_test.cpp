@@ -115,6 +115,21 @@ TEST(DaemonConfig, HostileRelayUrls) {
     EXPECT_NE(errors(c.error()).find("relays[0]: relay URL must not carry credentials"), std::string::npos);
 }
 
+TEST(DaemonConfig, DiskPressure) {
+    EXPECT_EQ(DaemonConfig{}.disk_pressure_min_free, 2ULL << 30);
+    auto c = parse_config("disk_pressure:\n  min_free: 500Mi\n", "d.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_EQ(c->disk_pressure_min_free, 500ULL << 20);
+    c = parse_config("disk_pressure: {min_free: 0}\n", "d.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_EQ(c->disk_pressure_min_free, 0u);
+    c = parse_config("disk_pressure:\n  min_free: lots\n  when: always\n", "d.yaml");
+    ASSERT_FALSE(c.ok());
+    const auto e = errors(c.error());
+    EXPECT_NE(e.find("d.yaml:2:13: disk_pressure.min_free:"), std::string::npos) << e;
+    EXPECT_NE(e.find("d.yaml:3:3: disk_pressure.when: unknown key"), std::string::npos) << e;
+}
+
 TEST(DaemonConfig, Gateway) {
     auto c = parse_config("gateway:\n  listen: 127.0.0.1:9999\n  writes_per_second: 2\n  write_burst: 5\n", "g.yaml");
     ASSERT_TRUE(c.ok()) << errors(c.error());
@@ -213,6 +228,7 @@ TEST(DaemonConfig, DocumentedExampleIsValidAndShowsTheDefaults) {
     EXPECT_EQ(c->state_dir, defaults.state_dir);
     EXPECT_EQ(c->http_listen, defaults.http_listen);
     EXPECT_EQ(c->gateway_listen, defaults.gateway_listen);
+    EXPECT_EQ(c->disk_pressure_min_free, defaults.disk_pressure_min_free);
     EXPECT_EQ(c->gateway_writes_per_second, defaults.gateway_writes_per_second);
     EXPECT_EQ(c->gateway_write_burst, defaults.gateway_write_burst);
     EXPECT_EQ(c->start_concurrency, defaults.start_concurrency);

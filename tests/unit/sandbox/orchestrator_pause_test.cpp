@@ -304,5 +304,37 @@ TEST_F(OrchestratorPauseTest, ATriggerDuringTheForgetKeepsTheProject) {
     EXPECT_EQ(orch.snapshot().size(), 1u);
 }
 
+// Disk pressure: one kept container per call, the one stopped longest; running projects and
+// nothing else are touched; the project starts fresh at its next trigger.
+TEST_F(OrchestratorPauseTest, DiskPressureRemovesTheLongestStoppedKeptContainerFirst) {
+    Orchestrator orch(options(), engine_);
+    const auto older = project("pressure-older");
+    const auto newer = project("pressure-newer");
+    const auto running = project("pressure-running");
+    run_until_kept(orch, older);
+    const std::string newer_id = run_until_kept(orch, newer);  // its idle stop comes later on the clock
+    ASSERT_TRUE(orch.ensure_running(running).get());
+    ASSERT_EQ(engine_.count(), 3u);
+
+    orch.remove_oldest_kept();
+    ASSERT_TRUE(eventually([&] { return !orch.status(older)->kept; }));
+    EXPECT_TRUE(orch.status(older)->container_id.empty());
+    EXPECT_TRUE(orch.status(newer)->kept);
+    EXPECT_EQ(engine_status(newer_id), "exited");
+    EXPECT_EQ(engine_.count(), 2u);
+
+    orch.remove_oldest_kept();
+    ASSERT_TRUE(eventually([&] { return !orch.status(newer)->kept; }));
+    EXPECT_EQ(engine_.count(), 1u);
+    orch.remove_oldest_kept();  // nothing kept: nothing happens
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(engine_.count(), 1u);
+    EXPECT_EQ(orch.status(running)->state, ProjectState::running);
+
+    auto cold = orch.ensure_running(older).get();
+    ASSERT_TRUE(cold);
+    EXPECT_EQ(cold->last_wake, "create");
+}
+
 }  // namespace
 }  // namespace tenex::sandbox
