@@ -296,7 +296,8 @@ TEST_F(ExecEvents, ShellRunsTheImagesShellAsThePolicysUserWithItsExitCode) {
         auto image = docker::build_image_from_dir(*docker_, TENEX_ATTACK_CONTEXT, options);
         if (!image) {
             if (test::in_ci()) FAIL() << "the tenex-attack image is required in CI: " << image.error().describe();
-            GTEST_SKIP() << "cannot build tenex-attack from " << TENEX_ATTACK_CONTEXT << ": " << image.error().describe();
+            GTEST_SKIP() << "cannot build tenex-attack from " << TENEX_ATTACK_CONTEXT << ": "
+                         << image.error().describe();
         }
     }
     std::ofstream(dir_->path() / "policies" / "default.yaml")
@@ -333,7 +334,8 @@ TEST_F(ExecEvents, ShellRunsTheImagesShellAsThePolicysUserWithItsExitCode) {
     EXPECT_EQ(r.out, "no exit\n");
 
     // exec -i with the same shell: stdin reaches its `read`; --tty: a terminal inside.
-    r = cli({"exec", "-i", "e2e-shell", "--http", http(), "--", "/bin/sh", "-c", "read a; read b; echo \"$b $a\"; exit 6"},
+    r = cli({"exec", "-i", "e2e-shell", "--http", http(), "--", "/bin/sh", "-c",
+             "read a; read b; echo \"$b $a\"; exit 6"},
             "first\nsecond\n");
     EXPECT_EQ(r.exit_code, 6) << r.err;
     EXPECT_EQ(r.out, "second first\n");
