@@ -85,6 +85,16 @@ dpkg-deb -f "$DEB1" Recommends | grep -qx 'docker.io' || fail "Recommends is not
 
 step "lintian"
 lintian --fail-on error,warning --display-info "$DEB1" | tee "$WORK/lintian.txt" || fail "lintian reported errors or warnings (above)"
+# Hardening (TENEX_HARDENING): lintian's own tag is only informational, so it is checked here,
+# and in the binary itself: fortified libc calls (__*_chk) and the stack protector.
+! grep -E 'hardening-no-(fortify-functions|relro|bindnow|pie)' "$WORK/lintian.txt" || fail "lintian: the binary is not hardened (above)"
+dpkg-deb -x "$DEB1" "$WORK/contents"
+syms=$(readelf --dyn-syms -W "$WORK/contents/usr/bin/tenex-sandbox")
+grep -qE ' __[a-z_]+_chk(@|$)' <<<"$syms" || fail "no fortified libc call (__*_chk) in the binary: built without _FORTIFY_SOURCE?"
+grep -q ' __stack_chk_fail' <<<"$syms" || fail "no stack protector (__stack_chk_fail) in the binary"
+readelf -d -W "$WORK/contents/usr/bin/tenex-sandbox" | grep -qE 'BIND_NOW|FLAGS_1.* NOW' || fail "the binary is not linked with -z now"
+readelf -l -W "$WORK/contents/usr/bin/tenex-sandbox" | grep -q GNU_RELRO || fail "the binary has no RELRO segment"
+echo "hardening: $(grep -oE ' __[a-z_]+_chk(@|$)' <<<"$syms" | sort -u | wc -l) fortified libc functions, stack protector, RELRO with BIND_NOW"
 
 # --- a clean Debian 12 root -----------------------------------------------------------------------
 TARBALL=$CACHE/$SUITE-minbase.tar
@@ -142,6 +152,10 @@ check_file /var/lib/tenex-sandbox 750 root:root
 check_file /var/lib/tenex-sandbox/projects 750 root:root
 check_file /var/lib/tenex-sandbox/state 750 root:root
 check_file /usr/share/doc/tenex-sandbox/copyright 644 root:root
+for doc in README.md GATEWAY.md default.yaml strict.yaml networked.yaml; do
+    check_file /usr/share/doc/tenex-sandbox/examples/policies/$doc 644 root:root
+done
+cmp -s "$R/usr/share/doc/tenex-sandbox/examples/policies/README.md" "$ROOT/policies/README.md" || fail "the policy reference differs from policies/README.md"
 cmp -s "$R/lib/systemd/system/tenex-sandbox.service" "$ROOT/packaging/tenex-sandbox.service" || fail "the installed unit differs from packaging/"
 conffiles=$(in_root dpkg-query -W -f='${Conffiles}\n' tenex-sandbox | awk 'NF {print $1}' | sort | tr '\n' ' ')
 [[ $conffiles == "/etc/tenex-sandbox/policies/default.yaml /etc/tenex-sandbox/sandbox.yaml " ]] || fail "conffiles: '$conffiles'"

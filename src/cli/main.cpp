@@ -1,5 +1,7 @@
 #include <cstdio>
 #include <exception>
+#include <iostream>
+#include <sstream>
 
 #include <spdlog/spdlog.h>
 
@@ -54,10 +56,14 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // Usage errors too are start-up errors (the unit's ExecStart); help goes to stdout.
+        std::ostringstream err;
+        const int rc = app.exit(e, std::cout, err);
+        if (!err.str().empty()) tenex::log::print_error(err.str());
+        return rc;
     } catch (const std::exception& e) {
         // Start-up and configuration errors end here, with a message and a non-zero exit.
-        std::fprintf(stderr, "tenex-sandbox: %s\n", e.what());
+        tenex::log::print_error(std::string("tenex-sandbox: ") + e.what());
         return 1;
     }
     return ctx.exit_code;

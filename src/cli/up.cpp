@@ -142,7 +142,7 @@ void register_up(CLI::App& root, Context& ctx) {
     cmd->callback([f, &ctx, format_flag, level_flag] {
         auto config = build_config(*f);
         if (!config) {
-            std::fprintf(stderr, "tenex-sandbox up: invalid configuration:%s\n", describe(config.error()).c_str());
+            log::print_error("tenex-sandbox up: invalid configuration:" + describe(config.error()));
             ctx.exit_code = 2;
             return;
         }
@@ -163,7 +163,7 @@ void register_up(CLI::App& root, Context& ctx) {
 
         auto daemon = daemon::Daemon::start(std::move(*config), [f] { return build_config(*f); });
         if (!daemon) {
-            std::fprintf(stderr, "tenex-sandbox up: %s\n", daemon.error().message.c_str());
+            log::print_error("tenex-sandbox up: " + daemon.error().message);
             ctx.exit_code = 1;
             return;
         }

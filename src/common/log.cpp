@@ -108,6 +108,22 @@ bool setup(Format format, const std::string& level) {
     return true;
 }
 
+void print_error(std::string_view text) {
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    std::string out;
+    const bool journal = stderr_is_journal();
+    for (std::size_t start = 0;;) {
+        const std::size_t nl = text.find('\n', start);
+        if (journal) out += "<3>";
+        out.append(text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
+        out += '\n';
+        if (nl == std::string_view::npos) break;
+        start = nl + 1;
+    }
+    std::fwrite(out.data(), 1, out.size(), stderr);
+    std::fflush(stderr);
+}
+
 std::string_view component_of(std::string_view message) {
     const auto colon = message.find(": ");
     if (colon == 0 || colon == std::string_view::npos || colon > 24) return "daemon";

@@ -31,6 +31,12 @@ std::optional<Format> parse_format(std::string_view name);
 // unchanged on an unknown level.
 bool setup(Format format, const std::string& level);
 
+// An error for stderr that does not go through the logger (a command's start-up error, e.g.
+// `up` with an invalid configuration), one or more lines. When stderr is the systemd journal,
+// each line gets the "<3>" (error) prefix, so `journalctl -p err` shows why a service did not
+// start; elsewhere it is printed as it is. Never with colours.
+void print_error(std::string_view text);
+
 // One log record as the json format writes it (without the newline).
 std::string json_line(std::string_view time_utc, std::string_view level, std::string_view message);
 // The component of a message: its leading "<word>: " prefix, or "daemon".

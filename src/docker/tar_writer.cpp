@@ -97,8 +97,10 @@ Result<std::string> tar_directory(const std::filesystem::path& dir) {
     std::sort(entries.begin(), entries.end());
     TarWriter tar;
     for (const auto& p : entries) {
-        std::string name = fs::relative(p, dir, ec).generic_string();
-        if (ec) return make_error(p.string() + ": " + ec.message());
+        // Lexically: fs::relative resolves symlinks, which named a link after its target (a
+        // link bin/sh -> busybox was archived as a second bin/busybox, a link to itself).
+        std::string name = p.lexically_relative(dir).generic_string();
+        if (name.empty()) return make_error(p.string() + ": not under " + dir.string());
         auto st = fs::symlink_status(p, ec);
         if (ec) return make_error(p.string() + ": " + ec.message());
         auto mode = static_cast<std::uint32_t>(st.permissions()) & 07777;

@@ -171,8 +171,9 @@ protected:
         const fs::path ws = dir_->path() / "projects" / owner_->pub.hex() / d;
         fs::create_directories(ws);
         for (const auto& sub : dirs) fs::create_directories(ws / sub);
-        for (auto& e : fs::recursive_directory_iterator(ws)) (void)::chown(e.path().c_str(), 65534, 65534);
-        (void)::chown(ws.c_str(), 65534, 65534);
+        for (auto& e : fs::recursive_directory_iterator(ws))
+            EXPECT_EQ(::chown(e.path().c_str(), 65534, 65534), 0) << e.path();
+        EXPECT_EQ(::chown(ws.c_str(), 65534, 65534), 0) << ws;
         return ws;
     }
 
@@ -198,7 +199,7 @@ protected:
         fs::create_directories(at);
         ASSERT_EQ(::mount("tenex-attack", at.c_str(), "tmpfs", 0, "size=1m"), 0) << at << ": " << std::strerror(errno);
         mounts_.push_back(at);
-        (void)::chown(at.c_str(), 65534, 65534);
+        EXPECT_EQ(::chown(at.c_str(), 65534, 65534), 0) << at;
     }
 
     std::vector<fs::path> mounts_;
@@ -400,7 +401,7 @@ TEST_F(Attack, AWorkspacePastItsDiskLimitGetsEdquotAndOtherProjectsDoNot) {
         EXPECT_TRUE(eventually([&] { return fs::exists(ws / ".git"); }, 60s)) << daemon_->log();
         EXPECT_TRUE(disk::probe(ws).subvolume) << ws << " is not a btrfs subvolume";
         fs::create_directories(ws / "fill");
-        (void)::chown((ws / "fill").c_str(), 65534, 65534);
+        EXPECT_EQ(::chown((ws / "fill").c_str(), 65534, 65534), 0) << (ws / "fill");
         return ws / "fill" / "big";
     };
     auto output = [&](const std::string& d) {
@@ -486,7 +487,7 @@ TEST_F(Attack, ANestedSubvolumeCannotEscapeTheWorkspaceDiskLimit) {
     ASSERT_TRUE(eventually([&] { return fs::exists(ws / ".git"); }, 60s)) << daemon_->log();
     ASSERT_TRUE(disk::probe(ws).subvolume) << ws << " is not a btrfs subvolume";
     fs::create_directories(ws / "fill");
-    (void)::chown((ws / "fill").c_str(), 65534, 65534);
+    EXPECT_EQ(::chown((ws / "fill").c_str(), 65534, 65534), 0) << (ws / "fill");
     std::string out;
     EXPECT_TRUE(eventually([&] {
         out = http_get(http_port_, "/projects/e2e-nest/logs").body;
@@ -1112,7 +1113,7 @@ TEST_F(Attack, AnotherNetworkCannotReachAProjectsForwarders) {
     const double forwarded = metric("tenex_egress_connections{outcome=\"forwarded\"}");
 
     std::ofstream(out_ws / "target.txt") << target;
-    (void)::chown((out_ws / "target.txt").c_str(), 65534, 65534);
+    EXPECT_EQ(::chown((out_ws / "target.txt").c_str(), 65534, 65534), 0) << (out_ws / "target.txt");
     summary().tried(1);
     publish_message(*owner_, out_addr, "reach the other project's forwarder");
     ASSERT_TRUE(eventually([&] { return fs::exists(out_ws / "out.txt") && fs::file_size(out_ws / "out.txt") > 0; }, 60s))

@@ -1,5 +1,6 @@
 // `tenex-sandbox exec`, `shell` and `events` against the real daemon, the real engine and the
-// probe image (FROM scratch: /tenex-probe is its only program, so it is the command run).
+// probe image (FROM scratch: /tenex-probe is its only program, so it is the command run); `shell`
+// with a real shell in the tenex-attack image (images/attack: busybox, /bin/sh included).
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "docker/images.hpp"
 #include "e2e_fixture.hpp"
 #include "node_peer.hpp"
 
@@ -56,6 +58,65 @@ protected:
         return cli(args);
     }
     std::string http() const { return "127.0.0.1:" + std::to_string(http_port_); }
+};
+
+// The CLI on a pseudo-terminal (as an operator's ssh session gives it): what it prints, what is
+// typed, its exit status.
+class Terminal {
+public:
+    explicit Terminal(const std::vector<std::string>& args) {
+        std::vector<std::string> argv{test::tenex_binary().string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        std::vector<char*> p;
+        for (auto& a : argv) p.push_back(a.data());
+        p.push_back(nullptr);
+        winsize ws{.ws_row = 30, .ws_col = 100, .ws_xpixel = 0, .ws_ypixel = 0};
+        pid_ = ::forkpty(&master_, nullptr, nullptr, &ws);
+        if (pid_ == 0) {
+            ::execv(p[0], p.data());
+            ::_exit(127);
+        }
+    }
+    ~Terminal() {
+        if (pid_ > 0) ::kill(pid_, SIGKILL), ::waitpid(pid_, nullptr, 0);
+        if (master_ >= 0) ::close(master_);
+    }
+    Terminal(const Terminal&) = delete;
+    Terminal& operator=(const Terminal&) = delete;
+    bool started() const { return pid_ > 0; }
+    // Reads until `text` is on the screen (true) or 20 s passed.
+    bool read_until(const std::string& text) {
+        const auto end = std::chrono::steady_clock::now() + 20s;
+        while (screen.find(text) == std::string::npos && std::chrono::steady_clock::now() < end) {
+            pollfd p{master_, POLLIN, 0};
+            if (::poll(&p, 1, 100) <= 0) continue;
+            char buf[1024];
+            ssize_t n = ::read(master_, buf, sizeof buf);
+            if (n <= 0) break;
+            screen.append(buf, static_cast<std::size_t>(n));
+        }
+        return screen.find(text) != std::string::npos;
+    }
+    bool type(const std::string& keys) {
+        return ::write(master_, keys.data(), keys.size()) == static_cast<ssize_t>(keys.size());
+    }
+    // The exit code, or -1 when it did not exit within 20 s (then killed).
+    int wait() {
+        int status = 0;
+        const bool exited = eventually([&] {
+            if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+            read_until("\x01");  // the rest of its output, until the pty's EOF
+            return true;
+        }, 20s);
+        if (!exited) return -1;
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::string screen{};
+
+private:
+    int master_ = -1;
+    pid_t pid_ = -1;
 };
 
 TEST_F(ExecEvents, ExecRunsInsideTheSandboxAsItsUserAndEventsTellTheLifecycle) {
@@ -222,6 +283,82 @@ TEST_F(ExecEvents, InteractiveExecForwardsPipedInputAndATerminal) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 5) << status << " " << screen;
     EXPECT_EQ(metric("tenex_execs_total{outcome=\"completed\"}"), 3);
     EXPECT_NE(daemon_->log().find("/tenex-probe (1 arguments, tty)"), std::string::npos);
+}
+
+// `shell` with a real shell: the tenex-attack image (busybox sh at /bin/sh), its project's
+// policy naming a non-root user that is not the image's own (65534), so the output shows the
+// policy's user reached the shell. --command, a script piped in, an interactive shell on a
+// terminal, and `exec -i`/`--tty` with the same shell.
+TEST_F(ExecEvents, ShellRunsTheImagesShellAsThePolicysUserWithItsExitCode) {
+    {
+        docker::BuildOptions options;
+        options.tag = "tenex-attack:latest";  // the attack suite's image, from the same context
+        auto image = docker::build_image_from_dir(*docker_, TENEX_ATTACK_CONTEXT, options);
+        if (!image) {
+            if (test::in_ci()) FAIL() << "the tenex-attack image is required in CI: " << image.error().describe();
+            GTEST_SKIP() << "cannot build tenex-attack from " << TENEX_ATTACK_CONTEXT << ": "
+                         << image.error().describe();
+        }
+    }
+    std::ofstream(dir_->path() / "policies" / "default.yaml")
+        << "image: tenex-attack:latest\n"
+        << "args: [\"sleep 3600\"]\n"
+        << "resources: {memory: 32Mi, cpus: 0.25, pids: 32, nofile: 256}\n"
+        << "network: {mode: none}\n"
+        << "lifecycle: {restart: never, stop_timeout: 2s}\n"
+        << "security: {user: \"4321:4321\", read_only_root: true, tmpfs: {/tmp: 8Mi}}\n";
+    start_daemon();
+    const std::string address = publish_project(*owner_, "shell");
+    publish_message(*owner_, address, "wake up");
+    ASSERT_TRUE(eventually([&] {
+        auto p = nlohmann::json::parse(http_get(http_port_, "/projects").body, nullptr, false);
+        return p.is_array() && p.size() == 1 && p[0]["state"] == "running";
+    }, 60s)) << http_get(http_port_, "/projects").body;
+
+    // --command: the line run by the image's shell, its output and exit code.
+    auto r = cli({"shell", "e2e-shell", "--http", http(), "--command", "echo $((6*7)); id -u; exit 3"});
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_EQ(r.out, "42\n4321\n");
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    r = cli({"shell", address, "--http", http(), "--command", "echo to stderr >&2"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, "to stderr\n");
+
+    // A script piped in (no terminal): the shell reads it to EOF; a script without exit ends 0.
+    r = cli({"shell", "e2e-shell", "--http", http()}, "x=$((6*7))\necho \"x=$x\"\nid -u\nexit 4\necho not reached\n");
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    EXPECT_EQ(r.out, "x=42\n4321\n");
+    r = cli({"shell", "e2e-shell", "--http", http()}, "echo no exit\n");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "no exit\n");
+
+    // exec -i with the same shell: stdin reaches its `read`; --tty: a terminal inside.
+    r = cli({"exec", "-i", "e2e-shell", "--http", http(), "--", "/bin/sh", "-c",
+             "read a; read b; echo \"$b $a\"; exit 6"},
+            "first\nsecond\n");
+    EXPECT_EQ(r.exit_code, 6) << r.err;
+    EXPECT_EQ(r.out, "second first\n");
+    r = exec("e2e-shell", {"/bin/sh", "-c", "[ -t 1 ] && echo terminal || echo no terminal; exit 9"}, {"--tty"});
+    EXPECT_EQ(r.exit_code, 9) << r.err;
+    EXPECT_EQ(r.out, "terminal\r\n");
+    r = exec("e2e-shell", {"/bin/sh", "-c", "[ -t 1 ] && echo terminal || echo no terminal"});
+    EXPECT_EQ(r.out, "no terminal\n");
+
+    // Interactive, on a terminal: a prompt, what is typed runs as the policy's user, `exit 5`
+    // ends the CLI with 5.
+    {
+        Terminal t({"shell", "e2e-shell", "--http", http()});
+        ASSERT_TRUE(t.started());
+        EXPECT_TRUE(t.read_until("$ ")) << t.screen;  // busybox sh's prompt for a non-root user
+        ASSERT_TRUE(t.type("[ -t 0 ] && echo \"tty uid=$(id -u)\"; exit 5\r"));
+        EXPECT_TRUE(t.read_until("tty uid=4321\r\n")) << t.screen;
+        EXPECT_EQ(t.wait(), 5) << t.screen;
+        EXPECT_EQ(t.screen.find("uid=0"), std::string::npos) << t.screen;
+    }
+    // The daemon logged each one with the shell as the program and the tty when there was one.
+    EXPECT_NE(daemon_->log().find("/bin/sh (0 arguments, tty)"), std::string::npos) << daemon_->log();
+    EXPECT_EQ(metric("tenex_execs_total{outcome=\"completed\"}"), 8);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <future>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -101,33 +102,53 @@ TEST_F(SystemdNotify, JsonLogsFromTheConfigFileAreOneObjectPerLine) {
 }
 
 // Under systemd stderr is a stream to the journal, named by JOURNAL_STREAM (device:inode):
-// then each line carries the syslog priority prefix journald turns into the entry's priority.
+// then each line carries the syslog priority prefix journald turns into the entry's priority,
+// the start-up error that ends the process included ("<3>": `journalctl -p err` shows why the
+// service did not start), and never a colour.
 TEST(SystemdJournal, LinesCarryThePriorityPrefixOnlyWhenStderrIsTheJournalStream) {
     test::TempDir dir;
-    const auto run = [&](const std::string& name, bool journal) {
+    // Every line `tenex-sandbox ARGS` wrote to stderr, JOURNAL_STREAM naming that file or not.
+    const auto run = [&](const std::string& name, bool journal, const std::string& args) {
         const auto log = dir.path() / (name + ".log");
         std::ofstream(log).close();
         struct stat st{};
         EXPECT_EQ(::stat(log.c_str(), &st), 0);
-        // Fails at the Docker engine (no socket there), after logging the new key.
         std::string cmd = (journal ? "JOURNAL_STREAM=" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + " "
                                    : std::string("JOURNAL_STREAM=1:1 ")) +
-                          test::tenex_binary().string() + " up -w " + std::string(64, 'a') +
-                          " --embedded-relay 127.0.0.1:0 --docker-socket " + (dir.path() / "none.sock").string() +
-                          " --state-dir " + (dir.path() / name / "state").string() + " -p " +
-                          (dir.path() / name / "projects").string() + " --key " + (dir.path() / name / "key").string() +
-                          " --policies " + (test::source_dir() / "policies").string() + " 2>>" + log.string();
+                          test::tenex_binary().string() + " " + args + " 2>>" + log.string();
         EXPECT_NE(std::system(cmd.c_str()), 0);
         std::ifstream in(log);
-        std::string first;
-        std::getline(in, first);
-        return first;
+        std::vector<std::string> lines;
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+        EXPECT_FALSE(lines.empty()) << cmd;
+        if (lines.empty()) lines.emplace_back();
+        for (const auto& line : lines) EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;  // no ANSI colours
+        return lines;
     };
-    const auto journal = run("journal", true);
-    EXPECT_TRUE(journal.starts_with("<6>generated a new daemon key")) << journal;
-    const auto plain = run("plain", false);  // JOURNAL_STREAM names another stream
-    EXPECT_TRUE(plain.starts_with("20")) << plain;  // the text format's date
-    EXPECT_NE(plain.find("generated a new daemon key"), std::string::npos) << plain;
+    // Fails at the Docker engine (no socket there), after logging the new key.
+    const auto up = [&](const std::string& name) {
+        return "up -w " + std::string(64, 'a') + " --embedded-relay 127.0.0.1:0 --docker-socket " +
+               (dir.path() / "none.sock").string() + " --state-dir " + (dir.path() / name / "state").string() +
+               " -p " + (dir.path() / name / "projects").string() + " --key " + (dir.path() / name / "key").string() +
+               " --policies " + (test::source_dir() / "policies").string();
+    };
+    const auto journal = run("journal", true, up("journal"));
+    EXPECT_TRUE(journal.front().starts_with("<6>generated a new daemon key")) << journal.front();
+    EXPECT_TRUE(journal.back().starts_with("<3>tenex-sandbox up: ")) << journal.back();
+    const auto plain = run("plain", false, up("plain"));  // JOURNAL_STREAM names another stream
+    EXPECT_TRUE(plain.front().starts_with("20")) << plain.front();  // the text format's date
+    EXPECT_NE(plain.front().find("generated a new daemon key"), std::string::npos) << plain.front();
+    EXPECT_TRUE(plain.back().starts_with("tenex-sandbox up: ")) << plain.back();
+
+    // An invalid configuration (exit 2, before any logging): every line of it an error.
+    const auto invalid = run("invalid", true, "up -w not-a-key");
+    EXPECT_GE(invalid.size(), 2u);
+    EXPECT_EQ(invalid.front(), "<3>tenex-sandbox up: invalid configuration:");
+    for (const auto& line : invalid) EXPECT_TRUE(line.starts_with("<3>")) << line;
+    // A usage error (CLI11) the same way.
+    const auto usage = run("usage", true, "up --no-such-flag");
+    for (const auto& line : usage) EXPECT_TRUE(line.starts_with("<3>")) << line;
+    EXPECT_EQ(run("usage-plain", false, "up --no-such-flag").front(), usage.front().substr(3));
 }
 
 // In-process: a reload that blocks the daemon thread stands for a wedged main loop.

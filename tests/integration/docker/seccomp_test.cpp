@@ -50,7 +50,7 @@ protected:
         const fs::path ws = btrfs_->path() / name;
         auto made = disk::create_dir(ws);
         EXPECT_TRUE(made) << made.error().message;
-        (void)::chown(ws.c_str(), 65534, 65534);
+        EXPECT_EQ(::chown(ws.c_str(), 65534, 65534), 0) << ws;
         return ws;
     }
 

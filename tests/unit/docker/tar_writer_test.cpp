@@ -94,5 +94,30 @@ TEST(TarDirectory, RoundTripsATree) {
     EXPECT_FALSE(tar_directory(dir.path() / "missing"));
 }
 
+// A link is archived under its own name, pointing where it points (an image's /bin/sh ->
+// busybox); an earlier version named it after its target.
+TEST(TarDirectory, KeepsLinksUnderTheirOwnName) {
+    test::TempDir dir;
+    auto src = dir.path() / "ctx";
+    fs::create_directories(src / "rootfs/bin");
+    { std::ofstream(src / "rootfs/bin/busybox") << "the binary"; }
+    fs::create_symlink("busybox", src / "rootfs/bin/sh");
+    fs::create_directory_symlink("rootfs/bin", src / "tools");
+    auto tar = tar_directory(src);
+    ASSERT_TRUE(tar) << tar.error().message;
+    { std::ofstream(dir.path() / "l.tar", std::ios::binary) << *tar; }
+    fs::create_directories(dir.path() / "out");
+    int status = 0;
+    auto out = run("tar -xf " + (dir.path() / "l.tar").string() + " -C " + (dir.path() / "out").string() + " 2>&1",
+                   &status);
+    ASSERT_EQ(status, 0) << out;
+    EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(dir.path() / "out/rootfs/bin/busybox")));
+    EXPECT_EQ(slurp(dir.path() / "out/rootfs/bin/busybox"), "the binary");
+    ASSERT_TRUE(fs::is_symlink(dir.path() / "out/rootfs/bin/sh"));
+    EXPECT_EQ(fs::read_symlink(dir.path() / "out/rootfs/bin/sh"), "busybox");
+    ASSERT_TRUE(fs::is_symlink(dir.path() / "out/tools"));
+    EXPECT_EQ(fs::read_symlink(dir.path() / "out/tools"), "rootfs/bin");
+}
+
 }  // namespace
 }  // namespace tenex::docker
