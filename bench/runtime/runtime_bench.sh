@@ -17,7 +17,7 @@
 #   create):
 #     kept    stopped by idle_timeout, its container kept (keep_stopped, 24h by default): the
 #             daemon starts the same container again (no create); --kept times (default 3);
-#     paused  frozen after pause_after (--pause-after, default 5 s; idle_timeout 10 min): the
+#     paused  frozen after pause_after (--pause-after, default 5 s; idle_timeout 10 min later): the
 #             daemon thaws it and the same processes answer; --paused times (default 3);
 #     cold    no container: stopped by idle_timeout with keep_stopped 0s, so it was removed; the
 #             daemon creates and starts a new one; --cold times (default 3);
@@ -334,12 +334,16 @@ reload_policy() {  # reload_policy PAUSE_AFTER IDLE_TIMEOUT KEEP_STOPPED: rewrit
 # reply, and record what the daemon did (last_wake: unpause, warm or create; the same container
 # or a new one) in $WORK/<KIND>-sandboxed.jsonl.
 wake() {
-    local kind=$1 i=$2 before after r ready=() created started
+    local kind=$1 i=$2 before after r ready=() created started expect
     before=$(project_json)
     [[ $kind == paused ]] || ready=(--ready)
     r=$(client message --relay "$RELAY" --sk "$OSK" --address "$ADDRESS" --agent "$AGENT" "${ready[@]}" \
         --timeout "$TIMEOUT" --text "Wake ($kind) message $i") || die "sandboxed $kind $i: no reply"
     after=$(project_json)
+    # The sample is what its label says, or the run fails.
+    case $kind in paused) expect=unpause ;; kept) expect=warm ;; *) expect=create ;; esac
+    [[ $(jq -r .last_wake <<<"$after") == "$expect" ]] ||
+        die "sandboxed $kind $i: the daemon woke the project by $(jq -r .last_wake <<<"$after"), not by $expect"
     # Where the time went: the engine's creation and start times of the container (a kept or
     # paused one was created before; a paused one was not started again either).
     created=$(date -d "$(docker inspect -f '{{.Created}}' "$CNAME")" +%s%3N)
@@ -372,7 +376,7 @@ for i in $(seq "$KEPT"); do
 done
 
 # Paused: pause_after freezes the container (idle_timeout far away); the message thaws it.
-reload_policy "${PAUSE_AFTER}s" 600s 24h
+reload_policy "${PAUSE_AFTER}s" "$((PAUSE_AFTER + 600))s" 24h
 for i in $(seq "$PAUSED"); do
     t0=$(now_ms)
     for _ in $(seq $(((PAUSE_AFTER + TIMEOUT) * 2))); do
