@@ -11,13 +11,23 @@
 # Measured on each side, with one node client (rt-client.mjs: a live subscription, so the times
 # are "EVENT sent -> reply EVENT received", in ms):
 #   warm   N root messages (default 10) to a running backend that has answered once already;
-#   cold   sandboxed: after the idle timeout stopped the container, publish -> reply (the daemon
-#          starts the container; its gateway hands the waiting message to the backend);
-#          host: backend spawned (preflight included, as in the container) -> first reply, with
-#          a fresh message every --every ms (the backend subscribes with limit 0);
-#          repeated --cold times (default 3); the host figure is late by up to one --every
-#          interval, so both sides also report when the project's first status event (kind
-#          24010, published by the backend once the project has started) reached the relay;
+#   waking an idle sandboxed project, message published -> first reply, in each state it can wait
+#   in (the policy is switched between the phases by a SIGHUP reload; the daemon's `ps --json`
+#   says the state before each message and its `last_wake` after the reply: unpause, warm,
+#   create):
+#     kept    stopped by idle_timeout, its container kept (keep_stopped, 24h by default): the
+#             daemon starts the same container again (no create); --kept times (default 3);
+#     paused  frozen after pause_after (--pause-after, default 5 s; idle_timeout 10 min later): the
+#             daemon thaws it and the same processes answer; --paused times (default 3);
+#     cold    no container: stopped by idle_timeout with keep_stopped 0s, so it was removed; the
+#             daemon creates and starts a new one; --cold times (default 3);
+#          (kept and cold: the gateway hands the waiting message to the backend once it
+#          subscribed); host: backend spawned (preflight included, as in the container) -> first
+#          reply, with a fresh message every --every ms (the backend subscribes with limit 0),
+#          --cold times; the peer of kept and cold (the host has no pause: its peer for paused
+#          is warm); the host figure is late by up to one --every interval, so both sides also
+#          report when the project's first status event (kind 24010, published by the backend
+#          once the project has started) reached the relay;
 #   first boot of a new project (sandboxed: boot request 24000 -> first reply; host: first spawn
 #          with no conversation state yet -> first reply), for information;
 #   idle memory (docker stats of the container, and the RSS of the backend's processes on both
@@ -25,12 +35,15 @@
 # The LLM is tests/runtime-peers/fake-llm.mjs (answers at once), so the numbers are the runtime's
 # and the sandbox's own overhead, not a model's.
 #
-#   bench/runtime/runtime_bench.sh [--n 10] [--cold 3] [--idle-timeout 20] [--every 1000]
-#                                  [--timeout 120] [--cpus 1] [--host-modules DIR] [--results FILE]
-#                                  [--keep]
+#   bench/runtime/runtime_bench.sh [--n 10] [--cold 3] [--kept 3] [--paused 3] [--idle-timeout 20]
+#                                  [--pause-after 5] [--every 1000] [--timeout 120] [--cpus 1]
+#                                  [--host-modules DIR] [--results FILE] [--keep]
 #     --n             warm messages per side
-#     --cold          cold starts per side
-#     --idle-timeout  the policy's lifecycle.idle_timeout, in seconds
+#     --cold          cold starts per side (sandboxed: no container)
+#     --kept          sandboxed wakes of a stopped, kept container
+#     --paused        sandboxed wakes of a paused container
+#     --idle-timeout  the policy's lifecycle.idle_timeout, in seconds (kept and cold phases)
+#     --pause-after   the policy's lifecycle.pause_after in the paused phase, in seconds
 #     --every         host cold: ms between the fresh messages published until one is answered
 #     --timeout       seconds to wait for any one reply (the run fails after that)
 #     --cpus          the policy's resources.cpus (1 as in examples/policies-runtime; the host
@@ -50,11 +63,14 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 IMAGE=tenex-runtime:latest
-N=10 COLD=3 IDLE=20 EVERY=1000 TIMEOUT=120 CPUS=1 HOSTMODS="" RESULTS="" KEEP=0
+N=10 COLD=3 KEPT=3 PAUSED=3 PAUSE_AFTER=5 IDLE=20 EVERY=1000 TIMEOUT=120 CPUS=1 HOSTMODS="" RESULTS="" KEEP=0
 while (($#)); do
     case "$1" in
         --n) N=$2; shift ;;
         --cold) COLD=$2; shift ;;
+        --kept) KEPT=$2; shift ;;
+        --paused) PAUSED=$2; shift ;;
+        --pause-after) PAUSE_AFTER=$2; shift ;;
         --idle-timeout) IDLE=$2; shift ;;
         --every) EVERY=$2; shift ;;
         --timeout) TIMEOUT=$2; shift ;;
@@ -62,11 +78,16 @@ while (($#)); do
         --host-modules) HOSTMODS=$(cd "$2" && pwd); shift ;;
         --results) RESULTS=$2; shift ;;
         --keep) KEEP=1 ;;
-        -h|--help) sed -n '2,48p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo pipefail/{/^set/d;p}' "$0"; exit 0 ;;
         *) echo "runtime_bench: unknown option $1 (--help)" >&2; exit 2 ;;
     esac
     shift
 done
+
+for v in N COLD KEPT PAUSED PAUSE_AFTER IDLE EVERY TIMEOUT; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || { echo "runtime_bench: --$(tr 'A-Z_' 'a-z-' <<<"$v" | sed 's/^idle$/idle-timeout/') must be a whole number, not '${!v}'" >&2; exit 2; }
+done
+((N >= 1 && IDLE >= 1 && PAUSE_AFTER >= 1)) || { echo "runtime_bench: --n, --idle-timeout and --pause-after must be at least 1" >&2; exit 2; }
 
 log() { printf '==> [%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 now_ms() { date +%s%3N; }
@@ -195,16 +216,23 @@ log "fake LLM $LLM; owner ${OPK:0:12}; project d=$D"
 # =================================================================================================
 # 1. sandboxed: the daemon with its embedded relay, the backend in its container
 # =================================================================================================
-cat >"$WORK/policies/default.yaml" <<EOF
-# examples/policies-runtime/default.yaml with the fake LLM and a short idle timeout
+# The one policy, rewritten between the phases (and read again by the daemon on SIGHUP): its
+# lifecycle settings are not part of the container's spec digest, so the container stays.
+write_policy() {  # write_policy PAUSE_AFTER IDLE_TIMEOUT KEEP_STOPPED (durations)
+    cat >"$WORK/policy.new" <<EOF
+# examples/policies-runtime/default.yaml with the fake LLM and short lifecycle times
 image: $IMAGE
 resources: {memory: 1Gi, cpus: $CPUS, pids: 256, nofile: 4096}
 network: {mode: egress, relays: true}
-lifecycle: {restart: on-failure, stop_timeout: 10s, idle_timeout: ${IDLE}s}
+lifecycle: {restart: on-failure, stop_timeout: 10s, pause_after: $1, idle_timeout: $2, keep_stopped: $3}
 security: {user: "1000:1000", tmpfs: {/tmp: 64Mi}}
 tenex:
   llm: {provider: ollama, model: fake, embed_model: fake-embed, base_url: "$LLM"}
 EOF
+    mv "$WORK/policy.new" "$WORK/policies/default.yaml"
+}
+# First phases (boot, warm, kept): never paused, stopped after --idle-timeout and kept (24h, the default).
+write_policy 0s "${IDLE}s" 24h
 read -r RELAY_PORT HTTP_PORT GATEWAY_PORT < <(free_ports 3)
 [[ -n $GATEWAY_PORT ]] || die "no free loopback ports"
 RELAY=ws://127.0.0.1:$RELAY_PORT HTTP=127.0.0.1:$HTTP_PORT
@@ -277,27 +305,109 @@ RTT_SB=$(docker exec -i "$CNAME" /usr/local/bin/node --input-type=module - "$LLM
     die "the LLM round trips from inside the container ($LLM_IN) failed"
 log "LLM round trips from the container: $(jq -c .ms <<<"$RTT_SB")"
 
-# Cold: one record per start in $WORK/cold-sandboxed.jsonl.
-for i in $(seq "$COLD"); do
-    # The idle timeout stops the container; wait until it is gone from the running ones.
+# ---- waking the idle project: kept, paused, cold ---------------------------------------------
+project_json() {  # the project's object in ps --json ({} when there is none)
+    local j
+    j=$("$BIN" ps --http "$HTTP" --json 2>/dev/null | jq -c --arg a "$ADDRESS" '[.. | objects | select(.address? == $a)][0] // {}' 2>/dev/null) || true
+    if [[ -n $j ]]; then echo "$j"; else echo '{}'; fi
+}
+all_containers() { docker ps -aq --filter "label=tenex.daemon=$DAEMON_ID"; }
+# The daemon's own message -> running time of the last wake (per-project metrics, when on).
+daemon_wake_ms() {
+    curl -sf "http://$HTTP/metrics" 2>/dev/null |
+        awk '/^tenex_project_last_wake_seconds[{ ]/ {printf "%d\n", $NF * 1000 + 0.5; exit}' || true
+}
+reload_policy() {  # reload_policy PAUSE_AFTER IDLE_TIMEOUT KEEP_STOPPED: rewrite, SIGHUP, wait for the reload
+    local before
+    before=$(grep -c 'reload: policies from' "$WORK/daemon.log" || true)
+    write_policy "$@"
+    kill -HUP "$DAEMON_PID"
+    for _ in $(seq 100); do
+        (($(grep -c 'reload: policies from' "$WORK/daemon.log" || true) > before)) && break
+        sleep 0.1
+    done
+    (($(grep -c 'reload: policies from' "$WORK/daemon.log" || true) > before)) ||
+        die "the daemon did not reload its policies within 10 s of SIGHUP (pause_after $1, idle_timeout $2, keep_stopped $3)"
+    log "policy reloaded: pause_after $1, idle_timeout $2, keep_stopped $3"
+}
+# wake KIND I: the project waits in its idle state (checked by the caller); publish, time the
+# reply, and record what the daemon did (last_wake: unpause, warm or create; the same container
+# or a new one) in $WORK/<KIND>-sandboxed.jsonl.
+wake() {
+    local kind=$1 i=$2 before after r ready=() created started expect
+    before=$(project_json)
+    [[ $kind == paused ]] || ready=(--ready)
+    r=$(client message --relay "$RELAY" --sk "$OSK" --address "$ADDRESS" --agent "$AGENT" "${ready[@]}" \
+        --timeout "$TIMEOUT" --text "Wake ($kind) message $i") || die "sandboxed $kind $i: no reply"
+    after=$(project_json)
+    # The sample is what its label says, or the run fails.
+    case $kind in paused) expect=unpause ;; kept) expect=warm ;; *) expect=create ;; esac
+    [[ $(jq -r .last_wake <<<"$after") == "$expect" ]] ||
+        die "sandboxed $kind $i: the daemon woke the project by $(jq -r .last_wake <<<"$after"), not by $expect"
+    # Where the time went: the engine's creation and start times of the container (a kept or
+    # paused one was created before; a paused one was not started again either).
+    created=$(date -d "$(docker inspect -f '{{.Created}}' "$CNAME")" +%s%3N)
+    started=$(date -d "$(docker inspect -f '{{.State.StartedAt}}' "$CNAME")" +%s%3N)
+    jq -c --argjson c "$created" --argjson s "$started" --argjson w "${WAITED:-null}" \
+        --argjson b "$before" --argjson a "$after" --argjson dw "$(daemon_wake_ms | grep . || echo null)" '
+        {ms, ready_ms, created_ms: ($c - .sent_at_ms), started_ms: ($s - .sent_at_ms), idle_wait_s: $w,
+         state_before: ($b.state + (if $b.kept then ",kept" else "" end)), last_wake: $a.last_wake,
+         same_container: ($b.container_id != null and $b.container_id != "" and $b.container_id == $a.container_id),
+         daemon_wake_ms: $dw}' <<<"$r" | tee -a "$WORK/$kind-sandboxed.jsonl" >&2
+}
+: >"$WORK/kept-sandboxed.jsonl"; : >"$WORK/paused-sandboxed.jsonl"; : >"$WORK/cold-sandboxed.jsonl"
+: >"$WORK/cold-host.jsonl"
+
+# Kept: idle_timeout stops the container and the daemon keeps it (keep_stopped 24h); the
+# message starts the same container again.
+for i in $(seq "$KEPT"); do
     t0=$(now_ms)
     for _ in $(seq $(((IDLE + TIMEOUT) * 2))); do
-        [[ -z $(running_containers) && $(project_state) != running ]] && break
+        [[ -z $(running_containers) && $(project_state) == stopped ]] && break
         sleep 0.5
     done
     [[ -z $(running_containers) ]] || die "the container did not go idle within $((IDLE + TIMEOUT)) s"
-    idle_wait=$(( ($(now_ms) - t0 + 500) / 1000 ))
-    log "sandboxed cold $i/$COLD: container stopped after $idle_wait s (state $(project_state)); message"
+    WAITED=$(( ($(now_ms) - t0 + 500) / 1000 ))
+    [[ $(project_json | jq -r .kept) == true && -n $(all_containers) ]] ||
+        die "kept $i: the stopped container was not kept (ps: $(project_json | jq -c '{state, kept, container_id}'))"
+    log "sandboxed kept $i/$KEPT: container stopped and kept after $WAITED s; message"
     sleep 2   # let the stop's teardown finish
-    r=$(client message --relay "$RELAY" --sk "$OSK" --address "$ADDRESS" --agent "$AGENT" --ready \
-        --timeout "$TIMEOUT" --text "Cold message $i") || die "sandboxed cold $i: no reply"
-    # Where the time went: the engine's creation and start times of the new container.
-    created=$(date -d "$(docker inspect -f '{{.Created}}' "$CNAME")" +%s%3N)
-    started=$(date -d "$(docker inspect -f '{{.State.StartedAt}}' "$CNAME")" +%s%3N)
-    jq -c --argjson c "$created" --argjson s "$started" --argjson w "$idle_wait" \
-        '{ms, ready_ms, created_ms: ($c - .sent_at_ms), started_ms: ($s - .sent_at_ms), idle_wait_s: $w}' \
-        <<<"$r" | tee -a "$WORK/cold-sandboxed.jsonl" >&2
+    wake kept "$i"
 done
+
+# Paused: pause_after freezes the container (idle_timeout far away); the message thaws it.
+reload_policy "${PAUSE_AFTER}s" "$((PAUSE_AFTER + 600))s" 24h
+for i in $(seq "$PAUSED"); do
+    t0=$(now_ms)
+    for _ in $(seq $(((PAUSE_AFTER + TIMEOUT) * 2))); do
+        [[ $(project_state) == paused ]] && break
+        sleep 0.5
+    done
+    [[ $(project_state) == paused ]] ||
+        die "paused $i: the project was not paused within $((PAUSE_AFTER + TIMEOUT)) s (state $(project_state))"
+    [[ $(docker inspect -f '{{.State.Paused}}' "$CNAME") == true ]] || die "paused $i: ps says paused, the engine does not"
+    WAITED=$(( ($(now_ms) - t0 + 500) / 1000 ))
+    log "sandboxed paused $i/$PAUSED: paused after $WAITED s; message"
+    sleep 1
+    wake paused "$i"
+done
+
+# Cold: keep_stopped 0s, so idle_timeout stops the container and removes it; the message
+# creates and starts a new one (what every wake cost before issue 20).
+reload_policy 0s "${IDLE}s" 0s
+for i in $(seq "$COLD"); do
+    t0=$(now_ms)
+    for _ in $(seq $(((IDLE + TIMEOUT) * 2))); do
+        [[ -z $(all_containers) && $(project_state) == stopped ]] && break
+        sleep 0.5
+    done
+    [[ -z $(all_containers) ]] || die "cold $i: the container was not stopped and removed within $((IDLE + TIMEOUT)) s"
+    WAITED=$(( ($(now_ms) - t0 + 500) / 1000 ))
+    log "sandboxed cold $i/$COLD: container stopped and removed after $WAITED s; message"
+    sleep 2   # let the stop's teardown finish
+    wake cold "$i"
+done
+WAITED=""
 
 # The project first, through the daemon (`tenex-sandbox stop`): that also removes its network
 # and the network's host firewall rules, which the daemon's SIGTERM, even with --stop-projects,
@@ -405,12 +515,14 @@ IMAGE_BYTES=$(docker image inspect "$IMAGE" --format '{{.Size}}')
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 RAW=$(jq -n --arg started "$STARTED_AT" --arg version "$VERSION" --arg load_start "$LOAD_START" --arg load_end "$LOAD_END" \
     --argjson cores "$(nproc)" --arg image "$IMAGE" --argjson image_bytes "$IMAGE_BYTES" \
-    --argjson n "$N" --argjson cold "$COLD" --argjson idle_timeout "$IDLE" --argjson every "$EVERY" --argjson cpus "$CPUS" \
+    --argjson n "$N" --argjson cold "$COLD" --argjson kept "$KEPT" --argjson paused "$PAUSED" \
+    --argjson pause_after "$PAUSE_AFTER" --argjson idle_timeout "$IDLE" --argjson every "$EVERY" --argjson cpus "$CPUS" \
     --argjson warm_sb "$WARM_SB" --argjson warm_host "$WARM_HOST" \
     --argjson split_sb "$SPLIT_SB" --argjson split_host "$SPLIT_HOST" \
     --argjson rtt_sb "$RTT_SB" --argjson rtt_host "$RTT_HOST" \
     --argjson first_sb "$FIRST_SB" --argjson first_host "$FIRST_HOST" \
     --slurpfile cold_sb "$WORK/cold-sandboxed.jsonl" --slurpfile cold_host "$WORK/cold-host.jsonl" \
+    --slurpfile kept_sb "$WORK/kept-sandboxed.jsonl" --slurpfile paused_sb "$WORK/paused-sandboxed.jsonl" \
     --arg mem_sb_stats "$MEM_SB_STATS" --argjson mem_sb_rss_kib "$MEM_SB_RSS" --argjson mem_host_rss_kib "$MEM_HOST_RSS" \
     --argjson daemon_stop_ms "$DAEMON_STOP_MS" --argjson host_stop_ms "$HOST_STOP_MS" '
     # median (mean of the middle two for an even n), p95 (nearest rank), min, max, n
@@ -419,13 +531,15 @@ RAW=$(jq -n --arg started "$STARTED_AT" --arg version "$VERSION" --arg load_star
         {n: $k, min: $s[0], max: $s[-1], p95: $s[((0.95 * $k) | ceil) - 1],
          median: (if $k % 2 == 1 then $s[($k - 1) / 2] else ($s[$k / 2 - 1] + $s[$k / 2]) / 2 end)} end;
     {started: $started, version: $version, cores: $cores, load_start: $load_start, load_end: $load_end,
-     settings: {n: $n, cold: $cold, idle_timeout_s: $idle_timeout, host_every_ms: $every, sandbox_cpus: $cpus},
+     settings: {n: $n, cold: $cold, kept: $kept, paused: $paused, pause_after_s: $pause_after, idle_timeout_s: $idle_timeout, host_every_ms: $every, sandbox_cpus: $cpus},
      image: $image, image_bytes: $image_bytes,
      sandboxed: {first_boot_ms: $first_sb.since_ms,
                  warm_ms: $warm_sb.ms, warm: ($warm_sb.ms | stats), warm_split: $split_sb,
                  warm_inbound: ($split_sb | map(.inbound) | stats), warm_outbound: ($split_sb | map(.outbound) | stats),
                  llm_rtt_ms: $rtt_sb.ms, llm_rtt: ($rtt_sb.ms | stats),
                  cold_runs: $cold_sb, cold: ($cold_sb | map(.ms) | stats), ready: ($cold_sb | map(.ready_ms) | stats),
+                 kept_runs: $kept_sb, kept: ($kept_sb | map(.ms) | stats), kept_ready: ($kept_sb | map(.ready_ms) | stats),
+                 paused_runs: $paused_sb, paused: ($paused_sb | map(.ms) | stats),
                  idle_mem_docker_stats: $mem_sb_stats, idle_rss_kib: $mem_sb_rss_kib,
                  daemon_sigterm_ms: $daemon_stop_ms},
      host: {first_boot_ms: $first_host.since_ms,
@@ -452,7 +566,12 @@ jq -r '
   "| warm, split at the LLM: message -> LLM request, median | \(ms($s.warm_inbound.median)) | \(ms($h.warm_inbound.median)) | \(ratio($s.warm_inbound.median; $h.warm_inbound.median)) | |",
   "| warm, split at the LLM: LLM request -> reply, median | \(ms($s.warm_outbound.median)) | \(ms($h.warm_outbound.median)) | \(ratio($s.warm_outbound.median; $h.warm_outbound.median)) | |",
   "| LLM round trip alone (streamed POST /api/chat), median (n=\($s.llm_rtt.n)) | \(ms1($s.llm_rtt.median)) | \(ms1($h.llm_rtt.median)) | \(ratio($s.llm_rtt.median; $h.llm_rtt.median)) | |",
-  "| cold: first reply, median (n=\($s.cold.n)) | \(ms($s.cold.median)) | \(ms($h.cold.median)) | \(ratio($s.cold.median; $h.cold.median)) | <= 10 s; <= 1.1x |",
+  "| paused (thawed by the message): message -> reply, median (n=\($s.paused.n // 0)); host: warm | \(ms($s.paused.median)) | \(ms($h.warm.median)) | \(ratio($s.paused.median; $h.warm.median)) | |",
+  "| paused: message -> reply, max | \(ms($s.paused.max)) | \(ms($h.warm.max)) | \(ratio($s.paused.max; $h.warm.max)) | |",
+  "| stopped, kept (the same container started again): first reply, median (n=\($s.kept.n // 0)); host: cold | \(ms($s.kept.median)) | \(ms($h.cold.median)) | \(ratio($s.kept.median; $h.cold.median)) | <= 10 s; <= 1.1x |",
+  "| stopped, kept: first reply, max | \(ms($s.kept.max)) | \(ms($h.cold.max)) | \(ratio($s.kept.max; $h.cold.max)) | |",
+  "| stopped, kept: project started (first kind 24010), median | \(ms($s.kept_ready.median)) | \(ms($h.ready.median)) | \(ratio($s.kept_ready.median; $h.ready.median)) | |",
+  "| cold, no container (created and started): first reply, median (n=\($s.cold.n // 0)) | \(ms($s.cold.median)) | \(ms($h.cold.median)) | \(ratio($s.cold.median; $h.cold.median)) | <= 10 s; <= 1.1x |",
   "| cold: first reply, max | \(ms($s.cold.max)) | \(ms($h.cold.max)) | \(ratio($s.cold.max; $h.cold.max)) | |",
   "| cold: project started (first kind 24010), median | \(ms($s.ready.median)) | \(ms($h.ready.median)) | \(ratio($s.ready.median; $h.ready.median)) | |",
   "| first boot of the new project -> first reply | \(ms($s.first_boot_ms)) | \(ms($h.first_boot_ms)) | \(ratio($s.first_boot_ms; $h.first_boot_ms)) | |",
@@ -460,13 +579,16 @@ jq -r '
   "| idle memory: docker stats (container cgroup) | \($s.idle_mem_docker_stats) | - | | |",
   "| image size | \($r.image_bytes / 1e6 | round) MB (\($r.image_bytes / 1048576 | round) MiB) | - | | |",
   "",
-  "cold is, sandboxed: message published -> reply (the daemon starts the container); host: backend spawned -> first reply, a fresh message every \($r.settings.host_every_ms) ms",
+  "paused, kept and cold are, sandboxed: message published -> reply (the daemon thaws the container, starts the kept one, or creates and starts a new one); host cold: backend spawned -> first reply, a fresh message every \($r.settings.host_every_ms) ms (the host has no paused state: its peer there is warm)",
   "warm samples (ms): sandboxed \($s.warm_ms | join(", ")); host \($h.warm_ms | join(", "))",
   "warm split (ms, message -> LLM request / LLM request -> reply): sandboxed \($s.warm_split | col("\(.inbound)/\(.outbound)")); host \($h.warm_split | col("\(.inbound)/\(.outbound)"))",
   "LLM round trips (ms): from the container (through the egress forwarder) \($s.llm_rtt_ms | join(", ")); from the host \($h.llm_rtt_ms | join(", "))",
-  "cold samples (ms): sandboxed \($s.cold_runs | col(.ms)); project started at \($s.cold_runs | col(.ready_ms)); container created at \($s.cold_runs | col(.created_ms)), started at \($s.cold_runs | col(.started_ms)) (after the publish)",
+  "paused vs sandboxed warm in this run, medians: \(ms($s.paused.median)) vs \(ms($s.warm.median)) (\(ratio($s.paused.median; $s.warm.median)))",
+  "paused samples (ms): \($s.paused_runs | col(.ms)); wake inside the daemon (message in -> running, tenex_project_last_wake_seconds) \($s.paused_runs | col(.daemon_wake_ms)); state before \($s.paused_runs | col(.state_before)); last_wake \($s.paused_runs | col(.last_wake)); same container \($s.paused_runs | col(.same_container)); paused after waiting \($s.paused_runs | col(.idle_wait_s)) s (pause_after \($r.settings.pause_after_s) s)",
+  "kept samples (ms): \($s.kept_runs | col(.ms)); project started at \($s.kept_runs | col(.ready_ms)); container started at \($s.kept_runs | col(.started_ms)) after the publish; daemon wake \($s.kept_runs | col(.daemon_wake_ms)); state before \($s.kept_runs | col(.state_before)); last_wake \($s.kept_runs | col(.last_wake)); same container \($s.kept_runs | col(.same_container)); stopped after waiting \($s.kept_runs | col(.idle_wait_s)) s",
+  "cold samples (ms): sandboxed \($s.cold_runs | col(.ms)); project started at \($s.cold_runs | col(.ready_ms)); container created at \($s.cold_runs | col(.created_ms)), started at \($s.cold_runs | col(.started_ms)) (after the publish); daemon wake \($s.cold_runs | col(.daemon_wake_ms)); state before \($s.cold_runs | col(.state_before)); last_wake \($s.cold_runs | col(.last_wake)); stopped and removed after waiting \($s.cold_runs | col(.idle_wait_s)) s",
   "cold samples (ms): host \($h.cold_runs | col(.ms)); project started at \($h.cold_runs | col(.ready_ms)) (after the spawn); messages sent until one was answered \($h.cold_runs | col(.sent)), the answered one answered in \($h.cold_runs | col(.answered_latency_ms))",
-  "sandboxed idle stop: waited \($s.cold_runs | col(.idle_wait_s)) s for it after the previous step (the previous cold reply, or the idle memory probe for the first) (idle_timeout \($r.settings.idle_timeout_s) s, counted by the daemon from the last inbound message)",
+  "sandboxed idle waits count from the previous step (the previous reply; for the first kept one, the idle memory and LLM probes) (idle_timeout \($r.settings.idle_timeout_s) s, counted by the daemon from the last inbound message or gateway event)",
   "stop: daemon SIGTERM (its project already stopped) \($s.daemon_sigterm_ms) ms; host backend SIGTERM \($h.sigterm_ms) ms",
   "daemon: \($r.version)",
   "sandbox policy: resources.cpus \($r.settings.sandbox_cpus), memory 1Gi; load average: start \($r.load_start), end \($r.load_end); \($r.cores) cores; started \($r.started)"
