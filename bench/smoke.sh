@@ -36,7 +36,7 @@ run wake-idle "$B/orchestrator/bench_wake" idle 10 10
 run daemon "$B/e2e/bench_daemon" 3 10 1000 10 5
 run gateway "$B/gateway/bench_gateway" --projects 20 --events 1000 --floods 1
 if ((RUNTIME)); then
-    run runtime "$ROOT/bench/runtime/runtime_bench.sh" --n 2 --cold 1
+    run runtime "$ROOT/bench/runtime/runtime_bench.sh" --n 2 --cold 1 --kept 1 --paused 1 --idle-timeout 10
 fi
 
 if ((${#failed[@]})); then
