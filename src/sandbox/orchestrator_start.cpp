@@ -83,7 +83,8 @@ Result<Orchestrator::StartOutcome> Orchestrator::do_start(const ProjectRef& proj
         auto prepared = prepare_runtime_dir(ctx.runtime_dir, *dir, policy,
                                             RuntimeInputs{.owner = project.owner, .d = project.d,
                                                           .relays = spec->container_relays,
-                                                          .llm_url = spec->llm_url});
+                                                          .llm_url = spec->llm_url,
+                                                          .embed_url = spec->embed_url});
         if (!prepared) return make_error("TENEX runtime: " + prepared.error().message);
     }
     for (const auto& [k, v] : options_.extra_labels) spec->container.labels.emplace(k, v);

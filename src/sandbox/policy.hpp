@@ -93,11 +93,15 @@ struct Security {
 // /tenex with the config.json, llms.json, providers.json and embed.json the daemon writes, and
 // the provider's endpoint reachable as the policy says.
 struct TenexLlm {
-    std::string provider{};     // "ollama" or "openai"; empty: no runtime contract
+    std::string provider{};     // ollama, openai, anthropic or openrouter; empty: no runtime contract
     std::string model{};        // the chat model
     std::string base_url{};     // http(s)://host[:port][/path]; empty: the provider's own
-    std::string key_file{};     // host file holding the API key (openai)
-    std::string embed_model{};  // embeddings model at the same OpenAI-compatible endpoint
+    std::string key_file{};     // host file holding the API key (openai, anthropic, openrouter)
+    std::string embed_model{};  // the embeddings model
+    // An OpenAI-compatible embeddings endpoint of its own (required for anthropic and
+    // openrouter, which have none); empty: the chat endpoint's (ollama, openai).
+    std::string embed_base_url{};
+    std::string embed_key_file{};  // its API key, when it wants one
     bool enabled() const { return !provider.empty(); }
     bool operator==(const TenexLlm&) const = default;
 };

@@ -583,10 +583,8 @@ void set_llm_provider(Policy& p, const std::string& path, const std::string&, co
                       const Reporter& r) {
     auto s = as_string(n, path, r);
     if (!s) return;
-    if (*s != "ollama" && *s != "openai")
-        return r(n, path,
-                 "unknown provider \"" + *s + "\" (one of ollama, openai; anthropic and openrouter "
-                 "need an embeddings endpoint of their own, not supported yet)",
+    if (std::find(std::begin(kLlmProviders), std::end(kLlmProviders), *s) == std::end(kLlmProviders))
+        return r(n, path, "unknown provider \"" + *s + "\" (one of ollama, openai, anthropic, openrouter)",
                  Severity::error);
     p.llm.provider = *s;
 }
@@ -617,27 +615,46 @@ void set_llm_embed_model(Policy& p, const std::string& path, const std::string&,
     if (auto s = as_model(n, path, r)) p.llm.embed_model = *s;
 }
 
+std::optional<std::string> as_http_url(const YAML::Node& n, const std::string& path, const Reporter& r) {
+    auto s = as_string(n, path, r);
+    if (!s) return std::nullopt;
+    const auto e = parse_endpoint(*s);
+    if (!e || (e->scheme != "http" && e->scheme != "https") || s->find('?') != std::string::npos) {
+        r(n, path, "expected http://host[:port][/path] or https://... (no credentials, query or fragment)",
+          Severity::error);
+        return std::nullopt;
+    }
+    return s;
+}
+
+std::optional<std::string> as_key_file(const YAML::Node& n, const std::string& path, const Reporter& r) {
+    auto s = as_string(n, path, r);
+    if (!s) return std::nullopt;
+    if (s->empty() || (*s)[0] != '/' || has_dotdot(*s)) {
+        r(n, path, "expected the absolute path of a host file holding the key (no \"..\")", Severity::error);
+        return std::nullopt;
+    }
+    return s;
+}
+
 void set_llm_base_url(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
                       const Reporter& r) {
-    auto s = as_string(n, path, r);
-    if (!s) return;
-    const auto e = parse_endpoint(*s);
-    if (!e || (e->scheme != "http" && e->scheme != "https") || s->find('?') != std::string::npos)
-        return r(n, path,
-                 "expected http://host[:port][/path] or https://... (no credentials, query or "
-                 "fragment)",
-                 Severity::error);
-    p.llm.base_url = *s;
+    if (auto s = as_http_url(n, path, r)) p.llm.base_url = *s;
+}
+
+void set_llm_embed_base_url(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                            const Reporter& r) {
+    if (auto s = as_http_url(n, path, r)) p.llm.embed_base_url = *s;
+}
+
+void set_llm_embed_key_file(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                            const Reporter& r) {
+    if (auto s = as_key_file(n, path, r)) p.llm.embed_key_file = *s;
 }
 
 void set_llm_key_file(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
                       const Reporter& r) {
-    auto s = as_string(n, path, r);
-    if (!s) return;
-    if (s->empty() || (*s)[0] != '/' || has_dotdot(*s))
-        return r(n, path, "expected the absolute path of a host file holding the key (no \"..\")",
-                 Severity::error);
-    p.llm.key_file = *s;
+    if (auto s = as_key_file(n, path, r)) p.llm.key_file = *s;
 }
 
 const std::vector<Key>& keys() {
@@ -688,6 +705,8 @@ const std::vector<Key>& keys() {
         {"tenex.llm.base_url", KeyKind::leaf, set_llm_base_url},
         {"tenex.llm.key_file", KeyKind::leaf, set_llm_key_file},
         {"tenex.llm.embed_model", KeyKind::leaf, set_llm_embed_model},
+        {"tenex.llm.embed_base_url", KeyKind::leaf, set_llm_embed_base_url},
+        {"tenex.llm.embed_key_file", KeyKind::leaf, set_llm_embed_key_file},
     };
     return kKeys;
 }

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "sandbox/policy_schema.hpp"
+#include "sandbox/runtime_contract.hpp"
 #include "sandbox/units.hpp"
 
 namespace tenex::sandbox {
@@ -74,21 +75,51 @@ void cross_checks(ResolvedPolicy& r) {
             add("mounts", "target " + m.target + " is also a tmpfs", Severity::error);
     if (p.llm.enabled() && p.llm.model.empty())
         add("tenex.llm.provider", "the TENEX runtime needs tenex.llm.model too", Severity::error);
-    if (p.llm.provider == "openai" && p.llm.key_file.empty())
-        add("tenex.llm.provider", "provider openai needs tenex.llm.key_file (the API key, read from a host file)",
+    const TenexLlm& llm = p.llm;
+    if (llm.enabled() && llm.provider != "ollama" && llm.key_file.empty())
+        add("tenex.llm.provider",
+            "provider " + llm.provider + " needs tenex.llm.key_file (the API key, read from a host file)",
             Severity::error);
-    if (!p.llm.enabled() && (!p.llm.model.empty() || !p.llm.base_url.empty() || !p.llm.key_file.empty()))
+    if (llm.provider == "ollama" && llm.base_url.empty())
+        add("tenex.llm.provider", "provider ollama needs tenex.llm.base_url (for example a local Ollama's http://127.0.0.1:11434)",
+            Severity::error);
+    if (llm.enabled() && !llm.base_url.empty() && !provider_takes_base_url(llm.provider))
+        add("tenex.llm.base_url",
+            "the backend's " + llm.provider + " provider takes no base URL: it reaches " +
+                provider_endpoint(llm.provider)->to_string() + " (allow that in network.allow)",
+            Severity::error);
+    if (llm.enabled() && llm.base_url.empty() && provider_endpoint(llm.provider) &&
+        !(p.network.mode == NetworkMode::egress &&
+          std::find(p.network.allow.begin(), p.network.allow.end(), *provider_endpoint(llm.provider)) !=
+              p.network.allow.end()))
+        add("tenex.llm.provider",
+            "without tenex.llm.base_url the runtime reaches the provider's own " +
+                provider_endpoint(llm.provider)->to_string() + ": it must be in network.allow",
+            Severity::error);
+    if (llm.enabled() && llm.embed_base_url.empty() && !provider_embeds(llm.provider))
+        add("tenex.llm.provider",
+            "provider " + llm.provider +
+                " has no embeddings, which the runtime needs (its default model downloads from huggingface.co at "
+                "boot): name an OpenAI-compatible endpoint in tenex.llm.embed_base_url (a local Ollama's "
+                "http://127.0.0.1:11434/v1, for example) and tenex.llm.embed_model",
+            Severity::error);
+    if (!llm.embed_base_url.empty() && llm.embed_model.empty())
+        add("tenex.llm.embed_base_url", "needs tenex.llm.embed_model too", Severity::error);
+    if (!llm.enabled() && (!llm.model.empty() || !llm.base_url.empty() || !llm.key_file.empty() ||
+                           !llm.embed_base_url.empty() || !llm.embed_key_file.empty()))
         add("tenex.llm", "ignored without tenex.llm.provider", Severity::warning);
     if (p.llm.enabled() && !(p.network.mode == NetworkMode::egress && p.network.relays))
         add("tenex.llm.provider",
             "the TENEX runtime reaches Nostr through the daemon's relays: network.mode egress with relays: true",
             Severity::error);
-    if (p.llm.enabled() && !p.llm.base_url.empty() && p.network.mode != NetworkMode::egress)
-        add("tenex.llm.base_url",
-            "a base_url is reachable only in network.mode egress, through a forwarder the daemon "
-            "runs for exactly this host and port (a loopback endpoint such as a local Ollama "
-            "only this way)",
-            Severity::error);
+    for (const auto& [key, url] : {std::pair{"tenex.llm.base_url", &llm.base_url},
+                                   std::pair{"tenex.llm.embed_base_url", &llm.embed_base_url}})
+        if (llm.enabled() && !url->empty() && p.network.mode != NetworkMode::egress)
+            add(key,
+                "a base_url is reachable only in network.mode egress, through a forwarder the daemon "
+                "runs for exactly this host and port (a loopback endpoint such as a local Ollama "
+                "only this way)",
+                Severity::error);
     if (p.resources.disk_bytes != 0)
         add("resources.disk",
             "limits the project directory (/workspace, .tenex/ included): enforced where the "
@@ -252,6 +283,9 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     out.emplace_back("tenex.llm.base_url", p.llm.base_url.empty() ? "(the provider's own)" : p.llm.base_url);
     out.emplace_back("tenex.llm.key_file", p.llm.key_file.empty() ? "(none)" : p.llm.key_file);
     out.emplace_back("tenex.llm.embed_model", p.llm.embed_model.empty() ? "(default)" : p.llm.embed_model);
+    out.emplace_back("tenex.llm.embed_base_url",
+                     p.llm.embed_base_url.empty() ? "(the chat endpoint's)" : p.llm.embed_base_url);
+    out.emplace_back("tenex.llm.embed_key_file", p.llm.embed_key_file.empty() ? "(none)" : p.llm.embed_key_file);
     return out;
 }
 

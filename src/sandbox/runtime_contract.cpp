@@ -66,11 +66,11 @@ Status chown_tree(const std::filesystem::path& root, uid_t uid, gid_t gid) {
     return Unit{};
 }
 
-Result<std::string> read_key_file(const std::string& file) {
+Result<std::string> read_key_file(const std::string& key, const std::string& file) {
     auto v = read_secret_file(file);
-    if (!v) return make_error("tenex.llm.key_file: cannot read " + file);
+    if (!v) return make_error(key + ": cannot read " + file);
     while (!v->empty() && v->back() == ' ') v->pop_back();
-    if (v->empty()) return make_error("tenex.llm.key_file: " + file + " is empty");
+    if (v->empty()) return make_error(key + ": " + file + " is empty");
     return *v;
 }
 
@@ -155,6 +155,17 @@ Status provision_agents(const DirFd& base, const std::filesystem::path& project_
 
 }  // namespace
 
+std::optional<HostPort> provider_endpoint(std::string_view provider) {
+    if (provider == "openai") return HostPort{"api.openai.com", 443};
+    if (provider == "anthropic") return HostPort{"api.anthropic.com", 443};
+    if (provider == "openrouter") return HostPort{"openrouter.ai", 443};
+    return std::nullopt;
+}
+
+bool provider_takes_base_url(std::string_view provider) { return provider != "openrouter"; }
+
+bool provider_embeds(std::string_view provider) { return provider == "ollama" || provider == "openai"; }
+
 bool Endpoint::literal() const { return host == "localhost" || host.find(':') != std::string::npos || is_ipv4(host); }
 
 std::string Endpoint::url_with_host(const std::string& host_name) const {
@@ -218,14 +229,21 @@ RuntimeFiles runtime_files(const TenexLlm& llm, const RuntimeInputs& in) {
     const bool ollama = llm.provider == "ollama";
     const std::string ollama_url = in.llm_url.empty() ? "http://127.0.0.1:11434" : in.llm_url;
     json provider_entry = {{"apiKey", ollama ? (in.llm_url.empty() ? std::string("local") : in.llm_url) : in.api_key}};
-    json embed = {
-        {"provider", "openai"},
-        {"model", !llm.embed_model.empty() ? llm.embed_model
-                  : ollama                 ? std::string("nomic-embed-text")
-                                           : std::string("text-embedding-3-small")},
-        {"apiKey", ollama ? std::string("ollama") : in.api_key},
-        {"baseUrl", ollama ? ollama_url + "/v1" : (in.llm_url.empty() ? std::string("https://api.openai.com/v1") : in.llm_url)},
-    };
+    // Embeddings (the backend's default downloads a model from huggingface.co at boot): an
+    // OpenAI-compatible endpoint, the policy's own or the chat provider's.
+    json embed = {{"provider", "openai"}};
+    if (!in.embed_url.empty()) {
+        embed["model"] = llm.embed_model;
+        embed["apiKey"] = in.embed_api_key.empty() ? std::string("none") : in.embed_api_key;
+        embed["baseUrl"] = in.embed_url;
+    } else {
+        embed["model"] = !llm.embed_model.empty() ? llm.embed_model
+                         : ollama                 ? std::string("nomic-embed-text")
+                                                  : std::string("text-embedding-3-small");
+        embed["apiKey"] = ollama ? std::string("ollama") : in.api_key;
+        embed["baseUrl"] = ollama ? ollama_url + "/v1"
+                                  : (in.llm_url.empty() ? std::string("https://api.openai.com/v1") : in.llm_url);
+    }
     return RuntimeFiles{
         .config = json{{"whitelistedPubkeys", json::array({in.owner})},
                        {"relays", in.relays},
@@ -267,9 +285,14 @@ Status prepare_runtime_dir(const std::filesystem::path& dir, const std::filesyst
     }
     if (in.backend_key_hex.empty()) in.backend_key_hex = nostr::SecretKey::generate().reveal_hex();
     if (!policy.llm.key_file.empty()) {
-        auto key = read_key_file(policy.llm.key_file);
+        auto key = read_key_file("tenex.llm.key_file", policy.llm.key_file);
         if (!key) return key.error();
         in.api_key = *key;
+    }
+    if (!policy.llm.embed_key_file.empty()) {
+        auto key = read_key_file("tenex.llm.embed_key_file", policy.llm.embed_key_file);
+        if (!key) return key.error();
+        in.embed_api_key = *key;
     }
     const RuntimeFiles files = runtime_files(policy.llm, in);
     for (const auto& [name, text] : {std::pair{"config.json", &files.config}, std::pair{"llms.json", &files.llms},

@@ -17,6 +17,17 @@ namespace tenex::sandbox {
 inline constexpr const char* kRuntimeProjectsBase = "/projects";  // projectsBase inside
 inline constexpr const char* kRuntimeBaseDir = "/tenex";          // TENEX_BASE_DIR inside
 inline constexpr const char* kLlmHostName = "tenex-llm";          // the LLM forwarder's name
+inline constexpr const char* kEmbedHostName = "tenex-embed";      // the embeddings forwarder's
+
+// The LLM providers a policy can name (tenex.llm.provider), and the endpoint each reaches when
+// the policy gives no base_url: nullopt for ollama (it has no public one; base_url required).
+// openrouter's is fixed: the backend's OpenRouter provider (0.9.13) takes no base URL.
+inline constexpr const char* kLlmProviders[] = {"ollama", "openai", "anthropic", "openrouter"};
+std::optional<HostPort> provider_endpoint(std::string_view provider);
+// Whether the backend can point the provider at another endpoint (base_url).
+bool provider_takes_base_url(std::string_view provider);
+// Whether the provider serves the embeddings the backend needs (else embed_base_url is required).
+bool provider_embeds(std::string_view provider);
 
 // scheme://host[:port][/path] with scheme http, https, ws or wss; no credentials, query or
 // fragment. Host lower-cased, IPv6 without brackets; port defaulted from the scheme.
@@ -48,6 +59,8 @@ struct RuntimeInputs {
     std::string llm_url{};            // as seen from inside; empty: the provider's own
     std::string backend_key_hex{};
     std::string api_key{};
+    std::string embed_url{};          // embed_base_url as seen from inside; empty: the chat endpoint
+    std::string embed_api_key{};
 };
 RuntimeFiles runtime_files(const TenexLlm& llm, const RuntimeInputs& in);
 

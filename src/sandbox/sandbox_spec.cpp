@@ -98,33 +98,58 @@ nlohmann::json canonical(const docker::ContainerSpec& c, const NetworkPlan& net,
     };
 }
 
-// Where the runtime reaches its LLM provider. A policy's base_url is reached through a
-// forwarder named tenex-llm in mode egress (the one way a loopback endpoint such as a local
-// Ollama is reachable, and only because the policy names it), directly in mode open (a public
-// endpoint only), and not at all in modes none and isolated.
+// Where the runtime reaches an endpoint of its LLM provider (`key`: tenex.llm.base_url or
+// tenex.llm.embed_base_url; `alias`: the forwarder's name for an address literal). A policy's URL
+// is reached through a forwarder in mode egress (the one way a loopback endpoint such as a local
+// Ollama is reachable, and only because the policy names it): under the URL's own host name when
+// it has one (so that TLS names match), else under `alias`; directly in mode open (a public name
+// only); not at all in modes none and isolated.
 template <class AddForward>
-Status plan_llm_endpoint(const Policy& p, const NetworkPlan& net, std::string& llm_url, AddForward&& add) {
-    if (p.llm.base_url.empty()) {
-        if (net.mode != NetworkMode::open && !(net.mode == NetworkMode::egress && !net.allow.empty()))
-            return make_error("tenex.llm: without base_url the provider's own endpoint must be "
-                              "reachable (network.mode open, or egress with it in network.allow)");
-        return Unit{};
-    }
-    auto e = parse_endpoint(p.llm.base_url);
+Result<std::string> plan_endpoint(const std::string& key, const std::string& url, const char* alias,
+                                  const NetworkPlan& net, AddForward&& add) {
+    auto e = parse_endpoint(url);
     if (!e || (e->scheme != "http" && e->scheme != "https"))
-        return make_error("tenex.llm.base_url: not an http(s) URL: " + p.llm.base_url);
+        return make_error(key + ": not an http(s) URL: " + url);
     if (net.mode == NetworkMode::egress) {
-        add(Forward{.name = kLlmHostName, .port = e->port, .target_host = e->host, .target_port = e->port,
-                    .trusted = true});
-        llm_url = e->url_with_host(kLlmHostName);
-        return Unit{};
+        const std::string name = e->literal() ? std::string(alias) : e->host;
+        add(Forward{.name = name, .port = e->port, .target_host = e->host, .target_port = e->port, .trusted = true});
+        return e->literal() ? e->url_with_host(name) : url;
     }
-    if (net.mode == NetworkMode::open && !e->literal()) {
-        llm_url = p.llm.base_url;
-        return Unit{};
+    if (net.mode == NetworkMode::open && !e->literal()) return url;
+    return make_error(key + " " + url + " is not reachable in network mode " + to_string(net.mode) +
+                      " (egress forwards it; open reaches public names only)");
+}
+
+// The chat endpoint: the policy's base_url, or the provider's own, which must then be
+// reachable (mode open, or egress with it in network.allow); and the embeddings endpoint when
+// the policy names one (the providers without embeddings need it).
+template <class AddForward>
+Status plan_llm_endpoints(const Policy& p, const NetworkPlan& net, SandboxSpec& out, AddForward&& add) {
+    const TenexLlm& llm = p.llm;
+    if (!llm.base_url.empty()) {
+        if (!provider_takes_base_url(llm.provider))
+            return make_error("tenex.llm.base_url: provider " + llm.provider + " takes no base URL");
+        auto url = plan_endpoint("tenex.llm.base_url", llm.base_url, kLlmHostName, net, add);
+        if (!url) return url.error();
+        out.llm_url = *url;
+    } else if (const auto own = provider_endpoint(llm.provider); !own) {
+        return make_error("tenex.llm: provider " + llm.provider + " needs tenex.llm.base_url");
+    } else if (net.mode != NetworkMode::open &&
+               !(net.mode == NetworkMode::egress &&
+                 std::find(net.allow.begin(), net.allow.end(), *own) != net.allow.end())) {
+        return make_error("tenex.llm: without base_url the provider's own endpoint " + own->to_string() +
+                          " must be reachable (network.mode open, or egress with it in network.allow)");
     }
-    return make_error("tenex.llm.base_url " + p.llm.base_url + " is not reachable in network mode " +
-                      to_string(net.mode) + " (egress forwards it; open reaches public names only)");
+    if (!llm.embed_base_url.empty()) {
+        if (llm.embed_model.empty()) return make_error("tenex.llm.embed_base_url needs tenex.llm.embed_model");
+        auto url = plan_endpoint("tenex.llm.embed_base_url", llm.embed_base_url, kEmbedHostName, net, add);
+        if (!url) return url.error();
+        out.embed_url = *url;
+    } else if (!provider_embeds(llm.provider)) {
+        return make_error("tenex.llm: provider " + llm.provider +
+                          " has no embeddings: name an OpenAI-compatible endpoint in tenex.llm.embed_base_url");
+    }
+    return Unit{};
 }
 
 }  // namespace
@@ -345,8 +370,10 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     }
 
     if (p.llm.enabled()) {
-        if (auto st = plan_llm_endpoint(p, net, out.llm_url, add_forward); !st) return st.error();
+        if (auto st = plan_llm_endpoints(p, net, out, add_forward); !st) return st.error();
+        // The backend creates these providers without a baseURL: their SDKs read it from here.
         if (p.llm.provider == "openai" && !out.llm_url.empty()) env["OPENAI_BASE_URL"] = out.llm_url;
+        if (p.llm.provider == "anthropic" && !out.llm_url.empty()) env["ANTHROPIC_BASE_URL"] = out.llm_url;
         if (net.relay_urls.empty())
             return make_error("the TENEX runtime needs the daemon's relays: network.mode egress with relays: true");
     }

@@ -61,6 +61,7 @@ struct SandboxSpec {
     docker::ContainerSpec container{};
     NetworkPlan network{};
     std::string llm_url{};  // tenex.llm.base_url as seen from inside; empty: the provider's own
+    std::string embed_url{};  // tenex.llm.embed_base_url as seen from inside; empty: none
     // The relays as the container gets them (TENEX_RELAYS): with the gateway's secret when it
     // was built with SecretMode::read (for the TENEX runtime's config.json).
     std::vector<std::string> container_relays{};

@@ -289,5 +289,90 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     EXPECT_GT(cold_messages, first_messages) << "the conversation's history was lost\n" << diagnose(projects[0]);
 }
 
+// The Anthropic provider: the backend's own Anthropic client (the @ai-sdk/anthropic it ships)
+// reaches the endpoint the policy names (ANTHROPIC_BASE_URL, through the tenex-llm forwarder)
+// with the key read from the policy's key file, which never shows in the container's
+// environment; embeddings come from the OpenAI-compatible endpoint the policy names for them.
+TEST_F(RuntimeEndToEnd, AnAnthropicProjectAnswersWithTheKeyFromItsKeyFile) {
+    const std::string key = "sk-ant-test-" + owner_->pub.hex().substr(0, 16);
+    const fs::path key_file = dir_->path() / "anthropic_key";
+    std::ofstream(key_file) << key << "\n";
+    ::chmod(key_file.c_str(), 0600);
+    auto llm = relay::testing::NodeProcess::start(
+        (test::source_dir() / "tests/runtime-peers/fake-llm.mjs").string(),
+        {"--port", "0", "--text", kFakeText, "--key", key, "--log", (dir_->path() / "anthropic.jsonl").string()});
+    ASSERT_TRUE(llm);
+    const std::string url = llm->first_line();
+    std::ofstream(dir_->path() / "policies" / "default.yaml")
+        << "image: " << kRuntimeImage << "\n"
+        << "resources: {memory: 1Gi, cpus: 1, pids: 256, nofile: 4096}\n"
+        << "network: {mode: egress, relays: true}\n"
+        << "lifecycle: {restart: on-failure, stop_timeout: 10s}\n"
+        << "security: {user: \"1000:1000\", tmpfs: {/tmp: 64Mi}}\n"
+        << "tenex:\n  llm: {provider: anthropic, model: claude-fake, key_file: " << key_file.string()
+        << ", base_url: \"" << url << "/v1\", embed_base_url: \"" << url << "/v1\", embed_model: fake-embed,"
+        << " embed_key_file: " << key_file.string() << "}\n";
+    start_daemon();
+
+    const auto agent_def = sign(4199, "", {{"d", "claude"}, {"title", "Claude"}, {"role", "assistant"},
+                                           {"description", "Answers the owner"}, {"instructions", "Be brief."},
+                                           {"use-criteria", "Any message"}, {"ver", "1"}});
+    publish(agent_def);
+    const std::string d = "rt-anthropic";
+    const std::string address = "31933:" + owner_->pub.hex() + ":" + d;
+    publish(sign(31933, "A project on Anthropic", {{"d", d}, {"title", d}, {"agent", agent_def.id}}));
+    publish(sign(24000, "", {{"a", address}}));
+    nostr::Filter profiles;
+    profiles.kinds = std::vector<std::uint32_t>{0};
+    profiles.tags['a'] = {address};
+    std::string agent;
+    ASSERT_TRUE(eventually([&] {
+        auto e = first(profiles);
+        if (e) agent = e->pubkey;
+        return e.has_value();
+    }, 90s)) << daemon_->log();
+
+    const auto message = sign(1, "Hello, Claude!", {{"a", address}, {"p", agent}});
+    publish(message);
+    nostr::Filter replies;
+    replies.kinds = std::vector<std::uint32_t>{1};
+    replies.tags['e'] = {message.id};
+    replies.authors = std::vector<std::string>{agent};
+    std::optional<nostr::Event> reply;
+    const bool answered = eventually([&] {
+        reply = first(replies);
+        return reply.has_value();
+    }, 180s);
+    const auto running = running_for(address);
+    ASSERT_TRUE(answered) << "no reply\n--- container ---\n"
+                          << (running.empty() ? std::string("(not running)") : container_log(running.front().id))
+                          << "\n--- fake Anthropic ---\n" << read_text(dir_->path() / "anthropic.jsonl");
+    EXPECT_NE(reply->content.find(kFakeText), std::string::npos) << reply->content;
+
+    // The chat went to the Messages API with the key from the file; the embeddings to theirs;
+    // nothing was refused for a wrong key.
+    int messages = 0, refused = 0;
+    std::istringstream requests(read_text(dir_->path() / "anthropic.jsonl"));
+    for (std::string line; std::getline(requests, line);) {
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (!j.is_object()) continue;
+        if (j.value("key_ok", true) == false) ++refused;
+        else if (j.value("path", "") == "/v1/messages" && j.value("model", "") == "claude-fake") ++messages;
+    }
+    EXPECT_GE(messages, 1);
+    EXPECT_EQ(refused, 0) << read_text(dir_->path() / "anthropic.jsonl");
+
+    ASSERT_EQ(running.size(), 1u);
+    auto info = docker::inspect_container(*docker_, running.front().id);
+    ASSERT_TRUE(info);
+    const std::string port = url.substr(url.rfind(':') + 1);
+    bool base_url = false;
+    for (const auto& e : info->spec.env) {
+        EXPECT_EQ(e.find(key), std::string::npos) << "the API key in the environment: " << e;
+        base_url |= e == "ANTHROPIC_BASE_URL=http://tenex-llm:" + port + "/v1";
+    }
+    EXPECT_TRUE(base_url);
+}
+
 }  // namespace
 }  // namespace tenex::e2e

@@ -13,7 +13,12 @@
 //   message) is appended there; without it they go to stderr.
 // Endpoints: POST /api/chat, POST /api/generate, GET /api/tags, GET /api/version,
 // POST /api/show, POST /api/embed and OpenAI's POST /v1/embeddings (small deterministic
-// vectors), GET / ("Ollama is running").
+// vectors), GET / ("Ollama is running"); and Anthropic's Messages API, POST /v1/messages
+// (server-sent events when "stream" is true, as the real one: message_start, content_block_*,
+// message_delta, message_stop; a forced tool_choice is answered with that tool's call, its
+// input made from the tool's schema as for "format").
+//   --key K (or FAKE_LLM_KEY): the API key the caller must send (x-api-key or Authorization:
+//   Bearer); others get 401. Each log line says whether the key matched (never the key).
 // Stops on SIGTERM/SIGINT.
 import { createServer } from 'node:http';
 import { appendFileSync } from 'node:fs';
@@ -27,6 +32,7 @@ const port = Number(opt('port', process.env.FAKE_LLM_PORT ?? 0));
 const host = opt('host', process.env.FAKE_LLM_HOST ?? '127.0.0.1');
 const text = opt('text', process.env.FAKE_LLM_TEXT ?? 'Hello from the fake LLM.');
 const logFile = opt('log', process.env.FAKE_LLM_LOG ?? '');
+const apiKey = opt('key', process.env.FAKE_LLM_KEY ?? '');
 const model = 'fake';
 let seq = 0;
 
@@ -92,12 +98,42 @@ function json(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
+// Anthropic's Messages API. A forced tool (the SDK's way to get structured output) is called
+// with an input made from its schema; otherwise the answer is one text block.
+function anthropic(res, body, answer) {
+  const model = body.model ?? 'fake';
+  const forced = body.tool_choice?.type === 'tool' ? body.tools?.find((t) => t.name === body.tool_choice.name) : undefined;
+  const block = forced
+    ? { type: 'tool_use', id: 'toolu_fake', name: forced.name, input: fromSchema(forced.input_schema, answer) }
+    : { type: 'text', text: body.output_format?.schema ? JSON.stringify(fromSchema(body.output_format.schema, answer)) : answer };
+  const stop = forced ? 'tool_use' : 'end_turn';
+  const usage = { input_tokens: 1, output_tokens: 1 };
+  const message = { id: 'msg_fake', type: 'message', role: 'assistant', model, stop_sequence: null };
+  if (!body.stream) return json(res, 200, { ...message, content: [block], stop_reason: stop, usage });
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const send = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+  send('message_start', { message: { ...message, content: [], stop_reason: null, usage } });
+  if (forced) {
+    send('content_block_start', { index: 0, content_block: { ...block, input: {} } });
+    send('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) } });
+  } else {
+    send('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+    send('content_block_delta', { index: 0, delta: { type: 'text_delta', text: block.text } });
+  }
+  send('content_block_stop', { index: 0 });
+  send('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: 1 } });
+  send('message_stop', {});
+  res.end();
+}
+
 const server = createServer(async (req, res) => {
   const path = (req.url ?? '/').split('?')[0];
   const body = req.method === 'POST' ? await readBody(req) : {};
   const n = ++seq;
+  const sent = req.headers['x-api-key'] ?? (req.headers.authorization ?? '').replace(/^Bearer /, '');
+  const keyOk = apiKey ? sent === apiKey : undefined;
   log({
-    n, method: req.method, path, model: body.model, stream: body.stream,
+    n, method: req.method, path, model: body.model, stream: body.stream, key_ok: keyOk,
     messages: Array.isArray(body.messages) ? body.messages.length : undefined,
     tools: Array.isArray(body.tools) ? body.tools.length : undefined,
     format: body.format !== undefined ? true : undefined,
@@ -112,6 +148,8 @@ const server = createServer(async (req, res) => {
     prompt_eval_count: 1, prompt_eval_duration: 1, eval_count: 1, eval_duration: 1,
   };
 
+  if (keyOk === false) return json(res, 401, { error: { type: 'authentication_error', message: 'invalid x-api-key' } });
+  if (req.method === 'POST' && (path === '/v1/messages' || path === '/messages')) return anthropic(res, body, answer);
   if (req.method === 'GET' && (path === '/' || path === '')) {
     res.writeHead(200, { 'content-type': 'text/plain' });
     return res.end('Ollama is running');

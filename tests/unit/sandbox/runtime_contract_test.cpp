@@ -129,6 +129,57 @@ TEST(RuntimeContract, FilesNeverStartTheInteractiveSetupNorReachTheInternet) {
     EXPECT_EQ(embed["model"], "nomic");
 }
 
+// Anthropic: its SDK is pointed at the policy's endpoint by ANTHROPIC_BASE_URL; a named
+// https endpoint keeps its name inside (its forwarder answers to it, so TLS names match); the
+// embeddings endpoint gets a forwarder of its own.
+TEST(RuntimeContract, AnthropicSpecAndFiles) {
+    Policy p = runtime_policy();
+    p.llm = TenexLlm{.provider = "anthropic", .model = "claude", .base_url = "https://llm-proxy.example.com/v1",
+                     .key_file = "/k", .embed_model = "nomic", .embed_base_url = "http://127.0.0.1:11434/v1",
+                     .embed_key_file = "/e"};
+    auto spec = build_sandbox_spec(p, context());
+    ASSERT_TRUE(spec) << spec.error().message;
+    const auto& env = spec->container.env;
+    EXPECT_NE(std::find(env.begin(), env.end(), "ANTHROPIC_BASE_URL=https://llm-proxy.example.com/v1"), env.end());
+    EXPECT_EQ(spec->llm_url, "https://llm-proxy.example.com/v1");
+    EXPECT_EQ(spec->embed_url, "http://tenex-embed:11434/v1");
+    bool chat = false, embeddings = false;
+    for (const auto& f : spec->network.forwards) {
+        chat |= f.name == "llm-proxy.example.com" && f.port == 443 && f.target_host == "llm-proxy.example.com";
+        embeddings |= f.name == "tenex-embed" && f.port == 11434 && f.target_host == "127.0.0.1" && f.trusted;
+    }
+    EXPECT_TRUE(chat);
+    EXPECT_TRUE(embeddings);
+
+    RuntimeInputs in{.owner = kOwner, .d = "p", .relays = {"ws://r:1"}, .llm_url = spec->llm_url,
+                     .backend_key_hex = std::string(64, 'a'), .api_key = "sk-ant", .embed_url = spec->embed_url,
+                     .embed_api_key = "sk-embed"};
+    auto f = runtime_files(p.llm, in);
+    EXPECT_EQ(json::parse(f.llms)["configurations"]["main"]["provider"], "anthropic");
+    EXPECT_EQ(json::parse(f.providers)["providers"]["anthropic"]["apiKey"], "sk-ant");
+    auto embed = json::parse(f.embed);
+    EXPECT_EQ(embed["provider"], "openai");
+    EXPECT_EQ(embed["baseUrl"], "http://tenex-embed:11434/v1");
+    EXPECT_EQ(embed["apiKey"], "sk-embed");
+    EXPECT_EQ(embed["model"], "nomic");
+
+    // Refused at build too (not only by policy check): no embeddings, the own endpoint not
+    // allowed, openrouter with a base URL.
+    Policy no_embed = p;
+    no_embed.llm.embed_base_url.clear();
+    EXPECT_FALSE(build_sandbox_spec(no_embed, context()));
+    Policy own = p;
+    own.llm.base_url.clear();
+    EXPECT_FALSE(build_sandbox_spec(own, context()));
+    own.network.allow = {HostPort{"api.anthropic.com", 443}};
+    auto allowed = build_sandbox_spec(own, context());
+    ASSERT_TRUE(allowed) << allowed.error().message;
+    EXPECT_EQ(allowed->llm_url, "");
+    Policy router = p;
+    router.llm.provider = "openrouter";
+    EXPECT_FALSE(build_sandbox_spec(router, context()));
+}
+
 class RuntimeDir : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -262,7 +313,27 @@ TEST(RuntimeContract, PolicyCheckExplainsTheRules) {
     EXPECT_NE(diagnostics("tenex:\n  llm: {provider: ollama, model: m, base_url: \"http://127.0.0.1:11434\"}\n")
                   .find("only in network.mode egress"),
               std::string::npos);
-    EXPECT_NE(diagnostics("tenex:\n  llm: {provider: anthropic}\n").find("unknown provider"), std::string::npos);
+    EXPECT_NE(diagnostics("tenex:\n  llm: {provider: mistral}\n").find("unknown provider"), std::string::npos);
+    EXPECT_NE(diagnostics("network: {mode: egress, relays: true}\ntenex:\n  llm: {provider: ollama, model: m}\n")
+                  .find("provider ollama needs tenex.llm.base_url"),
+              std::string::npos);
+    const std::string egress = "network: {mode: egress, relays: true, allow: [\"api.anthropic.com:443\"]}\n";
+    const std::string anthropic = "tenex:\n  llm: {provider: anthropic, model: m, key_file: /k";
+    EXPECT_EQ(diagnostics(egress + anthropic + ", embed_base_url: \"http://127.0.0.1:11434/v1\", embed_model: e}\n"), "");
+    EXPECT_NE(diagnostics(egress + anthropic + "}\n").find("has no embeddings"), std::string::npos);
+    EXPECT_NE(diagnostics(egress + anthropic + ", embed_base_url: \"http://127.0.0.1:11434/v1\"}\n")
+                  .find("needs tenex.llm.embed_model"),
+              std::string::npos);
+    // Without base_url the provider's own endpoint must be allowed, by name and port.
+    EXPECT_NE(diagnostics("network: {mode: egress, relays: true, allow: [\"api.example.com:443\"]}\n" + anthropic +
+                          ", embed_base_url: \"http://127.0.0.1:11434/v1\", embed_model: e}\n")
+                  .find("the provider's own api.anthropic.com:443: it must be in network.allow"),
+              std::string::npos);
+    EXPECT_NE(diagnostics("network: {mode: egress, relays: true}\ntenex:\n  llm: {provider: openrouter, model: m, "
+                          "key_file: /k, base_url: \"http://127.0.0.1:1/v1\", embed_base_url: \"http://127.0.0.1:2/v1\", "
+                          "embed_model: e}\n")
+                  .find("takes no base URL: it reaches openrouter.ai:443"),
+              std::string::npos);
     EXPECT_NE(diagnostics("network: {mode: egress, relays: true}\ntenex:\n  llm: {provider: openai, model: m}\n")
                   .find("needs tenex.llm.key_file"),
               std::string::npos);
