@@ -191,12 +191,13 @@ ResolvedPolicy merge_policy_files(const std::vector<const PolicyFile*>& layers) 
         for (const auto& [path, setting] : f->settings) winners[path] = &setting;
     }
     for (const auto& [path, setting] : winners) {
+        const Location& where = setting->where;  // (clang 14 cannot capture a structured binding)
         apply_setting(r.policy, path, setting->value,
                       [&](const YAML::Node&, const std::string& p, const std::string& msg,
                           Severity sev) {
-                          r.diagnostics.push_back(Diagnostic{.file = setting->where.file,
-                                                             .line = setting->where.line,
-                                                             .column = setting->where.column,
+                          r.diagnostics.push_back(Diagnostic{.file = where.file,
+                                                             .line = where.line,
+                                                             .column = where.column,
                                                              .key_path = p,
                                                              .message = msg,
                                                              .severity = sev});

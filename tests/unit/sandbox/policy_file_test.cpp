@@ -135,6 +135,17 @@ TEST(PolicyFile, EmptyFileSetsNothing) {
     EXPECT_FALSE(loaded.file.match.has_value());
 }
 
+// Found by fuzz_policy: a secret path with a byte that is not UTF-8 passed the schema and
+// made the spec's JSON (digest, create body) throw at start.
+TEST(PolicyFile, TextThatIsNotUtf8IsRefusedWithItsLine) {
+    auto f = parse_policy_text("image: tenex-probe:latest\nsecrets:\n  KEY: /etc/k\xff\n", "bad.yaml");
+    ASSERT_EQ(f.diagnostics.size(), 1u);
+    EXPECT_EQ(f.diagnostics[0].line, 3);
+    EXPECT_NE(f.diagnostics[0].message.find("not UTF-8"), std::string::npos);
+    EXPECT_TRUE(parse_policy_text("image: tenex-probe:latest\nenv: {GREETING: \"h\xc3\xa9llo\"}\n", "ok.yaml")
+                    .diagnostics.empty());
+}
+
 TEST(PolicyFile, SyntaxErrorHasItsLine) {
     const LoadedFile loaded = parse_policy_text("image: a\nresources:\n  memory: [1\n", "s.yaml");
     ASSERT_EQ(loaded.diagnostics.size(), 1u);
