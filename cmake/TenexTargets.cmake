@@ -2,12 +2,37 @@ include_guard(GLOBAL)
 
 # tenex_module(<name> SOURCES ... DEPS ...): a static library tenex_<name>, alias tenex::<name>.
 # Headers are included as "<module>/<file>.hpp" from src/.
+# The tenex::<module> entries of DEPS are the module graph: a file under src/<name>/ may
+# include "<m>/..." only for a module m listed there (direct dependencies only). The unit test
+# unit_layering (tests/unit/layering) checks every file against it and the README's table.
 function(tenex_module name)
     cmake_parse_arguments(M "" "" "SOURCES;DEPS" ${ARGN})
     add_library(tenex_${name} STATIC ${M_SOURCES})
     add_library(tenex::${name} ALIAS tenex_${name})
     target_include_directories(tenex_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
     target_link_libraries(tenex_${name} PUBLIC ${M_DEPS})
+    set(modules "")
+    foreach(dep IN LISTS M_DEPS)
+        if(dep MATCHES "^tenex::(.+)$")
+            list(APPEND modules ${CMAKE_MATCH_1})
+        endif()
+    endforeach()
+    list(SORT modules)
+    set_property(GLOBAL APPEND PROPERTY TENEX_MODULES ${name})
+    set_property(GLOBAL PROPERTY TENEX_MODULE_DEPS_${name} ${modules})
+endfunction()
+
+# tenex_write_module_graph(<file>): the module graph, one line "<module> <dep> <dep>..." per
+# module, rewritten only when it changes. Call it after every module is defined.
+function(tenex_write_module_graph file)
+    get_property(modules GLOBAL PROPERTY TENEX_MODULES)
+    set(text "")
+    foreach(m IN LISTS modules)
+        get_property(deps GLOBAL PROPERTY TENEX_MODULE_DEPS_${m})
+        list(JOIN deps " " line)
+        string(APPEND text "${m} ${line}\n")
+    endforeach()
+    file(CONFIGURE OUTPUT ${file} CONTENT "${text}" @ONLY)
 endfunction()
 
 # tenex_test(<name> LABEL <unit|docker|interop|e2e|attack> SOURCES ... DEPS ... [TIMEOUT s]
