@@ -3,7 +3,8 @@
 #include <cstdio>
 
 #include "cli/command.hpp"
-#include "relay/cli_support.hpp"
+#include "cli/relay_args.hpp"
+#include "nostr/key_file.hpp"
 #include "nostr/event.hpp"
 
 namespace tenex::cli {
@@ -48,7 +49,7 @@ void register_publish(CLI::App& root, Context& ctx) {
     cmd->add_option("--ca-file", a->ca_file, "PEM CA bundle to trust for wss:// instead of the system store")
         ->check(CLI::ExistingFile);
     cmd->callback([a, &ctx] {
-        auto keys = relay::load_key_file(a->key_file);
+        auto keys = nostr::load_key_file(a->key_file);
         if (!keys) {
             std::fprintf(stderr, "tenex-sandbox publish: %s\n", keys.error().message.c_str());
             ctx.exit_code = 2;
@@ -77,7 +78,7 @@ void register_publish(CLI::App& root, Context& ctx) {
         opt.ca_file = a->ca_file;
         relay::RelayPool pool(opt);
         const auto timeout = std::chrono::milliseconds(static_cast<long>(a->timeout_s * 1000));
-        if (!relay::add_relays(pool, a->relays, relay::RelayMode::write, timeout)) {
+        if (!add_relays(pool, a->relays, relay::RelayMode::write, timeout)) {
             ctx.exit_code = 2;
             return;
         }

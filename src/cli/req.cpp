@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "cli/command.hpp"
-#include "relay/cli_support.hpp"
+#include "cli/relay_args.hpp"
 #include "nostr/filter.hpp"
 
 namespace tenex::cli {
@@ -41,7 +41,7 @@ void register_req(CLI::App& root, Context& ctx) {
         opt.ca_file = a->ca_file;
         relay::RelayPool pool(opt);
         const auto timeout = std::chrono::milliseconds(static_cast<long>(a->timeout_s * 1000));
-        if (!relay::add_relays(pool, a->relays, relay::RelayMode::read, timeout)) {
+        if (!add_relays(pool, a->relays, relay::RelayMode::read, timeout)) {
             ctx.exit_code = 2;
             return;
         }

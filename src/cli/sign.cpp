@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
-#include "nostr/keys.hpp"
+#include "nostr/key_file.hpp"
 
 namespace tenex::cli {
 
@@ -55,23 +55,13 @@ void register_sign(CLI::App& root, Context& ctx) {
     cmd->add_option("--key", *key_path, "File holding the secret key (hex or nsec)")->required();
     cmd->add_option("file", *path, "File with one unsigned event per line, or - for stdin");
     cmd->callback([&ctx, key_path, path] {
-        std::ifstream kf(*key_path);
-        if (!kf) {
-            std::fprintf(stderr, "sign: cannot open key file %s\n", key_path->c_str());
+        auto loaded = nostr::load_key_file(*key_path);
+        if (!loaded) {
+            std::fprintf(stderr, "sign: %s\n", loaded.error().message.c_str());
             ctx.exit_code = 2;
             return;
         }
-        std::stringstream ks;
-        ks << kf.rdbuf();
-        std::string key_text = ks.str();
-        auto sk = nostr::SecretKey::parse(key_text);
-        std::fill(key_text.begin(), key_text.end(), '\0');
-        if (!sk) {
-            std::fprintf(stderr, "sign: key file %s: %s\n", key_path->c_str(), sk.error().message.c_str());
-            ctx.exit_code = 2;
-            return;
-        }
-        nostr::Keys keys(*sk);
+        const nostr::Keys& keys = *loaded;
 
         std::ifstream file;
         std::istream* in = &std::cin;

@@ -27,7 +27,7 @@
 #include "project/agent_keys.hpp"
 #include "project/agent_profile.hpp"
 #include "project/workspace_path.hpp"
-#include "relay/cli_support.hpp"
+#include "nostr/key_file.hpp"
 #include "relay/url.hpp"
 #include "sandbox/policy_set.hpp"
 
@@ -52,7 +52,7 @@ Result<nostr::Keys> load_or_create_key(const fs::path& file) {
         if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
             spdlog::warn("key file {} is readable by others (mode {:o}); chmod 600 it", file.string(),
                          st.st_mode & 0777);
-        return relay::load_key_file(file.string());
+        return nostr::load_key_file(file.string());
     }
     fs::create_directories(file.parent_path(), ec);
     auto keys = nostr::Keys::generate();

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "common/backoff.hpp"
 #include "docker/json_util.hpp"
 #include "docker/url.hpp"
 
@@ -83,7 +84,7 @@ void EventStream::run(std::stop_token stop) {
     std::int64_t lost_at = 0;       // unix seconds when the last stream ended
     std::int64_t last_nano =       // newest event delivered
         options_.since > 0 ? options_.since * 1'000'000'000 - 1 : 0;
-    auto backoff = options_.initial_backoff;
+    unsigned failures = 0;  // connections lost or refused since the last one that opened
     const std::string base = "/events" + events_query(options_.filter);
     std::mutex mu;
     std::condition_variable_any cv;
@@ -102,7 +103,7 @@ void EventStream::run(std::stop_token stop) {
         h.on_open = [&](const HttpResponse&) {
             opened = true;
             connected_ = true;
-            backoff = options_.initial_backoff;
+            failures = 0;
             if (!ever_opened) {
                 ever_opened = true;
                 if (handlers_.on_connected) handlers_.on_connected();
@@ -135,8 +136,10 @@ void EventStream::run(std::stop_token stop) {
             handlers_.on_error(DockerError{"events", r->status, "the engine ended the stream"});
         }
         std::unique_lock lock(mu);
+        const auto backoff = std::chrono::duration_cast<std::chrono::milliseconds>(
+            exponential_delay(options_.initial_backoff, options_.max_backoff, failures));
+        if (failures < 1000) ++failures;
         cv.wait_for(lock, stop, backoff, [] { return false; });
-        backoff = std::min(backoff * 2, options_.max_backoff);
     }
 }
 

@@ -27,7 +27,7 @@ const char* missing_field(unsigned seen) {
     return "malformed: missing field 'sig'";
 }
 
-bool read_tags(detail::JsonReader& r, std::vector<Tag>& tags, const ParseLimits& limits) {
+bool read_tags(JsonReader& r, std::vector<Tag>& tags, const ParseLimits& limits) {
     if (!r.consume('[')) return r.fail("'tags' must be an array of arrays of strings");
     if (r.consume(']')) return true;
     do {
@@ -46,7 +46,7 @@ bool read_tags(detail::JsonReader& r, std::vector<Tag>& tags, const ParseLimits&
     return r.consume(']') ? true : r.fail("expected ',' or ']' in tags");
 }
 
-bool read_hex_field(detail::JsonReader& r, std::string& out, std::size_t n, const char* what) {
+bool read_hex_field(JsonReader& r, std::string& out, std::size_t n, const char* what) {
     if (r.peek() != '"') return r.fail(what);
     if (!r.read_string(out)) return false;
     return is_lower_hex(out, n) ? true : r.fail(what);
@@ -56,7 +56,7 @@ bool read_hex_field(detail::JsonReader& r, std::string& out, std::size_t n, cons
 
 Result<Event> parse_event(std::string_view json, const ParseLimits& limits) {
     if (json.size() > limits.max_bytes) return malformed("event too large");
-    detail::JsonReader r(json);
+    JsonReader r(json);
     Event ev;
     unsigned seen = 0;
     std::string key;

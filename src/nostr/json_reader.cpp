@@ -2,7 +2,7 @@
 
 #include "nostr/utf8.hpp"
 
-namespace tenex::nostr::detail {
+namespace tenex::nostr {
 
 namespace {
 constexpr int kMaxDepth = 64;
@@ -187,4 +187,4 @@ bool JsonReader::skip_value(int depth) {
     return true;
 }
 
-}  // namespace tenex::nostr::detail
+}  // namespace tenex::nostr

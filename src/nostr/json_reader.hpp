@@ -2,6 +2,8 @@
 // RFC 8259 JSON: strings are unescaped and checked to be valid UTF-8 (lone surrogates are
 // rejected), numbers read as non-negative integers where the caller wants one, and any value
 // can be skipped with a depth limit. Never throws; each call returns false and sets a reason.
+// Public: event parsing (event_parse.cpp) and the relay's message parser (relay/message.cpp)
+// both read with it.
 #pragma once
 
 #include <cstddef>
@@ -9,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace tenex::nostr::detail {
+namespace tenex::nostr {
 
 class JsonReader {
 public:
@@ -43,4 +45,4 @@ private:
     std::string error_;
 };
 
-}  // namespace tenex::nostr::detail
+}  // namespace tenex::nostr

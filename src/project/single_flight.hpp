@@ -5,6 +5,7 @@
 // thread without the lock held.
 #pragma once
 
+#include "common/backoff.hpp"
 #include "common/result.hpp"
 
 #include <chrono>
@@ -68,9 +69,8 @@ public:
         } else {
             auto& f = failures_[key];
             ++f.attempts;
-            auto delay = backoff_.initial;
-            for (int i = 1; i < f.attempts && delay < backoff_.max; ++i) delay *= 2;
-            if (delay > backoff_.max) delay = backoff_.max;
+            const auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(
+                exponential_delay(backoff_.initial, backoff_.max, static_cast<unsigned>(f.attempts - 1)));
             f.retry_at = now_() + delay;
             f.last_error = result.error().message;
         }

@@ -1,7 +1,8 @@
 #include "relay/backoff.hpp"
 
 #include <algorithm>
-#include <cmath>
+
+#include "common/backoff.hpp"
 
 namespace tenex::relay {
 
@@ -12,9 +13,7 @@ Backoff::Backoff(BackoffOptions options, std::uint64_t seed) : options_(options)
 }
 
 std::chrono::milliseconds Backoff::next() {
-    const double base = static_cast<double>(options_.initial.count()) *
-                        std::pow(options_.multiplier, static_cast<double>(std::min(attempt_, 62u)));
-    const double step = std::min(base, static_cast<double>(options_.cap.count()));
+    const double step = exponential_delay(options_.initial, options_.cap, attempt_, options_.multiplier).count();
     if (attempt_ < 1000) ++attempt_;
     const double fixed = step * (1.0 - options_.jitter);
     std::uniform_real_distribution<double> dist(0.0, step * options_.jitter);

@@ -29,7 +29,7 @@ Result<std::string> sub_id_at(const json& j, std::size_t i) {
 
 namespace {
 
-using nostr::detail::JsonReader;
+using nostr::JsonReader;
 
 // One element of a relay message after its type: strings and booleans are read, anything
 // else is only checked to be JSON.
