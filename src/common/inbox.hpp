@@ -2,7 +2,7 @@
 // consumer takes every message waiting in one go, blocking until one arrives, the inbox is
 // woken or closed, or a deadline passes. Handlers run at the message boundary (deliver): one
 // that throws is logged with the inbox's name and counted (failures(), exported in /metrics as
-// tenex_loop_failures_total), and the loop goes on. With WorkerPool, the one condition-variable
+// tenex_loop_failures{loop}), and the loop goes on. With WorkerPool, the one condition-variable
 // loop of the project: every thread that waits for work waits in one of the two.
 //
 // T is usually a std::variant of the messages a thread understands (a closed set, each a
