@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <utility>
 #include <fstream>
@@ -16,6 +14,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 
 #include "common/disk_quota.hpp"
 #include "common/log.hpp"
@@ -120,6 +119,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonConfig config, ConfigReloade
 Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     config = std::move(cfg);
     reloader = std::move(reload);
+    inbox = std::make_unique<Inbox<Message>>("daemon thread", config.monitor.queue_size);
     metrics.configure_projects(config.metrics.per_project, config.metrics.max_projects);
     notifier = SystemdNotifier::from_environment();
 
@@ -248,7 +248,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     }
     if (config.lifecycle_events)
         event_log.set_listener([this](const LifecycleEvent& e) {
-            if (auto state = nostr_state(e)) (void)post([this, e, s = *state] { publish_lifecycle(e, s); });
+            if (auto state = nostr_state(e)) (void)post(PublishLifecycle{e, *state});
         });
     orchestrator = std::make_unique<sandbox::Orchestrator>(std::move(oo), *engine);
     orchestrator_events = std::make_unique<sandbox::OrchestratorEvents>(*docker, *orchestrator);
@@ -314,26 +314,31 @@ Result<sandbox::Policy> Daemon::Impl::policy_for(const sandbox::ProjectRef& ref)
 // ---------------------------------------------------------------------------------------------
 // The daemon thread
 
-bool Daemon::Impl::post(std::function<void()> task) {
-    {
-        std::lock_guard lock(mu);
-        if (stopping) return false;
-        tasks.push_back(std::move(task));
-    }
-    cv.notify_one();
-    return true;
+// Replies and requests: never shed (false once the daemon stops).
+bool Daemon::Impl::post(Message message) { return inbox->push(std::move(message)); }
+
+// Relay events: shed (and counted) while config.monitor.queue_size messages wait.
+void Daemon::Impl::on_relay_event(const relay::DeliveredEvent& d) {
+    if (inbox->try_push(Incoming{d.relay, d.event}) == Inbox<Message>::Offer::full)
+        overflowed.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Daemon::Impl::on_relay_event(const relay::DeliveredEvent& d) {
-    {
-        std::lock_guard lock(mu);
-        if (events.size() >= config.monitor.queue_size) {
-            ++overflowed;
-            return;
-        }
-        events.push_back(Incoming{d.relay, d.event});
-    }
-    cv.notify_one();
+namespace {
+template <class... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
+}  // namespace
+
+void Daemon::Impl::dispatch(Message& message) {
+    std::visit(Overloaded{
+                   [this](Incoming& in) { handle(in); },
+                   [this](StartFinished& f) { finish(f.address, f.key, std::move(f.outcome), f.engine_down); },
+                   [this](ReloadRequested&) { reload(); },
+                   [this](Forgotten& f) { forgotten(f.last); },
+                   [this](PublishLifecycle& p) { publish_lifecycle(p.event, p.state); },
+               },
+               message);
 }
 
 void Daemon::Impl::subscribe() {
@@ -384,38 +389,33 @@ void Daemon::Impl::run() {
     // systemd's watchdog is fed from here, so a loop stuck in a task stops the pings.
     const auto watchdog_every = notifier.watchdog_interval();
     auto next_watchdog = watchdog_every ? next_tick : std::chrono::steady_clock::time_point::max();
-    std::unique_lock lock(mu);
     while (true) {
-        cv.wait_until(lock, std::min(next_tick, next_watchdog),
-                      [this] { return stopping || !tasks.empty() || !events.empty(); });
-        if (stopping) break;
+        // At most 256 messages between two looks at the clock: a backlog of relay events does
+        // not hold up the tick, the heartbeat or the watchdog.
+        auto batch = inbox->pop_all(std::min(next_tick, next_watchdog), 256);
+        if (!batch || stopping) break;  // queued messages are dropped (events stay pending)
         if (watchdog_every && std::chrono::steady_clock::now() >= next_watchdog) {
             notifier.watchdog();
             next_watchdog = std::chrono::steady_clock::now() + *watchdog_every;
         }
-        auto batch_tasks = std::move(tasks);
-        tasks.clear();
-        std::deque<Incoming> batch;
-        for (int i = 0; i < 256 && !events.empty(); ++i) {
-            batch.push_back(std::move(events.front()));
-            events.pop_front();
-        }
-        std::uint64_t lost = std::exchange(overflowed, 0);
-        lock.unlock();
-
+        const std::uint64_t lost = overflowed.exchange(0, std::memory_order_relaxed);
         for (std::uint64_t i = 0; i < lost; ++i) metrics.event_rejected("queue_full");
-        for (auto& t : batch_tasks) t();
-        for (auto& in : batch) handle(in);
+        // The message boundary: a handler that throws is logged and counted, the loop goes on.
+        for (auto& m : *batch) {
+            static constexpr const char* kNames[] = {"relay event", "start result", "reload", "forget",
+                                                     "lifecycle event"};
+            static_assert(std::size(kNames) == std::variant_size_v<Message>);
+            inbox->deliver(kNames[m.index()], [&] { dispatch(m); });
+        }
         auto now = std::chrono::steady_clock::now();
         if (now >= next_tick) {
-            tick();
+            inbox->deliver("tick", [&] { tick(); });
             next_tick = now + kTickInterval;
         }
         if (now >= next_heartbeat || running_projects() != heartbeat_projects) {
-            publish_heartbeat();
+            inbox->deliver("heartbeat", [&] { publish_heartbeat(); });
             next_heartbeat = now + kHeartbeatInterval;
         }
-        lock.lock();
     }
 }
 
@@ -509,9 +509,7 @@ void Daemon::Impl::launch_start(const nostr::Address& address, const std::string
         }
         // A start that failed while the engine does not answer is not the project's fault.
         const bool engine_down = (!outcome || outcome->state != sandbox::ProjectState::running) && !docker->ping();
-        post([this, address, key, outcome = std::move(outcome), engine_down]() mutable {
-            finish(address, key, std::move(outcome), engine_down);
-        });
+        post(StartFinished{address, key, std::move(outcome), engine_down});
     });
 }
 
@@ -696,10 +694,10 @@ void Daemon::Impl::tick() {
     if (gateway) metrics.set_gateway(gateway->stats());
     const auto egress = orchestrator->network_enforcer().totals();
     metrics.set_egress(egress.forwarded, egress.refused);
-    {
-        std::lock_guard lock(mu);
-        metrics.set_queue_depth(events.size());
-    }
+    metrics.set_queue_depth(inbox->size());
+    metrics.set_loop_failures("daemon", inbox->failures());
+    metrics.set_loop_failures("daemon_workers", workers->failures());
+    metrics.set_loop_failures("orchestrator", orchestrator->loop_failures());
     for (const auto& [url, newest] : cursors) (void)state->set_cursor(url, newest);
 }
 
@@ -900,18 +898,14 @@ void Daemon::Impl::reload_config() {
 }
 
 void Daemon::request_reload() {
-    impl_->post([impl = impl_.get()] { impl->reload(); });
+    if (impl_->inbox) (void)impl_->post(Impl::ReloadRequested{});
 }
 
 void Daemon::request_stop() {
-    {
-        std::lock_guard lock(impl_->mu);
-        if (!impl_->stopping && impl_->loop.joinable())
-            impl_->notifier.stopping(impl_->config.stop_projects_on_exit ? "stopping, with the projects"
-                                                                          : "stopping; projects keep running");
-        impl_->stopping = true;
-    }
-    impl_->cv.notify_all();
+    if (!impl_->stopping.exchange(true) && impl_->loop.joinable())
+        impl_->notifier.stopping(impl_->config.stop_projects_on_exit ? "stopping, with the projects"
+                                                                      : "stopping; projects keep running");
+    if (impl_->inbox) impl_->inbox->close();
 }
 
 void Daemon::wait() {

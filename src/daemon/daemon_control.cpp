@@ -81,7 +81,7 @@ Result<ProjectView> Daemon::Impl::control(const std::string& project, Control wh
     if (what == Control::forget) {
         // Its gateway secret is revoked now rather than at its next start (there may be none).
         if (gateway) gateway->close_project(ref->address());
-        post([this, s = *status] { forgotten(s); });
+        post(Forgotten{*status});
     }
     spdlog::info("{} {} on operator request", ref->address(),
                  what == Control::stop ? "stopped" : what == Control::restart ? "restarted" : "forgotten");

@@ -2,9 +2,8 @@
 // the HTTP control plane). Private to src/daemon.
 #pragma once
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -15,8 +14,10 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
+#include "common/inbox.hpp"
 #include "common/worker_pool.hpp"
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
@@ -49,10 +50,26 @@ inline constexpr auto kTickInterval = std::chrono::seconds(2);
 inline constexpr auto kUsageInterval = std::chrono::seconds(30);
 
 struct Daemon::Impl final : ControlPlane {
-    struct Incoming {
+    // The daemon thread's messages (its inbox): a closed set, each handled in dispatch().
+    struct Incoming {  // a verified event from a relay subscription
         std::string relay;
         nostr::Event event;
     };
+    struct StartFinished {  // a worker's start (launch_start) is done
+        nostr::Address address;
+        std::string key;
+        Result<sandbox::ProjectStatus> outcome;
+        bool engine_down = false;
+    };
+    struct ReloadRequested {};  // SIGHUP
+    struct Forgotten {          // the operator forgot a project (HTTP thread)
+        sandbox::ProjectStatus last;
+    };
+    struct PublishLifecycle {  // a lifecycle event to tell on Nostr (event log listener)
+        LifecycleEvent event;
+        std::string state;
+    };
+    using Message = std::variant<Incoming, StartFinished, ReloadRequested, Forgotten, PublishLifecycle>;
     struct Inflight {
         std::vector<std::string> events{};  // event ids waiting for this project
         std::chrono::steady_clock::time_point since{};
@@ -70,10 +87,11 @@ struct Daemon::Impl final : ControlPlane {
     Status start(DaemonConfig config, ConfigReloader reload);
     bool is_known(const sandbox::ProjectRef& ref);
     Result<sandbox::Policy> policy_for(const sandbox::ProjectRef& ref);
-    bool post(std::function<void()> task);
+    bool post(Message message);
     void on_relay_event(const relay::DeliveredEvent& d);
     void subscribe();
     void run();
+    void dispatch(Message& message);
     void handle(const Incoming& in);
     void route(const nostr::Event& event);
     bool trigger(const nostr::Address& address, const std::string& event_id);
@@ -127,6 +145,11 @@ struct Daemon::Impl final : ControlPlane {
     std::string last_status{};    // the last STATUS= sent (daemon thread)
     std::optional<nostr::Keys> keys{};
     std::string id{};
+    // The relays as connected (the embedded one included). Written at start-up and by the
+    // SIGHUP reload, which runs on the daemon thread (ReloadRequested), and read only there:
+    // other threads get the list from the orchestrator (set_relays, under its lock) or ask the
+    // pool. (A Daemon::relays() that read it from the caller's thread raced with the reload;
+    // it is gone.)
     std::vector<std::string> relay_urls{};
 
     std::unique_ptr<StateStore> state{};
@@ -150,13 +173,11 @@ struct Daemon::Impl final : ControlPlane {
     std::mutex known_mu;
     std::set<std::string> known{};  // addresses this daemon runs or has run (state store)
 
-    // Inbox of the daemon thread.
-    std::mutex mu;
-    std::condition_variable cv;
-    std::deque<std::function<void()>> tasks{};
-    std::deque<Incoming> events{};  // bounded by config.monitor.queue_size
-    std::uint64_t overflowed = 0;
-    bool stopping = false;
+    // Inbox of the daemon thread: relay events are shed over config.monitor.queue_size
+    // messages waiting (counted in overflowed), replies and requests never. Made in start().
+    std::unique_ptr<Inbox<Message>> inbox{};
+    std::atomic<std::uint64_t> overflowed{0};
+    std::atomic<bool> stopping{false};
     std::thread loop{};
 
     // Owned by the daemon thread.

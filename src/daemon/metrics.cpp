@@ -138,6 +138,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Help("Events waiting to be routed")
                         .Register(*registry_)
                         .Add({});
+    loop_failures_ = &BuildGauge()
+                          .Name("tenex_loop_failures")
+                          .Help("Handlers that threw at a message or job boundary since the start (logged; the loop went on), by loop")
+                          .Register(*registry_);
+    for (const char* loop : {"daemon", "daemon_workers", "orchestrator"}) loop_failures_->Add({{"loop", loop}});
     auto& egress = BuildGauge()
                        .Name("tenex_egress_connections")
                        .Help("Connections through the egress forwarders since the start, by outcome (refused: name not public or unresolvable, connect failed, over the per-project cap)")
@@ -418,6 +423,10 @@ void Metrics::set_relays(const std::vector<relay::RelayStatus>& relays) {
 }
 
 void Metrics::set_queue_depth(std::size_t n) { queue_depth_->Set(static_cast<double>(n)); }
+
+void Metrics::set_loop_failures(std::string_view loop, std::uint64_t n) {
+    loop_failures_->Add({{"loop", std::string(loop)}}).Set(static_cast<double>(n));
+}
 
 void Metrics::set_egress(std::uint64_t forwarded, std::uint64_t refused) {
     egress_forwarded_->Set(static_cast<double>(forwarded));

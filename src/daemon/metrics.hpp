@@ -15,7 +15,11 @@
 //   tenex_relay_connected{relay}                  gauge 0/1
 //   tenex_relay_reconnects{relay}                 gauge: reconnects since the pool started
 //   tenex_relay_invalid_events{relay}             gauge: bad JSON/id/signature from the relay
-//   tenex_queue_depth                             gauge: events waiting to be routed
+//   tenex_queue_depth                             gauge: messages waiting for the daemon thread
+//                                                 (relay events, and the few replies among them)
+//   tenex_loop_failures{loop}                     gauge: handlers that threw at a message or job
+//                                                 boundary since the start (logged; the loop went on):
+//                                                 daemon | daemon_workers | orchestrator
 //   tenex_gateway_connections                     gauge: project containers connected now
 //   tenex_gateway_refused_connections             gauge: connections with a wrong/missing secret
 //   tenex_gateway_events{outcome}                 gauge: upstream events delivered | hidden
@@ -122,6 +126,8 @@ public:
     // Replaces the relay gauges: relays no longer listed lose their series.
     void set_relays(const std::vector<relay::RelayStatus>& relays);
     void set_queue_depth(std::size_t n);
+    // Inbox::failures() / WorkerPool::failures() of one loop (any name gets its series).
+    void set_loop_failures(std::string_view loop, std::uint64_t n);
     void set_gateway(const gateway::GatewayStats& stats);
     // Connections the egress forwarders of all projects passed through and refused (a name
     // not public or unresolvable, a failed connect, over the per-project cap).
@@ -169,6 +175,7 @@ private:
     prometheus::Family<prometheus::Gauge>* relay_reconnects_{nullptr};
     prometheus::Family<prometheus::Gauge>* relay_invalid_{nullptr};
     prometheus::Gauge* queue_depth_{nullptr};
+    prometheus::Family<prometheus::Gauge>* loop_failures_{nullptr};
     prometheus::Gauge* egress_forwarded_{nullptr};
     prometheus::Gauge* egress_refused_{nullptr};
     prometheus::Gauge* gw_connections_{nullptr};

@@ -11,12 +11,13 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
+
+#include "common/inbox.hpp"
 
 namespace tenex::sandbox {
 namespace {
@@ -118,10 +119,9 @@ struct EgressProxy::Loop {
     std::atomic<bool> stopping{false};
     std::thread loop_thread, resolver_thread;
 
-    std::mutex mu;  // the resolver's queues
-    std::condition_variable cv;
-    std::deque<Resolve> to_resolve;
-    std::deque<Resolved> resolved;
+    Inbox<Resolve> to_resolve{"egress resolver"};  // the loop's requests, one lookup at a time
+    std::mutex mu;                                  // the resolver's answers
+    std::deque<Resolved> resolved;                  // handed back with a write to `wake`
 
     Loop(EgressProxy& o, std::vector<ProxyRoute> r) : owner(o), routes(std::move(r)) {}
 
@@ -190,11 +190,7 @@ struct EgressProxy::Loop {
             c->last = Clock::now();
             c->deadline = c->last + owner.limits_.connect_timeout;
             ++owner.open_;
-            {
-                std::lock_guard lk(mu);
-                to_resolve.push_back(Resolve{c->id, route});
-            }
-            cv.notify_one();
+            to_resolve.push(Resolve{c->id, route});
             conns.emplace(c->id, std::move(c));
         }
     }
@@ -209,45 +205,43 @@ struct EgressProxy::Loop {
 
     // ---------- resolving (its own thread) ----------
     void resolver() {
-        for (;;) {
-            Resolve job;
-            {
-                std::unique_lock lk(mu);
-                cv.wait(lk, [&] { return stopping.load() || !to_resolve.empty(); });
-                if (stopping.load()) return;
-                job = to_resolve.front();
-                to_resolve.pop_front();
-            }
-            Resolved out{job.id, {}, {}};
-            const ProxyRoute& r = routes[job.route];
-            addrinfo hints{};
-            hints.ai_family = AF_UNSPEC;
-            hints.ai_socktype = SOCK_STREAM;
-            addrinfo* res = nullptr;
-            const std::string port = std::to_string(r.target_port);
-            if (int rc = ::getaddrinfo(r.target_host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-                out.refusal = std::string("cannot resolve: ") + gai_strerror(rc);
-            } else {
-                std::string denied;
-                for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-                    if (!r.trusted && !is_public_address(ai->ai_addr)) {
-                        denied += (denied.empty() ? "" : ", ") + describe(ai->ai_addr);
-                        continue;
-                    }
-                    sockaddr_storage ss{};
-                    std::memcpy(&ss, ai->ai_addr, std::min<std::size_t>(ai->ai_addrlen, sizeof ss));
-                    out.addrs.push_back(ss);
-                }
-                ::freeaddrinfo(res);
-                if (out.addrs.empty()) out.refusal = "denied: resolves to non-public address " + denied;
-            }
-            {
-                std::lock_guard lk(mu);
-                resolved.push_back(std::move(out));
-            }
-            const std::uint64_t one = 1;
-            (void)!::write(wake, &one, sizeof one);
+        // One request at a time: stop() waits for at most the lookup under way.
+        while (auto batch = to_resolve.pop_all(std::nullopt, 1)) {
+            if (stopping.load()) return;
+            for (const Resolve& job : *batch) to_resolve.deliver("lookup", [&] { resolve(job); });
         }
+    }
+
+    void resolve(const Resolve& job) {
+        Resolved out{job.id, {}, {}};
+        const ProxyRoute& r = routes[job.route];
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* res = nullptr;
+        const std::string port = std::to_string(r.target_port);
+        if (int rc = ::getaddrinfo(r.target_host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+            out.refusal = std::string("cannot resolve: ") + gai_strerror(rc);
+        } else {
+            std::string denied;
+            for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+                if (!r.trusted && !is_public_address(ai->ai_addr)) {
+                    denied += (denied.empty() ? "" : ", ") + describe(ai->ai_addr);
+                    continue;
+                }
+                sockaddr_storage ss{};
+                std::memcpy(&ss, ai->ai_addr, std::min<std::size_t>(ai->ai_addrlen, sizeof ss));
+                out.addrs.push_back(ss);
+            }
+            ::freeaddrinfo(res);
+            if (out.addrs.empty()) out.refusal = "denied: resolves to non-public address " + denied;
+        }
+        {
+            std::lock_guard lk(mu);
+            resolved.push_back(std::move(out));
+        }
+        const std::uint64_t one = 1;
+        (void)!::write(wake, &one, sizeof one);
     }
 
     void drain_resolved() {
@@ -479,11 +473,8 @@ Status EgressProxy::start(const std::vector<ProxyRoute>& routes) {
 
 void EgressProxy::stop() {
     if (!loop_) return;
-    {
-        std::lock_guard lk(loop_->mu);  // the resolver checks it under the lock
-        loop_->stopping = true;
-    }
-    loop_->cv.notify_all();
+    loop_->stopping = true;
+    loop_->to_resolve.close();  // wakes the resolver, which sees `stopping`
     if (loop_->loop_thread.joinable()) loop_->loop_thread.join();
     if (loop_->resolver_thread.joinable()) loop_->resolver_thread.join();  // after at most one lookup
     loop_.reset();  // closes every connection and listener

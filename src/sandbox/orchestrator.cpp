@@ -38,8 +38,9 @@ Orchestrator::Orchestrator(OrchestratorOptions options, Engine& engine)
         for (std::string id; std::getline(in, id);)
             if (!id.empty()) kept_ids_.insert(id);
     }
-    int workers = std::max(options_.workers, options_.max_starts_in_flight + 2);
-    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { run_worker(); });
+    const int workers = std::max(options_.workers, options_.max_starts_in_flight + 2);
+    workers_ = std::make_unique<WorkerPool>("orchestrator", static_cast<std::size_t>(workers),
+                                            std::vector<WorkerPool::Lane>{{.name = "Docker engine"}});
     loop_ = std::thread([this] { run_loop(); });
 }
 
@@ -47,71 +48,26 @@ Orchestrator::~Orchestrator() {
     shutdown(false);
 }
 
-bool Orchestrator::post(std::function<void()> message) {
-    {
-        std::lock_guard lock(inbox_mu_);
-        if (loop_stop_) return false;
-        inbox_.push_back(std::move(message));
-    }
-    inbox_cv_.notify_one();
-    return true;
-}
+bool Orchestrator::post(std::function<void()> message) { return inbox_.push(std::move(message)); }
 
 void Orchestrator::run_loop() {
     for (;;) {
-        std::deque<std::function<void()>> batch;
-        {
-            std::unique_lock lock(inbox_mu_);
-            auto deadline = next_deadline();
-            auto wait =
-                std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now()),
-                           std::chrono::milliseconds(0), kMaxIdleWait);
-            inbox_cv_.wait_for(lock, wait, [this] { return loop_stop_ || !inbox_.empty(); });
-            if (loop_stop_ && inbox_.empty()) return;
-            batch.swap(inbox_);
-        }
-        for (auto& message : batch) {
-            try {
-                message();
-            } catch (const std::exception& e) {
-                spdlog::error("orchestrator: message failed: {}", e.what());
-            }
-        }
-        try {
-            tick();
-        } catch (const std::exception& e) {
-            spdlog::error("orchestrator: timer check failed: {}", e.what());
-        }
+        // The timers are checked at the next deadline, or after kMaxIdleWait at the latest
+        // (options_.clock may be a test's clock that real time does not move).
+        const auto wait =
+            std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(next_deadline() - now()),
+                       std::chrono::milliseconds(0), kMaxIdleWait);
+        // After shutdown closed the inbox, what was queued still runs; then the loop ends.
+        auto batch = inbox_.pop_all(std::chrono::steady_clock::now() + wait);
+        if (!batch) return;
+        for (auto& message : *batch) inbox_.deliver("message", message);
+        inbox_.deliver("timer check", [this] { tick(); });
     }
 }
 
-bool Orchestrator::submit(std::function<void()> job) {
-    {
-        std::lock_guard lock(jobs_mu_);
-        if (jobs_stop_) return false;
-        jobs_.push_back(std::move(job));
-    }
-    jobs_cv_.notify_one();
-    return true;
-}
+bool Orchestrator::submit(std::function<void()> job) { return workers_->submit(0, std::move(job)); }
 
-void Orchestrator::run_worker() {
-    for (;;) {
-        std::function<void()> job;
-        {
-            std::unique_lock lock(jobs_mu_);
-            jobs_cv_.wait(lock, [this] { return jobs_stop_ || !jobs_.empty(); });
-            if (jobs_stop_) return;
-            job = std::move(jobs_.front());
-            jobs_.pop_front();
-        }
-        try {
-            job();
-        } catch (const std::exception& e) {
-            spdlog::error("orchestrator: engine job failed: {}", e.what());
-        }
-    }
-}
+std::uint64_t Orchestrator::loop_failures() const { return inbox_.failures() + workers_->failures(); }
 
 TimePoint Orchestrator::now() const {
     return options_.clock();

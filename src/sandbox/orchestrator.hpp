@@ -6,8 +6,6 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <future>
 #include <map>
@@ -20,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/inbox.hpp"
+#include "common/worker_pool.hpp"
 #include "docker/events.hpp"
 #include "sandbox/network_enforcer.hpp"
 #include "sandbox/orchestrator_engine.hpp"
@@ -94,6 +94,8 @@ class Orchestrator {
     // "key=value" label filters that select this daemon's containers.
     std::vector<std::string> label_filters() const;
     const OrchestratorOptions& options() const { return options_; }
+    // Messages and engine jobs that threw (logged; the loop went on), for /metrics.
+    std::uint64_t loop_failures() const;
 
   private:
     struct Entry;
@@ -104,7 +106,6 @@ class Orchestrator {
     bool post(std::function<void()> message);  // false once the loop has stopped
     void run_loop();
     bool submit(std::function<void()> job);  // false once the workers have stopped
-    void run_worker();
     TimePoint now() const;
 
     // Lifecycle decisions (orchestrator_state_machine.cpp), owner thread only.
@@ -193,15 +194,8 @@ class Orchestrator {
     Engine& engine_;
     std::shared_ptr<NetworkEnforcer> enforcer_;
 
-    std::mutex inbox_mu_;
-    std::condition_variable inbox_cv_;
-    std::deque<std::function<void()>> inbox_;
-    bool loop_stop_ = false;
-
-    std::mutex jobs_mu_;
-    std::condition_variable jobs_cv_;
-    std::deque<std::function<void()>> jobs_;
-    bool jobs_stop_ = false;
+    Inbox<std::function<void()>> inbox_{"orchestrator"};
+    std::unique_ptr<WorkerPool> workers_;  // the engine jobs, one lane
 
     // Owned by the loop thread.
     std::map<std::string, std::unique_ptr<Entry>> entries_;
@@ -214,7 +208,6 @@ class Orchestrator {
 
     std::mutex shutdown_mu_;
     bool shut_down_ = false;
-    std::vector<std::thread> workers_;
     std::thread loop_;
 };
 

@@ -46,14 +46,7 @@ void Orchestrator::shutdown(bool stop_projects) {
         stop_for_shutdown(targets, deadline);
     else
         spdlog::info("orchestrator: leaving {} project containers running", targets.size());
-    {
-        std::lock_guard lock(jobs_mu_);
-        jobs_stop_ = true;
-        jobs_.clear();
-    }
-    jobs_cv_.notify_all();
-    for (auto& w : workers_) w.join();
-    workers_.clear();
+    workers_->stop();  // queued jobs dropped, running ones finish
     if (stop_projects) {
         // A start that was in flight (a restart after its backoff) has its container now.
         auto late = shutdown_targets(targets);
@@ -61,11 +54,7 @@ void Orchestrator::shutdown(bool stop_projects) {
         for (auto& t : late) t.timeout_s = std::clamp(seconds_left - 1, 0, t.timeout_s);
         stop_for_shutdown(late, std::max(deadline, Clock::now() + options_.shutdown_margin));
     }
-    {
-        std::lock_guard lock(inbox_mu_);
-        loop_stop_ = true;
-    }
-    inbox_cv_.notify_all();
+    inbox_.close();  // the loop runs what is queued, then ends
     loop_.join();
     // Anything still waiting (messages dropped with the loop) gets an answer.
     for (auto& [key, e] : entries_) {

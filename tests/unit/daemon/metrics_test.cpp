@@ -145,6 +145,19 @@ TEST(Metrics, EgressConnectionsByOutcome) {
     EXPECT_EQ(sample(text, "tenex_egress_connections{outcome=\"refused\"}"), 1744);
 }
 
+TEST(Metrics, LoopFailuresByLoop) {
+    Metrics m;
+    auto text = m.serialize();
+    for (auto loop : {"daemon", "daemon_workers", "orchestrator"})
+        EXPECT_EQ(sample(text, std::string("tenex_loop_failures{loop=\"") + loop + "\"}"), 0) << loop;
+    m.set_loop_failures("orchestrator", 3);
+    m.set_loop_failures("daemon", 1);
+    text = m.serialize();
+    EXPECT_EQ(sample(text, "tenex_loop_failures{loop=\"orchestrator\"}"), 3);
+    EXPECT_EQ(sample(text, "tenex_loop_failures{loop=\"daemon\"}"), 1);
+    EXPECT_EQ(sample(text, "tenex_loop_failures{loop=\"daemon_workers\"}"), 0);
+}
+
 TEST(Metrics, RedactRelayUrl) {
     EXPECT_EQ(redact_relay_url("wss://u:p@host:443/x?y=1#z"), "wss://host:443/x");
     EXPECT_EQ(redact_relay_url("ws://host"), "ws://host");

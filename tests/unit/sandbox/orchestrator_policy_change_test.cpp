@@ -4,6 +4,12 @@
 // apply to the running container without replacing it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "orchestrator_test_fixture.hpp"
 
 namespace tenex::sandbox {
@@ -193,6 +199,49 @@ TEST_F(OrchestratorPolicyChangeTest, NewRelaysReachARunningEgressProjectThroughI
     EXPECT_NE(after.find(before + ","), std::string::npos) << after;
     EXPECT_EQ(engine_.count(), 1u);
     EXPECT_EQ(orch.status(p)->restart_count, 0);
+}
+
+// SIGHUP writes the relay list (set_relays, the daemon thread) while engine workers read it
+// for the specs of starts under way: every container gets one whole list, never a torn one.
+// (Run under -fsanitize=thread it also shows the read and the write never race.)
+TEST_F(OrchestratorPolicyChangeTest, RelaysSwappedDuringStartsGiveEachContainerAWholeList) {
+    change_policy([](Policy& x) {
+        x.network.mode = NetworkMode::egress;
+        x.network.relays = true;
+    });
+    const std::vector<std::string> one{"ws://127.0.0.1:7777"};
+    const std::vector<std::string> two{"ws://127.0.0.1:7777", "wss://relay.example.org"};
+    auto o = options();
+    o.relays = one;
+    o.network_enforcer = std::make_shared<NoEnforcer>();
+    Orchestrator orch(std::move(o), engine_);
+    std::atomic<bool> done{false};
+    std::thread reloads([&] {
+        for (int i = 0; !done.load(); ++i) {
+            orch.set_relays(i % 2 ? two : one);
+            std::this_thread::yield();
+        }
+    });
+    std::vector<StatusFuture> starts;
+    for (int i = 0; i < 12; ++i) starts.push_back(orch.ensure_running(project("race-" + std::to_string(i))));
+    std::vector<std::string> ids;
+    for (auto& f : starts) {
+        auto s = f.get();
+        ASSERT_TRUE(s) << s.error().message;
+        ids.push_back(s->container_id);
+    }
+    done = true;
+    reloads.join();
+    for (const auto& id : ids) {
+        std::string relays;
+        {
+            std::lock_guard lock(engine_.mu);
+            relays = env_value(engine_.containers.at(id).spec, "TENEX_RELAYS");
+        }
+        // The proxied form of one list or the other: one entry, or two.
+        const auto commas = std::count(relays.begin(), relays.end(), ',');
+        EXPECT_TRUE(!relays.empty() && commas <= 1) << relays;
+    }
 }
 
 }  // namespace
