@@ -124,7 +124,7 @@ void Orchestrator::stop_for_shutdown(const std::vector<StopTarget>& targets,
     stops.reserve(targets.size());
     for (const auto& t : targets)
         stops.emplace_back([this, &failed, t, deadline] {
-            // NOFIX if (t.paused) (void)engine_.unpause(t.id);
+            if (t.paused) (void)engine_.unpause(t.id);
             auto r =
                 engine_.stop_and_remove(t.id, t.timeout_s, std::max(left_until(deadline), Ms(1)));
             if (r) {
