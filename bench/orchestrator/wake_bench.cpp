@@ -32,12 +32,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "docker/containers.hpp"
+#include "docker/events.hpp"
 #include "engine_run.hpp"
 #include "sandbox/orchestrator.hpp"
 
@@ -157,21 +161,89 @@ IdleSample sample_idle(Orchestrator& orch) {
     return s;
 }
 
-// The idle mode: N projects running, then the same N paused.
+// The engine's die events of one orchestrator's containers, by exit code: 0 is the probe's
+// own exit on SIGTERM, 137 a SIGKILL (a stop that waited its whole timeout).
+struct DieWatch {
+    std::mutex mu;
+    std::map<int, int> by_code;
+    std::unique_ptr<docker::EventStream> stream;
+    DieWatch(const docker::Client& client, const std::string& daemon_id) {
+        docker::EventStreamOptions o;
+        o.filter.actions = {"die"};
+        o.filter.labels = {"tenex.daemon=" + daemon_id};
+        stream = std::make_unique<docker::EventStream>(client, o, docker::EventHandlers{
+            .on_event = [this](const docker::Event& e) {
+                std::lock_guard lock(mu);
+                ++by_code[e.exit_code.value_or(-1)];
+            },
+            .on_connected = {}, .on_gap = {}, .on_error = {}});
+        stream->start();
+        for (int i = 0; i < 50 && !stream->connected(); ++i) std::this_thread::sleep_for(100ms);
+    }
+    std::string describe() {
+        std::lock_guard lock(mu);
+        std::string out;
+        for (const auto& [code, n] : by_code)
+            if (code != 0) out += (out.empty() ? "" : ", ") + std::to_string(n) + " with " + std::to_string(code);
+        return out.empty() ? "none" : out;
+    }
+    int count(int code) {
+        std::lock_guard lock(mu);
+        return by_code.count(code) ? by_code[code] : 0;
+    }
+};
+
+std::size_t containers_left(const docker::Client& client, const std::string& daemon_id) {
+    docker::ListOptions lo;
+    lo.all = true;
+    lo.labels = {"tenex.daemon=" + daemon_id};
+    auto list = docker::list_containers(client, lo);
+    return list ? list->size() : 0;
+}
+
+struct ShutdownRow {
+    std::string state;
+    int n = 0;
+    double seconds = 0;
+    std::size_t left = 0;
+    int clean = 0;
+    std::string other;
+};
+
+// Orchestrator::shutdown(true) timed, and what became of the containers.
+ShutdownRow timed_shutdown(Orchestrator& orch, const docker::Client& client, const std::string& daemon_id,
+                           DieWatch& dies, const std::string& state, int n) {
+    const auto t0 = BenchClock::now();
+    orch.shutdown(true);
+    ShutdownRow row;
+    row.state = state;
+    row.n = n;
+    row.seconds = ms_since(t0) / 1000.0;
+    std::this_thread::sleep_for(1s);  // the last die events
+    row.left = containers_left(client, daemon_id);
+    row.clean = dies.count(0);
+    row.other = dies.describe();
+    return row;
+}
+
+// The idle mode: N projects running, then N paused; each set stopped by a stopping shutdown
+// (up --stop-projects), timed.
 int idle_mode(bench::EngineRun& env, int n, int seconds) {
     DockerEngine engine(*env.client);
-    Clocked clock;
-    Orchestrator orch(clock.options("bench-wake-idle-" + g_run), engine);
-    std::vector<ProjectRef> projects;
-    std::vector<StatusFuture> started;
-    for (int i = 0; i < n; ++i) {
-        projects.push_back(project("idle-" + std::to_string(i)));
-        started.push_back(orch.ensure_running(projects.back()));
-    }
-    int running = 0;
-    for (auto& f : started) running += f.get() ? 1 : 0;
-    std::this_thread::sleep_for(5s);  // start-up work settles
-    auto measure = [&](const char* what) {
+    std::vector<ShutdownRow> shutdowns;
+    int running = 0, paused = 0;
+    auto start_all = [&](Orchestrator& orch, std::vector<ProjectRef>& projects, const std::string& prefix) {
+        std::vector<StatusFuture> started;
+        for (int i = 0; i < n; ++i) {
+            projects.push_back(project(prefix + std::to_string(i)));
+            started.push_back(orch.ensure_running(projects.back()));
+        }
+        int ok = 0;
+        for (auto& f : started) ok += f.get() ? 1 : 0;
+        std::this_thread::sleep_for(5s);  // start-up work settles
+        return ok;
+    };
+    auto measure = [&](Orchestrator& orch, const char* what) {
         const auto a = sample_idle(orch);
         const double e0 = engine_cpu_seconds();
         const auto t0 = BenchClock::now();
@@ -182,20 +254,49 @@ int idle_mode(bench::EngineRun& env, int n, int seconds) {
         std::printf("| %s | %zu | %.3f%% | %.1f MiB | %.2f%% |\n", what, b.sampled,
                     100.0 * (b.container_cpu_s - a.container_cpu_s) / wall, b.memory_mib,
                     100.0 * (e1 - e0) / wall);
+        std::fflush(stdout);
     };
-    std::printf("%d probe projects (`sleep`, 64 MiB, 0.5 CPU, network none), %d running after the "
-                "start; each state measured over %d s\n\n",
-                n, running, seconds);
+    std::printf("%d probe projects (`sleep`, 64 MiB, 0.5 CPU, network none, stop timeout 5 s); each "
+                "state measured over %d s\n\n",
+                n, seconds);
     std::printf("| state | containers sampled | their CPU (sum, %% of one core) | their memory in use (sum) | "
                 "engine CPU (dockerd, containerd, shims) |\n|---|---|---|---|---|\n");
-    measure("running");
-    clock.advance(10min + 1s);  // past pause_after
-    int paused = 0;
-    for (const auto& p : projects) paused += wait_for(orch, p, ProjectState::paused, false) ? 1 : 0;
-    std::this_thread::sleep_for(2s);
-    measure(("paused (" + std::to_string(paused) + ")").c_str());
-    orch.shutdown(true);
-    return running == n && paused == n ? 0 : 1;
+    {
+        const std::string id = "bench-wake-idle-r-" + g_run;
+        Clocked clock;
+        Orchestrator orch(clock.options(id), engine);
+        DieWatch dies(*env.client, id);
+        std::vector<ProjectRef> projects;
+        running = start_all(orch, projects, "idle-r-");
+        measure(orch, ("running (" + std::to_string(running) + ")").c_str());
+        shutdowns.push_back(timed_shutdown(orch, *env.client, id, dies, "running", running));
+    }
+    {
+        const std::string id = "bench-wake-idle-p-" + g_run;
+        Clocked clock;
+        Orchestrator orch(clock.options(id), engine);
+        DieWatch dies(*env.client, id);
+        std::vector<ProjectRef> projects;
+        const int started = start_all(orch, projects, "idle-p-");
+        clock.advance(10min + 1s);  // past pause_after
+        for (const auto& p : projects) paused += wait_for(orch, p, ProjectState::paused, false) ? 1 : 0;
+        std::this_thread::sleep_for(2s);
+        measure(orch, ("paused (" + std::to_string(paused) + ")").c_str());
+        shutdowns.push_back(timed_shutdown(orch, *env.client, id, dies, "paused", paused));
+        running = std::min(running, started);
+    }
+    std::printf("\nShutdown stopping the projects (`Orchestrator::shutdown(true)`, as `up --stop-projects`): "
+                "its deadline is the stop timeout + 2 s\n\n");
+    std::printf("| state at shutdown | containers | shutdown took | containers left | exited 0 (the probe's "
+                "own exit on SIGTERM) | other exits |\n|---|---|---|---|---|---|\n");
+    bool clean = true;
+    for (const auto& r : shutdowns) {
+        std::printf("| %s | %d | %.2f s | %zu | %d | %s |\n", r.state.c_str(), r.n, r.seconds, r.left, r.clean,
+                    r.other.c_str());
+        clean = clean && r.left == 0 && r.clean == r.n;
+    }
+    if (!clean) std::printf("\nNot every container exited 0 and was removed by the shutdown.\n");
+    return running == n && paused == n && clean ? 0 : 1;
 }
 
 }  // namespace

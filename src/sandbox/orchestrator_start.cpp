@@ -135,10 +135,16 @@ std::optional<Result<Orchestrator::StartOutcome>> Orchestrator::claim_taken_name
         return make_error("the container name " + name +
                           " is taken by a container this daemon does not manage");
     const bool current = label(kLabelPolicyDigest) == spec.digest;
-    // A paused one (left by another process of this daemon) is thawed and adopted when current.
-    if (existing->state.paused && (!current || !engine_.unpause(existing->id))) {
-        (void)engine_.remove(existing->id, true);
-        return std::nullopt;
+    // A paused one (left by another process of this daemon) is thawed, and adopted when current.
+    // One that is not current is thawed too before it goes, so that it takes its stop signal
+    // (a frozen process cannot: a forced removal would SIGKILL it).
+    if (existing->state.paused) {
+        const bool thawed = static_cast<bool>(engine_.unpause(existing->id));
+        if (!current || !thawed) {
+            if (thawed) (void)engine_.stop(existing->id, stop_seconds(policy));
+            (void)engine_.remove(existing->id, true);
+            return std::nullopt;
+        }
     }
     if (current && existing->state.running)
         return StartOutcome{.id = existing->id,

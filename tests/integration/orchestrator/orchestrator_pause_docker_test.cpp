@@ -5,7 +5,11 @@
 // daemon) adopts paused and kept containers as such.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+
+#include "docker/events.hpp"
 
 #include "orchestrator_docker_fixture.hpp"
 
@@ -152,6 +156,49 @@ TEST_F(PauseDockerTest, ARestartedDaemonAdoptsPausedAndKeptContainers) {
     ASSERT_TRUE(warm);
     EXPECT_EQ(warm->container_id, kept_id);
     EXPECT_EQ(warm->last_wake, "warm");
+}
+
+// up --stop-projects with a paused project: the shutdown thaws the container before its stop, so
+// the probe takes SIGTERM and exits 0 (a frozen one cannot run its handler: the engine waits the
+// whole stop timeout and SIGKILLs it, exit 137). The container is removed by the shutdown, so
+// its exit code is read from the engine's die event.
+TEST_F(PauseDockerTest, AStoppingShutdownThawsAPausedProjectThatThenExitsOnItsSigterm) {
+    Policy p = test::probe_policy();
+    p.lifecycle.pause_after = 1000ms;
+    p.lifecycle.idle_timeout = 1h;
+    p.lifecycle.stop_timeout = 20s;  // a SIGKILL would come only after this
+    set_policy(p);
+    Orchestrator& orch = make();
+    const auto ref = project("shutdown-paused");
+    auto started = orch.ensure_running(ref).get();
+    ASSERT_TRUE(started);
+    ASSERT_TRUE(eventually([&] { return orch.status(ref)->state == ProjectState::paused; }, 15s));
+    ASSERT_TRUE(inspect(started->container_id).state.paused);
+
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<int> exit_code;
+    docker::EventStreamOptions o;
+    o.filter.actions = {"die"};
+    o.filter.labels = {"tenex.daemon=" + daemon_id_};
+    docker::EventStream dies(*client_, o, docker::EventHandlers{
+        .on_event = [&](const docker::Event& e) {
+            if (e.id != started->container_id) return;
+            std::lock_guard lock(mu);
+            exit_code = e.exit_code.value_or(-1);
+            cv.notify_all();
+        },
+        .on_connected = {}, .on_gap = {}, .on_error = {}});
+    dies.start();
+    ASSERT_TRUE(eventually([&] { return dies.connected(); }, 10s));
+
+    orch.shutdown(true);
+    {
+        std::unique_lock lock(mu);
+        ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return exit_code.has_value(); })) << "no die event";
+        EXPECT_EQ(*exit_code, 0) << "not the probe's own exit on SIGTERM (137: killed after the stop timeout)";
+    }
+    EXPECT_FALSE(docker::inspect_container(*client_, started->container_id)) << "not removed";
 }
 
 }  // namespace

@@ -49,6 +49,7 @@ class FakeEngine : public Engine {
         std::lock_guard lock(mu);
         auto it = containers.find(id);
         if (it == containers.end()) return docker::DockerError{"start", 404, "no such container"};
+        calls.emplace_back(id, "start");
         it->second.status = "running";
         it->second.started_at = "2026-11-27T10:00:00.5Z";
         ++starts;
@@ -60,6 +61,7 @@ class FakeEngine : public Engine {
         std::this_thread::sleep_for(stop_call_latency);
         std::lock_guard lock(mu);
         ++stops;
+        calls.emplace_back(id, "stop");
         auto it = containers.find(id);
         if (it == containers.end()) return docker::DockerError{"stop", 404, "no such container"};
         if (it->second.status == "paused") ++paused_stops;
@@ -71,6 +73,7 @@ class FakeEngine : public Engine {
     docker::DStatus remove(const std::string& id, bool force) override {
         std::lock_guard lock(mu);
         ++removes;
+        calls.emplace_back(id, "remove");
         auto it = containers.find(id);
         if (it != containers.end() && it->second.status == "paused" && !force)
             return docker::DockerError{"remove", 409, "You cannot remove a paused container"};
@@ -80,6 +83,7 @@ class FakeEngine : public Engine {
     docker::DStatus pause(const std::string& id) override {
         std::lock_guard lock(mu);
         ++pauses;
+        calls.emplace_back(id, "pause");
         auto it = containers.find(id);
         if (it == containers.end()) return docker::DockerError{"pause", 404, "no such container"};
         if (it->second.status != "running")
@@ -90,6 +94,7 @@ class FakeEngine : public Engine {
     docker::DStatus unpause(const std::string& id) override {
         std::lock_guard lock(mu);
         ++unpauses;
+        calls.emplace_back(id, "unpause");
         auto it = containers.find(id);
         if (it == containers.end()) return docker::DockerError{"unpause", 404, "no such container"};
         if (it->second.status != "paused")
@@ -190,9 +195,18 @@ class FakeEngine : public Engine {
         std::lock_guard lock(mu);
         return containers.size();
     }
+    // The calls that changed a container's state (start, pause, unpause, stop, remove), in order.
+    std::vector<std::string> calls_for(const std::string& id) {
+        std::lock_guard lock(mu);
+        std::vector<std::string> out;
+        for (const auto& [c, op] : calls)
+            if (c == id) out.push_back(op);
+        return out;
+    }
 
     std::mutex mu;
     std::map<std::string, Container> containers;
+    std::vector<std::pair<std::string, std::string>> calls;  // (container id, operation)
     std::vector<std::chrono::steady_clock::time_point> create_times;
     std::size_t max_containers = 0;  // the most that existed at once (created by the orchestrator)
     int next_id = 0;

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "orchestrator_test_fixture.hpp"
@@ -247,6 +248,65 @@ TEST_F(OrchestratorPauseTest, ShutdownStoppingProjectsRemovesPausedAndKeptContai
     orch.shutdown(true);
     EXPECT_EQ(engine_.count(), 0u);
     EXPECT_EQ(engine_.paused_stops.load(), 0);
+}
+
+// Every path that stops a paused container thaws it first, so that its stop signal can run the
+// runtime's handler (a frozen process cannot; the engine would SIGKILL it after the timeout):
+// an idle stop, a forget, a policy change seen at a trigger, a stopping shutdown.
+TEST_F(OrchestratorPauseTest, EveryStopOfAPausedContainerUnpausesItFirst) {
+    Orchestrator orch(options(), engine_);
+    const auto idle = project("order-idle");
+    const auto forgotten = project("order-forget");
+    const auto changed = project("order-policy");
+    const auto at_shutdown = project("order-shutdown");
+    std::map<std::string, std::string> ids;
+    auto start = [&](const ProjectRef& p) {
+        auto s = orch.ensure_running(p).get();
+        ASSERT_TRUE(s);
+        ids[p.d] = s->container_id;
+    };
+    start(idle);
+    advance(11s);
+    ASSERT_TRUE(eventually([&] { return state(orch, idle) == ProjectState::paused; }));
+    advance(50s);  // past its idle timeout: stopped, kept
+    ASSERT_TRUE(eventually([&] { return state(orch, idle) == ProjectState::stopped; }));
+
+    for (const auto& p : {forgotten, changed, at_shutdown}) start(p);
+    advance(11s);
+    for (const auto& p : {forgotten, changed, at_shutdown})
+        ASSERT_TRUE(eventually([&] { return state(orch, p) == ProjectState::paused; })) << p.d;
+    ASSERT_TRUE(orch.forget(forgotten).get());
+    change_policy([](Policy& pol) { pol.env["NEW"] = "1"; });
+    auto fresh = orch.ensure_running(changed).get();
+    ASSERT_TRUE(fresh);
+    EXPECT_NE(fresh->container_id, ids[changed.d]);
+    orch.shutdown(true);
+
+    using Calls = std::vector<std::string>;
+    EXPECT_EQ(engine_.calls_for(ids[forgotten.d]), (Calls{"start", "pause", "unpause", "stop", "remove"}));
+    EXPECT_EQ(engine_.calls_for(ids[at_shutdown.d]), (Calls{"start", "pause", "unpause", "stop", "remove"}));
+    EXPECT_EQ(engine_.calls_for(ids[changed.d]), (Calls{"start", "pause", "unpause", "stop", "remove"}));
+    auto idle_calls = engine_.calls_for(ids[idle.d]);
+    ASSERT_GE(idle_calls.size(), 4u);
+    EXPECT_EQ((Calls{idle_calls.begin(), idle_calls.begin() + 4}), (Calls{"start", "pause", "unpause", "stop"}));
+    EXPECT_EQ(engine_.paused_stops.load(), 0);
+    EXPECT_EQ(engine_.count(), 0u);
+}
+
+// A paused container of this daemon built from an older policy holds the project's name (left
+// by another process of the daemon): thawed, stopped and removed, not killed frozen.
+TEST_F(OrchestratorPauseTest, AStalePausedContainerInTheWayIsThawedBeforeItsStop) {
+    const auto p = project("stale-paused");
+    auto spec = our_spec(p);
+    spec.labels[kLabelPolicyDigest] = "an-older-policy";
+    const std::string stale = engine_.add_container(spec, "paused");
+    Orchestrator orch(options(), engine_);
+    auto r = orch.ensure_running(p).get();
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_NE(r->container_id, stale);
+    EXPECT_EQ(engine_.calls_for(stale), (std::vector<std::string>{"unpause", "stop", "remove"}));
+    EXPECT_EQ(engine_.paused_stops.load(), 0);
+    EXPECT_EQ(engine_.count(), 1u);
 }
 
 // forget(): the project's container goes whatever state it waits in (running, paused, kept),
