@@ -83,9 +83,9 @@ class Orchestrator {
     void on_events_gap();
 
     // Stops accepting requests. With stop_projects, stops and removes every running container
-    // in parallel, done by the longest stop timeout plus options().shutdown_margin (an Engine
-    // call still going then is given up and logged); otherwise leaves them running for the
-    // next instance to adopt.
+    // in parallel, done by the longest stop timeout plus options().shutdown_margin plus
+    // options().shutdown_per_container for each (an Engine call still going then is given up
+    // and logged); otherwise leaves them running for the next instance to adopt.
     void shutdown(bool stop_projects = false);
 
     // The host side of isolated/egress networks (denied/forwarded counts per project).

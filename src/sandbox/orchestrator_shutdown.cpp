@@ -1,6 +1,6 @@
 // Shutdown: stop accepting requests, then leave every container running for the next
 // instance, or (stop_projects) stop them all in parallel, done by the longest stop timeout
-// plus the margin.
+// plus the margin plus shutdown_per_container for each container.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -41,7 +41,8 @@ void Orchestrator::shutdown(bool stop_projects) {
     int longest = 0;
     for (const auto& t : targets) longest = std::max(longest, t.timeout_s);
     // Real time (not options_.clock): the deadline is the operator's.
-    const auto deadline = Clock::now() + std::chrono::seconds(longest) + options_.shutdown_margin;
+    const auto deadline = Clock::now() + std::chrono::seconds(longest) + options_.shutdown_margin +
+                          options_.shutdown_per_container * static_cast<int>(targets.size());
     if (stop_projects)
         stop_for_shutdown(targets, deadline);
     else

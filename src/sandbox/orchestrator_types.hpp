@@ -95,6 +95,10 @@ struct OrchestratorOptions {
     double backoff_jitter = 0.2;        // restart delays vary by +-20%
     std::chrono::milliseconds stable_run{60'000};  // a run this long resets the backoff
     std::chrono::milliseconds shutdown_margin{2'000};  // beyond the stop timeout
+    // A stopping shutdown's deadline grows by this much per container: the engine does not stop
+    // them all at once (about 5 stops and removals a second were measured for 100 at once on a
+    // 2-core host, bench/results/wake.md), so 100 get 25 s more than one.
+    std::chrono::milliseconds shutdown_per_container{250};
     std::chrono::milliseconds created_grace{60'000};   // reconcile keeps 'created' ones this long
     std::map<std::string, std::string> extra_labels{};  // added to every container and network
     // The daemon's relay URLs as configured (ws://127.0.0.1:PORT for an embedded relay):

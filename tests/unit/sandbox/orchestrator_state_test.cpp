@@ -252,6 +252,7 @@ TEST_F(OrchestratorStateTest, ShutdownGivesUpAtTheStopTimeoutPlusTheMargin) {
     policy_.lifecycle.stop_timeout = 1s;
     auto o = options();
     o.shutdown_margin = 500ms;
+    o.shutdown_per_container = 0ms;
     Orchestrator orch(o, engine_);
     for (int i = 0; i < 5; ++i)
         ASSERT_TRUE(orch.ensure_running(project("hang" + std::to_string(i))).get());
@@ -267,6 +268,25 @@ TEST_F(OrchestratorStateTest, ShutdownGivesUpAtTheStopTimeoutPlusTheMargin) {
     EXPECT_GT(engine_.last_stop_budget.load(), 1000);
     EXPECT_LE(engine_.last_stop_budget.load(), 1500);
     EXPECT_EQ(engine_.count(), 5u);  // not confirmed: left as they were
+}
+
+TEST_F(OrchestratorStateTest, TheShutdownDeadlineGrowsWithTheNumberOfContainers) {
+    policy_.lifecycle.stop_timeout = 1s;
+    auto o = options();
+    o.shutdown_margin = 500ms;
+    o.shutdown_per_container = 300ms;
+    Orchestrator orch(o, engine_);
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(orch.ensure_running(project("many" + std::to_string(i))).get());
+    engine_.stop_latency = 20s;  // an engine that does not answer
+    const auto t0 = std::chrono::steady_clock::now();
+    orch.shutdown(true);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    // 1 s + 500 ms + 5 x 300 ms = 3 s for all five (an engine stops them a few a second).
+    EXPECT_GE(took, 2900ms);
+    EXPECT_LT(took, 6s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+    EXPECT_GT(engine_.last_stop_budget.load(), 2500);
+    EXPECT_LE(engine_.last_stop_budget.load(), 3000);
 }
 
 TEST_F(OrchestratorStateTest, ShutdownWithStopProjectsAlsoStopsAContainerWhoseStartWasInFlight) {
