@@ -14,6 +14,8 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -101,9 +103,16 @@ private:
     std::thread thread_;
 };
 
-ProxyRoute route_to(int target_port, bool trusted) {
-    return ProxyRoute{.listen_ip = "127.0.0.1", .listen_port = free_port(), .target_host = "127.0.0.1",
-                      .target_port = target_port, .trusted = trusted};
+// Starts `proxy` with one route on a free loopback port to 127.0.0.1:target_port. Between
+// free_port() and the proxy's bind another test running in parallel may take the port, so a
+// failed start is tried again on another one. Returns the route, or nullopt after 5 failures.
+std::optional<ProxyRoute> start_on_a_free_port(EgressProxy& proxy, int target_port, bool trusted) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        ProxyRoute r{.listen_ip = "127.0.0.1", .listen_port = free_port(), .target_host = "127.0.0.1",
+                     .target_port = target_port, .trusted = trusted};
+        if (proxy.start({r})) return r;
+    }
+    return std::nullopt;
 }
 
 std::string round_trip(int port, const std::string& text) {
@@ -119,11 +128,11 @@ std::string round_trip(int port, const std::string& text) {
 TEST(EgressProxy, ForwardsBothWaysAndPassesTheHalfCloseOn) {
     EchoServer echo;
     EgressProxy proxy("31933:owner:p");
-    const auto r = route_to(echo.port(), /*trusted=*/true);
-    ASSERT_TRUE(proxy.start({r}));
-    EXPECT_EQ(round_trip(r.listen_port, "hello"), "echo:hello");
+    const auto r = start_on_a_free_port(proxy, echo.port(), /*trusted=*/true);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(round_trip(r->listen_port, "hello"), "echo:hello");
     const std::string big(1 << 20, 'x');  // more than the kernel buffers and the 16 KiB chunks
-    EXPECT_EQ(round_trip(r.listen_port, big), "echo:" + big);
+    EXPECT_EQ(round_trip(r->listen_port, big), "echo:" + big);
     EXPECT_EQ(proxy.forwarded(), 2u);
     for (int i = 0; i < 100 && proxy.open_connections() > 0; ++i) std::this_thread::sleep_for(10ms);
     EXPECT_EQ(proxy.open_connections(), 0u);
@@ -132,9 +141,9 @@ TEST(EgressProxy, ForwardsBothWaysAndPassesTheHalfCloseOn) {
 TEST(EgressProxy, RefusesNonPublicDestinationsUnlessTrusted) {
     EchoServer echo;
     EgressProxy proxy("31933:owner:p");
-    const auto r = route_to(echo.port(), /*trusted=*/false);  // 127.0.0.1 is not public
-    ASSERT_TRUE(proxy.start({r}));
-    EXPECT_EQ(round_trip(r.listen_port, "hello"), "");
+    const auto r = start_on_a_free_port(proxy, echo.port(), /*trusted=*/false);  // 127.0.0.1 is not public
+    ASSERT_TRUE(r);
+    EXPECT_EQ(round_trip(r->listen_port, "hello"), "");
     EXPECT_EQ(proxy.forwarded(), 0u);
     EXPECT_EQ(proxy.refused(), 1u);
 }
@@ -166,19 +175,29 @@ TEST(EgressProxy, ThousandsOfConnectionsStayWithinTheCapAndTwoThreads) {
             held_upstream.push_back(c);
         }
     });
+    auto stop_accepting = [&] {
+        if (done.exchange(true)) return;
+        ::shutdown(upstream, SHUT_RDWR);
+        ::close(upstream);
+        if (acceptor.joinable()) acceptor.join();
+    };
+    struct OnExit {
+        std::function<void()> f;
+        ~OnExit() { f(); }
+    } on_exit{stop_accepting};  // on every way out, a failed assertion's included
 
     EchoServer echo;
     ProxyLimits limits;
     limits.max_connections = 256;
     EgressProxy hostile("31933:owner:hostile", limits), other("31933:owner:other", limits);
-    const auto hr = route_to(upstream_port, true), orr = route_to(echo.port(), true);
-    ASSERT_TRUE(hostile.start({hr}));
-    ASSERT_TRUE(other.start({orr}));
+    const auto hr = start_on_a_free_port(hostile, upstream_port, true);
+    const auto orr = start_on_a_free_port(other, echo.port(), true);
+    ASSERT_TRUE(hr && orr);
     const std::size_t threads_before = threads_now();
 
     std::vector<int> clients;
     for (int i = 0; i < 2000; ++i) {
-        int fd = connect_to(hr.listen_port);
+        int fd = connect_to(hr->listen_port);
         if (fd >= 0) clients.push_back(fd);
     }
     for (int i = 0; i < 500 && hostile.forwarded() + hostile.refused() < clients.size(); ++i)
@@ -187,21 +206,18 @@ TEST(EgressProxy, ThousandsOfConnectionsStayWithinTheCapAndTwoThreads) {
     EXPECT_LE(hostile.open_connections(), limits.max_connections);
     EXPECT_EQ(hostile.refused(), clients.size() - limits.max_connections);
     EXPECT_LE(threads_now(), threads_before + 2) << "a thread per connection";
-    EXPECT_EQ(round_trip(orr.listen_port, "still here"), "echo:still here");
+    EXPECT_EQ(round_trip(orr->listen_port, "still here"), "echo:still here");
 
     for (int fd : clients) ::close(fd);
     for (int i = 0; i < 300 && hostile.open_connections() > 0; ++i) std::this_thread::sleep_for(10ms);
     // The upstream never answers our half-close: the forwarder still holds those until the
     // upstream closes them.
-    done = true;
-    ::shutdown(upstream, SHUT_RDWR);
-    ::close(upstream);
-    acceptor.join();
+    stop_accepting();
     for (int fd : held_upstream) ::close(fd);
     for (int i = 0; i < 300 && hostile.open_connections() > 0; ++i) std::this_thread::sleep_for(10ms);
     EXPECT_EQ(hostile.open_connections(), 0u);
     // Room again after the sandbox let go.
-    EXPECT_EQ(round_trip(orr.listen_port, "again"), "echo:again");
+    EXPECT_EQ(round_trip(orr->listen_port, "again"), "echo:again");
 }
 
 TEST(EgressProxy, AConnectionThatNeverConnectsIsGivenUp) {
