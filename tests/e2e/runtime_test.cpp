@@ -273,6 +273,35 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     ASSERT_EQ(running_for(projects[0].address).size(), 1u);
     EXPECT_EQ(running_for(projects[0].address).front().id, projects[0].container);
     EXPECT_TRUE(running_for(projects[1].address).empty()) << "beta woke for alpha's message";
+
+    // A stop while the backend rewrites a conversation (it truncates, then writes) leaves the
+    // file empty; the backend would then fail to start the project at every boot. The image's
+    // preflight sets such a file aside, and the project starts and answers a new message.
+    {
+        std::vector<fs::path> cut;
+        std::error_code ec;
+        for (auto it = fs::directory_iterator(dir_->path() / "state" / "runtime", ec); !ec && it != fs::directory_iterator();
+             it.increment(ec)) {
+            if (it->path().filename().string().find(projects[1].d) == std::string::npos) continue;
+            const auto conversations = it->path() / "projects" / projects[1].d / "conversations";
+            for (auto c = fs::directory_iterator(conversations, ec); !ec && c != fs::directory_iterator(); c.increment(ec))
+                if (c->path().extension() == ".json") cut.push_back(c->path());
+        }
+        ASSERT_FALSE(cut.empty()) << "no conversation of " << projects[1].d << " on disk";
+        for (const auto& f : cut) fs::resize_file(f, 0);
+        Project fresh = projects[1];
+        fresh.first = sign(1, "After the cut", {{"a", fresh.address}, {"p", fresh.agent}});
+        publish(fresh.first);
+        ASSERT_TRUE(next_answer(fresh, 0, 180s)) << "a cut conversation file kept the project from starting\n"
+                                                  << diagnose(fresh);
+        for (const auto& f : cut) {
+            EXPECT_FALSE(fs::exists(f)) << f << " was not set aside";
+            bool aside = false;
+            for (const auto& c : fs::directory_iterator(f.parent_path()))
+                aside |= c.path().filename().string().rfind(f.filename().string() + ".unreadable-", 0) == 0;
+            EXPECT_TRUE(aside) << "the cut file " << f << " is gone instead of kept aside";
+        }
+    }
     int first_messages = -1, cold_messages = -1;
     std::istringstream requests(read_text(dir_->path() / "llm.jsonl"));
     for (std::string line; std::getline(requests, line);) {

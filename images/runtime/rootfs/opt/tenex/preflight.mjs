@@ -7,9 +7,14 @@
 //     the future, so the backend never fetches https://models.dev/api.json (it refreshes
 //     when the file is older than 24 h); TENEX_MODELS_DEV=online leaves it alone;
 //   - <base>/daemon/tenex.lock: removed, since it names a PID of a previous container whose
-//     number the new backend process may well have again ("Daemon is already running").
+//     number the new backend process may well have again ("Daemon is already running");
+//   - <base>/projects/<d>/conversations/*.json that do not parse: renamed to
+//     <name>.unreadable-<epoch ms> (kept, no longer loaded). The backend rewrites a
+//     conversation in place (truncate, then write), so a stop during that write leaves an
+//     empty or cut file, and the backend then fails to start the project at every boot
+//     ("Unexpected end of JSON input"): one lost conversation would cost the whole project.
 // Warnings (not fatal) go to stderr for settings that make the backend reach out on its own.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 
 const base = process.env.TENEX_BASE_DIR || '/tenex';
@@ -88,6 +93,20 @@ try {
   }
   rmSync(join(base, 'daemon', 'tenex.lock'), { force: true });
   mkdirSync(process.env.HOME || join(base, 'home'), { recursive: true });
+  const conversations = join(base, 'projects', d, 'conversations');
+  if (existsSync(conversations)) {
+    for (const name of readdirSync(conversations)) {
+      if (!name.endsWith('.json')) continue;
+      const p = join(conversations, name);
+      try {
+        JSON.parse(readFileSync(p, 'utf8'));
+      } catch (e) {
+        const aside = `${p}.unreadable-${Date.now()}`;
+        renameSync(p, aside);
+        warn(`${p} is not valid JSON (${e.message}; a stop during its write?): moved to ${aside}, the project starts without that conversation`);
+      }
+    }
+  }
 } catch (e) {
   process.stderr.write(`tenex-runtime: cannot prepare ${base}: ${e.message}\n`);
   process.exit(78);
