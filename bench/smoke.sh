@@ -34,6 +34,7 @@ run orchestrator "$B/orchestrator/bench_orchestrator" 3 8 10 5
 run wake "$B/orchestrator/bench_wake" 3
 run wake-idle "$B/orchestrator/bench_wake" idle 10 10
 run daemon "$B/e2e/bench_daemon" 3 10 1000 10 5
+run wake-message "$B/e2e/bench_daemon" wake 2
 run gateway "$B/gateway/bench_gateway" --projects 20 --events 1000 --floods 1
 if ((RUNTIME)); then
     run runtime "$ROOT/bench/runtime/runtime_bench.sh" --n 2 --cold 1 --kept 1 --paused 1 --idle-timeout 10

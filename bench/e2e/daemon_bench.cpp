@@ -12,7 +12,14 @@
 // egress forwarders'). Every container and network the daemons make carries their daemon id and
 // is removed at the end. Prints Markdown.
 //
+// `bench_daemon wake [samples=20]` instead: a message on the relay wakes a probe project that
+// waits paused, stopped with its container kept, or without a container (keep_stopped 0s), one
+// state after the other round by round: message -> the engine's unpause/start event, message ->
+// the probe's first reply, and the daemon's own tenex_project_last_wake_seconds, next to a raw
+// create+start of the same spec in the same run (issue 20; results in bench/results/wake.md).
+//
 // usage: bench_daemon [rounds=20] [burst_projects=100] [burst_events=10000] [idle_projects=200] [idle_seconds=30]
+//        bench_daemon wake [samples=20]
 #include <curl/curl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -45,6 +52,7 @@
 #include "nostr/keys.hpp"
 #include "raw_engine.hpp"
 #include "relay/pool.hpp"
+#include "sandbox/orchestrator_engine.hpp"
 #include "sandbox/policy_set.hpp"
 #include "sandbox/sandbox_spec.hpp"
 
@@ -313,9 +321,327 @@ std::string outcome(const relay::PublishResult& r) {
     return "NOT accepted (" + (why.empty() ? std::string("no answer") : why) + ")";
 }
 
+// ---- wake mode: a message on the relay wakes a probe project waiting paused, stopped with its
+// container kept, or without a container (keep_stopped 0s).
+
+std::string loadavg() {
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return a + " " + b + " " + c;
+}
+
+// The engine's start and unpause events of a daemon's containers, by project address.
+struct WakeWatch {
+    struct Seen {
+        std::string action;
+        std::int64_t time_nano;
+    };
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<std::string, std::vector<Seen>> by_project;
+    std::unique_ptr<docker::EventStream> stream;
+
+    void start(const docker::Client& client) {
+        docker::EventStreamOptions o;
+        o.filter.actions = {"start", "unpause"};
+        o.filter.labels = {"tenex.managed-by=tenex-sandbox"};
+        stream = std::make_unique<docker::EventStream>(client, o, docker::EventHandlers{
+            .on_event = [this](const docker::Event& e) {
+                std::lock_guard lock(mu);
+                by_project[e.attribute("tenex.project")].push_back({e.action, e.time_nano});
+                cv.notify_all();
+            },
+            .on_connected = {}, .on_gap = {}, .on_error = {}});
+        stream->start();
+        for (int i = 0; i < 50 && !stream->connected(); ++i) std::this_thread::sleep_for(100ms);
+    }
+    // The engine's time of the first `action` of the project's container at or after since_ns.
+    std::optional<std::int64_t> wait(const std::string& address, const std::string& action, std::int64_t since_ns,
+                                     std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mu);
+        std::optional<std::int64_t> found;
+        cv.wait_for(lock, timeout, [&] {
+            for (const auto& s : by_project[address])
+                if (s.action == action && s.time_nano >= since_ns) {
+                    found = s.time_nano;
+                    return true;
+                }
+            return false;
+        });
+        return found;
+    }
+};
+
+// Replies on the relay (kind 1 tagged with a project, not by the owner): arrival time here by
+// the id of the message they answer.
+struct ReplyWatch {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<std::string, std::int64_t> first_reply;  // message id -> now_ns() at arrival
+
+    void on_event(const nostr::Event& e, const std::string& owner) {
+        if (e.pubkey == owner) return;
+        const std::int64_t t = now_ns();
+        for (const auto& tag : e.tags)
+            if (tag.size() >= 2 && tag[0] == "e") {
+                std::lock_guard lock(mu);
+                first_reply.emplace(tag[1], t);
+                cv.notify_all();
+            }
+    }
+    std::optional<std::int64_t> wait(const std::string& message_id, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mu);
+        if (!cv.wait_for(lock, timeout, [&] { return first_reply.count(message_id) != 0; })) return std::nullopt;
+        return first_reply[message_id];
+    }
+};
+
+std::optional<nlohmann::json> project_json(int port, const std::string& address) {
+    auto [code, body] = http_get(port, "/projects/" + address);
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (code != 200 || !j.is_object()) return std::nullopt;
+    return j;
+}
+
+// The daemon's own figure: tenex_project_last_wake_seconds of the project in /metrics.
+std::optional<double> last_wake_metric(int port, const std::string& address) {
+    auto [code, body] = http_get(port, "/metrics");
+    if (code != 200) return std::nullopt;
+    const std::string key = "tenex_project_last_wake_seconds{project=\"" + address + "\"} ";
+    auto at = body.find(key);
+    if (at == std::string::npos) return std::nullopt;
+    return std::atof(body.c_str() + at + key.size());
+}
+
+struct WakeState {
+    const char* name;        // table row
+    std::string d;           // the project's d
+    std::string wait_state;  // the daemon's state while it waits
+    bool kept;
+    const char* engine_action;  // the engine event that says "running again"
+    const char* last_wake;      // the daemon's last_wake after the wake
+    std::string address{};
+    std::vector<double> running_ms{}, reply_ms{}, daemon_ms{};
+    std::optional<double> last_metric{};
+    int failures = 0;
+};
+
+int wake_mode(int samples) {
+    spdlog::set_level(spdlog::level::warn);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    auto client_r = docker::Client::connect();
+    if (!client_r) {
+        std::fprintf(stderr, "docker: %s\n", client_r.error().describe().c_str());
+        return 1;
+    }
+    auto& client = **client_r;
+    const std::string load_start = loadavg();
+    const std::string tag = std::to_string(::getpid());
+    g_dir = fs::temp_directory_path() / ("tenex-bench-wake-" + tag);
+    fs::create_directories(g_dir / "policies");
+    const auto owner = nostr::Keys::generate();
+    std::vector<WakeState> states{
+        {"paused (thawed)", "wake-paused-" + tag, "paused", false, "unpause", "unpause"},
+        {"stopped, kept (started again)", "wake-kept-" + tag, "stopped", true, "start", "warm"},
+        {"no container (created, keep_stopped 0s)", "wake-cold-" + tag, "stopped", false, "start", "create"},
+    };
+    // The local-mode probe policy (examples/policies/default.yaml: nostr mode, egress to the
+    // daemon's relays through its gateway), with lifecycle timers short enough to reach each
+    // waiting state in a few seconds. The default (no match) is the cold one; the raw
+    // create+start below uses it too.
+    const std::string base =
+        "image: tenex-probe:latest\nargs: [nostr]\n"
+        "resources:\n  memory: 64Mi\n  cpus: 0.25\n  pids: 32\n  nofile: 256\n"
+        "network:\n  mode: egress\n  relays: true\n"
+        "security:\n  user: \"65534:65534\"\n  read_only_root: true\n  tmpfs:\n    /tmp: 16Mi\n";
+    std::ofstream(g_dir / "policies" / "default.yaml")
+        << base << "lifecycle:\n  stop_timeout: 5s\n  pause_after: 0s\n  idle_timeout: 8s\n  keep_stopped: 0s\n";
+    std::ofstream(g_dir / "policies" / "paused.yaml")
+        << "match:\n  d: [" << states[0].d << "]\n"
+        << base << "lifecycle:\n  stop_timeout: 5s\n  pause_after: 5s\n  idle_timeout: 1h\n  keep_stopped: 1h\n";
+    std::ofstream(g_dir / "policies" / "kept.yaml")
+        << "match:\n  d: [" << states[1].d << "]\n"
+        << base << "lifecycle:\n  stop_timeout: 5s\n  pause_after: 0s\n  idle_timeout: 8s\n  keep_stopped: 1h\n";
+
+    const int relay_port = free_port(), http_port = free_port(), gateway_port = free_port();
+    const std::string relay_url = "ws://127.0.0.1:" + std::to_string(relay_port);
+    const std::string daemon_id = "bench-wake-" + tag;
+    WakeWatch engine_events;
+    engine_events.start(client);
+    auto daemon = std::make_unique<Child>(
+        std::vector<std::string>{"--log-level", std::getenv("BENCH_DAEMON_LOG") ? std::getenv("BENCH_DAEMON_LOG") : "warn",
+                                 "up", "--daemon-id", daemon_id,
+                                 "--policies", (g_dir / "policies").string(), "-p", (g_dir / "projects").string(),
+                                 "--state-dir", (g_dir / "state").string(), "--key", (g_dir / "daemon.key").string(),
+                                 "--http", "127.0.0.1:" + std::to_string(http_port),
+                                 "--gateway", "127.0.0.1:" + std::to_string(gateway_port),
+                                 "--embedded-relay", "127.0.0.1:" + std::to_string(relay_port),
+                                 "-w", owner.pub.hex()},
+        g_dir / "daemon.log");
+    for (int i = 0; i < 300 && !http_ok(http_port); ++i) std::this_thread::sleep_for(100ms);
+    relay::RelayPool pool;
+    (void)pool.add_relay(relay_url);
+    if (!http_ok(http_port) || !pool.wait_connected(1, 10s)) {
+        std::fprintf(stderr, "the daemon or its relay did not come up; log %s\n", (g_dir / "daemon.log").c_str());
+        return 1;
+    }
+    ReplyWatch replies;
+    nostr::Filter f;
+    f.kinds = std::vector<std::uint32_t>{1};
+    for (auto& s : states) {
+        s.address = publish_project(pool, owner, s.d);
+        f.tags['a'].push_back(s.address);
+    }
+    const std::string owner_hex = owner.pub.hex();
+    (void)pool.subscribe("replies", {f}, [&](const relay::DeliveredEvent& d) { replies.on_event(d.event, owner_hex); });
+
+    // One message, timed: published -> the engine's event of the container running again, and
+    // published -> the probe's reply on the relay. Returns false when a step did not happen.
+    int sent = 0;
+    auto wake = [&](WakeState& s, const char* action, const char* expect_wake, bool record) {
+        auto message = signed_event(owner, 1, {{"a", s.address}}, "wake " + std::to_string(++sent));
+        const std::int64_t t0 = now_ns();
+        auto ok = pool.publish(message, 10s);
+        auto running = engine_events.wait(s.address, action, t0, 20s);
+        auto reply = replies.wait(message.id, 20s);
+        if (!ok.get().any_accepted() || !running || !reply) {
+            std::fprintf(stderr, "%s: message %s: %s%s\n", s.name, message.id.c_str(),
+                         running ? "" : "no engine event; ", reply ? "" : "no reply");
+            return false;
+        }
+        // The daemon records how it woke the project when the engine call returns, which can
+        // be after the probe's reply (a thawed probe answers at once): wait up to 2 s for it.
+        std::string last_wake = "?";
+        for (int i = 0; i < 40; ++i) {
+            auto view = project_json(http_port, s.address);
+            last_wake = view ? view->value("last_wake", std::string()) : "?";
+            if (!expect_wake || last_wake == expect_wake) break;
+            std::this_thread::sleep_for(50ms);
+        }
+        if (expect_wake && last_wake != expect_wake) {
+            std::fprintf(stderr, "%s: woken by %s, not %s\n", s.name, last_wake.c_str(), expect_wake);
+            return false;
+        }
+        // The daemon's figure is published at its next tick (every 2 s).
+        std::optional<double> metric;
+        for (int i = 0; i < 40; ++i) {
+            metric = last_wake_metric(http_port, s.address);
+            if (metric && metric != s.last_metric) break;
+            std::this_thread::sleep_for(100ms);
+        }
+        if (record) {
+            s.running_ms.push_back((*running - t0) / 1e6);
+            s.reply_ms.push_back((*reply - t0) / 1e6);
+            if (metric && metric != s.last_metric) s.daemon_ms.push_back(*metric * 1000.0);
+        }
+        s.last_metric = metric;
+        return true;
+    };
+    auto waiting = [&](const WakeState& s) {
+        for (int i = 0; i < 600; ++i) {
+            auto v = project_json(http_port, s.address);
+            if (v && v->value("state", std::string()) == s.wait_state && v->value("kept", false) == s.kept) return true;
+            std::this_thread::sleep_for(50ms);
+        }
+        std::fprintf(stderr, "%s: not %s after 30 s\n", s.name, s.wait_state.c_str());
+        return false;
+    };
+    // The first message creates each project's container (not counted).
+    for (auto& s : states)
+        if (!wake(s, "start", nullptr, false)) ++s.failures;
+
+    // The raw peer: the same container spec (the cold policy, the same gateway), its network
+    // created beforehand, created and started by bare libcurl, to the engine's start event.
+    auto loaded = sandbox::load_policy_dir(g_dir / "policies");
+    sandbox::DockerEngine engine(client);
+    std::vector<double> raw_ms, raw_network_ms;
+    auto raw_round = [&](int i) {
+        sandbox::ProjectRef ref{.owner = owner_hex, .d = "wake-raw-" + tag + "-" + std::to_string(i)};
+        auto policy = sandbox::resolve_policy(loaded.set, ref).policy;
+        auto ctx = sandbox::project_spec_context(ref, g_dir / "raw" / ref.d, daemon_id + "-raw",
+                                                 sandbox::SecretMode::read, {relay_url});
+        ctx.gateway_port = static_cast<std::uint16_t>(gateway_port);
+        ctx.gateway_secret = std::string(64, 'a');
+        fs::create_directories(ctx.project_dir);
+        auto spec = sandbox::build_sandbox_spec(policy, ctx);
+        if (!spec) {
+            std::fprintf(stderr, "raw spec: %s\n", spec.error().message.c_str());
+            return;
+        }
+        const std::map<std::string, std::string> labels{{"tenex.daemon", daemon_id + "-raw"},
+                                                        {"tenex.managed-by", "tenex-sandbox"},
+                                                        {"tenex.project", ref.address()}};
+        for (const auto& [k, v] : labels) spec->container.labels[k] = v;
+        std::int64_t t0 = now_ns();
+        if (auto net = engine.ensure_network(spec->network, labels); !net) {
+            std::fprintf(stderr, "raw network: %s\n", net.error().describe().c_str());
+            return;
+        }
+        raw_network_ms.push_back((now_ns() - t0) / 1e6);
+        std::string body = docker::to_create_body(spec->container, client.api_version()).dump(), out, ignored;
+        t0 = now_ns();
+        if (tenex::bench::raw_post(client.socket_path(), client.api_version().to_string(),
+                                   "/containers/create?name=" + spec->container.name, body, &out) == 201) {
+            auto id = nlohmann::json::parse(out, nullptr, false).value("Id", std::string());
+            tenex::bench::raw_post(client.socket_path(), client.api_version().to_string(),
+                                   "/containers/" + id + "/start", "", &ignored);
+            if (auto t = engine_events.wait(ref.address(), "start", t0, 60s)) raw_ms.push_back((*t - t0) / 1e6);
+            (void)docker::remove_container(client, id, true, true);
+        } else {
+            std::fprintf(stderr, "raw create failed: %s\n", out.c_str());
+        }
+        (void)engine.remove_network(spec->network.network_name);
+    };
+
+    // Rounds: each project waits in its state (the three timers run at once), then is woken,
+    // one at a time; a raw create+start per round.
+    for (int round = 0; round < samples; ++round) {
+        for (auto& s : states) {
+            if (!waiting(s)) {
+                ++s.failures;
+                continue;
+            }
+            if (!wake(s, s.engine_action, s.last_wake, true)) ++s.failures;
+        }
+        raw_round(round);
+    }
+    const std::string load_end = loadavg();
+    daemon.reset();  // first the daemon, or it restarts what is being removed
+    remove_all(client, "tenex.daemon=" + daemon_id);
+    remove_all(client, "tenex.daemon=" + daemon_id + "-raw");
+    engine_events.stream->stop();
+
+    const auto raw = percentiles(raw_ms);
+    std::printf("# A message on the relay wakes a probe project (`tenex-sandbox up`, embedded relay, gateway)\n\n");
+    std::printf("%d samples per state, interleaved; load average at start %s, at end %s\n\n", samples,
+                load_start.c_str(), load_end.c_str());
+    std::printf("| waiting state | n | message -> running (engine event), median / p95 ms | running vs raw "
+                "create+start (median) | message -> probe's first reply, median / p95 ms | daemon's trigger -> "
+                "running (tenex_project_last_wake_seconds), median / p95 ms |\n|---|---|---|---|---|---|\n");
+    int failures = 0;
+    for (const auto& s : states) {
+        const auto r = percentiles(s.running_ms), y = percentiles(s.reply_ms), d = percentiles(s.daemon_ms);
+        std::printf("| %s | %zu | %.1f / %.1f | %.2fx | %.1f / %.1f | %.1f / %.1f (n=%zu) |\n", s.name,
+                    s.running_ms.size(), r.median, r.p95, raw.median > 0 ? r.median / raw.median : 0.0, y.median,
+                    y.p95, d.median, d.p95, s.daemon_ms.size());
+        failures += s.failures;
+    }
+    const auto net = percentiles(raw_network_ms);
+    std::printf("| raw create+start of the same spec (bare libcurl, to the engine's start event; its network "
+                "made beforehand) | %zu | %.1f / %.1f | 1.00x | | |\n",
+                raw_ms.size(), raw.median, raw.p95);
+    std::printf("| raw network create (untimed above) | %zu | %.1f / %.1f | | | |\n", raw_network_ms.size(),
+                net.median, net.p95);
+    if (failures) std::printf("\n%d samples failed (see stderr; the daemon's log is kept in %s)\n", failures, g_dir.c_str());
+    else fs::remove_all(g_dir);
+    return failures || raw_ms.empty() ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "wake") return wake_mode(argc > 2 ? std::atoi(argv[2]) : 20);
     const int rounds = argc > 1 ? std::atoi(argv[1]) : 20;
     const int burst_projects = argc > 2 ? std::atoi(argv[2]) : 100;
     const int burst_events = argc > 3 ? std::atoi(argv[3]) : 10000;
