@@ -318,18 +318,30 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     EXPECT_GT(cold_messages, first_messages) << "the conversation's history was lost\n" << diagnose(projects[0]);
 }
 
-// The Anthropic provider: the backend's own Anthropic client (the @ai-sdk/anthropic it ships)
-// reaches the endpoint the policy names (ANTHROPIC_BASE_URL, through the tenex-llm forwarder)
-// with the key read from the policy's key file, which never shows in the container's
-// environment; embeddings come from the OpenAI-compatible endpoint the policy names for them.
-TEST_F(RuntimeEndToEnd, AnAnthropicProjectAnswersWithTheKeyFromItsKeyFile) {
-    const std::string key = "sk-ant-test-" + owner_->pub.hex().substr(0, 16);
-    const fs::path key_file = dir_->path() / "anthropic_key";
+// A provider with an API key: the backend's own client for it (@ai-sdk/anthropic, or
+// @ai-sdk/openai on OpenAI's Responses API) reaches the endpoint the policy names (through the
+// tenex-llm forwarder, by ANTHROPIC_BASE_URL / OPENAI_BASE_URL) with the key read from the
+// policy's key file, which never shows in the container's environment; embeddings come from
+// the OpenAI-compatible endpoint the policy names for them.
+struct KeyedProvider {
+    const char* name;      // tenex.llm.provider
+    const char* model;     // tenex.llm.model
+    const char* key;       // the key's prefix
+    const char* path;      // what the chat calls on the fake
+    const char* base_env;  // the variable that points the client at base_url
+};
+class KeyedProviderEndToEnd : public RuntimeEndToEnd, public ::testing::WithParamInterface<KeyedProvider> {};
+
+TEST_P(KeyedProviderEndToEnd, AProjectAnswersWithTheKeyFromItsKeyFile) {
+    const KeyedProvider& p = GetParam();
+    const std::string key = p.key + owner_->pub.hex().substr(0, 16);
+    const fs::path key_file = dir_->path() / "llm_key";
     std::ofstream(key_file) << key << "\n";
     ::chmod(key_file.c_str(), 0600);
+    const fs::path llm_log = dir_->path() / (std::string(p.name) + ".jsonl");
     auto llm = relay::testing::NodeProcess::start(
         (test::source_dir() / "tests/runtime-peers/fake-llm.mjs").string(),
-        {"--port", "0", "--text", kFakeText, "--key", key, "--log", (dir_->path() / "anthropic.jsonl").string()});
+        {"--port", "0", "--text", kFakeText, "--key", key, "--log", llm_log.string()});
     ASSERT_TRUE(llm);
     const std::string url = llm->first_line();
     std::ofstream(dir_->path() / "policies" / "default.yaml")
@@ -338,18 +350,18 @@ TEST_F(RuntimeEndToEnd, AnAnthropicProjectAnswersWithTheKeyFromItsKeyFile) {
         << "network: {mode: egress, relays: true}\n"
         << "lifecycle: {restart: on-failure, stop_timeout: 10s}\n"
         << "security: {user: \"1000:1000\", tmpfs: {/tmp: 64Mi}}\n"
-        << "tenex:\n  llm: {provider: anthropic, model: claude-fake, key_file: " << key_file.string()
+        << "tenex:\n  llm: {provider: " << p.name << ", model: " << p.model << ", key_file: " << key_file.string()
         << ", base_url: \"" << url << "/v1\", embed_base_url: \"" << url << "/v1\", embed_model: fake-embed,"
         << " embed_key_file: " << key_file.string() << "}\n";
     start_daemon();
 
-    const auto agent_def = sign(4199, "", {{"d", "claude"}, {"title", "Claude"}, {"role", "assistant"},
+    const auto agent_def = sign(4199, "", {{"d", "keyed"}, {"title", "Keyed"}, {"role", "assistant"},
                                            {"description", "Answers the owner"}, {"instructions", "Be brief."},
                                            {"use-criteria", "Any message"}, {"ver", "1"}});
     publish(agent_def);
-    const std::string d = "rt-anthropic";
+    const std::string d = std::string("rt-") + p.name;
     const std::string address = "31933:" + owner_->pub.hex() + ":" + d;
-    publish(sign(31933, "A project on Anthropic", {{"d", d}, {"title", d}, {"agent", agent_def.id}}));
+    publish(sign(31933, std::string("A project on ") + p.name, {{"d", d}, {"title", d}, {"agent", agent_def.id}}));
     publish(sign(24000, "", {{"a", address}}));
     nostr::Filter profiles;
     profiles.kinds = std::vector<std::uint32_t>{0};
@@ -361,7 +373,7 @@ TEST_F(RuntimeEndToEnd, AnAnthropicProjectAnswersWithTheKeyFromItsKeyFile) {
         return e.has_value();
     }, 90s)) << daemon_->log();
 
-    const auto message = sign(1, "Hello, Claude!", {{"a", address}, {"p", agent}});
+    const auto message = sign(1, "Hello, keyed agent!", {{"a", address}, {"p", agent}});
     publish(message);
     nostr::Filter replies;
     replies.kinds = std::vector<std::uint32_t>{1};
@@ -375,21 +387,21 @@ TEST_F(RuntimeEndToEnd, AnAnthropicProjectAnswersWithTheKeyFromItsKeyFile) {
     const auto running = running_for(address);
     ASSERT_TRUE(answered) << "no reply\n--- container ---\n"
                           << (running.empty() ? std::string("(not running)") : container_log(running.front().id))
-                          << "\n--- fake Anthropic ---\n" << read_text(dir_->path() / "anthropic.jsonl");
+                          << "\n--- fake " << p.name << " ---\n" << read_text(llm_log);
     EXPECT_NE(reply->content.find(kFakeText), std::string::npos) << reply->content;
 
-    // The chat went to the Messages API with the key from the file; the embeddings to theirs;
+    // The chat went to the provider's API with the key from the file; the embeddings to theirs;
     // nothing was refused for a wrong key.
-    int messages = 0, refused = 0;
-    std::istringstream requests(read_text(dir_->path() / "anthropic.jsonl"));
+    int chats = 0, refused = 0;
+    std::istringstream requests(read_text(llm_log));
     for (std::string line; std::getline(requests, line);) {
         auto j = nlohmann::json::parse(line, nullptr, false);
         if (!j.is_object()) continue;
         if (j.value("key_ok", true) == false) ++refused;
-        else if (j.value("path", "") == "/v1/messages" && j.value("model", "") == "claude-fake") ++messages;
+        else if (j.value("path", "") == p.path && j.value("model", "") == p.model) ++chats;
     }
-    EXPECT_GE(messages, 1);
-    EXPECT_EQ(refused, 0) << read_text(dir_->path() / "anthropic.jsonl");
+    EXPECT_GE(chats, 1) << read_text(llm_log);
+    EXPECT_EQ(refused, 0) << read_text(llm_log);
 
     ASSERT_EQ(running.size(), 1u);
     auto info = docker::inspect_container(*docker_, running.front().id);
@@ -398,10 +410,16 @@ TEST_F(RuntimeEndToEnd, AnAnthropicProjectAnswersWithTheKeyFromItsKeyFile) {
     bool base_url = false;
     for (const auto& e : info->spec.env) {
         EXPECT_EQ(e.find(key), std::string::npos) << "the API key in the environment: " << e;
-        base_url |= e == "ANTHROPIC_BASE_URL=http://tenex-llm:" + port + "/v1";
+        base_url |= e == std::string(p.base_env) + "=http://tenex-llm:" + port + "/v1";
     }
-    EXPECT_TRUE(base_url);
+    EXPECT_TRUE(base_url) << p.base_env;
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Providers, KeyedProviderEndToEnd,
+    ::testing::Values(KeyedProvider{"anthropic", "claude-fake", "sk-ant-test-", "/v1/messages", "ANTHROPIC_BASE_URL"},
+                      KeyedProvider{"openai", "gpt-fake", "sk-test-", "/v1/responses", "OPENAI_BASE_URL"}),
+    [](const ::testing::TestParamInfo<KeyedProvider>& i) { return std::string(i.param.name); });
 
 }  // namespace
 }  // namespace tenex::e2e

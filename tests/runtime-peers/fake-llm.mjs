@@ -16,7 +16,11 @@
 // vectors), GET / ("Ollama is running"); and Anthropic's Messages API, POST /v1/messages
 // (server-sent events when "stream" is true, as the real one: message_start, content_block_*,
 // message_delta, message_stop; a forced tool_choice is answered with that tool's call, its
-// input made from the tool's schema as for "format").
+// input made from the tool's schema as for "format"); and OpenAI's Responses API, POST
+// /v1/responses, which the backend's OpenAI client (@ai-sdk/openai 3) calls (server-sent events
+// when "stream" is true: response.created, response.output_item.added,
+// response.output_text.delta, response.output_item.done, response.completed; a "text.format"
+// JSON schema is answered with JSON made from it).
 //   --key K (or FAKE_LLM_KEY): the API key the caller must send (x-api-key or Authorization:
 //   Bearer); others get 401. Each log line says whether the key matched (never the key).
 // Stops on SIGTERM/SIGINT.
@@ -40,6 +44,13 @@ function log(entry) {
   const line = JSON.stringify({ t: new Date().toISOString(), ...entry }) + '\n';
   if (logFile) appendFileSync(logFile, line);
   else process.stderr.write(line);
+}
+
+// The conversation of a request: "messages" (Ollama, Anthropic) or "input" (OpenAI Responses).
+function conversation(body) {
+  if (Array.isArray(body.messages)) return body.messages;
+  if (Array.isArray(body.input)) return body.input.filter((m) => m?.role);
+  return undefined;
 }
 
 function lastUser(messages) {
@@ -126,6 +137,27 @@ function anthropic(res, body, answer) {
   res.end();
 }
 
+// OpenAI's Responses API: one assistant message with one output_text part.
+function openaiResponses(res, body, answer) {
+  const format = body.text?.format;
+  const out = format?.type === 'json_schema' ? JSON.stringify(fromSchema(format.schema, answer))
+    : format?.type === 'json_object' ? JSON.stringify({ text: answer }) : answer;
+  const response = { id: 'resp_fake', object: 'response', created_at: Math.floor(Date.now() / 1000), model: body.model ?? 'fake' };
+  const item = { type: 'message', id: 'msg_fake', role: 'assistant', status: 'completed',
+                 content: [{ type: 'output_text', text: out, annotations: [] }] };
+  const usage = { input_tokens: 1, output_tokens: 1 };
+  if (!body.stream) return json(res, 200, { ...response, status: 'completed', output: [item], usage });
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let sequence = 0;
+  const send = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...data })}\n\n`);
+  send('response.created', { response: { ...response, status: 'in_progress', output: [] } });
+  send('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } });
+  send('response.output_text.delta', { item_id: item.id, output_index: 0, content_index: 0, delta: out });
+  send('response.output_item.done', { output_index: 0, item });
+  send('response.completed', { response: { ...response, status: 'completed', output: [item], usage } });
+  res.end();
+}
+
 const server = createServer(async (req, res) => {
   const path = (req.url ?? '/').split('?')[0];
   const body = req.method === 'POST' ? await readBody(req) : {};
@@ -134,10 +166,10 @@ const server = createServer(async (req, res) => {
   const keyOk = apiKey ? sent === apiKey : undefined;
   log({
     n, method: req.method, path, model: body.model, stream: body.stream, key_ok: keyOk,
-    messages: Array.isArray(body.messages) ? body.messages.length : undefined,
+    messages: conversation(body)?.length,
     tools: Array.isArray(body.tools) ? body.tools.length : undefined,
-    format: body.format !== undefined ? true : undefined,
-    user: lastUser(body.messages)?.slice(0, 500),
+    format: body.format !== undefined || body.text?.format !== undefined ? true : undefined,
+    user: lastUser(conversation(body))?.slice(0, 500),
   });
   let answer = text.replaceAll('{n}', String(n));
   if (body.format === 'json') answer = JSON.stringify({ text: answer });
@@ -150,6 +182,7 @@ const server = createServer(async (req, res) => {
 
   if (keyOk === false) return json(res, 401, { error: { type: 'authentication_error', message: 'invalid x-api-key' } });
   if (req.method === 'POST' && (path === '/v1/messages' || path === '/messages')) return anthropic(res, body, answer);
+  if (req.method === 'POST' && (path === '/v1/responses' || path === '/responses')) return openaiResponses(res, body, answer);
   if (req.method === 'GET' && (path === '/' || path === '')) {
     res.writeHead(200, { 'content-type': 'text/plain' });
     return res.end('Ollama is running');
