@@ -328,6 +328,8 @@ template <class... F>
 struct Overloaded : F... {
     using F::operator()...;
 };
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;  // clang 14 (fuzz and TSan builds) deduces no aggregate
 }  // namespace
 
 void Daemon::Impl::dispatch(Message& message) {

@@ -664,8 +664,9 @@ struct Gateway::Impl {
                 if (!s->authed || s->closing || s->project != project) continue;
                 for (auto& [sub_id, sub] : s->subs) {
                     if (!sub.eose_sent) continue;
+                    const auto& filters = sub.filters;  // clang 14 cannot capture a structured binding
                     for (const auto& e : take_held(project, [&](const Held& h) {
-                             return (is_ready || now - h.at >= kHoldMax) && nostr::matches_any(sub.filters, h.event);
+                             return (is_ready || now - h.at >= kHoldMax) && nostr::matches_any(filters, h.event);
                          }))
                         replay(*s, sub_id, sub, e);
                 }
