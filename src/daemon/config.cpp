@@ -165,6 +165,10 @@ Status check_relay_url(std::string_view url) {
 
 Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std::string& name) {
     Diagnostics diags;
+    if (auto bad = sandbox::not_utf8(text, name)) {
+        diags.push_back(std::move(*bad));
+        return diags;
+    }
     YAML::Node root;
     try {
         root = YAML::Load(std::string(text));

@@ -1,7 +1,9 @@
 // A problem found in a policy file, located precisely: file, line, column and key path.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tenex::sandbox {
@@ -21,5 +23,10 @@ struct Diagnostic {
 std::string format_diagnostic(const Diagnostic& d);
 
 bool has_errors(const std::vector<Diagnostic>& diags);
+
+// YAML is Unicode: a byte sequence that is not UTF-8 would reach JSON later (a spec's digest,
+// the engine's create body, /healthz, the runtime's files) and fail there instead of at load,
+// with its line. The error naming the first such byte and its line; nullopt for UTF-8 text.
+std::optional<Diagnostic> not_utf8(std::string_view text, const std::string& file);
 
 }  // namespace tenex::sandbox

@@ -5,7 +5,6 @@
 #include <set>
 #include <sstream>
 
-#include "nostr/utf8.hpp"
 #include "sandbox/policy_schema.hpp"
 
 namespace tenex::sandbox {
@@ -213,15 +212,8 @@ int match_rank(const Match& m, const ProjectRef& project) {
 LoadedFile parse_policy_text(std::string_view text, const std::string& name) {
     LoadedFile out;
     out.file.name = name;
-    // YAML is Unicode: a byte sequence that is not UTF-8 would reach JSON (the spec's digest,
-    // the engine's create body) and fail there instead of here, with its line.
-    if (!nostr::is_valid_utf8(text)) {
-        std::size_t i = 0;
-        for (std::size_t n; i < text.size() && (n = nostr::utf8_sequence_length(text, i)) != 0;) i += n;
-        const auto line = static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(i), '\n')) + 1;
-        out.diagnostics.push_back(Diagnostic{.file = name, .line = line, .column = 0, .key_path = "",
-                                             .message = "not UTF-8 text (byte " + std::to_string(i + 1) + ")",
-                                             .severity = Severity::error});
+    if (auto bad = not_utf8(text, name)) {
+        out.diagnostics.push_back(std::move(*bad));
         return out;
     }
     YAML::Node root;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs every fuzzer (nostr parsers, relay messages, policy YAML, repository URLs, Docker replies) for the given seconds from the seed corpora in tests/fuzz/corpus/.
+# Runs every fuzzer (nostr parsers, relay messages, policy YAML, repository URLs, Docker replies, the daemon's configuration) for the given seconds from the seed corpora in tests/fuzz/corpus/.
 # Fails (non-zero) on any crash, leak, sanitizer report or differential mismatch.
 #   tests/fuzz/run.sh <build-dir> <seconds-per-fuzzer>
 # Build first:
@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/tenex-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 status=0
-for t in event nip19 address filter relay_message policy repo_url docker; do
+for t in event nip19 address filter relay_message policy repo_url docker config; do
     bin="$build/tests/fuzz/fuzz_$t"
     if [ ! -x "$bin" ]; then
         echo "missing $bin (build the fuzz_all target)" >&2

@@ -103,6 +103,19 @@ TEST(DaemonConfig, SyntaxErrorHasALine) {
     EXPECT_NE(c.error()[0].message.find("YAML syntax"), std::string::npos);
 }
 
+// Found by fuzz_config: a relay URL (or daemon_id, a path) with a byte that is not UTF-8
+// passed, and would have thrown later where it goes into JSON (/healthz, labels, the runtime's
+// config.json). Refused at load, with its line.
+TEST(DaemonConfig, TextThatIsNotUtf8IsRefusedWithItsLine) {
+    auto c = parse_config("whitelist: []\nrelays: [\"ws://127.0\x89.0.1:7777\"]\n", "c.yaml");
+    ASSERT_FALSE(c.ok());
+    ASSERT_EQ(c.error().size(), 1u);
+    EXPECT_EQ(c.error()[0].file, "c.yaml");
+    EXPECT_EQ(c.error()[0].line, 2);
+    EXPECT_NE(c.error()[0].message.find("not UTF-8"), std::string::npos) << c.error()[0].message;
+    EXPECT_TRUE(parse_config("daemon_id: \"tenex-\xc3\xa9\"\n", "c.yaml").ok()) << "UTF-8 is fine";
+}
+
 TEST(DaemonConfig, HostileRelayUrls) {
     for (const char* bad : {"http://relay.example", "wss://", "wss://user:pw@relay.example",
                             "wss://relay.example/\n", "relay.example", "wss://a b"}) {
