@@ -229,18 +229,25 @@ cmd_down() {
     done
     ((${#pids[@]} == 0)) || log "stopped ${#pids[@]} engine(s)"
 
-    # 2. Whatever outlived its engine (a containerd or shim after a SIGKILL, a task's
-    #    processes): exactly the processes whose command line names our run directory, and
-    #    the processes in our cgroups.
+    # 2. Whatever outlived its engine (after a SIGKILL of dockerd: the containers' processes,
+    #    their containerd-shims, maybe containerd): first the processes in our cgroups, while
+    #    their shims still live to reap them, then exactly the processes whose command line
+    #    names our run directory.
     local stray=()
-    for pid in $(pgrep -f -- "$RUN_DIR/" || true); do
-        [[ $pid == "$$" ]] || stray+=("$pid")
-    done
     for i in $nodes; do
         for pid in $(cat /sys/fs/cgroup/*/"$NS_PREFIX$i"/{,*/}cgroup.procs 2>/dev/null | sort -u); do stray+=("$pid"); done
     done
     if ((${#stray[@]})); then
-        log "killing ${#stray[@]} leftover process(es): ${stray[*]}"
+        log "killing ${#stray[@]} leftover container process(es): ${stray[*]}"
+        kill -KILL "${stray[@]}" 2>/dev/null || true
+        sleep 0.5
+    fi
+    stray=()
+    for pid in $(pgrep -f -- "$RUN_DIR/" || true); do
+        [[ $pid == "$$" ]] || stray+=("$pid")
+    done
+    if ((${#stray[@]})); then
+        log "killing ${#stray[@]} leftover engine process(es): ${stray[*]}"
         kill -KILL "${stray[@]}" 2>/dev/null || true
         sleep 0.5
     fi
@@ -324,8 +331,7 @@ no_check_containers() {  # on any node, including stopped ones
 }
 check_cleanup() {
     nd 1 service rm "$CHECK_NAME" >/dev/null 2>&1 || true
-    # `service rm` returns before the workers have stopped and removed the task containers
-    # (the probe's `listen` mode is killed after the 2 s grace period).
+    # `service rm` returns before the workers have stopped and removed the task containers.
     local start=$SECONDS
     wait_until 60 "the check's task containers to go" no_check_containers ||
         log "check: task containers of $CHECK_NAME still exist"
@@ -359,9 +365,11 @@ cmd_check() {
     nd 1 network create -d overlay --attachable "$CHECK_NAME-net" >/dev/null
     # --no-resolve-image: no registry to ask for a digest; the nodes have the image loaded.
     # At most one replica per node, so N replicas land on the N nodes; each listens on 8080.
+    # SIGKILL as the stop signal: the probe's `listen` mode does not exit on SIGTERM (accept()
+    # is restarted after the handler runs), so each stop would wait out the grace period.
     nd 1 service create --detach --quiet --name "$CHECK_NAME" --no-resolve-image \
         --replicas "$n" --replicas-max-per-node 1 --network "$CHECK_NAME-net" \
-        --stop-grace-period 2s tenex-probe:latest listen 8080 >/dev/null
+        --stop-signal SIGKILL tenex-probe:latest listen 8080 >/dev/null
     wait_until "$TIMEOUT" "$n tasks running on $n nodes" running_on_distinct_nodes "$n" || {
         nd 1 service ps --no-trunc "$CHECK_NAME" >&2; die "check: tasks did not run on $n nodes"; }
     log "check: $n tasks running on $n nodes ($((SECONDS - t0))s)"
