@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The multi-node cluster test, end to end and independent of ctest: `cluster.sh up N` (default
+# 3), `cluster.sh check`, `cluster.sh down`, timing each step. `down` always runs (trap), also
+# after a failure or an interrupt, and is itself checked: anything it leaves behind fails the
+# run. Exits non-zero when any step fails.
+#
+#   tests/swarm/run.sh [N]
+#
+# On a failure before `down`, the tail of every node's dockerd log is printed first (`down`
+# deletes the logs with the rest of /run/tenex-swarm).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cluster=$here/cluster.sh
+n=${1:-3}
+
+declare -a timings=()
+step() {  # step NAME COMMAND...: runs it, records its time, returns its status
+    local name=$1 start=$SECONDS rc=0; shift
+    echo "==== swarm: $name"
+    "$@" || rc=$?
+    timings+=("$(printf '%-6s %4d s  %s' "$name" $((SECONDS - start)) "$([[ $rc -eq 0 ]] && echo ok || echo "FAILED (rc=$rc)")")")
+    return $rc
+}
+
+finish() {
+    local rc=$? down_rc=0
+    trap - EXIT INT TERM
+    if ((rc != 0)); then
+        for log in /run/tenex-swarm/*/dockerd.log; do
+            [[ -e $log ]] || continue
+            echo "---- last lines of $log"
+            tail -n 15 "$log"
+        done
+    fi
+    step down "$cluster" down || down_rc=$?
+    echo "==== swarm: timings"
+    printf '  %s\n' "${timings[@]}"
+    echo "  total  $((SECONDS - t0)) s"
+    ((rc == 0)) && rc=$down_rc
+    echo "==== swarm: $([[ $rc -eq 0 ]] && echo PASSED || echo "FAILED (rc=$rc)")"
+    exit "$rc"
+}
+
+t0=$SECONDS
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+step up "$cluster" up "$n"
+step check "$cluster" check
+# finish (EXIT) runs down and prints the timings
