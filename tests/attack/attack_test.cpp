@@ -1015,26 +1015,32 @@ TEST_F(Attack, SlowClientsNeitherBlockTheApiNorHoldItsThreads) {
     const auto connected = std::chrono::steady_clock::now();
     summary().tried(kSlow);
     // One byte of a head that never ends, to each, every 2 s, for 16 s (or until all are
-    // closed); an answer is read as it comes. Only this thread touches the slow sockets.
+    // closed); the sockets are looked at every 250 ms, so a close is seen when it happens and
+    // not up to two trickle rounds later. The daemon answers 408 and closes: a connection
+    // counts as closed from its answer, its end of stream or an error, whichever comes
+    // first. Only this thread touches the slow sockets.
     std::vector<bool> closed(kSlow, false);
     std::vector<std::string> answers(kSlow);
     std::vector<std::chrono::steady_clock::duration> closed_after(kSlow);
     std::thread trickler([&] {
         const std::string head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
         auto all_closed = [&] { return std::find(closed.begin(), closed.end(), false) == closed.end(); };
-        for (std::size_t i = 0; !all_closed() && std::chrono::steady_clock::now() - connected < 16s; ++i) {
+        std::size_t sent = 0;
+        for (int tick = 0; !all_closed() && std::chrono::steady_clock::now() - connected < 16s; ++tick) {
+            const bool trickle = tick % 8 == 0;  // every 2 s
             for (int c = 0; c < kSlow; ++c) {
                 if (closed[c]) continue;
                 char buf[512];
                 const ssize_t n = ::recv(slow[c], buf, sizeof buf, MSG_DONTWAIT);
                 if (n > 0) answers[c].append(buf, static_cast<std::size_t>(n));
-                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
-                    ::send(slow[c], i < head.size() ? &head[i] : "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                if (n > 0 || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+                    (trickle && ::send(slow[c], sent < head.size() ? &head[sent] : "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)) {
                     closed[c] = true;
                     closed_after[c] = std::chrono::steady_clock::now() - connected;
                 }
             }
-            std::this_thread::sleep_for(2s);
+            if (trickle) ++sent;
+            std::this_thread::sleep_for(250ms);
         }
     });
     // Meanwhile the operator's commands: /healthz and /projects, every second for 8 s.
