@@ -204,7 +204,6 @@ nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas)
         // The daemon owns restarts: swarm never starts a second task of its own accord.
         {"RestartPolicy", {{"Condition", "none"}, {"MaxAttempts", 0}}},
     };
-    if (spec.network_mode == "none") task["Networks"] = nlohmann::json::array({{{"Target", "none"}}});
 
     return {
         {"Name", spec.name},

@@ -57,13 +57,13 @@ struct Unsupported {
 };
 
 // What of `spec` to_service_spec() must drop; empty when the service carries all of it.
-// Network modes other than "", "none" and "bridge" are not listed: the engine refuses them.
+// Network modes are not listed: the swarm engine refuses all but "bridge" (open).
 std::vector<Unsupported> swarm_unsupported(const ContainerSpec& spec);
 
 // The Spec of POST /services/create for `spec`: Mode Replicated with `replicas`, restart
 // condition none (the daemon owns restarts), DNS round robin endpoints, labels on the service
-// and its containers. network_mode "none" attaches the task to the node's "none" network;
-// "bridge" (or empty) leaves it on the node's default bridge.
+// and its containers. No network attachment: the task is on its node's default bridge
+// (network_mode "bridge"); a manager has no "none" network to attach a task to.
 nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas);
 
 // A service and its tasks as the orchestrator sees a container: id and name are the

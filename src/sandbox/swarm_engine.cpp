@@ -43,10 +43,14 @@ std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std
     };
     const auto mode = policy.network.mode;
     if (mode == NetworkMode::isolated || mode == NetworkMode::egress) {
-        add("network.mode", to_string(mode) + " is not on swarm yet (engine swarm runs none and open)",
+        add("network.mode", to_string(mode) + " is not on swarm yet (engine swarm runs open only)",
             Severity::error);
         return out;  // the spec of such a policy needs the host-side network
     }
+    if (mode == NetworkMode::none)
+        add("network.mode", "none is not on swarm: a service cannot attach its task to a node's "
+                            "none network (the manager answers \"network none not found\"); "
+                            "engine swarm runs open only", Severity::error);
     if (policy.lifecycle.pause_after.count() > 0)
         add("lifecycle.pause_after", "ignored on swarm (services cannot be paused): the project "
                                      "runs until its idle timeout", Severity::warning);
@@ -66,9 +70,13 @@ std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std
 
 docker::DResult<std::string> SwarmEngine::create(const docker::ContainerSpec& spec) {
     const std::string op = "create service " + spec.name;
-    if (!spec.network_mode.empty() && spec.network_mode != "none" && spec.network_mode != "bridge")
+    if (spec.network_mode == "none")
+        return not_on_swarm(op, "network.mode none cannot be expressed by a swarm service on this "
+                                "engine (the manager has no none network to attach a task to); "
+                                "only open runs on swarm yet");
+    if (!spec.network_mode.empty() && spec.network_mode != "bridge")
         return not_on_swarm(op, "network " + spec.network_mode +
-                                    ": only the network modes none and open are on swarm yet");
+                                    ": only network.mode open is on swarm yet");
     if (auto dropped = docker::swarm_unsupported(spec); !dropped.empty()) {
         std::lock_guard lock(warned_mu_);
         if (warned_.insert(spec.name).second)
@@ -238,7 +246,7 @@ docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_network(
     (void)labels;
     return not_on_swarm("create network " + plan.network_name,
                         "network.mode " + to_string(plan.mode) +
-                            " is not on swarm yet (only none and open)");
+                            " is not on swarm yet (only open)");
 }
 
 docker::DStatus SwarmEngine::remove_network(const std::string& name) {

@@ -3,7 +3,8 @@
 // runs this binary with TENEX_SWARM_HOST=unix:///run/tenex-swarm/1/docker.sock (the manager);
 // without it every test is skipped, and run.sh fails on a skip. The node engines are found
 // at /run/tenex-swarm/<i>/docker.sock (TENEX_SWARM_NODES: a colon-separated list instead) to
-// look at the tasks' real containers.
+// look at the tasks' real containers. TENEX_SWARM_IMAGE: the probe image as the nodes know it
+// (default tenex-probe:latest, which cluster.sh loads into every node).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -29,6 +30,13 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 // Waits for `done` up to `limit` (a bound against hanging, not a timing assertion).
+Policy probe_policy(std::vector<std::string> args = {"sleep"}) {
+    Policy p = test::probe_policy(std::move(args));
+    p.network.mode = NetworkMode::open;  // the one mode on swarm yet (SWARM.md)
+    if (const char* image = std::getenv("TENEX_SWARM_IMAGE"); image && *image) p.image = image;
+    return p;
+}
+
 template <class F>
 bool eventually(F done, std::chrono::milliseconds limit = 90s) {
     const auto end = std::chrono::steady_clock::now() + limit;
@@ -52,7 +60,7 @@ class SwarmEngineTest : public ::testing::Test {
         const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
         daemon_id_ = "swarm3-test-" + std::to_string(getpid()) + "-" + info->name();
         engine_ = std::make_unique<SwarmEngine>(*manager_);
-        policy_ = test::probe_policy();
+        policy_ = probe_policy();
         connect_nodes();
     }
 
@@ -200,7 +208,7 @@ TEST_F(SwarmEngineTest, ProjectsRunOneTaskEachOverSeveralNodesHardenedAndStopSta
         EXPECT_TRUE(c->spec.init);
         ASSERT_EQ(c->spec.ulimits.size(), 1u);
         EXPECT_EQ(c->spec.ulimits[0].name, "nofile");
-        EXPECT_EQ(c->spec.network_mode, "none");
+        EXPECT_EQ(c->spec.network_mode, "default");  // open: the node's default bridge
         EXPECT_EQ(c->spec.labels.at(kLabelProject), p.address());
         bool workspace = false, tmp = false;
         for (const auto& m : c->spec.mounts) {
@@ -242,7 +250,7 @@ TEST_F(SwarmEngineTest, ProjectsRunOneTaskEachOverSeveralNodesHardenedAndStopSta
 }
 
 TEST_F(SwarmEngineTest, CrashedTaskIsSeenAndRestartedByTheDaemonNeverTwoRunning) {
-    Policy p = test::probe_policy({"exit", "3", "2"});  // exits with 3 after 2 s
+    Policy p = probe_policy({"exit", "3", "2"});  // exits with 3 after 2 s
     p.lifecycle.backoff_initial = 200ms;
     p.lifecycle.crash_loop_threshold = 10;
     set_policy(p);
@@ -324,7 +332,7 @@ TEST_F(SwarmEngineTest, NewInstanceAdoptsTheServicesByLabelsWithoutDuplicates) {
 }
 
 TEST_F(SwarmEngineTest, WhatSwarmCannotDoIsRefusedClearly) {
-    Policy p = test::probe_policy();
+    Policy p = probe_policy();
     p.network.mode = NetworkMode::isolated;
     set_policy(p);
     Orchestrator& o = make(*engine_);

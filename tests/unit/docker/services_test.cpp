@@ -47,7 +47,8 @@ TEST(ServiceSpec, CarriesEveryFieldTheServiceApiCanExpress) {
     const auto& t = j["TaskTemplate"];
     // The daemon owns restarts: swarm must never start a task by itself.
     EXPECT_EQ(t["RestartPolicy"]["Condition"], "none");
-    EXPECT_EQ(t["Networks"], nlohmann::json::parse(R"([{"Target":"none"}])"));
+    // No network attachment: a manager has no "none" network (SwarmEngine refuses none).
+    EXPECT_FALSE(t.contains("Networks"));
     const auto& c = t["ContainerSpec"];
     EXPECT_EQ(c["Image"], "tenex-probe:latest");
     EXPECT_EQ(c["Labels"]["tenex.managed-by"], "tenex-sandbox");  // adoption reads these too

@@ -54,7 +54,7 @@ TEST(SwarmPolicy, PauseAfterIsIgnored) {
     EXPECT_TRUE(keys(swarm_policy_diagnostics(p, "f"), Severity::warning).count("lifecycle.pause_after"));
 }
 
-TEST(SwarmPolicy, IsolatedAndEgressAreRefused) {
+TEST(SwarmPolicy, NoneIsolatedAndEgressAreRefused) {
     for (auto mode : {NetworkMode::isolated, NetworkMode::egress}) {
         Policy p = open_policy();
         p.network.mode = mode;
@@ -62,9 +62,13 @@ TEST(SwarmPolicy, IsolatedAndEgressAreRefused) {
         ASSERT_EQ(keys(diags, Severity::error), std::set<std::string>{"network.mode"});
         EXPECT_NE(diags[0].message.find("not on swarm yet"), std::string::npos) << diags[0].message;
     }
+    // A manager has no "none" network to attach a task to: refused too, saying why.
     Policy none = open_policy();
     none.network.mode = NetworkMode::none;
-    EXPECT_TRUE(keys(swarm_policy_diagnostics(none, "f"), Severity::error).empty());
+    const auto diags = swarm_policy_diagnostics(none, "f");
+    ASSERT_EQ(keys(diags, Severity::error), std::set<std::string>{"network.mode"});
+    EXPECT_NE(diags[0].message.find("network none not found"), std::string::npos);
+    EXPECT_TRUE(keys(swarm_policy_diagnostics(open_policy(), "f"), Severity::error).empty());
 }
 
 }  // namespace
