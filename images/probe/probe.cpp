@@ -180,7 +180,11 @@ int mode_listen(int port) {
         std::printf("listen=failed port=%d error=%s\n", port, std::strerror(errno));
         return 1;
     }
-    signal(SIGTERM, on_term);
+    // Without SA_RESTART (signal() would set it), so that SIGTERM interrupts accept().
+    struct sigaction term {};
+    term.sa_handler = on_term;
+    sigaction(SIGTERM, &term, nullptr);
+    sigaction(SIGINT, &term, nullptr);
     std::printf("listen=ok port=%d\n", port);
     std::fflush(stdout);
     while (!g_stop) {

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <vector>
 
 #include "cli/command.hpp"
 #include "cli/doctor_checks.hpp"
@@ -11,6 +12,8 @@ void register_doctor(CLI::App& root, Context& ctx) {
         std::string projects_path = "/var/lib/tenex-sandbox/projects";
         std::string cgroup_root = "/sys/fs/cgroup";
         double min_free_gib = 1.0;
+        bool swarm = false;
+        std::string registry;
     };
     auto opts = std::make_shared<Options>();
     auto* cmd = root.add_subcommand("doctor", "Check what the daemon needs on this machine");
@@ -20,14 +23,20 @@ void register_doctor(CLI::App& root, Context& ctx) {
     cmd->add_option("--cgroup-root", opts->cgroup_root, "cgroup file system mount");
     cmd->add_option("--min-free-gib", opts->min_free_gib, "Free space needed on the projects path")
         ->check(CLI::NonNegativeNumber);
+    cmd->add_flag("--swarm", opts->swarm,
+                  "Also check the engine as a swarm manager: its nodes ready and active");
+    cmd->add_option("--registry", opts->registry,
+                    "Also check the registry the cluster's engines pull from (HOST:PORT)");
     cmd->callback([opts, &ctx] {
-        const CheckResult results[] = {
+        std::vector<CheckResult> results = {
             check_docker(opts->socket),
             check_cgroups(opts->cgroup_root),
             check_disk(opts->projects_path,
                        static_cast<std::uint64_t>(opts->min_free_gib * 1024 * 1024 * 1024)),
             check_disk_limits(opts->projects_path),
         };
+        if (opts->swarm) results.push_back(check_swarm(opts->socket));
+        if (!opts->registry.empty()) results.push_back(check_registry(opts->registry));
         bool all_ok = true;
         for (const auto& r : results) {
             std::printf("%s\n", format_check(r).c_str());

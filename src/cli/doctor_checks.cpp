@@ -10,6 +10,8 @@
 #include "common/disk_quota.hpp"
 #include "docker/client.hpp"
 
+#include <httplib.h>
+
 namespace tenex::cli {
 namespace fs = std::filesystem;
 
@@ -193,6 +195,97 @@ CheckResult check_disk_limits(const std::string& projects_path) {
     CheckResult r{.name = "quota"};
     r.ok = true;
     r.detail = disk_limit_support(projects_path).detail;
+    return r;
+}
+
+CheckResult swarm_result(const docker::SwarmState& state, const std::vector<docker::NodeInfo>& nodes) {
+    CheckResult r{.name = "swarm"};
+    if (state.local_node_state != "active") {
+        r.detail = "this engine is not in a swarm (state " +
+                   (state.local_node_state.empty() ? std::string("unknown") : state.local_node_state) + ")" +
+                   (state.error.empty() ? "" : ": " + state.error);
+        r.fix = "point --docker-socket at a swarm manager's socket, or make this engine one "
+                "(docker swarm init; README: Running on a cluster)";
+        return r;
+    }
+    if (!state.control_available) {
+        r.detail = "this engine is a swarm worker (node " + state.node_id + "); the daemon needs a manager";
+        r.fix = "point --docker-socket at a manager's socket (docker node ls on a manager lists them)";
+        return r;
+    }
+    std::size_t usable = 0;
+    std::string listed, unusable;
+    for (const auto& n : nodes) {
+        const bool ok = n.state == "ready" && n.availability == "active";
+        usable += ok;
+        std::string entry = n.hostname + " (" + n.role + (n.leader ? ", leader" : "") + ", " + n.state + ", " +
+                            n.availability + (n.message.empty() || ok ? "" : ": " + n.message) + ")";
+        (ok ? listed : unusable) += (ok ? listed : unusable).empty() ? entry : ", " + entry;
+    }
+    r.detail = std::to_string(nodes.size()) + " nodes, " + std::to_string(usable) + " ready and active";
+    if (!listed.empty()) r.detail += ": " + listed;
+    if (!unusable.empty()) r.detail += "; not usable: " + unusable;
+    r.ok = usable > 0 && unusable.empty();
+    if (!r.ok)
+        r.fix = usable == 0 ? "no node can run a task: bring the nodes up (docker node ls on the manager)"
+                            : "bring the nodes back, or drain / remove them (docker node update --availability "
+                              "drain NODE, docker node rm NODE) so that nothing is placed there";
+    return r;
+}
+
+CheckResult check_swarm(const std::string& socket) {
+    auto client = docker::Client::connect({.socket = socket, .timeout = std::chrono::seconds(5)});
+    if (!client) return {.name = "swarm", .ok = false, .detail = client.error().describe(),
+                         .fix = "start the engine or point --docker-socket at a swarm manager"};
+    auto state = docker::swarm_state(**client);
+    if (!state) return {.name = "swarm", .ok = false, .detail = state.error().describe(), .fix = {}};
+    std::vector<docker::NodeInfo> nodes;
+    if (state->local_node_state == "active" && state->control_available) {
+        auto listed = docker::list_nodes(**client);
+        if (!listed) return {.name = "swarm", .ok = false, .detail = listed.error().describe(), .fix = {}};
+        nodes = std::move(listed).value();
+    }
+    return swarm_result(*state, nodes);
+}
+
+CheckResult check_registry(const std::string& address) {
+    CheckResult r{.name = "registry"};
+    const auto colon = address.rfind(':');
+    const std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+    int port = 80;
+    if (colon != std::string::npos) {
+        try {
+            std::size_t used = 0;
+            port = std::stoi(address.substr(colon + 1), &used);
+            if (used != address.size() - colon - 1 || port < 1 || port > 65535) throw std::out_of_range("port");
+        } catch (const std::exception&) {
+            r.detail = "'" + address + "' is not HOST:PORT";
+            r.fix = "give --registry HOST:PORT, e.g. 10.0.0.1:5000";
+            return r;
+        }
+    }
+    httplib::Client http(host, port);
+    http.set_connection_timeout(3, 0);
+    http.set_read_timeout(5, 0);
+    auto res = http.Get("/v2/");
+    if (!res) {
+        const auto error = res.error();
+        r.detail = "http://" + address + "/v2/: " +
+                   (error == httplib::Error::Connection          ? std::string("cannot connect (nothing listens there?)")
+                    : error == httplib::Error::ConnectionTimeout ? std::string("connection timed out")
+                                                                 : "no answer (" + httplib::to_string(error) + ")");
+        r.fix = "start the registry (README: Running on a cluster) or correct --registry";
+        return r;
+    }
+    if (res->status == 200 || res->status == 401) {
+        r.ok = true;
+        r.detail = "http://" + address + "/v2/ answers " + std::to_string(res->status) +
+                   (res->status == 401 ? " (it wants credentials: docker login on every node)" : "") +
+                   "; engines pull from it only when it is in their insecure-registries or has TLS they trust";
+        return r;
+    }
+    r.detail = "http://" + address + "/v2/ answers " + std::to_string(res->status) + ", not a registry's 200 or 401";
+    r.fix = "check that HOST:PORT is the registry (docker-registry) and not another service";
     return r;
 }
 

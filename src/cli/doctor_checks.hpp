@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "docker/nodes.hpp"
+
 namespace tenex::cli {
 
 struct CheckResult {
@@ -37,6 +39,15 @@ struct DiskLimitSupport {
 };
 DiskLimitSupport disk_limit_support(const std::string& projects_path);
 CheckResult check_disk_limits(const std::string& projects_path);
+
+// The engine behind `socket` is a swarm manager and its nodes are ready and active
+// (`doctor --swarm`). swarm_result judges what the engine answered (unit-tested).
+CheckResult check_swarm(const std::string& socket);
+CheckResult swarm_result(const docker::SwarmState& state, const std::vector<docker::NodeInfo>& nodes);
+
+// A registry the cluster's engines pull from answers its API at http://ADDRESS/v2/
+// (`doctor --registry HOST:PORT`): 200, or 401 (it wants credentials: ok, said so).
+CheckResult check_registry(const std::string& address);
 
 std::string format_check(const CheckResult& r);
 

@@ -1,5 +1,7 @@
 // `tenex-sandbox image build DIR --tag T`: builds an image from a local context directory
 // through the project's own Docker client (the context is archived in-process).
+// `tenex-sandbox image push IMAGE --registry HOST:PORT`: names the image in that registry and
+// pushes it there, so that the engines of a cluster can pull it (README: Running on a cluster).
 #include <cstdio>
 #include <string>
 
@@ -50,6 +52,40 @@ void register_image(CLI::App& root, Context& ctx) {
             return;
         }
         std::printf(args->quiet ? "%s\n" : "built %s\n", id->c_str());
+    });
+
+    auto* push = image->add_subcommand("push", "Push a local image to a registry of yours");
+    struct PushArgs {
+        std::string image, registry, socket;
+        bool quiet = false;
+    };
+    auto pargs = std::make_shared<PushArgs>();
+    push->add_option("image", pargs->image, "Local image, e.g. tenex-probe:latest")->required();
+    push->add_option("--registry", pargs->registry, "Registry address HOST[:PORT], e.g. 10.0.0.1:5000")
+        ->required();
+    push->add_option("--docker-socket", pargs->socket,
+                     "Engine socket (default: DOCKER_HOST, then /var/run/docker.sock)");
+    push->add_flag("-q,--quiet", pargs->quiet, "Print only the pushed reference");
+    push->callback([pargs, &ctx] {
+        auto fail = [&ctx](const std::string& message) {
+            std::fprintf(stderr, "tenex-sandbox: %s\n", message.c_str());
+            ctx.exit_code = 1;
+        };
+        auto target = docker::registry_reference(pargs->image, pargs->registry);
+        if (!target) return fail(target.error().message);
+        auto client = docker::Client::connect({.socket = pargs->socket});
+        if (!client) return fail(client.error().describe());
+        if (auto tagged = docker::tag_image(**client, pargs->image, *target); !tagged)
+            return fail(tagged.error().describe());
+        docker::TransferOptions options;
+        if (!pargs->quiet)
+            options.on_output = [](std::string_view line) {
+                std::fwrite(line.data(), 1, line.size(), stdout);
+                std::fflush(stdout);
+            };
+        auto digest = docker::push_image(**client, *target, options);
+        if (!digest) return fail(digest.error().describe());
+        std::printf(pargs->quiet ? "%s@%s\n" : "pushed %s@%s\n", target->c_str(), digest->c_str());
     });
 }
 

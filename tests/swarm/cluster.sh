@@ -365,11 +365,9 @@ cmd_check() {
     nd 1 network create -d overlay --attachable "$CHECK_NAME-net" >/dev/null
     # --no-resolve-image: no registry to ask for a digest; the nodes have the image loaded.
     # At most one replica per node, so N replicas land on the N nodes; each listens on 8080.
-    # SIGKILL as the stop signal: the probe's `listen` mode does not exit on SIGTERM (accept()
-    # is restarted after the handler runs), so each stop would wait out the grace period.
     nd 1 service create --detach --quiet --name "$CHECK_NAME" --no-resolve-image \
         --replicas "$n" --replicas-max-per-node 1 --network "$CHECK_NAME-net" \
-        --stop-signal SIGKILL tenex-probe:latest listen 8080 >/dev/null
+        tenex-probe:latest listen 8080 >/dev/null
     wait_until "$TIMEOUT" "$n tasks running on $n nodes" running_on_distinct_nodes "$n" || {
         nd 1 service ps --no-trunc "$CHECK_NAME" >&2; die "check: tasks did not run on $n nodes"; }
     log "check: $n tasks running on $n nodes ($((SECONDS - t0))s)"

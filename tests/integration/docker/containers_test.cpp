@@ -200,6 +200,22 @@ TEST_F(DockerTest, StopTimeoutEndsInSigkill) {
     EXPECT_EQ(info->state.exit_code, 137);
 }
 
+// The probe's `listen` mode ends on SIGTERM (exit 0) rather than waiting out the stop
+// timeout for SIGKILL (137): accept() is interrupted, not restarted, by the signal.
+TEST_F(DockerTest, ProbeListenExitsOnSigterm) {
+    auto id = create(probe_spec("listen", {"listen", "8080"}));
+    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    ASSERT_TRUE(eventually([&] {
+        auto l = container_logs(client(), id);
+        return l && l->out.find("listen=ok") != std::string::npos;
+    }));
+    ASSERT_TRUE(stop_container(client(), id, 30));
+    auto info = inspect_container(client(), id);
+    ASSERT_TRUE(info);
+    EXPECT_FALSE(info->state.running);
+    EXPECT_EQ(info->state.exit_code, 0) << "137 means the stop had to SIGKILL it";
+}
+
 TEST_F(DockerTest, WaitReturnsTheExitCode) {
     auto id = create(probe_spec("exit7", {"exit", "7", "0.2"}));
     { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }

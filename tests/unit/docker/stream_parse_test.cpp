@@ -102,9 +102,9 @@ TEST(Events, QueryEncodesFilters) {
     EXPECT_EQ(events_query({.types = {}, .labels = {}, .actions = {}}), "");
 }
 
-TEST(BuildOutput, KeepsImageIdAndFirstError) {
+TEST(JsonMessages, KeepsImageIdAndFirstError) {
     std::vector<std::string> lines;
-    BuildOutputParser p([&](std::string_view l) { lines.emplace_back(l); });
+    JsonMessageParser p([&](std::string_view l) { lines.emplace_back(l); });
     std::string s = "{\"stream\":\"Step 1/2 : FROM scratch\\n\"}\r\n{\"aux\":{\"ID\":\"sha256:ab\"}}\n"
                     "{\"error\":\"COPY failed\",\"errorDetail\":{\"message\":\"COPY failed\"}}\n"
                     "{\"error\":\"second\"}\n";
@@ -113,6 +113,58 @@ TEST(BuildOutput, KeepsImageIdAndFirstError) {
     EXPECT_EQ(p.error(), "COPY failed");
     ASSERT_GE(lines.size(), 2u);
     EXPECT_EQ(lines[0], "Step 1/2 : FROM scratch\n");
+}
+
+TEST(JsonMessages, PushKeepsTheDigestAndTellsStatesWithoutProgressBars) {
+    std::vector<std::string> lines;
+    JsonMessageParser p([&](std::string_view l) { lines.emplace_back(l); });
+    p.feed(R"({"status":"The push refers to repository [127.0.0.1:5000/tenex-probe]"}
+{"status":"Preparing","progressDetail":{},"id":"5f70bf18a086"}
+{"status":"Pushing","progressDetail":{"current":512,"total":1024},"progress":"[==>  ] 512B/1kB","id":"5f70bf18a086"}
+{"status":"Pushed","progressDetail":{},"id":"5f70bf18a086"}
+{"status":"latest: digest: sha256:0123 size: 528"}
+{"progressDetail":{},"aux":{"Tag":"latest","Digest":"sha256:0123","Size":528}}
+)");
+    EXPECT_EQ(p.digest(), "sha256:0123");
+    EXPECT_TRUE(p.error().empty());
+    EXPECT_EQ(lines, (std::vector<std::string>{"The push refers to repository [127.0.0.1:5000/tenex-probe]\n",
+                                               "5f70bf18a086: Preparing\n", "5f70bf18a086: Pushed\n",
+                                               "latest: digest: sha256:0123 size: 528\n"}));
+}
+
+TEST(ImageReference, SplitsRepositoryAndTag) {
+    auto r = split_image_reference("10.0.0.1:5000/tenex/probe:1.2");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->repository, "10.0.0.1:5000/tenex/probe");
+    EXPECT_EQ(r->tag, "1.2");
+    r = split_image_reference("10.0.0.1:5000/tenex-probe");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->repository, "10.0.0.1:5000/tenex-probe") << "a port is not a tag";
+    EXPECT_EQ(r->tag, "latest");
+    r = split_image_reference("tenex-probe:latest");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->repository, "tenex-probe");
+    EXPECT_EQ(r->tag, "latest");
+    for (const std::string& bad : std::vector<std::string>{"", "name@sha256:ab", "name:", ":tag", "host:5000/", "a b", std::string("a\0b", 3),
+                            std::string(2000, 'a')})
+        EXPECT_FALSE(split_image_reference(bad)) << bad;
+}
+
+TEST(ImageReference, NamesTheImageInARegistry) {
+    auto r = registry_reference("tenex-probe:latest", "10.0.0.1:5000");
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, "10.0.0.1:5000/tenex-probe:latest");
+    r = registry_reference("old.example:443/tenex/runtime", "registry.lan");
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, "registry.lan/tenex/runtime:latest") << "the image's own registry part is replaced";
+    r = registry_reference("tenex/runtime:0.9", "localhost:5000");
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, "localhost:5000/tenex/runtime:0.9") << "'tenex' is a path component, not a registry";
+    EXPECT_FALSE(registry_reference("tenex-probe", "host/evil"));
+    EXPECT_FALSE(registry_reference("tenex-probe", ""));
+    EXPECT_FALSE(registry_reference("tenex-probe", "host:5000:"));
+    EXPECT_FALSE(registry_reference("tenex-probe", "-host"));
+    EXPECT_FALSE(registry_reference("bad name", "host:5000"));
 }
 
 TEST(Stats, ComputesCpuMemoryAndPids) {
