@@ -28,6 +28,7 @@
 #include "project/workspace_path.hpp"
 #include "nostr/key_file.hpp"
 #include "relay/url.hpp"
+#include "docker/nodes.hpp"
 #include "sandbox/policy_set.hpp"
 
 namespace tenex::daemon {
@@ -150,6 +151,16 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     if (!client) return make_error("Docker engine: " + client.error().describe());
     docker = std::move(*client);
     if (config.engine == "swarm") {
+        // Services need a manager: a worker or an engine outside a swarm refuses them.
+        auto swarm_info = docker::swarm_state(*docker);
+        if (!swarm_info) return make_error("engine swarm: " + swarm_info.error().describe());
+        if (!swarm_info->control_available)
+            return make_error("engine swarm: the engine at " + docker->socket_path() +
+                              " is not a swarm manager (swarm state " +
+                              (swarm_info->local_node_state.empty() ? std::string("unknown")
+                                                                    : swarm_info->local_node_state) +
+                              "): point docker_socket at a manager");
+        spdlog::info("engine: swarm of {} node(s), {} manager(s)", swarm_info->nodes, swarm_info->managers);
         auto owned = std::make_unique<sandbox::SwarmEngine>(*docker);
         swarm = owned.get();
         engine = std::move(owned);
