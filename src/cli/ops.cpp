@@ -281,6 +281,10 @@ void run_ps(const OpsArgs& a, Context& ctx) {
     std::vector<std::vector<std::string>> rows{{"PROJECT", "CONTAINER", "STATE", "UPTIME", "NEXT",
                                                 "RESTARTS", "CPU %", "MEMORY", "LIMITS",
                                                 "NETWORK", "POLICY"}};
+    // On swarm (a project has a node): a NODE column after CONTAINER.
+    const bool nodes = std::any_of(views.begin(), views.end(),
+                                   [](const auto& v) { return !v.first.status.node.empty(); });
+    if (nodes) rows[0].insert(rows[0].begin() + 2, "NODE");
     std::vector<std::string> why_lines;  // printed below the table
     for (const auto& [v, item] : views) {
         const auto& st = v.status;
@@ -321,6 +325,7 @@ void run_ps(const OpsArgs& a, Context& ctx) {
                         std::to_string(st.restart_count),
                         cpu, mem, limits, v.network_mode.empty() ? "-" : v.network_mode,
                         v.policy.empty() ? "-" : v.policy});
+        if (nodes) rows.back().insert(rows.back().begin() + 2, st.node.empty() ? "-" : st.node.substr(0, 12));
     }
     std::fputs(print_table(rows).c_str(), stdout);
     for (const auto& line : why_lines) std::printf("%s\n", line.c_str());

@@ -15,6 +15,7 @@
 #include "docker/container_spec.hpp"
 #include "sandbox/policy_set.hpp"
 #include "sandbox/sandbox_spec.hpp"
+#include "sandbox/swarm_engine.hpp"
 
 namespace tenex::cli {
 namespace {
@@ -36,9 +37,24 @@ bool print_diagnostics(const std::vector<Diagnostic>& diags, std::set<std::strin
     return errors;
 }
 
+// --engine swarm: what the merged policy loses on a swarm, located where the key was set
+// (the last file of the merge when the value is a built-in default).
+bool print_swarm_diagnostics(const ResolvedPolicy& merged, const std::string& file,
+                             std::set<std::string>& printed) {
+    auto diags = swarm_policy_diagnostics(merged.policy, file);
+    for (auto& d : diags)
+        if (auto it = merged.provenance.find(d.key_path); it != merged.provenance.end()) {
+            d.file = it->second.file;
+            d.line = it->second.line;
+            d.column = it->second.column;
+        }
+    return print_diagnostics(diags, printed);
+}
+
 // Files given: each is validated alone, then merged over the default.yaml beside it (if any)
 // for the rules that span keys. No files: the whole policies directory.
-int run_check(const std::vector<std::string>& files, const std::string& dir, const std::string& projects_path) {
+int run_check(const std::vector<std::string>& files, const std::string& dir, const std::string& projects_path,
+              bool swarm) {
     std::set<std::string> printed;
     bool errors = false;
     std::size_t count = 0;
@@ -47,11 +63,18 @@ int run_check(const std::vector<std::string>& files, const std::string& dir, con
         errors = print_diagnostics(loaded.diagnostics, printed) || errors;
         std::vector<const PolicyFile*> base;
         if (loaded.set.defaults) base.push_back(&*loaded.set.defaults);
-        errors = print_diagnostics(merge_policy_files(base).diagnostics, printed) || errors;
+        const auto merged_base = merge_policy_files(base);
+        errors = print_diagnostics(merged_base.diagnostics, printed) || errors;
+        if (swarm)
+            errors = print_swarm_diagnostics(merged_base,
+                                             (fs::path(dir) / kDefaultPolicyFile).string(), printed) ||
+                     errors;
         for (const auto& f : loaded.set.overrides) {
             auto layers = base;
             layers.push_back(&f);
-            errors = print_diagnostics(merge_policy_files(layers).diagnostics, printed) || errors;
+            const auto merged = merge_policy_files(layers);
+            errors = print_diagnostics(merged.diagnostics, printed) || errors;
+            if (swarm) errors = print_swarm_diagnostics(merged, f.name, printed) || errors;
         }
         count = (loaded.set.defaults ? 1 : 0) + loaded.set.overrides.size();
         if (count == 0 && !errors) {
@@ -73,7 +96,9 @@ int run_check(const std::vector<std::string>& files, const std::string& dir, con
                 if (!has_errors(beside.diagnostics)) layers.push_back(&beside.file);
             }
             layers.push_back(&loaded.file);
-            errors = print_diagnostics(merge_policy_files(layers).diagnostics, printed) || errors;
+            const auto merged = merge_policy_files(layers);
+            errors = print_diagnostics(merged.diagnostics, printed) || errors;
+            if (swarm) errors = print_swarm_diagnostics(merged, name, printed) || errors;
         }
     }
     if (g_disk_set) {
@@ -216,6 +241,7 @@ void register_policy(CLI::App& root, Context& ctx) {
         std::vector<std::string> files;
         std::string dir = kDefaultPoliciesDir;
         std::string projects_path = "/var/lib/tenex-sandbox/projects";
+        std::string engine = "docker";
     };
     auto check_opts = std::make_shared<CheckOptions>();
     auto* check = cmd->add_subcommand(
@@ -225,8 +251,13 @@ void register_policy(CLI::App& root, Context& ctx) {
     check->add_option("--policies", check_opts->dir, "Policies directory (when no files given)");
     check->add_option("-p,--projects-path", check_opts->projects_path,
                       "Where project directories live (whether resources.disk can be enforced there)");
+    check->add_option("--engine", check_opts->engine,
+                      "The daemon's engine: docker (default) or swarm (also names what a swarm "
+                      "cannot apply, and refuses network modes it cannot run)")
+        ->check(CLI::IsMember({"docker", "swarm"}));
     check->callback([check_opts, &ctx] {
-        ctx.exit_code = run_check(check_opts->files, check_opts->dir, check_opts->projects_path);
+        ctx.exit_code = run_check(check_opts->files, check_opts->dir, check_opts->projects_path,
+                                  check_opts->engine == "swarm");
     });
 
     struct ShowOptions {

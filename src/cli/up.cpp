@@ -32,6 +32,7 @@ struct UpFlags {
     std::optional<std::string> gateway{};
     std::string daemon_id{};
     std::string docker_socket{};
+    std::string engine{};
     std::optional<unsigned> start_concurrency{};
     bool stop_projects = false;
 };
@@ -106,6 +107,7 @@ Result<daemon::DaemonConfig, daemon::Diagnostics> build_config(const UpFlags& f)
     if (f.gateway) c.gateway_listen = *f.gateway;
     if (!f.daemon_id.empty()) c.daemon_id = f.daemon_id;
     if (!f.docker_socket.empty()) c.docker_socket = f.docker_socket;
+    if (!f.engine.empty()) c.engine = f.engine;
     if (f.start_concurrency) c.start_concurrency = *f.start_concurrency;
     if (f.stop_projects) c.stop_projects_on_exit = true;
     // Relative paths from flags are taken from the current directory.
@@ -135,6 +137,8 @@ void register_up(CLI::App& root, Context& ctx) {
                     "Relay gateway for project containers: loopback HOST:PORT (default 127.0.0.1:7879; \"\": off)");
     cmd->add_option("--daemon-id", f->daemon_id, "Identity in container labels (default: from the key)");
     cmd->add_option("--docker-socket", f->docker_socket, "Docker engine socket (default: DOCKER_HOST, /var/run/docker.sock)");
+    cmd->add_option("--engine", f->engine, "Where projects run: docker (default) or swarm (docker socket = a manager)")
+        ->check(CLI::IsMember({"docker", "swarm"}));
     cmd->add_option("--start-concurrency", f->start_concurrency, "Container starts in flight at once");
     cmd->add_flag("--stop-projects", f->stop_projects, "On SIGTERM/SIGINT stop the project containers too");
     const CLI::Option* format_flag = root.get_option("--log-format");

@@ -212,6 +212,10 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
         {"policies_dir", H([&](auto& n, auto& k) { r.path(n, k, c.policies_dir); })},
         {"state_dir", H([&](auto& n, auto& k) { r.path(n, k, c.state_dir); })},
         {"docker_socket", H([&](auto& n, auto& k) { r.string(n, k, c.docker_socket); })},
+        {"engine", H([&](auto& n, auto& k) {
+            if (r.string(n, k, c.engine) && c.engine != "docker" && c.engine != "swarm")
+                r.error(n, k, "expected docker or swarm");
+        })},
         {"http_listen", H([&](auto& n, auto& k) { r.string(n, k, c.http_listen); })},
         {"daemon_id", H([&](auto& n, auto& k) { r.string(n, k, c.daemon_id); })},
         {"embedded_relay", H([&](auto& n, auto& k) { r.string(n, k, c.embedded_relay); })},
@@ -315,6 +319,7 @@ Diagnostics validate_config(const DaemonConfig& c) {
         d.push_back({.file = "", .line = 0, .column = 0, .key_path = std::move(key),
                      .message = std::move(message)});
     };
+    if (c.engine != "docker" && c.engine != "swarm") add("engine", "expected docker or swarm");
     if (c.relays.empty() && c.embedded_relay.empty())
         add("relays", "no relay: set relays (or --relay URL), or --embedded-relay ADDR");
     for (const auto& url : c.relays)

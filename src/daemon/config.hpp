@@ -43,6 +43,9 @@ struct DaemonConfig {
     std::filesystem::path policies_dir{"/etc/tenex-sandbox/policies"};
     std::filesystem::path state_dir{"/var/lib/tenex-sandbox/state"};
     std::string docker_socket{};          // empty: DOCKER_HOST, then /var/run/docker.sock
+    // "docker": containers on the engine at docker_socket; "swarm": one service per project on
+    // the swarm whose manager docker_socket is (policies/SWARM.md).
+    std::string engine{"docker"};
     std::string http_listen{"127.0.0.1:7878"};
     std::string daemon_id{};              // empty: derived from the daemon key's pubkey
     std::string embedded_relay{};         // e.g. "127.0.0.1:7777": local mode

@@ -28,6 +28,7 @@
 #include "project/workspace_path.hpp"
 #include "nostr/key_file.hpp"
 #include "relay/url.hpp"
+#include "docker/nodes.hpp"
 #include "sandbox/policy_set.hpp"
 
 namespace tenex::daemon {
@@ -149,7 +150,25 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     auto client = docker::Client::connect({.socket = config.docker_socket});
     if (!client) return make_error("Docker engine: " + client.error().describe());
     docker = std::move(*client);
-    engine = std::make_unique<sandbox::DockerEngine>(*docker);
+    if (config.engine == "swarm") {
+        // Services need a manager: a worker or an engine outside a swarm refuses them.
+        auto swarm_info = docker::swarm_state(*docker);
+        if (!swarm_info) return make_error("engine swarm: " + swarm_info.error().describe());
+        if (!swarm_info->control_available)
+            return make_error("engine swarm: the engine at " + docker->socket_path() +
+                              " is not a swarm manager (swarm state " +
+                              (swarm_info->local_node_state.empty() ? std::string("unknown")
+                                                                    : swarm_info->local_node_state) +
+                              "): point docker_socket at a manager");
+        spdlog::info("engine: swarm of {} node(s), {} manager(s)", swarm_info->nodes, swarm_info->managers);
+        auto owned = std::make_unique<sandbox::SwarmEngine>(*docker);
+        swarm = owned.get();
+        engine = std::move(owned);
+        spdlog::info("engine: swarm, through the manager at {} (API {})", docker->socket_path(),
+                     docker->api_version().to_string());
+    } else {
+        engine = std::make_unique<sandbox::DockerEngine>(*docker);
+    }
     exec_sessions = std::make_unique<ExecSessions>(*docker);
 
     if (!config.embedded_relay.empty()) {
@@ -221,6 +240,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     oo.relays = relay_urls;
     oo.runtime_root = config.state_dir / "runtime";
     oo.kept_file = config.state_dir / "kept-containers";  // warm starts across daemon restarts
+    if (swarm) oo.network_enforcer = std::make_shared<sandbox::SwarmNetworkEnforcer>();
     if (gateway) {
         oo.gateway_port = gateway->port();
         // Each container start: the project's keys known to the gateway and a new secret. The
@@ -251,8 +271,14 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
             if (auto state = nostr_state(e)) (void)post(PublishLifecycle{e, *state});
         });
     orchestrator = std::make_unique<sandbox::Orchestrator>(std::move(oo), *engine);
-    orchestrator_events = std::make_unique<sandbox::OrchestratorEvents>(*docker, *orchestrator);
-    if (!orchestrator_events->start()) spdlog::warn("Docker events stream not connected yet; retrying");
+    if (swarm) {
+        // The manager's events carry no task exits of other nodes: its tasks are polled.
+        swarm_watch = std::make_unique<sandbox::SwarmTaskWatch>(*swarm, *orchestrator);
+        swarm_watch->start();
+    } else {
+        orchestrator_events = std::make_unique<sandbox::OrchestratorEvents>(*docker, *orchestrator);
+        if (!orchestrator_events->start()) spdlog::warn("Docker events stream not connected yet; retrying");
+    }
     if (auto rec = orchestrator->reconcile().get(); !rec)
         spdlog::warn("reconcile: {}", rec.error().message);
     for (const auto& s : orchestrator->snapshot()) {
@@ -922,6 +948,7 @@ void Daemon::wait() {
     i.workers->stop();
     if (i.http) i.http->stop();
     if (i.orchestrator_events) i.orchestrator_events->stop();
+    if (i.swarm_watch) i.swarm_watch->stop();
     if (i.orchestrator) i.orchestrator->shutdown(i.config.stop_projects_on_exit);
     for (const auto& [url, newest] : i.cursors) (void)i.state->set_cursor(url, newest);
     i.loader.reset();

@@ -37,6 +37,7 @@
 #include "relay/pool.hpp"
 #include "relay/server.hpp"
 #include "sandbox/orchestrator.hpp"
+#include "sandbox/swarm_engine.hpp"
 #include "sandbox/policy_set.hpp"
 
 namespace tenex::daemon {
@@ -155,7 +156,8 @@ struct Daemon::Impl final : ControlPlane {
     std::unique_ptr<StateStore> state{};
     std::unique_ptr<docker::Client> docker{};
     std::unique_ptr<ExecSessions> exec_sessions{};  // execs with stdin (daemon_control.cpp)
-    std::unique_ptr<sandbox::DockerEngine> engine{};
+    std::unique_ptr<sandbox::Engine> engine{};  // DockerEngine, or SwarmEngine (engine: swarm)
+    sandbox::SwarmEngine* swarm = nullptr;     // engine, when it is a SwarmEngine
     std::unique_ptr<relay::EmbeddedRelay> embedded{};
     std::unique_ptr<relay::RelayPool> pool{};
     std::unique_ptr<gateway::Gateway> gateway{};  // after the pool: it uses the pool
@@ -163,7 +165,8 @@ struct Daemon::Impl final : ControlPlane {
     std::unique_ptr<project::WorkspaceManager> workspaces{};
     std::unique_ptr<project::ProjectLoader> loader{};
     std::unique_ptr<sandbox::Orchestrator> orchestrator{};
-    std::unique_ptr<sandbox::OrchestratorEvents> orchestrator_events{};
+    std::unique_ptr<sandbox::OrchestratorEvents> orchestrator_events{};  // engine: docker
+    std::unique_ptr<sandbox::SwarmTaskWatch> swarm_watch{};               // engine: swarm
     Metrics metrics{};
     EventLog event_log{};
     std::unique_ptr<HttpApi> http{};

@@ -108,6 +108,7 @@ json to_json(const ProjectView& view) {
         {"container_id", st.container_id},
         {"container_name", st.container_name},
         {"started_at", st.started_at},
+        {"node", st.node},
         {"uptime_seconds", nullptr},
         {"restarts", st.restart_count},
         {"oom_kills", st.oom_kills},
@@ -159,6 +160,7 @@ Result<ProjectView> project_view_from_json(const json& j) {
         st.container_id = j.value("container_id", std::string{});
         st.container_name = j.value("container_name", std::string{});
         st.started_at = j.value("started_at", std::string{});
+        st.node = j.value("node", std::string{});
         st.restart_count = j.value("restarts", 0);
         st.oom_kills = j.value("oom_kills", 0);
         if (auto it = j.find("last_exit_code"); it != j.end() && !it->is_null())

@@ -34,6 +34,7 @@ struct ContainerInfo {
     ContainerState state{};
     ContainerSpec spec{};  // Config + HostConfig as the engine holds them
     std::map<std::string, std::string> network_ips{};  // network name -> IPv4 address
+    std::string node_id{};  // swarm: the node of the service's newest task; empty otherwise
 };
 
 // One entry of GET /containers/json.

@@ -123,7 +123,7 @@ class Orchestrator {
         TimePoint at;
         enum What { restart, remove, idle_stop, lifetime_stop, pause } what;
     };
-    static std::optional<Due> due(const Entry& e);
+    std::optional<Due> due(const Entry& e) const;
     void tick();
     TimePoint next_deadline() const;
     ProjectStatus status_of(const Entry& e) const;

@@ -69,6 +69,7 @@ struct Orchestrator::Entry {
     std::string container_name{};
     std::string digest{};
     std::string started_at{};
+    std::string node{};  // swarm: the node of the container's task
     TimePoint started{};
     int restart_count = 0;
     int oom_kills = 0;
@@ -113,6 +114,7 @@ struct Orchestrator::StartOutcome {
     std::string name{};
     std::string digest{};
     std::string started_at{};
+    std::string node{};
     bool adopted = false;
     bool warm = false;  // the kept container started again
 };

@@ -26,6 +26,8 @@ class Engine {
     virtual docker::DStatus remove(const std::string& id, bool force) = 0;
     // Freezes / thaws the container's processes (docker pause / unpause).
     virtual docker::DStatus pause(const std::string& id) = 0;
+    // Whether pause() can work at all (not on swarm): the orchestrator does not try otherwise.
+    virtual bool supports_pause() const { return true; }
     virtual docker::DStatus unpause(const std::string& id) = 0;
     virtual docker::DResult<docker::ContainerInfo> inspect(const std::string& id_or_name) = 0;
     virtual docker::DResult<std::vector<docker::ContainerSummary>> list(

@@ -78,6 +78,7 @@ void Orchestrator::finish_start(const std::string& key, Result<StartOutcome> out
     e.container_name = outcome->name;
     e.digest = outcome->digest;
     e.started_at = outcome->started_at;
+    e.node = outcome->node;
     // Our own clock for a start we just made (the engine's clock may differ from ours).
     e.started = outcome->adopted ? steady_from_engine(outcome->started_at, now()) : now();
     e.oom_seen = false;

@@ -62,6 +62,7 @@ std::optional<Orchestrator::StartOutcome> Orchestrator::warm_start(const Project
                         .name = info->name,
                         .digest = spec->digest,
                         .started_at = after ? after->state.started_at : std::string(),
+                        .node = after ? after->node_id : std::string(),
                         .adopted = false,
                         .warm = true};
 }
@@ -106,6 +107,7 @@ Result<Orchestrator::StartOutcome> Orchestrator::do_start(const ProjectRef& proj
                                 .name = spec->container.name,
                                 .digest = spec->digest,
                                 .started_at = info ? info->state.started_at : std::string(),
+                                .node = info ? info->node_id : std::string(),
                                 .adopted = false};
         }
         if (!id.error().conflict()) return make_error(id.error().describe());
@@ -151,6 +153,7 @@ std::optional<Result<Orchestrator::StartOutcome>> Orchestrator::claim_taken_name
                             .name = name,
                             .digest = spec.digest,
                             .started_at = existing->state.started_at,
+                            .node = existing->node_id,
                             .adopted = true};
     if (current && existing->state.status == "created") {
         auto started = engine_.start(existing->id);
@@ -160,6 +163,7 @@ std::optional<Result<Orchestrator::StartOutcome>> Orchestrator::claim_taken_name
                                 .name = name,
                                 .digest = spec.digest,
                                 .started_at = info ? info->state.started_at : std::string(),
+                                .node = info ? info->node_id : std::string(),
                                 .adopted = true};
         }
     }

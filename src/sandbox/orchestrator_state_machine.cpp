@@ -221,7 +221,7 @@ void Orchestrator::on_exited(Entry& e, std::optional<int> exit_code, bool oom_ki
 // The next timed transition of a project with nothing in flight. The idle clock counts
 // inbound triggers only: pause after pause_after (when shorter than idle_timeout), stop after
 // idle_timeout, whichever comes first of that and max_lifetime.
-std::optional<Orchestrator::Due> Orchestrator::due(const Entry& e) {
+std::optional<Orchestrator::Due> Orchestrator::due(const Entry& e) const {
     if (e.busy || e.queued) return std::nullopt;
     if (e.state == ProjectState::backing_off) return Due{e.backoff_until, Due::restart};
     if (!e.policy) return std::nullopt;
@@ -235,7 +235,8 @@ std::optional<Orchestrator::Due> Orchestrator::due(const Entry& e) {
     };
     if (lc.idle_timeout.count() > 0) consider(e.last_trigger + lc.idle_timeout, Due::idle_stop);
     if (lc.max_lifetime.count() > 0) consider(e.started + lc.max_lifetime, Due::lifetime_stop);
-    if (e.state == ProjectState::running && !e.pause_refused && lc.pause_after.count() > 0 &&
+    if (e.state == ProjectState::running && !e.pause_refused && engine_.supports_pause() &&
+        lc.pause_after.count() > 0 &&
         (lc.idle_timeout.count() == 0 || lc.pause_after < lc.idle_timeout))
         consider(e.last_trigger + lc.pause_after, Due::pause);
     return next;
@@ -278,6 +279,7 @@ ProjectStatus Orchestrator::status_of(const Entry& e) const {
     s.container_name = e.container_name.empty() ? container_name(e.ref) : e.container_name;
     s.policy_digest = e.digest;
     s.started_at = e.started_at;
+    s.node = e.node;
     s.restart_count = e.restart_count;
     s.oom_kills = e.oom_kills;
     s.last_exit_code = e.last_exit_code;

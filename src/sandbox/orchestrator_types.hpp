@@ -58,6 +58,7 @@ struct ProjectStatus {
     std::string container_name{};
     std::string policy_digest{};
     std::string started_at{};          // the engine's StartedAt (RFC 3339) of the current container
+    std::string node{};                // swarm: the node id of its task; empty on one engine
     int restart_count = 0;             // automatic restarts since first seen or the last restart()
     // Processes of this project's containers killed by the OOM killer since first seen: the
     // container's main process, and children killed while the container went on running.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The multi-node cluster test, end to end and independent of ctest: `cluster.sh up N` (default
-# 3), `cluster.sh check`, `cluster.sh down`, timing each step. `down` always runs (trap), also
+# 3), `cluster.sh check`, the daemon's swarm engine against the cluster (`engine`: the gtest
+# binary swarm_engine_test, with TENEX_SWARM_HOST set to the manager; a skipped test fails the
+# step), `cluster.sh down`, timing each step. `down` always runs (trap), also
 # after a failure or an interrupt, and is itself checked: anything it leaves behind fails the
 # run. Exits non-zero when any step fails.
 #
@@ -11,6 +13,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cluster=$here/cluster.sh
+root=$(cd "$here/../.." && pwd)
+build=${BUILD_DIR:-$root/build}
+engine_bin=${TENEX_SWARM_TEST_BIN:-$build/tests/integration/swarm/swarm_engine_test}
 n=${1:-3}
 
 declare -a timings=()
@@ -41,10 +46,31 @@ finish() {
     exit "$rc"
 }
 
+# SwarmEngine through the orchestrator on the cluster (tests/integration/swarm). Built here when
+# missing (a configured build directory). Its output is kept to tell skips from passes: GTest
+# counts a skipped test as not failed, this step does not.
+engine_test() {
+    if [[ ! -x $engine_bin ]]; then
+        [[ -f $build/build.ninja ]] || { echo "no $engine_bin and no build in $build"; return 1; }
+        cmake --build "$build" --target swarm_engine_test || return 1
+    fi
+    local out rc=0
+    out=$(mktemp /tmp/tenex-swarm-engine.XXXXXX)
+    TENEX_SWARM_HOST=unix:///run/tenex-swarm/1/docker.sock "$engine_bin" 2>&1 | tee "$out" || rc=$?
+    if grep -q '^\[  SKIPPED \]' "$out"; then
+        echo "swarm: the engine test skipped tests (above): a skip is not a pass here"
+        rc=1
+    fi
+    grep -q '^\[  PASSED  \]' "$out" || rc=1  # nothing ran, or it crashed
+    rm -f "$out"
+    return "$rc"
+}
+
 t0=$SECONDS
 trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 step up "$cluster" up "$n"
 step check "$cluster" check
+step engine engine_test
 # finish (EXIT) runs down and prints the timings

@@ -143,6 +143,17 @@ TEST(DaemonConfig, DiskPressure) {
     EXPECT_NE(e.find("d.yaml:3:3: disk_pressure.when: unknown key"), std::string::npos) << e;
 }
 
+TEST(DaemonConfig, Engine) {
+    EXPECT_EQ(DaemonConfig{}.engine, "docker");  // today's behaviour unless asked
+    auto c = parse_config("engine: swarm\ndocker_socket: unix:///run/tenex-swarm/1/docker.sock\n", "e.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_EQ(c->engine, "swarm");
+    c = parse_config("engine: kubernetes\n", "e.yaml");
+    ASSERT_FALSE(c.ok());
+    const auto e = errors(c.error());
+    EXPECT_NE(e.find("e.yaml:1:9: engine: expected docker or swarm"), std::string::npos) << e;
+}
+
 TEST(DaemonConfig, Gateway) {
     auto c = parse_config("gateway:\n  listen: 127.0.0.1:9999\n  writes_per_second: 2\n  write_burst: 5\n", "g.yaml");
     ASSERT_TRUE(c.ok()) << errors(c.error());

@@ -1,0 +1,368 @@
+#include "sandbox/swarm_engine.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "docker/json_util.hpp"
+#include "sandbox/orchestrator.hpp"
+
+namespace tenex::sandbox {
+
+namespace {
+
+constexpr int kNotOnSwarm = 501;  // the status of what a swarm engine cannot do
+
+docker::DockerError not_on_swarm(const std::string& operation, const std::string& what) {
+    return docker::DockerError{operation, kNotOnSwarm, what};
+}
+
+bool any_live(const std::vector<docker::TaskInfo>& tasks) {
+    return std::any_of(tasks.begin(), tasks.end(), [](const auto& t) { return !t.terminal(); });
+}
+
+// The policy key a dropped ContainerSpec field comes from.
+std::string policy_key_of(const std::string& field) {
+    if (field.starts_with("security_opt")) return "security";
+    if (field.starts_with("memory_swap")) return "resources.memory_swap";
+    if (field.starts_with("cpuset")) return "resources.cpuset";
+    if (field.starts_with("storage_opt")) return "resources.disk";
+    if (field.starts_with("runtime")) return "security.runtime";
+    if (field.starts_with("tmpfs")) return "security.tmpfs";
+    return "";
+}
+
+}  // namespace
+
+std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std::string& file) {
+    std::vector<Diagnostic> out;
+    auto add = [&](const std::string& key, const std::string& message, Severity severity) {
+        out.push_back({.file = file, .line = 0, .column = 0, .key_path = key,
+                       .message = message, .severity = severity});
+    };
+    const auto mode = policy.network.mode;
+    if (mode == NetworkMode::isolated || mode == NetworkMode::egress) {
+        add("network.mode", to_string(mode) + " is not on swarm yet (engine swarm runs open only)",
+            Severity::error);
+        return out;  // the spec of such a policy needs the host-side network
+    }
+    if (mode == NetworkMode::none)
+        add("network.mode", "none is not on swarm: a service cannot attach its task to a node's "
+                            "none network (the manager answers \"network none not found\"); "
+                            "engine swarm runs open only", Severity::error);
+    if (policy.lifecycle.pause_after.count() > 0)
+        add("lifecycle.pause_after", "ignored on swarm (services cannot be paused): the project "
+                                     "runs until its idle timeout", Severity::warning);
+    SpecContext ctx;
+    ctx.project = ProjectRef{.owner = std::string(64, '0'), .d = "swarm-check"};
+    ctx.project_dir = "/var/lib/tenex-sandbox/projects/swarm-check";
+    ctx.daemon_id = "tenex-sandbox";
+    ctx.secrets = SecretMode::redact;
+    ctx.runtime_dir = "/var/lib/tenex-sandbox/state/runtime/swarm-check";
+    auto spec = build_sandbox_spec(policy, ctx);
+    if (!spec) return out;  // the checks without --engine report it
+    for (const auto& u : docker::swarm_unsupported(spec->container))
+        add(policy_key_of(u.field), "not applied on swarm: " + u.field + ": " + u.reason,
+            Severity::warning);
+    return out;
+}
+
+docker::DResult<std::string> SwarmEngine::create(const docker::ContainerSpec& spec) {
+    const std::string op = "create service " + spec.name;
+    if (spec.network_mode == "none")
+        return not_on_swarm(op, "network.mode none cannot be expressed by a swarm service on this "
+                                "engine (the manager has no none network to attach a task to); "
+                                "only open runs on swarm yet");
+    if (!spec.network_mode.empty() && spec.network_mode != "bridge")
+        return not_on_swarm(op, "network " + spec.network_mode +
+                                    ": only network.mode open is on swarm yet");
+    if (auto dropped = docker::swarm_unsupported(spec); !dropped.empty()) {
+        std::lock_guard lock(warned_mu_);
+        if (warned_.insert(spec.name).second)
+            for (const auto& d : dropped)
+                spdlog::warn("swarm: service {}: not applied: {}: {}", spec.name, d.field, d.reason);
+    }
+    return docker::create_service(client_, docker::to_service_spec(spec, 0));
+}
+
+docker::DStatus SwarmEngine::start(const std::string& id) {
+    const std::string op = "start service " + id;
+    const auto deadline = Clock::now() + options_.start_timeout;
+    std::set<std::string> before;
+    for (int attempt = 0;; ++attempt) {
+        auto svc = docker::inspect_service(client_, id);
+        if (!svc) return svc.error();
+        auto tasks = docker::list_tasks(client_, {.services = {svc->id}, .labels = {}});
+        if (!tasks) return tasks.error();
+        if (svc->replicas >= 1) {
+            const auto* t = docker::newest_task(*tasks);
+            if (t && t->running()) return Unit{};
+        }
+        before.clear();
+        for (const auto& t : *tasks) before.insert(t.id);
+        nlohmann::json spec = svc->spec;
+        if (svc->replicas != 1) {
+            spec["Mode"] = {{"Replicated", {{"Replicas", 1}}}};
+        } else if (!any_live(*tasks)) {
+            // One replica whose task ended (restart condition none): a new task.
+            auto& tt = spec["TaskTemplate"];
+            const auto* f = docker::json::field(tt, "ForceUpdate");
+            tt["ForceUpdate"] = (f && f->is_number_integer() ? f->get<std::int64_t>() : 0) + 1;
+        } else {
+            break;  // a task is on its way: wait for it
+        }
+        auto updated = docker::update_service(client_, svc->id, svc->version, spec);
+        if (updated) break;
+        // "update out of sequence": someone else updated it meanwhile; read it again.
+        if (attempt >= 2 || updated.error().transport() || updated.error().not_found())
+            return updated.error();
+    }
+    for (;;) {
+        auto tasks = docker::list_tasks(client_, {.services = {id}, .labels = {}});
+        if (!tasks) return tasks.error();
+        const docker::TaskInfo* fresh = nullptr;
+        std::vector<docker::TaskInfo> news;
+        for (const auto& t : *tasks)
+            if (!before.count(t.id)) news.push_back(t);
+        fresh = docker::newest_task(news);
+        if (fresh && fresh->running()) return Unit{};
+        if (fresh && fresh->terminal())
+            return docker::DockerError{op, 500,
+                                       "task " + fresh->id.substr(0, 12) + " " + fresh->state + ": " +
+                                           (fresh->err.empty() ? fresh->message : fresh->err)};
+        if (Clock::now() >= deadline)
+            return docker::DockerError{
+                op, 0,
+                "no task running after " + std::to_string(options_.start_timeout.count() / 1000) +
+                    " s" + (fresh ? " (task " + fresh->state + ": " + fresh->message + ")" : "")};
+        std::this_thread::sleep_for(options_.poll);
+    }
+}
+
+docker::DStatus SwarmEngine::stop_until(const std::string& id, Clock::time_point deadline) {
+    const std::string op = "stop service " + id;
+    for (int attempt = 0;; ++attempt) {
+        auto svc = docker::inspect_service(client_, id);
+        if (!svc) return svc.error();
+        if (svc->replicas == 0) break;
+        nlohmann::json spec = svc->spec;
+        spec["Mode"] = {{"Replicated", {{"Replicas", 0}}}};
+        auto updated = docker::update_service(client_, svc->id, svc->version, spec);
+        if (updated) break;
+        if (attempt >= 2 || updated.error().transport() || updated.error().not_found())
+            return updated.error();
+    }
+    for (;;) {
+        auto tasks = docker::list_tasks(client_, {.services = {id}, .labels = {}});
+        if (!tasks) return tasks.error();
+        if (!any_live(*tasks)) return Unit{};
+        if (Clock::now() >= deadline)
+            return docker::DockerError{op, 0, "its task has not ended by the deadline"};
+        std::this_thread::sleep_for(options_.poll);
+    }
+}
+
+docker::DStatus SwarmEngine::stop(const std::string& id, int timeout_s) {
+    return stop_until(id, Clock::now() + std::chrono::seconds(std::max(timeout_s, 0)) +
+                              options_.stop_margin);
+}
+
+docker::DStatus SwarmEngine::remove(const std::string& id, bool force) {
+    (void)force;  // a live task is always stopped first: never two tasks of one project
+    auto tasks = docker::list_tasks(client_, {.services = {id}, .labels = {}});
+    if (tasks && any_live(*tasks)) {
+        auto stopped = stop(id, 10);
+        if (!stopped && !stopped.error().not_found())
+            spdlog::warn("swarm: removing service {}: {}", id, stopped.error().describe());
+    }
+    auto r = docker::remove_service(client_, id);
+    if (!r && r.error().not_found()) return Unit{};
+    return r;
+}
+
+docker::DStatus SwarmEngine::stop_and_remove(const std::string& id, int timeout_s,
+                                             std::chrono::milliseconds budget) {
+    const auto now = Clock::now();
+    const auto deadline =
+        std::min(now + budget, now + std::chrono::seconds(std::max(timeout_s, 0)) + options_.stop_margin);
+    auto r = stop_until(id, deadline);
+    if (!r && !r.error().not_found()) return r;
+    auto removed = docker::remove_service(client_, id);
+    if (!removed && removed.error().not_found()) return Unit{};
+    return removed;
+}
+
+docker::DStatus SwarmEngine::pause(const std::string& id) {
+    return not_on_swarm("pause service " + id,
+                        "pause is not available on swarm (lifecycle.pause_after is ignored)");
+}
+
+docker::DStatus SwarmEngine::unpause(const std::string& id) {
+    return not_on_swarm("unpause service " + id, "pause is not available on swarm");
+}
+
+docker::DResult<docker::ContainerInfo> SwarmEngine::inspect(const std::string& id_or_name) {
+    auto svc = docker::inspect_service(client_, id_or_name);
+    if (!svc) return svc.error();
+    auto tasks = docker::list_tasks(client_, {.services = {svc->id}, .labels = {}});
+    if (!tasks) return tasks.error();
+    return docker::container_info_from(*svc, *tasks);
+}
+
+docker::DResult<std::vector<docker::ContainerSummary>> SwarmEngine::list(
+    const docker::ListOptions& options) {
+    auto services = docker::list_services(client_, options.labels, options.names);
+    if (!services) return services.error();
+    std::vector<docker::ContainerSummary> out;
+    if (services->empty()) return out;
+    docker::TaskFilter filter;
+    for (const auto& s : *services) filter.services.push_back(s.id);
+    auto tasks = docker::list_tasks(client_, filter);
+    if (!tasks) return tasks.error();
+    std::map<std::string, std::vector<docker::TaskInfo>> by_service;
+    for (auto& t : *tasks) by_service[t.service_id].push_back(std::move(t));
+    for (const auto& s : *services) {
+        auto info = docker::container_info_from(s, by_service[s.id]);
+        if (!options.all && !info.state.running) continue;
+        out.push_back(docker::ContainerSummary{.id = s.id,
+                                               .names = {s.name},
+                                               .image = info.spec.image,
+                                               .state = info.state.status,
+                                               .status = info.state.status,
+                                               .created = 0,
+                                               .labels = s.labels});
+    }
+    return out;
+}
+
+docker::DResult<docker::ContainerStats> SwarmEngine::stats(const std::string& id) {
+    return not_on_swarm("stats of service " + id,
+                        "stats are not available through a swarm manager");
+}
+
+docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_network(
+    const NetworkPlan& plan, const std::map<std::string, std::string>& labels) {
+    (void)labels;
+    return not_on_swarm("create network " + plan.network_name,
+                        "network.mode " + to_string(plan.mode) +
+                            " is not on swarm yet (only open)");
+}
+
+docker::DStatus SwarmEngine::remove_network(const std::string& name) {
+    (void)name;  // ensure_network never creates one
+    return Unit{};
+}
+
+docker::DResult<std::vector<docker::TaskInfo>> SwarmEngine::tasks(
+    const std::vector<std::string>& labels) {
+    auto services = docker::list_services(client_, labels);
+    if (!services) return services.error();
+    if (services->empty()) return std::vector<docker::TaskInfo>{};
+    docker::TaskFilter filter;
+    for (const auto& s : *services) filter.services.push_back(s.id);
+    return docker::list_tasks(client_, filter);
+}
+
+Result<std::vector<std::string>> SwarmNetworkEnforcer::enforce(const std::string& project,
+                                                               const NetworkPlan& plan,
+                                                               const docker::NetworkInfo& network) {
+    (void)project;
+    (void)network;
+    return make_error("network.mode " + to_string(plan.mode) + " is not on swarm yet");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SwarmTaskWatch
+
+SwarmTaskWatch::SwarmTaskWatch(SwarmEngine& engine, Orchestrator& orchestrator,
+                               std::chrono::milliseconds interval)
+    : engine_(engine),
+      orchestrator_(orchestrator),
+      interval_(interval),
+      labels_(orchestrator.label_filters()) {}
+
+void SwarmTaskWatch::start() {
+    std::lock_guard lock(mu_);
+    if (thread_.joinable()) return;
+    stopping_ = false;
+    thread_ = std::thread([this] { run(); });
+}
+
+void SwarmTaskWatch::stop() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+std::uint64_t SwarmTaskWatch::polls() const {
+    std::lock_guard lock(mu_);
+    return polls_;
+}
+
+void SwarmTaskWatch::run() {
+    bool first = true;
+    for (;;) {
+        poll_once(first);
+        first = false;
+        std::unique_lock lock(mu_);
+        if (cv_.wait_for(lock, interval_, [this] { return stopping_; })) return;
+    }
+}
+
+void SwarmTaskWatch::poll_once(bool first) {
+    auto tasks = engine_.tasks(labels_);
+    if (!tasks) {
+        if (!failing_)
+            spdlog::warn("swarm: polling the tasks: {}; retrying", tasks.error().describe());
+        failing_ = true;
+        return;
+    }
+    if (failing_) {
+        failing_ = false;
+        spdlog::info("swarm: polling the tasks again");
+        orchestrator_.on_events_gap();  // what ended meanwhile: the reconcile sees it
+    }
+    auto event_of = [](const docker::TaskInfo& t, docker::EventKind kind) {
+        docker::Event e;
+        e.type = "container";
+        e.kind = kind;
+        e.id = t.service_id;  // the orchestrator's container id
+        e.attributes = t.labels;
+        if (kind == docker::EventKind::Die) {
+            e.action = "die";
+            e.exit_code = t.exit_code;
+            e.attributes["exitCode"] = std::to_string(t.exit_code);
+        } else {
+            e.action = "destroy";
+        }
+        return e;
+    };
+    std::map<std::string, docker::TaskInfo> now;
+    for (const auto& t : *tasks) {
+        now[t.id] = t;
+        if (!t.terminal()) continue;
+        auto prev = last_.find(t.id);
+        const bool was_live = prev != last_.end() && !prev->second.terminal();
+        // A task that started and ended between two polls: seen first as ended.
+        const bool ended_unseen = prev == last_.end() && !first;
+        if (was_live || ended_unseen) {
+            spdlog::info("swarm: task {} of service {} {} (exit code {}){}", t.id.substr(0, 12),
+                         t.service_id.substr(0, 12), t.state, t.exit_code,
+                         t.err.empty() ? "" : ": " + t.err);
+            orchestrator_.on_engine_event(event_of(t, docker::EventKind::Die));
+        }
+    }
+    // A live task whose service is gone (deleted by someone else).
+    for (const auto& [id, t] : last_)
+        if (!now.count(id) && !t.terminal())
+            orchestrator_.on_engine_event(event_of(t, docker::EventKind::Destroy));
+    last_ = std::move(now);
+    std::lock_guard lock(mu_);
+    ++polls_;
+}
+
+}  // namespace tenex::sandbox

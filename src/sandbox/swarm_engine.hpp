@@ -1,0 +1,119 @@
+// The Engine on a Docker Swarm (`engine: swarm`, policies/SWARM.md): each project is one replicated
+// service of at most one replica on a manager's API. The service's id stands for the
+// container id, its name for the container name. created = 0 replicas, start = 1 replica
+// and wait for its task to run, stop = 0 replicas and wait for the task to end, remove =
+// delete the service. Swarm never restarts a task (restart condition none): the orchestrator
+// does. SwarmTaskWatch tells the orchestrator of exits, polling the tasks: the manager's event
+// stream has no task or container events of other nodes.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "docker/services.hpp"
+#include "sandbox/orchestrator_engine.hpp"
+#include "sandbox/diagnostic.hpp"
+#include "sandbox/network_enforcer.hpp"
+#include "sandbox/orchestrator_types.hpp"
+#include "sandbox/policy.hpp"
+
+namespace tenex::sandbox {
+
+class Orchestrator;
+
+// What a policy loses on swarm, as `policy check --engine swarm` prints it: errors for what
+// cannot run there (network.mode isolated or egress), warnings for what is not applied
+// (hardening the service API cannot express, lifecycle.pause_after). `file` names the source.
+std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std::string& file);
+
+struct SwarmEngineOptions {
+    std::chrono::milliseconds poll{250};             // while waiting for a task's state
+    std::chrono::milliseconds start_timeout{60'000};  // a start waits this long for `running`
+    std::chrono::milliseconds stop_margin{15'000};    // a stop waits the stop timeout plus this
+};
+
+class SwarmEngine final : public Engine {
+  public:
+    explicit SwarmEngine(const docker::Client& client, SwarmEngineOptions options = {})
+        : client_(client), options_(options) {}
+    docker::DResult<std::string> create(const docker::ContainerSpec& spec) override;
+    docker::DStatus start(const std::string& id) override;
+    docker::DStatus stop(const std::string& id, int timeout_s) override;
+    docker::DStatus remove(const std::string& id, bool force) override;
+    docker::DStatus pause(const std::string& id) override;
+    docker::DStatus unpause(const std::string& id) override;
+    bool supports_pause() const override { return false; }
+    docker::DResult<docker::ContainerInfo> inspect(const std::string& id_or_name) override;
+    docker::DResult<std::vector<docker::ContainerSummary>> list(
+        const docker::ListOptions& options) override;
+    docker::DResult<docker::ContainerStats> stats(const std::string& id) override;
+    docker::DResult<docker::NetworkInfo> ensure_network(
+        const NetworkPlan& plan, const std::map<std::string, std::string>& labels) override;
+    docker::DStatus remove_network(const std::string& name) override;
+    docker::DStatus stop_and_remove(const std::string& id, int timeout_s,
+                                    std::chrono::milliseconds budget) override;
+
+    // Every task of the services carrying all these labels (SwarmTaskWatch's poll).
+    docker::DResult<std::vector<docker::TaskInfo>> tasks(const std::vector<std::string>& labels);
+
+  private:
+    docker::DStatus stop_until(const std::string& id, Clock::time_point deadline);
+
+    const docker::Client& client_;
+    SwarmEngineOptions options_;
+    std::mutex warned_mu_;
+    std::set<std::string> warned_;  // service names whose dropped fields were logged
+};
+
+// The network enforcer of a swarm orchestrator: none of the host-side filters and forwarders
+// of isolated and egress (those modes are not on swarm yet; the engine refuses their
+// networks), and nothing on this host to clean up.
+class SwarmNetworkEnforcer final : public NetworkEnforcer {
+  public:
+    Result<std::vector<std::string>> enforce(const std::string& project, const NetworkPlan& plan,
+                                             const docker::NetworkInfo& network) override;
+    void stop_forwarders(const std::string&) override {}
+    void remove_rules(const std::string&) override {}
+    void remove_stale_rules() override {}
+    EnforcementStats stats(const std::string&) override { return {}; }
+    EnforcementStats totals() override { return {}; }
+};
+
+// Polls the tasks of the orchestrator's services and feeds it what its events stream would:
+// a die (with the task container's exit code) when a task it saw live has ended, a destroy
+// when a live task's service is gone, and a gap (a reconcile) after polls that failed.
+class SwarmTaskWatch {
+  public:
+    SwarmTaskWatch(SwarmEngine& engine, Orchestrator& orchestrator,
+                   std::chrono::milliseconds interval = std::chrono::milliseconds(1000));
+    ~SwarmTaskWatch() { stop(); }
+    void start();
+    void stop();
+    // Completed polls so far (tests wait for one more).
+    std::uint64_t polls() const;
+
+  private:
+    void run();
+    void poll_once(bool first);
+
+    SwarmEngine& engine_;
+    Orchestrator& orchestrator_;
+    std::chrono::milliseconds interval_;
+    std::vector<std::string> labels_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    bool failing_ = false;
+    std::uint64_t polls_ = 0;
+    std::map<std::string, docker::TaskInfo> last_;  // task id -> as at the last poll
+    std::thread thread_;
+};
+
+}  // namespace tenex::sandbox

@@ -1,0 +1,353 @@
+// The orchestrator on a real multi-node Docker Swarm through SwarmEngine: the cluster of
+// tests/swarm (cluster.sh up 3), the probe image loaded into every node. tests/swarm/run.sh
+// runs this binary with TENEX_SWARM_HOST=unix:///run/tenex-swarm/1/docker.sock (the manager);
+// without it every test is skipped, and run.sh fails on a skip. The node engines are found
+// at /run/tenex-swarm/<i>/docker.sock (TENEX_SWARM_NODES: a colon-separated list instead) to
+// look at the tasks' real containers. TENEX_SWARM_IMAGE: the probe image as the nodes know it
+// (default tenex-probe:latest, which cluster.sh loads into every node).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+#include "../orchestrator/test_policy.hpp"
+#include "docker/services.hpp"
+#include "environment.hpp"
+#include "sandbox/orchestrator.hpp"
+#include "sandbox/swarm_engine.hpp"
+
+namespace tenex::sandbox {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+// Waits for `done` up to `limit` (a bound against hanging, not a timing assertion).
+Policy probe_policy(std::vector<std::string> args = {"sleep"}) {
+    Policy p = test::probe_policy(std::move(args));
+    p.network.mode = NetworkMode::open;  // the one mode on swarm yet (SWARM.md)
+    if (const char* image = std::getenv("TENEX_SWARM_IMAGE"); image && *image) p.image = image;
+    return p;
+}
+
+template <class F>
+bool eventually(F done, std::chrono::milliseconds limit = 90s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+        if (done()) return true;
+        std::this_thread::sleep_for(200ms);
+    }
+    return done();
+}
+
+class SwarmEngineTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        const char* host = std::getenv("TENEX_SWARM_HOST");
+        if (!host || !*host)
+            GTEST_SKIP() << "TENEX_SWARM_HOST is not set: these tests need a swarm manager "
+                            "(tests/swarm/run.sh builds a 3-node one and sets it)";
+        auto c = docker::Client::connect({.socket = host, .timeout = 30s});
+        ASSERT_TRUE(c) << c.error().describe();
+        manager_ = std::move(c).value();
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        daemon_id_ = "swarm3-test-" + std::to_string(getpid()) + "-" + info->name();
+        engine_ = std::make_unique<SwarmEngine>(*manager_);
+        policy_ = probe_policy();
+        connect_nodes();
+    }
+
+    void TearDown() override {
+        if (!manager_) return;
+        for (auto& w : watches_) w->stop();
+        for (auto& o : orchestrators_) o->shutdown(false);
+        auto left = docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
+        if (left)
+            for (const auto& s : *left) (void)engine_->remove(s.id, true);
+    }
+
+    // Swarm.NodeID -> that node's engine.
+    void connect_nodes() {
+        std::vector<std::string> sockets;
+        if (const char* list = std::getenv("TENEX_SWARM_NODES"); list && *list) {
+            std::string s = list;
+            for (std::size_t at = 0; at <= s.size();) {
+                auto colon = s.find(':', at);
+                if (colon == std::string::npos) colon = s.size();
+                if (colon > at) sockets.push_back(s.substr(at, colon - at));
+                at = colon + 1;
+            }
+        } else {
+            for (int i = 1; i <= 9; ++i) {
+                auto p = "/run/tenex-swarm/" + std::to_string(i) + "/docker.sock";
+                if (fs::exists(p)) sockets.push_back(p);
+            }
+        }
+        for (const auto& s : sockets) {
+            auto c = docker::Client::connect({.socket = s, .timeout = 10s});
+            if (!c) continue;
+            auto info = (*c)->call_json("GET", "/info", "info");
+            if (!info) continue;
+            auto id = (*info)["Swarm"].value("NodeID", std::string());
+            if (!id.empty()) nodes_[id] = std::move(c).value();
+        }
+    }
+
+    OrchestratorOptions options() {
+        OrchestratorOptions o;
+        o.daemon_id = daemon_id_;
+        o.policies = [this](const ProjectRef&) -> Result<Policy> {
+            std::lock_guard lock(mu_);
+            return policy_;
+        };
+        // On the test cluster every node engine shares this machine's file system.
+        o.workspace = [root = dir_.path()](const ProjectRef& p) -> Result<fs::path> {
+            auto dir = root / p.d;
+            std::error_code ec;
+            fs::create_directories(dir, ec);
+            if (ec) return make_error(ec.message());
+            return dir;
+        };
+        o.extra_labels = {{"tenex.test", "1"}};
+        o.network_enforcer = std::make_shared<SwarmNetworkEnforcer>();
+        return o;
+    }
+
+    Orchestrator& make(SwarmEngine& engine) {
+        orchestrators_.push_back(std::make_unique<Orchestrator>(options(), engine));
+        Orchestrator& o = *orchestrators_.back();
+        watches_.push_back(std::make_unique<SwarmTaskWatch>(engine, o, 500ms));
+        watches_.back()->start();
+        return o;
+    }
+
+    ProjectRef project(const std::string& d) {
+        return ProjectRef{.owner = std::string(64, 'c'), .d = d + "-" + std::to_string(getpid())};
+    }
+
+    void set_policy(const Policy& p) {
+        std::lock_guard lock(mu_);
+        policy_ = p;
+    }
+
+    std::vector<docker::TaskInfo> tasks_of(const std::string& service_name) {
+        auto r = docker::list_tasks(*manager_, {.services = {service_name}, .labels = {}});
+        return r ? *r : std::vector<docker::TaskInfo>{};
+    }
+
+    // Tasks running now, by project label, over every service of this test.
+    std::map<std::string, int> running_by_project() {
+        std::map<std::string, int> out;
+        auto r = engine_->tasks({std::string(kLabelDaemon) + "=" + daemon_id_});
+        if (!r) return out;
+        for (const auto& t : *r)
+            if (t.running()) ++out[t.labels.count(kLabelProject) ? t.labels.at(kLabelProject) : "?"];
+        return out;
+    }
+
+    std::unique_ptr<docker::Client> manager_;
+    std::map<std::string, std::unique_ptr<docker::Client>> nodes_;
+    std::unique_ptr<SwarmEngine> engine_;
+    std::string daemon_id_;
+    std::mutex mu_;
+    Policy policy_;
+    tenex::test::TempDir dir_;
+    std::vector<std::unique_ptr<Orchestrator>> orchestrators_;
+    std::vector<std::unique_ptr<SwarmTaskWatch>> watches_;
+};
+
+TEST_F(SwarmEngineTest, ProjectsRunOneTaskEachOverSeveralNodesHardenedAndStopStart) {
+    Orchestrator& o = make(*engine_);
+    std::vector<ProjectRef> projects;
+    for (int i = 0; i < 6; ++i) projects.push_back(project("spread" + std::to_string(i)));
+    std::vector<StatusFuture> started;
+    for (const auto& p : projects) started.push_back(o.ensure_running(p));
+    std::set<std::string> nodes_used;
+    for (std::size_t i = 0; i < projects.size(); ++i) {
+        auto st = started[i].get();
+        ASSERT_TRUE(st) << st.error().message;
+        EXPECT_EQ(st->state, ProjectState::running) << st->last_error;
+        auto info = engine_->inspect(st->container_id);
+        ASSERT_TRUE(info) << info.error().describe();
+        EXPECT_TRUE(info->state.running);
+        EXPECT_EQ(info->name, container_name(projects[i]));
+        EXPECT_FALSE(info->node_id.empty());
+        nodes_used.insert(info->node_id);
+        auto tasks = tasks_of(info->name);
+        int running = 0;
+        for (const auto& t : tasks) running += t.running();
+        EXPECT_EQ(running, 1) << info->name;
+    }
+    EXPECT_GT(nodes_used.size(), 1u) << "swarm placed all 6 projects on one node";
+
+    // The hardening on a task's real container, on its node.
+    ASSERT_FALSE(nodes_.empty()) << "no node engine found (TENEX_SWARM_NODES)";
+    int verified = 0;
+    for (const auto& p : projects) {
+        auto tasks = tasks_of(container_name(p));
+        const auto* t = docker::newest_task(tasks);
+        ASSERT_NE(t, nullptr);
+        auto node = nodes_.find(t->node_id);
+        if (node == nodes_.end()) continue;
+        auto c = docker::inspect_container(*node->second, t->container_id);
+        ASSERT_TRUE(c) << c.error().describe();
+        EXPECT_TRUE(c->state.running);
+        EXPECT_TRUE(c->spec.read_only_rootfs);
+        EXPECT_EQ(c->spec.user, "65534:65534");
+        EXPECT_EQ(c->spec.cap_drop, std::vector<std::string>{"ALL"});
+        EXPECT_EQ(c->spec.memory_bytes, 64LL << 20);
+        EXPECT_EQ(c->spec.nano_cpus, 500'000'000);
+        EXPECT_EQ(c->spec.pids_limit, 64);
+        EXPECT_TRUE(c->spec.init);
+        ASSERT_EQ(c->spec.ulimits.size(), 1u);
+        EXPECT_EQ(c->spec.ulimits[0].name, "nofile");
+        EXPECT_EQ(c->spec.network_mode, "default");  // open: the node's default bridge
+        EXPECT_EQ(c->spec.labels.at(kLabelProject), p.address());
+        bool workspace = false, tmp = false;
+        for (const auto& m : c->spec.mounts) {
+            workspace = workspace || m.target == "/workspace";
+            tmp = tmp || m.target == "/tmp";
+        }
+        EXPECT_TRUE(workspace);
+        EXPECT_TRUE(tmp);
+        ++verified;
+    }
+    EXPECT_EQ(verified, 6);
+
+    // Stop two, start them again: one task each, never two.
+    for (int i = 0; i < 2; ++i) {
+        auto st = o.stop(projects[i]).get();
+        ASSERT_TRUE(st) << st.error().message;
+        EXPECT_EQ(st->state, ProjectState::stopped);
+        int running = 0;
+        for (const auto& t : tasks_of(container_name(projects[i]))) running += t.running();
+        EXPECT_EQ(running, 0);
+    }
+    for (int i = 0; i < 2; ++i) {
+        auto st = o.ensure_running(projects[i]).get();
+        ASSERT_TRUE(st) << st.error().message;
+        EXPECT_EQ(st->state, ProjectState::running) << st->last_error;
+    }
+    auto running = running_by_project();
+    EXPECT_EQ(running.size(), 6u);
+    for (const auto& [p, n] : running) EXPECT_EQ(n, 1) << p;
+
+    // Everything removed at the end.
+    for (const auto& p : projects) {
+        auto st = o.forget(p).get();
+        ASSERT_TRUE(st) << st.error().message;
+    }
+    auto left = docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
+    ASSERT_TRUE(left);
+    EXPECT_TRUE(left->empty());
+}
+
+TEST_F(SwarmEngineTest, CrashedTaskIsSeenAndRestartedByTheDaemonNeverTwoRunning) {
+    Policy p = probe_policy({"exit", "3", "2"});  // exits with 3 after 2 s
+    p.lifecycle.backoff_initial = 200ms;
+    p.lifecycle.crash_loop_threshold = 10;
+    set_policy(p);
+    Orchestrator& o = make(*engine_);
+    const auto ref = project("crash");
+    std::atomic<bool> sampling{true};
+    std::atomic<int> most_running{0}, samples{0};
+    std::thread sampler([&] {
+        while (sampling) {
+            auto running = running_by_project();
+            for (const auto& [proj, n] : running) most_running = std::max(most_running.load(), n);
+            ++samples;
+            std::this_thread::sleep_for(150ms);
+        }
+    });
+    auto st = o.ensure_running(ref).get();
+    ASSERT_TRUE(st) << st.error().message;
+    // Swarm's restart condition is none: only the daemon's policy brings it back.
+    const bool restarted = eventually([&] {
+        auto s = o.status(ref);
+        return s && s->restart_count >= 2;
+    });
+    sampling = false;
+    sampler.join();
+    EXPECT_TRUE(restarted);
+    auto s = o.status(ref);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->last_exit_code, 3);
+    EXPECT_EQ(s->last_exit_reason, ExitReason::exit);
+    EXPECT_GT(samples.load(), 10);
+    EXPECT_LE(most_running.load(), 1) << "two tasks of one project ran at once";
+    // Swarm itself never started a second task of one service.
+    auto services = docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
+    ASSERT_TRUE(services);
+    for (const auto& svc : *services) EXPECT_LE(tasks_of(svc.id).size(), 1u) << svc.name;
+    ASSERT_TRUE(o.forget(ref).get());
+}
+
+TEST_F(SwarmEngineTest, NewInstanceAdoptsTheServicesByLabelsWithoutDuplicates) {
+    Orchestrator& first = make(*engine_);
+    const std::vector<ProjectRef> projects = {project("adopt0"), project("adopt1")};
+    std::map<std::string, std::string> ids;
+    for (const auto& p : projects) {
+        auto st = first.ensure_running(p).get();
+        ASSERT_TRUE(st) << st.error().message;
+        ASSERT_EQ(st->state, ProjectState::running) << st->last_error;
+        ids[p.address()] = st->container_id;
+    }
+    watches_.back()->stop();
+    first.shutdown(false);  // the projects keep running, as after a daemon restart
+
+    auto client = docker::Client::connect({.socket = std::getenv("TENEX_SWARM_HOST")});
+    ASSERT_TRUE(client);
+    SwarmEngine second_engine(**client);
+    Orchestrator& second = make(second_engine);
+    auto rec = second.reconcile().get();
+    ASSERT_TRUE(rec) << rec.error().message;
+    for (const auto& p : projects) {
+        auto s = second.status(p);
+        ASSERT_TRUE(s) << p.address();
+        EXPECT_EQ(s->state, ProjectState::running);
+        EXPECT_EQ(s->container_id, ids[p.address()]);
+        EXPECT_EQ(s->last_wake, "adopted");
+        auto again = second.ensure_running(p).get();
+        ASSERT_TRUE(again) << again.error().message;
+        EXPECT_EQ(again->container_id, ids[p.address()]);
+    }
+    auto services = docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
+    ASSERT_TRUE(services);
+    EXPECT_EQ(services->size(), projects.size());
+    auto running = running_by_project();
+    EXPECT_EQ(running.size(), projects.size());
+    for (const auto& [p, n] : running) EXPECT_EQ(n, 1) << p;
+    watches_.back()->stop();
+    second.shutdown(true);  // stops and removes them
+    auto left = docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
+    ASSERT_TRUE(left);
+    EXPECT_TRUE(left->empty());
+}
+
+TEST_F(SwarmEngineTest, WhatSwarmCannotDoIsRefusedClearly) {
+    Policy p = probe_policy();
+    p.network.mode = NetworkMode::isolated;
+    set_policy(p);
+    Orchestrator& o = make(*engine_);
+    auto st = o.ensure_running(project("isolated")).get();
+    ASSERT_FALSE(st && st->state == ProjectState::running);
+    const std::string why = st ? st->last_error : st.error().message;
+    EXPECT_NE(why.find("not on swarm yet"), std::string::npos) << why;
+    EXPECT_FALSE(engine_->supports_pause());
+    auto paused = engine_->pause("whatever");
+    ASSERT_FALSE(paused);
+    EXPECT_NE(paused.error().message.find("not available on swarm"), std::string::npos);
+    auto stats = engine_->stats("whatever");
+    ASSERT_FALSE(stats);
+    EXPECT_NE(stats.error().message.find("not available"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tenex::sandbox
