@@ -207,8 +207,9 @@ class ExecEventsCli : public ::testing::Test {
 protected:
     void SetUp() override {
         ASSERT_TRUE(std::filesystem::exists(tenex::test::tenex_binary())) << tenex::test::tenex_binary();
-        control_.views.push_back(make_view(kOwnerA, "idle", ProjectState::stopped));
-        control_.views.back().status.container_id.clear();
+        auto idle = make_view(kOwnerA, "idle", ProjectState::stopped);
+        idle.status.container_id.clear();
+        control_.add_view(std::move(idle));
         start_api({.listen = "127.0.0.1:0", .events = &events_});
     }
     void start_api(HttpOptions options) {
@@ -389,7 +390,7 @@ TEST_F(ExecEventsCli, ExecInputKeepsTheApiProtections) {
     auto id = control_.exec_create("31933:" + kOwnerA + ":alpha", req);
     ASSERT_TRUE(id);
     const std::string hex_id(64, 'a');
-    control_.execs[hex_id] = req;
+    control_.add_exec(hex_id, req);
     const std::string path = "/exec/" + hex_id + "/stdin";
     EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{}, "x", "text/plain")), 403);
     EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}, {"Origin", "http://evil.example"}}, "x",
@@ -402,9 +403,9 @@ TEST_F(ExecEventsCli, ExecInputKeepsTheApiProtections) {
     EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, std::string(70 * 1024, 'x'),
                             "text/plain")),
               413);
-    EXPECT_TRUE(control_.inputs.empty());  // nothing above reached the exec
+    EXPECT_EQ(control_.execs_with_input(), 0u);  // nothing above reached the exec
     EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")), 204);
-    EXPECT_EQ(control_.inputs[hex_id].chunks.size(), 1u);
+    EXPECT_EQ(control_.input_chunks(hex_id), 1u);
     // Unknown execs, malformed ids.
     EXPECT_EQ(status(c.Post(("/exec/" + std::string(64, 'b') + "/stdin").c_str(), httplib::Headers{{kActionHeader, "1"}},
                             "x", "text/plain")),

@@ -91,7 +91,7 @@ TEST_F(HttpApiTest, HealthzOkAndUnhealthy) {
     EXPECT_EQ(j["ok"], true);
     EXPECT_EQ(j["relays_connected"], 1);
 
-    control_.health_value = {false, {{"reasons", {"docker unreachable"}}}};
+    control_.set_health({false, {{"reasons", {"docker unreachable"}}}});
     r = client().Get("/healthz");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 503);

@@ -46,15 +46,14 @@ inline ProjectView make_view(const std::string& owner, const std::string& d,
     return v;
 }
 
+// The HTTP API calls it from its own threads while a test changes it: the settings a test
+// flips are atomics, and everything else is read and written under `mutex`.
 class FakeControl : public ControlPlane {
 public:
-    std::vector<ProjectView> views{make_view(kOwnerA, "alpha"), make_view(kOwnerA, "shared"),
-                                   make_view(kOwnerB, "shared")};
-    Health health_value{true, {{"relays_connected", 1}, {"relays_total", 1}}};
-    bool fail_actions{false};
-    std::string log_text{"line one\nline two\nerr: three\n"};
-    int follow_max_lines{1000};  // lines a follower writes (every 20 ms) before "the container ends"
-    bool quiet_follow{false};    // a follower writes nothing more and follows until stopped
+    std::atomic<bool> fail_actions{false};
+    const std::string log_text{"line one\nline two\nerr: three\n"};
+    std::atomic<int> follow_max_lines{1000};  // lines a follower writes (every 20 ms) before "the container ends"
+    std::atomic<bool> quiet_follow{false};    // a follower writes nothing more and follows until stopped
 
     std::mutex mutex;
     std::vector<std::string> calls;  // "stop <address>", "logs <address> f=<0|1> tail=<n>"
@@ -62,8 +61,22 @@ public:
     std::atomic<int> logs_finished{0};
     std::atomic<int> follow_lines{0};
 
-    std::vector<ProjectView> projects() override { return views; }
-    Health health() override { return health_value; }
+    std::vector<ProjectView> projects() override {
+        std::lock_guard lock(mutex);
+        return views;
+    }
+    Health health() override {
+        std::lock_guard lock(mutex);
+        return health_value;
+    }
+    void add_view(ProjectView v) {
+        std::lock_guard lock(mutex);
+        views.push_back(std::move(v));
+    }
+    void set_health(Health h) {
+        std::lock_guard lock(mutex);
+        health_value = std::move(h);
+    }
     Result<ProjectView> stop(const std::string& p) override { return act("stop", p); }
     Result<ProjectView> restart(const std::string& p) override { return act("restart", p); }
     Result<ProjectView> forget(const std::string& p) override { return act("forget", p); }
@@ -94,8 +107,8 @@ public:
 
     // exec: "emit OUT ERR CODE" writes OUT to stdout, ERR to stderr and exits CODE; anything
     // else prints its argv on stdout (one per line) and exits 0.
-    bool fail_exec{false};
-    std::map<std::string, ExecRequest> execs{};
+    std::atomic<bool> fail_exec{false};
+    std::map<std::string, ExecRequest> execs{};  // under mutex
     Result<std::string> exec_create(const std::string& project, const ExecRequest& r) override {
         std::string line = "exec " + project + " user=" + r.user + " tty=" + (r.tty ? "1" : "0") + " cmd=";
         for (const auto& a : r.cmd) line += a + "|";
@@ -148,8 +161,22 @@ public:
         std::deque<std::string> chunks{};
         bool eof{false};
     };
-    std::map<std::string, Input> inputs{};
+    std::map<std::string, Input> inputs{};  // under mutex
     std::condition_variable input_cv{};
+    void add_exec(const std::string& id, const ExecRequest& r) {
+        std::lock_guard lock(mutex);
+        execs[id] = r;
+    }
+    // How many execs received input, and how many chunks the exec `id` has waiting.
+    std::size_t execs_with_input() {
+        std::lock_guard lock(mutex);
+        return inputs.size();
+    }
+    std::size_t input_chunks(const std::string& id) {
+        std::lock_guard lock(mutex);
+        auto it = inputs.find(id);
+        return it == inputs.end() ? 0 : it->second.chunks.size();
+    }
     Status exec_input(const std::string& id, std::string_view data, bool eof) override {
         {
             std::lock_guard lock(mutex);
@@ -171,6 +198,10 @@ public:
     }
 
 private:
+    std::vector<ProjectView> views{make_view(kOwnerA, "alpha"), make_view(kOwnerA, "shared"),
+                                   make_view(kOwnerB, "shared")};
+    Health health_value{true, {{"relays_connected", 1}, {"relays_total", 1}}};
+
     void record(std::string s) {
         std::lock_guard lock(mutex);
         calls.push_back(std::move(s));
@@ -178,7 +209,7 @@ private:
     Result<ProjectView> act(const std::string& what, const std::string& p) {
         record(what + " " + p);
         if (fail_actions) return make_error("the engine said no");
-        for (auto v : views)
+        for (auto v : projects())
             if (v.status.project.address() == p) {
                 v.status.state = what == "restart" ? sandbox::ProjectState::running
                                                    : sandbox::ProjectState::stopped;

@@ -21,9 +21,10 @@ protected:
     void SetUp() override {
         ASSERT_TRUE(std::filesystem::exists(tenex::test::tenex_binary()))
             << tenex::test::tenex_binary();
-        control_.views.push_back(make_view(kOwnerA, "idle", sandbox::ProjectState::stopped));
-        control_.views.back().status.container_id.clear();
-        control_.views.back().status.usage.reset();
+        auto idle = make_view(kOwnerA, "idle", sandbox::ProjectState::stopped);
+        idle.status.container_id.clear();
+        idle.status.usage.reset();
+        control_.add_view(std::move(idle));
         api_ = std::make_unique<HttpApi>(control_, metrics_, HttpOptions{.listen = "127.0.0.1:0"});
         ASSERT_TRUE(api_->start());
         http_ = "127.0.0.1:" + std::to_string(api_->port());
@@ -35,10 +36,11 @@ protected:
 };
 
 TEST_F(OpsCli, PsPrintsATable) {
-    control_.views.push_back(make_view(kOwnerA, "broken", sandbox::ProjectState::crash_looping));
-    control_.views.back().status.last_exit_code = 3;
-    control_.views.back().status.last_exit_reason = sandbox::ExitReason::exit;
-    control_.views.back().status.last_error = "3 restarts within 60s; waiting for a new trigger";
+    auto broken = make_view(kOwnerA, "broken", sandbox::ProjectState::crash_looping);
+    broken.status.last_exit_code = 3;
+    broken.status.last_exit_reason = sandbox::ExitReason::exit;
+    broken.status.last_error = "3 restarts within 60s; waiting for a new trigger";
+    control_.add_view(std::move(broken));
     auto r = run({"ps", "--http", http_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::istringstream lines(r.out);
@@ -80,7 +82,7 @@ TEST_F(OpsCli, PsJsonIsTheProjectsJson) {
     auto j = nlohmann::json::parse(r.out);
     ASSERT_TRUE(j.is_array());
     ASSERT_EQ(j.size(), 4u);
-    auto expected = to_json(control_.views[0]);
+    auto expected = to_json(control_.projects()[0]);
     auto got = j[0];
     expected.erase("uptime_seconds");
     got.erase("uptime_seconds");
