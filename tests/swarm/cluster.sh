@@ -34,8 +34,13 @@
 #
 # Environment:
 #   TNX_SWARM_IMAGES   images copied from the main engine into every node
-#                      (default: tenex-probe:latest). Nodes never pull: there is no registry.
+#                      (default: tenex-probe:latest), and pushed from the manager to the
+#                      cluster's registry, from which the nodes pull them by that name
 #   TNX_SWARM_TIMEOUT  seconds to wait for engines, nodes and tasks (default 120)
+#   TENEX_SANDBOX      the CLI (image push, doctor; default: build/bin/tenex-sandbox)
+#
+# The registry: Debian's docker-registry on the bridge address $LINK_NET.254:5000 (plain
+# HTTP: every node has it in its insecure-registries), data under $LIB_DIR/registry.
 set -euo pipefail
 
 readonly RUN_DIR=/run/tenex-swarm            # sockets, pidfiles, exec roots, logs
@@ -51,6 +56,8 @@ readonly MAIN_SOCK=unix:///var/run/docker.sock
 readonly IMAGES=${TNX_SWARM_IMAGES:-tenex-probe:latest}
 readonly TIMEOUT=${TNX_SWARM_TIMEOUT:-120}
 readonly MAX_NODES=9                         # 10.214.<16*i>.0/20 must stay below 256
+readonly REGISTRY=$LINK_NET.254:5000
+readonly TENEX=${TENEX_SANDBOX:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin/tenex-sandbox}
 
 log() { printf '[cluster %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -109,17 +116,15 @@ all_ready() { [[ $(ready_nodes) -eq $1 ]]; }
 start_node() {
     local i=$1 ns=$NS_PREFIX$1 dir=$RUN_DIR/$1
     mkdir -p "$dir/exec" "$LIB_DIR/$i"
-    # Its own (empty) config file, so a /etc/docker/daemon.json written for the main engine
-    # never applies to the nodes.
-    echo '{}' >"$dir/daemon.json"
+    # Its own config file, so a /etc/docker/daemon.json written for the main engine never
+    # applies to the nodes; it trusts the cluster's registry over plain HTTP.
+    echo "{\"insecure-registries\": [\"$REGISTRY\"]}" >"$dir/daemon.json"
     log "node $i: starting dockerd in netns $ns"
     # nsenter --net, not `ip netns exec`: the latter also unshares the mount namespace and
     # remounts /sys, which hides the cgroup mounts dockerd needs (cgroup v1 here).
     # unshare --uts gives the engine its own hostname, which becomes the swarm node's name.
-    # DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1: a swarm task uses the node's local image instead of
-    # first trying a pull (which, with no registry and no internet, only fails after a delay).
     # setsid + </dev/null: the engine outlives this script and holds none of its descriptors.
-    DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid \
+    setsid \
         nsenter --net="/run/netns/$ns" -- \
         unshare --uts -- \
         sh -c 'hostname "$0" && exec dockerd "$@"' "$ns" \
@@ -149,8 +154,10 @@ cmd_up() {
     ! ip route | grep -q "^$LINK_NET\." || die "up: $LINK_NET.0/24 is already routed on this host"
     for img in $IMAGES; do
         docker -H "$MAIN_SOCK" image inspect "$img" >/dev/null 2>&1 ||
-            die "up: image $img is not on the main engine (build it first; nodes never pull)"
+            die "up: image $img is not on the main engine (build it first)"
     done
+    [[ -x $TENEX ]] || die "up: $TENEX not found (build it, or set TENEX_SANDBOX)"
+    command -v docker-registry >/dev/null || die "up: docker-registry not installed (scripts/setup installs it)"
 
     t0=$SECONDS
     mkdir -p "$RUN_DIR" "$LIB_DIR"
@@ -173,6 +180,16 @@ cmd_up() {
         ip -n "$NS_PREFIX$i" link set eth0 up
     done
     log "namespaces and links ready ($((SECONDS - t0))s)"
+
+    # The registry, on the bridge address only.
+    mkdir -p "$LIB_DIR/registry"
+    printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \
+        "$LIB_DIR/registry" "$REGISTRY" >"$RUN_DIR/registry.yml"
+    setsid docker-registry serve "$RUN_DIR/registry.yml" </dev/null >"$RUN_DIR/registry.log" 2>&1 &
+    echo $! >"$RUN_DIR/registry.pid"
+    wait_until 30 "the registry" curl -sf -o /dev/null "http://$REGISTRY/v2/" || {
+        cat "$RUN_DIR/registry.log" >&2; die "up: the registry did not start"; }
+    log "registry at $REGISTRY"
 
     for ((i = 1; i <= n; i++)); do start_node "$i"; done
     for ((i = 1; i <= n; i++)); do
@@ -206,7 +223,12 @@ cmd_up() {
     done
     wait_until "$TIMEOUT" "$n Ready nodes" all_ready "$n" || { nd 1 node ls >&2; die "up: nodes not ready"; }
     main_engine_not_swarm
-    log "swarm of $n nodes ready ($((SECONDS - t0))s total)"
+    # What the daemon does with its images on a cluster: push them from the manager.
+    for img in $IMAGES; do
+        "$TENEX" image push "$img" --registry "$REGISTRY" --docker-socket "$(node_sock 1)" -q >&2 ||
+            die "up: pushing $img to $REGISTRY failed"
+    done
+    log "swarm of $n nodes ready, images in the registry ($((SECONDS - t0))s total)"
     nd 1 node ls >&2
     node_sock 1
 }
@@ -217,7 +239,11 @@ cmd_down() {
     local i pid nodes t0=$SECONDS
     nodes=$(known_nodes)
 
-    # 1. The engines, by pidfile (SIGTERM: dockerd stops its containers and its containerd).
+    # 1. The registry, then the engines, by pidfile (SIGTERM: dockerd stops its containers
+    #    and its containerd). Anything whose command line names $RUN_DIR is killed in step 2.
+    if pid=$(cat "$RUN_DIR/registry.pid" 2>/dev/null) && [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *"$RUN_DIR/registry.yml"* ]]; then
+        kill -TERM "$pid" 2>/dev/null || true
+    fi
     local pids=()
     for i in $nodes; do
         if pid=$(node_pid "$i"); then kill -TERM "$pid" 2>/dev/null && pids+=("$pid"); fi
@@ -362,16 +388,38 @@ cmd_check() {
     main_engine_not_swarm
     trap check_cleanup EXIT
 
+    # doctor: the manager and its nodes, and the registry; the main engine is no manager.
+    out=$("$TENEX" doctor --swarm --registry "$REGISTRY" --docker-socket "$(node_sock 1)" 2>&1 || true)
+    grep -q "^ok    swarm     $n nodes, $n ready and active" <<<"$out" && grep -q '^ok    registry' <<<"$out" || {
+        echo "$out" >&2; die "check: doctor --swarm --registry did not pass on the manager"; }
+    log "check: doctor: $(grep -E '^ok    (swarm|registry)' <<<"$out" | tr -s ' ' | paste -sd';')"
+    out=$("$TENEX" doctor --swarm --docker-socket "$MAIN_SOCK" 2>&1 || true)
+    grep -q '^FAIL  swarm     this engine is not in a swarm' <<<"$out" || {
+        echo "$out" >&2; die "check: doctor --swarm passed on the main engine, which is in no swarm"; }
+
     nd 1 network create -d overlay --attachable "$CHECK_NAME-net" >/dev/null
-    # --no-resolve-image: no registry to ask for a digest; the nodes have the image loaded.
+    # The image by its registry name: service create pins it to the registry's digest and the
+    # nodes pull it from the registry (they hold it only under its local name).
     # At most one replica per node, so N replicas land on the N nodes; each listens on 8080.
-    nd 1 service create --detach --quiet --name "$CHECK_NAME" --no-resolve-image \
+    nd 1 service create --detach --quiet --name "$CHECK_NAME" \
         --replicas "$n" --replicas-max-per-node 1 --network "$CHECK_NAME-net" \
-        tenex-probe:latest listen 8080 >/dev/null
+        "$REGISTRY/tenex-probe:latest" listen 8080 >/dev/null
     wait_until "$TIMEOUT" "$n tasks running on $n nodes" running_on_distinct_nodes "$n" || {
         nd 1 service ps --no-trunc "$CHECK_NAME" >&2; die "check: tasks did not run on $n nodes"; }
     log "check: $n tasks running on $n nodes ($((SECONDS - t0))s)"
     nd 1 service ps "$CHECK_NAME" --format '  {{.Name}} on {{.Node}}: {{.CurrentState}}' >&2
+    # service create pinned the tag to the registry's digest; each node pulled that digest (a pull
+    # by digest records the digest, not the tag).
+    local digest
+    digest=$(nd 1 service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$CHECK_NAME")
+    digest=${digest##*@}
+    [[ $digest == sha256:* ]] || die "check: the manager did not resolve $REGISTRY/tenex-probe:latest to a digest"
+    for ((i = 1; i <= n; i++)); do
+        nd "$i" image ls --digests --format '{{.Repository}} {{.Digest}}' |
+            grep -qx "$REGISTRY/tenex-probe $digest" ||
+            die "check: node $i runs the task without having pulled $REGISTRY/tenex-probe@$digest"
+    done
+    log "check: every node pulled $REGISTRY/tenex-probe@${digest:0:19}... from the registry"
 
     # Each node's task container and its overlay address.
     declare -A cids ips

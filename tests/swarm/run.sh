@@ -56,7 +56,9 @@ engine_test() {
     fi
     local out rc=0
     out=$(mktemp /tmp/tenex-swarm-engine.XXXXXX)
-    TENEX_SWARM_HOST=unix:///run/tenex-swarm/1/docker.sock "$engine_bin" 2>&1 | tee "$out" || rc=$?
+    # The probe as an operator's cluster knows it: by its name in the cluster's registry.
+    TENEX_SWARM_HOST=unix:///run/tenex-swarm/1/docker.sock \
+        TENEX_SWARM_IMAGE=${TENEX_SWARM_IMAGE:-10.213.0.254:5000/tenex-probe:latest} "$engine_bin" 2>&1 | tee "$out" || rc=$?
     if grep -q '^\[  SKIPPED \]' "$out"; then
         echo "swarm: the engine test skipped tests (above): a skip is not a pass here"
         rc=1
