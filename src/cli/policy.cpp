@@ -37,11 +37,21 @@ bool print_diagnostics(const std::vector<Diagnostic>& diags, std::set<std::strin
     return errors;
 }
 
-// --engine swarm: what the merged policy loses on a swarm, located where the key was set
-// (the last file of the merge when the value is a built-in default).
-bool print_swarm_diagnostics(const ResolvedPolicy& merged, const std::string& file,
-                             std::set<std::string>& printed) {
-    auto diags = swarm_policy_diagnostics(merged.policy, file);
+// What the merged policy loses on the daemon's engine, located where the key was set (the
+// last file of the merge when the value is a built-in default): on a swarm what a service
+// cannot carry; on one engine the swarm scheduler's keys.
+bool print_engine_diagnostics(const ResolvedPolicy& merged, const std::string& file, bool swarm,
+                              std::set<std::string>& printed) {
+    std::vector<Diagnostic> diags;
+    if (swarm) diags = swarm_policy_diagnostics(merged.policy, file);
+    else
+        for (const char* key : {"resources.reservations.memory", "resources.reservations.cpus",
+                                "placement.constraints", "placement.spread"})
+            if (merged.provenance.count(key))
+                diags.push_back({.file = file, .line = 0, .column = 0, .key_path = key,
+                                 .message = "ignored by engine docker: only a swarm's scheduler "
+                                            "places by it (engine swarm)",
+                                 .severity = Severity::warning});
     for (auto& d : diags)
         if (auto it = merged.provenance.find(d.key_path); it != merged.provenance.end()) {
             d.file = it->second.file;
@@ -65,16 +75,15 @@ int run_check(const std::vector<std::string>& files, const std::string& dir, con
         if (loaded.set.defaults) base.push_back(&*loaded.set.defaults);
         const auto merged_base = merge_policy_files(base);
         errors = print_diagnostics(merged_base.diagnostics, printed) || errors;
-        if (swarm)
-            errors = print_swarm_diagnostics(merged_base,
-                                             (fs::path(dir) / kDefaultPolicyFile).string(), printed) ||
-                     errors;
+        errors = print_engine_diagnostics(merged_base, (fs::path(dir) / kDefaultPolicyFile).string(),
+                                          swarm, printed) ||
+                 errors;
         for (const auto& f : loaded.set.overrides) {
             auto layers = base;
             layers.push_back(&f);
             const auto merged = merge_policy_files(layers);
             errors = print_diagnostics(merged.diagnostics, printed) || errors;
-            if (swarm) errors = print_swarm_diagnostics(merged, f.name, printed) || errors;
+            errors = print_engine_diagnostics(merged, f.name, swarm, printed) || errors;
         }
         count = (loaded.set.defaults ? 1 : 0) + loaded.set.overrides.size();
         if (count == 0 && !errors) {
@@ -98,7 +107,7 @@ int run_check(const std::vector<std::string>& files, const std::string& dir, con
             layers.push_back(&loaded.file);
             const auto merged = merge_policy_files(layers);
             errors = print_diagnostics(merged.diagnostics, printed) || errors;
-            if (swarm) errors = print_swarm_diagnostics(merged, name, printed) || errors;
+            errors = print_engine_diagnostics(merged, name, swarm, printed) || errors;
         }
     }
     if (g_disk_set) {

@@ -62,6 +62,14 @@ struct ContainerSpec {
     std::vector<std::string> extra_hosts{};            // "name:ip"
     std::vector<std::string> dns{};
 
+    // A swarm service's task template only (one engine has no scheduler): the node resources
+    // reserved for the task, and where it may be placed ("node.labels.zone==a"; spread over
+    // "node.labels.zone").
+    std::int64_t memory_reservation_bytes = 0;
+    std::int64_t nano_cpus_reservation = 0;
+    std::vector<std::string> placement_constraints{};
+    std::vector<std::string> placement_spread{};
+
     bool operator==(const ContainerSpec&) const = default;
 };
 

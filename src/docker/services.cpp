@@ -198,12 +198,23 @@ nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas)
     if (spec.memory_bytes > 0) limits["MemoryBytes"] = spec.memory_bytes;
     if (spec.pids_limit && *spec.pids_limit > 0) limits["Pids"] = *spec.pids_limit;
 
+    nlohmann::json resources = {{"Limits", std::move(limits)}};
+    nlohmann::json reservations = nlohmann::json::object();
+    if (spec.nano_cpus_reservation > 0) reservations["NanoCPUs"] = spec.nano_cpus_reservation;
+    if (spec.memory_reservation_bytes > 0) reservations["MemoryBytes"] = spec.memory_reservation_bytes;
+    if (!reservations.empty()) resources["Reservations"] = std::move(reservations);
+
     nlohmann::json task = {
         {"ContainerSpec", std::move(cs)},
-        {"Resources", {{"Limits", std::move(limits)}}},
+        {"Resources", std::move(resources)},
         // The daemon owns restarts: swarm never starts a second task of its own accord.
         {"RestartPolicy", {{"Condition", "none"}, {"MaxAttempts", 0}}},
     };
+    nlohmann::json placement = nlohmann::json::object();
+    if (!spec.placement_constraints.empty()) placement["Constraints"] = spec.placement_constraints;
+    for (const auto& descriptor : spec.placement_spread)
+        placement["Preferences"].push_back({{"Spread", {{"SpreadDescriptor", descriptor}}}});
+    if (!placement.empty()) task["Placement"] = std::move(placement);
 
     return {
         {"Name", spec.name},
@@ -250,6 +261,15 @@ ContainerInfo container_info_from(const ServiceInfo& service, const std::vector<
     info.spec.nano_cpus = json::i64(limits, "NanoCPUs");
     info.spec.memory_bytes = json::i64(limits, "MemoryBytes");
     if (auto p = json::i64(limits, "Pids"); p > 0) info.spec.pids_limit = p;
+    const auto& reservations = json::object(json::object(template_, "Resources"), "Reservations");
+    info.spec.nano_cpus_reservation = json::i64(reservations, "NanoCPUs");
+    info.spec.memory_reservation_bytes = json::i64(reservations, "MemoryBytes");
+    const auto& placement = json::object(template_, "Placement");
+    info.spec.placement_constraints = json::str_vec(placement, "Constraints");
+    if (const auto* prefs = json::field(placement, "Preferences"); prefs && prefs->is_array())
+        for (const auto& pref : *prefs)
+            if (auto d = json::str(json::object(pref, "Spread"), "SpreadDescriptor"); !d.empty())
+                info.spec.placement_spread.push_back(d);
     info.image_id = info.spec.image;
 
     const TaskInfo* t = newest_task(tasks);

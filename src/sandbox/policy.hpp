@@ -43,7 +43,20 @@ struct Resources {
     std::int64_t pids = 512;
     std::int64_t nofile = 4096;
     std::int64_t disk_bytes = 0;  // writable layer size; 0: unlimited (needs overlay2 on xfs+pquota)
+    // engine swarm: what the scheduler reserves on the node it places the task on (a node
+    // without that much unreserved memory or CPU gets no task). 0: no reservation.
+    std::int64_t reserve_memory_bytes = 0;
+    std::int64_t reserve_nano_cpus = 0;
     bool operator==(const Resources&) const = default;
+};
+
+// engine swarm: where a project's task may run. Constraints ("node.labels.zone == a") must all
+// hold; spread descriptors ("node.labels.zone") spread projects evenly over the values of a
+// node label, in order. Empty: any node, spread over the nodes by the scheduler's default.
+struct Placement {
+    std::vector<std::string> constraints{};
+    std::vector<std::string> spread{};
+    bool operator==(const Placement&) const = default;
 };
 
 struct Network {
@@ -117,6 +130,7 @@ struct Policy {
     Network network{};
     Lifecycle lifecycle{};
     Security security{};
+    Placement placement{};
     TenexLlm llm{};  // tenex.llm.*
     bool operator==(const Policy&) const = default;
 };

@@ -347,6 +347,94 @@ void set_nofile(Policy& p, const std::string& path, const std::string&, const YA
     if (auto v = as_int(n, path, r, 64, 1'048'576)) p.resources.nofile = *v;
 }
 
+void set_reserve_memory(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                        const Reporter& r) {
+    if (auto v = as_memory(n, path, r, 0)) p.resources.reserve_memory_bytes = *v;
+}
+
+void set_reserve_cpus(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                      const Reporter& r) {
+    auto s = as_string(n, path, r);
+    if (!s) return;
+    auto v = parse_cpus(*s);
+    if (!v) return r(n, path, v.error().message, Severity::error);
+    p.resources.reserve_nano_cpus = *v;
+}
+
+// A node attribute a swarm scheduler knows: node.id, node.hostname, node.role,
+// node.platform.os, node.platform.arch, node.labels.<key>, engine.labels.<key>.
+bool placement_attribute(std::string_view a, bool labels_only) {
+    for (std::string_view prefix : {"node.labels.", "engine.labels."})
+        if (a.starts_with(prefix) && a.size() > prefix.size() && a.size() <= 128)
+            return std::all_of(a.begin() + static_cast<std::ptrdiff_t>(prefix.size()), a.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '.' || c == '-' || c == '_';
+            });
+    if (labels_only) return false;
+    for (std::string_view known : {"node.id", "node.hostname", "node.role", "node.platform.os",
+                                   "node.platform.arch"})
+        if (a == known) return true;
+    return false;
+}
+
+std::string trim(std::string_view s) {
+    const auto b = s.find_first_not_of(' ');
+    if (b == std::string_view::npos) return {};
+    return std::string(s.substr(b, s.find_last_not_of(' ') - b + 1));
+}
+
+void set_placement_constraints(Policy& p, const std::string& path, const std::string&,
+                               const YAML::Node& n, const Reporter& r) {
+    auto list = as_string_list(n, path, r);
+    if (!list) return;
+    std::vector<std::string> out;
+    bool ok = true;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const auto& [text, at] = (*list)[i];
+        // "<attribute> == <value>" or "<attribute> != <value>", written back without spaces.
+        auto op = text.find("==");
+        if (op == std::string::npos) op = text.find("!=");
+        const std::string attr = op == std::string::npos ? trim(text) : trim(text.substr(0, op));
+        const std::string value = op == std::string::npos ? "" : trim(text.substr(op + 2));
+        const bool value_ok = !value.empty() && value.size() <= 256 &&
+                              std::none_of(value.begin(), value.end(), [](char c) {
+                                  return c <= ' ' || c == '=' || c == '!' || c == '\x7f';
+                              });
+        if (op == std::string::npos || !placement_attribute(attr, false) || !value_ok) {
+            r(at, path + "[" + std::to_string(i) + "]",
+              "expected \"<attribute> == <value>\" or \"<attribute> != <value>\" with an attribute "
+              "of node.id, node.hostname, node.role, node.platform.os, node.platform.arch, "
+              "node.labels.<key>, engine.labels.<key>; got \"" + text + "\"",
+              Severity::error);
+            ok = false;
+            continue;
+        }
+        out.push_back(attr + text.substr(op, 2) + value);
+    }
+    if (ok) p.placement.constraints = std::move(out);
+}
+
+void set_placement_spread(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                          const Reporter& r) {
+    auto list = as_string_list(n, path, r);
+    if (!list) return;
+    std::vector<std::string> out;
+    bool ok = true;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const auto& [text, at] = (*list)[i];
+        if (!placement_attribute(text, true)) {
+            r(at, path + "[" + std::to_string(i) + "]",
+              "expected a node label to spread over: node.labels.<key> or engine.labels.<key>; got \"" +
+                  text + "\"",
+              Severity::error);
+            ok = false;
+            continue;
+        }
+        out.push_back(text);
+    }
+    if (ok) p.placement.spread = std::move(out);
+}
+
 void set_disk(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
               const Reporter& r) {
     if (auto v = as_memory(n, path, r, 0)) p.resources.disk_bytes = *v;
@@ -673,6 +761,9 @@ const std::vector<Key>& keys() {
         {"resources.cpuset", KeyKind::leaf, set_cpuset},
         {"resources.pids", KeyKind::leaf, set_pids},
         {"resources.nofile", KeyKind::leaf, set_nofile},
+        {"resources.reservations", KeyKind::section, nullptr},
+        {"resources.reservations.memory", KeyKind::leaf, set_reserve_memory},
+        {"resources.reservations.cpus", KeyKind::leaf, set_reserve_cpus},
         {"resources.disk", KeyKind::leaf, set_disk},
         {"network", KeyKind::section, nullptr},
         {"network.mode", KeyKind::leaf, set_network_mode},
@@ -698,6 +789,9 @@ const std::vector<Key>& keys() {
         {"security.tmpfs", KeyKind::dynamic_map, set_tmpfs},
         {"security.cap_add", KeyKind::leaf, set_cap_add},
         {"security.runtime", KeyKind::leaf, set_runtime},
+        {"placement", KeyKind::section, nullptr},
+        {"placement.constraints", KeyKind::leaf, set_placement_constraints},
+        {"placement.spread", KeyKind::leaf, set_placement_spread},
         {"tenex", KeyKind::section, nullptr},
         {"tenex.llm", KeyKind::section, nullptr},
         {"tenex.llm.provider", KeyKind::leaf, set_llm_provider},

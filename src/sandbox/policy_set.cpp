@@ -37,6 +37,13 @@ void cross_checks(ResolvedPolicy& r) {
             "memory_swap (memory + swap) " + format_memory(p.resources.memory_swap_bytes) +
                 " is below memory " + format_memory(p.resources.memory_bytes),
             Severity::error);
+    if (p.resources.reserve_memory_bytes > p.resources.memory_bytes)
+        add("resources.reservations.memory",
+            "reservation " + format_memory(p.resources.reserve_memory_bytes) + " is above the memory limit " +
+                format_memory(p.resources.memory_bytes),
+            Severity::error);
+    if (p.resources.reserve_nano_cpus > p.resources.nano_cpus)
+        add("resources.reservations.cpus", "reservation is above the CPU limit resources.cpus", Severity::error);
     if (p.lifecycle.backoff_max < p.lifecycle.backoff_initial)
         add("lifecycle.backoff_max", "backoff_max is shorter than backoff_initial", Severity::error);
     if (p.network.mode == NetworkMode::egress && p.network.allow.empty() && !p.network.relays)
@@ -243,6 +250,10 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     out.emplace_back("resources.pids", std::to_string(res.pids));
     out.emplace_back("resources.nofile", std::to_string(res.nofile));
     out.emplace_back("resources.disk", res.disk_bytes == 0 ? "(unlimited)" : format_memory(res.disk_bytes));
+    out.emplace_back("resources.reservations.memory",
+                     res.reserve_memory_bytes == 0 ? "(none; engine swarm only)" : format_memory(res.reserve_memory_bytes));
+    out.emplace_back("resources.reservations.cpus",
+                     res.reserve_nano_cpus == 0 ? "(none; engine swarm only)" : format_cpus(res.reserve_nano_cpus));
     out.emplace_back("network.mode", to_string(p.network.mode));
     std::vector<std::string> allow;
     for (const auto& hp : p.network.allow) allow.push_back(hp.to_string());
@@ -279,6 +290,10 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     for (const auto& [path, size] : s.tmpfs) out.emplace_back("security.tmpfs." + path, format_memory(size));
     out.emplace_back("security.cap_add", join(s.cap_add));
     out.emplace_back("security.runtime", s.runtime.empty() ? "(engine default)" : s.runtime);
+    out.emplace_back("placement.constraints",
+                     p.placement.constraints.empty() ? "(any node; engine swarm only)" : join(p.placement.constraints));
+    out.emplace_back("placement.spread",
+                     p.placement.spread.empty() ? "(over the nodes; engine swarm only)" : join(p.placement.spread));
     out.emplace_back("tenex.llm.provider", p.llm.provider.empty() ? "(none: no TENEX runtime contract)" : p.llm.provider);
     out.emplace_back("tenex.llm.model", p.llm.model.empty() ? "(none)" : p.llm.model);
     out.emplace_back("tenex.llm.base_url", p.llm.base_url.empty() ? "(the provider's own)" : p.llm.base_url);

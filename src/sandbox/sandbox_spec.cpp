@@ -60,7 +60,7 @@ nlohmann::json canonical(const docker::ContainerSpec& c, const NetworkPlan& net,
     nlohmann::json forwards = nlohmann::json::array();
     for (const auto& f : net.forwards)
         forwards.push_back({f.name, f.port, f.target_host, f.target_port, f.trusted});
-    return {
+    nlohmann::json out = {
         {"v", 1},
         {"name", c.name},
         {"image", c.image},
@@ -96,6 +96,15 @@ nlohmann::json canonical(const docker::ContainerSpec& c, const NetworkPlan& net,
                      {"forwards", forwards}}},
         {"secrets", p.secrets},  // names and files, never values
     };
+    // Swarm scheduling, only when set: the digest of every container made before these keys
+    // existed stays the same (an upgrade replaces nothing).
+    if (c.memory_reservation_bytes || c.nano_cpus_reservation || !c.placement_constraints.empty() ||
+        !c.placement_spread.empty())
+        out["scheduling"] = {{"reserve_memory", c.memory_reservation_bytes},
+                             {"reserve_cpus", c.nano_cpus_reservation},
+                             {"constraints", c.placement_constraints},
+                             {"spread", c.placement_spread}};
+    return out;
 }
 
 // Where the runtime reaches an endpoint of its LLM provider (`key`: tenex.llm.base_url or
@@ -259,6 +268,10 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     c.cpuset_cpus = r.cpuset;
     c.pids_limit = r.pids;
     c.ulimits = {docker::Ulimit{.name = "nofile", .soft = r.nofile, .hard = r.nofile}};
+    c.memory_reservation_bytes = r.reserve_memory_bytes;
+    c.nano_cpus_reservation = r.reserve_nano_cpus;
+    c.placement_constraints = p.placement.constraints;
+    c.placement_spread = p.placement.spread;
     // resources.disk is the project directory's limit (the orchestrator sets it on the
     // directory); a writable root gets the same size for its layer.
     if (r.disk_bytes > 0 && !p.security.read_only_root) c.storage_opt = {{"size", std::to_string(r.disk_bytes)}};

@@ -88,6 +88,40 @@ TEST(ServiceSpec, OpenNetworkLeavesTheTaskOnTheNodesBridge) {
     EXPECT_EQ(to_service_spec(s, 1)["Mode"]["Replicated"]["Replicas"], 1);
 }
 
+TEST(ServiceSpec, ReservationsAndPlacementGoToTheTaskTemplate) {
+    auto s = hardened_spec();
+    s.memory_reservation_bytes = 128 << 20;
+    s.nano_cpus_reservation = 500'000'000;
+    s.placement_constraints = {"node.labels.zone==a", "node.role!=manager"};
+    s.placement_spread = {"node.labels.rack"};
+    const auto t = to_service_spec(s, 0)["TaskTemplate"];
+    EXPECT_EQ(t["Resources"]["Reservations"]["MemoryBytes"], 128 << 20);
+    EXPECT_EQ(t["Resources"]["Reservations"]["NanoCPUs"], 500'000'000);
+    EXPECT_EQ(t["Resources"]["Limits"]["MemoryBytes"], 256 << 20);
+    EXPECT_EQ(t["Placement"]["Constraints"], nlohmann::json::array({"node.labels.zone==a", "node.role!=manager"}));
+    EXPECT_EQ(t["Placement"]["Preferences"],
+              nlohmann::json::parse(R"([{"Spread":{"SpreadDescriptor":"node.labels.rack"}}])"));
+    EXPECT_TRUE(swarm_unsupported(s).size() == swarm_unsupported(hardened_spec()).size())
+        << "reservations and placement are carried, never reported as dropped";
+
+    // Read back from the service as the manager stores it.
+    ServiceInfo svc;
+    svc.id = "svc";
+    svc.name = s.name;
+    svc.spec = to_service_spec(s, 0);
+    const auto info = container_info_from(svc, {});
+    EXPECT_EQ(info.spec.memory_reservation_bytes, 128 << 20);
+    EXPECT_EQ(info.spec.nano_cpus_reservation, 500'000'000);
+    EXPECT_EQ(info.spec.placement_constraints, s.placement_constraints);
+    EXPECT_EQ(info.spec.placement_spread, s.placement_spread);
+}
+
+TEST(ServiceSpec, NoPlacementOrReservationsUnlessAsked) {
+    const auto t = to_service_spec(hardened_spec(), 0)["TaskTemplate"];
+    EXPECT_FALSE(t.contains("Placement"));
+    EXPECT_FALSE(t["Resources"].contains("Reservations"));
+}
+
 TEST(ServiceSpec, NamesEverythingItDrops) {
     auto s = hardened_spec();
     s.cpuset_cpus = "0-1";

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -83,7 +84,7 @@ TEST(PolicyCli, CheckReportsTyposUnitsAndRanges) {
     CliRun r = run("policy check " + quote(f));
     EXPECT_EQ(r.exit_code, 1);
     expect_line(r, f + ":1:1: imgae: unknown key (known: args, command, env, image, lifecycle, match, "
-                       "mounts, network, resources, secrets, security, tenex)");
+                       "mounts, network, placement, resources, secrets, security, tenex)");
     expect_line(r, f + ":3:11: resources.memory: invalid memory unit \"GB\" in \"2GB\": use Ki, Mi, Gi, "
                        "Ti (1024) or k, M, G, T (1000)");
     expect_line(r, f + ":4:9: resources.cpus: invalid CPU count \"lots\": expected a decimal number such as 0.5 or 2");
@@ -110,6 +111,30 @@ TEST(PolicyCli, CheckOfADirectoryAppliesTheDirectoryRules) {
                    "default.yaml must say which projects it applies to (match: address, d or owner)");
     expect_line(r, (d / "swap.yaml").string() + ":4:16: resources.memory_swap: memory_swap (memory + "
                    "swap) 512Mi is below memory 1Gi");
+}
+
+TEST(PolicyCli, CheckNamesTheSwarmSchedulingKeysOnOneEngineOnly) {
+    const fs::path d = fs::temp_directory_path() / ("tenex-policy-sched-" + std::to_string(getpid()));
+    fs::create_directories(d);
+    const std::string file = (d / "default.yaml").string();
+    FILE* f = std::fopen(file.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("image: tenex-probe:latest\nnetwork: {mode: open}\nlifecycle: {pause_after: 0s}\n"
+               "resources:\n  reservations: {memory: 64Mi}\nplacement:\n  constraints: [\"node.labels.tier==b\"]\n",
+               f);
+    std::fclose(f);
+    CliRun docker = run("policy check --policies " + quote(d.string()) + " --projects-path " + quote(d.string()));
+    EXPECT_EQ(docker.exit_code, 0) << docker.out;
+    expect_line(docker, file + ":5:26: resources.reservations.memory: warning: ignored by engine docker: only a "
+                        "swarm's scheduler places by it (engine swarm)");
+    expect_line(docker, file + ":7:16: placement.constraints: warning: ignored by engine docker: only a "
+                        "swarm's scheduler places by it (engine swarm)");
+    CliRun swarm = run("policy check --engine swarm --policies " + quote(d.string()) + " --projects-path " +
+                       quote(d.string()));
+    EXPECT_EQ(swarm.exit_code, 0) << swarm.out;
+    EXPECT_EQ(swarm.out.find("placement"), std::string::npos) << swarm.out;
+    EXPECT_EQ(swarm.out.find("reservations"), std::string::npos) << swarm.out;
+    fs::remove_all(d);
 }
 
 TEST(PolicyCli, ShowPrintsTheMergedPolicyWithProvenance) {

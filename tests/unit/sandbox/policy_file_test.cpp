@@ -53,6 +53,7 @@ resources:
   pids: 100
   nofile: 2048
   disk: 10G
+  reservations: {memory: 256Mi, cpus: 0.25}
 network:
   mode: egress
   allow: [relay.tenex.chat:443, API.Anthropic.com:443]
@@ -76,6 +77,9 @@ security:
     /var/cache.d: 8Mi
   cap_add: [net_bind_service, CAP_CHOWN]
   runtime: runsc
+placement:
+  constraints: ["node.labels.zone == a", "node.role!=manager"]
+  spread: [node.labels.rack]
 )";
     const LoadedFile loaded = parse_policy_text(yaml, "all.yaml");
     for (const auto& d : loaded.diagnostics) ADD_FAILURE() << format_diagnostic(d);
@@ -92,9 +96,10 @@ security:
           "lifecycle.keep_stopped", "lifecycle.max_lifetime",
           "lifecycle.on_policy_change", "security.user", "security.read_only_root",
           "security.tmpfs./tmp", "security.tmpfs./var/cache.d", "security.cap_add",
-          "security.runtime"})
+          "security.runtime", "resources.reservations.memory", "resources.reservations.cpus",
+          "placement.constraints", "placement.spread"})
         EXPECT_EQ(s.count(key), 1u) << key;
-    EXPECT_EQ(s.size(), 33u);
+    EXPECT_EQ(s.size(), 37u);
     EXPECT_EQ(s.at("resources.memory").where.line, 14);
     EXPECT_EQ(s.at("resources.memory").where.column, 11);
     EXPECT_EQ(s.at("resources.memory").where.file, "all.yaml");
@@ -126,6 +131,11 @@ security:
     ASSERT_EQ(p.mounts.size(), 1u);
     EXPECT_EQ(p.mounts[0], (ProjectMount{.source = ".tenex", .target = "/config", .read_only = true}));
     EXPECT_EQ(p.secrets.at("API_KEY"), "/etc/tenex/key");
+    EXPECT_EQ(p.resources.reserve_memory_bytes, 256LL << 20);
+    EXPECT_EQ(p.resources.reserve_nano_cpus, 250'000'000);
+    // Constraints are written back without spaces, as the swarm API shows them.
+    EXPECT_EQ(p.placement.constraints, (std::vector<std::string>{"node.labels.zone==a", "node.role!=manager"}));
+    EXPECT_EQ(p.placement.spread, (std::vector<std::string>{"node.labels.rack"}));
 }
 
 TEST(PolicyFile, EmptyFileSetsNothing) {
@@ -268,6 +278,18 @@ TEST(PolicyFile, BadValuesElsewhere) {
     expect_one_error("match:\n  address: 31933:zz:x\n", {2, 12, "match.address", "64 hex digits"});
     expect_one_error("match:\n  owner: npub1xyz\n", {2, 10, "match.owner", "expected an owner pubkey"});
     expect_one_error("match: {}\n", {1, 8, "match", "names no project"});
+    expect_one_error("placement:\n  constraints: [\"node.labels.zone = a\"]\n",
+                     {2, 17, "placement.constraints[0]", "expected \"<attribute> == <value>\""});
+    expect_one_error("placement:\n  constraints: [\"node.color==red\"]\n",
+                     {2, 17, "placement.constraints[0]", "node.labels.<key>"});
+    expect_one_error("placement:\n  constraints: [\"node.labels.zone==\"]\n",
+                     {2, 17, "placement.constraints[0]", "expected"});
+    expect_one_error("placement:\n  constraints: [\"node.labels.zone==a b\"]\n",
+                     {2, 17, "placement.constraints[0]", "expected"});
+    expect_one_error("placement:\n  spread: [node.hostname]\n", {2, 12, "placement.spread[0]", "a node label"});
+    expect_one_error("placement:\n  spread: node.labels.zone\n", {2, 11, "placement.spread", "expected a list"});
+    expect_one_error("resources:\n  reservations:\n    cpus: 0\n", {3, 11, "resources.reservations.cpus", "out of range"});
+    expect_one_error("resources:\n  reservations:\n    disk: 1G\n", {3, 5, "resources.reservations.disk", "unknown key"});
 }
 
 TEST(PolicyFile, SeveralErrorsAreAllReported) {

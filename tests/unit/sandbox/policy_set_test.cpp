@@ -120,6 +120,7 @@ TEST_F(PolicyDir, RulesThatSpanKeysPointAtTheLaterKey) {
     write("egress.yaml", "match: {d: e}\nnetwork:\n  mode: egress\n");
     write("both.yaml", "match: {d: b}\nenv:\n  KEY: x\nsecrets:\n  KEY: /run/key\n");
     write("backoff.yaml", "match: {d: o}\nlifecycle:\n  backoff_initial: 10m\n  backoff_max: 1m\n");
+    write("reserve.yaml", "match: {d: r}\nresources:\n  reservations: {memory: 3Gi}\n");
     const LoadedSet loaded = load();
     ASSERT_TRUE(loaded.diagnostics.empty());
     auto only_error = [&](const std::string& d) {
@@ -134,6 +135,8 @@ TEST_F(PolicyDir, RulesThatSpanKeysPointAtTheLaterKey) {
     EXPECT_EQ(only_error("b"), path("both.yaml") + ":5:8: secrets.KEY: the same variable is also set in env");
     EXPECT_EQ(only_error("o"), path("backoff.yaml") + ":4:16: lifecycle.backoff_max: backoff_max is "
                                                       "shorter than backoff_initial");
+    EXPECT_EQ(only_error("r"), path("reserve.yaml") + ":3:26: resources.reservations.memory: reservation "
+                                                      "3Gi is above the memory limit 2Gi");
 }
 
 TEST_F(PolicyDir, WarningsDoNotFail) {
