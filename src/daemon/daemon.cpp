@@ -617,7 +617,7 @@ void Daemon::Impl::note_if_started(const std::string& key, const sandbox::Projec
     const bool was_up = prev != last_states.end() && prev->second.container_id == s.container_id &&
                         (prev->second.state == sandbox::ProjectState::running ||
                          prev->second.state == sandbox::ProjectState::paused);
-    if (!was_up) metrics.container_started();
+    if (!was_up) metrics.container_started(s.node);
 }
 
 // Every tick: project states into the store and the metrics, relay states, cursors.
@@ -685,8 +685,10 @@ void Daemon::Impl::tick() {
                    sandbox::ProjectState::paused, sandbox::ProjectState::stopping, sandbox::ProjectState::backing_off,
                    sandbox::ProjectState::crash_looping, sandbox::ProjectState::failed})
         by_state[sandbox::to_string(s)] = 0;
+    std::map<std::string, int> running_by_node;
     for (const auto& s : snapshot) {
         ++by_state[sandbox::to_string(s.state)];
+        if (s.state == sandbox::ProjectState::running && !s.node.empty()) ++running_by_node[s.node];
         const std::string key = s.project.address();
         auto prev = last_states.find(key);
         const bool changed = prev == last_states.end() || prev->second.state != s.state ||
@@ -712,6 +714,7 @@ void Daemon::Impl::tick() {
         last_states[key] = s;
     }
     metrics.set_projects_by_state(by_state);
+    if (swarm) metrics.set_running_by_node(running_by_node);
     if (config.metrics.per_project) set_project_metrics(snapshot);
     metrics.set_relays(pool->status());
     if (notifier.enabled())

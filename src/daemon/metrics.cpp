@@ -86,6 +86,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                    .Help("Project containers started")
                    .Register(*registry_)
                    .Add({});
+    node_starts_ = &BuildCounter()
+                        .Name("tenex_node_container_starts_total")
+                        .Help("Project containers started, by node (engine swarm: the task's node)")
+                        .Register(*registry_);
+    node_running_ = &BuildGauge()
+                         .Name("tenex_node_projects_running")
+                         .Help("Running projects by node (engine swarm)")
+                         .Register(*registry_);
     restarts_ = &BuildCounter()
                      .Name("tenex_container_restarts_total")
                      .Help("Automatic restarts of project containers")
@@ -357,7 +365,22 @@ void Metrics::trigger(std::string_view kind) {
     else if (kind == "engine_retry") trigger_engine_retry_->Increment();
 }
 
-void Metrics::container_started() { starts_->Increment(); }
+void Metrics::container_started(const std::string& node) {
+    starts_->Increment();
+    if (node.empty()) return;
+    std::lock_guard lock(mutex_);
+    node_starts_->Add({{"node", node}}).Increment();
+}
+
+void Metrics::set_running_by_node(const std::map<std::string, int>& counts) {
+    std::lock_guard lock(mutex_);
+    for (auto& [node, gauge] : running_by_node_) gauge->Set(counts.count(node) ? counts.at(node) : 0);
+    for (const auto& [node, n] : counts) {
+        auto [it, added] = running_by_node_.emplace(node, nullptr);
+        if (added) it->second = &node_running_->Add({{"node", node}});
+        it->second->Set(n);
+    }
+}
 void Metrics::container_restarted() { restarts_->Increment(); }
 void Metrics::oom_killed() { ooms_->Increment(); }
 

@@ -12,6 +12,8 @@
 //   tenex_oom_kills_total                         processes killed by the OOM killer (main or child)
 //   tenex_trigger_to_running_seconds              histogram, buckets 0.05 .. 60 s
 //   tenex_projects{state}                         gauge, one series per ProjectState
+//   tenex_node_projects_running{node}             engine swarm: gauge, running projects per node
+//   tenex_node_container_starts_total{node}       engine swarm: starts per node (hostname)
 //   tenex_relay_connected{relay}                  gauge 0/1
 //   tenex_relay_reconnects{relay}                 gauge: reconnects since the pool started
 //   tenex_relay_invalid_events{relay}             gauge: bad JSON/id/signature from the relay
@@ -114,7 +116,8 @@ public:
     void event_accepted();
     void event_rejected(std::string_view reason);  // unknown reasons count as "other"
     void trigger(std::string_view kind);           // the kinds above; others ignored
-    void container_started();
+    // node: where it started (engine swarm: the node's hostname), counted per node too.
+    void container_started(const std::string& node = {});
     void container_restarted();
     void oom_killed();
     void exec(std::string_view outcome);  // kExecOutcomes; others count as "failed"
@@ -123,6 +126,8 @@ public:
     // Every ProjectState gets a series; states missing from counts are 0. Unknown keys are
     // exported too.
     void set_projects_by_state(const std::map<std::string, int>& counts);
+    // Engine swarm: running projects per node (hostname). Nodes no longer listed read 0.
+    void set_running_by_node(const std::map<std::string, int>& counts);
     // Replaces the relay gauges: relays no longer listed lose their series.
     void set_relays(const std::vector<relay::RelayStatus>& relays);
     void set_queue_depth(std::size_t n);
@@ -210,6 +215,9 @@ private:
     std::map<std::string, prometheus::Counter*> received_by_relay_{};
     std::map<std::string, RelayGauges> relays_{};
     std::map<std::string, prometheus::Gauge*> projects_by_state_{};
+    prometheus::Family<prometheus::Counter>* node_starts_{nullptr};
+    prometheus::Family<prometheus::Gauge>* node_running_{nullptr};
+    std::map<std::string, prometheus::Gauge*> running_by_node_{};
     std::unique_ptr<ProjectFamilies> project_families_{};  // null: per-project metrics off
     std::size_t max_projects_ = 1000;
     std::map<std::string, ProjectSeries> project_series_{};  // by project address

@@ -35,6 +35,9 @@ struct ContainerInfo {
     ContainerSpec spec{};  // Config + HostConfig as the engine holds them
     std::map<std::string, std::string> network_ips{};  // network name -> IPv4 address
     std::string node_id{};  // swarm: the node of the service's newest task; empty otherwise
+    std::string node_name{};  // swarm: that node's hostname, when the manager knows the node
+    // What ps and the metrics name the node by: its hostname, else its id; empty off swarm.
+    const std::string& node() const { return node_name.empty() ? node_id : node_name; }
 };
 
 // One entry of GET /containers/json.

@@ -156,7 +156,7 @@ void Orchestrator::adopt(Entry& e, const docker::ContainerInfo& c, const Policy&
     e.container_name = c.name;
     e.digest = label_of(c, kLabelPolicyDigest);
     e.started_at = c.state.started_at;
-    e.node = c.node_id;
+    e.node = c.node();
     e.started = steady_from_engine(c.state.started_at, t);
     e.policy = policy;
     e.run_seq = ++run_seq_;

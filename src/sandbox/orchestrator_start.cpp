@@ -62,7 +62,7 @@ std::optional<Orchestrator::StartOutcome> Orchestrator::warm_start(const Project
                         .name = info->name,
                         .digest = spec->digest,
                         .started_at = after ? after->state.started_at : std::string(),
-                        .node = after ? after->node_id : std::string(),
+                        .node = after ? after->node() : std::string(),
                         .adopted = false,
                         .warm = true};
 }
@@ -107,7 +107,7 @@ Result<Orchestrator::StartOutcome> Orchestrator::do_start(const ProjectRef& proj
                                 .name = spec->container.name,
                                 .digest = spec->digest,
                                 .started_at = info ? info->state.started_at : std::string(),
-                                .node = info ? info->node_id : std::string(),
+                                .node = info ? info->node() : std::string(),
                                 .adopted = false};
         }
         if (!id.error().conflict()) return make_error(id.error().describe());
@@ -153,7 +153,7 @@ std::optional<Result<Orchestrator::StartOutcome>> Orchestrator::claim_taken_name
                             .name = name,
                             .digest = spec.digest,
                             .started_at = existing->state.started_at,
-                            .node = existing->node_id,
+                            .node = existing->node(),
                             .adopted = true};
     if (current && existing->state.status == "created") {
         auto started = engine_.start(existing->id);
@@ -163,7 +163,7 @@ std::optional<Result<Orchestrator::StartOutcome>> Orchestrator::claim_taken_name
                                 .name = name,
                                 .digest = spec.digest,
                                 .started_at = info ? info->state.started_at : std::string(),
-                                .node = info ? info->node_id : std::string(),
+                                .node = info ? info->node() : std::string(),
                                 .adopted = true};
         }
     }

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "docker/json_util.hpp"
+#include "docker/nodes.hpp"
 #include "sandbox/orchestrator.hpp"
 
 namespace tenex::sandbox {
@@ -127,6 +128,15 @@ docker::DStatus SwarmEngine::start(const std::string& id) {
             if (!before.count(t.id)) news.push_back(t);
         fresh = docker::newest_task(news);
         if (fresh && fresh->running()) return Unit{};
+        // The scheduler found no node for it ("no suitable node (scheduling constraints not
+        // satisfied on 3 nodes)", "... insufficient resources ..."): the start fails now and
+        // says why, and the service goes back to 0 replicas so that no task appears later,
+        // outside the orchestrator's view, when a node comes to fit.
+        if (fresh && fresh->state == "pending" && !fresh->err.empty()) {
+            if (auto back = stop(id, 0); !back)
+                spdlog::warn("swarm: service {}: back to 0 replicas: {}", id, back.error().describe());
+            return docker::DockerError{op, 503, "task " + fresh->id.substr(0, 12) + " not placed: " + fresh->err};
+        }
         if (fresh && fresh->terminal())
             return docker::DockerError{op, 500,
                                        "task " + fresh->id.substr(0, 12) + " " + fresh->state + ": " +
@@ -207,7 +217,20 @@ docker::DResult<docker::ContainerInfo> SwarmEngine::inspect(const std::string& i
     if (!svc) return svc.error();
     auto tasks = docker::list_tasks(client_, {.services = {svc->id}, .labels = {}});
     if (!tasks) return tasks.error();
-    return docker::container_info_from(*svc, *tasks);
+    auto info = docker::container_info_from(*svc, *tasks);
+    info.node_name = node_name(info.node_id);
+    return info;
+}
+
+std::string SwarmEngine::node_name(const std::string& node_id) {
+    if (node_id.empty()) return {};
+    std::lock_guard lock(nodes_mu_);
+    if (auto it = node_names_.find(node_id); it != node_names_.end()) return it->second;
+    auto nodes = docker::list_nodes(client_);
+    if (!nodes) return {};  // the id stands in; asked again next time
+    for (const auto& n : *nodes) node_names_[n.id] = n.hostname;
+    auto it = node_names_.find(node_id);
+    return it == node_names_.end() ? std::string() : it->second;
 }
 
 docker::DResult<std::vector<docker::ContainerSummary>> SwarmEngine::list(

@@ -65,11 +65,16 @@ class SwarmEngine final : public Engine {
 
   private:
     docker::DStatus stop_until(const std::string& id, Clock::time_point deadline);
+    // The node's hostname ("" when the manager does not know the node): the nodes are read
+    // again when an id is new.
+    std::string node_name(const std::string& node_id);
 
     const docker::Client& client_;
     SwarmEngineOptions options_;
     std::mutex warned_mu_;
     std::set<std::string> warned_;  // service names whose dropped fields were logged
+    std::mutex nodes_mu_;
+    std::map<std::string, std::string> node_names_;  // node id -> hostname
 };
 
 // The network enforcer of a swarm orchestrator: none of the host-side filters and forwarders

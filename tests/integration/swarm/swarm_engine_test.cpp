@@ -179,6 +179,8 @@ TEST_F(SwarmEngineTest, ProjectsRunOneTaskEachOverSeveralNodesHardenedAndStopSta
         EXPECT_TRUE(info->state.running);
         EXPECT_EQ(info->name, container_name(projects[i]));
         EXPECT_FALSE(info->node_id.empty());
+        EXPECT_TRUE(info->node_name.starts_with("tnx-swarm-")) << info->node_name;  // the hostname
+        EXPECT_EQ(st->node, info->node_name) << "the orchestrator names the node by its hostname";
         nodes_used.insert(info->node_id);
         auto tasks = tasks_of(info->name);
         int running = 0;
@@ -329,6 +331,78 @@ TEST_F(SwarmEngineTest, NewInstanceAdoptsTheServicesByLabelsWithoutDuplicates) {
     auto left = docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
     ASSERT_TRUE(left);
     EXPECT_TRUE(left->empty());
+}
+
+// Sets (value non-empty) or removes a label on a node through the manager.
+void label_node(docker::Client& manager, const std::string& node, const std::string& key,
+                const std::string& value) {
+    auto n = manager.call_json("GET", "/nodes/" + node, "inspect node");
+    ASSERT_TRUE(n) << n.error().describe();
+    auto spec = (*n)["Spec"];
+    if (value.empty()) spec["Labels"].erase(key);
+    else spec["Labels"][key] = value;
+    const auto version = (*n)["Version"]["Index"].get<std::uint64_t>();
+    auto r = manager.call("POST", "/nodes/" + node + "/update?version=" + std::to_string(version),
+                          "update node", spec.dump());
+    ASSERT_TRUE(r) << r.error().describe();
+}
+
+TEST_F(SwarmEngineTest, PlacementAndReservationsDecideTheNodeAndAnUnplaceableStartSaysWhy) {
+    ASSERT_GE(nodes_.size(), 2u) << "needs the node engines (TENEX_SWARM_NODES)";
+    const std::string node = std::prev(nodes_.end())->first;  // some node, the same all along
+    const std::string label = "tenex-test-tier";
+    const std::string value = "pinned-" + std::to_string(getpid());
+    label_node(*manager_, node, label, value);
+    if (HasFatalFailure()) return;
+
+    Policy p = probe_policy();
+    p.placement.constraints = {"node.labels." + label + "==" + value};
+    p.resources.reserve_memory_bytes = 32LL << 20;
+    p.resources.reserve_nano_cpus = 100'000'000;
+    set_policy(p);
+    Orchestrator& o = make(*engine_);
+    std::vector<ProjectRef> projects;
+    for (int i = 0; i < 3; ++i) projects.push_back(project("pinned" + std::to_string(i)));
+    for (const auto& ref : projects) {
+        auto st = o.ensure_running(ref).get();
+        ASSERT_TRUE(st) << st.error().message;
+        ASSERT_EQ(st->state, ProjectState::running) << st->last_error;
+        auto info = engine_->inspect(st->container_id);
+        ASSERT_TRUE(info) << info.error().describe();
+        EXPECT_EQ(info->node_id, node) << "the constraint names one node";
+        EXPECT_EQ(info->spec.memory_reservation_bytes, 32LL << 20);
+        EXPECT_EQ(info->spec.nano_cpus_reservation, 100'000'000);
+        EXPECT_EQ(info->spec.placement_constraints, p.placement.constraints);
+    }
+
+    // No node satisfies it, or none has the memory: the start fails at once with the
+    // scheduler's reason and leaves no task waiting to be placed later.
+    auto refused = [&](const std::string& d, const std::string& reason) {
+        const auto ref = project(d);
+        const auto t0 = std::chrono::steady_clock::now();
+        auto st = o.ensure_running(ref).get();
+        const auto took = std::chrono::steady_clock::now() - t0;
+        ASSERT_FALSE(st && st->state == ProjectState::running);
+        const std::string why = st ? st->last_error : st.error().message;
+        EXPECT_NE(why.find("not placed: no suitable node"), std::string::npos) << why;
+        EXPECT_NE(why.find(reason), std::string::npos) << why;
+        EXPECT_LT(took, 30s) << "waited for the start timeout instead of the scheduler's answer";
+        for (const auto& t : tasks_of(container_name(ref))) EXPECT_TRUE(t.terminal()) << t.state;
+        (void)o.forget(ref).get();
+    };
+    Policy nowhere = p;
+    nowhere.placement.constraints = {"node.labels." + label + "==nowhere"};
+    set_policy(nowhere);
+    refused("nowhere", "constraints");
+    Policy huge = probe_policy();
+    huge.resources.memory_bytes = 4096LL << 30;
+    huge.resources.memory_swap_bytes = 4096LL << 30;
+    huge.resources.reserve_memory_bytes = 4096LL << 30;
+    set_policy(huge);
+    refused("huge", "insufficient resources");
+
+    for (const auto& ref : projects) ASSERT_TRUE(o.forget(ref).get());
+    label_node(*manager_, node, label, "");
 }
 
 TEST_F(SwarmEngineTest, WhatSwarmCannotDoIsRefusedClearly) {

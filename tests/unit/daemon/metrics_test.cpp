@@ -110,6 +110,26 @@ TEST(Metrics, ProjectsByStateResetsMissingStates) {
     EXPECT_EQ(sample(text, "tenex_projects{state=\"stopped\"}"), 2);
 }
 
+TEST(Metrics, SwarmNodesCountStartsAndRunningProjects) {
+    Metrics m;
+    m.container_started();  // one engine: no node series
+    EXPECT_EQ(m.serialize().find("tenex_node_container_starts_total{"), std::string::npos);
+    m.container_started("tnx-swarm-2");
+    m.container_started("tnx-swarm-2");
+    m.container_started("tnx-swarm-3");
+    m.set_running_by_node({{"tnx-swarm-2", 2}, {"tnx-swarm-3", 1}});
+    auto text = m.serialize();
+    EXPECT_EQ(sample(text, "tenex_container_starts_total"), 4);
+    EXPECT_EQ(sample(text, "tenex_node_container_starts_total{node=\"tnx-swarm-2\"}"), 2);
+    EXPECT_EQ(sample(text, "tenex_node_container_starts_total{node=\"tnx-swarm-3\"}"), 1);
+    EXPECT_EQ(sample(text, "tenex_node_projects_running{node=\"tnx-swarm-2\"}"), 2);
+    // A node that runs nothing any more reads 0.
+    m.set_running_by_node({{"tnx-swarm-2", 1}});
+    text = m.serialize();
+    EXPECT_EQ(sample(text, "tenex_node_projects_running{node=\"tnx-swarm-2\"}"), 1);
+    EXPECT_EQ(sample(text, "tenex_node_projects_running{node=\"tnx-swarm-3\"}"), 0);
+}
+
 TEST(Metrics, RelayGaugesFollowThePoolAndHideCredentials) {
     Metrics m;
     relay::RelayStatus a;
