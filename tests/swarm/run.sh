@@ -2,7 +2,8 @@
 # The multi-node cluster test, end to end and independent of ctest: `cluster.sh up N` (default
 # 3), `cluster.sh check`, the daemon's swarm engine against the cluster (`engine`: the gtest
 # binary swarm_engine_test, with TENEX_SWARM_HOST set to the manager; a skipped test fails the
-# step), `cluster.sh down`, timing each step. `down` always runs (trap), also
+# step), the daemon itself on the cluster (`daemon`: daemon.sh), `cluster.sh down`, timing
+# each step. `down` always runs (trap), also
 # after a failure or an interrupt, and is itself checked: anything it leaves behind fails the
 # run. Exits non-zero when any step fails.
 #
@@ -75,4 +76,5 @@ trap 'exit 143' TERM
 step up "$cluster" up "$n"
 step check "$cluster" check
 step engine engine_test
+step daemon "$here/daemon.sh"
 # finish (EXIT) runs down and prints the timings

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The daemon itself on the cluster (issue 17), with the commands of the README's "Running on a
+# cluster": `policy check --engine swarm`, then `tenex-sandbox up --engine swarm` against the
+# manager of the cluster that `cluster.sh up` made, its embedded relay on the bridge address
+# (tasks on every node reach it there), projects whose image is the probe in the cluster's
+# registry. Checks, failing on the first that does not hold:
+#   - N projects woken by their messages all run, each as one service with one task, on more
+#     than one node; `ps` names each project's node (hostname) and /metrics counts them per node;
+#   - each probe answers its message on the relay from inside its task;
+#   - after `kill -9` of the daemon a new daemon adopts every service: the same service ids,
+#     still one task each, nothing created twice;
+#   - `forget` removes each project's service; a SIGTERM stops the daemon with exit 0.
+#
+#   tests/swarm/daemon.sh [N]      (default 4 projects; run.sh runs it as its `daemon` step)
+#
+# Environment: TENEX_SANDBOX (the CLI, default build/bin/tenex-sandbox).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${TENEX_SANDBOX:-$root/build/bin/tenex-sandbox}
+N=${1:-4}
+MANAGER=unix:///run/tenex-swarm/1/docker.sock
+REGISTRY=10.213.0.254:5000                 # cluster.sh's registry and bridge address
+RELAY_LISTEN=10.213.0.254:7787
+RELAY=ws://$RELAY_LISTEN
+HTTP=127.0.0.1:7788
+
+log() { printf '[daemon %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() {
+    log "error: $*"
+    [[ -f ${dir:-}/daemon.log ]] && { echo "---- last lines of the daemon's log" >&2; tail -n 40 "$dir/daemon.log" >&2; }
+    exit 1
+}
+manager() { docker -H "$MANAGER" "$@"; }
+[[ -x $BIN ]] || die "$BIN not built"
+manager node ls >/dev/null 2>&1 || die "no swarm manager at $MANAGER (tests/swarm/cluster.sh up first)"
+[[ -z $(manager service ls -q) ]] || die "the cluster already runs services"
+
+dir=$(mktemp -d /tmp/tenex-swarm-daemon.XXXXXX)
+daemon_pid=
+cleanup() {
+    [[ -n $daemon_pid ]] && kill -KILL "$daemon_pid" 2>/dev/null || true
+    # Services this run left (after a failure): the cluster's down removes the rest anyway.
+    manager service ls -q | xargs -r docker -H "$MANAGER" service rm >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# The policy an operator writes for a cluster: the image by its name in the registry, network
+# open (the one mode swarm runs yet), the relay named for the probe.
+mkdir -p "$dir/policies"
+cat >"$dir/policies/default.yaml" <<EOF
+image: $REGISTRY/tenex-probe:latest
+args: ["nostr"]
+env:
+  TENEX_RELAYS: $RELAY
+resources: {memory: 64Mi, cpus: 0.25, pids: 32, nofile: 256}
+network: {mode: open}
+lifecycle: {restart: on-failure, stop_timeout: 5s}
+security:
+  user: "65534:65534"
+  read_only_root: true
+  tmpfs: {/tmp: 16Mi}
+EOF
+out=$("$BIN" policy check --engine swarm --policies "$dir/policies" --projects-path "$dir/projects" 2>&1) ||
+    { echo "$out" >&2; die "policy check --engine swarm refused the cluster policy"; }
+log "policy check --engine swarm: $(grep -c warning <<<"$out" || true) warning(s) (what a service cannot carry)"
+
+"$BIN" keygen --out "$dir/owner.key" >"$dir/owner.npub"
+owner=$("$BIN" decode "$(cat "$dir/owner.npub")" | sed -n 's/.*"pubkey": "\([0-9a-f]*\)".*/\1/p')
+
+start_daemon() {
+    "$BIN" up --engine swarm --docker-socket "$MANAGER" --embedded-relay "$RELAY_LISTEN" \
+        --whitelist "$(cat "$dir/owner.npub")" --policies "$dir/policies" \
+        --projects-path "$dir/projects" --state-dir "$dir/state" --key "$dir/daemon.key" \
+        --http "$HTTP" --gateway "" >>"$dir/daemon.log" 2>&1 </dev/null &
+    daemon_pid=$!
+    for _ in $(seq 150); do
+        curl -sf "http://$HTTP/healthz" >/dev/null 2>&1 && return 0
+        kill -0 "$daemon_pid" 2>/dev/null || die "the daemon exited at start"
+        sleep 0.2
+    done
+    die "the daemon's /healthz did not answer within 30 s"
+}
+publish() { "$BIN" --log-level warn publish --relay "$RELAY" --key "$dir/owner.key" "$@" | head -1 | awk '{print $NF}'; }
+ps_json() { "$BIN" ps --http "$HTTP" --json; }
+running() { ps_json | jq '[.[] | select(.state == "running")] | length'; }
+services() { manager service ls --format '{{.ID}} {{.Name}} {{.Replicas}}' | sort; }
+wait_for() {  # wait_for SECONDS WHAT COMMAND...
+    local until=$((SECONDS + $1)) what=$2; shift 2
+    until "$@"; do ((SECONDS < until)) || return 1; sleep 0.5; done
+}
+all_running() { [[ $(running) -eq $N ]]; }
+one_task_each() {  # every service: replicas 1/1, and the manager has exactly one live task of it
+    local id name reps
+    while read -r id name reps; do
+        [[ $reps == 1/1 ]] || return 1
+        [[ $(manager service ps -q --filter desired-state=running "$id" | wc -l) -eq 1 ]] || return 1
+    done < <(services)
+}
+
+start_daemon
+log "up --engine swarm: /healthz answers (pid $daemon_pid)"
+
+t0=$SECONDS
+declare -A message
+for ((i = 1; i <= N; i++)); do
+    publish --kind 31933 --tag "d=cluster-$i" --tag "title=Cluster project $i" >/dev/null
+    message[$i]=$(publish --kind 1 --tag "a=31933:$owner:cluster-$i" --content "Hello, project $i!")
+done
+wait_for 120 "$N projects running" all_running || { "$BIN" ps --http "$HTTP" >&2; die "not all $N projects run"; }
+log "$N projects running $((SECONDS - t0)) s after their messages"
+"$BIN" ps --http "$HTTP" >&2
+
+[[ $(services | wc -l) -eq $N ]] || { services >&2; die "expected $N services, one per project"; }
+one_task_each || { services >&2; die "a project has not exactly one running task"; }
+nodes=$(ps_json | jq -r '.[].node' | sort -u)
+[[ $(ps_json | jq '[.[] | select(.node | startswith("tnx-swarm-") | not)] | length') -eq 0 ]] ||
+    { ps_json >&2; die "ps does not name each project's node by its hostname"; }
+[[ $(wc -l <<<"$nodes") -gt 1 ]] || die "all projects on one node: $nodes"
+# /metrics: running projects per node add up to N, on the same nodes as ps.
+metrics=$(curl -sf "http://$HTTP/metrics")
+[[ $(awk '/^tenex_node_projects_running\{/ {n += $2} END {print n + 0}' <<<"$metrics") -eq $N ]] ||
+    { grep '^tenex_node' <<<"$metrics" >&2; die "tenex_node_projects_running does not add up to $N"; }
+[[ $(grep -o '^tenex_node_projects_running{node="[^"]*"} [1-9]' <<<"$metrics" | sed 's/.*node="\([^"]*\)".*/\1/' | sort -u) == "$nodes" ]] ||
+    { grep '^tenex_node' <<<"$metrics" >&2; die "the metrics' nodes are not the nodes ps names"; }
+log "one service and one task per project, on $(wc -l <<<"$nodes") nodes ($(paste -sd' ' <<<"$nodes")); ps and /metrics name them"
+
+# The probe in each task answers on the relay (it reaches it over its node's bridge and NAT).
+for ((i = 1; i <= N; i++)); do
+    reply=
+    for _ in $(seq 40); do
+        reply=$("$BIN" --log-level warn req --relay "$RELAY" --timeout 2 "{\"kinds\":[1],\"#e\":[\"${message[$i]}\"]}" || true)
+        [[ -n $reply ]] && break
+        sleep 0.5
+    done
+    [[ -n $reply ]] || die "project $i's probe did not answer its message"
+done
+log "every probe answered its message from its task"
+
+# kill -9, a new daemon: the same services, adopted, none created twice.
+before=$(services)
+kill -KILL "$daemon_pid"
+wait "$daemon_pid" 2>/dev/null || true
+start_daemon
+wait_for 60 "$N projects adopted" all_running || { "$BIN" ps --http "$HTTP" >&2; die "the new daemon does not show $N running projects"; }
+sleep 3  # a few task polls: a duplicate or a restart would show now
+[[ $(services) == "$before" ]] || { echo "before: $before" >&2; echo "after: $(services)" >&2; die "the services changed across kill -9"; }
+one_task_each || die "a project has not exactly one running task after the restart"
+grep -q "adopted running" "$dir/daemon.log" || die "the new daemon's log has no adoption"
+log "after kill -9 the new daemon adopted all $N services (same ids, one task each)"
+
+for ((i = 1; i <= N; i++)); do "$BIN" forget --http "$HTTP" "31933:$owner:cluster-$i" >/dev/null; done
+wait_for 60 "services removed" test -z "$(services)" || { services >&2; die "forget left services"; }
+kill -TERM "$daemon_pid"
+rc=0
+wait "$daemon_pid" || rc=$?
+daemon_pid=
+[[ $rc -eq 0 ]] || die "the daemon exited with $rc on SIGTERM"
+log "forget removed every service; the daemon stopped with exit 0; passed ($((SECONDS - t0)) s)"
