@@ -117,9 +117,13 @@ nodes=$(ps_json | jq -r '.[].node' | sort -u)
 [[ $(ps_json | jq '[.[] | select(.node | startswith("tnx-swarm-") | not)] | length') -eq 0 ]] ||
     { ps_json >&2; die "ps does not name each project's node by its hostname"; }
 [[ $(wc -l <<<"$nodes") -gt 1 ]] || die "all projects on one node: $nodes"
-# /metrics: running projects per node add up to N, on the same nodes as ps.
-metrics=$(curl -sf "http://$HTTP/metrics")
-[[ $(awk '/^tenex_node_projects_running\{/ {n += $2} END {print n + 0}' <<<"$metrics") -eq $N ]] ||
+# /metrics (updated at the daemon's 2 s tick): running projects per node add up to N, on the
+# same nodes as ps.
+metrics_add_up() {
+    metrics=$(curl -sf "http://$HTTP/metrics")
+    [[ $(awk '/^tenex_node_projects_running\{/ {n += $2} END {print n + 0}' <<<"$metrics") -eq $N ]]
+}
+wait_for 10 "the metrics" metrics_add_up ||
     { grep '^tenex_node' <<<"$metrics" >&2; die "tenex_node_projects_running does not add up to $N"; }
 [[ $(grep -o '^tenex_node_projects_running{node="[^"]*"} [1-9]' <<<"$metrics" | sed 's/.*node="\([^"]*\)".*/\1/' | sort -u) == "$nodes" ]] ||
     { grep '^tenex_node' <<<"$metrics" >&2; die "the metrics' nodes are not the nodes ps names"; }
