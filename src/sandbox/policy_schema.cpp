@@ -84,6 +84,18 @@ std::optional<std::int64_t> as_memory(const YAML::Node& n, const std::string& pa
     return *v;
 }
 
+std::optional<std::int64_t> as_cpus(const YAML::Node& n, const std::string& path,
+                                    const Reporter& report) {
+    auto s = as_string(n, path, report);
+    if (!s) return std::nullopt;
+    auto v = parse_cpus(*s);
+    if (!v) {
+        report(n, path, v.error().message, Severity::error);
+        return std::nullopt;
+    }
+    return *v;
+}
+
 std::optional<std::chrono::milliseconds> as_duration(const YAML::Node& n, const std::string& path,
                                                      const Reporter& report,
                                                      std::chrono::milliseconds min,
@@ -312,11 +324,7 @@ void set_memory_swap(Policy& p, const std::string& path, const std::string&, con
 
 void set_cpus(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
               const Reporter& r) {
-    auto s = as_string(n, path, r);
-    if (!s) return;
-    auto v = parse_cpus(*s);
-    if (!v) return r(n, path, v.error().message, Severity::error);
-    p.resources.nano_cpus = *v;
+    if (auto v = as_cpus(n, path, r)) p.resources.nano_cpus = *v;
 }
 
 void set_cpuset(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
@@ -354,11 +362,7 @@ void set_reserve_memory(Policy& p, const std::string& path, const std::string&, 
 
 void set_reserve_cpus(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
                       const Reporter& r) {
-    auto s = as_string(n, path, r);
-    if (!s) return;
-    auto v = parse_cpus(*s);
-    if (!v) return r(n, path, v.error().message, Severity::error);
-    p.resources.reserve_nano_cpus = *v;
+    if (auto v = as_cpus(n, path, r)) p.resources.reserve_nano_cpus = *v;
 }
 
 // A node attribute a swarm scheduler knows: node.id, node.hostname, node.role,
@@ -383,56 +387,70 @@ std::string trim(std::string_view s) {
     return std::string(s.substr(b, s.find_last_not_of(' ') - b + 1));
 }
 
-void set_placement_constraints(Policy& p, const std::string& path, const std::string&,
-                               const YAML::Node& n, const Reporter& r) {
+// A list of strings, each mapped by `item` to its normalised form or to nullopt with the error
+// reported at that item. The key is set only when every item is good.
+template <class Item>
+std::optional<std::vector<std::string>> as_checked_list(const YAML::Node& n, const std::string& path,
+                                                        const Reporter& r, Item item) {
     auto list = as_string_list(n, path, r);
-    if (!list) return;
+    if (!list) return std::nullopt;
     std::vector<std::string> out;
     bool ok = true;
     for (std::size_t i = 0; i < list->size(); ++i) {
         const auto& [text, at] = (*list)[i];
-        // "<attribute> == <value>" or "<attribute> != <value>", written back without spaces.
+        if (auto v = item(text)) {
+            out.push_back(std::move(*v));
+            continue;
+        }
+        r(at, path + "[" + std::to_string(i) + "]", item.error(text), Severity::error);
+        ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return out;
+}
+
+// "<attribute> == <value>" or "<attribute> != <value>", written back without spaces.
+struct PlacementConstraint {
+    std::optional<std::string> operator()(const std::string& text) const {
         auto op = text.find("==");
         if (op == std::string::npos) op = text.find("!=");
-        const std::string attr = op == std::string::npos ? trim(text) : trim(text.substr(0, op));
-        const std::string value = op == std::string::npos ? "" : trim(text.substr(op + 2));
+        if (op == std::string::npos) return std::nullopt;
+        const std::string attr = trim(text.substr(0, op));
+        const std::string value = trim(text.substr(op + 2));
         const bool value_ok = !value.empty() && value.size() <= 256 &&
                               std::none_of(value.begin(), value.end(), [](char c) {
                                   return c <= ' ' || c == '=' || c == '!' || c == '\x7f';
                               });
-        if (op == std::string::npos || !placement_attribute(attr, false) || !value_ok) {
-            r(at, path + "[" + std::to_string(i) + "]",
-              "expected \"<attribute> == <value>\" or \"<attribute> != <value>\" with an attribute "
-              "of node.id, node.hostname, node.role, node.platform.os, node.platform.arch, "
-              "node.labels.<key>, engine.labels.<key>; got \"" + text + "\"",
-              Severity::error);
-            ok = false;
-            continue;
-        }
-        out.push_back(attr + text.substr(op, 2) + value);
+        if (!placement_attribute(attr, false) || !value_ok) return std::nullopt;
+        return attr + text.substr(op, 2) + value;
     }
-    if (ok) p.placement.constraints = std::move(out);
+    std::string error(const std::string& text) const {
+        return "expected \"<attribute> == <value>\" or \"<attribute> != <value>\" with an attribute "
+               "of node.id, node.hostname, node.role, node.platform.os, node.platform.arch, "
+               "node.labels.<key>, engine.labels.<key>; got \"" + text + "\"";
+    }
+};
+
+// A node label to spread over.
+struct SpreadLabel {
+    std::optional<std::string> operator()(const std::string& text) const {
+        if (!placement_attribute(text, true)) return std::nullopt;
+        return text;
+    }
+    std::string error(const std::string& text) const {
+        return "expected a node label to spread over: node.labels.<key> or engine.labels.<key>; "
+               "got \"" + text + "\"";
+    }
+};
+
+void set_placement_constraints(Policy& p, const std::string& path, const std::string&,
+                               const YAML::Node& n, const Reporter& r) {
+    if (auto v = as_checked_list(n, path, r, PlacementConstraint{})) p.placement.constraints = std::move(*v);
 }
 
 void set_placement_spread(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
                           const Reporter& r) {
-    auto list = as_string_list(n, path, r);
-    if (!list) return;
-    std::vector<std::string> out;
-    bool ok = true;
-    for (std::size_t i = 0; i < list->size(); ++i) {
-        const auto& [text, at] = (*list)[i];
-        if (!placement_attribute(text, true)) {
-            r(at, path + "[" + std::to_string(i) + "]",
-              "expected a node label to spread over: node.labels.<key> or engine.labels.<key>; got \"" +
-                  text + "\"",
-              Severity::error);
-            ok = false;
-            continue;
-        }
-        out.push_back(text);
-    }
-    if (ok) p.placement.spread = std::move(out);
+    if (auto v = as_checked_list(n, path, r, SpreadLabel{})) p.placement.spread = std::move(*v);
 }
 
 void set_disk(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,

@@ -229,8 +229,9 @@ std::string SwarmEngine::node_name(const std::string& node_id) {
     auto nodes = docker::list_nodes(client_);
     if (!nodes) return {};  // the id stands in; asked again next time
     for (const auto& n : *nodes) node_names_[n.id] = n.hostname;
-    auto it = node_names_.find(node_id);
-    return it == node_names_.end() ? std::string() : it->second;
+    // A node the manager no longer knows (removed) does not come back under its id: remember
+    // it as nameless rather than list the nodes again at every inspect of its old tasks.
+    return node_names_.try_emplace(node_id).first->second;
 }
 
 docker::DResult<std::vector<docker::ContainerSummary>> SwarmEngine::list(

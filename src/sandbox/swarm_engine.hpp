@@ -66,7 +66,7 @@ class SwarmEngine final : public Engine {
   private:
     docker::DStatus stop_until(const std::string& id, Clock::time_point deadline);
     // The node's hostname ("" when the manager does not know the node): the nodes are read
-    // again when an id is new.
+    // again when an id is new (an id still unknown then is remembered as nameless).
     std::string node_name(const std::string& node_id);
 
     const docker::Client& client_;
