@@ -4,6 +4,7 @@
 // libraries and the loader (so glibc's resolver reads /etc/hosts inside the container).
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -38,13 +39,14 @@ void usage() {
         "  alloc MIB [hold]           allocate and touch MIB MiB; 'hold' then sleeps\n"
         "  spawn [MAX]                fork sleeping children until refused (or MAX)\n"
         "  connect IP PORT [MS]       TCP connect, report ok or the error\n"
+        "  resolve NAME               look NAME up (getaddrinfo: /etc/hosts, then DNS)\n"
         "  listen PORT                accept TCP connections, greet each with 'tenex-probe'\n"
         "  echo TEXT                  TEXT on stdout, 'err:'TEXT on stderr, then exit 0\n"
         "  lines                      'got LINE' for each stdin line; 'exit N' exits N\n"
         "  nostr                      a project runtime stand-in on Nostr: reads\n"
         "                             TENEX_PROJECT_ADDRESS, TENEX_RELAYS, TENEX_PROBE_KEY,\n"
         "                             TENEX_STATUS_INTERVAL; publishes kind 24010 status and\n"
-        "                             replies to kind 1 events tagged with the project"
+        "                             replies to kind 1 events tagged with the project\n"
         "  env | mounts | id | fs | cgroup | report\n"
         "                             print the environment, /proc/self/mountinfo, uid/gid\n"
         "                             and capabilities, write tests of / and /tmp, cgroup\n"
@@ -167,6 +169,23 @@ int mode_connect(const char* ip, int port, int timeout_ms) {
     std::printf("connect=failed target=%s:%d error=%s\n", ip, port,
                 err == ETIMEDOUT ? "timeout" : std::strerror(err));
     return 1;
+}
+
+int mode_resolve(const char* name) {
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    const int rc = getaddrinfo(name, nullptr, &hints, &res);
+    if (rc != 0) {
+        std::printf("resolve=failed name=%s error=%s\n", name, gai_strerror(rc));
+        return 1;
+    }
+    char buf[INET_ADDRSTRLEN] = "";
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, buf, sizeof buf);
+    freeaddrinfo(res);
+    std::printf("resolve=ok name=%s addr=%s\n", name, buf);
+    return 0;
 }
 
 int mode_listen(int port) {
@@ -304,6 +323,7 @@ int main(int argc, char** argv) {
     if (mode == "connect" && argc > 3)
         return mode_connect(argv[2], static_cast<int>(arg_long(argc, argv, 3, 0)),
                             static_cast<int>(arg_long(argc, argv, 4, 3000)));
+    if (mode == "resolve" && argc > 2) return mode_resolve(argv[2]);
     if (mode == "listen") return mode_listen(static_cast<int>(arg_long(argc, argv, 2, 8080)));
     if (mode == "echo") {
         std::string text = argc > 2 ? argv[2] : "";

@@ -329,6 +329,7 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
             net.network_name = network_name(ctx.project);
             net.internal = true;
             c.network_mode = net.network_name;
+            c.dns = {kNoUpstreamResolver};
             break;
     }
     const bool own_network = p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress;

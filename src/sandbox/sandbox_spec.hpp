@@ -28,6 +28,15 @@ inline constexpr const char* kBridgeNameOption = "com.docker.network.bridge.name
 // The name the daemon's relay gateway has inside a container (egress or isolated with
 // relays: true).
 inline constexpr const char* kGatewayName = "tenex-gateway";
+// The upstream resolver of a container on a project network (isolated, egress): an address
+// of TEST-NET-1 (RFC 5737), which no route inside an internal network reaches. Without it
+// Docker's embedded resolver (127.0.0.11) takes the host's resolv.conf, and a loopback
+// resolver there (127.0.0.1: dnsmasq, unbound) is queried *from the host's namespace*, so a
+// name looked up inside an internal network left the host (CVE-2024-29018; Debian 12's
+// Docker 20.10 has it). With it the query is sent from the container's namespace and fails
+// there at once. Container names on the network still resolve; allowed names come from
+// /etc/hosts.
+inline constexpr const char* kNoUpstreamResolver = "192.0.2.53";
 // What stands for the gateway secret in redacted specs and digests.
 inline constexpr const char* kRedactedGatewaySecret = "<gateway secret>";
 

@@ -10,10 +10,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "../docker/docker_fixture.hpp"
 #include "docker/containers.hpp"
@@ -73,6 +79,82 @@ private:
     int port_ = 0;
     std::atomic<bool> stop_{false};
     std::atomic<int> accepted_{0};
+    std::thread thread_;
+};
+
+// For the life of the object the host's /etc/resolv.conf names a resolver on loopback
+// (127.0.0.1, as with dnsmasq or unbound there): the setup in which Docker's embedded resolver
+// forwards a container's queries from the host's namespace (CVE-2024-29018). A UDP socket on
+// 127.0.0.1:53 records the names asked (never answered). The file's content is written back
+// by the destructor. Only for a regular file (a symlinked resolv.conf belongs to a resolver
+// daemon: not touched).
+class LoopbackResolver {
+public:
+    LoopbackResolver() {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(std::filesystem::symlink_status(kPath, ec))) {
+            why_ = std::string(kPath) + " is not a regular file";
+            return;
+        }
+        fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(53);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+            why_ = std::string("cannot bind 127.0.0.1:53: ") + std::strerror(errno);
+            return;
+        }
+        std::ifstream in(kPath);
+        saved_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        std::ofstream(kPath, std::ios::trunc) << "nameserver 127.0.0.1\n";
+        swapped_ = true;
+        thread_ = std::thread([this] {
+            while (!stop_) {
+                pollfd p{fd_, POLLIN, 0};
+                if (poll(&p, 1, 100) != 1) continue;
+                unsigned char buf[512];
+                const auto n = recv(fd_, buf, sizeof buf, 0);
+                if (n > 12) {
+                    std::lock_guard lock(mu_);
+                    asked_.push_back(question_name(buf + 12, buf + n));
+                }
+            }
+        });
+    }
+    ~LoopbackResolver() {
+        if (swapped_) std::ofstream(kPath, std::ios::trunc) << saved_;
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+        if (fd_ >= 0) close(fd_);
+    }
+    bool ok() const { return swapped_; }
+    const std::string& why() const { return why_; }
+    bool asked(const std::string& name) const {
+        std::lock_guard lock(mu_);
+        return std::find(asked_.begin(), asked_.end(), name) != asked_.end();
+    }
+
+private:
+    static constexpr const char* kPath = "/etc/resolv.conf";
+    // The query's first name, dotted (labels: a length byte, then the bytes).
+    static std::string question_name(const unsigned char* p, const unsigned char* end) {
+        std::string name;
+        while (p < end && *p != 0 && p + 1 + *p <= end) {
+            if (!name.empty()) name += '.';
+            name.append(reinterpret_cast<const char*>(p + 1), *p);
+            p += 1 + *p;
+        }
+        return name;
+    }
+
+    int fd_ = -1;
+    bool swapped_ = false;
+    std::string why_;
+    std::string saved_;
+    std::atomic<bool> stop_{false};
+    mutable std::mutex mu_;
+    std::vector<std::string> asked_;
     std::thread thread_;
 };
 
@@ -412,6 +494,61 @@ TEST_F(NetworkModesTest, RulesAndForwardersGoWithTheNetworkAndComeBackAfterARest
     bridges = HostFirewall::bridges();
     EXPECT_EQ(std::find(bridges.begin(), bridges.end(), bridge_name(ref)), bridges.end());
     EXPECT_FALSE(host_listens(gw, relay.port()));
+}
+
+// A name looked up inside a project network must not leave the host through a resolver on the
+// host's loopback: the engine's embedded resolver queried it from the host's namespace
+// (CVE-2024-29018). A control container on an internal network of its own, without the
+// daemon's resolver setting, shows whether this engine does (Debian 12's 20.10.24 does);
+// the daemon's isolated and egress containers must never get their names there, while the
+// names their policy allows still resolve (through /etc/hosts).
+TEST_F(NetworkModesTest, NamesLookedUpInsideDoNotLeaveThroughAResolverOnHostLoopback) {
+    LoopbackResolver resolver;
+    if (!resolver.ok()) {
+        if (tenex::test::in_ci()) FAIL() << resolver.why();
+        GTEST_SKIP() << resolver.why();
+    }
+    const std::string run = docker::test::run_id();
+
+    // The control: the engine's own behaviour on an internal network.
+    docker::NetworkSpec net;
+    net.name = "tenex-test-" + run + "-dns-control";
+    net.internal = true;
+    net.labels = {{kLabelDaemon, daemon_id_}};
+    ASSERT_TRUE(docker::create_network(*client_, net));
+    docker::ContainerSpec control;
+    control.name = net.name;
+    control.image = docker::test::kProbeImage;
+    control.cmd = {"resolve", "control-" + run + ".leak.example"};
+    control.user = "65534:65534";
+    control.labels = {{kLabelDaemon, daemon_id_}};
+    control.network_mode = net.name;
+    auto id = docker::create_container(*client_, control);
+    ASSERT_TRUE(id) << id.error().describe();
+    ASSERT_TRUE(docker::start_container(*client_, *id));
+    ASSERT_TRUE(docker::wait_container(*client_, *id, docker::WaitCondition::NotRunning, 30s));
+    const bool engine_leaks = eventually([&] { return resolver.asked(control.cmd[1]); }, 2s);
+    std::cout << "this engine's embedded resolver on an internal network "
+              << (engine_leaks ? "queries" : "does not query") << " a resolver on host loopback\n";
+    RecordProperty("engine_queries_host_loopback", engine_leaks ? "yes" : "no");
+
+    Orchestrator& orch = make();
+    for (const auto mode : {NetworkMode::isolated, NetworkMode::egress}) {
+        Policy p = policy(mode, {});
+        p.network.allow = {HostPort{.host = "allowed.example", .port = 443}};
+        const std::string name = to_string(mode) + "-" + run + ".leak.example";
+        p.args = {"resolve", name};
+        const auto ref = project("dns-" + to_string(mode));
+        auto out = probe(orch, ref, p);
+        EXPECT_NE(out.find("resolve=failed"), std::string::npos) << out;
+        std::this_thread::sleep_for(500ms);  // a query in flight would have arrived by now
+        EXPECT_FALSE(resolver.asked(name)) << to_string(mode) << ": the name reached the host's resolver";
+        if (mode == NetworkMode::egress) {
+            p.args = {"resolve", "allowed.example"};
+            out = probe(orch, ref, p);
+            EXPECT_NE(out.find("resolve=ok name=allowed.example"), std::string::npos) << out;
+        }
+    }
 }
 
 }  // namespace

@@ -132,18 +132,22 @@ TEST(SandboxSpec, NetworkModes) {
     EXPECT_EQ(s.network.network_name, s.container.network_mode);
     EXPECT_TRUE(s.network.internal);
     EXPECT_TRUE(s.network.allow.empty());  // the allowlist only means something for egress
+    // No upstream resolver the host's namespace would query for it (CVE-2024-29018).
+    EXPECT_EQ(s.container.dns, std::vector<std::string>{kNoUpstreamResolver});
 
     p.network.mode = NetworkMode::egress;
     s = build(p);
     EXPECT_EQ(s.container.network_mode, network_name(context().project));
     EXPECT_TRUE(s.network.internal);
     EXPECT_EQ(s.network.allow, p.network.allow);
+    EXPECT_EQ(s.container.dns, std::vector<std::string>{kNoUpstreamResolver});
 
     p.network.mode = NetworkMode::open;
     s = build(p);
     EXPECT_EQ(s.container.network_mode, "bridge");
     EXPECT_FALSE(s.network.internal);
     EXPECT_TRUE(s.network.network_name.empty());
+    EXPECT_TRUE(s.container.dns.empty());  // the default bridge: the host's resolvers
 
     p.network.mode = NetworkMode::none;
     EXPECT_EQ(build(p).container.network_mode, "none");
