@@ -210,6 +210,11 @@ nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas)
         // The daemon owns restarts: swarm never starts a second task of its own accord.
         {"RestartPolicy", {{"Condition", "none"}, {"MaxAttempts", 0}}},
     };
+    // A named network (the project's internal overlay). "bridge" (open): no attachment, the
+    // node's bridge; "none" has no swarm network (SwarmEngine gives it an overlay of its own).
+    const auto& mode = spec.network_mode;
+    if (!mode.empty() && mode != "bridge" && mode != "default" && mode != "none")
+        task["Networks"] = nlohmann::json::array({{{"Target", spec.network_mode}}});
     nlohmann::json placement = nlohmann::json::object();
     if (!spec.placement_constraints.empty()) placement["Constraints"] = spec.placement_constraints;
     for (const auto& descriptor : spec.placement_spread)

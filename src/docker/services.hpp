@@ -57,13 +57,15 @@ struct Unsupported {
 };
 
 // What of `spec` to_service_spec() must drop; empty when the service carries all of it.
-// Network modes are not listed: the swarm engine refuses all but "bridge" (open).
+// Network modes are not listed: the swarm engine maps them (policies/SWARM.md).
 std::vector<Unsupported> swarm_unsupported(const ContainerSpec& spec);
 
 // The Spec of POST /services/create for `spec`: Mode Replicated with `replicas`, restart
 // condition none (the daemon owns restarts), DNS round robin endpoints, labels on the service
-// and its containers. No network attachment: the task is on its node's default bridge
-// (network_mode "bridge"); a manager has no "none" network to attach a task to.
+// and its containers. `network_mode` "bridge" (or empty): no network attachment, the task is
+// on its node's default bridge; any other name: the task is attached to that (swarm-scoped)
+// network. A manager has no "none" network to attach a task to (the swarm engine gives such a
+// project an internal overlay of its own).
 nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas);
 
 // A service and its tasks as the orchestrator sees a container: id and name are the

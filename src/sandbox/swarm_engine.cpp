@@ -19,6 +19,15 @@ docker::DockerError not_on_swarm(const std::string& operation, const std::string
     return docker::DockerError{operation, kNotOnSwarm, what};
 }
 
+// The internal overlay a `none` project's service is attached to, nothing else on it.
+std::string none_network(const std::string& service_name) { return service_name + "-none"; }
+
+// A network the manager will not remove while a task of a deleted service still refers to it
+// (it lets go within a second or so once the task's container is gone on its node).
+bool held_by_task(const docker::DockerError& e) {
+    return e.message.find("in use by task") != std::string::npos;
+}
+
 bool any_live(const std::vector<docker::TaskInfo>& tasks) {
     return std::any_of(tasks.begin(), tasks.end(), [](const auto& t) { return !t.terminal(); });
 }
@@ -43,15 +52,16 @@ std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std
                        .message = message, .severity = severity});
     };
     const auto mode = policy.network.mode;
-    if (mode == NetworkMode::isolated || mode == NetworkMode::egress) {
-        add("network.mode", to_string(mode) + " is not on swarm yet (engine swarm runs open only)",
+    if (mode == NetworkMode::egress) {
+        add("network.mode", "egress is not on swarm yet (its forwarders run on the daemon's host; "
+                            "engine swarm runs open, isolated and none)",
             Severity::error);
         return out;  // the spec of such a policy needs the host-side network
     }
-    if (mode == NetworkMode::none)
-        add("network.mode", "none is not on swarm: a service cannot attach its task to a node's "
-                            "none network (the manager answers \"network none not found\"); "
-                            "engine swarm runs open only", Severity::error);
+    if (mode == NetworkMode::isolated && policy.network.relays)
+        add("network.relays", "the project gateway is not reachable from swarm tasks yet: isolated "
+                              "with relays: true does not start while the daemon serves a gateway "
+                              "(and reaches no relay without one)", Severity::error);
     if (policy.lifecycle.pause_after.count() > 0)
         add("lifecycle.pause_after", "ignored on swarm (services cannot be paused): the project "
                                      "runs until its idle timeout", Severity::warning);
@@ -70,21 +80,40 @@ std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std
 }
 
 docker::DResult<std::string> SwarmEngine::create(const docker::ContainerSpec& spec) {
-    const std::string op = "create service " + spec.name;
-    if (spec.network_mode == "none")
-        return not_on_swarm(op, "network.mode none cannot be expressed by a swarm service on this "
-                                "engine (the manager has no none network to attach a task to); "
-                                "only open runs on swarm yet");
-    if (!spec.network_mode.empty() && spec.network_mode != "bridge")
-        return not_on_swarm(op, "network " + spec.network_mode +
-                                    ": only network.mode open is on swarm yet");
     if (auto dropped = docker::swarm_unsupported(spec); !dropped.empty()) {
         std::lock_guard lock(warned_mu_);
         if (warned_.insert(spec.name).second)
             for (const auto& d : dropped)
                 spdlog::warn("swarm: service {}: not applied: {}: {}", spec.name, d.field, d.reason);
     }
-    return docker::create_service(client_, docker::to_service_spec(spec, 0));
+    if (spec.network_mode != "none")  // open: no attachment; isolated: the project's overlay
+        return docker::create_service(client_, docker::to_service_spec(spec, 0));
+    // none: the manager has no none network to attach a task to ("network none not found"),
+    // and a task without attachments is on its node's bridge. An internal overlay of the
+    // service's own instead: nothing else on it, no route off it, no host address in it.
+    docker::ContainerSpec own = spec;
+    own.network_mode = none_network(spec.name);
+    own.dns = {kNoUpstreamResolver};
+    auto net = ensure_overlay(own.network_mode, spec.labels);
+    if (!net) return net.error();
+    return docker::create_service(client_, docker::to_service_spec(own, 0));
+}
+
+docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_overlay(
+    const std::string& name, const std::map<std::string, std::string>& labels) {
+    auto existing = docker::inspect_network(client_, name);
+    if (!existing && existing.error().not_found()) {
+        docker::NetworkSpec spec{.name = name, .driver = "overlay", .internal = true,
+                                 .labels = labels, .options = {}};
+        auto created = docker::create_network(client_, spec);
+        if (!created && !created.error().conflict()) return created.error();
+        existing = docker::inspect_network(client_, name);
+    }
+    if (existing && (existing->driver != "overlay" || !existing->internal))
+        return docker::DockerError{"create network " + name, 409,
+                                   "a network of that name exists and is not an internal overlay "
+                                   "(driver " + existing->driver + ")"};
+    return existing;
 }
 
 docker::DStatus SwarmEngine::start(const std::string& id) {
@@ -186,9 +215,18 @@ docker::DStatus SwarmEngine::remove(const std::string& id, bool force) {
         if (!stopped && !stopped.error().not_found())
             spdlog::warn("swarm: removing service {}: {}", id, stopped.error().describe());
     }
-    auto r = docker::remove_service(client_, id);
-    if (!r && r.error().not_found()) return Unit{};
-    return r;
+    return remove_service(id);
+}
+
+docker::DStatus SwarmEngine::remove_service(const std::string& id) {
+    auto svc = docker::inspect_service(client_, id);
+    if (!svc) return svc.error().not_found() ? docker::DStatus(Unit{}) : docker::DStatus(svc.error());
+    auto r = docker::remove_service(client_, svc->id);
+    if (!r && !r.error().not_found()) return r;
+    // A none project's own overlay goes with its service (a missing one is fine).
+    if (auto net = remove_network(none_network(svc->name)); !net)
+        spdlog::warn("swarm: service {}: its network: {}", svc->name, net.error().describe());
+    return Unit{};
 }
 
 docker::DStatus SwarmEngine::stop_and_remove(const std::string& id, int timeout_s,
@@ -198,9 +236,7 @@ docker::DStatus SwarmEngine::stop_and_remove(const std::string& id, int timeout_
         std::min(now + budget, now + std::chrono::seconds(std::max(timeout_s, 0)) + options_.stop_margin);
     auto r = stop_until(id, deadline);
     if (!r && !r.error().not_found()) return r;
-    auto removed = docker::remove_service(client_, id);
-    if (!removed && removed.error().not_found()) return Unit{};
-    return removed;
+    return remove_service(id);
 }
 
 docker::DStatus SwarmEngine::pause(const std::string& id) {
@@ -267,15 +303,24 @@ docker::DResult<docker::ContainerStats> SwarmEngine::stats(const std::string& id
 
 docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_network(
     const NetworkPlan& plan, const std::map<std::string, std::string>& labels) {
-    (void)labels;
-    return not_on_swarm("create network " + plan.network_name,
-                        "network.mode " + to_string(plan.mode) +
-                            " is not on swarm yet (only open)");
+    const std::string op = "create network " + plan.network_name;
+    if (plan.mode != NetworkMode::isolated)
+        return not_on_swarm(op, "network.mode " + to_string(plan.mode) +
+                                    " is not on swarm yet (open, isolated and none are)");
+    if (!plan.forwards.empty())
+        return not_on_swarm(op, "the project gateway is not reachable from swarm tasks yet "
+                                "(isolated with network.relays: true)");
+    return ensure_overlay(plan.network_name, labels);
 }
 
 docker::DStatus SwarmEngine::remove_network(const std::string& name) {
-    (void)name;  // ensure_network never creates one
-    return Unit{};
+    const auto deadline = Clock::now() + options_.network_release;
+    for (;;) {
+        auto r = docker::remove_network(client_, name);
+        if (r || r.error().not_found()) return Unit{};
+        if (!held_by_task(r.error()) || Clock::now() >= deadline) return r;
+        std::this_thread::sleep_for(options_.poll);
+    }
 }
 
 docker::DResult<std::vector<docker::TaskInfo>> SwarmEngine::tasks(
@@ -292,8 +337,13 @@ Result<std::vector<std::string>> SwarmNetworkEnforcer::enforce(const std::string
                                                                const NetworkPlan& plan,
                                                                const docker::NetworkInfo& network) {
     (void)project;
-    (void)network;
-    return make_error("network.mode " + to_string(plan.mode) + " is not on swarm yet");
+    // An internal overlay needs no host-side filter: the node's host has no address in it, and
+    // it has no route off it. Forwarders would (not on swarm yet).
+    if (plan.mode == NetworkMode::isolated && plan.forwards.empty() && network.internal &&
+        network.driver == "overlay")
+        return std::vector<std::string>{};
+    return make_error("network.mode " + to_string(plan.mode) +
+                      (plan.forwards.empty() ? "" : " with forwarders") + " is not on swarm yet");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ namespace tenex::sandbox {
 class Orchestrator;
 
 // What a policy loses on swarm, as `policy check --engine swarm` prints it: errors for what
-// cannot run there (network.mode isolated or egress), warnings for what is not applied
+// cannot run there (network.mode egress, the gateway), warnings for what is not applied
 // (hardening the service API cannot express, lifecycle.pause_after). `file` names the source.
 std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std::string& file);
 
@@ -37,6 +37,8 @@ struct SwarmEngineOptions {
     std::chrono::milliseconds poll{250};             // while waiting for a task's state
     std::chrono::milliseconds start_timeout{60'000};  // a start waits this long for `running`
     std::chrono::milliseconds stop_margin{15'000};    // a stop waits the stop timeout plus this
+    // A network a removed service's task still holds is tried again this long.
+    std::chrono::milliseconds network_release{20'000};
 };
 
 class SwarmEngine final : public Engine {
@@ -65,6 +67,12 @@ class SwarmEngine final : public Engine {
 
   private:
     docker::DStatus stop_until(const std::string& id, Clock::time_point deadline);
+    // Deletes the service (its task already ended) and a none project's own network.
+    docker::DStatus remove_service(const std::string& id);
+    // An internal overlay network of that name, made when missing; an existing network of
+    // another kind is an error.
+    docker::DResult<docker::NetworkInfo> ensure_overlay(
+        const std::string& name, const std::map<std::string, std::string>& labels);
     // The node's hostname ("" when the manager does not know the node): the nodes are read
     // again when an id is new (an id still unknown then is remembered as nameless).
     std::string node_name(const std::string& node_id);
@@ -77,9 +85,9 @@ class SwarmEngine final : public Engine {
     std::map<std::string, std::string> node_names_;  // node id -> hostname
 };
 
-// The network enforcer of a swarm orchestrator: none of the host-side filters and forwarders
-// of isolated and egress (those modes are not on swarm yet; the engine refuses their
-// networks), and nothing on this host to clean up.
+// The network enforcer of a swarm orchestrator: an isolated project's internal overlay needs
+// no host-side filter; forwarders (egress, the gateway) are not on swarm yet. Nothing on this
+// host to clean up.
 class SwarmNetworkEnforcer final : public NetworkEnforcer {
   public:
     Result<std::vector<std::string>> enforce(const std::string& project, const NetworkPlan& plan,

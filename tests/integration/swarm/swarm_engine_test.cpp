@@ -18,6 +18,10 @@
 #include <unistd.h>
 
 #include "../orchestrator/test_policy.hpp"
+#include "docker/containers.hpp"
+#include "docker/exec.hpp"
+#include "docker/networks.hpp"
+#include "docker/nodes.hpp"
 #include "docker/services.hpp"
 #include "environment.hpp"
 #include "sandbox/orchestrator.hpp"
@@ -150,6 +154,30 @@ class SwarmEngineTest : public ::testing::Test {
         for (const auto& t : *r)
             if (t.running()) ++out[t.labels.count(kLabelProject) ? t.labels.at(kLabelProject) : "?"];
         return out;
+    }
+
+    // The newest task of a service and its node's engine (nullptr when unknown).
+    std::pair<std::optional<docker::TaskInfo>, docker::Client*> task_on_node(const std::string& service) {
+        auto tasks = tasks_of(service);
+        const auto* t = docker::newest_task(tasks);
+        if (!t) return {std::nullopt, nullptr};
+        auto node = nodes_.find(t->node_id);
+        return {*t, node == nodes_.end() ? nullptr : node->second.get()};
+    }
+
+    // Runs `cmd` in the task's container on its node (exec); its standard output.
+    std::string exec_in_task(const std::string& service, std::vector<std::string> cmd) {
+        auto [t, node] = task_on_node(service);
+        if (!t || !node) return "no task or no node engine for " + service;
+        auto exec = docker::create_exec(*node, t->container_id,
+                                        {.cmd = std::move(cmd), .user = {}, .tty = false, .attach_stdin = false});
+        if (!exec) return exec.error().describe();
+        std::string out;
+        auto run = docker::start_exec(*node, *exec, false, [&](docker::LogStream stream, std::string_view data) {
+            if (stream == docker::LogStream::Stdout) out += data;
+            return true;
+        });
+        return run ? out : run.error().describe();
     }
 
     std::unique_ptr<docker::Client> manager_;
@@ -405,12 +433,124 @@ TEST_F(SwarmEngineTest, PlacementAndReservationsDecideTheNodeAndAnUnplaceableSta
     label_node(*manager_, node, label, "");
 }
 
+// none and isolated on swarm (policies/SWARM.md): each project's task is alone on an internal
+// overlay of its own, on whatever node it runs. From inside, it reaches its own listener and
+// nothing else: not another isolated project (on another node), not an open project's task,
+// not a node's host services (the engines' gossip port 7946, the manager's 2377), not the
+// cluster's registry. An open project's task on the node bridge is the control: it reaches
+// the host services, so the targets are live.
+TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) {
+    auto nodes = docker::list_nodes(*manager_);
+    ASSERT_TRUE(nodes) << nodes.error().describe();
+    ASSERT_GE(nodes->size(), 3u) << "the test needs the 3-node cluster";
+    std::map<std::string, std::string> address;  // hostname -> node address
+    for (const auto& n : *nodes) address[n.hostname] = n.address;
+    std::vector<std::pair<std::string, std::string>> host_services;  // ip, port
+    for (const auto& [host, ip] : address) host_services.emplace_back(ip, "7946");
+    host_services.emplace_back(address.begin()->second, "2377");
+    // The registry the nodes pull from (TENEX_SWARM_IMAGE = HOST:PORT/name:tag).
+    const std::string image = policy_.image;
+    if (auto slash = image.find('/'); slash != std::string::npos) {
+        const std::string hostport = image.substr(0, slash);
+        if (auto colon = hostport.find(':'); colon != std::string::npos && hostport[0] >= '0' && hostport[0] <= '9')
+            host_services.emplace_back(hostport.substr(0, colon), hostport.substr(colon + 1));
+    }
+
+    struct Case {
+        std::string d;
+        NetworkMode mode;
+        std::string node;
+        ProjectRef ref{};
+        std::string network{};  // the one network its task is attached to
+        std::string ip{};       // its address there
+    };
+    std::vector<Case> cases = {{"iso-a", NetworkMode::isolated, "tnx-swarm-2"},
+                               {"iso-b", NetworkMode::isolated, "tnx-swarm-3"},
+                               {"none", NetworkMode::none, "tnx-swarm-2"},
+                               {"open", NetworkMode::open, "tnx-swarm-3"}};
+    Orchestrator& o = make(*engine_);
+    for (auto& c : cases) {
+        Policy p = probe_policy({"listen", "8080"});
+        p.network.mode = c.mode;
+        p.placement.constraints = {"node.hostname==" + c.node};
+        set_policy(p);
+        c.ref = project(c.d);
+        auto st = o.ensure_running(c.ref).get();
+        ASSERT_TRUE(st) << st.error().message;
+        ASSERT_EQ(st->state, ProjectState::running) << c.d << ": " << st->last_error;
+        EXPECT_EQ(st->node, c.node);
+        const std::string name = container_name(c.ref);
+        c.network = c.mode == NetworkMode::isolated ? network_name(c.ref)
+                    : c.mode == NetworkMode::none   ? name + "-none"
+                                                    : "bridge";
+        auto [t, node] = task_on_node(name);
+        ASSERT_TRUE(t && node) << c.d;
+        auto info = docker::inspect_container(*node, t->container_id);
+        ASSERT_TRUE(info) << info.error().describe();
+        // Attached to exactly its one network: no docker_gwbridge, no node bridge.
+        ASSERT_EQ(info->network_ips.size(), 1u) << c.d;
+        ASSERT_TRUE(info->network_ips.count(c.network)) << c.d << ": " << info->network_ips.begin()->first;
+        c.ip = info->network_ips.at(c.network);
+        if (c.mode == NetworkMode::open) continue;
+        auto net = docker::inspect_network(*manager_, c.network);
+        ASSERT_TRUE(net) << net.error().describe();
+        EXPECT_EQ(net->driver, "overlay");
+        EXPECT_TRUE(net->internal);
+        EXPECT_EQ(net->labels.at(kLabelProject), c.ref.address());
+        // No upstream resolver the node's own namespace would query (CVE-2024-29018).
+        EXPECT_EQ(info->spec.dns, std::vector<std::string>{kNoUpstreamResolver});
+    }
+
+    auto connect = [&](const Case& from, const std::string& ip, const std::string& port) {
+        return exec_in_task(container_name(from.ref), {"/tenex-probe", "connect", ip, port, "1500"});
+    };
+    for (const auto& from : cases) {
+        // Its own listener (the probe answers once it listens).
+        std::string out;
+        EXPECT_TRUE(eventually([&] {
+            out = connect(from, from.ip, "8080");
+            return out.find("connect=ok") != std::string::npos;
+        }, 20s)) << from.d << ": " << out;
+        if (from.mode == NetworkMode::open) {
+            for (const auto& [ip, port] : host_services) {
+                out = connect(from, ip, port);
+                EXPECT_NE(out.find("connect=ok"), std::string::npos)
+                    << "control: the open task reaches " << ip << ":" << port << ": " << out;
+            }
+            continue;
+        }
+        for (const auto& to : cases) {
+            if (&to == &from) continue;
+            out = connect(from, to.ip, "8080");
+            EXPECT_NE(out.find("connect=failed"), std::string::npos) << from.d << " -> " << to.d << ": " << out;
+        }
+        for (const auto& [ip, port] : host_services) {
+            out = connect(from, ip, port);
+            EXPECT_NE(out.find("connect=failed"), std::string::npos) << from.d << " -> " << ip << ":" << port << ": " << out;
+        }
+    }
+    // The control cannot reach into an internal overlay either.
+    std::string out = connect(cases[3], cases[1].ip, "8080");
+    EXPECT_NE(out.find("connect=failed"), std::string::npos) << out;
+
+    // Forgotten, each project's network goes with it.
+    for (const auto& c : cases) ASSERT_TRUE(o.forget(c.ref).get());
+    for (const auto& c : cases) {
+        if (c.mode == NetworkMode::open) continue;
+        EXPECT_TRUE(eventually([&] {
+            auto n = docker::inspect_network(*manager_, c.network);
+            return !n && n.error().not_found();
+        }, 30s)) << c.network << " is left";
+    }
+}
+
 TEST_F(SwarmEngineTest, WhatSwarmCannotDoIsRefusedClearly) {
     Policy p = probe_policy();
-    p.network.mode = NetworkMode::isolated;
+    p.network.mode = NetworkMode::egress;
+    p.network.allow = {HostPort{.host = "relay.example", .port = 443}};
     set_policy(p);
     Orchestrator& o = make(*engine_);
-    auto st = o.ensure_running(project("isolated")).get();
+    auto st = o.ensure_running(project("egress")).get();
     ASSERT_FALSE(st && st->state == ProjectState::running);
     const std::string why = st ? st->last_error : st.error().message;
     EXPECT_NE(why.find("not on swarm yet"), std::string::npos) << why;

@@ -47,8 +47,16 @@ TEST(ServiceSpec, CarriesEveryFieldTheServiceApiCanExpress) {
     const auto& t = j["TaskTemplate"];
     // The daemon owns restarts: swarm must never start a task by itself.
     EXPECT_EQ(t["RestartPolicy"]["Condition"], "none");
-    // No network attachment: a manager has no "none" network (SwarmEngine refuses none).
+    // No network attachment: a manager has no "none" network (SwarmEngine gives such a
+    // service an overlay of its own and names it instead), and open is the node's bridge.
     EXPECT_FALSE(t.contains("Networks"));
+    auto open = hardened_spec();
+    open.network_mode = "bridge";
+    EXPECT_FALSE(to_service_spec(open, 0)["TaskTemplate"].contains("Networks"));
+    auto isolated = hardened_spec();
+    isolated.network_mode = "tenex-net-p-abc";  // the project's internal overlay
+    EXPECT_EQ(to_service_spec(isolated, 0)["TaskTemplate"]["Networks"],
+              nlohmann::json::parse(R"([{"Target": "tenex-net-p-abc"}])"));
     const auto& c = t["ContainerSpec"];
     EXPECT_EQ(c["Image"], "tenex-probe:latest");
     EXPECT_EQ(c["Labels"]["tenex.managed-by"], "tenex-sandbox");  // adoption reads these too
