@@ -33,6 +33,9 @@ struct TaskInfo {
     std::string container_id{};   // Status.ContainerStatus.ContainerID (on its node)
     int exit_code = 0;            // Status.ContainerStatus.ExitCode
     std::map<std::string, std::string> labels{};  // Spec.ContainerSpec.Labels
+    // Not the manager's: set by the swarm engine for a task the manager still shows live on a
+    // node that is down or gone (its state is then "orphaned", its exit code 137).
+    bool lost = false;
 
     bool terminal() const;  // complete, failed, shutdown, rejected, orphaned, remove
     bool running() const { return state == "running"; }

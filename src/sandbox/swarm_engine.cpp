@@ -123,7 +123,7 @@ docker::DStatus SwarmEngine::start(const std::string& id) {
     for (int attempt = 0;; ++attempt) {
         auto svc = docker::inspect_service(client_, id);
         if (!svc) return svc.error();
-        auto tasks = docker::list_tasks(client_, {.services = {svc->id}, .labels = {}});
+        auto tasks = list_tasks({.services = {svc->id}, .labels = {}});
         if (!tasks) return tasks.error();
         if (svc->replicas >= 1) {
             const auto* t = docker::newest_task(*tasks);
@@ -149,7 +149,7 @@ docker::DStatus SwarmEngine::start(const std::string& id) {
             return updated.error();
     }
     for (;;) {
-        auto tasks = docker::list_tasks(client_, {.services = {id}, .labels = {}});
+        auto tasks = list_tasks({.services = {id}, .labels = {}});
         if (!tasks) return tasks.error();
         const docker::TaskInfo* fresh = nullptr;
         std::vector<docker::TaskInfo> news;
@@ -193,7 +193,7 @@ docker::DStatus SwarmEngine::stop_until(const std::string& id, Clock::time_point
             return updated.error();
     }
     for (;;) {
-        auto tasks = docker::list_tasks(client_, {.services = {id}, .labels = {}});
+        auto tasks = list_tasks({.services = {id}, .labels = {}});
         if (!tasks) return tasks.error();
         if (!any_live(*tasks)) return Unit{};
         if (Clock::now() >= deadline)
@@ -209,7 +209,7 @@ docker::DStatus SwarmEngine::stop(const std::string& id, int timeout_s) {
 
 docker::DStatus SwarmEngine::remove(const std::string& id, bool force) {
     (void)force;  // a live task is always stopped first: never two tasks of one project
-    auto tasks = docker::list_tasks(client_, {.services = {id}, .labels = {}});
+    auto tasks = list_tasks({.services = {id}, .labels = {}});
     if (tasks && any_live(*tasks)) {
         auto stopped = stop(id, 10);
         if (!stopped && !stopped.error().not_found())
@@ -221,12 +221,47 @@ docker::DStatus SwarmEngine::remove(const std::string& id, bool force) {
 docker::DStatus SwarmEngine::remove_service(const std::string& id) {
     auto svc = docker::inspect_service(client_, id);
     if (!svc) return svc.error().not_found() ? docker::DStatus(Unit{}) : docker::DStatus(svc.error());
+    auto tasks = list_tasks({.services = {svc->id}, .labels = {}});
+    const bool lost = tasks && std::any_of(tasks->begin(), tasks->end(), [](const auto& t) { return t.lost; });
     auto r = docker::remove_service(client_, svc->id);
     if (!r && !r.error().not_found()) return r;
-    // A none project's own overlay goes with its service (a missing one is fine).
-    if (auto net = remove_network(none_network(svc->name)); !net)
+    // A none project's own overlay goes with its service (a missing one is fine). A lost task
+    // holds it until its node comes back: then one try, and a new service of the project
+    // takes the network over.
+    if (auto net = release_network(none_network(svc->name), lost ? std::chrono::milliseconds::zero() : options_.network_release); !net)
         spdlog::warn("swarm: service {}: its network: {}", svc->name, net.error().describe());
     return Unit{};
+}
+
+docker::DResult<std::vector<docker::TaskInfo>> SwarmEngine::list_tasks(const docker::TaskFilter& filter) {
+    auto tasks = docker::list_tasks(client_, filter);
+    if (!tasks) return tasks;
+    const bool any_placed_live = std::any_of(tasks->begin(), tasks->end(), [](const auto& t) {
+        return !t.terminal() && !t.node_id.empty();
+    });
+    if (!any_placed_live) return tasks;
+    auto nodes = docker::list_nodes(client_);
+    if (!nodes) return tasks;  // the nodes' states unknown: no task is declared lost
+    std::map<std::string, const docker::NodeInfo*> by_id;
+    for (const auto& n : *nodes) by_id[n.id] = &n;
+    {
+        std::lock_guard lock(nodes_mu_);
+        for (const auto& n : *nodes) node_names_[n.id] = n.hostname;
+    }
+    for (auto& t : *tasks) {
+        if (t.terminal() || t.node_id.empty()) continue;
+        auto it = by_id.find(t.node_id);
+        if (it != by_id.end() && it->second->state != "down") continue;
+        // The manager marks the node down after its heartbeats stop (about 12 s here) and sets
+        // the task's desired state to shutdown, but shows it running until the node reports
+        // again: with restart condition none nothing replaces it. For the daemon it has ended.
+        t.lost = true;
+        t.state = "orphaned";
+        t.exit_code = 137;
+        t.err = "node " + (it == by_id.end() ? t.node_id.substr(0, 12) + " (removed)" : it->second->hostname) +
+                " is down: the task is lost";
+    }
+    return tasks;
 }
 
 docker::DStatus SwarmEngine::stop_and_remove(const std::string& id, int timeout_s,
@@ -251,7 +286,7 @@ docker::DStatus SwarmEngine::unpause(const std::string& id) {
 docker::DResult<docker::ContainerInfo> SwarmEngine::inspect(const std::string& id_or_name) {
     auto svc = docker::inspect_service(client_, id_or_name);
     if (!svc) return svc.error();
-    auto tasks = docker::list_tasks(client_, {.services = {svc->id}, .labels = {}});
+    auto tasks = list_tasks({.services = {svc->id}, .labels = {}});
     if (!tasks) return tasks.error();
     auto info = docker::container_info_from(*svc, *tasks);
     info.node_name = node_name(info.node_id);
@@ -278,7 +313,7 @@ docker::DResult<std::vector<docker::ContainerSummary>> SwarmEngine::list(
     if (services->empty()) return out;
     docker::TaskFilter filter;
     for (const auto& s : *services) filter.services.push_back(s.id);
-    auto tasks = docker::list_tasks(client_, filter);
+    auto tasks = list_tasks(filter);
     if (!tasks) return tasks.error();
     std::map<std::string, std::vector<docker::TaskInfo>> by_service;
     for (auto& t : *tasks) by_service[t.service_id].push_back(std::move(t));
@@ -314,7 +349,11 @@ docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_network(
 }
 
 docker::DStatus SwarmEngine::remove_network(const std::string& name) {
-    const auto deadline = Clock::now() + options_.network_release;
+    return release_network(name, options_.network_release);
+}
+
+docker::DStatus SwarmEngine::release_network(const std::string& name, std::chrono::milliseconds wait) {
+    const auto deadline = Clock::now() + wait;
     for (;;) {
         auto r = docker::remove_network(client_, name);
         if (r || r.error().not_found()) return Unit{};
@@ -330,7 +369,7 @@ docker::DResult<std::vector<docker::TaskInfo>> SwarmEngine::tasks(
     if (services->empty()) return std::vector<docker::TaskInfo>{};
     docker::TaskFilter filter;
     for (const auto& s : *services) filter.services.push_back(s.id);
-    return docker::list_tasks(client_, filter);
+    return list_tasks(filter);
 }
 
 Result<std::vector<std::string>> SwarmNetworkEnforcer::enforce(const std::string& project,

@@ -69,6 +69,12 @@ class SwarmEngine final : public Engine {
     docker::DStatus stop_until(const std::string& id, Clock::time_point deadline);
     // Deletes the service (its task already ended) and a none project's own network.
     docker::DStatus remove_service(const std::string& id);
+    // Removes the network, trying again for up to `wait` while a task still holds it.
+    docker::DStatus release_network(const std::string& name, std::chrono::milliseconds wait);
+    // The manager's tasks, those on a node that is down or gone marked lost (and ended):
+    // every read of tasks here goes through it, so start, stop, inspect, list and the task
+    // watch all see a task of a dead node as ended.
+    docker::DResult<std::vector<docker::TaskInfo>> list_tasks(const docker::TaskFilter& filter);
     // An internal overlay network of that name, made when missing; an existing network of
     // another kind is an error.
     docker::DResult<docker::NetworkInfo> ensure_overlay(

@@ -2,7 +2,8 @@
 # The multi-node cluster test, end to end and independent of ctest: `cluster.sh up N` (default
 # 3), `cluster.sh check`, the daemon's swarm engine against the cluster (`engine`: the gtest
 # binary swarm_engine_test, with TENEX_SWARM_HOST set to the manager; a skipped test fails the
-# step), the daemon itself on the cluster (`daemon`: daemon.sh), `cluster.sh down`, timing
+# step), the daemon itself on the cluster (`daemon`: daemon.sh), a worker's engine killed under
+# a project (`nodefail`: the engine test's NodeFailure*), `cluster.sh down`, timing
 # each step. `down` always runs (trap), also
 # after a failure or an interrupt, and is itself checked: anything it leaves behind fails the
 # run. Exits non-zero when any step fails.
@@ -50,7 +51,8 @@ finish() {
 # SwarmEngine through the orchestrator on the cluster (tests/integration/swarm). Built here when
 # missing (a configured build directory). Its output is kept to tell skips from passes: GTest
 # counts a skipped test as not failed, this step does not.
-engine_test() {
+engine_test() {  # engine_test [GTEST_FILTER]
+    local filter=${1:-*}
     if [[ ! -x $engine_bin ]]; then
         [[ -f $build/build.ninja ]] || { echo "no $engine_bin and no build in $build"; return 1; }
         cmake --build "$build" --target swarm_engine_test || return 1
@@ -59,7 +61,7 @@ engine_test() {
     out=$(mktemp /tmp/tenex-swarm-engine.XXXXXX)
     # The probe as an operator's cluster knows it: by its name in the cluster's registry.
     TENEX_SWARM_HOST=unix:///run/tenex-swarm/1/docker.sock \
-        TENEX_SWARM_IMAGE=${TENEX_SWARM_IMAGE:-10.213.0.254:5000/tenex-probe:latest} "$engine_bin" 2>&1 | tee "$out" || rc=$?
+        TENEX_SWARM_IMAGE=${TENEX_SWARM_IMAGE:-10.213.0.254:5000/tenex-probe:latest} "$engine_bin" --gtest_filter="$filter" 2>&1 | tee "$out" || rc=$?
     if grep -q '^\[  SKIPPED \]' "$out"; then
         echo "swarm: the engine test skipped tests (above): a skip is not a pass here"
         rc=1
@@ -84,7 +86,12 @@ engine_panicked() {
     done
     return 1
 }
-cluster_steps() { step check "$cluster" check && step engine engine_test && step daemon "$here/daemon.sh"; }
+# The node-failure test kills a worker's engine, so it runs last: the cluster is not whole
+# again until down.
+cluster_steps() {
+    step check "$cluster" check && step engine engine_test '-*NodeFailure*' &&
+        step daemon "$here/daemon.sh" && step nodefail engine_test '*NodeFailure*'
+}
 step up "$cluster" up "$n"
 if ! cluster_steps; then
     engine_panicked || exit 1

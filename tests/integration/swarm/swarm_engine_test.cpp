@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <csignal>
 #include <map>
 #include <mutex>
 #include <set>
@@ -100,7 +102,9 @@ class SwarmEngineTest : public ::testing::Test {
             auto info = (*c)->call_json("GET", "/info", "info");
             if (!info) continue;
             auto id = (*info)["Swarm"].value("NodeID", std::string());
-            if (!id.empty()) nodes_[id] = std::move(c).value();
+            if (id.empty()) continue;
+            nodes_[id] = std::move(c).value();
+            node_sockets_[id] = s;
         }
     }
 
@@ -182,6 +186,7 @@ class SwarmEngineTest : public ::testing::Test {
 
     std::unique_ptr<docker::Client> manager_;
     std::map<std::string, std::unique_ptr<docker::Client>> nodes_;
+    std::map<std::string, std::string> node_sockets_;  // node id -> its engine's socket
     std::unique_ptr<SwarmEngine> engine_;
     std::string daemon_id_;
     std::mutex mu_;
@@ -561,6 +566,62 @@ TEST_F(SwarmEngineTest, WhatSwarmCannotDoIsRefusedClearly) {
     auto stats = engine_->stats("whatever");
     ASSERT_FALSE(stats);
     EXPECT_NE(stats.error().message.find("not available"), std::string::npos);
+}
+
+// A worker's engine dies (kill -9 of its dockerd) under a running project. The manager marks
+// the node down once its heartbeats stop and shows the task running there until the node
+// reports again; with restart condition none nothing replaces it. The swarm engine counts a
+// task on a down node as lost (ended, exit code 137), so the daemon's restart policy starts
+// the project on the other worker. Run last and alone (run.sh step nodefail): the cluster
+// is not whole again until `cluster.sh down`.
+TEST_F(SwarmEngineTest, NodeFailureATaskOnADeadNodeIsLostAndTheDaemonStartsTheProjectElsewhere) {
+    Policy p = probe_policy({"sleep"});
+    p.network.mode = NetworkMode::none;  // its own overlay, which the lost task still holds
+    p.placement.constraints = {"node.role==worker"};
+    p.lifecycle.backoff_initial = 200ms;
+    set_policy(p);
+    Orchestrator& o = make(*engine_);
+    const auto ref = project("node-failure");
+    auto st = o.ensure_running(ref).get();
+    ASSERT_TRUE(st) << st.error().message;
+    ASSERT_EQ(st->state, ProjectState::running) << st->last_error;
+    const std::string first_node = st->node;
+    auto [t, node] = task_on_node(container_name(ref));
+    ASSERT_TRUE(t && node);
+    std::string sock = node_sockets_.at(t->node_id);
+    if (sock.starts_with("unix://")) sock = sock.substr(7);
+    const auto pidfile = fs::path(sock).parent_path() / "docker.pid";
+    std::ifstream in(pidfile);
+    pid_t pid = 0;
+    in >> pid;
+    ASSERT_GT(pid, 1) << "no engine pid in " << pidfile;
+    ASSERT_EQ(::kill(pid, SIGKILL), 0) << "kill " << pid;
+    const auto killed = std::chrono::steady_clock::now();
+
+    const bool moved = eventually([&] {
+        auto s = o.status(ref);
+        return s && s->state == ProjectState::running && !s->node.empty() && s->node != first_node;
+    }, 120s);
+    auto s = o.status(ref);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(moved) << "state " << to_string(s->state) << " on " << s->node << ": " << s->last_error;
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed);
+    std::cout << "the project ran again on " << s->node << " " << took.count() << " ms after " << first_node
+              << "'s engine was killed\n";
+    RecordProperty("moved_after_ms", std::to_string(took.count()));
+    EXPECT_EQ(s->last_exit_code, 137);
+    EXPECT_GE(s->restart_count, 1);
+    // One live task of the project as the daemon counts them: the new one; the lost one is
+    // ended (the manager itself still shows it running on the dead node).
+    auto running = running_by_project();
+    EXPECT_EQ(running[ref.address()], 1);
+    int lost = 0;
+    auto all = engine_->tasks({std::string(kLabelDaemon) + "=" + daemon_id_});
+    ASSERT_TRUE(all);
+    for (const auto& task : *all) lost += task.lost;
+    EXPECT_EQ(lost, 0) << "the old service was removed with its lost task";
+    // forget works while the node is down.
+    ASSERT_TRUE(o.forget(ref).get());
 }
 
 }  // namespace
