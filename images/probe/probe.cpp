@@ -40,6 +40,7 @@ void usage() {
         "  spawn [MAX]                fork sleeping children until refused (or MAX)\n"
         "  connect IP PORT [MS]       TCP connect, report ok or the error\n"
         "  resolve NAME               look NAME up (getaddrinfo: /etc/hosts, then DNS)\n"
+        "  file PATH                  print the file's content (at most 4 KiB) on one line\n"
         "  listen PORT                accept TCP connections, greet each with 'tenex-probe'\n"
         "  echo TEXT                  TEXT on stdout, 'err:'TEXT on stderr, then exit 0\n"
         "  lines                      'got LINE' for each stdin line; 'exit N' exits N\n"
@@ -188,6 +189,21 @@ int mode_resolve(const char* name) {
     return 0;
 }
 
+int mode_file(const char* path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        std::printf("file=%s error=%s\n", path, std::strerror(errno));
+        return 1;
+    }
+    std::string content(4096, '\0');
+    in.read(content.data(), static_cast<std::streamsize>(content.size()));
+    content.resize(static_cast<std::size_t>(in.gcount()));
+    for (auto& c : content)
+        if (c == '\n' || c == '\r') c = ' ';
+    std::printf("file=%s content=%s\n", path, content.c_str());
+    return 0;
+}
+
 int mode_listen(int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -324,6 +340,7 @@ int main(int argc, char** argv) {
         return mode_connect(argv[2], static_cast<int>(arg_long(argc, argv, 3, 0)),
                             static_cast<int>(arg_long(argc, argv, 4, 3000)));
     if (mode == "resolve" && argc > 2) return mode_resolve(argv[2]);
+    if (mode == "file" && argc > 2) return mode_file(argv[2]);
     if (mode == "listen") return mode_listen(static_cast<int>(arg_long(argc, argv, 2, 8080)));
     if (mode == "echo") {
         std::string text = argc > 2 ? argv[2] : "";

@@ -35,6 +35,9 @@ struct ContainerSpec {
     std::vector<std::string> entrypoint{};  // empty: the image's
     std::vector<std::string> cmd{};         // empty: the image's
     std::vector<std::string> env{};         // "KEY=value"
+    // The keys of `env` whose values are the policy's secrets: one engine passes them as
+    // variables like the rest; the swarm engine takes them out and makes them swarm secrets.
+    std::vector<std::string> secret_env{};
     std::map<std::string, std::string> labels{};
     std::string user{};         // "uid:gid" or name; empty: the image's
     std::string working_dir{};  // empty: the image's

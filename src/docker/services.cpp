@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 
+#include <openssl/evp.h>
+
 #include "docker/json_util.hpp"
 #include "docker/url.hpp"
 
@@ -382,6 +384,45 @@ DResult<std::vector<TaskInfo>> list_tasks(const Client& client, const TaskFilter
     auto list = parse_task_list(r->body);
     if (!list) return DockerError{"list tasks", r->status, list.error().message};
     return std::move(list).value();
+}
+
+DResult<std::string> create_secret(const Client& client, const std::string& name, std::string_view data,
+                                   const std::map<std::string, std::string>& labels) {
+    const std::string op = "create secret " + name;
+    std::string encoded(4 * ((data.size() + 2) / 3), '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                                  reinterpret_cast<const unsigned char*>(data.data()),
+                                  static_cast<int>(data.size()));
+    encoded.resize(static_cast<std::size_t>(n));
+    nlohmann::json body = {{"Name", name}, {"Labels", labels}, {"Data", std::move(encoded)}};
+    auto r = client.call_json("POST", "/secrets/create", op, body);
+    if (!r) return std::move(r).error();
+    std::string id = json::str(*r, "ID");
+    if (id.empty()) return DockerError{op, 201, "engine sent no ID"};
+    return id;
+}
+
+DResult<std::vector<SecretInfo>> list_secrets(const Client& client, const std::vector<std::string>& labels,
+                                              const std::vector<std::string>& names) {
+    nlohmann::json filters = nlohmann::json::object();
+    if (!labels.empty()) filters["label"] = labels;
+    if (!names.empty()) filters["name"] = names;
+    auto r = client.call_json("GET", "/secrets" + filters_query(filters), "list secrets");
+    if (!r) return std::move(r).error();
+    std::vector<SecretInfo> out;
+    if (!r->is_array()) return DockerError{"list secrets", 200, "not a JSON array"};
+    for (const auto& e : *r) {
+        const auto& spec = json::object(e, "Spec");
+        SecretInfo s{.id = json::str(e, "ID"), .name = json::str(spec, "Name"), .labels = json::str_map(spec, "Labels")};
+        // The name filter matches prefixes too.
+        if (!names.empty() && std::find(names.begin(), names.end(), s.name) == names.end()) continue;
+        if (!s.id.empty()) out.push_back(std::move(s));
+    }
+    return out;
+}
+
+DStatus remove_secret(const Client& client, const std::string& id_or_name) {
+    return done(client.call("DELETE", "/secrets/" + url_encode(id_or_name), "remove secret " + id_or_name));
 }
 
 }  // namespace tenex::docker

@@ -71,6 +71,22 @@ std::vector<Unsupported> swarm_unsupported(const ContainerSpec& spec);
 // project an internal overlay of its own).
 nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas);
 
+// Swarm secrets (POST /secrets/create): the manager keeps them encrypted in its store and puts
+// them only on the nodes whose tasks use them, as files (/run/secrets/NAME on a tmpfs).
+struct SecretInfo {
+    std::string id{};
+    std::string name{};
+    std::map<std::string, std::string> labels{};
+};
+// Creates a secret holding `data` (sent base64-encoded); returns its id. A taken name is a
+// conflict() error (secrets cannot change: a new value needs a new name).
+DResult<std::string> create_secret(const Client& client, const std::string& name, std::string_view data,
+                                   const std::map<std::string, std::string>& labels);
+// The secrets carrying all these labels (and, when `names` is given, one of those names).
+DResult<std::vector<SecretInfo>> list_secrets(const Client& client, const std::vector<std::string>& labels,
+                                              const std::vector<std::string>& names = {});
+DStatus remove_secret(const Client& client, const std::string& id_or_name);
+
 // A service and its tasks as the orchestrator sees a container: id and name are the
 // service's, the state is that of the newest task (running; created while none runs yet or
 // the service has no replica; exited with the task container's exit code once it ended).

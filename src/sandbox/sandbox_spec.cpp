@@ -18,19 +18,6 @@
 namespace tenex::sandbox {
 namespace {
 
-std::string sha256_hex(const std::string& data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(kHex[md[i] >> 4]);
-        out.push_back(kHex[md[i] & 15]);
-    }
-    return out;
-}
-
 std::string slug(const std::string& d) {
     std::string out;
     for (char c : d) {
@@ -162,6 +149,19 @@ Status plan_llm_endpoints(const Policy& p, const NetworkPlan& net, SandboxSpec& 
 }
 
 }  // namespace
+
+std::string sha256_hex(const std::string& data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < len; ++i) {
+        out.push_back(kHex[md[i] >> 4]);
+        out.push_back(kHex[md[i] & 15]);
+    }
+    return out;
+}
 
 SpecContext project_spec_context(const ProjectRef& project, std::filesystem::path project_dir,
                                  std::string daemon_id, SecretMode secrets,
@@ -403,7 +403,10 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     out.digest = sha256_hex(canonical(for_digest, net, p).dump());
     c.labels[kLabelPolicyDigest] = out.digest;
 
-    for (const auto& [k, v] : secret_env) env[k] = v;
+    for (const auto& [k, v] : secret_env) {
+        env[k] = v;
+        c.secret_env.push_back(k);
+    }
     if (gateway_env) env["TENEX_RELAYS"] = *gateway_env;
     for (const auto& [k, v] : env) c.env.push_back(k + "=" + v);
     return out;

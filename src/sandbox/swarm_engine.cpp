@@ -19,6 +19,26 @@ docker::DockerError not_on_swarm(const std::string& operation, const std::string
     return docker::DockerError{operation, kNotOnSwarm, what};
 }
 
+constexpr const char* kLabelSecretOf = "tenex.secret-of";  // on a swarm secret: its service
+
+// A secret's name (at most 64 characters, [A-Za-z0-9_.-]): the service and the value by hash,
+// the variable's name readable; a changed value is a new secret (they cannot change).
+std::string secret_name(const std::string& service, const std::string& key, const std::string& value) {
+    return "tnx-" + sha256_hex(service).substr(0, 12) + "-" + key.substr(0, 24) + "-" +
+           sha256_hex(service + '\0' + key + '\0' + value).substr(0, 16);
+}
+
+// "uid:gid" when both are numbers, else root's (with a file mode all may read).
+std::pair<std::string, std::string> numeric_owner(const std::string& user) {
+    auto colon = user.find(':');
+    std::string uid = user.substr(0, colon), gid = colon == std::string::npos ? uid : user.substr(colon + 1);
+    auto digits = [](const std::string& v) {
+        return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (!digits(uid) || !digits(gid)) return {"0", "0"};
+    return {uid, gid};
+}
+
 // The internal overlay a `none` project's service is attached to, nothing else on it.
 std::string none_network(const std::string& service_name) { return service_name + "-none"; }
 
@@ -62,6 +82,11 @@ std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std
         add("network.relays", "the project gateway is not reachable from swarm tasks yet: isolated "
                               "with relays: true does not start while the daemon serves a gateway "
                               "(and reaches no relay without one)", Severity::error);
+    for (const auto& [name, file] : policy.secrets)
+        add("secrets." + name, "a swarm secret on swarm: the file /run/secrets/" + name +
+                                   " in the container, not the variable " + name +
+                                   " (the tenex-runtime image exports it as the variable)",
+            Severity::warning);
     if (policy.lifecycle.pause_after.count() > 0)
         add("lifecycle.pause_after", "ignored on swarm (services cannot be paused): the project "
                                      "runs until its idle timeout", Severity::warning);
@@ -86,17 +111,54 @@ docker::DResult<std::string> SwarmEngine::create(const docker::ContainerSpec& sp
             for (const auto& d : dropped)
                 spdlog::warn("swarm: service {}: not applied: {}: {}", spec.name, d.field, d.reason);
     }
-    if (spec.network_mode != "none")  // open: no attachment; isolated: the project's overlay
-        return docker::create_service(client_, docker::to_service_spec(spec, 0));
-    // none: the manager has no none network to attach a task to ("network none not found"),
-    // and a task without attachments is on its node's bridge. An internal overlay of the
-    // service's own instead: nothing else on it, no route off it, no host address in it.
     docker::ContainerSpec own = spec;
-    own.network_mode = none_network(spec.name);
-    own.dns = {kNoUpstreamResolver};
-    auto net = ensure_overlay(own.network_mode, spec.labels);
-    if (!net) return net.error();
-    return docker::create_service(client_, docker::to_service_spec(own, 0));
+    // Secrets never as variables of a service (its spec is readable to anyone with the
+    // manager's API, and kept in the swarm's log): swarm secrets, files /run/secrets/KEY.
+    auto secrets = make_secrets(own);
+    if (!secrets) return secrets.error();
+    if (spec.network_mode == "none") {
+        // The manager has no none network to attach a task to ("network none not found"),
+        // and a task without attachments is on its node's bridge. An internal overlay of the
+        // service's own instead: nothing else on it, no route off it, no host address in it.
+        own.network_mode = none_network(spec.name);
+        own.dns = {kNoUpstreamResolver};
+        auto net = ensure_overlay(own.network_mode, spec.labels);
+        if (!net) return net.error();
+    }
+    auto body = docker::to_service_spec(own, 0);
+    if (!secrets->empty()) body["TaskTemplate"]["ContainerSpec"]["Secrets"] = std::move(*secrets);
+    return docker::create_service(client_, body);
+}
+
+docker::DResult<nlohmann::json> SwarmEngine::make_secrets(docker::ContainerSpec& spec) {
+    nlohmann::json refs = nlohmann::json::array();
+    const auto [uid, gid] = numeric_owner(spec.user);
+    for (const auto& key : spec.secret_env) {
+        auto it = std::find_if(spec.env.begin(), spec.env.end(),
+                               [&](const std::string& e) { return e.starts_with(key + "="); });
+        if (it == spec.env.end()) continue;
+        const std::string value = it->substr(key.size() + 1);
+        spec.env.erase(it);
+        const std::string name = secret_name(spec.name, key, value);
+        auto labels = spec.labels;
+        labels[kLabelSecretOf] = spec.name;
+        labels.erase(kLabelPolicyDigest);
+        std::string id;
+        if (auto created = docker::create_secret(client_, name, value, labels)) {
+            id = *created;
+        } else if (created.error().conflict()) {  // made by an earlier create: same value
+            auto found = docker::list_secrets(client_, {}, {name});
+            if (!found) return found.error();
+            if (found->empty()) return created.error();
+            id = found->front().id;
+        } else {
+            return created.error();
+        }
+        refs.push_back({{"File", {{"Name", key}, {"UID", uid}, {"GID", gid}, {"Mode", uid == "0" ? 0444 : 0400}}},
+                        {"SecretID", id},
+                        {"SecretName", name}});
+    }
+    return refs;
 }
 
 docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_overlay(
@@ -230,6 +292,11 @@ docker::DStatus SwarmEngine::remove_service(const std::string& id) {
     // takes the network over.
     if (auto net = release_network(none_network(svc->name), lost ? std::chrono::milliseconds::zero() : options_.network_release); !net)
         spdlog::warn("swarm: service {}: its network: {}", svc->name, net.error().describe());
+    // Its secrets (a new service of the project makes them again).
+    if (auto secrets = docker::list_secrets(client_, {std::string(kLabelSecretOf) + "=" + svc->name}))
+        for (const auto& secret : *secrets)
+            if (auto gone = docker::remove_secret(client_, secret.id); !gone && !gone.error().not_found())
+                spdlog::warn("swarm: service {}: secret {}: {}", svc->name, secret.name, gone.error().describe());
     return Unit{};
 }
 

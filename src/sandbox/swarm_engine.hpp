@@ -67,7 +67,11 @@ class SwarmEngine final : public Engine {
 
   private:
     docker::DStatus stop_until(const std::string& id, Clock::time_point deadline);
-    // Deletes the service (its task already ended) and a none project's own network.
+    // Takes the secret variables (spec.secret_env) out of spec.env and makes each a swarm
+    // secret; returns the ContainerSpec.Secrets references (file /run/secrets/KEY, owned by
+    // the container's numeric user, mode 0400).
+    docker::DResult<nlohmann::json> make_secrets(docker::ContainerSpec& spec);
+    // Deletes the service (its task already ended), a none project's own network and its secrets.
     docker::DStatus remove_service(const std::string& id);
     // Removes the network, trying again for up to `wait` while a task still holds it.
     docker::DStatus release_network(const std::string& name, std::chrono::milliseconds wait);

@@ -11,7 +11,9 @@
 #include <sstream>
 #include <thread>
 
+#include "docker/containers.hpp"
 #include "docker/images.hpp"
+#include "docker/logs.hpp"
 #include "e2e_fixture.hpp"
 #include "node_peer.hpp"
 
@@ -85,6 +87,41 @@ protected:
 
     std::unique_ptr<relay::testing::NodeProcess> llm_;
 };
+
+// Secrets that arrive as files (engine swarm: swarm secrets at /run/secrets/NAME) are the
+// variables NAME for the backend, as one engine passes them; other files there are left alone.
+TEST(RuntimeImage, SecretFilesUnderRunSecretsBecomeVariables) {
+    auto client = docker::Client::connect();
+    if (!client) GTEST_SKIP() << "no Docker engine: " << client.error().describe();
+    if (!docker::inspect_image(**client, kRuntimeImage)) {
+        if (test::in_ci()) FAIL() << "the runtime image is required in CI (scripts/build-runtime-image)";
+        GTEST_SKIP() << kRuntimeImage << " is not built (scripts/build-runtime-image)";
+    }
+    test::TempDir dir;
+    const fs::path good = dir.path() / "good", bad = dir.path() / "bad";
+    std::ofstream(good) << "s3cret value";
+    std::ofstream(bad) << "not a name";
+    ::chmod(good.c_str(), 0644);
+    ::chmod(bad.c_str(), 0644);
+    docker::ContainerSpec spec;
+    spec.name = "tenex-test-runtime-secrets-" + std::to_string(::getpid());
+    spec.image = kRuntimeImage;
+    spec.cmd = {"sh", "-c", "printf 'API_KEY=%s\\n' \"$API_KEY\"; env | grep -c '^not-a' || true"};
+    spec.user = "1000:1000";
+    spec.read_only_rootfs = true;
+    spec.network_mode = "none";
+    spec.labels = {{"tenex.test", "1"}};
+    spec.mounts = {{good.string(), "/run/secrets/API_KEY", true}, {bad.string(), "/run/secrets/not-a-name", true}};
+    auto id = docker::create_container(**client, spec);
+    ASSERT_TRUE(id) << id.error().describe();
+    ASSERT_TRUE(docker::start_container(**client, *id));
+    auto waited = docker::wait_container(**client, *id, docker::WaitCondition::NotRunning, 60s);
+    auto logs = docker::container_logs(**client, *id);
+    (void)docker::remove_container(**client, *id, true, true);
+    ASSERT_TRUE(waited && logs);
+    EXPECT_EQ(waited->status_code, 0) << logs->out << logs->err;
+    EXPECT_EQ(logs->out, "API_KEY=s3cret value\n0\n") << logs->err;
+}
 
 // Two projects of one owner, each in its own sandbox running the real backend; the owner
 // talks to each project's agent by the key whose profile the daemon published.

@@ -549,6 +549,50 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) 
     }
 }
 
+// A policy's secrets on swarm are swarm secrets, never variables of the service: the service's
+// spec (readable to anyone with the manager's API, kept in the swarm's log) and the task's
+// container on its node hold no value; the task reads /run/secrets/KEY, owned by its user.
+// The secrets go with the service.
+TEST_F(SwarmEngineTest, SecretsAreSwarmSecretFilesNeverVariables) {
+    const std::string value = "s3cret-value-" + std::to_string(getpid());
+    const auto file = dir_.path() / "api_key";
+    std::ofstream(file) << value << "\n";
+    Policy p = probe_policy({"sleep"});
+    p.secrets = {{"API_KEY", file.string()}};
+    set_policy(p);
+    Orchestrator& o = make(*engine_);
+    const auto ref = project("secrets");
+    auto st = o.ensure_running(ref).get();
+    ASSERT_TRUE(st) << st.error().message;
+    ASSERT_EQ(st->state, ProjectState::running) << st->last_error;
+    const std::string name = container_name(ref);
+
+    auto raw = manager_->call("GET", "/services/" + name, "inspect service");
+    ASSERT_TRUE(raw) << raw.error().describe();
+    EXPECT_EQ(raw->body.find(value), std::string::npos) << "the service spec holds the secret";
+    EXPECT_EQ(raw->body.find("API_KEY="), std::string::npos) << "the service has the variable";
+    EXPECT_NE(raw->body.find("\"Name\":\"API_KEY\""), std::string::npos) << raw->body;
+    auto secrets = docker::list_secrets(*manager_, {std::string(kLabelProject) + "=" + ref.address()});
+    ASSERT_TRUE(secrets) << secrets.error().describe();
+    ASSERT_EQ(secrets->size(), 1u);
+
+    auto [t, node] = task_on_node(name);
+    ASSERT_TRUE(t && node);
+    auto c = docker::inspect_container(*node, t->container_id);
+    ASSERT_TRUE(c) << c.error().describe();
+    for (const auto& e : c->spec.env) EXPECT_FALSE(e.starts_with("API_KEY=")) << e;
+    std::string out = exec_in_task(name, {"/tenex-probe", "file", "/run/secrets/API_KEY"});
+    EXPECT_NE(out.find("content=" + value), std::string::npos) << out;
+    out = exec_in_task(name, {"/tenex-probe", "env"});
+    EXPECT_EQ(out.find(value), std::string::npos) << out;
+
+    ASSERT_TRUE(o.forget(ref).get());
+    EXPECT_TRUE(eventually([&] {
+        auto left = docker::list_secrets(*manager_, {std::string(kLabelProject) + "=" + ref.address()});
+        return left && left->empty();
+    }, 30s)) << "the secret is left after forget";
+}
+
 TEST_F(SwarmEngineTest, WhatSwarmCannotDoIsRefusedClearly) {
     Policy p = probe_policy();
     p.network.mode = NetworkMode::egress;

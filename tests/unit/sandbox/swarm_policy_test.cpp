@@ -75,5 +75,18 @@ TEST(SwarmPolicy, EgressAndTheGatewayAreRefusedNoneAndIsolatedRun) {
     EXPECT_NE(diags[0].message.find("gateway"), std::string::npos) << diags[0].message;
 }
 
+TEST(SwarmPolicy, SecretsAreNamedAsFilesOnSwarm) {
+    Policy p = open_policy();
+    p.secrets = {{"API_KEY", "/etc/tenex-sandbox/secrets/key"}};
+    const auto diags = swarm_policy_diagnostics(p, "f");
+    ASSERT_TRUE(keys(diags, Severity::warning).count("secrets.API_KEY"));
+    for (const auto& d : diags) {
+        if (d.key_path == "secrets.API_KEY") {
+            EXPECT_NE(d.message.find("/run/secrets/API_KEY"), std::string::npos);
+        }
+    }
+    EXPECT_TRUE(keys(diags, Severity::error).empty());
+}
+
 }  // namespace
 }  // namespace tenex::sandbox
