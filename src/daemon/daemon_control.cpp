@@ -99,7 +99,7 @@ Status Daemon::Impl::logs(const std::string& project, const LogOptions& options,
     auto status = orchestrator->status(*ref);
     std::string container = status && !status->container_id.empty() ? status->container_id
                                                                      : sandbox::container_name(*ref);
-    return stream_container_logs(*docker, container, options, sink);
+    return stream_container_logs(*docker, container, options, sink, swarm ? LogsOf::service : LogsOf::container);
 }
 
 void Daemon::Impl::observe(const std::string& key, const sandbox::ProjectStatus& s) {

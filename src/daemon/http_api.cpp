@@ -201,8 +201,9 @@ Result<ProjectView> project_view_from_json(const json& j) {
 
 Status stream_container_logs(const docker::Client& client, const std::string& container,
                              const LogOptions& options,
-                             const std::function<bool(std::string_view)>& sink) {
-    std::string path = "/containers/" + docker::url_encode(container) +
+                             const std::function<bool(std::string_view)>& sink, LogsOf of) {
+    const bool service = of == LogsOf::service;
+    std::string path = std::string(service ? "/services/" : "/containers/") + docker::url_encode(container) +
                        "/logs?stdout=1&stderr=1&timestamps=0&follow=" +
                        (options.follow ? "1" : "0");
     if (options.tail >= 0) path += "&tail=" + std::to_string(options.tail);
@@ -211,7 +212,8 @@ Status stream_container_logs(const docker::Client& client, const std::string& co
     });
     docker::StreamHandlers handlers{.on_open = {},
                                     .on_data = [&](std::string_view c) { return demux.feed(c); }};
-    auto r = client.stream("GET", path, "logs of container " + container, handlers, options.stop);
+    auto r = client.stream("GET", path, std::string("logs of ") + (service ? "service " : "container ") + container,
+                           handlers, options.stop);
     if (!r) return make_error(r.error().describe());
     return Unit{};
 }

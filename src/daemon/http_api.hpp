@@ -171,10 +171,14 @@ public:
 
 // A helper for ControlPlane::logs: streams a container's logs (stdout and stderr in the order
 // the engine sends them) into sink. Without follow it returns after the logs so far; with
-// follow when the container ends, sink returns false or options.stop is requested.
+// follow when the container ends, sink returns false or options.stop is requested. On a swarm
+// manager (LogsOf::service) the service's logs: the manager collects them from the nodes of
+// its tasks.
+enum class LogsOf { container, service };
 Status stream_container_logs(const docker::Client& client, const std::string& container,
                              const LogOptions& options,
-                             const std::function<bool(std::string_view)>& sink);
+                             const std::function<bool(std::string_view)>& sink,
+                             LogsOf of = LogsOf::container);
 
 // A state-changing request (POST) must carry this header. A web page cannot send it to another
 // origin without a CORS preflight, which the API never grants.

@@ -284,6 +284,22 @@ docker::DStatus SwarmEngine::remove_service(const std::string& id) {
     auto svc = docker::inspect_service(client_, id);
     if (!svc) return svc.error().not_found() ? docker::DStatus(Unit{}) : docker::DStatus(svc.error());
     auto tasks = list_tasks({.services = {svc->id}, .labels = {}});
+    // A scale to 0 marks the task for removal, and the manager's task reaper deletes it soon
+    // after it stopped. Deleting the service meanwhile races with the reaper, and Debian's
+    // dockerd 20.10.24 dies of it (a nil dereference in swarmkit's SetServiceTasksRemove when
+    // the reaper deleted a task it had just listed: seen in CI, and every few runs when the
+    // swarm bench removed 100 services at once). So the reaper goes first (a lost task is
+    // never reaped: its node does not report).
+    auto reaping = [](const std::vector<docker::TaskInfo>& ts) {
+        return std::any_of(ts.begin(), ts.end(), [](const auto& t) { return !t.lost && t.desired_state == "remove"; });
+    };
+    for (const auto deadline = Clock::now() + options_.reap_wait; tasks && reaping(*tasks) && Clock::now() < deadline;) {
+        std::this_thread::sleep_for(options_.poll);
+        tasks = list_tasks({.services = {svc->id}, .labels = {}});
+    }
+    if (tasks && reaping(*tasks))
+        spdlog::warn("swarm: service {}: its tasks were not reaped within {} ms; deleting it anyway", svc->name,
+                     options_.reap_wait.count());
     const bool lost = tasks && std::any_of(tasks->begin(), tasks->end(), [](const auto& t) { return t.lost; });
     auto r = docker::remove_service(client_, svc->id);
     if (!r && !r.error().not_found()) return r;

@@ -37,6 +37,8 @@ struct SwarmEngineOptions {
     std::chrono::milliseconds poll{250};             // while waiting for a task's state
     std::chrono::milliseconds start_timeout{60'000};  // a start waits this long for `running`
     std::chrono::milliseconds stop_margin{15'000};    // a stop waits the stop timeout plus this
+    // A service whose stopped task the manager is about to reap is deleted after it, within this.
+    std::chrono::milliseconds reap_wait{10'000};
     // A network a removed service's task still holds is tried again this long.
     std::chrono::milliseconds network_release{20'000};
 };

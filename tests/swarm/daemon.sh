@@ -6,7 +6,7 @@
 # registry. Checks, failing on the first that does not hold:
 #   - N projects woken by their messages all run, each as one service with one task, on more
 #     than one node; `ps` names each project's node (hostname) and /metrics counts them per node;
-#   - each probe answers its message on the relay from inside its task;
+#   - each probe answers its message on the relay from inside its task, and `logs` shows it;
 #   - after `kill -9` of the daemon a new daemon adopts every service: the same service ids,
 #     still one task each, nothing created twice;
 #   - `forget` removes each project's service; a SIGTERM stops the daemon with exit 0.
@@ -140,6 +140,14 @@ for ((i = 1; i <= N; i++)); do
     [[ -n $reply ]] || die "project $i's probe did not answer its message"
 done
 log "every probe answered its message from its task"
+
+# `logs` through the manager (the service's logs, gathered from the task's node): the probe's
+# reply to the message is in them.
+for ((i = 1; i <= N; i++)); do
+    out=$("$BIN" logs --http "$HTTP" "31933:$owner:cluster-$i" --tail 50) || die "logs of project $i failed"
+    grep -q "nostr_reply=.*${message[$i]}" <<<"$out" || { echo "$out" >&2; die "project $i's logs lack its probe's reply"; }
+done
+log "logs of each project come from its task's node through the manager"
 
 # kill -9, a new daemon: the same services, adopted, none created twice.
 before=$(services)

@@ -3,7 +3,8 @@
 # 3), `cluster.sh check`, the daemon's swarm engine against the cluster (`engine`: the gtest
 # binary swarm_engine_test, with TENEX_SWARM_HOST set to the manager; a skipped test fails the
 # step), the daemon itself on the cluster (`daemon`: daemon.sh), a worker's engine killed under
-# a project (`nodefail`: the engine test's NodeFailure*), `cluster.sh down`, timing
+# a project (`nodefail`: the engine test's NodeFailure*), the swarm bench briefly (`bench`),
+# `cluster.sh down`, timing
 # each step. `down` always runs (trap), also
 # after a failure or an interrupt, and is itself checked: anything it leaves behind fails the
 # run. Exits non-zero when any step fails.
@@ -71,6 +72,21 @@ engine_test() {  # engine_test [GTEST_FILTER]
     return "$rc"
 }
 
+# bench/orchestrator/swarm_bench.cpp, briefly (TNX_SWARM_BENCH: its arguments, default 5
+# rounds and 30 projects; bench/results/swarm.md has the full run): fails when it fails, not on
+# a figure.
+swarm_bench() {
+    local bin=$build/bench/orchestrator/bench_swarm
+    if [[ ! -x $bin ]]; then
+        [[ -f $build/build.ninja ]] || { echo "no $bin and no build in $build"; return 1; }
+        cmake --build "$build" --target bench_swarm || return 1
+    fi
+    # shellcheck disable=SC2086
+    TENEX_SWARM_HOST=unix:///run/tenex-swarm/1/docker.sock \
+        TENEX_SWARM_IMAGE=${TENEX_SWARM_IMAGE:-10.213.0.254:5000/tenex-probe:latest} \
+        "$bin" ${TNX_SWARM_BENCH:-5 30} 2> >(grep -v 'not applied' >&2)
+}
+
 t0=$SECONDS
 trap finish EXIT
 trap 'exit 130' INT
@@ -90,7 +106,8 @@ engine_panicked() {
 # again until down.
 cluster_steps() {
     step check "$cluster" check && step engine engine_test '-*NodeFailure*' &&
-        step daemon "$here/daemon.sh" && step nodefail engine_test '*NodeFailure*'
+        step daemon "$here/daemon.sh" && step bench swarm_bench &&
+        step nodefail engine_test '*NodeFailure*'
 }
 step up "$cluster" up "$n"
 if ! cluster_steps; then
