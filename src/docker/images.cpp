@@ -6,6 +6,15 @@
 
 namespace tenex::docker {
 
+DResult<std::string> registry_digest(const Client& client, const std::string& reference) {
+    const std::string op = "registry digest of " + reference;
+    auto r = client.call_json("GET", "/distribution/" + url_encode(reference) + "/json", op);
+    if (!r) return std::move(r).error();
+    std::string digest = json::str(json::object(*r, "Descriptor"), "digest");
+    if (!digest.starts_with("sha256:")) return DockerError{op, 200, "no sha256 digest in the answer"};
+    return digest;
+}
+
 DResult<ImageInfo> inspect_image(const Client& client, const std::string& reference) {
     std::string op = "inspect image " + reference;
     auto r = client.call_json("GET", "/images/" + url_encode(reference) + "/json", op);

@@ -94,6 +94,10 @@ struct TransferOptions {
 // loopback address, or one in the engine's insecure-registries or with TLS it trusts.
 DResult<std::string> push_image(const Client& client, const std::string& reference,
                                 const TransferOptions& options = {});
+// The digest ("sha256:...") the registry of `reference` has for it now, asked through the
+// engine (GET /distribution/{name}/json, as `docker service create` pins a tag). An error when
+// the image is in no registry the engine reaches.
+DResult<std::string> registry_digest(const Client& client, const std::string& reference);
 // Pulls `reference` from its registry (POST /images/create); returns the local image id.
 DResult<std::string> pull_image(const Client& client, const std::string& reference,
                                 const TransferOptions& options = {});

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "docker/images.hpp"
 #include "docker/json_util.hpp"
 #include "docker/nodes.hpp"
 #include "sandbox/orchestrator.hpp"
@@ -112,6 +113,7 @@ docker::DResult<std::string> SwarmEngine::create(const docker::ContainerSpec& sp
                 spdlog::warn("swarm: service {}: not applied: {}: {}", spec.name, d.field, d.reason);
     }
     docker::ContainerSpec own = spec;
+    own.image = pinned(spec.image);
     // Secrets never as variables of a service (its spec is readable to anyone with the
     // manager's API, and kept in the swarm's log): swarm secrets, files /run/secrets/KEY.
     auto secrets = make_secrets(own);
@@ -128,6 +130,18 @@ docker::DResult<std::string> SwarmEngine::create(const docker::ContainerSpec& sp
     auto body = docker::to_service_spec(own, 0);
     if (!secrets->empty()) body["TaskTemplate"]["ContainerSpec"]["Secrets"] = std::move(*secrets);
     return docker::create_service(client_, body);
+}
+
+std::string SwarmEngine::pinned(const std::string& image) {
+    if (image.find("@sha256:") != std::string::npos) return image;
+    auto digest = docker::registry_digest(client_, image);
+    if (digest) return image + "@" + *digest;
+    std::lock_guard lock(warned_mu_);
+    if (warned_.insert("image " + image).second)
+        spdlog::warn("swarm: image {} is not pinned to a digest ({}): each node pulls the tag or uses "
+                     "its own copy; push it to the cluster's registry (tenex-sandbox image push)",
+                     image, digest.error().describe());
+    return image;
 }
 
 docker::DResult<nlohmann::json> SwarmEngine::make_secrets(docker::ContainerSpec& spec) {

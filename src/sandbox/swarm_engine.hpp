@@ -69,6 +69,10 @@ class SwarmEngine final : public Engine {
 
   private:
     docker::DStatus stop_until(const std::string& id, Clock::time_point deadline);
+    // `image` pinned to the digest its registry has for it now (name:tag@sha256:...), so every
+    // node runs the same image however the tag moves; unchanged (warned once) when no registry
+    // the manager reaches has it.
+    std::string pinned(const std::string& image);
     // Takes the secret variables (spec.secret_env) out of spec.env and makes each a swarm
     // secret; returns the ContainerSpec.Secrets references (file /run/secrets/KEY, owned by
     // the container's numeric user, mode 0400).
@@ -92,7 +96,7 @@ class SwarmEngine final : public Engine {
     const docker::Client& client_;
     SwarmEngineOptions options_;
     std::mutex warned_mu_;
-    std::set<std::string> warned_;  // service names whose dropped fields were logged
+    std::set<std::string> warned_;  // service names whose dropped fields were logged, "image X" not pinned
     std::mutex nodes_mu_;
     std::map<std::string, std::string> node_names_;  // node id -> hostname
 };

@@ -22,6 +22,7 @@
 #include "../orchestrator/test_policy.hpp"
 #include "docker/containers.hpp"
 #include "docker/exec.hpp"
+#include "docker/images.hpp"
 #include "docker/networks.hpp"
 #include "docker/nodes.hpp"
 #include "docker/services.hpp"
@@ -221,6 +222,16 @@ TEST_F(SwarmEngineTest, ProjectsRunOneTaskEachOverSeveralNodesHardenedAndStopSta
         EXPECT_EQ(running, 1) << info->name;
     }
     EXPECT_GT(nodes_used.size(), 1u) << "swarm placed all 6 projects on one node";
+
+    // Each service names the image by the digest its registry has for the tag: every node runs
+    // the same bytes however the tag moves.
+    auto digest = docker::registry_digest(*manager_, policy_.image);
+    ASSERT_TRUE(digest) << policy_.image << ": " << digest.error().describe();
+    for (const auto& p : projects) {
+        auto svc = docker::inspect_service(*manager_, container_name(p));
+        ASSERT_TRUE(svc) << svc.error().describe();
+        EXPECT_EQ(svc->spec["TaskTemplate"]["ContainerSpec"].value("Image", ""), policy_.image + "@" + *digest);
+    }
 
     // The hardening on a task's real container, on its node.
     ASSERT_FALSE(nodes_.empty()) << "no node engine found (TENEX_SWARM_NODES)";
