@@ -7,8 +7,8 @@
 // time of a synthetic 500-container GET /containers/json reply. Prints a Markdown table.
 //
 // usage: bench_docker_create_start [runs=30] [image=tenex-probe:latest]
-#include "raw_engine.hpp"
 #include <curl/curl.h>
+#include "raw_engine.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -62,7 +62,9 @@ struct Stats {
 
 Stats summarize(std::vector<double> v) {
     std::sort(v.begin(), v.end());
-    auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5))]; };
+    auto at = [&](double q) {
+        return v[std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5))];
+    };
     double sum = 0;
     for (double x : v) sum += x;
     return {at(0.5), at(0.95), sum / v.size()};
@@ -93,13 +95,22 @@ std::string synthetic_listing(int n) {
             {"NetworkSettings",
              {{"Networks",
                {{"tenex-net",
-                 {{"IPAMConfig", nullptr}, {"Links", nullptr}, {"Aliases", nullptr},
-                  {"NetworkID", id}, {"EndpointID", id}, {"Gateway", "172.20.0.1"},
-                  {"IPAddress", "172.20.1." + std::to_string(i % 250)}, {"IPPrefixLen", 16},
+                 {{"IPAMConfig", nullptr},
+                  {"Links", nullptr},
+                  {"Aliases", nullptr},
+                  {"NetworkID", id},
+                  {"EndpointID", id},
+                  {"Gateway", "172.20.0.1"},
+                  {"IPAddress", "172.20.1." + std::to_string(i % 250)},
+                  {"IPPrefixLen", 16},
                   {"MacAddress", "02:42:ac:14:01:02"}}}}}}},
             {"Mounts",
-             {{{"Type", "bind"}, {"Source", "/var/lib/tenex/projects/" + std::to_string(i)},
-               {"Destination", "/work"}, {"Mode", ""}, {"RW", true}, {"Propagation", "rprivate"}}}},
+             {{{"Type", "bind"},
+               {"Source", "/var/lib/tenex/projects/" + std::to_string(i)},
+               {"Destination", "/work"},
+               {"Mode", ""},
+               {"RW", true},
+               {"Propagation", "rprivate"}}}},
         });
     }
     return list.dump();
@@ -130,8 +141,8 @@ int main(int argc, char** argv) {
     int failures = 0;
     for (int r = 0; r < runs + 2; ++r) {  // two warm-up rounds, not recorded
         for (const auto& method : order) {
-            std::string name = "tenex-bench-" + std::to_string(r) + "-" +
-                               std::to_string(&method - order.data());
+            std::string name =
+                "tenex-bench-" + std::to_string(r) + "-" + std::to_string(&method - order.data());
             std::string id;
             auto t0 = Clock::now();
             if (method == "client") {
@@ -146,22 +157,28 @@ int main(int argc, char** argv) {
                     if (raw_post("/containers/" + cid + "/start", "", &ignored) == 204) id = cid;
                 }
             } else if (method == "curl-cli") {
-                std::string base = "curl -s --unix-socket " + g_socket + " -X POST http://d/v" + g_api;
+                std::string base =
+                    "curl -s --unix-socket " + g_socket + " -X POST http://d/v" + g_api;
                 auto out = run_capture(base + "/containers/create?name=" + name +
                                        " -H 'Content-Type: application/json' -d @" + body_file);
                 auto j = nlohmann::json::parse(out, nullptr, false);
                 std::string cid = j.is_object() ? j.value("Id", "") : "";
-                auto code = run_capture(base + "/containers/" + cid + "/start -o /dev/null -w '%{http_code}'");
+                auto code = run_capture(base + "/containers/" + cid +
+                                        "/start -o /dev/null -w '%{http_code}'");
                 if (code == "204") id = cid;
             } else {
-                auto out = run_capture("docker run -d --network none --label tenex.test=1 --label tenex.bench=1 --name " +
-                                       name + " " + image + " sleep");
+                auto out = run_capture(
+                    "docker run -d --network none --label tenex.test=1 --label tenex.bench=1 "
+                    "--name " +
+                    name + " " + image + " sleep");
                 while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
                 id = out;
             }
             double elapsed = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-            if (id.empty()) ++failures;
-            else if (r >= 2) ms[method].push_back(elapsed);
+            if (id.empty())
+                ++failures;
+            else if (r >= 2)
+                ms[method].push_back(elapsed);
             (void)remove_container(c, id.empty() ? name : id, true, true);
         }
     }
@@ -171,13 +188,14 @@ int main(int argc, char** argv) {
     std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
     std::printf("create+start of %s, %d runs each (interleaved), engine %s, API %s, %s\n\n",
                 image.c_str(), runs, c.engine().version.c_str(), g_api.c_str(), date);
-    std::printf("| method | median ms | p95 ms | mean ms | vs libcurl (median) |\n|---|---|---|---|---|\n");
+    std::printf(
+        "| method | median ms | p95 ms | mean ms | vs libcurl (median) |\n|---|---|---|---|---|\n");
     double base = ms["libcurl"].empty() ? 0 : summarize(ms["libcurl"]).median;
     for (const auto& method : order) {
         if (ms[method].empty()) continue;
         auto s = summarize(ms[method]);
-        std::printf("| %s | %.1f | %.1f | %.1f | %+.1f%% |\n", method.c_str(), s.median, s.p95, s.mean,
-                    base > 0 ? (s.median / base - 1) * 100 : 0.0);
+        std::printf("| %s | %.1f | %.1f | %.1f | %+.1f%% |\n", method.c_str(), s.median, s.p95,
+                    s.mean, base > 0 ? (s.median / base - 1) * 100 : 0.0);
     }
     if (failures) std::printf("\n%d runs failed (not counted)\n", failures);
 
@@ -191,8 +209,10 @@ int main(int argc, char** argv) {
         entries = parsed ? parsed->size() : 0;
     }
     auto p = summarize(parse_ms);
-    std::printf("\nparse of a 500-container listing (%zu bytes, %zu entries): median %.2f ms, p95 %.2f ms (50 runs)\n",
-                listing.size(), entries, p.median, p.p95);
+    std::printf(
+        "\nparse of a 500-container listing (%zu bytes, %zu entries): median %.2f ms, p95 %.2f ms "
+        "(50 runs)\n",
+        listing.size(), entries, p.median, p.p95);
 
     // Connection reuse: is a persistent easy handle per thread worth it? GET /_ping, 200 times.
     std::vector<double> fresh, reused;
@@ -212,8 +232,9 @@ int main(int argc, char** argv) {
     }
     curl_easy_cleanup(keep);
     auto f = summarize(fresh), k = summarize(reused);
-    std::printf("\nGET /_ping x200: handle per call (client) median %.3f ms p95 %.3f ms; "
-                "one reused handle median %.3f ms p95 %.3f ms\n",
-                f.median, f.p95, k.median, k.p95);
+    std::printf(
+        "\nGET /_ping x200: handle per call (client) median %.3f ms p95 %.3f ms; "
+        "one reused handle median %.3f ms p95 %.3f ms\n",
+        f.median, f.p95, k.median, k.p95);
     return failures ? 1 : 0;
 }

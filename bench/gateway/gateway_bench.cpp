@@ -43,9 +43,9 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "common/private_file.hpp"
 #include "gateway/server.hpp"
@@ -91,7 +91,9 @@ double proc_cpu_s(pid_t pid) {
 double self_cpu_s() {
     rusage ru{};
     ::getrusage(RUSAGE_SELF, &ru);
-    auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+    auto s = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+    };
     return s(ru.ru_utime) + s(ru.ru_stime);
 }
 
@@ -199,7 +201,8 @@ struct NodeChild {
                 if (line.rfind(prefix, 0) == 0) return line;
                 std::fprintf(stderr, "clients: %s\n", line.c_str());
             }
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
             if (left <= 0) throw std::runtime_error("clients: no \"" + prefix + "\" in time");
             pollfd p{out_fd, POLLIN, 0};
             if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
@@ -223,7 +226,9 @@ Percentiles percentiles(std::vector<double> v) {
     return {v[v.size() / 2], v[std::min(v.size() - 1, (v.size() * 95) / 100)], v.size()};
 }
 
-double mib(long kib) { return static_cast<double>(kib) / 1024.0; }
+double mib(long kib) {
+    return static_cast<double>(kib) / 1024.0;
+}
 
 struct FloodFigures {
     double wall_s{0}, cpu_s{0}, relay_cpu_s{0}, clients_cpu_s{0};
@@ -261,7 +266,9 @@ int main(int argc, char** argv) {
     if (std::system("node --version > /dev/null 2>&1") != 0 ||
         !fs::exists(kSource / "tests/relay-peers/node_modules/ws") ||
         !fs::exists(kSource / "tests/relay-peers/node_modules/nostr-wasm")) {
-        std::fprintf(stderr, "needs node and tests/relay-peers/node_modules: npm ci --prefix tests/relay-peers\n");
+        std::fprintf(
+            stderr,
+            "needs node and tests/relay-peers/node_modules: npm ci --prefix tests/relay-peers\n");
         return 1;
     }
     const std::string load_start = loadavg();
@@ -270,16 +277,18 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "relay: %s\n", relay.url.c_str());
         return 1;
     }
-    const fs::path dir = fs::temp_directory_path() / ("tenex-bench-gateway-" + std::to_string(::getpid()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("tenex-bench-gateway-" + std::to_string(::getpid()));
     fs::create_directories(dir);
 
     try {
         // The direct path first: the clients' connections to the relay predate the pool's.
-        NodeChild clients({(kSource / "bench/gateway/clients.mjs").string(), relay.url, (dir / "world.json").string(),
-                           std::to_string(projects), std::to_string(events), std::to_string(rate)});
+        NodeChild clients({(kSource / "bench/gateway/clients.mjs").string(), relay.url,
+                           (dir / "world.json").string(), std::to_string(projects),
+                           std::to_string(events), std::to_string(rate)});
         clients.expect("direct-ready", 120s);
-        std::fprintf(stderr, "bench_gateway: daemon side pid %d, relay pid %d, clients pid %d\n", ::getpid(), relay.pid,
-                     clients.pid);
+        std::fprintf(stderr, "bench_gateway: daemon side pid %d, relay pid %d, clients pid %d\n",
+                     ::getpid(), relay.pid, clients.pid);
         json world = json::parse(std::ifstream(dir / "world.json"));
         const std::string owner = world["owner"];
 
@@ -314,11 +323,13 @@ int main(int argc, char** argv) {
         const auto connected = gw.stats();
 
         // One phase: the clients' command, then the daemon side's figures until they report done.
-        auto measure = [&](const std::string& command, const std::string& done_prefix, std::chrono::seconds limit) {
+        auto measure = [&](const std::string& command, const std::string& done_prefix,
+                           std::chrono::seconds limit) {
             FloodFigures x;
             const auto s0 = gw.stats();
             const auto p0 = pool_delivered(pool);
-            const double cpu0 = self_cpu_s(), r0 = proc_cpu_s(relay.pid), n0 = proc_cpu_s(clients.pid);
+            const double cpu0 = self_cpu_s(), r0 = proc_cpu_s(relay.pid),
+                         n0 = proc_cpu_s(clients.pid);
             const auto t0 = Clock::now();
             clients.send(command);
             const std::string done = clients.expect(done_prefix, limit);
@@ -339,15 +350,17 @@ int main(int argc, char** argv) {
             clients.send("sign " + std::to_string(f));
             clients.expect("signed " + std::to_string(f), 300s);
             std::this_thread::sleep_for(1s);
-            fl.push_back(measure("flood " + std::to_string(f), "flood-done " + std::to_string(f), 600s));
+            fl.push_back(
+                measure("flood " + std::to_string(f), "flood-done " + std::to_string(f), 600s));
         }
         const long hwm = status_kib("self", "VmHWM:");
 
         // The owner's events that every project's `o` matches (optional).
         FloodFigures owner_phase;
         if (owner_events > 0)
-            owner_phase = measure("owner " + std::to_string(owner_events) + " " + std::to_string(owner_rate),
-                                  "owner-done", 900s);
+            owner_phase =
+                measure("owner " + std::to_string(owner_events) + " " + std::to_string(owner_rate),
+                        "owner-done", 900s);
         const auto final_stats = gw.stats();
         clients.send("report");
         const std::string line = clients.expect("report ", 120s);
@@ -371,30 +384,49 @@ int main(int argc, char** argv) {
                 direct_ms.push_back(s["direct"]);
                 by_class[s["cls"].get<std::string>()].second.push_back(s["direct"]);
             }
-            if (has_gw && has_direct) diff_ms.push_back(s["gateway"].get<double>() - s["direct"].get<double>());
+            if (has_gw && has_direct)
+                diff_ms.push_back(s["gateway"].get<double>() - s["direct"].get<double>());
         }
-        const auto g_p = percentiles(gw_ms), d_p = percentiles(direct_ms), diff = percentiles(diff_ms);
+        const auto g_p = percentiles(gw_ms), d_p = percentiles(direct_ms),
+                   diff = percentiles(diff_ms);
         auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
 
-        std::printf("# Project relay gateway: %d projects x 3 live subscriptions, %d x %d upstream events\n\n",
-                    projects, floods, events);
-        std::printf("relay %s (embedded relay, own process, %d subscriptions per connection), gateway port %u, "
-                    "publish rate %d events/s; load average %s at start, %s at end\n\n",
-                    relay.url.c_str(), relay_max_subs, gw.port(), rate, load_start.c_str(), load_end.c_str());
+        std::printf(
+            "# Project relay gateway: %d projects x 3 live subscriptions, %d x %d upstream "
+            "events\n\n",
+            projects, floods, events);
+        std::printf(
+            "relay %s (embedded relay, own process, %d subscriptions per connection), gateway port "
+            "%u, "
+            "publish rate %d events/s; load average %s at start, %s at end\n\n",
+            relay.url.c_str(), relay_max_subs, gw.port(), rate, load_start.c_str(),
+            load_end.c_str());
 
-        std::printf("## 1. Delivery latency, upstream publish to client receipt (in-scope events)\n\n");
-        std::printf("| | through the gateway | direct subscription | ratio | target |\n|---|---|---|---|---|\n");
-        std::printf("| median | %.2f ms | %.2f ms | %.2fx | <= 1.2x |\n", g_p.median, d_p.median, ratio(g_p.median, d_p.median));
-        std::printf("| p95 | %.2f ms | %.2f ms | %.2fx | <= 1.2x |\n", g_p.p95, d_p.p95, ratio(g_p.p95, d_p.p95));
-        std::printf("| samples (received / published in scope) | %zu / %zu | %zu / %zu | | all |\n", g_p.n, published,
-                    d_p.n, published);
-        std::printf("| gateway minus direct, same event (median, p95) | %.2f ms, %.2f ms | | | |\n\n", diff.median, diff.p95);
-        std::printf("| event class | samples | gateway median / p95 | direct median / p95 |\n|---|---|---|---|\n");
+        std::printf(
+            "## 1. Delivery latency, upstream publish to client receipt (in-scope events)\n\n");
+        std::printf(
+            "| | through the gateway | direct subscription | ratio | target "
+            "|\n|---|---|---|---|---|\n");
+        std::printf("| median | %.2f ms | %.2f ms | %.2fx | <= 1.2x |\n", g_p.median, d_p.median,
+                    ratio(g_p.median, d_p.median));
+        std::printf("| p95 | %.2f ms | %.2f ms | %.2fx | <= 1.2x |\n", g_p.p95, d_p.p95,
+                    ratio(g_p.p95, d_p.p95));
+        std::printf("| samples (received / published in scope) | %zu / %zu | %zu / %zu | | all |\n",
+                    g_p.n, published, d_p.n, published);
+        std::printf(
+            "| gateway minus direct, same event (median, p95) | %.2f ms, %.2f ms | | | |\n\n",
+            diff.median, diff.p95);
+        std::printf(
+            "| event class | samples | gateway median / p95 | direct median / p95 "
+            "|\n|---|---|---|---|\n");
         for (const auto& [cls, v] : by_class) {
             const auto a = percentiles(v.first), b = percentiles(v.second);
-            std::printf("| %s | %zu | %.2f / %.2f ms | %.2f / %.2f ms |\n", cls.c_str(), a.n, a.median, a.p95, b.median, b.p95);
+            std::printf("| %s | %zu | %.2f / %.2f ms | %.2f / %.2f ms |\n", cls.c_str(), a.n,
+                        a.median, a.p95, b.median, b.p95);
         }
-        std::printf("\n| flood | publish | gateway median / p95 | direct median / p95 |\n|---|---|---|---|\n");
+        std::printf(
+            "\n| flood | publish | gateway median / p95 | direct median / p95 "
+            "|\n|---|---|---|---|\n");
         for (int f = 0; f < floods; ++f) {
             std::vector<double> a, b;
             for (const auto& s : report["samples"]) {
@@ -404,69 +436,105 @@ int main(int argc, char** argv) {
             }
             const auto pa = percentiles(a), pb = percentiles(b);
             std::printf("| %d | %.1f s | %.2f / %.2f ms | %.2f / %.2f ms |\n", f + 1,
-                        fl[f].client["publish_ms"].get<double>() / 1000, pa.median, pa.p95, pb.median, pb.p95);
+                        fl[f].client["publish_ms"].get<double>() / 1000, pa.median, pa.p95,
+                        pb.median, pb.p95);
         }
 
-        std::printf("\n## 2. The daemon side (this process: pool + gateway)\n\n| measurement | value | target |\n|---|---|---|\n");
-        std::printf("| RSS before the gateway starts (pool connected) | %.1f MiB | |\n", mib(rss_before));
-        std::printf("| RSS with %zu projects connected, %d subscriptions | %.1f MiB | |\n", connected.connections,
-                    3 * projects, mib(rss_connected));
-        std::printf("| RSS growth for the connected projects | %.1f MiB | < 16 MiB |\n", mib(rss_connected - rss_before));
+        std::printf(
+            "\n## 2. The daemon side (this process: pool + gateway)\n\n| measurement | value | "
+            "target |\n|---|---|---|\n");
+        std::printf("| RSS before the gateway starts (pool connected) | %.1f MiB | |\n",
+                    mib(rss_before));
+        std::printf("| RSS with %zu projects connected, %d subscriptions | %.1f MiB | |\n",
+                    connected.connections, 3 * projects, mib(rss_connected));
+        std::printf("| RSS growth for the connected projects | %.1f MiB | < 16 MiB |\n",
+                    mib(rss_connected - rss_before));
         for (int f = 0; f < floods; ++f)
             std::printf("| RSS after flood %d | %.1f MiB | |\n", f + 1, mib(fl[f].rss_kib));
         std::printf("| peak RSS (VmHWM) after the floods | %.1f MiB | |\n", mib(hwm));
-        std::printf("| connecting %d projects, %d REQs to EOSE (client side) | %.2f s | |\n", projects, 3 * projects, connect_s);
+        std::printf("| connecting %d projects, %d REQs to EOSE (client side) | %.2f s | |\n",
+                    projects, 3 * projects, connect_s);
         for (int f = 0; f < floods; ++f) {
             const auto& x = fl[f];
-            std::printf("| flood %d: CPU (user+sys) over %.1f s | %.2f s (%.1f%% of one core); %.0f us per upstream copy | |\n",
-                        f + 1, x.wall_s, x.cpu_s, 100 * x.cpu_s / x.wall_s,
-                        x.pool_copies ? 1e6 * x.cpu_s / static_cast<double>(x.pool_copies) : 0.0);
+            std::printf(
+                "| flood %d: CPU (user+sys) over %.1f s | %.2f s (%.1f%% of one core); %.0f us per "
+                "upstream copy | |\n",
+                f + 1, x.wall_s, x.cpu_s, 100 * x.cpu_s / x.wall_s,
+                x.pool_copies ? 1e6 * x.cpu_s / static_cast<double>(x.pool_copies) : 0.0);
         }
 
         std::printf("\n## 3. Scope\n\n| measurement | value | target |\n|---|---|---|\n");
-        std::printf("| events the clients received outside their project's scope | %d | 0 |\n", report["out_of_scope"].get<int>());
-        std::printf("| in-scope events that never reached the project (gateway / direct) | %zu / %zu | 0 |\n", missing_gw,
-                    missing_direct);
+        std::printf("| events the clients received outside their project's scope | %d | 0 |\n",
+                    report["out_of_scope"].get<int>());
+        std::printf(
+            "| in-scope events that never reached the project (gateway / direct) | %zu / %zu | 0 "
+            "|\n",
+            missing_gw, missing_direct);
         for (int f = 0; f < floods; ++f) {
             const auto& x = fl[f];
-            std::printf("| flood %d: upstream copies to the pool / to the direct clients | %llu / %llu | equal |\n", f + 1,
-                        static_cast<unsigned long long>(x.pool_copies),
-                        static_cast<unsigned long long>(x.client["copies"]["direct"].get<std::uint64_t>()));
-            std::printf("| flood %d: gateway delivered / hidden (stats) ; copies the clients got | %llu / %llu ; %llu | |\n",
-                        f + 1, static_cast<unsigned long long>(x.delivered), static_cast<unsigned long long>(x.hidden),
-                        static_cast<unsigned long long>(x.client["copies"]["gateway"].get<std::uint64_t>()));
+            std::printf(
+                "| flood %d: upstream copies to the pool / to the direct clients | %llu / %llu | "
+                "equal |\n",
+                f + 1, static_cast<unsigned long long>(x.pool_copies),
+                static_cast<unsigned long long>(x.client["copies"]["direct"].get<std::uint64_t>()));
+            std::printf(
+                "| flood %d: gateway delivered / hidden (stats) ; copies the clients got | %llu / "
+                "%llu ; %llu | |\n",
+                f + 1, static_cast<unsigned long long>(x.delivered),
+                static_cast<unsigned long long>(x.hidden),
+                static_cast<unsigned long long>(
+                    x.client["copies"]["gateway"].get<std::uint64_t>()));
         }
-        std::printf("| gateway connections / refused at the end | %zu / %llu | %d / 0 |\n", final_stats.connections,
+        std::printf("| gateway connections / refused at the end | %zu / %llu | %d / 0 |\n",
+                    final_stats.connections,
                     static_cast<unsigned long long>(final_stats.refused_connections), projects);
-        std::printf("| notices or closes seen by the clients | %d | 0 |\n", report["notice_count"].get<int>());
-        for (const auto& n : report["notices"]) std::printf("|  | %s | |\n", n.get<std::string>().c_str());
+        std::printf("| notices or closes seen by the clients | %d | 0 |\n",
+                    report["notice_count"].get<int>());
+        for (const auto& n : report["notices"])
+            std::printf("|  | %s | |\n", n.get<std::string>().c_str());
 
-        std::printf("\n## 4. The other processes during the floods (same 2 cores)\n\n| flood | relay CPU | clients (node) CPU |\n|---|---|---|\n");
+        std::printf(
+            "\n## 4. The other processes during the floods (same 2 cores)\n\n| flood | relay CPU | "
+            "clients (node) CPU |\n|---|---|---|\n");
         for (int f = 0; f < floods; ++f)
-            std::printf("| %d | %.2f s | %.2f s |\n", f + 1, fl[f].relay_cpu_s, fl[f].clients_cpu_s);
+            std::printf("| %d | %.2f s | %.2f s |\n", f + 1, fl[f].relay_cpu_s,
+                        fl[f].clients_cpu_s);
 
         if (owner_events > 0) {
             const auto& x = owner_phase;
-            std::printf("\n## 5. %d of the owner's events matching every project's `o`, in no scope (%d/s)\n\n"
-                        "| measurement | value |\n|---|---|\n", owner_events, owner_rate);
-            std::printf("| upstream copies to the pool / to the direct clients | %llu / %llu |\n",
-                        static_cast<unsigned long long>(x.pool_copies),
-                        static_cast<unsigned long long>(x.client["copies"]["direct"].get<std::uint64_t>()));
-            std::printf("| gateway delivered / hidden ; copies the clients got | %llu / %llu ; %llu |\n",
-                        static_cast<unsigned long long>(x.delivered), static_cast<unsigned long long>(x.hidden),
-                        static_cast<unsigned long long>(x.client["copies"]["gateway"].get<std::uint64_t>()));
-            std::printf("| daemon-side CPU over %.1f s | %.2f s (%.1f%% of one core); %.0f us per upstream copy, %.1f ms per "
-                        "owner event |\n",
-                        x.wall_s, x.cpu_s, 100 * x.cpu_s / x.wall_s,
-                        x.pool_copies ? 1e6 * x.cpu_s / static_cast<double>(x.pool_copies) : 0.0,
-                        1e3 * x.cpu_s / owner_events);
-            std::printf("| RSS after (every `o` dedup set holding up to 1,024 ids) | %.1f MiB (%.1f MiB over the connected "
-                        "state) |\n",
-                        mib(x.rss_kib), mib(x.rss_kib - rss_connected));
+            std::printf(
+                "\n## 5. %d of the owner's events matching every project's `o`, in no scope "
+                "(%d/s)\n\n"
+                "| measurement | value |\n|---|---|\n",
+                owner_events, owner_rate);
+            std::printf(
+                "| upstream copies to the pool / to the direct clients | %llu / %llu |\n",
+                static_cast<unsigned long long>(x.pool_copies),
+                static_cast<unsigned long long>(x.client["copies"]["direct"].get<std::uint64_t>()));
+            std::printf(
+                "| gateway delivered / hidden ; copies the clients got | %llu / %llu ; %llu |\n",
+                static_cast<unsigned long long>(x.delivered),
+                static_cast<unsigned long long>(x.hidden),
+                static_cast<unsigned long long>(
+                    x.client["copies"]["gateway"].get<std::uint64_t>()));
+            std::printf(
+                "| daemon-side CPU over %.1f s | %.2f s (%.1f%% of one core); %.0f us per upstream "
+                "copy, %.1f ms per "
+                "owner event |\n",
+                x.wall_s, x.cpu_s, 100 * x.cpu_s / x.wall_s,
+                x.pool_copies ? 1e6 * x.cpu_s / static_cast<double>(x.pool_copies) : 0.0,
+                1e3 * x.cpu_s / owner_events);
+            std::printf(
+                "| RSS after (every `o` dedup set holding up to 1,024 ids) | %.1f MiB (%.1f MiB "
+                "over the connected "
+                "state) |\n",
+                mib(x.rss_kib), mib(x.rss_kib - rss_connected));
             std::printf("| peak RSS (VmHWM) | %.1f MiB |\n", mib(status_kib("self", "VmHWM:")));
-            std::printf("| relay CPU / clients (node) CPU | %.2f s / %.2f s |\n", x.relay_cpu_s, x.clients_cpu_s);
-            std::printf("| events out of scope received by the clients (all floods and this) | %d |\n",
-                        report["out_of_scope"].get<int>());
+            std::printf("| relay CPU / clients (node) CPU | %.2f s / %.2f s |\n", x.relay_cpu_s,
+                        x.clients_cpu_s);
+            std::printf(
+                "| events out of scope received by the clients (all floods and this) | %d |\n",
+                report["out_of_scope"].get<int>());
         }
         std::fflush(stdout);
     } catch (const std::exception& e) {

@@ -3,6 +3,8 @@
 // packages are present, nostr-tools and nostr-wasm. Prints one markdown table in events/s.
 //
 //   verify_bench [--events N] [--authors K] [--repeat R] [--wall] [--no-node]
+#include <time.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -13,14 +15,12 @@
 #include <functional>
 #include <string>
 #include <thread>
-#include <time.h>
-#include <unistd.h>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <secp256k1.h>
 #include <secp256k1_extrakeys.h>
 #include <secp256k1_schnorrsig.h>
+#include <nlohmann/json.hpp>
 
 #include "nostr/keys.hpp"
 #include "nostr/verify.hpp"
@@ -72,7 +72,8 @@ bool measure(std::vector<Contender>& cs, std::size_t n, int repeat) {
 }
 
 std::string content_for(std::size_t i) {
-    static const char* kWords[] = {"tenex", "agent", "project", "\"quoted\"", "line\nbreak", "ünï", "😀", "tab\t"};
+    static const char* kWords[] = {"tenex",       "agent", "project", "\"quoted\"",
+                                   "line\nbreak", "ünï",   "😀",       "tab\t"};
     std::string s;
     std::size_t len = 40 + (i * 37) % 400;
     while (s.size() < len) {
@@ -90,11 +91,16 @@ int main(int argc, char** argv) {
     bool node = true, wall = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--events" && i + 1 < argc) n = std::stoul(argv[++i]);
-        else if (a == "--authors" && i + 1 < argc) authors = std::stoul(argv[++i]);
-        else if (a == "--repeat" && i + 1 < argc) repeat = std::stoi(argv[++i]);
-        else if (a == "--no-node") node = false;
-        else if (a == "--wall") wall = true;
+        if (a == "--events" && i + 1 < argc)
+            n = std::stoul(argv[++i]);
+        else if (a == "--authors" && i + 1 < argc)
+            authors = std::stoul(argv[++i]);
+        else if (a == "--repeat" && i + 1 < argc)
+            repeat = std::stoi(argv[++i]);
+        else if (a == "--no-node")
+            node = false;
+        else if (a == "--wall")
+            wall = true;
     }
 
     // The same events for every contender.
@@ -104,7 +110,8 @@ int main(int argc, char** argv) {
     std::vector<Event> events;
     for (std::size_t i = 0; i < n; ++i) {
         const Keys& k = keys[i % authors];
-        UnsignedEvent u{i % 3 == 0 ? 1u : 24010u, content_for(i),
+        UnsignedEvent u{i % 3 == 0 ? 1u : 24010u,
+                        content_for(i),
                         {{"a", "31933:" + k.pub.hex() + ":proj-" + std::to_string(i % 17)},
                          {"p", keys[(i + 1) % authors].pub.hex()},
                          {"t", "tenex"}},
@@ -133,7 +140,8 @@ int main(int argc, char** argv) {
     cs.push_back({"bare secp256k1_schnorrsig_verify (pre-parsed keys), 1 thread", wall, [&] {
                       std::size_t ok = 0;
                       for (std::size_t i = 0; i < n; ++i)
-                          ok += secp256k1_schnorrsig_verify(ctx, sigs[i].data(), ids[i].data(), 32, &pks[i]);
+                          ok += secp256k1_schnorrsig_verify(ctx, sigs[i].data(), ids[i].data(), 32,
+                                                            &pks[i]);
                       return ok;
                   }});
     cs.push_back({"xonly_pubkey_parse + schnorrsig_verify, 1 thread", wall, [&] {
@@ -141,7 +149,8 @@ int main(int argc, char** argv) {
                       for (std::size_t i = 0; i < n; ++i) {
                           secp256k1_xonly_pubkey pk;
                           ok += secp256k1_xonly_pubkey_parse(ctx, &pk, pk_bytes[i].data()) &&
-                                secp256k1_schnorrsig_verify(ctx, sigs[i].data(), ids[i].data(), 32, &pk);
+                                secp256k1_schnorrsig_verify(ctx, sigs[i].data(), ids[i].data(), 32,
+                                                            &pk);
                       }
                       return ok;
                   }});
@@ -171,11 +180,12 @@ int main(int argc, char** argv) {
         if (t > hw * 2) break;
         if (t == 1) batch1 = cs.size();
         if (t == hw) batch_hw = cs.size();
-        cs.push_back({"tenex parse_and_verify_batch, " + std::to_string(t) + (t == 1 ? " thread" : " threads"),
+        cs.push_back({"tenex parse_and_verify_batch, " + std::to_string(t) +
+                          (t == 1 ? " thread" : " threads"),
                       true, [&views, t] {
                           auto res = parse_and_verify_batch(views, t);
-                          return static_cast<std::size_t>(
-                              std::count_if(res.begin(), res.end(), [](auto& r) { return r.ok(); }));
+                          return static_cast<std::size_t>(std::count_if(
+                              res.begin(), res.end(), [](auto& r) { return r.ok(); }));
                       }});
     }
     if (!measure(cs, n, repeat)) return 1;
@@ -187,35 +197,44 @@ int main(int argc, char** argv) {
     if (node && std::system("node --version > /dev/null 2>&1") == 0) {
         std::filesystem::path src = TENEX_SOURCE_DIR;
         if (std::filesystem::exists(src / "tests/interop/node_modules")) {
-            auto tmp = std::filesystem::temp_directory_path() / ("tenex-bench-" + std::to_string(::getpid()));
+            auto tmp = std::filesystem::temp_directory_path() /
+                       ("tenex-bench-" + std::to_string(::getpid()));
             std::filesystem::create_directories(tmp);
             {
                 std::ofstream out(tmp / "events.jsonl", std::ios::binary);
                 for (const auto& l : lines) out << l << '\n';
             }
             std::string cmd = "node " + (src / "bench/nostr/verify_bench.mjs").string() + " " +
-                              (tmp / "events.jsonl").string() + " > " + (tmp / "node.json").string();
+                              (tmp / "events.jsonl").string() + " > " +
+                              (tmp / "node.json").string();
             if (std::system(cmd.c_str()) == 0) {
                 std::ifstream in(tmp / "node.json");
                 auto j = nlohmann::json::parse(in, nullptr, false);
                 if (j.is_object())
-                    for (auto& [name, v] : j.items()) rows.push_back({name + " verifyEvent (JSON.parse + verify), node", v.get<double>()});
+                    for (auto& [name, v] : j.items())
+                        rows.push_back(
+                            {name + " verifyEvent (JSON.parse + verify), node", v.get<double>()});
             } else {
                 std::fprintf(stderr, "node benchmark failed\n");
             }
             std::filesystem::remove_all(tmp);
         } else {
-            std::fprintf(stderr, "tests/interop/node_modules missing: run npm ci --prefix tests/interop\n");
+            std::fprintf(stderr,
+                         "tests/interop/node_modules missing: run npm ci --prefix tests/interop\n");
         }
     }
 
     double load[3] = {0, 0, 0};
     if (getloadavg(load, 3) < 0) load[0] = -1;
-    std::printf("%zu events, %zu authors, content 40-440 bytes, 3 tags; best of %d interleaved rounds; %u hardware threads; "
-                "load average %.1f\n1-thread rows: %s time; batch rows: wall time; node rows: process CPU time\n\n",
-                n, authors, repeat, hw, load[0], wall ? "wall" : "thread CPU");
+    std::printf(
+        "%zu events, %zu authors, content 40-440 bytes, 3 tags; best of %d interleaved rounds; %u "
+        "hardware threads; "
+        "load average %.1f\n1-thread rows: %s time; batch rows: wall time; node rows: process CPU "
+        "time\n\n",
+        n, authors, repeat, hw, load[0], wall ? "wall" : "thread CPU");
     std::printf("| contender | events/s | vs bare |\n|---|---:|---:|\n");
-    for (const auto& r : rows) std::printf("| %s | %.0f | %.2fx |\n", r.name.c_str(), r.rate, r.rate / bare);
+    for (const auto& r : rows)
+        std::printf("| %s | %.0f | %.2fx |\n", r.name.c_str(), r.rate, r.rate / bare);
     std::printf("\npipeline / bare = %.2f (target >= 0.80)\n", pipeline / bare);
     if (batch_hw > 0)
         std::printf("batch on %u threads / batch on 1 thread (wall) = %.2f (ideal %u)\n", hw,

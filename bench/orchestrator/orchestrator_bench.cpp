@@ -10,6 +10,7 @@
 //
 // usage: bench_orchestrator [rounds=20] [projects=100] [reconcile=200] [shutdown=50]
 
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -18,7 +19,6 @@
 #include <filesystem>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include <curl/curl.h>
@@ -74,7 +74,10 @@ OrchestratorOptions options(const std::string& daemon_id) {
 
 docker::ContainerSpec spec_of(const ProjectRef& p, const std::string& daemon_id) {
     std::filesystem::create_directories(g_root / p.d);
-    SpecContext ctx{.project = p, .naddr = {}, .project_dir = g_root / p.d, .daemon_id = daemon_id,
+    SpecContext ctx{.project = p,
+                    .naddr = {},
+                    .project_dir = g_root / p.d,
+                    .daemon_id = daemon_id,
                     .secrets = SecretMode::read};
     auto spec = build_sandbox_spec(bench_policy(), ctx);
     auto c = spec->container;
@@ -125,8 +128,11 @@ int main(int argc, char** argv) {
             auto op = project("lat" + std::to_string(i));
             t0 = BenchClock::now();
             auto r = orch.ensure_running(op).get();
-            if (r && r->state == ProjectState::running) orch_ms.push_back(ms_since(t0));
-            else std::fprintf(stderr, "ensure_running: %s\n", r ? r->last_error.c_str() : r.error().message.c_str());
+            if (r && r->state == ProjectState::running)
+                orch_ms.push_back(ms_since(t0));
+            else
+                std::fprintf(stderr, "ensure_running: %s\n",
+                             r ? r->last_error.c_str() : r.error().message.c_str());
             (void)docker::remove_container(client, container_name(op), true, true);
         }
         orch.shutdown(false);
@@ -140,10 +146,13 @@ int main(int argc, char** argv) {
     std::vector<double> raw_many_runs, orch_many_runs;
     auto run_raw_many = [&] {
         std::vector<docker::ContainerSpec> specs;
-        for (int i = 0; i < many; ++i) specs.push_back(spec_of(project("rawmany" + std::to_string(i)), daemon + "-raw"));
+        for (int i = 0; i < many; ++i)
+            specs.push_back(spec_of(project("rawmany" + std::to_string(i)), daemon + "-raw"));
         std::atomic<int> ok{0};
         auto t0 = BenchClock::now();
-        parallel(many, 4, [&](int i) { if (!env->raw_create_start(specs[i]).empty()) ++ok; });
+        parallel(many, 4, [&](int i) {
+            if (!env->raw_create_start(specs[i]).empty()) ++ok;
+        });
         raw_many_runs.push_back(ms_since(t0));
         raw_ok = std::min(raw_ok, ok.load());
         env->remove_labelled(bench_filter);
@@ -153,7 +162,8 @@ int main(int argc, char** argv) {
         std::vector<StatusFuture> futures;
         int ok = 0;
         auto t0 = BenchClock::now();
-        for (int i = 0; i < many; ++i) futures.push_back(orch.ensure_running(project("many" + std::to_string(i))));
+        for (int i = 0; i < many; ++i)
+            futures.push_back(orch.ensure_running(project("many" + std::to_string(i))));
         for (auto& f : futures) {
             auto r = f.get();
             if (r && r->state == ProjectState::running) ++ok;
@@ -175,7 +185,9 @@ int main(int argc, char** argv) {
     size_t adopted = 0;
     {
         const std::string d3 = daemon + "-adopt";
-        parallel(adopt, 4, [&](int i) { (void)env->raw_create_start(spec_of(project("adopt" + std::to_string(i)), d3)); });
+        parallel(adopt, 4, [&](int i) {
+            (void)env->raw_create_start(spec_of(project("adopt" + std::to_string(i)), d3));
+        });
         for (int rep = 0; rep < 3; ++rep) {
             Orchestrator orch(options(d3), engine);
             auto t0 = BenchClock::now();
@@ -193,13 +205,16 @@ int main(int argc, char** argv) {
     size_t stop_left = 0;
     {
         const std::string d4 = daemon + "-stop";
-        parallel(stop_n, 4, [&](int i) { (void)env->raw_create_start(spec_of(project("stop" + std::to_string(i)), d4)); });
+        parallel(stop_n, 4, [&](int i) {
+            (void)env->raw_create_start(spec_of(project("stop" + std::to_string(i)), d4));
+        });
         Orchestrator orch(options(d4), engine);
         (void)orch.reconcile().get();
         auto t0 = BenchClock::now();
         orch.shutdown(true);
         shutdown_ms = ms_since(t0);
-        auto left = docker::list_containers(client, {.all = true, .labels = {std::string(kLabelDaemon) + "=" + d4}, .names = {}});
+        auto left = docker::list_containers(
+            client, {.all = true, .labels = {std::string(kLabelDaemon) + "=" + d4}, .names = {}});
         stop_left = left ? left->size() : 0;
         env->remove_labelled(bench_filter);
     }
@@ -212,22 +227,29 @@ int main(int argc, char** argv) {
     }
     auto raw = summarize(raw_ms);
     auto orc = summarize(orch_ms);
-    std::printf("engine API %s, load average at the end: %s\n", client.api_version().to_string().c_str(), load);
-    std::printf("| measurement | orchestrator | raw Engine API (bare libcurl) | ratio | target |\n");
+    std::printf("engine API %s, load average at the end: %s\n",
+                client.api_version().to_string().c_str(), load);
+    std::printf(
+        "| measurement | orchestrator | raw Engine API (bare libcurl) | ratio | target |\n");
     std::printf("|---|---|---|---|---|\n");
-    std::printf("| trigger-to-running, median (%zu/%zu runs) | %.1f ms | %.1f ms | %.2fx | <= 1.10x |\n",
-                orch_ms.size(), raw_ms.size(), orc.median, raw.median, orc.median / raw.median);
+    std::printf(
+        "| trigger-to-running, median (%zu/%zu runs) | %.1f ms | %.1f ms | %.2fx | <= 1.10x |\n",
+        orch_ms.size(), raw_ms.size(), orc.median, raw.median, orc.median / raw.median);
     std::printf("| trigger-to-running, p95 | %.1f ms | %.1f ms | %.2fx | |\n", orc.p95, raw.p95,
                 orc.p95 / raw.p95);
-    std::printf("| %d projects to running, 4 in flight, best of 2 (%d/%d ok; runs %.0f+%.0f vs %.0f+%.0f ms) | %.0f ms | %.0f ms | %.2fx | <= 1.10x |\n",
-                many, orch_ok, raw_ok, orch_many_runs[0], orch_many_runs[1], raw_many_runs[0],
-                raw_many_runs[1], orch_many_ms, raw_many_ms, orch_many_ms / raw_many_ms);
-    std::printf("| reconcile %d running (adopted %zu), median of 3 | %.0f ms | | | < 1000 ms |\n", adopt,
-                adopted, summarize(reconcile_ms).median);
+    std::printf(
+        "| %d projects to running, 4 in flight, best of 2 (%d/%d ok; runs %.0f+%.0f vs %.0f+%.0f "
+        "ms) | %.0f ms | %.0f ms | %.2fx | <= 1.10x |\n",
+        many, orch_ok, raw_ok, orch_many_runs[0], orch_many_runs[1], raw_many_runs[0],
+        raw_many_runs[1], orch_many_ms, raw_many_ms, orch_many_ms / raw_many_ms);
+    std::printf("| reconcile %d running (adopted %zu), median of 3 | %.0f ms | | | < 1000 ms |\n",
+                adopt, adopted, summarize(reconcile_ms).median);
     // The orchestrator gives up at the stop timeout plus its margin (2 s): `left` counts the
     // containers the engine had not stopped and removed by then.
-    std::printf("| shutdown --stop-projects, %d containers (stop timeout 10 s, %zu left at the deadline) | %.0f ms | | | < 12000 ms |\n",
-                stop_n, stop_left, shutdown_ms);
+    std::printf(
+        "| shutdown --stop-projects, %d containers (stop timeout 10 s, %zu left at the deadline) | "
+        "%.0f ms | | | < 12000 ms |\n",
+        stop_n, stop_left, shutdown_ms);
     curl_global_cleanup();
     return 0;
 }

@@ -74,7 +74,9 @@ OrchestratorOptions options(const std::string& daemon_id, const std::string& ima
     return o;
 }
 
-bool running(const Result<ProjectStatus>& r) { return r && r->state == ProjectState::running; }
+bool running(const Result<ProjectStatus>& r) {
+    return r && r->state == ProjectState::running;
+}
 
 }  // namespace
 
@@ -84,7 +86,9 @@ int main(int argc, char** argv) {
     const char* host = std::getenv("TENEX_SWARM_HOST");
     const char* swarm_image = std::getenv("TENEX_SWARM_IMAGE");
     if (!host || !*host || !swarm_image || !*swarm_image) {
-        std::fprintf(stderr, "bench_swarm: set TENEX_SWARM_HOST and TENEX_SWARM_IMAGE (tests/swarm/run.sh does)\n");
+        std::fprintf(
+            stderr,
+            "bench_swarm: set TENEX_SWARM_HOST and TENEX_SWARM_IMAGE (tests/swarm/run.sh does)\n");
         return 2;
     }
     auto env = bench::open_engine_run("swarm");
@@ -112,10 +116,12 @@ int main(int argc, char** argv) {
                 const auto t0 = BenchClock::now();
                 auto r = o->ensure_running(ref).get();
                 const double ms = ms_since(t0);
-                if (running(r)) (o == &on_swarm ? swarm_ms : one_ms).push_back(ms);
+                if (running(r))
+                    (o == &on_swarm ? swarm_ms : one_ms).push_back(ms);
                 else {
                     ++failures;
-                    std::fprintf(stderr, "ensure_running: %s\n", r ? r->last_error.c_str() : r.error().message.c_str());
+                    std::fprintf(stderr, "ensure_running: %s\n",
+                                 r ? r->last_error.c_str() : r.error().message.c_str());
                 }
                 (void)o->forget(ref).get();
             }
@@ -168,13 +174,16 @@ int main(int argc, char** argv) {
     const auto sw = summarize(swarm_ms), on = summarize(one_ms);
     std::printf("load average at the end: %s\n", load);
     std::printf("| measurement | swarm (3 nodes) | one engine | ratio |\n|---|---|---|---|\n");
-    std::printf("| trigger-to-running, median (%zu/%zu runs) | %.1f ms | %.1f ms | %.2fx |\n", swarm_ms.size(),
-                one_ms.size(), sw.median, on.median, sw.median / on.median);
-    std::printf("| trigger-to-running, p95 | %.1f ms | %.1f ms | %.2fx |\n", sw.p95, on.p95, sw.p95 / on.p95);
-    std::printf("| %d projects to running, asked at once (%d/%d ok) | %.0f ms | %.0f ms | %.2fx |\n", many, s.ok,
-                d.ok, s.ms, d.ms, s.ms / d.ms);
+    std::printf("| trigger-to-running, median (%zu/%zu runs) | %.1f ms | %.1f ms | %.2fx |\n",
+                swarm_ms.size(), one_ms.size(), sw.median, on.median, sw.median / on.median);
+    std::printf("| trigger-to-running, p95 | %.1f ms | %.1f ms | %.2fx |\n", sw.p95, on.p95,
+                sw.p95 / on.p95);
+    std::printf(
+        "| %d projects to running, asked at once (%d/%d ok) | %.0f ms | %.0f ms | %.2fx |\n", many,
+        s.ok, d.ok, s.ms, d.ms, s.ms / d.ms);
     std::string spread;
-    for (const auto& [node, n] : s.per_node) spread += (spread.empty() ? "" : ", ") + node + ": " + std::to_string(n);
+    for (const auto& [node, n] : s.per_node)
+        spread += (spread.empty() ? "" : ", ") + node + ": " + std::to_string(n);
     std::printf("\nswarm: projects per node: %s\n", spread.c_str());
     curl_global_cleanup();
     return failures == 0 ? 0 : 1;

@@ -115,7 +115,10 @@ bool wait_for(Orchestrator& orch, const ProjectRef& p, ProjectState state, bool 
 
 docker::ContainerSpec spec_of(const ProjectRef& p, const std::string& daemon_id) {
     std::filesystem::create_directories(g_root / p.d);
-    SpecContext ctx{.project = p, .naddr = {}, .project_dir = g_root / p.d, .daemon_id = daemon_id,
+    SpecContext ctx{.project = p,
+                    .naddr = {},
+                    .project_dir = g_root / p.d,
+                    .daemon_id = daemon_id,
                     .secrets = SecretMode::read};
     auto c = build_sandbox_spec(bench_policy(false), ctx)->container;
     c.labels[kBenchLabel] = kBenchValue;
@@ -134,7 +137,8 @@ double engine_cpu_seconds() {
         auto open = text.find('('), close = text.rfind(')');
         if (open == std::string::npos || close == std::string::npos) continue;
         const auto comm = text.substr(open + 1, close - open - 1);
-        if (comm != "dockerd" && comm != "containerd" && comm.rfind("containerd-shim", 0) != 0) continue;
+        if (comm != "dockerd" && comm != "containerd" && comm.rfind("containerd-shim", 0) != 0)
+            continue;
         std::istringstream f(text.substr(close + 2));
         std::string v;
         for (int i = 3; i <= 15 && f >> v; ++i)
@@ -171,12 +175,16 @@ struct DieWatch {
         docker::EventStreamOptions o;
         o.filter.actions = {"die"};
         o.filter.labels = {"tenex.daemon=" + daemon_id};
-        stream = std::make_unique<docker::EventStream>(client, o, docker::EventHandlers{
-            .on_event = [this](const docker::Event& e) {
-                std::lock_guard lock(mu);
-                ++by_code[e.exit_code.value_or(-1)];
-            },
-            .on_connected = {}, .on_gap = {}, .on_error = {}});
+        stream = std::make_unique<docker::EventStream>(
+            client, o,
+            docker::EventHandlers{.on_event =
+                                      [this](const docker::Event& e) {
+                                          std::lock_guard lock(mu);
+                                          ++by_code[e.exit_code.value_or(-1)];
+                                      },
+                                  .on_connected = {},
+                                  .on_gap = {},
+                                  .on_error = {}});
         stream->start();
         for (int i = 0; i < 50 && !stream->connected(); ++i) std::this_thread::sleep_for(100ms);
     }
@@ -184,7 +192,9 @@ struct DieWatch {
         std::lock_guard lock(mu);
         std::string out;
         for (const auto& [code, n] : by_code)
-            if (code != 0) out += (out.empty() ? "" : ", ") + std::to_string(n) + " with " + std::to_string(code);
+            if (code != 0)
+                out +=
+                    (out.empty() ? "" : ", ") + std::to_string(n) + " with " + std::to_string(code);
         return out.empty() ? "none" : out;
     }
     int count(int code) {
@@ -211,8 +221,9 @@ struct ShutdownRow {
 };
 
 // Orchestrator::shutdown(true) timed, and what became of the containers.
-ShutdownRow timed_shutdown(Orchestrator& orch, const docker::Client& client, const std::string& daemon_id,
-                           DieWatch& dies, const std::string& state, int n) {
+ShutdownRow timed_shutdown(Orchestrator& orch, const docker::Client& client,
+                           const std::string& daemon_id, DieWatch& dies, const std::string& state,
+                           int n) {
     const auto t0 = BenchClock::now();
     orch.shutdown(true);
     ShutdownRow row;
@@ -232,7 +243,8 @@ int idle_mode(bench::EngineRun& env, int n, int seconds) {
     DockerEngine engine(*env.client);
     std::vector<ShutdownRow> shutdowns;
     int running = 0, paused = 0;
-    auto start_all = [&](Orchestrator& orch, std::vector<ProjectRef>& projects, const std::string& prefix) {
+    auto start_all = [&](Orchestrator& orch, std::vector<ProjectRef>& projects,
+                         const std::string& prefix) {
         std::vector<StatusFuture> started;
         for (int i = 0; i < n; ++i) {
             projects.push_back(project(prefix + std::to_string(i)));
@@ -256,11 +268,14 @@ int idle_mode(bench::EngineRun& env, int n, int seconds) {
                     100.0 * (e1 - e0) / wall);
         std::fflush(stdout);
     };
-    std::printf("%d probe projects (`sleep`, 64 MiB, 0.5 CPU, network none, stop timeout 5 s); each "
-                "state measured over %d s\n\n",
-                n, seconds);
-    std::printf("| state | containers sampled | their CPU (sum, %% of one core) | their memory in use (sum) | "
-                "engine CPU (dockerd, containerd, shims) |\n|---|---|---|---|---|\n");
+    std::printf(
+        "%d probe projects (`sleep`, 64 MiB, 0.5 CPU, network none, stop timeout 5 s); each "
+        "state measured over %d s\n\n",
+        n, seconds);
+    std::printf(
+        "| state | containers sampled | their CPU (sum, %% of one core) | their memory in use "
+        "(sum) | "
+        "engine CPU (dockerd, containerd, shims) |\n|---|---|---|---|---|\n");
     {
         const std::string id = "bench-wake-idle-r-" + g_run;
         Clocked clock;
@@ -279,20 +294,25 @@ int idle_mode(bench::EngineRun& env, int n, int seconds) {
         std::vector<ProjectRef> projects;
         const int started = start_all(orch, projects, "idle-p-");
         clock.advance(10min + 1s);  // past pause_after
-        for (const auto& p : projects) paused += wait_for(orch, p, ProjectState::paused, false) ? 1 : 0;
+        for (const auto& p : projects)
+            paused += wait_for(orch, p, ProjectState::paused, false) ? 1 : 0;
         std::this_thread::sleep_for(2s);
         measure(orch, ("paused (" + std::to_string(paused) + ")").c_str());
         shutdowns.push_back(timed_shutdown(orch, *env.client, id, dies, "paused", paused));
         running = std::min(running, started);
     }
-    std::printf("\nShutdown stopping the projects (`Orchestrator::shutdown(true)`, as `up --stop-projects`): "
-                "its deadline is the stop timeout + 2 s\n\n");
-    std::printf("| state at shutdown | containers | shutdown took | containers left | exited 0 (the probe's "
-                "own exit on SIGTERM) | other exits |\n|---|---|---|---|---|---|\n");
+    std::printf(
+        "\nShutdown stopping the projects (`Orchestrator::shutdown(true)`, as `up "
+        "--stop-projects`): "
+        "its deadline is the stop timeout + 2 s\n\n");
+    std::printf(
+        "| state at shutdown | containers | shutdown took | containers left | exited 0 (the "
+        "probe's "
+        "own exit on SIGTERM) | other exits |\n|---|---|---|---|---|---|\n");
     bool clean = true;
     for (const auto& r : shutdowns) {
-        std::printf("| %s | %d | %.2f s | %zu | %d | %s |\n", r.state.c_str(), r.n, r.seconds, r.left, r.clean,
-                    r.other.c_str());
+        std::printf("| %s | %d | %.2f s | %zu | %d | %s |\n", r.state.c_str(), r.n, r.seconds,
+                    r.left, r.clean, r.other.c_str());
         clean = clean && r.left == 0 && r.clean == r.n;
     }
     if (!clean) std::printf("\nNot every container exited 0 and was removed by the shutdown.\n");
@@ -309,7 +329,8 @@ int main(int argc, char** argv) {
         g_root = env->root;
         const std::string bench_filter = kBenchLabel + "=" + kBenchValue;
         env->remove_labelled(bench_filter);
-        const int rc = idle_mode(*env, argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 30);
+        const int rc = idle_mode(*env, argc > 2 ? std::atoi(argv[2]) : 100,
+                                 argc > 3 ? std::atoi(argv[3]) : 30);
         env->remove_labelled(bench_filter);
         std::filesystem::remove_all(g_root);
         return rc;
@@ -411,9 +432,10 @@ int main(int argc, char** argv) {
         std::printf("| %s | %zu | %.1f | %.1f | %.2fx |\n", name, s.n, s.median, s.p95,
                     raw.median > 0 ? s.median / raw.median : 0.0);
     };
-    std::printf("Trigger to running by waiting state, %d rounds, interleaved (probe image; "
-                "orchestrated projects: network %s; raw: network none)\n\n",
-                rounds, g_egress ? "egress" : "none");
+    std::printf(
+        "Trigger to running by waiting state, %d rounds, interleaved (probe image; "
+        "orchestrated projects: network %s; raw: network none)\n\n",
+        rounds, g_egress ? "egress" : "none");
     std::printf("| waiting state | n | median ms | p95 ms | median vs raw create+start |\n");
     std::printf("|---|---|---|---|---|\n");
     row("paused (unpause)", paused_ms);

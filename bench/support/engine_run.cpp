@@ -23,12 +23,15 @@ double ms_since(BenchClock::time_point t0) {
 Summary summarize(std::vector<double> v) {
     if (v.empty()) return {};
     std::sort(v.begin(), v.end());
-    auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * (v.size() - 1) + 0.5))]; };
+    auto at = [&](double q) {
+        return v[std::min(v.size() - 1, static_cast<std::size_t>(q * (v.size() - 1) + 0.5))];
+    };
     return {at(0.5), at(0.95), v.size()};
 }
 
 long EngineRun::raw_post(const std::string& path, const std::string& body, std::string* out) const {
-    return bench::raw_post(client->socket_path(), client->api_version().to_string(), path, body, out);
+    return bench::raw_post(client->socket_path(), client->api_version().to_string(), path, body,
+                           out);
 }
 
 std::string EngineRun::raw_create_start(const docker::ContainerSpec& spec) const {

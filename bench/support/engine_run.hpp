@@ -29,8 +29,8 @@ Summary summarize(std::vector<double> v);
 
 struct EngineRun {
     std::unique_ptr<docker::Client> client;
-    std::string run;              // this process's id: part of every name the run creates
-    std::filesystem::path root;   // <temp>/tenex-bench-<name>-<run>: the projects' folders
+    std::string run;             // this process's id: part of every name the run creates
+    std::filesystem::path root;  // <temp>/tenex-bench-<name>-<run>: the projects' folders
 
     // POST http://docker/v<api><path> with bare libcurl (raw_engine.hpp).
     long raw_post(const std::string& path, const std::string& body, std::string* out) const;

@@ -24,13 +24,16 @@
 
 int main(int argc, char** argv) {
     if (argc != 4) {
-        std::fprintf(stderr, "usage: %s create|create2|snapshot|snapshot2|create-hi|getflags DIR NAME\n", argv[0]);
+        std::fprintf(stderr,
+                     "usage: %s create|create2|snapshot|snapshot2|create-hi|getflags DIR NAME\n",
+                     argv[0]);
         return 2;
     }
     const std::string op = argv[1];
     const int dir = ::open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) {
-        std::printf("%s failed: open %s: errno %d (%s)\n", op.c_str(), argv[2], errno, std::strerror(errno));
+        std::printf("%s failed: open %s: errno %d (%s)\n", op.c_str(), argv[2], errno,
+                    std::strerror(errno));
         return 1;
     }
     btrfs_ioctl_vol_args v1{};
@@ -40,15 +43,20 @@ int main(int argc, char** argv) {
     v1.fd = dir;
     v2.fd = dir;
     long rc = -1;
-    if (op == "create") rc = ::ioctl(dir, BTRFS_IOC_SUBVOL_CREATE, &v1);
-    else if (op == "create2") rc = ::ioctl(dir, BTRFS_IOC_SUBVOL_CREATE_V2, &v2);
-    else if (op == "snapshot") rc = ::ioctl(dir, BTRFS_IOC_SNAP_CREATE, &v1);
-    else if (op == "snapshot2") rc = ::ioctl(dir, BTRFS_IOC_SNAP_CREATE_V2, &v2);
+    if (op == "create")
+        rc = ::ioctl(dir, BTRFS_IOC_SUBVOL_CREATE, &v1);
+    else if (op == "create2")
+        rc = ::ioctl(dir, BTRFS_IOC_SUBVOL_CREATE_V2, &v2);
+    else if (op == "snapshot")
+        rc = ::ioctl(dir, BTRFS_IOC_SNAP_CREATE, &v1);
+    else if (op == "snapshot2")
+        rc = ::ioctl(dir, BTRFS_IOC_SNAP_CREATE_V2, &v2);
     else if (op == "getflags") {
         int flags = 0;
         rc = ::ioctl(dir, FS_IOC_GETFLAGS, &flags);
     } else if (op == "create-hi")
-        rc = ::syscall(SYS_ioctl, dir, (1UL << 32) | static_cast<unsigned long>(BTRFS_IOC_SUBVOL_CREATE), &v1);
+        rc = ::syscall(SYS_ioctl, dir,
+                       (1UL << 32) | static_cast<unsigned long>(BTRFS_IOC_SUBVOL_CREATE), &v1);
     else {
         std::fprintf(stderr, "unknown OP %s\n", op.c_str());
         return 2;

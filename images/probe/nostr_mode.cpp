@@ -35,7 +35,9 @@ constexpr auto kFirstStatusWait = 5s;  // for every relay to connect before the 
 constexpr long kMaxIntervalS = 86400;
 
 volatile sig_atomic_t g_stop = 0;
-void on_stop_signal(int) { g_stop = 1; }
+void on_stop_signal(int) {
+    g_stop = 1;
+}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -68,7 +70,8 @@ Result<std::vector<std::string>> read_relays(const char* text) {
             relays.push_back(url->normalized);
     }
     if (relays.empty())
-        return make_error("TENEX_RELAYS is not set (expected comma-separated ws:// or wss:// URLs)");
+        return make_error(
+            "TENEX_RELAYS is not set (expected comma-separated ws:// or wss:// URLs)");
     return relays;
 }
 
@@ -85,13 +88,13 @@ Result<std::chrono::seconds> read_interval(const char* text) {
 // What the main thread is waiting for: one publish and what to print when it settles.
 struct PendingPublish {
     std::future<relay::PublishResult> result;
-    std::string what;     // "status" or "reply"
-    std::string line;     // printed on stdout once a relay accepted it
+    std::string what;  // "status" or "reply"
+    std::string line;  // printed on stdout once a relay accepted it
 };
 
 // Kind 1 events handed over by the pool's thread.
 class Inbox {
-public:
+  public:
     void push(nostr::Event event) {
         {
             std::lock_guard lock(mu_);
@@ -105,7 +108,7 @@ public:
         return std::exchange(events_, {});
     }
 
-private:
+  private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<nostr::Event> events_;
@@ -121,14 +124,16 @@ std::string describe(const relay::PublishResult& r) {
 }
 
 class NostrProbe {
-public:
+  public:
     NostrProbe(NostrConfig config, nostr::Keys keys)
-        : config_(std::move(config)), keys_(std::move(keys)), address_(config_.address.to_string()) {}
+        : config_(std::move(config)),
+          keys_(std::move(keys)),
+          address_(config_.address.to_string()) {}
 
     Status start();
     void run();
 
-private:
+  private:
     void answer(const nostr::Event& message);
     void publish(nostr::UnsignedEvent event, std::string what, const std::string& suffix);
     void maybe_publish_status(Clock::time_point now);
@@ -156,9 +161,8 @@ Status NostrProbe::start() {
                        std::chrono::system_clock::now().time_since_epoch())
                        .count() -
                    5;
-    return pool_.subscribe("probe-messages", {filter}, [this](const relay::DeliveredEvent& d) {
-        inbox_.push(d.event);
-    });
+    return pool_.subscribe("probe-messages", {filter},
+                           [this](const relay::DeliveredEvent& d) { inbox_.push(d.event); });
 }
 
 void NostrProbe::run() {
@@ -171,9 +175,9 @@ void NostrProbe::run() {
 
 void NostrProbe::answer(const nostr::Event& message) {
     if (message.kind != kMessageKind || message.pubkey == keys_.pub.hex()) return;
-    bool tagged = std::any_of(message.tags.begin(), message.tags.end(), [this](const nostr::Tag& t) {
-        return t.size() >= 2 && t[0] == "a" && t[1] == address_;
-    });
+    bool tagged = std::any_of(
+        message.tags.begin(), message.tags.end(),
+        [this](const nostr::Tag& t) { return t.size() >= 2 && t[0] == "a" && t[1] == address_; });
     if (!tagged) return;
     if (!answered_.insert(message.id).second) return;
     publish(reply_event(config_.address, message), "reply", " to=" + message.id);
@@ -255,7 +259,8 @@ nostr::UnsignedEvent status_event(const nostr::Address& address, const nostr::Pu
     nostr::UnsignedEvent event;
     event.kind = kStatusKind;
     event.content = R"({"status":"running","runtime":"tenex-probe"})";
-    event.tags = {{"a", address.to_string()}, {"p", address.pubkey}, {"agent", probe.hex(), "probe"}};
+    event.tags = {
+        {"a", address.to_string()}, {"p", address.pubkey}, {"agent", probe.hex(), "probe"}};
     return event;
 }
 
@@ -263,7 +268,8 @@ nostr::UnsignedEvent reply_event(const nostr::Address& address, const nostr::Eve
     nostr::UnsignedEvent event;
     event.kind = kMessageKind;
     event.content = "tenex-probe " + address.identifier + ": received " + message.id;
-    event.tags = {{"a", address.to_string()}, {"e", message.id, "", "reply"}, {"p", message.pubkey}};
+    event.tags = {
+        {"a", address.to_string()}, {"e", message.id, "", "reply"}, {"p", message.pubkey}};
     return event;
 }
 
@@ -271,7 +277,8 @@ int run_nostr_mode() {
     // Library logs (relay pool, libwebsockets) go to stderr: stdout holds only key=value lines.
     spdlog::set_default_logger(spdlog::stderr_logger_mt("tenex-probe"));
     install_signal_handlers();
-    auto config = read_nostr_config([](const char* name) -> const char* { return std::getenv(name); });
+    auto config =
+        read_nostr_config([](const char* name) -> const char* { return std::getenv(name); });
     if (!config) {
         std::fprintf(stderr, "tenex-probe: nostr: %s\n", config.error().message.c_str());
         return 2;

@@ -19,7 +19,7 @@ namespace tenex::probe {
 // Everything the mode reads from its environment, parsed and checked.
 struct NostrConfig {
     nostr::Address address{};
-    std::vector<std::string> relays{};  // normalized ws:// or wss:// URLs
+    std::vector<std::string> relays{};      // normalized ws:// or wss:// URLs
     std::optional<nostr::SecretKey> key{};  // TENEX_PROBE_KEY; absent: generated at start
     std::chrono::seconds status_interval{30};
 };

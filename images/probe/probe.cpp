@@ -71,7 +71,9 @@ std::string read_first_line(const char* path) {
 }
 
 volatile sig_atomic_t g_stop = 0;
-void on_term(int) { g_stop = 1; }
+void on_term(int) {
+    g_stop = 1;
+}
 
 int mode_sleep(bool ignore_term) {
     struct sigaction sa {};
@@ -211,7 +213,8 @@ int mode_listen(int port) {
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(static_cast<uint16_t>(port));
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(fd, 16) != 0) {
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+        listen(fd, 16) != 0) {
         std::printf("listen=failed port=%d error=%s\n", port, std::strerror(errno));
         return 1;
     }

@@ -10,7 +10,8 @@
 namespace tenex::cli {
 
 void register_decode(CLI::App& root, Context& ctx) {
-    auto* cmd = root.add_subcommand("decode", "Decode a NIP-19 entity (npub, nsec, note, nprofile, nevent, naddr) to JSON");
+    auto* cmd = root.add_subcommand(
+        "decode", "Decode a NIP-19 entity (npub, nsec, note, nprofile, nevent, naddr) to JSON");
     auto text = std::make_shared<std::string>();
     auto reveal = std::make_shared<bool>(false);
     cmd->add_option("entity", *text, "The bech32 string")->required();

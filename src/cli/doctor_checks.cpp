@@ -29,8 +29,8 @@ CheckResult check_docker(const std::string& socket) {
     const auto& c = **client;
     r.ok = true;
     r.detail = "engine " + c.engine().version + " at " + c.socket_path() + ", API " +
-               c.api_version().to_string() + " (engine " + c.engine().min_api.to_string() +
-               ".." + c.engine().api.to_string() + ")";
+               c.api_version().to_string() + " (engine " + c.engine().min_api.to_string() + ".." +
+               c.engine().api.to_string() + ")";
     r.detail += "; " + disk_quota_support(socket).detail;
     return r;
 }
@@ -45,8 +45,9 @@ std::string mount_options_of(const std::string& path) {
         std::istringstream w(line);
         std::string dev, point, type, options;
         if (!(w >> dev >> point >> type >> options)) continue;
-        const bool under = path == point || point == "/" ||
-                           (path.starts_with(point) && path.size() > point.size() && path[point.size()] == '/');
+        const bool under =
+            path == point || point == "/" ||
+            (path.starts_with(point) && path.size() > point.size() && path[point.size()] == '/');
         if (under && point.size() >= best_point.size()) best_point = point, best_options = options;
     }
     return best_options;
@@ -72,7 +73,8 @@ DiskQuotaSupport disk_quota_support(const std::string& socket) {
     std::string backing;
     if (auto it = info->find("DriverStatus"); it != info->end() && it->is_array())
         for (const auto& kv : *it)
-            if (kv.is_array() && kv.size() == 2 && kv[0] == "Backing Filesystem" && kv[1].is_string())
+            if (kv.is_array() && kv.size() == 2 && kv[0] == "Backing Filesystem" &&
+                kv[1].is_string())
                 backing = kv[1].get<std::string>();
     std::string where = "storage driver " + driver + (backing.empty() ? "" : " on " + backing);
     if (driver == "overlay2") {
@@ -80,8 +82,7 @@ DiskQuotaSupport disk_quota_support(const std::string& socket) {
         const bool pquota = options.find(",pquota,") != std::string::npos ||
                             options.find(",prjquota,") != std::string::npos;
         s.supported = backing == "xfs" && pquota;
-        if (!s.supported)
-            where += backing == "xfs" ? " without pquota" : "";
+        if (!s.supported) where += backing == "xfs" ? " without pquota" : "";
     } else {
         s.supported = driver == "btrfs" || driver == "zfs" || driver == "devicemapper";
     }
@@ -119,8 +120,9 @@ CheckResult check_cgroups(const std::string& cgroup_root) {
         r.detail = "cgroup " + version + " with memory, cpu and pids controllers";
     } else {
         r.detail = "cgroup " + version + " at " + cgroup_root + " lacks: " + missing;
-        r.fix = "enable the controllers (kernel boot options such as cgroup_enable=memory, or "
-                "systemd.unified_cgroup_hierarchy=1) so memory, CPU and PID limits apply";
+        r.fix =
+            "enable the controllers (kernel boot options such as cgroup_enable=memory, or "
+            "systemd.unified_cgroup_hierarchy=1) so memory, CPU and PID limits apply";
     }
     return r;
 }
@@ -161,8 +163,9 @@ DiskLimitSupport disk_limit_support(const std::string& projects_path) {
     s.fs_type = q.fs_type.empty() ? "an unknown file system" : q.fs_type;
     s.enforceable = q.btrfs;
     if (!q.btrfs) {
-        s.detail = "workspace disk limits (resources.disk): NOT enforceable, " + projects_path + " is on " +
-                   s.fs_type + " (needs btrfs; README: Disk limits); a project whose policy sets "
+        s.detail = "workspace disk limits (resources.disk): NOT enforceable, " + projects_path +
+                   " is on " + s.fs_type +
+                   " (needs btrfs; README: Disk limits); a project whose policy sets "
                    "resources.disk is refused at start";
         return s;
     }
@@ -172,7 +175,8 @@ DiskLimitSupport disk_limit_support(const std::string& projects_path) {
         std::error_code ec2;
         for (const auto& project : fs::directory_iterator(owner.path(), ec2)) {
             const std::string name = project.path().filename().string();
-            if (name.starts_with(".") || !project.is_directory(ec2) || project.is_symlink(ec2)) continue;
+            if (name.starts_with(".") || !project.is_directory(ec2) || project.is_symlink(ec2))
+                continue;
             if (!disk::probe(project.path()).subvolume)
                 s.plain_dirs.push_back(owner.path().filename().string() + "/" + name);
         }
@@ -182,10 +186,12 @@ DiskLimitSupport disk_limit_support(const std::string& projects_path) {
                "containers' seccomp profile refuses the ioctls that would make nested subvolumes "
                "outside it)";
     if (!s.plain_dirs.empty()) {
-        s.detail += "; " + std::to_string(s.plain_dirs.size()) +
-                    " project director" + (s.plain_dirs.size() == 1 ? "y is a plain directory" : "ies are plain directories") +
-                    " made before, which cannot be limited (a policy with resources.disk is refused for them; "
-                    "move the contents into a subvolume of the same name):";
+        s.detail +=
+            "; " + std::to_string(s.plain_dirs.size()) + " project director" +
+            (s.plain_dirs.size() == 1 ? "y is a plain directory" : "ies are plain directories") +
+            " made before, which cannot be limited (a policy with resources.disk is refused for "
+            "them; "
+            "move the contents into a subvolume of the same name):";
         for (const auto& d : s.plain_dirs) s.detail += " " + d;
     }
     return s;
@@ -198,19 +204,24 @@ CheckResult check_disk_limits(const std::string& projects_path) {
     return r;
 }
 
-CheckResult swarm_result(const docker::SwarmState& state, const std::vector<docker::NodeInfo>& nodes) {
+CheckResult swarm_result(const docker::SwarmState& state,
+                         const std::vector<docker::NodeInfo>& nodes) {
     CheckResult r{.name = "swarm"};
     if (state.local_node_state != "active") {
-        r.detail = "this engine is not in a swarm (state " +
-                   (state.local_node_state.empty() ? std::string("unknown") : state.local_node_state) + ")" +
-                   (state.error.empty() ? "" : ": " + state.error);
-        r.fix = "point --docker-socket at a swarm manager's socket, or make this engine one "
-                "(docker swarm init; README: Running on a cluster)";
+        r.detail =
+            "this engine is not in a swarm (state " +
+            (state.local_node_state.empty() ? std::string("unknown") : state.local_node_state) +
+            ")" + (state.error.empty() ? "" : ": " + state.error);
+        r.fix =
+            "point --docker-socket at a swarm manager's socket, or make this engine one "
+            "(docker swarm init; README: Running on a cluster)";
         return r;
     }
     if (!state.control_available) {
-        r.detail = "this engine is a swarm worker (node " + state.node_id + "); the daemon needs a manager";
-        r.fix = "point --docker-socket at a manager's socket (docker node ls on a manager lists them)";
+        r.detail = "this engine is a swarm worker (node " + state.node_id +
+                   "); the daemon needs a manager";
+        r.fix =
+            "point --docker-socket at a manager's socket (docker node ls on a manager lists them)";
         return r;
     }
     std::size_t usable = 0;
@@ -218,31 +229,40 @@ CheckResult swarm_result(const docker::SwarmState& state, const std::vector<dock
     for (const auto& n : nodes) {
         const bool ok = n.state == "ready" && n.availability == "active";
         usable += ok;
-        std::string entry = n.hostname + " (" + n.role + (n.leader ? ", leader" : "") + ", " + n.state + ", " +
-                            n.availability + (n.message.empty() || ok ? "" : ": " + n.message) + ")";
+        std::string entry = n.hostname + " (" + n.role + (n.leader ? ", leader" : "") + ", " +
+                            n.state + ", " + n.availability +
+                            (n.message.empty() || ok ? "" : ": " + n.message) + ")";
         (ok ? listed : unusable) += (ok ? listed : unusable).empty() ? entry : ", " + entry;
     }
-    r.detail = std::to_string(nodes.size()) + " nodes, " + std::to_string(usable) + " ready and active";
+    r.detail =
+        std::to_string(nodes.size()) + " nodes, " + std::to_string(usable) + " ready and active";
     if (!listed.empty()) r.detail += ": " + listed;
     if (!unusable.empty()) r.detail += "; not usable: " + unusable;
     r.ok = usable > 0 && unusable.empty();
     if (!r.ok)
-        r.fix = usable == 0 ? "no node can run a task: bring the nodes up (docker node ls on the manager)"
-                            : "bring the nodes back, or drain / remove them (docker node update --availability "
-                              "drain NODE, docker node rm NODE) so that nothing is placed there";
+        r.fix =
+            usable == 0
+                ? "no node can run a task: bring the nodes up (docker node ls on the manager)"
+                : "bring the nodes back, or drain / remove them (docker node update --availability "
+                  "drain NODE, docker node rm NODE) so that nothing is placed there";
     return r;
 }
 
 CheckResult check_swarm(const std::string& socket) {
     auto client = docker::Client::connect({.socket = socket, .timeout = std::chrono::seconds(5)});
-    if (!client) return {.name = "swarm", .ok = false, .detail = client.error().describe(),
-                         .fix = "start the engine or point --docker-socket at a swarm manager"};
+    if (!client)
+        return {.name = "swarm",
+                .ok = false,
+                .detail = client.error().describe(),
+                .fix = "start the engine or point --docker-socket at a swarm manager"};
     auto state = docker::swarm_state(**client);
-    if (!state) return {.name = "swarm", .ok = false, .detail = state.error().describe(), .fix = {}};
+    if (!state)
+        return {.name = "swarm", .ok = false, .detail = state.error().describe(), .fix = {}};
     std::vector<docker::NodeInfo> nodes;
     if (state->local_node_state == "active" && state->control_available) {
         auto listed = docker::list_nodes(**client);
-        if (!listed) return {.name = "swarm", .ok = false, .detail = listed.error().describe(), .fix = {}};
+        if (!listed)
+            return {.name = "swarm", .ok = false, .detail = listed.error().describe(), .fix = {}};
         nodes = std::move(listed).value();
     }
     return swarm_result(*state, nodes);
@@ -257,7 +277,8 @@ CheckResult check_registry(const std::string& address) {
         try {
             std::size_t used = 0;
             port = std::stoi(address.substr(colon + 1), &used);
-            if (used != address.size() - colon - 1 || port < 1 || port > 65535) throw std::out_of_range("port");
+            if (used != address.size() - colon - 1 || port < 1 || port > 65535)
+                throw std::out_of_range("port");
         } catch (const std::exception&) {
             r.detail = "'" + address + "' is not HOST:PORT";
             r.fix = "give --registry HOST:PORT, e.g. 10.0.0.1:5000";
@@ -271,20 +292,25 @@ CheckResult check_registry(const std::string& address) {
     if (!res) {
         const auto error = res.error();
         r.detail = "http://" + address + "/v2/: " +
-                   (error == httplib::Error::Connection          ? std::string("cannot connect (nothing listens there?)")
-                    : error == httplib::Error::ConnectionTimeout ? std::string("connection timed out")
-                                                                 : "no answer (" + httplib::to_string(error) + ")");
+                   (error == httplib::Error::Connection
+                        ? std::string("cannot connect (nothing listens there?)")
+                    : error == httplib::Error::ConnectionTimeout
+                        ? std::string("connection timed out")
+                        : "no answer (" + httplib::to_string(error) + ")");
         r.fix = "start the registry (README: Running on a cluster) or correct --registry";
         return r;
     }
     if (res->status == 200 || res->status == 401) {
         r.ok = true;
-        r.detail = "http://" + address + "/v2/ answers " + std::to_string(res->status) +
-                   (res->status == 401 ? " (it wants credentials: docker login on every node)" : "") +
-                   "; engines pull from it only when it is in their insecure-registries or has TLS they trust";
+        r.detail =
+            "http://" + address + "/v2/ answers " + std::to_string(res->status) +
+            (res->status == 401 ? " (it wants credentials: docker login on every node)" : "") +
+            "; engines pull from it only when it is in their insecure-registries or has TLS they "
+            "trust";
         return r;
     }
-    r.detail = "http://" + address + "/v2/ answers " + std::to_string(res->status) + ", not a registry's 200 or 401";
+    r.detail = "http://" + address + "/v2/ answers " + std::to_string(res->status) +
+               ", not a registry's 200 or 401";
     r.fix = "check that HOST:PORT is the registry (docker-registry) and not another service";
     return r;
 }

@@ -32,9 +32,9 @@ CheckResult check_disk(const std::string& projects_path, std::uint64_t min_free_
 // Informational (ok) unless the path cannot be examined: a policy without resources.disk
 // needs none of it.
 struct DiskLimitSupport {
-    bool enforceable = false;                // the projects path is on btrfs
-    std::string fs_type{};                   // of the projects path
-    std::vector<std::string> plain_dirs{};   // <owner>/<name> that cannot be limited
+    bool enforceable = false;               // the projects path is on btrfs
+    std::string fs_type{};                  // of the projects path
+    std::vector<std::string> plain_dirs{};  // <owner>/<name> that cannot be limited
     std::string detail{};
 };
 DiskLimitSupport disk_limit_support(const std::string& projects_path);
@@ -43,7 +43,8 @@ CheckResult check_disk_limits(const std::string& projects_path);
 // The engine behind `socket` is a swarm manager and its nodes are ready and active
 // (`doctor --swarm`). swarm_result judges what the engine answered (unit-tested).
 CheckResult check_swarm(const std::string& socket);
-CheckResult swarm_result(const docker::SwarmState& state, const std::vector<docker::NodeInfo>& nodes);
+CheckResult swarm_result(const docker::SwarmState& state,
+                         const std::vector<docker::NodeInfo>& nodes);
 
 // A registry the cluster's engines pull from answers its API at http://ADDRESS/v2/
 // (`doctor --registry HOST:PORT`): 200, or 401 (it wants credentials: ok, said so).
@@ -54,9 +55,9 @@ std::string format_check(const CheckResult& r);
 // Whether the engine's storage driver honours a writable-layer size (policy resources.disk,
 // StorageOpt size): overlay2 only on xfs mounted with pquota; btrfs, zfs and devicemapper.
 struct DiskQuotaSupport {
-    bool known = false;      // the engine answered
+    bool known = false;  // the engine answered
     bool supported = false;
-    std::string detail{};    // e.g. "storage driver overlay2 on extfs: ..."
+    std::string detail{};  // e.g. "storage driver overlay2 on extfs: ..."
 };
 DiskQuotaSupport disk_quota_support(const std::string& socket);
 

@@ -35,12 +35,15 @@ void register_encode(CLI::App& root, Context& ctx) {
     auto o = std::make_shared<Opts>();
 
     auto* naddr = cmd->add_subcommand("naddr", "An addressable event's address");
-    naddr->add_option("--kind", o->kind, "Event kind 0..65535")->required()->check(CLI::Range(0, 65535));
+    naddr->add_option("--kind", o->kind, "Event kind 0..65535")
+        ->required()
+        ->check(CLI::Range(0, 65535));
     naddr->add_option("--pubkey", o->pubkey, "Author pubkey, 64 hex")->required();
     naddr->add_option("--identifier,-d", o->identifier, "The d tag (may be empty)")->required();
     naddr->add_option("--relay", o->relays, "Relay hint (repeatable)");
     naddr->callback([&ctx, o] {
-        emit(ctx, nostr::encode_naddr(nostr::Naddr{nostr::Address{o->kind, o->pubkey, o->identifier}, o->relays}));
+        emit(ctx, nostr::encode_naddr(
+                      nostr::Naddr{nostr::Address{o->kind, o->pubkey, o->identifier}, o->relays}));
     });
 
     auto* npub = cmd->add_subcommand("npub", "A public key");
@@ -54,7 +57,9 @@ void register_encode(CLI::App& root, Context& ctx) {
     auto* nprofile = cmd->add_subcommand("nprofile", "A public key with relay hints");
     nprofile->add_option("pubkey", o->hex, "64 hex")->required();
     nprofile->add_option("--relay", o->relays, "Relay hint (repeatable)");
-    nprofile->callback([&ctx, o] { emit(ctx, nostr::encode_nprofile(nostr::Nprofile{o->hex, o->relays})); });
+    nprofile->callback([&ctx, o] {
+        emit(ctx, nostr::encode_nprofile(nostr::Nprofile{o->hex, o->relays}));
+    });
 
     auto* nevent = cmd->add_subcommand("nevent", "An event id with hints");
     nevent->add_option("id", o->hex, "64 hex")->required();

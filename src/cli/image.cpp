@@ -61,7 +61,8 @@ void register_image(CLI::App& root, Context& ctx) {
     };
     auto pargs = std::make_shared<PushArgs>();
     push->add_option("image", pargs->image, "Local image, e.g. tenex-probe:latest")->required();
-    push->add_option("--registry", pargs->registry, "Registry address HOST[:PORT], e.g. 10.0.0.1:5000")
+    push->add_option("--registry", pargs->registry,
+                     "Registry address HOST[:PORT], e.g. 10.0.0.1:5000")
         ->required();
     push->add_option("--docker-socket", pargs->socket,
                      "Engine socket (default: DOCKER_HOST, then /var/run/docker.sock)");

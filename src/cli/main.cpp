@@ -11,27 +11,13 @@
 namespace {
 
 constexpr tenex::cli::RegisterFn kCommands[] = {
-    tenex::cli::register_version,
-    tenex::cli::register_doctor,
-    tenex::cli::register_image,
-    tenex::cli::register_policy,
-    tenex::cli::register_keygen,
-    tenex::cli::register_decode,
-    tenex::cli::register_encode,
-    tenex::cli::register_verify,
-    tenex::cli::register_sign,
-    tenex::cli::register_relay,
-    tenex::cli::register_publish,
-    tenex::cli::register_req,
-    tenex::cli::register_up,
-    tenex::cli::register_import,
-    tenex::cli::register_ps,
-    tenex::cli::register_stop,
-    tenex::cli::register_forget,
-    tenex::cli::register_restart,
-    tenex::cli::register_logs,
-    tenex::cli::register_exec,
-    tenex::cli::register_shell,
+    tenex::cli::register_version, tenex::cli::register_doctor,  tenex::cli::register_image,
+    tenex::cli::register_policy,  tenex::cli::register_keygen,  tenex::cli::register_decode,
+    tenex::cli::register_encode,  tenex::cli::register_verify,  tenex::cli::register_sign,
+    tenex::cli::register_relay,   tenex::cli::register_publish, tenex::cli::register_req,
+    tenex::cli::register_up,      tenex::cli::register_import,  tenex::cli::register_ps,
+    tenex::cli::register_stop,    tenex::cli::register_forget,  tenex::cli::register_restart,
+    tenex::cli::register_logs,    tenex::cli::register_exec,    tenex::cli::register_shell,
     tenex::cli::register_events,
 };
 
@@ -47,9 +33,9 @@ int main(int argc, char** argv) {
     app.add_option("--log-format", ctx.log_format, "text or json")
         ->check(CLI::IsMember({"text", "json"}));
     app.parse_complete_callback([&ctx] {
-        tenex::log::setup(ctx.log_format == "json" ? tenex::log::Format::json
-                                                   : tenex::log::Format::text,
-                          ctx.log_level);
+        tenex::log::setup(
+            ctx.log_format == "json" ? tenex::log::Format::json : tenex::log::Format::text,
+            ctx.log_level);
     });
     for (auto reg : kCommands) reg(app, ctx);
 

@@ -12,8 +12,8 @@
 // 2 bad usage (bad address, unreadable config). exec and shell pass the process's exit code
 // through and use 125 (like `docker exec`) when the daemon is unreachable or refuses.
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -211,11 +211,14 @@ std::string human_bytes(std::uint64_t n) {
 
 std::string human_duration(std::int64_t s) {
     char buf[32];
-    if (s < 60) std::snprintf(buf, sizeof buf, "%" PRId64 "s", s);
-    else if (s < 3600) std::snprintf(buf, sizeof buf, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+    if (s < 60)
+        std::snprintf(buf, sizeof buf, "%" PRId64 "s", s);
+    else if (s < 3600)
+        std::snprintf(buf, sizeof buf, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
     else if (s < 86400)
         std::snprintf(buf, sizeof buf, "%" PRId64 "h%02" PRId64 "m", s / 3600, (s % 3600) / 60);
-    else std::snprintf(buf, sizeof buf, "%" PRId64 "d%02" PRId64 "h", s / 86400, (s % 86400) / 3600);
+    else
+        std::snprintf(buf, sizeof buf, "%" PRId64 "d%02" PRId64 "h", s / 86400, (s % 86400) / 3600);
     return buf;
 }
 
@@ -242,7 +245,8 @@ std::string print_table(const std::vector<std::vector<std::string>>& rows) {
 // running or starting project.
 std::string not_running_reason(const sandbox::ProjectStatus& st) {
     if (st.state == sandbox::ProjectState::running || st.state == sandbox::ProjectState::starting ||
-        st.state == sandbox::ProjectState::paused || (st.state == sandbox::ProjectState::stopped && st.kept))
+        st.state == sandbox::ProjectState::paused ||
+        (st.state == sandbox::ProjectState::stopped && st.kept))
         return {};
     std::string why = st.last_error;
     if (st.last_exit_code) {
@@ -279,8 +283,8 @@ void run_ps(const OpsArgs& a, Context& ctx) {
         views.emplace_back(std::move(*v), item);
     }
     std::vector<std::vector<std::string>> rows{{"PROJECT", "CONTAINER", "STATE", "UPTIME", "NEXT",
-                                                "RESTARTS", "CPU %", "MEMORY", "LIMITS",
-                                                "NETWORK", "POLICY"}};
+                                                "RESTARTS", "CPU %", "MEMORY", "LIMITS", "NETWORK",
+                                                "POLICY"}};
     // On swarm (a project has a node): a NODE column after CONTAINER.
     const bool nodes = std::any_of(views.begin(), views.end(),
                                    [](const auto& v) { return !v.first.status.node.empty(); });
@@ -303,7 +307,8 @@ void run_ps(const OpsArgs& a, Context& ctx) {
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
             next = st.next_transition + " in " +
-                   human_duration(std::max<std::int64_t>(0, (st.next_transition_unix_ms - now_ms + 999) / 1000));
+                   human_duration(std::max<std::int64_t>(
+                       0, (st.next_transition_unix_ms - now_ms + 999) / 1000));
         }
         std::string cpu = "-", mem = "-", limits = "-";
         if (v.limits.memory_bytes > 0) {
@@ -322,10 +327,12 @@ void run_ps(const OpsArgs& a, Context& ctx) {
         }
         rows.push_back({name, st.container_id.empty() ? "-" : st.container_id.substr(0, 12),
                         sandbox::to_string(st.state) + (st.kept ? ",kept" : ""), uptime, next,
-                        std::to_string(st.restart_count),
-                        cpu, mem, limits, v.network_mode.empty() ? "-" : v.network_mode,
+                        std::to_string(st.restart_count), cpu, mem, limits,
+                        v.network_mode.empty() ? "-" : v.network_mode,
                         v.policy.empty() ? "-" : v.policy});
-        if (nodes) rows.back().insert(rows.back().begin() + 2, st.node.empty() ? "-" : st.node.substr(0, 12));
+        if (nodes)
+            rows.back().insert(rows.back().begin() + 2,
+                               st.node.empty() ? "-" : st.node.substr(0, 12));
     }
     std::fputs(print_table(rows).c_str(), stdout);
     for (const auto& line : why_lines) std::printf("%s\n", line.c_str());
@@ -345,7 +352,9 @@ void run_action(const OpsArgs& a, Context& ctx, const std::string& action) {
     auto v = daemon::project_view_from_json(j);
     if (!v) return fail({1, "bad answer from the daemon: " + v.error().message});
     std::printf("%s %s: %s%s%s\n",
-                action == "stop" ? "stopped" : action == "restart" ? "restarted" : "forgotten",
+                action == "stop"      ? "stopped"
+                : action == "restart" ? "restarted"
+                                      : "forgotten",
                 v->status.project.address().c_str(), sandbox::to_string(v->status.state).c_str(),
                 v->status.container_id.empty() ? "" : " ",
                 v->status.container_id.substr(0, 12).c_str());
@@ -374,7 +383,7 @@ void run_logs(const OpsArgs& a, Context& ctx) {
 
 // Reads the daemon's exec stream (http_api.hpp): frames [type, 0, 0, 0, size32be] + payload.
 class ExecStreamReader {
-public:
+  public:
     // false: stop (a write failed or the stream is malformed)
     bool feed(std::string_view chunk) {
         buffer_.append(chunk);
@@ -411,7 +420,7 @@ public:
     bool malformed{false};
     std::function<void(const std::string& exec_id)> on_started{};  // stdin execs' first frame
 
-private:
+  private:
     std::string buffer_;
 };
 
@@ -434,8 +443,8 @@ std::string post_input(const Endpoint& e, const std::string& path, std::string_v
     client.set_connection_timeout(3, 0);
     client.set_read_timeout(30, 0);
     client.set_keep_alive(false);
-    auto r = client.Post(path.c_str(), httplib::Headers{{daemon::kActionHeader, "1"}}, data.data(), data.size(),
-                         type.c_str());
+    auto r = client.Post(path.c_str(), httplib::Headers{{daemon::kActionHeader, "1"}}, data.data(),
+                         data.size(), type.c_str());
     if (!r) return httplib::to_string(r.error());
     return r->status == 204 ? "" : error_of(Reply{r->status, r->body});
 }
@@ -443,7 +452,7 @@ std::string post_input(const Endpoint& e, const std::string& path, std::string_v
 // The terminal in raw mode while a tty exec runs (keys, Ctrl-C included, go to the process
 // inside; its terminal echoes), restored however the exec ends.
 class RawTerminal {
-public:
+  public:
     RawTerminal() {
         if (::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
         termios raw = saved_;
@@ -456,7 +465,7 @@ public:
     RawTerminal(const RawTerminal&) = delete;
     RawTerminal& operator=(const RawTerminal&) = delete;
 
-private:
+  private:
     termios saved_{};
     bool active_{false};
 };
@@ -466,14 +475,16 @@ std::atomic<bool> g_window_changed{false};
 // Sends this process's stdin to the exec until EOF (then closes the exec's input) or until
 // done, and the terminal's size at the start and on every SIGWINCH. Input that cannot be
 // delivered goes to on_lost (the process inside would wait for it forever).
-void pump_input(const Endpoint& e, const std::string& exec_id, bool tty, const std::atomic<bool>& done,
+void pump_input(const Endpoint& e, const std::string& exec_id, bool tty,
+                const std::atomic<bool>& done,
                 const std::function<void(const std::string&)>& on_lost) {
     const std::string base = "/exec/" + exec_id;
     auto send_size = [&] {
         winsize ws{};
         if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
             (void)request(e, "POST",  // best effort: a failed resize leaves the old size
-                          base + "/resize?rows=" + std::to_string(ws.ws_row) + "&cols=" + std::to_string(ws.ws_col));
+                          base + "/resize?rows=" + std::to_string(ws.ws_row) +
+                              "&cols=" + std::to_string(ws.ws_col));
     };
     if (tty) send_size();
     char buf[16 * 1024];
@@ -497,7 +508,8 @@ void run_exec(const OpsArgs& a, Context& ctx, const char* name) {
         std::fprintf(stderr, "tenex-sandbox %s: %s\n", name, e.message.c_str());
         ctx.exit_code = e.exit_code == 2 ? 2 : 125;
     };
-    if (a.cmd.empty()) return fail({2, "no command given (tenex-sandbox exec <project> -- CMD...)"});
+    if (a.cmd.empty())
+        return fail({2, "no command given (tenex-sandbox exec <project> -- CMD...)"});
     auto endpoint = resolve_endpoint(a);
     if (!endpoint) return fail(endpoint.error());
     std::string path = project_path(a.project, "exec") + "?tty=" + (a.tty ? "1" : "0");
@@ -512,7 +524,7 @@ void run_exec(const OpsArgs& a, Context& ctx, const char* name) {
         reader.on_started = [&](const std::string& exec_id) {
             if (pump.joinable()) return;
             if (a.tty && ::isatty(STDIN_FILENO)) {
-                struct sigaction sa{};
+                struct sigaction sa {};
                 sa.sa_handler = [](int) { g_window_changed = true; };
                 ::sigaction(SIGWINCH, &sa, nullptr);
                 raw.emplace();
@@ -520,14 +532,16 @@ void run_exec(const OpsArgs& a, Context& ctx, const char* name) {
             pump = std::thread([&, exec_id] {
                 pump_input(*endpoint, exec_id, a.tty, done, [&](const std::string& why) {
                     raw.reset();
-                    std::fprintf(stderr, "tenex-sandbox %s: the input could not be delivered: %s\n", name, why.c_str());
+                    std::fprintf(stderr, "tenex-sandbox %s: the input could not be delivered: %s\n",
+                                 name, why.c_str());
                     std::fflush(stdout);
                     std::_Exit(125);
                 });
             });
         };
     }
-    auto reply = request(*endpoint, "POST", path, [&](std::string_view data) { return reader.feed(data); });
+    auto reply =
+        request(*endpoint, "POST", path, [&](std::string_view data) { return reader.feed(data); });
     done = true;
     if (pump.joinable()) pump.join();
     raw.reset();
@@ -603,18 +617,22 @@ void register_ps(CLI::App& root, Context& ctx) {
 
 void register_stop(CLI::App& root, Context& ctx) {
     auto a = std::make_shared<OpsArgs>();
-    auto* cmd = root.add_subcommand("stop", "Stop a project's container (the daemon keeps it known)");
+    auto* cmd =
+        root.add_subcommand("stop", "Stop a project's container (the daemon keeps it known)");
     add_endpoint_options(cmd, *a);
-    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")
+        ->required();
     cmd->callback([a, &ctx] { run_action(*a, ctx, "stop"); });
 }
 
 void register_forget(CLI::App& root, Context& ctx) {
     auto a = std::make_shared<OpsArgs>();
     auto* cmd = root.add_subcommand(
-        "forget", "Stop a project's container and drop the project from the daemon's list and /metrics");
+        "forget",
+        "Stop a project's container and drop the project from the daemon's list and /metrics");
     add_endpoint_options(cmd, *a);
-    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")
+        ->required();
     cmd->footer("Its workspace, keys and history stay; the next message for it starts it again.");
     cmd->callback([a, &ctx] { run_action(*a, ctx, "forget"); });
 }
@@ -623,7 +641,8 @@ void register_restart(CLI::App& root, Context& ctx) {
     auto a = std::make_shared<OpsArgs>();
     auto* cmd = root.add_subcommand("restart", "Restart a project's container");
     add_endpoint_options(cmd, *a);
-    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")
+        ->required();
     cmd->callback([a, &ctx] { run_action(*a, ctx, "restart"); });
 }
 
@@ -631,7 +650,8 @@ void register_logs(CLI::App& root, Context& ctx) {
     auto a = std::make_shared<OpsArgs>();
     auto* cmd = root.add_subcommand("logs", "Print a project's container logs (stdout and stderr)");
     add_endpoint_options(cmd, *a);
-    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")
+        ->required();
     cmd->add_flag("-f,--follow", a->follow, "Follow the logs until the container ends");
     cmd->add_option("--tail", a->tail, "Only the last N lines")->check(CLI::NonNegativeNumber);
     cmd->callback([a, &ctx] { run_logs(*a, ctx); });
@@ -639,25 +659,34 @@ void register_logs(CLI::App& root, Context& ctx) {
 
 void register_exec(CLI::App& root, Context& ctx) {
     auto a = std::make_shared<OpsArgs>();
-    auto* cmd = root.add_subcommand(
-        "exec", "Run a command inside a project's running sandbox (its user and limits); exits with its code");
+    auto* cmd = root.add_subcommand("exec",
+                                    "Run a command inside a project's running sandbox (its user "
+                                    "and limits); exits with its code");
     add_endpoint_options(cmd, *a);
-    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")
+        ->required();
     cmd->add_option("cmd", a->cmd, "The command and its arguments (after --)")->required();
     cmd->add_flag("-i,--interactive", a->interactive, "Forward stdin to the command (until EOF)");
     cmd->add_flag("-t,--tty", a->tty,
-                  "Allocate a pseudo-terminal (output is then one stream; with -i on a terminal, it is put in raw mode)");
-    cmd->add_option("-u,--user", a->user, "Run as UID:GID (numbers, not 0; default the container's user)");
-    cmd->footer("Without -i no stdin is forwarded. Exit code: the command's; 125 when the daemon refuses or is unreachable.");
+                  "Allocate a pseudo-terminal (output is then one stream; with -i on a terminal, "
+                  "it is put in raw mode)");
+    cmd->add_option("-u,--user", a->user,
+                    "Run as UID:GID (numbers, not 0; default the container's user)");
+    cmd->footer(
+        "Without -i no stdin is forwarded. Exit code: the command's; 125 when the daemon refuses "
+        "or is unreachable.");
     cmd->callback([a, &ctx] { run_exec(*a, ctx, "exec"); });
 }
 
 void register_shell(CLI::App& root, Context& ctx) {
     auto a = std::make_shared<OpsArgs>();
-    auto* cmd = root.add_subcommand("shell", "Run the image's shell inside a project's running sandbox");
+    auto* cmd =
+        root.add_subcommand("shell", "Run the image's shell inside a project's running sandbox");
     add_endpoint_options(cmd, *a);
-    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")->required();
-    cmd->add_option("-u,--user", a->user, "Run as UID:GID (numbers, not 0; default the container's user)");
+    cmd->add_option("project", a->project, "Project address 31933:<owner>:<d> or its d")
+        ->required();
+    cmd->add_option("-u,--user", a->user,
+                    "Run as UID:GID (numbers, not 0; default the container's user)");
     cmd->add_option("--shell", a->shell, "The shell's path in the image");
     cmd->add_option("--command", a->cmd, "Run this command line with the shell (SHELL -c LINE)");
     cmd->callback([a, &ctx] {
@@ -679,7 +708,8 @@ void register_shell(CLI::App& root, Context& ctx) {
 
 void register_events(CLI::App& root, Context& ctx) {
     auto a = std::make_shared<OpsArgs>();
-    auto* cmd = root.add_subcommand("events", "Print the daemon's lifecycle events (started, stopped, crashed, ...)");
+    auto* cmd = root.add_subcommand(
+        "events", "Print the daemon's lifecycle events (started, stopped, crashed, ...)");
     add_endpoint_options(cmd, *a);
     cmd->add_flag("-f,--follow", a->follow, "Keep printing new events as they happen");
     cmd->add_flag("--json", a->json_output, "One JSON object per line instead of text");

@@ -43,12 +43,16 @@ bool print_diagnostics(const std::vector<Diagnostic>& diags, std::set<std::strin
 bool print_engine_diagnostics(const ResolvedPolicy& merged, const std::string& file, bool swarm,
                               std::set<std::string>& printed) {
     std::vector<Diagnostic> diags;
-    if (swarm) diags = swarm_policy_diagnostics(merged.policy, file);
+    if (swarm)
+        diags = swarm_policy_diagnostics(merged.policy, file);
     else
         for (const char* key : {"resources.reservations.memory", "resources.reservations.cpus",
                                 "placement.constraints", "placement.spread"})
             if (merged.provenance.count(key))
-                diags.push_back({.file = file, .line = 0, .column = 0, .key_path = key,
+                diags.push_back({.file = file,
+                                 .line = 0,
+                                 .column = 0,
+                                 .key_path = key,
                                  .message = "ignored by engine docker: only a swarm's scheduler "
                                             "places by it (engine swarm)",
                                  .severity = Severity::warning});
@@ -63,8 +67,8 @@ bool print_engine_diagnostics(const ResolvedPolicy& merged, const std::string& f
 
 // Files given: each is validated alone, then merged over the default.yaml beside it (if any)
 // for the rules that span keys. No files: the whole policies directory.
-int run_check(const std::vector<std::string>& files, const std::string& dir, const std::string& projects_path,
-              bool swarm) {
+int run_check(const std::vector<std::string>& files, const std::string& dir,
+              const std::string& projects_path, bool swarm) {
     std::set<std::string> printed;
     bool errors = false;
     std::size_t count = 0;
@@ -75,8 +79,8 @@ int run_check(const std::vector<std::string>& files, const std::string& dir, con
         if (loaded.set.defaults) base.push_back(&*loaded.set.defaults);
         const auto merged_base = merge_policy_files(base);
         errors = print_diagnostics(merged_base.diagnostics, printed) || errors;
-        errors = print_engine_diagnostics(merged_base, (fs::path(dir) / kDefaultPolicyFile).string(),
-                                          swarm, printed) ||
+        errors = print_engine_diagnostics(
+                     merged_base, (fs::path(dir) / kDefaultPolicyFile).string(), swarm, printed) ||
                  errors;
         for (const auto& f : loaded.set.overrides) {
             auto layers = base;
@@ -220,20 +224,22 @@ int run_render(const std::string& project, const RenderOptions& o) {
     for (const auto& a : spec->network.allow) allow.push_back(a.to_string());
     nlohmann::json forwards = nlohmann::json::array();
     for (const auto& f : spec->network.forwards)
-        forwards.push_back({{"name", f.name}, {"port", f.port},
+        forwards.push_back({{"name", f.name},
+                            {"port", f.port},
                             {"target", f.target_host + ":" + std::to_string(f.target_port)},
                             {"daemon_relay", f.trusted}});
     const nlohmann::json out{
         {"method", "POST"},
         {"path", "/v" + api->to_string() + "/containers/create?name=" + spec->container.name},
         {"body", body},
-        {"network", {{"mode", to_string(spec->network.mode)},
-                     {"name", spec->network.network_name},
-                     {"internal", spec->network.internal},
-                     {"bridge", spec->network.bridge},
-                     {"allow", allow},
-                     {"forwards", forwards},
-                     {"relays", spec->network.relay_urls}}},
+        {"network",
+         {{"mode", to_string(spec->network.mode)},
+          {"name", spec->network.network_name},
+          {"internal", spec->network.internal},
+          {"bridge", spec->network.bridge},
+          {"allow", allow},
+          {"forwards", forwards},
+          {"relays", spec->network.relay_urls}}},
         {"policy_digest", spec->digest},
     };
     std::printf("%s\n", out.dump(2).c_str());
@@ -253,16 +259,19 @@ void register_policy(CLI::App& root, Context& ctx) {
         std::string engine = "docker";
     };
     auto check_opts = std::make_shared<CheckOptions>();
-    auto* check = cmd->add_subcommand(
-        "check", "Validate policy files (default: the whole policies directory); "
-                 "prints file:line:col: key.path: message for each problem");
+    auto* check =
+        cmd->add_subcommand("check",
+                            "Validate policy files (default: the whole policies directory); "
+                            "prints file:line:col: key.path: message for each problem");
     check->add_option("files", check_opts->files, "Policy files to check");
     check->add_option("--policies", check_opts->dir, "Policies directory (when no files given)");
-    check->add_option("-p,--projects-path", check_opts->projects_path,
-                      "Where project directories live (whether resources.disk can be enforced there)");
-    check->add_option("--engine", check_opts->engine,
-                      "The daemon's engine: docker (default) or swarm (also names what a swarm "
-                      "cannot apply, and refuses network modes it cannot run)")
+    check->add_option(
+        "-p,--projects-path", check_opts->projects_path,
+        "Where project directories live (whether resources.disk can be enforced there)");
+    check
+        ->add_option("--engine", check_opts->engine,
+                     "The daemon's engine: docker (default) or swarm (also names what a swarm "
+                     "cannot apply, and refuses network modes it cannot run)")
         ->check(CLI::IsMember({"docker", "swarm"}));
     check->callback([check_opts, &ctx] {
         ctx.exit_code = run_check(check_opts->files, check_opts->dir, check_opts->projects_path,
@@ -279,7 +288,8 @@ void register_policy(CLI::App& root, Context& ctx) {
     show->add_option("project", show_opts->project, "Project address (31933:<owner>:<d>) or d")
         ->required();
     show->add_option("--policies", show_opts->dir, "Policies directory");
-    show->callback([show_opts, &ctx] { ctx.exit_code = run_show(show_opts->project, show_opts->dir); });
+    show->callback(
+        [show_opts, &ctx] { ctx.exit_code = run_show(show_opts->project, show_opts->dir); });
 
     auto render_project = std::make_shared<std::string>();
     auto render_opts = std::make_shared<RenderOptions>();
@@ -300,7 +310,8 @@ void register_policy(CLI::App& root, Context& ctx) {
     render->add_option("--relay", render_opts->relays,
                        "A relay URL of the daemon (repeatable), for policies with network.relays");
     render->add_option("--gateway-port", render_opts->gateway_port,
-                       "The daemon's relay gateway port, for policies with network.relays (its secret is redacted)");
+                       "The daemon's relay gateway port, for policies with network.relays (its "
+                       "secret is redacted)");
     render->callback([render_project, render_opts, &ctx] {
         ctx.exit_code = run_render(*render_project, *render_opts);
     });

@@ -4,8 +4,8 @@
 
 #include "cli/command.hpp"
 #include "cli/relay_args.hpp"
-#include "nostr/key_file.hpp"
 #include "nostr/event.hpp"
+#include "nostr/key_file.hpp"
 
 namespace tenex::cli {
 namespace {
@@ -28,7 +28,8 @@ Result<nostr::Tag> parse_tag(const std::string& text) {
     std::size_t pos = 0;
     while (true) {
         auto comma = rest.find(',', pos);
-        tag.push_back(rest.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+        tag.push_back(
+            rest.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
         if (comma == std::string::npos) break;
         pos = comma + 1;
     }
@@ -39,14 +40,16 @@ Result<nostr::Tag> parse_tag(const std::string& text) {
 
 void register_publish(CLI::App& root, Context& ctx) {
     auto a = std::make_shared<PublishArgs>();
-    auto* cmd = root.add_subcommand("publish", "Sign an event and publish it; prints the id and each relay's OK");
+    auto* cmd = root.add_subcommand(
+        "publish", "Sign an event and publish it; prints the id and each relay's OK");
     cmd->add_option("--relay", a->relays, "Relay URL (ws:// or wss://), repeatable")->required();
     cmd->add_option("--key", a->key_file, "Key file (hex or nsec secret key)")->required();
     cmd->add_option("--kind", a->kind, "Event kind")->required()->check(CLI::Range(0u, 65535u));
     cmd->add_option("--content", a->content, "Event content");
     cmd->add_option("--tag", a->tags, "Tag NAME=V1,V2... (repeatable)");
     cmd->add_option("--timeout", a->timeout_s, "Seconds to wait for OKs");
-    cmd->add_option("--ca-file", a->ca_file, "PEM CA bundle to trust for wss:// instead of the system store")
+    cmd->add_option("--ca-file", a->ca_file,
+                    "PEM CA bundle to trust for wss:// instead of the system store")
         ->check(CLI::ExistingFile);
     cmd->callback([a, &ctx] {
         auto keys = nostr::load_key_file(a->key_file);
@@ -85,7 +88,8 @@ void register_publish(CLI::App& root, Context& ctx) {
         auto result = pool.publish(*event, timeout).get();
         std::printf("%s\n", event->id.c_str());
         for (const auto& r : result.relays)
-            std::printf("%s %s %s\n", r.relay.c_str(), r.accepted ? "OK" : "REFUSED", r.message.c_str());
+            std::printf("%s %s %s\n", r.relay.c_str(), r.accepted ? "OK" : "REFUSED",
+                        r.message.c_str());
         if (!result.any_accepted()) ctx.exit_code = 1;
     });
 }

@@ -13,7 +13,9 @@ namespace tenex::cli {
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+    g_stop = 1;
+}
 
 struct RelayArgs {
     std::string listen{"127.0.0.1:7777"};
@@ -24,7 +26,8 @@ struct RelayArgs {
 
 void register_relay(CLI::App& root, Context& ctx) {
     auto args = std::make_shared<RelayArgs>();
-    auto* cmd = root.add_subcommand("relay", "Run the embedded Nostr relay (NIP-01) until SIGINT/SIGTERM");
+    auto* cmd =
+        root.add_subcommand("relay", "Run the embedded Nostr relay (NIP-01) until SIGINT/SIGTERM");
     cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0 picks a free one)");
     cmd->add_option("--db", args->db, "SQLite file to keep events in (default: memory only)");
     cmd->callback([args, &ctx] {

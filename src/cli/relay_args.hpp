@@ -11,8 +11,8 @@
 namespace tenex::cli {
 
 // Adds every relay and waits (up to `wait`) for them to connect. Prints bad URLs.
-inline bool add_relays(relay::RelayPool& pool, const std::vector<std::string>& urls, relay::RelayMode mode,
-                       std::chrono::milliseconds wait) {
+inline bool add_relays(relay::RelayPool& pool, const std::vector<std::string>& urls,
+                       relay::RelayMode mode, std::chrono::milliseconds wait) {
     for (const auto& u : urls) {
         if (auto st = pool.add_relay(u, mode); !st) {
             std::fprintf(stderr, "bad relay %s: %s\n", u.c_str(), st.error().message.c_str());

@@ -20,18 +20,21 @@ struct ReqArgs {
 
 void register_req(CLI::App& root, Context& ctx) {
     auto a = std::make_shared<ReqArgs>();
-    auto* cmd = root.add_subcommand("req", "Query relays; prints verified events, one JSON per line");
+    auto* cmd =
+        root.add_subcommand("req", "Query relays; prints verified events, one JSON per line");
     cmd->add_option("--relay", a->relays, "Relay URL (ws:// or wss://), repeatable")->required();
     cmd->add_option("filter", a->filters, "NIP-01 filter JSON (several filters OR)")->required();
     cmd->add_option("--timeout", a->timeout_s, "Seconds before a relay counts as settled");
-    cmd->add_option("--ca-file", a->ca_file, "PEM CA bundle to trust for wss:// instead of the system store")
+    cmd->add_option("--ca-file", a->ca_file,
+                    "PEM CA bundle to trust for wss:// instead of the system store")
         ->check(CLI::ExistingFile);
     cmd->callback([a, &ctx] {
         std::vector<nostr::Filter> filters;
         for (const auto& text : a->filters) {
             auto f = nostr::Filter::parse(text);
             if (!f) {
-                std::fprintf(stderr, "tenex-sandbox req: bad filter: %s\n", f.error().message.c_str());
+                std::fprintf(stderr, "tenex-sandbox req: bad filter: %s\n",
+                             f.error().message.c_str());
                 ctx.exit_code = 2;
                 return;
             }
@@ -49,8 +52,10 @@ void register_req(CLI::App& root, Context& ctx) {
             std::printf("%s\n", nostr::to_json(e).c_str());
         std::size_t connected = 0;
         for (const auto& st : pool.status()) {
-            if (st.connected) ++connected;
-            else std::fprintf(stderr, "relay %s: %s\n", st.url.c_str(), st.last_error.c_str());
+            if (st.connected)
+                ++connected;
+            else
+                std::fprintf(stderr, "relay %s: %s\n", st.url.c_str(), st.last_error.c_str());
         }
         if (connected == 0) ctx.exit_code = 1;
     });

@@ -20,7 +20,8 @@ Result<nostr::UnsignedEvent> parse_unsigned(const std::string& line) {
     if (!j.is_object()) return make_error("not a JSON object");
     nostr::UnsignedEvent u;
     auto kind = j.find("kind");
-    if (kind == j.end() || !kind->is_number_unsigned() || kind->get<std::uint64_t>() > nostr::kMaxKind)
+    if (kind == j.end() || !kind->is_number_unsigned() ||
+        kind->get<std::uint64_t>() > nostr::kMaxKind)
         return make_error("'kind' must be an integer 0..65535");
     u.kind = kind->get<std::uint32_t>();
     if (auto c = j.find("content"); c != j.end()) {
@@ -39,7 +40,8 @@ Result<nostr::UnsignedEvent> parse_unsigned(const std::string& line) {
         }
     }
     if (auto c = j.find("created_at"); c != j.end() && !c->is_null()) {
-        if (!c->is_number_unsigned() || c->get<std::uint64_t>() > static_cast<std::uint64_t>(nostr::kMaxTimestamp))
+        if (!c->is_number_unsigned() ||
+            c->get<std::uint64_t>() > static_cast<std::uint64_t>(nostr::kMaxTimestamp))
             return make_error("'created_at' must be an integer 0..2^53-1");
         u.created_at = c->get<std::int64_t>();
     }
@@ -49,7 +51,8 @@ Result<nostr::UnsignedEvent> parse_unsigned(const std::string& line) {
 }  // namespace
 
 void register_sign(CLI::App& root, Context& ctx) {
-    auto* cmd = root.add_subcommand("sign", "Sign events (one unsigned JSON per line) with a key file");
+    auto* cmd =
+        root.add_subcommand("sign", "Sign events (one unsigned JSON per line) with a key file");
     auto key_path = std::make_shared<std::string>();
     auto path = std::make_shared<std::string>("-");
     cmd->add_option("--key", *key_path, "File holding the secret key (hex or nsec)")->required();
@@ -81,7 +84,8 @@ void register_sign(CLI::App& root, Context& ctx) {
             if (!line.empty() && line.back() == '\r') line.pop_back();
             if (line.find_first_not_of(" \t") == std::string::npos) continue;
             auto u = parse_unsigned(line);
-            Result<nostr::Event> ev = u ? nostr::sign_event(std::move(*u), keys) : Result<nostr::Event>(u.error());
+            Result<nostr::Event> ev =
+                u ? nostr::sign_event(std::move(*u), keys) : Result<nostr::Event>(u.error());
             if (!ev) {
                 std::fprintf(stderr, "sign: line %zu: %s\n", n, ev.error().message.c_str());
                 ctx.exit_code = 1;

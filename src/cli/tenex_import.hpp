@@ -34,10 +34,10 @@ struct ImportOptions {
     std::string sandbox_config_name{};      // for messages: the sandbox.yaml read (may be "")
     std::vector<std::string> sandbox_whitelist{};  // already there (64 hex)
     std::vector<std::string> sandbox_relays{};
-    std::string owner{};                     // --owner: hex or npub, for projects TENEX does not tell
-    std::vector<std::string> only{};         // --project: import only these `d`s (empty: all)
+    std::string owner{};              // --owner: hex or npub, for projects TENEX does not tell
+    std::vector<std::string> only{};  // --project: import only these `d`s (empty: all)
     bool apply = false;
-    std::filesystem::path config_out{};      // with apply: where the YAML fragment goes
+    std::filesystem::path config_out{};  // with apply: where the YAML fragment goes
 };
 
 // Runs the import; `out` receives the report (what would be / was done). An error means

@@ -8,8 +8,8 @@
 #include <optional>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
 #include "common/log.hpp"
@@ -21,7 +21,7 @@ namespace {
 struct UpFlags {
     std::string config_file{};
     std::string tenex_config{};  // an existing TENEX ~/.tenex/config.json
-    std::string whitelist{};  // comma-separated hex or npub
+    std::string whitelist{};     // comma-separated hex or npub
     std::string projects_path{};
     std::vector<std::string> relays{};
     std::string policies{};
@@ -52,9 +52,14 @@ Result<daemon::DaemonConfig, daemon::Diagnostics> build_config(const UpFlags& f)
         if (!loaded) return loaded.error();
         c = std::move(*loaded);
     }
-    auto flag_error = [](const std::string& key, const std::string& message, const std::string& file = "command line") {
-        return daemon::Diagnostics{{.file = file, .line = 0, .column = 0, .key_path = key,
-                                    .message = message, .severity = sandbox::Severity::error}};
+    auto flag_error = [](const std::string& key, const std::string& message,
+                         const std::string& file = "command line") {
+        return daemon::Diagnostics{{.file = file,
+                                    .line = 0,
+                                    .column = 0,
+                                    .key_path = key,
+                                    .message = message,
+                                    .severity = sandbox::Severity::error}};
     };
     if (!f.tenex_config.empty()) {
         // The original daemon's configuration: relays, whitelistedPubkeys and projectsBase
@@ -63,12 +68,15 @@ Result<daemon::DaemonConfig, daemon::Diagnostics> build_config(const UpFlags& f)
         auto j = nlohmann::json::parse(in, nullptr, false);
         if (!in || j.is_discarded() || !j.is_object())
             return flag_error("", "cannot read it as a JSON object", f.tenex_config);
-        auto strings = [&](const char* key, std::vector<std::string>& out) -> std::optional<daemon::Diagnostics> {
+        auto strings = [&](const char* key,
+                           std::vector<std::string>& out) -> std::optional<daemon::Diagnostics> {
             if (!j.contains(key)) return std::nullopt;
-            if (!j[key].is_array()) return flag_error(key, "expected an array of strings", f.tenex_config);
+            if (!j[key].is_array())
+                return flag_error(key, "expected an array of strings", f.tenex_config);
             for (std::size_t i = 0; i < j[key].size(); ++i) {
                 if (!j[key][i].is_string())
-                    return flag_error(std::string(key) + "[" + std::to_string(i) + "]", "expected a string", f.tenex_config);
+                    return flag_error(std::string(key) + "[" + std::to_string(i) + "]",
+                                      "expected a string", f.tenex_config);
                 out.push_back(j[key][i].get<std::string>());
             }
             return std::nullopt;
@@ -80,7 +88,9 @@ Result<daemon::DaemonConfig, daemon::Diagnostics> build_config(const UpFlags& f)
         if (c.whitelist.empty())
             for (std::size_t i = 0; i < whitelist.size(); ++i) {
                 auto hex = daemon::normalize_pubkey(whitelist[i]);
-                if (!hex) return flag_error("whitelistedPubkeys[" + std::to_string(i) + "]", hex.error().message, f.tenex_config);
+                if (!hex)
+                    return flag_error("whitelistedPubkeys[" + std::to_string(i) + "]",
+                                      hex.error().message, f.tenex_config);
                 c.whitelist.push_back(*hex);
             }
         if (j.contains("projectsBase") && j["projectsBase"].is_string() &&
@@ -121,26 +131,37 @@ Result<daemon::DaemonConfig, daemon::Diagnostics> build_config(const UpFlags& f)
 
 void register_up(CLI::App& root, Context& ctx) {
     auto f = std::make_shared<UpFlags>();
-    auto* cmd = root.add_subcommand("up", "Run the daemon: watch relays, run one sandboxed container per project");
-    cmd->add_option("-c,--config", f->config_file, "YAML configuration (see examples/sandbox.yaml)");
+    auto* cmd = root.add_subcommand(
+        "up", "Run the daemon: watch relays, run one sandboxed container per project");
+    cmd->add_option("-c,--config", f->config_file,
+                    "YAML configuration (see examples/sandbox.yaml)");
     cmd->add_option("--tenex-config", f->tenex_config,
                     "Read relays, whitelistedPubkeys and projectsBase from a TENEX config.json");
-    cmd->add_option("-w,--whitelist", f->whitelist, "Pubkeys (hex or npub, comma-separated) whose events wake projects");
-    cmd->add_option("-p,--projects-path", f->projects_path, "Where project directories are created");
+    cmd->add_option("-w,--whitelist", f->whitelist,
+                    "Pubkeys (hex or npub, comma-separated) whose events wake projects");
+    cmd->add_option("-p,--projects-path", f->projects_path,
+                    "Where project directories are created");
     cmd->add_option("--relay", f->relays, "Relay URL (ws:// or wss://); repeatable");
     cmd->add_option("--policies", f->policies, "Policies directory (default.yaml + overrides)");
     cmd->add_option("--state-dir", f->state_dir, "SQLite state directory");
     cmd->add_option("--key", f->key, "The daemon's key file (created with mode 0600 if missing)");
     cmd->add_option("--http", f->http, "HTTP API address: loopback host:port or unix:/path");
-    cmd->add_option("--embedded-relay", f->embedded_relay, "Local mode: run a relay on HOST:PORT too");
+    cmd->add_option("--embedded-relay", f->embedded_relay,
+                    "Local mode: run a relay on HOST:PORT too");
     cmd->add_option("--gateway", f->gateway,
-                    "Relay gateway for project containers: loopback HOST:PORT (default 127.0.0.1:7879; \"\": off)");
-    cmd->add_option("--daemon-id", f->daemon_id, "Identity in container labels (default: from the key)");
-    cmd->add_option("--docker-socket", f->docker_socket, "Docker engine socket (default: DOCKER_HOST, /var/run/docker.sock)");
-    cmd->add_option("--engine", f->engine, "Where projects run: docker (default) or swarm (docker socket = a manager)")
+                    "Relay gateway for project containers: loopback HOST:PORT (default "
+                    "127.0.0.1:7879; \"\": off)");
+    cmd->add_option("--daemon-id", f->daemon_id,
+                    "Identity in container labels (default: from the key)");
+    cmd->add_option("--docker-socket", f->docker_socket,
+                    "Docker engine socket (default: DOCKER_HOST, /var/run/docker.sock)");
+    cmd->add_option("--engine", f->engine,
+                    "Where projects run: docker (default) or swarm (docker socket = a manager)")
         ->check(CLI::IsMember({"docker", "swarm"}));
-    cmd->add_option("--start-concurrency", f->start_concurrency, "Container starts in flight at once");
-    cmd->add_flag("--stop-projects", f->stop_projects, "On SIGTERM/SIGINT stop the project containers too");
+    cmd->add_option("--start-concurrency", f->start_concurrency,
+                    "Container starts in flight at once");
+    cmd->add_flag("--stop-projects", f->stop_projects,
+                  "On SIGTERM/SIGINT stop the project containers too");
     const CLI::Option* format_flag = root.get_option("--log-format");
     const CLI::Option* level_flag = root.get_option("--log-level");
     cmd->callback([f, &ctx, format_flag, level_flag] {
@@ -153,8 +174,12 @@ void register_up(CLI::App& root, Context& ctx) {
         // The file's log: format/level, where the command line did not set them.
         if ((!config->log_format.empty() && format_flag->count() == 0) ||
             (!config->log_level.empty() && level_flag->count() == 0)) {
-            const std::string format = format_flag->count() == 0 && !config->log_format.empty() ? config->log_format : ctx.log_format;
-            const std::string level = level_flag->count() == 0 && !config->log_level.empty() ? config->log_level : ctx.log_level;
+            const std::string format = format_flag->count() == 0 && !config->log_format.empty()
+                                           ? config->log_format
+                                           : ctx.log_format;
+            const std::string level = level_flag->count() == 0 && !config->log_level.empty()
+                                          ? config->log_level
+                                          : ctx.log_level;
             log::setup(log::parse_format(format).value_or(log::Format::text), level);
         }
         // Signals go to this thread only (sigwait below); every thread the daemon starts

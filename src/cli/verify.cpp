@@ -23,7 +23,8 @@ std::string id_for_report(const std::string& line) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_object()) {
         auto it = j.find("id");
-        if (it != j.end() && it->is_string() && nostr::is_lower_hex(it->get_ref<const std::string&>(), 64))
+        if (it != j.end() && it->is_string() &&
+            nostr::is_lower_hex(it->get_ref<const std::string&>(), 64))
             return it->get<std::string>();
     }
     return "-";
@@ -39,7 +40,8 @@ std::size_t flush(std::vector<std::string>& lines) {
             std::printf("%s ok\n", results[i]->id.c_str());
         } else {
             ++bad;
-            std::printf("%s invalid: %s\n", id_for_report(lines[i]).c_str(), results[i].error().message.c_str());
+            std::printf("%s invalid: %s\n", id_for_report(lines[i]).c_str(),
+                        results[i].error().message.c_str());
         }
     }
     lines.clear();
@@ -49,7 +51,8 @@ std::size_t flush(std::vector<std::string>& lines) {
 }  // namespace
 
 void register_verify(CLI::App& root, Context& ctx) {
-    auto* cmd = root.add_subcommand("verify", "Verify events (one JSON per line): id and signature");
+    auto* cmd =
+        root.add_subcommand("verify", "Verify events (one JSON per line): id and signature");
     auto path = std::make_shared<std::string>("-");
     cmd->add_option("file", *path, "File with one event per line, or - for stdin");
     cmd->callback([&ctx, path] {

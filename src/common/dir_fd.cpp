@@ -12,7 +12,9 @@ namespace tenex {
 
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+    return std::strerror(errno);
+}
 
 Result<bool> write_all(int fd, const std::string& content) {
     std::size_t done = 0;
@@ -59,7 +61,8 @@ Result<DirFd> DirFd::child(const std::string& name, bool create) const {
 }
 
 Result<std::optional<std::string>> read_file_at(const DirFd& dir, const std::string& name) {
-    const int fd = ::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    const int fd =
+        ::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ENOENT) return std::optional<std::string>{};
         if (errno == ELOOP) return make_error("refusing " + name + ": it is a symlink");
@@ -79,15 +82,17 @@ Result<std::optional<std::string>> read_file_at(const DirFd& dir, const std::str
         if (n < 0) return make_error("cannot read " + name + ": " + errno_text());
         if (n == 0) break;
         out.append(buf, static_cast<std::size_t>(n));
-        if (out.size() > kMaxLayoutFileBytes) return make_error("refusing " + name + ": larger than 16 MiB");
+        if (out.size() > kMaxLayoutFileBytes)
+            return make_error("refusing " + name + ": larger than 16 MiB");
     }
     return std::optional<std::string>(std::move(out));
 }
 
-Result<bool> write_file_atomic(const DirFd& dir, const std::string& name, const std::string& content,
-                               mode_t mode) {
+Result<bool> write_file_atomic(const DirFd& dir, const std::string& name,
+                               const std::string& content, mode_t mode) {
     {
-        const int fd = ::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        const int fd =
+            ::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         if (fd >= 0) {
             DirFd guard(fd);
             struct stat st {};
@@ -100,17 +105,28 @@ Result<bool> write_file_atomic(const DirFd& dir, const std::string& name, const 
     }
     std::random_device rd;
     const std::string temp = "." + name + ".tmp-" + std::to_string(rd()) + std::to_string(rd());
-    const int fd = ::openat(dir.get(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) return make_error("cannot create a temporary file for " + name + ": " + errno_text());
+    const int fd = ::openat(dir.get(), temp.c_str(),
+                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return make_error("cannot create a temporary file for " + name + ": " + errno_text());
     bool ok = ::fchmod(fd, mode) == 0;
     std::string why = ok ? "" : errno_text();
     if (ok) {
         auto w = write_all(fd, content);
-        if (!w) { ok = false; why = w.error().message; }
+        if (!w) {
+            ok = false;
+            why = w.error().message;
+        }
     }
-    if (ok && ::fsync(fd) != 0) { ok = false; why = errno_text(); }
+    if (ok && ::fsync(fd) != 0) {
+        ok = false;
+        why = errno_text();
+    }
     ::close(fd);
-    if (ok && ::renameat(dir.get(), temp.c_str(), dir.get(), name.c_str()) != 0) { ok = false; why = errno_text(); }
+    if (ok && ::renameat(dir.get(), temp.c_str(), dir.get(), name.c_str()) != 0) {
+        ok = false;
+        why = errno_text();
+    }
     if (!ok) {
         ::unlinkat(dir.get(), temp.c_str(), 0);
         return make_error("cannot write " + name + ": " + why);

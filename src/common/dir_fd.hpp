@@ -5,15 +5,15 @@
 
 #include "common/result.hpp"
 
+#include <sys/types.h>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 
 namespace tenex {
 
 // An owned directory file descriptor.
 class DirFd {
-public:
+  public:
     DirFd() = default;
     explicit DirFd(int fd) : fd_(fd) {}
     ~DirFd();
@@ -28,7 +28,7 @@ public:
     // Opens (creating with 0755 if asked) the child directory `name`; refuses symlinks.
     Result<DirFd> child(const std::string& name, bool create) const;
 
-private:
+  private:
     int fd_{-1};
 };
 
@@ -40,7 +40,7 @@ Result<std::optional<std::string>> read_file_at(const DirFd& dir, const std::str
 // Writes `content` to dir/name atomically (temporary file, fsync, rename, fsync dir) with
 // `mode`. Returns false (and writes nothing) when the file already has exactly this content
 // and mode: idempotent, the mtime stays.
-Result<bool> write_file_atomic(const DirFd& dir, const std::string& name, const std::string& content,
-                               mode_t mode);
+Result<bool> write_file_atomic(const DirFd& dir, const std::string& name,
+                               const std::string& content, mode_t mode);
 
 }  // namespace tenex

@@ -22,14 +22,20 @@ namespace {
 struct Fd {
     int fd{-1};
     explicit Fd(int f) : fd(f) {}
-    ~Fd() { if (fd >= 0) ::close(fd); }
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
 };
 
-int open_dir(const fs::path& p) { return ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); }
+int open_dir(const fs::path& p) {
+    return ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 // The id of the subvolume holding the open directory (its qgroup is 0/<id>). The lookup of
 // the containing root (treeid 0, objectid 256) is allowed unprivileged.
@@ -44,7 +50,8 @@ Result<std::uint64_t> subvolume_id_of(int fd) {
 
 // Fills name[] of vol_args; false when the name does not fit.
 bool set_name(btrfs_ioctl_vol_args& args, const std::string& name) {
-    if (name.empty() || name.size() > BTRFS_PATH_NAME_MAX || name.find('/') != std::string::npos) return false;
+    if (name.empty() || name.size() > BTRFS_PATH_NAME_MAX || name.find('/') != std::string::npos)
+        return false;
     std::memcpy(args.name, name.data(), name.size());
     args.name[name.size()] = '\0';
     return true;
@@ -52,9 +59,12 @@ bool set_name(btrfs_ioctl_vol_args& args, const std::string& name) {
 
 std::string human(std::int64_t bytes) {
     char buf[64];
-    if (bytes >= (1LL << 30) && bytes % (1LL << 30) == 0) std::snprintf(buf, sizeof buf, "%lldGi", static_cast<long long>(bytes >> 30));
-    else if (bytes >= (1LL << 20) && bytes % (1LL << 20) == 0) std::snprintf(buf, sizeof buf, "%lldMi", static_cast<long long>(bytes >> 20));
-    else std::snprintf(buf, sizeof buf, "%lld bytes", static_cast<long long>(bytes));
+    if (bytes >= (1LL << 30) && bytes % (1LL << 30) == 0)
+        std::snprintf(buf, sizeof buf, "%lldGi", static_cast<long long>(bytes >> 30));
+    else if (bytes >= (1LL << 20) && bytes % (1LL << 20) == 0)
+        std::snprintf(buf, sizeof buf, "%lldMi", static_cast<long long>(bytes >> 20));
+    else
+        std::snprintf(buf, sizeof buf, "%lld bytes", static_cast<long long>(bytes));
     return buf;
 }
 
@@ -62,14 +72,22 @@ std::string human(std::int64_t bytes) {
 
 std::string fs_type_name(std::uint64_t magic) {
     switch (magic) {
-        case BTRFS_SUPER_MAGIC: return "btrfs";
-        case EXT4_SUPER_MAGIC: return "ext4";  // also ext2/ext3: same magic
-        case XFS_SUPER_MAGIC: return "xfs";
-        case TMPFS_MAGIC: return "tmpfs";
-        case OVERLAYFS_SUPER_MAGIC: return "overlay";
-        case 0x2fc12fc1: return "zfs";
-        case NFS_SUPER_MAGIC: return "nfs";
-        default: break;
+        case BTRFS_SUPER_MAGIC:
+            return "btrfs";
+        case EXT4_SUPER_MAGIC:
+            return "ext4";  // also ext2/ext3: same magic
+        case XFS_SUPER_MAGIC:
+            return "xfs";
+        case TMPFS_MAGIC:
+            return "tmpfs";
+        case OVERLAYFS_SUPER_MAGIC:
+            return "overlay";
+        case 0x2fc12fc1:
+            return "zfs";
+        case NFS_SUPER_MAGIC:
+            return "nfs";
+        default:
+            break;
     }
     char buf[32];
     std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(magic));
@@ -81,16 +99,19 @@ LimitDecision decide_limit(const DirQuota& dir, std::int64_t bytes, const std::s
     if (bytes < 0) return {A::refuse, "resources.disk is negative"};
     if (bytes == 0) return dir.subvolume ? LimitDecision{A::clear, {}} : LimitDecision{A::none, {}};
     if (!dir.btrfs)
-        return {A::refuse, "resources.disk (" + human(bytes) + ") cannot be enforced: " + shown_path + " is on " +
-                               (dir.fs_type.empty() ? std::string("an unknown file system") : dir.fs_type) +
-                               ", which has no per-directory quota the daemon can set; put the projects "
-                               "path on btrfs (README: Disk limits) or remove resources.disk"};
+        return {A::refuse,
+                "resources.disk (" + human(bytes) + ") cannot be enforced: " + shown_path +
+                    " is on " +
+                    (dir.fs_type.empty() ? std::string("an unknown file system") : dir.fs_type) +
+                    ", which has no per-directory quota the daemon can set; put the projects "
+                    "path on btrfs (README: Disk limits) or remove resources.disk"};
     if (!dir.subvolume)
-        return {A::refuse, "resources.disk (" + human(bytes) + ") cannot be enforced: " + shown_path +
-                               " is a plain directory made before the projects path was on btrfs (or by "
-                               "hand), and a directory cannot become a subvolume in place; move its "
-                               "contents into a new subvolume (btrfs subvolume create) of the same name, "
-                               "or remove resources.disk"};
+        return {A::refuse,
+                "resources.disk (" + human(bytes) + ") cannot be enforced: " + shown_path +
+                    " is a plain directory made before the projects path was on btrfs (or by "
+                    "hand), and a directory cannot become a subvolume in place; move its "
+                    "contents into a new subvolume (btrfs subvolume create) of the same name, "
+                    "or remove resources.disk"};
     return {A::set, {}};
 }
 
@@ -106,7 +127,9 @@ DirQuota probe(const fs::path& path) {
     if (!q.btrfs || p != path) return q;
     struct stat st {};
     // The root directory of every btrfs subvolume is inode 256.
-    if (::lstat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_ino != BTRFS_FIRST_FREE_OBJECTID) return q;
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+        st.st_ino != BTRFS_FIRST_FREE_OBJECTID)
+        return q;
     Fd fd(open_dir(p));
     if (fd.fd < 0) return q;
     if (auto id = subvolume_id_of(fd.fd)) {
@@ -122,16 +145,19 @@ Status create_dir(const fs::path& path) {
     Fd pfd(open_dir(parent));
     if (pfd.fd < 0) return make_error("cannot open " + parent.string() + ": " + errno_text(errno));
     struct statfs sf {};
-    if (::fstatfs(pfd.fd, &sf) != 0) return make_error("cannot stat " + parent.string() + ": " + errno_text(errno));
+    if (::fstatfs(pfd.fd, &sf) != 0)
+        return make_error("cannot stat " + parent.string() + ": " + errno_text(errno));
     if (static_cast<std::uint64_t>(sf.f_type) != BTRFS_SUPER_MAGIC) {
         if (::mkdirat(pfd.fd, name.c_str(), 0755) != 0)
             return make_error("cannot create " + path.string() + ": " + errno_text(errno));
         return Unit{};
     }
     btrfs_ioctl_vol_args args{};
-    if (!set_name(args, name)) return make_error("cannot create " + path.string() + ": name too long");
+    if (!set_name(args, name))
+        return make_error("cannot create " + path.string() + ": name too long");
     if (::ioctl(pfd.fd, BTRFS_IOC_SUBVOL_CREATE, &args) != 0)
-        return make_error("cannot create the btrfs subvolume " + path.string() + ": " + errno_text(errno));
+        return make_error("cannot create the btrfs subvolume " + path.string() + ": " +
+                          errno_text(errno));
     // Best effort: the kernel made the subvolume 0755 less the umask; this gives it the mode a
     // plain directory gets above, and a failure leaves it as it was. ("(void)!": GCC's
     // warn_unused_result, which glibc turns on with _FORTIFY_SOURCE, ignores a plain cast.)
@@ -148,7 +174,8 @@ Status set_subvolume_limit(const fs::path& dir, std::int64_t bytes) {
     btrfs_ioctl_qgroup_limit_args limit{};
     limit.qgroupid = *id;  // level 0: 0/<subvolume id>
     limit.lim.flags = BTRFS_QGROUP_LIMIT_MAX_RFER;
-    limit.lim.max_rfer = bytes > 0 ? static_cast<std::uint64_t>(bytes) : ~std::uint64_t{0};  // all ones: clear
+    limit.lim.max_rfer =
+        bytes > 0 ? static_cast<std::uint64_t>(bytes) : ~std::uint64_t{0};  // all ones: clear
     if (::ioctl(fd.fd, BTRFS_IOC_QGROUP_LIMIT, &limit) == 0) return Unit{};
     int err = errno;
     // ENOTCONN: quotas are off on this file system. Nothing to clear; to set, enable them
@@ -158,24 +185,29 @@ Status set_subvolume_limit(const fs::path& dir, std::int64_t bytes) {
         btrfs_ioctl_quota_ctl_args ctl{};
         ctl.cmd = BTRFS_QUOTA_CTL_ENABLE;
         if (::ioctl(fd.fd, BTRFS_IOC_QUOTA_CTL, &ctl) != 0)
-            return make_error("cannot enable btrfs quotas for " + dir.string() + ": " + errno_text(errno));
+            return make_error("cannot enable btrfs quotas for " + dir.string() + ": " +
+                              errno_text(errno));
         (void)::ioctl(fd.fd, BTRFS_IOC_QUOTA_RESCAN_WAIT);
         if (::ioctl(fd.fd, BTRFS_IOC_QGROUP_LIMIT, &limit) == 0) return Unit{};
         err = errno;
     }
-    return make_error("cannot " + std::string(bytes > 0 ? "set" : "clear") + " the disk limit of " + dir.string() +
-                      " (btrfs qgroup 0/" + std::to_string(*id) + "): " + errno_text(err) +
-                      (err == EPERM ? " (needs CAP_SYS_ADMIN)" : ""));
+    return make_error("cannot " + std::string(bytes > 0 ? "set" : "clear") + " the disk limit of " +
+                      dir.string() + " (btrfs qgroup 0/" + std::to_string(*id) +
+                      "): " + errno_text(err) + (err == EPERM ? " (needs CAP_SYS_ADMIN)" : ""));
 }
 
 Status apply_limit(const fs::path& dir, std::int64_t bytes) {
     const DirQuota q = probe(dir);
     const LimitDecision d = decide_limit(q, bytes, dir.string());
     switch (d.action) {
-        case LimitDecision::Action::none: return Unit{};
-        case LimitDecision::Action::refuse: return make_error(d.reason);
-        case LimitDecision::Action::set: return set_subvolume_limit(dir, bytes);
-        case LimitDecision::Action::clear: return set_subvolume_limit(dir, 0);
+        case LimitDecision::Action::none:
+            return Unit{};
+        case LimitDecision::Action::refuse:
+            return make_error(d.reason);
+        case LimitDecision::Action::set:
+            return set_subvolume_limit(dir, bytes);
+        case LimitDecision::Action::clear:
+            return set_subvolume_limit(dir, 0);
     }
     return Unit{};
 }
@@ -186,17 +218,23 @@ Status remove_dir(const fs::path& path) {
         if (errno == ENOENT) return Unit{};
         return make_error("cannot stat " + path.string() + ": " + errno_text(errno));
     }
-    if (!S_ISDIR(st.st_mode)) return make_error("refusing to remove " + path.string() + ": not a directory");
+    if (!S_ISDIR(st.st_mode))
+        return make_error("refusing to remove " + path.string() + ": not a directory");
     const DirQuota q = probe(path);
     if (q.subvolume) {
         Fd pfd(open_dir(path.parent_path()));
-        if (pfd.fd < 0) return make_error("cannot open " + path.parent_path().string() + ": " + errno_text(errno));
+        if (pfd.fd < 0)
+            return make_error("cannot open " + path.parent_path().string() + ": " +
+                              errno_text(errno));
         btrfs_ioctl_vol_args args{};
-        if (!set_name(args, path.filename().string())) return make_error("cannot remove " + path.string() + ": bad name");
+        if (!set_name(args, path.filename().string()))
+            return make_error("cannot remove " + path.string() + ": bad name");
         if (::ioctl(pfd.fd, BTRFS_IOC_SNAP_DESTROY, &args) != 0) {
             const int err = errno;
-            return make_error("cannot delete the btrfs subvolume " + path.string() + ": " + errno_text(err) +
-                              (err == EPERM ? " (needs CAP_SYS_ADMIN or the user_subvol_rm_allowed mount option)" : ""));
+            return make_error(
+                "cannot delete the btrfs subvolume " + path.string() + ": " + errno_text(err) +
+                (err == EPERM ? " (needs CAP_SYS_ADMIN or the user_subvol_rm_allowed mount option)"
+                              : ""));
         }
         return Unit{};
     }

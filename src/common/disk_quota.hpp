@@ -18,10 +18,10 @@ namespace tenex::disk {
 
 // What the file system offers for one directory.
 struct DirQuota {
-    bool btrfs = false;       // the directory is on btrfs
-    bool subvolume = false;   // ... and is the root of a subvolume (its own qgroup)
+    bool btrfs = false;      // the directory is on btrfs
+    bool subvolume = false;  // ... and is the root of a subvolume (its own qgroup)
     std::uint64_t subvolume_id = 0;
-    std::string fs_type{};    // "btrfs", "ext4", "xfs", "tmpfs", ... for messages
+    std::string fs_type{};  // "btrfs", "ext4", "xfs", "tmpfs", ... for messages
 };
 
 // What to do about a directory's limit (pure; unit-tested).

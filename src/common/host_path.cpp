@@ -13,7 +13,7 @@ namespace tenex {
 namespace {
 
 class Fd {
-public:
+  public:
     explicit Fd(int fd) : fd_(fd) {}
     ~Fd() {
         if (fd_ >= 0) ::close(fd_);
@@ -26,7 +26,7 @@ public:
         fd_ = fd;
     }
 
-private:
+  private:
     int fd_;
 };
 
@@ -34,9 +34,10 @@ private:
 std::string unescape_octal(std::string_view s) {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
-            s[i + 3] >= '0' && s[i + 3] <= '7') {
-            out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+        if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+            s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+            out.push_back(
+                static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
             i += 3;
         } else {
             out.push_back(s[i]);
@@ -50,9 +51,11 @@ std::string unescape_octal(std::string_view s) {
 Result<std::filesystem::path> resolve_beneath(const std::filesystem::path& root,
                                               std::string_view relative) {
     if (relative.empty() || relative.front() == '/')
-        return make_error("\"" + std::string(relative) + "\" is not a path relative to " + root.string());
+        return make_error("\"" + std::string(relative) + "\" is not a path relative to " +
+                          root.string());
     Fd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (dir.get() < 0) return make_error("cannot open " + root.string() + ": " + std::strerror(errno));
+    if (dir.get() < 0)
+        return make_error("cannot open " + root.string() + ": " + std::strerror(errno));
     std::filesystem::path walked;
     std::size_t pos = 0;
     while (pos < relative.size()) {
@@ -82,7 +85,8 @@ Result<std::filesystem::path> resolve_beneath(const std::filesystem::path& root,
     return (root / walked).lexically_normal();
 }
 
-std::vector<std::string> mounts_beneath(const std::filesystem::path& dir, std::string_view mountinfo) {
+std::vector<std::string> mounts_beneath(const std::filesystem::path& dir,
+                                        std::string_view mountinfo) {
     std::string prefix = dir.lexically_normal().string();
     while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
     if (prefix.back() != '/') prefix += '/';

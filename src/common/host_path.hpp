@@ -20,7 +20,8 @@ Result<std::filesystem::path> resolve_beneath(const std::filesystem::path& root,
 
 // The mount points strictly beneath `dir` in a /proc/<pid>/mountinfo text (octal escapes
 // decoded).
-std::vector<std::string> mounts_beneath(const std::filesystem::path& dir, std::string_view mountinfo);
+std::vector<std::string> mounts_beneath(const std::filesystem::path& dir,
+                                        std::string_view mountinfo);
 
 // The same for this process's mount namespace.
 Result<std::vector<std::string>> mounts_beneath(const std::filesystem::path& dir);

@@ -31,7 +31,7 @@ namespace tenex {
 
 template <class T>
 class Inbox {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
     static constexpr std::size_t kUnbounded = 0;
     enum class Offer { queued, full, closed };
@@ -71,12 +71,15 @@ public:
     // deadline passes (none: no deadline), then returns the oldest messages, at most max of
     // them, in the order they were pushed (empty after a wake or the deadline). After close()
     // it returns what is left without blocking, and nullopt once nothing is.
-    std::optional<std::vector<T>> pop_all(std::optional<Clock::time_point> deadline = std::nullopt,
-                                          std::size_t max = std::numeric_limits<std::size_t>::max()) {
+    std::optional<std::vector<T>> pop_all(
+        std::optional<Clock::time_point> deadline = std::nullopt,
+        std::size_t max = std::numeric_limits<std::size_t>::max()) {
         std::unique_lock lock(mu_);
         auto ready = [this] { return closed_ || woken_ || !queue_.empty(); };
-        if (deadline) cv_.wait_until(lock, *deadline, ready);
-        else cv_.wait(lock, ready);
+        if (deadline)
+            cv_.wait_until(lock, *deadline, ready);
+        else
+            cv_.wait(lock, ready);
         woken_ = false;
         if (closed_ && queue_.empty()) return std::nullopt;
         std::vector<T> out;
@@ -137,7 +140,7 @@ public:
     std::uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
     const std::string& name() const { return name_; }
 
-private:
+  private:
     const std::string name_;
     const std::size_t capacity_;
     mutable std::mutex mu_;

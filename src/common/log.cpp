@@ -3,10 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -27,64 +27,85 @@ bool stderr_is_journal() {
     if (env == nullptr) return false;
     unsigned long long dev = 0, ino = 0;
     if (std::sscanf(env, "%llu:%llu", &dev, &ino) != 2) return false;
-    struct stat st{};
+    struct stat st {};
     if (::fstat(STDERR_FILENO, &st) != 0) return false;
-    return static_cast<unsigned long long>(st.st_dev) == dev && static_cast<unsigned long long>(st.st_ino) == ino;
+    return static_cast<unsigned long long>(st.st_dev) == dev &&
+           static_cast<unsigned long long>(st.st_ino) == ino;
 }
 
 std::string_view level_name(spdlog::level::level_enum lvl) {
     switch (lvl) {
-        case spdlog::level::trace: return "trace";
-        case spdlog::level::debug: return "debug";
-        case spdlog::level::info: return "info";
-        case spdlog::level::warn: return "warn";
-        case spdlog::level::err: return "error";
-        case spdlog::level::critical: return "critical";
-        default: return "off";
+        case spdlog::level::trace:
+            return "trace";
+        case spdlog::level::debug:
+            return "debug";
+        case spdlog::level::info:
+            return "info";
+        case spdlog::level::warn:
+            return "warn";
+        case spdlog::level::err:
+            return "error";
+        case spdlog::level::critical:
+            return "critical";
+        default:
+            return "off";
     }
 }
 
 // syslog priorities (sd-daemon.h's SD_ERR etc.) for the journal's "<N>" prefix.
 char syslog_priority(spdlog::level::level_enum lvl) {
     switch (lvl) {
-        case spdlog::level::critical: return '2';
-        case spdlog::level::err: return '3';
-        case spdlog::level::warn: return '4';
-        case spdlog::level::info: return '6';
-        default: return '7';
+        case spdlog::level::critical:
+            return '2';
+        case spdlog::level::err:
+            return '3';
+        case spdlog::level::warn:
+            return '4';
+        case spdlog::level::info:
+            return '6';
+        default:
+            return '7';
     }
 }
 
 class JsonFormatter final : public spdlog::formatter {
-public:
+  public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
         const auto t = std::chrono::system_clock::to_time_t(msg.time);
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() % 1000;
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch())
+                .count() %
+            1000;
         std::tm tm{};
         ::gmtime_r(&t, &tm);
         char time[40];
         const std::size_t n = std::strftime(time, sizeof time, "%Y-%m-%dT%H:%M:%S", &tm);
         std::snprintf(time + n, sizeof time - n, ".%03dZ", static_cast<int>(ms));
-        const std::string line = json_line(time, level_name(msg.level),
-                                           std::string_view(msg.payload.data(), msg.payload.size()));
+        const std::string line = json_line(
+            time, level_name(msg.level), std::string_view(msg.payload.data(), msg.payload.size()));
         dest.append(line.data(), line.data() + line.size());
         dest.push_back('\n');
     }
-    std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+    std::unique_ptr<spdlog::formatter> clone() const override {
+        return std::make_unique<JsonFormatter>();
+    }
 };
 
 // "<6>message": the journal keeps the time, the unit and the pid itself.
 class JournalFormatter final : public spdlog::formatter {
-public:
+  public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
         dest.push_back('<');
         dest.push_back(syslog_priority(msg.level));
         dest.push_back('>');
         // A newline would start a new journal entry without the prefix.
-        for (char c : std::string_view(msg.payload.data(), msg.payload.size())) dest.push_back(c == '\n' ? ' ' : c);
+        for (char c : std::string_view(msg.payload.data(), msg.payload.size()))
+            dest.push_back(c == '\n' ? ' ' : c);
         dest.push_back('\n');
     }
-    std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JournalFormatter>(); }
+    std::unique_ptr<spdlog::formatter> clone() const override {
+        return std::make_unique<JournalFormatter>();
+    }
 };
 
 }  // namespace
@@ -100,9 +121,12 @@ bool setup(Format format, const std::string& level) {
     if (lvl == spdlog::level::off && level != "off") return false;
     spdlog::drop(kLoggerName);
     auto logger = spdlog::stderr_color_mt(kLoggerName);
-    if (format == Format::json) logger->set_formatter(std::make_unique<JsonFormatter>());
-    else if (stderr_is_journal()) logger->set_formatter(std::make_unique<JournalFormatter>());
-    else logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+    if (format == Format::json)
+        logger->set_formatter(std::make_unique<JsonFormatter>());
+    else if (stderr_is_journal())
+        logger->set_formatter(std::make_unique<JournalFormatter>());
+    else
+        logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
     logger->set_level(lvl);
     spdlog::set_default_logger(logger);
     return true;
@@ -115,7 +139,8 @@ void print_error(std::string_view text) {
     for (std::size_t start = 0;;) {
         const std::size_t nl = text.find('\n', start);
         if (journal) out += "<3>";
-        out.append(text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
+        out.append(
+            text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
         out += '\n';
         if (nl == std::string_view::npos) break;
         start = nl + 1;

@@ -14,7 +14,9 @@ WorkerPool::WorkerPool(std::string name, std::size_t threads, std::vector<Lane> 
     }
 }
 
-WorkerPool::~WorkerPool() { stop(); }
+WorkerPool::~WorkerPool() {
+    stop();
+}
 
 bool WorkerPool::submit(std::size_t lane, std::function<void()> job) {
     {

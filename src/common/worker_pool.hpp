@@ -19,7 +19,7 @@
 namespace tenex {
 
 class WorkerPool {
-public:
+  public:
     struct Lane {
         std::string name{};
         std::size_t max_running = 0;  // 0: as many as there are threads
@@ -38,7 +38,7 @@ public:
     std::size_t queued(std::size_t lane) const;
     std::uint64_t failures() const;  // jobs that threw
 
-private:
+  private:
     struct LaneState {
         Lane lane;
         std::deque<std::function<void()>> jobs{};

@@ -19,7 +19,7 @@ namespace {
 // Reads typed values out of YAML nodes, recording an error (with line and column) for each
 // value it cannot take.
 class Reader {
-public:
+  public:
     Reader(std::string file, Diagnostics& diags) : file_(std::move(file)), diags_(diags) {}
 
     void error(const YAML::Node& at, const std::string& key, std::string message) {
@@ -45,9 +45,12 @@ public:
     void boolean(const YAML::Node& n, const std::string& key, bool& out) {
         std::string s;
         if (!string(n, key, s)) return;
-        if (s == "true") out = true;
-        else if (s == "false") out = false;
-        else error(n, key, "expected true or false, got '" + s + "'");
+        if (s == "true")
+            out = true;
+        else if (s == "false")
+            out = false;
+        else
+            error(n, key, "expected true or false, got '" + s + "'");
     }
     template <class T>
     void integer(const YAML::Node& n, const std::string& key, T& out, T min, T max) {
@@ -56,8 +59,9 @@ public:
         T v{};
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
         if (ec != std::errc{} || p != s.data() + s.size() || v < min || v > max)
-            return error(n, key, "expected an integer from " + std::to_string(min) + " to " +
-                                     std::to_string(max) + ", got '" + s + "'");
+            return error(n, key,
+                         "expected an integer from " + std::to_string(min) + " to " +
+                             std::to_string(max) + ", got '" + s + "'");
         out = v;
     }
     void number(const YAML::Node& n, const std::string& key, double& out, double min, double max) {
@@ -102,7 +106,10 @@ public:
         const std::size_t before = diags_.size();
         bytes(n, key, v);
         if (diags_.size() != before) return;
-        if (v < min || v > max) return error(n, key, "expected a size from " + std::string(range) + ", got '" + n.Scalar() + "'");
+        if (v < min || v > max)
+            return error(
+                n, key,
+                "expected a size from " + std::string(range) + ", got '" + n.Scalar() + "'");
         out = static_cast<std::size_t>(v);
     }
 
@@ -126,7 +133,7 @@ public:
         }
     }
 
-private:
+  private:
     std::string file_;
     Diagnostics& diags_;
 };
@@ -140,7 +147,8 @@ Result<std::string> normalize_pubkey(std::string_view text) {
         if (auto* npub = std::get_if<nostr::Npub>(&*entity)) return npub->pubkey;
         return make_error("not an npub");
     }
-    if (text.size() != 64 || text.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos)
+    if (text.size() != 64 ||
+        text.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos)
         return make_error("expected an npub or 64 hex characters");
     std::string hex(text);
     for (auto& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -149,9 +157,12 @@ Result<std::string> normalize_pubkey(std::string_view text) {
 
 Status check_relay_url(std::string_view url) {
     std::string_view rest;
-    if (url.starts_with("wss://")) rest = url.substr(6);
-    else if (url.starts_with("ws://")) rest = url.substr(5);
-    else return make_error("relay URL must start with ws:// or wss://");
+    if (url.starts_with("wss://"))
+        rest = url.substr(6);
+    else if (url.starts_with("ws://"))
+        rest = url.substr(5);
+    else
+        return make_error("relay URL must start with ws:// or wss://");
     auto host_end = rest.find_first_of("/?#");
     auto authority = rest.substr(0, host_end);
     if (authority.empty()) return make_error("relay URL has no host");
@@ -184,121 +195,183 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
     if (root.IsNull()) return c;  // an empty file: all defaults
     Reader r(name, diags);
     using H = Reader::Handler;
-    r.mapping(root, "", {
-        {"relays", H([&](auto& n, auto& k) {
-            r.strings(n, k, c.relays);
-            for (std::size_t i = 0; i < c.relays.size() && n.IsSequence(); ++i)
-                if (auto s = check_relay_url(c.relays[i]); !s)
-                    r.error(n[i], k + "[" + std::to_string(i) + "]", s.error().message);
-        })},
-        {"whitelist", H([&](auto& n, auto& k) {
-            std::vector<std::string> raw;
-            r.strings(n, k, raw);
-            c.whitelist.clear();
-            for (std::size_t i = 0; i < raw.size() && n.IsSequence(); ++i) {
-                auto hex = normalize_pubkey(raw[i]);
-                if (hex) c.whitelist.push_back(*hex);
-                else r.error(n[i], k + "[" + std::to_string(i) + "]", hex.error().message);
-            }
-        })},
-        {"relay_ca_file", H([&](auto& n, auto& k) {
-            std::string s;
-            if (!r.string(n, k, s) || s.empty()) return;  // "": the system store
-            if (s.front() != '/') return r.error(n, k, "expected an absolute path or \"\"");
-            c.relay_ca_file = s;
-        })},
-        {"key_file", H([&](auto& n, auto& k) { r.path(n, k, c.key_file); })},
-        {"projects_path", H([&](auto& n, auto& k) { r.path(n, k, c.projects_path); })},
-        {"policies_dir", H([&](auto& n, auto& k) { r.path(n, k, c.policies_dir); })},
-        {"state_dir", H([&](auto& n, auto& k) { r.path(n, k, c.state_dir); })},
-        {"docker_socket", H([&](auto& n, auto& k) { r.string(n, k, c.docker_socket); })},
-        {"engine", H([&](auto& n, auto& k) {
-            if (r.string(n, k, c.engine) && c.engine != "docker" && c.engine != "swarm")
-                r.error(n, k, "expected docker or swarm");
-        })},
-        {"http_listen", H([&](auto& n, auto& k) { r.string(n, k, c.http_listen); })},
-        {"daemon_id", H([&](auto& n, auto& k) { r.string(n, k, c.daemon_id); })},
-        {"embedded_relay", H([&](auto& n, auto& k) { r.string(n, k, c.embedded_relay); })},
-        {"embedded_relay_quota", H([&](auto& n, auto& k) {
-            auto& q = c.embedded_relay_quota;
-            constexpr std::size_t Ki = 1024, Ti = std::size_t{1} << 40;
-            r.mapping(n, k, {
-                // The relay reads messages and parses events up to 512 KiB.
-                {"max_event_size", H([&](auto& v, auto& kk) { r.bytes(v, kk, q.max_event_bytes, Ki, 512 * Ki, "1Ki to 512Ki"); })},
-                {"max_per_author", H([&](auto& v, auto& kk) { r.bytes(v, kk, q.max_author_bytes, Ki, Ti, "1Ki to 1Ti"); })},
-                {"max_total_size", H([&](auto& v, auto& kk) { r.bytes(v, kk, q.max_total_bytes, Ki, Ti, "1Ki to 1Ti"); })},
-                {"max_events", H([&](auto& v, auto& kk) { r.integer(v, kk, q.max_events, std::size_t{1}, std::size_t{100000000}); })},
-            });
-        })},
-        {"gateway", H([&](auto& n, auto& k) {
-            r.mapping(n, k, {
-                {"listen", H([&](auto& v, auto& kk) { r.string(v, kk, c.gateway_listen); })},
-                {"writes_per_second", H([&](auto& v, auto& kk) { r.number(v, kk, c.gateway_writes_per_second, 0.001, 1e6); })},
-                {"write_burst", H([&](auto& v, auto& kk) { r.number(v, kk, c.gateway_write_burst, 1, 1e6); })},
-            });
-        })},
-        {"log", H([&](auto& n, auto& k) {
-            r.mapping(n, k, {
-                {"format", H([&](auto& v, auto& kk) {
-                    if (r.string(v, kk, c.log_format) && !c.log_format.empty() && c.log_format != "text" &&
-                        c.log_format != "json")
-                        r.error(v, kk, "expected text, json or \"\", got '" + c.log_format + "'");
-                })},
-                {"level", H([&](auto& v, auto& kk) {
-                    static const std::set<std::string> levels{"", "trace", "debug", "info", "warn", "error", "critical", "off"};
-                    if (r.string(v, kk, c.log_level) && !levels.count(c.log_level))
-                        r.error(v, kk, "expected trace, debug, info, warn, error, critical, off or \"\", got '" + c.log_level + "'");
-                })},
-            });
-        })},
-        {"start_concurrency", H([&](auto& n, auto& k) { r.integer(n, k, c.start_concurrency, 1u, 64u); })},
-        {"stop_projects_on_exit", H([&](auto& n, auto& k) { r.boolean(n, k, c.stop_projects_on_exit); })},
-        {"lifecycle_events", H([&](auto& n, auto& k) { r.boolean(n, k, c.lifecycle_events); })},
-        {"exec", H([&](auto& n, auto& k) {
-            r.mapping(n, k, {
-                {"enabled", H([&](auto& v, auto& kk) {
-                    std::string s;
-                    if (!r.string(v, kk, s)) return;
-                    if (s == "true" || s == "false") c.exec_enabled = s == "true";
-                    else r.error(v, kk, "expected true or false, got '" + s + "'");
-                })},
-            });
-        })},
-        {"monitor", H([&](auto& n, auto& k) {
-            r.mapping(n, k, {
-                {"events_per_second", H([&](auto& v, auto& kk) { r.number(v, kk, c.monitor.events_per_second, 0.001, 1e6); })},
-                {"burst", H([&](auto& v, auto& kk) { r.number(v, kk, c.monitor.burst, 1, 1e6); })},
-                {"queue_size", H([&](auto& v, auto& kk) { r.integer(v, kk, c.monitor.queue_size, std::size_t{1}, std::size_t{10000000}); })},
-                {"max_projects_per_event", H([&](auto& v, auto& kk) { r.integer(v, kk, c.monitor.max_projects_per_event, std::size_t{1}, std::size_t{1000}); })},
-            });
-        })},
-        {"metrics", H([&](auto& n, auto& k) {
-            r.mapping(n, k, {
-                {"per_project", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.metrics.per_project); })},
-                {"max_projects", H([&](auto& v, auto& kk) { r.integer(v, kk, c.metrics.max_projects, std::size_t{1}, std::size_t{100000}); })},
-            });
-        })},
-        {"disk_pressure", H([&](auto& n, auto& k) {
-            r.mapping(n, k, {
-                {"min_free", H([&](auto& v, auto& kk) {
-                    std::size_t b = c.disk_pressure_min_free;
-                    r.bytes(v, kk, b, std::size_t{0}, std::size_t{1} << 50, "0 to 1Pi");
-                    c.disk_pressure_min_free = b;
-                })},
-            });
-        })},
-        {"git", H([&](auto& n, auto& k) {
-            r.mapping(n, k, {
-                {"allow_http", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_http); })},
-                {"allow_ssh", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_ssh); })},
-                {"allow_git", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_git); })},
-                {"allowed_hosts", H([&](auto& v, auto& kk) { r.strings(v, kk, c.git.allowed_hosts); })},
-                {"allow_private_hosts", H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_private_hosts); })},
-                {"clone_timeout", H([&](auto& v, auto& kk) { r.duration(v, kk, c.clone.timeout); })},
-                {"max_clone_size", H([&](auto& v, auto& kk) { r.bytes(v, kk, c.clone.max_bytes); })},
-            });
-        })},
-    });
+    r.mapping(
+        root, "",
+        {
+            {"relays", H([&](auto& n, auto& k) {
+                 r.strings(n, k, c.relays);
+                 for (std::size_t i = 0; i < c.relays.size() && n.IsSequence(); ++i)
+                     if (auto s = check_relay_url(c.relays[i]); !s)
+                         r.error(n[i], k + "[" + std::to_string(i) + "]", s.error().message);
+             })},
+            {"whitelist", H([&](auto& n, auto& k) {
+                 std::vector<std::string> raw;
+                 r.strings(n, k, raw);
+                 c.whitelist.clear();
+                 for (std::size_t i = 0; i < raw.size() && n.IsSequence(); ++i) {
+                     auto hex = normalize_pubkey(raw[i]);
+                     if (hex)
+                         c.whitelist.push_back(*hex);
+                     else
+                         r.error(n[i], k + "[" + std::to_string(i) + "]", hex.error().message);
+                 }
+             })},
+            {"relay_ca_file", H([&](auto& n, auto& k) {
+                 std::string s;
+                 if (!r.string(n, k, s) || s.empty()) return;  // "": the system store
+                 if (s.front() != '/') return r.error(n, k, "expected an absolute path or \"\"");
+                 c.relay_ca_file = s;
+             })},
+            {"key_file", H([&](auto& n, auto& k) { r.path(n, k, c.key_file); })},
+            {"projects_path", H([&](auto& n, auto& k) { r.path(n, k, c.projects_path); })},
+            {"policies_dir", H([&](auto& n, auto& k) { r.path(n, k, c.policies_dir); })},
+            {"state_dir", H([&](auto& n, auto& k) { r.path(n, k, c.state_dir); })},
+            {"docker_socket", H([&](auto& n, auto& k) { r.string(n, k, c.docker_socket); })},
+            {"engine", H([&](auto& n, auto& k) {
+                 if (r.string(n, k, c.engine) && c.engine != "docker" && c.engine != "swarm")
+                     r.error(n, k, "expected docker or swarm");
+             })},
+            {"http_listen", H([&](auto& n, auto& k) { r.string(n, k, c.http_listen); })},
+            {"daemon_id", H([&](auto& n, auto& k) { r.string(n, k, c.daemon_id); })},
+            {"embedded_relay", H([&](auto& n, auto& k) { r.string(n, k, c.embedded_relay); })},
+            {"embedded_relay_quota", H([&](auto& n, auto& k) {
+                 auto& q = c.embedded_relay_quota;
+                 constexpr std::size_t Ki = 1024, Ti = std::size_t{1} << 40;
+                 r.mapping(n, k,
+                           {
+                               // The relay reads messages and parses events up to 512 KiB.
+                               {"max_event_size", H([&](auto& v, auto& kk) {
+                                    r.bytes(v, kk, q.max_event_bytes, Ki, 512 * Ki, "1Ki to 512Ki");
+                                })},
+                               {"max_per_author", H([&](auto& v, auto& kk) {
+                                    r.bytes(v, kk, q.max_author_bytes, Ki, Ti, "1Ki to 1Ti");
+                                })},
+                               {"max_total_size", H([&](auto& v, auto& kk) {
+                                    r.bytes(v, kk, q.max_total_bytes, Ki, Ti, "1Ki to 1Ti");
+                                })},
+                               {"max_events", H([&](auto& v, auto& kk) {
+                                    r.integer(v, kk, q.max_events, std::size_t{1},
+                                              std::size_t{100000000});
+                                })},
+                           });
+             })},
+            {"gateway", H([&](auto& n, auto& k) {
+                 r.mapping(n, k,
+                           {
+                               {"listen",
+                                H([&](auto& v, auto& kk) { r.string(v, kk, c.gateway_listen); })},
+                               {"writes_per_second", H([&](auto& v, auto& kk) {
+                                    r.number(v, kk, c.gateway_writes_per_second, 0.001, 1e6);
+                                })},
+                               {"write_burst", H([&](auto& v, auto& kk) {
+                                    r.number(v, kk, c.gateway_write_burst, 1, 1e6);
+                                })},
+                           });
+             })},
+            {"log", H([&](auto& n, auto& k) {
+                 r.mapping(
+                     n, k,
+                     {
+                         {"format", H([&](auto& v, auto& kk) {
+                              if (r.string(v, kk, c.log_format) && !c.log_format.empty() &&
+                                  c.log_format != "text" && c.log_format != "json")
+                                  r.error(
+                                      v, kk,
+                                      "expected text, json or \"\", got '" + c.log_format + "'");
+                          })},
+                         {"level", H([&](auto& v, auto& kk) {
+                              static const std::set<std::string> levels{
+                                  "", "trace", "debug", "info", "warn", "error", "critical", "off"};
+                              if (r.string(v, kk, c.log_level) && !levels.count(c.log_level))
+                                  r.error(v, kk,
+                                          "expected trace, debug, info, warn, error, critical, off "
+                                          "or \"\", got '" +
+                                              c.log_level + "'");
+                          })},
+                     });
+             })},
+            {"start_concurrency",
+             H([&](auto& n, auto& k) { r.integer(n, k, c.start_concurrency, 1u, 64u); })},
+            {"stop_projects_on_exit",
+             H([&](auto& n, auto& k) { r.boolean(n, k, c.stop_projects_on_exit); })},
+            {"lifecycle_events", H([&](auto& n, auto& k) { r.boolean(n, k, c.lifecycle_events); })},
+            {"exec", H([&](auto& n, auto& k) {
+                 r.mapping(n, k,
+                           {
+                               {"enabled", H([&](auto& v, auto& kk) {
+                                    std::string s;
+                                    if (!r.string(v, kk, s)) return;
+                                    if (s == "true" || s == "false")
+                                        c.exec_enabled = s == "true";
+                                    else
+                                        r.error(v, kk, "expected true or false, got '" + s + "'");
+                                })},
+                           });
+             })},
+            {"monitor", H([&](auto& n, auto& k) {
+                 r.mapping(n, k,
+                           {
+                               {"events_per_second", H([&](auto& v, auto& kk) {
+                                    r.number(v, kk, c.monitor.events_per_second, 0.001, 1e6);
+                                })},
+                               {"burst", H([&](auto& v, auto& kk) {
+                                    r.number(v, kk, c.monitor.burst, 1, 1e6);
+                                })},
+                               {"queue_size", H([&](auto& v, auto& kk) {
+                                    r.integer(v, kk, c.monitor.queue_size, std::size_t{1},
+                                              std::size_t{10000000});
+                                })},
+                               {"max_projects_per_event", H([&](auto& v, auto& kk) {
+                                    r.integer(v, kk, c.monitor.max_projects_per_event,
+                                              std::size_t{1}, std::size_t{1000});
+                                })},
+                           });
+             })},
+            {"metrics", H([&](auto& n, auto& k) {
+                 r.mapping(n, k,
+                           {
+                               {"per_project", H([&](auto& v, auto& kk) {
+                                    r.boolean(v, kk, c.metrics.per_project);
+                                })},
+                               {"max_projects", H([&](auto& v, auto& kk) {
+                                    r.integer(v, kk, c.metrics.max_projects, std::size_t{1},
+                                              std::size_t{100000});
+                                })},
+                           });
+             })},
+            {"disk_pressure", H([&](auto& n, auto& k) {
+                 r.mapping(n, k,
+                           {
+                               {"min_free", H([&](auto& v, auto& kk) {
+                                    std::size_t b = c.disk_pressure_min_free;
+                                    r.bytes(v, kk, b, std::size_t{0}, std::size_t{1} << 50,
+                                            "0 to 1Pi");
+                                    c.disk_pressure_min_free = b;
+                                })},
+                           });
+             })},
+            {"git", H([&](auto& n, auto& k) {
+                 r.mapping(n, k,
+                           {
+                               {"allow_http",
+                                H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_http); })},
+                               {"allow_ssh",
+                                H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_ssh); })},
+                               {"allow_git",
+                                H([&](auto& v, auto& kk) { r.boolean(v, kk, c.git.allow_git); })},
+                               {"allowed_hosts", H([&](auto& v, auto& kk) {
+                                    r.strings(v, kk, c.git.allowed_hosts);
+                                })},
+                               {"allow_private_hosts", H([&](auto& v, auto& kk) {
+                                    r.boolean(v, kk, c.git.allow_private_hosts);
+                                })},
+                               {"clone_timeout",
+                                H([&](auto& v, auto& kk) { r.duration(v, kk, c.clone.timeout); })},
+                               {"max_clone_size",
+                                H([&](auto& v, auto& kk) { r.bytes(v, kk, c.clone.max_bytes); })},
+                           });
+             })},
+        });
     if (!diags.empty()) return diags;
     return c;
 }
@@ -306,7 +379,10 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
 Result<DaemonConfig, Diagnostics> load_config(const std::filesystem::path& file) {
     std::ifstream in(file);
     if (!in)
-        return Diagnostics{{.file = file.string(), .line = 0, .column = 0, .key_path = "",
+        return Diagnostics{{.file = file.string(),
+                            .line = 0,
+                            .column = 0,
+                            .key_path = "",
                             .message = "cannot read the configuration file"}};
     std::stringstream buf;
     buf << in.rdbuf();
@@ -316,7 +392,10 @@ Result<DaemonConfig, Diagnostics> load_config(const std::filesystem::path& file)
 Diagnostics validate_config(const DaemonConfig& c) {
     Diagnostics d;
     auto add = [&](std::string key, std::string message) {
-        d.push_back({.file = "", .line = 0, .column = 0, .key_path = std::move(key),
+        d.push_back({.file = "",
+                     .line = 0,
+                     .column = 0,
+                     .key_path = std::move(key),
                      .message = std::move(message)});
     };
     if (c.engine != "docker" && c.engine != "swarm") add("engine", "expected docker or swarm");
@@ -328,15 +407,20 @@ Diagnostics validate_config(const DaemonConfig& c) {
         if (auto s = normalize_pubkey(pk); !s || *s != pk) add("whitelist", pk + ": not a pubkey");
     if (c.whitelist.empty())
         add("whitelist", "empty: no pubkey could wake a project (set whitelist or -w)");
-    for (auto [key, path] : {std::pair{"key_file", &c.key_file}, {"projects_path", &c.projects_path},
-                             {"policies_dir", &c.policies_dir}, {"state_dir", &c.state_dir}})
+    for (auto [key, path] : {std::pair{"key_file", &c.key_file},
+                             {"projects_path", &c.projects_path},
+                             {"policies_dir", &c.policies_dir},
+                             {"state_dir", &c.state_dir}})
         if (!path->is_absolute()) add(key, path->string() + ": must be an absolute path");
     if (!c.gateway_listen.empty()) {
         // The containers' forwarders connect to 127.0.0.1: the gateway listens there only.
         auto addr = relay::ListenAddress::parse(c.gateway_listen);
-        if (!addr) add("gateway.listen", c.gateway_listen + ": " + addr.error().message);
+        if (!addr)
+            add("gateway.listen", c.gateway_listen + ": " + addr.error().message);
         else if (addr->host != "127.0.0.1")
-            add("gateway.listen", c.gateway_listen + ": must be 127.0.0.1:PORT (containers reach it through their forwarder)");
+            add("gateway.listen",
+                c.gateway_listen +
+                    ": must be 127.0.0.1:PORT (containers reach it through their forwarder)");
     }
     if (!c.relay_ca_file.empty() && !c.relay_ca_file.is_absolute())
         add("relay_ca_file", c.relay_ca_file.string() + ": must be an absolute path");

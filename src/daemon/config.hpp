@@ -19,9 +19,9 @@
 namespace tenex::daemon {
 
 struct MonitorLimits {
-    double events_per_second = 5;  // per whitelisted pubkey (token bucket rate)
-    double burst = 20;             // bucket size
-    std::size_t queue_size = 10000;  // events waiting to be routed; overflow is counted
+    double events_per_second = 5;            // per whitelisted pubkey (token bucket rate)
+    double burst = 20;                       // bucket size
+    std::size_t queue_size = 10000;          // events waiting to be routed; overflow is counted
     std::size_t max_projects_per_event = 8;  // distinct projects one event may wake
 };
 
@@ -33,7 +33,7 @@ struct MetricsConfig {
 };
 
 struct DaemonConfig {
-    std::vector<std::string> relays{};     // ws:// or wss:// URLs
+    std::vector<std::string> relays{};  // ws:// or wss:// URLs
     // PEM bundle trusted for wss:// relays instead of the system store (a private CA);
     // empty: the system store. Certificates and host names are verified either way.
     std::filesystem::path relay_ca_file{};
@@ -42,13 +42,13 @@ struct DaemonConfig {
     std::filesystem::path projects_path{"/var/lib/tenex-sandbox/projects"};
     std::filesystem::path policies_dir{"/etc/tenex-sandbox/policies"};
     std::filesystem::path state_dir{"/var/lib/tenex-sandbox/state"};
-    std::string docker_socket{};          // empty: DOCKER_HOST, then /var/run/docker.sock
+    std::string docker_socket{};  // empty: DOCKER_HOST, then /var/run/docker.sock
     // "docker": containers on the engine at docker_socket; "swarm": one service per project on
     // the swarm whose manager docker_socket is (policies/SWARM.md).
     std::string engine{"docker"};
     std::string http_listen{"127.0.0.1:7878"};
-    std::string daemon_id{};              // empty: derived from the daemon key's pubkey
-    std::string embedded_relay{};         // e.g. "127.0.0.1:7777": local mode
+    std::string daemon_id{};       // empty: derived from the daemon key's pubkey
+    std::string embedded_relay{};  // e.g. "127.0.0.1:7777": local mode
     // What the embedded relay stores (<state_dir>/relay.sqlite3): one event, per author, in
     // total, number of events (the index in memory). Over one, OK false and nothing stored.
     relay::StoreLimits embedded_relay_quota{};
@@ -76,7 +76,7 @@ struct DaemonConfig {
     // the daemon removes kept containers (stopped for a warm start), the longest stopped first,
     // one every check (10 s). 0: never.
     std::uint64_t disk_pressure_min_free = 2ULL << 30;
-    project::RepoPolicy git{};            // allowed schemes and hosts for clones
+    project::RepoPolicy git{};  // allowed schemes and hosts for clones
     project::CloneLimits clone{};
 };
 

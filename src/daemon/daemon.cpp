@@ -7,13 +7,13 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <utility>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 
 #include "common/disk_quota.hpp"
@@ -22,13 +22,13 @@
 #include "daemon/daemon_internal.hpp"
 #include "daemon/lifecycle_nostr.hpp"
 #include "daemon/monitor.hpp"
+#include "docker/nodes.hpp"
+#include "nostr/key_file.hpp"
 #include "nostr/verify.hpp"
 #include "project/agent_keys.hpp"
 #include "project/agent_profile.hpp"
 #include "project/workspace_path.hpp"
-#include "nostr/key_file.hpp"
 #include "relay/url.hpp"
-#include "docker/nodes.hpp"
 #include "sandbox/policy_set.hpp"
 
 namespace tenex::daemon {
@@ -48,10 +48,10 @@ std::int64_t unix_now() {
 Result<nostr::Keys> load_or_create_key(const fs::path& file) {
     std::error_code ec;
     if (fs::exists(file, ec)) {
-        struct stat st{};
+        struct stat st {};
         if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
-            spdlog::warn("key file {} is readable by others (mode {:o}); chmod 600 it", file.string(),
-                         st.st_mode & 0777);
+            spdlog::warn("key file {} is readable by others (mode {:o}); chmod 600 it",
+                         file.string(), st.st_mode & 0777);
         return nostr::load_key_file(file.string());
     }
     fs::create_directories(file.parent_path(), ec);
@@ -65,7 +65,9 @@ Result<nostr::Keys> load_or_create_key(const fs::path& file) {
 Status make_dir(const fs::path& dir, const char* what) {
     std::error_code ec;
     fs::create_directories(dir, ec);
-    if (ec) return make_error(std::string("cannot create the ") + what + " " + dir.string() + ": " + ec.message());
+    if (ec)
+        return make_error(std::string("cannot create the ") + what + " " + dir.string() + ": " +
+                          ec.message());
     return Unit{};
 }
 
@@ -75,10 +77,13 @@ Result<sandbox::PolicySet> load_policies(const fs::path& dir) {
     auto loaded = sandbox::load_policy_dir(dir);
     std::string errors;
     for (const auto& d : loaded.diagnostics) {
-        if (d.severity == sandbox::Severity::error) errors += "\n  " + sandbox::format_diagnostic(d);
-        else spdlog::warn("policy: {}", sandbox::format_diagnostic(d));
+        if (d.severity == sandbox::Severity::error)
+            errors += "\n  " + sandbox::format_diagnostic(d);
+        else
+            spdlog::warn("policy: {}", sandbox::format_diagnostic(d));
     }
-    if (!errors.empty()) return make_error("policies in " + dir.string() + " have errors:" + errors);
+    if (!errors.empty())
+        return make_error("policies in " + dir.string() + " have errors:" + errors);
     return std::move(loaded.set);
 }
 
@@ -113,7 +118,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonConfig config, ConfigReloade
     }
     raise_descriptor_limit();
     std::unique_ptr<Daemon> daemon(new Daemon());
-    if (auto st = daemon->impl_->start(std::move(config), std::move(reload)); !st) return st.error();
+    if (auto st = daemon->impl_->start(std::move(config), std::move(reload)); !st)
+        return st.error();
     return daemon;
 }
 
@@ -133,12 +139,16 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
                              std::pair{config.projects_path, "projects path"}})
         if (auto st = make_dir(dir, what); !st) return st;
     if (const auto q = disk::probe(config.projects_path); q.btrfs)
-        spdlog::info("projects path {} is on btrfs: project directories are subvolumes, resources.disk is enforced",
-                     config.projects_path.string());
+        spdlog::info(
+            "projects path {} is on btrfs: project directories are subvolumes, resources.disk is "
+            "enforced",
+            config.projects_path.string());
     else
-        spdlog::info("projects path {} is on {}: resources.disk cannot be enforced there; a project whose policy "
-                     "sets it is refused at start (README: Disk limits)",
-                     config.projects_path.string(), q.fs_type);
+        spdlog::info(
+            "projects path {} is on {}: resources.disk cannot be enforced there; a project whose "
+            "policy "
+            "sets it is refused at start (README: Disk limits)",
+            config.projects_path.string(), q.fs_type);
     auto st = StateStore::open(config.state_dir);
     if (!st) return make_error("state store: " + st.error().message);
     state = std::move(*st);
@@ -157,10 +167,12 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
         if (!swarm_info->control_available)
             return make_error("engine swarm: the engine at " + docker->socket_path() +
                               " is not a swarm manager (swarm state " +
-                              (swarm_info->local_node_state.empty() ? std::string("unknown")
-                                                                    : swarm_info->local_node_state) +
+                              (swarm_info->local_node_state.empty()
+                                   ? std::string("unknown")
+                                   : swarm_info->local_node_state) +
                               "): point docker_socket at a manager");
-        spdlog::info("engine: swarm of {} node(s), {} manager(s)", swarm_info->nodes, swarm_info->managers);
+        spdlog::info("engine: swarm of {} node(s), {} manager(s)", swarm_info->nodes,
+                     swarm_info->managers);
         auto owned = std::make_unique<sandbox::SwarmEngine>(*docker);
         swarm = owned.get();
         engine = std::move(owned);
@@ -180,12 +192,15 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
         ro.db_path = (config.state_dir / "relay.sqlite3").string();
         ro.store_limits = config.embedded_relay_quota;
         auto server = relay::EmbeddedRelay::start(ro);
-        if (!server) return make_error("embedded relay on " + config.embedded_relay + ": " + server.error().message);
+        if (!server)
+            return make_error("embedded relay on " + config.embedded_relay + ": " +
+                              server.error().message);
         embedded = std::move(*server);
         relay_urls.push_back(embedded->url());
     }
     for (const auto& url : config.relays)
-        if (std::find(relay_urls.begin(), relay_urls.end(), url) == relay_urls.end()) relay_urls.push_back(url);
+        if (std::find(relay_urls.begin(), relay_urls.end(), url) == relay_urls.end())
+            relay_urls.push_back(url);
 
     relay::PoolOptions po;
     po.signer = *keys;
@@ -196,7 +211,8 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     }
     pool = std::make_unique<relay::RelayPool>(po);
     for (const auto& url : relay_urls)
-        if (auto added = pool->add_relay(url); !added) return make_error("relay " + url + ": " + added.error().message);
+        if (auto added = pool->add_relay(url); !added)
+            return make_error("relay " + url + ": " + added.error().message);
 
     if (!config.gateway_listen.empty()) {
         auto addr = relay::ListenAddress::parse(config.gateway_listen);
@@ -208,13 +224,15 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
         go.write_rate_per_s = config.gateway_writes_per_second;
         go.write_burst = config.gateway_write_burst;
         auto gw = gateway::Gateway::start(go, *pool);
-        if (!gw) return make_error("gateway on " + config.gateway_listen + ": " + gw.error().message);
+        if (!gw)
+            return make_error("gateway on " + config.gateway_listen + ": " + gw.error().message);
         gateway = std::move(*gw);
         set_gateway_reserved_keys();
     }
 
     workspaces = std::make_unique<project::WorkspaceManager>(
-        project::WorkspaceConfig{.projects_root = config.projects_path, .repo_policy = config.git,
+        project::WorkspaceConfig{.projects_root = config.projects_path,
+                                 .repo_policy = config.git,
                                  .clone_limits = config.clone},
         project::nostr_key_generator());
     loader = std::make_unique<project::ProjectLoader>(*pool, *workspaces);
@@ -222,7 +240,8 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
         const std::size_t threads = std::max(4u, config.start_concurrency);
         workers = std::make_unique<WorkerPool>(
             "daemon workers", threads,
-            std::vector<WorkerPool::Lane>{{.name = "start"}, {.name = "first load", .max_running = threads / 2}});
+            std::vector<WorkerPool::Lane>{{.name = "start"},
+                                          {.name = "first load", .max_running = threads / 2}});
     }
 
     if (auto known_projects = state->projects())
@@ -248,10 +267,12 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
         // runtime), so events addressed to them reach the project before they first write.
         oo.gateway_secret = [this](const sandbox::ProjectRef& ref) -> std::string {
             if (!ref.has_owner()) return {};
-            gateway::ProjectKeys keys{nostr::Address{gateway::kProjectKind, ref.owner, ref.d}, {}, {}};
+            gateway::ProjectKeys keys{
+                nostr::Address{gateway::kProjectKind, ref.owner, ref.d}, {}, {}};
             if (auto name = project::map_workspace(ref.owner, ref.d))
-                if (auto agents = project::read_agent_profiles(config.projects_path / name->relative(),
-                                                               project::ProjectDefinition{.identifier = ref.d, .owner = ref.owner}))
+                if (auto agents = project::read_agent_profiles(
+                        config.projects_path / name->relative(),
+                        project::ProjectDefinition{.identifier = ref.d, .owner = ref.owner}))
                     for (const auto& a : *agents) keys.agents.insert(a.pubkey());
             // The policy's write rate, where it sets one (else the daemon's gateway knobs).
             std::optional<gateway::Gateway::WriteRate> rate;
@@ -259,9 +280,11 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
                 const auto& n = policy->network;
                 if (n.relay_writes_per_second > 0 || n.relay_write_burst > 0)
                     rate = gateway::Gateway::WriteRate{
-                        n.relay_writes_per_second > 0 ? static_cast<double>(n.relay_writes_per_second)
-                                                      : config.gateway_writes_per_second,
-                        n.relay_write_burst > 0 ? static_cast<double>(n.relay_write_burst) : config.gateway_write_burst};
+                        n.relay_writes_per_second > 0
+                            ? static_cast<double>(n.relay_writes_per_second)
+                            : config.gateway_writes_per_second,
+                        n.relay_write_burst > 0 ? static_cast<double>(n.relay_write_burst)
+                                                : config.gateway_write_burst};
             }
             return gateway->open_project(std::move(keys), rate);
         };
@@ -277,21 +300,29 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
         swarm_watch->start();
     } else {
         orchestrator_events = std::make_unique<sandbox::OrchestratorEvents>(*docker, *orchestrator);
-        if (!orchestrator_events->start()) spdlog::warn("Docker events stream not connected yet; retrying");
+        if (!orchestrator_events->start())
+            spdlog::warn("Docker events stream not connected yet; retrying");
     }
     if (auto rec = orchestrator->reconcile().get(); !rec)
         spdlog::warn("reconcile: {}", rec.error().message);
     for (const auto& s : orchestrator->snapshot()) {
         last_states[s.project.address()] = s;
         if (s.state == sandbox::ProjectState::running)
-            event_log.record({.seq = 0, .at_ms = 0, .type = "adopted", .project = s.project.address(),
-                              .container = s.container_id.substr(0, 12), .exit_code = {}, .reason = {}});
+            event_log.record({.seq = 0,
+                              .at_ms = 0,
+                              .type = "adopted",
+                              .project = s.project.address(),
+                              .container = s.container_id.substr(0, 12),
+                              .exit_code = {},
+                              .reason = {}});
     }
 
-    http = std::make_unique<HttpApi>(*this, metrics, HttpOptions{.listen = config.http_listen,
-                                                                 .exec_enabled = config.exec_enabled,
-                                                                 .events = &event_log});
-    if (auto started = http->start(); !started) return make_error("HTTP API on " + config.http_listen + ": " + started.error().message);
+    http = std::make_unique<HttpApi>(*this, metrics,
+                                     HttpOptions{.listen = config.http_listen,
+                                                 .exec_enabled = config.exec_enabled,
+                                                 .events = &event_log});
+    if (auto started = http->start(); !started)
+        return make_error("HTTP API on " + config.http_listen + ": " + started.error().message);
 
     monitor.emplace(config.monitor, config.whitelist);
     pool->wait_connected(relay_urls.size(), 5s);
@@ -300,9 +331,10 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     // Ready for systemd only now: the HTTP API accepts connections and the reconcile above
     // has adopted (or cleaned up) what a previous run left.
     notifier.ready(last_status);
-    spdlog::info("tenex-sandbox daemon {} up: pubkey {}, {} relays, {} whitelisted, http {}, gateway {}", id,
-                 keys->pub.npub(), relay_urls.size(), config.whitelist.size(), config.http_listen,
-                 gateway ? "127.0.0.1:" + std::to_string(gateway->port()) : std::string("off"));
+    spdlog::info(
+        "tenex-sandbox daemon {} up: pubkey {}, {} relays, {} whitelisted, http {}, gateway {}", id,
+        keys->pub.npub(), relay_urls.size(), config.whitelist.size(), config.http_listen,
+        gateway ? "127.0.0.1:" + std::to_string(gateway->port()) : std::string("off"));
     return Unit{};
 }
 
@@ -341,7 +373,9 @@ Result<sandbox::Policy> Daemon::Impl::policy_for(const sandbox::ProjectRef& ref)
 // The daemon thread
 
 // Replies and requests: never shed (false once the daemon stops).
-bool Daemon::Impl::post(Message message) { return inbox->push(std::move(message)); }
+bool Daemon::Impl::post(Message message) {
+    return inbox->push(std::move(message));
+}
 
 // Relay events: shed (and counted) while config.monitor.queue_size messages wait.
 void Daemon::Impl::on_relay_event(const relay::DeliveredEvent& d) {
@@ -361,7 +395,9 @@ Overloaded(F...) -> Overloaded<F...>;  // clang 14 (fuzz and TSan builds) deduce
 void Daemon::Impl::dispatch(Message& message) {
     std::visit(Overloaded{
                    [this](Incoming& in) { handle(in); },
-                   [this](StartFinished& f) { finish(f.address, f.key, std::move(f.outcome), f.engine_down); },
+                   [this](StartFinished& f) {
+                       finish(f.address, f.key, std::move(f.outcome), f.engine_down);
+                   },
                    [this](ReloadRequested&) { reload(); },
                    [this](Forgotten& f) { forgotten(f.last); },
                    [this](PublishLifecycle& p) { publish_lifecycle(p.event, p.state); },
@@ -377,8 +413,10 @@ void Daemon::Impl::subscribe() {
     std::vector<std::string> without_cursor;
     for (const auto& relay : pool->status()) {  // cursors are kept under the pool's URLs
         auto c = state->cursor(relay.url);
-        if (c && *c) since = since ? std::min(*since, **c) : **c;
-        else if (c) without_cursor.push_back(relay.url);
+        if (c && *c)
+            since = since ? std::min(*since, **c) : **c;
+        else if (c)
+            without_cursor.push_back(relay.url);
     }
     f.since = since ? *since - 120 : unix_now();
     // A first start records where it began, so a restart resumes from there even when the
@@ -392,14 +430,16 @@ void Daemon::Impl::subscribe() {
         spdlog::warn("the whitelist is empty: no event can wake a project");
         return;
     }
-    auto sub = pool->subscribe(kSubscription, {f}, [this](const relay::DeliveredEvent& d) { on_relay_event(d); });
+    auto sub = pool->subscribe(kSubscription, {f},
+                               [this](const relay::DeliveredEvent& d) { on_relay_event(d); });
     if (!sub) spdlog::error("subscribe: {}", sub.error().message);
 }
 
 void Daemon::Impl::run() {
     // Events that were received but not handled before the last exit.
     if (auto pending = state->pending()) {
-        if (!pending->empty()) spdlog::info("routing {} events left pending by the last run", pending->size());
+        if (!pending->empty())
+            spdlog::info("routing {} events left pending by the last run", pending->size());
         for (const auto& p : *pending) {
             auto ev = nostr::parse_event(p.json);
             if (!ev || !nostr::verify_event(*ev)) {
@@ -430,8 +470,8 @@ void Daemon::Impl::run() {
         for (std::uint64_t i = 0; i < lost; ++i) metrics.event_rejected("queue_full");
         // The message boundary: a handler that throws is logged and counted, the loop goes on.
         for (auto& m : *batch) {
-            static constexpr const char* kNames[] = {"relay event", "start result", "reload", "forget",
-                                                     "lifecycle event"};
+            static constexpr const char* kNames[] = {"relay event", "start result", "reload",
+                                                     "forget", "lifecycle event"};
             static_assert(std::size(kNames) == std::variant_size_v<Message>);
             inbox->deliver(kNames[m.index()], [&] { dispatch(m); });
         }
@@ -451,9 +491,11 @@ void Daemon::Impl::handle(const Incoming& in) {
     metrics.event_received(in.relay);
     auto& newest = cursors[in.relay];
     newest = std::max(newest, in.event.created_at);
-    auto fresh = state->record_pending({.id = in.event.id, .json = nostr::to_json(in.event), .received_at = unix_now()});
+    auto fresh = state->record_pending(
+        {.id = in.event.id, .json = nostr::to_json(in.event), .received_at = unix_now()});
     if (!fresh) {
-        spdlog::error("state store: {} (event {} not recorded)", fresh.error().message, in.event.id);
+        spdlog::error("state store: {} (event {} not recorded)", fresh.error().message,
+                      in.event.id);
     } else if (!*fresh) {
         metrics.event_rejected("duplicate");
         return;
@@ -465,7 +507,8 @@ void Daemon::Impl::route(const nostr::Event& event) {
     Routed r = monitor->route(event);
     if (r.projects.empty()) {
         metrics.event_rejected(to_string(r.reason));
-        spdlog::debug("event {} from {}: dropped ({})", event.id, event.pubkey, to_string(r.reason));
+        spdlog::debug("event {} from {}: dropped ({})", event.id, event.pubkey,
+                      to_string(r.reason));
         (void)state->mark_handled(event.id, unix_now());
         return;
     }
@@ -477,8 +520,10 @@ void Daemon::Impl::route(const nostr::Event& event) {
         if (gateway) gateway->hold_for_project(address.to_string(), event);
         waiting += trigger(address, event.id) ? 1 : 0;
     }
-    if (waiting == 0) (void)state->mark_handled(event.id, unix_now());
-    else outstanding[event.id] += waiting;
+    if (waiting == 0)
+        (void)state->mark_handled(event.id, unix_now());
+    else
+        outstanding[event.id] += waiting;
 }
 
 // Returns true when the event must wait for this project to come up.
@@ -494,8 +539,13 @@ bool Daemon::Impl::trigger(const nostr::Address& address, const std::string& eve
     if (auto name = project::map_workspace(ref.owner, ref.d); !name) {
         metrics.event_rejected("bad_address");
         spdlog::warn("{}: refused: {}", log::printable(key), name.error().message);
-        event_log.record({.seq = 0, .at_ms = 0, .type = "refused", .project = log::printable(key), .container = {},
-                          .exit_code = {}, .reason = name.error().message});
+        event_log.record({.seq = 0,
+                          .at_ms = 0,
+                          .type = "refused",
+                          .project = log::printable(key),
+                          .container = {},
+                          .exit_code = {},
+                          .reason = name.error().message});
         return false;
     }
     auto current = last_states.find(key);
@@ -512,14 +562,17 @@ bool Daemon::Impl::trigger(const nostr::Address& address, const std::string& eve
     metrics.trigger("start");
     (void)state->add_history(key, {.at = unix_now(), .what = "trigger", .detail = event_id});
     // Paused: thawed in place, its workspace is as it was (no fetch from the relays first).
-    const bool paused = current != last_states.end() && current->second.state == sandbox::ProjectState::paused;
-    launch_start(address, key, Inflight{.events = {event_id}, .since = std::chrono::steady_clock::now()}, !paused);
+    const bool paused =
+        current != last_states.end() && current->second.state == sandbox::ProjectState::paused;
+    launch_start(address, key,
+                 Inflight{.events = {event_id}, .since = std::chrono::steady_clock::now()},
+                 !paused);
     return true;
 }
 
 // Loads the workspace and starts the project on a worker; finish() takes the outcome.
-void Daemon::Impl::launch_start(const nostr::Address& address, const std::string& key, Inflight waiting,
-                                bool load_workspace) {
+void Daemon::Impl::launch_start(const nostr::Address& address, const std::string& key,
+                                Inflight waiting, bool load_workspace) {
     inflight[key] = std::move(waiting);
     const sandbox::ProjectRef project{.owner = address.pubkey, .d = address.identifier};
     submit(is_known(project), [this, address, key, ref = project, load_workspace] {
@@ -536,7 +589,8 @@ void Daemon::Impl::launch_start(const nostr::Address& address, const std::string
             outcome = orchestrator->ensure_running(ref).get();
         }
         // A start that failed while the engine does not answer is not the project's fault.
-        const bool engine_down = (!outcome || outcome->state != sandbox::ProjectState::running) && !docker->ping();
+        const bool engine_down =
+            (!outcome || outcome->state != sandbox::ProjectState::running) && !docker->ping();
         post(StartFinished{address, key, std::move(outcome), engine_down});
     });
 }
@@ -553,35 +607,51 @@ void Daemon::Impl::finish(const nostr::Address& address, const std::string& key,
         auto& w = engine_waits[key];
         w.address = address;
         w.inflight = std::move(done);
-        const auto delay = std::min<std::chrono::seconds>(std::chrono::seconds(1LL << std::min(w.inflight.engine_attempts, 5)), 30s);
+        const auto delay = std::min<std::chrono::seconds>(
+            std::chrono::seconds(1LL << std::min(w.inflight.engine_attempts, 5)), 30s);
         w.retry_at = std::chrono::steady_clock::now() + delay;
         const int attempts = ++w.inflight.engine_attempts;
         metrics.trigger("engine_wait");
         std::string why = outcome ? outcome->last_error : outcome.error().message;
-        spdlog::warn("{} not started: the Docker engine does not answer ({}); {} event(s) kept, trying again in {} s",
-                     log::printable(key), log::printable(why, 300), w.inflight.events.size(), delay.count());
+        spdlog::warn(
+            "{} not started: the Docker engine does not answer ({}); {} event(s) kept, trying "
+            "again in {} s",
+            log::printable(key), log::printable(why, 300), w.inflight.events.size(), delay.count());
         if (attempts == 1)
-            (void)state->add_history(key, {.at = unix_now(), .what = "engine-unavailable", .detail = why});
+            (void)state->add_history(
+                key, {.at = unix_now(), .what = "engine-unavailable", .detail = why});
         return;
     }
     if (outcome && outcome->state == sandbox::ProjectState::running) {
-        const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - done.since).count();
+        const double took =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - done.since).count();
         metrics.observe_trigger_to_running(took);
         last_wake_seconds[key] = took;
-        spdlog::info("{} running in {} ({})", log::printable(key), outcome->container_name, outcome->container_id.substr(0, 12));
+        spdlog::info("{} running in {} ({})", log::printable(key), outcome->container_name,
+                     outcome->container_id.substr(0, 12));
         observe(key, *outcome);
         note_if_started(key, *outcome);  // here or in tick(), whichever sees it running first
         last_states[key] = *outcome;
-        (void)state->upsert_project({.address = key, .status = "running", .container_id = outcome->container_id,
+        (void)state->upsert_project({.address = key,
+                                     .status = "running",
+                                     .container_id = outcome->container_id,
                                      .updated_at = unix_now()});
     } else {
-        std::string why = outcome ? sandbox::to_string(outcome->state) + (outcome->last_error.empty() ? "" : ": " + outcome->last_error)
-                                  : outcome.error().message;
+        std::string why = outcome
+                              ? sandbox::to_string(outcome->state) +
+                                    (outcome->last_error.empty() ? "" : ": " + outcome->last_error)
+                              : outcome.error().message;
         spdlog::error("{} not started: {}", log::printable(key), log::printable(why, 300));
         (void)state->add_history(key, {.at = unix_now(), .what = "start-failed", .detail = why});
-        event_log.record({.seq = 0, .at_ms = 0, .type = "start-failed", .project = key, .container = {},
-                          .exit_code = {}, .reason = log::printable(why, 300)});
-        (void)state->upsert_project({.address = key, .status = "failed", .container_id = {}, .updated_at = unix_now()});
+        event_log.record({.seq = 0,
+                          .at_ms = 0,
+                          .type = "start-failed",
+                          .project = key,
+                          .container = {},
+                          .exit_code = {},
+                          .reason = log::printable(why, 300)});
+        (void)state->upsert_project(
+            {.address = key, .status = "failed", .container_id = {}, .updated_at = unix_now()});
     }
     // Failed starts are handled too: a later trigger tries again, a restart does not loop.
     for (const auto& id : done.events) {
@@ -627,9 +697,12 @@ void Daemon::Impl::note_if_started(const std::string& key, const sandbox::Projec
 void Daemon::Impl::forgotten(const sandbox::ProjectStatus& last) {
     const std::string key = last.project.address();
     observe(key, last);
-    (void)state->upsert_project({.address = key, .status = sandbox::to_string(last.state),
-                                 .container_id = {}, .updated_at = unix_now()});
-    (void)state->add_history(key, {.at = unix_now(), .what = "forgotten", .detail = "on operator request"});
+    (void)state->upsert_project({.address = key,
+                                 .status = sandbox::to_string(last.state),
+                                 .container_id = {},
+                                 .updated_at = unix_now()});
+    (void)state->add_history(
+        key, {.at = unix_now(), .what = "forgotten", .detail = "on operator request"});
     last_states.erase(key);
     last_wake_seconds.erase(key);
 }
@@ -648,15 +721,16 @@ void Daemon::Impl::relieve_disk_pressure() {
     const auto space = std::filesystem::space(engine_root, ec);
     if (ec) {  // said once; checked again every time
         if (!std::exchange(disk_unreadable, true))
-            spdlog::warn("disk pressure: cannot read the free space of {}: {}", engine_root.string(), ec.message());
+            spdlog::warn("disk pressure: cannot read the free space of {}: {}",
+                         engine_root.string(), ec.message());
         return;
     }
     disk_unreadable = false;
     const bool short_now = space.available < min_free;
     if (short_now != disk_short)
         spdlog::log(short_now ? spdlog::level::warn : spdlog::level::info,
-                    "disk pressure: {} MiB available on {} ({} MiB wanted): {}", space.available >> 20,
-                    engine_root.string(), min_free >> 20,
+                    "disk pressure: {} MiB available on {} ({} MiB wanted): {}",
+                    space.available >> 20, engine_root.string(), min_free >> 20,
                     short_now ? "removing kept containers, the longest stopped first" : "over");
     disk_short = short_now;
     if (short_now) orchestrator->remove_oldest_kept();
@@ -681,8 +755,9 @@ void Daemon::Impl::tick() {
     flush_lifecycle();
     auto snapshot = orchestrator->snapshot();
     std::map<std::string, int> by_state;
-    for (auto s : {sandbox::ProjectState::stopped, sandbox::ProjectState::starting, sandbox::ProjectState::running,
-                   sandbox::ProjectState::paused, sandbox::ProjectState::stopping, sandbox::ProjectState::backing_off,
+    for (auto s : {sandbox::ProjectState::stopped, sandbox::ProjectState::starting,
+                   sandbox::ProjectState::running, sandbox::ProjectState::paused,
+                   sandbox::ProjectState::stopping, sandbox::ProjectState::backing_off,
                    sandbox::ProjectState::crash_looping, sandbox::ProjectState::failed})
         by_state[sandbox::to_string(s)] = 0;
     std::map<std::string, int> running_by_node;
@@ -696,20 +771,25 @@ void Daemon::Impl::tick() {
         observe(key, s);
         note_if_started(key, s);
         if (prev != last_states.end() && s.restart_count > prev->second.restart_count)
-            for (int i = prev->second.restart_count; i < s.restart_count; ++i) metrics.container_restarted();
+            for (int i = prev->second.restart_count; i < s.restart_count; ++i)
+                metrics.container_restarted();
         const int oom_before = prev == last_states.end() ? 0 : prev->second.oom_kills;
         for (int i = oom_before; i < s.oom_kills; ++i) metrics.oom_killed();
         if (s.oom_kills > oom_before && s.state == sandbox::ProjectState::running)
-            (void)state->add_history(key, {.at = unix_now(), .what = "oom-kill",
+            (void)state->add_history(key, {.at = unix_now(),
+                                           .what = "oom-kill",
                                            .detail = std::to_string(s.oom_kills - oom_before) +
                                                      " process(es) killed; the container runs on"});
         if (changed) {
-            (void)state->upsert_project({.address = key, .status = sandbox::to_string(s.state),
-                                         .container_id = s.container_id, .updated_at = unix_now()});
+            (void)state->upsert_project({.address = key,
+                                         .status = sandbox::to_string(s.state),
+                                         .container_id = s.container_id,
+                                         .updated_at = unix_now()});
             std::string detail = s.container_id.substr(0, 12);
             if (s.last_exit_code) detail += " exit " + std::to_string(*s.last_exit_code);
             if (!s.last_error.empty()) detail += " " + s.last_error;
-            (void)state->add_history(key, {.at = unix_now(), .what = sandbox::to_string(s.state), .detail = detail});
+            (void)state->add_history(
+                key, {.at = unix_now(), .what = sandbox::to_string(s.state), .detail = detail});
         }
         last_states[key] = s;
     }
@@ -740,8 +820,9 @@ void Daemon::Impl::set_project_metrics(const std::vector<sandbox::ProjectStatus>
     const auto now = std::chrono::steady_clock::now();
     // Not while `ps` samples (it holds the lock while it waits): its sample serves.
     if (std::unique_lock lock(usage_mu, std::try_to_lock); lock.owns_lock()) {
-        const bool idle = !usage_pending.valid() ||
-                          usage_pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+        const bool idle =
+            !usage_pending.valid() ||
+            usage_pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
         if (idle && now - usage_at > kUsageInterval) {
             usage_pending = orchestrator->refresh_usage();
             usage_at = now;
@@ -751,9 +832,13 @@ void Daemon::Impl::set_project_metrics(const std::vector<sandbox::ProjectStatus>
     samples.reserve(snapshot.size());
     for (const auto& s : snapshot) {
         using sandbox::ProjectState;
-        ProjectSample p{.project = s.project.address(), .state = sandbox::to_string(s.state),
-                        .container_id = s.container_id, .restarts = s.restart_count, .oom_kills = s.oom_kills};
-        const bool has_container = s.state == ProjectState::running || s.state == ProjectState::paused ||
+        ProjectSample p{.project = s.project.address(),
+                        .state = sandbox::to_string(s.state),
+                        .container_id = s.container_id,
+                        .restarts = s.restart_count,
+                        .oom_kills = s.oom_kills};
+        const bool has_container = s.state == ProjectState::running ||
+                                   s.state == ProjectState::paused ||
                                    s.state == ProjectState::stopping;
         if (s.usage && !s.container_id.empty() && s.usage->container_id == s.container_id) {
             p.cpu_seconds = s.usage->cpu_seconds;
@@ -761,7 +846,8 @@ void Daemon::Impl::set_project_metrics(const std::vector<sandbox::ProjectStatus>
             if (has_container) p.memory_used = s.usage->memory_used;
         }
         if (!has_container && s.state != ProjectState::starting) p.memory_used = 0;
-        if (auto w = last_wake_seconds.find(p.project); w != last_wake_seconds.end()) p.last_wake_seconds = w->second;
+        if (auto w = last_wake_seconds.find(p.project); w != last_wake_seconds.end())
+            p.last_wake_seconds = w->second;
         samples.push_back(std::move(p));
     }
     metrics.set_projects(samples, std::chrono::duration<double>(now.time_since_epoch()).count());
@@ -771,7 +857,8 @@ std::set<std::string> Daemon::Impl::running_projects() const {
     std::set<std::string> out;
     for (const auto& [key, s] : last_states)
         // A paused project counts: the next message thaws it within milliseconds.
-        if (s.state == sandbox::ProjectState::running || s.state == sandbox::ProjectState::paused) out.insert(key);
+        if (s.state == sandbox::ProjectState::running || s.state == sandbox::ProjectState::paused)
+            out.insert(key);
     return out;
 }
 
@@ -822,7 +909,8 @@ void Daemon::Impl::flush_lifecycle() {
     }
 }
 
-void Daemon::Impl::publish_lifecycle_kind(const LifecycleEvent& e, const std::string& state, std::uint32_t kind) {
+void Daemon::Impl::publish_lifecycle_kind(const LifecycleEvent& e, const std::string& state,
+                                          std::uint32_t kind) {
     // Strictly increasing per project: of two last states in one second, the later must win.
     auto& last = lifecycle_created_at[e.project];
     last = std::max<std::int64_t>(unix_now(), last + 1);
@@ -890,7 +978,8 @@ void Daemon::Impl::reload_config() {
     if (!reloader) return;
     auto fresh = reloader();
     if (!fresh) {
-        for (const auto& d : fresh.error()) spdlog::error("reload: {}", sandbox::format_diagnostic(d));
+        for (const auto& d : fresh.error())
+            spdlog::error("reload: {}", sandbox::format_diagnostic(d));
         spdlog::error("reload: configuration has errors; keeping the running one");
         return;
     }
@@ -925,7 +1014,8 @@ void Daemon::Impl::reload_config() {
     monitor->set_whitelist(config.whitelist);
     set_gateway_reserved_keys();
     subscribe();
-    spdlog::info("reload: {} whitelisted pubkeys, {} relays", config.whitelist.size(), relay_urls.size());
+    spdlog::info("reload: {} whitelisted pubkeys, {} relays", config.whitelist.size(),
+                 relay_urls.size());
 }
 
 void Daemon::request_reload() {
@@ -934,8 +1024,9 @@ void Daemon::request_reload() {
 
 void Daemon::request_stop() {
     if (!impl_->stopping.exchange(true) && impl_->loop.joinable())
-        impl_->notifier.stopping(impl_->config.stop_projects_on_exit ? "stopping, with the projects"
-                                                                      : "stopping; projects keep running");
+        impl_->notifier.stopping(impl_->config.stop_projects_on_exit
+                                     ? "stopping, with the projects"
+                                     : "stopping; projects keep running");
     if (impl_->inbox) impl_->inbox->close();
 }
 
@@ -943,7 +1034,8 @@ void Daemon::wait() {
     auto& i = *impl_;
     if (!i.loop.joinable()) return;
     i.loop.join();
-    spdlog::info("shutting down: {}", i.config.stop_projects_on_exit ? "stopping every project" : "projects keep running");
+    spdlog::info("shutting down: {}", i.config.stop_projects_on_exit ? "stopping every project"
+                                                                     : "projects keep running");
     i.pool->unsubscribe(kSubscription);
     // Workers finish their current job: a start in flight completes (so nothing is left
     // half-created); its event stays pending if the daemon is gone before it is marked.
@@ -960,8 +1052,14 @@ void Daemon::wait() {
     if (i.embedded) i.embedded->stop();
 }
 
-int Daemon::http_port() const { return impl_->http ? impl_->http->port() : 0; }
-std::string Daemon::pubkey() const { return impl_->keys->pub.hex(); }
-std::string Daemon::daemon_id() const { return impl_->id; }
+int Daemon::http_port() const {
+    return impl_->http ? impl_->http->port() : 0;
+}
+std::string Daemon::pubkey() const {
+    return impl_->keys->pub.hex();
+}
+std::string Daemon::daemon_id() const {
+    return impl_->id;
+}
 
 }  // namespace tenex::daemon

@@ -29,7 +29,7 @@ namespace tenex::daemon {
 using ConfigReloader = std::function<Result<DaemonConfig, Diagnostics>()>;
 
 class Daemon {
-public:
+  public:
     // Starts every component: fails (naming what) when the key, the state store, the
     // policies, the Docker engine, the HTTP address or the embedded relay cannot be set up.
     static Result<std::unique_ptr<Daemon>> start(DaemonConfig config, ConfigReloader reload = {});
@@ -49,7 +49,7 @@ public:
     std::string pubkey() const;
     std::string daemon_id() const;
 
-private:
+  private:
     Daemon();
     struct Impl;
     std::unique_ptr<Impl> impl_;

@@ -37,8 +37,8 @@
 #include "relay/pool.hpp"
 #include "relay/server.hpp"
 #include "sandbox/orchestrator.hpp"
-#include "sandbox/swarm_engine.hpp"
 #include "sandbox/policy_set.hpp"
+#include "sandbox/swarm_engine.hpp"
 
 namespace tenex::daemon {
 
@@ -70,7 +70,8 @@ struct Daemon::Impl final : ControlPlane {
         LifecycleEvent event;
         std::string state;
     };
-    using Message = std::variant<Incoming, StartFinished, ReloadRequested, Forgotten, PublishLifecycle>;
+    using Message =
+        std::variant<Incoming, StartFinished, ReloadRequested, Forgotten, PublishLifecycle>;
     struct Inflight {
         std::vector<std::string> events{};  // event ids waiting for this project
         std::chrono::steady_clock::time_point since{};
@@ -108,11 +109,12 @@ struct Daemon::Impl final : ControlPlane {
     std::set<std::string> running_projects() const;
     void publish_heartbeat();
     void publish_lifecycle(const LifecycleEvent& e, const std::string& state);
-    void publish_lifecycle_kind(const LifecycleEvent& e, const std::string& state, std::uint32_t kind);
+    void publish_lifecycle_kind(const LifecycleEvent& e, const std::string& state,
+                                std::uint32_t kind);
     void flush_lifecycle();
     void submit(bool known_project, std::function<void()> job);
     void reload();
-    void reload_config();  // whitelist and relays, from the reloader
+    void reload_config();                           // whitelist and relays, from the reloader
     std::string status_summary(int running) const;  // STATUS= for systemd
 
     // daemon_control.cpp (HTTP threads)
@@ -123,7 +125,8 @@ struct Daemon::Impl final : ControlPlane {
     Result<ProjectView> forget(const std::string& project) override;
     Status logs(const std::string& project, const LogOptions& options,
                 const std::function<bool(std::string_view)>& sink) override;
-    Result<std::string> exec_create(const std::string& project, const ExecRequest& request) override;
+    Result<std::string> exec_create(const std::string& project,
+                                    const ExecRequest& request) override;
     Result<int> exec_run(const std::string& exec_id, bool tty, std::stop_token stop,
                          const std::function<bool(bool, std::string_view)>& sink) override;
     Status exec_input(const std::string& exec_id, std::string_view data, bool eof) override;
@@ -142,8 +145,8 @@ struct Daemon::Impl final : ControlPlane {
 
     DaemonConfig config{};
     ConfigReloader reloader{};
-    SystemdNotifier notifier{};   // no-op unless started by systemd (NOTIFY_SOCKET)
-    std::string last_status{};    // the last STATUS= sent (daemon thread)
+    SystemdNotifier notifier{};  // no-op unless started by systemd (NOTIFY_SOCKET)
+    std::string last_status{};   // the last STATUS= sent (daemon thread)
     std::optional<nostr::Keys> keys{};
     std::string id{};
     // The relays as connected (the embedded one included). Written at start-up and by the
@@ -156,8 +159,8 @@ struct Daemon::Impl final : ControlPlane {
     std::unique_ptr<StateStore> state{};
     std::unique_ptr<docker::Client> docker{};
     std::unique_ptr<ExecSessions> exec_sessions{};  // execs with stdin (daemon_control.cpp)
-    std::unique_ptr<sandbox::Engine> engine{};  // DockerEngine, or SwarmEngine (engine: swarm)
-    sandbox::SwarmEngine* swarm = nullptr;     // engine, when it is a SwarmEngine
+    std::unique_ptr<sandbox::Engine> engine{};      // DockerEngine, or SwarmEngine (engine: swarm)
+    sandbox::SwarmEngine* swarm = nullptr;          // engine, when it is a SwarmEngine
     std::unique_ptr<relay::EmbeddedRelay> embedded{};
     std::unique_ptr<relay::RelayPool> pool{};
     std::unique_ptr<gateway::Gateway> gateway{};  // after the pool: it uses the pool
@@ -166,7 +169,7 @@ struct Daemon::Impl final : ControlPlane {
     std::unique_ptr<project::ProjectLoader> loader{};
     std::unique_ptr<sandbox::Orchestrator> orchestrator{};
     std::unique_ptr<sandbox::OrchestratorEvents> orchestrator_events{};  // engine: docker
-    std::unique_ptr<sandbox::SwarmTaskWatch> swarm_watch{};               // engine: swarm
+    std::unique_ptr<sandbox::SwarmTaskWatch> swarm_watch{};              // engine: swarm
     Metrics metrics{};
     EventLog event_log{};
     std::unique_ptr<HttpApi> http{};
@@ -185,19 +188,19 @@ struct Daemon::Impl final : ControlPlane {
 
     // Owned by the daemon thread.
     std::optional<Monitor> monitor{};
-    std::map<std::string, Inflight> inflight{};                // by project address
-    std::map<std::string, EngineWait> engine_waits{};          // by project address
-    std::unordered_map<std::string, int> outstanding{};        // event id -> projects to wait for
+    std::map<std::string, Inflight> inflight{};          // by project address
+    std::map<std::string, EngineWait> engine_waits{};    // by project address
+    std::unordered_map<std::string, int> outstanding{};  // event id -> projects to wait for
     std::map<std::string, sandbox::ProjectStatus> last_states{};  // by project address
-    std::map<std::string, std::uint64_t> gateway_activity{};   // Gateway::activity, last tick
-    std::map<std::string, double> last_wake_seconds{};         // trigger to running, by address
-    std::filesystem::path engine_root{};                       // DockerRootDir, once known
+    std::map<std::string, std::uint64_t> gateway_activity{};      // Gateway::activity, last tick
+    std::map<std::string, double> last_wake_seconds{};            // trigger to running, by address
+    std::filesystem::path engine_root{};                          // DockerRootDir, once known
     std::chrono::steady_clock::time_point disk_checked{};
     bool disk_short = false;
     bool disk_unreadable = false;
-    std::map<std::string, std::int64_t> cursors{};             // relay -> newest created_at
-    std::set<std::string> heartbeat_projects{};                // as of the last heartbeat
-    RateLimiter lifecycle_limiter{0.2, 10};                   // Nostr lifecycle events, per project
+    std::map<std::string, std::int64_t> cursors{};  // relay -> newest created_at
+    std::set<std::string> heartbeat_projects{};     // as of the last heartbeat
+    RateLimiter lifecycle_limiter{0.2, 10};         // Nostr lifecycle events, per project
     std::map<std::string, std::pair<LifecycleEvent, std::string>> lifecycle_pending{};  // held back
     std::map<std::string, std::int64_t> lifecycle_created_at{};  // the last one's, per project
 

@@ -32,7 +32,8 @@ std::string one_line(std::string s) {
 
 std::string exit_reason(const sandbox::ProjectStatus& s) {
     std::string why;
-    if (s.last_exit_reason != sandbox::ExitReason::none) why = sandbox::to_string(s.last_exit_reason);
+    if (s.last_exit_reason != sandbox::ExitReason::none)
+        why = sandbox::to_string(s.last_exit_reason);
     if (!s.last_error.empty()) why += (why.empty() ? "" : ": ") + s.last_error;
     return why;
 }
@@ -40,13 +41,10 @@ std::string exit_reason(const sandbox::ProjectStatus& s) {
 }  // namespace
 
 nlohmann::json to_json(const LifecycleEvent& e) {
-    nlohmann::json j = {{"seq", e.seq},
-                        {"time", rfc3339_ms(e.at_ms)},
-                        {"type", e.type},
-                        {"project", e.project},
-                        {"container", e.container},
-                        {"exit_code", nullptr},
-                        {"reason", e.reason}};
+    nlohmann::json j = {
+        {"seq", e.seq},         {"time", rfc3339_ms(e.at_ms)}, {"type", e.type},
+        {"project", e.project}, {"container", e.container},    {"exit_code", nullptr},
+        {"reason", e.reason}};
     if (e.exit_code) j["exit_code"] = *e.exit_code;
     return j;
 }
@@ -60,7 +58,8 @@ Result<LifecycleEvent> lifecycle_event_from_json(const nlohmann::json& j) {
         e.project = j.value("project", std::string{});
         e.container = j.value("container", std::string{});
         e.reason = j.value("reason", std::string{});
-        if (auto it = j.find("exit_code"); it != j.end() && !it->is_null()) e.exit_code = it->get<int>();
+        if (auto it = j.find("exit_code"); it != j.end() && !it->is_null())
+            e.exit_code = it->get<int>();
         // The time back to milliseconds: "YYYY-MM-DDTHH:MM:SS.mmmZ".
         const auto t = j.value("time", std::string{});
         std::tm tm{};
@@ -102,22 +101,29 @@ std::vector<LifecycleEvent> EventLog::observe(const std::optional<sandbox::Proje
     using sandbox::ProjectState;
     std::vector<LifecycleEvent> out;
     auto make = [&](std::string type, std::string reason = {}, bool with_exit = false) {
-        LifecycleEvent e{.seq = 0, .at_ms = 0, .type = std::move(type), .project = cur.project.address(),
-                         .container = cur.container_id.substr(0, 12), .exit_code = {},
+        LifecycleEvent e{.seq = 0,
+                         .at_ms = 0,
+                         .type = std::move(type),
+                         .project = cur.project.address(),
+                         .container = cur.container_id.substr(0, 12),
+                         .exit_code = {},
                          .reason = std::move(reason)};
         if (with_exit) e.exit_code = cur.last_exit_code;
         out.push_back(std::move(e));
     };
-    const bool changed = !prev || prev->state != cur.state || prev->container_id != cur.container_id;
+    const bool changed =
+        !prev || prev->state != cur.state || prev->container_id != cur.container_id;
     if (changed) {
         const bool was_running = prev && prev->state == ProjectState::running;
         switch (cur.state) {
             case ProjectState::running:
-                if (prev && prev->state == ProjectState::paused && prev->container_id == cur.container_id)
+                if (prev && prev->state == ProjectState::paused &&
+                    prev->container_id == cur.container_id)
                     make("resumed");
                 else if (prev && (prev->restart_count < cur.restart_count ||
-                             (was_running && !prev->container_id.empty())))
-                    make("restarted", prev->restart_count < cur.restart_count ? "automatic" : "new container");
+                                  (was_running && !prev->container_id.empty())))
+                    make("restarted",
+                         prev->restart_count < cur.restart_count ? "automatic" : "new container");
                 else
                     make("started");
                 break;
@@ -145,7 +151,9 @@ std::vector<LifecycleEvent> EventLog::observe(const std::optional<sandbox::Proje
     // One per engine oom event: the main process (with its exit) or a child while the
     // container runs on.
     if (cur.oom_kills > (prev ? prev->oom_kills : 0))
-        make("oom", cur.state == ProjectState::running ? "a process of the running container" : cur.last_error,
+        make("oom",
+             cur.state == ProjectState::running ? "a process of the running container"
+                                                : cur.last_error,
              cur.state != ProjectState::running);
     for (const auto& e : out) record(e);
     return out;
@@ -164,7 +172,8 @@ std::vector<LifecycleEvent> EventLog::last(int n) const {
     std::size_t skip = n < 0 || static_cast<std::size_t>(n) >= ring_.size()
                            ? 0
                            : ring_.size() - static_cast<std::size_t>(n);
-    return std::vector<LifecycleEvent>(ring_.begin() + static_cast<std::ptrdiff_t>(skip), ring_.end());
+    return std::vector<LifecycleEvent>(ring_.begin() + static_cast<std::ptrdiff_t>(skip),
+                                       ring_.end());
 }
 
 std::vector<LifecycleEvent> EventLog::wait_after(std::uint64_t seq, std::stop_token stop,

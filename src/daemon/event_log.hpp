@@ -42,13 +42,13 @@ namespace tenex::daemon {
 inline constexpr std::size_t kEventLogCapacity = 1000;
 
 struct LifecycleEvent {
-    std::uint64_t seq{0};      // 1, 2, ... since the daemon started
-    std::int64_t at_ms{0};     // unix milliseconds
-    std::string type{};        // see above
-    std::string project{};     // "31933:<owner>:<d>"
-    std::string container{};   // first 12 characters of the id; "" when none
+    std::uint64_t seq{0};     // 1, 2, ... since the daemon started
+    std::int64_t at_ms{0};    // unix milliseconds
+    std::string type{};       // see above
+    std::string project{};    // "31933:<owner>:<d>"
+    std::string container{};  // first 12 characters of the id; "" when none
     std::optional<int> exit_code{};
-    std::string reason{};      // one line; "" when none
+    std::string reason{};  // one line; "" when none
 };
 
 // {"seq","time" (RFC 3339 UTC, ms),"type","project","container","exit_code" (int|null),"reason"}
@@ -60,7 +60,7 @@ Result<LifecycleEvent> lifecycle_event_from_json(const nlohmann::json& j);
 std::string to_line(const LifecycleEvent& e);
 
 class EventLog {
-public:
+  public:
     explicit EventLog(std::size_t capacity = kEventLogCapacity) : capacity_(capacity) {}
 
     // Numbers and stamps it (at_ms 0: now) and wakes waiters.
@@ -81,9 +81,11 @@ public:
     std::uint64_t last_seq() const;
     // Called with each event once it is recorded, on the recording thread and without the
     // log's lock (the daemon tells some of them on Nostr). Set before the first record().
-    void set_listener(std::function<void(const LifecycleEvent&)> listener) { listener_ = std::move(listener); }
+    void set_listener(std::function<void(const LifecycleEvent&)> listener) {
+        listener_ = std::move(listener);
+    }
 
-private:
+  private:
     const std::size_t capacity_;
     mutable std::mutex mu_;
     mutable std::condition_variable_any cv_;

@@ -24,7 +24,8 @@ struct ExecSessions::Session {
 // Input and resizes that come before the exec is attached wait for it.
 static Status wait_attached(auto& session, std::unique_lock<std::mutex>& lock,
                             std::chrono::steady_clock::time_point deadline) {
-    if (!session.attached_cv.wait_until(lock, deadline, [&] { return session.attached || session.ended; }))
+    if (!session.attached_cv.wait_until(lock, deadline,
+                                        [&] { return session.attached || session.ended; }))
         return make_error("the exec was not started in time");
     if (session.ended) return make_error("the exec has ended");
     return Unit{};
@@ -40,7 +41,9 @@ void ExecSessions::add(const std::string& exec_id) {
     sessions_[exec_id] = std::make_shared<Session>();
 }
 
-bool ExecSessions::has(const std::string& exec_id) const { return find(exec_id) != nullptr; }
+bool ExecSessions::has(const std::string& exec_id) const {
+    return find(exec_id) != nullptr;
+}
 
 std::shared_ptr<ExecSessions::Session> ExecSessions::find(const std::string& exec_id) const {
     std::lock_guard lk(mu_);
@@ -79,7 +82,9 @@ Status ExecSessions::run(const std::string& exec_id, bool tty, std::stop_token s
     docker::LogDemuxer demux([&](docker::LogStream s, std::string_view data) {
         return sink(s == docker::LogStream::Stderr, data);
     });
-    auto deliver = [&](std::string_view chunk) { return tty ? sink(false, chunk) : demux.feed(chunk); };
+    auto deliver = [&](std::string_view chunk) {
+        return tty ? sink(false, chunk) : demux.feed(chunk);
+    };
     Status result = Unit{};
     char buf[16 * 1024];
     bool open = early.empty() || deliver(early);
@@ -117,13 +122,15 @@ Status ExecSessions::input(const std::string& exec_id, std::string_view data, bo
         ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) return make_error("the process does not read its input");
             pollfd p{fd, POLLOUT, 0};
             ::poll(&p, 1, static_cast<int>(left.count()));
             continue;
         }
-        if (n < 0) return make_error(std::string("writing the exec's input: ") + std::strerror(errno));
+        if (n < 0)
+            return make_error(std::string("writing the exec's input: ") + std::strerror(errno));
         data.remove_prefix(static_cast<std::size_t>(n));
     }
     if (eof) {
@@ -138,7 +145,9 @@ Status ExecSessions::resize(const std::string& exec_id, int rows, int cols) {
     if (!session) return make_error("no such exec, or it has ended");
     {
         std::unique_lock s(session->mu);
-        if (auto ok = wait_attached(*session, s, std::chrono::steady_clock::now() + std::chrono::seconds(5)); !ok)
+        if (auto ok = wait_attached(*session, s,
+                                    std::chrono::steady_clock::now() + std::chrono::seconds(5));
+            !ok)
             return ok;
     }
     auto r = docker::resize_exec(client_, exec_id, rows, cols);

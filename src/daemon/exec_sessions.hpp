@@ -19,7 +19,7 @@
 namespace tenex::daemon {
 
 class ExecSessions {
-public:
+  public:
     explicit ExecSessions(const docker::Client& client) : client_(client) {}
 
     // An exec created with stdin attached: input for it is accepted from now on (and waits
@@ -39,7 +39,7 @@ public:
     // Resizes its terminal (tty execs).
     Status resize(const std::string& exec_id, int rows, int cols);
 
-private:
+  private:
     struct Session;
     std::shared_ptr<Session> find(const std::string& exec_id) const;
 

@@ -25,9 +25,9 @@
 #include <map>
 #include <mutex>
 
+#include "common/log.hpp"
 #include "docker/logs.hpp"
 #include "docker/url.hpp"
-#include "common/log.hpp"
 #include "nostr/utf8.hpp"
 
 namespace tenex::daemon {
@@ -82,8 +82,8 @@ bool state_has_uptime(sandbox::ProjectState s) {
 Result<sandbox::ProjectState> parse_state(const std::string& s) {
     using sandbox::ProjectState;
     for (auto st : {ProjectState::stopped, ProjectState::starting, ProjectState::running,
-                    ProjectState::paused, ProjectState::stopping, ProjectState::backing_off, ProjectState::crash_looping,
-                    ProjectState::failed})
+                    ProjectState::paused, ProjectState::stopping, ProjectState::backing_off,
+                    ProjectState::crash_looping, ProjectState::failed})
         if (sandbox::to_string(st) == s) return st;
     return make_error("unknown state '" + s + "'");
 }
@@ -119,11 +119,15 @@ json to_json(const ProjectView& view) {
         {"kept", st.kept},
         {"last_wake", st.last_wake},
         {"next_transition", st.next_transition.empty() ? json(nullptr) : json(st.next_transition)},
-        {"next_transition_unix_ms", st.next_transition.empty() ? json(nullptr) : json(st.next_transition_unix_ms)},
+        {"next_transition_unix_ms",
+         st.next_transition.empty() ? json(nullptr) : json(st.next_transition_unix_ms)},
         {"network_mode", view.network_mode},
         {"policy", view.policy},
         {"policy_digest", st.policy_digest},
-        {"limits", {{"memory", view.limits.memory_bytes}, {"cpus", view.limits.cpus}, {"pids", view.limits.pids}}},
+        {"limits",
+         {{"memory", view.limits.memory_bytes},
+          {"cpus", view.limits.cpus},
+          {"pids", view.limits.pids}}},
         {"usage", nullptr},
         {"gateway_keys", view.gateway_keys},
     };
@@ -203,17 +207,17 @@ Status stream_container_logs(const docker::Client& client, const std::string& co
                              const LogOptions& options,
                              const std::function<bool(std::string_view)>& sink, LogsOf of) {
     const bool service = of == LogsOf::service;
-    std::string path = std::string(service ? "/services/" : "/containers/") + docker::url_encode(container) +
-                       "/logs?stdout=1&stderr=1&timestamps=0&follow=" +
-                       (options.follow ? "1" : "0");
+    std::string path =
+        std::string(service ? "/services/" : "/containers/") + docker::url_encode(container) +
+        "/logs?stdout=1&stderr=1&timestamps=0&follow=" + (options.follow ? "1" : "0");
     if (options.tail >= 0) path += "&tail=" + std::to_string(options.tail);
-    docker::LogDemuxer demux([&](docker::LogStream, std::string_view data) {
-        return data.empty() || sink(data);
-    });
+    docker::LogDemuxer demux(
+        [&](docker::LogStream, std::string_view data) { return data.empty() || sink(data); });
     docker::StreamHandlers handlers{.on_open = {},
                                     .on_data = [&](std::string_view c) { return demux.feed(c); }};
-    auto r = client.stream("GET", path, std::string("logs of ") + (service ? "service " : "container ") + container,
-                           handlers, options.stop);
+    auto r = client.stream(
+        "GET", path, std::string("logs of ") + (service ? "service " : "container ") + container,
+        handlers, options.stop);
     if (!r) return make_error(r.error().describe());
     return Unit{};
 }
@@ -222,21 +226,26 @@ Status check_exec_user(std::string_view user) {
     if (user.empty()) return Unit{};
     const auto colon = user.find(':');
     const auto uid_text = user.substr(0, colon);
-    const auto gid_text = colon == std::string_view::npos ? std::string_view{} : user.substr(colon + 1);
+    const auto gid_text =
+        colon == std::string_view::npos ? std::string_view{} : user.substr(colon + 1);
     // Decimal digits only (no sign, no space), at most 2^31-1.
     auto id = [](std::string_view s) -> std::optional<std::int64_t> {
-        if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string_view::npos)
+        if (s.empty() || s.size() > 10 ||
+            s.find_first_not_of("0123456789") != std::string_view::npos)
             return std::nullopt;
         std::int64_t v = 0;
         std::from_chars(s.data(), s.data() + s.size(), v);
         return v;
     };
-    auto is_root = [&](std::string_view s) { return s == "root" || id(s) == std::optional<std::int64_t>(0); };
+    auto is_root = [&](std::string_view s) {
+        return s == "root" || id(s) == std::optional<std::int64_t>(0);
+    };
     if (is_root(uid_text) || (colon != std::string_view::npos && is_root(gid_text)))
         return make_error("forbidden: a sandbox process never runs as root (uid 0 or gid 0)");
     if (colon == std::string_view::npos)
-        return make_error("expected --user uid:gid in numbers (names and a uid alone are resolved "
-                          "inside the image, where they can mean root)");
+        return make_error(
+            "expected --user uid:gid in numbers (names and a uid alone are resolved "
+            "inside the image, where they can mean root)");
     auto uid = id(uid_text);
     auto gid = id(gid_text);
     if (!uid || !gid || *uid > 2147483647 || *gid > 2147483647)
@@ -291,7 +300,8 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
         port = text.substr(close + 2);
     } else {
         auto colon = text.rfind(':');
-        if (colon == std::string_view::npos) return make_error("expected 'host:port' or 'unix:/path'");
+        if (colon == std::string_view::npos)
+            return make_error("expected 'host:port' or 'unix:/path'");
         host = text.substr(0, colon);
         port = text.substr(colon + 1);
         if (host.find(':') != std::string_view::npos)
@@ -321,7 +331,7 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
 // unix sockets, and its bind reports no reason.
 
 class HttpApi::Server : public httplib::Server {
-public:
+  public:
     // httplib ends chunked responses early while it has no listening socket (it takes that
     // for shutting down): give it ours, and take it away at stop so following streams end.
     void adopt(int fd) { svr_sock_ = fd; }
@@ -337,7 +347,7 @@ namespace {
 
 constexpr std::size_t kMaxHead = 64 * 1024;  // request line and headers
 constexpr std::size_t kMaxBody = 64 * 1024;  // the API's payload limit
-constexpr int kWriteTimeoutMs = 10'000;        // per write of a response
+constexpr int kWriteTimeoutMs = 10'000;      // per write of a response
 
 bool wait_for(int fd, short events, int timeout_ms) {
     pollfd p{fd, events, 0};
@@ -366,7 +376,7 @@ void ip_and_port(const sockaddr_storage& ss, std::string& ip, int& port) {
 // A connection whose complete request the front has read: reads come from that buffer (then
 // end of input), writes go to the socket with the write timeout.
 class BufferedStream final : public httplib::Stream {
-public:
+  public:
     BufferedStream(int fd, std::string request, int write_timeout_ms)
         : fd_(fd), data_(std::move(request)), write_timeout_ms_(write_timeout_ms) {}
     bool is_readable() const override { return pos_ < data_.size(); }
@@ -382,23 +392,26 @@ public:
             const ssize_t n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
             if (n >= 0) return n;
             if (errno == EINTR) continue;
-            if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait_for(fd_, POLLOUT, write_timeout_ms_))
+            if ((errno != EAGAIN && errno != EWOULDBLOCK) ||
+                !wait_for(fd_, POLLOUT, write_timeout_ms_))
                 return -1;
         }
     }
     void get_remote_ip_and_port(std::string& ip, int& port) const override {
         sockaddr_storage ss{};
         socklen_t len = sizeof ss;
-        if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) ip_and_port(ss, ip, port);
+        if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+            ip_and_port(ss, ip, port);
     }
     void get_local_ip_and_port(std::string& ip, int& port) const override {
         sockaddr_storage ss{};
         socklen_t len = sizeof ss;
-        if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) ip_and_port(ss, ip, port);
+        if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+            ip_and_port(ss, ip, port);
     }
     socket_t socket() const override { return fd_; }
 
-private:
+  private:
     int fd_;
     std::string data_;
     std::size_t pos_{0};
@@ -409,15 +422,17 @@ private:
 // socket is non-blocking and closed right after.
 void answer_and_close(int fd, int status, std::string_view reason, const std::string& error) {
     const std::string body = dump(json{{"error", error}}) + "\n";
-    const std::string text = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
-                             "\r\nContent-Type: application/json\r\nContent-Length: " +
-                             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    const std::string text =
+        "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nConnection: close\r\n\r\n" + body;
     (void)!::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
     ::shutdown(fd, SHUT_WR);
     // Closing with unread input resets the connection, which can discard the answer at the
     // client: read what has arrived first.
     char sink[4096];
-    for (int i = 0; i < 16 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {}
+    for (int i = 0; i < 16 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+    }
     ::close(fd);
 }
 
@@ -436,7 +451,7 @@ std::string lower(std::string_view s) {
 // client that sends many fast requests while every worker is busy gets 503 instead of
 // queueing without bound.
 class HttpApi::Front {
-public:
+  public:
     using HandOff = std::function<void(Front& self, int fd, std::string request)>;
     Front(int listen_fd, std::chrono::milliseconds timeout, int max_pending, int max_per_peer,
           HandOff hand_off)
@@ -464,7 +479,7 @@ public:
     // A worker took a request (it no longer waits in the queue).
     void taken() { --queued_; }
 
-private:
+  private:
     struct Conn {
         int fd;
         std::string peer;
@@ -481,7 +496,8 @@ private:
         while (!stopping_) {
             auto now = std::chrono::steady_clock::now();
             const bool listening = now >= listen_paused_until;
-            std::vector<pollfd> fds{{wake_[0], POLLIN, 0}, {listening ? listen_fd_ : -1, POLLIN, 0}};
+            std::vector<pollfd> fds{{wake_[0], POLLIN, 0},
+                                    {listening ? listen_fd_ : -1, POLLIN, 0}};
             std::vector<Iter> order;
             for (auto it = conns_.begin(); it != conns_.end(); ++it) {
                 fds.push_back({it->fd, POLLIN, 0});
@@ -489,12 +505,15 @@ private:
             }
             int wait_ms = listening ? -1 : 100;
             if (!conns_.empty()) {
-                auto soonest = std::min_element(conns_.begin(), conns_.end(), [](const Conn& a, const Conn& b) {
-                                   return a.deadline < b.deadline;
-                               })->deadline;
+                auto soonest = std::min_element(conns_.begin(), conns_.end(),
+                                                [](const Conn& a, const Conn& b) {
+                                                    return a.deadline < b.deadline;
+                                                })
+                                   ->deadline;
                 auto ms = std::chrono::ceil<std::chrono::milliseconds>(soonest - now).count();
                 ms = std::max<decltype(ms)>(0, ms);
-                wait_ms = wait_ms < 0 ? static_cast<int>(ms) : std::min(wait_ms, static_cast<int>(ms));
+                wait_ms =
+                    wait_ms < 0 ? static_cast<int>(ms) : std::min(wait_ms, static_cast<int>(ms));
             }
             if (::poll(fds.data(), fds.size(), wait_ms) < 0 && errno != EINTR) {
                 spdlog::error("http: poll failed: {}", std::strerror(errno));
@@ -505,7 +524,9 @@ private:
             for (std::size_t i = 0; i < order.size(); ++i)
                 if (fds[i + 2].revents) read_from(order[i]);
             if (fds[1].revents & POLLIN) {
-                if (!accept_all()) listen_paused_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+                if (!accept_all())
+                    listen_paused_until =
+                        std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
             }
             now = std::chrono::steady_clock::now();
             for (auto it = conns_.begin(); it != conns_.end();) {
@@ -513,7 +534,8 @@ private:
                     ++it;
                     continue;
                 }
-                it = drop(it, "request not complete within " + std::to_string(timeout_.count()) + " ms");
+                it = drop(
+                    it, "request not complete within " + std::to_string(timeout_.count()) + " ms");
             }
         }
     }
@@ -523,7 +545,8 @@ private:
         for (int i = 0; i < 64; ++i) {
             sockaddr_storage ss{};
             socklen_t len = sizeof ss;
-            const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len,
+                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
                 if (errno == EINTR || errno == ECONNABORTED) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
@@ -537,7 +560,8 @@ private:
             ip_and_port(ss, peer, port);
             if (peer.empty()) peer = "unix";
             if (queued_.load() >= max_pending_) {
-                answer_and_close(fd, 503, "Service Unavailable", "too many requests waiting; try again later");
+                answer_and_close(fd, 503, "Service Unavailable",
+                                 "too many requests waiting; try again later");
                 continue;
             }
             int same = 0;
@@ -545,18 +569,22 @@ private:
             for (auto it = conns_.begin(); it != conns_.end(); ++it)
                 if (it->peer == peer && same++ == 0) oldest_same = it;
             if (same >= max_per_peer_) drop(oldest_same, "too many connections from " + peer);
-            if (static_cast<int>(conns_.size()) >= max_pending_) drop(conns_.begin(), "too many connections");
-            conns_.push_back(Conn{fd, std::move(peer), std::chrono::steady_clock::now() + timeout_});
+            if (static_cast<int>(conns_.size()) >= max_pending_)
+                drop(conns_.begin(), "too many connections");
+            conns_.push_back(
+                Conn{fd, std::move(peer), std::chrono::steady_clock::now() + timeout_});
         }
         return true;
     }
 
     Iter drop(Iter it, const std::string& why) {
-        spdlog::debug("http: closing a connection from {} that sent {} bytes: {}", it->peer, it->buf.size(), why);
+        spdlog::debug("http: closing a connection from {} that sent {} bytes: {}", it->peer,
+                      it->buf.size(), why);
         if (it->buf.empty())
             ::close(it->fd);
         else
-            answer_and_close(it->fd, 408, "Request Timeout", "the request was not complete in time");
+            answer_and_close(it->fd, 408, "Request Timeout",
+                             "the request was not complete in time");
         return conns_.erase(it);
     }
 
@@ -569,7 +597,8 @@ private:
         Conn& c = *it;
         char chunk[16 * 1024];
         for (;;) {
-            const std::size_t want = c.head_end ? c.head_end + c.body - c.buf.size() : kMaxHead + 1 - c.buf.size();
+            const std::size_t want =
+                c.head_end ? c.head_end + c.body - c.buf.size() : kMaxHead + 1 - c.buf.size();
             const ssize_t n = ::recv(c.fd, chunk, std::min(sizeof chunk, want), 0);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
@@ -588,13 +617,15 @@ private:
                 const auto crlf = c.buf.find("\r\n\r\n", from), lf = c.buf.find("\n\n", from);
                 if (crlf == std::string::npos && lf == std::string::npos) {
                     if (c.buf.size() > kMaxHead)
-                        return reject(it, 431, "Request Header Fields Too Large", "the request head is over 64 KiB");
+                        return reject(it, 431, "Request Header Fields Too Large",
+                                      "the request head is over 64 KiB");
                     continue;
                 }
                 c.head_end = std::min(crlf == std::string::npos ? std::string::npos : crlf + 4,
                                       lf == std::string::npos ? std::string::npos : lf + 2);
                 if (c.head_end > kMaxHead)
-                    return reject(it, 431, "Request Header Fields Too Large", "the request head is over 64 KiB");
+                    return reject(it, 431, "Request Header Fields Too Large",
+                                  "the request head is over 64 KiB");
                 if (!parse_head(it)) return;
             }
             if (c.buf.size() >= c.head_end + c.body) {
@@ -628,10 +659,13 @@ private:
             if (colon == std::string_view::npos) continue;
             const std::string name = lower(line.substr(0, colon));
             std::string_view value = line.substr(colon + 1);
-            while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-            while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+            while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+                value.remove_prefix(1);
+            while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+                value.remove_suffix(1);
             if (name == "transfer-encoding") {
-                reject(it, 411, "Length Required", "request bodies need Content-Length (no Transfer-Encoding)");
+                reject(it, 411, "Length Required",
+                       "request bodies need Content-Length (no Transfer-Encoding)");
                 return false;
             }
             if (name == "expect" && lower(value) == "100-continue") expect_continue = true;
@@ -688,18 +722,22 @@ int client_socket(const httplib::Request& req) {
             ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &slen) != 0)
             continue;
         auto port_of = [](const sockaddr_storage& ss) {
-            return ss.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port)
-                   : ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port)
-                                              : 0;
+            return ss.ss_family == AF_INET
+                       ? ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port)
+                   : ss.ss_family == AF_INET6
+                       ? ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port)
+                       : 0;
         };
         char host[INET6_ADDRSTRLEN] = "";
-        const void* addr = peer.ss_family == AF_INET
-                               ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(peer).sin_addr)
-                               : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr);
+        const void* addr =
+            peer.ss_family == AF_INET
+                ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(peer).sin_addr)
+                : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr);
         if ((peer.ss_family != AF_INET && peer.ss_family != AF_INET6) ||
             !::inet_ntop(peer.ss_family, addr, host, sizeof host))
             continue;
-        if (port_of(peer) == req.remote_port && port_of(self) == req.local_port && req.remote_addr == host)
+        if (port_of(peer) == req.remote_port && port_of(self) == req.local_port &&
+            req.remote_addr == host)
             return fd;
     }
     return -1;
@@ -711,8 +749,10 @@ int client_socket(const httplib::Request& req) {
 // one watcher thread notices within 200 ms when a follower's client has gone (its socket
 // reports POLLRDHUP/POLLHUP) and ends that stream, even when the container writes nothing.
 class HttpApi::Followers {
-public:
-    explicit Followers(int max) : max_(max) { thread_ = std::thread([this] { run(); }); }
+  public:
+    explicit Followers(int max) : max_(max) {
+        thread_ = std::thread([this] { run(); });
+    }
     ~Followers() {
         {
             std::lock_guard lk(mu_);
@@ -742,7 +782,7 @@ public:
         watched_.erase(id);
     }
 
-private:
+  private:
     void run() {
         std::unique_lock lk(mu_);
         while (!stopping_) {
@@ -755,7 +795,8 @@ private:
             lk.unlock();
             if (!fds.empty() && ::poll(fds.data(), fds.size(), 0) > 0)
                 for (std::size_t i = 0; i < fds.size(); ++i)
-                    if (fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) sources[i].request_stop();
+                    if (fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+                        sources[i].request_stop();
             lk.lock();
             cv_.wait_for(lk, std::chrono::milliseconds(200), [this] { return stopping_; });
         }
@@ -773,7 +814,9 @@ private:
 
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 bool sockaddr_is_loopback(const sockaddr* sa) {
     if (sa->sa_family == AF_INET)
@@ -823,12 +866,15 @@ Result<int> bind_unix(const std::string& path) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
-            return make_error("cannot listen on unix:" + path + ": the file exists and is not a socket");
+            return make_error("cannot listen on unix:" + path +
+                              ": the file exists and is not a socket");
         int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool live = probe >= 0 &&
-                    ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        bool live =
+            probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
         if (probe >= 0) ::close(probe);
-        if (live) return make_error("cannot listen on unix:" + path + ": a server is already listening there");
+        if (live)
+            return make_error("cannot listen on unix:" + path +
+                              ": a server is already listening there");
         ::unlink(path.c_str());  // stale socket of a previous run
     }
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -926,17 +972,22 @@ Resolved resolve_project(ControlPlane& control, const std::string& arg) {
 }
 
 // `follow` and `tail`, as the log and event streams take them. nullopt: the key is another.
-std::optional<Status> parse_follow_or_tail(const std::string& key, const std::string& value, bool& follow, int& tail) {
+std::optional<Status> parse_follow_or_tail(const std::string& key, const std::string& value,
+                                           bool& follow, int& tail) {
     if (key == "follow") {
-        if (value == "1" || value == "true" || value.empty()) follow = true;
-        else if (value == "0" || value == "false") follow = false;
-        else return Status(make_error("follow must be 0 or 1"));
+        if (value == "1" || value == "true" || value.empty())
+            follow = true;
+        else if (value == "0" || value == "false")
+            follow = false;
+        else
+            return Status(make_error("follow must be 0 or 1"));
         return Status(Unit{});
     }
     if (key != "tail") return std::nullopt;
     int n = -1;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (value == "all") n = -1;
+    if (value == "all")
+        n = -1;
     else if (ec != std::errc() || end != value.data() + value.size() || n < 0)
         return Status(make_error("tail must be a non-negative number or 'all'"));
     tail = n;
@@ -946,7 +997,8 @@ std::optional<Status> parse_follow_or_tail(const std::string& key, const std::st
 Result<LogOptions> parse_log_query(const httplib::Request& req) {
     LogOptions o;
     for (const auto& [key, value] : req.params)
-        if (auto r = parse_follow_or_tail(key, value, o.follow, o.tail); r && !*r) return r->error();
+        if (auto r = parse_follow_or_tail(key, value, o.follow, o.tail); r && !*r)
+            return r->error();
     return o;
 }
 
@@ -961,22 +1013,29 @@ Result<ExecRequest> parse_exec_query(const httplib::Request& req) {
             total += value.size();
             r.cmd.push_back(value);
         } else if (key == "tty") {
-            if (value == "1" || value == "true") r.tty = true;
-            else if (value == "0" || value == "false" || value.empty()) r.tty = false;
-            else return make_error("tty must be 0 or 1");
+            if (value == "1" || value == "true")
+                r.tty = true;
+            else if (value == "0" || value == "false" || value.empty())
+                r.tty = false;
+            else
+                return make_error("tty must be 0 or 1");
         } else if (key == "user") {
             r.user = value;
         } else if (key == "stdin") {
-            if (value == "1" || value == "true") r.interactive = true;
-            else if (value == "0" || value == "false" || value.empty()) r.interactive = false;
-            else return make_error("stdin must be 0 or 1");
+            if (value == "1" || value == "true")
+                r.interactive = true;
+            else if (value == "0" || value == "false" || value.empty())
+                r.interactive = false;
+            else
+                return make_error("stdin must be 0 or 1");
         } else {
             return make_error("unknown parameter '" + shorten(key) + "'");
         }
     }
     if (r.cmd.empty()) return make_error("no command: give cmd=<argv[0]>&cmd=<argv[1]>...");
     if (r.cmd.front().empty()) return make_error("empty command");
-    if (r.cmd.size() > 256 || total > 64 * 1024) return make_error("command too long (256 arguments, 64 KiB at most)");
+    if (r.cmd.size() > 256 || total > 64 * 1024)
+        return make_error("command too long (256 arguments, 64 KiB at most)");
     if (auto ok = check_exec_user(r.user); !ok) return std::move(ok).error();
     return r;
 }
@@ -1010,20 +1069,26 @@ Result<EventQuery> parse_event_query(const httplib::Request& req) {
 }  // namespace
 
 static std::optional<std::pair<int, std::string>> refuse_browser(const httplib::Request& req,
-                                                                 const ListenAddress& listen, int port);
+                                                                 const ListenAddress& listen,
+                                                                 int port);
 
 HttpApi::HttpApi(ControlPlane& control, Metrics& metrics, HttpOptions options)
     : control_(control), metrics_(metrics), options_(std::move(options)) {}
 
-HttpApi::~HttpApi() { stop(); }
+HttpApi::~HttpApi() {
+    stop();
+}
 
-int HttpApi::port() const { return port_.load(); }
+int HttpApi::port() const {
+    return port_.load();
+}
 
 Status HttpApi::start() {
     if (server_) return make_error("the HTTP API is already started");
     auto addr = parse_listen_address(options_.listen);
-    if (!addr) return make_error("bad HTTP listen address '" + shorten(options_.listen) + "': " +
-                                 addr.error().message);
+    if (!addr)
+        return make_error("bad HTTP listen address '" + shorten(options_.listen) +
+                          "': " + addr.error().message);
     if (!addr->unix_socket && !options_.allow_non_loopback && !addr->loopback())
         return make_error("refusing to listen on " + options_.listen +
                           ": not a loopback address and the API has no authentication "
@@ -1039,34 +1104,35 @@ Status HttpApi::start() {
         sockaddr_storage ss{};
         socklen_t len = sizeof ss;
         if (::getsockname(*fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-            port_ = ntohs(ss.ss_family == AF_INET
-                              ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
-                              : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+            port_ =
+                ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                              : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
     }
 
     server_ = std::make_unique<Server>();
     auto& srv = *server_;
     int threads = std::max(2, options_.threads);
     followers_ = std::make_unique<Followers>(options_.max_followers > 0 ? options_.max_followers
-                                                                         : std::max(1, threads / 2));
+                                                                        : std::max(1, threads / 2));
     srv.set_payload_max_length(kMaxBody);
-    srv.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
-                                 std::exception_ptr ep) {
-        std::string what = "unknown";
-        try {
-            if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-            what = e.what();
-        } catch (...) {
-        }
-        spdlog::error("http: {} {}: internal error: {}", req.method, shorten(req.path), what);
-        send_error(res, 500, "internal error");
-    });
+    srv.set_exception_handler(
+        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+            std::string what = "unknown";
+            try {
+                if (ep) std::rethrow_exception(ep);
+            } catch (const std::exception& e) {
+                what = e.what();
+            } catch (...) {
+            }
+            spdlog::error("http: {} {}: internal error: {}", req.method, shorten(req.path), what);
+            send_error(res, 500, "internal error");
+        });
     // The one request with a body: a stdin exec's input. Checked here, then read by httplib
     // (at most the payload limit) and handled by the Post handler below.
-    srv.Post(R"(/exec/[0-9a-f]{64}/stdin)", [this](const httplib::Request& req, httplib::Response& res) {
-        exec_input(req, res, exec_input_target(req));
-    });
+    srv.Post(R"(/exec/[0-9a-f]{64}/stdin)",
+             [this](const httplib::Request& req, httplib::Response& res) {
+                 exec_input(req, res, exec_input_target(req));
+             });
     srv.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
         if (!exec_input_target(req).empty()) {
             if (auto refused = refuse_browser(req, listen_, port_.load())) {
@@ -1097,9 +1163,10 @@ Status HttpApi::start() {
                 ::close(client);
             });
         });
-    spdlog::info("http: API listening on {} (exec {})",
-                 addr->unix_socket ? "unix:" + addr->path : addr->host + ":" + std::to_string(port_),
-                 exec_enabled_ ? "enabled" : "disabled");
+    spdlog::info(
+        "http: API listening on {} (exec {})",
+        addr->unix_socket ? "unix:" + addr->path : addr->host + ":" + std::to_string(port_),
+        exec_enabled_ ? "enabled" : "disabled");
     return Unit{};
 }
 
@@ -1126,11 +1193,13 @@ void HttpApi::stop() {
 // listen host (rebinding needs a name; IP literals cannot be rebound), a Host with another
 // port, and a POST without kActionHeader (not sendable cross-site without a preflight).
 static std::optional<std::pair<int, std::string>> refuse_browser(const httplib::Request& req,
-                                                         const ListenAddress& listen, int port) {
+                                                                 const ListenAddress& listen,
+                                                                 int port) {
     if (req.has_header("Origin"))
         return std::pair{403, std::string("cross-origin requests are refused")};
     if (req.method == "POST" && req.get_header_value(kActionHeader).empty())
-        return std::pair{403, std::string("a state-changing request needs the header ") + kActionHeader +
+        return std::pair{403, std::string("a state-changing request needs the header ") +
+                                  kActionHeader +
                                   ": 1 (`tenex-sandbox stop`, `restart` and `exec` send it)"};
     if (listen.unix_socket || !req.has_header("Host")) return std::nullopt;
     const std::string host_header = req.get_header_value("Host");
@@ -1138,7 +1207,8 @@ static std::optional<std::pair<int, std::string>> refuse_browser(const httplib::
     std::string_view host_port;
     if (!host.empty() && host.front() == '[') {
         const auto close = host.find(']');
-        if (close == std::string_view::npos) return std::pair{400, std::string("malformed Host header")};
+        if (close == std::string_view::npos)
+            return std::pair{400, std::string("malformed Host header")};
         host_port = host.substr(close + 1);
         host = host.substr(1, close - 1);
     } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
@@ -1146,11 +1216,13 @@ static std::optional<std::pair<int, std::string>> refuse_browser(const httplib::
         host = host.substr(0, colon);
     }
     const std::string want_port = ":" + std::to_string(port);
-    const bool literal = host.find(':') != std::string_view::npos ||
-                         (!host.empty() && host.find_first_not_of("0123456789.") == std::string_view::npos);
+    const bool literal =
+        host.find(':') != std::string_view::npos ||
+        (!host.empty() && host.find_first_not_of("0123456789.") == std::string_view::npos);
     const bool known = literal || host == "localhost" || host == listen.host;
     if (!known || (host_port != want_port && !(host_port.empty() && port == 80)))
-        return std::pair{421, "the Host header '" + shorten(host_header) + "' is not this API's address"};
+        return std::pair{
+            421, "the Host header '" + shorten(host_header) + "' is not this API's address"};
     return std::nullopt;
 }
 
@@ -1189,7 +1261,9 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
     }
     if (parts.size() == 3 && parts[0] == "exec" && parts[2] == "resize") {
         if (!post) return method_not_allowed("POST");
-        if (!exec_enabled_) return send_error(res, 403, "exec is disabled by the daemon's configuration (exec.enabled)");
+        if (!exec_enabled_)
+            return send_error(res, 403,
+                              "exec is disabled by the daemon's configuration (exec.enabled)");
         int rows = 0, cols = 0;
         for (const auto& [key, value] : req.params) {
             int* field = key == "rows" ? &rows : key == "cols" ? &cols : nullptr;
@@ -1224,14 +1298,15 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
     // httplib calls this before reading a body: refuse one, so an action never runs for a
     // request that is still (or never) sending data.
     const auto content_length = req.get_header_value("Content-Length");
-    if (post && (req.has_header("Transfer-Encoding") ||
-                 (!content_length.empty() && content_length != "0")))
+    if (post &&
+        (req.has_header("Transfer-Encoding") || (!content_length.empty() && content_length != "0")))
         return send_error(res, 400, "no request body expected");
 
     if (action == "exec" && !exec_enabled_) {
         metrics_.exec("refused");
         spdlog::warn("http: exec refused: disabled by the configuration (exec.enabled)");
-        return send_error(res, 403, "exec is disabled by the daemon's configuration (exec.enabled)");
+        return send_error(res, 403,
+                          "exec is disabled by the daemon's configuration (exec.enabled)");
     }
     auto found = resolve_project(control_, *arg);
     if (found.status != 200) {
@@ -1244,10 +1319,14 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
     if (control_action) {
         spdlog::info("http: {} requested for {}", action, address);
         if (options_.events)
-            options_.events->record({.seq = 0, .at_ms = 0, .type = action + "-requested", .project = address,
+            options_.events->record({.seq = 0,
+                                     .at_ms = 0,
+                                     .type = action + "-requested",
+                                     .project = address,
                                      .container = found.view.status.container_id.substr(0, 12),
-                                     .exit_code = {}, .reason = "operator"});
-        auto r = action == "stop"    ? control_.stop(address)
+                                     .exit_code = {},
+                                     .reason = "operator"});
+        auto r = action == "stop"      ? control_.stop(address)
                  : action == "restart" ? control_.restart(address)
                                        : control_.forget(address);
         if (!r) return send_error(res, 500, action + " failed: " + r.error().message);
@@ -1256,13 +1335,14 @@ void HttpApi::route(const httplib::Request& req, httplib::Response& res) {
     auto options = parse_log_query(req);
     if (!options) return send_error(res, 400, options.error().message);
     if (options->follow && !followers_->enter())
-        return send_error(res, 503, "too many log followers (" + std::to_string(followers_->max()) +
-                                        " at once); try again later");
+        return send_error(res, 503,
+                          "too many log followers (" + std::to_string(followers_->max()) +
+                              " at once); try again later");
     follow_logs(req, address, std::move(*options), res);
 }
 
-void HttpApi::follow_logs(const httplib::Request& req, const std::string& address, LogOptions options,
-                          httplib::Response& res) {
+void HttpApi::follow_logs(const httplib::Request& req, const std::string& address,
+                          LogOptions options, httplib::Response& res) {
     res.status = 200;
     res.set_header("Cache-Control", "no-store");
     const int client = client_socket(req);
@@ -1272,10 +1352,12 @@ void HttpApi::follow_logs(const httplib::Request& req, const std::string& addres
         [this, address, opts = std::move(options), client](std::size_t, httplib::DataSink& sink) {
             // Ends with the API, or as soon as the client has gone.
             std::stop_source mine;
-            std::stop_callback api_stops(stop_source_.get_token(), [&mine] { mine.request_stop(); });
+            std::stop_callback api_stops(stop_source_.get_token(),
+                                         [&mine] { mine.request_stop(); });
             LogOptions o = opts;
             o.stop = mine.get_token();
-            const std::uint64_t watch = o.follow && client >= 0 ? followers_->watch(client, mine) : 0;
+            const std::uint64_t watch =
+                o.follow && client >= 0 ? followers_->watch(client, mine) : 0;
             bool client_ok = true;
             auto st = control_.logs(address, o, [&](std::string_view data) {
                 if (!client_ok || o.stop.stop_requested()) return false;
@@ -1296,7 +1378,8 @@ void HttpApi::follow_logs(const httplib::Request& req, const std::string& addres
         });
 }
 
-void HttpApi::run_exec(const httplib::Request& req, const ProjectView& view, httplib::Response& res) {
+void HttpApi::run_exec(const httplib::Request& req, const ProjectView& view,
+                       httplib::Response& res) {
     const std::string address = view.status.project.address();
     auto refuse = [&](int status, const std::string& why) {
         metrics_.exec("refused");
@@ -1320,49 +1403,59 @@ void HttpApi::run_exec(const httplib::Request& req, const ProjectView& view, htt
         return send_error(res, 500, "exec failed: " + created.error().message);
     }
     // Logged without its arguments (they may carry secrets).
-    spdlog::info("http: exec {} in {} as {}: {} ({} arguments{})", created->substr(0, 12), address, who,
-                 log::printable(request->cmd.front(), 120), request->cmd.size() - 1, request->tty ? ", tty" : "");
+    spdlog::info("http: exec {} in {} as {}: {} ({} arguments{})", created->substr(0, 12), address,
+                 who, log::printable(request->cmd.front(), 120), request->cmd.size() - 1,
+                 request->tty ? ", tty" : "");
     res.status = 200;
     res.set_header("Cache-Control", "no-store");
     const int client = client_socket(req);
     res.set_chunked_content_provider(
         "application/vnd.tenex.exec-stream",
-        [this, address, who, exec_id = *created, tty = request->tty, interactive = request->interactive,
-         argv0 = request->cmd.front(), container = view.status.container_id.substr(0, 12),
+        [this, address, who, exec_id = *created, tty = request->tty,
+         interactive = request->interactive, argv0 = request->cmd.front(),
+         container = view.status.container_id.substr(0, 12),
          client](std::size_t, httplib::DataSink& sink) {
             if (interactive) {  // where its input goes; input waits until exec_run has attached it
                 auto frame = exec_frame(kExecStarted, dump(json{{"id", exec_id}}));
                 if (!sink.write(frame.data(), frame.size())) return false;
             }
             std::stop_source mine;
-            std::stop_callback api_stops(stop_source_.get_token(), [&mine] { mine.request_stop(); });
+            std::stop_callback api_stops(stop_source_.get_token(),
+                                         [&mine] { mine.request_stop(); });
             const std::uint64_t watch = client >= 0 ? followers_->watch(client, mine) : 0;
             bool client_ok = true;
             const auto t0 = std::chrono::steady_clock::now();
-            auto code = control_.exec_run(exec_id, tty, mine.get_token(), [&](bool is_stderr, std::string_view data) {
-                if (!client_ok) return false;
-                if (data.empty()) return true;
-                auto frame = exec_frame(is_stderr ? kExecStderr : kExecStdout, data);
-                if (!sink.write(frame.data(), frame.size())) client_ok = false;
-                return client_ok;
-            });
+            auto code = control_.exec_run(
+                exec_id, tty, mine.get_token(), [&](bool is_stderr, std::string_view data) {
+                    if (!client_ok) return false;
+                    if (data.empty()) return true;
+                    auto frame = exec_frame(is_stderr ? kExecStderr : kExecStdout, data);
+                    if (!sink.write(frame.data(), frame.size())) client_ok = false;
+                    return client_ok;
+                });
             if (watch) followers_->unwatch(watch);
             const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::steady_clock::now() - t0).count();
+                                std::chrono::steady_clock::now() - t0)
+                                .count();
             if (code) {
                 metrics_.exec("completed");
-                spdlog::info("http: exec {} in {} exited {} after {} ms", exec_id.substr(0, 12), address, *code, ms);
+                spdlog::info("http: exec {} in {} exited {} after {} ms", exec_id.substr(0, 12),
+                             address, *code, ms);
             } else {
                 metrics_.exec("failed");
-                spdlog::warn("http: exec {} in {} failed after {} ms: {}", exec_id.substr(0, 12), address, ms,
-                             code.error().message);
+                spdlog::warn("http: exec {} in {} failed after {} ms: {}", exec_id.substr(0, 12),
+                             address, ms, code.error().message);
             }
             if (options_.events)
-                options_.events->record({.seq = 0, .at_ms = 0, .type = "exec", .project = address,
-                                         .container = container,
-                                         .exit_code = code ? std::optional<int>(*code) : std::nullopt,
-                                         .reason = log::printable(argv0, 120) + " as " + who +
-                                                   (code ? "" : ": " + code.error().message)});
+                options_.events->record(
+                    {.seq = 0,
+                     .at_ms = 0,
+                     .type = "exec",
+                     .project = address,
+                     .container = container,
+                     .exit_code = code ? std::optional<int>(*code) : std::nullopt,
+                     .reason = log::printable(argv0, 120) + " as " + who +
+                               (code ? "" : ": " + code.error().message)});
             if (!client_ok) return false;
             json end = code ? json{{"exit_code", *code}} : json{{"error", code.error().message}};
             auto frame = exec_frame(kExecEnd, dump(end));
@@ -1373,8 +1466,11 @@ void HttpApi::run_exec(const httplib::Request& req, const ProjectView& view, htt
         [this](bool) { followers_->leave(); });
 }
 
-void HttpApi::exec_input(const httplib::Request& req, httplib::Response& res, const std::string& exec_id) {
-    if (!exec_enabled_) return send_error(res, 403, "exec is disabled by the daemon's configuration (exec.enabled)");
+void HttpApi::exec_input(const httplib::Request& req, httplib::Response& res,
+                         const std::string& exec_id) {
+    if (!exec_enabled_)
+        return send_error(res, 403,
+                          "exec is disabled by the daemon's configuration (exec.enabled)");
     bool eof = false;
     for (const auto& [key, value] : req.params) {
         if (key != "eof" || (value != "0" && value != "1"))
@@ -1390,8 +1486,9 @@ void HttpApi::stream_events(const httplib::Request& req, httplib::Response& res)
     auto query = parse_event_query(req);
     if (!query) return send_error(res, 400, query.error().message);
     if (query->follow && !followers_->enter())
-        return send_error(res, 503, "too many followers (" + std::to_string(followers_->max()) +
-                                        " at once); try again later");
+        return send_error(res, 503,
+                          "too many followers (" + std::to_string(followers_->max()) +
+                              " at once); try again later");
     res.status = 200;
     res.set_header("Cache-Control", "no-store");
     const int client = client_socket(req);
@@ -1400,8 +1497,10 @@ void HttpApi::stream_events(const httplib::Request& req, httplib::Response& res)
         "application/x-ndjson",
         [this, q = *query, client](std::size_t, httplib::DataSink& sink) {
             std::stop_source mine;
-            std::stop_callback api_stops(stop_source_.get_token(), [&mine] { mine.request_stop(); });
-            const std::uint64_t watch = q.follow && client >= 0 ? followers_->watch(client, mine) : 0;
+            std::stop_callback api_stops(stop_source_.get_token(),
+                                         [&mine] { mine.request_stop(); });
+            const std::uint64_t watch =
+                q.follow && client >= 0 ? followers_->watch(client, mine) : 0;
             auto write = [&](const std::vector<LifecycleEvent>& events, std::uint64_t& seq) {
                 std::string out;
                 for (const auto& e : events) {
@@ -1415,7 +1514,8 @@ void HttpApi::stream_events(const httplib::Request& req, httplib::Response& res)
             bool ok = write(first, seq);
             if (!first.empty()) seq = std::max(seq, first.back().seq);
             while (ok && q.follow && !mine.stop_requested()) {
-                auto next = options_.events->wait_after(seq, mine.get_token(), std::chrono::seconds(1));
+                auto next =
+                    options_.events->wait_after(seq, mine.get_token(), std::chrono::seconds(1));
                 ok = write(next, seq);
             }
             if (watch) followers_->unwatch(watch);

@@ -21,10 +21,11 @@
 //                                      with follow new ones as they happen
 // exec: cmd is the argv, one parameter each, in order (1..256 of them, 64 KiB in all, UTF-8);
 // with stdin=1 the first frame is type 4 with JSON {"id": "<exec id>"}, the id to send the
-// process's input to (the client's input is never passed otherwise). user, when given, is "uid:gid" in numbers other than 0 (like the policies' user:
-// names and root are refused); default the container's user. Refused with 403 when the
-// configuration disables exec, 409 when the project is not running. The 200 answer
-// (application/vnd.tenex.exec-stream) is a sequence of frames [type, 0, 0, 0, size (u32 BE)]
+// process's input to (the client's input is never passed otherwise). user, when given, is "uid:gid"
+// in numbers other than 0 (like the policies' user: names and root are refused); default the
+// container's user. Refused with 403 when the configuration disables exec, 409 when the project is
+// not running. The 200 answer (application/vnd.tenex.exec-stream) is a sequence of frames [type, 0,
+// 0, 0, size (u32 BE)]
 // + payload: type 1 stdout, 2 stderr (with tty everything is 1), and last type 3 with JSON
 // {"exit_code": N} or {"error": "..."}. Every exec is logged (argv[0] and user, never the
 // arguments) and counted (tenex_execs_total{outcome}).
@@ -126,7 +127,7 @@ std::string exec_frame(unsigned char type, std::string_view payload);
 // The daemon's side of the API. Implemented by the daemon; tests use fakes. Called from the
 // HTTP server's threads (several at once).
 class ControlPlane {
-public:
+  public:
     virtual ~ControlPlane() = default;
     // Every project the daemon knows; the API resolves {project} against this list first
     // (unknown -> 404 without calling the methods below).
@@ -146,14 +147,16 @@ public:
                         const std::function<bool(std::string_view)>& sink) = 0;
     // Creates an exec in the project's running container (found by the daemon's labels);
     // returns the exec id. The default: exec is not supported.
-    virtual Result<std::string> exec_create(const std::string& project, const ExecRequest& request) {
+    virtual Result<std::string> exec_create(const std::string& project,
+                                            const ExecRequest& request) {
         (void)project, (void)request;
         return make_error("exec is not supported by this daemon");
     }
     // Runs a created exec, streaming stdout/stderr into sink (false: the client has gone) until
     // the process ends or stop is requested; returns its exit code.
-    virtual Result<int> exec_run(const std::string& exec_id, bool tty, std::stop_token stop,
-                                 const std::function<bool(bool is_stderr, std::string_view)>& sink) {
+    virtual Result<int> exec_run(
+        const std::string& exec_id, bool tty, std::stop_token stop,
+        const std::function<bool(bool is_stderr, std::string_view)>& sink) {
         (void)exec_id, (void)tty, (void)stop, (void)sink;
         return make_error("exec is not supported by this daemon");
     }
@@ -223,7 +226,7 @@ struct ListenAddress {
 Result<ListenAddress> parse_listen_address(std::string_view text);
 
 class HttpApi {
-public:
+  public:
     HttpApi(ControlPlane& control, Metrics& metrics, HttpOptions options);
     ~HttpApi();  // stops
     HttpApi(const HttpApi&) = delete;
@@ -238,7 +241,7 @@ public:
     int port() const;  // the bound TCP port (useful with port 0); 0 for a unix socket
     bool exec_enabled() const { return exec_enabled_; }
 
-private:
+  private:
     class Server;
     class Front;
     class Followers;
@@ -247,7 +250,8 @@ private:
                      httplib::Response& res);
     void run_exec(const httplib::Request& req, const ProjectView& view, httplib::Response& res);
     void stream_events(const httplib::Request& req, httplib::Response& res);
-    void exec_input(const httplib::Request& req, httplib::Response& res, const std::string& exec_id);
+    void exec_input(const httplib::Request& req, httplib::Response& res,
+                    const std::string& exec_id);
 
     ControlPlane& control_;
     Metrics& metrics_;

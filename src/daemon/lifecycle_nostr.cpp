@@ -23,7 +23,8 @@ nostr::UnsignedEvent lifecycle_nostr_event(const LifecycleEvent& event, const st
     u.created_at = created_at;
     if (kind == kLifecycleStateKind) u.tags.push_back({"d", event.project});
     u.tags.push_back({"a", event.project});
-    if (auto address = nostr::Address::parse(event.project)) u.tags.push_back({"p", address->pubkey});
+    if (auto address = nostr::Address::parse(event.project))
+        u.tags.push_back({"p", address->pubkey});
     u.tags.push_back({"state", state});
     LifecycleEvent line = event;
     line.type = state;

@@ -17,11 +17,10 @@ namespace tenex::daemon {
 namespace {
 
 constexpr sandbox::ProjectState kAllStates[] = {
-    sandbox::ProjectState::stopped,     sandbox::ProjectState::starting,
-    sandbox::ProjectState::running,     sandbox::ProjectState::paused,
-    sandbox::ProjectState::stopping,
-    sandbox::ProjectState::backing_off, sandbox::ProjectState::crash_looping,
-    sandbox::ProjectState::failed};
+    sandbox::ProjectState::stopped,       sandbox::ProjectState::starting,
+    sandbox::ProjectState::running,       sandbox::ProjectState::paused,
+    sandbox::ProjectState::stopping,      sandbox::ProjectState::backing_off,
+    sandbox::ProjectState::crash_looping, sandbox::ProjectState::failed};
 
 }  // namespace
 
@@ -73,10 +72,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                          .Register(*registry_);
     for (auto reason : kRejectReasons)
         rejected_.emplace(std::string(reason), &rejected.Add({{"reason", std::string(reason)}}));
-    auto& triggers = BuildCounter()
-                         .Name("tenex_triggers_total")
-                         .Help("Project triggers: start (not running), touch (running), engine_wait (a start kept: the Docker engine did not answer), engine_retry (a kept start tried again)")
-                         .Register(*registry_);
+    auto& triggers =
+        BuildCounter()
+            .Name("tenex_triggers_total")
+            .Help(
+                "Project triggers: start (not running), touch (running), engine_wait (a start "
+                "kept: the Docker engine did not answer), engine_retry (a kept start tried again)")
+            .Register(*registry_);
     trigger_start_ = &triggers.Add({{"kind", "start"}});
     trigger_touch_ = &triggers.Add({{"kind", "touch"}});
     trigger_engine_wait_ = &triggers.Add({{"kind", "engine_wait"}});
@@ -101,7 +103,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                      .Add({});
     ooms_ = &BuildCounter()
                  .Name("tenex_oom_kills_total")
-                 .Help("Processes of project containers killed by the OOM killer (the main process or a child; one per engine oom event)")
+                 .Help(
+                     "Processes of project containers killed by the OOM killer (the main process "
+                     "or a child; one per engine oom event)")
                  .Register(*registry_)
                  .Add({});
     auto& execs = BuildCounter()
@@ -110,10 +114,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Register(*registry_);
     for (auto outcome : kExecOutcomes)
         execs_.emplace(std::string(outcome), &execs.Add({{"outcome", std::string(outcome)}}));
-    auto& lifecycle = BuildCounter()
-                          .Name("tenex_lifecycle_events_total")
-                          .Help("Sandbox lifecycle events told on Nostr (kinds 24013 and 34013), by outcome")
-                          .Register(*registry_);
+    auto& lifecycle =
+        BuildCounter()
+            .Name("tenex_lifecycle_events_total")
+            .Help("Sandbox lifecycle events told on Nostr (kinds 24013 and 34013), by outcome")
+            .Register(*registry_);
     for (const char* outcome : {"published", "rate_limited", "failed"})
         lifecycle_events_.emplace(outcome, &lifecycle.Add({{"outcome", outcome}}));
     trigger_to_running_ = &BuildHistogram()
@@ -148,13 +153,19 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Add({});
     loop_failures_ = &BuildGauge()
                           .Name("tenex_loop_failures")
-                          .Help("Handlers that threw at a message or job boundary since the start (logged; the loop went on), by loop")
+                          .Help(
+                              "Handlers that threw at a message or job boundary since the start "
+                              "(logged; the loop went on), by loop")
                           .Register(*registry_);
-    for (const char* loop : {"daemon", "daemon_workers", "orchestrator"}) loop_failures_->Add({{"loop", loop}});
-    auto& egress = BuildGauge()
-                       .Name("tenex_egress_connections")
-                       .Help("Connections through the egress forwarders since the start, by outcome (refused: name not public or unresolvable, connect failed, over the per-project cap)")
-                       .Register(*registry_);
+    for (const char* loop : {"daemon", "daemon_workers", "orchestrator"})
+        loop_failures_->Add({{"loop", loop}});
+    auto& egress =
+        BuildGauge()
+            .Name("tenex_egress_connections")
+            .Help(
+                "Connections through the egress forwarders since the start, by outcome (refused: "
+                "name not public or unresolvable, connect failed, over the per-project cap)")
+            .Register(*registry_);
     egress_forwarded_ = &egress.Add({{"outcome", "forwarded"}});
     egress_refused_ = &egress.Add({{"outcome", "refused"}});
     gw_connections_ = &BuildGauge()
@@ -169,7 +180,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                                    .Add({});
     auto& events = BuildGauge()
                        .Name("tenex_gateway_events")
-                       .Help("Upstream events the scope rule delivered to or hid from containers; held events replayed to a later subscription")
+                       .Help(
+                           "Upstream events the scope rule delivered to or hid from containers; "
+                           "held events replayed to a later subscription")
                        .Register(*registry_);
     gw_delivered_ = &events.Add({{"outcome", "delivered"}});
     gw_hidden_ = &events.Add({{"outcome", "hidden"}});
@@ -217,7 +230,9 @@ void Metrics::configure_projects(bool enabled, std::size_t max_projects) {
                     .Register(*registry_);
     f->state_seconds = &BuildCounter()
                             .Name("tenex_project_state_seconds_total")
-                            .Help("Seconds the project spent in each state since the daemon started (measured each 2 s tick)")
+                            .Help(
+                                "Seconds the project spent in each state since the daemon started "
+                                "(measured each 2 s tick)")
                             .Register(*registry_);
     f->cpu = &BuildCounter()
                   .Name("tenex_project_cpu_seconds_total")
@@ -225,12 +240,15 @@ void Metrics::configure_projects(bool enabled, std::size_t max_projects) {
                   .Register(*registry_);
     f->memory = &BuildGauge()
                      .Name("tenex_project_memory_bytes")
-                     .Help("Memory used by the project's container, page cache excluded; 0 when it is not running or paused")
+                     .Help(
+                         "Memory used by the project's container, page cache excluded; 0 when it "
+                         "is not running or paused")
                      .Register(*registry_);
-    f->memory_limit = &BuildGauge()
-                           .Name("tenex_project_memory_limit_bytes")
-                           .Help("Memory limit of the project's container (the host's memory when unlimited)")
-                           .Register(*registry_);
+    f->memory_limit =
+        &BuildGauge()
+             .Name("tenex_project_memory_limit_bytes")
+             .Help("Memory limit of the project's container (the host's memory when unlimited)")
+             .Register(*registry_);
     f->restarts = &BuildCounter()
                        .Name("tenex_project_restarts_total")
                        .Help("Automatic restarts of the project's container after an exit")
@@ -241,7 +259,9 @@ void Metrics::configure_projects(bool enabled, std::size_t max_projects) {
                    .Register(*registry_);
     f->wake = &BuildGauge()
                    .Name("tenex_project_last_wake_seconds")
-                   .Help("Time from the project's last start trigger to its container running (create, warm start or unpause)")
+                   .Help(
+                       "Time from the project's last start trigger to its container running "
+                       "(create, warm start or unpause)")
                    .Register(*registry_);
     f->omitted_family = &BuildGauge()
                              .Name("tenex_project_metrics_omitted")
@@ -309,12 +329,15 @@ void Metrics::set_projects(const std::vector<ProjectSample>& samples, double now
             p.state->Set(1);
             p.state_name = s.state;
             if (!p.state_seconds.count(s.state))
-                p.state_seconds.emplace(s.state, &f.state_seconds->Add({{"project", project}, {"state", s.state}}));
+                p.state_seconds.emplace(
+                    s.state, &f.state_seconds->Add({{"project", project}, {"state", s.state}}));
         }
         if (s.cpu_seconds) {
             const double v = *s.cpu_seconds;
-            if (s.container_id != p.cpu_container) p.cpu->Increment(std::max(0.0, v));
-            else if (v > p.cpu_last) p.cpu->Increment(v - p.cpu_last);
+            if (s.container_id != p.cpu_container)
+                p.cpu->Increment(std::max(0.0, v));
+            else if (v > p.cpu_last)
+                p.cpu->Increment(v - p.cpu_last);
             p.cpu_container = s.container_id;
             p.cpu_last = v;
         }
@@ -350,7 +373,9 @@ void Metrics::event_received(const std::string& relay) {
     it->second->Increment();
 }
 
-void Metrics::event_accepted() { accepted_->Increment(); }
+void Metrics::event_accepted() {
+    accepted_->Increment();
+}
 
 void Metrics::event_rejected(std::string_view reason) {
     auto it = rejected_.find(reason);
@@ -359,10 +384,14 @@ void Metrics::event_rejected(std::string_view reason) {
 }
 
 void Metrics::trigger(std::string_view kind) {
-    if (kind == "start") trigger_start_->Increment();
-    else if (kind == "touch") trigger_touch_->Increment();
-    else if (kind == "engine_wait") trigger_engine_wait_->Increment();
-    else if (kind == "engine_retry") trigger_engine_retry_->Increment();
+    if (kind == "start")
+        trigger_start_->Increment();
+    else if (kind == "touch")
+        trigger_touch_->Increment();
+    else if (kind == "engine_wait")
+        trigger_engine_wait_->Increment();
+    else if (kind == "engine_retry")
+        trigger_engine_retry_->Increment();
 }
 
 void Metrics::container_started(const std::string& node) {
@@ -374,15 +403,20 @@ void Metrics::container_started(const std::string& node) {
 
 void Metrics::set_running_by_node(const std::map<std::string, int>& counts) {
     std::lock_guard lock(mutex_);
-    for (auto& [node, gauge] : running_by_node_) gauge->Set(counts.count(node) ? counts.at(node) : 0);
+    for (auto& [node, gauge] : running_by_node_)
+        gauge->Set(counts.count(node) ? counts.at(node) : 0);
     for (const auto& [node, n] : counts) {
         auto [it, added] = running_by_node_.emplace(node, nullptr);
         if (added) it->second = &node_running_->Add({{"node", node}});
         it->second->Set(n);
     }
 }
-void Metrics::container_restarted() { restarts_->Increment(); }
-void Metrics::oom_killed() { ooms_->Increment(); }
+void Metrics::container_restarted() {
+    restarts_->Increment();
+}
+void Metrics::oom_killed() {
+    ooms_->Increment();
+}
 
 void Metrics::lifecycle_event(std::string_view outcome) {
     auto it = lifecycle_events_.find(outcome);
@@ -445,7 +479,9 @@ void Metrics::set_relays(const std::vector<relay::RelayStatus>& relays) {
     relays_ = std::move(next);
 }
 
-void Metrics::set_queue_depth(std::size_t n) { queue_depth_->Set(static_cast<double>(n)); }
+void Metrics::set_queue_depth(std::size_t n) {
+    queue_depth_->Set(static_cast<double>(n));
+}
 
 void Metrics::set_loop_failures(std::string_view loop, std::uint64_t n) {
     loop_failures_->Add({{"loop", std::string(loop)}}).Set(static_cast<double>(n));

@@ -6,11 +6,11 @@
 //   tenex_events_received_total{relay}            events handed to the monitor, per relay
 //   tenex_events_accepted_total                   events that became a trigger
 //   tenex_events_rejected_total{reason}           see kRejectReasons; anything else: "other"
-//   tenex_triggers_total{kind}                    kind="start" | "touch" | "engine_wait" | "engine_retry"
-//   tenex_container_starts_total                  containers created and started
+//   tenex_triggers_total{kind}                    kind="start" | "touch" | "engine_wait" |
+//   "engine_retry" tenex_container_starts_total                  containers created and started
 //   tenex_container_restarts_total                automatic restarts after an exit
-//   tenex_oom_kills_total                         processes killed by the OOM killer (main or child)
-//   tenex_trigger_to_running_seconds              histogram, buckets 0.05 .. 60 s
+//   tenex_oom_kills_total                         processes killed by the OOM killer (main or
+//   child) tenex_trigger_to_running_seconds              histogram, buckets 0.05 .. 60 s
 //   tenex_projects{state}                         gauge, one series per ProjectState
 //   tenex_node_projects_running{node}             engine swarm: gauge, running projects per node
 //   tenex_node_container_starts_total{node}       engine swarm: starts per node (hostname)
@@ -20,8 +20,8 @@
 //   tenex_queue_depth                             gauge: messages waiting for the daemon thread
 //                                                 (relay events, and the few replies among them)
 //   tenex_loop_failures{loop}                     gauge: handlers that threw at a message or job
-//                                                 boundary since the start (logged; the loop went on):
-//                                                 daemon | daemon_workers | orchestrator
+//                                                 boundary since the start (logged; the loop went
+//                                                 on): daemon | daemon_workers | orchestrator
 //   tenex_gateway_connections                     gauge: project containers connected now
 //   tenex_gateway_refused_connections             gauge: connections with a wrong/missing secret
 //   tenex_gateway_events{outcome}                 gauge: upstream events delivered | hidden
@@ -73,8 +73,9 @@ namespace tenex::daemon {
 
 // The reasons tenex_events_rejected_total knows; each series exists from the start (0).
 inline constexpr std::string_view kRejectReasons[] = {
-    "not_whitelisted", "no_project", "bad_address", "not_a_project", "unknown_owner", "too_many_projects",
-    "rate_limited",    "queue_full", "duplicate",   "invalid",       "other"};
+    "not_whitelisted", "no_project",        "bad_address",  "not_a_project",
+    "unknown_owner",   "too_many_projects", "rate_limited", "queue_full",
+    "duplicate",       "invalid",           "other"};
 
 // The reasons tenex_gateway_writes_refused knows (GatewayStats::writes_refused).
 inline constexpr std::string_view kGatewayRefusals[] = {
@@ -91,9 +92,9 @@ std::vector<double> trigger_to_running_buckets();
 
 // One project's figures for the per-project series (Metrics::set_projects).
 struct ProjectSample {
-    std::string project{};       // the label value: the project's address
-    std::string state{};         // sandbox::to_string(ProjectState)
-    std::string container_id{};  // the container cpu_seconds was sampled from
+    std::string project{};                // the label value: the project's address
+    std::string state{};                  // sandbox::to_string(ProjectState)
+    std::string container_id{};           // the container cpu_seconds was sampled from
     std::optional<double> cpu_seconds{};  // of container_id since it started; nullopt: not sampled
     std::optional<std::uint64_t> memory_used{};   // nullopt: leave the series as it is
     std::optional<std::uint64_t> memory_limit{};  // nullopt: leave the series as it is
@@ -106,7 +107,7 @@ struct ProjectSample {
 std::string redact_relay_url(std::string_view url);
 
 class Metrics {
-public:
+  public:
     Metrics();
     ~Metrics();
     Metrics(const Metrics&) = delete;
@@ -120,7 +121,7 @@ public:
     void container_started(const std::string& node = {});
     void container_restarted();
     void oom_killed();
-    void exec(std::string_view outcome);  // kExecOutcomes; others count as "failed"
+    void exec(std::string_view outcome);             // kExecOutcomes; others count as "failed"
     void lifecycle_event(std::string_view outcome);  // published | rate_limited | failed
     void observe_trigger_to_running(double seconds);
     // Every ProjectState gets a series; states missing from counts are 0. Unknown keys are
@@ -143,10 +144,10 @@ public:
     void configure_projects(bool enabled, std::size_t max_projects);
     // Replaces the per-project series with these projects' (the orchestrator's snapshot, once
     // a tick): a project no longer listed loses all its series. Over max_projects, the projects
-    // that already have series keep them, new ones (in address order) get none (tenex_project_metrics_omitted
-    // counts them) until others leave. Counters go up by what the figures grew since the last
-    // call (a new container's CPU time counts whole); the time since the last call counts for
-    // the state of the last call. now_seconds: a monotonic clock.
+    // that already have series keep them, new ones (in address order) get none
+    // (tenex_project_metrics_omitted counts them) until others leave. Counters go up by what the
+    // figures grew since the last call (a new container's CPU time counts whole); the time since
+    // the last call counts for the state of the last call. now_seconds: a monotonic clock.
     void set_projects(const std::vector<ProjectSample>& samples, double now_seconds);
 
     // Prometheus text exposition format 0.0.4.
@@ -154,7 +155,7 @@ public:
 
     prometheus::Registry& registry() { return *registry_; }
 
-private:
+  private:
     struct RelayGauges {
         prometheus::Gauge* connected{nullptr};
         prometheus::Gauge* reconnects{nullptr};

@@ -6,14 +6,22 @@ namespace tenex::daemon {
 
 const char* to_string(Drop d) {
     switch (d) {
-        case Drop::not_whitelisted: return "not_whitelisted";
-        case Drop::no_project: return "no_project";
-        case Drop::bad_address: return "bad_address";
-        case Drop::not_a_project: return "not_a_project";
-        case Drop::unknown_owner: return "unknown_owner";
-        case Drop::rate_limited: return "rate_limited";
-        case Drop::too_many_projects: return "too_many_projects";
-        case Drop::count_: break;
+        case Drop::not_whitelisted:
+            return "not_whitelisted";
+        case Drop::no_project:
+            return "no_project";
+        case Drop::bad_address:
+            return "bad_address";
+        case Drop::not_a_project:
+            return "not_a_project";
+        case Drop::unknown_owner:
+            return "unknown_owner";
+        case Drop::rate_limited:
+            return "rate_limited";
+        case Drop::too_many_projects:
+            return "too_many_projects";
+        case Drop::count_:
+            break;
     }
     return "?";
 }

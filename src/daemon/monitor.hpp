@@ -26,13 +26,13 @@
 namespace tenex::daemon {
 
 enum class Drop : std::uint8_t {
-    not_whitelisted,   // author not on the whitelist
-    no_project,        // no `a` tag at all
-    bad_address,       // an `a` tag that does not parse (hostile or malformed)
-    not_a_project,     // `a` tags name other kinds only
-    unknown_owner,     // the project's owner is not whitelisted
-    rate_limited,      // the author's token bucket has fewer tokens than projects to wake
-    too_many_projects, // more distinct projects than MonitorLimits::max_projects_per_event
+    not_whitelisted,    // author not on the whitelist
+    no_project,         // no `a` tag at all
+    bad_address,        // an `a` tag that does not parse (hostile or malformed)
+    not_a_project,      // `a` tags name other kinds only
+    unknown_owner,      // the project's owner is not whitelisted
+    rate_limited,       // the author's token bucket has fewer tokens than projects to wake
+    too_many_projects,  // more distinct projects than MonitorLimits::max_projects_per_event
     count_
 };
 const char* to_string(Drop d);
@@ -41,7 +41,7 @@ inline constexpr std::uint32_t kProjectKind = 31933;
 
 // A token bucket per key: `rate` tokens per second up to `burst`.
 class RateLimiter {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
     RateLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
     // Takes `cost` tokens when the bucket has them.
@@ -51,7 +51,7 @@ public:
     void retain(const std::function<bool(const std::string&)>& keep);
     std::size_t size() const { return buckets_.size(); }
 
-private:
+  private:
     struct Bucket {
         double tokens;
         Clock::time_point last;
@@ -66,7 +66,7 @@ struct Routed {
 };
 
 class Monitor {
-public:
+  public:
     using Clock = RateLimiter::Clock;
     Monitor(const MonitorLimits& limits, const std::vector<std::string>& whitelist);
 
@@ -80,7 +80,7 @@ public:
     std::uint64_t dropped(Drop d) const { return dropped_[static_cast<std::size_t>(d)]; }
     std::uint64_t accepted() const { return accepted_; }
 
-private:
+  private:
     std::unordered_set<std::string> whitelist_;
     RateLimiter limiter_;
     std::size_t max_projects_;

@@ -40,7 +40,7 @@ CREATE INDEX IF NOT EXISTS project_history_address ON project_history(address, s
 
 // A prepared statement bound in order; finalized on destruction.
 class Stmt {
-public:
+  public:
     // A statement that fails to prepare makes step() fail, and error() says why.
     Stmt(sqlite3* db, const char* sql) : db_(db) {
         sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
@@ -70,7 +70,7 @@ public:
         return make_error(std::string("state store: ") + what + ": " + sqlite3_errmsg(db_));
     }
 
-private:
+  private:
     sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;
     int index_ = 0;
@@ -82,12 +82,13 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
                                                      std::size_t handled_window) {
     std::error_code ec;
     std::filesystem::create_directories(state_dir, ec);
-    if (ec) return make_error("state store: cannot create " + state_dir.string() + ": " + ec.message());
+    if (ec)
+        return make_error("state store: cannot create " + state_dir.string() + ": " + ec.message());
     auto file = state_dir / "state.sqlite3";
     sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(file.c_str(), &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(file.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         sqlite3_close(db);
@@ -113,7 +114,9 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
     return store;
 }
 
-StateStore::~StateStore() { sqlite3_close(db_); }
+StateStore::~StateStore() {
+    sqlite3_close(db_);
+}
 
 Status StateStore::exec(const char* sql) {
     char* err = nullptr;
@@ -129,9 +132,12 @@ Result<std::optional<std::int64_t>> StateStore::cursor(const std::string& relay)
     Stmt s(db_, "SELECT newest_created_at FROM relay_cursors WHERE relay = ?");
     s.bind(relay);
     switch (s.step()) {
-        case SQLITE_ROW: return std::optional<std::int64_t>(s.int64(0));
-        case SQLITE_DONE: return std::optional<std::int64_t>();
-        default: return s.error("read cursor");
+        case SQLITE_ROW:
+            return std::optional<std::int64_t>(s.int64(0));
+        case SQLITE_DONE:
+            return std::optional<std::int64_t>();
+        default:
+            return s.error("read cursor");
     }
 }
 
@@ -190,8 +196,7 @@ Result<std::vector<PendingEvent>> StateStore::pending() const {
            "ORDER BY received_at, rowid");
     std::vector<PendingEvent> out;
     int rc;
-    while ((rc = s.step()) == SQLITE_ROW)
-        out.push_back({s.text(0), s.text(1), s.int64(2)});
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.text(0), s.text(1), s.int64(2)});
     if (rc != SQLITE_DONE) return s.error("list pending events");
     return out;
 }

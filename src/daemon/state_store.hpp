@@ -27,19 +27,19 @@ struct PendingEvent {
 
 struct ProjectRecord {
     std::string address;
-    std::string status;        // e.g. "running", "stopped", "failed"
+    std::string status;  // e.g. "running", "stopped", "failed"
     std::string container_id{};
     std::int64_t updated_at = 0;
 };
 
 struct HistoryEntry {
     std::int64_t at = 0;
-    std::string what;    // e.g. "trigger", "started", "exited", "oom"
+    std::string what;  // e.g. "trigger", "started", "exited", "oom"
     std::string detail{};
 };
 
 class StateStore {
-public:
+  public:
     // Opens (creating if needed) <state_dir>/state.sqlite3. handled_window: how many handled
     // event ids are remembered (older ones are pruned).
     static Result<std::unique_ptr<StateStore>> open(const std::filesystem::path& state_dir,
@@ -68,7 +68,7 @@ public:
     Result<std::vector<HistoryEntry>> history(const std::string& address,
                                               std::size_t limit = 100) const;
 
-private:
+  private:
     StateStore(sqlite3* db, std::size_t handled_window) : db_(db), window_(handled_window) {}
     Status exec(const char* sql);
     Status prune_handled();

@@ -40,15 +40,19 @@ void SystemdNotifier::ready(std::string_view status) const {
 void SystemdNotifier::reloading() const {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    const auto usec = static_cast<std::uint64_t>(ts.tv_sec) * 1000000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
-    send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\nSTATUS=reloading configuration and policies");
+    const auto usec = static_cast<std::uint64_t>(ts.tv_sec) * 1000000u +
+                      static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
+    send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) +
+         "\nSTATUS=reloading configuration and policies");
 }
 
 void SystemdNotifier::stopping(std::string_view status) const {
     send("STOPPING=1\nSTATUS=" + status_line(status));
 }
 
-void SystemdNotifier::status(std::string_view status) const { send("STATUS=" + status_line(status)); }
+void SystemdNotifier::status(std::string_view status) const {
+    send("STATUS=" + status_line(status));
+}
 
 void SystemdNotifier::watchdog() const {
     if (watchdog_interval_) send("WATCHDOG=1");

@@ -21,14 +21,16 @@
 namespace tenex::daemon {
 
 class SystemdNotifier {
-public:
+  public:
     // Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (through libsystemd). A watchdog
     // set for another process (WATCHDOG_PID not ours) or an invalid WATCHDOG_USEC is off.
     static SystemdNotifier from_environment();
 
     bool enabled() const { return enabled_; }
     // How often to send WATCHDOG=1: half of WATCHDOG_USEC; none when the watchdog is off.
-    std::optional<std::chrono::microseconds> watchdog_interval() const { return watchdog_interval_; }
+    std::optional<std::chrono::microseconds> watchdog_interval() const {
+        return watchdog_interval_;
+    }
 
     void ready(std::string_view status) const;
     void reloading() const;  // RELOADING=1 with MONOTONIC_USEC (systemd >= 253 wants it)
@@ -36,7 +38,7 @@ public:
     void status(std::string_view status) const;
     void watchdog() const;
 
-private:
+  private:
     void send(const std::string& state) const;
     bool enabled_ = false;
     std::optional<std::chrono::microseconds> watchdog_interval_{};

@@ -106,8 +106,7 @@ DResult<HttpResponse> Client::call(const std::string& method, const std::string&
 }
 
 DResult<nlohmann::json> Client::call_json(const std::string& method, const std::string& path,
-                                          const std::string& operation,
-                                          const nlohmann::json& body,
+                                          const std::string& operation, const nlohmann::json& body,
                                           std::chrono::milliseconds timeout) const {
     auto r = call(method, path, operation, body.is_null() ? std::string() : body.dump(), timeout);
     if (!r) return std::move(r).error();
@@ -119,9 +118,9 @@ DResult<nlohmann::json> Client::call_json(const std::string& method, const std::
 }
 
 DResult<HttpResponse> Client::stream(const std::string& method, const std::string& path,
-                                     const std::string& operation,
-                                     const StreamHandlers& handlers, std::stop_token stop,
-                                     std::chrono::milliseconds timeout, const std::string& body,
+                                     const std::string& operation, const StreamHandlers& handlers,
+                                     std::stop_token stop, std::chrono::milliseconds timeout,
+                                     const std::string& body,
                                      const std::string& content_type) const {
     Request req{.method = method,
                 .path = "/v" + api_.to_string() + path,

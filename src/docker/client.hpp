@@ -15,19 +15,19 @@
 namespace tenex::docker {
 
 struct ClientOptions {
-    std::string socket;  // empty: DOCKER_HOST, then /var/run/docker.sock
+    std::string socket;                        // empty: DOCKER_HOST, then /var/run/docker.sock
     std::chrono::milliseconds timeout{30000};  // default per-call timeout
 };
 
 struct EngineVersion {
-    std::string version;          // e.g. "20.10.24+dfsg1"
-    ApiVersion api;               // the engine's maximum
-    ApiVersion min_api;           // the engine's minimum
+    std::string version;  // e.g. "20.10.24+dfsg1"
+    ApiVersion api;       // the engine's maximum
+    ApiVersion min_api;   // the engine's minimum
     std::string os, arch, kernel;
 };
 
 class Client {
-public:
+  public:
     // Pings the engine, reads /version and picks the API version to speak: the lower of the
     // client's and the engine's maximum. Fails when the engine cannot be reached or only
     // speaks versions outside [kClientMinApi, kClientMaxApi].
@@ -62,10 +62,12 @@ public:
     const Transport& transport() const { return transport_; }
     std::chrono::milliseconds default_timeout() const { return timeout_; }
 
-private:
+  private:
     Client(Transport transport, ApiVersion api, EngineVersion engine,
            std::chrono::milliseconds timeout)
-        : transport_(std::move(transport)), api_(api), engine_(std::move(engine)),
+        : transport_(std::move(transport)),
+          api_(api),
+          engine_(std::move(engine)),
           timeout_(timeout) {}
 
     Transport transport_;

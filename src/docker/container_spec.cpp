@@ -95,7 +95,8 @@ ContainerSpec spec_from_inspect(const nlohmann::json& inspect) {
         spec.pids_limit = p->get<std::int64_t>();
     if (auto* u = json::field(host, "Ulimits"); u && u->is_array())
         for (const auto& e : *u)
-            spec.ulimits.push_back({json::str(e, "Name"), json::i64(e, "Soft"), json::i64(e, "Hard")});
+            spec.ulimits.push_back(
+                {json::str(e, "Name"), json::i64(e, "Soft"), json::i64(e, "Hard")});
     spec.read_only_rootfs = json::boolean(host, "ReadonlyRootfs");
     spec.tmpfs = json::str_map(host, "Tmpfs");
     spec.cap_drop = json::str_vec(host, "CapDrop");
@@ -104,8 +105,8 @@ ContainerSpec spec_from_inspect(const nlohmann::json& inspect) {
     spec.init = json::boolean(host, "Init");
     if (auto* m = json::field(host, "Mounts"); m && m->is_array())
         for (const auto& e : *m)
-            spec.mounts.push_back({json::str(e, "Source"), json::str(e, "Target"),
-                                   json::boolean(e, "ReadOnly")});
+            spec.mounts.push_back(
+                {json::str(e, "Source"), json::str(e, "Target"), json::boolean(e, "ReadOnly")});
     spec.network_mode = json::str(host, "NetworkMode");
     spec.storage_opt = json::str_map(host, "StorageOpt");
     spec.runtime = json::str(host, "Runtime");

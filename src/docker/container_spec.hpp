@@ -30,8 +30,8 @@ struct BindMount {
 };
 
 struct ContainerSpec {
-    std::string name;   // container name (create ?name=)
-    std::string image;  // a local image reference
+    std::string name;                       // container name (create ?name=)
+    std::string image;                      // a local image reference
     std::vector<std::string> entrypoint{};  // empty: the image's
     std::vector<std::string> cmd{};         // empty: the image's
     std::vector<std::string> env{};         // "KEY=value"
@@ -42,7 +42,7 @@ struct ContainerSpec {
     std::string user{};         // "uid:gid" or name; empty: the image's
     std::string working_dir{};  // empty: the image's
     std::string hostname{};
-    std::string stop_signal{};             // e.g. "SIGTERM"; empty: the image's
+    std::string stop_signal{};            // e.g. "SIGTERM"; empty: the image's
     std::optional<int> stop_timeout_s{};  // seconds between stop signal and SIGKILL
 
     // HostConfig
@@ -56,7 +56,7 @@ struct ContainerSpec {
     std::map<std::string, std::string> tmpfs{};  // path -> mount options ("size=64m,mode=1777")
     std::vector<std::string> cap_drop{};         // e.g. {"ALL"}
     std::vector<std::string> cap_add{};
-    std::vector<std::string> security_opt{};     // e.g. {"no-new-privileges:true"}
+    std::vector<std::string> security_opt{};  // e.g. {"no-new-privileges:true"}
     bool init = false;
     std::vector<BindMount> mounts{};
     std::string network_mode{};  // "none", "bridge", or a network name; empty: engine default

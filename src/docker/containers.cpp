@@ -6,7 +6,9 @@
 namespace tenex::docker {
 namespace {
 
-std::string path_for(const std::string& id) { return "/containers/" + url_encode(id); }
+std::string path_for(const std::string& id) {
+    return "/containers/" + url_encode(id);
+}
 
 DStatus done(DResult<HttpResponse> r) {
     if (!r) return std::move(r).error();
@@ -53,7 +55,7 @@ namespace {
 // GET /containers/json replies run to hundreds of KiB: read them with a SAX handler that keeps
 // only the summary fields instead of building the whole document.
 class ListSax : public nlohmann::json_sax<nlohmann::json> {
-public:
+  public:
     std::vector<ContainerSummary> out;
     bool top_array = false;
 
@@ -62,7 +64,7 @@ public:
     bool number_integer(number_integer_t v) override { return number(v); }
     bool number_unsigned(number_unsigned_t v) override {
         return number(v > static_cast<number_unsigned_t>(INT64_MAX) ? INT64_MAX
-                                                                     : static_cast<std::int64_t>(v));
+                                                                    : static_cast<std::int64_t>(v));
     }
     bool number_float(number_float_t v, const string_t&) override {
         return number(static_cast<std::int64_t>(v));
@@ -70,13 +72,19 @@ public:
     bool binary(binary_t&) override { return true; }
     bool string(string_t& v) override {
         if (depth_ == 2 && in_entry_) {
-            if (key2_ == "Id") out.back().id = std::move(v);
-            else if (key2_ == "Image") out.back().image = std::move(v);
-            else if (key2_ == "State") out.back().state = std::move(v);
-            else if (key2_ == "Status") out.back().status = std::move(v);
+            if (key2_ == "Id")
+                out.back().id = std::move(v);
+            else if (key2_ == "Image")
+                out.back().image = std::move(v);
+            else if (key2_ == "State")
+                out.back().state = std::move(v);
+            else if (key2_ == "Status")
+                out.back().status = std::move(v);
         } else if (depth_ == 3 && in_entry_) {
-            if (in_ == In::Names) out.back().names.push_back(strip_slash(std::move(v)));
-            else if (in_ == In::Labels) out.back().labels.emplace(key3_, std::move(v));
+            if (in_ == In::Names)
+                out.back().names.push_back(strip_slash(std::move(v)));
+            else if (in_ == In::Labels)
+                out.back().labels.emplace(key3_, std::move(v));
         }
         return true;
     }
@@ -108,15 +116,17 @@ public:
         return true;
     }
     bool key(string_t& k) override {
-        if (depth_ == 2) key2_ = std::move(k);
-        else if (depth_ == 3 && in_ == In::Labels) key3_ = std::move(k);
+        if (depth_ == 2)
+            key2_ = std::move(k);
+        else if (depth_ == 3 && in_ == In::Labels)
+            key3_ = std::move(k);
         return true;
     }
     bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
         return false;
     }
 
-private:
+  private:
     bool number(std::int64_t v) {
         if (depth_ == 2 && in_entry_ && key2_ == "Created") out.back().created = v;
         return true;
@@ -191,7 +201,8 @@ DStatus kill_container(const Client& client, const std::string& id, const std::s
 
 DStatus remove_container(const Client& client, const std::string& id, bool force, bool volumes,
                          std::chrono::milliseconds timeout) {
-    std::string path = path_for(id) + "?force=" + (force ? "1" : "0") + "&v=" + (volumes ? "1" : "0");
+    std::string path =
+        path_for(id) + "?force=" + (force ? "1" : "0") + "&v=" + (volumes ? "1" : "0");
     return done(client.call("DELETE", path, "remove container " + id, {}, timeout));
 }
 

@@ -22,7 +22,7 @@ struct ContainerState {
     int pid = 0;
     int exit_code = 0;
     std::string error{};
-    std::string started_at{};   // RFC 3339; "0001-01-01T00:00:00Z" when never started
+    std::string started_at{};  // RFC 3339; "0001-01-01T00:00:00Z" when never started
     std::string finished_at{};
 };
 
@@ -34,7 +34,7 @@ struct ContainerInfo {
     ContainerState state{};
     ContainerSpec spec{};  // Config + HostConfig as the engine holds them
     std::map<std::string, std::string> network_ips{};  // network name -> IPv4 address
-    std::string node_id{};  // swarm: the node of the service's newest task; empty otherwise
+    std::string node_id{};    // swarm: the node of the service's newest task; empty otherwise
     std::string node_name{};  // swarm: that node's hostname, when the manager knows the node
     // What ps and the metrics name the node by: its hostname, else its id; empty off swarm.
     const std::string& node() const { return node_name.empty() ? node_id : node_name; }

@@ -61,11 +61,12 @@ std::string events_query(const EventFilter& filter) {
     return f.empty() ? std::string() : "?filters=" + url_encode(f.dump());
 }
 
-EventStream::EventStream(const Client& client, EventStreamOptions options,
-                         EventHandlers handlers)
+EventStream::EventStream(const Client& client, EventStreamOptions options, EventHandlers handlers)
     : client_(client), options_(std::move(options)), handlers_(std::move(handlers)) {}
 
-EventStream::~EventStream() { stop(); }
+EventStream::~EventStream() {
+    stop();
+}
 
 void EventStream::start() {
     if (thread_.joinable()) return;
@@ -81,8 +82,8 @@ void EventStream::stop() {
 
 void EventStream::run(std::stop_token stop) {
     bool ever_opened = false;
-    std::int64_t lost_at = 0;       // unix seconds when the last stream ended
-    std::int64_t last_nano =       // newest event delivered
+    std::int64_t lost_at = 0;  // unix seconds when the last stream ended
+    std::int64_t last_nano =   // newest event delivered
         options_.since > 0 ? options_.since * 1'000'000'000 - 1 : 0;
     unsigned failures = 0;  // connections lost or refused since the last one that opened
     const std::string base = "/events" + events_query(options_.filter);

@@ -23,10 +23,10 @@ struct Event {
     std::string type{};    // "container", "network", "volume", "image", ...
     std::string action{};  // "start", "die", "oom", "destroy", "health_status: healthy", ...
     EventKind kind = EventKind::Other;
-    std::string id{};      // the actor: container id, network id, volume name...
+    std::string id{};  // the actor: container id, network id, volume name...
     std::map<std::string, std::string> attributes{};  // labels, name, image, exitCode...
-    std::optional<int> exit_code{};  // die events
-    std::int64_t time_nano = 0;      // engine clock, unix nanoseconds
+    std::optional<int> exit_code{};                   // die events
+    std::int64_t time_nano = 0;                       // engine clock, unix nanoseconds
 
     std::string attribute(const std::string& key) const {
         auto it = attributes.find(key);
@@ -53,8 +53,8 @@ std::string events_query(const EventFilter& filter);  // "?filters=..."
 
 struct EventHandlers {
     std::function<void(const Event&)> on_event{};
-    std::function<void()> on_connected{};            // the first successful connection
-    std::function<void(const EventGap&)> on_gap{};   // after each reconnection
+    std::function<void()> on_connected{};                // the first successful connection
+    std::function<void(const EventGap&)> on_gap{};       // after each reconnection
     std::function<void(const DockerError&)> on_error{};  // each failed attempt or lost stream
 };
 
@@ -70,7 +70,7 @@ struct EventStreamOptions {
 // Reads /events on its own thread; callbacks run on that thread. The client must outlive
 // the stream. stop() (or the destructor) returns within ~100 ms.
 class EventStream {
-public:
+  public:
     EventStream(const Client& client, EventStreamOptions options, EventHandlers handlers);
     ~EventStream();
     EventStream(const EventStream&) = delete;
@@ -81,7 +81,7 @@ public:
     bool connected() const { return connected_.load(); }
     int reconnects() const { return reconnects_.load(); }
 
-private:
+  private:
     void run(std::stop_token stop);
     const Client& client_;
     EventStreamOptions options_;

@@ -45,9 +45,9 @@ DStatus start_exec(const Client& client, const std::string& exec_id, bool tty,
                                 return demux.feed(chunk);
                             }};
     const nlohmann::json body = {{"Detach", false}, {"Tty", tty}};
-    auto r = client.stream("POST", "/exec/" + url_encode(exec_id) + "/start",
-                           "start exec " + exec_id, handlers, std::move(stop),
-                           std::chrono::milliseconds(0), body.dump());
+    auto r =
+        client.stream("POST", "/exec/" + url_encode(exec_id) + "/start", "start exec " + exec_id,
+                      handlers, std::move(stop), std::chrono::milliseconds(0), body.dump());
     if (!r) return std::move(r).error();
     return Unit{};
 }
@@ -79,10 +79,11 @@ DResult<ExecAttachment> attach_exec(const Client& client, const std::string& exe
     if (::connect(conn.fd(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
         return fail("connect " + path + ": " + std::strerror(errno));
     const std::string body = nlohmann::json{{"Detach", false}, {"Tty", tty}}.dump();
-    const std::string request = "POST /v" + client.api_version().to_string() + "/exec/" + url_encode(exec_id) +
-                                "/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
-                                "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\n\r\n" + body;
+    const std::string request =
+        "POST /v" + client.api_version().to_string() + "/exec/" + url_encode(exec_id) +
+        "/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
+        "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
     for (std::size_t sent = 0; sent < request.size();) {
         ssize_t n = ::send(conn.fd(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
@@ -95,7 +96,8 @@ DResult<ExecAttachment> attach_exec(const Client& client, const std::string& exe
     std::size_t end;
     while ((end = head.find("\r\n\r\n")) == std::string::npos) {
         if (head.size() > 16 * 1024) return fail("the engine's answer head is too large");
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         pollfd p{conn.fd(), POLLIN, 0};
         int r = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
         if (r < 0 && errno == EINTR) continue;

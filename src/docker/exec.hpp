@@ -4,9 +4,9 @@
 #pragma once
 
 #include <optional>
-#include <utility>
 #include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "docker/client.hpp"
@@ -40,10 +40,11 @@ DStatus start_exec(const Client& client, const std::string& exec_id, bool tty,
 // starting with `early` (output that came with the engine's answer). Closing fd ends the
 // exec's stdin and detaches; shutdown(fd, SHUT_WR) ends only its stdin.
 class ExecAttachment {
-public:
+  public:
     ExecAttachment() = default;
     ExecAttachment(int fd, std::string early) : fd_(fd), early_(std::move(early)) {}
-    ExecAttachment(ExecAttachment&& o) noexcept : fd_(std::exchange(o.fd_, -1)), early_(std::move(o.early_)) {}
+    ExecAttachment(ExecAttachment&& o) noexcept
+        : fd_(std::exchange(o.fd_, -1)), early_(std::move(o.early_)) {}
     ExecAttachment& operator=(ExecAttachment&& o) noexcept;
     ExecAttachment(const ExecAttachment&) = delete;
     ExecAttachment& operator=(const ExecAttachment&) = delete;
@@ -52,7 +53,7 @@ public:
     int release() { return std::exchange(fd_, -1); }
     std::string take_early() { return std::exchange(early_, {}); }
 
-private:
+  private:
     int fd_{-1};
     std::string early_{};
 };

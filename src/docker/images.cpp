@@ -11,7 +11,8 @@ DResult<std::string> registry_digest(const Client& client, const std::string& re
     auto r = client.call_json("GET", "/distribution/" + url_encode(reference) + "/json", op);
     if (!r) return std::move(r).error();
     std::string digest = json::str(json::object(*r, "Descriptor"), "digest");
-    if (!digest.starts_with("sha256:")) return DockerError{op, 200, "no sha256 digest in the answer"};
+    if (!digest.starts_with("sha256:"))
+        return DockerError{op, 200, "no sha256 digest in the answer"};
     return digest;
 }
 
@@ -34,9 +35,9 @@ DResult<ImageInfo> inspect_image(const Client& client, const std::string& refere
 }
 
 DStatus remove_image(const Client& client, const std::string& reference, bool force) {
-    auto r = client.call("DELETE",
-                         "/images/" + url_encode(reference) + "?force=" + (force ? "1" : "0"),
-                         "remove image " + reference);
+    auto r =
+        client.call("DELETE", "/images/" + url_encode(reference) + "?force=" + (force ? "1" : "0"),
+                    "remove image " + reference);
     if (!r) return std::move(r).error();
     return Unit{};
 }
@@ -59,7 +60,8 @@ void JsonMessageParser::line(std::string_view text) {
     if (!j.is_object()) return;
     if (auto s = json::str(j, "stream"); !s.empty() && on_output_) on_output_(s);
     // Progress bars ("Pushing [==>  ]") are left out; states like "Pushed" are told.
-    if (auto s = json::str(j, "status"); !s.empty() && on_output_ && json::str(j, "progress").empty()) {
+    if (auto s = json::str(j, "status");
+        !s.empty() && on_output_ && json::str(j, "progress").empty()) {
         auto id = json::str(j, "id");
         on_output_((id.empty() ? s : id + ": " + s) + "\n");
     }
@@ -109,7 +111,8 @@ DResult<std::string> build_image_from_dir(const Client& client,
 }
 
 std::optional<ImageReference> split_image_reference(std::string_view reference) {
-    if (reference.empty() || reference.size() > 1024 || reference.find('@') != std::string_view::npos)
+    if (reference.empty() || reference.size() > 1024 ||
+        reference.find('@') != std::string_view::npos)
         return std::nullopt;
     for (unsigned char c : reference)
         if (c <= ' ' || c == 0x7f) return std::nullopt;
@@ -124,21 +127,25 @@ std::optional<ImageReference> split_image_reference(std::string_view reference) 
         out.repository = reference;
         out.tag = "latest";
     }
-    if (out.repository.empty() || out.tag.empty() || out.repository.back() == '/') return std::nullopt;
+    if (out.repository.empty() || out.tag.empty() || out.repository.back() == '/')
+        return std::nullopt;
     return out;
 }
 
 Result<std::string> registry_reference(std::string_view image, std::string_view registry) {
     auto ref = split_image_reference(image);
-    if (!ref) return make_error("'" + std::string(image) + "' is not an image name (repository[:tag])");
+    if (!ref)
+        return make_error("'" + std::string(image) + "' is not an image name (repository[:tag])");
     // HOST or HOST:PORT: letters, digits, '.', '-', ':' (one port), '[' ']' for IPv6.
     const bool registry_ok =
         !registry.empty() && registry.size() <= 255 &&
-        registry.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+        registry.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
             std::string_view::npos &&
         registry.front() != '-' && registry.front() != ':' && registry.back() != ':';
     if (!registry_ok)
-        return make_error("'" + std::string(registry) + "' is not a registry address (HOST or HOST:PORT)");
+        return make_error("'" + std::string(registry) +
+                          "' is not a registry address (HOST or HOST:PORT)");
     // Docker's rule: the first path component names a registry when it has a '.' or ':' or is
     // "localhost".
     std::string_view repository = ref->repository;
@@ -154,10 +161,11 @@ DStatus tag_image(const Client& client, const std::string& source, const std::st
     std::string op = "tag image " + source + " as " + target;
     auto ref = split_image_reference(target);
     if (!ref) return DockerError{op, 0, "not an image name (repository[:tag])"};
-    auto r = client.call("POST",
-                         "/images/" + url_encode(source) + "/tag?repo=" + url_encode(ref->repository) +
-                             "&tag=" + url_encode(ref->tag),
-                         op);
+    auto r =
+        client.call("POST",
+                    "/images/" + url_encode(source) + "/tag?repo=" + url_encode(ref->repository) +
+                        "&tag=" + url_encode(ref->tag),
+                    op);
     if (!r) return std::move(r).error();
     return Unit{};
 }
@@ -188,8 +196,9 @@ DResult<std::string> push_image(const Client& client, const std::string& referen
     std::string op = "push image " + reference;
     auto ref = split_image_reference(reference);
     if (!ref) return DockerError{op, 0, "not an image name (registry/repository[:tag])"};
-    auto parser = transfer(client, "/images/" + url_encode(ref->repository) + "/push?tag=" + url_encode(ref->tag),
-                           op, options);
+    auto parser = transfer(
+        client, "/images/" + url_encode(ref->repository) + "/push?tag=" + url_encode(ref->tag), op,
+        options);
     if (!parser) return std::move(parser).error();
     if (parser->digest().empty()) return DockerError{op, 200, "the engine reported no digest"};
     return parser->digest();
@@ -200,9 +209,10 @@ DResult<std::string> pull_image(const Client& client, const std::string& referen
     std::string op = "pull image " + reference;
     auto ref = split_image_reference(reference);
     if (!ref) return DockerError{op, 0, "not an image name (registry/repository[:tag])"};
-    auto parser = transfer(client,
-                           "/images/create?fromImage=" + url_encode(ref->repository) + "&tag=" + url_encode(ref->tag),
-                           op, options);
+    auto parser = transfer(
+        client,
+        "/images/create?fromImage=" + url_encode(ref->repository) + "&tag=" + url_encode(ref->tag),
+        op, options);
     if (!parser) return std::move(parser).error();
     auto info = inspect_image(client, ref->repository + ":" + ref->tag);
     if (!info) return std::move(info).error();

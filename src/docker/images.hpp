@@ -30,7 +30,7 @@ DResult<ImageInfo> inspect_image(const Client& client, const std::string& refere
 DStatus remove_image(const Client& client, const std::string& reference, bool force = false);
 
 struct BuildOptions {
-    std::string tag{};                   // e.g. "tenex-probe:latest"
+    std::string tag{};                      // e.g. "tenex-probe:latest"
     std::string dockerfile = "Dockerfile";  // relative to the context
     std::map<std::string, std::string> labels{};
     bool no_cache = false;
@@ -42,7 +42,7 @@ struct BuildOptions {
 // progress lines without a progress bar ("status", "id") to on_output, keeps the image id of a
 // build (aux.ID), the digest of a push (aux.Digest) and the first error.
 class JsonMessageParser {
-public:
+  public:
     explicit JsonMessageParser(std::function<void(std::string_view)> on_output = {})
         : on_output_(std::move(on_output)) {}
     void feed(std::string_view chunk);
@@ -50,7 +50,7 @@ public:
     const std::string& digest() const { return digest_; }
     const std::string& error() const { return error_; }
 
-private:
+  private:
     void line(std::string_view text);
     std::function<void(std::string_view)> on_output_;
     std::string buffer_;

@@ -8,13 +8,14 @@ namespace {
 constexpr std::size_t kHeader = 8;
 
 bool looks_like_header(std::string_view h) {
-    return h.size() >= kHeader && static_cast<unsigned char>(h[0]) <= 2 && h[1] == 0 &&
-           h[2] == 0 && h[3] == 0;
+    return h.size() >= kHeader && static_cast<unsigned char>(h[0]) <= 2 && h[1] == 0 && h[2] == 0 &&
+           h[3] == 0;
 }
 
 std::string logs_path(const std::string& id, const LogsOptions& o, bool follow) {
-    std::string p = "/containers/" + url_encode(id) + "/logs?stdout=" +
-                    (o.stdout_stream ? "1" : "0") + "&stderr=" + (o.stderr_stream ? "1" : "0") +
+    std::string p = "/containers/" + url_encode(id) +
+                    "/logs?stdout=" + (o.stdout_stream ? "1" : "0") +
+                    "&stderr=" + (o.stderr_stream ? "1" : "0") +
                     "&timestamps=" + (o.timestamps ? "1" : "0") + "&follow=" + (follow ? "1" : "0");
     if (!o.tail.empty()) p += "&tail=" + url_encode(o.tail);
     if (o.since > 0) p += "&since=" + std::to_string(o.since);

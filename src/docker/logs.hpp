@@ -17,7 +17,7 @@ enum class LogStream { Stdin = 0, Stdout = 1, Stderr = 2 };
 // chunk boundaries. A stream whose first header is not a valid frame header (a TTY container)
 // is passed through as stdout.
 class LogDemuxer {
-public:
+  public:
     using FrameFn = std::function<bool(LogStream, std::string_view)>;  // false: stop
     explicit LogDemuxer(FrameFn on_frame) : on_frame_(std::move(on_frame)) {}
     // Returns false when on_frame asked to stop.
@@ -25,7 +25,7 @@ public:
     // Bytes held back waiting for the rest of a frame.
     std::size_t pending() const { return buffer_.size(); }
 
-private:
+  private:
     FrameFn on_frame_;
     std::string buffer_;
     enum class Mode { Unknown, Multiplexed, Raw } mode_ = Mode::Unknown;
@@ -35,7 +35,7 @@ struct LogsOptions {
     bool stdout_stream = true;
     bool stderr_stream = true;
     bool timestamps = false;
-    std::string tail{};     // "all" or a number; empty: all
+    std::string tail{};      // "all" or a number; empty: all
     std::int64_t since = 0;  // unix seconds; 0: from the start
 };
 

@@ -52,12 +52,9 @@ std::string host_interface_ipv4(const std::string& name) {
 }
 
 DResult<std::string> create_network(const Client& client, const NetworkSpec& spec) {
-    nlohmann::json body = {{"Name", spec.name},
-                           {"Driver", spec.driver},
-                           {"Internal", spec.internal},
-                           {"CheckDuplicate", true},
-                           {"Labels", spec.labels},
-                           {"Options", spec.options}};
+    nlohmann::json body = {{"Name", spec.name},         {"Driver", spec.driver},
+                           {"Internal", spec.internal}, {"CheckDuplicate", true},
+                           {"Labels", spec.labels},     {"Options", spec.options}};
     std::string op = "create network " + spec.name;
     auto r = client.call_json("POST", "/networks/create", op, body);
     if (!r) return std::move(r).error();
@@ -77,8 +74,7 @@ DResult<NetworkInfo> inspect_network(const Client& client, const std::string& id
 DResult<std::vector<NetworkInfo>> list_networks(const Client& client,
                                                 const std::vector<std::string>& labels) {
     std::string path = "/networks";
-    if (!labels.empty())
-        path += "?filters=" + url_encode(nlohmann::json{{"label", labels}}.dump());
+    if (!labels.empty()) path += "?filters=" + url_encode(nlohmann::json{{"label", labels}}.dump());
     auto r = client.call_json("GET", path, "list networks");
     if (!r) return std::move(r).error();
     std::vector<NetworkInfo> out;
@@ -100,9 +96,9 @@ DStatus connect_network(const Client& client, const std::string& network,
 DStatus disconnect_network(const Client& client, const std::string& network,
                            const std::string& container, bool force) {
     nlohmann::json body = {{"Container", container}, {"Force", force}};
-    auto r = client.call_json("POST", "/networks/" + url_encode(network) + "/disconnect",
-                              "disconnect container " + container + " from network " + network,
-                              body);
+    auto r =
+        client.call_json("POST", "/networks/" + url_encode(network) + "/disconnect",
+                         "disconnect container " + container + " from network " + network, body);
     if (!r) return std::move(r).error();
     return Unit{};
 }

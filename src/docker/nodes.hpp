@@ -29,7 +29,7 @@ struct NodeInfo {
     std::string availability{};  // active, pause, drain
     std::string state{};         // ready, down, unknown, disconnected
     std::string address{};
-    std::string message{};       // why a node is not ready, when the manager knows
+    std::string message{};  // why a node is not ready, when the manager knows
     bool leader = false;
     std::map<std::string, std::string> labels{};  // Spec.Labels (the operator's node labels)
 };

@@ -12,7 +12,9 @@
 namespace tenex::docker {
 namespace {
 
-std::string path_for(const std::string& id) { return "/services/" + url_encode(id); }
+std::string path_for(const std::string& id) {
+    return "/services/" + url_encode(id);
+}
 
 DStatus done(DResult<HttpResponse> r) {
     if (!r) return std::move(r).error();
@@ -124,27 +126,29 @@ std::vector<Unsupported> swarm_unsupported(const ContainerSpec& spec) {
                        "seccomp and AppArmor profiles): the engine's defaults apply"});
     }
     if (spec.memory_swap_bytes != 0 && spec.memory_swap_bytes != spec.memory_bytes)
-        out.push_back({"memory_swap", "services cannot set a swap limit: the engine's default "
-                                      "(swap up to the memory limit again) applies"});
+        out.push_back({"memory_swap",
+                       "services cannot set a swap limit: the engine's default "
+                       "(swap up to the memory limit again) applies"});
     if (spec.memory_swap_bytes != 0 && spec.memory_swap_bytes == spec.memory_bytes &&
         spec.memory_bytes > 0)
-        out.push_back({"memory_swap", "services cannot turn swap off: the engine's default "
-                                      "(swap up to the memory limit again) applies"});
-    if (!spec.cpuset_cpus.empty())
-        out.push_back({"cpuset_cpus", "services cannot pin CPUs"});
+        out.push_back({"memory_swap",
+                       "services cannot turn swap off: the engine's default "
+                       "(swap up to the memory limit again) applies"});
+    if (!spec.cpuset_cpus.empty()) out.push_back({"cpuset_cpus", "services cannot pin CPUs"});
     if (!spec.storage_opt.empty())
         out.push_back({"storage_opt", "services cannot limit the writable layer's size"});
     if (!spec.runtime.empty())
-        out.push_back({"runtime: " + spec.runtime, "services cannot choose an OCI runtime: the "
-                                                   "node's default runtime runs the task"});
+        out.push_back({"runtime: " + spec.runtime,
+                       "services cannot choose an OCI runtime: the "
+                       "node's default runtime runs the task"});
     for (const auto& [path, options] : spec.tmpfs) {
         std::vector<std::string> lost;
         (void)tmpfs_options(options, &lost);
         if (lost.empty()) continue;
         std::string joined;
         for (const auto& l : lost) joined += (joined.empty() ? "" : ",") + l;
-        out.push_back({"tmpfs " + path + ": " + joined,
-                       "a service's tmpfs mount takes only size and mode"});
+        out.push_back(
+            {"tmpfs " + path + ": " + joined, "a service's tmpfs mount takes only size and mode"});
     }
     return out;
 }
@@ -203,7 +207,8 @@ nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas)
     nlohmann::json resources = {{"Limits", std::move(limits)}};
     nlohmann::json reservations = nlohmann::json::object();
     if (spec.nano_cpus_reservation > 0) reservations["NanoCPUs"] = spec.nano_cpus_reservation;
-    if (spec.memory_reservation_bytes > 0) reservations["MemoryBytes"] = spec.memory_reservation_bytes;
+    if (spec.memory_reservation_bytes > 0)
+        reservations["MemoryBytes"] = spec.memory_reservation_bytes;
     if (!reservations.empty()) resources["Reservations"] = std::move(reservations);
 
     nlohmann::json task = {
@@ -386,7 +391,8 @@ DResult<std::vector<TaskInfo>> list_tasks(const Client& client, const TaskFilter
     return std::move(list).value();
 }
 
-DResult<std::string> create_secret(const Client& client, const std::string& name, std::string_view data,
+DResult<std::string> create_secret(const Client& client, const std::string& name,
+                                   std::string_view data,
                                    const std::map<std::string, std::string>& labels) {
     const std::string op = "create secret " + name;
     std::string encoded(4 * ((data.size() + 2) / 3), '\0');
@@ -402,7 +408,8 @@ DResult<std::string> create_secret(const Client& client, const std::string& name
     return id;
 }
 
-DResult<std::vector<SecretInfo>> list_secrets(const Client& client, const std::vector<std::string>& labels,
+DResult<std::vector<SecretInfo>> list_secrets(const Client& client,
+                                              const std::vector<std::string>& labels,
                                               const std::vector<std::string>& names) {
     nlohmann::json filters = nlohmann::json::object();
     if (!labels.empty()) filters["label"] = labels;
@@ -413,16 +420,20 @@ DResult<std::vector<SecretInfo>> list_secrets(const Client& client, const std::v
     if (!r->is_array()) return DockerError{"list secrets", 200, "not a JSON array"};
     for (const auto& e : *r) {
         const auto& spec = json::object(e, "Spec");
-        SecretInfo s{.id = json::str(e, "ID"), .name = json::str(spec, "Name"), .labels = json::str_map(spec, "Labels")};
+        SecretInfo s{.id = json::str(e, "ID"),
+                     .name = json::str(spec, "Name"),
+                     .labels = json::str_map(spec, "Labels")};
         // The name filter matches prefixes too.
-        if (!names.empty() && std::find(names.begin(), names.end(), s.name) == names.end()) continue;
+        if (!names.empty() && std::find(names.begin(), names.end(), s.name) == names.end())
+            continue;
         if (!s.id.empty()) out.push_back(std::move(s));
     }
     return out;
 }
 
 DStatus remove_secret(const Client& client, const std::string& id_or_name) {
-    return done(client.call("DELETE", "/secrets/" + url_encode(id_or_name), "remove secret " + id_or_name));
+    return done(
+        client.call("DELETE", "/secrets/" + url_encode(id_or_name), "remove secret " + id_or_name));
 }
 
 }  // namespace tenex::docker

@@ -21,7 +21,7 @@ namespace tenex::docker {
 struct TaskInfo {
     std::string id{};
     std::string service_id{};
-    std::string node_id{};  // empty until the scheduler assigned it
+    std::string node_id{};        // empty until the scheduler assigned it
     std::string state{};          // new, pending, assigned, accepted, preparing, starting, running,
                                   // complete, failed, shutdown, rejected, orphaned, remove
     std::string desired_state{};  // running, shutdown, remove
@@ -29,9 +29,9 @@ struct TaskInfo {
     std::string err{};            // Status.Err
     std::string timestamp{};      // Status.Timestamp: when it entered `state` (RFC 3339)
     std::string created_at{};
-    std::uint64_t version = 0;    // Version.Index: newer tasks have higher ones
-    std::string container_id{};   // Status.ContainerStatus.ContainerID (on its node)
-    int exit_code = 0;            // Status.ContainerStatus.ExitCode
+    std::uint64_t version = 0;   // Version.Index: newer tasks have higher ones
+    std::string container_id{};  // Status.ContainerStatus.ContainerID (on its node)
+    int exit_code = 0;           // Status.ContainerStatus.ExitCode
     std::map<std::string, std::string> labels{};  // Spec.ContainerSpec.Labels
     // Not the manager's: set by the swarm engine for a task the manager still shows live on a
     // node that is down or gone (its state is then "orphaned", its exit code 137).
@@ -47,14 +47,14 @@ struct ServiceInfo {
     std::uint64_t version = 0;  // Version.Index, required by an update
     std::string created_at{};
     std::map<std::string, std::string> labels{};
-    std::int64_t replicas = 0;  // Spec.Mode.Replicated.Replicas
+    std::int64_t replicas = 0;                       // Spec.Mode.Replicated.Replicas
     nlohmann::json spec = nlohmann::json::object();  // Spec as the manager holds it
 };
 
 // A field of a ContainerSpec that a service cannot express on this engine (API 1.41): the
 // ContainerSpec field and what is lost.
 struct Unsupported {
-    std::string field;   // e.g. "security_opt: no-new-privileges:true"
+    std::string field;  // e.g. "security_opt: no-new-privileges:true"
     std::string reason;
     bool operator==(const Unsupported&) const = default;
 };
@@ -80,10 +80,12 @@ struct SecretInfo {
 };
 // Creates a secret holding `data` (sent base64-encoded); returns its id. A taken name is a
 // conflict() error (secrets cannot change: a new value needs a new name).
-DResult<std::string> create_secret(const Client& client, const std::string& name, std::string_view data,
+DResult<std::string> create_secret(const Client& client, const std::string& name,
+                                   std::string_view data,
                                    const std::map<std::string, std::string>& labels);
 // The secrets carrying all these labels (and, when `names` is given, one of those names).
-DResult<std::vector<SecretInfo>> list_secrets(const Client& client, const std::vector<std::string>& labels,
+DResult<std::vector<SecretInfo>> list_secrets(const Client& client,
+                                              const std::vector<std::string>& labels,
                                               const std::vector<std::string>& names = {});
 DStatus remove_secret(const Client& client, const std::string& id_or_name);
 

@@ -10,12 +10,12 @@
 namespace tenex::docker {
 
 struct ContainerStats {
-    double cpu_percent = 0;           // of one CPU x online CPUs, like `docker stats`
-    std::uint64_t memory_usage = 0;   // bytes, page cache excluded
-    std::uint64_t memory_limit = 0;   // bytes (the host's memory when unlimited)
+    double cpu_percent = 0;          // of one CPU x online CPUs, like `docker stats`
+    std::uint64_t memory_usage = 0;  // bytes, page cache excluded
+    std::uint64_t memory_limit = 0;  // bytes (the host's memory when unlimited)
     std::uint64_t pids = 0;
     int online_cpus = 0;
-    double cpu_seconds = 0;           // CPU time of the container since it started (all CPUs)
+    double cpu_seconds = 0;  // CPU time of the container since it started (all CPUs)
 };
 
 // Computes the figures from a stats reply (cgroup v1 and v2 layouts).

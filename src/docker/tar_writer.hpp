@@ -12,7 +12,7 @@
 namespace tenex::docker {
 
 class TarWriter {
-public:
+  public:
     // Entries get mtime 0 and uid/gid 0 so the same files give the same archive.
     void add_file(std::string_view name, std::string_view content, std::uint32_t mode = 0644);
     void add_directory(std::string_view name, std::uint32_t mode = 0755);
@@ -21,7 +21,7 @@ public:
     std::string finish();
     std::size_t size() const { return out_.size(); }
 
-private:
+  private:
     void header(std::string_view name, char type, std::uint64_t size, std::uint32_t mode,
                 std::string_view link = {});
     std::string out_;

@@ -33,8 +33,8 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
         auto value = line.substr(colon + 1);
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
             value.remove_prefix(1);
-        while (!value.empty() && (value.back() == '\r' || value.back() == '\n' ||
-                                  value.back() == ' '))
+        while (!value.empty() &&
+               (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
             value.remove_suffix(1);
         (*headers)[name] = std::string(value);
     }
@@ -203,7 +203,8 @@ DResult<HttpResponse> Transport::stream(const Request& request, const std::strin
             cancelled = true;
             break;
         }
-        curl_multi_poll(multi.get(), nullptr, 0, 1000, nullptr);  // libcurl's own timers may wake it sooner
+        curl_multi_poll(multi.get(), nullptr, 0, 1000,
+                        nullptr);  // libcurl's own timers may wake it sooner
     }
     curl_multi_remove_handle(multi.get(), c);
     if (cancelled || st.stopped) {

@@ -7,8 +7,8 @@
 #include <map>
 #include <stop_token>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "docker/error.hpp"
 
@@ -38,7 +38,7 @@ struct StreamHandlers {
 };
 
 class Transport {
-public:
+  public:
     // socket_path: a filesystem path such as /var/run/docker.sock.
     explicit Transport(std::string socket_path);
 
@@ -55,7 +55,7 @@ public:
     DResult<HttpResponse> stream(const Request& request, const std::string& operation,
                                  const StreamHandlers& handlers, std::stop_token stop = {}) const;
 
-private:
+  private:
     std::string socket_path_;
 };
 

@@ -33,8 +33,9 @@ Error sql_error(sqlite3* db, const std::string& what) {
 Result<std::unique_ptr<BindingStore>> BindingStore::open(const std::filesystem::path& file) {
     sqlite3* db = nullptr;
     const std::string name = file.empty() ? ":memory:" : file.string();
-    int rc = sqlite3_open_v2(name.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(name.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         sqlite3_close(db);
@@ -42,7 +43,8 @@ Result<std::unique_ptr<BindingStore>> BindingStore::open(const std::filesystem::
     }
     std::unique_ptr<BindingStore> store(new BindingStore(db));
     sqlite3_busy_timeout(db, 5000);
-    for (const char* sql : {file.empty() ? "SELECT 1" : "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kSchema}) {
+    for (const char* sql : {file.empty() ? "SELECT 1" : "PRAGMA journal_mode=WAL",
+                            "PRAGMA synchronous=NORMAL", kSchema}) {
         char* err = nullptr;
         if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
             std::string msg = err ? err : sqlite3_errmsg(db);
@@ -53,7 +55,9 @@ Result<std::unique_ptr<BindingStore>> BindingStore::open(const std::filesystem::
     return store;
 }
 
-BindingStore::~BindingStore() { sqlite3_close(db_); }
+BindingStore::~BindingStore() {
+    sqlite3_close(db_);
+}
 
 Result<std::map<std::string, std::string>> BindingStore::load() const {
     return read_pairs("SELECT pubkey, project FROM gateway_key_bindings");
@@ -65,22 +69,27 @@ Result<std::map<std::string, std::string>> BindingStore::load_secret_hashes() co
 
 Status BindingStore::set_secret_hash(const std::string& address, const std::string& hash) {
     if (hash.empty()) return exec("DELETE FROM gateway_secrets WHERE project = ?", {address});
-    return exec("INSERT OR REPLACE INTO gateway_secrets(project, secret_sha256) VALUES (?, ?)", {address, hash});
+    return exec("INSERT OR REPLACE INTO gateway_secrets(project, secret_sha256) VALUES (?, ?)",
+                {address, hash});
 }
 
 Result<BindingStore::Subscriptions> BindingStore::load_subscriptions() const {
     Subscriptions out;
-    auto st = for_each_row("SELECT project, sub_id, filters FROM gateway_subscriptions",
-                           [&](const std::vector<std::string>& row) { out[row[0]][row[1]] = row[2]; });
+    auto st =
+        for_each_row("SELECT project, sub_id, filters FROM gateway_subscriptions",
+                     [&](const std::vector<std::string>& row) { out[row[0]][row[1]] = row[2]; });
     if (!st) return st.error();
     return out;
 }
 
-Status BindingStore::set_subscription(const std::string& address, const std::string& sub_id, const std::string& filters) {
+Status BindingStore::set_subscription(const std::string& address, const std::string& sub_id,
+                                      const std::string& filters) {
     if (filters.empty())
-        return exec("DELETE FROM gateway_subscriptions WHERE project = ? AND sub_id = ?", {address, sub_id});
-    return exec("INSERT OR REPLACE INTO gateway_subscriptions(project, sub_id, filters) VALUES (?, ?, ?)",
-                {address, sub_id, filters});
+        return exec("DELETE FROM gateway_subscriptions WHERE project = ? AND sub_id = ?",
+                    {address, sub_id});
+    return exec(
+        "INSERT OR REPLACE INTO gateway_subscriptions(project, sub_id, filters) VALUES (?, ?, ?)",
+        {address, sub_id, filters});
 }
 
 Status BindingStore::clear_subscriptions(const std::string& address) {
@@ -91,7 +100,8 @@ Status BindingStore::exec(const char* sql, std::initializer_list<std::string_vie
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return sql_error(db_, "write");
     int i = 0;
-    for (auto a : args) sqlite3_bind_text(st, ++i, a.data(), static_cast<int>(a.size()), SQLITE_TRANSIENT);
+    for (auto a : args)
+        sqlite3_bind_text(st, ++i, a.data(), static_cast<int>(a.size()), SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return sql_error(db_, "write");
@@ -100,12 +110,14 @@ Status BindingStore::exec(const char* sql, std::initializer_list<std::string_vie
 
 Result<std::map<std::string, std::string>> BindingStore::read_pairs(const char* sql) const {
     std::map<std::string, std::string> out;
-    auto st = for_each_row(sql, [&](const std::vector<std::string>& row) { out.emplace(row[0], row[1]); });
+    auto st = for_each_row(
+        sql, [&](const std::vector<std::string>& row) { out.emplace(row[0], row[1]); });
     if (!st) return st.error();
     return out;
 }
 
-Status BindingStore::for_each_row(const char* sql, const std::function<void(const std::vector<std::string>&)>& fn) const {
+Status BindingStore::for_each_row(
+    const char* sql, const std::function<void(const std::vector<std::string>&)>& fn) const {
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return sql_error(db_, "read");
     std::vector<std::string> row(static_cast<std::size_t>(sqlite3_column_count(st)));
@@ -113,9 +125,11 @@ Status BindingStore::for_each_row(const char* sql, const std::function<void(cons
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         for (std::size_t i = 0; i < row.size(); ++i) {
             auto* p = sqlite3_column_text(st, static_cast<int>(i));
-            row[i] = p ? std::string(reinterpret_cast<const char*>(p),
-                                     static_cast<std::size_t>(sqlite3_column_bytes(st, static_cast<int>(i))))
-                       : std::string();
+            row[i] =
+                p ? std::string(
+                        reinterpret_cast<const char*>(p),
+                        static_cast<std::size_t>(sqlite3_column_bytes(st, static_cast<int>(i))))
+                  : std::string();
         }
         fn(row);
     }
@@ -125,8 +139,9 @@ Status BindingStore::for_each_row(const char* sql, const std::function<void(cons
 }
 
 Status BindingStore::bind(const std::string& pubkey, const std::string& address, std::int64_t at) {
-    return exec("INSERT OR IGNORE INTO gateway_key_bindings(pubkey, project, bound_at) VALUES (?, ?, ?)",
-                {pubkey, address, std::to_string(at)});
+    return exec(
+        "INSERT OR IGNORE INTO gateway_key_bindings(pubkey, project, bound_at) VALUES (?, ?, ?)",
+        {pubkey, address, std::to_string(at)});
 }
 
 }  // namespace tenex::gateway

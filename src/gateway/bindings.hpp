@@ -21,7 +21,7 @@ struct sqlite3;
 namespace tenex::gateway {
 
 class BindingStore {
-public:
+  public:
     // An empty path keeps the bindings in memory only (tests).
     static Result<std::unique_ptr<BindingStore>> open(const std::filesystem::path& file);
     ~BindingStore();
@@ -34,20 +34,23 @@ public:
 
     // The SHA-256 (hex) of each project's current gateway secret, so that containers adopted
     // by a restarted daemon keep their gateway. Never the secret itself.
-    Result<std::map<std::string, std::string>> load_secret_hashes() const;  // address -> hash
+    Result<std::map<std::string, std::string>> load_secret_hashes() const;        // address -> hash
     Status set_secret_hash(const std::string& address, const std::string& hash);  // "" removes
 
     // The open subscriptions of each project's connection (sub id -> filters as a JSON
     // array), restored when the same container reconnects (Gateway: resuming).
-    using Subscriptions = std::map<std::string, std::map<std::string, std::string>>;  // address -> id -> filters
+    using Subscriptions =
+        std::map<std::string, std::map<std::string, std::string>>;  // address -> id -> filters
     Result<Subscriptions> load_subscriptions() const;
-    Status set_subscription(const std::string& address, const std::string& sub_id, const std::string& filters);  // "" removes
+    Status set_subscription(const std::string& address, const std::string& sub_id,
+                            const std::string& filters);  // "" removes
     Status clear_subscriptions(const std::string& address);
 
-private:
+  private:
     explicit BindingStore(sqlite3* db) : db_(db) {}
     Result<std::map<std::string, std::string>> read_pairs(const char* sql) const;
-    Status for_each_row(const char* sql, const std::function<void(const std::vector<std::string>&)>& fn) const;
+    Status for_each_row(const char* sql,
+                        const std::function<void(const std::vector<std::string>&)>& fn) const;
     Status exec(const char* sql, std::initializer_list<std::string_view> args);
     sqlite3* db_;
 };

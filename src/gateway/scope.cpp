@@ -32,7 +32,8 @@ void ScopeIndex::remove(const std::string& address) {
     if (it == projects_.end()) return;
     for (const auto* set : {&it->second.agents, &it->second.runtime})
         for (const auto& k : *set)
-            if (auto o = key_owner_.find(k); o != key_owner_.end() && o->second == address) key_owner_.erase(o);
+            if (auto o = key_owner_.find(k); o != key_owner_.end() && o->second == address)
+                key_owner_.erase(o);
     projects_.erase(it);
     // Bindings outlive the project's presence: a key stays its project's for good.
 }
@@ -76,7 +77,8 @@ std::optional<std::string> ScopeIndex::denied(const std::string& address,
     // D1: no project event but its own.
     if (event.kind == kProjectKind) {
         auto d = event.tag_value("d");
-        const std::string own = std::to_string(kProjectKind) + ":" + event.pubkey + ":" + std::string(d.value_or(""));
+        const std::string own =
+            std::to_string(kProjectKind) + ":" + event.pubkey + ":" + std::string(d.value_or(""));
         if (own != address) return std::string("restricted: another project's event");
     }
     // D2: nothing that names another project.
@@ -107,7 +109,8 @@ Verdict ScopeIndex::may_read(const std::string& address, const nostr::Event& eve
     if (!project_refs(event).empty()) return {true, "a-tags the project"};
     // A3: addressed to one of its keys.
     for (const auto& t : event.tags)
-        if (t.size() >= 2 && t[0] == "p" && is_project_key(address, t[1])) return {true, "addressed to the project"};
+        if (t.size() >= 2 && t[0] == "p" && is_project_key(address, t[1]))
+            return {true, "addressed to the project"};
     // A4: written by one of its keys.
     if (is_project_key(address, event.pubkey)) return {true, "written by the project"};
     // A5: shared material.
@@ -117,9 +120,9 @@ Verdict ScopeIndex::may_read(const std::string& address, const nostr::Event& eve
     return {false, "restricted: not in the project's scope"};
 }
 
-ScopeIndex::WriteVerdict ScopeIndex::may_write(const std::string& address, const nostr::Event& event,
-                                               std::size_t json_bytes, std::int64_t now,
-                                               const WriteLimits& limits) const {
+ScopeIndex::WriteVerdict ScopeIndex::may_write(const std::string& address,
+                                               const nostr::Event& event, std::size_t json_bytes,
+                                               std::int64_t now, const WriteLimits& limits) const {
     WriteVerdict v;
     auto refuse = [&](std::string why) {
         v.allowed = false;
@@ -130,10 +133,13 @@ ScopeIndex::WriteVerdict ScopeIndex::may_write(const std::string& address, const
     if (json_bytes > limits.max_event_bytes)
         return refuse("invalid: event too large (" + std::to_string(json_bytes) + " > " +
                       std::to_string(limits.max_event_bytes) + " bytes)");
-    if (event.created_at > now + limits.max_future_s) return refuse("invalid: created_at too far in the future");
-    if (event.kind == kProjectKind) return refuse("restricted: a project container cannot publish project events");
+    if (event.created_at > now + limits.max_future_s)
+        return refuse("invalid: created_at too far in the future");
+    if (event.kind == kProjectKind)
+        return refuse("restricted: a project container cannot publish project events");
     if (auto why = denied(address, event)) return refuse(*why);
-    if (is_reserved(event.pubkey)) return refuse("restricted: this key cannot write through a project gateway");
+    if (is_reserved(event.pubkey))
+        return refuse("restricted: this key cannot write through a project gateway");
     auto owner = owner_of_key(event.pubkey);
     v.allowed = true;
     v.needs_binding = !owner;
@@ -159,20 +165,32 @@ struct Slot {
 
 bool has(const nostr::Filter& f, const Slot& s) {
     switch (s.field) {
-        case Slot::Field::ids: return f.ids.has_value();
-        case Slot::Field::authors: return f.authors.has_value();
-        case Slot::Field::kinds: return f.kinds.has_value();
-        case Slot::Field::tag: return f.tags.count(s.tag) > 0;
+        case Slot::Field::ids:
+            return f.ids.has_value();
+        case Slot::Field::authors:
+            return f.authors.has_value();
+        case Slot::Field::kinds:
+            return f.kinds.has_value();
+        case Slot::Field::tag:
+            return f.tags.count(s.tag) > 0;
     }
     return false;
 }
 
 void clear(nostr::Filter& f, const Slot& s) {
     switch (s.field) {
-        case Slot::Field::ids: f.ids.reset(); break;
-        case Slot::Field::authors: f.authors.reset(); break;
-        case Slot::Field::kinds: f.kinds.reset(); break;
-        case Slot::Field::tag: f.tags.erase(s.tag); break;
+        case Slot::Field::ids:
+            f.ids.reset();
+            break;
+        case Slot::Field::authors:
+            f.authors.reset();
+            break;
+        case Slot::Field::kinds:
+            f.kinds.reset();
+            break;
+        case Slot::Field::tag:
+            f.tags.erase(s.tag);
+            break;
     }
 }
 
@@ -185,10 +203,18 @@ void append(std::vector<T>& to, const std::vector<T>& from) {
 
 void merge_into(nostr::Filter& to, const nostr::Filter& from, const Slot& s) {
     switch (s.field) {
-        case Slot::Field::ids: append(*to.ids, *from.ids); break;
-        case Slot::Field::authors: append(*to.authors, *from.authors); break;
-        case Slot::Field::kinds: append(*to.kinds, *from.kinds); break;
-        case Slot::Field::tag: append(to.tags[s.tag], from.tags.at(s.tag)); break;
+        case Slot::Field::ids:
+            append(*to.ids, *from.ids);
+            break;
+        case Slot::Field::authors:
+            append(*to.authors, *from.authors);
+            break;
+        case Slot::Field::kinds:
+            append(*to.kinds, *from.kinds);
+            break;
+        case Slot::Field::tag:
+            append(to.tags[s.tag], from.tags.at(s.tag));
+            break;
     }
 }
 
@@ -218,8 +244,10 @@ std::vector<nostr::Filter> live_union(std::vector<nostr::Filter> filters) {
                 nostr::Filter rest = f;
                 clear(rest, slot);
                 auto [it, fresh] = group.emplace(rest.serialize(), out.size());
-                if (fresh) out.push_back(std::move(f));
-                else merge_into(out[it->second], f, slot);
+                if (fresh)
+                    out.push_back(std::move(f));
+                else
+                    merge_into(out[it->second], f, slot);
             }
             filters = std::move(out);
         }

@@ -37,9 +37,9 @@ inline constexpr std::uint32_t kSharedOwnerOnly[] = {14199, 14202};
 
 // What a project owns.
 struct ProjectKeys {
-    nostr::Address address{};          // kind 31933
-    std::set<std::string> agents{};    // agent pubkeys (hex) from the project's definitions
-    std::set<std::string> runtime{};   // the runtime/backend key(s) the daemon hands it
+    nostr::Address address{};         // kind 31933
+    std::set<std::string> agents{};   // agent pubkeys (hex) from the project's definitions
+    std::set<std::string> runtime{};  // the runtime/backend key(s) the daemon hands it
 };
 
 // Why an event is or is not delivered/accepted; `reason` is a short human text, and for
@@ -56,7 +56,7 @@ struct WriteLimits {
 };
 
 class ScopeIndex {
-public:
+  public:
     // Adds or replaces a project (its agents and runtime keys; bindings are kept).
     void upsert(ProjectKeys keys);
     void remove(const std::string& address);
@@ -88,7 +88,7 @@ public:
                            std::size_t json_bytes, std::int64_t now,
                            const WriteLimits& limits = {}) const;
 
-private:
+  private:
     bool is_project_key(const std::string& address, const std::string& pubkey) const;
     // The project addresses (kind 31933) named by the event's `a`/`A` tags.
     static std::vector<std::string> project_refs(const nostr::Event& event);

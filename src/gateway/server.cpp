@@ -33,7 +33,8 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kTick = std::chrono::milliseconds(250);
 
 std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -45,7 +46,8 @@ std::string sha256_hex(std::string_view s) {
 
 std::string new_secret() {
     unsigned char b[32];
-    if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("gateway: no randomness for a secret");
+    if (RAND_bytes(b, sizeof b) != 1)
+        throw std::runtime_error("gateway: no randomness for a secret");
     return nostr::to_hex(std::span<const std::uint8_t>(b, sizeof b));
 }
 
@@ -73,9 +75,9 @@ struct Sub {
     bool eose_sent{false};
     bool queued{false};   // waiting for a stored-query slot
     bool resumed{false};  // re-created from the project's previous connection, not asked for here
-    std::set<std::string> stored_ids{};       // delivered by the stored query (until EOSE)
+    std::set<std::string> stored_ids{};        // delivered by the stored query (until EOSE)
     std::vector<nostr::Event> live_backlog{};  // live events that came before EOSE
-    Clock::time_point started{};  // of the stored query
+    Clock::time_point started{};               // of the stored query
 };
 
 constexpr std::size_t kStoredInFlight = 4;
@@ -113,7 +115,8 @@ std::vector<std::string> event_keys(const nostr::Event& e) {
 }
 
 bool all_live_only(const std::vector<nostr::Filter>& filters) {
-    return std::all_of(filters.begin(), filters.end(), [](const nostr::Filter& f) { return f.limit && *f.limit == 0; });
+    return std::all_of(filters.begin(), filters.end(),
+                       [](const nostr::Filter& f) { return f.limit && *f.limit == 0; });
 }
 
 std::string filters_json(const std::vector<nostr::Filter>& filters) {
@@ -181,7 +184,9 @@ std::string ok_from(const std::string& event_id, const relay::PublishResult& r, 
     if (n == 0) return relay::make_ok_msg(event_id, false, "error: no relay to publish to");
     if (k == n) return relay::make_ok_msg(event_id, true, "");
     if (k > 0)
-        return relay::make_ok_msg(event_id, true, "accepted by " + std::to_string(k) + "/" + std::to_string(n) + " relays");
+        return relay::make_ok_msg(
+            event_id, true,
+            "accepted by " + std::to_string(k) + "/" + std::to_string(n) + " relays");
     for (const auto& ok : r.relays)
         if (!ok.message.empty()) return relay::make_ok_msg(event_id, false, ok.message);
     return relay::make_ok_msg(event_id, false, "error: refused by every relay");
@@ -229,8 +234,10 @@ struct Gateway::Impl {
     std::unique_ptr<BindingStore> store;
     void persist_secret(const std::string& address, const std::string& hash) {
         std::lock_guard lk(store_mu);
-        if (auto ok = store->set_secret_hash(address, hash); !ok) spdlog::error("gateway: {}", ok.error().message);
-        if (auto ok = store->clear_subscriptions(address); !ok) spdlog::error("gateway: {}", ok.error().message);
+        if (auto ok = store->set_secret_hash(address, hash); !ok)
+            spdlog::error("gateway: {}", ok.error().message);
+        if (auto ok = store->clear_subscriptions(address); !ok)
+            spdlog::error("gateway: {}", ok.error().message);
     }
     // Records (filters non-empty) or forgets a subscription of the project's connection; only
     // for a connection with the project's current secret (not a replaced container's).
@@ -238,7 +245,8 @@ struct Gateway::Impl {
         const std::string& address = session.project;
         {
             std::lock_guard lk(mu);
-            if (auto cur = project_secret.find(address); cur == project_secret.end() || cur->second != session.secret_hash)
+            if (auto cur = project_secret.find(address);
+                cur == project_secret.end() || cur->second != session.secret_hash)
                 return;
             if (filters.empty()) {
                 if (auto it = resumable.find(address); it != resumable.end()) {
@@ -250,7 +258,8 @@ struct Gateway::Impl {
             }
         }
         std::lock_guard lk(store_mu);
-        if (auto ok = store->set_subscription(address, sub_id, filters); !ok) spdlog::error("gateway: {}", ok.error().message);
+        if (auto ok = store->set_subscription(address, sub_id, filters); !ok)
+            spdlog::error("gateway: {}", ok.error().message);
     }
 
     // Service thread only.
@@ -258,8 +267,10 @@ struct Gateway::Impl {
     std::uint64_t next_session{0};
     std::uint64_t next_upstream{0};
     std::map<std::string, Bucket> buckets;
-    std::vector<std::string> live_keys;  // each live upstream subscription's filters as sent (serialized)
-    std::unordered_set<std::string> live_seen;  // live event ids already routed (copies from other relays)
+    std::vector<std::string>
+        live_keys;  // each live upstream subscription's filters as sent (serialized)
+    std::unordered_set<std::string>
+        live_seen;  // live event ids already routed (copies from other relays)
     std::deque<std::string> live_seen_order;
     // Live routing: every open subscription (session, id) filed under the keys of its filters
     // (filter_keys); one with a filter that has no key in live_unkeyed. Rebuilt with the live
@@ -300,7 +311,8 @@ struct Gateway::Impl {
     void on_established(Session& s) {
         char uri[256] = {0};
         int n = lws_hdr_copy(s.ws.wsi(), uri, sizeof uri, WSI_TOKEN_GET_URI);
-        std::string_view path = n > 0 ? std::string_view(uri, static_cast<std::size_t>(n)) : std::string_view();
+        std::string_view path =
+            n > 0 ? std::string_view(uri, static_cast<std::size_t>(n)) : std::string_view();
         if (!path.empty() && path.front() == '/') path.remove_prefix(1);
         if (!path.empty() && path.back() == '/') path.remove_suffix(1);
         std::string hash = sha256_hex(path);
@@ -339,7 +351,8 @@ struct Gateway::Impl {
             auto arr = nlohmann::json::parse(text, nullptr, false);
             if (arr.is_array())
                 for (const auto& f : arr)
-                    if (auto parsed = nostr::Filter::parse(f.dump())) req.filters.push_back(std::move(*parsed));
+                    if (auto parsed = nostr::Filter::parse(f.dump()))
+                        req.filters.push_back(std::move(*parsed));
             if (req.filters.empty() || s.subs.size() >= opt.max_subscriptions) {
                 remember_sub(s, sub_id, "");
                 continue;
@@ -350,7 +363,9 @@ struct Gateway::Impl {
                 ++n;
             }
         }
-        if (n > 0) spdlog::info("gateway: project {} reconnected: {} subscription(s) resumed", s.project, n);
+        if (n > 0)
+            spdlog::info("gateway: project {} reconnected: {} subscription(s) resumed", s.project,
+                         n);
     }
 
     void on_closed(Session& s) {
@@ -367,13 +382,15 @@ struct Gateway::Impl {
         auto parsed = relay::parse_client_message(text, opt.max_filters);
         if (!parsed) {
             auto j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-            if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "REQ" && j[1].is_string() &&
+            if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "REQ" &&
+                j[1].is_string() &&
                 j[1].get_ref<const std::string&>().size() <= relay::kMaxSubIdBytes)
                 enqueue(s, relay::make_closed_msg(j[1].get<std::string>(), parsed.error().message));
-            else if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "EVENT" && j[1].is_object() &&
-                     j[1].contains("id") && j[1]["id"].is_string()) {
+            else if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "EVENT" &&
+                     j[1].is_object() && j[1].contains("id") && j[1]["id"].is_string()) {
                 count_refused("invalid");
-                enqueue(s, relay::make_ok_msg(j[1]["id"].get<std::string>(), false, "invalid: " + parsed.error().message));
+                enqueue(s, relay::make_ok_msg(j[1]["id"].get<std::string>(), false,
+                                              "invalid: " + parsed.error().message));
             } else
                 enqueue(s, relay::make_notice_msg("error: " + parsed.error().message));
             return;
@@ -392,7 +409,8 @@ struct Gateway::Impl {
                         refresh_live();
                     }
                 } else {
-                    enqueue(s, relay::make_notice_msg("restricted: this gateway does not use AUTH"));
+                    enqueue(s,
+                            relay::make_notice_msg("restricted: this gateway does not use AUTH"));
                 }
             },
             *parsed);
@@ -407,7 +425,8 @@ struct Gateway::Impl {
         auto existing = s.subs.find(req.sub_id);
         if (existing == s.subs.end() && s.subs.size() >= opt.max_subscriptions) {
             // A resumed subscription the client did not ask for again makes room first.
-            auto resumed = std::find_if(s.subs.begin(), s.subs.end(), [](const auto& kv) { return kv.second.resumed; });
+            auto resumed = std::find_if(s.subs.begin(), s.subs.end(),
+                                        [](const auto& kv) { return kv.second.resumed; });
             if (resumed == s.subs.end()) {
                 enqueue(s, relay::make_closed_msg(req.sub_id, "error: too many subscriptions"));
                 return;
@@ -455,7 +474,8 @@ struct Gateway::Impl {
         for (const auto& f : sub.filters)
             if (!f.limit || *f.limit > 0) upstream.push_back(upstream_filter(f, opt.max_limit));
         for (const auto& r : pool->status())
-            if (r.connected && (static_cast<unsigned>(r.mode) & static_cast<unsigned>(relay::RelayMode::read)))
+            if (r.connected &&
+                (static_cast<unsigned>(r.mode) & static_cast<unsigned>(relay::RelayMode::read)))
                 sub.eose_wait.insert(r.url);
         if (sub.eose_wait.empty()) return end_stored(s, sub_id, sub);  // no relay to ask
         sub.upstream = "gw-" + std::to_string(s.id) + "-" + std::to_string(++next_upstream);
@@ -468,11 +488,12 @@ struct Gateway::Impl {
         auto on_eose = [box, sid, sub_id, up](const std::string& relay_url, const std::string&) {
             box->push(Inbound{Inbound::Type::eose, sid, sub_id, up, relay_url, {}, {}, {}});
         };
-        if (auto ok = pool->subscribe(up, std::move(upstream), std::move(on_event), std::move(on_eose),
-                                      opt.upstream_dedup_ids);
+        if (auto ok = pool->subscribe(up, std::move(upstream), std::move(on_event),
+                                      std::move(on_eose), opt.upstream_dedup_ids);
             !ok) {
             sub.upstream.clear();
-            spdlog::warn("gateway: project {}: stored events of {} not asked for: {}", s.project, sub_id, ok.error().message);
+            spdlog::warn("gateway: project {}: stored events of {} not asked for: {}", s.project,
+                         sub_id, ok.error().message);
             return end_stored(s, sub_id, sub);
         }
         ++stored_in_flight;
@@ -511,12 +532,14 @@ struct Gateway::Impl {
         std::vector<nostr::Filter> all;
         for (const auto& [id, s] : sessions)
             if (s->authed && !s->ws.killed() && !s->closing)
-                for (const auto& [sid, sub] : s->subs) all.insert(all.end(), sub.filters.begin(), sub.filters.end());
+                for (const auto& [sid, sub] : s->subs)
+                    all.insert(all.end(), sub.filters.begin(), sub.filters.end());
         auto merged = live_union(std::move(all));
         std::size_t chunks = 0;
         for (std::size_t at = 0; at < merged.size(); at += kLiveChunk, ++chunks) {
             std::vector<nostr::Filter> part(merged.begin() + static_cast<std::ptrdiff_t>(at),
-                                            merged.begin() + static_cast<std::ptrdiff_t>(std::min(merged.size(), at + kLiveChunk)));
+                                            merged.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                                 merged.size(), at + kLiveChunk)));
             std::string key = filters_json(part);
             if (chunks < live_keys.size() && live_keys[chunks] == key) continue;
             if (chunks >= live_keys.size()) live_keys.emplace_back();
@@ -525,7 +548,8 @@ struct Gateway::Impl {
             auto on_event = [box](const relay::DeliveredEvent& d) {
                 box->push(Inbound{Inbound::Type::live, 0, {}, {}, d.relay, d.event, {}, {}});
             };
-            if (auto ok = pool->subscribe(live_sub_id(chunks), std::move(part), std::move(on_event), {}, opt.upstream_dedup_ids);
+            if (auto ok = pool->subscribe(live_sub_id(chunks), std::move(part), std::move(on_event),
+                                          {}, opt.upstream_dedup_ids);
                 !ok)
                 spdlog::error("gateway: live subscription: {}", ok.error().message);
         }
@@ -545,7 +569,8 @@ struct Gateway::Impl {
                 for (const auto& f : sub.filters) {
                     auto k = filter_keys(f);
                     if (k.empty()) unkeyed = true;
-                    keys.insert(keys.end(), std::make_move_iterator(k.begin()), std::make_move_iterator(k.end()));
+                    keys.insert(keys.end(), std::make_move_iterator(k.begin()),
+                                std::make_move_iterator(k.end()));
                 }
                 if (unkeyed) {
                     live_unkeyed.emplace_back(id, sub_id);
@@ -556,7 +581,9 @@ struct Gateway::Impl {
                 for (auto& k : keys) live_index[std::move(k)].emplace_back(id, sub_id);
             }
     }
-    static std::string live_sub_id(std::size_t i) { return std::string(kLiveSub) + "-" + std::to_string(i); }
+    static std::string live_sub_id(std::size_t i) {
+        return std::string(kLiveSub) + "-" + std::to_string(i);
+    }
 
     // A live event: to every open subscription it matches, once.
     void on_live(const nostr::Event& e) {
@@ -573,7 +600,8 @@ struct Gateway::Impl {
             if (auto it = live_index.find(key); it != live_index.end())
                 for (const auto& ref : it->second) candidates.push_back(&ref);
         for (const auto& ref : live_unkeyed) candidates.push_back(&ref);
-        std::sort(candidates.begin(), candidates.end(), [](const LiveRef* a, const LiveRef* b) { return *a < *b; });
+        std::sort(candidates.begin(), candidates.end(),
+                  [](const LiveRef* a, const LiveRef* b) { return *a < *b; });
         candidates.erase(std::unique(candidates.begin(), candidates.end(),
                                      [](const LiveRef* a, const LiveRef* b) { return *a == *b; }),
                          candidates.end());
@@ -586,7 +614,8 @@ struct Gateway::Impl {
             if (it == s.subs.end()) continue;
             Sub& sub = it->second;
             if (!nostr::matches_any(sub.filters, e)) continue;
-            if (sub.eose_sent) deliver(s, ref->second, sub, e);
+            if (sub.eose_sent)
+                deliver(s, ref->second, sub, e);
             else if (!sub.stored_ids.count(e.id) && sub.live_backlog.size() < kLiveBacklog)
                 sub.live_backlog.push_back(e);
         }
@@ -604,7 +633,9 @@ struct Gateway::Impl {
             if (!sub.stored_ids.count(e.id)) deliver(s, sub_id, sub, e);
         sub.stored_ids.clear();
         if (!ready(s.project)) return;  // flush_held hands them over once it is
-        for (const auto& e : take_held(s.project, [&](const Held& h) { return nostr::matches_any(sub.filters, h.event); }))
+        for (const auto& e : take_held(s.project, [&](const Held& h) {
+                 return nostr::matches_any(sub.filters, h.event);
+             }))
             replay(s, sub_id, sub, e);
     }
 
@@ -625,7 +656,8 @@ struct Gateway::Impl {
 
     void replay(Session& s, const std::string& sub_id, Sub& sub, const nostr::Event& e) {
         if (!deliver(s, sub_id, sub, e)) return;
-        spdlog::info("gateway: project {} received the held event {} (kind {})", s.project, e.id, e.kind);
+        spdlog::info("gateway: project {} received the held event {} (kind {})", s.project, e.id,
+                     e.kind);
         std::lock_guard lk(mu);
         ++st.events_replayed;
     }
@@ -636,10 +668,12 @@ struct Gateway::Impl {
     // flush_held hands it over after kHoldGrace.
     void on_hold(const std::string& project, nostr::Event&& e) {
         if (auto r = recent.find(project);
-            r != recent.end() && std::find(r->second.begin(), r->second.end(), e.id) != r->second.end())
+            r != recent.end() &&
+            std::find(r->second.begin(), r->second.end(), e.id) != r->second.end())
             return;  // already delivered
         auto& q = held[project];
-        if (std::any_of(q.begin(), q.end(), [&](const Held& h) { return h.event.id == e.id; })) return;
+        if (std::any_of(q.begin(), q.end(), [&](const Held& h) { return h.event.id == e.id; }))
+            return;
         q.push_back(Held{std::move(e), Clock::now()});
         while (q.size() > opt.held_per_project) q.pop_front();
     }
@@ -664,9 +698,11 @@ struct Gateway::Impl {
                 if (!s->authed || s->closing || s->project != project) continue;
                 for (auto& [sub_id, sub] : s->subs) {
                     if (!sub.eose_sent) continue;
-                    const auto& filters = sub.filters;  // clang 14 cannot capture a structured binding
+                    const auto& filters =
+                        sub.filters;  // clang 14 cannot capture a structured binding
                     for (const auto& e : take_held(project, [&](const Held& h) {
-                             return (is_ready || now - h.at >= kHoldMax) && nostr::matches_any(filters, h.event);
+                             return (is_ready || now - h.at >= kHoldMax) &&
+                                    nostr::matches_any(filters, h.event);
                          }))
                         replay(*s, sub_id, sub, e);
                 }
@@ -700,15 +736,18 @@ struct Gateway::Impl {
         if (!verdict.allowed) return refuse(verdict.reason);
         {
             std::lock_guard lk(mu);
-            if (const auto* keys = index.find(s.project); keys && keys->agents.count(e->pubkey)) spoke.insert(s.project);
+            if (const auto* keys = index.find(s.project); keys && keys->agents.count(e->pubkey))
+                spoke.insert(s.project);
         }
         // Per-project rate.
         auto& b = buckets[s.project];
         const auto now = Clock::now();
-        if (b.last == Clock::time_point{}) b.tokens = rate.burst;
+        if (b.last == Clock::time_point{})
+            b.tokens = rate.burst;
         else
-            b.tokens = std::min(rate.burst,
-                                b.tokens + rate.per_second * std::chrono::duration<double>(now - b.last).count());
+            b.tokens = std::min(
+                rate.burst,
+                b.tokens + rate.per_second * std::chrono::duration<double>(now - b.last).count());
         b.last = now;
         if (b.tokens < 1) return refuse("rate-limited: too many events from this project");
         b.tokens -= 1;
@@ -723,7 +762,8 @@ struct Gateway::Impl {
             if (auto& ok = recorded; !ok) {
                 spdlog::error("gateway: {}", ok.error().message);
                 count_refused("out_of_scope");
-                return enqueue(s, relay::make_ok_msg(id, false, "error: cannot record the key binding"));
+                return enqueue(
+                    s, relay::make_ok_msg(id, false, "error: cannot record the key binding"));
             }
             bool bound;
             {
@@ -731,7 +771,8 @@ struct Gateway::Impl {
                 bound = index.bind(e->pubkey, s.project);
             }
             // Only when the reserved keys changed since may_write (bindings are made here only).
-            if (!bound) return refuse("restricted: this key cannot write through a project gateway");
+            if (!bound)
+                return refuse("restricted: this key cannot write through a project gateway");
             spdlog::info("gateway: key {} bound to project {}", e->pubkey, s.project);
         }
         if (e->kind != kActivityIgnoredKind) {
@@ -773,14 +814,16 @@ struct Gateway::Impl {
                 continue;
             }
             auto it = s.subs.find(in.sub_id);
-            if (it == s.subs.end() || it->second.upstream != in.upstream) continue;  // closed or replaced
+            if (it == s.subs.end() || it->second.upstream != in.upstream)
+                continue;  // closed or replaced
             Sub& sub = it->second;
             if (in.type == Inbound::Type::eose) {
                 sub.eose_wait.erase(in.relay);
                 if (sub.eose_wait.empty() && !sub.eose_sent) finish_stored(s, in.sub_id, sub);
                 continue;
             }
-            if (!sub.eose_sent && deliver(s, in.sub_id, sub, in.event)) sub.stored_ids.insert(in.event.id);
+            if (!sub.eose_sent && deliver(s, in.sub_id, sub, in.event))
+                sub.stored_ids.insert(in.event.id);
         }
     }
 
@@ -842,7 +885,8 @@ struct Gateway::Impl {
         const auto now = Clock::now();
         for (auto& [id, s] : sessions)
             for (auto& [sid, sub] : s->subs)
-                if (!sub.eose_sent && !sub.queued && now - sub.started >= opt.eose_timeout) finish_stored(*s, sid, sub);
+                if (!sub.eose_sent && !sub.queued && now - sub.started >= opt.eose_timeout)
+                    finish_stored(*s, sid, sub);
         flush_held(now);
         for (auto it = held.begin(); it != held.end();) {
             std::erase_if(it->second, [&](const Held& h) { return now - h.at >= opt.held_ttl; });
@@ -878,8 +922,10 @@ struct Gateway::Impl {
             std::string msg = ok_from(p.event_id, p.result.get(), accepted);
             {
                 std::lock_guard lk(mu);
-                if (accepted) ++st.writes_accepted;
-                else ++st.writes_refused["relays_refused"];
+                if (accepted)
+                    ++st.writes_accepted;
+                else
+                    ++st.writes_refused["relays_refused"];
             }
             inbox->push(Inbound{Inbound::Type::ok, p.session, {}, {}, {}, {}, std::move(msg), {}});
         }
@@ -916,11 +962,14 @@ struct Gateway::Impl {
                     if (!s.authed || s.closing) return 0;  // nothing is read without the secret
                     std::string msg;
                     switch (s.ws.receive(in, len, impl->opt.max_message_bytes, &msg)) {
-                        case relay::WsStream::Received::partial: break;
+                        case relay::WsStream::Received::partial:
+                            break;
                         case relay::WsStream::Received::too_large:
                             impl->enqueue(s, relay::make_notice_msg("invalid: message too large"));
                             break;
-                        case relay::WsStream::Received::message: impl->on_message(s, msg); break;
+                        case relay::WsStream::Received::message:
+                            impl->on_message(s, msg);
+                            break;
                     }
                     return 0;
                 }
@@ -931,7 +980,8 @@ struct Gateway::Impl {
                     if (s.ws.flushed() && s.closing) {
                         static const char kWhy[] = "policy";
                         lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-                                         reinterpret_cast<unsigned char*>(const_cast<char*>(kWhy)), sizeof kWhy - 1);
+                                         reinterpret_cast<unsigned char*>(const_cast<char*>(kWhy)),
+                                         sizeof kWhy - 1);
                         return -1;
                     }
                     return 0;
@@ -985,21 +1035,27 @@ Result<std::unique_ptr<Gateway>> Gateway::start(GatewayOptions options, relay::R
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     // libwebsockets' default pings a connection silent for 300 s and hangs up 10 s later: a
     // paused container cannot answer, so a pause of a few minutes would cost its connection.
-    im.retry.secs_since_valid_ping = static_cast<std::uint16_t>(std::clamp<std::int64_t>(im.opt.ping_after.count(), 1, 65000));
-    im.retry.secs_since_valid_hangup = static_cast<std::uint16_t>(std::clamp<std::int64_t>(
-        im.opt.ping_after.count() + im.opt.pong_timeout.count(), im.retry.secs_since_valid_ping + 1, 65535));
+    im.retry.secs_since_valid_ping =
+        static_cast<std::uint16_t>(std::clamp<std::int64_t>(im.opt.ping_after.count(), 1, 65000));
+    im.retry.secs_since_valid_hangup = static_cast<std::uint16_t>(
+        std::clamp<std::int64_t>(im.opt.ping_after.count() + im.opt.pong_timeout.count(),
+                                 im.retry.secs_since_valid_ping + 1, 65535));
     info.retry_and_idle_policy = &im.retry;
     // As in the embedded relay: keep IPv4 addresses on IPv4 (warmcat/libwebsockets#2290).
     in_addr v4{};
-    if (::inet_pton(AF_INET, im.opt.host.c_str(), &v4) == 1) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (::inet_pton(AF_INET, im.opt.host.c_str(), &v4) == 1)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     im.ctx = lws_create_context(&info);
-    if (!im.ctx) return make_error("gateway: cannot listen on " + im.opt.host + ":" + std::to_string(im.opt.port));
+    if (!im.ctx)
+        return make_error("gateway: cannot listen on " + im.opt.host + ":" +
+                          std::to_string(im.opt.port));
     auto* vhost = lws_get_vhost_by_name(im.ctx, "default");
     const int port = vhost ? lws_get_vhost_listen_port(vhost) : -1;
     if (port <= 0) {
         lws_context_destroy(im.ctx);
         im.ctx = nullptr;
-        return make_error("gateway: cannot listen on " + im.opt.host + ":" + std::to_string(im.opt.port));
+        return make_error("gateway: cannot listen on " + im.opt.host + ":" +
+                          std::to_string(im.opt.port));
     }
     im.bound_port = static_cast<std::uint16_t>(port);
     {
@@ -1018,7 +1074,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(GatewayOptions options, relay::R
     return g;
 }
 
-Gateway::~Gateway() { stop(); }
+Gateway::~Gateway() {
+    stop();
+}
 
 void Gateway::stop() {
     Impl& im = *impl_;
@@ -1038,7 +1096,8 @@ void Gateway::stop() {
             if (!sub.upstream.empty()) im.pool->unsubscribe(sub.upstream);
         delete s;
     }
-    for (std::size_t i = 0; i < im.live_keys.size(); ++i) im.pool->unsubscribe(Impl::live_sub_id(i));
+    for (std::size_t i = 0; i < im.live_keys.size(); ++i)
+        im.pool->unsubscribe(Impl::live_sub_id(i));
     im.sessions.clear();
     im.pub_cv.notify_all();
     if (im.waiter.joinable()) im.waiter.join();
@@ -1058,8 +1117,10 @@ std::string Gateway::open_project(ProjectKeys keys, std::optional<WriteRate> rat
         impl_->project_secret[address] = hash;
         impl_->resumable.erase(address);  // a new container subscribes for itself
         impl_->spoke.erase(address);      // ... and boots the project again
-        if (rate) impl_->rates[address] = *rate;
-        else impl_->rates.erase(address);
+        if (rate)
+            impl_->rates[address] = *rate;
+        else
+            impl_->rates.erase(address);
     }
     impl_->inbox->wake_revalidate();
     return secret;
@@ -1093,7 +1154,9 @@ void Gateway::set_reserved_keys(std::set<std::string> keys) {
     impl_->index.set_reserved_keys(std::move(keys));
 }
 
-std::uint16_t Gateway::port() const { return impl_->bound_port; }
+std::uint16_t Gateway::port() const {
+    return impl_->bound_port;
+}
 
 std::string Gateway::url_for(const std::string& host, const std::string& secret) const {
     const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;

@@ -41,13 +41,13 @@ inline constexpr std::uint32_t kActivityIgnoredKind = 24010;
 
 struct GatewayOptions {
     std::string host{"127.0.0.1"};
-    std::uint16_t port{0};  // 0: pick a free port (see Gateway::port)
+    std::uint16_t port{0};                // 0: pick a free port (see Gateway::port)
     std::filesystem::path bindings_db{};  // SQLite file for key bindings; empty: memory only
     std::size_t max_message_bytes{128 * 1024};
     std::size_t max_subscriptions{32};
-    std::size_t max_filters{10};          // per REQ
-    std::size_t max_filter_bytes{16 * 1024};  // one filter, serialized
-    std::uint64_t max_limit{500};         // `limit` sent upstream
+    std::size_t max_filters{10};                     // per REQ
+    std::size_t max_filter_bytes{16 * 1024};         // one filter, serialized
+    std::uint64_t max_limit{500};                    // `limit` sent upstream
     std::size_t max_pending_bytes{4 * 1024 * 1024};  // queued for a slow container: then closed
     WriteLimits write{};
     double write_rate_per_s{10};  // per project, token bucket (open_project may set another)
@@ -74,16 +74,16 @@ struct GatewayStats {
     std::size_t connections{0};            // authenticated, open now
     std::uint64_t refused_connections{0};  // wrong or missing secret
     std::uint64_t events_delivered{0};
-    std::uint64_t events_hidden{0};        // upstream events the scope rule kept back
-    std::uint64_t events_replayed{0};      // held events handed to a later subscription
-    std::uint64_t writes_accepted{0};      // published, at least one relay accepted
+    std::uint64_t events_hidden{0};    // upstream events the scope rule kept back
+    std::uint64_t events_replayed{0};  // held events handed to a later subscription
+    std::uint64_t writes_accepted{0};  // published, at least one relay accepted
     std::map<std::string, std::uint64_t> writes_refused{};  // by reason class (see below)
 };
 // Reason classes of writes_refused: too_large, invalid, future, project_event, out_of_scope,
 // foreign_key, reserved_key, rate_limited, relays_refused.
 
 class Gateway {
-public:
+  public:
     static Result<std::unique_ptr<Gateway>> start(GatewayOptions options, relay::RelayPool& pool);
     ~Gateway();  // stops
     Gateway(const Gateway&) = delete;
@@ -130,7 +130,7 @@ public:
     std::map<std::string, std::uint64_t> activity() const;
     void stop();
 
-private:
+  private:
     Gateway();
     struct Impl;
     std::unique_ptr<Impl> impl_;

@@ -32,13 +32,27 @@ void append_json_string(std::string& out, std::string_view s) {
         out.append(s.data() + run, i - run);
         run = i + 1;
         switch (c) {
-            case '"': out.append("\\\""); break;
-            case '\\': out.append("\\\\"); break;
-            case '\b': out.append("\\b"); break;
-            case '\f': out.append("\\f"); break;
-            case '\n': out.append("\\n"); break;
-            case '\r': out.append("\\r"); break;
-            case '\t': out.append("\\t"); break;
+            case '"':
+                out.append("\\\"");
+                break;
+            case '\\':
+                out.append("\\\\");
+                break;
+            case '\b':
+                out.append("\\b");
+                break;
+            case '\f':
+                out.append("\\f");
+                break;
+            case '\n':
+                out.append("\\n");
+                break;
+            case '\r':
+                out.append("\\r");
+                break;
+            case '\t':
+                out.append("\\t");
+                break;
             default: {
                 char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0x0f]};
                 out.append(esc, 6);
@@ -133,7 +147,9 @@ Bytes32 compute_id(const Event& event) {
     return id;
 }
 
-std::string compute_id_hex(const Event& event) { return to_hex(compute_id(event)); }
+std::string compute_id_hex(const Event& event) {
+    return to_hex(compute_id(event));
+}
 
 std::string to_json(const Event& e) {
     std::string out;
@@ -157,13 +173,14 @@ std::string to_json(const Event& e) {
 }
 
 nlohmann::json to_json_value(const Event& e) {
-    return nlohmann::json{{"id", e.id},     {"pubkey", e.pubkey},   {"created_at", e.created_at},
-                          {"kind", e.kind}, {"tags", e.tags},       {"content", e.content},
+    return nlohmann::json{{"id", e.id},     {"pubkey", e.pubkey}, {"created_at", e.created_at},
+                          {"kind", e.kind}, {"tags", e.tags},     {"content", e.content},
                           {"sig", e.sig}};
 }
 
 Status validate_event(const Event& e, const ParseLimits& limits) {
-    if (!is_lower_hex(e.id, 64)) return make_error("malformed: id must be 64 lowercase hex characters");
+    if (!is_lower_hex(e.id, 64))
+        return make_error("malformed: id must be 64 lowercase hex characters");
     if (!is_lower_hex(e.pubkey, 64))
         return make_error("malformed: pubkey must be 64 lowercase hex characters");
     if (!is_lower_hex(e.sig, 128))
@@ -173,7 +190,8 @@ Status validate_event(const Event& e, const ParseLimits& limits) {
     if (e.kind > kMaxKind) return make_error("malformed: kind must be an integer 0..65535");
     if (e.tags.size() > limits.max_tags) return make_error("malformed: too many tags");
     for (const auto& t : e.tags) {
-        if (t.size() > limits.max_tag_values) return make_error("malformed: tag has too many values");
+        if (t.size() > limits.max_tag_values)
+            return make_error("malformed: tag has too many values");
         for (const auto& v : t)
             if (!is_valid_utf8(v)) return make_error("malformed: tag value is not valid UTF-8");
     }

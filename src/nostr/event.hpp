@@ -49,10 +49,10 @@ struct UnsignedEvent {
 
 // Limits applied by the parsers; anything larger is rejected with a reason.
 struct ParseLimits {
-    std::size_t max_bytes{512 * 1024};   // whole JSON text (string parser only)
-    std::size_t max_tags{10000};         // number of tags
-    std::size_t max_tag_values{1000};    // strings in one tag
-    std::size_t max_content{256 * 1024}; // content bytes (after unescaping)
+    std::size_t max_bytes{512 * 1024};    // whole JSON text (string parser only)
+    std::size_t max_tags{10000};          // number of tags
+    std::size_t max_tag_values{1000};     // strings in one tag
+    std::size_t max_content{256 * 1024};  // content bytes (after unescaping)
 };
 
 // Parses and validates an event: every field present with the right type, id/pubkey 64 and

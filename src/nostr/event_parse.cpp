@@ -11,11 +11,19 @@ namespace tenex::nostr {
 namespace {
 
 enum Field : unsigned {
-    kId = 1, kPubkey = 2, kCreatedAt = 4, kKind = 8, kTags = 16, kContent = 32, kSig = 64,
+    kId = 1,
+    kPubkey = 2,
+    kCreatedAt = 4,
+    kKind = 8,
+    kTags = 16,
+    kContent = 32,
+    kSig = 64,
     kAll = 127,
 };
 
-Error malformed(std::string_view what) { return make_error("malformed: " + std::string(what)); }
+Error malformed(std::string_view what) {
+    return make_error("malformed: " + std::string(what));
+}
 
 const char* missing_field(unsigned seen) {
     if (!(seen & kId)) return "malformed: missing field 'id'";
@@ -77,7 +85,8 @@ Result<Event> parse_event(std::string_view json, const ParseLimits& limits) {
                     return field_error("'id' must be 64 lowercase hex characters");
             } else if (key == "pubkey") {
                 bit = kPubkey;
-                if (!read_hex_field(r, ev.pubkey, 64, "'pubkey' must be 64 lowercase hex characters"))
+                if (!read_hex_field(r, ev.pubkey, 64,
+                                    "'pubkey' must be 64 lowercase hex characters"))
                     return field_error("'pubkey' must be 64 lowercase hex characters");
             } else if (key == "sig") {
                 bit = kSig;
@@ -92,7 +101,8 @@ Result<Event> parse_event(std::string_view json, const ParseLimits& limits) {
             } else if (key == "kind") {
                 bit = kKind;
                 std::uint64_t v;
-                if (!r.read_uint(kMaxKind, v)) return field_error("'kind' must be an integer 0..65535");
+                if (!r.read_uint(kMaxKind, v))
+                    return field_error("'kind' must be an integer 0..65535");
                 ev.kind = static_cast<std::uint32_t>(v);
             } else if (key == "tags") {
                 bit = kTags;

@@ -27,7 +27,8 @@ Result<std::vector<std::string>> hex_list(const nlohmann::json& v, const std::st
     return out;
 }
 
-Result<std::uint64_t> non_negative(const nlohmann::json& v, const std::string& name, std::uint64_t max) {
+Result<std::uint64_t> non_negative(const nlohmann::json& v, const std::string& name,
+                                   std::uint64_t max) {
     std::string what = "filter '" + name + "' must be an integer 0.." + std::to_string(max);
     if (v.is_number_unsigned()) {
         auto x = v.get<std::uint64_t>();
@@ -42,7 +43,9 @@ Result<std::uint64_t> non_negative(const nlohmann::json& v, const std::string& n
     return make_error(what);
 }
 
-bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_letter(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 }  // namespace
 
@@ -83,8 +86,10 @@ Result<Filter> Filter::from_json(const nlohmann::json& j) {
         } else if (!key.empty() && key[0] == '#') {
             if (key.size() != 2 || !is_letter(key[1]))
                 return make_error("filter tag key must be '#' and one letter");
-            if (!v.is_array()) return make_error("filter '" + key + "' must be an array of strings");
-            if (v.size() > kMaxListItems) return make_error("filter '" + key + "' has too many items");
+            if (!v.is_array())
+                return make_error("filter '" + key + "' must be an array of strings");
+            if (v.size() > kMaxListItems)
+                return make_error("filter '" + key + "' has too many items");
             std::vector<std::string> values;
             for (const auto& x : v) {
                 if (!x.is_string() || !is_valid_utf8(x.get_ref<const std::string&>()))
@@ -110,7 +115,9 @@ nlohmann::json Filter::to_json() const {
     return j;
 }
 
-std::string Filter::serialize() const { return to_json().dump(); }
+std::string Filter::serialize() const {
+    return to_json().dump();
+}
 
 bool Filter::matches(const Event& e) const {
     auto contains = [](const auto& list, const auto& x) {

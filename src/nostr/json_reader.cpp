@@ -54,10 +54,14 @@ bool JsonReader::read_hex4(unsigned& out) {
     for (int k = 0; k < 4; ++k) {
         char c = s_[pos_++];
         unsigned v;
-        if (c >= '0' && c <= '9') v = static_cast<unsigned>(c - '0');
-        else if (c >= 'a' && c <= 'f') v = static_cast<unsigned>(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v = static_cast<unsigned>(c - 'A' + 10);
-        else return fail("bad \\u escape");
+        if (c >= '0' && c <= '9')
+            v = static_cast<unsigned>(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = static_cast<unsigned>(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v = static_cast<unsigned>(c - 'A' + 10);
+        else
+            return fail("bad \\u escape");
         out = (out << 4) | v;
     }
     return true;
@@ -87,14 +91,30 @@ bool JsonReader::read_string(std::string& out) {
         if (pos_ >= n) return fail("unterminated string");
         char e = s_[pos_++];
         switch (e) {
-            case '"': out.push_back('"'); break;
-            case '\\': out.push_back('\\'); break;
-            case '/': out.push_back('/'); break;
-            case 'b': out.push_back('\b'); break;
-            case 'f': out.push_back('\f'); break;
-            case 'n': out.push_back('\n'); break;
-            case 'r': out.push_back('\r'); break;
-            case 't': out.push_back('\t'); break;
+            case '"':
+                out.push_back('"');
+                break;
+            case '\\':
+                out.push_back('\\');
+                break;
+            case '/':
+                out.push_back('/');
+                break;
+            case 'b':
+                out.push_back('\b');
+                break;
+            case 'f':
+                out.push_back('\f');
+                break;
+            case 'n':
+                out.push_back('\n');
+                break;
+            case 'r':
+                out.push_back('\r');
+                break;
+            case 't':
+                out.push_back('\t');
+                break;
             case 'u': {
                 unsigned cp;
                 if (!read_hex4(cp)) return false;
@@ -111,7 +131,8 @@ bool JsonReader::read_string(std::string& out) {
                 append_utf8(out, cp);
                 break;
             }
-            default: return fail("bad escape in string");
+            default:
+                return fail("bad escape in string");
         }
     }
 }

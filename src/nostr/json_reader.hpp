@@ -14,11 +14,14 @@
 namespace tenex::nostr {
 
 class JsonReader {
-public:
+  public:
     explicit JsonReader(std::string_view text) : s_(text) {}
 
     void skip_ws();
-    bool at_end() { skip_ws(); return pos_ >= s_.size(); }
+    bool at_end() {
+        skip_ws();
+        return pos_ >= s_.size();
+    }
     // Consumes c (after whitespace) if it is next.
     bool consume(char c);
     // Next non-whitespace character, or '\0' at the end.
@@ -37,7 +40,7 @@ public:
         return false;
     }
 
-private:
+  private:
     bool read_hex4(unsigned& out);
 
     std::string_view s_;

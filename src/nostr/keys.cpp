@@ -42,7 +42,9 @@ const secp256k1_context_struct* secp_context() {
     return ctx;
 }
 
-std::string PublicKey::npub() const { return encode_npub(*this); }
+std::string PublicKey::npub() const {
+    return encode_npub(*this);
+}
 
 Result<PublicKey> PublicKey::from_hex(std::string_view hex) {
     PublicKey pk;
@@ -54,7 +56,9 @@ Result<PublicKey> PublicKey::from_hex(std::string_view hex) {
     return pk;
 }
 
-SecretKey::~SecretKey() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
+SecretKey::~SecretKey() {
+    OPENSSL_cleanse(bytes_.data(), bytes_.size());
+}
 
 SecretKey SecretKey::generate() {
     SecretKey sk;
@@ -74,8 +78,10 @@ Result<SecretKey> SecretKey::from_bytes(std::span<const std::uint8_t> bytes) {
 }
 
 Result<SecretKey> SecretKey::parse(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+        text.remove_prefix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+        text.remove_suffix(1);
     if (text.starts_with("nsec1")) {
         auto e = decode_entity(text);
         if (!e) return make_error("invalid nsec: " + e.error().message);
@@ -90,7 +96,9 @@ Result<SecretKey> SecretKey::parse(std::string_view text) {
     return sk;
 }
 
-std::string SecretKey::reveal_nsec() const { return encode_nsec(*this); }
+std::string SecretKey::reveal_nsec() const {
+    return encode_nsec(*this);
+}
 
 PublicKey SecretKey::public_key() const {
     secp256k1_keypair kp;
@@ -123,17 +131,17 @@ Bytes64 schnorr_sign(const Keys& keys, const Bytes32& msg, const Bytes32& aux) {
 bool schnorr_verify(const Bytes32& pubkey, const Bytes32& msg, const Bytes64& sig) {
     secp256k1_xonly_pubkey pk;
     if (!secp256k1_xonly_pubkey_parse(secp_context(), &pk, pubkey.data())) return false;
-    return secp256k1_schnorrsig_verify(secp_context(), sig.data(), msg.data(), msg.size(), &pk) == 1;
+    return secp256k1_schnorrsig_verify(secp_context(), sig.data(), msg.data(), msg.size(), &pk) ==
+           1;
 }
 
 Result<Event> sign_event(UnsignedEvent u, const Keys& keys) {
     Event ev;
     ev.pubkey = keys.pub.hex();
-    ev.created_at = u.created_at
-                        ? *u.created_at
-                        : std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
+    ev.created_at = u.created_at ? *u.created_at
+                                 : std::chrono::duration_cast<std::chrono::seconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count();
     ev.kind = u.kind;
     ev.tags = std::move(u.tags);
     ev.content = std::move(u.content);

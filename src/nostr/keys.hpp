@@ -32,7 +32,7 @@ struct PublicKey {
 };
 
 class SecretKey {
-public:
+  public:
     // A fresh key from the OS random source.
     static SecretKey generate();
     // 64 hex characters (either case) or an nsec1 string; surrounding whitespace is trimmed.
@@ -53,7 +53,7 @@ public:
     // "SecretKey(<redacted>)": safe in logs.
     std::string debug_string() const { return "SecretKey(<redacted>)"; }
 
-private:
+  private:
     SecretKey() = default;
     Bytes32 bytes_{};
 };

@@ -26,7 +26,8 @@ Result<std::vector<Tlv>> parse_tlv(const std::vector<std::uint8_t>& data) {
         if (data.size() - i < 2) return make_error("TLV entry truncated");
         std::uint8_t type = data[i], len = data[i + 1];
         if (data.size() - i - 2 < len) return make_error("TLV value longer than the data");
-        out.push_back({type, std::string_view(reinterpret_cast<const char*>(data.data()) + i + 2, len)});
+        out.push_back(
+            {type, std::string_view(reinterpret_cast<const char*>(data.data()) + i + 2, len)});
         i += 2 + static_cast<std::size_t>(len);
     }
     return out;
@@ -52,7 +53,8 @@ Result<TlvFields> collect(const std::vector<std::uint8_t>& data, bool special_is
         switch (t.type) {
             case kSpecial:
                 if (f.special) continue;  // first one wins, as in nostr-tools
-                if (special_is_key && t.value.size() != 32) return make_error("TLV type 0 must be 32 bytes");
+                if (special_is_key && t.value.size() != 32)
+                    return make_error("TLV type 0 must be 32 bytes");
                 if (!special_is_key && !is_valid_utf8(t.value))
                     return make_error("TLV identifier is not valid UTF-8");
                 f.special = t.value;
@@ -67,11 +69,14 @@ Result<TlvFields> collect(const std::vector<std::uint8_t>& data, bool special_is
                 break;
             case kKind: {
                 if (t.value.size() != 4) return make_error("TLV kind must be 4 bytes");
-                auto b = [&](int k) { return static_cast<std::uint32_t>(static_cast<std::uint8_t>(t.value[k])); };
+                auto b = [&](int k) {
+                    return static_cast<std::uint32_t>(static_cast<std::uint8_t>(t.value[k]));
+                };
                 if (!f.kind) f.kind = (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
                 break;
             }
-            default: break;  // unknown types are ignored
+            default:
+                break;  // unknown types are ignored
         }
     }
     return f;
@@ -83,11 +88,14 @@ void put_tlv(std::vector<std::uint8_t>& out, std::uint8_t type, std::string_view
     out.insert(out.end(), v.begin(), v.end());
 }
 
-std::string bytes_of(const Bytes32& b) { return std::string(b.begin(), b.end()); }
+std::string bytes_of(const Bytes32& b) {
+    return std::string(b.begin(), b.end());
+}
 
 Result<std::string> hex32(std::string_view hex, const char* what) {
     Bytes32 b{};
-    if (!from_hex(hex, b)) return make_error(std::string(what) + " must be 64 lowercase hex characters");
+    if (!from_hex(hex, b))
+        return make_error(std::string(what) + " must be 64 lowercase hex characters");
     return bytes_of(b);
 }
 
@@ -142,9 +150,15 @@ Result<Entity> decode_entity(std::string_view text) {
     return make_error("unknown NIP-19 prefix '" + hrp + "'");
 }
 
-std::string encode_npub(const PublicKey& pk) { return bech32::encode("npub", pk.bytes); }
-std::string encode_note(const Bytes32& id) { return bech32::encode("note", id); }
-std::string encode_nsec(const SecretKey& sk) { return bech32::encode("nsec", sk.reveal_bytes()); }
+std::string encode_npub(const PublicKey& pk) {
+    return bech32::encode("npub", pk.bytes);
+}
+std::string encode_note(const Bytes32& id) {
+    return bech32::encode("note", id);
+}
+std::string encode_nsec(const SecretKey& sk) {
+    return bech32::encode("nsec", sk.reveal_bytes());
+}
 
 Result<std::string> encode_npub_hex(std::string_view hex) {
     Bytes32 b{};

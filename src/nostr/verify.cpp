@@ -72,7 +72,8 @@ bool parse_pubkey_cached(const secp256k1_context* ctx, const Bytes32& bytes,
 template <class Fn>
 void run_parallel(std::size_t n, unsigned threads, Fn fn) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-    threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(n / 16, 1)));
+    threads =
+        static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(n / 16, 1)));
     if (threads <= 1) {
         fn(0, n);
         return;
@@ -102,8 +103,10 @@ Status verify_event(const Event& e) {
     if (!id_matches(e, id, &reason)) return make_error(reason);
     Bytes32 pub{};
     Bytes64 sig{};
-    if (!from_hex(e.pubkey, pub)) return make_error("malformed: 'pubkey' must be 64 lowercase hex characters");
-    if (!from_hex(e.sig, sig)) return make_error("malformed: 'sig' must be 128 lowercase hex characters");
+    if (!from_hex(e.pubkey, pub))
+        return make_error("malformed: 'pubkey' must be 64 lowercase hex characters");
+    if (!from_hex(e.sig, sig))
+        return make_error("malformed: 'sig' must be 128 lowercase hex characters");
     const auto* ctx = secp_context();
     secp256k1_xonly_pubkey pk;
     if (!parse_pubkey_cached(ctx, pub, pk))

@@ -4,9 +4,9 @@
 #include "project/workspace_manager.hpp"
 #include "project/workspace_path.hpp"
 
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 namespace tenex::project {
 
@@ -84,17 +84,20 @@ Result<std::vector<AgentProfile>> read_agent_profiles(const std::filesystem::pat
         if (!entry.is_object()) continue;
         auto key = nostr::SecretKey::parse(str(entry, "nsec"));
         if (!key) {
-            spdlog::warn("project {}: agent {} has no usable key in agents.json, no profile", address, slug);
+            spdlog::warn("project {}: agent {} has no usable key in agents.json, no profile",
+                         address, slug);
             continue;
         }
         const std::string file = str(entry, "file");
-        if (file.size() != 69 || !is_hex64(file.substr(0, 64)) || file.substr(64) != ".json" || !agents_dir) {
+        if (file.size() != 69 || !is_hex64(file.substr(0, 64)) || file.substr(64) != ".json" ||
+            !agents_dir) {
             spdlog::warn("project {}: agent {} has no definition file, no profile", address, slug);
             continue;
         }
         auto def_text = read_file_at(*agents_dir, file);
         if (!def_text || !def_text->has_value()) {
-            spdlog::warn("project {}: agent {}: .tenex/agents/{} unreadable, no profile", address, slug, file);
+            spdlog::warn("project {}: agent {}: .tenex/agents/{} unreadable, no profile", address,
+                         slug, file);
             continue;
         }
         auto def = parse_object(**def_text, ".tenex/agents/" + file);
@@ -107,12 +110,14 @@ Result<std::vector<AgentProfile>> read_agent_profiles(const std::filesystem::pat
         agent.name = str(*def, "name");
         agent.role = str(*def, "role");
         agent.description = str(*def, "description");
-        out.push_back(make_agent_profile(workspace, slug, nostr::Keys(std::move(*key)), agent, project));
+        out.push_back(
+            make_agent_profile(workspace, slug, nostr::Keys(std::move(*key)), agent, project));
     }
     return out;
 }
 
-Result<std::map<std::string, std::string>> read_published_digests(const std::filesystem::path& workspace) {
+Result<std::map<std::string, std::string>> read_published_digests(
+    const std::filesystem::path& workspace) {
     auto tenex = open_tenex(workspace, false);
     if (!tenex) return tenex.error();
     auto text = read_file_at(*tenex, kDigestFile);

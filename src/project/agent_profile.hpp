@@ -23,10 +23,10 @@ inline constexpr std::uint32_t kProfileKind = 0;
 struct AgentProfile {
     std::filesystem::path workspace{};  // where the published digest is remembered
     std::string slug{};
-    std::string project_address{};      // for log lines
-    nostr::Keys keys;                   // the agent's own key; never logged
-    nostr::UnsignedEvent event{};       // kind 0, created_at unset (set when signed)
-    std::string digest{};               // SHA-256 hex of [pubkey, kind, tags, content]
+    std::string project_address{};  // for log lines
+    nostr::Keys keys;               // the agent's own key; never logged
+    nostr::UnsignedEvent event{};   // kind 0, created_at unset (set when signed)
+    std::string digest{};           // SHA-256 hex of [pubkey, kind, tags, content]
 
     std::string pubkey() const { return keys.pub.hex(); }
 };
@@ -42,7 +42,8 @@ Result<std::vector<AgentProfile>> read_agent_profiles(const std::filesystem::pat
                                                       const ProjectDefinition& project);
 
 // .tenex/profiles.json {pubkey: digest}: the digests last published. Missing file: empty.
-Result<std::map<std::string, std::string>> read_published_digests(const std::filesystem::path& workspace);
+Result<std::map<std::string, std::string>> read_published_digests(
+    const std::filesystem::path& workspace);
 Status write_published_digest(const std::filesystem::path& workspace, const std::string& pubkey,
                               const std::string& digest);
 

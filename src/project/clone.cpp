@@ -31,7 +31,8 @@ int on_transfer(const git_indexer_progress* stats, void* payload) {
     }
     if (stats->received_bytes > p->max_bytes) {
         if (p->ctx->failure.empty())
-            p->ctx->failure = "clone size limit exceeded (" + std::to_string(p->max_bytes) + " bytes)";
+            p->ctx->failure =
+                "clone size limit exceeded (" + std::to_string(p->max_bytes) + " bytes)";
         return -1;
     }
     return 0;
@@ -46,8 +47,8 @@ int on_sideband(const char*, int, void* payload) {
     return 0;
 }
 
-int on_checkout_notify(git_checkout_notify_t, const char*, const git_diff_file*, const git_diff_file*,
-                       const git_diff_file*, void* payload) {
+int on_checkout_notify(git_checkout_notify_t, const char*, const git_diff_file*,
+                       const git_diff_file*, const git_diff_file*, void* payload) {
     auto* p = static_cast<Progress*>(payload);
     if (std::chrono::steady_clock::now() >= p->ctx->deadline) {
         if (p->ctx->failure.empty()) p->ctx->failure = "clone time limit reached during checkout";
@@ -64,7 +65,9 @@ std::string random_suffix() {
     return out;
 }
 
-std::string temp_prefix(const fs::path& dest) { return "." + dest.filename().string() + ".tmp-"; }
+std::string temp_prefix(const fs::path& dest) {
+    return "." + dest.filename().string() + ".tmp-";
+}
 
 // Removes leftovers of earlier attempts (a crashed daemon) next to dest.
 void remove_stale_temps(const fs::path& dest) {
@@ -91,7 +94,8 @@ Status move_into_place(const fs::path& temp, const fs::path& dest) {
     if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) != 0) {
         const int err = errno;
         (void)disk::remove_dir(temp);
-        return make_error("cannot move the checkout into " + dest.string() + ": " + std::strerror(err));
+        return make_error("cannot move the checkout into " + dest.string() + ": " +
+                          std::strerror(err));
     }
     return Unit{};
 }
@@ -150,8 +154,9 @@ Status checked_checkout(git_repository* repo, const CloneLimits& limits, Progres
             co.notify_cb = on_checkout_notify;
             co.notify_payload = &progress;
             if (git_checkout_head(repo, &co) != 0)
-                result = make_error(progress.ctx->failure.empty() ? "checkout failed: " + git_error_text()
-                                                                  : progress.ctx->failure);
+                result = make_error(progress.ctx->failure.empty()
+                                        ? "checkout failed: " + git_error_text()
+                                        : progress.ctx->failure);
         }
     }
     git_odb_free(odb);
@@ -183,7 +188,8 @@ Status clone_repository(const RepoUrl& url, const RepoPolicy& policy, const Clon
 
     // The checkout's directory made first: a btrfs subvolume on a btrfs projects path (its
     // own qgroup, for resources.disk), renamed into place like any directory.
-    if (auto made = disk::create_dir(temp); !made) return make_error("clone of " + url.redacted + ": " + made.error().message);
+    if (auto made = disk::create_dir(temp); !made)
+        return make_error("clone of " + url.redacted + ": " + made.error().message);
 
     git_clone_options opts = GIT_CLONE_OPTIONS_INIT;
     opts.fetch_opts.callbacks.transfer_progress = on_transfer;
@@ -214,8 +220,10 @@ Status clone_repository(const RepoUrl& url, const RepoPolicy& policy, const Clon
         return make_error("clone of " + url.redacted + " failed: " + why);
     }
     if (auto st = move_into_place(temp, dest); !st) return st;
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    spdlog::info("cloned {} into {} ({} bytes read, {} ms)", url.redacted, dest.string(), ctx.bytes_read, ms.count());
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    spdlog::info("cloned {} into {} ({} bytes read, {} ms)", url.redacted, dest.string(),
+                 ctx.bytes_read, ms.count());
     return Unit{};
 }
 
@@ -224,7 +232,8 @@ Status init_repository(const fs::path& dest) {
     if (auto st = check_destination(dest); !st) return st;
     remove_stale_temps(dest);
     const fs::path temp = dest.parent_path() / (temp_prefix(dest) + random_suffix());
-    if (auto made = disk::create_dir(temp); !made) return make_error("git init of " + dest.string() + ": " + made.error().message);
+    if (auto made = disk::create_dir(temp); !made)
+        return make_error("git init of " + dest.string() + ": " + made.error().message);
     git_repository* repo = nullptr;
     if (git_repository_init(&repo, temp.c_str(), 0) != 0) {
         const std::string why = git_error_text();

@@ -21,7 +21,7 @@ namespace tenex::project {
 
 struct CloneLimits {
     std::chrono::milliseconds timeout{std::chrono::minutes(10)};  // whole clone incl. checkout
-    std::uint64_t max_bytes{1ULL << 30};                           // received pack bytes
+    std::uint64_t max_bytes{1ULL << 30};                          // received pack bytes
     // What the checkout would write (sum of blob sizes of HEAD's tree, and entries), checked
     // after the fetch and before any file is written: a small pack can expand enormously.
     std::uint64_t max_checkout_bytes{4ULL << 30};

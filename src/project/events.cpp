@@ -32,14 +32,15 @@ std::vector<std::string> all(const nostr::Event& e, std::string_view name, bool 
 
 Status expect_kind(const nostr::Event& e, std::uint32_t kind, const char* what) {
     if (e.kind != kind)
-        return make_error(std::string("event ") + e.id + " is kind " + std::to_string(e.kind) + ", not a " + what +
-                          " (kind " + std::to_string(kind) + ")");
+        return make_error(std::string("event ") + e.id + " is kind " + std::to_string(e.kind) +
+                          ", not a " + what + " (kind " + std::to_string(kind) + ")");
     return Unit{};
 }
 
 }  // namespace
 
-Result<ProjectDefinition> parse_project_event(const nostr::Event& e, const nostr::Address* expected) {
+Result<ProjectDefinition> parse_project_event(const nostr::Event& e,
+                                              const nostr::Address* expected) {
     if (auto st = expect_kind(e, kProjectKind, "project"); !st) return st.error();
     ProjectDefinition p;
     p.identifier = first(e, "d");
@@ -94,7 +95,8 @@ Result<McpTool> parse_mcp_event(const nostr::Event& e) {
 const nostr::Event* pick_newest(std::span<const nostr::Event> versions) {
     const nostr::Event* best = nullptr;
     for (const auto& v : versions) {
-        if (!best || v.created_at > best->created_at || (v.created_at == best->created_at && v.id < best->id))
+        if (!best || v.created_at > best->created_at ||
+            (v.created_at == best->created_at && v.id < best->id))
             best = &v;
     }
     return best;

@@ -28,7 +28,9 @@ struct GuardedStream {
     GuardContext* ctx{nullptr};
 };
 
-GuardedStream* self(git_stream* s) { return reinterpret_cast<GuardedStream*>(s); }
+GuardedStream* self(git_stream* s) {
+    return reinterpret_cast<GuardedStream*>(s);
+}
 
 int fail(GuardContext* ctx, const std::string& why) {
     if (ctx && ctx->failure.empty()) ctx->failure = why;
@@ -37,8 +39,8 @@ int fail(GuardContext* ctx, const std::string& why) {
 }
 
 int remaining_ms(const GuardContext* ctx) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ctx->deadline -
-                                                                            std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        ctx->deadline - std::chrono::steady_clock::now());
     return left.count() <= 0 ? 0 : static_cast<int>(std::min<long long>(left.count(), 1 << 30));
 }
 
@@ -65,7 +67,8 @@ std::string address_text(const sockaddr* sa) {
 }
 
 int try_connect(const addrinfo* ai, const GuardContext* ctx) {
-    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    const int fd =
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) return -1;
     if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
         if (errno != EINPROGRESS || wait_for(fd, POLLOUT, ctx) != 1) {
@@ -106,7 +109,8 @@ int stream_connect(git_stream* s) {
     }
     ::freeaddrinfo(res);
     if (st->fd >= 0) return 0;
-    if (remaining_ms(ctx) == 0) return fail(ctx, "clone time limit reached while connecting to " + st->host);
+    if (remaining_ms(ctx) == 0)
+        return fail(ctx, "clone time limit reached while connecting to " + st->host);
     if (!refused.empty()) return fail(ctx, refused);
     return fail(ctx, "cannot connect to " + st->host + ":" + st->port);
 }
@@ -133,7 +137,8 @@ ssize_t stream_read(git_stream* s, void* data, size_t len) {
         if (n < 0) return fail(ctx, std::string("read failed: ") + std::strerror(errno));
         ctx->bytes_read += static_cast<std::uint64_t>(n);
         if (ctx->bytes_read > ctx->max_bytes)
-            return fail(ctx, "clone size limit exceeded (" + std::to_string(ctx->max_bytes) + " bytes)");
+            return fail(ctx,
+                        "clone size limit exceeded (" + std::to_string(ctx->max_bytes) + " bytes)");
         return n;
     }
 }
@@ -210,7 +215,11 @@ void ensure_guarded_stream_registered() {
     });
 }
 
-GuardScope::GuardScope(GuardContext* ctx) : previous_(tl_context) { tl_context = ctx; }
-GuardScope::~GuardScope() { tl_context = previous_; }
+GuardScope::GuardScope(GuardContext* ctx) : previous_(tl_context) {
+    tl_context = ctx;
+}
+GuardScope::~GuardScope() {
+    tl_context = previous_;
+}
 
 }  // namespace tenex::project::detail

@@ -13,9 +13,9 @@ namespace tenex::project::detail {
 struct GuardContext {
     const RepoPolicy* policy{nullptr};
     std::chrono::steady_clock::time_point deadline{};
-    std::uint64_t max_bytes{0};     // cap on bytes read from all connections
+    std::uint64_t max_bytes{0};  // cap on bytes read from all connections
     std::uint64_t bytes_read{0};
-    std::string failure{};          // why the guard refused or aborted (no credentials)
+    std::string failure{};  // why the guard refused or aborted (no credentials)
 };
 
 // Registers the stream with libgit2 (once per process; also initializes libgit2).
@@ -23,13 +23,13 @@ void ensure_guarded_stream_registered();
 
 // Sets the context for connections opened by libgit2 on this thread; RAII.
 class GuardScope {
-public:
+  public:
     explicit GuardScope(GuardContext* ctx);
     ~GuardScope();
     GuardScope(const GuardScope&) = delete;
     GuardScope& operator=(const GuardScope&) = delete;
 
-private:
+  private:
     GuardContext* previous_;
 };
 

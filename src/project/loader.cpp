@@ -40,19 +40,22 @@ PublishFn pool_publish(relay::RelayPool& pool, std::chrono::milliseconds timeout
             relay::PublishResult result = future.get();
             if (result.any_accepted()) return Unit{};
             std::string why;
-            for (const auto& r : result.relays) why += (why.empty() ? "" : "; ") + r.relay + ": " + r.message;
-            return make_error("no relay accepted it" + (why.empty() ? std::string(" (no write relays)") : ": " + why));
+            for (const auto& r : result.relays)
+                why += (why.empty() ? "" : "; ") + r.relay + ": " + r.message;
+            return make_error("no relay accepted it" +
+                              (why.empty() ? std::string(" (no write relays)") : ": " + why));
         } catch (const std::exception& e) {
             return make_error(std::string("relay pool: ") + e.what());
         }
     };
 }
 
-ProjectLoader::ProjectLoader(relay::RelayPool& pool, WorkspaceManager& workspaces, LoaderOptions options)
+ProjectLoader::ProjectLoader(relay::RelayPool& pool, WorkspaceManager& workspaces,
+                             LoaderOptions options)
     : pool_(pool), workspaces_(workspaces), options_(options), fetch_(pool_fetch(pool)) {
     if (options_.publish_profiles)
-        publisher_ = std::make_unique<ProfilePublisher>(pool_publish(pool_, options_.publish_timeout),
-                                                        options_.profiles_per_second);
+        publisher_ = std::make_unique<ProfilePublisher>(
+            pool_publish(pool_, options_.publish_timeout), options_.profiles_per_second);
 }
 
 ProjectLoader::~ProjectLoader() {
@@ -62,7 +65,8 @@ ProjectLoader::~ProjectLoader() {
 std::vector<std::string> ProjectLoader::read_relays() const {
     std::vector<std::string> out;
     for (const auto& s : pool_.status())
-        if (static_cast<unsigned>(s.mode) & static_cast<unsigned>(relay::RelayMode::read)) out.push_back(s.url);
+        if (static_cast<unsigned>(s.mode) & static_cast<unsigned>(relay::RelayMode::read))
+            out.push_back(s.url);
     return out;
 }
 
@@ -75,15 +79,17 @@ Result<WorkspaceResult> ProjectLoader::load(const nostr::Address& address) {
     }
     auto ready = workspaces_.ensure(fetched->project, fetched->agents, fetched->tools);
     if (!ready) return make_error("project " + where + ": workspace: " + ready.error().message);
-    spdlog::info("project {}: workspace {} ready from event {} ({} file(s) written)", where, ready->path.string(),
-                 fetched->event_id, ready->layout.files_written.size());
+    spdlog::info("project {}: workspace {} ready from event {} ({} file(s) written)", where,
+                 ready->path.string(), fetched->event_id, ready->layout.files_written.size());
     for (const auto& skipped : ready->layout.tools_skipped)
-        spdlog::warn("project {}: MCP tool {} (left out of .tenex/mcp.json)", where, log::printable(skipped, 300));
+        spdlog::warn("project {}: MCP tool {} (left out of .tenex/mcp.json)", where,
+                     log::printable(skipped, 300));
 
     if (publisher_) {
         auto profiles = read_agent_profiles(ready->path, fetched->project);
         if (!profiles) {
-            spdlog::warn("project {}: agent profiles not published: {}", where, profiles.error().message);
+            spdlog::warn("project {}: agent profiles not published: {}", where,
+                         profiles.error().message);
         } else {
             publisher_->submit(std::move(*profiles));
         }

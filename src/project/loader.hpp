@@ -19,14 +19,14 @@
 namespace tenex::project {
 
 struct LoaderOptions {
-    std::chrono::milliseconds fetch_timeout{10000};    // per fetch (project, then definitions)
-    double profiles_per_second{2};                     // across all projects; <= 0 means 2
+    std::chrono::milliseconds fetch_timeout{10000};  // per fetch (project, then definitions)
+    double profiles_per_second{2};                   // across all projects; <= 0 means 2
     bool publish_profiles{true};
-    std::chrono::milliseconds publish_timeout{5000};   // per profile, waiting for relays' OK
+    std::chrono::milliseconds publish_timeout{5000};  // per profile, waiting for relays' OK
 };
 
 class ProjectLoader {
-public:
+  public:
     ProjectLoader(relay::RelayPool& pool, WorkspaceManager& workspaces, LoaderOptions options = {});
     ~ProjectLoader();  // stops the profile publisher (pending profiles are dropped, logged)
     ProjectLoader(const ProjectLoader&) = delete;
@@ -40,7 +40,7 @@ public:
     // The publisher (tests and the daemon's shutdown/metrics); null without publish_profiles.
     ProfilePublisher* profiles() { return publisher_.get(); }
 
-private:
+  private:
     std::vector<std::string> read_relays() const;
 
     relay::RelayPool& pool_;

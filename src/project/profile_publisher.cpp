@@ -8,13 +8,17 @@
 
 namespace tenex::project {
 
-ProfilePublisher::ProfilePublisher(PublishFn publish, double per_second) : publish_(std::move(publish)) {
+ProfilePublisher::ProfilePublisher(PublishFn publish, double per_second)
+    : publish_(std::move(publish)) {
     if (!(per_second > 0)) per_second = 2;  // the documented default; never "unthrottled"
-    interval_ = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / per_second));
+    interval_ = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(1.0 / per_second));
     thread_ = std::thread([this] { run(); });
 }
 
-ProfilePublisher::~ProfilePublisher() { stop(); }
+ProfilePublisher::~ProfilePublisher() {
+    stop();
+}
 
 void ProfilePublisher::stop() {
     {
@@ -26,9 +30,10 @@ void ProfilePublisher::stop() {
     if (thread_.joinable()) thread_.join();
     std::lock_guard lock(mu_);
     for (const auto& p : queue_) {
-        spdlog::info("project {}: profile of agent {} ({}) not published: shutting down", p.project_address, p.slug,
-                     p.pubkey());
-        if (auto it = known_.find(p.pubkey()); it != known_.end() && it->second == p.digest) known_.erase(it);
+        spdlog::info("project {}: profile of agent {} ({}) not published: shutting down",
+                     p.project_address, p.slug, p.pubkey());
+        if (auto it = known_.find(p.pubkey()); it != known_.end() && it->second == p.digest)
+            known_.erase(it);
     }
     queue_.clear();
     idle_cv_.notify_all();
@@ -41,11 +46,13 @@ std::size_t ProfilePublisher::submit(std::vector<AgentProfile> profiles) {
         {
             std::lock_guard lock(mu_);
             if (stopping_) return queued;
-            if (auto it = known_.find(pubkey); it != known_.end() && it->second == p.digest) continue;
+            if (auto it = known_.find(pubkey); it != known_.end() && it->second == p.digest)
+                continue;
         }
         // Not known in memory: the workspace may remember it from before a restart.
         if (auto persisted = read_published_digests(p.workspace); persisted) {
-            if (auto it = persisted->find(pubkey); it != persisted->end() && it->second == p.digest) {
+            if (auto it = persisted->find(pubkey);
+                it != persisted->end() && it->second == p.digest) {
                 std::lock_guard lock(mu_);
                 known_.emplace(pubkey, p.digest);
                 continue;
@@ -55,10 +62,13 @@ std::size_t ProfilePublisher::submit(std::vector<AgentProfile> profiles) {
         }
         std::lock_guard lock(mu_);
         if (stopping_) return queued;
-        if (auto it = known_.find(pubkey); it != known_.end() && it->second == p.digest) continue;  // raced
+        if (auto it = known_.find(pubkey); it != known_.end() && it->second == p.digest)
+            continue;  // raced
         known_[pubkey] = p.digest;
-        auto waiting = std::find_if(queue_.begin(), queue_.end(), [&](const AgentProfile& q) { return q.pubkey() == pubkey; });
-        spdlog::info("project {}: profile of agent {} ({}) changed, queued", p.project_address, p.slug, pubkey);
+        auto waiting = std::find_if(queue_.begin(), queue_.end(),
+                                    [&](const AgentProfile& q) { return q.pubkey() == pubkey; });
+        spdlog::info("project {}: profile of agent {} ({}) changed, queued", p.project_address,
+                     p.slug, pubkey);
         if (waiting != queue_.end()) {
             *waiting = std::move(p);
         } else {
@@ -88,10 +98,12 @@ void ProfilePublisher::run() {
         try {
             publish_one(p);
         } catch (const std::exception& e) {
-            spdlog::error("project {}: publishing the profile of agent {} threw: {}", p.project_address, p.slug, e.what());
+            spdlog::error("project {}: publishing the profile of agent {} threw: {}",
+                          p.project_address, p.slug, e.what());
             std::lock_guard relock(mu_);
             ++failed_;
-            if (auto it = known_.find(p.pubkey()); it != known_.end() && it->second == p.digest) known_.erase(it);
+            if (auto it = known_.find(p.pubkey()); it != known_.end() && it->second == p.digest)
+                known_.erase(it);
         }
         lock.lock();
         busy_ = false;
@@ -104,19 +116,20 @@ void ProfilePublisher::publish_one(const AgentProfile& p) {
     auto signed_event = nostr::sign_event(p.event, p.keys);
     Status sent = signed_event ? publish_(*signed_event) : Status(signed_event.error());
     if (!sent) {
-        spdlog::warn("project {}: profile of agent {} ({}) not published: {}", p.project_address, p.slug, pubkey,
-                     sent.error().message);
+        spdlog::warn("project {}: profile of agent {} ({}) not published: {}", p.project_address,
+                     p.slug, pubkey, sent.error().message);
         std::lock_guard lock(mu_);
         ++failed_;
         // Forget it so the next load queues it again (unless a newer one is already queued).
-        if (auto it = known_.find(pubkey); it != known_.end() && it->second == p.digest) known_.erase(it);
+        if (auto it = known_.find(pubkey); it != known_.end() && it->second == p.digest)
+            known_.erase(it);
         return;
     }
-    spdlog::info("project {}: published profile of agent {} ({}) as event {}", p.project_address, p.slug, pubkey,
-                 signed_event->id);
+    spdlog::info("project {}: published profile of agent {} ({}) as event {}", p.project_address,
+                 p.slug, pubkey, signed_event->id);
     if (auto st = write_published_digest(p.workspace, pubkey, p.digest); !st)
-        spdlog::warn("project {}: cannot remember the profile digest of agent {}: {}", p.project_address, p.slug,
-                     st.error().message);
+        spdlog::warn("project {}: cannot remember the profile digest of agent {}: {}",
+                     p.project_address, p.slug, st.error().message);
     std::lock_guard lock(mu_);
     ++published_;
 }

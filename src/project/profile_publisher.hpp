@@ -27,7 +27,7 @@ namespace tenex::project {
 using PublishFn = std::function<Status(const nostr::Event& event)>;
 
 class ProfilePublisher {
-public:
+  public:
     ProfilePublisher(PublishFn publish, double per_second);
     ~ProfilePublisher();  // stop(): pending profiles are dropped (logged)
     ProfilePublisher(const ProfilePublisher&) = delete;
@@ -45,7 +45,7 @@ public:
     std::uint64_t failed() const;
     std::size_t pending() const;
 
-private:
+  private:
     using Clock = std::chrono::steady_clock;
     void run();
     void publish_one(const AgentProfile& profile);

@@ -18,7 +18,8 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 std::string relays_text(const std::vector<std::string>& relays) {
-    return relays.empty() ? std::string("no relays (none configured for reading)") : "relays " + join(relays);
+    return relays.empty() ? std::string("no relays (none configured for reading)")
+                          : "relays " + join(relays);
 }
 
 bool at_address(const nostr::Event& e, const nostr::Address& address) {
@@ -50,7 +51,8 @@ nostr::Filter project_filter(const nostr::Address& address) {
     return f;
 }
 
-const nostr::Event* select_project_event(std::span<const nostr::Event> events, const nostr::Address& address) {
+const nostr::Event* select_project_event(std::span<const nostr::Event> events,
+                                         const nostr::Address& address) {
     const std::string where = address.to_string();
     std::vector<nostr::Event> candidates;
     for (const auto& e : events) {
@@ -59,7 +61,8 @@ const nostr::Event* select_project_event(std::span<const nostr::Event> events, c
             continue;
         }
         if (auto st = nostr::verify_event(e); !st) {
-            spdlog::warn("project {}: ignoring event {}, it does not verify: {}", where, e.id, st.error().message);
+            spdlog::warn("project {}: ignoring event {}, it does not verify: {}", where, e.id,
+                         st.error().message);
             continue;
         }
         candidates.push_back(e);
@@ -72,13 +75,17 @@ const nostr::Event* select_project_event(std::span<const nostr::Event> events, c
 }
 
 Result<FetchedProject> fetch_project(const FetchFn& fetch, const nostr::Address& address,
-                                     std::chrono::milliseconds timeout, const std::vector<std::string>& relays) {
+                                     std::chrono::milliseconds timeout,
+                                     const std::vector<std::string>& relays) {
     const std::string where = address.to_string();
     if (address.kind != kProjectKind)
-        return make_error("address " + where + " is not a project (kind " + std::to_string(kProjectKind) + ")");
+        return make_error("address " + where + " is not a project (kind " +
+                          std::to_string(kProjectKind) + ")");
 
     auto found = fetch({project_filter(address)}, timeout);
-    if (!found) return make_error("project " + where + ": fetch from " + relays_text(relays) + " failed: " + found.error().message);
+    if (!found)
+        return make_error("project " + where + ": fetch from " + relays_text(relays) +
+                          " failed: " + found.error().message);
     const nostr::Event* event = select_project_event(*found, address);
     if (!event)
         return make_error("project " + where + " not found on " + relays_text(relays) + " within " +
@@ -90,8 +97,9 @@ Result<FetchedProject> fetch_project(const FetchFn& fetch, const nostr::Address&
     auto project = parse_project_event(*event, &address);
     if (!project) return make_error("project " + where + ": " + project.error().message);
     out.project = std::move(*project);
-    spdlog::info("project {}: using event {} (created_at {}), {} agent(s), {} MCP tool(s)", where, out.event_id,
-                 out.created_at, out.project.agent_ids.size(), out.project.mcp_ids.size());
+    spdlog::info("project {}: using event {} (created_at {}), {} agent(s), {} MCP tool(s)", where,
+                 out.event_id, out.created_at, out.project.agent_ids.size(),
+                 out.project.mcp_ids.size());
 
     const auto& agent_ids = out.project.agent_ids;
     const auto& mcp_ids = out.project.mcp_ids;
@@ -114,20 +122,23 @@ Result<FetchedProject> fetch_project(const FetchFn& fetch, const nostr::Address&
     if (auto got = fetch(std::move(filters), timeout); got) {
         defs = std::move(*got);
     } else {
-        spdlog::warn("project {}: fetching agent and MCP definitions failed: {}", where, got.error().message);
+        spdlog::warn("project {}: fetching agent and MCP definitions failed: {}", where,
+                     got.error().message);
     }
     const auto by_id = index_by_id(defs);
 
     for (const auto& id : agent_ids) {
         auto it = by_id.find(id);
         if (it == by_id.end() || it->second->kind != kAgentDefinitionKind) {
-            spdlog::warn("project {}: agent definition {} not found, continuing without it", where, id);
+            spdlog::warn("project {}: agent definition {} not found, continuing without it", where,
+                         id);
             out.missing_agents.push_back(id);
             continue;
         }
         auto agent = parse_agent_event(*it->second);
         if (!agent) {
-            spdlog::warn("project {}: agent definition {} skipped: {}", where, id, agent.error().message);
+            spdlog::warn("project {}: agent definition {} skipped: {}", where, id,
+                         agent.error().message);
             out.missing_agents.push_back(id);
             continue;
         }

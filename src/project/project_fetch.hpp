@@ -25,15 +25,15 @@ namespace tenex::project {
 
 // One-shot query: every stored event matching any filter, from the relays asked, settled
 // within `timeout`. An error only for a failure of the query itself.
-using FetchFn =
-    std::function<Result<std::vector<nostr::Event>>(std::vector<nostr::Filter> filters, std::chrono::milliseconds timeout)>;
+using FetchFn = std::function<Result<std::vector<nostr::Event>>(std::vector<nostr::Filter> filters,
+                                                                std::chrono::milliseconds timeout)>;
 
 struct FetchedProject {
-    std::string event_id{};                   // the project event used
+    std::string event_id{};  // the project event used
     std::int64_t created_at{0};
     ProjectDefinition project{};
-    std::vector<AgentDefinition> agents{};    // in `agent` tag order
-    std::vector<McpTool> tools{};             // in `mcp` tag order
+    std::vector<AgentDefinition> agents{};      // in `agent` tag order
+    std::vector<McpTool> tools{};               // in `mcp` tag order
     std::vector<std::string> missing_agents{};  // ids not found (or not parseable)
     std::vector<std::string> missing_tools{};
 };
@@ -43,10 +43,12 @@ nostr::Filter project_filter(const nostr::Address& address);
 
 // Of the events a relay returned, the newest one that verifies (id and signature) and is
 // exactly at `address`; nullptr if none. Others are logged and ignored.
-const nostr::Event* select_project_event(std::span<const nostr::Event> events, const nostr::Address& address);
+const nostr::Event* select_project_event(std::span<const nostr::Event> events,
+                                         const nostr::Address& address);
 
 // `relays` only names the relays in error messages ("project ... not found on ...").
 Result<FetchedProject> fetch_project(const FetchFn& fetch, const nostr::Address& address,
-                                     std::chrono::milliseconds timeout, const std::vector<std::string>& relays);
+                                     std::chrono::milliseconds timeout,
+                                     const std::vector<std::string>& relays);
 
 }  // namespace tenex::project

@@ -12,9 +12,9 @@
 namespace tenex::project {
 
 struct RepoPolicy {
-    bool allow_http{false};   // http:// (cleartext)
-    bool allow_ssh{false};    // ssh:// and scp-like git@host:path
-    bool allow_git{false};    // git:// (cleartext, unauthenticated)
+    bool allow_http{false};  // http:// (cleartext)
+    bool allow_ssh{false};   // ssh:// and scp-like git@host:path
+    bool allow_git{false};   // git:// (cleartext, unauthenticated)
     // When non-empty, only these hosts (lowercase names or IP literals as written in the
     // URL, IPv6 without brackets) may be cloned from. A host listed here also may be a
     // loopback/private address (e.g. "127.0.0.1" for tests).

@@ -25,11 +25,12 @@ struct BackoffPolicy {
 
 template <class K, class V>
 class SingleFlight {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
     using NowFn = std::function<Clock::time_point()>;
 
-    explicit SingleFlight(BackoffPolicy backoff = {}, NowFn now = [] { return Clock::now(); })
+    explicit SingleFlight(
+        BackoffPolicy backoff = {}, NowFn now = [] { return Clock::now(); })
         : backoff_(backoff), now_(std::move(now)) {}
 
     Result<V> run(const K& key, const std::function<Result<V>()>& fn) {
@@ -44,10 +45,11 @@ public:
             return result;
         }
         if (auto f = failures_.find(key); f != failures_.end() && now_() < f->second.retry_at) {
-            const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(f->second.retry_at - now_());
+            const auto wait =
+                std::chrono::duration_cast<std::chrono::milliseconds>(f->second.retry_at - now_());
             return make_error("previous attempt failed (" + std::to_string(f->second.attempts) +
-                              " in a row), next attempt allowed in " + std::to_string(wait.count()) +
-                              " ms: " + f->second.last_error);
+                              " in a row), next attempt allowed in " +
+                              std::to_string(wait.count()) + " ms: " + f->second.last_error);
         }
         std::promise<Result<V>> promise;
         inflight_.emplace(key, promise.get_future().share());
@@ -69,8 +71,9 @@ public:
         } else {
             auto& f = failures_[key];
             ++f.attempts;
-            const auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(
-                exponential_delay(backoff_.initial, backoff_.max, static_cast<unsigned>(f.attempts - 1)));
+            const auto delay =
+                std::chrono::duration_cast<std::chrono::milliseconds>(exponential_delay(
+                    backoff_.initial, backoff_.max, static_cast<unsigned>(f.attempts - 1)));
             f.retry_at = now_() + delay;
             f.last_error = result.error().message;
         }
@@ -93,7 +96,7 @@ public:
         return it == failures_.end() ? 0 : it->second.attempts;
     }
 
-private:
+  private:
     struct Failure {
         int attempts{0};
         Clock::time_point retry_at{};

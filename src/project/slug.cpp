@@ -11,7 +11,8 @@ std::string kebab_slug(std::string_view title) {
     bool pending_dash = false;
     for (char raw : title) {
         const auto c = static_cast<unsigned char>(raw);
-        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        const bool alnum =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
         if (!alnum) {
             pending_dash = !out.empty();
             continue;

@@ -4,8 +4,8 @@
 #include "project/slug.hpp"
 #include "project/workspace_path.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <set>
 
@@ -20,11 +20,14 @@ Result<json> read_json_object(const DirFd& dir, const std::string& name) {
     if (!text) return text.error();
     if (!text->has_value()) return json::object();
     json j = json::parse(**text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return make_error(".tenex/" + name + " is not a JSON object");
+    if (j.is_discarded() || !j.is_object())
+        return make_error(".tenex/" + name + " is not a JSON object");
     return j;
 }
 
-std::string dump(const json& j) { return j.dump(2) + "\n"; }
+std::string dump(const json& j) {
+    return j.dump(2) + "\n";
+}
 
 Status write_json(const DirFd& dir, const std::string& name, const json& j, mode_t mode,
                   const std::string& shown, LayoutChanges& changes) {
@@ -34,7 +37,8 @@ Status write_json(const DirFd& dir, const std::string& name, const json& j, mode
     return Unit{};
 }
 
-std::string slug_or(const std::string& name, const std::string& prefix, const std::string& event_id) {
+std::string slug_or(const std::string& name, const std::string& prefix,
+                    const std::string& event_id) {
     std::string slug = kebab_slug(name);
     return slug.empty() ? prefix + "-" + event_id.substr(0, 8) : slug;
 }
@@ -86,7 +90,9 @@ Status write_agents(const DirFd& tenex, const std::vector<AgentDefinition>& agen
             continue;
         }
         auto key = generate_key();
-        if (!key) return make_error("cannot generate a key for agent " + slug + ": " + key.error().message);
+        if (!key)
+            return make_error("cannot generate a key for agent " + slug + ": " +
+                              key.error().message);
         entry = {{"nsec", *key}, {"file", file}, {"eventId", a.event_id}};
         changes.agents_added.push_back(slug);
     }
@@ -102,7 +108,9 @@ Status write_mcp(const DirFd& tenex, const std::vector<McpTool>& tools, LayoutCh
     for (const auto& t : tools) {
         const std::string slug = slug_or(t.name, "tool", t.event_id);
         if (m["servers"].contains(slug)) continue;  // existing servers are kept as they are
-        auto skip = [&](const std::string& why) { changes.tools_skipped.push_back(slug + ": " + why); };
+        auto skip = [&](const std::string& why) {
+            changes.tools_skipped.push_back(slug + ": " + why);
+        };
         if (!is_hex64(t.event_id)) {
             skip("invalid event id");
             continue;
@@ -134,8 +142,10 @@ bool ignores_tenex(const std::string& text) {
         std::size_t end = text.find('\n', start);
         if (end == std::string::npos) end = text.size();
         std::string line = text.substr(start, end - start);
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-        if (line == ".tenex/" || line == ".tenex" || line == "/.tenex/" || line == "/.tenex") return true;
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+            line.pop_back();
+        if (line == ".tenex/" || line == ".tenex" || line == "/.tenex/" || line == "/.tenex")
+            return true;
         start = end + 1;
     }
     return false;
@@ -168,7 +178,8 @@ Result<std::vector<std::string>> split_command(std::string_view line) {
             in_word = false;
         } else if (c == '\'') {
             const auto close = line.find('\'', i + 1);
-            if (close == std::string_view::npos) return make_error("command has an unterminated single quote");
+            if (close == std::string_view::npos)
+                return make_error("command has an unterminated single quote");
             cur.append(line.substr(i + 1, close - i - 1));
             i = close;
             in_word = true;
@@ -176,7 +187,8 @@ Result<std::vector<std::string>> split_command(std::string_view line) {
             std::size_t j = i + 1;
             for (; j < line.size() && line[j] != '"'; ++j) {
                 if (line[j] == '\\' && j + 1 < line.size() &&
-                    (line[j + 1] == '"' || line[j + 1] == '\\' || line[j + 1] == '$' || line[j + 1] == '`'))
+                    (line[j + 1] == '"' || line[j + 1] == '\\' || line[j + 1] == '$' ||
+                     line[j + 1] == '`'))
                     ++j;
                 cur.push_back(line[j]);
             }
@@ -196,9 +208,11 @@ Result<std::vector<std::string>> split_command(std::string_view line) {
     return words;
 }
 
-Result<LayoutChanges> write_tenex_layout(const std::filesystem::path& workspace, const ProjectDefinition& project,
+Result<LayoutChanges> write_tenex_layout(const std::filesystem::path& workspace,
+                                         const ProjectDefinition& project,
                                          const std::vector<AgentDefinition>& agents,
-                                         const std::vector<McpTool>& tools, const KeyGenerator& generate_key) {
+                                         const std::vector<McpTool>& tools,
+                                         const KeyGenerator& generate_key) {
     LayoutChanges changes;
     auto root = DirFd::open_path(workspace.string());
     if (!root) return root.error();
@@ -209,8 +223,9 @@ Result<LayoutChanges> write_tenex_layout(const std::filesystem::path& workspace,
     if (auto st = write_mcp(*tenex, tools, changes); !st) return st.error();
     if (auto st = write_gitignore(*root, changes); !st) return st.error();
     if (changes.changed())
-        spdlog::info("workspace {}: .tenex updated ({} files; agents added {}, tools added {})", workspace.string(),
-                     changes.files_written.size(), changes.agents_added.size(), changes.tools_added.size());
+        spdlog::info("workspace {}: .tenex updated ({} files; agents added {}, tools added {})",
+                     workspace.string(), changes.files_written.size(), changes.agents_added.size(),
+                     changes.tools_added.size());
     return changes;
 }
 

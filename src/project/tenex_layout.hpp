@@ -35,7 +35,7 @@ struct LayoutChanges {
     // MCP tools left out of mcp.json, each "<slug>: <why>" (an unterminated quote, an empty
     // command, an invalid event id): one bad definition never fails the project.
     std::vector<std::string> tools_skipped{};
-    std::vector<std::string> files_written{};   // relative paths actually rewritten
+    std::vector<std::string> files_written{};  // relative paths actually rewritten
 
     bool changed() const { return !files_written.empty(); }
 };

@@ -4,9 +4,11 @@
 
 namespace tenex::project {
 
-Result<WorkspaceResult> ensure_workspace(const WorkspaceConfig& config, const ProjectDefinition& project,
+Result<WorkspaceResult> ensure_workspace(const WorkspaceConfig& config,
+                                         const ProjectDefinition& project,
                                          const std::vector<AgentDefinition>& agents,
-                                         const std::vector<McpTool>& tools, const KeyGenerator& generate_key) {
+                                         const std::vector<McpTool>& tools,
+                                         const KeyGenerator& generate_key) {
     auto name = map_workspace(project.owner, project.identifier);
     if (!name) return name.error();
     WorkspaceResult out;
@@ -23,19 +25,23 @@ Result<WorkspaceResult> ensure_workspace(const WorkspaceConfig& config, const Pr
         } else {
             auto url = validate_repo_url(project.repo_url, config.repo_policy);
             if (!url) {
-                spdlog::warn("project {} ({}): repository refused: {}", project.naddr, out.path.string(),
-                             url.error().message);
+                spdlog::warn("project {} ({}): repository refused: {}", project.naddr,
+                             out.path.string(), url.error().message);
                 return url.error();
             }
-            if (auto st = clone_repository(*url, config.repo_policy, config.clone_limits, out.path); !st)
+            if (auto st = clone_repository(*url, config.repo_policy, config.clone_limits, out.path);
+                !st)
                 return st.error();
             out.cloned = true;
             // Agent keys and MCP servers come only from the project's events, never from the
             // repository: a committed .tenex/ (e.g. agents.json with keys its author knows) goes.
             std::error_code ec;
-            if (std::filesystem::symlink_status(out.path / ".tenex", ec).type() != std::filesystem::file_type::not_found) {
-                spdlog::warn("project {}: the repository ships a .tenex entry; removed before writing the layout",
-                             project.naddr);
+            if (std::filesystem::symlink_status(out.path / ".tenex", ec).type() !=
+                std::filesystem::file_type::not_found) {
+                spdlog::warn(
+                    "project {}: the repository ships a .tenex entry; removed before writing the "
+                    "layout",
+                    project.naddr);
                 std::filesystem::remove_all(out.path / ".tenex", ec);
                 if (ec) return make_error("cannot remove the repository's .tenex: " + ec.message());
             }
@@ -43,7 +49,8 @@ Result<WorkspaceResult> ensure_workspace(const WorkspaceConfig& config, const Pr
         out.created = true;
     }
     auto layout = write_tenex_layout(out.path, project, agents, tools, generate_key);
-    if (!layout) return make_error("workspace " + out.path.string() + ": " + layout.error().message);
+    if (!layout)
+        return make_error("workspace " + out.path.string() + ": " + layout.error().message);
     out.layout = std::move(*layout);
     return out;
 }

@@ -30,8 +30,10 @@ struct WorkspaceResult {
     LayoutChanges layout{};
 };
 
-Result<WorkspaceResult> ensure_workspace(const WorkspaceConfig& config, const ProjectDefinition& project,
+Result<WorkspaceResult> ensure_workspace(const WorkspaceConfig& config,
+                                         const ProjectDefinition& project,
                                          const std::vector<AgentDefinition>& agents,
-                                         const std::vector<McpTool>& tools, const KeyGenerator& generate_key);
+                                         const std::vector<McpTool>& tools,
+                                         const KeyGenerator& generate_key);
 
 }  // namespace tenex::project

@@ -4,7 +4,8 @@
 
 namespace tenex::project {
 
-WorkspaceManager::WorkspaceManager(WorkspaceConfig config, KeyGenerator generate_key, BackoffPolicy backoff)
+WorkspaceManager::WorkspaceManager(WorkspaceConfig config, KeyGenerator generate_key,
+                                   BackoffPolicy backoff)
     : config_(std::move(config)), generate_key_(std::move(generate_key)), flight_(backoff) {}
 
 std::string WorkspaceManager::address_of(const ProjectDefinition& project) {
@@ -18,7 +19,8 @@ Result<WorkspaceResult> WorkspaceManager::ensure(const ProjectDefinition& projec
     auto result = flight_.run(address, [&]() -> Result<WorkspaceResult> {
         return ensure_workspace(config_, project, agents, tools, generate_key_);
     });
-    if (!result) spdlog::warn("project {}: workspace not ready: {}", address, result.error().message);
+    if (!result)
+        spdlog::warn("project {}: workspace not ready: {}", address, result.error().message);
     return result;
 }
 

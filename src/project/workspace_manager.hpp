@@ -12,10 +12,11 @@
 namespace tenex::project {
 
 class WorkspaceManager {
-public:
+  public:
     WorkspaceManager(WorkspaceConfig config, KeyGenerator generate_key, BackoffPolicy backoff = {});
 
-    Result<WorkspaceResult> ensure(const ProjectDefinition& project, const std::vector<AgentDefinition>& agents,
+    Result<WorkspaceResult> ensure(const ProjectDefinition& project,
+                                   const std::vector<AgentDefinition>& agents,
                                    const std::vector<McpTool>& tools);
 
     // Consecutive failed initializations of the project at `address`.
@@ -23,7 +24,7 @@ public:
 
     static std::string address_of(const ProjectDefinition& project);
 
-private:
+  private:
     WorkspaceConfig config_;
     KeyGenerator generate_key_;
     SingleFlight<std::string, WorkspaceResult> flight_;

@@ -19,7 +19,9 @@ namespace {
 bool is_alnum(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
-bool is_safe_char(unsigned char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; }
+bool is_safe_char(unsigned char c) {
+    return is_alnum(c) || c == '.' || c == '_' || c == '-';
+}
 
 // Validates UTF-8 and rejects control characters (C0, DEL, C1). Returns a reason or "".
 std::string check_text(std::string_view s) {
@@ -33,19 +35,27 @@ std::string check_text(std::string_view s) {
         }
         int len = 0;
         std::uint32_t cp = 0;
-        if ((c & 0xe0) == 0xc0) { len = 2; cp = c & 0x1f; }
-        else if ((c & 0xf0) == 0xe0) { len = 3; cp = c & 0x0f; }
-        else if ((c & 0xf8) == 0xf0) { len = 4; cp = c & 0x07; }
-        else return "is not valid UTF-8";
+        if ((c & 0xe0) == 0xc0) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4;
+            cp = c & 0x07;
+        } else
+            return "is not valid UTF-8";
         if (i + static_cast<std::size_t>(len) > s.size()) return "is not valid UTF-8";
         for (int k = 1; k < len; ++k) {
             const auto cc = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
             if ((cc & 0xc0) != 0x80) return "is not valid UTF-8";
             cp = (cp << 6) | (cc & 0x3f);
         }
-        const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-                              (len == 4 && cp < 0x10000);
-        if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return "is not valid UTF-8";
+        const bool overlong =
+            (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+        if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return "is not valid UTF-8";
         if (cp >= 0x80 && cp <= 0x9f) return "contains a control character";
         i += static_cast<std::size_t>(len);
     }
@@ -65,9 +75,11 @@ bool is_reserved_device(std::string_view name) {
 // Why `s` is not usable verbatim as a directory name, or "" when it is.
 std::string unsafe_reason(std::string_view s) {
     if (s.size() > kMaxSafeNameBytes) return "longer than 64 bytes";
-    if (!is_alnum(static_cast<unsigned char>(s.front()))) return "does not start with a letter or digit";
+    if (!is_alnum(static_cast<unsigned char>(s.front())))
+        return "does not start with a letter or digit";
     for (char c : s)
-        if (!is_safe_char(static_cast<unsigned char>(c))) return "has characters outside [A-Za-z0-9._-]";
+        if (!is_safe_char(static_cast<unsigned char>(c)))
+            return "has characters outside [A-Za-z0-9._-]";
     if (s.back() == '.') return "ends with a dot";
     if (is_reserved_device(s)) return "is a reserved device name";
     return "";
@@ -104,7 +116,8 @@ std::string sanitize(std::string_view s) {
 }
 
 // Opens dir_fd/name as a directory without following symlinks; creates it first if asked.
-Result<int> open_dir_nofollow(int dir_fd, const std::string& name, bool create, const fs::path& shown) {
+Result<int> open_dir_nofollow(int dir_fd, const std::string& name, bool create,
+                              const fs::path& shown) {
     if (create && ::mkdirat(dir_fd, name.c_str(), 0755) != 0 && errno != EEXIST)
         return make_error("cannot create " + shown.string() + ": " + std::strerror(errno));
     const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -118,7 +131,9 @@ Result<int> open_dir_nofollow(int dir_fd, const std::string& name, bool create, 
 
 struct Fd {
     int fd{-1};
-    ~Fd() { if (fd >= 0) ::close(fd); }
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
 };
 
 }  // namespace
@@ -131,7 +146,8 @@ bool is_hex64(std::string_view s) {
 }
 
 Result<WorkspaceName> map_workspace(std::string_view owner_hex, std::string_view identifier) {
-    if (!is_hex64(owner_hex)) return make_error("project owner is not a 64-character lowercase hex pubkey");
+    if (!is_hex64(owner_hex))
+        return make_error("project owner is not a 64-character lowercase hex pubkey");
     auto reject = [&](const std::string& why) -> Result<WorkspaceName> {
         spdlog::warn("workspace identifier rejected: owner={} length={} reason: identifier {}",
                      owner_hex, identifier.size(), why);
@@ -165,7 +181,9 @@ Result<fs::path> ensure_owner_dir(const fs::path& root, const WorkspaceName& ws)
     fs::create_directories(root, ec);
     if (ec) return make_error("cannot create projects path " + root.string() + ": " + ec.message());
     Fd root_fd{::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-    if (root_fd.fd < 0) return make_error("cannot open projects path " + root.string() + ": " + std::strerror(errno));
+    if (root_fd.fd < 0)
+        return make_error("cannot open projects path " + root.string() + ": " +
+                          std::strerror(errno));
     auto owner = open_dir_nofollow(root_fd.fd, ws.owner, true, root / ws.owner);
     if (!owner) return owner.error();
     if (*owner < 0) return make_error("cannot create " + (root / ws.owner).string());
@@ -177,7 +195,8 @@ Result<Presence> probe_workspace(const fs::path& root, const WorkspaceName& ws) 
     Fd root_fd{::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (root_fd.fd < 0) {
         if (errno == ENOENT) return Presence::absent;
-        return make_error("cannot open projects path " + root.string() + ": " + std::strerror(errno));
+        return make_error("cannot open projects path " + root.string() + ": " +
+                          std::strerror(errno));
     }
     auto owner = open_dir_nofollow(root_fd.fd, ws.owner, false, root / ws.owner);
     if (!owner) return owner.error();

@@ -29,10 +29,10 @@ inline constexpr std::size_t kMaxSafeNameBytes = 64;
 inline constexpr std::size_t kMaxSanitizedStemBytes = 48;
 
 struct WorkspaceName {
-    std::string owner{};      // 64 lowercase hex
-    std::string name{};       // the directory name under <projects>/<owner>/
-    bool sanitized{false};    // name differs from the identifier
-    std::string reason{};     // why it was sanitized (for the log line)
+    std::string owner{};    // 64 lowercase hex
+    std::string name{};     // the directory name under <projects>/<owner>/
+    bool sanitized{false};  // name differs from the identifier
+    std::string reason{};   // why it was sanitized (for the log line)
 
     std::filesystem::path relative() const { return std::filesystem::path(owner) / name; }
 };

@@ -13,7 +13,8 @@ Backoff::Backoff(BackoffOptions options, std::uint64_t seed) : options_(options)
 }
 
 std::chrono::milliseconds Backoff::next() {
-    const double step = exponential_delay(options_.initial, options_.cap, attempt_, options_.multiplier).count();
+    const double step =
+        exponential_delay(options_.initial, options_.cap, attempt_, options_.multiplier).count();
     if (attempt_ < 1000) ++attempt_;
     const double fixed = step * (1.0 - options_.jitter);
     std::uniform_real_distribution<double> dist(0.0, step * options_.jitter);

@@ -16,7 +16,7 @@ struct BackoffOptions {
 };
 
 class Backoff {
-public:
+  public:
     explicit Backoff(BackoffOptions options = {}, std::uint64_t seed = std::random_device{}());
 
     // The delay before the next attempt; each call grows the next one until the cap.
@@ -26,7 +26,7 @@ public:
     unsigned attempts() const { return attempt_; }
     const BackoffOptions& options() const { return options_; }
 
-private:
+  private:
     BackoffOptions options_;
     unsigned attempt_{0};
     std::mt19937_64 rng_;

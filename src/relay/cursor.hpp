@@ -14,7 +14,7 @@
 namespace tenex::relay {
 
 class ResumeCursor {
-public:
+  public:
     void saw_event(std::int64_t created_at) {
         if (!newest_ || created_at > *newest_) newest_ = created_at;
     }
@@ -31,7 +31,7 @@ public:
     std::vector<nostr::Filter> resume_filters(const std::vector<nostr::Filter>& filters,
                                               std::chrono::seconds overlap) const;
 
-private:
+  private:
     std::optional<std::int64_t> newest_{};
     std::optional<std::int64_t> live_since_{};
 };

@@ -154,7 +154,8 @@ Result<ClientMessage> parse_client_message(std::string_view text, std::size_t ma
     json& j = *arr;
     const auto type = j[0].get<std::string>();
     if (type == "EVENT" || type == "AUTH") {
-        if (j.size() < 2 || !j[1].is_object()) return make_error("malformed: " + type + " without an object");
+        if (j.size() < 2 || !j[1].is_object())
+            return make_error("malformed: " + type + " without an object");
         if (type == "EVENT") return ClientMessage{ClientEventMsg{std::move(j[1])}};
         return ClientMessage{ClientAuthMsg{std::move(j[1])}};
     }
@@ -196,7 +197,9 @@ std::string quoted(std::string_view s) {
 }
 }  // namespace
 
-std::string make_event_msg(const nostr::Event& event) { return "[\"EVENT\"," + nostr::to_json(event) + "]"; }
+std::string make_event_msg(const nostr::Event& event) {
+    return "[\"EVENT\"," + nostr::to_json(event) + "]";
+}
 
 std::string make_req_msg(std::string_view sub_id, const std::vector<nostr::Filter>& filters) {
     std::string out = "[\"REQ\"," + quoted(sub_id);
@@ -204,8 +207,12 @@ std::string make_req_msg(std::string_view sub_id, const std::vector<nostr::Filte
     return out + "]";
 }
 
-std::string make_close_msg(std::string_view sub_id) { return "[\"CLOSE\"," + quoted(sub_id) + "]"; }
-std::string make_auth_msg(const nostr::Event& event) { return "[\"AUTH\"," + nostr::to_json(event) + "]"; }
+std::string make_close_msg(std::string_view sub_id) {
+    return "[\"CLOSE\"," + quoted(sub_id) + "]";
+}
+std::string make_auth_msg(const nostr::Event& event) {
+    return "[\"AUTH\"," + nostr::to_json(event) + "]";
+}
 
 std::string make_relay_event_msg(std::string_view sub_id, const nostr::Event& event) {
     return "[\"EVENT\"," + quoted(sub_id) + "," + nostr::to_json(event) + "]";
@@ -218,13 +225,18 @@ std::string make_relay_event_msg_from_json(std::string_view sub_id, std::string_
     return out;
 }
 std::string make_ok_msg(std::string_view event_id, bool accepted, std::string_view message) {
-    return "[\"OK\"," + quoted(event_id) + (accepted ? ",true," : ",false,") + quoted(message) + "]";
+    return "[\"OK\"," + quoted(event_id) + (accepted ? ",true," : ",false,") + quoted(message) +
+           "]";
 }
-std::string make_eose_msg(std::string_view sub_id) { return "[\"EOSE\"," + quoted(sub_id) + "]"; }
+std::string make_eose_msg(std::string_view sub_id) {
+    return "[\"EOSE\"," + quoted(sub_id) + "]";
+}
 std::string make_closed_msg(std::string_view sub_id, std::string_view message) {
     return "[\"CLOSED\"," + quoted(sub_id) + "," + quoted(message) + "]";
 }
-std::string make_notice_msg(std::string_view message) { return "[\"NOTICE\"," + quoted(message) + "]"; }
+std::string make_notice_msg(std::string_view message) {
+    return "[\"NOTICE\"," + quoted(message) + "]";
+}
 std::string make_auth_challenge_msg(std::string_view challenge) {
     return "[\"AUTH\"," + quoted(challenge) + "]";
 }

@@ -249,15 +249,18 @@ Status RelayPool::remove_relay(std::string_view url) {
 }
 
 Status RelayPool::subscribe(std::string id, std::vector<nostr::Filter> filters,
-                            EventCallback on_event, EoseCallback on_eose, std::size_t dedup_capacity) {
+                            EventCallback on_event, EoseCallback on_eose,
+                            std::size_t dedup_capacity) {
     if (id.empty() || id.size() > kMaxSubIdBytes)
         return make_error("subscription id must be 1..64 bytes");
     if (id.rfind("fetch:", 0) == 0)
         return make_error("subscription ids starting with fetch: are reserved");
     if (filters.empty()) return make_error("a subscription needs at least one filter");
     impl_->post([impl = impl_.get(), id = std::move(id), filters = std::move(filters),
-                 on_event = std::move(on_event), on_eose = std::move(on_eose), dedup_capacity]() mutable {
-        auto s = std::make_unique<Impl::Sub>(dedup_capacity ? dedup_capacity : impl->opt.dedup_capacity);
+                 on_event = std::move(on_event), on_eose = std::move(on_eose),
+                 dedup_capacity]() mutable {
+        auto s =
+            std::make_unique<Impl::Sub>(dedup_capacity ? dedup_capacity : impl->opt.dedup_capacity);
         s->generation = ++impl->next_generation;
         s->filters = std::move(filters);
         s->on_event = std::move(on_event);
@@ -284,23 +287,23 @@ std::future<std::vector<nostr::Event>> RelayPool::fetch(std::vector<nostr::Filte
                                                         std::chrono::milliseconds timeout) {
     auto promise = std::make_shared<std::promise<std::vector<nostr::Event>>>();
     auto fut = promise->get_future();
-    const bool posted = impl_->post([impl = impl_.get(), filters = std::move(filters), timeout,
-                                     promise]() mutable {
-        std::vector<std::string> targets;
-        for (auto& [url, c] : impl->conns)
-            if (has_mode(c->mode, RelayMode::read) &&
-                (c->state == Impl::ConnState::open || c->state == Impl::ConnState::connecting))
-                targets.push_back(url);
-        const std::string id = "fetch:" + std::to_string(++impl->next_fetch);
-        auto f = std::make_unique<Impl::Fetch>(targets);
-        f->filters = filters;
-        f->deadline = PoolClock::now() + timeout;
-        f->promise = std::move(*promise);
-        const auto msg = make_req_msg(id, filters);
-        for (auto& url : targets) impl->send(*impl->conns[url], msg);
-        impl->fetches.emplace(id, std::move(f));
-        impl->finish_done();
-    });
+    const bool posted =
+        impl_->post([impl = impl_.get(), filters = std::move(filters), timeout, promise]() mutable {
+            std::vector<std::string> targets;
+            for (auto& [url, c] : impl->conns)
+                if (has_mode(c->mode, RelayMode::read) &&
+                    (c->state == Impl::ConnState::open || c->state == Impl::ConnState::connecting))
+                    targets.push_back(url);
+            const std::string id = "fetch:" + std::to_string(++impl->next_fetch);
+            auto f = std::make_unique<Impl::Fetch>(targets);
+            f->filters = filters;
+            f->deadline = PoolClock::now() + timeout;
+            f->promise = std::move(*promise);
+            const auto msg = make_req_msg(id, filters);
+            for (auto& url : targets) impl->send(*impl->conns[url], msg);
+            impl->fetches.emplace(id, std::move(f));
+            impl->finish_done();
+        });
     if (!posted) promise->set_value({});  // the pool is stopped: nothing to ask
     return fut;
 }
@@ -310,32 +313,32 @@ std::future<PublishResult> RelayPool::publish(nostr::Event event,
     auto promise = std::make_shared<std::promise<PublishResult>>();
     auto fut = promise->get_future();
     const std::string event_id = event.id;
-    const bool posted = impl_->post([impl = impl_.get(), event = std::move(event), timeout,
-                                     promise]() mutable {
-        std::vector<std::string> targets, offline;
-        for (auto& [url, c] : impl->conns) {
-            if (!has_mode(c->mode, RelayMode::write)) continue;
-            targets.push_back(url);
-            if (c->state != Impl::ConnState::open && c->state != Impl::ConnState::connecting)
-                offline.push_back(url);
-        }
-        if (impl->publishes.count(event.id)) {
-            PublishState s(event.id, targets);
-            for (auto& u : targets) s.record(u, false, "already being published");
-            promise->set_value(s.result());
-            return;
-        }
-        auto p = std::make_unique<Impl::Publish>(event.id, targets);
-        p->message = make_event_msg(event);
-        p->event = std::move(event);
-        p->deadline = PoolClock::now() + timeout;
-        p->promise = std::move(*promise);
-        for (auto& u : offline) p->state.record(u, false, "not connected");
-        for (auto& u : targets)
-            if (p->state.is_pending(u)) impl->send(*impl->conns[u], p->message);
-        impl->publishes.emplace(p->event.id, std::move(p));
-        impl->finish_done();
-    });
+    const bool posted =
+        impl_->post([impl = impl_.get(), event = std::move(event), timeout, promise]() mutable {
+            std::vector<std::string> targets, offline;
+            for (auto& [url, c] : impl->conns) {
+                if (!has_mode(c->mode, RelayMode::write)) continue;
+                targets.push_back(url);
+                if (c->state != Impl::ConnState::open && c->state != Impl::ConnState::connecting)
+                    offline.push_back(url);
+            }
+            if (impl->publishes.count(event.id)) {
+                PublishState s(event.id, targets);
+                for (auto& u : targets) s.record(u, false, "already being published");
+                promise->set_value(s.result());
+                return;
+            }
+            auto p = std::make_unique<Impl::Publish>(event.id, targets);
+            p->message = make_event_msg(event);
+            p->event = std::move(event);
+            p->deadline = PoolClock::now() + timeout;
+            p->promise = std::move(*promise);
+            for (auto& u : offline) p->state.record(u, false, "not connected");
+            for (auto& u : targets)
+                if (p->state.is_pending(u)) impl->send(*impl->conns[u], p->message);
+            impl->publishes.emplace(p->event.id, std::move(p));
+            impl->finish_done();
+        });
     if (!posted) promise->set_value(PublishResult{.event_id = event_id});  // no relay asked
     return fut;
 }

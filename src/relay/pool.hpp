@@ -56,7 +56,7 @@ struct PoolOptions {
     // Workers for signature checks; 0 (default): on the service thread, the cheapest per event.
     // A worker pays off only with a core to spare (bench/results/relay_ingest.md).
     unsigned verify_threads{0};
-    bool verify_events{true};    // only benchmarks turn this off
+    bool verify_events{true};  // only benchmarks turn this off
 };
 
 enum class RelayMode : unsigned { read = 1, write = 2, read_write = 3 };
@@ -70,7 +70,7 @@ struct RelayStatus {
     std::uint64_t reconnects{0};
     std::uint64_t events_received{0};  // EVENT messages, before dedup and verification
     std::uint64_t events_delivered{0};
-    std::uint64_t invalid_events{0};   // bad JSON, bad id/signature, not matching, too big
+    std::uint64_t invalid_events{0};      // bad JSON, bad id/signature, not matching, too big
     std::uint64_t oversized_messages{0};  // over max_message_bytes (also in invalid_events)
     std::uint64_t duplicates{0};
     std::uint64_t notices{0};
@@ -88,7 +88,7 @@ using EventCallback = std::function<void(const DeliveredEvent&)>;
 using EoseCallback = std::function<void(const std::string& relay, const std::string& sub_id)>;
 
 class RelayPool {
-public:
+  public:
     explicit RelayPool(PoolOptions options = {});
     ~RelayPool();  // stops the service thread and closes every connection
     RelayPool(const RelayPool&) = delete;
@@ -121,7 +121,7 @@ public:
 
     void stop();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

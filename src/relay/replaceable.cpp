@@ -44,9 +44,8 @@ std::vector<nostr::Event> keep_newest(std::vector<nostr::Event> events) {
             out[it->second] = std::move(e);
         }
     }
-    std::sort(out.begin(), out.end(), [](const nostr::Event& a, const nostr::Event& b) {
-        return newer_version(a, b);
-    });
+    std::sort(out.begin(), out.end(),
+              [](const nostr::Event& a, const nostr::Event& b) { return newer_version(a, b); });
     return out;
 }
 

@@ -100,9 +100,10 @@ struct EmbeddedRelay::Impl {
             enqueue(s, make_closed_msg(req.sub_id, "error: too many subscriptions"));
             return;
         }
-        store->query_json(req.filters, opt.max_limit, opt.max_query_bytes, [&](std::string_view json) {
-            enqueue(s, make_relay_event_msg_from_json(req.sub_id, json));
-        });
+        store->query_json(req.filters, opt.max_limit, opt.max_query_bytes,
+                          [&](std::string_view json) {
+                              enqueue(s, make_relay_event_msg_from_json(req.sub_id, json));
+                          });
         enqueue(s, make_eose_msg(req.sub_id));
         s.subs[req.sub_id] = std::move(req.filters);
     }
@@ -112,12 +113,13 @@ struct EmbeddedRelay::Impl {
         if (!parsed) {
             // A REQ we cannot read gets CLOSED when its id is readable; the rest a NOTICE.
             auto j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-            if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "REQ" && j[1].is_string() &&
-                j[1].get_ref<const std::string&>().size() <= kMaxSubIdBytes)
+            if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "REQ" &&
+                j[1].is_string() && j[1].get_ref<const std::string&>().size() <= kMaxSubIdBytes)
                 enqueue(s, make_closed_msg(j[1].get<std::string>(), parsed.error().message));
-            else if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "EVENT" && j[1].is_object() &&
-                     j[1].contains("id") && j[1]["id"].is_string())
-                enqueue(s, make_ok_msg(j[1]["id"].get<std::string>(), false, "invalid: " + parsed.error().message));
+            else if (!j.is_discarded() && j.is_array() && j.size() >= 2 && j[0] == "EVENT" &&
+                     j[1].is_object() && j[1].contains("id") && j[1]["id"].is_string())
+                enqueue(s, make_ok_msg(j[1]["id"].get<std::string>(), false,
+                                       "invalid: " + parsed.error().message));
             else
                 enqueue(s, make_notice_msg("error: " + parsed.error().message));
             return;
@@ -132,7 +134,9 @@ struct EmbeddedRelay::Impl {
                 } else if constexpr (std::is_same_v<T, CloseMsg>) {
                     s.subs.erase(m.sub_id);
                 } else {  // AUTH: this relay does not ask for it
-                    std::string id = m.event.contains("id") && m.event["id"].is_string() ? m.event["id"].template get<std::string>() : "";
+                    std::string id = m.event.contains("id") && m.event["id"].is_string()
+                                         ? m.event["id"].template get<std::string>()
+                                         : "";
                     enqueue(s, make_ok_msg(id, false, "restricted: this relay does not use AUTH"));
                 }
             },
@@ -168,11 +172,14 @@ struct EmbeddedRelay::Impl {
                     Session& s = **slot;
                     std::string msg;
                     switch (s.ws.receive(in, len, impl->opt.max_message_bytes, &msg)) {
-                        case WsStream::Received::partial: break;
+                        case WsStream::Received::partial:
+                            break;
                         case WsStream::Received::too_large:
                             impl->enqueue(s, make_notice_msg("invalid: message too large"));
                             break;
-                        case WsStream::Received::message: impl->on_message(s, msg); break;
+                        case WsStream::Received::message:
+                            impl->on_message(s, msg);
+                            break;
                     }
                     return 0;
                 }
@@ -214,9 +221,11 @@ Result<std::unique_ptr<EmbeddedRelay>> EmbeddedRelay::start(RelayServerOptions o
     // libwebsockets 4.1 binds every interface when given an IPv4 address on an IPv6-enabled
     // vhost (warmcat/libwebsockets#2290): keep IPv4 hosts on IPv4 so 127.0.0.1 means loopback.
     in_addr v4{};
-    if (::inet_pton(AF_INET, im.opt.host.c_str(), &v4) == 1) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (::inet_pton(AF_INET, im.opt.host.c_str(), &v4) == 1)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     im.ctx = lws_create_context(&info);
-    if (!im.ctx) return make_error("cannot listen on " + im.opt.host + ":" + std::to_string(im.opt.port));
+    if (!im.ctx)
+        return make_error("cannot listen on " + im.opt.host + ":" + std::to_string(im.opt.port));
     im.vhost = lws_get_vhost_by_name(im.ctx, "default");
     const int port = im.vhost ? lws_get_vhost_listen_port(im.vhost) : -1;
     if (port <= 0) {
@@ -230,12 +239,15 @@ Result<std::unique_ptr<EmbeddedRelay>> EmbeddedRelay::start(RelayServerOptions o
         while (!im.stopping.load())
             if (lws_service(im.ctx, 0) < 0) break;
     });
-    spdlog::info("embedded relay listening on {}:{} ({} stored events, {} bytes{})", im.opt.host, port,
-                 im.store->size(), im.store->bytes(), im.opt.db_path.empty() ? ", in memory" : "");
+    spdlog::info("embedded relay listening on {}:{} ({} stored events, {} bytes{})", im.opt.host,
+                 port, im.store->size(), im.store->bytes(),
+                 im.opt.db_path.empty() ? ", in memory" : "");
     return r;
 }
 
-EmbeddedRelay::~EmbeddedRelay() { stop(); }
+EmbeddedRelay::~EmbeddedRelay() {
+    stop();
+}
 
 void EmbeddedRelay::stop() {
     if (!impl_->ctx) return;
@@ -248,11 +260,15 @@ void EmbeddedRelay::stop() {
     impl_->sessions.clear();
 }
 
-std::uint16_t EmbeddedRelay::port() const { return impl_->bound_port; }
+std::uint16_t EmbeddedRelay::port() const {
+    return impl_->bound_port;
+}
 
 std::string EmbeddedRelay::url() const {
     const auto& h = impl_->opt.host;
-    std::string host = h.empty() || h == "0.0.0.0" ? "127.0.0.1" : (h.find(':') != std::string::npos ? "[" + h + "]" : h);
+    std::string host = h.empty() || h == "0.0.0.0"
+                           ? "127.0.0.1"
+                           : (h.find(':') != std::string::npos ? "[" + h + "]" : h);
     return "ws://" + host + ":" + std::to_string(port());
 }
 

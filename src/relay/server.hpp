@@ -29,20 +29,20 @@ struct RelayServerOptions {
     // out (the client pages with `until`). Below max_queue_bytes, so a REQ alone never gets
     // its client disconnected.
     std::size_t max_query_bytes{16 * 1024 * 1024};
-    std::int64_t max_future_s{900};      // created_at further ahead is refused
+    std::int64_t max_future_s{900};  // created_at further ahead is refused
     std::size_t max_queue_bytes{32 * 1024 * 1024};
 };
 
 struct RelayServerStats {
     std::size_t connections{0};
     std::size_t stored_events{0};
-    std::size_t stored_bytes{0};        // their JSON
+    std::size_t stored_bytes{0};  // their JSON
     std::uint64_t events_accepted{0};
     std::uint64_t events_rejected{0};  // invalid, or refused by the store (quota, error)
 };
 
 class EmbeddedRelay {
-public:
+  public:
     static Result<std::unique_ptr<EmbeddedRelay>> start(RelayServerOptions options);
     ~EmbeddedRelay();  // stops
     EmbeddedRelay(const EmbeddedRelay&) = delete;
@@ -53,7 +53,7 @@ public:
     RelayServerStats stats() const;
     void stop();
 
-private:
+  private:
     EmbeddedRelay();
     struct Impl;
     std::unique_ptr<Impl> impl_;

@@ -34,9 +34,13 @@ bool FetchState::is_pending(const std::string& relay) const {
     return it != reasons_.end() && it->second.empty();
 }
 
-std::vector<nostr::Event> FetchState::take_result() { return keep_newest(std::move(events_)); }
+std::vector<nostr::Event> FetchState::take_result() {
+    return keep_newest(std::move(events_));
+}
 
-bool PublishResult::any_accepted() const { return accepted_count() > 0; }
+bool PublishResult::any_accepted() const {
+    return accepted_count() > 0;
+}
 std::size_t PublishResult::accepted_count() const {
     std::size_t n = 0;
     for (const auto& r : relays) n += r.accepted ? 1 : 0;

@@ -12,7 +12,7 @@
 namespace tenex::relay {
 
 class FetchState {
-public:
+  public:
     explicit FetchState(std::vector<std::string> relays);
 
     // False if the id was already collected (from this or another relay).
@@ -28,7 +28,7 @@ public:
     // The collected events, newest version only for replaceable/addressable kinds.
     std::vector<nostr::Event> take_result();
 
-private:
+  private:
     std::map<std::string, std::string> reasons_;  // relay -> "" while pending
     std::size_t pending_{0};
     std::unordered_set<std::string> ids_;
@@ -49,7 +49,7 @@ struct PublishResult {
 };
 
 class PublishState {
-public:
+  public:
     PublishState(std::string event_id, std::vector<std::string> relays);
     // The first final answer per relay wins; later ones are ignored.
     void record(const std::string& relay, bool accepted, std::string message);
@@ -58,7 +58,7 @@ public:
     // Pending relays are reported with `pending_reason`.
     PublishResult result(const std::string& pending_reason = "timeout") const;
 
-private:
+  private:
     std::string event_id_;
     std::map<std::string, std::pair<bool, RelayOk>> answers_;  // relay -> (answered, ok)
     std::size_t pending_{0};

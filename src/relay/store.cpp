@@ -1,8 +1,8 @@
 #include "relay/store.hpp"
 
 #include <openssl/sha.h>
-#include <sqlite3.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <set>
@@ -16,7 +16,8 @@ namespace {
 
 // "8 MiB", "256 KiB", or "1000 bytes".
 std::string human(std::size_t n) {
-    if (n >= (std::size_t{1} << 20) && n % (std::size_t{1} << 20) == 0) return std::to_string(n >> 20) + " MiB";
+    if (n >= (std::size_t{1} << 20) && n % (std::size_t{1} << 20) == 0)
+        return std::to_string(n >> 20) + " MiB";
     if (n >= 1024 && n % 1024 == 0) return std::to_string(n >> 10) + " KiB";
     return std::to_string(n) + " bytes";
 }
@@ -31,7 +32,8 @@ nostr::Bytes32 sha256(std::string_view s) {
 // event whose fingerprint lacks every bit of a filter's values for a letter cannot match it,
 // so it is not read; a set bit may be another tag's (then the event is read and checked).
 std::uint64_t tag_bit(char letter, std::string_view value) {
-    std::uint64_t h = std::hash<std::string_view>{}(value) ^ (static_cast<std::uint64_t>(static_cast<unsigned char>(letter)) << 56);
+    std::uint64_t h = std::hash<std::string_view>{}(value) ^
+                      (static_cast<std::uint64_t>(static_cast<unsigned char>(letter)) << 56);
     h ^= h >> 33;  // murmur3's finalizer: spread every input bit over the low six
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
@@ -69,19 +71,22 @@ Status run(sqlite3* db, sqlite3_stmt* st, std::string_view a, std::string_view b
 
 }  // namespace
 
-Result<std::unique_ptr<EventStore>> EventStore::open(const std::string& db_path, StoreLimits limits) {
+Result<std::unique_ptr<EventStore>> EventStore::open(const std::string& db_path,
+                                                     StoreLimits limits) {
     std::unique_ptr<EventStore> s(new EventStore(limits));
     if (db_path.empty()) return s;
     if (sqlite3_open(db_path.c_str(), &s->db_) != SQLITE_OK) {
         std::string why = s->db_ ? sqlite3_errmsg(s->db_) : "out of memory";
         return make_error("cannot open " + db_path + ": " + why);
     }
-    if (auto st = exec(s->db_,
-                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                       "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, json TEXT NOT NULL);");
+    if (auto st =
+            exec(s->db_,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                 "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, json TEXT NOT NULL);");
         !st)
         return make_error("cannot prepare " + db_path + ": " + st.error().message);
-    if (auto st = s->prepare_statements(); !st) return make_error("cannot prepare " + db_path + ": " + st.error().message);
+    if (auto st = s->prepare_statements(); !st)
+        return make_error("cannot prepare " + db_path + ": " + st.error().message);
 
     // Index what is stored, one row at a time; the events themselves stay on disk. A
     // replaceable event with a newer version on file (a store written before versions were
@@ -94,7 +99,8 @@ Result<std::unique_ptr<EventStore>> EventStore::open(const std::string& db_path,
     int rc = SQLITE_ROW;
     while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
         const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(scan, 0));
-        const std::string_view json(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(scan, 0)));
+        const std::string_view json(text ? text : "",
+                                    static_cast<std::size_t>(sqlite3_column_bytes(scan, 0)));
         auto e = nostr::parse_event(json);
         Key key;
         if (!e || !nostr::from_hex(e->id, key.id)) {
@@ -116,15 +122,19 @@ Result<std::unique_ptr<EventStore>> EventStore::open(const std::string& db_path,
         s->index(key, *e, json.size(), {});
     }
     sqlite3_finalize(scan);
-    if (rc != SQLITE_DONE) return make_error("cannot read " + db_path + ": " + sqlite3_errmsg(s->db_));
-    if (unreadable) spdlog::warn("embedded relay store: {} unreadable rows in {} skipped", unreadable, db_path);
+    if (rc != SQLITE_DONE)
+        return make_error("cannot read " + db_path + ": " + sqlite3_errmsg(s->db_));
+    if (unreadable)
+        spdlog::warn("embedded relay store: {} unreadable rows in {} skipped", unreadable, db_path);
     for (const auto& id : superseded)
         if (auto st = run(s->db_, s->delete_, nostr::to_hex(id)); !st)
-            spdlog::warn("embedded relay store: cannot delete a superseded version: {}", st.error().message);
+            spdlog::warn("embedded relay store: cannot delete a superseded version: {}",
+                         st.error().message);
     if (s->total_bytes_ > limits.max_total_bytes || s->size() > limits.max_events)
-        spdlog::warn("embedded relay store: {} holds {} events, {} bytes, over its quota ({} events, {}); "
-                     "new events are refused until there is room",
-                     db_path, s->size(), s->total_bytes_, limits.max_events, human(limits.max_total_bytes));
+        spdlog::warn(
+            "embedded relay store: {} holds {} events, {} bytes, over its quota ({} events, {}); "
+            "new events are refused until there is room",
+            db_path, s->size(), s->total_bytes_, limits.max_events, human(limits.max_total_bytes));
     return s;
 }
 
@@ -135,7 +145,8 @@ Status EventStore::prepare_statements() {
         {&delete_, "DELETE FROM events WHERE id = ?1"},
     };
     for (const auto& [stmt, sql] : statements)
-        if (sqlite3_prepare_v2(db_, sql, -1, stmt, nullptr) != SQLITE_OK) return make_error(sqlite3_errmsg(db_));
+        if (sqlite3_prepare_v2(db_, sql, -1, stmt, nullptr) != SQLITE_OK)
+            return make_error(sqlite3_errmsg(db_));
     return Unit{};
 }
 
@@ -151,7 +162,8 @@ std::size_t EventStore::author_bytes(std::string_view pubkey) const {
     return it == authors_.end() ? 0 : it->second.bytes;
 }
 
-void EventStore::index(const Key& key, const nostr::Event& event, std::size_t bytes, std::string json) {
+void EventStore::index(const Key& key, const nostr::Event& event, std::size_t bytes,
+                       std::string json) {
     Id pubkey{};
     (void)nostr::from_hex(event.pubkey, pubkey);  // parsed events carry 64 lowercase hex
     auto author = authors_.try_emplace(pubkey).first;
@@ -228,11 +240,14 @@ StoreOutcome EventStore::add(const nostr::Event& event) {
     Id pubkey{};
     if (!nostr::from_hex(event.id, key.id) || !nostr::from_hex(event.pubkey, pubkey))
         return {false, false, "invalid: id and pubkey must be 64 lowercase hex"};
-    if (!ephemeral && created_.count(key.id)) return {true, false, "duplicate: already have this event"};
+    if (!ephemeral && created_.count(key.id))
+        return {true, false, "duplicate: already have this event"};
     std::string json = nostr::to_json(event);
     if (json.size() > limits_.max_event_bytes)
-        return {false, false, "invalid: event too large (" + std::to_string(json.size()) +
-                                  " bytes; this relay stores events up to " + human(limits_.max_event_bytes) + ")"};
+        return {false, false,
+                "invalid: event too large (" + std::to_string(json.size()) +
+                    " bytes; this relay stores events up to " + human(limits_.max_event_bytes) +
+                    ")"};
     if (ephemeral) return {true, true, ""};
 
     std::optional<Key> replaced;
@@ -249,16 +264,21 @@ StoreOutcome EventStore::add(const nostr::Event& event) {
     auto author = authors_.find(pubkey);
     const std::size_t used = author == authors_.end() ? 0 : author->second.bytes;
     if (used - freed + json.size() > limits_.max_author_bytes)
-        return {false, false, "blocked: this author's storage quota on this relay is full (" +
-                                  human(limits_.max_author_bytes) + ")"};
+        return {false, false,
+                "blocked: this author's storage quota on this relay is full (" +
+                    human(limits_.max_author_bytes) + ")"};
     if (total_bytes_ - freed + json.size() > limits_.max_total_bytes)
-        return {false, false, "blocked: this relay's storage quota is full (" + human(limits_.max_total_bytes) + ")"};
+        return {
+            false, false,
+            "blocked: this relay's storage quota is full (" + human(limits_.max_total_bytes) + ")"};
     if (!replaced && size() >= limits_.max_events)
-        return {false, false, "blocked: this relay's event quota is full (" + std::to_string(limits_.max_events) +
-                                  " events)"};
+        return {false, false,
+                "blocked: this relay's event quota is full (" + std::to_string(limits_.max_events) +
+                    " events)"};
 
     if (auto st = persist(key.id, json, replaced ? &replaced->id : nullptr); !st) {
-        spdlog::error("embedded relay store: cannot save event {}: {}", event.id, st.error().message);
+        spdlog::error("embedded relay store: cannot save event {}: {}", event.id,
+                      st.error().message);
         return {false, false, "error: could not save the event"};
     }
     if (replaced) unindex(replaced->id);
@@ -282,7 +302,8 @@ std::size_t EventStore::query_json(const std::vector<nostr::Filter>& filters, st
             for (const auto& hex : *f.authors) {
                 Id pk{};
                 if (!nostr::from_hex(hex, pk)) continue;
-                if (auto it = authors_.find(pk); it != authors_.end()) authors->push_back(&it->second);
+                if (auto it = authors_.find(pk); it != authors_.end())
+                    authors->push_back(&it->second);
             }
             if (authors->empty()) continue;  // none of them has stored anything
         }
@@ -296,8 +317,10 @@ std::size_t EventStore::query_json(const std::vector<nostr::Filter>& filters, st
             const std::int64_t created = -k.neg_created_at;
             if (f.since && created < *f.since) return false;
             if (f.until && created > *f.until) return false;
-            if (f.kinds && std::find(f.kinds->begin(), f.kinds->end(), e.kind) == f.kinds->end()) return false;
-            if (authors && std::find(authors->begin(), authors->end(), &e.author->second) == authors->end())
+            if (f.kinds && std::find(f.kinds->begin(), f.kinds->end(), e.kind) == f.kinds->end())
+                return false;
+            if (authors &&
+                std::find(authors->begin(), authors->end(), &e.author->second) == authors->end())
                 return false;
             for (const std::uint64_t mask : tag_masks)
                 if ((e.tag_bits & mask) == 0) return false;
@@ -314,7 +337,8 @@ std::size_t EventStore::query_json(const std::vector<nostr::Filter>& filters, st
                 auto cit = created_.find(id);
                 if (cit == created_.end()) continue;
                 const Key k{-cit->second, id};
-                if (auto it = ordered_.find(k); it != ordered_.end() && matches(k, it->second)) picked.insert(k);
+                if (auto it = ordered_.find(k); it != ordered_.end() && matches(k, it->second))
+                    picked.insert(k);
             }
             continue;
         }
@@ -345,9 +369,10 @@ std::size_t EventStore::query_json(const std::vector<nostr::Filter>& filters, st
 std::vector<nostr::Event> EventStore::query(const std::vector<nostr::Filter>& filters,
                                             std::size_t max_limit) const {
     std::vector<nostr::Event> out;
-    query_json(filters, max_limit, std::numeric_limits<std::size_t>::max(), [&](std::string_view json) {
-        if (auto e = nostr::parse_event(json)) out.push_back(std::move(*e));
-    });
+    query_json(filters, max_limit, std::numeric_limits<std::size_t>::max(),
+               [&](std::string_view json) {
+                   if (auto e = nostr::parse_event(json)) out.push_back(std::move(*e));
+               });
     return out;
 }
 

@@ -39,17 +39,18 @@ struct StoreLimits {
 };
 
 struct StoreOutcome {
-    bool accepted{false};  // the OK flag
-    bool fresh{false};     // new: broadcast it to subscribers
-    std::string message{}; // "", "duplicate: ...", "invalid: ...", "blocked: ...", "error: ..."
+    bool accepted{false};   // the OK flag
+    bool fresh{false};      // new: broadcast it to subscribers
+    std::string message{};  // "", "duplicate: ...", "invalid: ...", "blocked: ...", "error: ..."
 };
 
 class EventStore {
-public:
+  public:
     // db_path empty: memory only. Otherwise the file is created if needed and its events are
     // indexed (read once, not kept). Events stored before a quota was lowered are kept; new
     // ones are refused until there is room again.
-    static Result<std::unique_ptr<EventStore>> open(const std::string& db_path, StoreLimits limits = {});
+    static Result<std::unique_ptr<EventStore>> open(const std::string& db_path,
+                                                    StoreLimits limits = {});
     ~EventStore();
     EventStore(const EventStore&) = delete;
     EventStore& operator=(const EventStore&) = delete;
@@ -64,18 +65,20 @@ public:
     // fields (ids, authors, kinds, since, until, tag fingerprint) match. Returns the number
     // emitted.
     std::size_t query_json(const std::vector<nostr::Filter>& filters, std::size_t max_limit,
-                           std::size_t max_bytes, const std::function<void(std::string_view)>& emit) const;
+                           std::size_t max_bytes,
+                           const std::function<void(std::string_view)>& emit) const;
     // The same, parsed, without a byte budget.
-    std::vector<nostr::Event> query(const std::vector<nostr::Filter>& filters, std::size_t max_limit) const;
+    std::vector<nostr::Event> query(const std::vector<nostr::Filter>& filters,
+                                    std::size_t max_limit) const;
 
     std::size_t size() const { return ordered_.size(); }
-    std::size_t bytes() const { return total_bytes_; }          // stored JSON, all authors
-    std::size_t author_bytes(std::string_view pubkey) const;     // stored JSON of one author
+    std::size_t bytes() const { return total_bytes_; }            // stored JSON, all authors
+    std::size_t author_bytes(std::string_view pubkey) const;      // stored JSON of one author
     std::size_t resident_bytes() const { return memory_bytes_; }  // event JSON held in memory
-    std::uint64_t rows_read() const { return rows_read_; }       // events read by queries
+    std::uint64_t rows_read() const { return rows_read_; }        // events read by queries
     const StoreLimits& limits() const { return limits_; }
 
-private:
+  private:
     using Id = nostr::Bytes32;
     struct Usage {
         std::size_t bytes{0};
@@ -89,8 +92,8 @@ private:
         friend auto operator<=>(const Key&, const Key&) = default;
     };
     struct Entry {
-        Authors::iterator author;     // stable: an author stays while it has events
-        std::uint64_t tag_bits{0};    // one bit per (letter, value) of its tags, hashed
+        Authors::iterator author;   // stable: an author stays while it has events
+        std::uint64_t tag_bits{0};  // one bit per (letter, value) of its tags, hashed
         std::uint32_t kind{0};
         std::uint32_t bytes{0};
     };

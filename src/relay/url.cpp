@@ -26,13 +26,16 @@ Result<std::uint16_t> parse_port(std::string_view s) {
 
 Result<RelayUrl> RelayUrl::parse(std::string_view url) {
     for (unsigned char c : url)
-        if (c <= 0x20 || c == 0x7f) return make_error("relay URL contains whitespace or control characters");
+        if (c <= 0x20 || c == 0x7f)
+            return make_error("relay URL contains whitespace or control characters");
     RelayUrl r;
     auto sep = url.find("://");
     if (sep == std::string_view::npos) return make_error("relay URL needs ws:// or wss://");
     auto scheme = lower(url.substr(0, sep));
-    if (scheme == "wss") r.tls = true;
-    else if (scheme != "ws") return make_error("relay URL scheme must be ws or wss");
+    if (scheme == "wss")
+        r.tls = true;
+    else if (scheme != "ws")
+        return make_error("relay URL scheme must be ws or wss");
     auto rest = url.substr(sep + 3);
     auto slash = rest.find_first_of("/?");
     auto authority = rest.substr(0, slash);
@@ -77,7 +80,8 @@ Result<ListenAddress> ListenAddress::parse(std::string_view text) {
     if (colon == std::string_view::npos) return make_error("listen address must be HOST:PORT");
     ListenAddress a;
     auto host = text.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
     a.host = std::string(host);
     auto p = parse_port(text.substr(colon + 1));
     if (!p) return make_error("listen address has a bad port");

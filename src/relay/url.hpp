@@ -11,9 +11,9 @@ namespace tenex::relay {
 
 struct RelayUrl {
     bool tls{false};
-    std::string host{};   // without brackets for IPv6
+    std::string host{};  // without brackets for IPv6
     std::uint16_t port{0};
-    std::string path{"/"};  // with the query, if any
+    std::string path{"/"};     // with the query, if any
     std::string normalized{};  // scheme://host[:port]path, lowercase scheme and host
 
     // Rejects other schemes, user info (credentials never go in relay URLs), empty hosts,

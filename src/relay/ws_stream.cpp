@@ -17,7 +17,8 @@ bool WsStream::enqueue(std::string msg, std::size_t max_bytes) {
     return false;
 }
 
-WsStream::Received WsStream::receive(const void* in, std::size_t len, std::size_t max_bytes, std::string* msg) {
+WsStream::Received WsStream::receive(const void* in, std::size_t len, std::size_t max_bytes,
+                                     std::string* msg) {
     if (!rx_overflow_) {
         if (rx_.size() + len > max_bytes) {
             rx_overflow_ = true;
@@ -26,7 +27,8 @@ WsStream::Received WsStream::receive(const void* in, std::size_t len, std::size_
             rx_.append(static_cast<const char*>(in), len);
         }
     }
-    if (!lws_is_final_fragment(wsi_) || lws_remaining_packet_payload(wsi_) > 0) return Received::partial;
+    if (!lws_is_final_fragment(wsi_) || lws_remaining_packet_payload(wsi_) > 0)
+        return Received::partial;
     if (rx_overflow_) {
         rx_overflow_ = false;
         return Received::too_large;
@@ -46,7 +48,8 @@ bool WsStream::write_some() {
         const std::string& msg = out_.front();
         buf.resize(LWS_PRE + msg.size());
         std::memcpy(buf.data() + LWS_PRE, msg.data(), msg.size());
-        if (lws_write(wsi_, buf.data() + LWS_PRE, msg.size(), LWS_WRITE_TEXT) < static_cast<int>(msg.size()))
+        if (lws_write(wsi_, buf.data() + LWS_PRE, msg.size(), LWS_WRITE_TEXT) <
+            static_cast<int>(msg.size()))
             return false;
         out_bytes_ -= msg.size();
         out_.pop_front();

@@ -12,7 +12,7 @@ struct lws;
 namespace tenex::relay {
 
 class WsStream {
-public:
+  public:
     explicit WsStream(lws* wsi) : wsi_(wsi) {}
 
     lws* wsi() const { return wsi_; }
@@ -36,7 +36,7 @@ public:
     // (killed, or a write failed).
     bool write_some();
 
-private:
+  private:
     lws* wsi_;
     bool kill_{false};
     std::deque<std::string> out_{};

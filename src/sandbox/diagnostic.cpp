@@ -24,9 +24,15 @@ std::optional<Diagnostic> not_utf8(std::string_view text, const std::string& fil
     if (nostr::is_valid_utf8(text)) return std::nullopt;
     std::size_t i = 0;
     for (std::size_t n; i < text.size() && (n = nostr::utf8_sequence_length(text, i)) != 0;) i += n;
-    const auto line = static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(i), '\n')) + 1;
-    return Diagnostic{.file = file, .line = line, .column = 0, .key_path = "",
-                      .message = "not UTF-8 text (byte " + std::to_string(i + 1) + ")", .severity = Severity::error};
+    const auto line = static_cast<int>(std::count(
+                          text.begin(), text.begin() + static_cast<std::ptrdiff_t>(i), '\n')) +
+                      1;
+    return Diagnostic{.file = file,
+                      .line = line,
+                      .column = 0,
+                      .key_path = "",
+                      .message = "not UTF-8 text (byte " + std::to_string(i + 1) + ")",
+                      .severity = Severity::error};
 }
 
 }  // namespace tenex::sandbox

@@ -12,8 +12,8 @@ enum class Severity { error, warning };
 
 struct Diagnostic {
     std::string file{};
-    int line = 0;    // 1-based; 0: unknown
-    int column = 0;  // 1-based; 0: unknown
+    int line = 0;            // 1-based; 0: unknown
+    int column = 0;          // 1-based; 0: unknown
     std::string key_path{};  // e.g. "resources.memory"; empty: the document itself
     std::string message{};
     Severity severity = Severity::error;

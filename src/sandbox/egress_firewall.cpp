@@ -20,7 +20,9 @@ namespace {
 
 std::mutex g_mu;  // one change of the chain at a time (per process; iptables -w across them)
 
-std::string tag(const std::string& bridge) { return "tenex:" + bridge; }
+std::string tag(const std::string& bridge) {
+    return "tenex:" + bridge;
+}
 
 std::vector<std::string> ipt(std::vector<std::string> args) {
     args.insert(args.begin(), {"iptables", "-w"});
@@ -28,13 +30,15 @@ std::vector<std::string> ipt(std::vector<std::string> args) {
 }
 
 std::vector<std::string> established_rule(const std::string& bridge) {
-    return {"-i", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED",
-            "-m", "comment", "--comment", tag(bridge), "-j", "ACCEPT"};
+    return {"-i", bridge,    "-m",        "conntrack", "--ctstate", "RELATED,ESTABLISHED",
+            "-m", "comment", "--comment", tag(bridge), "-j",        "ACCEPT"};
 }
 
 std::vector<std::string> port_rule(const std::string& bridge, const OpenPort& p) {
-    return {"-d", p.ip + "/32", "-i", bridge, "-p", "tcp", "-m", "tcp", "--dport",
-            std::to_string(p.port), "-m", "comment", "--comment", tag(bridge), "-j", "ACCEPT"};
+    return {"-d",    p.ip + "/32", "-i",        bridge,      "-p",
+            "tcp",   "-m",         "tcp",       "--dport",   std::to_string(p.port),
+            "-m",    "comment",    "--comment", tag(bridge), "-j",
+            "ACCEPT"};
 }
 
 std::vector<std::string> drop_rule(const std::string& bridge) {
@@ -69,7 +73,8 @@ std::vector<Listed> list_rules(const std::string& bridge) {
             x.erase(std::remove(x.begin(), x.end(), '"'), x.end());
             w.push_back(x);
         }
-        if (w.size() < 3 || w[0] != "-A" || std::find(w.begin(), w.end(), want) == w.end()) continue;
+        if (w.size() < 3 || w[0] != "-A" || std::find(w.begin(), w.end(), want) == w.end())
+            continue;
         Listed l;
         for (std::size_t i = 2; i < w.size(); ++i) {
             if (w[i] == "-c" && i + 2 < w.size()) {
@@ -85,17 +90,18 @@ std::vector<Listed> list_rules(const std::string& bridge) {
 }
 
 bool valid_bridge(const std::string& b) {
-    return !b.empty() && b.size() <= 15 &&
-           std::all_of(b.begin(), b.end(), [](char c) {
-               return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-           });
+    return !b.empty() && b.size() <= 15 && std::all_of(b.begin(), b.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    });
 }
 
 Status ensure_chain() {
     (void)HostFirewall::run(ipt({"-N", kFirewallChain}));  // exists already: fine
     if (HostFirewall::run(ipt({"-C", "INPUT", "-j", kFirewallChain}))) return Unit{};
     auto r = HostFirewall::run(ipt({"-I", "INPUT", "1", "-j", kFirewallChain}));
-    if (!r) return make_error("cannot add the " + std::string(kFirewallChain) + " jump: " + r.error().message);
+    if (!r)
+        return make_error("cannot add the " + std::string(kFirewallChain) +
+                          " jump: " + r.error().message);
     return Unit{};
 }
 
@@ -142,7 +148,8 @@ Result<std::string> HostFirewall::run(const std::vector<std::string>& argv) {
     close(err[0]);
     if (rc != 0) return make_error(argv[0] + ": cannot run: " + std::strerror(rc));
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return so;
     while (!se.empty() && (se.back() == '\n' || se.back() == '\r')) se.pop_back();
     return make_error(argv[0] + " exited with " +
@@ -162,7 +169,8 @@ Status HostFirewall::apply(const std::string& bridge, const std::vector<OpenPort
     for (const auto& p : open) accepts.push_back(port_rule(bridge, p));
     for (const auto& rule : accepts) {
         if (run(with("-C", rule))) continue;
-        if (auto r = run(with("-I", rule, 1)); !r) return make_error("firewall: " + r.error().message);
+        if (auto r = run(with("-I", rule, 1)); !r)
+            return make_error("firewall: " + r.error().message);
     }
     // Stale accept rules (a changed allowlist) go; compare by the words iptables prints.
     const auto& wanted = accepts;
@@ -172,7 +180,8 @@ Status HostFirewall::apply(const std::string& bridge, const std::vector<OpenPort
         return a == b;
     };
     for (const auto& listed : list_rules(bridge)) {
-        if (std::find(listed.rule.begin(), listed.rule.end(), "DROP") != listed.rule.end()) continue;
+        if (std::find(listed.rule.begin(), listed.rule.end(), "DROP") != listed.rule.end())
+            continue;
         bool keep = false;
         for (const auto& w : wanted) keep = keep || same(w, listed.rule);
         if (!keep) (void)run(with("-D", listed.rule));

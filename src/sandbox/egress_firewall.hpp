@@ -23,7 +23,7 @@ struct OpenPort {
 };
 
 class HostFirewall {
-public:
+  public:
     // Makes the bridge's rules exactly: established/related accepted, the given ports
     // accepted, everything else from the bridge dropped. Idempotent; never opens a window
     // (the drop rule stays while accept rules change).

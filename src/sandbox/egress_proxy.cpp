@@ -23,7 +23,8 @@ namespace tenex::sandbox {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::size_t kChunk = 16384;  // read at most this much while the other side has not taken it
+constexpr std::size_t kChunk =
+    16384;  // read at most this much while the other side has not taken it
 constexpr auto kAcceptPause = std::chrono::milliseconds(200);  // out of descriptors: listeners rest
 
 bool public_v4(std::uint32_t a) {
@@ -68,13 +69,13 @@ bool is_public_address(const sockaddr* sa) {
     if (IN6_IS_ADDR_UNSPECIFIED(&a) || IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_LINKLOCAL(&a) ||
         IN6_IS_ADDR_SITELOCAL(&a) || IN6_IS_ADDR_MULTICAST(&a))
         return false;
-    if ((a.s6_addr[0] & 0xfe) == 0xfc) return false;                        // fc00::/7
+    if ((a.s6_addr[0] & 0xfe) == 0xfc) return false;  // fc00::/7
     if (a.s6_addr[0] == 0x20 && a.s6_addr[1] == 0x01 && a.s6_addr[2] == 0x0d &&
         a.s6_addr[3] == 0xb8)
-        return false;                                                        // 2001:db8::/32
+        return false;  // 2001:db8::/32
     if (a.s6_addr[0] == 0x00 && a.s6_addr[1] == 0x64 && a.s6_addr[2] == 0xff &&
         a.s6_addr[3] == 0x9b)
-        return false;                                                        // NAT64 64:ff9b::/96
+        return false;  // NAT64 64:ff9b::/96
     return true;
 }
 
@@ -83,7 +84,9 @@ struct EgressProxy::Loop {
     // listener) below. Never a pointer: a connection closed earlier in the same batch of
     // events is then simply not found.
     enum class Kind : std::uint64_t { wake = 0, listener = 1, client = 2, upstream = 3 };
-    static std::uint64_t tag(Kind k, std::uint64_t id) { return (static_cast<std::uint64_t>(k) << 62) | id; }
+    static std::uint64_t tag(Kind k, std::uint64_t id) {
+        return (static_cast<std::uint64_t>(k) << 62) | id;
+    }
     struct Conn {
         std::uint64_t id{0};
         std::size_t route{0};
@@ -120,8 +123,8 @@ struct EgressProxy::Loop {
     std::thread loop_thread, resolver_thread;
 
     Inbox<Resolve> to_resolve{"egress resolver"};  // the loop's requests, one lookup at a time
-    std::mutex mu;                                  // the resolver's answers
-    std::deque<Resolved> resolved;                  // handed back with a write to `wake`
+    std::mutex mu;                                 // the resolver's answers
+    std::deque<Resolved> resolved;                 // handed back with a write to `wake`
 
     Loop(EgressProxy& o, std::vector<ProxyRoute> r) : owner(o), routes(std::move(r)) {}
 
@@ -168,7 +171,8 @@ struct EgressProxy::Loop {
         for (int i = 0; i < 64; ++i) {
             int fd = ::accept4(listeners[route], nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
-                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pause_accepting();
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                    pause_accepting();
                 return;  // EAGAIN, or a connection that went away meanwhile
             }
             no_delay(fd);
@@ -178,8 +182,8 @@ struct EgressProxy::Loop {
                 const auto now = Clock::now();
                 if (now - last_cap_warning > std::chrono::seconds(10)) {
                     last_cap_warning = now;
-                    spdlog::warn("egress: {}: {} connections open, the cap: refusing new ones", project(),
-                                 owner.limits_.max_connections);
+                    spdlog::warn("egress: {}: {} connections open, the cap: refusing new ones",
+                                 project(), owner.limits_.max_connections);
                 }
                 continue;
             }
@@ -199,8 +203,10 @@ struct EgressProxy::Loop {
         if (paused) return;
         paused = true;
         resume_at = Clock::now() + kAcceptPause;
-        for (std::size_t i = 0; i < listeners.size(); ++i) ctl(EPOLL_CTL_MOD, listeners[i], 0, tag(Kind::listener, i));
-        spdlog::warn("egress: {}: out of file descriptors: not accepting for {} ms", project(), kAcceptPause.count());
+        for (std::size_t i = 0; i < listeners.size(); ++i)
+            ctl(EPOLL_CTL_MOD, listeners[i], 0, tag(Kind::listener, i));
+        spdlog::warn("egress: {}: out of file descriptors: not accepting for {} ms", project(),
+                     kAcceptPause.count());
     }
 
     // ---------- resolving (its own thread) ----------
@@ -274,7 +280,8 @@ struct EgressProxy::Loop {
             int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
             if (fd < 0) continue;
             no_delay(fd);
-            if (::connect(fd, reinterpret_cast<const sockaddr*>(&ss), length_of(ss)) == 0 || errno == EINPROGRESS) {
+            if (::connect(fd, reinterpret_cast<const sockaddr*>(&ss), length_of(ss)) == 0 ||
+                errno == EINPROGRESS) {
                 c.upstream = fd;
                 ctl(EPOLL_CTL_ADD, fd, kConnEvents, tag(Kind::upstream, c.id));
                 return;
@@ -310,7 +317,8 @@ struct EgressProxy::Loop {
     }
 
     void done_if_over(Conn& c) {
-        if (c.client_eof && c.upstream_eof && c.to_client.empty() && c.to_upstream.empty()) finish(c.id);
+        if (c.client_eof && c.upstream_eof && c.to_client.empty() && c.to_upstream.empty())
+            finish(c.id);
     }
 
     // Reads from one side and passes it on, until EAGAIN, EOF or the other side is full.
@@ -394,12 +402,14 @@ struct EgressProxy::Loop {
     void sweep(Clock::time_point now) {
         std::vector<std::uint64_t> expired, idle;
         for (const auto& [id, c] : conns) {
-            if (!c->connected && now >= c->deadline) expired.push_back(id);
-            else if (c->connected && now - c->last >= owner.limits_.idle_timeout) idle.push_back(id);
+            if (!c->connected && now >= c->deadline)
+                expired.push_back(id);
+            else if (c->connected && now - c->last >= owner.limits_.idle_timeout)
+                idle.push_back(id);
         }
         for (auto id : expired) {
-            spdlog::warn("egress: {}: {}: no connection within {} ms", project(), dest(conns[id]->route),
-                         owner.limits_.connect_timeout.count());
+            spdlog::warn("egress: {}: {}: no connection within {} ms", project(),
+                         dest(conns[id]->route), owner.limits_.connect_timeout.count());
             refuse(id);
         }
         for (auto id : idle) finish(id);
@@ -417,7 +427,8 @@ struct EgressProxy::Loop {
             for (int i = 0; i < n; ++i) {
                 try {
                     on_event(evs[i].data.u64, evs[i].events);
-                } catch (const std::exception& e) {  // bad_alloc: the connection goes, the loop stays
+                } catch (
+                    const std::exception& e) {  // bad_alloc: the connection goes, the loop stays
                     spdlog::error("egress: {}: {}", project(), e.what());
                     if ((evs[i].data.u64 >> 62) >= static_cast<std::uint64_t>(Kind::client))
                         finish(evs[i].data.u64 & ((std::uint64_t(1) << 62) - 1));
@@ -431,13 +442,16 @@ struct EgressProxy::Loop {
 EgressProxy::EgressProxy(std::string project, ProxyLimits limits)
     : project_(std::move(project)), limits_(limits) {}
 
-EgressProxy::~EgressProxy() { stop(); }
+EgressProxy::~EgressProxy() {
+    stop();
+}
 
 Status EgressProxy::start(const std::vector<ProxyRoute>& routes) {
     auto loop = std::make_unique<Loop>(*this, routes);
     loop->ep = ::epoll_create1(EPOLL_CLOEXEC);
     loop->wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (loop->ep < 0 || loop->wake < 0) return make_error(std::string("egress forwarder: ") + std::strerror(errno));
+    if (loop->ep < 0 || loop->wake < 0)
+        return make_error(std::string("egress forwarder: ") + std::strerror(errno));
     for (const auto& r : routes) {
         sockaddr_in sa{};
         sa.sin_family = AF_INET;
@@ -446,17 +460,20 @@ Status EgressProxy::start(const std::vector<ProxyRoute>& routes) {
         int one = 1;
         if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (fd >= 0 && !r.device.empty() &&
-            ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, r.device.c_str(), static_cast<socklen_t>(r.device.size())) != 0) {
+            ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, r.device.c_str(),
+                         static_cast<socklen_t>(r.device.size())) != 0) {
             std::string why = std::strerror(errno);
             ::close(fd);
-            return make_error("egress forwarder " + r.listen_ip + ":" + std::to_string(r.listen_port) + " on " +
-                              r.device + ": " + why);
+            return make_error("egress forwarder " + r.listen_ip + ":" +
+                              std::to_string(r.listen_port) + " on " + r.device + ": " + why);
         }
         if (fd < 0 || inet_pton(AF_INET, r.listen_ip.c_str(), &sa.sin_addr) != 1 ||
-            ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 128) != 0) {
+            ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+            ::listen(fd, 128) != 0) {
             std::string why = std::strerror(errno);
             if (fd >= 0) ::close(fd);
-            return make_error("egress forwarder " + r.listen_ip + ":" + std::to_string(r.listen_port) + ": " + why);
+            return make_error("egress forwarder " + r.listen_ip + ":" +
+                              std::to_string(r.listen_port) + ": " + why);
         }
         loop->listeners.push_back(fd);
     }
@@ -476,8 +493,9 @@ void EgressProxy::stop() {
     loop_->stopping = true;
     loop_->to_resolve.close();  // wakes the resolver, which sees `stopping`
     if (loop_->loop_thread.joinable()) loop_->loop_thread.join();
-    if (loop_->resolver_thread.joinable()) loop_->resolver_thread.join();  // after at most one lookup
-    loop_.reset();  // closes every connection and listener
+    if (loop_->resolver_thread.joinable())
+        loop_->resolver_thread.join();  // after at most one lookup
+    loop_.reset();                      // closes every connection and listener
     open_ = 0;
 }
 

@@ -49,7 +49,7 @@ struct ProxyLimits {
 bool is_public_address(const sockaddr* address);
 
 class EgressProxy {
-public:
+  public:
     explicit EgressProxy(std::string project, ProxyLimits limits = {});
     ~EgressProxy();
     EgressProxy(const EgressProxy&) = delete;
@@ -66,7 +66,7 @@ public:
 
     struct Loop;  // the event loop and the resolver (egress_proxy.cpp)
 
-private:
+  private:
     std::string project_;
     ProxyLimits limits_;
     std::vector<ProxyRoute> routes_;

@@ -16,11 +16,13 @@ std::string bridge_interface(const docker::NetworkInfo& network) {
     return "br-" + network.id.substr(0, 12);
 }
 
-Result<std::string> forwarder_address(const std::string& gateway, const std::string& subnet, int k) {
+Result<std::string> forwarder_address(const std::string& gateway, const std::string& subnet,
+                                      int k) {
     if (k == 0) return gateway;
     const auto slash = subnet.find('/');
     in_addr base{};
-    if (slash == std::string::npos || inet_pton(AF_INET, subnet.substr(0, slash).c_str(), &base) != 1)
+    if (slash == std::string::npos ||
+        inet_pton(AF_INET, subnet.substr(0, slash).c_str(), &base) != 1)
         return make_error("not an IPv4 subnet: " + subnet);
     const int bits = std::atoi(subnet.c_str() + slash + 1);
     if (bits < 8 || bits > 28) return make_error("subnet too small for forwarders: " + subnet);
@@ -54,8 +56,10 @@ Result<std::vector<std::string>> HostNetworkEnforcer::enforce(const std::string&
     if (plan.mode == NetworkMode::isolated)
         for (const auto& f : plan.forwards)
             if (f.name != kGatewayName)
-                return make_error("mode isolated forwards nothing but the relay gateway, not " + f.name);
-    if ((plan.mode == NetworkMode::egress || plan.mode == NetworkMode::isolated) && !plan.forwards.empty()) {
+                return make_error("mode isolated forwards nothing but the relay gateway, not " +
+                                  f.name);
+    if ((plan.mode == NetworkMode::egress || plan.mode == NetworkMode::isolated) &&
+        !plan.forwards.empty()) {
         if (network.gateways.empty() || network.subnets.empty())
             return make_error("network " + network.name + " has no IPv4 gateway");
         std::map<std::string, std::string> address_of;  // name -> host address
@@ -65,16 +69,22 @@ Result<std::vector<std::string>> HostNetworkEnforcer::enforce(const std::string&
                                             static_cast<int>(address_of.size()));
                 if (!ip) return make_error(ip.error().message);
                 if (address_of.size() > 0) {
-                    auto added = HostFirewall::run({"ip", "addr", "replace", *ip + "/32", "dev", bridge});
-                    if (!added) return make_error("cannot add " + *ip + " to " + bridge + ": " + added.error().message);
+                    auto added =
+                        HostFirewall::run({"ip", "addr", "replace", *ip + "/32", "dev", bridge});
+                    if (!added)
+                        return make_error("cannot add " + *ip + " to " + bridge + ": " +
+                                          added.error().message);
                 }
                 address_of[f.name] = *ip;
                 hosts.push_back(f.name + ":" + *ip);
             }
             const std::string& ip = address_of[f.name];
-            routes.push_back(ProxyRoute{.listen_ip = ip, .listen_port = f.port,
-                                        .target_host = f.target_host, .target_port = f.target_port,
-                                        .trusted = f.trusted, .device = bridge});
+            routes.push_back(ProxyRoute{.listen_ip = ip,
+                                        .listen_port = f.port,
+                                        .target_host = f.target_host,
+                                        .target_port = f.target_port,
+                                        .trusted = f.trusted,
+                                        .device = bridge});
             open.push_back(OpenPort{.ip = ip, .port = f.port});
         }
     }
@@ -88,7 +98,8 @@ Result<std::vector<std::string>> HostNetworkEnforcer::enforce(const std::string&
     auto proxy = std::make_unique<EgressProxy>(project);
     if (auto started = proxy->start(routes); !started) return make_error(started.error().message);
     p.proxy = std::move(proxy);
-    spdlog::info("{}: {}: {} forwarder(s) on {}", to_string(plan.mode), project, routes.size(), bridge);
+    spdlog::info("{}: {}: {} forwarder(s) on {}", to_string(plan.mode), project, routes.size(),
+                 bridge);
     return hosts;
 }
 

@@ -1,7 +1,8 @@
 // The host side of the isolated and egress network modes (see policies/README.md):
 // packet filtering of everything that enters the host from a project's bridge, and the
 // forwarders that are the only way out: for egress its allowed names and relays (or the relay
-// gateway), for isolated the relay gateway alone (relays: true). Called from the orchestrator's workers.
+// gateway), for isolated the relay gateway alone (relays: true). Called from the orchestrator's
+// workers.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,7 @@ struct EnforcementStats {
 };
 
 class NetworkEnforcer {
-public:
+  public:
     virtual ~NetworkEnforcer() = default;
     // Brings filter and forwarders in line with the plan for the created network; returns
     // the "name:ip" /etc/hosts entries the container needs (ExtraHosts).
@@ -51,7 +52,7 @@ Result<std::string> forwarder_address(const std::string& gateway, const std::str
 
 // iptables (HostFirewall) and EgressProxy. Needs root (CAP_NET_ADMIN).
 class HostNetworkEnforcer final : public NetworkEnforcer {
-public:
+  public:
     Result<std::vector<std::string>> enforce(const std::string& project, const NetworkPlan& plan,
                                              const docker::NetworkInfo& network) override;
     void stop_forwarders(const std::string& project) override;
@@ -60,7 +61,7 @@ public:
     EnforcementStats stats(const std::string& project) override;
     EnforcementStats totals() override;
 
-private:
+  private:
     struct Project {
         std::string bridge{};
         std::unique_ptr<EgressProxy> proxy{};

@@ -39,8 +39,9 @@ Orchestrator::Orchestrator(OrchestratorOptions options, Engine& engine)
             if (!id.empty()) kept_ids_.insert(id);
     }
     const int workers = std::max(options_.workers, options_.max_starts_in_flight + 2);
-    workers_ = std::make_unique<WorkerPool>("orchestrator", static_cast<std::size_t>(workers),
-                                            std::vector<WorkerPool::Lane>{{.name = "Docker engine"}});
+    workers_ =
+        std::make_unique<WorkerPool>("orchestrator", static_cast<std::size_t>(workers),
+                                     std::vector<WorkerPool::Lane>{{.name = "Docker engine"}});
     loop_ = std::thread([this] { run_loop(); });
 }
 
@@ -48,15 +49,17 @@ Orchestrator::~Orchestrator() {
     shutdown(false);
 }
 
-bool Orchestrator::post(std::function<void()> message) { return inbox_.push(std::move(message)); }
+bool Orchestrator::post(std::function<void()> message) {
+    return inbox_.push(std::move(message));
+}
 
 void Orchestrator::run_loop() {
     for (;;) {
         // The timers are checked at the next deadline, or after kMaxIdleWait at the latest
         // (options_.clock may be a test's clock that real time does not move).
-        const auto wait =
-            std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(next_deadline() - now()),
-                       std::chrono::milliseconds(0), kMaxIdleWait);
+        const auto wait = std::clamp(
+            std::chrono::duration_cast<std::chrono::milliseconds>(next_deadline() - now()),
+            std::chrono::milliseconds(0), kMaxIdleWait);
         // After shutdown closed the inbox, what was queued still runs; then the loop ends.
         auto batch = inbox_.pop_all(std::chrono::steady_clock::now() + wait);
         if (!batch) return;
@@ -65,9 +68,13 @@ void Orchestrator::run_loop() {
     }
 }
 
-bool Orchestrator::submit(std::function<void()> job) { return workers_->submit(0, std::move(job)); }
+bool Orchestrator::submit(std::function<void()> job) {
+    return workers_->submit(0, std::move(job));
+}
 
-std::uint64_t Orchestrator::loop_failures() const { return inbox_.failures() + workers_->failures(); }
+std::uint64_t Orchestrator::loop_failures() const {
+    return inbox_.failures() + workers_->failures();
+}
 
 TimePoint Orchestrator::now() const {
     return options_.clock();
@@ -101,9 +108,13 @@ void Orchestrator::touch(const ProjectRef& project) {
     });
 }
 
-StatusFuture Orchestrator::stop(const ProjectRef& project) { return stop_or_forget(project, false); }
+StatusFuture Orchestrator::stop(const ProjectRef& project) {
+    return stop_or_forget(project, false);
+}
 
-StatusFuture Orchestrator::forget(const ProjectRef& project) { return stop_or_forget(project, true); }
+StatusFuture Orchestrator::forget(const ProjectRef& project) {
+    return stop_or_forget(project, true);
+}
 
 StatusFuture Orchestrator::stop_or_forget(const ProjectRef& project, bool forget) {
     auto waiter = std::make_shared<Waiter>();
@@ -122,8 +133,8 @@ StatusFuture Orchestrator::stop_or_forget(const ProjectRef& project, bool forget
             if (e.queued) {
                 start_queue_.remove(e.key);
                 e.queued = false;
-                e.state = e.container_id.empty() || e.kept ? ProjectState::stopped
-                                                           : ProjectState::failed;
+                e.state =
+                    e.container_id.empty() || e.kept ? ProjectState::stopped : ProjectState::failed;
             }
             progress(e);
         }))

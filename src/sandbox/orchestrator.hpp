@@ -137,8 +137,8 @@ class Orchestrator {
     // keep: stop only, the container stays for a warm start (an idle stop with keep_stopped).
     // A paused container is thawed first, so that it gets its stop signal.
     void launch_stop(Entry& e, StopReason why, bool keep = false);
-    void finish_stop(const std::string& key, const std::string& container_id,
-                     StopReason why, bool keep, docker::DStatus result);
+    void finish_stop(const std::string& key, const std::string& container_id, StopReason why,
+                     bool keep, docker::DStatus result);
     // Pause after pause_after; unpause on a trigger; remove a kept container.
     void launch_pause(Entry& e);
     void launch_unpause(Entry& e);

@@ -89,10 +89,10 @@ struct Orchestrator::Entry {
     bool warm_ok = false;        // the start being queued may start the kept container
     bool pause_refused = false;  // the engine refused a pause: not tried again until a trigger
     std::string last_wake{};     // see ProjectStatus::last_wake
-    bool busy = false;      // a start, stop or exit inspection is in flight
-    bool queued = false;    // waiting in the start queue
-    bool checking = false;  // a digest check is in flight
-    bool checked = false;   // the digest was checked since the last trigger
+    bool busy = false;           // a start, stop or exit inspection is in flight
+    bool queued = false;         // waiting in the start queue
+    bool checking = false;       // a digest check is in flight
+    bool checked = false;        // the digest was checked since the last trigger
     bool oom_seen = false;
     bool kill_seen = false;  // someone else stopped or killed the container (a kill event)
     bool want_running = false;

@@ -90,8 +90,9 @@ void Orchestrator::finish_start(const std::string& key, Result<StartOutcome> out
     e.last_wake = outcome->warm ? "warm" : outcome->adopted ? "adopted" : "create";
     spdlog::info("orchestrator: {}: running in {} ({}{})", key, outcome->name,
                  outcome->id.substr(0, 12),
-                 outcome->warm ? ", kept container started again"
-                               : outcome->adopted ? ", adopted" : "");
+                 outcome->warm      ? ", kept container started again"
+                 : outcome->adopted ? ", adopted"
+                                    : "");
     if (take_pending_die(e)) return;
     progress(e);
 }
@@ -240,9 +241,9 @@ using namespace detail;
 
 void Orchestrator::launch_pause(Entry& e) {
     e.busy = true;
-    spdlog::info("orchestrator: {}: pausing {} (no trigger for {} ms)", e.key,
-                 e.container_id.substr(0, 12),
-                 std::chrono::duration_cast<std::chrono::milliseconds>(now() - e.last_trigger).count());
+    spdlog::info(
+        "orchestrator: {}: pausing {} (no trigger for {} ms)", e.key, e.container_id.substr(0, 12),
+        std::chrono::duration_cast<std::chrono::milliseconds>(now() - e.last_trigger).count());
     submit([this, key = e.key, id = e.container_id] {
         auto r = engine_.pause(id);
         post([this, key, id, r = std::move(r)] {
@@ -281,7 +282,8 @@ void Orchestrator::launch_unpause(Entry& e) {
                 if (info) (void)engine_.remove(id, true);
             }
         }
-        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - began);
+        const auto took =
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - began);
         post([this, key, id, running, error, took] {
             auto it = entries_.find(key);
             if (it == entries_.end()) return;
@@ -322,8 +324,9 @@ void Orchestrator::launch_remove_kept(Entry& e, StopReason why) {
             if (it == entries_.end()) return;
             Entry& e = *it->second;
             e.busy = false;
-            if (!r) spdlog::warn("orchestrator: {}: removing {}: {}", key, id.substr(0, 12),
-                                 r.error().describe());
+            if (!r)
+                spdlog::warn("orchestrator: {}: removing {}: {}", key, id.substr(0, 12),
+                             r.error().describe());
             if (e.container_id == id && e.kept) {
                 set_kept(e, false);
                 e.container_id.clear();
@@ -336,8 +339,8 @@ void Orchestrator::launch_remove_kept(Entry& e, StopReason why) {
 void Orchestrator::set_kept(Entry& e, bool kept) {
     e.kept = kept;
     if (e.container_id.empty()) return;
-    const bool changed = kept ? kept_ids_.insert(e.container_id).second
-                              : kept_ids_.erase(e.container_id) > 0;
+    const bool changed =
+        kept ? kept_ids_.insert(e.container_id).second : kept_ids_.erase(e.container_id) > 0;
     if (changed) save_kept();
 }
 
@@ -355,7 +358,9 @@ void Orchestrator::save_kept() {
     }
     std::error_code ec;
     std::filesystem::rename(tmp, options_.kept_file, ec);
-    if (ec) spdlog::warn("orchestrator: cannot replace {}: {}", options_.kept_file.string(), ec.message());
+    if (ec)
+        spdlog::warn("orchestrator: cannot replace {}: {}", options_.kept_file.string(),
+                     ec.message());
 }
 
 }  // namespace tenex::sandbox

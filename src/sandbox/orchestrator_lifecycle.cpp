@@ -7,37 +7,56 @@ namespace tenex::sandbox {
 
 std::string to_string(ProjectState s) {
     switch (s) {
-        case ProjectState::stopped: return "stopped";
-        case ProjectState::starting: return "starting";
-        case ProjectState::running: return "running";
-        case ProjectState::paused: return "paused";
-        case ProjectState::stopping: return "stopping";
-        case ProjectState::backing_off: return "backing-off";
-        case ProjectState::crash_looping: return "crash-looping";
-        case ProjectState::failed: return "failed";
+        case ProjectState::stopped:
+            return "stopped";
+        case ProjectState::starting:
+            return "starting";
+        case ProjectState::running:
+            return "running";
+        case ProjectState::paused:
+            return "paused";
+        case ProjectState::stopping:
+            return "stopping";
+        case ProjectState::backing_off:
+            return "backing-off";
+        case ProjectState::crash_looping:
+            return "crash-looping";
+        case ProjectState::failed:
+            return "failed";
     }
     return "unknown";
 }
 
 std::string to_string(ExitReason r) {
     switch (r) {
-        case ExitReason::none: return "none";
-        case ExitReason::exit: return "exit";
-        case ExitReason::oom: return "oom";
-        case ExitReason::killed: return "killed";
+        case ExitReason::none:
+            return "none";
+        case ExitReason::exit:
+            return "exit";
+        case ExitReason::oom:
+            return "oom";
+        case ExitReason::killed:
+            return "killed";
     }
     return "unknown";
 }
 
 std::string to_string(StopReason r) {
     switch (r) {
-        case StopReason::requested: return "stop requested";
-        case StopReason::replacing: return "replacing the container";
-        case StopReason::idle: return "idle timeout";
-        case StopReason::max_lifetime: return "maximum lifetime reached";
-        case StopReason::keep_stopped_zero: return "keep_stopped is 0 now";
-        case StopReason::kept_expired: return "kept for keep_stopped";
-        case StopReason::disk_pressure: return "disk pressure";
+        case StopReason::requested:
+            return "stop requested";
+        case StopReason::replacing:
+            return "replacing the container";
+        case StopReason::idle:
+            return "idle timeout";
+        case StopReason::max_lifetime:
+            return "maximum lifetime reached";
+        case StopReason::keep_stopped_zero:
+            return "keep_stopped is 0 now";
+        case StopReason::kept_expired:
+            return "kept for keep_stopped";
+        case StopReason::disk_pressure:
+            return "disk pressure";
     }
     return "unknown";
 }
@@ -50,16 +69,19 @@ ExitReason classify_exit(int exit_code, bool oom_killed) {
 
 bool should_restart(RestartMode mode, int exit_code, ExitReason reason) {
     switch (mode) {
-        case RestartMode::never: return false;
-        case RestartMode::always: return true;
-        case RestartMode::on_failure: return exit_code != 0 || reason == ExitReason::oom;
+        case RestartMode::never:
+            return false;
+        case RestartMode::always:
+            return true;
+        case RestartMode::on_failure:
+            return exit_code != 0 || reason == ExitReason::oom;
     }
     return false;
 }
 
-std::chrono::milliseconds backoff_delay(const Lifecycle& lc, int attempt, double jitter,
-                                        double u) {
-    const double initial = static_cast<double>(std::max<std::int64_t>(0, lc.backoff_initial.count()));
+std::chrono::milliseconds backoff_delay(const Lifecycle& lc, int attempt, double jitter, double u) {
+    const double initial =
+        static_cast<double>(std::max<std::int64_t>(0, lc.backoff_initial.count()));
     const double cap = std::max(initial, static_cast<double>(lc.backoff_max.count()));
     const double exp = std::ldexp(1.0, std::clamp(attempt, 0, 62));
     double base = std::min(cap, initial * exp);

@@ -33,7 +33,7 @@ std::chrono::milliseconds backoff_delay(const Lifecycle& lifecycle, int attempt,
 // Restarts within a sliding window: `threshold` restarts within `window` and the next exit
 // stops restarting (crash-looping) until a trigger or a manual restart resets it.
 class RestartWindow {
-public:
+  public:
     void record(TimePoint t) { restarts_.push_back(t); }
     // Restarts within (now - window, now].
     int count(TimePoint now, std::chrono::milliseconds window);
@@ -43,7 +43,7 @@ public:
     }
     void reset() { restarts_.clear(); }
 
-private:
+  private:
     std::deque<TimePoint> restarts_;
 };
 
@@ -52,7 +52,7 @@ private:
 // many projects cannot starve another owner's project, and no key waits behind more than
 // (number of groups) x (its position in its group) others.
 class FairStartQueue {
-public:
+  public:
     // False when the key is already waiting.
     bool push(const std::string& group, const std::string& key);
     std::optional<std::string> pop();
@@ -61,7 +61,7 @@ public:
     std::size_t size() const { return group_of_.size(); }
     bool empty() const { return group_of_.empty(); }
 
-private:
+  private:
     std::map<std::string, std::deque<std::string>> groups_;
     std::list<std::string> turn_;  // groups with waiting keys, in serving order
     std::map<std::string, std::string> group_of_;

@@ -23,7 +23,8 @@ SpecContext Orchestrator::spec_context(const ProjectRef& project, const std::fil
         relays = relays_;
     }
     auto ctx = project_spec_context(project, dir, options_.daemon_id, secrets, std::move(relays));
-    if (!options_.runtime_root.empty()) ctx.runtime_dir = options_.runtime_root / container_name(project);
+    if (!options_.runtime_root.empty())
+        ctx.runtime_dir = options_.runtime_root / container_name(project);
     ctx.gateway_port = options_.gateway_port;
     // A container start (the only caller with SecretMode::read) rotates the gateway secret.
     if (secrets == SecretMode::read && options_.gateway_port != 0 && options_.gateway_secret)

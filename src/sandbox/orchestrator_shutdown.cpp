@@ -86,11 +86,13 @@ std::vector<Orchestrator::StopTarget> Orchestrator::shutdown_targets(
                     (e->state == ProjectState::running || e->state == ProjectState::stopping ||
                      e->state == ProjectState::paused ||
                      (e->state == ProjectState::stopped && e->kept))) {
-                    const bool own_network = e->policy && (e->policy->network.mode == NetworkMode::isolated ||
-                                                           e->policy->network.mode == NetworkMode::egress);
-                    targets.push_back({key, e->container_id, e->policy ? stop_seconds(*e->policy) : 30,
-                                       own_network ? std::optional<ProjectRef>(e->ref) : std::nullopt,
-                                       e->state == ProjectState::paused});
+                    const bool own_network =
+                        e->policy && (e->policy->network.mode == NetworkMode::isolated ||
+                                      e->policy->network.mode == NetworkMode::egress);
+                    targets.push_back(
+                        {key, e->container_id, e->policy ? stop_seconds(*e->policy) : 30,
+                         own_network ? std::optional<ProjectRef>(e->ref) : std::nullopt,
+                         e->state == ProjectState::paused});
                 }
             }
             while (start_queue_.pop()) {

@@ -75,14 +75,16 @@ Result<Orchestrator::StartOutcome> Orchestrator::do_start(const ProjectRef& proj
     if (!old_id.empty()) (void)engine_.remove(old_id, true);
     auto dir = options_.workspace(project);
     if (!dir) return make_error("workspace: " + dir.error().message);
-    if (auto limited = apply_workspace_limit(project, policy, *dir); !limited) return limited.error();
+    if (auto limited = apply_workspace_limit(project, policy, *dir); !limited)
+        return limited.error();
     const SpecContext ctx = spec_context(project, *dir, SecretMode::read);
     auto spec = build_sandbox_spec(policy, ctx);
     if (!spec) return make_error("container spec: " + spec.error().message);
     if (auto mounts = verify_mount_sources(policy, *dir); !mounts) return mounts.error();
     if (policy.llm.enabled()) {
         auto prepared = prepare_runtime_dir(ctx.runtime_dir, *dir, policy,
-                                            RuntimeInputs{.owner = project.owner, .d = project.d,
+                                            RuntimeInputs{.owner = project.owner,
+                                                          .d = project.d,
                                                           .relays = spec->container_relays,
                                                           .llm_url = spec->llm_url,
                                                           .embed_url = spec->embed_url});

@@ -122,10 +122,12 @@ bool Orchestrator::reload_policy(Entry& e) {
         if (auto dir = options_.workspace(e.ref))
             (void)submit([dir = *dir, bytes = policy->resources.disk_bytes, key = e.key] {
                 if (auto st = disk::apply_limit(dir, bytes); !st)
-                    spdlog::warn("orchestrator: {}: workspace disk limit: {}", key, st.error().message);
+                    spdlog::warn("orchestrator: {}: workspace disk limit: {}", key,
+                                 st.error().message);
                 else
-                    spdlog::info("orchestrator: {}: workspace disk limit {} after the policy reload", key,
-                                 bytes > 0 ? std::to_string(bytes) + " bytes" : std::string("cleared"));
+                    spdlog::info(
+                        "orchestrator: {}: workspace disk limit {} after the policy reload", key,
+                        bytes > 0 ? std::to_string(bytes) + " bytes" : std::string("cleared"));
             });
     if (e.policy) {
         const auto stop_timeout = e.policy->lifecycle.stop_timeout;
@@ -144,8 +146,8 @@ void Orchestrator::drop_if_forgotten(const std::string& key) {
     auto it = entries_.find(key);
     if (it == entries_.end()) return;
     const Entry& e = *it->second;
-    if (!e.forget || e.busy || e.queued || e.checking || e.state != ProjectState::stopped || e.kept ||
-        !e.container_id.empty() || !e.waiters.empty() || !e.stop_waiters.empty())
+    if (!e.forget || e.busy || e.queued || e.checking || e.state != ProjectState::stopped ||
+        e.kept || !e.container_id.empty() || !e.waiters.empty() || !e.stop_waiters.empty())
         return;  // a trigger came in between, or something is still in flight
     spdlog::info("orchestrator: {} forgotten", key);
     entries_.erase(it);
@@ -157,7 +159,8 @@ void Orchestrator::settle(Entry& e) {
         e.want_running = false;
     // Dropped by a message of its own (the callers still hold e), posted before the waiters
     // are answered so that whatever they ask next sees it gone.
-    if (e.forget && e.state == ProjectState::stopped) post([this, key = e.key] { drop_if_forgotten(key); });
+    if (e.forget && e.state == ProjectState::stopped)
+        post([this, key = e.key] { drop_if_forgotten(key); });
     auto s = status_of(e);
     for (auto& w : e.waiters) w.set_value(s);
     e.waiters.clear();
@@ -254,12 +257,18 @@ void Orchestrator::tick() {
                 e.restarts.record(t);
                 enqueue_start(e, true);
                 break;
-            case Due::remove: launch_remove_kept(e, StopReason::kept_expired); break;
+            case Due::remove:
+                launch_remove_kept(e, StopReason::kept_expired);
+                break;
             case Due::idle_stop:
                 launch_stop(e, StopReason::idle, e.policy->lifecycle.keep_stopped.count() > 0);
                 break;
-            case Due::lifetime_stop: launch_stop(e, StopReason::max_lifetime); break;
-            case Due::pause: launch_pause(e); break;
+            case Due::lifetime_stop:
+                launch_stop(e, StopReason::max_lifetime);
+                break;
+            case Due::pause:
+                launch_pause(e);
+                break;
         }
     }
 }

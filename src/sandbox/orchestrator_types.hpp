@@ -8,9 +8,9 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <vector>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 #include "sandbox/policy.hpp"
@@ -26,7 +26,16 @@ using TimePoint = Clock::time_point;
 // paused: the container exists with its processes frozen (lifecycle.pause_after); a trigger
 // thaws it. A stopped project may still have its container, kept stopped for a warm start
 // (ProjectStatus::kept, lifecycle.keep_stopped).
-enum class ProjectState { stopped, starting, running, paused, stopping, backing_off, crash_looping, failed };
+enum class ProjectState {
+    stopped,
+    starting,
+    running,
+    paused,
+    stopping,
+    backing_off,
+    crash_looping,
+    failed
+};
 // How the last container ended: its own exit, the OOM killer, or a signal (exit code 128+n,
 // or a stop/kill by someone else than this orchestrator: docker stop, docker kill, rm -f).
 enum class ExitReason { none, exit, oom, killed };
@@ -34,7 +43,15 @@ enum class ExitReason { none, exit, oom, killed };
 // Why the orchestrator stops or removes a container of its own accord or on request. An
 // operator's stop and a replacement (policy change, restart) are not the project's last error;
 // the others are (ps, the event log and the owner's Nostr events show them).
-enum class StopReason { requested, replacing, idle, max_lifetime, keep_stopped_zero, kept_expired, disk_pressure };
+enum class StopReason {
+    requested,
+    replacing,
+    idle,
+    max_lifetime,
+    keep_stopped_zero,
+    kept_expired,
+    disk_pressure
+};
 
 std::string to_string(ProjectState s);
 std::string to_string(ExitReason r);
@@ -57,9 +74,9 @@ struct ProjectStatus {
     std::string container_id{};
     std::string container_name{};
     std::string policy_digest{};
-    std::string started_at{};          // the engine's StartedAt (RFC 3339) of the current container
-    std::string node{};                // swarm: the node id of its task; empty on one engine
-    int restart_count = 0;             // automatic restarts since first seen or the last restart()
+    std::string started_at{};  // the engine's StartedAt (RFC 3339) of the current container
+    std::string node{};        // swarm: the node id of its task; empty on one engine
+    int restart_count = 0;     // automatic restarts since first seen or the last restart()
     // Processes of this project's containers killed by the OOM killer since first seen: the
     // container's main process, and children killed while the container went on running.
     int oom_kills = 0;
@@ -88,19 +105,19 @@ using PolicyProvider = std::function<Result<Policy>(const ProjectRef&)>;
 using WorkspaceProvider = std::function<Result<std::filesystem::path>(const ProjectRef&)>;
 
 struct OrchestratorOptions {
-    std::string daemon_id{};            // the kLabelDaemon value; required
-    PolicyProvider policies{};          // required
-    WorkspaceProvider workspace{};      // required
-    int max_starts_in_flight = 4;       // creates+starts at once, served by a fair queue
-    int workers = 16;                   // threads for blocking Engine calls (stops can be slow)
-    double backoff_jitter = 0.2;        // restart delays vary by +-20%
-    std::chrono::milliseconds stable_run{60'000};  // a run this long resets the backoff
+    std::string daemon_id{};        // the kLabelDaemon value; required
+    PolicyProvider policies{};      // required
+    WorkspaceProvider workspace{};  // required
+    int max_starts_in_flight = 4;   // creates+starts at once, served by a fair queue
+    int workers = 16;               // threads for blocking Engine calls (stops can be slow)
+    double backoff_jitter = 0.2;    // restart delays vary by +-20%
+    std::chrono::milliseconds stable_run{60'000};      // a run this long resets the backoff
     std::chrono::milliseconds shutdown_margin{2'000};  // beyond the stop timeout
     // A stopping shutdown's deadline grows by this much per container: the engine does not stop
     // them all at once (about 5 stops and removals a second were measured for 100 at once on a
     // 2-core host, bench/results/wake.md), so 100 get 25 s more than one.
     std::chrono::milliseconds shutdown_per_container{250};
-    std::chrono::milliseconds created_grace{60'000};   // reconcile keeps 'created' ones this long
+    std::chrono::milliseconds created_grace{60'000};    // reconcile keeps 'created' ones this long
     std::map<std::string, std::string> extra_labels{};  // added to every container and network
     // The daemon's relay URLs as configured (ws://127.0.0.1:PORT for an embedded relay):
     // reachable from egress projects whose policy says network.relays: true. The initial
@@ -120,8 +137,8 @@ struct OrchestratorOptions {
     // daemon adopts them as kept (and does not take them for crashed ones). Empty: in memory
     // only; an exited container is then adopted under its restart policy, as before.
     std::filesystem::path kept_file{};
-    std::function<TimePoint()> clock{};                  // default: steady_clock::now
-    std::function<double()> random{};                    // uniform [0,1); default: a PRNG
+    std::function<TimePoint()> clock{};  // default: steady_clock::now
+    std::function<double()> random{};    // uniform [0,1); default: a PRNG
 };
 
 }  // namespace tenex::sandbox

@@ -1,4 +1,5 @@
-// Per-project resource usage: one-shot stats of every running or paused container, kept for snapshot().
+// Per-project resource usage: one-shot stats of every running or paused container, kept for
+// snapshot().
 #include <algorithm>
 #include <atomic>
 #include <future>
@@ -28,14 +29,16 @@ std::future<Status> Orchestrator::refresh_usage() {
             // they run side by side, but on at most kStatsThreads threads: with hundreds of
             // projects a thread each cost the daemon memory (an allocator arena per thread)
             // and CPU every sample.
-            std::vector<std::optional<docker::DResult<docker::ContainerStats>>> stats(running.size());
+            std::vector<std::optional<docker::DResult<docker::ContainerStats>>> stats(
+                running.size());
             std::atomic<std::size_t> next{0};
             auto drain = [&] {
                 for (std::size_t i; (i = next.fetch_add(1)) < running.size();)
                     stats[i] = engine_.stats(running[i].second);
             };
             std::vector<std::thread> threads;
-            for (std::size_t t = 1; t < std::min(running.size(), kStatsThreads); ++t) threads.emplace_back(drain);
+            for (std::size_t t = 1; t < std::min(running.size(), kStatsThreads); ++t)
+                threads.emplace_back(drain);
             drain();
             for (auto& t : threads) t.join();
             std::vector<std::pair<std::size_t, ProjectUsage>> got;

@@ -36,13 +36,14 @@ struct ProjectMount {
 };
 
 struct Resources {
-    std::int64_t memory_bytes = 2LL << 30;  // 2Gi
-    std::int64_t memory_swap_bytes = 0;     // memory + swap; 0: same as memory (no swap)
+    std::int64_t memory_bytes = 2LL << 30;   // 2Gi
+    std::int64_t memory_swap_bytes = 0;      // memory + swap; 0: same as memory (no swap)
     std::int64_t nano_cpus = 1'000'000'000;  // 1 CPU
     std::string cpuset{};                    // e.g. "0-1"; empty: any
     std::int64_t pids = 512;
     std::int64_t nofile = 4096;
-    std::int64_t disk_bytes = 0;  // writable layer size; 0: unlimited (needs overlay2 on xfs+pquota)
+    std::int64_t disk_bytes =
+        0;  // writable layer size; 0: unlimited (needs overlay2 on xfs+pquota)
     // engine swarm: what the scheduler reserves on the node it places the task on (a node
     // without that much unreserved memory or CPU gets no task). 0: no reservation.
     std::int64_t reserve_memory_bytes = 0;
@@ -62,7 +63,7 @@ struct Placement {
 struct Network {
     NetworkMode mode = NetworkMode::none;
     std::vector<HostPort> allow{};  // egress only
-    bool relays = false;            // egress, isolated: the daemon's relay gateway (egress: or its relays)
+    bool relays = false;  // egress, isolated: the daemon's relay gateway (egress: or its relays)
     // Events per second (and burst) the container may publish through its gateway; 0: the
     // daemon's gateway.writes_per_second / gateway.write_burst.
     std::int64_t relay_writes_per_second = 0;
@@ -74,18 +75,18 @@ struct Lifecycle {
     RestartMode restart = RestartMode::on_failure;
     std::chrono::milliseconds backoff_initial{1000};
     std::chrono::milliseconds backoff_max{300'000};
-    int crash_loop_threshold = 5;                        // this many exits within the window
+    int crash_loop_threshold = 5;                          // this many exits within the window
     std::chrono::milliseconds crash_loop_window{600'000};  // ... stop restarting
     std::chrono::milliseconds stop_timeout{30'000};
     // After pause_after without a trigger the container is frozen (docker pause: no CPU, its
     // memory and connections kept); the next trigger thaws it. 0: never paused. Only pauses
     // when shorter than idle_timeout (or idle_timeout is 0).
     std::chrono::milliseconds pause_after{900'000};
-    std::chrono::milliseconds idle_timeout{3'600'000};      // 0: never idle-stopped
+    std::chrono::milliseconds idle_timeout{3'600'000};  // 0: never idle-stopped
     // A container stopped for idle is kept this long, stopped, and the next trigger starts it
     // again (no create) when its spec digest is unchanged. 0: removed at once.
     std::chrono::milliseconds keep_stopped{86'400'000};
-    std::chrono::milliseconds max_lifetime{86'400'000};     // 0: unlimited
+    std::chrono::milliseconds max_lifetime{86'400'000};  // 0: unlimited
     // A running container built from an older policy is replaced at its next trigger, or
     // (immediately) as soon as the daemon sees the new policy (reload, reconcile).
     PolicyChange on_policy_change = PolicyChange::next_trigger;
@@ -106,10 +107,10 @@ struct Security {
 // /tenex with the config.json, llms.json, providers.json and embed.json the daemon writes, and
 // the provider's endpoint reachable as the policy says.
 struct TenexLlm {
-    std::string provider{};     // ollama, openai, anthropic or openrouter; empty: no runtime contract
-    std::string model{};        // the chat model
-    std::string base_url{};     // http(s)://host[:port][/path]; empty: the provider's own
-    std::string key_file{};     // host file holding the API key (openai, anthropic, openrouter)
+    std::string provider{};  // ollama, openai, anthropic or openrouter; empty: no runtime contract
+    std::string model{};     // the chat model
+    std::string base_url{};  // http(s)://host[:port][/path]; empty: the provider's own
+    std::string key_file{};  // host file holding the API key (openai, anthropic, openrouter)
     std::string embed_model{};  // the embeddings model
     // An OpenAI-compatible embeddings endpoint of its own (required for anthropic and
     // openrouter, which have none); empty: the chat endpoint's (ollama, openai).

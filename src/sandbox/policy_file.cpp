@@ -11,7 +11,7 @@ namespace tenex::sandbox {
 namespace {
 
 class Walker {
-public:
+  public:
     explicit Walker(LoadedFile& out) : out_(out) {}
 
     Location at(const YAML::Node& n, const YAML::Node& fallback) const {
@@ -67,14 +67,21 @@ public:
                 continue;
             }
             switch (*kind) {
-                case KeyKind::section: section(v, path, k); break;
-                case KeyKind::dynamic_map: dynamic_map(v, path, k); break;
-                case KeyKind::leaf: leaf(v, path, k); break;
+                case KeyKind::section:
+                    section(v, path, k);
+                    break;
+                case KeyKind::dynamic_map:
+                    dynamic_map(v, path, k);
+                    break;
+                case KeyKind::leaf:
+                    leaf(v, path, k);
+                    break;
             }
         }
     }
 
-    void dynamic_map(const YAML::Node& node, const std::string& prefix, const YAML::Node& key_node) {
+    void dynamic_map(const YAML::Node& node, const std::string& prefix,
+                     const YAML::Node& key_node) {
         if (!node.IsMap()) {
             report(node, key_node, prefix, "expected a mapping of names to values");
             return;
@@ -101,7 +108,8 @@ public:
                       [&](const YAML::Node& n, const std::string& p, const std::string& msg,
                           Severity sev) { report(n, key_node, p, msg, sev); });
         if (out_.diagnostics.size() != before) return;
-        out_.file.settings[path] = Setting{.path = path, .value = value, .where = at(value, key_node)};
+        out_.file.settings[path] =
+            Setting{.path = path, .value = value, .where = at(value, key_node)};
     }
 
     void parse_match(const YAML::Node& node, const YAML::Node& key_node) {
@@ -156,8 +164,9 @@ public:
                     m.ds.push_back(text);
                 } else if (is_hex_pubkey(text)) {
                     std::string hex = text;
-                    std::transform(hex.begin(), hex.end(), hex.begin(),
-                                   [](char c) { return (c >= 'A' && c <= 'F') ? char(c + 32) : c; });
+                    std::transform(hex.begin(), hex.end(), hex.begin(), [](char c) {
+                        return (c >= 'A' && c <= 'F') ? char(c + 32) : c;
+                    });
                     m.owners.push_back(hex);
                 } else if (auto hex = decode_npub(text)) {
                     m.owners.push_back(*hex);
@@ -176,7 +185,7 @@ public:
         if (ok) out_.file.match = std::move(m);
     }
 
-private:
+  private:
     static std::string known_keys_hint(const std::string& prefix) {
         std::string known;
         std::set<std::string> names;

@@ -20,7 +20,9 @@ struct Location {
     std::string file{};
     int line = 0;
     int column = 0;
-    std::string to_string() const { return file + ":" + std::to_string(line) + ":" + std::to_string(column); }
+    std::string to_string() const {
+        return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+    }
 };
 
 // One key set by a file: "resources.memory" -> "2Gi" at default.yaml:12:11.

@@ -22,7 +22,9 @@ struct Key {
 
 // ---- value readers: each reports and returns nullopt on a bad value ----
 
-bool is_plain(const YAML::Node& n) { return n.Tag() == "?"; }
+bool is_plain(const YAML::Node& n) {
+    return n.Tag() == "?";
+}
 
 std::optional<std::string> as_string(const YAML::Node& n, const std::string& path,
                                      const Reporter& report) {
@@ -31,7 +33,8 @@ std::optional<std::string> as_string(const YAML::Node& n, const std::string& pat
         return std::nullopt;
     }
     if (!n.IsScalar()) {
-        report(n, path, std::string("expected a string, got a ") + (n.IsSequence() ? "list" : "mapping"),
+        report(n, path,
+               std::string("expected a string, got a ") + (n.IsSequence() ? "list" : "mapping"),
                Severity::error);
         return std::nullopt;
     }
@@ -128,8 +131,10 @@ std::optional<std::vector<std::pair<std::string, YAML::Node>>> as_string_list(
     std::size_t i = 0;
     for (const auto& item : n) {
         auto s = as_string(item, path + "[" + std::to_string(i++) + "]", report);
-        if (!s) ok = false;
-        else out.emplace_back(*s, item);
+        if (!s)
+            ok = false;
+        else
+            out.emplace_back(*s, item);
     }
     if (!ok) return std::nullopt;
     return out;
@@ -185,8 +190,7 @@ void set_image(Policy& p, const std::string& path, const std::string&, const YAM
                const Reporter& r) {
     auto s = as_string(n, path, r);
     if (!s) return;
-    const bool bad = s->empty() || s->size() > 255 ||
-                     std::any_of(s->begin(), s->end(), [](char c) {
+    const bool bad = s->empty() || s->size() > 255 || std::any_of(s->begin(), s->end(), [](char c) {
                          return c <= ' ' || c == '{' || c == '}' || c == '\\' || c == '"';
                      });
     if (bad) return r(n, path, "not a valid image reference: \"" + *s + "\"", Severity::error);
@@ -201,7 +205,8 @@ void set_argv(std::vector<std::string>& out, const std::string& path, const YAML
     bool ok = true;
     for (std::size_t i = 0; i < list->size(); ++i)
         ok = check_placeholders((*list)[i].first, (*list)[i].second,
-                                path + "[" + std::to_string(i) + "]", r) && ok;
+                                path + "[" + std::to_string(i) + "]", r) &&
+             ok;
     if (!ok) return;
     for (auto& [s, node] : *list) v.push_back(s);
     out = std::move(v);
@@ -261,7 +266,10 @@ void set_mounts(Policy& p, const std::string& path, const std::string&, const YA
             const std::string kp = ip + "." + k;
             if (k == "source") {
                 auto s = as_string(kv.second, kp, r);
-                if (!s) { ok = false; continue; }
+                if (!s) {
+                    ok = false;
+                    continue;
+                }
                 if (mentions_docker_socket(*s)) {
                     r(kv.second, kp, "forbidden: the Docker socket is never mounted into a sandbox",
                       Severity::error);
@@ -274,7 +282,8 @@ void set_mounts(Policy& p, const std::string& path, const std::string&, const YA
                     ok = false;
                 } else if (s->empty() || has_dotdot(*s)) {
                     r(kv.second, kp,
-                      "forbidden: the source must be a path inside the project directory (no \"..\")",
+                      "forbidden: the source must be a path inside the project directory (no "
+                      "\"..\")",
                       Severity::error);
                     ok = false;
                 } else {
@@ -283,11 +292,16 @@ void set_mounts(Policy& p, const std::string& path, const std::string&, const YA
                 }
             } else if (k == "target") {
                 auto s = as_string(kv.second, kp, r);
-                if (!s) { ok = false; continue; }
-                static const std::set<std::string> kReserved{"/", "/proc", "/sys", "/dev", "/workspace"};
+                if (!s) {
+                    ok = false;
+                    continue;
+                }
+                static const std::set<std::string> kReserved{"/", "/proc", "/sys", "/dev",
+                                                             "/workspace"};
                 if (s->empty() || (*s)[0] != '/' || has_dotdot(*s) || kReserved.count(*s)) {
                     r(kv.second, kp,
-                      "expected an absolute container path other than /, /proc, /sys, /dev, /workspace",
+                      "expected an absolute container path other than /, /proc, /sys, /dev, "
+                      "/workspace",
                       Severity::error);
                     ok = false;
                 } else {
@@ -296,8 +310,10 @@ void set_mounts(Policy& p, const std::string& path, const std::string&, const YA
                 }
             } else if (k == "read_only") {
                 auto b = as_bool(kv.second, kp, r);
-                if (!b) ok = false;
-                else m.read_only = *b;
+                if (!b)
+                    ok = false;
+                else
+                    m.read_only = *b;
             } else {
                 r(kv.first, kp, "unknown key (known: source, target, read_only)", Severity::error);
                 ok = false;
@@ -335,9 +351,12 @@ void set_cpuset(Policy& p, const std::string& path, const std::string&, const YA
     bool ok = !s->empty() && s->size() < 256;
     bool need_digit = true;
     for (char c : *s) {
-        if (c >= '0' && c <= '9') need_digit = false;
-        else if ((c == ',' || c == '-') && !need_digit) need_digit = true;
-        else ok = false;
+        if (c >= '0' && c <= '9')
+            need_digit = false;
+        else if ((c == ',' || c == '-') && !need_digit)
+            need_digit = true;
+        else
+            ok = false;
     }
     if (!ok || need_digit)
         return r(n, path, "expected a CPU list such as \"0\", \"0-3\" or \"0,2,4-5\"",
@@ -370,13 +389,14 @@ void set_reserve_cpus(Policy& p, const std::string& path, const std::string&, co
 bool placement_attribute(std::string_view a, bool labels_only) {
     for (std::string_view prefix : {"node.labels.", "engine.labels."})
         if (a.starts_with(prefix) && a.size() > prefix.size() && a.size() <= 128)
-            return std::all_of(a.begin() + static_cast<std::ptrdiff_t>(prefix.size()), a.end(), [](char c) {
-                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                       c == '.' || c == '-' || c == '_';
-            });
+            return std::all_of(
+                a.begin() + static_cast<std::ptrdiff_t>(prefix.size()), a.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+                });
     if (labels_only) return false;
-    for (std::string_view known : {"node.id", "node.hostname", "node.role", "node.platform.os",
-                                   "node.platform.arch"})
+    for (std::string_view known :
+         {"node.id", "node.hostname", "node.role", "node.platform.os", "node.platform.arch"})
         if (a == known) return true;
     return false;
 }
@@ -390,8 +410,9 @@ std::string trim(std::string_view s) {
 // A list of strings, each mapped by `item` to its normalised form or to nullopt with the error
 // reported at that item. The key is set only when every item is good.
 template <class Item>
-std::optional<std::vector<std::string>> as_checked_list(const YAML::Node& n, const std::string& path,
-                                                        const Reporter& r, Item item) {
+std::optional<std::vector<std::string>> as_checked_list(const YAML::Node& n,
+                                                        const std::string& path, const Reporter& r,
+                                                        Item item) {
     auto list = as_string_list(n, path, r);
     if (!list) return std::nullopt;
     std::vector<std::string> out;
@@ -425,9 +446,11 @@ struct PlacementConstraint {
         return attr + text.substr(op, 2) + value;
     }
     std::string error(const std::string& text) const {
-        return "expected \"<attribute> == <value>\" or \"<attribute> != <value>\" with an attribute "
+        return "expected \"<attribute> == <value>\" or \"<attribute> != <value>\" with an "
+               "attribute "
                "of node.id, node.hostname, node.role, node.platform.os, node.platform.arch, "
-               "node.labels.<key>, engine.labels.<key>; got \"" + text + "\"";
+               "node.labels.<key>, engine.labels.<key>; got \"" +
+               text + "\"";
     }
 };
 
@@ -439,17 +462,19 @@ struct SpreadLabel {
     }
     std::string error(const std::string& text) const {
         return "expected a node label to spread over: node.labels.<key> or engine.labels.<key>; "
-               "got \"" + text + "\"";
+               "got \"" +
+               text + "\"";
     }
 };
 
 void set_placement_constraints(Policy& p, const std::string& path, const std::string&,
                                const YAML::Node& n, const Reporter& r) {
-    if (auto v = as_checked_list(n, path, r, PlacementConstraint{})) p.placement.constraints = std::move(*v);
+    if (auto v = as_checked_list(n, path, r, PlacementConstraint{}))
+        p.placement.constraints = std::move(*v);
 }
 
-void set_placement_spread(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
-                          const Reporter& r) {
+void set_placement_spread(Policy& p, const std::string& path, const std::string&,
+                          const YAML::Node& n, const Reporter& r) {
     if (auto v = as_checked_list(n, path, r, SpreadLabel{})) p.placement.spread = std::move(*v);
 }
 
@@ -473,7 +498,8 @@ void set_network_mode(Policy& p, const std::string& path, const std::string&, co
                                                            {"open", NetworkMode::open}};
     auto it = kModes.find(*s);
     if (it == kModes.end())
-        return r(n, path, "unknown network mode \"" + *s + "\" (one of none, isolated, egress, open)",
+        return r(n, path,
+                 "unknown network mode \"" + *s + "\" (one of none, isolated, egress, open)",
                  Severity::error);
     p.network.mode = it->second;
 }
@@ -501,12 +527,13 @@ void set_network_allow(Policy& p, const std::string& path, const std::string&, c
         std::transform(host.begin(), host.end(), host.begin(),
                        [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; });
         const std::string port = colon == std::string::npos ? "" : s.substr(colon + 1);
-        const bool port_ok = !port.empty() && port.size() <= 5 &&
-                             std::all_of(port.begin(), port.end(),
-                                         [](char c) { return c >= '0' && c <= '9'; }) &&
-                             std::stoi(port) >= 1 && std::stoi(port) <= 65535;
+        const bool port_ok =
+            !port.empty() && port.size() <= 5 &&
+            std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+            std::stoi(port) >= 1 && std::stoi(port) <= 65535;
         if (!valid_host(host) || !port_ok) {
-            r(node, ip, "expected \"host:port\" such as \"relay.tenex.chat:443\", got \"" + s + "\"",
+            r(node, ip,
+              "expected \"host:port\" such as \"relay.tenex.chat:443\", got \"" + s + "\"",
               Severity::error);
             ok = false;
         } else if (host.starts_with("169.254.") || host == "metadata.google.internal" ||
@@ -535,18 +562,18 @@ void set_network_allow(Policy& p, const std::string& path, const std::string&, c
     if (ok) p.network.allow = std::move(out);
 }
 
-void set_network_relays(Policy& p, const std::string& path, const std::string&,
-                        const YAML::Node& n, const Reporter& r) {
+void set_network_relays(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
+                        const Reporter& r) {
     if (auto v = as_bool(n, path, r)) p.network.relays = *v;
 }
 
-void set_relay_writes_per_second(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
-                                 const Reporter& r) {
+void set_relay_writes_per_second(Policy& p, const std::string& path, const std::string&,
+                                 const YAML::Node& n, const Reporter& r) {
     if (auto v = as_int(n, path, r, 1, 10'000)) p.network.relay_writes_per_second = *v;
 }
 
-void set_relay_write_burst(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
-                           const Reporter& r) {
+void set_relay_write_burst(Policy& p, const std::string& path, const std::string&,
+                           const YAML::Node& n, const Reporter& r) {
     if (auto v = as_int(n, path, r, 1, 100'000)) p.network.relay_write_burst = *v;
 }
 
@@ -554,11 +581,15 @@ void set_restart(Policy& p, const std::string& path, const std::string&, const Y
                  const Reporter& r) {
     auto s = as_string(n, path, r);
     if (!s) return;
-    if (*s == "never") p.lifecycle.restart = RestartMode::never;
-    else if (*s == "on-failure") p.lifecycle.restart = RestartMode::on_failure;
-    else if (*s == "always") p.lifecycle.restart = RestartMode::always;
-    else r(n, path, "unknown restart mode \"" + *s + "\" (one of never, on-failure, always)",
-           Severity::error);
+    if (*s == "never")
+        p.lifecycle.restart = RestartMode::never;
+    else if (*s == "on-failure")
+        p.lifecycle.restart = RestartMode::on_failure;
+    else if (*s == "always")
+        p.lifecycle.restart = RestartMode::always;
+    else
+        r(n, path, "unknown restart mode \"" + *s + "\" (one of never, on-failure, always)",
+          Severity::error);
 }
 
 void set_on_policy_change(Policy& p, const std::string& path, const std::string&,
@@ -577,12 +608,13 @@ void set_on_policy_change(Policy& p, const std::string& path, const std::string&
 using std::chrono::milliseconds;
 constexpr milliseconds kDay{86'400'000};
 
-#define TENEX_DURATION_SETTER(fn, field, lo, hi)                                              \
-    void fn(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,      \
-            const Reporter& r) {                                                              \
-        if (auto v = as_duration(n, path, r, lo, hi)) p.lifecycle.field = *v;                 \
+#define TENEX_DURATION_SETTER(fn, field, lo, hi)                                         \
+    void fn(Policy& p, const std::string& path, const std::string&, const YAML::Node& n, \
+            const Reporter& r) {                                                         \
+        if (auto v = as_duration(n, path, r, lo, hi)) p.lifecycle.field = *v;            \
     }
-TENEX_DURATION_SETTER(set_backoff_initial, backoff_initial, milliseconds{100}, milliseconds{3'600'000})
+TENEX_DURATION_SETTER(set_backoff_initial, backoff_initial, milliseconds{100},
+                      milliseconds{3'600'000})
 TENEX_DURATION_SETTER(set_backoff_max, backoff_max, milliseconds{100}, kDay)
 TENEX_DURATION_SETTER(set_crash_window, crash_loop_window, milliseconds{1000}, 7 * kDay)
 TENEX_DURATION_SETTER(set_stop_timeout, stop_timeout, milliseconds{0}, milliseconds{600'000})
@@ -594,7 +626,8 @@ TENEX_DURATION_SETTER(set_keep_stopped, keep_stopped, milliseconds{0}, 365 * kDa
 
 void set_crash_threshold(Policy& p, const std::string& path, const std::string&,
                          const YAML::Node& n, const Reporter& r) {
-    if (auto v = as_int(n, path, r, 1, 1000)) p.lifecycle.crash_loop_threshold = static_cast<int>(*v);
+    if (auto v = as_int(n, path, r, 1, 1000))
+        p.lifecycle.crash_loop_threshold = static_cast<int>(*v);
 }
 
 // A user is "uid:gid" in decimal, both from 1 to 2^31-1. Names are refused: the engine
@@ -614,7 +647,8 @@ void set_user(Policy& p, const std::string& path, const std::string&, const YAML
     if (!s) return;
     const auto colon = s->find(':');
     if (*s == "root")
-        return r(n, path, "forbidden: sandboxes never run as root (uid 0 or gid 0)", Severity::error);
+        return r(n, path, "forbidden: sandboxes never run as root (uid 0 or gid 0)",
+                 Severity::error);
     if (colon == std::string::npos)
         return r(n, path,
                  "expected \"uid:gid\" in numbers (names and a uid alone are resolved inside the "
@@ -627,7 +661,8 @@ void set_user(Policy& p, const std::string& path, const std::string&, const YAML
         return r(n, path, "expected \"uid:gid\" as two decimal numbers from 1 to 2147483647",
                  Severity::error);
     if (*uid == 0 || *gid == 0)
-        return r(n, path, "forbidden: sandboxes never run as root (uid 0 or gid 0)", Severity::error);
+        return r(n, path, "forbidden: sandboxes never run as root (uid 0 or gid 0)",
+                 Severity::error);
     p.security.user = std::to_string(*uid) + ":" + std::to_string(*gid);
 }
 
@@ -641,7 +676,8 @@ void set_tmpfs(Policy& p, const std::string& path, const std::string& target, co
     if (target.empty() || target[0] != '/' || has_dotdot(target) || target == "/" ||
         target == "/workspace" || target.starts_with("/workspace/") || target == "/proc" ||
         target == "/sys" || target == "/dev")
-        return r(n, path, "a tmpfs needs an absolute path other than /, /proc, /sys, /dev, /workspace",
+        return r(n, path,
+                 "a tmpfs needs an absolute path other than /, /proc, /sys, /dev, /workspace",
                  Severity::error);
     if (auto v = as_memory(n, path, r, 1LL << 20)) p.security.tmpfs[target] = *v;
 }
@@ -689,8 +725,10 @@ void set_llm_provider(Policy& p, const std::string& path, const std::string&, co
                       const Reporter& r) {
     auto s = as_string(n, path, r);
     if (!s) return;
-    if (std::find(std::begin(kLlmProviders), std::end(kLlmProviders), *s) == std::end(kLlmProviders))
-        return r(n, path, "unknown provider \"" + *s + "\" (one of ollama, openai, anthropic, openrouter)",
+    if (std::find(std::begin(kLlmProviders), std::end(kLlmProviders), *s) ==
+        std::end(kLlmProviders))
+        return r(n, path,
+                 "unknown provider \"" + *s + "\" (one of ollama, openai, anthropic, openrouter)",
                  Severity::error);
     p.llm.provider = *s;
 }
@@ -702,7 +740,8 @@ bool valid_model(const std::string& s) {
     });
 }
 
-std::optional<std::string> as_model(const YAML::Node& n, const std::string& path, const Reporter& r) {
+std::optional<std::string> as_model(const YAML::Node& n, const std::string& path,
+                                    const Reporter& r) {
     auto s = as_string(n, path, r);
     if (s && !valid_model(*s)) {
         r(n, path, "expected a model name (printable, no spaces)", Severity::error);
@@ -716,28 +755,32 @@ void set_llm_model(Policy& p, const std::string& path, const std::string&, const
     if (auto s = as_model(n, path, r)) p.llm.model = *s;
 }
 
-void set_llm_embed_model(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
-                         const Reporter& r) {
+void set_llm_embed_model(Policy& p, const std::string& path, const std::string&,
+                         const YAML::Node& n, const Reporter& r) {
     if (auto s = as_model(n, path, r)) p.llm.embed_model = *s;
 }
 
-std::optional<std::string> as_http_url(const YAML::Node& n, const std::string& path, const Reporter& r) {
+std::optional<std::string> as_http_url(const YAML::Node& n, const std::string& path,
+                                       const Reporter& r) {
     auto s = as_string(n, path, r);
     if (!s) return std::nullopt;
     const auto e = parse_endpoint(*s);
     if (!e || (e->scheme != "http" && e->scheme != "https") || s->find('?') != std::string::npos) {
-        r(n, path, "expected http://host[:port][/path] or https://... (no credentials, query or fragment)",
+        r(n, path,
+          "expected http://host[:port][/path] or https://... (no credentials, query or fragment)",
           Severity::error);
         return std::nullopt;
     }
     return s;
 }
 
-std::optional<std::string> as_key_file(const YAML::Node& n, const std::string& path, const Reporter& r) {
+std::optional<std::string> as_key_file(const YAML::Node& n, const std::string& path,
+                                       const Reporter& r) {
     auto s = as_string(n, path, r);
     if (!s) return std::nullopt;
     if (s->empty() || (*s)[0] != '/' || has_dotdot(*s)) {
-        r(n, path, "expected the absolute path of a host file holding the key (no \"..\")", Severity::error);
+        r(n, path, "expected the absolute path of a host file holding the key (no \"..\")",
+          Severity::error);
         return std::nullopt;
     }
     return s;
@@ -748,13 +791,13 @@ void set_llm_base_url(Policy& p, const std::string& path, const std::string&, co
     if (auto s = as_http_url(n, path, r)) p.llm.base_url = *s;
 }
 
-void set_llm_embed_base_url(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
-                            const Reporter& r) {
+void set_llm_embed_base_url(Policy& p, const std::string& path, const std::string&,
+                            const YAML::Node& n, const Reporter& r) {
     if (auto s = as_http_url(n, path, r)) p.llm.embed_base_url = *s;
 }
 
-void set_llm_embed_key_file(Policy& p, const std::string& path, const std::string&, const YAML::Node& n,
-                            const Reporter& r) {
+void set_llm_embed_key_file(Policy& p, const std::string& path, const std::string&,
+                            const YAML::Node& n, const Reporter& r) {
     if (auto s = as_key_file(n, path, r)) p.llm.embed_key_file = *s;
 }
 
@@ -867,11 +910,14 @@ std::optional<std::string> forbidden_key(std::string_view key) {
         {"ipc_mode", "forbidden: sharing the host's IPC namespace is never allowed"},
         {"userns_mode", "forbidden: the user namespace mode is fixed"},
         {"network_mode", "forbidden: use network.mode (none, isolated, egress, open)"},
-        {"volumes", "forbidden: host paths are never mounted; use mounts (inside the project directory)"},
-        {"binds", "forbidden: host paths are never mounted; use mounts (inside the project directory)"},
+        {"volumes",
+         "forbidden: host paths are never mounted; use mounts (inside the project directory)"},
+        {"binds",
+         "forbidden: host paths are never mounted; use mounts (inside the project directory)"},
         {"devices", "forbidden: host devices are never passed to a sandbox"},
         {"cap_drop", "forbidden: all capabilities are always dropped; use security.cap_add"},
-        {"security_opt", "forbidden: security options are fixed (no-new-privileges, the daemon's seccomp profile)"},
+        {"security_opt",
+         "forbidden: security options are fixed (no-new-privileges, the daemon's seccomp profile)"},
     };
     auto it = kForbidden.find(key);
     if (it == kForbidden.end()) return std::nullopt;
@@ -893,19 +939,26 @@ void apply_setting(Policy& policy, const std::string& path, const YAML::Node& va
 
 std::string to_string(NetworkMode m) {
     switch (m) {
-        case NetworkMode::none: return "none";
-        case NetworkMode::isolated: return "isolated";
-        case NetworkMode::egress: return "egress";
-        case NetworkMode::open: return "open";
+        case NetworkMode::none:
+            return "none";
+        case NetworkMode::isolated:
+            return "isolated";
+        case NetworkMode::egress:
+            return "egress";
+        case NetworkMode::open:
+            return "open";
     }
     return "none";
 }
 
 std::string to_string(RestartMode m) {
     switch (m) {
-        case RestartMode::never: return "never";
-        case RestartMode::on_failure: return "on-failure";
-        case RestartMode::always: return "always";
+        case RestartMode::never:
+            return "never";
+        case RestartMode::on_failure:
+            return "on-failure";
+        case RestartMode::always:
+            return "always";
     }
     return "never";
 }

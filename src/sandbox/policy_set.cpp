@@ -39,20 +39,23 @@ void cross_checks(ResolvedPolicy& r) {
             Severity::error);
     if (p.resources.reserve_memory_bytes > p.resources.memory_bytes)
         add("resources.reservations.memory",
-            "reservation " + format_memory(p.resources.reserve_memory_bytes) + " is above the memory limit " +
-                format_memory(p.resources.memory_bytes),
+            "reservation " + format_memory(p.resources.reserve_memory_bytes) +
+                " is above the memory limit " + format_memory(p.resources.memory_bytes),
             Severity::error);
     if (p.resources.reserve_nano_cpus > p.resources.nano_cpus)
-        add("resources.reservations.cpus", "reservation is above the CPU limit resources.cpus", Severity::error);
+        add("resources.reservations.cpus", "reservation is above the CPU limit resources.cpus",
+            Severity::error);
     if (p.lifecycle.backoff_max < p.lifecycle.backoff_initial)
-        add("lifecycle.backoff_max", "backoff_max is shorter than backoff_initial", Severity::error);
+        add("lifecycle.backoff_max", "backoff_max is shorter than backoff_initial",
+            Severity::error);
     if (p.network.mode == NetworkMode::egress && p.network.allow.empty() && !p.network.relays)
         add(r.provenance.count("network.allow") ? "network.allow" : "network.mode",
             "mode egress needs at least one host:port in network.allow (or relays: true)",
             Severity::error);
     // The relay gateway is served where the project has a network of its own (isolated,
     // egress); see policies/GATEWAY.md.
-    const bool gateway_mode = p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress;
+    const bool gateway_mode =
+        p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress;
     if (p.network.mode == NetworkMode::none && p.network.relays)
         add("network.relays",
             "ignored: mode none has no network, so the container cannot reach the daemon's Nostr "
@@ -68,11 +71,14 @@ void cross_checks(ResolvedPolicy& r) {
             Severity::warning);
     for (const char* key : {"network.relay_writes_per_second", "network.relay_write_burst"})
         if (r.provenance.count(key) && !(gateway_mode && p.network.relays))
-            add(key, "ignored: the container has no relay gateway (needs mode isolated or egress with relays: true)",
+            add(key,
+                "ignored: the container has no relay gateway (needs mode isolated or egress with "
+                "relays: true)",
                 Severity::warning);
     if (p.network.mode != NetworkMode::egress && !p.network.allow.empty())
-        add("network.allow", "ignored: the allowlist only applies to mode egress (mode is " +
-                                 to_string(p.network.mode) + ")",
+        add("network.allow",
+            "ignored: the allowlist only applies to mode egress (mode is " +
+                to_string(p.network.mode) + ")",
             Severity::warning);
     for (const auto& [name, file] : p.secrets)
         if (p.env.count(name))
@@ -85,10 +91,13 @@ void cross_checks(ResolvedPolicy& r) {
     const TenexLlm& llm = p.llm;
     if (llm.enabled() && llm.provider != "ollama" && llm.key_file.empty())
         add("tenex.llm.provider",
-            "provider " + llm.provider + " needs tenex.llm.key_file (the API key, read from a host file)",
+            "provider " + llm.provider +
+                " needs tenex.llm.key_file (the API key, read from a host file)",
             Severity::error);
     if (llm.provider == "ollama" && llm.base_url.empty())
-        add("tenex.llm.provider", "provider ollama needs tenex.llm.base_url (for example a local Ollama's http://127.0.0.1:11434)",
+        add("tenex.llm.provider",
+            "provider ollama needs tenex.llm.base_url (for example a local Ollama's "
+            "http://127.0.0.1:11434)",
             Severity::error);
     if (llm.enabled() && !llm.base_url.empty() && !provider_takes_base_url(llm.provider))
         add("tenex.llm.base_url",
@@ -97,8 +106,8 @@ void cross_checks(ResolvedPolicy& r) {
             Severity::error);
     if (llm.enabled() && llm.base_url.empty() && provider_endpoint(llm.provider) &&
         !(p.network.mode == NetworkMode::egress &&
-          std::find(p.network.allow.begin(), p.network.allow.end(), *provider_endpoint(llm.provider)) !=
-              p.network.allow.end()))
+          std::find(p.network.allow.begin(), p.network.allow.end(),
+                    *provider_endpoint(llm.provider)) != p.network.allow.end()))
         add("tenex.llm.provider",
             "without tenex.llm.base_url the runtime reaches the provider's own " +
                 provider_endpoint(llm.provider)->to_string() + ": it must be in network.allow",
@@ -106,8 +115,10 @@ void cross_checks(ResolvedPolicy& r) {
     if (llm.enabled() && llm.embed_base_url.empty() && !provider_embeds(llm.provider))
         add("tenex.llm.provider",
             "provider " + llm.provider +
-                " has no embeddings, which the runtime needs (its default model downloads from huggingface.co at "
-                "boot): name an OpenAI-compatible endpoint in tenex.llm.embed_base_url (a local Ollama's "
+                " has no embeddings, which the runtime needs (its default model downloads from "
+                "huggingface.co at "
+                "boot): name an OpenAI-compatible endpoint in tenex.llm.embed_base_url (a local "
+                "Ollama's "
                 "http://127.0.0.1:11434/v1, for example) and tenex.llm.embed_model",
             Severity::error);
     if (!llm.embed_base_url.empty() && llm.embed_model.empty())
@@ -117,13 +128,15 @@ void cross_checks(ResolvedPolicy& r) {
         add("tenex.llm", "ignored without tenex.llm.provider", Severity::warning);
     if (p.llm.enabled() && !(p.network.mode == NetworkMode::egress && p.network.relays))
         add("tenex.llm.provider",
-            "the TENEX runtime reaches Nostr through the daemon's relays: network.mode egress with relays: true",
+            "the TENEX runtime reaches Nostr through the daemon's relays: network.mode egress with "
+            "relays: true",
             Severity::error);
     for (const auto& [key, url] : {std::pair{"tenex.llm.base_url", &llm.base_url},
                                    std::pair{"tenex.llm.embed_base_url", &llm.embed_base_url}})
         if (llm.enabled() && !url->empty() && p.network.mode != NetworkMode::egress)
             add(key,
-                "a base_url is reachable only in network.mode egress, through a forwarder the daemon "
+                "a base_url is reachable only in network.mode egress, through a forwarder the "
+                "daemon "
                 "runs for exactly this host and port (a loopback endpoint such as a local Ollama "
                 "only this way)",
                 Severity::error);
@@ -150,13 +163,13 @@ LoadedSet load_policy_dir(const std::filesystem::path& dir) {
             files.push_back(entry.path());
     }
     if (ec) {
-        out.diagnostics.push_back(Diagnostic{.file = dir.string(),
-                                             .line = 0,
-                                             .column = 0,
-                                             .key_path = "",
-                                             .message = "cannot read the policies directory: " +
-                                                        ec.message(),
-                                             .severity = Severity::error});
+        out.diagnostics.push_back(
+            Diagnostic{.file = dir.string(),
+                       .line = 0,
+                       .column = 0,
+                       .key_path = "",
+                       .message = "cannot read the policies directory: " + ec.message(),
+                       .severity = Severity::error});
         return out;
     }
     std::sort(files.begin(), files.end());
@@ -164,13 +177,13 @@ LoadedSet load_policy_dir(const std::filesystem::path& dir) {
         LoadedFile loaded = load_policy_file(f);
         const bool is_default = f.filename() == kDefaultPolicyFile;
         if (is_default && loaded.file.match)
-            loaded.diagnostics.push_back(Diagnostic{
-                .file = loaded.file.name,
-                .line = loaded.file.match->where.line,
-                .column = loaded.file.match->where.column,
-                .key_path = "match",
-                .message = "default.yaml applies to every project and takes no match",
-                .severity = Severity::error});
+            loaded.diagnostics.push_back(
+                Diagnostic{.file = loaded.file.name,
+                           .line = loaded.file.match->where.line,
+                           .column = loaded.file.match->where.column,
+                           .key_path = "match",
+                           .message = "default.yaml applies to every project and takes no match",
+                           .severity = Severity::error});
         if (!is_default && !loaded.file.match && !has_errors(loaded.diagnostics))
             loaded.diagnostics.push_back(Diagnostic{
                 .file = loaded.file.name,
@@ -184,8 +197,10 @@ LoadedSet load_policy_dir(const std::filesystem::path& dir) {
         out.diagnostics.insert(out.diagnostics.end(), loaded.diagnostics.begin(),
                                loaded.diagnostics.end());
         if (!usable) continue;
-        if (is_default) out.set.defaults = std::move(loaded.file);
-        else out.set.overrides.push_back(std::move(loaded.file));
+        if (is_default)
+            out.set.defaults = std::move(loaded.file);
+        else
+            out.set.overrides.push_back(std::move(loaded.file));
     }
     return out;
 }
@@ -199,16 +214,16 @@ ResolvedPolicy merge_policy_files(const std::vector<const PolicyFile*>& layers) 
     }
     for (const auto& [path, setting] : winners) {
         const Location& where = setting->where;  // (clang 14 cannot capture a structured binding)
-        apply_setting(r.policy, path, setting->value,
-                      [&](const YAML::Node&, const std::string& p, const std::string& msg,
-                          Severity sev) {
-                          r.diagnostics.push_back(Diagnostic{.file = where.file,
-                                                             .line = where.line,
-                                                             .column = where.column,
-                                                             .key_path = p,
-                                                             .message = msg,
-                                                             .severity = sev});
-                      });
+        apply_setting(
+            r.policy, path, setting->value,
+            [&](const YAML::Node&, const std::string& p, const std::string& msg, Severity sev) {
+                r.diagnostics.push_back(Diagnostic{.file = where.file,
+                                                   .line = where.line,
+                                                   .column = where.column,
+                                                   .key_path = p,
+                                                   .message = msg,
+                                                   .severity = sev});
+            });
         r.provenance[path] = setting->where;
     }
     cross_checks(r);
@@ -249,11 +264,14 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     out.emplace_back("resources.cpuset", res.cpuset.empty() ? "(any)" : res.cpuset);
     out.emplace_back("resources.pids", std::to_string(res.pids));
     out.emplace_back("resources.nofile", std::to_string(res.nofile));
-    out.emplace_back("resources.disk", res.disk_bytes == 0 ? "(unlimited)" : format_memory(res.disk_bytes));
+    out.emplace_back("resources.disk",
+                     res.disk_bytes == 0 ? "(unlimited)" : format_memory(res.disk_bytes));
     out.emplace_back("resources.reservations.memory",
-                     res.reserve_memory_bytes == 0 ? "(none; engine swarm only)" : format_memory(res.reserve_memory_bytes));
-    out.emplace_back("resources.reservations.cpus",
-                     res.reserve_nano_cpus == 0 ? "(none; engine swarm only)" : format_cpus(res.reserve_nano_cpus));
+                     res.reserve_memory_bytes == 0 ? "(none; engine swarm only)"
+                                                   : format_memory(res.reserve_memory_bytes));
+    out.emplace_back("resources.reservations.cpus", res.reserve_nano_cpus == 0
+                                                        ? "(none; engine swarm only)"
+                                                        : format_cpus(res.reserve_nano_cpus));
     out.emplace_back("network.mode", to_string(p.network.mode));
     std::vector<std::string> allow;
     for (const auto& hp : p.network.allow) allow.push_back(hp.to_string());
@@ -266,12 +284,14 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     else if (p.network.relays)
         relays += " (ignored in mode " + to_string(p.network.mode) + ")";
     out.emplace_back("network.relays", relays);
-    out.emplace_back("network.relay_writes_per_second", p.network.relay_writes_per_second == 0
-                                                            ? "(the daemon's gateway.writes_per_second)"
-                                                            : std::to_string(p.network.relay_writes_per_second));
-    out.emplace_back("network.relay_write_burst", p.network.relay_write_burst == 0
-                                                      ? "(the daemon's gateway.write_burst)"
-                                                      : std::to_string(p.network.relay_write_burst));
+    out.emplace_back("network.relay_writes_per_second",
+                     p.network.relay_writes_per_second == 0
+                         ? "(the daemon's gateway.writes_per_second)"
+                         : std::to_string(p.network.relay_writes_per_second));
+    out.emplace_back("network.relay_write_burst",
+                     p.network.relay_write_burst == 0
+                         ? "(the daemon's gateway.write_burst)"
+                         : std::to_string(p.network.relay_write_burst));
     const auto& l = p.lifecycle;
     out.emplace_back("lifecycle.restart", to_string(l.restart));
     out.emplace_back("lifecycle.backoff_initial", ms(l.backoff_initial));
@@ -287,21 +307,28 @@ std::vector<std::pair<std::string, std::string>> describe_policy(const Policy& p
     const auto& s = p.security;
     out.emplace_back("security.user", s.user);
     out.emplace_back("security.read_only_root", s.read_only_root ? "true" : "false");
-    for (const auto& [path, size] : s.tmpfs) out.emplace_back("security.tmpfs." + path, format_memory(size));
+    for (const auto& [path, size] : s.tmpfs)
+        out.emplace_back("security.tmpfs." + path, format_memory(size));
     out.emplace_back("security.cap_add", join(s.cap_add));
     out.emplace_back("security.runtime", s.runtime.empty() ? "(engine default)" : s.runtime);
-    out.emplace_back("placement.constraints",
-                     p.placement.constraints.empty() ? "(any node; engine swarm only)" : join(p.placement.constraints));
-    out.emplace_back("placement.spread",
-                     p.placement.spread.empty() ? "(over the nodes; engine swarm only)" : join(p.placement.spread));
-    out.emplace_back("tenex.llm.provider", p.llm.provider.empty() ? "(none: no TENEX runtime contract)" : p.llm.provider);
+    out.emplace_back("placement.constraints", p.placement.constraints.empty()
+                                                  ? "(any node; engine swarm only)"
+                                                  : join(p.placement.constraints));
+    out.emplace_back("placement.spread", p.placement.spread.empty()
+                                             ? "(over the nodes; engine swarm only)"
+                                             : join(p.placement.spread));
+    out.emplace_back("tenex.llm.provider",
+                     p.llm.provider.empty() ? "(none: no TENEX runtime contract)" : p.llm.provider);
     out.emplace_back("tenex.llm.model", p.llm.model.empty() ? "(none)" : p.llm.model);
-    out.emplace_back("tenex.llm.base_url", p.llm.base_url.empty() ? "(the provider's own)" : p.llm.base_url);
+    out.emplace_back("tenex.llm.base_url",
+                     p.llm.base_url.empty() ? "(the provider's own)" : p.llm.base_url);
     out.emplace_back("tenex.llm.key_file", p.llm.key_file.empty() ? "(none)" : p.llm.key_file);
-    out.emplace_back("tenex.llm.embed_model", p.llm.embed_model.empty() ? "(default)" : p.llm.embed_model);
+    out.emplace_back("tenex.llm.embed_model",
+                     p.llm.embed_model.empty() ? "(default)" : p.llm.embed_model);
     out.emplace_back("tenex.llm.embed_base_url",
                      p.llm.embed_base_url.empty() ? "(the chat endpoint's)" : p.llm.embed_base_url);
-    out.emplace_back("tenex.llm.embed_key_file", p.llm.embed_key_file.empty() ? "(none)" : p.llm.embed_key_file);
+    out.emplace_back("tenex.llm.embed_key_file",
+                     p.llm.embed_key_file.empty() ? "(none)" : p.llm.embed_key_file);
     return out;
 }
 

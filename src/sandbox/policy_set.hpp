@@ -37,8 +37,8 @@ LoadedSet load_policy_dir(const std::filesystem::path& dir);
 struct ResolvedPolicy {
     Policy policy{};
     std::map<std::string, Location> provenance{};  // leaf key path -> where it was set
-    std::vector<std::string> applied{};             // files, in the order they were applied
-    std::vector<Diagnostic> diagnostics{};          // rules that span keys (errors and warnings)
+    std::vector<std::string> applied{};            // files, in the order they were applied
+    std::vector<Diagnostic> diagnostics{};         // rules that span keys (errors and warnings)
 };
 
 // Built-in defaults, then default.yaml, then every override matching `project`, ordered by

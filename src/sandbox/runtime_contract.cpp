@@ -30,7 +30,8 @@ std::string lower(std::string_view s) {
 }
 
 std::optional<int> parse_port(std::string_view s) {
-    if (s.empty() || s.size() > 5 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    if (s.empty() || s.size() > 5 ||
+        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
         return std::nullopt;
     const int port = std::stoi(std::string(s));
     if (port < 1 || port > 65535) return std::nullopt;
@@ -38,7 +39,8 @@ std::optional<int> parse_port(std::string_view s) {
 }
 
 bool is_ipv4(std::string_view h) {
-    return !h.empty() && std::all_of(h.begin(), h.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+    return !h.empty() && std::all_of(h.begin(), h.end(),
+                                     [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
 }
 
 // nftw has no user pointer: the owner to set lives here for the walk's duration.
@@ -95,7 +97,8 @@ Status provision_agents(const DirFd& base, const std::filesystem::path& project_
     auto agents = base.child("agents", true);
     if (!agents) return make_error("agents/: " + agents.error().message);
     ::fchmod(agents->get(), 0700);
-    json index = {{"bySlug", json::object()}, {"byEventId", json::object()}, {"byProject", json::object()}};
+    json index = {
+        {"bySlug", json::object()}, {"byEventId", json::object()}, {"byProject", json::object()}};
     if (auto old = read_file_at(*agents, "index.json"); !old) {
         return make_error("agents/index.json: " + old.error().message);
     } else if (*old) {
@@ -109,7 +112,8 @@ Status provision_agents(const DirFd& base, const std::filesystem::path& project_
         if (!entry.is_object() || !entry.contains("nsec") || !entry["nsec"].is_string()) continue;
         const std::string event_id = entry.value("eventId", "");
         auto sk = nostr::SecretKey::parse(entry["nsec"].get<std::string>());
-        if (!sk || event_id.size() != 64 || event_id.find_first_not_of("0123456789abcdef") != std::string::npos)
+        if (!sk || event_id.size() != 64 ||
+            event_id.find_first_not_of("0123456789abcdef") != std::string::npos)
             continue;
         const std::string pubkey = sk->public_key().hex();
         const std::string file = pubkey + ".json";
@@ -162,18 +166,25 @@ std::optional<HostPort> provider_endpoint(std::string_view provider) {
     return std::nullopt;
 }
 
-bool provider_takes_base_url(std::string_view provider) { return provider != "openrouter"; }
+bool provider_takes_base_url(std::string_view provider) {
+    return provider != "openrouter";
+}
 
-bool provider_embeds(std::string_view provider) { return provider == "ollama" || provider == "openai"; }
+bool provider_embeds(std::string_view provider) {
+    return provider == "ollama" || provider == "openai";
+}
 
-bool Endpoint::literal() const { return host == "localhost" || host.find(':') != std::string::npos || is_ipv4(host); }
+bool Endpoint::literal() const {
+    return host == "localhost" || host.find(':') != std::string::npos || is_ipv4(host);
+}
 
 std::string Endpoint::url_with_host(const std::string& host_name) const {
     return scheme + "://" + host_name + ":" + std::to_string(port) + path;
 }
 
 std::optional<Endpoint> parse_endpoint(std::string_view url) {
-    static const std::pair<const char*, int> kSchemes[] = {{"http", 80}, {"https", 443}, {"ws", 80}, {"wss", 443}};
+    static const std::pair<const char*, int> kSchemes[] = {
+        {"http", 80}, {"https", 443}, {"ws", 80}, {"wss", 443}};
     const auto sep = url.find("://");
     if (sep == std::string_view::npos) return std::nullopt;
     Endpoint e;
@@ -200,12 +211,14 @@ std::optional<Endpoint> parse_endpoint(std::string_view url) {
             if (tail.front() != ':') return std::nullopt;
             port = tail.substr(1);
         }
-        if (e.host.find_first_not_of("0123456789abcdef:.") != std::string::npos) return std::nullopt;
+        if (e.host.find_first_not_of("0123456789abcdef:.") != std::string::npos)
+            return std::nullopt;
     } else {
         const auto colon = authority.rfind(':');
         e.host = lower(authority.substr(0, colon));
         if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-        if (e.host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-_") != std::string::npos)
+        if (e.host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-_") !=
+            std::string::npos)
             return std::nullopt;
     }
     if (e.host.empty()) return std::nullopt;
@@ -228,7 +241,8 @@ Result<std::string> runtime_project_path(const std::string& d) {
 RuntimeFiles runtime_files(const TenexLlm& llm, const RuntimeInputs& in) {
     const bool ollama = llm.provider == "ollama";
     const std::string ollama_url = in.llm_url.empty() ? "http://127.0.0.1:11434" : in.llm_url;
-    json provider_entry = {{"apiKey", ollama ? (in.llm_url.empty() ? std::string("local") : in.llm_url) : in.api_key}};
+    json provider_entry = {
+        {"apiKey", ollama ? (in.llm_url.empty() ? std::string("local") : in.llm_url) : in.api_key}};
     // Embeddings (the backend's default downloads a model from huggingface.co at boot): an
     // OpenAI-compatible endpoint, the policy's own or the chat provider's.
     json embed = {{"provider", "openai"}};
@@ -241,8 +255,9 @@ RuntimeFiles runtime_files(const TenexLlm& llm, const RuntimeInputs& in) {
                          : ollama                 ? std::string("nomic-embed-text")
                                                   : std::string("text-embedding-3-small");
         embed["apiKey"] = ollama ? std::string("ollama") : in.api_key;
-        embed["baseUrl"] = ollama ? ollama_url + "/v1"
-                                  : (in.llm_url.empty() ? std::string("https://api.openai.com/v1") : in.llm_url);
+        embed["baseUrl"] =
+            ollama ? ollama_url + "/v1"
+                   : (in.llm_url.empty() ? std::string("https://api.openai.com/v1") : in.llm_url);
     }
     return RuntimeFiles{
         .config = json{{"whitelistedPubkeys", json::array({in.owner})},
@@ -253,18 +268,21 @@ RuntimeFiles runtime_files(const TenexLlm& llm, const RuntimeInputs& in) {
                        {"telemetry", {{"enabled", false}}},
                        {"nip46", {{"enabled", false}}}}
                       .dump(2),
-        .llms = json{{"configurations", {{"main", {{"provider", llm.provider}, {"model", llm.model}}}}},
-                     {"default", "main"}}
-                    .dump(2),
+        .llms =
+            json{{"configurations", {{"main", {{"provider", llm.provider}, {"model", llm.model}}}}},
+                 {"default", "main"}}
+                .dump(2),
         .providers = json{{"providers", {{llm.provider, provider_entry}}}}.dump(2),
         .embed = embed.dump(2),
     };
 }
 
-Status prepare_runtime_dir(const std::filesystem::path& dir, const std::filesystem::path& project_dir,
-                           const Policy& policy, RuntimeInputs in) {
+Status prepare_runtime_dir(const std::filesystem::path& dir,
+                           const std::filesystem::path& project_dir, const Policy& policy,
+                           RuntimeInputs in) {
     unsigned long uid = 0, gid = 0;
-    if (std::sscanf(policy.security.user.c_str(), "%lu:%lu", &uid, &gid) != 2 || uid == 0 || gid == 0)
+    if (std::sscanf(policy.security.user.c_str(), "%lu:%lu", &uid, &gid) != 2 || uid == 0 ||
+        gid == 0)
         return make_error("security.user must be \"uid:gid\" for the TENEX runtime");
     std::error_code ec;
     std::filesystem::create_directories(dir.parent_path(), ec);
@@ -295,10 +313,12 @@ Status prepare_runtime_dir(const std::filesystem::path& dir, const std::filesyst
         in.embed_api_key = *key;
     }
     const RuntimeFiles files = runtime_files(policy.llm, in);
-    for (const auto& [name, text] : {std::pair{"config.json", &files.config}, std::pair{"llms.json", &files.llms},
-                                     std::pair{"providers.json", &files.providers}, std::pair{"embed.json", &files.embed}}) {
+    for (const auto& [name, text] :
+         {std::pair{"config.json", &files.config}, std::pair{"llms.json", &files.llms},
+          std::pair{"providers.json", &files.providers}, std::pair{"embed.json", &files.embed}}) {
         auto w = write_file_atomic(*fd, name, *text, 0600);
-        if (!w) return make_error(std::string(name) + " in " + dir.string() + ": " + w.error().message);
+        if (!w)
+            return make_error(std::string(name) + " in " + dir.string() + ": " + w.error().message);
     }
     if (auto agents = provision_agents(*fd, project_dir); !agents) return agents;
     if (auto s = chown_tree(dir, static_cast<uid_t>(uid), static_cast<gid_t>(gid)); !s) return s;

@@ -35,7 +35,7 @@ struct Endpoint {
     std::string scheme{};
     std::string host{};
     int port = 0;
-    std::string path{};  // "" or starting with '/'
+    std::string path{};    // "" or starting with '/'
     bool literal() const;  // an IP address or localhost: no DNS name to resolve
     std::string url_with_host(const std::string& host_name) const;
 };
@@ -53,13 +53,13 @@ struct RuntimeFiles {
     std::string embed;      // embed.json
 };
 struct RuntimeInputs {
-    std::string owner{};              // whitelisted: the project's owner only
+    std::string owner{};  // whitelisted: the project's owner only
     std::string d{};
     std::vector<std::string> relays{};  // as seen from inside
-    std::string llm_url{};            // as seen from inside; empty: the provider's own
+    std::string llm_url{};              // as seen from inside; empty: the provider's own
     std::string backend_key_hex{};
     std::string api_key{};
-    std::string embed_url{};          // embed_base_url as seen from inside; empty: the chat endpoint
+    std::string embed_url{};  // embed_base_url as seen from inside; empty: the chat endpoint
     std::string embed_api_key{};
 };
 RuntimeFiles runtime_files(const TenexLlm& llm, const RuntimeInputs& in);
@@ -70,7 +70,8 @@ RuntimeFiles runtime_files(const TenexLlm& llm, const RuntimeInputs& in);
 // `.tenex/agents.json` to the backend (agents/<pubkey>.json, agents/index.json: the agents
 // sign with the keys the daemon published profiles for), and gives `dir` and the project
 // directory (recursively, links not followed) to the container's uid:gid.
-Status prepare_runtime_dir(const std::filesystem::path& dir, const std::filesystem::path& project_dir,
-                           const Policy& policy, RuntimeInputs in);
+Status prepare_runtime_dir(const std::filesystem::path& dir,
+                           const std::filesystem::path& project_dir, const Policy& policy,
+                           RuntimeInputs in);
 
 }  // namespace tenex::sandbox

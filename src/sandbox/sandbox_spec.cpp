@@ -23,17 +23,22 @@ std::string slug(const std::string& d) {
     for (char c : d) {
         char l = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
         const bool ok = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '_' || l == '.';
-        if (ok) out.push_back(l);
-        else if (!out.empty() && out.back() != '-') out.push_back('-');
+        if (ok)
+            out.push_back(l);
+        else if (!out.empty() && out.back() != '-')
+            out.push_back('-');
         if (out.size() >= 40) break;
     }
-    while (!out.empty() && (out.back() == '-' || out.back() == '.' || out.back() == '_')) out.pop_back();
+    while (!out.empty() && (out.back() == '-' || out.back() == '.' || out.back() == '_'))
+        out.pop_back();
     while (!out.empty() && (out.front() == '.' || out.front() == '_' || out.front() == '-'))
         out.erase(out.begin());
     return out.empty() ? "project" : out;
 }
 
-std::string suffix(const ProjectRef& p) { return slug(p.d) + "-" + sha256_hex(p.address()).substr(0, 12); }
+std::string suffix(const ProjectRef& p) {
+    return slug(p.d) + "-" + sha256_hex(p.address()).substr(0, 12);
+}
 
 // Everything that shapes the container, with secrets as references, in a canonical form
 // (nlohmann::json objects are sorted by key).
@@ -78,9 +83,13 @@ nlohmann::json canonical(const docker::ContainerSpec& c, const NetworkPlan& net,
         {"runtime", c.runtime},
         {"extra_hosts", c.extra_hosts},
         {"dns", c.dns},
-        {"network", {{"mode", to_string(net.mode)}, {"name", net.network_name},
-                     {"internal", net.internal}, {"allow", allow}, {"bridge", net.bridge},
-                     {"forwards", forwards}}},
+        {"network",
+         {{"mode", to_string(net.mode)},
+          {"name", net.network_name},
+          {"internal", net.internal},
+          {"allow", allow},
+          {"bridge", net.bridge},
+          {"forwards", forwards}}},
         {"secrets", p.secrets},  // names and files, never values
     };
     // Swarm scheduling, only when set: the digest of every container made before these keys
@@ -108,7 +117,11 @@ Result<std::string> plan_endpoint(const std::string& key, const std::string& url
         return make_error(key + ": not an http(s) URL: " + url);
     if (net.mode == NetworkMode::egress) {
         const std::string name = e->literal() ? std::string(alias) : e->host;
-        add(Forward{.name = name, .port = e->port, .target_host = e->host, .target_port = e->port, .trusted = true});
+        add(Forward{.name = name,
+                    .port = e->port,
+                    .target_host = e->host,
+                    .target_port = e->port,
+                    .trusted = true});
         return e->literal() ? e->url_with_host(name) : url;
     }
     if (net.mode == NetworkMode::open && !e->literal()) return url;
@@ -120,11 +133,13 @@ Result<std::string> plan_endpoint(const std::string& key, const std::string& url
 // reachable (mode open, or egress with it in network.allow); and the embeddings endpoint when
 // the policy names one (the providers without embeddings need it).
 template <class AddForward>
-Status plan_llm_endpoints(const Policy& p, const NetworkPlan& net, SandboxSpec& out, AddForward&& add) {
+Status plan_llm_endpoints(const Policy& p, const NetworkPlan& net, SandboxSpec& out,
+                          AddForward&& add) {
     const TenexLlm& llm = p.llm;
     if (!llm.base_url.empty()) {
         if (!provider_takes_base_url(llm.provider))
-            return make_error("tenex.llm.base_url: provider " + llm.provider + " takes no base URL");
+            return make_error("tenex.llm.base_url: provider " + llm.provider +
+                              " takes no base URL");
         auto url = plan_endpoint("tenex.llm.base_url", llm.base_url, kLlmHostName, net, add);
         if (!url) return url.error();
         out.llm_url = *url;
@@ -133,17 +148,21 @@ Status plan_llm_endpoints(const Policy& p, const NetworkPlan& net, SandboxSpec& 
     } else if (net.mode != NetworkMode::open &&
                !(net.mode == NetworkMode::egress &&
                  std::find(net.allow.begin(), net.allow.end(), *own) != net.allow.end())) {
-        return make_error("tenex.llm: without base_url the provider's own endpoint " + own->to_string() +
-                          " must be reachable (network.mode open, or egress with it in network.allow)");
+        return make_error(
+            "tenex.llm: without base_url the provider's own endpoint " + own->to_string() +
+            " must be reachable (network.mode open, or egress with it in network.allow)");
     }
     if (!llm.embed_base_url.empty()) {
-        if (llm.embed_model.empty()) return make_error("tenex.llm.embed_base_url needs tenex.llm.embed_model");
-        auto url = plan_endpoint("tenex.llm.embed_base_url", llm.embed_base_url, kEmbedHostName, net, add);
+        if (llm.embed_model.empty())
+            return make_error("tenex.llm.embed_base_url needs tenex.llm.embed_model");
+        auto url =
+            plan_endpoint("tenex.llm.embed_base_url", llm.embed_base_url, kEmbedHostName, net, add);
         if (!url) return url.error();
         out.embed_url = *url;
     } else if (!provider_embeds(llm.provider)) {
-        return make_error("tenex.llm: provider " + llm.provider +
-                          " has no embeddings: name an OpenAI-compatible endpoint in tenex.llm.embed_base_url");
+        return make_error(
+            "tenex.llm: provider " + llm.provider +
+            " has no embeddings: name an OpenAI-compatible endpoint in tenex.llm.embed_base_url");
     }
     return Unit{};
 }
@@ -167,23 +186,33 @@ SpecContext project_spec_context(const ProjectRef& project, std::filesystem::pat
                                  std::string daemon_id, SecretMode secrets,
                                  std::vector<std::string> relays) {
     auto naddr = project.has_owner() ? encode_naddr(project) : Result<std::string>(std::string());
-    return SpecContext{.project = project, .naddr = naddr ? *naddr : std::string(),
-                       .project_dir = std::move(project_dir), .daemon_id = std::move(daemon_id),
-                       .secrets = secrets, .relays = std::move(relays)};
+    return SpecContext{.project = project,
+                       .naddr = naddr ? *naddr : std::string(),
+                       .project_dir = std::move(project_dir),
+                       .daemon_id = std::move(daemon_id),
+                       .secrets = secrets,
+                       .relays = std::move(relays)};
 }
 
-std::string container_name(const ProjectRef& project) { return "tenex-" + suffix(project); }
-std::string network_name(const ProjectRef& project) { return "tenex-net-" + suffix(project); }
+std::string container_name(const ProjectRef& project) {
+    return "tenex-" + suffix(project);
+}
+std::string network_name(const ProjectRef& project) {
+    return "tenex-net-" + suffix(project);
+}
 std::string bridge_name(const ProjectRef& project) {
     return "tnx-" + sha256_hex(project.address()).substr(0, 11);
 }
-std::string redacted_secret(const std::string& file) { return "<secret from " + file + ">"; }
+std::string redacted_secret(const std::string& file) {
+    return "<secret from " + file + ">";
+}
 
 Result<RelayRoute> relay_route(const std::string& url, int index) {
     if (!url.starts_with("ws://") && !url.starts_with("wss://"))
         return make_error("relay URL must start with ws:// or wss://: " + url);
     auto e = parse_endpoint(url);
-    if (!e && url.find('@') != std::string::npos) return make_error("relay URL with credentials is not forwarded");
+    if (!e && url.find('@') != std::string::npos)
+        return make_error("relay URL with credentials is not forwarded");
     if (!e) return make_error("bad relay URL: " + url);
     RelayRoute r;
     r.forward = Forward{.name = e->literal() ? "tenex-relay-" + std::to_string(index) : e->host,
@@ -274,7 +303,8 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     c.placement_spread = p.placement.spread;
     // resources.disk is the project directory's limit (the orchestrator sets it on the
     // directory); a writable root gets the same size for its layer.
-    if (r.disk_bytes > 0 && !p.security.read_only_root) c.storage_opt = {{"size", std::to_string(r.disk_bytes)}};
+    if (r.disk_bytes > 0 && !p.security.read_only_root)
+        c.storage_opt = {{"size", std::to_string(r.disk_bytes)}};
 
     c.read_only_rootfs = p.security.read_only_root;
     for (const auto& [path, size] : p.security.tmpfs)
@@ -299,7 +329,8 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     if (p.llm.enabled()) {
         auto inside = runtime_project_path(ctx.project.d);
         if (!inside) return inside.error();
-        if (ctx.runtime_dir.empty()) return make_error("no runtime directory for the TENEX runtime");
+        if (ctx.runtime_dir.empty())
+            return make_error("no runtime directory for the TENEX runtime");
         workspace = *inside;
         c.working_dir = workspace;
         env["TENEX_WORKSPACE"] = workspace;
@@ -307,23 +338,28 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
         env["TENEX_BASE_DIR"] = kRuntimeBaseDir;
         env["HOME"] = std::string(kRuntimeBaseDir) + "/home";
     }
-    c.mounts.push_back(docker::BindMount{.source = project_dir.string(), .target = workspace,
-                                         .read_only = false});
+    c.mounts.push_back(
+        docker::BindMount{.source = project_dir.string(), .target = workspace, .read_only = false});
     if (p.llm.enabled())
         c.mounts.push_back(docker::BindMount{.source = ctx.runtime_dir.lexically_normal().string(),
-                                             .target = kRuntimeBaseDir, .read_only = false});
+                                             .target = kRuntimeBaseDir,
+                                             .read_only = false});
     for (const auto& m : p.mounts)
-        c.mounts.push_back(docker::BindMount{
-            .source = (project_dir / m.source).lexically_normal().string(),
-            .target = m.target,
-            .read_only = m.read_only});
+        c.mounts.push_back(
+            docker::BindMount{.source = (project_dir / m.source).lexically_normal().string(),
+                              .target = m.target,
+                              .read_only = m.read_only});
 
     NetworkPlan& net = out.network;
     net.mode = p.network.mode;
     std::optional<std::string> gateway_env;  // TENEX_RELAYS for the gateway
     switch (p.network.mode) {
-        case NetworkMode::none: c.network_mode = "none"; break;
-        case NetworkMode::open: c.network_mode = "bridge"; break;
+        case NetworkMode::none:
+            c.network_mode = "none";
+            break;
+        case NetworkMode::open:
+            c.network_mode = "bridge";
+            break;
         case NetworkMode::isolated:
         case NetworkMode::egress:
             net.network_name = network_name(ctx.project);
@@ -332,7 +368,8 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
             c.dns = {kNoUpstreamResolver};
             break;
     }
-    const bool own_network = p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress;
+    const bool own_network =
+        p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress;
     if (own_network) net.bridge = bridge_name(ctx.project);
     auto add_forward = [&net](const Forward& f) {
         for (const auto& g : net.forwards)
@@ -346,22 +383,30 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     if (p.network.mode == NetworkMode::egress) {
         net.allow = p.network.allow;
         for (const auto& a : p.network.allow)
-            add_forward(Forward{.name = a.host, .port = a.port, .target_host = a.host,
-                                .target_port = a.port, .trusted = false});
+            add_forward(Forward{.name = a.host,
+                                .port = a.port,
+                                .target_host = a.host,
+                                .target_port = a.port,
+                                .trusted = false});
     }
     if (own_network && p.network.relays) {
         auto& add = add_forward;
         if (ctx.gateway_port != 0) {
             // The gateway: the container's only Nostr peer, scoped to its project.
-            add(Forward{.name = kGatewayName, .port = ctx.gateway_port, .target_host = "127.0.0.1",
-                        .target_port = ctx.gateway_port, .trusted = true});
-            const std::string base = std::string("ws://") + kGatewayName + ":" + std::to_string(ctx.gateway_port) + "/";
+            add(Forward{.name = kGatewayName,
+                        .port = ctx.gateway_port,
+                        .target_host = "127.0.0.1",
+                        .target_port = ctx.gateway_port,
+                        .trusted = true});
+            const std::string base =
+                std::string("ws://") + kGatewayName + ":" + std::to_string(ctx.gateway_port) + "/";
             net.relay_urls.push_back(base + kRedactedGatewaySecret);
             if (!p.env.count("TENEX_RELAYS")) {
                 if (ctx.secrets == SecretMode::read && ctx.gateway_secret.empty())
                     return make_error("network.relays: no gateway secret for this container");
                 // Like a secret: the digest sees the marker, the container the value.
-                gateway_env = base + (ctx.secrets == SecretMode::read ? ctx.gateway_secret : kRedactedGatewaySecret);
+                gateway_env = base + (ctx.secrets == SecretMode::read ? ctx.gateway_secret
+                                                                      : kRedactedGatewaySecret);
             }
             out.container_relays = {gateway_env.value_or(net.relay_urls.back())};
         } else if (p.network.mode == NetworkMode::egress) {
@@ -386,16 +431,21 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     if (p.llm.enabled()) {
         if (auto st = plan_llm_endpoints(p, net, out, add_forward); !st) return st.error();
         // The backend creates these providers without a baseURL: their SDKs read it from here.
-        if (p.llm.provider == "openai" && !out.llm_url.empty()) env["OPENAI_BASE_URL"] = out.llm_url;
-        if (p.llm.provider == "anthropic" && !out.llm_url.empty()) env["ANTHROPIC_BASE_URL"] = out.llm_url;
+        if (p.llm.provider == "openai" && !out.llm_url.empty())
+            env["OPENAI_BASE_URL"] = out.llm_url;
+        if (p.llm.provider == "anthropic" && !out.llm_url.empty())
+            env["ANTHROPIC_BASE_URL"] = out.llm_url;
         if (net.relay_urls.empty())
-            return make_error("the TENEX runtime needs the daemon's relays: network.mode egress with relays: true");
+            return make_error(
+                "the TENEX runtime needs the daemon's relays: network.mode egress with relays: "
+                "true");
     }
 
     // The digest sees secrets only as references, so it is the same for render and start.
     docker::ContainerSpec for_digest = c;
     for (const auto& [k, v] : env) for_digest.env.push_back(k + "=" + v);
-    for (const auto& [k, file] : p.secrets) for_digest.env.push_back(k + "=" + redacted_secret(file));
+    for (const auto& [k, file] : p.secrets)
+        for_digest.env.push_back(k + "=" + redacted_secret(file));
     if (gateway_env)
         for_digest.env.push_back("TENEX_RELAYS=ws://" + std::string(kGatewayName) + ":" +
                                  std::to_string(ctx.gateway_port) + "/" + kRedactedGatewaySecret);
@@ -416,10 +466,13 @@ Status verify_mount_sources(const Policy& p, const std::filesystem::path& projec
                             std::string_view mountinfo) {
     for (const auto& m : p.mounts) {
         auto source = resolve_beneath(project_dir, m.source);
-        if (!source) return make_error("mount " + m.source + " -> " + m.target + ": " + source.error().message);
+        if (!source)
+            return make_error("mount " + m.source + " -> " + m.target + ": " +
+                              source.error().message);
         if (!m.read_only) continue;
-        auto below = mountinfo.empty() ? mounts_beneath(*source)
-                                       : Result<std::vector<std::string>>(mounts_beneath(*source, mountinfo));
+        auto below = mountinfo.empty()
+                         ? mounts_beneath(*source)
+                         : Result<std::vector<std::string>>(mounts_beneath(*source, mountinfo));
         if (!below) return make_error("mount " + m.source + ": " + below.error().message);
         if (!below->empty())
             return make_error("read-only mount " + m.source + " -> " + m.target + ": " +

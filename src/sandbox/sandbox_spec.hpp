@@ -55,12 +55,12 @@ struct Forward {
 // What the network side must provide for the container (created before it, see README).
 struct NetworkPlan {
     NetworkMode mode = NetworkMode::none;
-    std::string network_name{};      // isolated/egress: the per-project network to create
-    std::string bridge{};            // its host interface name (<= 15 chars)
-    bool internal = false;           // create it with Internal: true (no route out)
-    std::vector<HostPort> allow{};   // egress: the only destinations the enforcer lets through
-    std::vector<Forward> forwards{};       // egress: allow entries and the daemon's relays (or
-                                           // its gateway); isolated: the gateway or nothing
+    std::string network_name{};       // isolated/egress: the per-project network to create
+    std::string bridge{};             // its host interface name (<= 15 chars)
+    bool internal = false;            // create it with Internal: true (no route out)
+    std::vector<HostPort> allow{};    // egress: the only destinations the enforcer lets through
+    std::vector<Forward> forwards{};  // egress: allow entries and the daemon's relays (or
+                                      // its gateway); isolated: the gateway or nothing
     std::vector<std::string> relay_urls{};  // relays: true: the relays (or the gateway, its
                                             // secret redacted) as seen from inside
     bool operator==(const NetworkPlan&) const = default;
@@ -69,7 +69,7 @@ struct NetworkPlan {
 struct SandboxSpec {
     docker::ContainerSpec container{};
     NetworkPlan network{};
-    std::string llm_url{};  // tenex.llm.base_url as seen from inside; empty: the provider's own
+    std::string llm_url{};    // tenex.llm.base_url as seen from inside; empty: the provider's own
     std::string embed_url{};  // tenex.llm.embed_base_url as seen from inside; empty: none
     // The relays as the container gets them (TENEX_RELAYS): with the gateway's secret when it
     // was built with SecretMode::read (for the TENEX runtime's config.json).
@@ -83,11 +83,11 @@ enum class SecretMode { read, redact };
 
 struct SpecContext {
     ProjectRef project{};
-    std::string naddr{};                   // the project's naddr, for {naddr}; may be empty
-    std::filesystem::path project_dir{};   // absolute host path of the project's directory
-    std::string daemon_id{};               // the daemon's identity (label)
+    std::string naddr{};                  // the project's naddr, for {naddr}; may be empty
+    std::filesystem::path project_dir{};  // absolute host path of the project's directory
+    std::string daemon_id{};              // the daemon's identity (label)
     SecretMode secrets = SecretMode::read;
-    std::vector<std::string> relays{};     // the daemon's relay URLs (for network.relays)
+    std::vector<std::string> relays{};  // the daemon's relay URLs (for network.relays)
     // The TENEX runtime's global directory on the host (policies with tenex.llm); mounted at
     // /tenex. Empty: such a policy cannot be built.
     std::filesystem::path runtime_dir{};
@@ -95,7 +95,7 @@ struct SpecContext {
     // are forwarded. With a gateway, network.relays gives the container one forwarder,
     // kGatewayName:<port>, and TENEX_RELAYS=ws://tenex-gateway:<port>/<gateway_secret>.
     std::uint16_t gateway_port = 0;
-    std::string gateway_secret{};          // this container's (SecretMode::read)
+    std::string gateway_secret{};  // this container's (SecretMode::read)
 };
 
 // The context every project's container is built with: its naddr (for {naddr} and

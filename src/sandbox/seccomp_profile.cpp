@@ -64,7 +64,8 @@ const std::vector<DeniedSyscall>& denied_syscalls() {
         {"move_mount", "new mount API"},
         {"open_tree", "new mount API (clones mount trees)"},
         {"mount_setattr", "changes mount flags"},
-        {"open_by_handle_at", "opens a file by handle, bypassing the path (a known container escape)"},
+        {"open_by_handle_at",
+         "opens a file by handle, bypassing the path (a known container escape)"},
         {"name_to_handle_at", "the handle half of open_by_handle_at"},
         {"fanotify_init", "watches whole file systems"},
         // Namespaces: a sandbox stays in the ones it was given (clone is narrowed below).
@@ -138,14 +139,19 @@ void collect_patterns(std::uint32_t prefix, int depth, const std::vector<std::ui
         for (const auto v : values)
             if (((v >> shift) & 1u) == bit) below.push_back(v);
         const std::uint32_t next = prefix | (bit << shift);
-        if (below.empty()) out.emplace_back(mask, next);
-        else collect_patterns(next, depth + 1, below, out);
+        if (below.empty())
+            out.emplace_back(mask, next);
+        else
+            collect_patterns(next, depth + 1, below, out);
     }
 }
 
 nlohmann::json rule(std::vector<std::string> names, const char* action, nlohmann::json args,
                     const char* comment) {
-    return {{"names", std::move(names)}, {"action", action}, {"args", std::move(args)}, {"comment", comment}};
+    return {{"names", std::move(names)},
+            {"action", action},
+            {"args", std::move(args)},
+            {"comment", comment}};
 }
 
 nlohmann::json arg(int index, std::uint64_t value, std::uint64_t value_two, const char* op) {
@@ -165,12 +171,14 @@ Result<std::string> build_profile() {
             return make_error(std::string("the compiled-in x86_64 system call list lacks ") + name);
 
     nlohmann::json syscalls = nlohmann::json::array();
-    syscalls.push_back(rule(allowed, "SCMP_ACT_ALLOW", nlohmann::json::array(),
-                            "tenex: every x86_64 system call but the denylist (seccomp_profile.cpp)"));
+    syscalls.push_back(
+        rule(allowed, "SCMP_ACT_ALLOW", nlohmann::json::array(),
+             "tenex: every x86_64 system call but the denylist (seccomp_profile.cpp)"));
     // clone: threads and processes, never new namespaces.
-    syscalls.push_back(rule({"clone"}, "SCMP_ACT_ALLOW",
-                            nlohmann::json::array({arg(0, clone_namespace_flags(), 0, "SCMP_CMP_MASKED_EQ")}),
-                            "tenex: clone without CLONE_NEW* flags"));
+    syscalls.push_back(
+        rule({"clone"}, "SCMP_ACT_ALLOW",
+             nlohmann::json::array({arg(0, clone_namespace_flags(), 0, "SCMP_CMP_MASKED_EQ")}),
+             "tenex: clone without CLONE_NEW* flags"));
     // clone3 takes its flags in a struct in memory, which seccomp cannot read: ENOSYS makes
     // glibc (2.34+) and others fall back to clone, where the rule above applies.
     auto clone3 = rule({"clone3"}, "SCMP_ACT_ERRNO", nlohmann::json::array(),
@@ -180,7 +188,8 @@ Result<std::string> build_profile() {
     // personality: the query (0xffffffff) and PER_LINUX (0), nothing that changes the
     // execution domain or turns address randomisation off.
     for (const std::uint64_t persona : {std::uint64_t{0}, std::uint64_t{0xffffffff}})
-        syscalls.push_back(rule({"personality"}, "SCMP_ACT_ALLOW", nlohmann::json::array({arg(0, persona, 0, "SCMP_CMP_EQ")}),
+        syscalls.push_back(rule({"personality"}, "SCMP_ACT_ALLOW",
+                                nlohmann::json::array({arg(0, persona, 0, "SCMP_CMP_EQ")}),
                                 "tenex: personality query or PER_LINUX only"));
     nlohmann::json profile{{"defaultAction", "SCMP_ACT_ERRNO"},
                            {"architectures", nlohmann::json::array({"SCMP_ARCH_X86_64"})},
@@ -191,7 +200,8 @@ Result<std::string> build_profile() {
         profile["syscalls"].push_back({
             {"names", {"ioctl"}},
             {"action", "SCMP_ACT_ALLOW"},
-            {"args", {{{"index", 1}, {"value", mask}, {"valueTwo", value}, {"op", "SCMP_CMP_MASKED_EQ"}}}},
+            {"args",
+             {{{"index", 1}, {"value", mask}, {"valueTwo", value}, {"op", "SCMP_CMP_MASKED_EQ"}}}},
             {"comment", "tenex: every ioctl but those that make a btrfs subvolume or snapshot"},
         });
     return profile.dump();

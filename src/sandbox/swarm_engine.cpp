@@ -24,7 +24,8 @@ constexpr const char* kLabelSecretOf = "tenex.secret-of";  // on a swarm secret:
 
 // A secret's name (at most 64 characters, [A-Za-z0-9_.-]): the service and the value by hash,
 // the variable's name readable; a changed value is a new secret (they cannot change).
-std::string secret_name(const std::string& service, const std::string& key, const std::string& value) {
+std::string secret_name(const std::string& service, const std::string& key,
+                        const std::string& value) {
     return "tnx-" + sha256_hex(service).substr(0, 12) + "-" + key.substr(0, 24) + "-" +
            sha256_hex(service + '\0' + key + '\0' + value).substr(0, 16);
 }
@@ -32,16 +33,20 @@ std::string secret_name(const std::string& service, const std::string& key, cons
 // "uid:gid" when both are numbers, else root's (with a file mode all may read).
 std::pair<std::string, std::string> numeric_owner(const std::string& user) {
     auto colon = user.find(':');
-    std::string uid = user.substr(0, colon), gid = colon == std::string::npos ? uid : user.substr(colon + 1);
+    std::string uid = user.substr(0, colon),
+                gid = colon == std::string::npos ? uid : user.substr(colon + 1);
     auto digits = [](const std::string& v) {
-        return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        return !v.empty() &&
+               std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
     };
     if (!digits(uid) || !digits(gid)) return {"0", "0"};
     return {uid, gid};
 }
 
 // The internal overlay a `none` project's service is attached to, nothing else on it.
-std::string none_network(const std::string& service_name) { return service_name + "-none"; }
+std::string none_network(const std::string& service_name) {
+    return service_name + "-none";
+}
 
 // A network the manager will not remove while a task of a deleted service still refers to it
 // (it lets go within a second or so once the task's container is gone on its node).
@@ -69,28 +74,38 @@ std::string policy_key_of(const std::string& field) {
 std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std::string& file) {
     std::vector<Diagnostic> out;
     auto add = [&](const std::string& key, const std::string& message, Severity severity) {
-        out.push_back({.file = file, .line = 0, .column = 0, .key_path = key,
-                       .message = message, .severity = severity});
+        out.push_back({.file = file,
+                       .line = 0,
+                       .column = 0,
+                       .key_path = key,
+                       .message = message,
+                       .severity = severity});
     };
     const auto mode = policy.network.mode;
     if (mode == NetworkMode::egress) {
-        add("network.mode", "egress is not on swarm yet (its forwarders run on the daemon's host; "
-                            "engine swarm runs open, isolated and none)",
+        add("network.mode",
+            "egress is not on swarm yet (its forwarders run on the daemon's host; "
+            "engine swarm runs open, isolated and none)",
             Severity::error);
         return out;  // the spec of such a policy needs the host-side network
     }
     if (mode == NetworkMode::isolated && policy.network.relays)
-        add("network.relays", "the project gateway is not reachable from swarm tasks yet: isolated "
-                              "with relays: true does not start while the daemon serves a gateway "
-                              "(and reaches no relay without one)", Severity::error);
+        add("network.relays",
+            "the project gateway is not reachable from swarm tasks yet: isolated "
+            "with relays: true does not start while the daemon serves a gateway "
+            "(and reaches no relay without one)",
+            Severity::error);
     for (const auto& [name, file] : policy.secrets)
-        add("secrets." + name, "a swarm secret on swarm: the file /run/secrets/" + name +
-                                   " in the container, not the variable " + name +
-                                   " (the tenex-runtime image exports it as the variable)",
+        add("secrets." + name,
+            "a swarm secret on swarm: the file /run/secrets/" + name +
+                " in the container, not the variable " + name +
+                " (the tenex-runtime image exports it as the variable)",
             Severity::warning);
     if (policy.lifecycle.pause_after.count() > 0)
-        add("lifecycle.pause_after", "ignored on swarm (services cannot be paused): the project "
-                                     "runs until its idle timeout", Severity::warning);
+        add("lifecycle.pause_after",
+            "ignored on swarm (services cannot be paused): the project "
+            "runs until its idle timeout",
+            Severity::warning);
     SpecContext ctx;
     ctx.project = ProjectRef{.owner = std::string(64, '0'), .d = "swarm-check"};
     ctx.project_dir = "/var/lib/tenex-sandbox/projects/swarm-check";
@@ -110,7 +125,8 @@ docker::DResult<std::string> SwarmEngine::create(const docker::ContainerSpec& sp
         std::lock_guard lock(warned_mu_);
         if (warned_.insert(spec.name).second)
             for (const auto& d : dropped)
-                spdlog::warn("swarm: service {}: not applied: {}: {}", spec.name, d.field, d.reason);
+                spdlog::warn("swarm: service {}: not applied: {}: {}", spec.name, d.field,
+                             d.reason);
     }
     docker::ContainerSpec own = spec;
     own.image = pinned(spec.image);
@@ -138,9 +154,10 @@ std::string SwarmEngine::pinned(const std::string& image) {
     if (digest) return image + "@" + *digest;
     std::lock_guard lock(warned_mu_);
     if (warned_.insert("image " + image).second)
-        spdlog::warn("swarm: image {} is not pinned to a digest ({}): each node pulls the tag or uses "
-                     "its own copy; push it to the cluster's registry (tenex-sandbox image push)",
-                     image, digest.error().describe());
+        spdlog::warn(
+            "swarm: image {} is not pinned to a digest ({}): each node pulls the tag or uses "
+            "its own copy; push it to the cluster's registry (tenex-sandbox image push)",
+            image, digest.error().describe());
     return image;
 }
 
@@ -168,9 +185,11 @@ docker::DResult<nlohmann::json> SwarmEngine::make_secrets(docker::ContainerSpec&
         } else {
             return created.error();
         }
-        refs.push_back({{"File", {{"Name", key}, {"UID", uid}, {"GID", gid}, {"Mode", uid == "0" ? 0444 : 0400}}},
-                        {"SecretID", id},
-                        {"SecretName", name}});
+        refs.push_back(
+            {{"File",
+              {{"Name", key}, {"UID", uid}, {"GID", gid}, {"Mode", uid == "0" ? 0444 : 0400}}},
+             {"SecretID", id},
+             {"SecretName", name}});
     }
     return refs;
 }
@@ -179,8 +198,8 @@ docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_overlay(
     const std::string& name, const std::map<std::string, std::string>& labels) {
     auto existing = docker::inspect_network(client_, name);
     if (!existing && existing.error().not_found()) {
-        docker::NetworkSpec spec{.name = name, .driver = "overlay", .internal = true,
-                                 .labels = labels, .options = {}};
+        docker::NetworkSpec spec{
+            .name = name, .driver = "overlay", .internal = true, .labels = labels, .options = {}};
         auto created = docker::create_network(client_, spec);
         if (!created && !created.error().conflict()) return created.error();
         existing = docker::inspect_network(client_, name);
@@ -188,7 +207,8 @@ docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_overlay(
     if (existing && (existing->driver != "overlay" || !existing->internal))
         return docker::DockerError{"create network " + name, 409,
                                    "a network of that name exists and is not an internal overlay "
-                                   "(driver " + existing->driver + ")"};
+                                   "(driver " +
+                                       existing->driver + ")"};
     return existing;
 }
 
@@ -239,12 +259,15 @@ docker::DStatus SwarmEngine::start(const std::string& id) {
         // outside the orchestrator's view, when a node comes to fit.
         if (fresh && fresh->state == "pending" && !fresh->err.empty()) {
             if (auto back = stop(id, 0); !back)
-                spdlog::warn("swarm: service {}: back to 0 replicas: {}", id, back.error().describe());
-            return docker::DockerError{op, 503, "task " + fresh->id.substr(0, 12) + " not placed: " + fresh->err};
+                spdlog::warn("swarm: service {}: back to 0 replicas: {}", id,
+                             back.error().describe());
+            return docker::DockerError{
+                op, 503, "task " + fresh->id.substr(0, 12) + " not placed: " + fresh->err};
         }
         if (fresh && fresh->terminal())
             return docker::DockerError{op, 500,
-                                       "task " + fresh->id.substr(0, 12) + " " + fresh->state + ": " +
+                                       "task " + fresh->id.substr(0, 12) + " " + fresh->state +
+                                           ": " +
                                            (fresh->err.empty() ? fresh->message : fresh->err)};
         if (Clock::now() >= deadline)
             return docker::DockerError{
@@ -279,8 +302,8 @@ docker::DStatus SwarmEngine::stop_until(const std::string& id, Clock::time_point
 }
 
 docker::DStatus SwarmEngine::stop(const std::string& id, int timeout_s) {
-    return stop_until(id, Clock::now() + std::chrono::seconds(std::max(timeout_s, 0)) +
-                              options_.stop_margin);
+    return stop_until(
+        id, Clock::now() + std::chrono::seconds(std::max(timeout_s, 0)) + options_.stop_margin);
 }
 
 docker::DStatus SwarmEngine::remove(const std::string& id, bool force) {
@@ -296,7 +319,8 @@ docker::DStatus SwarmEngine::remove(const std::string& id, bool force) {
 
 docker::DStatus SwarmEngine::remove_service(const std::string& id) {
     auto svc = docker::inspect_service(client_, id);
-    if (!svc) return svc.error().not_found() ? docker::DStatus(Unit{}) : docker::DStatus(svc.error());
+    if (!svc)
+        return svc.error().not_found() ? docker::DStatus(Unit{}) : docker::DStatus(svc.error());
     auto tasks = list_tasks({.services = {svc->id}, .labels = {}});
     // A scale to 0 marks the task for removal, and the manager's task reaper deletes it soon
     // after it stopped. Deleting the service meanwhile races with the reaper, and Debian's
@@ -305,32 +329,42 @@ docker::DStatus SwarmEngine::remove_service(const std::string& id) {
     // swarm bench removed 100 services at once). So the reaper goes first (a lost task is
     // never reaped: its node does not report).
     auto reaping = [](const std::vector<docker::TaskInfo>& ts) {
-        return std::any_of(ts.begin(), ts.end(), [](const auto& t) { return !t.lost && t.desired_state == "remove"; });
+        return std::any_of(ts.begin(), ts.end(),
+                           [](const auto& t) { return !t.lost && t.desired_state == "remove"; });
     };
-    for (const auto deadline = Clock::now() + options_.reap_wait; tasks && reaping(*tasks) && Clock::now() < deadline;) {
+    for (const auto deadline = Clock::now() + options_.reap_wait;
+         tasks && reaping(*tasks) && Clock::now() < deadline;) {
         std::this_thread::sleep_for(options_.poll);
         tasks = list_tasks({.services = {svc->id}, .labels = {}});
     }
     if (tasks && reaping(*tasks))
-        spdlog::warn("swarm: service {}: its tasks were not reaped within {} ms; deleting it anyway", svc->name,
-                     options_.reap_wait.count());
-    const bool lost = tasks && std::any_of(tasks->begin(), tasks->end(), [](const auto& t) { return t.lost; });
+        spdlog::warn(
+            "swarm: service {}: its tasks were not reaped within {} ms; deleting it anyway",
+            svc->name, options_.reap_wait.count());
+    const bool lost =
+        tasks && std::any_of(tasks->begin(), tasks->end(), [](const auto& t) { return t.lost; });
     auto r = docker::remove_service(client_, svc->id);
     if (!r && !r.error().not_found()) return r;
     // A none project's own overlay goes with its service (a missing one is fine). A lost task
     // holds it until its node comes back: then one try, and a new service of the project
     // takes the network over.
-    if (auto net = release_network(none_network(svc->name), lost ? std::chrono::milliseconds::zero() : options_.network_release); !net)
+    if (auto net = release_network(none_network(svc->name), lost ? std::chrono::milliseconds::zero()
+                                                                 : options_.network_release);
+        !net)
         spdlog::warn("swarm: service {}: its network: {}", svc->name, net.error().describe());
     // Its secrets (a new service of the project makes them again).
-    if (auto secrets = docker::list_secrets(client_, {std::string(kLabelSecretOf) + "=" + svc->name}))
+    if (auto secrets =
+            docker::list_secrets(client_, {std::string(kLabelSecretOf) + "=" + svc->name}))
         for (const auto& secret : *secrets)
-            if (auto gone = docker::remove_secret(client_, secret.id); !gone && !gone.error().not_found())
-                spdlog::warn("swarm: service {}: secret {}: {}", svc->name, secret.name, gone.error().describe());
+            if (auto gone = docker::remove_secret(client_, secret.id);
+                !gone && !gone.error().not_found())
+                spdlog::warn("swarm: service {}: secret {}: {}", svc->name, secret.name,
+                             gone.error().describe());
     return Unit{};
 }
 
-docker::DResult<std::vector<docker::TaskInfo>> SwarmEngine::list_tasks(const docker::TaskFilter& filter) {
+docker::DResult<std::vector<docker::TaskInfo>> SwarmEngine::list_tasks(
+    const docker::TaskFilter& filter) {
     auto tasks = docker::list_tasks(client_, filter);
     if (!tasks) return tasks;
     const bool any_placed_live = std::any_of(tasks->begin(), tasks->end(), [](const auto& t) {
@@ -355,8 +389,10 @@ docker::DResult<std::vector<docker::TaskInfo>> SwarmEngine::list_tasks(const doc
         t.lost = true;
         t.state = "orphaned";
         t.exit_code = 137;
-        t.err = "node " + (it == by_id.end() ? t.node_id.substr(0, 12) + " (removed)" : it->second->hostname) +
-                " is down: the task is lost";
+        t.err =
+            "node " +
+            (it == by_id.end() ? t.node_id.substr(0, 12) + " (removed)" : it->second->hostname) +
+            " is down: the task is lost";
     }
     return tasks;
 }
@@ -364,8 +400,8 @@ docker::DResult<std::vector<docker::TaskInfo>> SwarmEngine::list_tasks(const doc
 docker::DStatus SwarmEngine::stop_and_remove(const std::string& id, int timeout_s,
                                              std::chrono::milliseconds budget) {
     const auto now = Clock::now();
-    const auto deadline =
-        std::min(now + budget, now + std::chrono::seconds(std::max(timeout_s, 0)) + options_.stop_margin);
+    const auto deadline = std::min(
+        now + budget, now + std::chrono::seconds(std::max(timeout_s, 0)) + options_.stop_margin);
     auto r = stop_until(id, deadline);
     if (!r && !r.error().not_found()) return r;
     return remove_service(id);
@@ -440,8 +476,9 @@ docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_network(
         return not_on_swarm(op, "network.mode " + to_string(plan.mode) +
                                     " is not on swarm yet (open, isolated and none are)");
     if (!plan.forwards.empty())
-        return not_on_swarm(op, "the project gateway is not reachable from swarm tasks yet "
-                                "(isolated with network.relays: true)");
+        return not_on_swarm(op,
+                            "the project gateway is not reachable from swarm tasks yet "
+                            "(isolated with network.relays: true)");
     return ensure_overlay(plan.network_name, labels);
 }
 
@@ -449,7 +486,8 @@ docker::DStatus SwarmEngine::remove_network(const std::string& name) {
     return release_network(name, options_.network_release);
 }
 
-docker::DStatus SwarmEngine::release_network(const std::string& name, std::chrono::milliseconds wait) {
+docker::DStatus SwarmEngine::release_network(const std::string& name,
+                                             std::chrono::milliseconds wait) {
     const auto deadline = Clock::now() + wait;
     for (;;) {
         auto r = docker::remove_network(client_, name);

@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "docker/services.hpp"
-#include "sandbox/orchestrator_engine.hpp"
 #include "sandbox/diagnostic.hpp"
 #include "sandbox/network_enforcer.hpp"
+#include "sandbox/orchestrator_engine.hpp"
 #include "sandbox/orchestrator_types.hpp"
 #include "sandbox/policy.hpp"
 
@@ -34,7 +34,7 @@ class Orchestrator;
 std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std::string& file);
 
 struct SwarmEngineOptions {
-    std::chrono::milliseconds poll{250};             // while waiting for a task's state
+    std::chrono::milliseconds poll{250};              // while waiting for a task's state
     std::chrono::milliseconds start_timeout{60'000};  // a start waits this long for `running`
     std::chrono::milliseconds stop_margin{15'000};    // a stop waits the stop timeout plus this
     // A service whose stopped task the manager is about to reap is deleted after it, within this.
@@ -96,7 +96,8 @@ class SwarmEngine final : public Engine {
     const docker::Client& client_;
     SwarmEngineOptions options_;
     std::mutex warned_mu_;
-    std::set<std::string> warned_;  // service names whose dropped fields were logged, "image X" not pinned
+    std::set<std::string>
+        warned_;  // service names whose dropped fields were logged, "image X" not pinned
     std::mutex nodes_mu_;
     std::map<std::string, std::string> node_names_;  // node id -> hostname
 };

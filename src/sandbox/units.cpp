@@ -42,7 +42,9 @@ bool parse_u64(std::string_view s, std::uint64_t& out) {
     return ec == std::errc{} && ptr == s.data() + s.size();
 }
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quoted(std::string_view s) {
+    return "\"" + std::string(s) + "\"";
+}
 
 }  // namespace
 
@@ -72,8 +74,8 @@ Result<std::int64_t> parse_memory(std::string_view text) {
 Result<std::int64_t> parse_cpus(std::string_view text) {
     const auto dot = text.find('.');
     const std::string_view whole = text.substr(0, dot);
-    const std::string_view frac = dot == std::string_view::npos ? std::string_view{}
-                                                                 : text.substr(dot + 1);
+    const std::string_view frac =
+        dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
     const auto bad = [&] {
         return make_error("invalid CPU count " + quoted(text) +
                           ": expected a decimal number such as 0.5 or 2");
@@ -81,7 +83,8 @@ Result<std::int64_t> parse_cpus(std::string_view text) {
     if (whole.empty() && frac.empty()) return bad();
     if (!whole.empty() && !all_digits(whole)) return bad();
     if (dot != std::string_view::npos && !all_digits(frac)) return bad();
-    if (frac.size() > 9) return make_error("CPU count " + quoted(text) + " has more than 9 decimals");
+    if (frac.size() > 9)
+        return make_error("CPU count " + quoted(text) + " has more than 9 decimals");
     std::uint64_t w = 0;
     if (!whole.empty() && (!parse_u64(whole, w) || w > 1024))
         return make_error("CPU count " + quoted(text) + " is out of range (0 < cpus <= 1024)");

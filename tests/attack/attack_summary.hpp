@@ -19,7 +19,7 @@
 namespace tenex::attack {
 
 class Summary : public ::testing::Environment {
-public:
+  public:
     void tried(int n = 1) { tried_ += n; }
     void refused(int n = 1) { refused_ += n; }
     void daemon_alive(bool alive) { (alive ? alive_ : dead_) += 1; }
@@ -43,9 +43,9 @@ public:
     // Fields: tried refused alive dead peak_threads peak_fds peak_rss_kib
     void TearDown() override {
         char line[256];
-        std::snprintf(line, sizeof line, "%ld %ld %ld %ld %ld %ld %ld\n", tried_.load(), refused_.load(),
-                      alive_.load(), dead_.load(), peak_threads_.load(), peak_fds_.load(),
-                      peak_rss_kib_.load());
+        std::snprintf(line, sizeof line, "%ld %ld %ld %ld %ld %ld %ld\n", tried_.load(),
+                      refused_.load(), alive_.load(), dead_.load(), peak_threads_.load(),
+                      peak_fds_.load(), peak_rss_kib_.load());
         std::printf("attack record: %s", line);
         if (const char* file = std::getenv("TENEX_ATTACK_SUMMARY"))
             if (std::FILE* f = std::fopen(file, "a")) {
@@ -54,10 +54,11 @@ public:
             }
     }
 
-private:
+  private:
     static void raise(std::atomic<long>& peak, long v) {
         long cur = peak.load();
-        while (v > cur && !peak.compare_exchange_weak(cur, v)) {}
+        while (v > cur && !peak.compare_exchange_weak(cur, v)) {
+        }
     }
     std::atomic<long> tried_{0}, refused_{0}, alive_{0}, dead_{0};
     std::atomic<long> peak_threads_{0}, peak_fds_{0}, peak_rss_kib_{0};

@@ -90,7 +90,9 @@ long proc_status(pid_t pid, const std::string& field) {
         if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
     return -1;
 }
-long rss_kib(pid_t pid) { return proc_status(pid, "VmRSS:"); }
+long rss_kib(pid_t pid) {
+    return proc_status(pid, "VmRSS:");
+}
 
 long open_fds(pid_t pid) {
     std::error_code ec;
@@ -104,7 +106,7 @@ long open_fds(pid_t pid) {
 // The highest RSS, thread count and descriptor count of a process while it lives (sampled
 // every 20 ms).
 class RssPeak {
-public:
+  public:
     explicit RssPeak(pid_t pid)
         : thread_([this, pid] {
               while (!stop_.load()) {
@@ -122,10 +124,11 @@ public:
     long peak_threads() const { return threads_.load(); }
     long peak_fds() const { return fds_.load(); }
 
-private:
+  private:
     static void raise(std::atomic<long>& peak, long v) {
         long cur = peak.load();
-        while (v > cur && !peak.compare_exchange_weak(cur, v)) {}
+        while (v > cur && !peak.compare_exchange_weak(cur, v)) {
+        }
     }
     std::atomic<bool> stop_{false};
     std::atomic<long> peak_{0}, threads_{0}, fds_{0};
@@ -133,7 +136,7 @@ private:
 };
 
 class Attack : public e2e::EndToEnd {
-protected:
+  protected:
     void SetUp() override {
         EndToEnd::SetUp();
         if (HasFatalFailure() || IsSkipped()) return;
@@ -143,7 +146,9 @@ protected:
 
     void TearDown() override {
         sample_daemon();
-        if (daemon_) summary().daemon_alive(daemon_->running() && http_get(http_port_, "/healthz").status == 200);
+        if (daemon_)
+            summary().daemon_alive(daemon_->running() &&
+                                   http_get(http_port_, "/healthz").status == 200);
         for (const auto& m : mounts_) ::umount2(m.c_str(), MNT_DETACH);
         EndToEnd::TearDown();
         btrfs_.reset();  // after the containers that bind its directories are gone
@@ -178,7 +183,8 @@ protected:
     }
 
     nlohmann::json project_view(const std::string& address) {
-        auto projects = nlohmann::json::parse(http_get(http_port_, "/projects").body, nullptr, false);
+        auto projects =
+            nlohmann::json::parse(http_get(http_port_, "/projects").body, nullptr, false);
         if (projects.is_array())
             for (auto& p : projects)
                 if (p.value("address", "") == address) return p;
@@ -187,8 +193,8 @@ protected:
 
     bool stopped(const std::string& address) {
         auto v = project_view(address);
-        return !v.empty() && v.value("state", "") != "running" && v.value("state", "") != "starting" &&
-               running_for(address).empty();
+        return !v.empty() && v.value("state", "") != "running" &&
+               v.value("state", "") != "starting" && running_for(address).empty();
     }
 
     void sample_daemon() {
@@ -197,7 +203,8 @@ protected:
 
     void mount_tmpfs(const fs::path& at) {
         fs::create_directories(at);
-        ASSERT_EQ(::mount("tenex-attack", at.c_str(), "tmpfs", 0, "size=1m"), 0) << at << ": " << std::strerror(errno);
+        ASSERT_EQ(::mount("tenex-attack", at.c_str(), "tmpfs", 0, "size=1m"), 0)
+            << at << ": " << std::strerror(errno);
         mounts_.push_back(at);
         EXPECT_EQ(::chown(at.c_str(), 65534, 65534), 0) << at;
     }
@@ -218,12 +225,15 @@ TEST_F(Attack, UidOrGidZeroInAnySpellingIsRefusedBeforeAnythingRuns) {
         summary().tried();
         auto check = run_cli("policy check '" + file.string() + "'");
         EXPECT_EQ(check.exit_code, 1) << user << "\n" << check.out;
-        EXPECT_NE(check.out.find(file.string() + ":7:9: security.user: "), std::string::npos) << user << "\n" << check.out;
+        EXPECT_NE(check.out.find(file.string() + ":7:9: security.user: "), std::string::npos)
+            << user << "\n"
+            << check.out;
         if (check.exit_code == 1) summary().refused();
     }
     // The daemon refuses to start on such a policy, naming it.
     write_policy("id", "", "-0");
-    daemon_ = std::make_unique<e2e::DaemonProcess>(dir_->path() / "refused.log", daemon_args({}, true));
+    daemon_ =
+        std::make_unique<e2e::DaemonProcess>(dir_->path() / "refused.log", daemon_args({}, true));
     daemon_->start();
     const int rc = daemon_->wait(30s);
     EXPECT_NE(rc, 0);
@@ -231,7 +241,8 @@ TEST_F(Attack, UidOrGidZeroInAnySpellingIsRefusedBeforeAnythingRuns) {
     EXPECT_TRUE(containers().empty());
     daemon_.reset();
 
-    // A valid policy: the sandbox's processes have no uid 0 and no gid 0, supplementary ones included.
+    // A valid policy: the sandbox's processes have no uid 0 and no gid 0, supplementary ones
+    // included.
     write_policy("id > /workspace/id.txt", "");
     const fs::path ws = prepare_workspace("e2e-uid");
     start_daemon();
@@ -253,7 +264,8 @@ TEST_F(Attack, AMountSourceReplacedByALinkToTheHostIsNeverMounted) {
     const std::string script =
         "if [ -e /data/etc/hostname ] || [ -S /data/var/run/docker.sock ]; then "
         "  ls /data > /workspace/escaped.txt; "
-        "else rm -rf /workspace/data && ln -s / /workspace/data && echo planted > /workspace/planted.txt; fi";
+        "else rm -rf /workspace/data && ln -s / /workspace/data && echo planted > "
+        "/workspace/planted.txt; fi";
     write_policy(script, "mounts:\n  - {source: data, target: /data, read_only: false}\n");
     const fs::path ws = prepare_workspace("e2e-link", {"data"});
     start_daemon();
@@ -265,9 +277,14 @@ TEST_F(Attack, AMountSourceReplacedByALinkToTheHostIsNeverMounted) {
 
     summary().tried();
     publish_message(*owner_, address, "second run: would mount the host");
-    ASSERT_TRUE(eventually([&] {
-        return project_view(address).value("last_error", "").find("symbolic link") != std::string::npos;
-    }, 30s)) << project_view(address).dump() << "\n" << daemon_->log();
+    ASSERT_TRUE(eventually(
+        [&] {
+            return project_view(address).value("last_error", "").find("symbolic link") !=
+                   std::string::npos;
+        },
+        30s))
+        << project_view(address).dump() << "\n"
+        << daemon_->log();
     summary().refused();
     EXPECT_TRUE(running_for(address).empty());
     std::this_thread::sleep_for(2s);
@@ -294,9 +311,14 @@ TEST_F(Attack, AReadOnlyMountWithASubmountIsRefused) {
     const std::string address = publish_project(*owner_, "ro");
     summary().tried();
     publish_message(*owner_, address, "write through the submount");
-    ASSERT_TRUE(eventually([&] {
-        return project_view(address).value("last_error", "").find("mounted beneath it") != std::string::npos;
-    }, 30s)) << project_view(address).dump() << "\n" << daemon_->log();
+    ASSERT_TRUE(eventually(
+        [&] {
+            return project_view(address).value("last_error", "").find("mounted beneath it") !=
+                   std::string::npos;
+        },
+        30s))
+        << project_view(address).dump() << "\n"
+        << daemon_->log();
     summary().refused();
     std::this_thread::sleep_for(2s);
     EXPECT_FALSE(fs::exists(ws / "ro" / "sub" / "x"));
@@ -357,14 +379,16 @@ TEST_F(Attack, ABrokenMcpDefinitionIsSkippedAndTheProjectStillStarts) {
     const std::string address = "31933:" + owner_->pub.hex() + ":e2e-mcp";
     publish_message(*owner_, address, "start with your tools");
     summary().tried();
-    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << daemon_->log();
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
+        << daemon_->log();
     std::ifstream in(ws / ".tenex" / "mcp.json");
     const auto mcp = nlohmann::json::parse(in, nullptr, false);
     ASSERT_TRUE(mcp.is_object()) << "no .tenex/mcp.json";
     EXPECT_TRUE(mcp["servers"].contains("good-tool")) << mcp.dump();
     EXPECT_EQ(mcp["servers"]["good-tool"]["args"], nlohmann::json::array({"server.js", "--stdio"}));
     EXPECT_FALSE(mcp["servers"].contains("broken-quote")) << mcp.dump();
-    EXPECT_NE(daemon_->log().find("broken-quote: command has an unterminated single quote"), std::string::npos)
+    EXPECT_NE(daemon_->log().find("broken-quote: command has an unterminated single quote"),
+              std::string::npos)
         << daemon_->log();
     if (!mcp["servers"].contains("broken-quote")) summary().refused();
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
@@ -388,11 +412,12 @@ TEST_F(Attack, AWorkspacePastItsDiskLimitGetsEdquotAndOtherProjectsDoNot) {
         "dd if=/dev/zero of=/workspace/fill/big bs=1M count=32 conv=fsync 2>/tmp/dd.txt; "
         "echo \"dd exit $?\" >> /tmp/dd.txt; cat /tmp/dd.txt; "
         "until [ -e /workspace/fill/again ]; do sleep 0.2; done; "
-        "dd if=/dev/zero of=/workspace/fill/more bs=1M count=16 conv=fsync 2>/dev/null; echo \"dd2 exit $?\"; "
+        "dd if=/dev/zero of=/workspace/fill/more bs=1M count=16 conv=fsync 2>/dev/null; echo \"dd2 "
+        "exit $?\"; "
         "sleep 3600";
     write_policy(script);
     std::ofstream(dir_->path() / "policies" / "quota.yaml") << "match: {d: e2e-quota}\n"
-                                                             << "resources: {disk: 16Mi}\n";
+                                                            << "resources: {disk: 16Mi}\n";
     start_daemon();
     if (HasFatalFailure()) return;
     const fs::path owner_dir = dir_->path() / "projects" / owner_->pub.hex();
@@ -406,10 +431,12 @@ TEST_F(Attack, AWorkspacePastItsDiskLimitGetsEdquotAndOtherProjectsDoNot) {
     };
     auto output = [&](const std::string& d) {
         std::string out;
-        eventually([&] {
-            out = http_get(http_port_, "/projects/" + d + "/logs").body;
-            return out.find("dd exit") != std::string::npos;
-        }, 60s);
+        eventually(
+            [&] {
+                out = http_get(http_port_, "/projects/" + d + "/logs").body;
+                return out.find("dd exit") != std::string::npos;
+            },
+            60s);
         return out;
     };
     summary().tried();
@@ -421,39 +448,52 @@ TEST_F(Attack, AWorkspacePastItsDiskLimitGetsEdquotAndOtherProjectsDoNot) {
     const fs::path other_file = fill("e2e-free");
     const std::string limited_out = output("e2e-quota");
     const std::string other_out = output("e2e-free");
-    EXPECT_NE(limited_out.find("Disk quota exceeded"), std::string::npos) << limited_out << "\n" << daemon_->log();
+    EXPECT_NE(limited_out.find("Disk quota exceeded"), std::string::npos) << limited_out << "\n"
+                                                                          << daemon_->log();
     EXPECT_EQ(limited_out.find("dd exit 0"), std::string::npos) << limited_out;
     std::error_code ec;
     const auto limited_size = fs::file_size(limited_file, ec);
     EXPECT_FALSE(ec) << ec.message();
     EXPECT_GE(limited_size, 12u << 20);
     EXPECT_LE(limited_size, 17u << 20);
-    if (limited_out.find("Disk quota exceeded") != std::string::npos && limited_size <= (17u << 20)) summary().refused();
+    if (limited_out.find("Disk quota exceeded") != std::string::npos && limited_size <= (17u << 20))
+        summary().refused();
     EXPECT_NE(other_out.find("dd exit 0"), std::string::npos) << other_out;
     EXPECT_EQ(fs::file_size(other_file, ec), 32u << 20);
 
     // The policy raises the limit and the daemon reloads (SIGHUP): the running sandbox may
     // write 16 MiB more at once, without a new container.
     std::ofstream(dir_->path() / "policies" / "quota.yaml") << "match: {d: e2e-quota}\n"
-                                                             << "resources: {disk: 64Mi}\n";
+                                                            << "resources: {disk: 64Mi}\n";
     const auto before = running_for(limited);
     daemon_->signal(SIGHUP);
-    EXPECT_TRUE(eventually([&] {
-        return daemon_->log().find("e2e-quota: workspace disk limit 67108864 bytes after the policy reload") != std::string::npos;
-    }, 30s)) << daemon_->log();
+    EXPECT_TRUE(eventually(
+        [&] {
+            return daemon_->log().find(
+                       "e2e-quota: workspace disk limit 67108864 bytes after the policy reload") !=
+                   std::string::npos;
+        },
+        30s))
+        << daemon_->log();
     std::ofstream(limited_file.parent_path() / "again") << "go\n";
     std::string again;
-    EXPECT_TRUE(eventually([&] {
-        again = http_get(http_port_, "/projects/e2e-quota/logs").body;
-        return again.find("dd2 exit") != std::string::npos;
-    }, 30s)) << again;
+    EXPECT_TRUE(eventually(
+        [&] {
+            again = http_get(http_port_, "/projects/e2e-quota/logs").body;
+            return again.find("dd2 exit") != std::string::npos;
+        },
+        30s))
+        << again;
     EXPECT_NE(again.find("dd2 exit 0"), std::string::npos) << again;
     EXPECT_EQ(running_for(limited).size(), 1u);
     if (!before.empty() && !running_for(limited).empty()) {
         EXPECT_EQ(running_for(limited)[0].id, before[0].id);
     }
-    std::printf("workspace disk limit: 16 MiB project wrote %.1f MiB then EDQUOT; unlimited project wrote %.1f MiB\n",
-                static_cast<double>(limited_size) / (1 << 20), static_cast<double>(fs::file_size(other_file, ec)) / (1 << 20));
+    std::printf(
+        "workspace disk limit: 16 MiB project wrote %.1f MiB then EDQUOT; unlimited project wrote "
+        "%.1f MiB\n",
+        static_cast<double>(limited_size) / (1 << 20),
+        static_cast<double>(fs::file_size(other_file, ec)) / (1 << 20));
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
 }
 
@@ -471,13 +511,15 @@ TEST_F(Attack, ANestedSubvolumeCannotEscapeTheWorkspaceDiskLimit) {
     TENEX_REQUIRE_BTRFS(*btrfs_);
     const std::string script =
         "until [ -w /workspace/fill ]; do sleep 0.2; done; "
-        "for op in create create2 snapshot snapshot2 create-hi; do /bin/subvol $op /workspace/fill nested-$op; done; "
-        "t=/workspace/fill/big; [ -d /workspace/fill/nested-create ] && t=/workspace/fill/nested-create/big; "
+        "for op in create create2 snapshot snapshot2 create-hi; do /bin/subvol $op /workspace/fill "
+        "nested-$op; done; "
+        "t=/workspace/fill/big; [ -d /workspace/fill/nested-create ] && "
+        "t=/workspace/fill/nested-create/big; "
         "dd if=/dev/zero of=$t bs=1M count=32 conv=fsync 2>/tmp/dd.txt; "
         "echo \"dd exit $? into $t\" >> /tmp/dd.txt; cat /tmp/dd.txt; sleep 3600";
     write_policy(script);
     std::ofstream(dir_->path() / "policies" / "quota.yaml") << "match: {d: e2e-nest}\n"
-                                                             << "resources: {disk: 16Mi}\n";
+                                                            << "resources: {disk: 16Mi}\n";
     start_daemon();
     if (HasFatalFailure()) return;
     summary().tried();
@@ -489,13 +531,18 @@ TEST_F(Attack, ANestedSubvolumeCannotEscapeTheWorkspaceDiskLimit) {
     fs::create_directories(ws / "fill");
     EXPECT_EQ(::chown((ws / "fill").c_str(), 65534, 65534), 0) << (ws / "fill");
     std::string out;
-    EXPECT_TRUE(eventually([&] {
-        out = http_get(http_port_, "/projects/e2e-nest/logs").body;
-        return out.find("dd exit") != std::string::npos;
-    }, 60s)) << out << "\n" << daemon_->log();
+    EXPECT_TRUE(eventually(
+        [&] {
+            out = http_get(http_port_, "/projects/e2e-nest/logs").body;
+            return out.find("dd exit") != std::string::npos;
+        },
+        60s))
+        << out << "\n"
+        << daemon_->log();
     bool refused = true;
     for (const std::string op : {"create", "create2", "snapshot", "snapshot2", "create-hi"}) {
-        const bool eperm = out.find(op + " failed: errno 1 (Operation not permitted)") != std::string::npos;
+        const bool eperm =
+            out.find(op + " failed: errno 1 (Operation not permitted)") != std::string::npos;
         EXPECT_TRUE(eperm) << op << ":\n" << out;
         EXPECT_FALSE(fs::exists(ws / "fill" / ("nested-" + op))) << op;
         refused = refused && eperm;
@@ -509,7 +556,8 @@ TEST_F(Attack, ANestedSubvolumeCannotEscapeTheWorkspaceDiskLimit) {
     EXPECT_LE(written, 17u << 20) << "the sandbox wrote past its 16 MiB limit";
     if (refused && written <= (17u << 20)) summary().refused();
     std::printf("nested subvolume: 5/5 ioctls %s; %.1f MiB written under a 16 MiB limit\n",
-                refused ? "refused (EPERM)" : "NOT refused", static_cast<double>(written) / (1 << 20));
+                refused ? "refused (EPERM)" : "NOT refused",
+                static_cast<double>(written) / (1 << 20));
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
 }
 
@@ -521,11 +569,11 @@ TEST_F(Attack, ANestedSubvolumeCannotEscapeTheWorkspaceDiskLimit) {
 TEST_F(Attack, AWorkspaceLimitThatCannotBeEnforcedRefusesTheStart) {
     write_policy("dd if=/dev/zero of=/workspace/big bs=1M count=32; echo ran > /workspace/ran.txt");
     std::ofstream(dir_->path() / "policies" / "quota.yaml") << "match: {d: e2e-plain}\n"
-                                                             << "resources: {disk: 16Mi}\n";
+                                                            << "resources: {disk: 16Mi}\n";
     const fs::path ws = prepare_workspace("e2e-plain");
     std::ofstream(ws / "keep.txt") << "data made before\n";
-    auto check = run_cli("policy check --policies '" + (dir_->path() / "policies").string() + "' -p '" +
-                         (dir_->path() / "projects").string() + "'");
+    auto check = run_cli("policy check --policies '" + (dir_->path() / "policies").string() +
+                         "' -p '" + (dir_->path() / "projects").string() + "'");
     summary().tried();
     if (disk::probe(ws).btrfs) {  // a btrfs temp dir: the plain directory is the obstacle
         EXPECT_NE(check.out.find("plain director"), std::string::npos) << check.out;
@@ -537,9 +585,14 @@ TEST_F(Attack, AWorkspaceLimitThatCannotBeEnforcedRefusesTheStart) {
     if (HasFatalFailure()) return;
     const std::string address = publish_project(*owner_, "plain");
     publish_message(*owner_, address, "write without a limit");
-    ASSERT_TRUE(eventually([&] {
-        return project_view(address).value("last_error", "").find("cannot be enforced") != std::string::npos;
-    }, 30s)) << project_view(address).dump() << "\n" << daemon_->log();
+    ASSERT_TRUE(eventually(
+        [&] {
+            return project_view(address).value("last_error", "").find("cannot be enforced") !=
+                   std::string::npos;
+        },
+        30s))
+        << project_view(address).dump() << "\n"
+        << daemon_->log();
     summary().refused();
     EXPECT_TRUE(running_for(address).empty());
     std::this_thread::sleep_for(1s);
@@ -559,7 +612,8 @@ TEST_F(Attack, AWebPageCannotStopProjectsOrReadTheApi) {
     start_daemon();
     const std::string address = publish_project(*owner_, "web");
     publish_message(*owner_, address, "run");
-    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << daemon_->log();
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
+        << daemon_->log();
     const std::string port = std::to_string(http_port_);
     const std::string path = "/projects/" + docker::url_encode(address);
     httplib::Client c("127.0.0.1", http_port_);
@@ -570,13 +624,27 @@ TEST_F(Attack, AWebPageCannotStopProjectsOrReadTheApi) {
         int status;
     };
     const std::vector<Try> tries = {
-        {"form POST", [&] { return c.Post((path + "/stop").c_str(), httplib::Headers{{"Origin", "https://evil.example"}},
-                                          "", "application/x-www-form-urlencoded"); }, 403},
+        {"form POST",
+         [&] {
+             return c.Post((path + "/stop").c_str(),
+                           httplib::Headers{{"Origin", "https://evil.example"}}, "",
+                           "application/x-www-form-urlencoded");
+         },
+         403},
         {"POST without Origin", [&] { return c.Post((path + "/stop").c_str()); }, 403},
-        {"rebound GET", [&] { return c.Get(path.c_str(), httplib::Headers{{"Host", "evil.example:" + port}}); }, 421},
-        {"rebound POST", [&] { return c.Post((path + "/stop").c_str(),
-                                             httplib::Headers{{"Host", "evil.example:" + port}, {"X-Tenex-Request", "1"}},
-                                             "", ""); }, 421},
+        {"rebound GET",
+         [&] {
+             return c.Get(path.c_str(), httplib::Headers{{"Host", "evil.example:" + port}});
+         },
+         421},
+        {"rebound POST",
+         [&] {
+             return c.Post(
+                 (path + "/stop").c_str(),
+                 httplib::Headers{{"Host", "evil.example:" + port}, {"X-Tenex-Request", "1"}}, "",
+                 "");
+         },
+         421},
     };
     for (const auto& t : tries) {
         summary().tried();
@@ -615,7 +683,8 @@ TEST_F(Attack, AFloodOfLargeEventsOnTheEmbeddedRelayIsRefusedAndMemoryStaysBound
     ASSERT_GT(baseline, 0);
 
     const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch()).count();
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
     int serial = 0;
     auto large = [&](const nostr::Keys& keys) {
         nostr::UnsignedEvent u;
@@ -641,8 +710,10 @@ TEST_F(Attack, AFloodOfLargeEventsOnTheEmbeddedRelayIsRefusedAndMemoryStaysBound
             return;
         }
         summary().refused();
-        if (ok.message.rfind("blocked: this author's storage quota", 0) == 0) ++t.author_full;
-        else if (ok.message.rfind("blocked: this relay's storage quota", 0) == 0) ++t.relay_full;
+        if (ok.message.rfind("blocked: this author's storage quota", 0) == 0)
+            ++t.author_full;
+        else if (ok.message.rfind("blocked: this relay's storage quota", 0) == 0)
+            ++t.relay_full;
         else {
             ++t.other;
             ADD_FAILURE() << "refused for another reason: " << ok.message;
@@ -671,7 +742,8 @@ TEST_F(Attack, AFloodOfLargeEventsOnTheEmbeddedRelayIsRefusedAndMemoryStaysBound
     EXPECT_EQ(others.accepted, total_fits - flooder_fits);
     EXPECT_EQ(others.relay_full, 50 - (total_fits - flooder_fits));
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
-    EXPECT_LT(peak - baseline, kBoundKib) << "RSS " << baseline << " KiB fresh, " << peak << " KiB at the peak of the flood";
+    EXPECT_LT(peak - baseline, kBoundKib)
+        << "RSS " << baseline << " KiB fresh, " << peak << " KiB at the peak of the flood";
 
     // What the relay holds: exactly the accepted events (the refused ones were not kept).
     nostr::Filter mine;
@@ -684,8 +756,9 @@ TEST_F(Attack, AFloodOfLargeEventsOnTheEmbeddedRelayIsRefusedAndMemoryStaysBound
     if (HasFatalFailure()) return;
     std::this_thread::sleep_for(2s);
     const long restarted = rss_kib(daemon_->pid());
-    EXPECT_LT(restarted - baseline, kBoundKib) << "RSS " << baseline << " KiB fresh, " << restarted
-                                               << " KiB after a restart over " << total_fits << " stored events";
+    EXPECT_LT(restarted - baseline, kBoundKib)
+        << "RSS " << baseline << " KiB fresh, " << restarted << " KiB after a restart over "
+        << total_fits << " stored events";
     {
         RssPeak sampler(daemon_->pid());
         Tally again;
@@ -699,13 +772,18 @@ TEST_F(Attack, AFloodOfLargeEventsOnTheEmbeddedRelayIsRefusedAndMemoryStaysBound
         EXPECT_EQ(fresh_key.relay_full, 20u);
         std::this_thread::sleep_for(1s);
         EXPECT_LT(sampler.peak_kib() - baseline, kBoundKib)
-            << "RSS " << baseline << " KiB fresh, " << sampler.peak_kib() << " KiB refusing after the restart";
-        std::printf("embedded relay flood: event %zu bytes, RSS fresh %ld KiB, flood peak %ld KiB, restarted %ld KiB, "
-                    "refusing peak %ld KiB\n", size, baseline, peak, restarted, sampler.peak_kib());
+            << "RSS " << baseline << " KiB fresh, " << sampler.peak_kib()
+            << " KiB refusing after the restart";
+        std::printf(
+            "embedded relay flood: event %zu bytes, RSS fresh %ld KiB, flood peak %ld KiB, "
+            "restarted %ld KiB, "
+            "refusing peak %ld KiB\n",
+            size, baseline, peak, restarted, sampler.peak_kib());
     }
     sample_daemon();
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
-    EXPECT_EQ(daemon_->log().find("embedded relay store: cannot"), std::string::npos) << daemon_->log();
+    EXPECT_EQ(daemon_->log().find("embedded relay store: cannot"), std::string::npos)
+        << daemon_->log();
 }
 
 // Issue 19, partial item: a trigger that arrives while the Docker engine does not answer
@@ -731,7 +809,8 @@ TEST_F(Attack, ATriggerWhileTheEngineIsDownIsKeptAndStartsWhenItIsBack) {
         engine.cut();
         summary().tried();
         publish_message(*owner_, address, "sent while dockerd is away");
-        ASSERT_TRUE(eventually([&] { return metric("tenex_triggers_total{kind=\"engine_wait\"}") >= 1; }, 60s))
+        ASSERT_TRUE(eventually(
+            [&] { return metric("tenex_triggers_total{kind=\"engine_wait\"}") >= 1; }, 60s))
             << daemon_->log();
         EXPECT_NE(daemon_->log().find("the Docker engine does not answer"), std::string::npos);
         std::this_thread::sleep_for(3s);  // at least one retry while it is still away
@@ -739,17 +818,20 @@ TEST_F(Attack, ATriggerWhileTheEngineIsDownIsKeptAndStartsWhenItIsBack) {
         // The API answers, and says what is wrong.
         const auto health = http_get(http_port_, "/healthz");
         EXPECT_EQ(health.status, 503);
-        EXPECT_NE(health.body.find("Docker engine not reachable"), std::string::npos) << health.body;
+        EXPECT_NE(health.body.find("Docker engine not reachable"), std::string::npos)
+            << health.body;
 
         engine.refuse(false);
         ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
-            << project_view(address).dump() << "\n" << daemon_->log();
+            << project_view(address).dump() << "\n"
+            << daemon_->log();
         EXPECT_GE(metric("tenex_triggers_total{kind=\"engine_retry\"}"), 1);
         // The event was handled once the project ran: a restart of the daemon does not route
         // it again (the log of the second run names no pending event). The daemon marks it in
         // the same step that logs "running in", which can come a moment after the engine
         // shows the container running: wait for that line before stopping the daemon.
-        ASSERT_TRUE(eventually([&] { return daemon_->log().find(" running in tenex-") != std::string::npos; }, 10s))
+        ASSERT_TRUE(eventually(
+            [&] { return daemon_->log().find(" running in tenex-") != std::string::npos; }, 10s))
             << daemon_->log();
         daemon_->terminate();
         start_daemon({"--docker-socket", engine.path()});
@@ -784,7 +866,8 @@ TEST_F(Attack, AChildKilledByTheOomKillerIsCountedAndReported) {
     summary().tried();
     publish_message(*owner_, address, "eat all the memory");
     ASSERT_TRUE(eventually([&] { return project_view(address).value("oom_kills", 0) >= 1; }, 90s))
-        << project_view(address).dump() << "\n" << daemon_->log();
+        << project_view(address).dump() << "\n"
+        << daemon_->log();
     summary().refused();
     const auto view = project_view(address);
     EXPECT_EQ(view.value("state", ""), "running");
@@ -795,20 +878,26 @@ TEST_F(Attack, AChildKilledByTheOomKillerIsCountedAndReported) {
     EXPECT_NE(daemon_->log().find("the OOM killer killed a process"), std::string::npos);
     // The owner is told on Nostr: the project's last state (kind 34013) is oom-killed, signed
     // by the daemon's key, and nostr-tools agrees with the signature.
-    const std::string daemon_pubkey = nlohmann::json::parse(http_get(http_port_, "/healthz").body)["pubkey"];
+    const std::string daemon_pubkey =
+        nlohmann::json::parse(http_get(http_port_, "/healthz").body)["pubkey"];
     nostr::Filter last;
     last.kinds = std::vector<std::uint32_t>{34013};
     last.authors = std::vector<std::string>{daemon_pubkey};
     last.tags['d'] = {address};
     std::vector<nostr::Event> kept;
-    ASSERT_TRUE(eventually([&] {
-        kept = pool_->fetch({last}, 5s).get();
-        return kept.size() == 1 && kept[0].tag_value("state") == std::optional<std::string_view>("oom-killed");
-    }, 20s)) << (kept.empty() ? std::string("none") : nostr::to_json(kept[0]));
+    ASSERT_TRUE(eventually(
+        [&] {
+            kept = pool_->fetch({last}, 5s).get();
+            return kept.size() == 1 &&
+                   kept[0].tag_value("state") == std::optional<std::string_view>("oom-killed");
+        },
+        20s))
+        << (kept.empty() ? std::string("none") : nostr::to_json(kept[0]));
     EXPECT_EQ(kept[0].tag_value("p"), std::optional<std::string_view>(owner_->pub.hex()));
     const fs::path file = dir_->path() / "lifecycle.jsonl";
     std::ofstream(file) << nostr::to_json(kept[0]) << "\n";
-    auto verified = relay::testing::run_program("node", {(test::source_dir() / "tests/interop/verify.mjs").string(), file.string()});
+    auto verified = relay::testing::run_program(
+        "node", {(test::source_dir() / "tests/interop/verify.mjs").string(), file.string()});
     EXPECT_EQ(verified.out.rfind(kept[0].id + " ok ok", 0), 0u) << verified.out;
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
 }
@@ -837,13 +926,15 @@ TEST_F(Attack, LoadsOfUnknownProjectsBehindASilentRelayNeverDelayAKnownProject) 
         u.kind = 1;
         u.content = "wake forty projects nobody made";
         for (int t = 0; t < kTags; ++t)
-            u.tags.push_back({"a", "31933:" + owner_->pub.hex() + ":missing-" + std::to_string(i * kTags + t)});
+            u.tags.push_back(
+                {"a", "31933:" + owner_->pub.hex() + ":missing-" + std::to_string(i * kTags + t)});
         auto ev = nostr::sign_event(u, *owner_);
         ASSERT_TRUE(ev);
         publish(*ev);
         summary().tried(kTags);
     }
-    ASSERT_TRUE(eventually([&] { return metric("tenex_triggers_total{kind=\"start\"}") >= kEvents * kTags; }, 20s))
+    ASSERT_TRUE(eventually(
+        [&] { return metric("tenex_triggers_total{kind=\"start\"}") >= kEvents * kTags; }, 20s))
         << daemon_->log();
     const auto sent = std::chrono::steady_clock::now();
     publish_message(*owner_, known, "the real project");
@@ -855,11 +946,13 @@ TEST_F(Attack, LoadsOfUnknownProjectsBehindASilentRelayNeverDelayAKnownProject) 
     std::size_t unknown_done = 0;
     std::istringstream log(daemon_->log());
     for (std::string line; std::getline(log, line);)
-        if (line.find(":missing-") != std::string::npos && line.find("not loaded") != std::string::npos)
+        if (line.find(":missing-") != std::string::npos &&
+            line.find("not loaded") != std::string::npos)
             ++unknown_done;
-    std::printf("known project running %lld ms after its message, %zu of %d unknown loads done by then\n",
-                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
-                unknown_done, kEvents * kTags);
+    std::printf(
+        "known project running %lld ms after its message, %zu of %d unknown loads done by then\n",
+        static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
+        unknown_done, kEvents * kTags);
     EXPECT_LE(unknown_done, 8u) << daemon_->log();
     summary().refused(kEvents * kTags);
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
@@ -878,7 +971,8 @@ TEST_F(Attack, TwoThousandConnectionsFromASandboxLeaveTheDaemonBoundedAndOthersW
     const std::string flood =
         "ip=$(awk '$2 == \"tenex-gateway\" {print $1; exit}' /etc/hosts); "
         "port=${TENEX_RELAYS#ws://tenex-gateway:}; port=${port%%/*}; "
-        "/bin/flood $ip $port " + std::to_string(kConnections) + " 20 > /workspace/flood.txt 2>&1; sleep 3600";
+        "/bin/flood $ip $port " +
+        std::to_string(kConnections) + " 20 > /workspace/flood.txt 2>&1; sleep 3600";
     std::ofstream(dir_->path() / "policies" / "flood.yaml")
         << "match: {d: e2e-flood}\n"
         << "args: [" << quoted(flood) << "]\n"
@@ -895,7 +989,8 @@ TEST_F(Attack, TwoThousandConnectionsFromASandboxLeaveTheDaemonBoundedAndOthersW
     RssPeak peaks(daemon_->pid());
     summary().tried(kConnections);
     publish_message(*owner_, address, "open two thousand connections");
-    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << daemon_->log();
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
+        << daemon_->log();
     std::this_thread::sleep_for(8s);  // the connections are open now, held for 20 s
 
     // Meanwhile: the API answers at once and another project starts.
@@ -904,7 +999,8 @@ TEST_F(Attack, TwoThousandConnectionsFromASandboxLeaveTheDaemonBoundedAndOthersW
     const auto answered = std::chrono::steady_clock::now() - asked;
     publish_message(*owner_, calm, "start while the other one floods");
     EXPECT_TRUE(eventually([&] { return running_for(calm).size() == 1; }, 60s)) << daemon_->log();
-    ASSERT_TRUE(eventually([&] { return fs::exists(ws / "flood.txt") && fs::file_size(ws / "flood.txt") > 0; }, 60s))
+    ASSERT_TRUE(eventually(
+        [&] { return fs::exists(ws / "flood.txt") && fs::file_size(ws / "flood.txt") > 0; }, 60s))
         << daemon_->log();
     sample_daemon();
     const std::string result = read_file(ws / "flood.txt");
@@ -924,10 +1020,14 @@ TEST_F(Attack, TwoThousandConnectionsFromASandboxLeaveTheDaemonBoundedAndOthersW
     }
     EXPECT_GT(refused, 0) << "2000 connections held against a cap of 256 and none refused";
     summary().refused(static_cast<int>(refused));
-    std::printf("flood from a sandbox: %d opened (kernel-accepted), %d failed, %.0f refused by the forwarder; daemon threads %ld -> peak %ld, fds peak %ld, "
-                "RSS %ld -> peak %ld KiB, /healthz answered in %lld ms\n",
-                opened, failed, refused, threads_before, peaks.peak_threads(), peaks.peak_fds(), rss_before, peaks.peak_kib(),
-                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(answered).count()));
+    std::printf(
+        "flood from a sandbox: %d opened (kernel-accepted), %d failed, %.0f refused by the "
+        "forwarder; daemon threads %ld -> peak %ld, fds peak %ld, "
+        "RSS %ld -> peak %ld KiB, /healthz answered in %lld ms\n",
+        opened, failed, refused, threads_before, peaks.peak_threads(), peaks.peak_fds(), rss_before,
+        peaks.peak_kib(),
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(answered).count()));
     EXPECT_LT(peaks.peak_threads(), 64);
     EXPECT_LT(peaks.peak_kib(), 96 * 1024);
     // Three descriptors per connection served (the forwarder's two, the gateway's one), 256
@@ -948,7 +1048,8 @@ TEST_F(Attack, AbandonedLogFollowersAreNoticedGoneAndTheApiKeepsAnswering) {
     if (HasFatalFailure()) return;
     const std::string address = publish_project(*owner_, "logs");
     publish_message(*owner_, address, "say tick");
-    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << daemon_->log();
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
+        << daemon_->log();
     RssPeak peaks(daemon_->pid());
     // Each follower reads its first chunk of log, then its client goes away (httplib closes
     // the connection when the receiver says stop). Returns the HTTP status (0: none).
@@ -964,7 +1065,8 @@ TEST_F(Attack, AbandonedLogFollowersAreNoticedGoneAndTheApiKeepsAnswering) {
     };
     auto wave = [&] {
         std::vector<std::future<int>> all;
-        for (int i = 0; i < kFollowers; ++i) all.push_back(std::async(std::launch::async, follow_once));
+        for (int i = 0; i < kFollowers; ++i)
+            all.push_back(std::async(std::launch::async, follow_once));
         std::map<int, int> by_status;
         for (auto& f : all) ++by_status[f.get()];
         return by_status;
@@ -984,8 +1086,10 @@ TEST_F(Attack, AbandonedLogFollowersAreNoticedGoneAndTheApiKeepsAnswering) {
     auto h = health.Get("/healthz");
     EXPECT_TRUE(h && h->status == 200) << "the API did not answer within 1 s";
     sample_daemon();
-    std::printf("abandoned followers: wave 1 %d served %d refused, wave 2 %d served %d refused; peak threads %ld\n",
-                first[200], first[503], second[200], second[503], peaks.peak_threads());
+    std::printf(
+        "abandoned followers: wave 1 %d served %d refused, wave 2 %d served %d refused; peak "
+        "threads %ld\n",
+        first[200], first[503], second[200], second[503], peaks.peak_threads());
     EXPECT_LT(peaks.peak_threads(), 64);
 }
 
@@ -1009,7 +1113,8 @@ TEST_F(Attack, SlowClientsNeitherBlockTheApiNorHoldItsThreads) {
         addr.sin_family = AF_INET;
         addr.sin_port = htons(static_cast<std::uint16_t>(http_port_));
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
+            << std::strerror(errno);
         slow.push_back(fd);
     }
     const auto connected = std::chrono::steady_clock::now();
@@ -1024,9 +1129,12 @@ TEST_F(Attack, SlowClientsNeitherBlockTheApiNorHoldItsThreads) {
     std::vector<std::chrono::steady_clock::duration> closed_after(kSlow);
     std::thread trickler([&] {
         const std::string head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
-        auto all_closed = [&] { return std::find(closed.begin(), closed.end(), false) == closed.end(); };
+        auto all_closed = [&] {
+            return std::find(closed.begin(), closed.end(), false) == closed.end();
+        };
         std::size_t sent = 0;
-        for (int tick = 0; !all_closed() && std::chrono::steady_clock::now() - connected < 16s; ++tick) {
+        for (int tick = 0; !all_closed() && std::chrono::steady_clock::now() - connected < 16s;
+             ++tick) {
             const bool trickle = tick % 8 == 0;  // every 2 s
             for (int c = 0; c < kSlow; ++c) {
                 if (closed[c]) continue;
@@ -1034,7 +1142,8 @@ TEST_F(Attack, SlowClientsNeitherBlockTheApiNorHoldItsThreads) {
                 const ssize_t n = ::recv(slow[c], buf, sizeof buf, MSG_DONTWAIT);
                 if (n > 0) answers[c].append(buf, static_cast<std::size_t>(n));
                 if (n > 0 || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
-                    (trickle && ::send(slow[c], sent < head.size() ? &head[sent] : "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)) {
+                    (trickle && ::send(slow[c], sent < head.size() ? &head[sent] : "a", 1,
+                                       MSG_NOSIGNAL | MSG_DONTWAIT) < 0)) {
                     closed[c] = true;
                     closed_after[c] = std::chrono::steady_clock::now() - connected;
                 }
@@ -1069,9 +1178,11 @@ TEST_F(Attack, SlowClientsNeitherBlockTheApiNorHoldItsThreads) {
     }
     summary().refused(closed_in_time);
     sample_daemon();
-    std::printf("slow clients: %d of %d API requests answered within 1 s, %d of %d slow clients closed "
-                "by 13 s; threads %ld before, %ld during, peak %ld\n",
-                answered, asked, closed_in_time, kSlow, threads_before, threads_during, peaks.peak_threads());
+    std::printf(
+        "slow clients: %d of %d API requests answered within 1 s, %d of %d slow clients closed "
+        "by 13 s; threads %ld before, %ld during, peak %ld\n",
+        answered, asked, closed_in_time, kSlow, threads_before, threads_during,
+        peaks.peak_threads());
     EXPECT_EQ(answered, asked) << "the API did not answer within 1 s while slow clients trickled";
     EXPECT_EQ(closed_in_time, kSlow);
     EXPECT_LE(peaks.peak_threads(), threads_before + 4);
@@ -1094,7 +1205,8 @@ TEST_F(Attack, AnotherNetworkCannotReachAProjectsForwarders) {
         "echo \"$ip $port\" > /workspace/target.txt; "
         "/bin/flood $ip $port 1 1 > /workspace/self.txt 2>&1; sleep 3600";
     const std::string outsider =
-        "read ip port < /workspace/target.txt; /bin/flood $ip $port 1 1 > /workspace/out.txt 2>&1; sleep 3600";
+        "read ip port < /workspace/target.txt; /bin/flood $ip $port 1 1 > /workspace/out.txt 2>&1; "
+        "sleep 3600";
     std::ofstream(dir_->path() / "policies" / "insider.yaml")
         << "match: {d: e2e-insider}\n"
         << "args: [" << quoted(insider) << "]\n"
@@ -1110,24 +1222,31 @@ TEST_F(Attack, AnotherNetworkCannotReachAProjectsForwarders) {
     const std::string in_addr = publish_project(*owner_, "insider");
     const std::string out_addr = publish_project(*owner_, "outsider");
     publish_message(*owner_, in_addr, "find your forwarder");
-    ASSERT_TRUE(eventually([&] { return fs::exists(in_ws / "self.txt") && fs::file_size(in_ws / "self.txt") > 0; }, 60s))
+    ASSERT_TRUE(eventually(
+        [&] { return fs::exists(in_ws / "self.txt") && fs::file_size(in_ws / "self.txt") > 0; },
+        60s))
         << daemon_->log();
-    EXPECT_EQ(read_file(in_ws / "self.txt").rfind("opened 1 failed 0", 0), 0u) << read_file(in_ws / "self.txt");
+    EXPECT_EQ(read_file(in_ws / "self.txt").rfind("opened 1 failed 0", 0), 0u)
+        << read_file(in_ws / "self.txt");
     const std::string target = read_file(in_ws / "target.txt");
     ASSERT_NE(target.find(' '), std::string::npos) << target;
-    ASSERT_TRUE(eventually([&] { return metric("tenex_egress_connections{outcome=\"forwarded\"}") >= 1; }, 10s));
+    ASSERT_TRUE(eventually(
+        [&] { return metric("tenex_egress_connections{outcome=\"forwarded\"}") >= 1; }, 10s));
     const double forwarded = metric("tenex_egress_connections{outcome=\"forwarded\"}");
 
     std::ofstream(out_ws / "target.txt") << target;
     EXPECT_EQ(::chown((out_ws / "target.txt").c_str(), 65534, 65534), 0) << (out_ws / "target.txt");
     summary().tried(1);
     publish_message(*owner_, out_addr, "reach the other project's forwarder");
-    ASSERT_TRUE(eventually([&] { return fs::exists(out_ws / "out.txt") && fs::file_size(out_ws / "out.txt") > 0; }, 60s))
+    ASSERT_TRUE(eventually(
+        [&] { return fs::exists(out_ws / "out.txt") && fs::file_size(out_ws / "out.txt") > 0; },
+        60s))
         << daemon_->log();
     const std::string result = read_file(out_ws / "out.txt");
     auto line = [](std::string s) { return s.substr(0, s.find('\n')); };
-    std::printf("forwarder %s: from its own project \"%s\", from an open project \"%s\"\n", line(target).c_str(),
-                line(read_file(in_ws / "self.txt")).c_str(), line(result).c_str());
+    std::printf("forwarder %s: from its own project \"%s\", from an open project \"%s\"\n",
+                line(target).c_str(), line(read_file(in_ws / "self.txt")).c_str(),
+                line(result).c_str());
     EXPECT_EQ(result.rfind("opened 0 failed 1", 0), 0u) << result;
     if (result.rfind("opened 0", 0) == 0) summary().refused(1);
     EXPECT_EQ(metric("tenex_egress_connections{outcome=\"forwarded\"}"), forwarded);
@@ -1155,8 +1274,11 @@ TEST_F(Attack, AnEventWithThousandsOfATagsLoadsNothingOrItsOneProjectOnce) {
         return *ev;
     };
     summary().tried(2 * kTags);
-    publish(sign([&](int t) { return "31933:" + owner_->pub.hex() + ":many-" + std::to_string(t); }));
-    ASSERT_TRUE(eventually([&] { return metric("tenex_events_rejected_total{reason=\"too_many_projects\"}") == 1; }, 20s))
+    publish(
+        sign([&](int t) { return "31933:" + owner_->pub.hex() + ":many-" + std::to_string(t); }));
+    ASSERT_TRUE(eventually(
+        [&] { return metric("tenex_events_rejected_total{reason=\"too_many_projects\"}") == 1; },
+        20s))
         << daemon_->log();
     EXPECT_EQ(metric("tenex_triggers_total{kind=\"start\"}"), 0);
 
@@ -1165,7 +1287,8 @@ TEST_F(Attack, AnEventWithThousandsOfATagsLoadsNothingOrItsOneProjectOnce) {
     std::this_thread::sleep_for(2s);  // a second start or load would show by now
     EXPECT_EQ(metric("tenex_triggers_total{kind=\"start\"}"), 1);
     EXPECT_EQ(metric("tenex_container_starts_total"), 1);
-    EXPECT_EQ(daemon_->log().find(":many-"), std::string::npos) << "a tag of the dropped event was loaded";
+    EXPECT_EQ(daemon_->log().find(":many-"), std::string::npos)
+        << "a tag of the dropped event was loaded";
     summary().refused(2 * kTags - 1);
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
 }

@@ -99,9 +99,11 @@ void EndToEnd::SetUp() {
     std::random_device rd;
     daemon_id_ = "e2e-" + std::to_string(rd() % 1000000);
     owner_.emplace(nostr::Keys::generate());
-    ASSERT_TRUE(write_private_file((dir_->path() / "owner.key").string(), owner_->secret.reveal_hex()));
+    ASSERT_TRUE(
+        write_private_file((dir_->path() / "owner.key").string(), owner_->secret.reveal_hex()));
     fs::create_directories(dir_->path() / "policies");
-    fs::copy_file(test::source_dir() / "examples/policies/default.yaml", dir_->path() / "policies/default.yaml");
+    fs::copy_file(test::source_dir() / "examples/policies/default.yaml",
+                  dir_->path() / "policies/default.yaml");
     relay_port_ = test::free_loopback_port();
     http_port_ = test::free_loopback_port();
     gateway_port_ = test::free_loopback_port();
@@ -111,7 +113,8 @@ void EndToEnd::SetUp() {
 void EndToEnd::TearDown() {
     if (daemon_) {
         daemon_->terminate();
-        if (HasFailure()) std::cerr << "---- daemon log ----\n" << daemon_->log() << "--------------------\n";
+        if (HasFailure())
+            std::cerr << "---- daemon log ----\n" << daemon_->log() << "--------------------\n";
     }
     pool_.reset();
     if (!docker_) return;
@@ -125,15 +128,22 @@ void EndToEnd::TearDown() {
         for (const auto& n : *nets) (void)docker::remove_network(*docker_, n.id);
 }
 
-std::vector<std::string> EndToEnd::daemon_args(std::vector<std::string> extra, bool embedded_relay) const {
+std::vector<std::string> EndToEnd::daemon_args(std::vector<std::string> extra,
+                                               bool embedded_relay) const {
     const auto& d = dir_->path();
     std::vector<std::string> args{"up",
-                                  "--daemon-id", daemon_id_,
-                                  "--policies", (d / "policies").string(),
-                                  "-p", (d / "projects").string(),
-                                  "--state-dir", (d / "state").string(),
-                                  "--key", (d / "daemon.key").string(),
-                                  "--http", "127.0.0.1:" + std::to_string(http_port_)};
+                                  "--daemon-id",
+                                  daemon_id_,
+                                  "--policies",
+                                  (d / "policies").string(),
+                                  "-p",
+                                  (d / "projects").string(),
+                                  "--state-dir",
+                                  (d / "state").string(),
+                                  "--key",
+                                  (d / "daemon.key").string(),
+                                  "--http",
+                                  "127.0.0.1:" + std::to_string(http_port_)};
     if (std::find(extra.begin(), extra.end(), "--gateway") == extra.end()) {
         args.push_back("--gateway");
         args.push_back("127.0.0.1:" + std::to_string(gateway_port_));
@@ -152,11 +162,13 @@ std::vector<std::string> EndToEnd::daemon_args(std::vector<std::string> extra, b
 }
 
 void EndToEnd::start_daemon(std::vector<std::string> extra, bool embedded_relay) {
-    daemon_ = std::make_unique<DaemonProcess>(dir_->path() / ("daemon-" + std::to_string(++daemon_starts_) + ".log"),
-                                              daemon_args(std::move(extra), embedded_relay));
+    daemon_ = std::make_unique<DaemonProcess>(
+        dir_->path() / ("daemon-" + std::to_string(++daemon_starts_) + ".log"),
+        daemon_args(std::move(extra), embedded_relay));
     daemon_->start();
     ASSERT_TRUE(eventually([&] { return http_get(http_port_, "/healthz").status == 200; }, 30s))
-        << "daemon not healthy:\n" << daemon_->log();
+        << "daemon not healthy:\n"
+        << daemon_->log();
     if (!pool_) {
         pool_ = std::make_unique<relay::RelayPool>();
         ASSERT_TRUE(pool_->add_relay(relay_url_));
@@ -223,7 +235,8 @@ std::vector<docker::ContainerSummary> EndToEnd::running_for(const std::string& a
     return out;
 }
 
-std::optional<nostr::Event> EndToEnd::reply_to(const nostr::Event& message, const std::string& address) {
+std::optional<nostr::Event> EndToEnd::reply_to(const nostr::Event& message,
+                                               const std::string& address) {
     nostr::Filter f;
     f.kinds = std::vector<std::uint32_t>{1};
     f.tags['e'] = {message.id};
@@ -245,7 +258,8 @@ double EndToEnd::metric(const std::string& series) {
         auto space = line.rfind(' ');
         if (space == std::string::npos) continue;
         std::string name = line.substr(0, space);
-        if (name == series || (series.find('{') == std::string::npos && name.rfind(series + "{", 0) == 0))
+        if (name == series ||
+            (series.find('{') == std::string::npos && name.rfind(series + "{", 0) == 0))
             sum += std::stod(line.substr(space + 1));
     }
     return sum;

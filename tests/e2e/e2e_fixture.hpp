@@ -30,7 +30,7 @@ using docker::test::eventually;  // polls until pred holds or the timeout passes
 
 // `tenex-sandbox up ...` with stdout+stderr in a log file.
 class DaemonProcess {
-public:
+  public:
     DaemonProcess(std::filesystem::path log, std::vector<std::string> args)
         : log_(std::move(log)), args_(std::move(args)) {}
     ~DaemonProcess() { terminate(); }
@@ -42,7 +42,7 @@ public:
     pid_t pid() const { return pid_; }
     std::string log() const;
 
-private:
+  private:
     std::filesystem::path log_;
     std::vector<std::string> args_;
     pid_t pid_ = -1;
@@ -56,7 +56,7 @@ struct HttpReply {
 HttpReply http_get(int port, const std::string& path);
 
 class EndToEnd : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override;
     void TearDown() override;
 

@@ -41,7 +41,8 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
         std::lock_guard lock(mu);
         ephemeral.push_back(d.event);
     }));
-    auto seen = [&](std::uint32_t kind, const std::string& author, const std::string& a) -> std::optional<nostr::Event> {
+    auto seen = [&](std::uint32_t kind, const std::string& author,
+                    const std::string& a) -> std::optional<nostr::Event> {
         std::lock_guard lock(mu);
         for (const auto& e : ephemeral)
             if (e.kind == kind && (author.empty() || e.pubkey == author) &&
@@ -52,7 +53,8 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     const std::string address = publish_project(*owner_, "hello");
     const auto message = publish_message(*owner_, address, "hello, probe");
 
-    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << "no container";
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
+        << "no container";
     const auto container = running_for(address).front();
     auto info = docker::inspect_container(*docker_, container.id);
     ASSERT_TRUE(info) << info.error().describe();
@@ -73,7 +75,8 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     EXPECT_TRUE(env_has_prefix("TENEX_PROJECT_ADDRESS=" + address));
     EXPECT_TRUE(env_has_prefix("TENEX_PROJECT_NADDR=naddr1"));
     // Nostr only through the daemon's gateway, with the container's own secret.
-    EXPECT_TRUE(env_has_prefix("TENEX_RELAYS=ws://tenex-gateway:" + std::to_string(gateway_port_) + "/"));
+    EXPECT_TRUE(
+        env_has_prefix("TENEX_RELAYS=ws://tenex-gateway:" + std::to_string(gateway_port_) + "/"));
     EXPECT_FALSE(env_has_prefix("TENEX_RELAYS=ws://tenex-relay"));
 
     // The probe inside answers on the relay: the whole loop is visible.
@@ -100,10 +103,14 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     EXPECT_EQ(projects[0]["network_mode"], "egress");
     EXPECT_EQ(projects[0]["limits"]["memory"], 64ll << 20);
     // Resource usage, sampled from the engine's stats when /projects is asked.
-    ASSERT_TRUE(eventually([&] {
-        auto p = nlohmann::json::parse(http_get(http_port_, "/projects").body);
-        return p.size() == 1 && p[0]["usage"].is_object() && p[0]["usage"]["memory_used"].get<double>() > 0;
-    }, 20s)) << http_get(http_port_, "/projects").body;
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto p = nlohmann::json::parse(http_get(http_port_, "/projects").body);
+            return p.size() == 1 && p[0]["usage"].is_object() &&
+                   p[0]["usage"]["memory_used"].get<double>() > 0;
+        },
+        20s))
+        << http_get(http_port_, "/projects").body;
     auto usage = nlohmann::json::parse(http_get(http_port_, "/projects").body)[0]["usage"];
     EXPECT_EQ(usage["memory_limit"], 64ll << 20);
     EXPECT_GE(usage["pids"].get<int>(), 1);
@@ -130,7 +137,8 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     // signed by the daemon's key.
     const std::string daemon_pubkey = nlohmann::json::parse(health.body)["pubkey"];
     std::optional<nostr::Event> heartbeat;
-    ASSERT_TRUE(eventually([&] { return (heartbeat = seen(24012, daemon_pubkey, address)).has_value(); }, 40s))
+    ASSERT_TRUE(eventually(
+        [&] { return (heartbeat = seen(24012, daemon_pubkey, address)).has_value(); }, 40s))
         << "no heartbeat listing the project";
     EXPECT_EQ(heartbeat->tag_value("p"), std::optional<std::string_view>(owner_->pub.hex()));
     // And the probe's own status for its project.
@@ -138,10 +146,12 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     // The owner is told the sandbox started (kind 24013 live, 34013 kept as the last state),
     // by the daemon's key.
     std::optional<nostr::Event> told;
-    ASSERT_TRUE(eventually([&] { return (told = seen(24013, daemon_pubkey, address)).has_value(); }, 10s));
+    ASSERT_TRUE(
+        eventually([&] { return (told = seen(24013, daemon_pubkey, address)).has_value(); }, 10s));
     EXPECT_EQ(told->tag_value("state"), std::optional<std::string_view>("started"));
     EXPECT_EQ(told->tag_value("p"), std::optional<std::string_view>(owner_->pub.hex()));
-    EXPECT_EQ(told->tag_value("container"), std::optional<std::string_view>(container.id.substr(0, 12)));
+    EXPECT_EQ(told->tag_value("container"),
+              std::optional<std::string_view>(container.id.substr(0, 12)));
     nostr::Filter last;
     last.kinds = std::vector<std::uint32_t>{34013};
     last.authors = std::vector<std::string>{daemon_pubkey};
@@ -152,8 +162,8 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
     EXPECT_EQ(metric("tenex_lifecycle_events_total{outcome=\"published\"}"), 2);
 
     // `ps` shows it, with its limits.
-    auto ps = relay::testing::run_program(test::tenex_binary().string(),
-                                          {"ps", "--http", "127.0.0.1:" + std::to_string(http_port_)});
+    auto ps = relay::testing::run_program(
+        test::tenex_binary().string(), {"ps", "--http", "127.0.0.1:" + std::to_string(http_port_)});
     EXPECT_EQ(ps.exit_code, 0);
     EXPECT_NE(ps.out.find("e2e-hello"), std::string::npos) << ps.out;
     EXPECT_NE(ps.out.find("running"), std::string::npos) << ps.out;
@@ -163,22 +173,26 @@ TEST_F(EndToEnd, MessageStartsOneHardenedContainerAndTheProbeReplies) {
 // "connect=failed ...".
 std::string connect_inside(const docker::Client& client, const std::string& container,
                            const std::string& ip, int port) {
-    auto exec = docker::create_exec(client, container,
-                                    {.cmd = {"/tenex-probe", "connect", ip, std::to_string(port), "1500"},
-                                     .user = {}, .tty = false, .attach_stdin = false});
+    auto exec =
+        docker::create_exec(client, container,
+                            {.cmd = {"/tenex-probe", "connect", ip, std::to_string(port), "1500"},
+                             .user = {},
+                             .tty = false,
+                             .attach_stdin = false});
     if (!exec) return "exec: " + exec.error().describe();
     std::string out;
-    auto st = docker::start_exec(client, *exec, false, [&](docker::LogStream, std::string_view chunk) {
-        out.append(chunk);
-        return true;
-    });
+    auto st =
+        docker::start_exec(client, *exec, false, [&](docker::LogStream, std::string_view chunk) {
+            out.append(chunk);
+            return true;
+        });
     if (!st) return "exec: " + st.error().describe();
     return out;
 }
 
 // A TCP listener on every host address; pending() tells whether a connection reached it.
 class AnyListener {
-public:
+  public:
     AnyListener() {
         fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         sockaddr_in sa{};
@@ -200,7 +214,7 @@ public:
         return accepted_;
     }
 
-private:
+  private:
     int fd_ = -1;
     bool ok_ = false;
     int port_ = 0;
@@ -224,7 +238,8 @@ TEST_F(EndToEnd, AnIsolatedProjectReachesItsGatewayAndNothingElse) {
     ASSERT_EQ(publish_project(*owner_, d_suffix), address);
     publish_message(*owner_, address, "wake up");
 
-    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << "no container";
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
+        << "no container";
     const auto container = running_for(address).front();
     auto info = docker::inspect_container(*docker_, container.id);
     ASSERT_TRUE(info) << info.error().describe();
@@ -234,11 +249,13 @@ TEST_F(EndToEnd, AnIsolatedProjectReachesItsGatewayAndNothingElse) {
     EXPECT_TRUE(net->internal);
     // Exactly one name reachable: the gateway, on its network's host-side address.
     ASSERT_EQ(info->spec.extra_hosts.size(), 1u);
-    ASSERT_TRUE(info->spec.extra_hosts[0].starts_with("tenex-gateway:")) << info->spec.extra_hosts[0];
+    ASSERT_TRUE(info->spec.extra_hosts[0].starts_with("tenex-gateway:"))
+        << info->spec.extra_hosts[0];
     const std::string gateway_ip = info->spec.extra_hosts[0].substr(14);
     ASSERT_FALSE(net->gateways.empty());
     EXPECT_EQ(gateway_ip, net->gateways[0]);
-    const std::string prefix = "TENEX_RELAYS=ws://tenex-gateway:" + std::to_string(gateway_port_) + "/";
+    const std::string prefix =
+        "TENEX_RELAYS=ws://tenex-gateway:" + std::to_string(gateway_port_) + "/";
     const auto relays = std::find_if(info->spec.env.begin(), info->spec.env.end(),
                                      [&](const std::string& e) { return e.starts_with(prefix); });
     ASSERT_NE(relays, info->spec.env.end());
@@ -256,7 +273,8 @@ TEST_F(EndToEnd, AnIsolatedProjectReachesItsGatewayAndNothingElse) {
     auto keys = nlohmann::json::parse(http_get(http_port_, "/projects").body)[0]["gateway_keys"];
     ASSERT_EQ(keys.size(), 1u) << keys.dump();
     EXPECT_EQ(keys[0], reply->pubkey);
-    EXPECT_EQ(nlohmann::json::parse(http_get(http_port_, "/projects").body)[0]["network_mode"], "isolated");
+    EXPECT_EQ(nlohmann::json::parse(http_get(http_port_, "/projects").body)[0]["network_mode"],
+              "isolated");
 
     // The gateway's port is open from inside; nothing else is.
     auto out = connect_inside(*docker_, container.id, gateway_ip, gateway_port_);
@@ -264,12 +282,12 @@ TEST_F(EndToEnd, AnIsolatedProjectReachesItsGatewayAndNothingElse) {
     auto bridge = docker::inspect_network(*docker_, "bridge");
     ASSERT_TRUE(bridge && !bridge->gateways.empty());
     for (const auto& [ip, port] : std::vector<std::pair<std::string, int>>{
-             {gateway_ip, host.port()},      // a host service on the network's own host address
-             {gateway_ip, relay_port_},      // the relay's port (it listens on loopback)
-             {gateway_ip, http_port_},       // the daemon's API port
+             {gateway_ip, host.port()},  // a host service on the network's own host address
+             {gateway_ip, relay_port_},  // the relay's port (it listens on loopback)
+             {gateway_ip, http_port_},   // the daemon's API port
              {bridge->gateways[0], host.port()},  // docker0's address
              {bridge->gateways[0], gateway_port_},
-             {"192.0.2.1", 443}}) {          // the outside (TEST-NET-1: no route anyway)
+             {"192.0.2.1", 443}}) {  // the outside (TEST-NET-1: no route anyway)
         out = connect_inside(*docker_, container.id, ip, port);
         EXPECT_NE(out.find("connect=failed"), std::string::npos) << ip << ":" << port << " " << out;
     }
@@ -287,9 +305,10 @@ TEST_F(EndToEnd, HostileEventsStartNothingAndAreCounted) {
     // The owner's messages with hostile or foreign `a` tags.
     const std::string owner = owner_->pub.hex();
     for (const std::string& a :
-         {std::string("31933:") + owner + ":../../../etc",        // traversal in d: sanitized, and no such project
-          std::string("31933:not-a-pubkey:x"),                     // malformed owner
-          std::string("30023:") + owner + ":an-article",          // another kind
+         {std::string("31933:") + owner +
+              ":../../../etc",                  // traversal in d: sanitized, and no such project
+          std::string("31933:not-a-pubkey:x"),  // malformed owner
+          std::string("30023:") + owner + ":an-article",                  // another kind
           std::string("31933:") + stranger.pub.hex() + ":strangers-e2e",  // owner not whitelisted
           std::string("31933:") + owner + ":" + std::string(10000, 'x'),  // 10 KB identifier
           std::string("garbage")})
@@ -300,7 +319,8 @@ TEST_F(EndToEnd, HostileEventsStartNothingAndAreCounted) {
     EXPECT_TRUE(containers().empty());
     // The stranger's events never arrive (the subscription asks for whitelisted authors), so
     // they are not counted here; a relay that sends them anyway is the next test's case.
-    EXPECT_GE(metric("tenex_events_rejected_total{reason=\"bad_address\"}"), 3);  // malformed, garbage, 10 KB
+    EXPECT_GE(metric("tenex_events_rejected_total{reason=\"bad_address\"}"),
+              3);  // malformed, garbage, 10 KB
     EXPECT_GE(metric("tenex_events_rejected_total{reason=\"not_a_project\"}"), 1);
     EXPECT_GE(metric("tenex_events_rejected_total{reason=\"unknown_owner\"}"), 1);
     // Nothing was written outside the projects path.
@@ -323,7 +343,8 @@ TEST_F(EndToEnd, BadSignaturesFromARelayAreDroppedAndCounted) {
     ev->sig[0] = ev->sig[0] == '0' ? '1' : '0';
     const fs::path events = dir_->path() / "forged.jsonl";
     std::ofstream(events) << nostr::to_json(*ev) << "\n";
-    auto hostile = relay::testing::NodeProcess::start("hostile.mjs", {"duplicates", events.string()});
+    auto hostile =
+        relay::testing::NodeProcess::start("hostile.mjs", {"duplicates", events.string()});
     ASSERT_TRUE(hostile);
 
     start_daemon({"--relay", hostile->first_line()});
@@ -343,7 +364,8 @@ TEST_F(EndToEnd, KillDashNineDuringABurstLosesAndDuplicatesNothing) {
     const std::vector<std::string> flags{"--relay", relay_url_};
     start_daemon(flags, /*embedded_relay=*/false);
     std::vector<std::string> projects;
-    for (int i = 0; i < 4; ++i) projects.push_back(publish_project(*owner_, "burst-" + std::to_string(i)));
+    for (int i = 0; i < 4; ++i)
+        projects.push_back(publish_project(*owner_, "burst-" + std::to_string(i)));
 
     // The first project comes up before the kill: it must be adopted, not replaced.
     publish_message(*owner_, projects[0], "wake");
@@ -352,17 +374,20 @@ TEST_F(EndToEnd, KillDashNineDuringABurstLosesAndDuplicatesNothing) {
 
     // A burst for the next two, and kill -9 while it is being handled.
     for (int round = 0; round < 4; ++round)
-        for (int i = 1; i <= 2; ++i) publish_message(*owner_, projects[i], "burst " + std::to_string(round));
+        for (int i = 1; i <= 2; ++i)
+            publish_message(*owner_, projects[i], "burst " + std::to_string(round));
     kill_daemon(SIGKILL);
     // While the daemon is gone, the only trigger of the last project.
     publish_message(*owner_, projects[3], "while you were away");
 
     start_daemon(flags, /*embedded_relay=*/false);
     for (const auto& p : projects)
-        EXPECT_TRUE(eventually([&] { return running_for(p).size() == 1; }, 90s)) << p << " not running";
+        EXPECT_TRUE(eventually([&] { return running_for(p).size() == 1; }, 90s))
+            << p << " not running";
     std::this_thread::sleep_for(3s);
     EXPECT_EQ(containers().size(), projects.size()) << "a duplicate or a leftover container";
-    EXPECT_EQ(running_for(projects[0]).front().id, adopted_id) << "the running container was replaced";
+    EXPECT_EQ(running_for(projects[0]).front().id, adopted_id)
+        << "the running container was replaced";
 }
 
 TEST_F(EndToEnd, SighupAddsAPubkeyToTheWhitelistLive) {
@@ -383,7 +408,8 @@ TEST_F(EndToEnd, SighupAddsAPubkeyToTheWhitelistLive) {
 
     write_config({owner_->pub.npub(), second.pub.hex()});
     daemon_->signal(SIGHUP);
-    ASSERT_TRUE(eventually([&] { return daemon_->log().find("reload: 2 whitelisted") != std::string::npos; }, 20s))
+    ASSERT_TRUE(eventually(
+        [&] { return daemon_->log().find("reload: 2 whitelisted") != std::string::npos; }, 20s))
         << daemon_->log();
     publish_message(second, address, "after");
     ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s));
@@ -488,7 +514,8 @@ TEST_F(EndToEnd, ReadsRelaysAndWhitelistFromATenexConfigJson) {
     // The original TENEX daemon's ~/.tenex/config.json: whitelist (npub) and projects path.
     const fs::path tenex = dir_->path() / "tenex-config.json";
     std::ofstream(tenex) << nlohmann::json{{"whitelistedPubkeys", {owner_->pub.npub()}},
-                                           {"projectsBase", (dir_->path() / "tenex-projects").string()}}
+                                           {"projectsBase",
+                                            (dir_->path() / "tenex-projects").string()}}
                                 .dump();
     start_daemon({"--tenex-config", tenex.string()});
     const std::string address = publish_project(*owner_, "from-tenex-config");
@@ -497,23 +524,29 @@ TEST_F(EndToEnd, ReadsRelaysAndWhitelistFromATenexConfigJson) {
     publish_message(*owner_, address, "", 24000);
     EXPECT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s));
     // -p from the fixture wins over projectsBase: flags override files.
-    EXPECT_TRUE(fs::exists(dir_->path() / "projects" / owner_->pub.hex() / "e2e-from-tenex-config"));
+    EXPECT_TRUE(
+        fs::exists(dir_->path() / "projects" / owner_->pub.hex() / "e2e-from-tenex-config"));
 
     // Restarted with --stop-projects, it adopts the container, and SIGTERM then stops it.
     const std::string adopted = running_for(address).front().id;
     kill_daemon(SIGTERM);
     start_daemon({"--tenex-config", tenex.string(), "--stop-projects"});
-    EXPECT_TRUE(eventually([&] {
-        auto body = nlohmann::json::parse(http_get(http_port_, "/projects").body, nullptr, false);
-        return body.is_array() && body.size() == 1 && body[0]["container_id"] == adopted;
-    }, 20s)) << "not adopted";
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto body =
+                nlohmann::json::parse(http_get(http_port_, "/projects").body, nullptr, false);
+            return body.is_array() && body.size() == 1 && body[0]["container_id"] == adopted;
+        },
+        20s))
+        << "not adopted";
     daemon_->signal(SIGTERM);
     EXPECT_EQ(daemon_->wait(30s), 0);
     EXPECT_TRUE(running_for(address).empty()) << "--stop-projects left the container running";
 
     std::ofstream(tenex) << R"({"whitelistedPubkeys": ["npub1notakey"]})";
     auto r = relay::testing::run_program(
-        "sh", {"-c", test::tenex_binary().string() + " up --tenex-config " + tenex.string() + " 2>&1"});
+        "sh",
+        {"-c", test::tenex_binary().string() + " up --tenex-config " + tenex.string() + " 2>&1"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.out.find("whitelistedPubkeys[0]"), std::string::npos) << r.out;
 }

@@ -35,7 +35,7 @@ std::string quote(const std::string& s) {
 }
 
 class ExecEvents : public EndToEnd {
-protected:
+  protected:
     // The built binary with args (and `input` on its stdin); stdout and stderr apart.
     Cli cli(const std::vector<std::string>& args, const std::string& input = {}) {
         const fs::path err = dir_->path() / "cli-stderr";
@@ -50,7 +50,8 @@ protected:
         ss << in.rdbuf();
         return {r.exit_code, r.out, ss.str()};
     }
-    Cli exec(const std::string& project, std::vector<std::string> cmd, std::vector<std::string> flags = {}) {
+    Cli exec(const std::string& project, std::vector<std::string> cmd,
+             std::vector<std::string> flags = {}) {
         std::vector<std::string> args{"exec", project, "--http", http()};
         args.insert(args.end(), flags.begin(), flags.end());
         args.push_back("--");
@@ -63,7 +64,7 @@ protected:
 // The CLI on a pseudo-terminal (as an operator's ssh session gives it): what it prints, what is
 // typed, its exit status.
 class Terminal {
-public:
+  public:
     explicit Terminal(const std::vector<std::string>& args) {
         std::vector<std::string> argv{test::tenex_binary().string()};
         argv.insert(argv.end(), args.begin(), args.end());
@@ -103,18 +104,20 @@ public:
     // The exit code, or -1 when it did not exit within 20 s (then killed).
     int wait() {
         int status = 0;
-        const bool exited = eventually([&] {
-            if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
-            read_until("\x01");  // the rest of its output, until the pty's EOF
-            return true;
-        }, 20s);
+        const bool exited = eventually(
+            [&] {
+                if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+                read_until("\x01");  // the rest of its output, until the pty's EOF
+                return true;
+            },
+            20s);
         if (!exited) return -1;
         pid_ = -1;
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     std::string screen{};
 
-private:
+  private:
     int master_ = -1;
     pid_t pid_ = -1;
 };
@@ -127,14 +130,17 @@ TEST_F(ExecEvents, ExecRunsInsideTheSandboxAsItsUserAndEventsTellTheLifecycle) {
 
     const std::string address = publish_project(*owner_, "exec");
     publish_message(*owner_, address, "wake up");
-    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << "no container";
-    ASSERT_TRUE(eventually([&] { return follower.log().find(" started " + address) != std::string::npos; }, 20s))
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
+        << "no container";
+    ASSERT_TRUE(eventually(
+        [&] { return follower.log().find(" started " + address) != std::string::npos; }, 20s))
         << follower.log();
 
     // The container's user (65534 from the policy), not root, and no capabilities.
     auto r = exec("e2e-exec", {"/tenex-probe", "id"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find("uid=65534 euid=65534 gid=65534 egid=65534\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("uid=65534 euid=65534 gid=65534 egid=65534\n"), std::string::npos)
+        << r.out;
     EXPECT_NE(r.out.find("status.CapEff=0000000000000000\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("status.NoNewPrivs=1\n"), std::string::npos) << r.out;
     // The container's limits (64 MiB from examples/policies/default.yaml): the same cgroup.
@@ -183,7 +189,8 @@ TEST_F(ExecEvents, ExecRunsInsideTheSandboxAsItsUserAndEventsTellTheLifecycle) {
     // Stop: the events tell started, then the stop, in order; exec is refused now.
     r = cli({"stop", "e2e-exec", "--http", http()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    ASSERT_TRUE(eventually([&] { return follower.log().find(" stopped " + address) != std::string::npos; }, 20s))
+    ASSERT_TRUE(eventually(
+        [&] { return follower.log().find(" stopped " + address) != std::string::npos; }, 20s))
         << follower.log();
     r = cli({"events", "--http", http()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -213,17 +220,23 @@ TEST_F(ExecEvents, ExecRunsInsideTheSandboxAsItsUserAndEventsTellTheLifecycle) {
     // exec.enabled: false in the configuration: refused, counted, nothing started.
     kill_daemon(SIGTERM);
     const fs::path config = dir_->path() / "no-exec.yaml";
-    std::ofstream(config) << "whitelist: [\"" << owner_->pub.hex() << "\"]\nexec:\n  enabled: false\n";
+    std::ofstream(config) << "whitelist: [\"" << owner_->pub.hex()
+                          << "\"]\nexec:\n  enabled: false\n";
     start_daemon({"-c", config.string()});
     publish_message(*owner_, address, "wake up again");
-    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << "no container";
-    ASSERT_TRUE(eventually([&] {
-        auto p = nlohmann::json::parse(http_get(http_port_, "/projects").body, nullptr, false);
-        return p.is_array() && p.size() == 1 && p[0]["state"] == "running";
-    }, 20s));
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
+        << "no container";
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto p = nlohmann::json::parse(http_get(http_port_, "/projects").body, nullptr, false);
+            return p.is_array() && p.size() == 1 && p[0]["state"] == "running";
+        },
+        20s));
     r = exec("e2e-exec", {"/tenex-probe", "id"});
     EXPECT_EQ(r.exit_code, 125);
-    EXPECT_NE(r.err.find("exec is disabled by the daemon's configuration (exec.enabled)"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("exec is disabled by the daemon's configuration (exec.enabled)"),
+              std::string::npos)
+        << r.err;
     EXPECT_TRUE(r.out.empty());
     EXPECT_EQ(metric("tenex_execs_total{outcome=\"refused\"}"), 1);
     EXPECT_EQ(metric("tenex_execs_total{outcome=\"completed\"}"), 0);
@@ -235,14 +248,16 @@ TEST_F(ExecEvents, InteractiveExecForwardsPipedInputAndATerminal) {
     start_daemon();
     const std::string address = publish_project(*owner_, "interactive");
     publish_message(*owner_, address, "wake up");
-    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << "no container";
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
+        << "no container";
 
     // Piped: plain streams, EOF at the end of the input.
     auto r = cli({"exec", "-i", "e2e-interactive", "--http", http(), "--", "/tenex-probe", "lines"},
                  "hello\nsecond line\nexit 3\n");
     EXPECT_EQ(r.exit_code, 3) << r.err;
     EXPECT_EQ(r.out, "ready\ngot hello\ngot second line\n");
-    r = cli({"exec", "-i", "e2e-interactive", "--http", http(), "--", "/tenex-probe", "lines"}, "no exit\n");
+    r = cli({"exec", "-i", "e2e-interactive", "--http", http(), "--", "/tenex-probe", "lines"},
+            "no exit\n");
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "ready\ngot no exit\n");
 
@@ -254,8 +269,8 @@ TEST_F(ExecEvents, InteractiveExecForwardsPipedInputAndATerminal) {
     pid_t pid = ::forkpty(&master, nullptr, nullptr, &ws);
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-        ::execl(bin.c_str(), bin.c_str(), "exec", "-i", "-t", "e2e-interactive", "--http", http_addr.c_str(), "--",
-                "/tenex-probe", "lines", static_cast<char*>(nullptr));
+        ::execl(bin.c_str(), bin.c_str(), "exec", "-i", "-t", "e2e-interactive", "--http",
+                http_addr.c_str(), "--", "/tenex-probe", "lines", static_cast<char*>(nullptr));
         ::_exit(127);
     }
     std::string screen;
@@ -295,7 +310,8 @@ TEST_F(ExecEvents, ShellRunsTheImagesShellAsThePolicysUserWithItsExitCode) {
         options.tag = "tenex-attack:latest";  // the attack suite's image, from the same context
         auto image = docker::build_image_from_dir(*docker_, TENEX_ATTACK_CONTEXT, options);
         if (!image) {
-            if (test::in_ci()) FAIL() << "the tenex-attack image is required in CI: " << image.error().describe();
+            if (test::in_ci())
+                FAIL() << "the tenex-attack image is required in CI: " << image.error().describe();
             GTEST_SKIP() << "cannot build tenex-attack from " << TENEX_ATTACK_CONTEXT << ": "
                          << image.error().describe();
         }
@@ -310,13 +326,17 @@ TEST_F(ExecEvents, ShellRunsTheImagesShellAsThePolicysUserWithItsExitCode) {
     start_daemon();
     const std::string address = publish_project(*owner_, "shell");
     publish_message(*owner_, address, "wake up");
-    ASSERT_TRUE(eventually([&] {
-        auto p = nlohmann::json::parse(http_get(http_port_, "/projects").body, nullptr, false);
-        return p.is_array() && p.size() == 1 && p[0]["state"] == "running";
-    }, 60s)) << http_get(http_port_, "/projects").body;
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto p = nlohmann::json::parse(http_get(http_port_, "/projects").body, nullptr, false);
+            return p.is_array() && p.size() == 1 && p[0]["state"] == "running";
+        },
+        60s))
+        << http_get(http_port_, "/projects").body;
 
     // --command: the line run by the image's shell, its output and exit code.
-    auto r = cli({"shell", "e2e-shell", "--http", http(), "--command", "echo $((6*7)); id -u; exit 3"});
+    auto r =
+        cli({"shell", "e2e-shell", "--http", http(), "--command", "echo $((6*7)); id -u; exit 3"});
     EXPECT_EQ(r.exit_code, 3) << r.err;
     EXPECT_EQ(r.out, "42\n4321\n");
     EXPECT_TRUE(r.err.empty()) << r.err;
@@ -326,7 +346,8 @@ TEST_F(ExecEvents, ShellRunsTheImagesShellAsThePolicysUserWithItsExitCode) {
     EXPECT_EQ(r.err, "to stderr\n");
 
     // A script piped in (no terminal): the shell reads it to EOF; a script without exit ends 0.
-    r = cli({"shell", "e2e-shell", "--http", http()}, "x=$((6*7))\necho \"x=$x\"\nid -u\nexit 4\necho not reached\n");
+    r = cli({"shell", "e2e-shell", "--http", http()},
+            "x=$((6*7))\necho \"x=$x\"\nid -u\nexit 4\necho not reached\n");
     EXPECT_EQ(r.exit_code, 4) << r.err;
     EXPECT_EQ(r.out, "x=42\n4321\n");
     r = cli({"shell", "e2e-shell", "--http", http()}, "echo no exit\n");
@@ -339,7 +360,8 @@ TEST_F(ExecEvents, ShellRunsTheImagesShellAsThePolicysUserWithItsExitCode) {
             "first\nsecond\n");
     EXPECT_EQ(r.exit_code, 6) << r.err;
     EXPECT_EQ(r.out, "second first\n");
-    r = exec("e2e-shell", {"/bin/sh", "-c", "[ -t 1 ] && echo terminal || echo no terminal; exit 9"}, {"--tty"});
+    r = exec("e2e-shell",
+             {"/bin/sh", "-c", "[ -t 1 ] && echo terminal || echo no terminal; exit 9"}, {"--tty"});
     EXPECT_EQ(r.exit_code, 9) << r.err;
     EXPECT_EQ(r.out, "terminal\r\n");
     r = exec("e2e-shell", {"/bin/sh", "-c", "[ -t 1 ] && echo terminal || echo no terminal"});
@@ -357,7 +379,8 @@ TEST_F(ExecEvents, ShellRunsTheImagesShellAsThePolicysUserWithItsExitCode) {
         EXPECT_EQ(t.screen.find("uid=0"), std::string::npos) << t.screen;
     }
     // The daemon logged each one with the shell as the program and the tty when there was one.
-    EXPECT_NE(daemon_->log().find("/bin/sh (0 arguments, tty)"), std::string::npos) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("/bin/sh (0 arguments, tty)"), std::string::npos)
+        << daemon_->log();
     EXPECT_EQ(metric("tenex_execs_total{outcome=\"completed\"}"), 8);
 }
 

@@ -71,8 +71,8 @@ TEST_F(Lifecycle, APausedProjectIsThawedByAMessageAndTheSameProcessAnswers) {
     auto view = project_view(address);
     EXPECT_EQ(view->value("next_transition", ""), "stop");
     // ps shows it paused, with the time to its idle stop.
-    auto ps = relay::testing::run_program(test::tenex_binary().string(),
-                                          {"ps", "--http", "127.0.0.1:" + std::to_string(http_port_)});
+    auto ps = relay::testing::run_program(
+        test::tenex_binary().string(), {"ps", "--http", "127.0.0.1:" + std::to_string(http_port_)});
     EXPECT_NE(ps.out.find("paused"), std::string::npos) << ps.out;
     EXPECT_NE(ps.out.find("stop in "), std::string::npos) << ps.out;
     // The paused container keeps its gateway connection.
@@ -149,7 +149,8 @@ TEST_F(Lifecycle, UnderDiskPressureAKeptContainerIsRemoved) {
     write_policy("pressed", "pressed",
                  "lifecycle:\n  pause_after: 0s\n  idle_timeout: 5s\n  keep_stopped: 1h\n");
     const auto config = dir_->path() / "pressed.yaml";
-    std::ofstream(config) << "whitelist: [" << owner_->pub.hex() << "]\ndisk_pressure:\n  min_free: 1000Ti\n";
+    std::ofstream(config) << "whitelist: [" << owner_->pub.hex()
+                          << "]\ndisk_pressure:\n  min_free: 1000Ti\n";
     start_daemon({"-c", config.string()});
     const std::string address = publish_project(*owner_, "pressed");
     exchange(address, "first");
@@ -157,10 +158,13 @@ TEST_F(Lifecycle, UnderDiskPressureAKeptContainerIsRemoved) {
     ASSERT_TRUE(first);
     // Stopped at the idle timeout, then removed at a disk check (every 10 s).
     ASSERT_TRUE(eventually([&] { return containers().empty(); }, 40s)) << daemon_->log();
-    ASSERT_TRUE(eventually([&] {
-        auto v = project_view(address);
-        return v && v->value("state", "") == "stopped" && !v->value("kept", true);
-    }, 5s)) << project_view(address).value_or(nlohmann::json()).dump();
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto v = project_view(address);
+            return v && v->value("state", "") == "stopped" && !v->value("kept", true);
+        },
+        5s))
+        << project_view(address).value_or(nlohmann::json()).dump();
     EXPECT_NE(daemon_->log().find("disk pressure"), std::string::npos) << daemon_->log();
     exchange(address, "after the removal");
     auto fresh = container_of(address);
@@ -181,7 +185,8 @@ TEST_F(Lifecycle, WhatAProjectPublishesThroughItsGatewayKeepsItAwakeButItsStatus
     ASSERT_TRUE(info);
     // The container's own gateway URL, reached from here (the gateway listens on loopback).
     std::string secret;
-    const std::string prefix = "TENEX_RELAYS=ws://tenex-gateway:" + std::to_string(gateway_port_) + "/";
+    const std::string prefix =
+        "TENEX_RELAYS=ws://tenex-gateway:" + std::to_string(gateway_port_) + "/";
     for (const auto& e : info->spec.env)
         if (e.rfind(prefix, 0) == 0) secret = e.substr(prefix.size());
     ASSERT_EQ(secret.size(), 64u) << "no gateway secret in the container's environment";
@@ -247,9 +252,10 @@ TEST_F(Lifecycle, ARestartedDaemonAdoptsAPausedContainerAsPaused) {
 // each event's id and signature (client.mjs exits 3 on one that does not verify).
 TEST_F(Lifecycle, OomAndCrashLoopAreToldOnNostrSignedByTheDaemonAndVerifiedByNostrTools) {
     TENEX_REQUIRE_RELAY_PEERS();
-    write_policy("oom", "oom",
-                 "args: [alloc, \"256\", hold]\nresources:\n  memory: 32Mi\nnetwork:\n  mode: none\n"
-                 "lifecycle:\n  restart: never\n");
+    write_policy(
+        "oom", "oom",
+        "args: [alloc, \"256\", hold]\nresources:\n  memory: 32Mi\nnetwork:\n  mode: none\n"
+        "lifecycle:\n  restart: never\n");
     write_policy("loop", "loop",
                  "args: [exit, \"3\"]\nnetwork:\n  mode: none\n"
                  "lifecycle:\n  restart: on-failure\n  backoff_initial: 100ms\n"
@@ -265,13 +271,16 @@ TEST_F(Lifecycle, OomAndCrashLoopAreToldOnNostrSignedByTheDaemonAndVerifiedByNos
     const nlohmann::json live = {{"kinds", {24013}}, {"authors", {daemon_pubkey}}};
     relay::testing::RunResult heard;
     std::jthread listener([&] {  // joined however the test ends
-        heard = relay::testing::run_node("client.mjs", {"listen", relay_url_, live.dump(), "30", ready.string()});
+        heard = relay::testing::run_node("client.mjs",
+                                         {"listen", relay_url_, live.dump(), "30", ready.string()});
     });
-    ASSERT_TRUE(eventually([&] { return fs::exists(ready); }, 20s)) << "nostr-tools did not subscribe";
+    ASSERT_TRUE(eventually([&] { return fs::exists(ready); }, 20s))
+        << "nostr-tools did not subscribe";
 
     publish_message(*owner_, oom, "use too much memory");
     publish_message(*owner_, loop, "exit at once");
-    ASSERT_TRUE(eventually([&] { return state_of(loop) == "crash-looping"; }, 60s)) << daemon_->log();
+    ASSERT_TRUE(eventually([&] { return state_of(loop) == "crash-looping"; }, 60s))
+        << daemon_->log();
     ASSERT_TRUE(eventually([&] { return state_of(oom) == "failed"; }, 30s)) << daemon_->log();
     listener.join();  // it listens for 30 s: long after the crash loop
     ASSERT_EQ(heard.exit_code, 0) << heard.out;
@@ -290,7 +299,8 @@ TEST_F(Lifecycle, OomAndCrashLoopAreToldOnNostrSignedByTheDaemonAndVerifiedByNos
         if (tag(ev, "a") == loop) loop_events.push_back(ev);
     }
     auto count = [&](const std::vector<nlohmann::json>& events, const std::string& state) {
-        return std::count_if(events.begin(), events.end(), [&](const auto& ev) { return tag(ev, "state") == state; });
+        return std::count_if(events.begin(), events.end(),
+                             [&](const auto& ev) { return tag(ev, "state") == state; });
     };
     // One event per transition: one OOM kill, one crash loop however long it loops.
     EXPECT_EQ(count(oom_events, "oom-killed"), 1) << heard.out;

@@ -27,13 +27,14 @@ constexpr const char* kRuntimeImage = "tenex-runtime:latest";
 constexpr const char* kFakeText = "Hello from the fake LLM inside the sandbox.";
 
 class RuntimeEndToEnd : public EndToEnd {
-protected:
+  protected:
     void SetUp() override {
         EndToEnd::SetUp();
         if (HasFatalFailure() || IsSkipped()) return;
         TENEX_REQUIRE_NODE();
         if (!docker::inspect_image(*docker_, kRuntimeImage)) {
-            if (test::in_ci()) FAIL() << "the runtime image is required in CI (scripts/build-runtime-image)";
+            if (test::in_ci())
+                FAIL() << "the runtime image is required in CI (scripts/build-runtime-image)";
             GTEST_SKIP() << kRuntimeImage << " is not built (scripts/build-runtime-image)";
         }
         llm_ = relay::testing::NodeProcess::start(
@@ -48,7 +49,8 @@ protected:
             << "network: {mode: egress, relays: true}\n"
             << "lifecycle: {restart: on-failure, stop_timeout: 10s, idle_timeout: 90s}\n"
             << "security: {user: \"1000:1000\", tmpfs: {/tmp: 64Mi}}\n"
-            << "tenex:\n  llm: {provider: ollama, model: fake, embed_model: fake-embed, base_url: \""
+            << "tenex:\n  llm: {provider: ollama, model: fake, embed_model: fake-embed, base_url: "
+               "\""
             << url << "\"}\n";
     }
 
@@ -94,7 +96,8 @@ TEST(RuntimeImage, SecretFilesUnderRunSecretsBecomeVariables) {
     auto client = docker::Client::connect();
     if (!client) GTEST_SKIP() << "no Docker engine: " << client.error().describe();
     if (!docker::inspect_image(**client, kRuntimeImage)) {
-        if (test::in_ci()) FAIL() << "the runtime image is required in CI (scripts/build-runtime-image)";
+        if (test::in_ci())
+            FAIL() << "the runtime image is required in CI (scripts/build-runtime-image)";
         GTEST_SKIP() << kRuntimeImage << " is not built (scripts/build-runtime-image)";
     }
     test::TempDir dir;
@@ -111,7 +114,8 @@ TEST(RuntimeImage, SecretFilesUnderRunSecretsBecomeVariables) {
     spec.read_only_rootfs = true;
     spec.network_mode = "none";
     spec.labels = {{"tenex.test", "1"}};
-    spec.mounts = {{good.string(), "/run/secrets/API_KEY", true}, {bad.string(), "/run/secrets/not-a-name", true}};
+    spec.mounts = {{good.string(), "/run/secrets/API_KEY", true},
+                   {bad.string(), "/run/secrets/not-a-name", true}};
     auto id = docker::create_container(**client, spec);
     ASSERT_TRUE(id) << id.error().describe();
     ASSERT_TRUE(docker::start_container(**client, *id));
@@ -127,10 +131,14 @@ TEST(RuntimeImage, SecretFilesUnderRunSecretsBecomeVariables) {
 // talks to each project's agent by the key whose profile the daemon published.
 TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleStop) {
     start_daemon();
-    const auto agent_def = sign(4199, "", {{"d", "helper"}, {"title", "Helper"}, {"role", "assistant"},
-                                           {"description", "Answers the owner's messages"},
-                                           {"instructions", "Answer the user briefly."},
-                                           {"use-criteria", "Any message"}, {"ver", "1"}});
+    const auto agent_def = sign(4199, "",
+                                {{"d", "helper"},
+                                 {"title", "Helper"},
+                                 {"role", "assistant"},
+                                 {"description", "Answers the owner's messages"},
+                                 {"instructions", "Answer the user briefly."},
+                                 {"use-criteria", "Any message"},
+                                 {"ver", "1"}});
     publish(agent_def);
     struct Project {
         std::string d, address, agent, container;
@@ -139,7 +147,8 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     std::vector<Project> projects;
     for (const char* d : {"rt-alpha", "rt-beta"}) {
         const std::string address = "31933:" + owner_->pub.hex() + ":" + d;
-        publish(sign(31933, "A TENEX project in a sandbox", {{"d", d}, {"title", d}, {"agent", agent_def.id}}));
+        publish(sign(31933, "A TENEX project in a sandbox",
+                     {{"d", d}, {"title", d}, {"agent", agent_def.id}}));
         publish(sign(24000, "", {{"a", address}}));  // the boot request wakes the project
         projects.push_back({d, address, {}, {}, {}});
     }
@@ -149,11 +158,15 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
         nostr::Filter profiles;
         profiles.kinds = std::vector<std::uint32_t>{0};
         profiles.tags['a'] = {p.address};
-        ASSERT_TRUE(eventually([&] {
-            auto e = first(profiles);
-            if (e) p.agent = e->pubkey;
-            return e.has_value();
-        }, 90s)) << "no agent profile for " << p.d << "\n" << daemon_->log();
+        ASSERT_TRUE(eventually(
+            [&] {
+                auto e = first(profiles);
+                if (e) p.agent = e->pubkey;
+                return e.has_value();
+            },
+            90s))
+            << "no agent profile for " << p.d << "\n"
+            << daemon_->log();
     }
     ASSERT_NE(projects[0].agent, projects[1].agent) << "one key per project and agent";
 
@@ -174,23 +187,27 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     };
     auto next_answer = [&](const Project& p, std::size_t seen, std::chrono::seconds limit) {
         std::optional<nostr::Event> reply;
-        eventually([&] {
-            auto all = answers(p);
-            if (all.size() > seen) reply = all.front();  // newest first
-            return reply.has_value();
-        }, limit);
+        eventually(
+            [&] {
+                auto all = answers(p);
+                if (all.size() > seen) reply = all.front();  // newest first
+                return reply.has_value();
+            },
+            limit);
         return reply;
     };
     auto diagnose = [&](const Project& p) {
         const auto running = running_for(p.address);
-        std::string out = "--- container log ---\n" +
-                          (running.empty() ? std::string("(not running)\n") : container_log(running.front().id));
+        std::string out =
+            "--- container log ---\n" +
+            (running.empty() ? std::string("(not running)\n") : container_log(running.front().id));
         // The backend's own logs, in its global directory (state/runtime/<container name>).
         std::error_code ec;
-        for (auto it = fs::directory_iterator(dir_->path() / "state" / "runtime", ec); !ec && it != fs::directory_iterator();
-             it.increment(ec)) {
+        for (auto it = fs::directory_iterator(dir_->path() / "state" / "runtime", ec);
+             !ec && it != fs::directory_iterator(); it.increment(ec)) {
             if (it->path().filename().string().find(p.d) == std::string::npos) continue;
-            out += "--- " + it->path().string() + "/agents/index.json ---\n" + read_text(it->path() / "agents" / "index.json") + "\n";
+            out += "--- " + it->path().string() + "/agents/index.json ---\n" +
+                   read_text(it->path() / "agents" / "index.json") + "\n";
             out += "--- " + it->path().string() + "/daemon/daemon.log (tail) ---\n";
             const std::string log = read_text(it->path() / "daemon" / "daemon.log");
             out += log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
@@ -213,8 +230,10 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     all_replies.kinds = std::vector<std::uint32_t>{1};
     all_replies.tags['e'] = {projects[0].first.id, projects[1].first.id};
     for (const auto& e : pool_->fetch({all_replies}, 3s).get()) {
-        const bool to_alpha = e.tag_value("e") == std::optional<std::string_view>(projects[0].first.id);
-        EXPECT_EQ(e.pubkey, projects[to_alpha ? 0 : 1].agent) << "answered by the other project: " << e.content;
+        const bool to_alpha =
+            e.tag_value("e") == std::optional<std::string_view>(projects[0].first.id);
+        EXPECT_EQ(e.pubkey, projects[to_alpha ? 0 : 1].agent)
+            << "answered by the other project: " << e.content;
     }
 
     // The sandbox as the contract says: non-root, read-only root, both directories mounted
@@ -240,8 +259,9 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     const std::string relay = cfg["relays"][0];
     EXPECT_EQ(relay.rfind("ws://tenex-gateway:", 0), 0u) << relay;
     EXPECT_EQ(relay.find("<"), std::string::npos) << "the secret itself, not its marker: " << relay;
-    for (const std::string& f : std::vector<std::string>{"config.json", "llms.json", "providers.json", "embed.json",
-                                                          "agents/" + projects[0].agent + ".json"}) {
+    for (const std::string& f :
+         std::vector<std::string>{"config.json", "llms.json", "providers.json", "embed.json",
+                                  "agents/" + projects[0].agent + ".json"}) {
         struct stat st {};
         ASSERT_EQ(::stat((base / f).c_str(), &st), 0) << f;
         EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
@@ -251,9 +271,10 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     // The sandbox's uid owns its workspace (with `.tenex/`) and its global directory: the
     // runtime can write there (the daemon lays them out as root).
     {
-        const std::string cmd = "docker exec " + projects[0].container +
-                                " sh -c 'id -u && echo ok > /projects/" + projects[0].d +
-                                "/.tenex/written-inside && echo ok > /tenex/written-inside && echo written' 2>&1";
+        const std::string cmd =
+            "docker exec " + projects[0].container + " sh -c 'id -u && echo ok > /projects/" +
+            projects[0].d +
+            "/.tenex/written-inside && echo ok > /tenex/written-inside && echo written' 2>&1";
         std::string out;
         if (FILE* p = ::popen(cmd.c_str(), "r")) {
             char buf[512];
@@ -264,8 +285,8 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     }
 
     // `ps` shows both, running, with their limits.
-    auto ps = relay::testing::run_program(test::tenex_binary().string(),
-                                          {"ps", "--http", "127.0.0.1:" + std::to_string(http_port_)});
+    auto ps = relay::testing::run_program(
+        test::tenex_binary().string(), {"ps", "--http", "127.0.0.1:" + std::to_string(http_port_)});
     EXPECT_EQ(ps.exit_code, 0);
     for (const auto& p : projects) {
         std::string row;
@@ -286,27 +307,33 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
         ASSERT_TRUE(eventually([&] { return running_for(p.address).size() == 1; }, 30s));
         EXPECT_EQ(running_for(p.address).front().id, p.container) << p.d << " was replaced";
     }
-    const auto after_kill = sign(1, "Still there?", {{"a", projects[0].address}, {"e", projects[0].first.id},
-                                                     {"p", projects[0].agent}});
+    const auto after_kill =
+        sign(1, "Still there?",
+             {{"a", projects[0].address}, {"e", projects[0].first.id}, {"p", projects[0].agent}});
     std::size_t seen = answers(projects[0]).size();
     publish(after_kill);
-    ASSERT_TRUE(next_answer(projects[0], seen, 120s)) << "no answer after the restart\n" << diagnose(projects[0]);
+    ASSERT_TRUE(next_answer(projects[0], seen, 120s)) << "no answer after the restart\n"
+                                                      << diagnose(projects[0]);
     seen = answers(projects[0]).size();
 
     // Idle: both stop after the policy's idle timeout (their global directories stay) ...
     for (const auto& p : projects)
-        ASSERT_TRUE(eventually([&] { return running_for(p.address).empty(); }, 150s)) << p.d << " never went idle";
+        ASSERT_TRUE(eventually([&] { return running_for(p.address).empty(); }, 150s))
+            << p.d << " never went idle";
     // ... and a message in the same conversation starts alpha again and is answered, with the
     // conversation's history (more messages reach the LLM). The idle stop kept the container
     // (lifecycle.keep_stopped, default 24h): the same one is started again, no create.
     const auto cold_sent = std::chrono::steady_clock::now();
-    const auto follow_up = sign(1, "Third message", {{"a", projects[0].address}, {"e", projects[0].first.id},
-                                                     {"p", projects[0].agent}});
+    const auto follow_up =
+        sign(1, "Third message",
+             {{"a", projects[0].address}, {"e", projects[0].first.id}, {"p", projects[0].agent}});
     publish(follow_up);
     auto cold = next_answer(projects[0], seen, 180s);
-    ASSERT_TRUE(cold) << "the message that woke the project was not answered\n" << diagnose(projects[0]);
-    std::printf("after the idle stop (kept container started again): message to first reply in %.1f s\n",
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - cold_sent).count());
+    ASSERT_TRUE(cold) << "the message that woke the project was not answered\n"
+                      << diagnose(projects[0]);
+    std::printf(
+        "after the idle stop (kept container started again): message to first reply in %.1f s\n",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - cold_sent).count());
     ASSERT_EQ(running_for(projects[0].address).size(), 1u);
     EXPECT_EQ(running_for(projects[0].address).front().id, projects[0].container);
     EXPECT_TRUE(running_for(projects[1].address).empty()) << "beta woke for alpha's message";
@@ -317,11 +344,12 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     {
         std::vector<fs::path> cut;
         std::error_code ec;
-        for (auto it = fs::directory_iterator(dir_->path() / "state" / "runtime", ec); !ec && it != fs::directory_iterator();
-             it.increment(ec)) {
+        for (auto it = fs::directory_iterator(dir_->path() / "state" / "runtime", ec);
+             !ec && it != fs::directory_iterator(); it.increment(ec)) {
             if (it->path().filename().string().find(projects[1].d) == std::string::npos) continue;
             const auto conversations = it->path() / "projects" / projects[1].d / "conversations";
-            for (auto c = fs::directory_iterator(conversations, ec); !ec && c != fs::directory_iterator(); c.increment(ec))
+            for (auto c = fs::directory_iterator(conversations, ec);
+                 !ec && c != fs::directory_iterator(); c.increment(ec))
                 if (c->path().extension() == ".json") cut.push_back(c->path());
         }
         ASSERT_FALSE(cut.empty()) << "no conversation of " << projects[1].d << " on disk";
@@ -329,13 +357,15 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
         Project fresh = projects[1];
         fresh.first = sign(1, "After the cut", {{"a", fresh.address}, {"p", fresh.agent}});
         publish(fresh.first);
-        ASSERT_TRUE(next_answer(fresh, 0, 180s)) << "a cut conversation file kept the project from starting\n"
-                                                  << diagnose(fresh);
+        ASSERT_TRUE(next_answer(fresh, 0, 180s))
+            << "a cut conversation file kept the project from starting\n"
+            << diagnose(fresh);
         for (const auto& f : cut) {
             EXPECT_FALSE(fs::exists(f)) << f << " was not set aside";
             bool aside = false;
             for (const auto& c : fs::directory_iterator(f.parent_path()))
-                aside |= c.path().filename().string().rfind(f.filename().string() + ".unreadable-", 0) == 0;
+                aside |= c.path().filename().string().rfind(f.filename().string() + ".unreadable-",
+                                                            0) == 0;
             EXPECT_TRUE(aside) << "the cut file " << f << " is gone instead of kept aside";
         }
     }
@@ -344,15 +374,17 @@ TEST_F(RuntimeEndToEnd, TwoProjectsAnswerFromTheirSandboxesAcrossAKillAndAnIdleS
     for (std::string line; std::getline(requests, line);) {
         auto j = nlohmann::json::parse(line, nullptr, false);
         // The agent's own turns (streamed); the title/summary requests quote the text too.
-        if (!j.is_object() || !j.value("stream", false) || !j.contains("user") || !j["user"].is_string() ||
-            !j["messages"].is_number())
+        if (!j.is_object() || !j.value("stream", false) || !j.contains("user") ||
+            !j["user"].is_string() || !j["messages"].is_number())
             continue;
         const std::string user = j["user"];
-        if (user.find("Hello, rt-alpha!") != std::string::npos && first_messages < 0) first_messages = j["messages"];
+        if (user.find("Hello, rt-alpha!") != std::string::npos && first_messages < 0)
+            first_messages = j["messages"];
         if (user.find("Third message") != std::string::npos) cold_messages = j["messages"];
     }
     ASSERT_GT(first_messages, 0);
-    EXPECT_GT(cold_messages, first_messages) << "the conversation's history was lost\n" << diagnose(projects[0]);
+    EXPECT_GT(cold_messages, first_messages) << "the conversation's history was lost\n"
+                                             << diagnose(projects[0]);
 }
 
 // A provider with an API key: the backend's own client for it (@ai-sdk/anthropic, or
@@ -367,7 +399,8 @@ struct KeyedProvider {
     const char* path;      // what the chat calls on the fake
     const char* base_env;  // the variable that points the client at base_url
 };
-class KeyedProviderEndToEnd : public RuntimeEndToEnd, public ::testing::WithParamInterface<KeyedProvider> {};
+class KeyedProviderEndToEnd : public RuntimeEndToEnd,
+                              public ::testing::WithParamInterface<KeyedProvider> {};
 
 TEST_P(KeyedProviderEndToEnd, AProjectAnswersWithTheKeyFromItsKeyFile) {
     const KeyedProvider& p = GetParam();
@@ -387,28 +420,38 @@ TEST_P(KeyedProviderEndToEnd, AProjectAnswersWithTheKeyFromItsKeyFile) {
         << "network: {mode: egress, relays: true}\n"
         << "lifecycle: {restart: on-failure, stop_timeout: 10s}\n"
         << "security: {user: \"1000:1000\", tmpfs: {/tmp: 64Mi}}\n"
-        << "tenex:\n  llm: {provider: " << p.name << ", model: " << p.model << ", key_file: " << key_file.string()
-        << ", base_url: \"" << url << "/v1\", embed_base_url: \"" << url << "/v1\", embed_model: fake-embed,"
+        << "tenex:\n  llm: {provider: " << p.name << ", model: " << p.model
+        << ", key_file: " << key_file.string() << ", base_url: \"" << url
+        << "/v1\", embed_base_url: \"" << url << "/v1\", embed_model: fake-embed,"
         << " embed_key_file: " << key_file.string() << "}\n";
     start_daemon();
 
-    const auto agent_def = sign(4199, "", {{"d", "keyed"}, {"title", "Keyed"}, {"role", "assistant"},
-                                           {"description", "Answers the owner"}, {"instructions", "Be brief."},
-                                           {"use-criteria", "Any message"}, {"ver", "1"}});
+    const auto agent_def = sign(4199, "",
+                                {{"d", "keyed"},
+                                 {"title", "Keyed"},
+                                 {"role", "assistant"},
+                                 {"description", "Answers the owner"},
+                                 {"instructions", "Be brief."},
+                                 {"use-criteria", "Any message"},
+                                 {"ver", "1"}});
     publish(agent_def);
     const std::string d = std::string("rt-") + p.name;
     const std::string address = "31933:" + owner_->pub.hex() + ":" + d;
-    publish(sign(31933, std::string("A project on ") + p.name, {{"d", d}, {"title", d}, {"agent", agent_def.id}}));
+    publish(sign(31933, std::string("A project on ") + p.name,
+                 {{"d", d}, {"title", d}, {"agent", agent_def.id}}));
     publish(sign(24000, "", {{"a", address}}));
     nostr::Filter profiles;
     profiles.kinds = std::vector<std::uint32_t>{0};
     profiles.tags['a'] = {address};
     std::string agent;
-    ASSERT_TRUE(eventually([&] {
-        auto e = first(profiles);
-        if (e) agent = e->pubkey;
-        return e.has_value();
-    }, 90s)) << daemon_->log();
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto e = first(profiles);
+            if (e) agent = e->pubkey;
+            return e.has_value();
+        },
+        90s))
+        << daemon_->log();
 
     const auto message = sign(1, "Hello, keyed agent!", {{"a", address}, {"p", agent}});
     publish(message);
@@ -417,14 +460,18 @@ TEST_P(KeyedProviderEndToEnd, AProjectAnswersWithTheKeyFromItsKeyFile) {
     replies.tags['e'] = {message.id};
     replies.authors = std::vector<std::string>{agent};
     std::optional<nostr::Event> reply;
-    const bool answered = eventually([&] {
-        reply = first(replies);
-        return reply.has_value();
-    }, 180s);
+    const bool answered = eventually(
+        [&] {
+            reply = first(replies);
+            return reply.has_value();
+        },
+        180s);
     const auto running = running_for(address);
     ASSERT_TRUE(answered) << "no reply\n--- container ---\n"
-                          << (running.empty() ? std::string("(not running)") : container_log(running.front().id))
-                          << "\n--- fake " << p.name << " ---\n" << read_text(llm_log);
+                          << (running.empty() ? std::string("(not running)")
+                                              : container_log(running.front().id))
+                          << "\n--- fake " << p.name << " ---\n"
+                          << read_text(llm_log);
     EXPECT_NE(reply->content.find(kFakeText), std::string::npos) << reply->content;
 
     // The chat went to the provider's API with the key from the file; the embeddings to theirs;
@@ -434,8 +481,10 @@ TEST_P(KeyedProviderEndToEnd, AProjectAnswersWithTheKeyFromItsKeyFile) {
     for (std::string line; std::getline(requests, line);) {
         auto j = nlohmann::json::parse(line, nullptr, false);
         if (!j.is_object()) continue;
-        if (j.value("key_ok", true) == false) ++refused;
-        else if (j.value("path", "") == p.path && j.value("model", "") == p.model) ++chats;
+        if (j.value("key_ok", true) == false)
+            ++refused;
+        else if (j.value("path", "") == p.path && j.value("model", "") == p.model)
+            ++chats;
     }
     EXPECT_GE(chats, 1) << read_text(llm_log);
     EXPECT_EQ(refused, 0) << read_text(llm_log);
@@ -452,11 +501,14 @@ TEST_P(KeyedProviderEndToEnd, AProjectAnswersWithTheKeyFromItsKeyFile) {
     EXPECT_TRUE(base_url) << p.base_env;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Providers, KeyedProviderEndToEnd,
-    ::testing::Values(KeyedProvider{"anthropic", "claude-fake", "sk-ant-test-", "/v1/messages", "ANTHROPIC_BASE_URL"},
-                      KeyedProvider{"openai", "gpt-fake", "sk-test-", "/v1/responses", "OPENAI_BASE_URL"}),
-    [](const ::testing::TestParamInfo<KeyedProvider>& i) { return std::string(i.param.name); });
+INSTANTIATE_TEST_SUITE_P(Providers, KeyedProviderEndToEnd,
+                         ::testing::Values(KeyedProvider{"anthropic", "claude-fake", "sk-ant-test-",
+                                                         "/v1/messages", "ANTHROPIC_BASE_URL"},
+                                           KeyedProvider{"openai", "gpt-fake", "sk-test-",
+                                                         "/v1/responses", "OPENAI_BASE_URL"}),
+                         [](const ::testing::TestParamInfo<KeyedProvider>& i) {
+                             return std::string(i.param.name);
+                         });
 
 }  // namespace
 }  // namespace tenex::e2e

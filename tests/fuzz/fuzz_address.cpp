@@ -8,7 +8,12 @@
 
 using namespace tenex::nostr;
 
-#define CHECK(x) do { if (!(x)) { __builtin_trap(); } } while (0)
+#define CHECK(x)              \
+    do {                      \
+        if (!(x)) {           \
+            __builtin_trap(); \
+        }                     \
+    } while (0)
 
 namespace {
 

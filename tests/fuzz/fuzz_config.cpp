@@ -13,11 +13,18 @@
 
 using namespace tenex::daemon;
 
-#define CHECK(x) do { if (!(x)) { __builtin_trap(); } } while (0)
+#define CHECK(x)              \
+    do {                      \
+        if (!(x)) {           \
+            __builtin_trap(); \
+        }                     \
+    } while (0)
 
 namespace {
 bool lowercase_hex64(const std::string& s) {
-    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
 }
 bool dumps(const std::string& s) {
     try {
@@ -54,9 +61,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& w : c.whitelist) CHECK(lowercase_hex64(w));
     for (const auto& r : c.relays) CHECK(check_relay_url(r));
     if (!validate_config(c).empty()) return 0;
-    for (const auto* s : {&c.daemon_id, &c.http_listen, &c.embedded_relay, &c.gateway_listen, &c.docker_socket})
+    for (const auto* s :
+         {&c.daemon_id, &c.http_listen, &c.embedded_relay, &c.gateway_listen, &c.docker_socket})
         CHECK(dumps(*s));
-    for (const auto& p : {c.key_file, c.projects_path, c.policies_dir, c.state_dir}) CHECK(p.is_absolute() && dumps(p.string()));
+    for (const auto& p : {c.key_file, c.projects_path, c.policies_dir, c.state_dir})
+        CHECK(p.is_absolute() && dumps(p.string()));
     for (const auto& r : c.relays) CHECK(dumps(r));
     for (const auto& h : c.git.allowed_hosts) CHECK(dumps(h));
     return 0;

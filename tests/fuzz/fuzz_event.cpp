@@ -11,7 +11,12 @@
 
 using namespace tenex::nostr;
 
-#define CHECK(x) do { if (!(x)) { __builtin_trap(); } } while (0)
+#define CHECK(x)              \
+    do {                      \
+        if (!(x)) {           \
+            __builtin_trap(); \
+        }                     \
+    } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view text(reinterpret_cast<const char*>(data), size);

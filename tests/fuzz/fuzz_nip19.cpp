@@ -11,7 +11,12 @@
 
 using namespace tenex::nostr;
 
-#define CHECK(x) do { if (!(x)) { __builtin_trap(); } } while (0)
+#define CHECK(x)              \
+    do {                      \
+        if (!(x)) {           \
+            __builtin_trap(); \
+        }                     \
+    } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -45,19 +50,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 auto s = encode_nprofile(v);
                 CHECK(s.ok());
                 auto d = decode_entity(*s);
-                CHECK(d.ok() && std::get<Nprofile>(*d).pubkey == v.pubkey && std::get<Nprofile>(*d).relays == v.relays);
+                CHECK(d.ok() && std::get<Nprofile>(*d).pubkey == v.pubkey &&
+                      std::get<Nprofile>(*d).relays == v.relays);
             } else if constexpr (std::is_same_v<T, Nevent>) {
                 auto s = encode_nevent(v);
                 CHECK(s.ok());
                 auto d = decode_entity(*s);
                 CHECK(d.ok());
                 const auto& n = std::get<Nevent>(*d);
-                CHECK(n.id == v.id && n.relays == v.relays && n.author == v.author && n.kind == v.kind);
+                CHECK(n.id == v.id && n.relays == v.relays && n.author == v.author &&
+                      n.kind == v.kind);
             } else {
                 auto s = encode_naddr(v);
                 CHECK(s.ok());
                 auto d = decode_entity(*s);
-                CHECK(d.ok() && std::get<Naddr>(*d).address == v.address && std::get<Naddr>(*d).relays == v.relays);
+                CHECK(d.ok() && std::get<Naddr>(*d).address == v.address &&
+                      std::get<Naddr>(*d).relays == v.relays);
                 CHECK(Address::parse(v.address.to_string()).ok());
             }
         },

@@ -13,7 +13,12 @@
 
 using namespace tenex::sandbox;
 
-#define CHECK(x) do { if (!(x)) { __builtin_trap(); } } while (0)
+#define CHECK(x)              \
+    do {                      \
+        if (!(x)) {           \
+            __builtin_trap(); \
+        }                     \
+    } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -43,11 +48,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CHECK(!c.user.empty() && c.user.rfind("0:", 0) != 0 && c.user.find(":0") == std::string::npos);
     CHECK(std::find(c.cap_drop.begin(), c.cap_drop.end(), "ALL") != c.cap_drop.end());
     for (const auto& cap : c.cap_add)
-        CHECK(std::find(kCapabilityAllowlist.begin(), kCapabilityAllowlist.end(), cap) != kCapabilityAllowlist.end());
-    CHECK(std::find(c.security_opt.begin(), c.security_opt.end(), "no-new-privileges:true") != c.security_opt.end());
+        CHECK(std::find(kCapabilityAllowlist.begin(), kCapabilityAllowlist.end(), cap) !=
+              kCapabilityAllowlist.end());
+    CHECK(std::find(c.security_opt.begin(), c.security_opt.end(), "no-new-privileges:true") !=
+          c.security_opt.end());
     CHECK(c.network_mode != "host" && c.network_mode.rfind("container:", 0) != 0);
     for (const auto& m : c.mounts) {
-        const bool in_project = m.source == "/srv/projects/fuzz" || m.source.rfind("/srv/projects/fuzz/", 0) == 0;
+        const bool in_project =
+            m.source == "/srv/projects/fuzz" || m.source.rfind("/srv/projects/fuzz/", 0) == 0;
         const bool in_runtime = m.source == "/srv/runtime/fuzz";
         CHECK(in_project || in_runtime);
         CHECK(m.source.find("/../") == std::string::npos && !m.source.ends_with("/.."));

@@ -10,7 +10,12 @@
 
 using namespace tenex::project;
 
-#define CHECK(x) do { if (!(x)) { __builtin_trap(); } } while (0)
+#define CHECK(x)              \
+    do {                      \
+        if (!(x)) {           \
+            __builtin_trap(); \
+        }                     \
+    } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
@@ -32,10 +37,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     switch (r->scheme) {
-        case RepoScheme::https: break;
-        case RepoScheme::http: CHECK(policy.allow_http); break;
-        case RepoScheme::ssh: CHECK(policy.allow_ssh); break;
-        case RepoScheme::git: CHECK(policy.allow_git); break;
+        case RepoScheme::https:
+            break;
+        case RepoScheme::http:
+            CHECK(policy.allow_http);
+            break;
+        case RepoScheme::ssh:
+            CHECK(policy.allow_ssh);
+            break;
+        case RepoScheme::git:
+            CHECK(policy.allow_git);
+            break;
     }
     if (secret) CHECK(r->redacted.find(kPassword) == std::string::npos);
     CHECK(!r->host.empty());
@@ -43,8 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // No credentials in the redacted form: its authority (after "://", up to the path) has no '@'.
     const auto authority = r->redacted.find("://");
     CHECK(authority != std::string::npos);
-    CHECK(r->redacted.substr(authority + 3, r->redacted.find('/', authority + 3) - authority - 3).find('@') ==
-          std::string::npos);
+    CHECK(r->redacted.substr(authority + 3, r->redacted.find('/', authority + 3) - authority - 3)
+              .find('@') == std::string::npos);
     CHECK(!r->path.empty() && r->path[0] == '/');
     CHECK(r->user.find(':') == std::string::npos);
     if (!policy.allowed_hosts.empty()) CHECK(host_allowlisted(policy, r->host));

@@ -20,11 +20,20 @@ inline bool naive_utf8(std::string_view s) {
         std::uint32_t c = b(i);
         std::size_t len;
         std::uint32_t cp;
-        if (c < 0x80) { len = 1; cp = c; }
-        else if ((c >> 5) == 0x6) { len = 2; cp = c & 0x1f; }
-        else if ((c >> 4) == 0xe) { len = 3; cp = c & 0x0f; }
-        else if ((c >> 3) == 0x1e) { len = 4; cp = c & 0x07; }
-        else return false;
+        if (c < 0x80) {
+            len = 1;
+            cp = c;
+        } else if ((c >> 5) == 0x6) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if ((c >> 4) == 0xe) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if ((c >> 3) == 0x1e) {
+            len = 4;
+            cp = c & 0x07;
+        } else
+            return false;
         if (i + len > s.size()) return false;
         for (std::size_t k = 1; k < len; ++k) {
             if ((b(i + k) >> 6) != 0x2) return false;
@@ -38,7 +47,8 @@ inline bool naive_utf8(std::string_view s) {
 }
 
 // bech32 per BIP-173 as written in its reference code, with the 5000 character limit.
-inline std::optional<std::pair<std::string, std::vector<std::uint8_t>>> naive_bech32(std::string_view in) {
+inline std::optional<std::pair<std::string, std::vector<std::uint8_t>>> naive_bech32(
+    std::string_view in) {
     const std::string charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
     if (in.size() > 5000) return std::nullopt;
     std::string s(in);
@@ -54,9 +64,11 @@ inline std::optional<std::pair<std::string, std::vector<std::uint8_t>>> naive_be
     if (pos == std::string::npos || pos < 1 || pos + 7 > s.size()) return std::nullopt;
     std::string hrp = s.substr(0, pos);
     std::vector<std::uint32_t> values;
-    for (char c : hrp) values.push_back(static_cast<std::uint32_t>(static_cast<unsigned char>(c)) >> 5);
+    for (char c : hrp)
+        values.push_back(static_cast<std::uint32_t>(static_cast<unsigned char>(c)) >> 5);
     values.push_back(0);
-    for (char c : hrp) values.push_back(static_cast<std::uint32_t>(static_cast<unsigned char>(c)) & 31);
+    for (char c : hrp)
+        values.push_back(static_cast<std::uint32_t>(static_cast<unsigned char>(c)) & 31);
     std::vector<std::uint32_t> data;
     for (std::size_t i = pos + 1; i < s.size(); ++i) {
         auto k = charset.find(s[i]);

@@ -19,15 +19,27 @@
 namespace tenex::test {
 
 class BtrfsLoop {
-public:
+  public:
     // Makes and mounts a `size_mib` MiB btrfs at `mount_at` (default <dir>/mnt), its image
     // <dir>/btrfs.img.
     BtrfsLoop(const std::filesystem::path& dir, int size_mib, std::filesystem::path mount_at = {})
         : image_(dir / "btrfs.img"), mount_(mount_at.empty() ? dir / "mnt" : std::move(mount_at)) {
-        if (::geteuid() != 0) { why_ = "needs root (mount)"; return; }
-        if (!kernel_has_btrfs()) { why_ = "the kernel has no btrfs"; return; }
-        if (!std::filesystem::exists("/dev/loop-control")) { why_ = "no loop devices (/dev/loop-control)"; return; }
-        if (std::system("command -v mkfs.btrfs >/dev/null 2>&1") != 0) { why_ = "mkfs.btrfs missing (apt-get install btrfs-progs)"; return; }
+        if (::geteuid() != 0) {
+            why_ = "needs root (mount)";
+            return;
+        }
+        if (!kernel_has_btrfs()) {
+            why_ = "the kernel has no btrfs";
+            return;
+        }
+        if (!std::filesystem::exists("/dev/loop-control")) {
+            why_ = "no loop devices (/dev/loop-control)";
+            return;
+        }
+        if (std::system("command -v mkfs.btrfs >/dev/null 2>&1") != 0) {
+            why_ = "mkfs.btrfs missing (apt-get install btrfs-progs)";
+            return;
+        }
         std::filesystem::create_directories(mount_);
         const std::string img = "'" + image_.string() + "'";
         if (std::system(("truncate -s " + std::to_string(size_mib) + "M " + img).c_str()) != 0 ||
@@ -35,7 +47,8 @@ public:
             why_ = "mkfs.btrfs failed on " + image_.string();
             return;
         }
-        if (std::system(("mount -o loop " + img + " '" + mount_.string() + "' 2>&1").c_str()) != 0) {
+        if (std::system(("mount -o loop " + img + " '" + mount_.string() + "' 2>&1").c_str()) !=
+            0) {
             why_ = "mount -o loop " + image_.string() + " failed";
             return;
         }
@@ -52,7 +65,7 @@ public:
     const std::string& why() const { return why_; }
     const std::filesystem::path& path() const { return mount_; }
 
-private:
+  private:
     static bool kernel_has_btrfs() {
         std::ifstream in("/proc/filesystems");
         for (std::string line; std::getline(in, line);)
@@ -67,10 +80,11 @@ private:
 }  // namespace tenex::test
 
 // At the top of a test (or SetUp) holding a BtrfsLoop.
-#define TENEX_REQUIRE_BTRFS(loop)                                                            \
-    do {                                                                                     \
-        if (!(loop).ok()) {                                                                  \
-            if (::tenex::test::in_ci()) FAIL() << "btrfs on a loop device is required in CI: " << (loop).why(); \
-            GTEST_SKIP() << "no btrfs loop file system: " << (loop).why();                   \
-        }                                                                                    \
+#define TENEX_REQUIRE_BTRFS(loop)                                                       \
+    do {                                                                                \
+        if (!(loop).ok()) {                                                             \
+            if (::tenex::test::in_ci())                                                 \
+                FAIL() << "btrfs on a loop device is required in CI: " << (loop).why(); \
+            GTEST_SKIP() << "no btrfs loop file system: " << (loop).why();              \
+        }                                                                               \
     } while (0)

@@ -17,13 +17,19 @@ bool in_ci() {
     return ci && (std::string(ci) == "true" || std::string(ci) == "1");
 }
 
-fs::path source_dir() { return TENEX_SOURCE_DIR; }
-fs::path binary_dir() { return TENEX_BINARY_DIR; }
+fs::path source_dir() {
+    return TENEX_SOURCE_DIR;
+}
+fs::path binary_dir() {
+    return TENEX_BINARY_DIR;
+}
 fs::path shared_dir() {
     if (const char* env = std::getenv("TENEX_SHARED_DIR"); env && *env) return env;
     return TENEX_SHARED_DIR;
 }
-fs::path tenex_binary() { return binary_dir() / "bin" / "tenex-sandbox"; }
+fs::path tenex_binary() {
+    return binary_dir() / "bin" / "tenex-sandbox";
+}
 
 std::string docker_socket() {
     auto s = docker::resolve_socket_path("");
@@ -59,8 +65,8 @@ bool node_available(std::string* why) {
 TempDir::TempDir() {
     std::random_device rd;
     for (int i = 0; i < 100; ++i) {
-        auto p = fs::temp_directory_path() / ("tenex-test-" + std::to_string(::getpid()) + "-" +
-                                              std::to_string(rd()));
+        auto p = fs::temp_directory_path() /
+                 ("tenex-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
         std::error_code ec;
         if (fs::create_directory(p, ec)) {
             path_ = p;

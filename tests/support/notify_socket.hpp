@@ -21,7 +21,7 @@
 namespace tenex::test {
 
 class FakeNotifySocket {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
 
     explicit FakeNotifySocket(const std::filesystem::path& path) : path_(path.string()) {
@@ -53,7 +53,8 @@ public:
                                      std::vector<std::string>* seen = nullptr) {
         const auto end = Clock::now() + timeout;
         while (Clock::now() < end) {
-            auto m = next(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()));
+            auto m =
+                next(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()));
             if (!m) break;
             if (seen) seen->push_back(*m);
             if (m->starts_with(prefix)) return m;
@@ -66,34 +67,39 @@ public:
         int n = 0;
         const auto end = Clock::now() + window;
         while (Clock::now() < end)
-            if (auto m = next(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()));
+            if (auto m =
+                    next(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()));
                 m && *m == "WATCHDOG=1")
                 ++n;
         return n;
     }
 
-private:
+  private:
     std::string path_;
     int fd_ = -1;
 };
 
 // Sets (or, with nullptr, unsets) a variable for the scope; the old value comes back after.
 class EnvVar {
-public:
+  public:
     EnvVar(const char* name, const char* value) : name_(name) {
         if (const char* old = std::getenv(name)) old_ = old;
-        if (value) ::setenv(name, value, 1);
-        else ::unsetenv(name);
+        if (value)
+            ::setenv(name, value, 1);
+        else
+            ::unsetenv(name);
     }
     EnvVar(const char* name, const std::string& value) : EnvVar(name, value.c_str()) {}
     ~EnvVar() {
-        if (old_) ::setenv(name_, old_->c_str(), 1);
-        else ::unsetenv(name_);
+        if (old_)
+            ::setenv(name_, old_->c_str(), 1);
+        else
+            ::unsetenv(name_);
     }
     EnvVar(const EnvVar&) = delete;
     EnvVar& operator=(const EnvVar&) = delete;
 
-private:
+  private:
     const char* name_;
     std::optional<std::string> old_{};
 };

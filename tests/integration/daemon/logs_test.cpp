@@ -18,7 +18,7 @@ using daemon::LogOptions;
 using daemon::stream_container_logs;
 
 class DaemonLogs : public DockerTest {
-protected:
+  protected:
     std::string run_echo(const std::string& text) {
         auto id = create(probe_spec("echo", {"echo", text}));
         if (id.empty()) return id;
@@ -63,11 +63,11 @@ TEST_F(DaemonLogs, FollowOfAnEndedContainerReturnsItsLogs) {
     ASSERT_FALSE(id.empty());
     std::string text;
     auto t0 = std::chrono::steady_clock::now();
-    auto st = stream_container_logs(client(), id, LogOptions{.follow = true, .tail = -1, .stop = {}},
-                                    [&](std::string_view d) {
-                                        text.append(d);
-                                        return true;
-                                    });
+    auto st = stream_container_logs(
+        client(), id, LogOptions{.follow = true, .tail = -1, .stop = {}}, [&](std::string_view d) {
+            text.append(d);
+            return true;
+        });
     ASSERT_TRUE(st) << st.error().message;
     EXPECT_EQ(text.size(), std::string("done already\nerr:done already\n").size()) << text;
     EXPECT_NE(text.find("done already\n"), std::string::npos) << text;
@@ -78,15 +78,18 @@ TEST_F(DaemonLogs, FollowOfAnEndedContainerReturnsItsLogs) {
 TEST_F(DaemonLogs, FollowStreamsUntilTheContainerEndsOrTheSinkOrStopEndsIt) {
     auto id = create(probe_spec("follow", {"sleep"}));
     ASSERT_FALSE(id.empty());
-    { auto s = start_container(client(), id); ASSERT_TRUE(s) << s.error().describe(); }
+    {
+        auto s = start_container(client(), id);
+        ASSERT_TRUE(s) << s.error().describe();
+    }
 
     // 1. The sink ends it.
     std::string first;
-    auto st = stream_container_logs(client(), id, LogOptions{.follow = true, .tail = -1, .stop = {}},
-                                    [&](std::string_view d) {
-                                        first.append(d);
-                                        return first.find("sleeping=1") == std::string::npos;
-                                    });
+    auto st = stream_container_logs(
+        client(), id, LogOptions{.follow = true, .tail = -1, .stop = {}}, [&](std::string_view d) {
+            first.append(d);
+            return first.find("sleeping=1") == std::string::npos;
+        });
     ASSERT_TRUE(st) << st.error().message;
     EXPECT_NE(first.find("sleeping=1"), std::string::npos);
 
@@ -95,12 +98,12 @@ TEST_F(DaemonLogs, FollowStreamsUntilTheContainerEndsOrTheSinkOrStopEndsIt) {
     std::atomic<bool> saw{false};
     std::atomic<bool> returned{false};
     std::thread follower([&] {
-        auto r = stream_container_logs(client(), id,
-                                       LogOptions{.follow = true, .tail = -1, .stop = stop.get_token()},
-                                       [&](std::string_view d) {
-                                           if (d.find("sleeping=1") != std::string::npos) saw = true;
-                                           return true;
-                                       });
+        auto r = stream_container_logs(
+            client(), id, LogOptions{.follow = true, .tail = -1, .stop = stop.get_token()},
+            [&](std::string_view d) {
+                if (d.find("sleeping=1") != std::string::npos) saw = true;
+                return true;
+            });
         EXPECT_TRUE(r) << r.error().message;
         returned = true;
     });
@@ -114,8 +117,9 @@ TEST_F(DaemonLogs, FollowStreamsUntilTheContainerEndsOrTheSinkOrStopEndsIt) {
     // 3. The container ending ends it.
     returned = false;
     std::thread follower2([&] {
-        auto r = stream_container_logs(client(), id, LogOptions{.follow = true, .tail = 0, .stop = {}},
-                                       [&](std::string_view) { return true; });
+        auto r =
+            stream_container_logs(client(), id, LogOptions{.follow = true, .tail = 0, .stop = {}},
+                                  [&](std::string_view) { return true; });
         EXPECT_TRUE(r) << r.error().message;
         returned = true;
     });

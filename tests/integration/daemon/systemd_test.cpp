@@ -37,7 +37,8 @@ TEST_F(SystemdNotify, ReadyAfterApiAndReconcileWatchdogReloadAndStopping) {
     if (HasFatalFailure()) return;
     const std::string address = publish_project(*owner_, "notify");
     publish_message(*owner_, address, "wake up");
-    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s)) << daemon_->log();
+    ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
+        << daemon_->log();
     const std::string container = running_for(address).front().id;
     daemon_->terminate();
 
@@ -45,7 +46,8 @@ TEST_F(SystemdNotify, ReadyAfterApiAndReconcileWatchdogReloadAndStopping) {
     FakeNotifySocket notify(dir_->path() / "notify.sock");
     EnvVar socket_env("NOTIFY_SOCKET", notify.path());
     EnvVar watchdog_env("WATCHDOG_USEC", "1000000");
-    daemon_ = std::make_unique<DaemonProcess>(dir_->path() / "daemon-notify.log", daemon_args({}, true));
+    daemon_ =
+        std::make_unique<DaemonProcess>(dir_->path() / "daemon-notify.log", daemon_args({}, true));
     daemon_->start();
     auto ready = notify.until("READY=1", 30000ms);
     ASSERT_TRUE(ready) << daemon_->log();
@@ -83,7 +85,8 @@ TEST_F(SystemdNotify, JsonLogsFromTheConfigFileAreOneObjectPerLine) {
     start_daemon({"-c", config.string()});
     if (HasFatalFailure()) return;
     daemon_->signal(SIGHUP);
-    ASSERT_TRUE(eventually([&] { return daemon_->log().find("reload: ") != std::string::npos; }, 20s));
+    ASSERT_TRUE(
+        eventually([&] { return daemon_->log().find("reload: ") != std::string::npos; }, 20s));
     daemon_->terminate();
     std::istringstream in(daemon_->log());
     int lines = 0;
@@ -91,7 +94,8 @@ TEST_F(SystemdNotify, JsonLogsFromTheConfigFileAreOneObjectPerLine) {
     for (std::string line; std::getline(in, line);) {
         auto j = nlohmann::json::parse(line, nullptr, false);
         ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
-        for (const char* key : {"time", "level", "component", "message"}) ASSERT_TRUE(j.contains(key)) << line;
+        for (const char* key : {"time", "level", "component", "message"})
+            ASSERT_TRUE(j.contains(key)) << line;
         if (j["component"] == "http") http_line = true;
         // The daemon key is never logged: only its npub.
         EXPECT_EQ(line.find("nsec1"), std::string::npos) << line;
@@ -111,9 +115,10 @@ TEST(SystemdJournal, LinesCarryThePriorityPrefixOnlyWhenStderrIsTheJournalStream
     const auto run = [&](const std::string& name, bool journal, const std::string& args) {
         const auto log = dir.path() / (name + ".log");
         std::ofstream(log).close();
-        struct stat st{};
+        struct stat st {};
         EXPECT_EQ(::stat(log.c_str(), &st), 0);
-        std::string cmd = (journal ? "JOURNAL_STREAM=" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + " "
+        std::string cmd = (journal ? "JOURNAL_STREAM=" + std::to_string(st.st_dev) + ":" +
+                                         std::to_string(st.st_ino) + " "
                                    : std::string("JOURNAL_STREAM=1:1 ")) +
                           test::tenex_binary().string() + " " + args + " 2>>" + log.string();
         EXPECT_NE(std::system(cmd.c_str()), 0);
@@ -122,15 +127,18 @@ TEST(SystemdJournal, LinesCarryThePriorityPrefixOnlyWhenStderrIsTheJournalStream
         for (std::string line; std::getline(in, line);) lines.push_back(line);
         EXPECT_FALSE(lines.empty()) << cmd;
         if (lines.empty()) lines.emplace_back();
-        for (const auto& line : lines) EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;  // no ANSI colours
+        for (const auto& line : lines)
+            EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;  // no ANSI colours
         return lines;
     };
     // Fails at the Docker engine (no socket there), after logging the new key.
     const auto up = [&](const std::string& name) {
         return "up -w " + std::string(64, 'a') + " --embedded-relay 127.0.0.1:0 --docker-socket " +
-               (dir.path() / "none.sock").string() + " --state-dir " + (dir.path() / name / "state").string() +
-               " -p " + (dir.path() / name / "projects").string() + " --key " + (dir.path() / name / "key").string() +
-               " --policies " + (test::source_dir() / "policies").string();
+               (dir.path() / "none.sock").string() + " --state-dir " +
+               (dir.path() / name / "state").string() + " -p " +
+               (dir.path() / name / "projects").string() + " --key " +
+               (dir.path() / name / "key").string() + " --policies " +
+               (test::source_dir() / "policies").string();
     };
     const auto journal = run("journal", true, up("journal"));
     EXPECT_TRUE(journal.front().starts_with("<6>generated a new daemon key")) << journal.front();
@@ -169,10 +177,11 @@ TEST_F(SystemdNotify, AWedgedDaemonThreadStopsTheWatchdogPings) {
     config.key_file = d / "daemon.key";
     std::promise<void> release;
     auto released = release.get_future().share();
-    auto started = daemon::Daemon::start(config, [config, released]() -> Result<daemon::DaemonConfig, daemon::Diagnostics> {
-        released.wait();  // the daemon thread is stuck here
-        return config;
-    });
+    auto started = daemon::Daemon::start(
+        config, [config, released]() -> Result<daemon::DaemonConfig, daemon::Diagnostics> {
+            released.wait();  // the daemon thread is stuck here
+            return config;
+        });
     ASSERT_TRUE(started) << started.error().message;
     auto& daemon = *started;
     ASSERT_TRUE(notify.until("READY=1", 10000ms));

@@ -36,8 +36,10 @@ Written write_mib(const fs::path& file, int mib) {
     std::vector<char> chunk(kMiB, 'x');
     for (int i = 0; i < mib && w.error == 0; ++i) {
         const ssize_t n = ::write(fd, chunk.data(), chunk.size());
-        if (n < 0) w.error = errno;
-        else w.bytes += n;
+        if (n < 0)
+            w.error = errno;
+        else
+            w.bytes += n;
     }
     if (w.error == 0 && ::fsync(fd) != 0) w.error = errno;
     ::close(fd);
@@ -45,7 +47,7 @@ Written write_mib(const fs::path& file, int mib) {
 }
 
 class DiskQuota : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { TENEX_REQUIRE_BTRFS(loop_); }
     test::TempDir dir_;
     test::BtrfsLoop loop_{dir_.path(), 256};

@@ -22,7 +22,8 @@ TEST_F(DockerTest, NegotiatesTheLowerOfBothMaxima) {
     EXPECT_EQ(client().api_version(), std::min(engine.api, kClientMaxApi));
     EXPECT_GE(client().api_version(), engine.min_api);
     // A versioned call really goes through with the negotiated version.
-    auto list = list_containers(client(), {.all = true, .labels = {"tenex.test.none=1"}, .names = {}});
+    auto list =
+        list_containers(client(), {.all = true, .labels = {"tenex.test.none=1"}, .names = {}});
     ASSERT_TRUE(list) << list.error().describe();
     EXPECT_TRUE(list->empty());
 }
@@ -104,7 +105,10 @@ TEST_F(DockerTest, CreateInspectRoundTripsEveryHostConfigField) {
     EXPECT_EQ(got.dns, spec.dns);
 
     // And the fields take effect: the probe reports what the kernel enforces.
-    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    {
+        auto started = start_container(client(), id);
+        ASSERT_TRUE(started) << started.error().describe();
+    }
     auto waited = wait_container(client(), id);
     ASSERT_TRUE(waited) << waited.error().describe();
     EXPECT_EQ(waited->status_code, 0);
@@ -122,11 +126,15 @@ TEST_F(DockerTest, CreateInspectRoundTripsEveryHostConfigField) {
     EXPECT_NE(out.find("write[/work]=ok"), std::string::npos) << out;
     EXPECT_NE(out.find("env=TENEX_B=two words"), std::string::npos) << out;
     bool v1 = out.find("cgroup.v1.memory.limit_in_bytes=") != std::string::npos;
-    EXPECT_NE(out.find(v1 ? "cgroup.v1.memory.limit_in_bytes=100663296" : "cgroup.memory.max=100663296"),
-              std::string::npos) << out;
-    EXPECT_NE(out.find(v1 ? "cgroup.v1.pids.max=64" : "cgroup.pids.max=64"), std::string::npos) << out;
+    EXPECT_NE(
+        out.find(v1 ? "cgroup.v1.memory.limit_in_bytes=100663296" : "cgroup.memory.max=100663296"),
+        std::string::npos)
+        << out;
+    EXPECT_NE(out.find(v1 ? "cgroup.v1.pids.max=64" : "cgroup.pids.max=64"), std::string::npos)
+        << out;
     EXPECT_NE(out.find(v1 ? "cgroup.v1.cpu.cfs_quota_us=50000" : "cgroup.cpu.max=50000 100000"),
-              std::string::npos) << out;
+              std::string::npos)
+        << out;
 }
 
 TEST_F(DockerTest, StorageSizeIsSentAndTheEngineAnswersForIt) {
@@ -149,7 +157,10 @@ TEST_F(DockerTest, StorageSizeIsSentAndTheEngineAnswersForIt) {
 TEST_F(DockerTest, LifecycleStartStopKillWaitRemove) {
     auto id = create(probe_spec("life", {"sleep"}));
     ASSERT_FALSE(id.empty());
-    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    {
+        auto started = start_container(client(), id);
+        ASSERT_TRUE(started) << started.error().describe();
+    }
     EXPECT_TRUE(start_container(client(), id)) << "starting a running container is not an error";
     auto info = inspect_container(client(), id);
     ASSERT_TRUE(info);
@@ -166,7 +177,10 @@ TEST_F(DockerTest, LifecycleStartStopKillWaitRemove) {
     EXPECT_NE(info->state.finished_at.substr(0, 4), "0001");
     EXPECT_TRUE(stop_container(client(), id, 1)) << "stopping a stopped container is not an error";
 
-    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    {
+        auto started = start_container(client(), id);
+        ASSERT_TRUE(started) << started.error().describe();
+    }
     ASSERT_TRUE(kill_container(client(), id, "SIGKILL"));
     auto waited = wait_container(client(), id);
     ASSERT_TRUE(waited) << waited.error().describe();
@@ -186,7 +200,10 @@ TEST_F(DockerTest, LifecycleStartStopKillWaitRemove) {
 
 TEST_F(DockerTest, StopTimeoutEndsInSigkill) {
     auto id = create(probe_spec("stubborn", {"sleep-ignore-term"}));
-    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    {
+        auto started = start_container(client(), id);
+        ASSERT_TRUE(started) << started.error().describe();
+    }
     ASSERT_TRUE(eventually([&] {
         auto l = container_logs(client(), id);
         return l && l->out.find("sleeping=1") != std::string::npos;
@@ -204,7 +221,10 @@ TEST_F(DockerTest, StopTimeoutEndsInSigkill) {
 // timeout for SIGKILL (137): accept() is interrupted, not restarted, by the signal.
 TEST_F(DockerTest, ProbeListenExitsOnSigterm) {
     auto id = create(probe_spec("listen", {"listen", "8080"}));
-    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    {
+        auto started = start_container(client(), id);
+        ASSERT_TRUE(started) << started.error().describe();
+    }
     ASSERT_TRUE(eventually([&] {
         auto l = container_logs(client(), id);
         return l && l->out.find("listen=ok") != std::string::npos;
@@ -218,7 +238,10 @@ TEST_F(DockerTest, ProbeListenExitsOnSigterm) {
 
 TEST_F(DockerTest, WaitReturnsTheExitCode) {
     auto id = create(probe_spec("exit7", {"exit", "7", "0.2"}));
-    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    {
+        auto started = start_container(client(), id);
+        ASSERT_TRUE(started) << started.error().describe();
+    }
     auto waited = wait_container(client(), id, WaitCondition::NotRunning, 30s);
     ASSERT_TRUE(waited) << waited.error().describe();
     EXPECT_EQ(waited->status_code, 7);
@@ -230,14 +253,21 @@ TEST_F(DockerTest, WaitReturnsTheExitCode) {
 
 TEST_F(DockerTest, LogsAreDemultiplexed) {
     auto id = create(probe_spec("echo", {"echo", "hello tenex"}));
-    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    {
+        auto started = start_container(client(), id);
+        ASSERT_TRUE(started) << started.error().describe();
+    }
     ASSERT_TRUE(wait_container(client(), id));
     auto logs = container_logs(client(), id);
     ASSERT_TRUE(logs) << logs.error().describe();
     EXPECT_EQ(logs->out, "hello tenex\n");
     EXPECT_EQ(logs->err, "err:hello tenex\n");
-    auto only_err = container_logs(client(), id, {.stdout_stream = false, .stderr_stream = true,
-                                                  .timestamps = false, .tail = {}, .since = 0});
+    auto only_err = container_logs(client(), id,
+                                   {.stdout_stream = false,
+                                    .stderr_stream = true,
+                                    .timestamps = false,
+                                    .tail = {},
+                                    .since = 0});
     ASSERT_TRUE(only_err);
     EXPECT_EQ(only_err->out, "");
     EXPECT_EQ(only_err->err, "err:hello tenex\n");
@@ -245,16 +275,22 @@ TEST_F(DockerTest, LogsAreDemultiplexed) {
 
 TEST_F(DockerTest, FollowLogsStopsPromptlyOnCancel) {
     auto id = create(probe_spec("follow", {"sleep"}));
-    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    {
+        auto started = start_container(client(), id);
+        ASSERT_TRUE(started) << started.error().describe();
+    }
     std::stop_source stop;
     std::atomic<bool> saw{false};
     std::string text;
     std::thread reader([&] {
-        auto r = follow_logs(client(), id, {}, [&](LogStream s, std::string_view d) {
-            if (s == LogStream::Stdout) text.append(d);
-            if (text.find("sleeping=1") != std::string::npos) saw = true;
-            return true;
-        }, stop.get_token());
+        auto r = follow_logs(
+            client(), id, {},
+            [&](LogStream s, std::string_view d) {
+                if (s == LogStream::Stdout) text.append(d);
+                if (text.find("sleeping=1") != std::string::npos) saw = true;
+                return true;
+            },
+            stop.get_token());
         EXPECT_TRUE(r) << r.error().describe();
     });
     EXPECT_TRUE(eventually([&] { return saw.load(); }, 10s));
@@ -266,7 +302,10 @@ TEST_F(DockerTest, FollowLogsStopsPromptlyOnCancel) {
 
 TEST_F(DockerTest, FollowLogsEndsWhenTheContainerExits) {
     auto id = create(probe_spec("follow-exit", {"exit", "0", "0.5"}));
-    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    {
+        auto started = start_container(client(), id);
+        ASSERT_TRUE(started) << started.error().describe();
+    }
     std::string text;
     auto r = follow_logs(client(), id, {}, [&](LogStream, std::string_view d) {
         text.append(d);
@@ -281,7 +320,10 @@ TEST_F(DockerTest, OneShotStats) {
     spec.memory_bytes = 128 << 20;
     spec.memory_swap_bytes = 128 << 20;
     auto id = create(spec);
-    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    {
+        auto started = start_container(client(), id);
+        ASSERT_TRUE(started) << started.error().describe();
+    }
     ASSERT_TRUE(eventually([&] {
         auto l = container_logs(client(), id);
         return l && l->out.find("done=1") != std::string::npos;
@@ -355,7 +397,10 @@ TEST_F(DockerTest, SafeFromSeveralThreads) {
         threads.emplace_back([&] {
             for (int i = 0; i < 10; ++i) {
                 if (inspect_container(client(), id)) ++ok;
-                if (list_containers(client(), {.all = true, .labels = {"tenex.test.run=" + run_id()}, .names = {}})) ++ok;
+                if (list_containers(
+                        client(),
+                        {.all = true, .labels = {"tenex.test.run=" + run_id()}, .names = {}}))
+                    ++ok;
             }
         });
     for (auto& t : threads) t.join();

@@ -39,9 +39,9 @@ DResult<std::string> ensure_probe_image(const Client& client) {
     const auto context = probe_context();
     if (!std::filesystem::exists(context / "Dockerfile") ||
         !std::filesystem::exists(context / "rootfs" / "tenex-probe"))
-        return DockerError{"build probe image", 0,
-                           "no staged context in " + context.string() +
-                               " (build the tenex-probe target)"};
+        return DockerError{
+            "build probe image", 0,
+            "no staged context in " + context.string() + " (build the tenex-probe target)"};
     BuildOptions options;
     options.tag = kProbeImage;
     auto id = build_image_from_dir(client, context, options);
@@ -75,7 +75,8 @@ void DockerTest::TearDown() {
         if (!r && !r.error().not_found()) ADD_FAILURE() << "cleanup: " << r.error().describe();
     }
     // Anything else this process labelled (a test that failed half-way).
-    auto left = list_containers(*client_, {.all = true, .labels = {"tenex.test.run=" + run_id()}, .names = {}});
+    auto left = list_containers(
+        *client_, {.all = true, .labels = {"tenex.test.run=" + run_id()}, .names = {}});
     if (left)
         for (const auto& c : *left) (void)remove_container(*client_, c.id, true, true);
     for (const auto& id : networks_) {

@@ -27,7 +27,7 @@ DResult<std::string> ensure_probe_image(const Client& client);
 const std::string& run_id();
 
 class DockerTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override;
     void TearDown() override;
 
@@ -43,7 +43,7 @@ protected:
 
     std::unique_ptr<Client> client_;
 
-private:
+  private:
     std::vector<std::string> containers_;
     std::vector<std::string> networks_;
 };

@@ -31,13 +31,16 @@ using namespace std::chrono_literals;
 
 // One dockerd with its own socket, data root, exec root and pidfile under a temp dir.
 class PrivateDockerd {
-public:
+  public:
     PrivateDockerd() {
         char tmpl[] = "/tmp/tnxd-XXXXXX";  // short: unix socket paths are limited to 108 bytes
         if (mkdtemp(tmpl)) dir_ = tmpl;
         std::ofstream(dir_ / "daemon.json") << "{}\n";
     }
-    ~PrivateDockerd() { stop(); cleanup(); }
+    ~PrivateDockerd() {
+        stop();
+        cleanup();
+    }
 
     bool ok() const { return !dir_.empty(); }
     std::string socket() const { return (dir_ / "docker.sock").string(); }
@@ -46,12 +49,27 @@ public:
     Status start() {
         // In its own network namespace: a dockerd started with --bridge none deletes the
         // host's docker0 (removeDefaultBridgeInterface), which would break the shared engine.
-        std::vector<std::string> args = {
-            "unshare", "--net", "dockerd", "--host", "unix://" + socket(), "--data-root", (dir_ / "root").string(),
-            "--exec-root", (dir_ / "exec").string(), "--pidfile", (dir_ / "docker.pid").string(),
-            "--config-file", (dir_ / "daemon.json").string(), "--bridge", "none",
-            "--iptables=false", "--ip-masq=false", "--containerd-namespace", "tenex-test",
-            "--containerd-plugins-namespace", "tenex-test-plugins"};
+        std::vector<std::string> args = {"unshare",
+                                         "--net",
+                                         "dockerd",
+                                         "--host",
+                                         "unix://" + socket(),
+                                         "--data-root",
+                                         (dir_ / "root").string(),
+                                         "--exec-root",
+                                         (dir_ / "exec").string(),
+                                         "--pidfile",
+                                         (dir_ / "docker.pid").string(),
+                                         "--config-file",
+                                         (dir_ / "daemon.json").string(),
+                                         "--bridge",
+                                         "none",
+                                         "--iptables=false",
+                                         "--ip-masq=false",
+                                         "--containerd-namespace",
+                                         "tenex-test",
+                                         "--containerd-plugins-namespace",
+                                         "tenex-test-plugins"};
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -95,7 +113,7 @@ public:
         return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
     }
 
-private:
+  private:
     void end(int sig, std::chrono::seconds grace) {
         if (pid_ <= 0) return;
         ::kill(pid_, sig);
@@ -144,15 +162,18 @@ private:
 std::vector<std::string> network_interfaces() {
     std::vector<std::string> out;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/sys/class/net", ec)) out.push_back(e.path().filename());
+    for (const auto& e : fs::directory_iterator("/sys/class/net", ec))
+        out.push_back(e.path().filename());
     std::sort(out.begin(), out.end());
     return out;
 }
 
 bool can_run_dockerd(std::string* why) {
     if (geteuid() != 0) return *why = "needs root to run a private dockerd", false;
-    if (system("command -v dockerd >/dev/null 2>&1") != 0) return *why = "no dockerd in PATH", false;
-    if (system("command -v unshare >/dev/null 2>&1") != 0) return *why = "no unshare in PATH", false;
+    if (system("command -v dockerd >/dev/null 2>&1") != 0)
+        return *why = "no dockerd in PATH", false;
+    if (system("command -v unshare >/dev/null 2>&1") != 0)
+        return *why = "no unshare in PATH", false;
     return true;
 }
 
@@ -180,9 +201,17 @@ TEST(DockerEngineRestart, EventStreamReconnectsAndReportsTheGap) {
     options.initial_backoff = 100ms;
     options.max_backoff = 1000ms;
     EventStream stream(**client, options,
-                       {.on_event = [&](const Event& e) { std::lock_guard l(mu); events.push_back(e); },
+                       {.on_event =
+                            [&](const Event& e) {
+                                std::lock_guard l(mu);
+                                events.push_back(e);
+                            },
                         .on_connected = [&] { connected = true; },
-                        .on_gap = [&](const EventGap& g) { std::lock_guard l(mu); gaps.push_back(g); },
+                        .on_gap =
+                            [&](const EventGap& g) {
+                                std::lock_guard l(mu);
+                                gaps.push_back(g);
+                            },
                         .on_error = [&](const DockerError&) { ++errors; }});
     stream.start();
     ASSERT_TRUE(eventually([&] { return connected.load(); }, 10s));
@@ -200,15 +229,22 @@ TEST(DockerEngineRestart, EventStreamReconnectsAndReportsTheGap) {
     ASSERT_TRUE(eventually([&] { return seen("tenex-before"); }, 10s));
 
     auto before_kill = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch()).count();
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
     engine.kill_hard();
     ASSERT_TRUE(eventually([&] { return !stream.connected(); }, 5s));
     std::this_thread::sleep_for(300ms);  // the stream retries against a dead socket meanwhile
     auto restarted = engine.start();
     ASSERT_TRUE(restarted) << restarted.error().message;
 
-    ASSERT_TRUE(eventually([&] { std::lock_guard l(mu); return !gaps.empty(); }, 15s))
-        << "no reconnect reported; dockerd log:\n" << engine.log_tail();
+    ASSERT_TRUE(eventually(
+        [&] {
+            std::lock_guard l(mu);
+            return !gaps.empty();
+        },
+        15s))
+        << "no reconnect reported; dockerd log:\n"
+        << engine.log_tail();
     EXPECT_TRUE(stream.connected());
     EXPECT_EQ(stream.reconnects(), 1);
     EXPECT_GE(errors.load(), 1);

@@ -18,10 +18,11 @@ struct Recorder {
     std::vector<Event> events;
     std::atomic<bool> connected{false};
     EventHandlers handlers() {
-        return {.on_event = [this](const Event& e) {
-                    std::lock_guard l(mu);
-                    events.push_back(e);
-                },
+        return {.on_event =
+                    [this](const Event& e) {
+                        std::lock_guard l(mu);
+                        events.push_back(e);
+                    },
                 .on_connected = [this] { connected = true; },
                 .on_gap = {},
                 .on_error = {}};
@@ -82,7 +83,9 @@ TEST_F(DockerTest, EventsSeeStartDieOomDestroy) {
 
 TEST_F(DockerTest, EventsSinceReplaysWhatHappenedBeforeConnecting) {
     auto before = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count() - 1;
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count() -
+                  1;
     auto id = create(probe_spec("ev-since", {"exit", "5"}));
     ASSERT_TRUE(start_container(client(), id));
     auto waited = wait_container(client(), id);

@@ -28,8 +28,10 @@ std::string read_until(ExecAttachment& conn, const std::string& until, bool tty,
     });
     auto feed = [&](std::string_view chunk) {
         raw.append(chunk);
-        if (tty) out.append(chunk);
-        else demux.feed(chunk);
+        if (tty)
+            out.append(chunk);
+        else
+            demux.feed(chunk);
     };
     feed(conn.take_early());
     const auto end = std::chrono::steady_clock::now() + timeout;
@@ -45,7 +47,8 @@ std::string read_until(ExecAttachment& conn, const std::string& until, bool tty,
 }
 
 void send_all(const ExecAttachment& conn, const std::string& text) {
-    ASSERT_EQ(::send(conn.fd(), text.data(), text.size(), MSG_NOSIGNAL), static_cast<ssize_t>(text.size()));
+    ASSERT_EQ(::send(conn.fd(), text.data(), text.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(text.size()));
 }
 
 std::optional<int> exit_code(const Client& client, const std::string& exec_id) {
@@ -60,33 +63,41 @@ std::optional<int> exit_code(const Client& client, const std::string& exec_id) {
 TEST_F(DockerTest, AnAttachedExecGetsItsStdinAndGivesItsExitCode) {
     auto id = create(probe_spec("exec-stdin", {"sleep"}));
     ASSERT_TRUE(start_container(client(), id));
-    auto exec = create_exec(client(), id, {.cmd = {"/tenex-probe", "lines"}, .user = {}, .tty = false, .attach_stdin = true});
+    auto exec = create_exec(
+        client(), id,
+        {.cmd = {"/tenex-probe", "lines"}, .user = {}, .tty = false, .attach_stdin = true});
     ASSERT_TRUE(exec) << exec.error().describe();
     auto conn = attach_exec(client(), *exec, false);
     ASSERT_TRUE(conn) << conn.error().describe();
     std::string raw;
     EXPECT_NE(read_until(*conn, "ready\n", false, raw).find("ready\n"), std::string::npos) << raw;
     send_all(*conn, "hello\n");
-    EXPECT_NE(read_until(*conn, "got hello\n", false, raw).find("got hello\n"), std::string::npos) << raw;
+    EXPECT_NE(read_until(*conn, "got hello\n", false, raw).find("got hello\n"), std::string::npos)
+        << raw;
     send_all(*conn, "exit 3\n");
     read_until(*conn, "<closed>", false, raw, 5s);
     EXPECT_EQ(exit_code(client(), *exec), std::optional<int>(3));
 
     // EOF: closing the write side ends the program's input; it exits 0.
-    exec = create_exec(client(), id, {.cmd = {"/tenex-probe", "lines"}, .user = {}, .tty = false, .attach_stdin = true});
+    exec = create_exec(
+        client(), id,
+        {.cmd = {"/tenex-probe", "lines"}, .user = {}, .tty = false, .attach_stdin = true});
     ASSERT_TRUE(exec);
     conn = attach_exec(client(), *exec, false);
     ASSERT_TRUE(conn);
     send_all(*conn, "last\n");
     ::shutdown(conn->fd(), SHUT_WR);
-    EXPECT_NE(read_until(*conn, "got last\n", false, raw).find("got last\n"), std::string::npos) << raw;
+    EXPECT_NE(read_until(*conn, "got last\n", false, raw).find("got last\n"), std::string::npos)
+        << raw;
     EXPECT_EQ(exit_code(client(), *exec), std::optional<int>(0));
 }
 
 TEST_F(DockerTest, AnAttachedTtyExecIsOneRawStreamAndCanBeResized) {
     auto id = create(probe_spec("exec-tty", {"sleep"}));
     ASSERT_TRUE(start_container(client(), id));
-    auto exec = create_exec(client(), id, {.cmd = {"/tenex-probe", "lines"}, .user = {}, .tty = true, .attach_stdin = true});
+    auto exec = create_exec(
+        client(), id,
+        {.cmd = {"/tenex-probe", "lines"}, .user = {}, .tty = true, .attach_stdin = true});
     ASSERT_TRUE(exec);
     auto conn = attach_exec(client(), *exec, true);
     ASSERT_TRUE(conn) << conn.error().describe();

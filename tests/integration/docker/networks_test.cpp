@@ -38,7 +38,10 @@ TEST_F(DockerTest, NetworkCreateInspectConnectDisconnectRemove) {
     auto cspec = probe_spec("netc", {"sleep"});
     cspec.network_mode = "bridge";
     auto id = create(cspec);
-    { auto started = start_container(client(), id); ASSERT_TRUE(started) << started.error().describe(); }
+    {
+        auto started = start_container(client(), id);
+        ASSERT_TRUE(started) << started.error().describe();
+    }
     ASSERT_TRUE(connect_network(client(), *net, id, {"probe"}));
     info = inspect_network(client(), *net);
     ASSERT_TRUE(info);

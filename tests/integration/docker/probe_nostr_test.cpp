@@ -36,7 +36,7 @@ bool has_tag(const nostr::Event& e, const nostr::Tag& tag) {
 
 // Every event the test's own subscription sees, by arrival.
 class Seen {
-public:
+  public:
     void add(const nostr::Event& e) {
         std::lock_guard lock(mu_);
         events_.push_back(e);
@@ -48,13 +48,13 @@ public:
         return out;
     }
 
-private:
+  private:
     std::mutex mu_;
     std::vector<nostr::Event> events_;
 };
 
 class ProbeNostrTest : public DockerTest {
-protected:
+  protected:
     void SetUp() override {
         DockerTest::SetUp();
         if (IsSkipped() || HasFatalFailure()) return;
@@ -84,8 +84,9 @@ protected:
         ASSERT_TRUE(pool_->wait_connected(1, 5s));
         nostr::Filter filter;
         filter.tags['a'] = {address_};
-        ASSERT_TRUE(pool_->subscribe("test", {filter},
-                                     [this](const relay::DeliveredEvent& d) { seen_.add(d.event); })
+        ASSERT_TRUE(pool_
+                        ->subscribe("test", {filter},
+                                    [this](const relay::DeliveredEvent& d) { seen_.add(d.event); })
                         .ok());
     }
 
@@ -149,11 +150,12 @@ TEST_F(ProbeNostrTest, PublishesStatusAndRepliesOnceToEachMessageOfItsProject) {
     const std::string probe_pub = probe_.pub.hex();
     const auto started_at = now_s();
     auto id = run(nostr_spec("nostr", {
-        "TENEX_PROJECT_ADDRESS=" + address_,
-        "TENEX_RELAYS=ws://" + std::string(kRelayHost) + ":" + std::to_string(relay_->port()),
-        "TENEX_PROBE_KEY=" + probe_.secret.reveal_nsec(),
-        "TENEX_STATUS_INTERVAL=2",
-    }));
+                                          "TENEX_PROJECT_ADDRESS=" + address_,
+                                          "TENEX_RELAYS=ws://" + std::string(kRelayHost) + ":" +
+                                              std::to_string(relay_->port()),
+                                          "TENEX_PROBE_KEY=" + probe_.secret.reveal_nsec(),
+                                          "TENEX_STATUS_INTERVAL=2",
+                                      }));
     ASSERT_FALSE(id.empty());
     ASSERT_TRUE(eventually([&] { return log_has_line(id, "nostr_pubkey=" + probe_pub); }, 10s))
         << logs(id).out << logs(id).err;
@@ -163,7 +165,9 @@ TEST_F(ProbeNostrTest, PublishesStatusAndRepliesOnceToEachMessageOfItsProject) {
         return seen_.matching([&](const nostr::Event& e) { return e.kind == 24010; });
     };
     ASSERT_TRUE(eventually([&] { return statuses().size() >= 2; }, 20s))
-        << "stdout:\n" << logs(id).out << "stderr:\n" << logs(id).err;
+        << "stdout:\n"
+        << logs(id).out << "stderr:\n"
+        << logs(id).err;
     for (const auto& status : statuses()) {
         EXPECT_EQ(status.pubkey, probe_pub);
         EXPECT_TRUE(nostr::verify_event(status).ok()) << status.id;
@@ -180,7 +184,9 @@ TEST_F(ProbeNostrTest, PublishesStatusAndRepliesOnceToEachMessageOfItsProject) {
     auto first = message("hello probe", address_);
     ASSERT_TRUE(pool_->publish(first, 5s).get().any_accepted());
     ASSERT_TRUE(eventually([&] { return !replies_to(first.id, probe_pub).empty(); }, 15s))
-        << "stdout:\n" << logs(id).out << "stderr:\n" << logs(id).err;
+        << "stdout:\n"
+        << logs(id).out << "stderr:\n"
+        << logs(id).err;
     auto reply = replies_to(first.id, probe_pub).front();
     EXPECT_TRUE(nostr::verify_event(reply).ok());
     EXPECT_TRUE(has_tag(reply, {"a", address_}));
@@ -207,7 +213,8 @@ TEST_F(ProbeNostrTest, PublishesStatusAndRepliesOnceToEachMessageOfItsProject) {
     EXPECT_EQ(replies_to(first.id, probe_pub).size(), 1u);
     EXPECT_EQ(replies_to(second.id, probe_pub).size(), 1u);
     // The probe never answers its own replies (they are kind 1 tagged with the project).
-    for (const auto& r : seen_.matching([&](const nostr::Event& e) { return e.pubkey == probe_pub; }))
+    for (const auto& r :
+         seen_.matching([&](const nostr::Event& e) { return e.pubkey == probe_pub; }))
         EXPECT_TRUE(replies_to(r.id, probe_pub).empty()) << r.id;
 
     // SIGTERM: exits 0, promptly.
@@ -224,23 +231,33 @@ TEST_F(ProbeNostrTest, PublishesStatusAndRepliesOnceToEachMessageOfItsProject) {
 TEST_F(ProbeNostrTest, GeneratesAKeyWhenNoneIsGiven) {
     connect_test_client();
     auto id = run(nostr_spec("nostr-genkey", {
-        "TENEX_PROJECT_ADDRESS=" + address_,
-        "TENEX_RELAYS=ws://" + std::string(kRelayHost) + ":" + std::to_string(relay_->port()),
-    }));
+                                                 "TENEX_PROJECT_ADDRESS=" + address_,
+                                                 "TENEX_RELAYS=ws://" + std::string(kRelayHost) +
+                                                     ":" + std::to_string(relay_->port()),
+                                             }));
     ASSERT_FALSE(id.empty());
     std::string pub;
-    ASSERT_TRUE(eventually([&] {
-        auto out = logs(id).out;
-        auto at = out.find("nostr_pubkey=");
-        if (at == std::string::npos || out.size() < at + 13 + 64) return false;
-        pub = out.substr(at + 13, 64);
-        return true;
-    }, 10s)) << logs(id).err;
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto out = logs(id).out;
+            auto at = out.find("nostr_pubkey=");
+            if (at == std::string::npos || out.size() < at + 13 + 64) return false;
+            pub = out.substr(at + 13, 64);
+            return true;
+        },
+        10s))
+        << logs(id).err;
     ASSERT_TRUE(nostr::PublicKey::from_hex(pub).ok()) << pub;
-    ASSERT_TRUE(eventually([&] {
-        return !seen_.matching([&](const nostr::Event& e) { return e.kind == 24010 && e.pubkey == pub; })
-                    .empty();
-    }, 15s)) << logs(id).out << logs(id).err;
+    ASSERT_TRUE(eventually(
+        [&] {
+            return !seen_
+                        .matching([&](const nostr::Event& e) {
+                            return e.kind == 24010 && e.pubkey == pub;
+                        })
+                        .empty();
+        },
+        15s))
+        << logs(id).out << logs(id).err;
 }
 
 struct BadEnvCase {
@@ -255,10 +272,14 @@ TEST_F(ProbeNostrTest, BadEnvironmentExitsTwoWithTheReason) {
     const std::vector<BadEnvCase> cases = {
         {"no-relays", {"TENEX_PROJECT_ADDRESS=" + address_}, "TENEX_RELAYS is not set"},
         {"no-address", {relays}, "TENEX_PROJECT_ADDRESS is not set"},
-        {"bad-address", {"TENEX_PROJECT_ADDRESS=31933:nothex:x", relays}, "TENEX_PROJECT_ADDRESS: "},
-        {"bad-relay", {"TENEX_PROJECT_ADDRESS=" + address_, "TENEX_RELAYS=http://example.test"},
+        {"bad-address",
+         {"TENEX_PROJECT_ADDRESS=31933:nothex:x", relays},
+         "TENEX_PROJECT_ADDRESS: "},
+        {"bad-relay",
+         {"TENEX_PROJECT_ADDRESS=" + address_, "TENEX_RELAYS=http://example.test"},
          "TENEX_RELAYS: "},
-        {"bad-key", {"TENEX_PROJECT_ADDRESS=" + address_, relays, "TENEX_PROBE_KEY=nsec1nope"},
+        {"bad-key",
+         {"TENEX_PROJECT_ADDRESS=" + address_, relays, "TENEX_PROBE_KEY=nsec1nope"},
          "TENEX_PROBE_KEY: "},
     };
     for (const auto& c : cases) {

@@ -32,7 +32,7 @@ constexpr const char* kRegistryBinary = "/usr/bin/docker-registry";
 
 // docker-registry serving a temp directory on 127.0.0.1:<free port>.
 class LocalRegistry {
-public:
+  public:
     LocalRegistry() : port_(tenex::test::free_loopback_port()) {}
     ~LocalRegistry() {
         if (pid_ > 0) {
@@ -47,9 +47,10 @@ public:
     Status start() {
         std::ofstream(dir_.path() / "config.yml")
             << "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: "
-            << (dir_.path() / "data").string() << "\n  delete:\n    enabled: true\nhttp:\n  addr: " << address()
-            << "\n";
-        std::string config = (dir_.path() / "config.yml").string(), log = (dir_.path() / "registry.log").string();
+            << (dir_.path() / "data").string()
+            << "\n  delete:\n    enabled: true\nhttp:\n  addr: " << address() << "\n";
+        std::string config = (dir_.path() / "config.yml").string(),
+                    log = (dir_.path() / "registry.log").string();
         std::vector<std::string> args = {kRegistryBinary, "serve", config};
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
@@ -63,10 +64,12 @@ public:
         posix_spawn_file_actions_destroy(&fa);
         if (rc != 0) {
             pid_ = -1;
-            return make_error(std::string("cannot start ") + kRegistryBinary + ": " + std::strerror(rc));
+            return make_error(std::string("cannot start ") + kRegistryBinary + ": " +
+                              std::strerror(rc));
         }
         httplib::Client http("127.0.0.1", port_);
-        for (auto deadline = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < deadline;) {
+        for (auto deadline = std::chrono::steady_clock::now() + 30s;
+             std::chrono::steady_clock::now() < deadline;) {
             if (auto r = http.Get("/v2/"); r && r->status == 200) return Unit{};
             std::this_thread::sleep_for(100ms);
         }
@@ -76,19 +79,20 @@ public:
         return make_error("the registry did not answer /v2/ within 30 s: " + text.str());
     }
 
-private:
+  private:
     tenex::test::TempDir dir_;
     int port_;
     pid_t pid_ = -1;
 };
 
 class RegistryTest : public DockerTest {
-protected:
+  protected:
     void SetUp() override {
         DockerTest::SetUp();
         if (HasFatalFailure() || IsSkipped()) return;
         if (access(kRegistryBinary, X_OK) != 0) {
-            if (tenex::test::in_ci()) FAIL() << kRegistryBinary << " is required in CI (scripts/setup installs it)";
+            if (tenex::test::in_ci())
+                FAIL() << kRegistryBinary << " is required in CI (scripts/setup installs it)";
             GTEST_SKIP() << kRegistryBinary << " not installed (Debian package docker-registry)";
         }
         auto started = registry_.start();
@@ -112,7 +116,8 @@ TEST_F(RegistryTest, PushedImageIsInTheRegistryAndPullsBackAsTheSameImage) {
     tags_.push_back(*target);
 
     std::vector<std::string> progress;
-    auto digest = push_image(client(), *target, {.on_output = [&](std::string_view l) { progress.emplace_back(l); }});
+    auto digest = push_image(client(), *target,
+                             {.on_output = [&](std::string_view l) { progress.emplace_back(l); }});
     ASSERT_TRUE(digest) << digest.error().describe();
     EXPECT_TRUE(digest->starts_with("sha256:")) << *digest;
     EXPECT_FALSE(progress.empty());
@@ -144,7 +149,8 @@ TEST_F(RegistryTest, PushFailuresAreErrorsThatSayWhy) {
         << missing.error().describe();
 
     // A registry address nothing answers on: the engine reports it inside a 200 stream.
-    auto nowhere = registry_reference(kProbeImage, "127.0.0.1:" + std::to_string(tenex::test::free_loopback_port()));
+    auto nowhere = registry_reference(
+        kProbeImage, "127.0.0.1:" + std::to_string(tenex::test::free_loopback_port()));
     ASSERT_TRUE(nowhere);
     ASSERT_TRUE(tag_image(client(), kProbeImage, *nowhere));
     tags_.push_back(*nowhere);

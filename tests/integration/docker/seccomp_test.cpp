@@ -31,7 +31,7 @@ DResult<std::string> ensure_attack_image(const Client& client) {
 }
 
 class Seccomp : public DockerTest {
-protected:
+  protected:
     void SetUp() override {
         DockerTest::SetUp();
         if (HasFatalFailure() || IsSkipped()) return;
@@ -57,8 +57,8 @@ protected:
     // Runs `script` in the attack image with the daemon's hardening (and the profile when
     // `profile`), the workspace at /workspace; returns its output.
     // `unconfined`: no profile at all (seccomp=unconfined) instead of Docker's default.
-    std::string run(const std::string& suffix, const fs::path& ws, bool profile, const std::string& script,
-                    bool unconfined = false) {
+    std::string run(const std::string& suffix, const fs::path& ws, bool profile,
+                    const std::string& script, bool unconfined = false) {
         ContainerSpec spec;
         spec.name = unique_name(suffix);
         spec.image = "tenex-attack:latest";
@@ -74,7 +74,8 @@ protected:
         spec.mounts = {{ws.string(), "/workspace", false}};
         const auto id = create(spec);
         if (id.empty()) return {};
-        if (auto st = start_container(client(), id); !st) return "start failed: " + st.error().describe();
+        if (auto st = start_container(client(), id); !st)
+            return "start failed: " + st.error().describe();
         auto waited = wait_container(client(), id);
         EXPECT_TRUE(waited) << waited.error().describe();
         auto logs = container_logs(client(), id);
@@ -87,19 +88,23 @@ protected:
 };
 
 const char* const kScript =
-    "for op in create create2 snapshot snapshot2 create-hi; do /bin/subvol $op /workspace nested-$op; done; "
+    "for op in create create2 snapshot snapshot2 create-hi; do /bin/subvol $op /workspace "
+    "nested-$op; done; "
     "/bin/subvol getflags /workspace -; "
     "echo hello > /workspace/file && cat /workspace/file; "
     "dd if=/dev/zero of=/workspace/data bs=1M count=4 conv=fsync 2>/dev/null && echo \"dd ok\"; "
     "mkdir /workspace/dir && mv /workspace/file /workspace/dir/ && ls /workspace/dir";
 
 TEST_F(Seccomp, TheProfileRefusesNestedSubvolumesAndKeepsFileIoWorking) {
-    ASSERT_TRUE(sandbox::sandbox_seccomp_profile()) << sandbox::sandbox_seccomp_profile().error().message;
+    ASSERT_TRUE(sandbox::sandbox_seccomp_profile())
+        << sandbox::sandbox_seccomp_profile().error().message;
     const fs::path ws = workspace("limited");
     const std::string out = run("seccomp", ws, true, kScript);
     for (const char* op : {"create", "create2", "snapshot", "snapshot2", "create-hi"}) {
-        EXPECT_NE(out.find(std::string(op) + " failed: errno 1 (Operation not permitted)"), std::string::npos)
-            << op << ":\n" << out;
+        EXPECT_NE(out.find(std::string(op) + " failed: errno 1 (Operation not permitted)"),
+                  std::string::npos)
+            << op << ":\n"
+            << out;
         EXPECT_FALSE(fs::exists(ws / ("nested-" + std::string(op)))) << op;
     }
     EXPECT_NE(out.find("getflags ok"), std::string::npos) << out;  // other ioctls still work
@@ -125,7 +130,8 @@ TEST_F(Seccomp, WithoutTheProfileTheSandboxMakesNestedSubvolumes) {
 // filter the same unprivileged container makes a user namespace: the test can fail.
 TEST_F(Seccomp, TheProfileRefusesNewNamespacesAndKeepsProcessesWorking) {
     const char* const script =
-        "unshare -U true && echo userns made; echo forked $(echo child); /bin/busybox true && echo exec ok";
+        "unshare -U true && echo userns made; echo forked $(echo child); /bin/busybox true && echo "
+        "exec ok";
     const fs::path ws = workspace("ns");
     const std::string out = run("ns", ws, true, script);
     EXPECT_EQ(out.find("userns made"), std::string::npos) << out;

@@ -25,7 +25,9 @@ using relay::testing::NodeProcess;
 using relay::testing::run_node;
 
 std::int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 std::set<std::string> contents(const std::string& out) {
@@ -40,7 +42,7 @@ std::set<std::string> contents(const std::string& out) {
 }
 
 class GatewayInterop : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TENEX_REQUIRE_RELAY_PEERS();
         upstream = NodeProcess::start("relay.mjs", {});
@@ -53,10 +55,13 @@ protected:
         gw->set_reserved_keys({owner.pub.hex()});
         alpha = nostr::Address{31933, owner.pub.hex(), "alpha"}.to_string();
         beta = nostr::Address{31933, owner.pub.hex(), "beta"}.to_string();
-        secret_a = gw->open_project(ProjectKeys{*nostr::Address::parse(alpha), {agent_a.pub.hex()}, {}});
-        secret_b = gw->open_project(ProjectKeys{*nostr::Address::parse(beta), {agent_b.pub.hex()}, {}});
+        secret_a =
+            gw->open_project(ProjectKeys{*nostr::Address::parse(alpha), {agent_a.pub.hex()}, {}});
+        secret_b =
+            gw->open_project(ProjectKeys{*nostr::Address::parse(beta), {agent_b.pub.hex()}, {}});
         // The owner publishes both projects and a message for each (through our pool).
-        for (auto [kind, tags, content] : std::vector<std::tuple<int, std::vector<nostr::Tag>, std::string>>{
+        for (auto [kind, tags, content] :
+             std::vector<std::tuple<int, std::vector<nostr::Tag>, std::string>>{
                  {31933, {{"d", "alpha"}}, "project alpha"},
                  {31933, {{"d", "beta"}}, "project beta"},
                  {1, {{"a", alpha}}, "to alpha"},
@@ -74,7 +79,8 @@ protected:
     }
     std::string url(const std::string& secret) { return gw->url_for("127.0.0.1", secret); }
     std::string publish(const std::string& secret, const nostr::Keys& k, const std::string& tags) {
-        auto r = run_node("gateway-client.mjs", {"publish", url(secret), k.secret.reveal_hex(), "1", "hi", tags});
+        auto r = run_node("gateway-client.mjs",
+                          {"publish", url(secret), k.secret.reveal_hex(), "1", "hi", tags});
         EXPECT_EQ(r.exit_code, 0) << r.out;
         return lines(r.out).empty() ? "" : lines(r.out).front();
     }
@@ -95,7 +101,8 @@ TEST_F(GatewayInterop, TwoProjectsOfOneOwnerEachSeeOnlyTheirOwn) {
     ASSERT_EQ(a.exit_code, 0) << a.out;
     ASSERT_EQ(b.exit_code, 0) << b.out;
     EXPECT_EQ(contents(a.out), (std::set<std::string>{"project alpha", "to alpha"}));
-    EXPECT_EQ(contents(b.out), (std::set<std::string>{"project beta", "to beta", "to beta's agent"}));
+    EXPECT_EQ(contents(b.out),
+              (std::set<std::string>{"project beta", "to beta", "to beta's agent"}));
 }
 
 TEST_F(GatewayInterop, WritesOutsideTheScopeOrWithTheOthersKeyGetOkFalse) {
@@ -110,7 +117,8 @@ TEST_F(GatewayInterop, WritesOutsideTheScopeOrWithTheOthersKeyGetOkFalse) {
     EXPECT_EQ(publish(secret_b, owner, R"([["a",")" + beta + R"("]])"),
               "refused: restricted: this key cannot write through a project gateway");
     // What alpha wrote is upstream, and beta does not see it.
-    auto up = run_node("client.mjs", {"query", upstream->first_line(), R"({"authors":[")" + runtime_key.pub.hex() + R"("]})"});
+    auto up = run_node("client.mjs", {"query", upstream->first_line(),
+                                      R"({"authors":[")" + runtime_key.pub.hex() + R"("]})"});
     EXPECT_EQ(lines(up.out).size(), 1u) << up.out;
     auto b = run_node("gateway-client.mjs", {"query", url(secret_b), R"({"kinds":[1]})"});
     EXPECT_EQ(contents(b.out).count("hi"), 0u);
@@ -122,18 +130,23 @@ TEST_F(GatewayInterop, WritesOutsideTheScopeOrWithTheOthersKeyGetOkFalse) {
 }
 
 TEST_F(GatewayInterop, AThirdPartyEventTaggingTheProjectArrivesLive) {
-    auto out = std::filesystem::temp_directory_path() / ("gw-live-" + std::to_string(::getpid()) + ".jsonl");
+    auto out = std::filesystem::temp_directory_path() /
+               ("gw-live-" + std::to_string(::getpid()) + ".jsonl");
     std::filesystem::remove(out);
     const std::string filter = R"({"kinds":[1],"since":)" + std::to_string(now_s()) + "}";
-    auto la = NodeProcess::start("gateway-client.mjs", {"listen", url(secret_a), filter, out.string() + ".a", "4000"});
-    auto lb = NodeProcess::start("gateway-client.mjs", {"listen", url(secret_b), filter, out.string() + ".b", "4000"});
+    auto la = NodeProcess::start("gateway-client.mjs",
+                                 {"listen", url(secret_a), filter, out.string() + ".a", "4000"});
+    auto lb = NodeProcess::start("gateway-client.mjs",
+                                 {"listen", url(secret_b), filter, out.string() + ".b", "4000"});
     ASSERT_EQ(la->first_line(), "eose");
     ASSERT_EQ(lb->first_line(), "eose");
     auto third = nostr::Keys::generate();
     // nostr-tools publishes straight to the upstream relay, as any third party would.
-    for (const auto& [addr, content] : {std::pair{alpha, "live for alpha"}, std::pair{beta, "live for beta"}}) {
-        auto r = run_node("gateway-client.mjs", {"publish", upstream->first_line(), third.secret.reveal_hex(), "1",
-                                                 content, R"([["a",")" + addr + R"("]])"});
+    for (const auto& [addr, content] :
+         {std::pair{alpha, "live for alpha"}, std::pair{beta, "live for beta"}}) {
+        auto r = run_node("gateway-client.mjs",
+                          {"publish", upstream->first_line(), third.secret.reveal_hex(), "1",
+                           content, R"([["a",")" + addr + R"("]])"});
         ASSERT_EQ(lines(r.out), std::vector<std::string>{"ok"});
     }
     auto read = [](const std::filesystem::path& p) {
@@ -160,7 +173,8 @@ TEST_F(GatewayInterop, AThirdPartyEventTaggingTheProjectArrivesLive) {
 // backend's NDK) keeps receiving under its old subscription id, live events and the ones the
 // daemon routed to the project while it was away. A new container (new secret) starts clean.
 TEST_F(GatewayInterop, AReconnectingContainerKeepsItsSubscriptionsAcrossADaemonRestart) {
-    const auto dir = std::filesystem::temp_directory_path() / ("gw-resume-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("gw-resume-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     GatewayOptions o;
@@ -168,11 +182,13 @@ TEST_F(GatewayInterop, AReconnectingContainerKeepsItsSubscriptionsAcrossADaemonR
     auto g = Gateway::start(o, pool);
     ASSERT_TRUE(g) << g.error().message;
     o.port = (*g)->port();
-    const std::string secret = (*g)->open_project(ProjectKeys{*nostr::Address::parse(alpha), {}, {}});
+    const std::string secret =
+        (*g)->open_project(ProjectKeys{*nostr::Address::parse(alpha), {}, {}});
     const std::string filter = R"({"kinds":[1],"#a":[")" + alpha + R"("],"limit":0})";
     const auto out = dir / "client.txt";
-    auto client = NodeProcess::start("gateway-client.mjs",
-                                     {"resume", (*g)->url_for("127.0.0.1", secret), filter, out.string(), "15000"});
+    auto client = NodeProcess::start(
+        "gateway-client.mjs",
+        {"resume", (*g)->url_for("127.0.0.1", secret), filter, out.string(), "15000"});
     ASSERT_EQ(client->first_line(), "subscribed");
     auto sign_for_alpha = [&](const std::string& content) {
         nostr::UnsignedEvent u;
@@ -207,8 +223,10 @@ TEST_F(GatewayInterop, AReconnectingContainerKeepsItsSubscriptionsAcrossADaemonR
     ASSERT_TRUE(pool.publish(sign_for_alpha("live after the restart"), 10s).get().any_accepted());
     EXPECT_TRUE(has("kept live after the restart")) << ::testing::PrintToString(read());
     // Another container of the project (a new secret): the old subscriptions are not resumed.
-    const std::string fresh = (*again)->open_project(ProjectKeys{*nostr::Address::parse(alpha), {}, {}});
-    auto probe = run_node("gateway-client.mjs", {"query", (*again)->url_for("127.0.0.1", fresh), R"({"kinds":[31933]})"});
+    const std::string fresh =
+        (*again)->open_project(ProjectKeys{*nostr::Address::parse(alpha), {}, {}});
+    auto probe = run_node("gateway-client.mjs",
+                          {"query", (*again)->url_for("127.0.0.1", fresh), R"({"kinds":[31933]})"});
     EXPECT_EQ(contents(probe.out), std::set<std::string>{"project alpha"});
     client->kill();
     std::filesystem::remove_all(dir);
@@ -216,13 +234,18 @@ TEST_F(GatewayInterop, AReconnectingContainerKeepsItsSubscriptionsAcrossADaemonR
 
 TEST_F(GatewayInterop, AWrongSecretGetsANoticeAndTheOldSecretStopsAfterRotation) {
     auto wrong = run_node("gateway-client.mjs", {"probe", url(std::string(64, 'f'))});
-    EXPECT_EQ(lines(wrong.out), (std::vector<std::string>{"notice: restricted: unknown gateway secret", "closed"}));
-    auto missing = run_node("gateway-client.mjs", {"probe", "ws://127.0.0.1:" + std::to_string(gw->port()) + "/"});
-    EXPECT_EQ(lines(missing.out), (std::vector<std::string>{"notice: restricted: unknown gateway secret", "closed"}));
+    EXPECT_EQ(lines(wrong.out),
+              (std::vector<std::string>{"notice: restricted: unknown gateway secret", "closed"}));
+    auto missing = run_node("gateway-client.mjs",
+                            {"probe", "ws://127.0.0.1:" + std::to_string(gw->port()) + "/"});
+    EXPECT_EQ(lines(missing.out),
+              (std::vector<std::string>{"notice: restricted: unknown gateway secret", "closed"}));
     // The container is replaced: a new secret; the old one is refused, the new one works.
-    const std::string fresh = gw->open_project(ProjectKeys{*nostr::Address::parse(alpha), {agent_a.pub.hex()}, {}});
+    const std::string fresh =
+        gw->open_project(ProjectKeys{*nostr::Address::parse(alpha), {agent_a.pub.hex()}, {}});
     auto old = run_node("gateway-client.mjs", {"probe", url(secret_a)});
-    EXPECT_EQ(lines(old.out), (std::vector<std::string>{"notice: restricted: unknown gateway secret", "closed"}));
+    EXPECT_EQ(lines(old.out),
+              (std::vector<std::string>{"notice: restricted: unknown gateway secret", "closed"}));
     auto now = run_node("gateway-client.mjs", {"query", url(fresh), R"({"kinds":[31933]})"});
     EXPECT_EQ(contents(now.out), std::set<std::string>{"project alpha"});
     EXPECT_GE(gw->stats().refused_connections, 3u);

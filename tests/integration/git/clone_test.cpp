@@ -1,8 +1,8 @@
 // Clones from real git servers on loopback (see git_servers.hpp). The policy allows git://
 // and http:// for 127.0.0.1 only, as an operator's test config would.
+#include "project/clone.hpp"
 #include "environment.hpp"
 #include "git_servers.hpp"
-#include "project/clone.hpp"
 #include "project/workspace.hpp"
 #include "project/workspace_manager.hpp"
 
@@ -35,13 +35,21 @@ std::string read(const fs::path& p) {
 std::vector<std::string> entries(const fs::path& dir) {
     std::vector<std::string> out;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        out.push_back(e.path().filename().string());
     return out;
 }
 
 bool git(const std::vector<std::string>& args, const fs::path& cwd) {
-    std::vector<std::string> argv = {"git", "-c", "user.name=t", "-c", "user.email=t@example.com",
-                                     "-c", "init.defaultBranch=main", "-c", "protocol.file.allow=always"};
+    std::vector<std::string> argv = {"git",
+                                     "-c",
+                                     "user.name=t",
+                                     "-c",
+                                     "user.email=t@example.com",
+                                     "-c",
+                                     "init.defaultBranch=main",
+                                     "-c",
+                                     "protocol.file.allow=always"};
     argv.insert(argv.end(), args.begin(), args.end());
     std::string out;
     const int rc = run(argv, cwd, &out);
@@ -53,7 +61,8 @@ bool git(const std::vector<std::string>& args, const fs::path& cwd) {
 // each test in its own process): <tmp>/tenex-git-fixtures-<version>-<uid>, created in a
 // scratch directory and renamed into place, so a half-built cache never exists.
 fs::path served_repos() {
-    const fs::path cache = fs::temp_directory_path() / ("tenex-git-fixtures-v2-" + std::to_string(::getuid()));
+    const fs::path cache =
+        fs::temp_directory_path() / ("tenex-git-fixtures-v2-" + std::to_string(::getuid()));
     if (fs::exists(cache / "READY")) return cache;
     test::TempDir scratch;
     const fs::path root = scratch.path();
@@ -87,7 +96,8 @@ fs::path served_repos() {
         std::ifstream rnd("/dev/urandom", std::ios::binary);
         std::vector<char> data(3 << 20);
         rnd.read(data.data(), static_cast<std::streamsize>(data.size()));
-        std::ofstream(big / "blob.bin", std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+        std::ofstream(big / "blob.bin", std::ios::binary)
+            .write(data.data(), static_cast<std::streamsize>(data.size()));
     }
     git({"add", "."}, big);
     git({"commit", "-q", "-m", "big"}, big);
@@ -99,7 +109,8 @@ fs::path served_repos() {
     git({"init", "-q"}, bomb);
     {
         std::vector<char> zeros(24 << 20, '\0');
-        std::ofstream(bomb / "zeros.bin", std::ios::binary).write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+        std::ofstream(bomb / "zeros.bin", std::ios::binary)
+            .write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
     }
     git({"add", "."}, bomb);
     git({"commit", "-q", "-m", "bomb"}, bomb);
@@ -123,14 +134,15 @@ fs::path served_repos() {
 }
 
 class GitServers : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         std::string missing;
         for (const char* tool : {"git", "python3"})
             if (!test::tool_available(tool)) missing += std::string(" ") + tool;
         std::string exec_path;
-        if (missing.empty() && (run({"git", "--exec-path"}, fs::current_path(), &exec_path) != 0 ||
-                                !fs::exists(fs::path(exec_path.substr(0, exec_path.find('\n'))) / "git-http-backend")))
+        if (missing.empty() &&
+            (run({"git", "--exec-path"}, fs::current_path(), &exec_path) != 0 ||
+             !fs::exists(fs::path(exec_path.substr(0, exec_path.find('\n'))) / "git-http-backend")))
             missing += " git-http-backend";
         if (!missing.empty()) {
             skip_reason_ = new std::string("missing:" + missing);
@@ -146,9 +158,9 @@ protected:
         }
 
         daemon_port_ = test::free_port();
-        daemon_ = new test::Process({"git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
-                                     "--port=" + std::to_string(daemon_port_), "--base-path=" + served_.string(),
-                                     served_.string()},
+        daemon_ = new test::Process({"git", "daemon", "--reuseaddr", "--export-all",
+                                     "--listen=127.0.0.1", "--port=" + std::to_string(daemon_port_),
+                                     "--base-path=" + served_.string(), served_.string()},
                                     root, root / "git-daemon.log");
 
         // git http-backend behind Python's CGI server: /cgi-bin/git/<repo>.
@@ -164,8 +176,10 @@ protected:
         http_ = new test::Process({"python3", "-m", "http.server", "--cgi", "--bind", "127.0.0.1",
                                    std::to_string(http_port_)},
                                   root / "www", root / "http.log");
-        if (!test::wait_for_port(daemon_port_, 10000)) skip_reason_ = new std::string("git daemon did not start");
-        else if (!test::wait_for_port(http_port_, 10000)) skip_reason_ = new std::string("python CGI server did not start");
+        if (!test::wait_for_port(daemon_port_, 10000))
+            skip_reason_ = new std::string("git daemon did not start");
+        else if (!test::wait_for_port(http_port_, 10000))
+            skip_reason_ = new std::string("python CGI server did not start");
     }
 
     static void TearDownTestSuite() {
@@ -206,7 +220,8 @@ protected:
     }
     void expect_nothing_left() { expect_nothing_left_in(projects_); }
     static void expect_nothing_left_in(const fs::path& dir) {
-        EXPECT_EQ(entries(dir), std::vector<std::string>{}) << "a failed clone left files behind in " << dir;
+        EXPECT_EQ(entries(dir), std::vector<std::string>{})
+            << "a failed clone left files behind in " << dir;
     }
 
     static test::TempDir* tmp_;
@@ -275,14 +290,17 @@ TEST_F(GitServers, CheckoutThatWouldExpandBeyondTheLimitIsRefusedBeforeWriting) 
     limits_.max_checkout_bytes = 8 << 20;  // the pack is tiny (under max_bytes), the file is 24 MiB
     auto st = clone_repository(url(daemon_url("bomb.git")), policy_, limits_, projects_ / "bomb");
     ASSERT_FALSE(st.ok());
-    EXPECT_NE(st.error().message.find("checkout size limit"), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("checkout size limit"), std::string::npos)
+        << st.error().message;
     expect_nothing_left();
 
     limits_.max_checkout_bytes = 1 << 30;
     limits_.max_checkout_files = 2;  // small.git has four files
-    auto files = clone_repository(url(daemon_url("small.git")), policy_, limits_, projects_ / "small");
+    auto files =
+        clone_repository(url(daemon_url("small.git")), policy_, limits_, projects_ / "small");
     ASSERT_FALSE(files.ok());
-    EXPECT_NE(files.error().message.find("checkout size limit"), std::string::npos) << files.error().message;
+    EXPECT_NE(files.error().message.find("checkout size limit"), std::string::npos)
+        << files.error().message;
     expect_nothing_left();
 
     limits_.max_checkout_files = 4;
@@ -294,7 +312,8 @@ TEST_F(GitServers, StalledServerHitsTheTimeLimitAndLeavesNothing) {
     test::TcpTrap trap(test::TcpTrap::Mode::stall);
     limits_.timeout = 2s;
     const auto start = std::chrono::steady_clock::now();
-    auto st = clone_repository(url(daemon_url("small.git", trap.port())), policy_, limits_, projects_ / "small");
+    auto st = clone_repository(url(daemon_url("small.git", trap.port())), policy_, limits_,
+                               projects_ / "small");
     const auto took = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(st.ok());
     EXPECT_NE(st.error().message.find("time limit"), std::string::npos) << st.error().message;
@@ -308,7 +327,8 @@ TEST_F(GitServers, ServerStallingMidTransferHitsTheTimeLimit) {
     test::TcpTrap trap(test::TcpTrap::Mode::stall_after, daemon_port_, 256 * 1024);
     limits_.timeout = 3s;
     limits_.max_bytes = 64 << 20;
-    auto st = clone_repository(url(daemon_url("big.git", trap.port())), policy_, limits_, projects_ / "big");
+    auto st = clone_repository(url(daemon_url("big.git", trap.port())), policy_, limits_,
+                               projects_ / "big");
     ASSERT_FALSE(st.ok());
     EXPECT_NE(st.error().message.find("time limit"), std::string::npos) << st.error().message;
     expect_nothing_left();
@@ -318,9 +338,10 @@ TEST_F(GitServers, ServerDroppingMidTransferLeavesNothing) {
     limits_.max_bytes = 64 << 20;
     for (const auto upstream : {daemon_port_, http_port_}) {
         test::TcpTrap trap(test::TcpTrap::Mode::drop_after, upstream, 256 * 1024);
-        const std::string u = upstream == daemon_port_ ? daemon_url("big.git", trap.port())
-                                                       : "http://127.0.0.1:" + std::to_string(trap.port()) +
-                                                             "/cgi-bin/git/big.git";
+        const std::string u =
+            upstream == daemon_port_
+                ? daemon_url("big.git", trap.port())
+                : "http://127.0.0.1:" + std::to_string(trap.port()) + "/cgi-bin/git/big.git";
         SCOPED_TRACE(u);
         auto st = clone_repository(url(u), policy_, limits_, projects_ / "big");
         ASSERT_FALSE(st.ok());
@@ -359,8 +380,8 @@ TEST_F(GitServers, HttpsIsGuardedAndVerifiesCertificates) {
     }
     const fs::path dir = work_.path() / "tls";
     fs::create_directories(dir);
-    ASSERT_EQ(run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out",
-                   "cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1"},
+    ASSERT_EQ(run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem",
+                   "-out", "cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1"},
                   dir),
               0);
     std::ofstream(dir / "srv.py") << "import http.server, ssl, sys\n"
@@ -386,7 +407,8 @@ TEST_F(GitServers, HttpsIsGuardedAndVerifiesCertificates) {
     named.clone_url = "https://localhost:" + std::to_string(port) + "/x.git";
     auto guarded = clone_repository(named, strict, limits_, projects_ / "tls");
     ASSERT_FALSE(guarded.ok());
-    EXPECT_NE(guarded.error().message.find("loopback"), std::string::npos) << guarded.error().message;
+    EXPECT_NE(guarded.error().message.find("loopback"), std::string::npos)
+        << guarded.error().message;
     expect_nothing_left();
 }
 
@@ -416,9 +438,12 @@ TEST_F(GitServers, EnsureWorkspaceClonesOnceThenOnlyRefreshesTheLayout) {
     p.naddr = "naddr1small";
     p.description = "first";
     p.repo_url = daemon_url("small.git");
-    std::vector<AgentDefinition> agents = {{std::string(64, '1'), "Coder", "dev", "", "code", "", ""}};
+    std::vector<AgentDefinition> agents = {
+        {std::string(64, '1'), "Coder", "dev", "", "code", "", ""}};
     int keys = 0;
-    KeyGenerator keygen = [&]() -> Result<std::string> { return "nsec1k" + std::to_string(++keys); };
+    KeyGenerator keygen = [&]() -> Result<std::string> {
+        return "nsec1k" + std::to_string(++keys);
+    };
 
     auto first = ensure_workspace(config, p, agents, {}, keygen);
     ASSERT_TRUE(first.ok()) << first.error().message;
@@ -444,15 +469,17 @@ TEST_F(GitServers, TriggersDuringASlowCloneWaitForTheOneInitialization) {
     test::TcpTrap slow(test::TcpTrap::Mode::slow_start, daemon_port_, 1500);
     int keys = 0;
     std::mutex keys_mu;
-    WorkspaceManager manager(WorkspaceConfig{projects_, policy_, limits_}, [&]() -> Result<std::string> {
-        std::lock_guard lock(keys_mu);
-        return "nsec1k" + std::to_string(++keys);
-    });
+    WorkspaceManager manager(WorkspaceConfig{projects_, policy_, limits_},
+                             [&]() -> Result<std::string> {
+                                 std::lock_guard lock(keys_mu);
+                                 return "nsec1k" + std::to_string(++keys);
+                             });
     ProjectDefinition p;
     p.identifier = "slow";
     p.owner = std::string(64, 'f');
     p.repo_url = daemon_url("small.git", slow.port());
-    const std::vector<AgentDefinition> agents = {{std::string(64, '1'), "Coder", "", "", "", "", ""}};
+    const std::vector<AgentDefinition> agents = {
+        {std::string(64, '1'), "Coder", "", "", "", "", ""}};
     std::vector<Result<WorkspaceResult>> results(4, make_error("not run"));
     std::vector<std::thread> threads;
     for (std::size_t i = 0; i < results.size(); ++i) {
@@ -472,8 +499,9 @@ TEST_F(GitServers, TriggersDuringASlowCloneWaitForTheOneInitialization) {
 TEST_F(GitServers, FailedInitializationIsRetriedOnlyAfterTheBackoff) {
     test::TcpTrap stall(test::TcpTrap::Mode::stall);
     limits_.timeout = 1s;
-    WorkspaceManager manager(WorkspaceConfig{projects_, policy_, limits_},
-                             [] { return Result<std::string>("nsec1x"); }, BackoffPolicy{2s, 10s});
+    WorkspaceManager manager(
+        WorkspaceConfig{projects_, policy_, limits_}, [] { return Result<std::string>("nsec1x"); },
+        BackoffPolicy{2s, 10s});
     ProjectDefinition p;
     p.identifier = "flaky";
     p.owner = std::string(64, 'f');
@@ -484,7 +512,8 @@ TEST_F(GitServers, FailedInitializationIsRetriedOnlyAfterTheBackoff) {
     for (int i = 0; i < 20; ++i) {  // a burst of triggers: no new clone attempts
         auto again = manager.ensure(p, {}, {});
         ASSERT_FALSE(again.ok());
-        EXPECT_NE(again.error().message.find("next attempt allowed"), std::string::npos) << again.error().message;
+        EXPECT_NE(again.error().message.find("next attempt allowed"), std::string::npos)
+            << again.error().message;
     }
     EXPECT_EQ(stall.connections(), 1);
     EXPECT_EQ(manager.failures(WorkspaceManager::address_of(p)), 1);
@@ -500,8 +529,10 @@ TEST_F(GitServers, ARepositorysOwnTenexFolderIsNeverTrusted) {
     p.identifier = "shipped";
     p.owner = std::string(64, 'c');
     p.repo_url = daemon_url("shipped.git");
-    const std::vector<AgentDefinition> agents = {{std::string(64, '1'), "Coder", "", "", "", "", ""}};
-    auto r = ensure_workspace(config, p, agents, {}, [] { return Result<std::string>("nsec1generated"); });
+    const std::vector<AgentDefinition> agents = {
+        {std::string(64, '1'), "Coder", "", "", "", "", ""}};
+    auto r = ensure_workspace(config, p, agents, {},
+                              [] { return Result<std::string>("nsec1generated"); });
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(read(r->path / "code.txt"), "code\n");
     const std::string index = read(r->path / ".tenex" / "agents.json");

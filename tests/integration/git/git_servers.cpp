@@ -93,7 +93,8 @@ int run(const std::vector<std::string>& argv, const fs::path& cwd, std::string* 
     std::string text;
     char buf[4096];
     ssize_t n;
-    while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+    while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0)
+        text.append(buf, static_cast<std::size_t>(n));
     ::close(pipefd[0]);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -175,7 +176,8 @@ void TcpTrap::handle(int client) {
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             const ssize_t r = ::recv(client, buf, sizeof buf, 0);
             if (r <= 0) break;
-            if (server >= 0 && forwarding) ::send(server, buf, static_cast<std::size_t>(r), MSG_NOSIGNAL);
+            if (server >= 0 && forwarding)
+                ::send(server, buf, static_cast<std::size_t>(r), MSG_NOSIGNAL);
         }
         if (server >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
             if (mode_ == Mode::slow_start) {

@@ -17,12 +17,13 @@ namespace tenex::test {
 std::uint16_t free_port();
 bool wait_for_port(std::uint16_t port, int timeout_ms);
 // Runs argv (no shell) in cwd; returns the exit code, output into *out if given.
-int run(const std::vector<std::string>& argv, const std::filesystem::path& cwd, std::string* out = nullptr);
+int run(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+        std::string* out = nullptr);
 bool tool_available(const std::string& name);
 
 // A child process in its own process group, killed (the whole group) on destruction.
 class Process {
-public:
+  public:
     Process(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
             const std::filesystem::path& log);
     ~Process();
@@ -30,7 +31,7 @@ public:
     Process& operator=(const Process&) = delete;
     bool running() const { return pid_ > 0; }
 
-private:
+  private:
     pid_t pid_{-1};
 };
 
@@ -39,7 +40,7 @@ private:
 // after them stops forwarding while keeping it open (stall_after), or forwards everything
 // but only after `limit` milliseconds (slow_start: a slow server).
 class TcpTrap {
-public:
+  public:
     enum class Mode { stall, drop_after, stall_after, slow_start };
     TcpTrap(Mode mode, std::uint16_t upstream = 0, std::size_t limit = 0);
     ~TcpTrap();
@@ -48,7 +49,7 @@ public:
     std::uint16_t port() const { return port_; }
     int connections() const { return connections_.load(); }
 
-private:
+  private:
     void serve();
     void handle(int client);
 

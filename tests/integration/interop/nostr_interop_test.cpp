@@ -45,8 +45,12 @@ std::vector<std::string> lines_of(const std::string& s) {
     return out;
 }
 
-std::string interop_dir() { return (test::source_dir() / "tests" / "interop").string(); }
-std::string quote(const std::string& s) { return "'" + s + "'"; }
+std::string interop_dir() {
+    return (test::source_dir() / "tests" / "interop").string();
+}
+std::string quote(const std::string& s) {
+    return "'" + s + "'";
+}
 
 void write_file(const std::filesystem::path& p, const std::string& text) {
     std::ofstream out(p, std::ios::binary);
@@ -54,7 +58,7 @@ void write_file(const std::filesystem::path& p, const std::string& text) {
 }
 
 class NostrInterop : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { TENEX_REQUIRE_NODE(); }
     test::TempDir tmp_;
 };
@@ -135,17 +139,21 @@ TEST_F(NostrInterop, NostrToolsAcceptsEventsSignedByTheCli) {
     hard += "\"\\/\x7f\xe2\x80\xa8\xe2\x80\xa9\xf0\x9f\x98\x80\xc3\xa9\xef\xbf\xbf";
     std::string unsigned_text;
     for (int i = 0; i < 60; ++i) {
-        nlohmann::json u{{"kind", (i * 977) % 65536},
-                         {"content", hard + std::string(static_cast<std::size_t>(i % 4 == 0 ? 3000 : i), 'x')},
-                         {"tags", {{"t", hard}, {"a", "31933:" + std::string(64, 'a') + ":x:" + hard}, nlohmann::json::array()}}};
+        nlohmann::json u{
+            {"kind", (i * 977) % 65536},
+            {"content", hard + std::string(static_cast<std::size_t>(i % 4 == 0 ? 3000 : i), 'x')},
+            {"tags",
+             {{"t", hard},
+              {"a", "31933:" + std::string(64, 'a') + ":x:" + hard},
+              nlohmann::json::array()}}};
         if (i % 2) u["created_at"] = 1700000000 + i;
         unsigned_text += u.dump() + "\n";
     }
     unsigned_text += std::string("{\"kind\":1,\"content\":\"\\u0000 nul\"}\n");
     auto in = tmp_.path() / "unsigned.jsonl";
     write_file(in, unsigned_text);
-    auto signed_run = run(quote(test::tenex_binary().string()) + " sign --key " + quote(key.string()) + " " +
-                          quote(in.string()));
+    auto signed_run = run(quote(test::tenex_binary().string()) + " sign --key " +
+                          quote(key.string()) + " " + quote(in.string()));
     ASSERT_EQ(signed_run.status, 0);
     auto signed_lines = lines_of(signed_run.out);
     ASSERT_EQ(signed_lines.size(), 61u);
@@ -166,16 +174,20 @@ TEST_F(NostrInterop, NostrToolsAcceptsEventsSignedByTheCli) {
     std::string tampered;
     for (std::size_t i = 0; i < 4; ++i) {
         auto ev = parse_event(signed_lines[i]).value();
-        if (i % 2 == 0) ev.content += "!";
-        else ev.sig[5] = ev.sig[5] == 'a' ? 'b' : 'a';
+        if (i % 2 == 0)
+            ev.content += "!";
+        else
+            ev.sig[5] = ev.sig[5] == 'a' ? 'b' : 'a';
         tampered += to_json(ev) + "\n";
     }
     auto bad = tmp_.path() / "bad.jsonl";
     write_file(bad, tampered + "{\"id\":1}\n");
-    auto node_bad = run("node " + quote(interop_dir() + "/verify.mjs") + " " + quote(bad.string()) + " 2>/dev/null");
+    auto node_bad = run("node " + quote(interop_dir() + "/verify.mjs") + " " + quote(bad.string()) +
+                        " 2>/dev/null");
     auto node_lines = lines_of(node_bad.out);
     ASSERT_GE(node_lines.size(), 4u);
-    for (std::size_t i = 0; i < 4; ++i) EXPECT_NE(node_lines[i].find(" invalid invalid "), std::string::npos) << node_lines[i];
+    for (std::size_t i = 0; i < 4; ++i)
+        EXPECT_NE(node_lines[i].find(" invalid invalid "), std::string::npos) << node_lines[i];
     auto ours = run(quote(test::tenex_binary().string()) + " verify " + quote(bad.string()));
     EXPECT_EQ(ours.status, 1);
     auto our_lines = lines_of(ours.out);

@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "../docker/docker_fixture.hpp"
+#include "../orchestrator/test_options.hpp"
+#include "../orchestrator/test_policy.hpp"
 #include "docker/containers.hpp"
 #include "docker/logs.hpp"
 #include "docker/networks.hpp"
@@ -29,8 +31,6 @@
 #include "sandbox/egress_firewall.hpp"
 #include "sandbox/network_enforcer.hpp"
 #include "sandbox/orchestrator.hpp"
-#include "../orchestrator/test_options.hpp"
-#include "../orchestrator/test_policy.hpp"
 
 namespace tenex::sandbox {
 namespace {
@@ -40,7 +40,7 @@ using docker::test::eventually;
 
 // A TCP listener on the host that counts the connections it accepts.
 class HostListener {
-public:
+  public:
     explicit HostListener(const std::string& ip) {
         fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         int one = 1;
@@ -73,7 +73,7 @@ public:
     int port() const { return port_; }
     int accepted() const { return accepted_.load(); }
 
-private:
+  private:
     int fd_ = -1;
     bool ok_ = false;
     int port_ = 0;
@@ -89,7 +89,7 @@ private:
 // by the destructor. Only for a regular file (a symlinked resolv.conf belongs to a resolver
 // daemon: not touched).
 class LoopbackResolver {
-public:
+  public:
     LoopbackResolver() {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(std::filesystem::symlink_status(kPath, ec))) {
@@ -135,7 +135,7 @@ public:
         return std::find(asked_.begin(), asked_.end(), name) != asked_.end();
     }
 
-private:
+  private:
     static constexpr const char* kPath = "/etc/resolv.conf";
     // The query's first name, dotted (labels: a length byte, then the bytes).
     static std::string question_name(const unsigned char* p, const unsigned char* end) {
@@ -187,7 +187,7 @@ bool host_connects(const std::string& ip, int port) {
 }
 
 class NetworkModesTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TENEX_REQUIRE_DOCKER();
         if (geteuid() != 0) {
@@ -211,10 +211,12 @@ protected:
         if (!client_) return;
         orchestrators_.clear();  // stops forwarders
         auto left = docker::list_containers(
-            *client_, {.all = true, .labels = {std::string(kLabelDaemon) + "=" + daemon_id_}, .names = {}});
+            *client_,
+            {.all = true, .labels = {std::string(kLabelDaemon) + "=" + daemon_id_}, .names = {}});
         if (left)
             for (const auto& c : *left) (void)docker::remove_container(*client_, c.id, true, true);
-        for (const auto& id : extra_containers_) (void)docker::remove_container(*client_, id, true, true);
+        for (const auto& id : extra_containers_)
+            (void)docker::remove_container(*client_, id, true, true);
         auto nets = docker::list_networks(*client_, {std::string(kLabelDaemon) + "=" + daemon_id_});
         if (nets)
             for (const auto& n : *nets) {
@@ -224,10 +226,13 @@ protected:
     }
 
     Orchestrator& make(std::vector<std::string> relays = {}) {
-        OrchestratorOptions o = test::test_options(daemon_id_, [this] {
-            std::lock_guard lock(mu_);
-            return policy_;
-        }, dir_.path());
+        OrchestratorOptions o = test::test_options(
+            daemon_id_,
+            [this] {
+                std::lock_guard lock(mu_);
+                return policy_;
+            },
+            dir_.path());
         o.relays = std::move(relays);
         orchestrators_.push_back(std::make_unique<Orchestrator>(std::move(o), *engine_));
         return *orchestrators_.back();
@@ -256,7 +261,8 @@ protected:
         auto r = orch.restart(ref).get();
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
         if (!r || r->container_id.empty()) return "start failed";
-        auto waited = docker::wait_container(*client_, r->container_id, docker::WaitCondition::NotRunning, 30s);
+        auto waited = docker::wait_container(*client_, r->container_id,
+                                             docker::WaitCondition::NotRunning, 30s);
         EXPECT_TRUE(waited);
         auto logs = docker::container_logs(*client_, r->container_id);
         EXPECT_TRUE(logs);
@@ -275,7 +281,8 @@ protected:
     // A probe container on the default bridge listening on 8080; returns its IP.
     std::string target_container() {
         docker::ContainerSpec spec;
-        spec.name = "tenex-test-" + docker::test::run_id() + "-target-" + std::to_string(extra_containers_.size());
+        spec.name = "tenex-test-" + docker::test::run_id() + "-target-" +
+                    std::to_string(extra_containers_.size());
         spec.image = docker::test::kProbeImage;
         spec.cmd = {"listen", "8080"};
         spec.user = "65534:65534";
@@ -333,10 +340,13 @@ TEST_F(NetworkModesTest, OpenReachesAContainerOnTheBridge) {
     const auto ref = project("open");
     std::string out;
     // The target may need a moment to listen.
-    ASSERT_TRUE(eventually([&] {
-        out = connect_from(orch, ref, NetworkMode::open, target, 8080);
-        return out.find(kOk) != std::string::npos;
-    }, 20s)) << out;
+    ASSERT_TRUE(eventually(
+        [&] {
+            out = connect_from(orch, ref, NetworkMode::open, target, 8080);
+            return out.find(kOk) != std::string::npos;
+        },
+        20s))
+        << out;
 }
 
 TEST_F(NetworkModesTest, IsolatedReachesNeitherHostNorOtherContainersNorOutside) {
@@ -371,9 +381,9 @@ TEST_F(NetworkModesTest, IsolatedReachesNeitherHostNorOtherContainersNorOutside)
 }
 
 TEST_F(NetworkModesTest, EgressReachesOnlyItsForwarders) {
-    HostListener relay("127.0.0.1");      // the daemon's embedded relay (loopback)
+    HostListener relay("127.0.0.1");         // the daemon's embedded relay (loopback)
     HostListener private_dest("127.0.0.1");  // an allowlisted name that resolves to loopback
-    HostListener any("0.0.0.0");          // some other host service
+    HostListener any("0.0.0.0");             // some other host service
     ASSERT_TRUE(relay.ok() && private_dest.ok() && any.ok());
     const std::string relay_url = "ws://127.0.0.1:" + std::to_string(relay.port());
     Orchestrator& orch = make({relay_url});
@@ -411,9 +421,8 @@ TEST_F(NetworkModesTest, EgressReachesOnlyItsForwarders) {
     // An allowlisted name that resolves to a non-public address: the forwarder refuses.
     const auto refused_before = orch.network_enforcer().stats(ref.address()).refused;
     out = connect_from(orch, ref, NetworkMode::egress, gw, private_dest.port(), p);
-    EXPECT_TRUE(eventually([&] {
-        return orch.network_enforcer().stats(ref.address()).refused > refused_before;
-    }, 5s));
+    EXPECT_TRUE(eventually(
+        [&] { return orch.network_enforcer().stats(ref.address()).refused > refused_before; }, 5s));
     EXPECT_EQ(private_dest.accepted(), 0);
 
     // Ports that are not forwarders: host services on the gateway, the forwarder address and
@@ -542,7 +551,8 @@ TEST_F(NetworkModesTest, NamesLookedUpInsideDoNotLeaveThroughAResolverOnHostLoop
         auto out = probe(orch, ref, p);
         EXPECT_NE(out.find("resolve=failed"), std::string::npos) << out;
         std::this_thread::sleep_for(500ms);  // a query in flight would have arrived by now
-        EXPECT_FALSE(resolver.asked(name)) << to_string(mode) << ": the name reached the host's resolver";
+        EXPECT_FALSE(resolver.asked(name))
+            << to_string(mode) << ": the name reached the host's resolver";
         if (mode == NetworkMode::egress) {
             p.args = {"resolve", "allowed.example"};
             out = probe(orch, ref, p);

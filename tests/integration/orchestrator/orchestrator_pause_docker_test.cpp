@@ -130,7 +130,8 @@ TEST_F(PauseDockerTest, ARestartedDaemonAdoptsPausedAndKeptContainers) {
         auto s = first.ensure_running(paused).get();
         ASSERT_TRUE(s);
         paused_id = s->container_id;
-        ASSERT_TRUE(eventually([&] { return first.status(paused)->state == ProjectState::paused; }, 15s));
+        ASSERT_TRUE(
+            eventually([&] { return first.status(paused)->state == ProjectState::paused; }, 15s));
         first.shutdown(false);  // leaves both for the next daemon
     }
     Orchestrator& second = make_with_kept_file();
@@ -181,22 +182,28 @@ TEST_F(PauseDockerTest, AStoppingShutdownThawsAPausedProjectThatThenExitsOnItsSi
     docker::EventStreamOptions o;
     o.filter.actions = {"die"};
     o.filter.labels = {"tenex.daemon=" + daemon_id_};
-    docker::EventStream dies(*client_, o, docker::EventHandlers{
-        .on_event = [&](const docker::Event& e) {
-            if (e.id != started->container_id) return;
-            std::lock_guard lock(mu);
-            exit_code = e.exit_code.value_or(-1);
-            cv.notify_all();
-        },
-        .on_connected = {}, .on_gap = {}, .on_error = {}});
+    docker::EventStream dies(*client_, o,
+                             docker::EventHandlers{.on_event =
+                                                       [&](const docker::Event& e) {
+                                                           if (e.id != started->container_id)
+                                                               return;
+                                                           std::lock_guard lock(mu);
+                                                           exit_code = e.exit_code.value_or(-1);
+                                                           cv.notify_all();
+                                                       },
+                                                   .on_connected = {},
+                                                   .on_gap = {},
+                                                   .on_error = {}});
     dies.start();
     ASSERT_TRUE(eventually([&] { return dies.connected(); }, 10s));
 
     orch.shutdown(true);
     {
         std::unique_lock lock(mu);
-        ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return exit_code.has_value(); })) << "no die event";
-        EXPECT_EQ(*exit_code, 0) << "not the probe's own exit on SIGTERM (137: killed after the stop timeout)";
+        ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return exit_code.has_value(); }))
+            << "no die event";
+        EXPECT_EQ(*exit_code, 0)
+            << "not the probe's own exit on SIGTERM (137: killed after the stop timeout)";
     }
     EXPECT_FALSE(docker::inspect_container(*client_, started->container_id)) << "not removed";
 }

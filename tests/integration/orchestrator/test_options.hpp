@@ -13,11 +13,14 @@ namespace tenex::sandbox::test {
 
 // Options for a test orchestrator: every project gets the policy `current()` returns and a
 // workspace directory under `root`; containers carry the test labels.
-inline OrchestratorOptions test_options(const std::string& daemon_id, std::function<Policy()> current,
+inline OrchestratorOptions test_options(const std::string& daemon_id,
+                                        std::function<Policy()> current,
                                         const std::filesystem::path& root) {
     OrchestratorOptions o;
     o.daemon_id = daemon_id;
-    o.policies = [current = std::move(current)](const ProjectRef&) -> Result<Policy> { return current(); };
+    o.policies = [current = std::move(current)](const ProjectRef&) -> Result<Policy> {
+        return current();
+    };
     o.workspace = [root](const ProjectRef& p) -> Result<std::filesystem::path> {
         auto dir = root / p.d;
         std::error_code ec;

@@ -14,10 +14,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
 #include <fstream>
 #include <map>
 #include <set>
-#include <sys/stat.h>
 
 namespace tenex::project {
 namespace {
@@ -64,12 +64,14 @@ struct ProjectInterop : ::testing::Test {
         ASSERT_TRUE(pool->wait_connected(1, 10s));
         WorkspaceConfig config;
         config.projects_root = tmp.path() / "projects";
-        manager = std::make_unique<WorkspaceManager>(config, nostr_key_generator(), BackoffPolicy{10ms, 10ms});
+        manager = std::make_unique<WorkspaceManager>(config, nostr_key_generator(),
+                                                     BackoffPolicy{10ms, 10ms});
     }
 
     // Signs and publishes with nostr-tools; returns the events as nostr-tools made them.
     std::vector<nostr::Event> publish(const json& spec) {
-        auto r = run_program("node", {TENEX_PROJECT_PUBLISH_SCRIPT, relay::testing::peers_dir(), url, spec.dump()});
+        auto r = run_program(
+            "node", {TENEX_PROJECT_PUBLISH_SCRIPT, relay::testing::peers_dir(), url, spec.dump()});
         EXPECT_EQ(r.exit_code, 0) << r.out;
         std::vector<nostr::Event> out;
         for (const auto& line : relay::testing::lines(r.out)) {
@@ -81,22 +83,28 @@ struct ProjectInterop : ::testing::Test {
         return out;
     }
     json agent_spec(const std::string& title, const std::string& role) {
-        return {{"sk", author.secret.reveal_hex()},
-                {"kind", kAgentDefinitionKind},
-                {"content", ""},
-                {"tags", tags_json({{"title", title},
-                                    {"role", role},
-                                    {"description", title + " description"},
-                                    {"instructions", "You are " + title + ". Say \"hi\"\nthen work."},
-                                    {"use-criteria", "when " + role + " is needed"},
-                                    {"ver", "2"}})}};
+        return {
+            {"sk", author.secret.reveal_hex()},
+            {"kind", kAgentDefinitionKind},
+            {"content", ""},
+            {"tags", tags_json({{"title", title},
+                                {"role", role},
+                                {"description", title + " description"},
+                                {"instructions", "You are " + title + ". Say \"hi\"\nthen work."},
+                                {"use-criteria", "when " + role + " is needed"},
+                                {"ver", "2"}})}};
     }
-    json project_spec(const std::vector<nostr::Event>& agents, const std::vector<nostr::Event>& tools,
-                      const std::string& description, std::int64_t at) {
-        json tags = tags_json({{"d", "interop-project"}, {"title", "Interop project"}, {"t", "tenex"}});
+    json project_spec(const std::vector<nostr::Event>& agents,
+                      const std::vector<nostr::Event>& tools, const std::string& description,
+                      std::int64_t at) {
+        json tags =
+            tags_json({{"d", "interop-project"}, {"title", "Interop project"}, {"t", "tenex"}});
         for (const auto& a : agents) tags.push_back(json::array({"agent", a.id}));
         for (const auto& t : tools) tags.push_back(json::array({"mcp", t.id}));
-        return {{"sk", owner.secret.reveal_hex()}, {"kind", kProjectKind}, {"content", description}, {"tags", tags},
+        return {{"sk", owner.secret.reveal_hex()},
+                {"kind", kProjectKind},
+                {"content", description},
+                {"tags", tags},
                 {"created_at", at}};
     }
     // kind 0 events on the relay for these authors, as nostr-tools reads (and verifies) them.
@@ -115,18 +123,21 @@ struct ProjectInterop : ::testing::Test {
 };
 
 TEST_F(ProjectInterop, ProjectFromNostrToolsBecomesAWorkspaceWithAgentProfiles) {
-    auto agents = publish({agent_spec("Project Manager", "pm"), agent_spec("Code Writer", "coder")});
+    auto agents =
+        publish({agent_spec("Project Manager", "pm"), agent_spec("Code Writer", "coder")});
     ASSERT_EQ(agents.size(), 2U);
-    auto tools = publish(json::array({{{"sk", author.secret.reveal_hex()},
-                                       {"kind", kMcpToolKind},
-                                       {"content", ""},
-                                       {"tags", tags_json({{"name", "Repo Search"},
-                                                           {"description", "searches the repo"},
-                                                           {"command", "npx -y repo-search --root '/work dir'"},
-                                                           {"image", "node:20"}})}}}));
+    auto tools = publish(
+        json::array({{{"sk", author.secret.reveal_hex()},
+                      {"kind", kMcpToolKind},
+                      {"content", ""},
+                      {"tags", tags_json({{"name", "Repo Search"},
+                                          {"description", "searches the repo"},
+                                          {"command", "npx -y repo-search --root '/work dir'"},
+                                          {"image", "node:20"}})}}}));
     ASSERT_EQ(tools.size(), 1U);
     const std::int64_t t0 = 1750000000;
-    auto project_v1 = publish(json::array({project_spec(agents, tools, "The first description", t0)}));
+    auto project_v1 =
+        publish(json::array({project_spec(agents, tools, "The first description", t0)}));
     ASSERT_EQ(project_v1.size(), 1U);
 
     LoaderOptions options;
@@ -201,19 +212,19 @@ TEST_F(ProjectInterop, ProjectFromNostrToolsBecomesAWorkspaceWithAgentProfiles) 
         EXPECT_EQ(p.kind, 0U);
         EXPECT_TRUE(nostr::verify_event(p).ok());
         auto content = json::parse(p.content);
-        const std::string slug = p.pubkey == pubkey_of["project-manager"] ? "project-manager" : "code-writer";
+        const std::string slug =
+            p.pubkey == pubkey_of["project-manager"] ? "project-manager" : "code-writer";
         ASSERT_EQ(p.pubkey, pubkey_of[slug]);
         EXPECT_EQ(content.at("name"), *expected.at(slug)->tag_value("title"));
         EXPECT_EQ(content.at("role"), *expected.at(slug)->tag_value("role"));
         EXPECT_EQ(content.at("about"), *expected.at(slug)->tag_value("description"));
         EXPECT_EQ(content.at("project"), address.to_string());
-        EXPECT_EQ(p.tags, (std::vector<nostr::Tag>{{"p", owner.pub.hex()}, {"a", address.to_string()}}));
+        EXPECT_EQ(p.tags,
+                  (std::vector<nostr::Tag>{{"p", owner.pub.hex()}, {"a", address.to_string()}}));
     }
 
     // A checkout file the project put there: later loads must not touch it.
-    {
-        std::ofstream(ws->path / "notes.txt") << "user work\n";
-    }
+    { std::ofstream(ws->path / "notes.txt") << "user work\n"; }
     const auto notes_time = fs::last_write_time(ws->path / "notes.txt");
 
     // Second load: the same workspace, nothing new published.
@@ -224,7 +235,8 @@ TEST_F(ProjectInterop, ProjectFromNostrToolsBecomesAWorkspaceWithAgentProfiles) 
     ASSERT_TRUE(loader.profiles()->wait_idle(15s));
     EXPECT_EQ(loader.profiles()->published(), 2U);
     std::set<std::string> second_ids;
-    for (const auto& p : profiles_on_relay({pubkey_of["project-manager"], pubkey_of["code-writer"]}))
+    for (const auto& p :
+         profiles_on_relay({pubkey_of["project-manager"], pubkey_of["code-writer"]}))
         second_ids.insert(p.id);
     EXPECT_EQ(second_ids, first_ids);
 
@@ -270,10 +282,12 @@ TEST_F(ProjectInterop, ProjectNotFoundIsAnErrorNamingAddressAndRelays) {
     auto ws = loader.load(address);
     const auto took = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(ws.ok());
-    EXPECT_NE(ws.error().message.find(address.to_string()), std::string::npos) << ws.error().message;
+    EXPECT_NE(ws.error().message.find(address.to_string()), std::string::npos)
+        << ws.error().message;
     EXPECT_NE(ws.error().message.find(url), std::string::npos) << ws.error().message;
     EXPECT_LT(took, 2000ms + 3s);
-    EXPECT_FALSE(fs::exists(tmp.path() / "projects")) << "nothing may be created for a missing project";
+    EXPECT_FALSE(fs::exists(tmp.path() / "projects"))
+        << "nothing may be created for a missing project";
 }
 
 }  // namespace

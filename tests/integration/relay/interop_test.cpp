@@ -25,7 +25,7 @@ using testing::parse_lines;
 using testing::run_node;
 
 class NpmRelay : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TENEX_REQUIRE_RELAY_PEERS();
         relay_ = NodeProcess::start("relay.mjs", {});
@@ -43,12 +43,15 @@ TEST_F(NpmRelay, SubscriptionReceivesLiveEventsPublishedByNostrTools) {
     RelayPool pool;
     ASSERT_TRUE(pool.add_relay(url_).ok());
     ASSERT_TRUE(pool.wait_connected(1, 10s));
-    ASSERT_TRUE(pool.subscribe("live", {by_author(a.pk(), 0)}, [&](const DeliveredEvent& d) { got.add(d); },
-                               [&](const std::string&, const std::string&) { ++eose; })
+    ASSERT_TRUE(pool.subscribe(
+                        "live", {by_author(a.pk(), 0)},
+                        [&](const DeliveredEvent& d) { got.add(d); },
+                        [&](const std::string&, const std::string&) { ++eose; })
                     .ok());
     for (int i = 0; i < 50 && eose.load() == 0; ++i) std::this_thread::sleep_for(50ms);
     ASSERT_EQ(eose.load(), 1);
-    auto r = run_node("client.mjs", {"publish-many", url_, a.sk(), "1", "3", std::to_string(now_s())});
+    auto r =
+        run_node("client.mjs", {"publish-many", url_, a.sk(), "1", "3", std::to_string(now_s())});
     ASSERT_EQ(r.exit_code, 0);
     auto sent = parse_lines(r.out);
     ASSERT_EQ(sent.size(), 3u);
@@ -106,7 +109,8 @@ TEST_F(NpmRelay, FetchReturnsOnlyTheNewestAddressableVersion) {
                                           std::to_string(t + i), "proj"})
                       .exit_code,
                   0);
-    auto other = run_node("client.mjs", {"publish", url_, a.sk(), "31933", "o", std::to_string(t), "other"});
+    auto other =
+        run_node("client.mjs", {"publish", url_, a.sk(), "31933", "o", std::to_string(t), "other"});
     ASSERT_EQ(other.exit_code, 0);
     RelayPool pool;
     ASSERT_TRUE(pool.add_relay(url_).ok());
@@ -133,9 +137,12 @@ TEST_F(NpmRelay, RestartLosesNoEventAndReconnectsWithinTheBackoffCap) {
     RelayPool pool(opt);
     ASSERT_TRUE(pool.add_relay(url_).ok());
     ASSERT_TRUE(pool.wait_connected(1, 10s));
-    ASSERT_TRUE(pool.subscribe("proj", {by_author(a.pk(), 0)}, [&](const DeliveredEvent& d) { got.add(d); }).ok());
+    ASSERT_TRUE(
+        pool.subscribe("proj", {by_author(a.pk(), 0)}, [&](const DeliveredEvent& d) { got.add(d); })
+            .ok());
     std::this_thread::sleep_for(300ms);
-    auto first = run_node("client.mjs", {"publish", url_, a.sk(), "1", "before", std::to_string(now_s())});
+    auto first =
+        run_node("client.mjs", {"publish", url_, a.sk(), "1", "before", std::to_string(now_s())});
     ASSERT_EQ(first.exit_code, 0);
     ASSERT_TRUE(got.wait_for(1, 10s));
 
@@ -144,7 +151,8 @@ TEST_F(NpmRelay, RestartLosesNoEventAndReconnectsWithinTheBackoffCap) {
     ASSERT_FALSE(pool.status()[0].connected);
     relay_ = NodeProcess::start("relay.mjs", {port});  // same port, empty store
     const auto back = std::chrono::steady_clock::now();
-    auto missed = run_node("client.mjs", {"publish-many", url_, a.sk(), "1", "5", std::to_string(now_s() - 60)});
+    auto missed = run_node("client.mjs",
+                           {"publish-many", url_, a.sk(), "1", "5", std::to_string(now_s() - 60)});
     ASSERT_EQ(missed.exit_code, 0);
     auto sent = parse_lines(missed.out);
     ASSERT_EQ(sent.size(), 5u);
@@ -160,7 +168,7 @@ TEST_F(NpmRelay, RestartLosesNoEventAndReconnectsWithinTheBackoffCap) {
 
 // A hostile relay: the good events must come through once, verified; the rest counted.
 class Hostile : public ::testing::TestWithParam<std::string> {
-protected:
+  protected:
     void SetUp() override {
         TENEX_REQUIRE_RELAY_PEERS();
         auto signed_out = run_node("client.mjs", {"sign", author_.sk(), "3"});
@@ -168,7 +176,8 @@ protected:
         good_ = parse_lines(signed_out.out);
         ASSERT_EQ(good_.size(), 3u);
         std::ofstream(dir_.path() / "events.jsonl") << signed_out.out;
-        relay_ = NodeProcess::start("hostile.mjs", {GetParam(), (dir_.path() / "events.jsonl").string()});
+        relay_ = NodeProcess::start("hostile.mjs",
+                                    {GetParam(), (dir_.path() / "events.jsonl").string()});
         url_ = relay_->first_line();
     }
     Author author_;
@@ -186,7 +195,9 @@ TEST_P(Hostile, OnlyValidEventsAreDeliveredOnce) {
     RelayPool pool(opt);
     ASSERT_TRUE(pool.add_relay(url_).ok());
     ASSERT_TRUE(pool.wait_connected(1, 10s));
-    ASSERT_TRUE(pool.subscribe("s", {by_author(author_.pk())}, [&](const DeliveredEvent& d) { got.add(d); }).ok());
+    ASSERT_TRUE(
+        pool.subscribe("s", {by_author(author_.pk())}, [&](const DeliveredEvent& d) { got.add(d); })
+            .ok());
     ASSERT_TRUE(got.wait_for(3, 10s));
     std::this_thread::sleep_for(300ms);  // let any extra copies arrive
     std::set<std::string> want;
@@ -227,7 +238,8 @@ TEST(HostileNoEose, FetchSettlesAtItsTimeoutWithWhatArrived) {
     auto signed_out = run_node("client.mjs", {"sign", a.sk(), "2"});
     ASSERT_EQ(signed_out.exit_code, 0);
     std::ofstream(dir.path() / "events.jsonl") << signed_out.out;
-    auto relay = NodeProcess::start("hostile.mjs", {"noeose", (dir.path() / "events.jsonl").string()});
+    auto relay =
+        NodeProcess::start("hostile.mjs", {"noeose", (dir.path() / "events.jsonl").string()});
     RelayPool pool;
     ASSERT_TRUE(pool.add_relay(relay->first_line()).ok());
     ASSERT_TRUE(pool.wait_connected(1, 10s));
@@ -242,14 +254,15 @@ TEST(HostileNoEose, FetchSettlesAtItsTimeoutWithWhatArrived) {
 // NIP-42: the scripted relay refuses REQ and EVENT with auth-required: until a kind 22242 event
 // with its challenge, checked by nostr-tools, arrives.
 class AuthRelay : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TENEX_REQUIRE_RELAY_PEERS();
         auto signed_out = run_node("client.mjs", {"sign", author_.sk(), "3"});
         ASSERT_EQ(signed_out.exit_code, 0);
         good_ = parse_lines(signed_out.out);
         std::ofstream(dir_.path() / "events.jsonl") << signed_out.out;
-        relay_ = NodeProcess::start("hostile.mjs", {"auth", (dir_.path() / "events.jsonl").string()});
+        relay_ =
+            NodeProcess::start("hostile.mjs", {"auth", (dir_.path() / "events.jsonl").string()});
         url_ = relay_->first_line();
     }
     Author author_;
@@ -266,7 +279,9 @@ TEST_F(AuthRelay, SignerAuthenticatesThenSubscriptionAndPublishSucceed) {
     RelayPool pool(opt);
     ASSERT_TRUE(pool.add_relay(url_).ok());
     ASSERT_TRUE(pool.wait_connected(1, 10s));
-    ASSERT_TRUE(pool.subscribe("s", {by_author(author_.pk())}, [&](const DeliveredEvent& d) { got.add(d); }).ok());
+    ASSERT_TRUE(
+        pool.subscribe("s", {by_author(author_.pk())}, [&](const DeliveredEvent& d) { got.add(d); })
+            .ok());
     ASSERT_TRUE(got.wait_for(3, 10s)) << pool.status()[0].last_error;
     EXPECT_EQ(got.size(), 3u);
     EXPECT_TRUE(pool.status()[0].authenticated);
@@ -316,19 +331,30 @@ TEST(EmbeddedRelayInterop, NostrToolsPublishesAndQueries) {
     const auto db = (dir.path() / "relay.db").string();
     auto start_relay = [&] {
         // tenex-sandbox relay prints its URL on stdout: reuse the node launcher's pipe logic.
-        return NodeProcess::start("run-binary.mjs", {test::tenex_binary().string(), "relay", "--listen", "127.0.0.1:0",
-                                                     "--db", db});
+        return NodeProcess::start("run-binary.mjs", {test::tenex_binary().string(), "relay",
+                                                     "--listen", "127.0.0.1:0", "--db", db});
     };
     auto relay = start_relay();
     const auto url = relay->first_line();
     ASSERT_EQ(url.rfind("ws://127.0.0.1:", 0), 0u) << url;
     Author a;
     const auto t = now_s() - 50;
-    ASSERT_EQ(run_node("client.mjs", {"publish", url, a.sk(), "1", "note", std::to_string(t)}).exit_code, 0);
-    ASSERT_EQ(run_node("client.mjs", {"publish", url, a.sk(), "30023", "v1", std::to_string(t), "doc"}).exit_code, 0);
-    ASSERT_EQ(run_node("client.mjs", {"publish", url, a.sk(), "30023", "v2", std::to_string(t + 1), "doc"}).exit_code, 0);
+    ASSERT_EQ(
+        run_node("client.mjs", {"publish", url, a.sk(), "1", "note", std::to_string(t)}).exit_code,
+        0);
+    ASSERT_EQ(
+        run_node("client.mjs", {"publish", url, a.sk(), "30023", "v1", std::to_string(t), "doc"})
+            .exit_code,
+        0);
+    ASSERT_EQ(run_node("client.mjs",
+                       {"publish", url, a.sk(), "30023", "v2", std::to_string(t + 1), "doc"})
+                  .exit_code,
+              0);
     // An older version is refused as a duplicate: nostr-tools sees OK true with "duplicate:".
-    ASSERT_EQ(run_node("client.mjs", {"publish", url, a.sk(), "20001", "ephemeral", std::to_string(t)}).exit_code, 0);
+    ASSERT_EQ(
+        run_node("client.mjs", {"publish", url, a.sk(), "20001", "ephemeral", std::to_string(t)})
+            .exit_code,
+        0);
     auto q = run_node("client.mjs", {"query", url, "{\"authors\":[\"" + a.pk() + "\"]}"});
     ASSERT_EQ(q.exit_code, 0);
     auto got = parse_lines(q.out);
@@ -342,7 +368,8 @@ TEST(EmbeddedRelayInterop, NostrToolsPublishesAndQueries) {
     // The SQLite file keeps them across a restart.
     relay->kill();
     relay = start_relay();
-    auto q2 = run_node("client.mjs", {"query", relay->first_line(), "{\"authors\":[\"" + a.pk() + "\"]}"});
+    auto q2 = run_node("client.mjs",
+                       {"query", relay->first_line(), "{\"authors\":[\"" + a.pk() + "\"]}"});
     ASSERT_EQ(q2.exit_code, 0);
     EXPECT_EQ(parse_lines(q2.out).size(), 2u);
 }
@@ -353,9 +380,10 @@ TEST_F(NpmRelay, CliPublishAndReq) {
     Author a;
     const auto key = (dir.path() / "key").string();
     std::ofstream(key) << a.keys.secret.reveal_nsec() << "\n";
-    auto pub = testing::run_program(test::tenex_binary().string(),
-                                    {"publish", "--relay", url_, "--key", key, "--kind", "1", "--content", "from cli",
-                                     "--tag", "t=a,b", "--tag", "p=" + a.pk()});
+    auto pub =
+        testing::run_program(test::tenex_binary().string(),
+                             {"publish", "--relay", url_, "--key", key, "--kind", "1", "--content",
+                              "from cli", "--tag", "t=a,b", "--tag", "p=" + a.pk()});
     ASSERT_EQ(pub.exit_code, 0) << pub.out;
     auto out = testing::lines(pub.out);
     ASSERT_EQ(out.size(), 2u) << pub.out;

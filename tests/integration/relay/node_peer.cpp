@@ -12,7 +12,8 @@
 namespace tenex::relay::testing {
 namespace {
 
-pid_t spawn(const std::string& program, const std::vector<std::string>& args, const std::string& cwd, int* out_fd) {
+pid_t spawn(const std::string& program, const std::vector<std::string>& args,
+            const std::string& cwd, int* out_fd) {
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
     pid_t pid = fork();
@@ -36,7 +37,9 @@ pid_t spawn(const std::string& program, const std::vector<std::string>& args, co
 
 }  // namespace
 
-std::string peers_dir() { return TENEX_RELAY_PEERS_DIR; }
+std::string peers_dir() {
+    return TENEX_RELAY_PEERS_DIR;
+}
 
 bool relay_peers_available(std::string* why) {
     namespace fs = std::filesystem;
@@ -53,8 +56,9 @@ bool relay_peers_available(std::string* why) {
     return true;
 }
 
-std::unique_ptr<NodeProcess> NodeProcess::start(const std::string& script, const std::vector<std::string>& args,
-                                                 std::chrono::seconds timeout) {
+std::unique_ptr<NodeProcess> NodeProcess::start(const std::string& script,
+                                                const std::vector<std::string>& args,
+                                                std::chrono::seconds timeout) {
     std::unique_ptr<NodeProcess> p(new NodeProcess());
     std::vector<std::string> a{script};
     a.insert(a.end(), args.begin(), args.end());
@@ -104,7 +108,8 @@ NodeProcess::~NodeProcess() {
     kill();
 }
 
-RunResult run_program(const std::string& program, const std::vector<std::string>& args, const std::string& cwd) {
+RunResult run_program(const std::string& program, const std::vector<std::string>& args,
+                      const std::string& cwd) {
     RunResult r;
     int fd = -1;
     pid_t pid;

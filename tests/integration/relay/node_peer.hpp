@@ -21,9 +21,10 @@ bool relay_peers_available(std::string* why);
 // A long-running node script; the first stdout line (e.g. its ws:// URL) is read at start.
 // The destructor sends SIGTERM, then SIGKILL if it lingers.
 class NodeProcess {
-public:
-    static std::unique_ptr<NodeProcess> start(const std::string& script, const std::vector<std::string>& args,
-                                              std::chrono::seconds timeout = std::chrono::seconds(20));
+  public:
+    static std::unique_ptr<NodeProcess> start(
+        const std::string& script, const std::vector<std::string>& args,
+        std::chrono::seconds timeout = std::chrono::seconds(20));
     ~NodeProcess();
     NodeProcess(const NodeProcess&) = delete;
     NodeProcess& operator=(const NodeProcess&) = delete;

@@ -173,16 +173,17 @@ TEST_F(TlsRelay, CliPublishAndReqTrustTheCaFile) {
     const auto key = (dir_.path() / "key").string();
     std::ofstream(key) << a.keys.secret.reveal_nsec() << "\n";
     const std::string bin = test::tenex_binary().string();
-    const std::vector<std::string> publish = {"publish", "--relay", url, "--key", key, "--kind",
-                                              "1", "--content", "over wss", "--timeout", "5"};
+    const std::vector<std::string> publish = {"publish",  "--relay",   url, "--key",
+                                              key,        "--kind",    "1", "--content",
+                                              "over wss", "--timeout", "5"};
     EXPECT_NE(run_program(bin, publish).exit_code, 0) << "published without trusting the CA";
     auto with_ca = publish;
     with_ca.insert(with_ca.end(), {"--ca-file", pki_.ca.string()});
     auto pub = run_program(bin, with_ca);
     ASSERT_EQ(pub.exit_code, 0) << pub.out;
     const std::string id = testing::lines(pub.out).at(0);
-    auto req = run_program(bin, {"req", "--relay", url, "--ca-file", pki_.ca.string(),
-                                 "{\"ids\":[\"" + id + "\"]}"});
+    auto req = run_program(
+        bin, {"req", "--relay", url, "--ca-file", pki_.ca.string(), "{\"ids\":[\"" + id + "\"]}"});
     ASSERT_EQ(req.exit_code, 0) << req.out;
     EXPECT_NE(req.out.find("\"over wss\""), std::string::npos) << req.out;
     EXPECT_NE(run_program(bin, {"req", "--relay", url, "--timeout", "5", "{}"}).exit_code, 0);

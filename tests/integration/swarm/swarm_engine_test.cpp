@@ -7,17 +7,17 @@
 // (default tenex-probe:latest, which cluster.sh loads into every node).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <csignal>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
-#include <unistd.h>
 
 #include "../orchestrator/test_policy.hpp"
 #include "docker/containers.hpp"
@@ -75,7 +75,8 @@ class SwarmEngineTest : public ::testing::Test {
         if (!manager_) return;
         for (auto& w : watches_) w->stop();
         for (auto& o : orchestrators_) o->shutdown(false);
-        auto left = docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
+        auto left =
+            docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
         if (left)
             for (const auto& s : *left) (void)engine_->remove(s.id, true);
     }
@@ -157,12 +158,14 @@ class SwarmEngineTest : public ::testing::Test {
         auto r = engine_->tasks({std::string(kLabelDaemon) + "=" + daemon_id_});
         if (!r) return out;
         for (const auto& t : *r)
-            if (t.running()) ++out[t.labels.count(kLabelProject) ? t.labels.at(kLabelProject) : "?"];
+            if (t.running())
+                ++out[t.labels.count(kLabelProject) ? t.labels.at(kLabelProject) : "?"];
         return out;
     }
 
     // The newest task of a service and its node's engine (nullptr when unknown).
-    std::pair<std::optional<docker::TaskInfo>, docker::Client*> task_on_node(const std::string& service) {
+    std::pair<std::optional<docker::TaskInfo>, docker::Client*> task_on_node(
+        const std::string& service) {
         auto tasks = tasks_of(service);
         const auto* t = docker::newest_task(tasks);
         if (!t) return {std::nullopt, nullptr};
@@ -174,14 +177,16 @@ class SwarmEngineTest : public ::testing::Test {
     std::string exec_in_task(const std::string& service, std::vector<std::string> cmd) {
         auto [t, node] = task_on_node(service);
         if (!t || !node) return "no task or no node engine for " + service;
-        auto exec = docker::create_exec(*node, t->container_id,
-                                        {.cmd = std::move(cmd), .user = {}, .tty = false, .attach_stdin = false});
+        auto exec = docker::create_exec(
+            *node, t->container_id,
+            {.cmd = std::move(cmd), .user = {}, .tty = false, .attach_stdin = false});
         if (!exec) return exec.error().describe();
         std::string out;
-        auto run = docker::start_exec(*node, *exec, false, [&](docker::LogStream stream, std::string_view data) {
-            if (stream == docker::LogStream::Stdout) out += data;
-            return true;
-        });
+        auto run = docker::start_exec(*node, *exec, false,
+                                      [&](docker::LogStream stream, std::string_view data) {
+                                          if (stream == docker::LogStream::Stdout) out += data;
+                                          return true;
+                                      });
         return run ? out : run.error().describe();
     }
 
@@ -230,7 +235,8 @@ TEST_F(SwarmEngineTest, ProjectsRunOneTaskEachOverSeveralNodesHardenedAndStopSta
     for (const auto& p : projects) {
         auto svc = docker::inspect_service(*manager_, container_name(p));
         ASSERT_TRUE(svc) << svc.error().describe();
-        EXPECT_EQ(svc->spec["TaskTemplate"]["ContainerSpec"].value("Image", ""), policy_.image + "@" + *digest);
+        EXPECT_EQ(svc->spec["TaskTemplate"]["ContainerSpec"].value("Image", ""),
+                  policy_.image + "@" + *digest);
     }
 
     // The hardening on a task's real container, on its node.
@@ -329,7 +335,8 @@ TEST_F(SwarmEngineTest, CrashedTaskIsSeenAndRestartedByTheDaemonNeverTwoRunning)
     EXPECT_GT(samples.load(), 10);
     EXPECT_LE(most_running.load(), 1) << "two tasks of one project ran at once";
     // Swarm itself never started a second task of one service.
-    auto services = docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
+    auto services =
+        docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
     ASSERT_TRUE(services);
     for (const auto& svc : *services) EXPECT_LE(tasks_of(svc.id).size(), 1u) << svc.name;
     ASSERT_TRUE(o.forget(ref).get());
@@ -364,7 +371,8 @@ TEST_F(SwarmEngineTest, NewInstanceAdoptsTheServicesByLabelsWithoutDuplicates) {
         ASSERT_TRUE(again) << again.error().message;
         EXPECT_EQ(again->container_id, ids[p.address()]);
     }
-    auto services = docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
+    auto services =
+        docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
     ASSERT_TRUE(services);
     EXPECT_EQ(services->size(), projects.size());
     auto running = running_by_project();
@@ -383,8 +391,10 @@ void label_node(docker::Client& manager, const std::string& node, const std::str
     auto n = manager.call_json("GET", "/nodes/" + node, "inspect node");
     ASSERT_TRUE(n) << n.error().describe();
     auto spec = (*n)["Spec"];
-    if (value.empty()) spec["Labels"].erase(key);
-    else spec["Labels"][key] = value;
+    if (value.empty())
+        spec["Labels"].erase(key);
+    else
+        spec["Labels"][key] = value;
     const auto version = (*n)["Version"]["Index"].get<std::uint64_t>();
     auto r = manager.call("POST", "/nodes/" + node + "/update?version=" + std::to_string(version),
                           "update node", spec.dump());
@@ -468,7 +478,8 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) 
     const std::string image = policy_.image;
     if (auto slash = image.find('/'); slash != std::string::npos) {
         const std::string hostport = image.substr(0, slash);
-        if (auto colon = hostport.find(':'); colon != std::string::npos && hostport[0] >= '0' && hostport[0] <= '9')
+        if (auto colon = hostport.find(':');
+            colon != std::string::npos && hostport[0] >= '0' && hostport[0] <= '9')
             host_services.emplace_back(hostport.substr(0, colon), hostport.substr(colon + 1));
     }
 
@@ -505,7 +516,8 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) 
         ASSERT_TRUE(info) << info.error().describe();
         // Attached to exactly its one network: no docker_gwbridge, no node bridge.
         ASSERT_EQ(info->network_ips.size(), 1u) << c.d;
-        ASSERT_TRUE(info->network_ips.count(c.network)) << c.d << ": " << info->network_ips.begin()->first;
+        ASSERT_TRUE(info->network_ips.count(c.network))
+            << c.d << ": " << info->network_ips.begin()->first;
         c.ip = info->network_ips.at(c.network);
         if (c.mode == NetworkMode::open) continue;
         auto net = docker::inspect_network(*manager_, c.network);
@@ -518,15 +530,19 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) 
     }
 
     auto connect = [&](const Case& from, const std::string& ip, const std::string& port) {
-        return exec_in_task(container_name(from.ref), {"/tenex-probe", "connect", ip, port, "1500"});
+        return exec_in_task(container_name(from.ref),
+                            {"/tenex-probe", "connect", ip, port, "1500"});
     };
     for (const auto& from : cases) {
         // Its own listener (the probe answers once it listens).
         std::string out;
-        EXPECT_TRUE(eventually([&] {
-            out = connect(from, from.ip, "8080");
-            return out.find("connect=ok") != std::string::npos;
-        }, 20s)) << from.d << ": " << out;
+        EXPECT_TRUE(eventually(
+            [&] {
+                out = connect(from, from.ip, "8080");
+                return out.find("connect=ok") != std::string::npos;
+            },
+            20s))
+            << from.d << ": " << out;
         if (from.mode == NetworkMode::open) {
             for (const auto& [ip, port] : host_services) {
                 out = connect(from, ip, port);
@@ -538,11 +554,13 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) 
         for (const auto& to : cases) {
             if (&to == &from) continue;
             out = connect(from, to.ip, "8080");
-            EXPECT_NE(out.find("connect=failed"), std::string::npos) << from.d << " -> " << to.d << ": " << out;
+            EXPECT_NE(out.find("connect=failed"), std::string::npos)
+                << from.d << " -> " << to.d << ": " << out;
         }
         for (const auto& [ip, port] : host_services) {
             out = connect(from, ip, port);
-            EXPECT_NE(out.find("connect=failed"), std::string::npos) << from.d << " -> " << ip << ":" << port << ": " << out;
+            EXPECT_NE(out.find("connect=failed"), std::string::npos)
+                << from.d << " -> " << ip << ":" << port << ": " << out;
         }
     }
     // The control cannot reach into an internal overlay either.
@@ -553,10 +571,13 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) 
     for (const auto& c : cases) ASSERT_TRUE(o.forget(c.ref).get());
     for (const auto& c : cases) {
         if (c.mode == NetworkMode::open) continue;
-        EXPECT_TRUE(eventually([&] {
-            auto n = docker::inspect_network(*manager_, c.network);
-            return !n && n.error().not_found();
-        }, 30s)) << c.network << " is left";
+        EXPECT_TRUE(eventually(
+            [&] {
+                auto n = docker::inspect_network(*manager_, c.network);
+                return !n && n.error().not_found();
+            },
+            30s))
+            << c.network << " is left";
     }
 }
 
@@ -583,7 +604,8 @@ TEST_F(SwarmEngineTest, SecretsAreSwarmSecretFilesNeverVariables) {
     EXPECT_EQ(raw->body.find(value), std::string::npos) << "the service spec holds the secret";
     EXPECT_EQ(raw->body.find("API_KEY="), std::string::npos) << "the service has the variable";
     EXPECT_NE(raw->body.find("\"Name\":\"API_KEY\""), std::string::npos) << raw->body;
-    auto secrets = docker::list_secrets(*manager_, {std::string(kLabelProject) + "=" + ref.address()});
+    auto secrets =
+        docker::list_secrets(*manager_, {std::string(kLabelProject) + "=" + ref.address()});
     ASSERT_TRUE(secrets) << secrets.error().describe();
     ASSERT_EQ(secrets->size(), 1u);
 
@@ -598,10 +620,14 @@ TEST_F(SwarmEngineTest, SecretsAreSwarmSecretFilesNeverVariables) {
     EXPECT_EQ(out.find(value), std::string::npos) << out;
 
     ASSERT_TRUE(o.forget(ref).get());
-    EXPECT_TRUE(eventually([&] {
-        auto left = docker::list_secrets(*manager_, {std::string(kLabelProject) + "=" + ref.address()});
-        return left && left->empty();
-    }, 30s)) << "the secret is left after forget";
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto left =
+                docker::list_secrets(*manager_, {std::string(kLabelProject) + "=" + ref.address()});
+            return left && left->empty();
+        },
+        30s))
+        << "the secret is left after forget";
 }
 
 TEST_F(SwarmEngineTest, WhatSwarmCannotDoIsRefusedClearly) {
@@ -653,16 +679,21 @@ TEST_F(SwarmEngineTest, NodeFailureATaskOnADeadNodeIsLostAndTheDaemonStartsThePr
     ASSERT_EQ(::kill(pid, SIGKILL), 0) << "kill " << pid;
     const auto killed = std::chrono::steady_clock::now();
 
-    const bool moved = eventually([&] {
-        auto s = o.status(ref);
-        return s && s->state == ProjectState::running && !s->node.empty() && s->node != first_node;
-    }, 120s);
+    const bool moved = eventually(
+        [&] {
+            auto s = o.status(ref);
+            return s && s->state == ProjectState::running && !s->node.empty() &&
+                   s->node != first_node;
+        },
+        120s);
     auto s = o.status(ref);
     ASSERT_TRUE(s);
-    ASSERT_TRUE(moved) << "state " << to_string(s->state) << " on " << s->node << ": " << s->last_error;
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed);
-    std::cout << "the project ran again on " << s->node << " " << took.count() << " ms after " << first_node
-              << "'s engine was killed\n";
+    ASSERT_TRUE(moved) << "state " << to_string(s->state) << " on " << s->node << ": "
+                       << s->last_error;
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - killed);
+    std::cout << "the project ran again on " << s->node << " " << took.count() << " ms after "
+              << first_node << "'s engine was killed\n";
     RecordProperty("moved_after_ms", std::to_string(took.count()));
     EXPECT_EQ(s->last_exit_code, 137);
     EXPECT_GE(s->restart_count, 1);

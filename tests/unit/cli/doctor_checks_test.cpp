@@ -101,26 +101,29 @@ TEST(DoctorSwarm, AManagerWithEveryNodeReadyPasses) {
     nodes.pop_back();
     auto r = swarm_result(manager(), nodes);
     EXPECT_TRUE(r.ok) << r.detail;
-    EXPECT_EQ(r.detail, "2 nodes, 2 ready and active: tnx-swarm-1 (manager, leader, ready, active), "
-                        "tnx-swarm-2 (worker, ready, active)");
+    EXPECT_EQ(r.detail,
+              "2 nodes, 2 ready and active: tnx-swarm-1 (manager, leader, ready, active), "
+              "tnx-swarm-2 (worker, ready, active)");
 }
 
 TEST(DoctorSwarm, ADownNodeFailsNamingItAndWhy) {
     auto r = swarm_result(manager(), docker::parse_nodes(nlohmann::json::parse(kNodes)));
     EXPECT_FALSE(r.ok);
-    EXPECT_NE(r.detail.find("not usable: tnx-swarm-3 (worker, down, active: heartbeat failure)"), std::string::npos)
+    EXPECT_NE(r.detail.find("not usable: tnx-swarm-3 (worker, down, active: heartbeat failure)"),
+              std::string::npos)
         << r.detail;
     EXPECT_NE(r.fix.find("drain"), std::string::npos) << r.fix;
 }
 
 TEST(DoctorSwarm, NotASwarmOrAWorkerFailsWithFix) {
-    auto inactive = docker::parse_swarm_state(nlohmann::json::parse(R"({"Swarm":{"LocalNodeState":"inactive"}})"));
+    auto inactive = docker::parse_swarm_state(
+        nlohmann::json::parse(R"({"Swarm":{"LocalNodeState":"inactive"}})"));
     auto r = swarm_result(inactive, {});
     EXPECT_FALSE(r.ok);
     EXPECT_NE(r.detail.find("not in a swarm (state inactive)"), std::string::npos) << r.detail;
     EXPECT_NE(r.fix.find("manager"), std::string::npos);
-    auto worker = docker::parse_swarm_state(
-        nlohmann::json::parse(R"({"Swarm":{"LocalNodeState":"active","ControlAvailable":false,"NodeID":"n2"}})"));
+    auto worker = docker::parse_swarm_state(nlohmann::json::parse(
+        R"({"Swarm":{"LocalNodeState":"active","ControlAvailable":false,"NodeID":"n2"}})"));
     r = swarm_result(worker, {});
     EXPECT_FALSE(r.ok);
     EXPECT_NE(r.detail.find("worker"), std::string::npos) << r.detail;

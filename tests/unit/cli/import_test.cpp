@@ -43,19 +43,24 @@ std::string read(const fs::path& p) {
     return ss.str();
 }
 
-int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+int sh(const std::string& cmd) {
+    return std::system(cmd.c_str());
+}
 
 // Every entry under `root` (not following links): type, mode, size, mtime, content or target.
 std::string tree_state(const fs::path& root) {
     std::map<std::string, std::string> entries;
     if (!fs::exists(fs::symlink_status(root))) return "<absent>";
-    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
+         ++it) {
         struct stat st {};
         ::lstat(it->path().c_str(), &st);
         std::string v = std::to_string(st.st_mode) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
                         std::to_string(st.st_mtim.tv_nsec) + " ";
-        if (it->is_symlink()) v += "-> " + fs::read_symlink(it->path()).string();
-        else if (it->is_regular_file()) v += std::to_string(std::hash<std::string>{}(read(it->path())));
+        if (it->is_symlink())
+            v += "-> " + fs::read_symlink(it->path()).string();
+        else if (it->is_regular_file())
+            v += std::to_string(std::hash<std::string>{}(read(it->path())));
         entries[it->path().lexically_relative(root).string()] = v;
     }
     std::string all;
@@ -64,7 +69,7 @@ std::string tree_state(const fs::path& root) {
 }
 
 class ImportTest : public ::testing::Test {
-protected:
+  protected:
     test::TempDir tmp;
     fs::path base, projects_base, sandbox_projects, state;
 
@@ -74,27 +79,36 @@ protected:
         sandbox_projects = tmp.path() / "sandbox" / "projects";
         state = tmp.path() / "sandbox" / "state";
         write(base / "config.json", R"({
-  "whitelistedPubkeys": [")" + kOwner + R"(", ")" + kOther + R"("],
+  "whitelistedPubkeys": [")" + kOwner + R"(", ")" +
+                                        kOther + R"("],
   "relays": ["wss://relay.example.org", "ws://127.0.0.1:7777"],
-  "projectsBase": ")" + projects_base.string() + R"(",
+  "projectsBase": ")" + projects_base.string() +
+                                        R"(",
   "tenexPrivateKey": ")" + kBackendKey + R"(",
   "telemetry": {"enabled": false}
 })");
-        write(base / "llms.json", R"({"configurations": {"main": {"provider": "openai", "model": "gpt-4o", "apiKey": ")" +
-                                      kApiKey + R"("}}, "default": "main"})");
-        write(base / "providers.json", R"({"providers": {"openai": {"apiKey": ")" + kApiKey + R"("}}})");
+        write(
+            base / "llms.json",
+            R"({"configurations": {"main": {"provider": "openai", "model": "gpt-4o", "apiKey": ")" +
+                kApiKey + R"("}}, "default": "main"})");
+        write(base / "providers.json",
+              R"({"providers": {"openai": {"apiKey": ")" + kApiKey + R"("}}})");
         // alpha: conversations, an agent, and a scheduled task naming its address.
         write(base / "projects" / "alpha" / "conversations" / "c0ffee.json",
-              R"({"messages": [{"pubkey": ")" + kOwner + R"(", "content": "hello"}], "metadata": {"title": "t"}})");
+              R"({"messages": [{"pubkey": ")" + kOwner +
+                  R"(", "content": "hello"}], "metadata": {"title": "t"}})");
         write(base / "projects" / "alpha" / "logs" / "run.log", "started\n");
-        write(base / "scheduled_tasks.json",
-              R"([{"id": "t1", "projectId": "31933:)" + kOwner + R"(:alpha", "schedule": "0 * * * *"}])");
-        write(base / "agents" / (kAgent + ".json"),
-              R"({"eventId": ")" + std::string(64, 'd') + R"(", "nsec": ")" + kAgentNsec + R"(", "slug": "helper"})");
-        write(base / "agents" / "index.json",
-              R"({"bySlug": {"helper": {"pubkey": ")" + kAgent + R"(", "projectIds": ["alpha"]}},
-                  "byEventId": {")" + std::string(64, 'd') + R"(": ")" + kAgent + R"("},
-                  "byProject": {"alpha": [")" + kAgent + R"("], "../../etc": [")" + kAgent + R"("]}})");
+        write(base / "scheduled_tasks.json", R"([{"id": "t1", "projectId": "31933:)" + kOwner +
+                                                 R"(:alpha", "schedule": "0 * * * *"}])");
+        write(base / "agents" / (kAgent + ".json"), R"({"eventId": ")" + std::string(64, 'd') +
+                                                        R"(", "nsec": ")" + kAgentNsec +
+                                                        R"(", "slug": "helper"})");
+        write(base / "agents" / "index.json", R"({"bySlug": {"helper": {"pubkey": ")" + kAgent +
+                                                  R"(", "projectIds": ["alpha"]}},
+                  "byEventId": {")" + std::string(64, 'd') +
+                                                  R"(": ")" + kAgent + R"("},
+                  "byProject": {"alpha": [")" + kAgent +
+                                                  R"("], "../../etc": [")" + kAgent + R"("]}})");
         // beta: metadata without any address (owner unknown to TENEX's files).
         write(base / "projects" / "beta" / "conversations" / "beef.json", R"({"messages": []})");
         // Checkouts: alpha a git repository with links inside and outside, beta plain files.
@@ -104,11 +118,14 @@ protected:
         fs::create_symlink("../../..", projects_base / "alpha" / "src" / "up");
         fs::create_symlink("README.md", projects_base / "alpha" / "readme-link");
         ASSERT_EQ(sh("cd '" + (projects_base / "alpha").string() +
-                     "' && git init -q && git -c user.email=t@t -c user.name=t add README.md src/main.c && "
-                     "git -c user.email=t@t -c user.name=t commit -q -m init"), 0);
+                     "' && git init -q && git -c user.email=t@t -c user.name=t add README.md "
+                     "src/main.c && "
+                     "git -c user.email=t@t -c user.name=t commit -q -m init"),
+                  0);
         write(projects_base / "beta" / "notes.txt", "beta\n");
         // Older TENEX kept agents (with keys) in the checkout's .tenex/: never carried over.
-        write(projects_base / "beta" / ".tenex" / "agents.json", R"({"helper": {"nsec": ")" + kAgentNsec + R"("}})");
+        write(projects_base / "beta" / ".tenex" / "agents.json",
+              R"({"helper": {"nsec": ")" + kAgentNsec + R"("}})");
     }
 
     ImportOptions options(bool apply) const {
@@ -123,7 +140,8 @@ protected:
         return o;
     }
     fs::path runtime_dir(const std::string& d) const {
-        return state / "runtime" / sandbox::container_name(sandbox::ProjectRef{.owner = kOwner, .d = d});
+        return state / "runtime" /
+               sandbox::container_name(sandbox::ProjectRef{.owner = kOwner, .d = d});
     }
     std::string source_state() const { return tree_state(tmp.path() / "home"); }
     std::string sandbox_state() const { return tree_state(tmp.path() / "sandbox"); }
@@ -142,21 +160,38 @@ TEST_F(ImportTest, DryRunPrintsThePlanWritesNothingAndNoSecret) {
     ASSERT_TRUE(r) << r.error().message;
     expect_no_secret(out);
     EXPECT_NE(out.find("Dry run"), std::string::npos) << out;
-    EXPECT_NE(out.find("project alpha\n  owner " + kOwner + " from TENEX metadata (scheduled_tasks.json)"), std::string::npos) << out;
-    EXPECT_NE(out.find("project beta\n  owner " + kOwner + " from --owner"), std::string::npos) << out;
+    EXPECT_NE(out.find("project alpha\n  owner " + kOwner +
+                       " from TENEX metadata (scheduled_tasks.json)"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("project beta\n  owner " + kOwner + " from --owner"), std::string::npos)
+        << out;
     EXPECT_NE(out.find("checkout: " + (projects_base / "alpha").string() + " -> " +
-                       (sandbox_projects / kOwner / "alpha").string()), std::string::npos) << out;
+                       (sandbox_projects / kOwner / "alpha").string()),
+              std::string::npos)
+        << out;
     EXPECT_NE(out.find("metadata: " + (base / "projects" / "alpha").string() + " -> " +
-                       (runtime_dir("alpha") / "projects" / "alpha").string()), std::string::npos) << out;
+                       (runtime_dir("alpha") / "projects" / "alpha").string()),
+              std::string::npos)
+        << out;
     EXPECT_NE(out.find("would copy"), std::string::npos) << out;
-    EXPECT_NE(out.find("skipped: escape (symlink out of the project, not followed)"), std::string::npos) << out;
-    EXPECT_NE(out.find("skipped: src/up (symlink out of the project, not followed)"), std::string::npos) << out;
+    EXPECT_NE(out.find("skipped: escape (symlink out of the project, not followed)"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("skipped: src/up (symlink out of the project, not followed)"),
+              std::string::npos)
+        << out;
     EXPECT_NE(out.find("agents: 1 key files"), std::string::npos) << out;
     // The whitelist entries missing from sandbox.yaml, and only the relay it lacks.
-    EXPECT_NE(out.find("add to /etc/tenex-sandbox/sandbox.yaml (it is not rewritten):\n  whitelist:\n    - " + kOwner +
-                       "\n    - " + kOther + "\n  relays:\n    - ws://127.0.0.1:7777\n"), std::string::npos) << out;
+    EXPECT_NE(
+        out.find(
+            "add to /etc/tenex-sandbox/sandbox.yaml (it is not rewritten):\n  whitelist:\n    - " +
+            kOwner + "\n    - " + kOther + "\n  relays:\n    - ws://127.0.0.1:7777\n"),
+        std::string::npos)
+        << out;
     EXPECT_NE(out.find("llms.json: not imported"), std::string::npos) << out;
-    EXPECT_NE(out.find("  main (default): provider openai, model gpt-4o\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("  main (default): provider openai, model gpt-4o\n"), std::string::npos)
+        << out;
     EXPECT_NE(out.find("dry run: nothing written"), std::string::npos) << out;
     EXPECT_EQ(sandbox_state(), "<absent>");
     EXPECT_EQ(source_state(), before);
@@ -175,7 +210,8 @@ TEST_F(ImportTest, ApplyCopiesEverythingAndASecondApplyChangesNothing) {
     // The checkout, a working git repository, at <projects>/<owner>/<d>.
     fs::path ws = sandbox_projects / kOwner / "alpha";
     EXPECT_EQ(read(ws / "src" / "main.c"), "int main(void) { return 0; }\n");
-    EXPECT_EQ(sh("git -C '" + ws.string() + "' -c safe.directory='*' log --oneline | grep -q init"), 0);
+    EXPECT_EQ(sh("git -C '" + ws.string() + "' -c safe.directory='*' log --oneline | grep -q init"),
+              0);
     EXPECT_EQ(sh("git -C '" + ws.string() + "' -c safe.directory='*' diff --quiet HEAD"), 0);
     EXPECT_TRUE(fs::is_symlink(ws / "readme-link"));
     EXPECT_EQ(fs::read_symlink(ws / "readme-link"), "README.md");
@@ -183,13 +219,15 @@ TEST_F(ImportTest, ApplyCopiesEverythingAndASecondApplyChangesNothing) {
     EXPECT_FALSE(fs::exists(fs::symlink_status(ws / "src" / "up")));
     EXPECT_EQ(read(sandbox_projects / kOwner / "beta" / "notes.txt"), "beta\n");
     EXPECT_FALSE(fs::exists(sandbox_projects / kOwner / "beta" / ".tenex"));
-    EXPECT_NE(out.find("skipped: .tenex (older TENEX's per-project layout"), std::string::npos) << out;
+    EXPECT_NE(out.find("skipped: .tenex (older TENEX's per-project layout"), std::string::npos)
+        << out;
 
     // The metadata where the runtime's TENEX_BASE_DIR (/tenex) finds it: projects/<d>/.
     fs::path rt = runtime_dir("alpha");
     EXPECT_EQ(read(rt / "projects" / "alpha" / "conversations" / "c0ffee.json"),
               read(base / "projects" / "alpha" / "conversations" / "c0ffee.json"));
-    EXPECT_TRUE(fs::exists(runtime_dir("beta") / "projects" / "beta" / "conversations" / "beef.json"));
+    EXPECT_TRUE(
+        fs::exists(runtime_dir("beta") / "projects" / "beta" / "conversations" / "beef.json"));
     // The agent's key file (0600) and index entries, so it keeps its pubkey; the hostile
     // byProject key was not used.
     struct stat st {};
@@ -201,7 +239,8 @@ TEST_F(ImportTest, ApplyCopiesEverythingAndASecondApplyChangesNothing) {
     EXPECT_EQ(index.find("etc"), std::string::npos) << index;
     // The merged YAML fragment: the sandbox's relay, then the TENEX ones it lacked.
     EXPECT_EQ(read(o.config_out).substr(read(o.config_out).find("whitelist:")),
-              "whitelist:\n  - " + kOwner + "\n  - " + kOther + "\nrelays:\n  - wss://relay.example.org\n  - ws://127.0.0.1:7777\n");
+              "whitelist:\n  - " + kOwner + "\n  - " + kOther +
+                  "\nrelays:\n  - wss://relay.example.org\n  - ws://127.0.0.1:7777\n");
     // No secret reached the sandbox side except the agent's own key file.
     EXPECT_FALSE(fs::exists(rt / "llms.json"));
     EXPECT_FALSE(fs::exists(rt / "config.json"));
@@ -210,7 +249,8 @@ TEST_F(ImportTest, ApplyCopiesEverythingAndASecondApplyChangesNothing) {
     std::string after = sandbox_state();
     std::string again;
     ASSERT_TRUE(run_import(o, again)) << again;
-    EXPECT_NE(again.find("nothing to do: everything is already imported"), std::string::npos) << again;
+    EXPECT_NE(again.find("nothing to do: everything is already imported"), std::string::npos)
+        << again;
     EXPECT_NE(again.find("already imported"), std::string::npos) << again;
     EXPECT_EQ(sandbox_state(), after);
     EXPECT_EQ(source_state(), before);
@@ -231,22 +271,31 @@ TEST_F(ImportTest, TheDaemonsRuntimePreparationKeepsTheImportedState) {
     policy.image = "tenex-runtime:latest";
     policy.network.mode = sandbox::NetworkMode::egress;
     policy.network.relays = true;
-    policy.llm = sandbox::TenexLlm{.provider = "ollama", .model = "llama3.1", .base_url = "http://127.0.0.1:11434",
-                                   .key_file = "", .embed_model = "nomic"};
+    policy.llm = sandbox::TenexLlm{.provider = "ollama",
+                                   .model = "llama3.1",
+                                   .base_url = "http://127.0.0.1:11434",
+                                   .key_file = "",
+                                   .embed_model = "nomic"};
     policy.security.user = "1234:2345";
     fs::path rt = runtime_dir("alpha");
     fs::path ws = sandbox_projects / kOwner / "alpha";
-    sandbox::RuntimeInputs in{.owner = kOwner, .d = "alpha", .relays = {"ws://r:1"}, .llm_url = "",
-                              .backend_key_hex = "", .api_key = ""};
+    sandbox::RuntimeInputs in{.owner = kOwner,
+                              .d = "alpha",
+                              .relays = {"ws://r:1"},
+                              .llm_url = "",
+                              .backend_key_hex = "",
+                              .api_key = ""};
     auto prepared = sandbox::prepare_runtime_dir(rt, ws, policy, in);
     ASSERT_TRUE(prepared) << prepared.error().message;
     EXPECT_EQ(read(rt / "projects" / "alpha" / "conversations" / "c0ffee.json"),
               read(base / "projects" / "alpha" / "conversations" / "c0ffee.json"));
     std::string index = read(rt / "agents" / "index.json");
-    EXPECT_NE(index.find("\"" + std::string(64, 'd') + "\": \"" + kAgent + "\""), std::string::npos) << index;
+    EXPECT_NE(index.find("\"" + std::string(64, 'd') + "\": \"" + kAgent + "\""), std::string::npos)
+        << index;
     struct stat st {};
-    for (const fs::path& f : {rt / "projects" / "alpha" / "conversations" / "c0ffee.json", rt / "agents" / (kAgent + ".json"),
-                              ws / "src" / "main.c", ws / ".git" / "HEAD"}) {
+    for (const fs::path& f :
+         {rt / "projects" / "alpha" / "conversations" / "c0ffee.json",
+          rt / "agents" / (kAgent + ".json"), ws / "src" / "main.c", ws / ".git" / "HEAD"}) {
         ASSERT_EQ(::lstat(f.c_str(), &st), 0) << f;
         EXPECT_EQ(st.st_uid, 1234u) << f;
     }
@@ -271,7 +320,8 @@ TEST_F(ImportTest, FilesChangedInTheSandboxAreKeptNotOverwritten) {
     write(f, "# edited in the sandbox\n");
     std::string again;
     ASSERT_TRUE(run_import(options(true), again)) << again;
-    EXPECT_NE(again.find("kept (differs at the destination): README.md"), std::string::npos) << again;
+    EXPECT_NE(again.find("kept (differs at the destination): README.md"), std::string::npos)
+        << again;
     EXPECT_EQ(read(f), "# edited in the sandbox\n");
 }
 
@@ -281,20 +331,28 @@ TEST_F(ImportTest, UnknownOwnerNeedsOwnerFlagAndNothingIsWritten) {
     std::string out;
     auto r = run_import(o, out);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("nothing imported, nothing written"), std::string::npos) << r.error().message;
-    EXPECT_NE(r.error().message.find("beta: the owner is not in TENEX's metadata and the whitelist has 2 pubkeys: pass --owner HEX"),
-              std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("nothing imported, nothing written"), std::string::npos)
+        << r.error().message;
+    EXPECT_NE(r.error().message.find("beta: the owner is not in TENEX's metadata and the whitelist "
+                                     "has 2 pubkeys: pass --owner HEX"),
+              std::string::npos)
+        << r.error().message;
     EXPECT_EQ(sandbox_state(), "<absent>");
 
     // One whitelisted pubkey: that one, and the report says why.
-    write(base / "config.json", R"({"whitelistedPubkeys": [")" + kOther + R"("], "relays": [], "projectsBase": ")" +
+    write(base / "config.json", R"({"whitelistedPubkeys": [")" + kOther +
+                                    R"("], "relays": [], "projectsBase": ")" +
                                     projects_base.string() + R"("})");
     o.apply = false;
     auto sole = run_import(o, out);
     ASSERT_TRUE(sole) << sole.error().message;
-    EXPECT_NE(out.find("project beta\n  owner " + kOther + " the sole whitelisted pubkey"), std::string::npos) << out;
+    EXPECT_NE(out.find("project beta\n  owner " + kOther + " the sole whitelisted pubkey"),
+              std::string::npos)
+        << out;
     // alpha's owner still comes from the metadata, and is added to the whitelist.
-    EXPECT_NE(out.find("project alpha\n  owner " + kOwner + " from TENEX metadata"), std::string::npos) << out;
+    EXPECT_NE(out.find("project alpha\n  owner " + kOwner + " from TENEX metadata"),
+              std::string::npos)
+        << out;
     EXPECT_NE(out.find("    - " + kOwner + "\n"), std::string::npos) << out;
 }
 
@@ -303,22 +361,28 @@ TEST_F(ImportTest, UnknownOwnerNeedsOwnerFlagAndNothingIsWritten) {
 TEST_F(ImportTest, OwnerFromTheProjectsMetadataAndAmbiguousOwners) {
     fs::remove(base / "scheduled_tasks.json");
     write(base / "projects" / "alpha" / "conversations" / "c0ffee.json",
-          R"({"messages": [{"tags": [["a", "31933:)" + kOther + R"(:alpha"], ["a", "31933:)" + kOwner + R"(:alpha-2"]]}]})");
+          R"({"messages": [{"tags": [["a", "31933:)" + kOther + R"(:alpha"], ["a", "31933:)" +
+              kOwner + R"(:alpha-2"]]}]})");
     std::string out;
     auto r = run_import(options(false), out);
     ASSERT_TRUE(r) << r.error().message;
-    EXPECT_NE(out.find("project alpha\n  owner " + kOther + " from TENEX metadata (projects/alpha/conversations/c0ffee.json)"),
-              std::string::npos) << out;
+    EXPECT_NE(out.find("project alpha\n  owner " + kOther +
+                       " from TENEX metadata (projects/alpha/conversations/c0ffee.json)"),
+              std::string::npos)
+        << out;
     write(base / "projects" / "alpha" / "logs" / "run.log", "booted 31933:" + kOwner + ":alpha\"");
     auto o = options(false);
     o.owner.clear();
     r = run_import(o, out);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("alpha: TENEX metadata names 2 owners"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("alpha: TENEX metadata names 2 owners"), std::string::npos)
+        << r.error().message;
     o.owner = kOwner;
     r = run_import(o, out);
     ASSERT_TRUE(r) << r.error().message;
-    EXPECT_NE(out.find("project alpha\n  owner " + kOwner + " from --owner (TENEX metadata names several)"), std::string::npos)
+    EXPECT_NE(out.find("project alpha\n  owner " + kOwner +
+                       " from --owner (TENEX metadata names several)"),
+              std::string::npos)
         << out;
 }
 
@@ -327,18 +391,21 @@ TEST_F(ImportTest, MalformedJsonNamesTheFileNotItsContent) {
     std::string out;
     auto r = run_import(options(true), out);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find((base / "config.json").string() + ": malformed JSON near byte"), std::string::npos)
+    EXPECT_NE(
+        r.error().message.find((base / "config.json").string() + ": malformed JSON near byte"),
+        std::string::npos)
         << r.error().message;
     expect_no_secret(r.error().message + out);
     EXPECT_EQ(sandbox_state(), "<absent>");
 
     // A good config.json again, then a broken agents index holding a key.
-    write(base / "config.json", R"({"whitelistedPubkeys": [")" + kOwner + R"("], "projectsBase": ")" +
-                                    projects_base.string() + R"("})");
+    write(base / "config.json", R"({"whitelistedPubkeys": [")" + kOwner +
+                                    R"("], "projectsBase": ")" + projects_base.string() + R"("})");
     write(base / "agents" / "index.json", "{\"nsec\": \"" + kAgentNsec + "\" oops");
     r = run_import(options(true), out);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("index.json: malformed JSON"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("index.json: malformed JSON"), std::string::npos)
+        << r.error().message;
     expect_no_secret(r.error().message);
     EXPECT_EQ(sandbox_state(), "<absent>");
 }
@@ -352,12 +419,14 @@ TEST_F(ImportTest, ProjectsBaseMissingOrNotADirectory) {
     write(base / "config.json", R"({"projectsBase": "/nonexistent/tenex-projects"})");
     r = run_import(options(true), out);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("projectsBase /nonexistent/tenex-projects is not a directory"), std::string::npos)
+    EXPECT_NE(r.error().message.find("projectsBase /nonexistent/tenex-projects is not a directory"),
+              std::string::npos)
         << r.error().message;
     write(base / "config.json", R"({"projectsBase": "relative/dir"})");
     r = run_import(options(true), out);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("is not an absolute path"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("is not an absolute path"), std::string::npos)
+        << r.error().message;
     EXPECT_EQ(sandbox_state(), "<absent>");
 }
 
@@ -368,12 +437,14 @@ TEST_F(ImportTest, ConfigFileLinkIsReadAndAMissingOneIsAClearError) {
     std::string out;
     auto r = run_import(options(false), out);
     ASSERT_TRUE(r) << r.error().message;
-    EXPECT_NE(out.find("metadata: " + (base / "projects" / "alpha").string()), std::string::npos) << out;
+    EXPECT_NE(out.find("metadata: " + (base / "projects" / "alpha").string()), std::string::npos)
+        << out;
     auto o = options(false);
     o.tenex_config = base / "nonexistent.json";
     r = run_import(o, out);
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().message, (base / "nonexistent.json").string() + ": No such file or directory");
+    EXPECT_EQ(r.error().message,
+              (base / "nonexistent.json").string() + ": No such file or directory");
 }
 
 TEST_F(ImportTest, HostileNamesAndLinkedProjectsAreRefusedAndNothingIsWritten) {
@@ -392,7 +463,8 @@ TEST_F(ImportTest, HostileNamesAndLinkedProjectsAreRefusedAndNothingIsWritten) {
     std::string out;
     auto r = run_import(options(true), out);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("bad\\x0aname: name contains a control character"), std::string::npos)
+    EXPECT_NE(r.error().message.find("bad\\x0aname: name contains a control character"),
+              std::string::npos)
         << r.error().message;
     EXPECT_EQ(sandbox_state(), "<absent>");
     EXPECT_EQ(source_state(), before);
@@ -403,8 +475,10 @@ TEST_F(ImportTest, HostileNamesAndLinkedProjectsAreRefusedAndNothingIsWritten) {
     before = source_state();
     r = run_import(options(true), out);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find((projects_base / "linked").string() + ": is a symlink (not followed)"),
-              std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find((projects_base / "linked").string() +
+                                     ": is a symlink (not followed)"),
+              std::string::npos)
+        << r.error().message;
     EXPECT_EQ(sandbox_state(), "<absent>");
     EXPECT_EQ(source_state(), before);
     fs::remove(projects_base / "linked");
@@ -418,7 +492,8 @@ TEST_F(ImportTest, HostileNamesAndLinkedProjectsAreRefusedAndNothingIsWritten) {
     o.only = {"gamma"};
     r = run_import(o, out);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("'gamma': no such project"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("'gamma': no such project"), std::string::npos)
+        << r.error().message;
     EXPECT_EQ(sandbox_state(), "<absent>");
 }
 
@@ -428,19 +503,22 @@ TEST_F(ImportTest, ADestinationSymlinkIsRefused) {
     std::string out;
     auto r = run_import(options(true), out);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("alpha: is a symlink"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("alpha: is a symlink"), std::string::npos)
+        << r.error().message;
     EXPECT_FALSE(fs::exists(tmp.path() / "elsewhere"));
 }
 
 // The real binary: reads sandbox.yaml (whitelist, relays, paths) and never rewrites it.
 TEST_F(ImportTest, CommandLineReadsSandboxYamlAndLeavesItAlone) {
     fs::path yaml = tmp.path() / "sandbox.yaml";
-    write(yaml, "# the operator's comments\nrelays:\n  - ws://127.0.0.1:7777\nwhitelist:\n  - " + kOwner +
-                    "\nprojects_path: " + sandbox_projects.string() + "\nstate_dir: " + state.string() + "\n");
+    write(yaml, "# the operator's comments\nrelays:\n  - ws://127.0.0.1:7777\nwhitelist:\n  - " +
+                    kOwner + "\nprojects_path: " + sandbox_projects.string() +
+                    "\nstate_dir: " + state.string() + "\n");
     std::string yaml_before = read(yaml);
     auto run = [&](const std::string& args, int& status) {
         std::string cmd = "'" + test::tenex_binary().string() + "' import --tenex-config '" +
-                          (base / "config.json").string() + "' -c '" + yaml.string() + "' " + args + " 2>&1";
+                          (base / "config.json").string() + "' -c '" + yaml.string() + "' " + args +
+                          " 2>&1";
         FILE* p = popen(cmd.c_str(), "r");
         std::string text;
         char buf[4096];
@@ -455,8 +533,10 @@ TEST_F(ImportTest, CommandLineReadsSandboxYamlAndLeavesItAlone) {
     out = run("--owner " + kOwner, status);
     EXPECT_EQ(status, 0) << out;
     expect_no_secret(out);
-    EXPECT_NE(out.find("add to " + yaml.string() + " (it is not rewritten):\n  whitelist:\n    - " + kOther +
-                       "\n  relays:\n    - wss://relay.example.org\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("add to " + yaml.string() + " (it is not rewritten):\n  whitelist:\n    - " +
+                       kOther + "\n  relays:\n    - wss://relay.example.org\n"),
+              std::string::npos)
+        << out;
     out = run("--owner " + kOwner + " --apply --config-out '" + yaml.string() + "'", status);
     EXPECT_NE(status, 0) << out;
     EXPECT_NE(out.find("never rewritten"), std::string::npos) << out;

@@ -13,9 +13,15 @@ namespace {
 
 using A = LimitDecision::Action;
 
-DirQuota btrfs_subvolume() { return DirQuota{.btrfs = true, .subvolume = true, .subvolume_id = 257, .fs_type = "btrfs"}; }
-DirQuota btrfs_plain() { return DirQuota{.btrfs = true, .subvolume = false, .subvolume_id = 0, .fs_type = "btrfs"}; }
-DirQuota ext4() { return DirQuota{.btrfs = false, .subvolume = false, .subvolume_id = 0, .fs_type = "ext4"}; }
+DirQuota btrfs_subvolume() {
+    return DirQuota{.btrfs = true, .subvolume = true, .subvolume_id = 257, .fs_type = "btrfs"};
+}
+DirQuota btrfs_plain() {
+    return DirQuota{.btrfs = true, .subvolume = false, .subvolume_id = 0, .fs_type = "btrfs"};
+}
+DirQuota ext4() {
+    return DirQuota{.btrfs = false, .subvolume = false, .subvolume_id = 0, .fs_type = "ext4"};
+}
 
 TEST(DiskLimitDecision, ALimitOnASubvolumeIsSet) {
     EXPECT_EQ(decide_limit(btrfs_subvolume(), 16LL << 20, "/p/o/d").action, A::set);
@@ -64,13 +70,15 @@ TEST(DiskLimitProbe, ANonBtrfsPathAndItsMissingChildrenAreNotQuotaCapable) {
 }
 
 TEST(DiskLimitApply, RefusedWhereItCannotBeEnforcedAndNothingChanges) {
-    const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("tenex-disk-unit-" + std::to_string(::getpid()));
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("tenex-disk-unit-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const bool on_btrfs = probe(dir).btrfs;
     auto st = apply_limit(dir, 16LL << 20);
     EXPECT_FALSE(st);  // a plain directory: on btrfs or not, it cannot be limited
     if (!st) {
-        EXPECT_NE(st.error().message.find(on_btrfs ? "plain directory" : "cannot be enforced"), std::string::npos);
+        EXPECT_NE(st.error().message.find(on_btrfs ? "plain directory" : "cannot be enforced"),
+                  std::string::npos);
     }
     EXPECT_TRUE(apply_limit(dir, 0));  // no limit asked: nothing to do
     EXPECT_TRUE(std::filesystem::is_directory(dir));

@@ -16,7 +16,7 @@ using tenex::resolve_beneath;
 namespace {
 
 class HostPath : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         root_ = fs::temp_directory_path() / ("tenex-host-path-" + std::to_string(::getpid()));
         fs::remove_all(root_);
@@ -62,7 +62,8 @@ TEST(MountsBeneath, ListsOnlyMountPointsStrictlyBelowTheDirectory) {
         "32 30 0:6 / /srv/p/data\\040dir/tmp rw - tmpfs tmpfs rw\n"
         "33 22 0:7 / /srv/pp/data rw - tmpfs tmpfs rw\n";
     EXPECT_EQ(mounts_beneath("/srv/p/data", info), std::vector<std::string>{"/srv/p/data/proc"});
-    EXPECT_EQ(mounts_beneath("/srv/p/data dir/", info), std::vector<std::string>{"/srv/p/data dir/tmp"});
+    EXPECT_EQ(mounts_beneath("/srv/p/data dir/", info),
+              std::vector<std::string>{"/srv/p/data dir/tmp"});
     EXPECT_TRUE(mounts_beneath("/srv/pp", info).size() == 1);
     EXPECT_TRUE(mounts_beneath("/srv/q", info).empty());
     // The real table of this process: /proc is always mounted beneath /.

@@ -138,15 +138,20 @@ TEST(Inbox, AHandlerThatThrowsIsCountedAndTheNextMessagesStillRun) {
     ASSERT_TRUE(batch);
     int ok = 0;
     for (auto& m : *batch)
-        ok += inbox.deliver("message", [&] {
-            std::visit(
-                [&](auto& msg) {
-                    using M = std::decay_t<decltype(msg)>;
-                    if constexpr (std::is_same_v<M, Add>) sum += msg.n;
-                    else throw std::runtime_error(msg.why);
-                },
-                m);
-        }) ? 1 : 0;
+        ok += inbox.deliver("message",
+                            [&] {
+                                std::visit(
+                                    [&](auto& msg) {
+                                        using M = std::decay_t<decltype(msg)>;
+                                        if constexpr (std::is_same_v<M, Add>)
+                                            sum += msg.n;
+                                        else
+                                            throw std::runtime_error(msg.why);
+                                    },
+                                    m);
+                            })
+                  ? 1
+                  : 0;
     EXPECT_EQ(sum, 7);
     EXPECT_EQ(ok, 3);
     EXPECT_EQ(inbox.failures(), 2u);

@@ -9,7 +9,8 @@ namespace tenex::log {
 namespace {
 
 TEST(LogJson, OneObjectWithTimeLevelComponentAndMessage) {
-    auto line = json_line("2026-12-03T17:16:31.123Z", "info", "http: API listening on 127.0.0.1:7878");
+    auto line =
+        json_line("2026-12-03T17:16:31.123Z", "info", "http: API listening on 127.0.0.1:7878");
     EXPECT_EQ(line.find('\n'), std::string::npos);
     auto j = nlohmann::json::parse(line);
     EXPECT_EQ(j["time"], "2026-12-03T17:16:31.123Z");

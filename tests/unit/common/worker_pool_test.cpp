@@ -15,11 +15,11 @@ using namespace std::chrono_literals;
 
 // A gate the test opens: jobs block on it to hold their worker.
 class Gate {
-public:
+  public:
     void wait() { f_.wait(); }
     void open() { p_.set_value(); }
 
-private:
+  private:
     std::promise<void> p_;
     std::shared_future<void> f_{p_.get_future().share()};
 };

@@ -40,7 +40,8 @@ relays: [wss://relay.tenex.chat, "ws://127.0.0.1:7777"]
 relay_ca_file: /etc/tenex/relay-ca.pem
 whitelist:
   - )") + kNpub + R"(
-  - )" + std::string(kHex).substr(0, 63) + "A" + R"(
+  - )" + std::string(kHex).substr(0, 63) +
+                              "A" + R"(
 projects_path: /srv/tenex/projects
 policies_dir: /etc/tenex/policies
 state_dir: /srv/tenex/state
@@ -54,7 +55,8 @@ git:
   allowed_hosts: [github.com, 127.0.0.1]
   clone_timeout: 90s
   max_clone_size: 512Mi
-)", "sandbox.yaml");
+)",
+                          "sandbox.yaml");
     ASSERT_TRUE(c.ok()) << errors(c.error());
     EXPECT_EQ(c->relays.size(), 2u);
     EXPECT_EQ(c->relay_ca_file, "/etc/tenex/relay-ca.pem");
@@ -82,15 +84,22 @@ monitor:
 whitelist: [not-a-key]
 projects_path: relative/path
 relay_ca_file: ca.pem
-)", "bad.yaml");
+)",
+                          "bad.yaml");
     ASSERT_FALSE(c.ok());
     std::string e = errors(c.error());
-    EXPECT_NE(e.find("bad.yaml:2:20: start_concurrency: expected an integer from 1 to 64"), std::string::npos) << e;
+    EXPECT_NE(e.find("bad.yaml:2:20: start_concurrency: expected an integer from 1 to 64"),
+              std::string::npos)
+        << e;
     EXPECT_NE(e.find("bad.yaml:4:10: monitor.burst: expected a number"), std::string::npos) << e;
     EXPECT_NE(e.find("bad.yaml:5:3: monitor.colour: unknown key"), std::string::npos) << e;
-    EXPECT_NE(e.find("bad.yaml:6:13: whitelist[0]: expected an npub or 64 hex"), std::string::npos) << e;
-    EXPECT_NE(e.find("bad.yaml:7:16: projects_path: expected an absolute path"), std::string::npos) << e;
-    EXPECT_NE(e.find("bad.yaml:8:16: relay_ca_file: expected an absolute path or \"\""), std::string::npos) << e;
+    EXPECT_NE(e.find("bad.yaml:6:13: whitelist[0]: expected an npub or 64 hex"), std::string::npos)
+        << e;
+    EXPECT_NE(e.find("bad.yaml:7:16: projects_path: expected an absolute path"), std::string::npos)
+        << e;
+    EXPECT_NE(e.find("bad.yaml:8:16: relay_ca_file: expected an absolute path or \"\""),
+              std::string::npos)
+        << e;
     EXPECT_EQ(c.error().size(), 6u) << e;
 }
 
@@ -125,7 +134,8 @@ TEST(DaemonConfig, HostileRelayUrls) {
     ASSERT_FALSE(c.ok());
     // The reason names the key, never the credentials.
     EXPECT_EQ(errors(c.error()).find("secret"), std::string::npos);
-    EXPECT_NE(errors(c.error()).find("relays[0]: relay URL must not carry credentials"), std::string::npos);
+    EXPECT_NE(errors(c.error()).find("relays[0]: relay URL must not carry credentials"),
+              std::string::npos);
 }
 
 TEST(DaemonConfig, DiskPressure) {
@@ -145,7 +155,8 @@ TEST(DaemonConfig, DiskPressure) {
 
 TEST(DaemonConfig, Engine) {
     EXPECT_EQ(DaemonConfig{}.engine, "docker");  // today's behaviour unless asked
-    auto c = parse_config("engine: swarm\ndocker_socket: unix:///run/tenex-swarm/1/docker.sock\n", "e.yaml");
+    auto c = parse_config("engine: swarm\ndocker_socket: unix:///run/tenex-swarm/1/docker.sock\n",
+                          "e.yaml");
     ASSERT_TRUE(c.ok()) << errors(c.error());
     EXPECT_EQ(c->engine, "swarm");
     c = parse_config("engine: kubernetes\n", "e.yaml");
@@ -155,7 +166,8 @@ TEST(DaemonConfig, Engine) {
 }
 
 TEST(DaemonConfig, Gateway) {
-    auto c = parse_config("gateway:\n  listen: 127.0.0.1:9999\n  writes_per_second: 2\n  write_burst: 5\n", "g.yaml");
+    auto c = parse_config(
+        "gateway:\n  listen: 127.0.0.1:9999\n  writes_per_second: 2\n  write_burst: 5\n", "g.yaml");
     ASSERT_TRUE(c.ok()) << errors(c.error());
     EXPECT_EQ(c->gateway_listen, "127.0.0.1:9999");
     EXPECT_EQ(c->gateway_writes_per_second, 2);
@@ -167,7 +179,9 @@ TEST(DaemonConfig, Gateway) {
     };
     DaemonConfig v = *c;
     v.gateway_listen = "0.0.0.0:7879";
-    EXPECT_NE(key_paths(v).find("gateway.listen: 0.0.0.0:7879: must be 127.0.0.1:PORT"), std::string::npos) << key_paths(v);
+    EXPECT_NE(key_paths(v).find("gateway.listen: 0.0.0.0:7879: must be 127.0.0.1:PORT"),
+              std::string::npos)
+        << key_paths(v);
     v.gateway_listen = "nonsense";
     EXPECT_NE(key_paths(v).find("gateway.listen: nonsense"), std::string::npos) << key_paths(v);
     v.gateway_listen = "";  // off
@@ -190,8 +204,10 @@ TEST(DaemonConfig, LogFormatAndLevel) {
 }
 
 TEST(DaemonConfig, EmbeddedRelayQuota) {
-    auto c = parse_config("embedded_relay_quota:\n  max_event_size: 128Ki\n  max_per_author: 2Mi\n"
-                          "  max_total_size: 1Gi\n  max_events: 5000\n", "q.yaml");
+    auto c = parse_config(
+        "embedded_relay_quota:\n  max_event_size: 128Ki\n  max_per_author: 2Mi\n"
+        "  max_total_size: 1Gi\n  max_events: 5000\n",
+        "q.yaml");
     ASSERT_TRUE(c.ok()) << errors(c.error());
     EXPECT_EQ(c->embedded_relay_quota.max_event_bytes, 128u * 1024);
     EXPECT_EQ(c->embedded_relay_quota.max_author_bytes, 2u << 20);
@@ -205,14 +221,25 @@ TEST(DaemonConfig, EmbeddedRelayQuota) {
     EXPECT_EQ(d.max_total_bytes, 256u << 20);
     EXPECT_EQ(d.max_events, 100000u);
     // Out of range, or not a size: the key and the range in the message.
-    auto bad = parse_config("embedded_relay_quota:\n  max_event_size: 1Mi\n  max_per_author: 0\n"
-                            "  max_total_size: lots\n  max_events: 0\n  max_things: 1\n", "q.yaml");
+    auto bad = parse_config(
+        "embedded_relay_quota:\n  max_event_size: 1Mi\n  max_per_author: 0\n"
+        "  max_total_size: lots\n  max_events: 0\n  max_things: 1\n",
+        "q.yaml");
     ASSERT_FALSE(bad.ok());
     const std::string e = errors(bad.error());
-    EXPECT_NE(e.find("embedded_relay_quota.max_event_size: expected a size from 1Ki to 512Ki, got '1Mi'"), std::string::npos) << e;
-    EXPECT_NE(e.find("embedded_relay_quota.max_per_author: expected a size from 1Ki to 1Ti, got '0'"), std::string::npos) << e;
-    EXPECT_NE(e.find("embedded_relay_quota.max_total_size: invalid memory size \"lots\""), std::string::npos) << e;
-    EXPECT_NE(e.find("embedded_relay_quota.max_events: expected an integer"), std::string::npos) << e;
+    EXPECT_NE(
+        e.find("embedded_relay_quota.max_event_size: expected a size from 1Ki to 512Ki, got '1Mi'"),
+        std::string::npos)
+        << e;
+    EXPECT_NE(
+        e.find("embedded_relay_quota.max_per_author: expected a size from 1Ki to 1Ti, got '0'"),
+        std::string::npos)
+        << e;
+    EXPECT_NE(e.find("embedded_relay_quota.max_total_size: invalid memory size \"lots\""),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("embedded_relay_quota.max_events: expected an integer"), std::string::npos)
+        << e;
     EXPECT_NE(e.find("embedded_relay_quota.max_things: unknown key"), std::string::npos) << e;
 }
 
@@ -264,9 +291,12 @@ TEST(DaemonConfig, DocumentedExampleIsValidAndShowsTheDefaults) {
     EXPECT_EQ(c->git.allow_private_hosts, defaults.git.allow_private_hosts);
     EXPECT_EQ(c->clone.timeout, defaults.clone.timeout);
     EXPECT_EQ(c->clone.max_bytes, defaults.clone.max_bytes);
-    EXPECT_EQ(c->embedded_relay_quota.max_event_bytes, defaults.embedded_relay_quota.max_event_bytes);
-    EXPECT_EQ(c->embedded_relay_quota.max_author_bytes, defaults.embedded_relay_quota.max_author_bytes);
-    EXPECT_EQ(c->embedded_relay_quota.max_total_bytes, defaults.embedded_relay_quota.max_total_bytes);
+    EXPECT_EQ(c->embedded_relay_quota.max_event_bytes,
+              defaults.embedded_relay_quota.max_event_bytes);
+    EXPECT_EQ(c->embedded_relay_quota.max_author_bytes,
+              defaults.embedded_relay_quota.max_author_bytes);
+    EXPECT_EQ(c->embedded_relay_quota.max_total_bytes,
+              defaults.embedded_relay_quota.max_total_bytes);
     EXPECT_EQ(c->embedded_relay_quota.max_events, defaults.embedded_relay_quota.max_events);
     EXPECT_EQ(c->relay_ca_file, defaults.relay_ca_file);
     EXPECT_EQ(c->log_format, defaults.log_format);
@@ -283,12 +313,20 @@ TEST(DaemonConfig, PerProjectMetrics) {
     ASSERT_TRUE(c.ok()) << errors(c.error());
     EXPECT_FALSE(c->metrics.per_project);
     EXPECT_EQ(c->metrics.max_projects, 50u);
-    auto bad = parse_config("metrics:\n  per_project: maybe\n  max_projects: 0\n  labels: [d]\n", "m.yaml");
+    auto bad = parse_config("metrics:\n  per_project: maybe\n  max_projects: 0\n  labels: [d]\n",
+                            "m.yaml");
     ASSERT_FALSE(bad.ok());
     auto e = errors(bad.error());
-    EXPECT_NE(e.find("m.yaml:2:16: metrics.per_project: expected true or false, got 'maybe'"), std::string::npos) << e;
-    EXPECT_NE(e.find("m.yaml:3:17: metrics.max_projects: expected an integer from 1 to 100000, got '0'"), std::string::npos) << e;
-    EXPECT_NE(e.find("metrics.labels: unknown key (known: max_projects, per_project)"), std::string::npos) << e;
+    EXPECT_NE(e.find("m.yaml:2:16: metrics.per_project: expected true or false, got 'maybe'"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(
+        e.find("m.yaml:3:17: metrics.max_projects: expected an integer from 1 to 100000, got '0'"),
+        std::string::npos)
+        << e;
+    EXPECT_NE(e.find("metrics.labels: unknown key (known: max_projects, per_project)"),
+              std::string::npos)
+        << e;
     EXPECT_FALSE(parse_config("metrics: {max_projects: 100001}\n", "m.yaml").ok());
     EXPECT_FALSE(parse_config("metrics: {max_projects: -1}\n", "m.yaml").ok());
 }

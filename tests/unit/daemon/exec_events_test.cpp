@@ -22,7 +22,8 @@ namespace {
 using namespace std::chrono_literals;
 using sandbox::ProjectState;
 
-sandbox::ProjectStatus status(ProjectState state, std::string container = "c0ffee0123456789", int restarts = 0) {
+sandbox::ProjectStatus status(ProjectState state, std::string container = "c0ffee0123456789",
+                              int restarts = 0) {
     sandbox::ProjectStatus s;
     s.project = {kOwnerA, "alpha"};
     s.state = state;
@@ -59,12 +60,15 @@ TEST(EventLog, ObserveNamesTheTransitions) {
     ASSERT_EQ(types(restarted), std::vector<std::string>{"restarted"});
     EXPECT_EQ(restarted[0].reason, "automatic");
     // Paused for being idle, then thawed: the same container.
-    EXPECT_EQ(types(log.observe(status(ProjectState::running, "beef", 1), status(ProjectState::paused, "beef", 1))),
+    EXPECT_EQ(types(log.observe(status(ProjectState::running, "beef", 1),
+                                status(ProjectState::paused, "beef", 1))),
               std::vector<std::string>{"paused"});
-    EXPECT_EQ(types(log.observe(status(ProjectState::paused, "beef", 1), status(ProjectState::running, "beef", 1))),
+    EXPECT_EQ(types(log.observe(status(ProjectState::paused, "beef", 1),
+                                status(ProjectState::running, "beef", 1))),
               std::vector<std::string>{"resumed"});
     // Replaced while running (an operator restart between two samples).
-    EXPECT_EQ(types(log.observe(status(ProjectState::running, "beef", 1), status(ProjectState::running, "cafe", 1))),
+    EXPECT_EQ(types(log.observe(status(ProjectState::running, "beef", 1),
+                                status(ProjectState::running, "cafe", 1))),
               std::vector<std::string>{"restarted"});
     // OOM: the oom event besides the state's.
     auto oom_status = status(ProjectState::backing_off, "cafe", 1);
@@ -103,7 +107,14 @@ TEST(EventLog, ObserveNamesTheTransitions) {
 
 TEST(EventLog, TheRingIsBoundedAndWaitersWake) {
     EventLog log(3);
-    for (int i = 0; i < 5; ++i) log.record({.seq = 0, .at_ms = 0, .type = "t" + std::to_string(i), .project = "p", .container = {}, .exit_code = {}, .reason = {}});
+    for (int i = 0; i < 5; ++i)
+        log.record({.seq = 0,
+                    .at_ms = 0,
+                    .type = "t" + std::to_string(i),
+                    .project = "p",
+                    .container = {},
+                    .exit_code = {},
+                    .reason = {}});
     auto kept = log.last(-1);
     ASSERT_EQ(kept.size(), 3u);
     EXPECT_EQ(kept.front().seq, 3u);
@@ -114,7 +125,13 @@ TEST(EventLog, TheRingIsBoundedAndWaitersWake) {
 
     std::thread later([&] {
         std::this_thread::sleep_for(100ms);
-        log.record({.seq = 0, .at_ms = 0, .type = "new", .project = "p", .container = {}, .exit_code = {}, .reason = {}});
+        log.record({.seq = 0,
+                    .at_ms = 0,
+                    .type = "new",
+                    .project = "p",
+                    .container = {},
+                    .exit_code = {},
+                    .reason = {}});
     });
     auto t0 = std::chrono::steady_clock::now();
     auto got = log.wait_after(5, {}, 10s);
@@ -133,8 +150,13 @@ TEST(EventLog, TheRingIsBoundedAndWaitersWake) {
 }
 
 TEST(EventLog, LineAndJson) {
-    LifecycleEvent e{.seq = 7, .at_ms = 1700000000123, .type = "stopped", .project = "31933:" + kOwnerA + ":alpha",
-                     .container = "0123456789ab", .exit_code = 143, .reason = "operator\nstop"};
+    LifecycleEvent e{.seq = 7,
+                     .at_ms = 1700000000123,
+                     .type = "stopped",
+                     .project = "31933:" + kOwnerA + ":alpha",
+                     .container = "0123456789ab",
+                     .exit_code = 143,
+                     .reason = "operator\nstop"};
     EXPECT_EQ(to_line(e), "2023-11-14T22:13:20.123Z stopped 31933:" + kOwnerA +
                               ":alpha container=0123456789ab exit=143 reason=operator stop");
     auto j = to_json(e);
@@ -145,7 +167,13 @@ TEST(EventLog, LineAndJson) {
     EXPECT_EQ(back->at_ms, e.at_ms);
     EXPECT_EQ(back->seq, 7u);
     EXPECT_EQ(to_line(*back), to_line(e));
-    LifecycleEvent bare{.seq = 1, .at_ms = 1700000000000, .type = "started", .project = "p", .container = {}, .exit_code = {}, .reason = {}};
+    LifecycleEvent bare{.seq = 1,
+                        .at_ms = 1700000000000,
+                        .type = "started",
+                        .project = "p",
+                        .container = {},
+                        .exit_code = {},
+                        .reason = {}};
     EXPECT_EQ(to_line(bare), "2023-11-14T22:13:20.000Z started p");
     EXPECT_TRUE(to_json(bare)["exit_code"].is_null());
     EXPECT_FALSE(lifecycle_event_from_json(nlohmann::json::array()));
@@ -158,7 +186,8 @@ TEST(ExecUser, OnlyNumericNonRootUidGid) {
     for (auto root : {"0", "root", "0:0", "0:1", "1:0", "root:1", "1:root", "root:root", "00:1"}) {
         auto r = check_exec_user(root);
         ASSERT_FALSE(r) << root;
-        EXPECT_NE(r.error().message.find("root"), std::string::npos) << root << ": " << r.error().message;
+        EXPECT_NE(r.error().message.find("root"), std::string::npos)
+            << root << ": " << r.error().message;
     }
     for (auto bad : {"65534", "node", "node:node", "-1:1", "+1:1", " 1:1", "1:1 ", "2147483648:1",
                      "4294967296:1", "1:2:3", ":1", "1:"})
@@ -204,9 +233,10 @@ TEST(ExecConfig, EnabledKey) {
 }
 
 class ExecEventsCli : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
-        ASSERT_TRUE(std::filesystem::exists(tenex::test::tenex_binary())) << tenex::test::tenex_binary();
+        ASSERT_TRUE(std::filesystem::exists(tenex::test::tenex_binary()))
+            << tenex::test::tenex_binary();
         auto idle = make_view(kOwnerA, "idle", ProjectState::stopped);
         idle.status.container_id.clear();
         control_.add_view(std::move(idle));
@@ -225,8 +255,13 @@ protected:
         return std::stod(text.substr(at + series.size() + 2));
     }
     void record(const std::string& type) {
-        events_.record({.seq = 0, .at_ms = 0, .type = type, .project = "31933:" + kOwnerA + ":alpha",
-                        .container = "0123456789ab", .exit_code = {}, .reason = {}});
+        events_.record({.seq = 0,
+                        .at_ms = 0,
+                        .type = type,
+                        .project = "31933:" + kOwnerA + ":alpha",
+                        .container = "0123456789ab",
+                        .exit_code = {},
+                        .reason = {}});
     }
 
     FakeControl control_;
@@ -238,20 +273,22 @@ protected:
 
 TEST_F(ExecEventsCli, ExecPassesOutputSeparatelyAndTheExitCode) {
     EXPECT_TRUE(api_->exec_enabled());  // loopback: on by default
-    auto r = run({"exec", "alpha", "--http", http_, "--", "emit", "to stdout\n", "to stderr\n", "7"});
+    auto r =
+        run({"exec", "alpha", "--http", http_, "--", "emit", "to stdout\n", "to stderr\n", "7"});
     EXPECT_EQ(r.exit_code, 7) << r.err;
     EXPECT_EQ(r.out, "to stdout\n");
     EXPECT_EQ(r.err, "to stderr\n");
     r = run({"exec", "alpha", "--http", http_, "--", "emit", "", "", "0"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     // Arguments arrive as they were, in order, whatever they hold.
-    r = run({"exec", "--user", "65534:65534", "--tty", "alpha", "--http", http_, "--", "/bin/prog", "a b", "&cmd=x",
-             "--user", "é", "-"});
+    r = run({"exec", "--user", "65534:65534", "--tty", "alpha", "--http", http_, "--", "/bin/prog",
+             "a b", "&cmd=x", "--user", "é", "-"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "/bin/prog\na b\n&cmd=x\n--user\né\n-\n");
     auto calls = control_.recorded();
     ASSERT_EQ(calls.size(), 3u);
-    EXPECT_EQ(calls[2], "exec 31933:" + kOwnerA + ":alpha user=65534:65534 tty=1 cmd=/bin/prog|a b|&cmd=x|--user|é|-|");
+    EXPECT_EQ(calls[2], "exec 31933:" + kOwnerA +
+                            ":alpha user=65534:65534 tty=1 cmd=/bin/prog|a b|&cmd=x|--user|é|-|");
     EXPECT_EQ(metric("tenex_execs_total{outcome=\"completed\"}"), 3);
     EXPECT_EQ(metric("tenex_execs_total{outcome=\"refused\"}"), 0);
     // Each exec is an event: argv[0] and the user, never the arguments.
@@ -274,12 +311,14 @@ TEST_F(ExecEventsCli, ExecOverAUnixSocketAndAnUnreachableDaemon) {
     EXPECT_EQ(r.err, "err\n");
     r = run({"events", "--tail", "1", "--http", "unix:" + sock});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find(" exec 31933:" + kOwnerA + ":alpha container=0123456789ab exit=3 reason=emit as the "
+    EXPECT_NE(r.out.find(" exec 31933:" + kOwnerA +
+                         ":alpha container=0123456789ab exit=3 reason=emit as the "
                          "container's user\n"),
               std::string::npos)
         << r.out;
     // No daemon: 125 and one line, like a refusal.
-    r = run({"exec", "alpha", "--http", "127.0.0.1:" + std::to_string(tenex::test::free_loopback_port()), "--", "id"});
+    r = run({"exec", "alpha", "--http",
+             "127.0.0.1:" + std::to_string(tenex::test::free_loopback_port()), "--", "id"});
     EXPECT_EQ(r.exit_code, 125);
     EXPECT_NE(r.err.find("cannot reach the daemon"), std::string::npos) << r.err;
 }
@@ -314,7 +353,8 @@ TEST_F(ExecEventsCli, ExecRefusals) {
     control_.fail_exec = false;
     start_api({.listen = "127.0.0.1:0", .exec_enabled = false, .events = &events_});
     EXPECT_FALSE(api_->exec_enabled());
-    expect_refused({"exec", "alpha", "--", "id"}, "exec is disabled by the daemon's configuration (exec.enabled)");
+    expect_refused({"exec", "alpha", "--", "id"},
+                   "exec is disabled by the daemon's configuration (exec.enabled)");
     EXPECT_EQ(control_.recorded().size(), 1u);
 }
 
@@ -327,11 +367,23 @@ TEST_F(ExecEventsCli, ExecKeepsTheApiProtections) {
     // Without the state-changing header, from a browser page, a rebound name, with a body,
     // by GET, with a parameter the API does not know: refused, and nothing runs.
     EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{}, "", "")), 403);
-    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}, {"Origin", "http://evil.example"}}, "", "")), 403);
-    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}, {"Host", "evil.example:" + std::to_string(api_->port())}}, "", "")), 421);
-    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, "abc", "text/plain")), 400);
+    EXPECT_EQ(
+        status(c.Post(path.c_str(),
+                      httplib::Headers{{kActionHeader, "1"}, {"Origin", "http://evil.example"}}, "",
+                      "")),
+        403);
+    EXPECT_EQ(
+        status(c.Post(path.c_str(),
+                      httplib::Headers{{kActionHeader, "1"},
+                                       {"Host", "evil.example:" + std::to_string(api_->port())}},
+                      "", "")),
+        421);
+    EXPECT_EQ(
+        status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, "abc", "text/plain")),
+        400);
     EXPECT_EQ(status(c.Get(path.c_str())), 405);
-    auto r = c.Post("/projects/alpha/exec?cmd=id&privileged=1", httplib::Headers{{kActionHeader, "1"}}, "", "");
+    auto r = c.Post("/projects/alpha/exec?cmd=id&privileged=1",
+                    httplib::Headers{{kActionHeader, "1"}}, "", "");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400);
     EXPECT_NE(r->body.find("unknown parameter 'privileged'"), std::string::npos) << r->body;
@@ -341,7 +393,8 @@ TEST_F(ExecEventsCli, ExecKeepsTheApiProtections) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->get_header_value("Content-Type"), "application/vnd.tenex.exec-stream");
-    EXPECT_EQ(r->body, exec_frame(kExecStdout, "id\n") + exec_frame(kExecEnd, R"({"exit_code":0})"));
+    EXPECT_EQ(r->body,
+              exec_frame(kExecStdout, "id\n") + exec_frame(kExecEnd, R"({"exit_code":0})"));
 }
 
 TEST_F(ExecEventsCli, ShellRunsACommandLineWithTheShell) {
@@ -366,7 +419,8 @@ TEST_F(ExecEventsCli, ExecForwardsStdinUntilEof) {
     std::string echoed;
     for (std::size_t at = 0; (at = r.out.find("in:", at)) != std::string::npos; at += 3) {
         auto next = r.out.find("in:", at + 3);
-        echoed += r.out.substr(at + 3, next == std::string::npos ? std::string::npos : next - at - 3);
+        echoed +=
+            r.out.substr(at + 3, next == std::string::npos ? std::string::npos : next - at - 3);
     }
     EXPECT_EQ(echoed, "hello\n" + big);
     r = run({"exec", "-i", "alpha", "--http", http_, "--", "cat", "0"}, "");
@@ -374,7 +428,8 @@ TEST_F(ExecEventsCli, ExecForwardsStdinUntilEof) {
     EXPECT_EQ(r.out, "");
 
     const auto sock = (std::filesystem::temp_directory_path() /
-                       ("tenex-exec-i-" + std::to_string(::getpid()) + ".sock")).string();
+                       ("tenex-exec-i-" + std::to_string(::getpid()) + ".sock"))
+                          .string();
     HttpApi api(control_, metrics_, {.listen = "unix:" + sock, .events = &events_});
     ASSERT_TRUE(api.start());
     r = run({"exec", "-i", "alpha", "--http", "unix:" + sock, "--", "cat", "9"}, "over the socket");
@@ -393,34 +448,51 @@ TEST_F(ExecEventsCli, ExecInputKeepsTheApiProtections) {
     control_.add_exec(hex_id, req);
     const std::string path = "/exec/" + hex_id + "/stdin";
     EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{}, "x", "text/plain")), 403);
-    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}, {"Origin", "http://evil.example"}}, "x",
-                            "text/plain")),
-              403);
-    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}, {"Host", "evil.example"}}, "x",
+    EXPECT_EQ(
+        status(c.Post(path.c_str(),
+                      httplib::Headers{{kActionHeader, "1"}, {"Origin", "http://evil.example"}},
+                      "x", "text/plain")),
+        403);
+    EXPECT_EQ(status(c.Post(path.c_str(),
+                            httplib::Headers{{kActionHeader, "1"}, {"Host", "evil.example"}}, "x",
                             "text/plain")),
               421);
-    EXPECT_EQ(status(c.Post((path + "?eof=2").c_str(), httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")), 400);
-    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, std::string(70 * 1024, 'x'),
+    EXPECT_EQ(status(c.Post((path + "?eof=2").c_str(), httplib::Headers{{kActionHeader, "1"}}, "x",
                             "text/plain")),
+              400);
+    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}},
+                            std::string(70 * 1024, 'x'), "text/plain")),
               413);
     EXPECT_EQ(control_.execs_with_input(), 0u);  // nothing above reached the exec
-    EXPECT_EQ(status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")), 204);
+    EXPECT_EQ(
+        status(c.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")),
+        204);
     EXPECT_EQ(control_.input_chunks(hex_id), 1u);
     // Unknown execs, malformed ids.
-    EXPECT_EQ(status(c.Post(("/exec/" + std::string(64, 'b') + "/stdin").c_str(), httplib::Headers{{kActionHeader, "1"}},
-                            "x", "text/plain")),
+    EXPECT_EQ(status(c.Post(("/exec/" + std::string(64, 'b') + "/stdin").c_str(),
+                            httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")),
               409);
-    EXPECT_EQ(status(c.Post("/exec/../stdin", httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")), 404);
+    EXPECT_EQ(
+        status(c.Post("/exec/../stdin", httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")),
+        404);
     // Resize: numbers in range only.
     const std::string resize = "/exec/" + hex_id + "/resize";
-    EXPECT_EQ(status(c.Post((resize + "?rows=40&cols=120").c_str(), httplib::Headers{{kActionHeader, "1"}}, "", "")), 204);
+    EXPECT_EQ(status(c.Post((resize + "?rows=40&cols=120").c_str(),
+                            httplib::Headers{{kActionHeader, "1"}}, "", "")),
+              204);
     EXPECT_EQ(control_.recorded().back(), "resize " + hex_id + " 40x120");
-    EXPECT_EQ(status(c.Post((resize + "?rows=0&cols=120").c_str(), httplib::Headers{{kActionHeader, "1"}}, "", "")), 400);
-    EXPECT_EQ(status(c.Post((resize + "?rows=x&cols=1").c_str(), httplib::Headers{{kActionHeader, "1"}}, "", "")), 400);
+    EXPECT_EQ(status(c.Post((resize + "?rows=0&cols=120").c_str(),
+                            httplib::Headers{{kActionHeader, "1"}}, "", "")),
+              400);
+    EXPECT_EQ(status(c.Post((resize + "?rows=x&cols=1").c_str(),
+                            httplib::Headers{{kActionHeader, "1"}}, "", "")),
+              400);
     // Disabled by the configuration: refused too.
     start_api({.listen = "127.0.0.1:0", .exec_enabled = false, .events = &events_});
     httplib::Client d("127.0.0.1", api_->port());
-    EXPECT_EQ(status(d.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")), 403);
+    EXPECT_EQ(
+        status(d.Post(path.c_str(), httplib::Headers{{kActionHeader, "1"}}, "x", "text/plain")),
+        403);
 }
 
 TEST_F(ExecEventsCli, EventsAsLinesAndJson) {
@@ -449,7 +521,7 @@ TEST_F(ExecEventsCli, EventsAsLinesAndJson) {
 
 // `events -f` as a child process: its stdout, line by line.
 class Follower {
-public:
+  public:
     explicit Follower(const std::vector<std::string>& args) {
         int fds[2];
         if (::pipe(fds) != 0) return;
@@ -506,7 +578,7 @@ public:
         return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     }
 
-private:
+  private:
     pid_t pid_{-1};
     int fd_{-1};
     std::thread reader_;
@@ -518,9 +590,13 @@ TEST_F(ExecEventsCli, EventsFollowReceivesNewEventsLiveWithinTheFollowerCap) {
     start_api({.listen = "127.0.0.1:0", .max_followers = 1, .events = &events_});
     record("started");
     Follower follower({"events", "-f", "--http", http_});
-    ASSERT_TRUE(wait_for([&] { return follower.out().find(" started ") != std::string::npos; }, 10s)) << follower.out();
+    ASSERT_TRUE(
+        wait_for([&] { return follower.out().find(" started ") != std::string::npos; }, 10s))
+        << follower.out();
     record("crashed");
-    ASSERT_TRUE(wait_for([&] { return follower.out().find(" crashed ") != std::string::npos; }, 10s)) << follower.out();
+    ASSERT_TRUE(
+        wait_for([&] { return follower.out().find(" crashed ") != std::string::npos; }, 10s))
+        << follower.out();
     EXPECT_LT(follower.out().find(" started "), follower.out().find(" crashed "));
     // The one follower slot is taken: a second follower is refused, a plain listing is not.
     auto r = run({"events", "-f", "--http", http_});
@@ -534,12 +610,16 @@ TEST_F(ExecEventsCli, EventsFollowReceivesNewEventsLiveWithinTheFollowerCap) {
     // It is following once it shows an event recorded after it started (the CLI's start-up
     // takes seconds under the sanitizers, so no fixed sleep).
     int polls = 0;
-    ASSERT_TRUE(wait_for([&] {
-        if (polls++ % 20 == 0) record("tick");  // every 200 ms
-        return fresh.out().find(" tick ") != std::string::npos;
-    }, 20s)) << fresh.out();
+    ASSERT_TRUE(wait_for(
+        [&] {
+            if (polls++ % 20 == 0) record("tick");  // every 200 ms
+            return fresh.out().find(" tick ") != std::string::npos;
+        },
+        20s))
+        << fresh.out();
     record("stopped");
-    ASSERT_TRUE(wait_for([&] { return fresh.out().find(" stopped ") != std::string::npos; }, 10s)) << fresh.out();
+    ASSERT_TRUE(wait_for([&] { return fresh.out().find(" stopped ") != std::string::npos; }, 10s))
+        << fresh.out();
     EXPECT_EQ(fresh.out().find(" started "), std::string::npos) << fresh.out();
     // The daemon stopping ends the follower cleanly.
     api_->stop();

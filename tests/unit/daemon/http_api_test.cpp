@@ -14,8 +14,8 @@
 
 #include "docker/transport.hpp"
 #include "docker/url.hpp"
-#include "http_fake.hpp"
 #include "environment.hpp"
+#include "http_fake.hpp"
 
 namespace tenex::daemon::test {
 
@@ -34,7 +34,8 @@ std::string raw_request(int port, const std::string& bytes) {
         ::shutdown(fd, SHUT_WR);
         char buf[4096];
         ssize_t n;
-        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<std::size_t>(n));
+        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+            out.append(buf, static_cast<std::size_t>(n));
     }
     ::close(fd);
     return out;
@@ -45,7 +46,7 @@ namespace {
 using json = nlohmann::json;
 
 class HttpApiTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         api_ = std::make_unique<HttpApi>(control_, metrics_, HttpOptions{.listen = "127.0.0.1:0"});
         auto st = api_->start();
@@ -264,11 +265,15 @@ TEST_F(HttpApiTest, RequestsOnlyABrowserWouldSendAreRefused) {
     EXPECT_EQ(with({{"Host", "127.0.0.1:" + port}}), 200);
     // A form POST: no action header, with or without Origin.
     expect_json_error(client().Post("/projects/alpha/stop"), 403);
-    expect_json_error(client().Post("/projects/alpha/stop", httplib::Headers{{"Origin", "https://evil.example"}}, "", ""), 403);
-    auto cross = client().Post("/projects/alpha/stop",
-                               httplib::Headers{{kActionHeader, "1"}, {"Origin", "https://evil.example"}}, "", "");
+    expect_json_error(client().Post("/projects/alpha/stop",
+                                    httplib::Headers{{"Origin", "https://evil.example"}}, "", ""),
+                      403);
+    auto cross = client().Post(
+        "/projects/alpha/stop",
+        httplib::Headers{{kActionHeader, "1"}, {"Origin", "https://evil.example"}}, "", "");
     expect_json_error(cross, 403);
-    expect_json_error(client().Post("/projects/alpha/stop", "", "application/x-www-form-urlencoded"), 403);
+    expect_json_error(
+        client().Post("/projects/alpha/stop", "", "application/x-www-form-urlencoded"), 403);
     EXPECT_TRUE(control_.recorded().empty());
     auto ok = post("/projects/alpha/stop");
     ASSERT_TRUE(ok);
@@ -288,7 +293,8 @@ TEST_F(HttpApiTest, HostilePathsAndQueriesNeverCrash) {
     expect_json_error(client().Get("/projects/alpha/logs?tail=99999999999999999999"), 400);
     expect_json_error(client().Get("/projects/alpha/logs?follow=maybe"), 400);
     expect_json_error(client().Get("/projects/%2e%2e%2f%2e%2e%2fetc%2fpasswd"), 404);
-    expect_json_error(client().Get("/projects/" + docker::url_encode(std::string(2000, '\xff'))), 404);
+    expect_json_error(client().Get("/projects/" + docker::url_encode(std::string(2000, '\xff'))),
+                      404);
     // Raw bytes httplib's client would not send: NUL, no version, garbage, a huge header.
     for (std::string raw :
          {std::string("GET /projects/a\0b HTTP/1.1\r\nHost: x\r\n\r\n", 40),
@@ -317,13 +323,11 @@ TEST_F(HttpApiTest, LogsFollowStreamsUntilTheContainerEnds) {
     control_.follow_max_lines = 5;
     std::vector<std::size_t> chunk_sizes;
     std::string body;
-    auto r = client().Get(
-        "/projects/alpha/logs?follow=1",
-        [&](const char* d, std::size_t n) {
-            body.append(d, n);
-            chunk_sizes.push_back(n);
-            return true;
-        });
+    auto r = client().Get("/projects/alpha/logs?follow=1", [&](const char* d, std::size_t n) {
+        body.append(d, n);
+        chunk_sizes.push_back(n);
+        return true;
+    });
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(body, control_.log_text + "follow 0\nfollow 1\nfollow 2\nfollow 3\nfollow 4\n");
@@ -359,7 +363,8 @@ TEST_F(HttpApiTest, QuietFollowersAreCappedAndEndWhenTheirClientLeaves) {
         addr.sin_port = htons(static_cast<std::uint16_t>(api_->port()));
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-        ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+        ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+                  static_cast<ssize_t>(request.size()));
         followers.push_back(fd);
     }
     ASSERT_TRUE(wait_for([&] { return control_.logs_running.load() == 8; }));
@@ -406,7 +411,7 @@ TEST_F(HttpApiTest, StopEndsFollowingStreams) {
 // one byte at a time (each byte well within any per-read timeout): /healthz is still answered
 // at once, and each slow client is closed with 408 at its deadline.
 class SlowClientsTest : public ::testing::Test {
-protected:
+  protected:
     void start(HttpOptions options) {
         api_ = std::make_unique<HttpApi>(control_, metrics_, std::move(options));
         auto st = api_->start();
@@ -439,7 +444,8 @@ protected:
     // until stopped.
     void trickle(const std::vector<int>& fds) {
         trickler_ = std::jthread([fds](std::stop_token stop) {
-            const std::string head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + std::string(1000, 'a');
+            const std::string head =
+                "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + std::string(1000, 'a');
             for (std::size_t i = 0; i < head.size() && !stop.stop_requested(); ++i) {
                 for (int fd : fds) (void)!::send(fd, &head[i], 1, MSG_NOSIGNAL | MSG_DONTWAIT);
                 std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -453,7 +459,8 @@ protected:
         std::string out;
         char buf[4096];
         ssize_t n;
-        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<std::size_t>(n));
+        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+            out.append(buf, static_cast<std::size_t>(n));
         return n == 0 ? out : out + "<not closed>";
     }
 
@@ -464,7 +471,8 @@ protected:
 };
 
 TEST_F(SlowClientsTest, TwiceThreadsSlowClientsDoNotBlockTheApiAndAreClosedAtTheirDeadline) {
-    start(HttpOptions{.listen = "127.0.0.1:0", .threads = 4, .request_timeout = std::chrono::seconds(3)});
+    start(HttpOptions{
+        .listen = "127.0.0.1:0", .threads = 4, .request_timeout = std::chrono::seconds(3)});
     std::vector<int> slow;
     for (int i = 0; i < 8; ++i) {
         slow.push_back(connect_tcp(api_->port()));
@@ -494,8 +502,10 @@ TEST_F(SlowClientsTest, TwiceThreadsSlowClientsDoNotBlockTheApiAndAreClosedAtThe
 }
 
 TEST_F(SlowClientsTest, OnAUnixSocketToo) {
-    const std::string path = testing::TempDir() + "tenex-http-slow-" + std::to_string(::getpid()) + ".sock";
-    start(HttpOptions{.listen = "unix:" + path, .threads = 2, .request_timeout = std::chrono::seconds(2)});
+    const std::string path =
+        testing::TempDir() + "tenex-http-slow-" + std::to_string(::getpid()) + ".sock";
+    start(HttpOptions{
+        .listen = "unix:" + path, .threads = 2, .request_timeout = std::chrono::seconds(2)});
     std::vector<int> slow;
     for (int i = 0; i < 6; ++i) {
         slow.push_back(connect_unix(path));
@@ -521,8 +531,11 @@ TEST_F(SlowClientsTest, OnAUnixSocketToo) {
 // Idle connections that send nothing are closed at the deadline too (without an answer), and
 // past the cap of connections still sending, the oldest make room: a new client is answered.
 TEST_F(SlowClientsTest, IdleConnectionsAreCappedOldestFirst) {
-    start(HttpOptions{.listen = "127.0.0.1:0", .threads = 2, .request_timeout = std::chrono::seconds(30),
-                      .max_pending = 10, .max_pending_per_peer = 10});
+    start(HttpOptions{.listen = "127.0.0.1:0",
+                      .threads = 2,
+                      .request_timeout = std::chrono::seconds(30),
+                      .max_pending = 10,
+                      .max_pending_per_peer = 10});
     std::vector<int> idle;
     for (int i = 0; i < 20; ++i) {
         idle.push_back(connect_tcp(api_->port()));
@@ -547,22 +560,25 @@ TEST_F(SlowClientsTest, IdleConnectionsAreCappedOldestFirst) {
 TEST_F(SlowClientsTest, BodiesAndFramingAtTheFront) {
     start(HttpOptions{.listen = "127.0.0.1:0"});
     const std::string host = "Host: 127.0.0.1:" + std::to_string(api_->port()) + "\r\n";
-    auto stop = raw_request(api_->port(), "POST /projects/alpha/stop HTTP/1.1\r\n" + host + kActionHeader +
-                                              ": 1\r\nContent-Length: 0\r\n\r\n");
+    auto stop = raw_request(api_->port(), "POST /projects/alpha/stop HTTP/1.1\r\n" + host +
+                                              kActionHeader + ": 1\r\nContent-Length: 0\r\n\r\n");
     EXPECT_EQ(stop.rfind("HTTP/1.1 200 ", 0), 0u) << stop;
     EXPECT_NE(stop.find("Connection: close"), std::string::npos) << stop;
     // The API takes no bodies: this one reached it whole (and was refused there).
-    auto body = raw_request(api_->port(), "POST /projects/alpha/stop HTTP/1.1\r\n" + host + kActionHeader +
-                                              ": 1\r\nContent-Length: 5\r\n\r\nhello");
+    auto body =
+        raw_request(api_->port(), "POST /projects/alpha/stop HTTP/1.1\r\n" + host + kActionHeader +
+                                      ": 1\r\nContent-Length: 5\r\n\r\nhello");
     EXPECT_EQ(body.rfind("HTTP/1.1 400 ", 0), 0u) << body;
     EXPECT_NE(body.find("no request body expected"), std::string::npos) << body;
-    auto chunked = raw_request(api_->port(), "POST /projects/alpha/stop HTTP/1.1\r\n" + host +
-                                                 "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    auto chunked =
+        raw_request(api_->port(), "POST /projects/alpha/stop HTTP/1.1\r\n" + host +
+                                      "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
     EXPECT_EQ(chunked.rfind("HTTP/1.1 411 ", 0), 0u) << chunked;
     auto big = raw_request(api_->port(), "POST /projects/alpha/stop HTTP/1.1\r\n" + host +
                                              "Content-Length: 65537\r\n\r\n");
     EXPECT_EQ(big.rfind("HTTP/1.1 413 ", 0), 0u) << big;
-    auto two = raw_request(api_->port(), "GET /healthz HTTP/1.1\r\n" + host + "\r\nGET /healthz HTTP/1.1\r\n" + host + "\r\n");
+    auto two = raw_request(api_->port(), "GET /healthz HTTP/1.1\r\n" + host +
+                                             "\r\nGET /healthz HTTP/1.1\r\n" + host + "\r\n");
     EXPECT_EQ(two.rfind("HTTP/1.1 200 ", 0), 0u) << two;
     EXPECT_EQ(two.find("HTTP/1.1", 1), std::string::npos) << two;
     auto cut = raw_request(api_->port(), "GET /healthz HTTP/1.1\r\n" + host);  // then EOF

@@ -7,11 +7,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <fstream>
 #include <deque>
+#include <fstream>
 #include <map>
-#include <sstream>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,11 +49,13 @@ inline ProjectView make_view(const std::string& owner, const std::string& d,
 // The HTTP API calls it from its own threads while a test changes it: the settings a test
 // flips are atomics, and everything else is read and written under `mutex`.
 class FakeControl : public ControlPlane {
-public:
+  public:
     std::atomic<bool> fail_actions{false};
     const std::string log_text{"line one\nline two\nerr: three\n"};
-    std::atomic<int> follow_max_lines{1000};  // lines a follower writes (every 20 ms) before "the container ends"
-    std::atomic<bool> quiet_follow{false};    // a follower writes nothing more and follows until stopped
+    std::atomic<int> follow_max_lines{
+        1000};  // lines a follower writes (every 20 ms) before "the container ends"
+    std::atomic<bool> quiet_follow{
+        false};  // a follower writes nothing more and follows until stopped
 
     std::mutex mutex;
     std::vector<std::string> calls;  // "stop <address>", "logs <address> f=<0|1> tail=<n>"
@@ -83,8 +85,8 @@ public:
 
     Status logs(const std::string& project, const LogOptions& o,
                 const std::function<bool(std::string_view)>& sink) override {
-        record("logs " + project + " f=" + (o.follow ? "1" : "0") + " tail=" +
-               std::to_string(o.tail));
+        record("logs " + project + " f=" + (o.follow ? "1" : "0") +
+               " tail=" + std::to_string(o.tail));
         ++logs_running;
         struct Done {
             FakeControl* self;
@@ -95,7 +97,8 @@ public:
         } done{this};
         if (!sink(log_text)) return Unit{};
         if (!o.follow) return Unit{};
-        while (quiet_follow && !o.stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        while (quiet_follow && !o.stop.stop_requested())
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
         for (int i = 0; i < follow_max_lines && !quiet_follow; ++i) {
             if (o.stop.stop_requested()) return Unit{};
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -110,7 +113,8 @@ public:
     std::atomic<bool> fail_exec{false};
     std::map<std::string, ExecRequest> execs{};  // under mutex
     Result<std::string> exec_create(const std::string& project, const ExecRequest& r) override {
-        std::string line = "exec " + project + " user=" + r.user + " tty=" + (r.tty ? "1" : "0") + " cmd=";
+        std::string line =
+            "exec " + project + " user=" + r.user + " tty=" + (r.tty ? "1" : "0") + " cmd=";
         for (const auto& a : r.cmd) line += a + "|";
         record(line);
         if (fail_exec) return make_error("the engine said no");
@@ -197,7 +201,7 @@ public:
         return calls;
     }
 
-private:
+  private:
     std::vector<ProjectView> views{make_view(kOwnerA, "alpha"), make_view(kOwnerA, "shared"),
                                    make_view(kOwnerB, "shared")};
     Health health_value{true, {{"relays_connected", 1}, {"relays_total", 1}}};

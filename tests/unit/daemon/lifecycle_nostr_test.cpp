@@ -9,8 +9,13 @@ const std::string kOwner(64, 'a');
 const std::string kProject = "31933:" + kOwner + ":my-project";
 
 LifecycleEvent event(std::string type) {
-    return LifecycleEvent{.seq = 3, .at_ms = 1'700'000'000'000, .type = std::move(type), .project = kProject,
-                          .container = "c0ffee012345", .exit_code = {}, .reason = {}};
+    return LifecycleEvent{.seq = 3,
+                          .at_ms = 1'700'000'000'000,
+                          .type = std::move(type),
+                          .project = kProject,
+                          .container = "c0ffee012345",
+                          .exit_code = {},
+                          .reason = {}};
 }
 
 TEST(LifecycleNostr, OnlyWhatHappenedToTheSandboxIsToldAndOomAndRefusedStartsAreNamedForTheOwner) {
@@ -33,8 +38,12 @@ TEST(LifecycleNostr, TheEventTagsTheProjectAndItsOwnerAndTheLastStateIsAddressab
     EXPECT_EQ(live.kind, 24013u);
     EXPECT_EQ(live.created_at, 1'700'000'001);
     const std::vector<std::vector<std::string>> tags = {
-        {"a", kProject}, {"p", kOwner}, {"state", "crash-looping"},
-        {"reason", "exited with code 3 (exit); crash loop"}, {"exit", "3"}, {"container", "c0ffee012345"}};
+        {"a", kProject},
+        {"p", kOwner},
+        {"state", "crash-looping"},
+        {"reason", "exited with code 3 (exit); crash loop"},
+        {"exit", "3"},
+        {"container", "c0ffee012345"}};
     EXPECT_EQ(live.tags, tags);
     EXPECT_NE(live.content.find("crash-looping " + kProject), std::string::npos) << live.content;
     EXPECT_EQ(live.content.find('\n'), std::string::npos);
@@ -50,7 +59,8 @@ TEST(LifecycleNostr, NoExitCodeOrReasonMeansNoSuchTag) {
     auto e = event("started");
     e.container.clear();
     auto u = lifecycle_nostr_event(e, "started", kLifecycleKind, 1);
-    const std::vector<std::vector<std::string>> tags = {{"a", kProject}, {"p", kOwner}, {"state", "started"}};
+    const std::vector<std::vector<std::string>> tags = {
+        {"a", kProject}, {"p", kOwner}, {"state", "started"}};
     EXPECT_EQ(u.tags, tags);
 }
 

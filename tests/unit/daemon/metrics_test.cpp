@@ -11,7 +11,8 @@ namespace {
 double sample(const std::string& text, const std::string& series) {
     std::size_t pos = 0;
     while ((pos = text.find(series + " ", pos)) != std::string::npos) {
-        if (pos == 0 || text[pos - 1] == '\n') return std::stod(text.substr(pos + series.size() + 1));
+        if (pos == 0 || text[pos - 1] == '\n')
+            return std::stod(text.substr(pos + series.size() + 1));
         pos += series.size();
     }
     return -1;
@@ -21,18 +22,18 @@ TEST(Metrics, AllSeriesExistFromTheStartWithTypes) {
     Metrics m;
     auto text = m.serialize();
     // (Families labelled by relay appear with their first relay.)
-    for (auto name : {"tenex_events_accepted_total",
-                      "tenex_events_rejected_total", "tenex_triggers_total",
-                      "tenex_container_starts_total", "tenex_container_restarts_total",
-                      "tenex_oom_kills_total", "tenex_trigger_to_running_seconds",
-                      "tenex_projects", "tenex_queue_depth"}) {
+    for (auto name :
+         {"tenex_events_accepted_total", "tenex_events_rejected_total", "tenex_triggers_total",
+          "tenex_container_starts_total", "tenex_container_restarts_total", "tenex_oom_kills_total",
+          "tenex_trigger_to_running_seconds", "tenex_projects", "tenex_queue_depth"}) {
         EXPECT_NE(text.find(std::string("# HELP ") + name + " "), std::string::npos) << name;
     }
     EXPECT_NE(text.find("# TYPE tenex_events_accepted_total counter"), std::string::npos);
     EXPECT_NE(text.find("# TYPE tenex_projects gauge"), std::string::npos);
     EXPECT_NE(text.find("# TYPE tenex_trigger_to_running_seconds histogram"), std::string::npos);
     for (auto reason : kRejectReasons)
-        EXPECT_EQ(sample(text, "tenex_events_rejected_total{reason=\"" + std::string(reason) + "\"}"), 0)
+        EXPECT_EQ(
+            sample(text, "tenex_events_rejected_total{reason=\"" + std::string(reason) + "\"}"), 0)
             << reason;
     for (auto state : {"stopped", "starting", "running", "paused", "stopping", "backing-off",
                        "crash-looping", "failed"})
@@ -169,7 +170,8 @@ TEST(Metrics, LoopFailuresByLoop) {
     Metrics m;
     auto text = m.serialize();
     for (auto loop : {"daemon", "daemon_workers", "orchestrator"})
-        EXPECT_EQ(sample(text, std::string("tenex_loop_failures{loop=\"") + loop + "\"}"), 0) << loop;
+        EXPECT_EQ(sample(text, std::string("tenex_loop_failures{loop=\"") + loop + "\"}"), 0)
+            << loop;
     m.set_loop_failures("orchestrator", 3);
     m.set_loop_failures("daemon", 1);
     text = m.serialize();
@@ -194,8 +196,14 @@ std::string of(const std::string& name, const std::string& project, const std::s
 }
 
 ProjectSample running(const std::string& project) {
-    return {.project = project, .state = "running", .container_id = "c1", .cpu_seconds = 1.5,
-            .memory_used = 40u << 20, .memory_limit = 64u << 20, .restarts = 0, .oom_kills = 0,
+    return {.project = project,
+            .state = "running",
+            .container_id = "c1",
+            .cpu_seconds = 1.5,
+            .memory_used = 40u << 20,
+            .memory_limit = 64u << 20,
+            .restarts = 0,
+            .oom_kills = 0,
             .last_wake_seconds = 0.25};
 }
 
@@ -268,7 +276,8 @@ TEST(Metrics, PerProjectSeriesAreRemovedWhenTheProjectIsForgotten) {
     EXPECT_EQ(text.find("project=\""), std::string::npos) << text;
     // Back again: counted from 0, as a new series.
     m.set_projects({b}, 5);
-    EXPECT_EQ(sample(m.serialize(), of("tenex_project_state_seconds_total", kB, ",state=\"paused\"")), 0);
+    EXPECT_EQ(
+        sample(m.serialize(), of("tenex_project_state_seconds_total", kB, ",state=\"paused\"")), 0);
 }
 
 TEST(Metrics, PerProjectSeriesOffShowNothing) {
@@ -280,7 +289,8 @@ TEST(Metrics, PerProjectSeriesOffShowNothing) {
     m.set_projects({running(kA), running(kB)}, 2);
     text = m.serialize();
     EXPECT_EQ(text.find("tenex_project_"), std::string::npos) << text;
-    EXPECT_NE(text.find("tenex_projects{state=\"running\"}"), std::string::npos);  // the totals stay
+    EXPECT_NE(text.find("tenex_projects{state=\"running\"}"),
+              std::string::npos);  // the totals stay
     m.configure_projects(true, 1000);
     m.set_projects({running(kA)}, 3);
     EXPECT_EQ(sample(m.serialize(), of("tenex_project_state", kA, ",state=\"running\"")), 1);

@@ -38,7 +38,8 @@ TEST_F(MonitorTest, ProjectsAreKeyedByFullAddress) {
     // Two owners with the same d are two projects; the same address twice is one.
     auto r = monitor.route(event(kAlice, {{"a", project(kAlice, "x")},
                                           {"a", project(kBob, "x")},
-                                          {"a", project(kAlice, "x")}}), t0);
+                                          {"a", project(kAlice, "x")}}),
+                           t0);
     ASSERT_EQ(r.projects.size(), 2u);
     EXPECT_EQ(r.projects[0].pubkey, kAlice);
     EXPECT_EQ(r.projects[1].pubkey, kBob);
@@ -53,7 +54,8 @@ TEST_F(MonitorTest, IdentifiersMayContainColons) {
 TEST_F(MonitorTest, DropsWithCountedReasons) {
     EXPECT_EQ(monitor.route(event(kMallory, {{"a", project(kAlice, "p")}}), t0).reason,
               Drop::not_whitelisted);
-    EXPECT_EQ(monitor.route(event(kAlice, {{"e", kBob}, {"p", kBob}}), t0).reason, Drop::no_project);
+    EXPECT_EQ(monitor.route(event(kAlice, {{"e", kBob}, {"p", kBob}}), t0).reason,
+              Drop::no_project);
     EXPECT_EQ(monitor.route(event(kAlice, {{"a", "30023:" + kAlice + ":article"}}), t0).reason,
               Drop::not_a_project);
     EXPECT_EQ(monitor.route(event(kAlice, {{"a", project(kMallory, "p")}}), t0).reason,
@@ -67,16 +69,16 @@ TEST_F(MonitorTest, DropsWithCountedReasons) {
 
 TEST_F(MonitorTest, HostileATagsAreDropped) {
     const std::string hostile[] = {
-        "31933:" + kAlice,                             // no identifier separator
-        "31933:" + kAlice.substr(0, 63) + ":p",        // short pubkey
-        "31933:" + std::string(64, 'A') + ":p",        // uppercase hex
-        "31933:" + std::string(64, 'g') + ":p",        // not hex
-        "031933:" + kAlice + ":p",                     // leading zero
-        "-31933:" + kAlice + ":p",                     // sign
-        "99999999999:" + kAlice + ":p",                // kind out of range
-        "31933:" + kAlice + ":\xff\xfe",               // invalid UTF-8
-        "",                                            // empty
-        std::string(10240, ':'),                       // 10 KB of separators
+        "31933:" + kAlice,                       // no identifier separator
+        "31933:" + kAlice.substr(0, 63) + ":p",  // short pubkey
+        "31933:" + std::string(64, 'A') + ":p",  // uppercase hex
+        "31933:" + std::string(64, 'g') + ":p",  // not hex
+        "031933:" + kAlice + ":p",               // leading zero
+        "-31933:" + kAlice + ":p",               // sign
+        "99999999999:" + kAlice + ":p",          // kind out of range
+        "31933:" + kAlice + ":\xff\xfe",         // invalid UTF-8
+        "",                                      // empty
+        std::string(10240, ':'),                 // 10 KB of separators
     };
     for (const auto& a : hostile) {
         auto r = monitor.route(event(kAlice, {{"a", a}}), t0);
@@ -117,7 +119,8 @@ TEST_F(MonitorTest, RateLimitPerAuthorRefills) {
 // Duplicates count once; more distinct projects than the limit drop the event whole; each
 // project woken takes one token of the author's bucket.
 TEST_F(MonitorTest, ProjectsPerEventAreCappedDeduplicatedAndEachCostsAToken) {
-    MonitorLimits l{.events_per_second = 1, .burst = 10, .queue_size = 10, .max_projects_per_event = 4};
+    MonitorLimits l{
+        .events_per_second = 1, .burst = 10, .queue_size = 10, .max_projects_per_event = 4};
     Monitor m{l, {kAlice}};
     std::vector<nostr::Tag> same(5000, nostr::Tag{"a", project(kAlice, "p")});
     auto r = m.route(event(kAlice, same), t0);
@@ -131,7 +134,7 @@ TEST_F(MonitorTest, ProjectsPerEventAreCappedDeduplicatedAndEachCostsAToken) {
     std::vector<nostr::Tag> four(many.begin(), many.begin() + 4);
     EXPECT_EQ(m.route(event(kAlice, four), t0).projects.size(), 4u);  // 1 + 4 of 10 tokens
     EXPECT_EQ(m.route(event(kAlice, four), t0).projects.size(), 4u);  // 9 of 10
-    r = m.route(event(kAlice, four), t0);                              // 4 more than the 1 left
+    r = m.route(event(kAlice, four), t0);                             // 4 more than the 1 left
     EXPECT_EQ(r.reason, Drop::rate_limited);
     EXPECT_EQ(m.route(event(kAlice, {{"a", project(kAlice, "q")}}), t0).projects.size(), 1u);
 }
@@ -140,7 +143,8 @@ TEST_F(MonitorTest, WhitelistReloadAppliesToNextEvent) {
     EXPECT_EQ(monitor.route(event(kMallory, {{"a", project(kMallory, "m")}}), t0).reason,
               Drop::not_whitelisted);
     monitor.set_whitelist({kAlice, kMallory});
-    EXPECT_EQ(monitor.route(event(kMallory, {{"a", project(kMallory, "m")}}), t0).projects.size(), 1u);
+    EXPECT_EQ(monitor.route(event(kMallory, {{"a", project(kMallory, "m")}}), t0).projects.size(),
+              1u);
     EXPECT_EQ(monitor.route(event(kBob, {{"a", project(kAlice, "p")}}), t0).reason,
               Drop::not_whitelisted);
 }

@@ -1,8 +1,8 @@
 // The operator commands (ps, stop, restart, logs) of the built binary against a fake daemon.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,14 +10,14 @@
 #include <sstream>
 
 #include "daemon/http_api.hpp"
-#include "http_fake.hpp"
 #include "environment.hpp"
+#include "http_fake.hpp"
 
 namespace tenex::daemon::test {
 namespace {
 
 class OpsCli : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         ASSERT_TRUE(std::filesystem::exists(tenex::test::tenex_binary()))
             << tenex::test::tenex_binary();
@@ -54,7 +54,7 @@ TEST_F(OpsCli, PsPrintsATable) {
     EXPECT_NE(row.find("0123456789ab "), std::string::npos) << row;  // 12 characters
     EXPECT_EQ(row.find("0123456789abc"), std::string::npos) << row;
     EXPECT_NE(row.find("running"), std::string::npos);
-    EXPECT_NE(row.find("d"), std::string::npos);                 // years of uptime: "NdHHh"
+    EXPECT_NE(row.find("d"), std::string::npos);  // years of uptime: "NdHHh"
     EXPECT_NE(row.find("12.5%"), std::string::npos) << row;
     EXPECT_NE(row.find("50MiB / 512MiB"), std::string::npos) << row;
     EXPECT_NE(row.find("0.5 CPU, 64 PIDs"), std::string::npos) << row;
@@ -101,7 +101,8 @@ TEST_F(OpsCli, StopRestartAndForget) {
         << r.out;
     r = run({"forget", "alpha", "--http", http_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find("forgotten 31933:" + kOwnerA + ":alpha: stopped"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("forgotten 31933:" + kOwnerA + ":alpha: stopped"), std::string::npos)
+        << r.out;
     auto calls = control_.recorded();
     ASSERT_EQ(calls.size(), 3u);
     EXPECT_EQ(calls[0], "stop 31933:" + kOwnerA + ":alpha");

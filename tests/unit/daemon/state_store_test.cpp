@@ -12,7 +12,8 @@
 namespace tenex::daemon {
 namespace {
 
-std::unique_ptr<StateStore> open_store(const std::filesystem::path& dir, std::size_t window = 1000) {
+std::unique_ptr<StateStore> open_store(const std::filesystem::path& dir,
+                                       std::size_t window = 1000) {
     auto s = StateStore::open(dir, window);
     EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
     return s.ok() ? std::move(s).value() : nullptr;
@@ -62,8 +63,8 @@ TEST(StateStore, HandledWindowIsBounded) {
         ASSERT_TRUE(*store->record_pending({id_for(i), "{}", i}));
         ASSERT_TRUE(store->mark_handled(id_for(i), i).ok());
     }
-    EXPECT_FALSE(*store->seen(id_for(0)));    // pruned
-    EXPECT_TRUE(*store->seen(id_for(999)));   // the newest are remembered
+    EXPECT_FALSE(*store->seen(id_for(0)));   // pruned
+    EXPECT_TRUE(*store->seen(id_for(999)));  // the newest are remembered
     EXPECT_TRUE(*store->seen(id_for(900)));
     EXPECT_TRUE(store->pending()->empty());
 }
@@ -91,7 +92,8 @@ TEST(StateStore, SurvivesKill9) {
         if (!s) _exit(2);
         auto& store = **s;
         for (int i = 0; i < 300; ++i) {
-            if (!*store.record_pending({id_for(i), "{\"n\":" + std::to_string(i) + "}", i})) _exit(3);
+            if (!*store.record_pending({id_for(i), "{\"n\":" + std::to_string(i) + "}", i}))
+                _exit(3);
             if (i % 2 == 0 && !store.mark_handled(id_for(i), i).ok()) _exit(4);
         }
         if (!store.set_cursor("ws://relay", 299).ok()) _exit(5);

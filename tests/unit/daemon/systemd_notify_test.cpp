@@ -83,7 +83,9 @@ TEST(SystemdNotifier, AWatchdogMeantForAnotherProcessOrInvalidIsOff) {
 }
 
 TEST(SystemdNotifier, StatusLineIsOneLineOfAtMost200Bytes) {
-    EXPECT_EQ(status_line("a\tb\x01" "c"), "a b c");
+    EXPECT_EQ(status_line("a\tb\x01"
+                          "c"),
+              "a b c");
     EXPECT_EQ(status_line(std::string(500, 'x')).size(), 200u);
 }
 

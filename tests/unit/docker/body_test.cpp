@@ -60,7 +60,8 @@ TEST(CreateBody, CarriesEveryField) {
     EXPECT_FALSE(h.contains("CpuQuota"));  // never together with NanoCpus
     EXPECT_EQ(h["CpusetCpus"], "0");
     EXPECT_EQ(h["PidsLimit"], 128);
-    EXPECT_EQ(h["Ulimits"], nlohmann::json::parse(R"([{"Name":"nofile","Soft":1024,"Hard":2048}])"));
+    EXPECT_EQ(h["Ulimits"],
+              nlohmann::json::parse(R"([{"Name":"nofile","Soft":1024,"Hard":2048}])"));
     EXPECT_EQ(h["ReadonlyRootfs"], true);
     EXPECT_EQ(h["Tmpfs"]["/tmp"], "size=64m,mode=1777");
     EXPECT_EQ(h["CapDrop"], nlohmann::json({"ALL"}));
@@ -68,8 +69,9 @@ TEST(CreateBody, CarriesEveryField) {
     EXPECT_EQ(h["SecurityOpt"], nlohmann::json({"no-new-privileges:true"}));
     EXPECT_EQ(h["Init"], true);
     ASSERT_EQ(h["Mounts"].size(), 2u);
-    EXPECT_EQ(h["Mounts"][0], nlohmann::json::parse(
-                                  R"({"Type":"bind","Source":"/srv/project","Target":"/work","ReadOnly":false})"));
+    EXPECT_EQ(h["Mounts"][0],
+              nlohmann::json::parse(
+                  R"({"Type":"bind","Source":"/srv/project","Target":"/work","ReadOnly":false})"));
     EXPECT_EQ(h["Mounts"][1]["ReadOnly"], true);
     EXPECT_EQ(h["NetworkMode"], "none");
     EXPECT_EQ(h["StorageOpt"]["size"], "10G");

@@ -51,14 +51,17 @@ TEST(SocketPath, ExplicitThenDockerHostThenDefault) {
 }
 
 TEST(HttpError, CarriesEngineMessageAndStatus) {
-    HttpResponse r{.status = 409, .headers = {},
-                   .body = R"({"message":"Conflict. The container name \"/x\" is already in use"})"};
+    HttpResponse r{
+        .status = 409,
+        .headers = {},
+        .body = R"({"message":"Conflict. The container name \"/x\" is already in use"})"};
     auto e = http_error(r, "create container x");
     EXPECT_TRUE(e.conflict());
     EXPECT_FALSE(e.not_found());
     EXPECT_EQ(e.message, "Conflict. The container name \"/x\" is already in use");
-    EXPECT_EQ(e.describe(),
-              "create container x: HTTP 409: Conflict. The container name \"/x\" is already in use");
+    EXPECT_EQ(
+        e.describe(),
+        "create container x: HTTP 409: Conflict. The container name \"/x\" is already in use");
     auto plain = http_error({.status = 500, .headers = {}, .body = "boom\n"}, "op");
     EXPECT_TRUE(plain.server_error());
     EXPECT_EQ(plain.message, "boom");

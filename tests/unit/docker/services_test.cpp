@@ -72,7 +72,8 @@ TEST(ServiceSpec, CarriesEveryFieldTheServiceApiCanExpress) {
     EXPECT_EQ(c["Init"], true);
     EXPECT_EQ(c["CapabilityDrop"], nlohmann::json::array({"ALL"}));
     EXPECT_EQ(c["CapabilityAdd"], nlohmann::json::array({"NET_BIND_SERVICE"}));
-    EXPECT_EQ(c["Ulimits"], nlohmann::json::parse(R"([{"Name":"nofile","Soft":1024,"Hard":2048}])"));
+    EXPECT_EQ(c["Ulimits"],
+              nlohmann::json::parse(R"([{"Name":"nofile","Soft":1024,"Hard":2048}])"));
     EXPECT_EQ(c["Hosts"], nlohmann::json::array({"10.0.0.1 relay"}));
     EXPECT_EQ(c["DNSConfig"]["Nameservers"], nlohmann::json::array({"10.0.0.53"}));
     EXPECT_EQ(c["Mounts"], nlohmann::json::parse(R"([
@@ -106,7 +107,8 @@ TEST(ServiceSpec, ReservationsAndPlacementGoToTheTaskTemplate) {
     EXPECT_EQ(t["Resources"]["Reservations"]["MemoryBytes"], 128 << 20);
     EXPECT_EQ(t["Resources"]["Reservations"]["NanoCPUs"], 500'000'000);
     EXPECT_EQ(t["Resources"]["Limits"]["MemoryBytes"], 256 << 20);
-    EXPECT_EQ(t["Placement"]["Constraints"], nlohmann::json::array({"node.labels.zone==a", "node.role!=manager"}));
+    EXPECT_EQ(t["Placement"]["Constraints"],
+              nlohmann::json::array({"node.labels.zone==a", "node.role!=manager"}));
     EXPECT_EQ(t["Placement"]["Preferences"],
               nlohmann::json::parse(R"([{"Spread":{"SpreadDescriptor":"node.labels.rack"}}])"));
     EXPECT_TRUE(swarm_unsupported(s).size() == swarm_unsupported(hardened_spec()).size())
@@ -160,8 +162,8 @@ TEST(ServiceSpec, NothingDroppedFromAPlainSpec) {
     s.tmpfs = {{"/tmp", "size=64m,mode=1777"}};
     s.memory_bytes = 1 << 20;
     EXPECT_TRUE(swarm_unsupported(s).empty());
-    EXPECT_EQ(to_service_spec(s, 0)["TaskTemplate"]["ContainerSpec"]["Mounts"][0]["TmpfsOptions"]
-                                   ["SizeBytes"],
+    EXPECT_EQ(to_service_spec(
+                  s, 0)["TaskTemplate"]["ContainerSpec"]["Mounts"][0]["TmpfsOptions"]["SizeBytes"],
               64 << 20);
 }
 
@@ -178,9 +180,10 @@ std::string task(const std::string& id, const std::string& created, const std::s
     return R"({"ID":")" + id + R"(","ServiceID":"svc1","NodeID":"node-)" + id +
            R"(","CreatedAt":")" + created + R"(","Version":{"Index":)" + std::to_string(version) +
            R"(},"DesiredState":"running","Spec":{"ContainerSpec":{"Labels":{"tenex.project":"p"}}},
-           "Status":{"State":")" + state + R"(","Timestamp":"2026-12-05T12:01:00Z","Err":"boom",
-           "ContainerStatus":{"ContainerID":"c-)" + id + R"(","ExitCode":)" +
-           std::to_string(exit_code) + "}}}";
+           "Status":{"State":")" +
+           state + R"(","Timestamp":"2026-12-05T12:01:00Z","Err":"boom",
+           "ContainerStatus":{"ContainerID":"c-)" +
+           id + R"(","ExitCode":)" + std::to_string(exit_code) + "}}}";
 }
 
 ServiceInfo service() {
@@ -212,8 +215,9 @@ TEST(ServiceState, NoTaskIsCreated) {
 
 TEST(ServiceState, NewestTaskDecides) {
     // Fractions of different lengths (Go trims trailing zeros): .5 is later than .45.
-    auto tasks = parse_task_list("[" + task("old", "2026-12-05T12:00:00.45Z", "failed", 3, 99) + "," +
-                                 task("new", "2026-12-05T12:00:00.5Z", "running", 0, 12) + "]");
+    auto tasks =
+        parse_task_list("[" + task("old", "2026-12-05T12:00:00.45Z", "failed", 3, 99) + "," +
+                        task("new", "2026-12-05T12:00:00.5Z", "running", 0, 12) + "]");
     ASSERT_TRUE(tasks);
     ASSERT_EQ(tasks->size(), 2u);
     EXPECT_EQ((*tasks)[0].labels.at("tenex.project"), "p");

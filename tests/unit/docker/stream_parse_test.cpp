@@ -87,10 +87,12 @@ TEST(Events, ParsesContainerEvents) {
               EventKind::Health);
     EXPECT_EQ(parse_event(R"({"Type":"container","Action":"destroy"})")->kind, EventKind::Destroy);
     EXPECT_EQ(parse_event(R"({"Type":"container","Action":"start"})")->kind, EventKind::Start);
-    auto bad_code = parse_event(R"({"Type":"container","Action":"die","Actor":{"Attributes":{"exitCode":"x1"}}})");
+    auto bad_code = parse_event(
+        R"({"Type":"container","Action":"die","Actor":{"Attributes":{"exitCode":"x1"}}})");
     ASSERT_TRUE(bad_code);
     EXPECT_FALSE(bad_code->exit_code);
-    for (const char* bad : {"", "[]", "{}", "{\"Type\":1,\"Action\":\"die\"}", "{\"Type\":\"container\""})
+    for (const char* bad :
+         {"", "[]", "{}", "{\"Type\":1,\"Action\":\"die\"}", "{\"Type\":\"container\""})
         EXPECT_FALSE(parse_event(bad)) << bad;
 }
 
@@ -105,9 +107,10 @@ TEST(Events, QueryEncodesFilters) {
 TEST(JsonMessages, KeepsImageIdAndFirstError) {
     std::vector<std::string> lines;
     JsonMessageParser p([&](std::string_view l) { lines.emplace_back(l); });
-    std::string s = "{\"stream\":\"Step 1/2 : FROM scratch\\n\"}\r\n{\"aux\":{\"ID\":\"sha256:ab\"}}\n"
-                    "{\"error\":\"COPY failed\",\"errorDetail\":{\"message\":\"COPY failed\"}}\n"
-                    "{\"error\":\"second\"}\n";
+    std::string s =
+        "{\"stream\":\"Step 1/2 : FROM scratch\\n\"}\r\n{\"aux\":{\"ID\":\"sha256:ab\"}}\n"
+        "{\"error\":\"COPY failed\",\"errorDetail\":{\"message\":\"COPY failed\"}}\n"
+        "{\"error\":\"second\"}\n";
     for (char c : s) p.feed(std::string_view(&c, 1));
     EXPECT_EQ(p.image_id(), "sha256:ab");
     EXPECT_EQ(p.error(), "COPY failed");
@@ -127,9 +130,10 @@ TEST(JsonMessages, PushKeepsTheDigestAndTellsStatesWithoutProgressBars) {
 )");
     EXPECT_EQ(p.digest(), "sha256:0123");
     EXPECT_TRUE(p.error().empty());
-    EXPECT_EQ(lines, (std::vector<std::string>{"The push refers to repository [127.0.0.1:5000/tenex-probe]\n",
-                                               "5f70bf18a086: Preparing\n", "5f70bf18a086: Pushed\n",
-                                               "latest: digest: sha256:0123 size: 528\n"}));
+    EXPECT_EQ(lines, (std::vector<std::string>{
+                         "The push refers to repository [127.0.0.1:5000/tenex-probe]\n",
+                         "5f70bf18a086: Preparing\n", "5f70bf18a086: Pushed\n",
+                         "latest: digest: sha256:0123 size: 528\n"}));
 }
 
 TEST(ImageReference, SplitsRepositoryAndTag) {
@@ -145,8 +149,9 @@ TEST(ImageReference, SplitsRepositoryAndTag) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->repository, "tenex-probe");
     EXPECT_EQ(r->tag, "latest");
-    for (const std::string& bad : std::vector<std::string>{"", "name@sha256:ab", "name:", ":tag", "host:5000/", "a b", std::string("a\0b", 3),
-                            std::string(2000, 'a')})
+    for (const std::string& bad :
+         std::vector<std::string>{"", "name@sha256:ab", "name:", ":tag", "host:5000/", "a b",
+                                  std::string("a\0b", 3), std::string(2000, 'a')})
         EXPECT_FALSE(split_image_reference(bad)) << bad;
 }
 
@@ -156,10 +161,12 @@ TEST(ImageReference, NamesTheImageInARegistry) {
     EXPECT_EQ(*r, "10.0.0.1:5000/tenex-probe:latest");
     r = registry_reference("old.example:443/tenex/runtime", "registry.lan");
     ASSERT_TRUE(r) << r.error().message;
-    EXPECT_EQ(*r, "registry.lan/tenex/runtime:latest") << "the image's own registry part is replaced";
+    EXPECT_EQ(*r, "registry.lan/tenex/runtime:latest")
+        << "the image's own registry part is replaced";
     r = registry_reference("tenex/runtime:0.9", "localhost:5000");
     ASSERT_TRUE(r) << r.error().message;
-    EXPECT_EQ(*r, "localhost:5000/tenex/runtime:0.9") << "'tenex' is a path component, not a registry";
+    EXPECT_EQ(*r, "localhost:5000/tenex/runtime:0.9")
+        << "'tenex' is a path component, not a registry";
     EXPECT_FALSE(registry_reference("tenex-probe", "host/evil"));
     EXPECT_FALSE(registry_reference("tenex-probe", ""));
     EXPECT_FALSE(registry_reference("tenex-probe", "host:5000:"));

@@ -37,7 +37,8 @@ TEST(TarWriter, BlocksAndChecksum) {
     EXPECT_EQ(tar.substr(0, 5), "a.txt");
     EXPECT_EQ(tar.substr(257, 5), "ustar");
     unsigned sum = 0;
-    for (int i = 0; i < 512; ++i) sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(tar[i]);
+    for (int i = 0; i < 512; ++i)
+        sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(tar[i]);
     EXPECT_EQ(std::stoul(tar.substr(148, 6), nullptr, 8), sum);
     EXPECT_EQ(tar.substr(512, 5), "hello");
 }
@@ -108,7 +109,8 @@ TEST(TarDirectory, KeepsLinksUnderTheirOwnName) {
     { std::ofstream(dir.path() / "l.tar", std::ios::binary) << *tar; }
     fs::create_directories(dir.path() / "out");
     int status = 0;
-    auto out = run("tar -xf " + (dir.path() / "l.tar").string() + " -C " + (dir.path() / "out").string() + " 2>&1",
+    auto out = run("tar -xf " + (dir.path() / "l.tar").string() + " -C " +
+                       (dir.path() / "out").string() + " 2>&1",
                    &status);
     ASSERT_EQ(status, 0) << out;
     EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(dir.path() / "out/rootfs/bin/busybox")));

@@ -35,10 +35,11 @@ class SilentClient {
         a.sin_port = htons(port);
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
-        const std::string req = "GET /" + secret +
-                                " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                "Sec-WebSocket-Version: 13\r\n\r\n";
+        const std::string req =
+            "GET /" + secret +
+            " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n";
         if (::send(fd_, req.data(), req.size(), 0) != static_cast<ssize_t>(req.size())) return;
         std::string head;
         while (head.find("\r\n\r\n") == std::string::npos && read_some(head, 3s)) {
@@ -54,7 +55,8 @@ class SilentClient {
     bool closed_within(std::chrono::milliseconds wait) {
         const auto end = std::chrono::steady_clock::now() + wait;
         while (std::chrono::steady_clock::now() < end) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                end - std::chrono::steady_clock::now());
             if (!read_some(frames_, left)) return eof_;
         }
         return eof_;
@@ -65,7 +67,8 @@ class SilentClient {
   private:
     bool read_some(std::string& out, std::chrono::milliseconds wait) {
         pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(1, wait.count()))) <= 0) return false;
+        if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(1, wait.count()))) <= 0)
+            return false;
         char buf[4096];
         ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
         if (n <= 0) {

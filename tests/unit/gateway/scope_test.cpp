@@ -7,7 +7,9 @@
 namespace tenex::gateway {
 namespace {
 
-std::string key(char c) { return std::string(64, c); }
+std::string key(char c) {
+    return std::string(64, c);
+}
 
 const std::string kOwner = key('0');
 const std::string kOtherOwner = key('9');
@@ -41,20 +43,22 @@ ProjectKeys project(const std::string& d, std::string agent, std::string runtime
 }
 
 class Scope : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         index.upsert(project("alpha", kAgentA, kRuntimeA));
         index.upsert(project("beta", kAgentB, kRuntimeB));
         index.set_reserved_keys({kOwner, kDaemon});
     }
-    bool reads(const std::string& addr, const nostr::Event& e) { return index.may_read(addr, e).allowed; }
+    bool reads(const std::string& addr, const nostr::Event& e) {
+        return index.may_read(addr, e).allowed;
+    }
     ScopeIndex index;
 };
 
 TEST_F(Scope, OnlyItsOwnProjectEvent) {
     EXPECT_TRUE(reads(kAddrA, ev(kOwner, 31933, {{"d", "alpha"}})));
     EXPECT_FALSE(reads(kAddrA, ev(kOwner, 31933, {{"d", "beta"}})));
-    EXPECT_FALSE(reads(kAddrA, ev(kOwner, 31933, {{"d", "gamma"}})));   // unknown to the daemon too
+    EXPECT_FALSE(reads(kAddrA, ev(kOwner, 31933, {{"d", "gamma"}})));  // unknown to the daemon too
     EXPECT_FALSE(reads(kAddrA, ev(kStranger, 31933, {{"d", "alpha"}})));  // same d, other author
     EXPECT_FALSE(reads(kAddrA, ev(kOwner, 31933, {})));                   // d missing: ""
 }
@@ -162,19 +166,21 @@ TEST_F(Scope, TheRuntimesFiltersSeeOnlyTheirProject) {
         f(("{\"#a\":[\"" + kAddrA + "\"],\"limit\":0}").c_str()),
         f(("{\"kinds\":[30023],\"#a\":[\"" + kAddrA + "\"]}").c_str()),
         f(("{\"#p\":[\"" + kAgentA + "\"],\"limit\":0}").c_str()),
-        f("{\"kinds\":[4129],\"#e\":[\"4444444444444444444444444444444444444444444444444444444444444444\"]}"),
+        f("{\"kinds\":[4129],\"#e\":["
+          "\"4444444444444444444444444444444444444444444444444444444444444444\"]}"),
         f("{\"kinds\":[4199],\"#d\":[\"coder\"]}"),
         f(("{\"kinds\":[14199],\"authors\":[" + owner + "]}").c_str()),
         f(("{\"kinds\":[14202],\"authors\":[" + owner + "]}").c_str()),
-        f(("{\"kinds\":[0],\"authors\":[\"" + kAgentA + "\",\"" + kAgentB + "\"," + owner + "]}").c_str()),
+        f(("{\"kinds\":[0],\"authors\":[\"" + kAgentA + "\",\"" + kAgentB + "\"," + owner + "]}")
+              .c_str()),
     };
     std::set<std::string> seen;
     for (const auto& [name, e] : corpus)
         if (nostr::matches_any(filters, e) && reads(kAddrA, e)) seen.insert(name);
-    const std::set<std::string> expected = {"a-project", "a-config", "a-delete", "lesson-comment",
-                                            "a-msg", "a-boot", "a-mention", "a-report", "a-lesson",
-                                            "definition", "snapshot", "whitelist", "a-profile",
-                                            "owner-profile"};
+    const std::set<std::string> expected = {
+        "a-project", "a-config",  "a-delete",  "lesson-comment", "a-msg",
+        "a-boot",    "a-mention", "a-report",  "a-lesson",       "definition",
+        "snapshot",  "whitelist", "a-profile", "owner-profile"};
     EXPECT_EQ(seen, expected);
     for (const auto& name : seen) EXPECT_NE(name.substr(0, 2), "b-") << name;
 }
@@ -219,9 +225,10 @@ TEST_F(Scope, WritesOutOfScopeAreRefusedWithAReason) {
 }
 
 TEST_F(Scope, AWriteIsSomethingItsProjectCouldReadBack) {
-    const std::vector<nostr::Event> events = {
-        ev(kAgentA, 1, {{"a", kAddrA}}), ev(kAgentA, 0), ev(kRuntimeA, 24010, {{"a", kAddrA}, {"p", kOwner}}),
-        ev(kAgentA, 1, {{"p", kAgentA}, {"p", kAgentB}}), ev(kAgentA, 4129, {{"e", std::string(64, '4')}})};
+    const std::vector<nostr::Event> events = {ev(kAgentA, 1, {{"a", kAddrA}}), ev(kAgentA, 0),
+                                              ev(kRuntimeA, 24010, {{"a", kAddrA}, {"p", kOwner}}),
+                                              ev(kAgentA, 1, {{"p", kAgentA}, {"p", kAgentB}}),
+                                              ev(kAgentA, 4129, {{"e", std::string(64, '4')}})};
     for (const auto& e : events) {
         ASSERT_TRUE(index.may_write(kAddrA, e, 300, 1000).allowed);
         EXPECT_TRUE(reads(kAddrA, e));
@@ -252,7 +259,8 @@ TEST(UpstreamFilter, AsksForMaxLimitAndKeepsTheRest) {
     EXPECT_EQ(u.kinds, f.kinds);
     EXPECT_EQ(upstream_filter(*nostr::Filter::parse(R"({"limit":0})"), 500).limit, 0u);
     EXPECT_EQ(upstream_filter(*nostr::Filter::parse(R"({"kinds":[1]})"), 500).limit, 500u);
-    EXPECT_EQ(upstream_filter(*nostr::Filter::parse(R"({"kinds":[1],"limit":1})"), 500).limit, 500u);
+    EXPECT_EQ(upstream_filter(*nostr::Filter::parse(R"({"kinds":[1],"limit":1})"), 500).limit,
+              500u);
 }
 
 // The filters of 50 TENEX backends (the table in images/runtime/README.md, one project and

@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
 
 #include "nostr/keys.hpp"
 #include "relay/pool.hpp"
@@ -20,11 +20,13 @@ namespace {
 using namespace std::chrono_literals;
 
 std::int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
-nostr::Event sign(const nostr::Keys& k, std::uint32_t kind, std::vector<nostr::Tag> tags, std::string content = "x",
-                  std::optional<std::int64_t> at = {}) {
+nostr::Event sign(const nostr::Keys& k, std::uint32_t kind, std::vector<nostr::Tag> tags,
+                  std::string content = "x", std::optional<std::int64_t> at = {}) {
     nostr::UnsignedEvent u;
     u.kind = kind;
     u.tags = std::move(tags);
@@ -93,7 +95,7 @@ struct Client {
 };
 
 class GatewayTest : public UpstreamRelayTest {
-protected:
+  protected:
     void SetUp() override {
         UpstreamRelayTest::SetUp();
         if (HasFatalFailure()) return;
@@ -149,12 +151,15 @@ TEST_F(GatewayTest, EachProjectSeesOnlyItsOwnStoredAndLiveEvents) {
     EXPECT_EQ(sa.contents(), (std::set<std::string>{"project alpha", "to alpha"}));
     EXPECT_EQ(sb.contents(), (std::set<std::string>{"project beta", "to beta", "to beta's agent"}));
     // A third party a-tags alpha upstream: it reaches alpha live, and beta never.
-    ASSERT_TRUE(direct->publish(sign(stranger, 1, {{"a", alpha.to_string()}}, "live for alpha")).accepted);
-    ASSERT_TRUE(direct->publish(sign(stranger, 1, {{"a", beta.to_string()}}, "live for beta")).accepted);
+    ASSERT_TRUE(
+        direct->publish(sign(stranger, 1, {{"a", alpha.to_string()}}, "live for alpha")).accepted);
+    ASSERT_TRUE(
+        direct->publish(sign(stranger, 1, {{"a", beta.to_string()}}, "live for beta")).accepted);
     EXPECT_TRUE(sa.wait([&] { return sa.events.size() == 3; }));
     EXPECT_TRUE(sb.wait([&] { return sb.events.size() == 4; }));
     std::this_thread::sleep_for(200ms);
-    EXPECT_EQ(sa.contents(), (std::set<std::string>{"project alpha", "to alpha", "live for alpha"}));
+    EXPECT_EQ(sa.contents(),
+              (std::set<std::string>{"project alpha", "to alpha", "live for alpha"}));
     EXPECT_EQ(sb.contents().count("live for alpha"), 0u);
     EXPECT_GT(gw->stats().events_hidden, 0u);
 }
@@ -169,22 +174,32 @@ TEST_F(GatewayTest, LiveEventsReachEveryShapeOfSubscription) {
     Seen any, ids, two, kind;
     a.sub(any, R"({"limit":0})", "any");
     a.sub(ids, R"({"ids":[")" + by_id.id + R"("],"limit":0})", "ids");
-    a.sub(two, R"({"#a":[")" + alpha.to_string() + R"("],"#p":[")" + agent_a.pub.hex() + R"("],"limit":0})", "two");
+    a.sub(two,
+          R"({"#a":[")" + alpha.to_string() + R"("],"#p":[")" + agent_a.pub.hex() +
+              R"("],"limit":0})",
+          "two");
     a.sub(kind, R"({"kinds":[7],"limit":0})", "kind");
     for (Seen* s : {&any, &ids, &two, &kind}) ASSERT_TRUE(s->wait([&] { return s->eose; }));
     ASSERT_TRUE(direct->publish(by_id).accepted);
-    ASSERT_TRUE(direct->publish(sign(stranger, 1, {{"a", alpha.to_string()}, {"p", agent_a.pub.hex()}}, "both")).accepted);
-    ASSERT_TRUE(direct->publish(sign(stranger, 7, {{"a", alpha.to_string()}}, "reaction")).accepted);
-    ASSERT_TRUE(direct->publish(sign(stranger, 7, {{"a", beta.to_string()}}, "beta's reaction")).accepted);
-    EXPECT_TRUE(any.wait([&] { return any.contents() == std::set<std::string>{"by id", "both", "reaction"}; }))
-        << any.contents().size();
+    ASSERT_TRUE(direct
+                    ->publish(sign(stranger, 1,
+                                   {{"a", alpha.to_string()}, {"p", agent_a.pub.hex()}}, "both"))
+                    .accepted);
+    ASSERT_TRUE(
+        direct->publish(sign(stranger, 7, {{"a", alpha.to_string()}}, "reaction")).accepted);
+    ASSERT_TRUE(
+        direct->publish(sign(stranger, 7, {{"a", beta.to_string()}}, "beta's reaction")).accepted);
+    EXPECT_TRUE(any.wait([&] {
+        return any.contents() == std::set<std::string>{"by id", "both", "reaction"};
+    })) << any.contents().size();
     EXPECT_TRUE(kind.wait([&] { return kind.contents() == std::set<std::string>{"reaction"}; }));
     EXPECT_EQ(ids.contents(), std::set<std::string>{"by id"});
     EXPECT_EQ(two.contents(), std::set<std::string>{"both"});
     // Closed: the index forgets it.
     a.pool->unsubscribe("any");
     std::this_thread::sleep_for(200ms);
-    ASSERT_TRUE(direct->publish(sign(stranger, 7, {{"a", alpha.to_string()}}, "late reaction")).accepted);
+    ASSERT_TRUE(
+        direct->publish(sign(stranger, 7, {{"a", alpha.to_string()}}, "late reaction")).accepted);
     EXPECT_TRUE(kind.wait([&] { return kind.contents().count("late reaction") == 1; }));
     std::this_thread::sleep_for(200ms);
     EXPECT_EQ(any.contents().count("late reaction"), 0u);
@@ -210,7 +225,8 @@ TEST_F(GatewayTest, AnUpstreamRestartResubscribesAndLosesNothingTagged) {
     // (since the newest seen, limit dropped) brings it anyway.
     Client third(upstream->url());
     ASSERT_TRUE(third.connected());
-    EXPECT_TRUE(third.publish(sign(stranger, 1, {{"a", alpha.to_string()}}, "after the restart")).accepted);
+    EXPECT_TRUE(
+        third.publish(sign(stranger, 1, {{"a", alpha.to_string()}}, "after the restart")).accepted);
     EXPECT_TRUE(sa.wait([&] { return sa.contents().count("after the restart") == 1; }, 15s));
     EXPECT_EQ(sa.contents().count("to alpha"), 0u);  // limit 0: live only
 }
@@ -224,7 +240,8 @@ TEST_F(GatewayTest, TheMessageThatWokeAProjectReachesItsFirstSubscription) {
     ASSERT_TRUE(direct->publish(wake).accepted);
     gw->hold_for_project(alpha.to_string(), wake);
     // Routed to alpha, but it a-tags beta too: the scope rule never lets it out.
-    const auto both = sign(owner, 1, {{"a", alpha.to_string()}, {"a", beta.to_string()}}, "to both");
+    const auto both =
+        sign(owner, 1, {{"a", alpha.to_string()}, {"a", beta.to_string()}}, "to both");
     gw->hold_for_project(alpha.to_string(), both);
     std::this_thread::sleep_for(100ms);
 
@@ -265,7 +282,8 @@ TEST_F(GatewayTest, TheMessageThatWokeAProjectReachesItsFirstSubscription) {
     Client b(url(secret_b));
     ASSERT_TRUE(b.connected());
     Seen sb;
-    gw->hold_for_project(alpha.to_string(), sign(owner, 1, {{"a", alpha.to_string()}}, "held for alpha"));
+    gw->hold_for_project(alpha.to_string(),
+                         sign(owner, 1, {{"a", alpha.to_string()}}, "held for alpha"));
     b.sub(sb, R"({"kinds":[1],"limit":0})");
     ASSERT_TRUE(sb.wait([&] { return sb.eose; }));
     std::this_thread::sleep_for(200ms);
@@ -301,8 +319,11 @@ TEST_F(GatewayTest, ManyProjectsShareTheUpstreamSubscriptions) {
         p->client = std::make_unique<Client>((*g)->url_for("127.0.0.1", secret));
         ASSERT_TRUE(p->client->connected());
         p->client->sub(p->seen, R"({"#a":[")" + p->addr + R"("],"limit":0})", "tagged");
-        p->client->sub(p->seen, R"({"#p":[")" + p->agent.pub.hex() + R"("],"limit":0})", "mentions");
-        p->client->sub(p->seen, R"({"kinds":[31933,24020],"authors":[")" + owner.pub.hex() + R"("]})", "static");
+        p->client->sub(p->seen, R"({"#p":[")" + p->agent.pub.hex() + R"("],"limit":0})",
+                       "mentions");
+        p->client->sub(p->seen,
+                       R"({"kinds":[31933,24020],"authors":[")" + owner.pub.hex() + R"("]})",
+                       "static");
         ps.push_back(std::move(p));
     }
     for (auto& p : ps) ASSERT_TRUE(p->seen.wait([&] { return p->seen.eose; })) << p->addr;
@@ -310,11 +331,16 @@ TEST_F(GatewayTest, ManyProjectsShareTheUpstreamSubscriptions) {
     ASSERT_TRUE(third.connected());
     for (auto& p : ps) {
         ASSERT_TRUE(third.publish(sign(stranger, 1, {{"a", p->addr}}, "to " + p->addr)).accepted);
-        ASSERT_TRUE(third.publish(sign(stranger, 1, {{"p", p->agent.pub.hex()}}, "mention " + p->addr)).accepted);
+        ASSERT_TRUE(
+            third.publish(sign(stranger, 1, {{"p", p->agent.pub.hex()}}, "mention " + p->addr))
+                .accepted);
     }
     for (auto& p : ps)
-        EXPECT_TRUE(p->seen.wait([&] { return p->seen.contents() == std::set<std::string>{"to " + p->addr, "mention " + p->addr}; }))
-            << p->addr << " got " << p->seen.contents().size() << " events";
+        EXPECT_TRUE(p->seen.wait([&] {
+            return p->seen.contents() ==
+                   std::set<std::string>{"to " + p->addr, "mention " + p->addr};
+        })) << p->addr
+            << " got " << p->seen.contents().size() << " events";
     EXPECT_EQ((*g)->stats().connections, 30u);
 }
 
@@ -370,7 +396,8 @@ TEST_F(GatewayTest, ActivityCountsAcceptedWorkButNotTheRuntimesStatus) {
     Client a(url(secret_a));
     ASSERT_TRUE(a.connected());
     EXPECT_TRUE(gw->activity().empty());
-    ASSERT_TRUE(a.publish(sign(agent_a, kActivityIgnoredKind, {{"a", alpha.to_string()}}, "status")).accepted);
+    ASSERT_TRUE(a.publish(sign(agent_a, kActivityIgnoredKind, {{"a", alpha.to_string()}}, "status"))
+                    .accepted);
     EXPECT_EQ(gw->activity().count(alpha.to_string()), 0u);
     ASSERT_TRUE(a.publish(sign(agent_a, 1, {{"a", alpha.to_string()}}, "working")).accepted);
     ASSERT_TRUE(a.publish(sign(agent_a, 24133, {{"a", alpha.to_string()}}, "typing")).accepted);
@@ -425,8 +452,9 @@ TEST_F(GatewayTest, LimitsAndLimitCounting) {
     for (int i = 0; i < 5; ++i) a.sub(s[i], R"({"kinds":[1],"limit":1})", "s" + std::to_string(i));
     for (int i = 0; i < 4; ++i) EXPECT_TRUE(s[i].wait([&] { return s[i].eose; }));
     // The fifth is over max_subscriptions: CLOSED, which the client reports.
-    EXPECT_TRUE(s[4].wait([&] { return a.last_error().find("too many subscriptions") != std::string::npos; }))
-        << a.last_error();
+    EXPECT_TRUE(s[4].wait([&] {
+        return a.last_error().find("too many subscriptions") != std::string::npos;
+    })) << a.last_error();
     // limit 1: the newest stored event in scope (upstream, newer ones out of scope exist).
     EXPECT_EQ(s[0].contents(), std::set<std::string>{"to alpha"});
     auto big = std::string(R"({"kinds":[1],"#t":[)");
@@ -434,8 +462,9 @@ TEST_F(GatewayTest, LimitsAndLimitCounting) {
     big += "]}";
     Seen b;
     a.sub(b, big, "s0");
-    EXPECT_TRUE(b.wait([&] { return a.last_error().find("filter too large") != std::string::npos; }))
-        << a.last_error();
+    EXPECT_TRUE(b.wait([&] {
+        return a.last_error().find("filter too large") != std::string::npos;
+    })) << a.last_error();
 }
 
 TEST_F(GatewayTest, WritesAreRateLimitedPerProject) {
@@ -450,16 +479,20 @@ TEST_F(GatewayTest, WritesAreRateLimitedPerProject) {
     EXPECT_FALSE(ok.accepted);
     EXPECT_EQ(ok.message.rfind("rate-limited:", 0), 0u) << ok.message;
     // A project whose policy sets its own rate (here a burst of 4) is held to that one.
-    secret_b = gw->open_project(ProjectKeys{beta, {agent_b.pub.hex()}, {}}, Gateway::WriteRate{0.01, 4});
+    secret_b =
+        gw->open_project(ProjectKeys{beta, {agent_b.pub.hex()}, {}}, Gateway::WriteRate{0.01, 4});
     Client b(url(secret_b));
     ASSERT_TRUE(b.connected());
     for (int i = 0; i < 4; ++i)
-        EXPECT_TRUE(b.publish(sign(agent_b, 1, {{"a", beta.to_string()}}, std::to_string(i))).accepted) << i;
+        EXPECT_TRUE(
+            b.publish(sign(agent_b, 1, {{"a", beta.to_string()}}, std::to_string(i))).accepted)
+            << i;
     EXPECT_FALSE(b.publish(sign(agent_b, 1, {{"a", beta.to_string()}}, "5")).accepted);
 }
 
 TEST_F(GatewayTest, BindingsAndSecretsSurviveARestart) {
-    auto db = std::filesystem::temp_directory_path() / ("gw-bindings-" + std::to_string(::getpid()) + ".sqlite3");
+    auto db = std::filesystem::temp_directory_path() /
+              ("gw-bindings-" + std::to_string(::getpid()) + ".sqlite3");
     std::filesystem::remove(db);
     gw.reset();
     start_gateway(db);

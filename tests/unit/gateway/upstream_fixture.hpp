@@ -13,7 +13,7 @@
 namespace tenex::gateway {
 
 class UpstreamRelayTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         relay::RelayServerOptions ro;
         ro.port = 0;

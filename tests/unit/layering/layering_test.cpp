@@ -57,7 +57,8 @@ std::vector<std::string> violations(const fs::path& src, const Graph& graph) {
     for (const auto& module : dirs) {
         auto it = graph.find(module);
         if (it == graph.end()) {
-            out.push_back("src/" + module + "/ is not a module of the CMake graph (no tenex_module(" + module + "))");
+            out.push_back("src/" + module +
+                          "/ is not a module of the CMake graph (no tenex_module(" + module + "))");
             continue;
         }
         std::vector<fs::path> files;
@@ -72,9 +73,9 @@ std::vector<std::string> violations(const fs::path& src, const Graph& graph) {
                 if (!std::regex_search(line, m, include_re)) continue;
                 const std::string other = m[1];
                 if (other == module || !dirs.count(other) || it->second.count(other)) continue;
-                out.push_back("src/" + fs::relative(file, src).string() + ":" + std::to_string(n) + ": " + module +
-                              " -> " + other + " is not in the module graph (" + line + "); " + module +
-                              " may include: " + join(it->second));
+                out.push_back("src/" + fs::relative(file, src).string() + ":" + std::to_string(n) +
+                              ": " + module + " -> " + other + " is not in the module graph (" +
+                              line + "); " + module + " may include: " + join(it->second));
             }
         }
     }
@@ -90,7 +91,10 @@ Graph readme_graph(const fs::path& readme) {
     std::string line;
     bool inside = false;
     while (std::getline(in, line)) {
-        if (line.find("<!-- module-graph -->") != std::string::npos) { inside = true; continue; }
+        if (line.find("<!-- module-graph -->") != std::string::npos) {
+            inside = true;
+            continue;
+        }
         if (line.find("<!-- /module-graph -->") != std::string::npos) break;
         if (!inside || line.rfind("| `", 0) != 0) continue;
         const auto cell = line.find('|', 1);
@@ -98,12 +102,15 @@ Graph readme_graph(const fs::path& readme) {
         const std::string first = line.substr(0, cell), rest = line.substr(cell);
         if (!std::regex_search(first, m, name_re)) continue;
         auto& deps = g[m[1]];
-        for (std::sregex_iterator d(rest.begin(), rest.end(), name_re), end; d != end; ++d) deps.insert((*d)[1]);
+        for (std::sregex_iterator d(rest.begin(), rest.end(), name_re), end; d != end; ++d)
+            deps.insert((*d)[1]);
     }
     return g;
 }
 
-Graph built_graph() { return read_graph(TENEX_MODULE_GRAPH); }
+Graph built_graph() {
+    return read_graph(TENEX_MODULE_GRAPH);
+}
 
 TEST(Layering, TheGraphIsReadFromTheBuild) {
     const auto g = built_graph();
@@ -140,8 +147,9 @@ TEST(Layering, TheGraphHasNoCycle) {
 TEST(Layering, EveryIncludeFollowsTheModuleGraph) {
     const auto found = violations(tenex::test::source_dir() / "src", built_graph());
     for (const auto& v : found) ADD_FAILURE() << v;
-    EXPECT_TRUE(found.empty()) << found.size() << " include(s) outside the module graph: add the module to "
-                               << "DEPS in src/<module>/CMakeLists.txt (and the README table) or move the code";
+    EXPECT_TRUE(found.empty())
+        << found.size() << " include(s) outside the module graph: add the module to "
+        << "DEPS in src/<module>/CMakeLists.txt (and the README table) or move the code";
 }
 
 // The check can fail: a planted include of a module that is not a dependency is reported with
@@ -152,14 +160,18 @@ TEST(Layering, AnIncludeOutsideTheGraphIsReported) {
     fs::create_directories(src / "docker" / "sub");
     fs::create_directories(src / "sandbox");
     fs::create_directories(src / "common");
-    std::ofstream(src / "docker" / "client.cpp") << "#include \"docker/client.hpp\"\n#include \"common/result.hpp\"\n"
-                                                   "#include <nlohmann/json.hpp>\n";
-    std::ofstream(src / "docker" / "sub" / "bad.hpp") << "// x\n#pragma once\n  #  include \"sandbox/policy.hpp\"\n";
+    std::ofstream(src / "docker" / "client.cpp")
+        << "#include \"docker/client.hpp\"\n#include \"common/result.hpp\"\n"
+           "#include <nlohmann/json.hpp>\n";
+    std::ofstream(src / "docker" / "sub" / "bad.hpp")
+        << "// x\n#pragma once\n  #  include \"sandbox/policy.hpp\"\n";
     std::ofstream(src / "sandbox" / "spec.cpp") << "#include \"docker/client.hpp\"\n";
     const Graph g{{"common", {}}, {"docker", {"common"}}, {"sandbox", {"common", "docker"}}};
     const auto found = violations(src, g);
     ASSERT_EQ(found.size(), 1u);
-    EXPECT_EQ(found[0].rfind("src/docker/sub/bad.hpp:3: docker -> sandbox is not in the module graph", 0), 0u)
+    EXPECT_EQ(
+        found[0].rfind("src/docker/sub/bad.hpp:3: docker -> sandbox is not in the module graph", 0),
+        0u)
         << found[0];
     EXPECT_NE(found[0].find("docker may include: common"), std::string::npos) << found[0];
 
@@ -174,13 +186,16 @@ TEST(Layering, TheReadmeListsTheSameGraph) {
     for (const auto& [m, deps] : built) {
         auto it = readme.find(m);
         if (it == readme.end()) {
-            ADD_FAILURE() << "README module graph has no row for " << m << " (" << join(deps) << ")";
+            ADD_FAILURE() << "README module graph has no row for " << m << " (" << join(deps)
+                          << ")";
             continue;
         }
-        EXPECT_EQ(it->second, deps) << "README row " << m << ": " << join(it->second) << "; CMake: " << join(deps);
+        EXPECT_EQ(it->second, deps)
+            << "README row " << m << ": " << join(it->second) << "; CMake: " << join(deps);
     }
     for (const auto& [m, deps] : readme)
-        EXPECT_TRUE(built.count(m)) << "README module graph lists " << m << ", which is not a module";
+        EXPECT_TRUE(built.count(m))
+            << "README module graph lists " << m << ", which is not a module";
 }
 
 }  // namespace

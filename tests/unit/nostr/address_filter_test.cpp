@@ -44,7 +44,10 @@ TEST(AddressTest, ParseSplitsOnFirstTwoColons) {
 }
 
 TEST(AddressTest, RejectsBadValues) {
-    struct Case { std::string in; std::string why; };
+    struct Case {
+        std::string in;
+        std::string why;
+    };
     for (const auto& c : std::vector<Case>{
              {"", "must be <kind>"},
              {"31933", "must be <kind>"},
@@ -62,7 +65,8 @@ TEST(AddressTest, RejectsBadValues) {
          }) {
         auto a = Address::parse(c.in);
         ASSERT_FALSE(a.ok()) << c.in;
-        EXPECT_NE(a.error().message.find(c.why), std::string::npos) << c.in << ": " << a.error().message;
+        EXPECT_NE(a.error().message.find(c.why), std::string::npos)
+            << c.in << ": " << a.error().message;
     }
 }
 
@@ -74,7 +78,9 @@ TEST(AddressTest, NaddrRoundTrip) {
     auto back = Address::from_naddr(*n);
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(*back, a);
-    EXPECT_FALSE(Address::from_naddr("npub10elfcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjptg").ok());
+    EXPECT_FALSE(
+        Address::from_naddr("npub10elfcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjptg")
+            .ok());
 }
 
 Event make_event(std::uint32_t kind, std::int64_t at, std::vector<Tag> tags = {}) {
@@ -82,8 +88,9 @@ Event make_event(std::uint32_t kind, std::int64_t at, std::vector<Tag> tags = {}
 }
 
 TEST(FilterTest, ParseSerializeRoundTrip) {
-    std::string text = R"({"ids":[")" + std::string(64, 'a') + R"("],"authors":[")" + kPub +
-                       R"("],"kinds":[1,31933],"#a":["x"],"#p":[],"since":10,"until":20,"limit":0,"search":"q"})";
+    std::string text =
+        R"({"ids":[")" + std::string(64, 'a') + R"("],"authors":[")" + kPub +
+        R"("],"kinds":[1,31933],"#a":["x"],"#p":[],"since":10,"until":20,"limit":0,"search":"q"})";
     auto f = Filter::parse(text);
     ASSERT_TRUE(f.ok()) << f.error().message;
     EXPECT_EQ(f->kinds->size(), 2u);
@@ -97,10 +104,11 @@ TEST(FilterTest, ParseSerializeRoundTrip) {
 }
 
 TEST(FilterTest, RejectsBadFilters) {
-    for (const char* bad : {"[]", "{", R"({"ids":"x"})", R"({"ids":["ABC"]})", R"({"authors":[1]})",
-                            R"({"kinds":[70000]})", R"({"kinds":[-1]})", R"({"kinds":[1.5]})",
-                            R"({"since":-1})", R"({"until":"1"})", R"({"limit":-2})", R"({"#ab":["x"]})",
-                            R"({"#1":["x"]})", R"({"#e":"x"})", R"({"#e":[1]})", "{\"#e\":[\"\xff\"]}"}) {
+    for (const char* bad :
+         {"[]", "{", R"({"ids":"x"})", R"({"ids":["ABC"]})", R"({"authors":[1]})",
+          R"({"kinds":[70000]})", R"({"kinds":[-1]})", R"({"kinds":[1.5]})", R"({"since":-1})",
+          R"({"until":"1"})", R"({"limit":-2})", R"({"#ab":["x"]})", R"({"#1":["x"]})",
+          R"({"#e":"x"})", R"({"#e":[1]})", "{\"#e\":[\"\xff\"]}"}) {
         auto f = Filter::parse(bad);
         EXPECT_FALSE(f.ok()) << bad;
         if (!f.ok()) {

@@ -14,9 +14,13 @@ const std::string kPub(64, 'b');
 const std::string kSig(128, 'c');
 
 std::string event_json(const std::string& overrides_field = "", const std::string& value = "") {
-    nlohmann::ordered_json j{{"id", kId}, {"pubkey", kPub}, {"created_at", 1700000000},
-                             {"kind", 1},  {"tags", nlohmann::json::array({{"e", "x"}})},
-                             {"content", "hi"}, {"sig", kSig}};
+    nlohmann::ordered_json j{{"id", kId},
+                             {"pubkey", kPub},
+                             {"created_at", 1700000000},
+                             {"kind", 1},
+                             {"tags", nlohmann::json::array({{"e", "x"}})},
+                             {"content", "hi"},
+                             {"sig", kSig}};
     std::string s = j.dump();
     if (overrides_field.empty()) return s;
     // Replace the raw value text of one field.
@@ -42,13 +46,27 @@ TEST(EscapeTest, MatchesJsonStringifyForEveryAsciiByte) {
         append_json_string(out, std::string(1, static_cast<char>(c)));
         std::string expect;
         switch (c) {
-            case '"': expect = "\\\""; break;
-            case '\\': expect = "\\\\"; break;
-            case '\b': expect = "\\b"; break;
-            case '\f': expect = "\\f"; break;
-            case '\n': expect = "\\n"; break;
-            case '\r': expect = "\\r"; break;
-            case '\t': expect = "\\t"; break;
+            case '"':
+                expect = "\\\"";
+                break;
+            case '\\':
+                expect = "\\\\";
+                break;
+            case '\b':
+                expect = "\\b";
+                break;
+            case '\f':
+                expect = "\\f";
+                break;
+            case '\n':
+                expect = "\\n";
+                break;
+            case '\r':
+                expect = "\\r";
+                break;
+            case '\t':
+                expect = "\\t";
+                break;
             default: {
                 if (c < 0x20) {
                     char buf[8];
@@ -71,14 +89,16 @@ TEST(EscapeTest, NonAsciiSlashDelAndLineSeparatorVerbatim) {
 
 TEST(SerializeTest, CanonicalForm) {
     Event e{kId, kPub, 1700000000, 1, {{"e", "x\"y"}, {}}, "line\nnext\u0001", kSig};
-    EXPECT_EQ(serialize_for_id(e), "[0,\"" + kPub +
-                                       "\",1700000000,1,[[\"e\",\"x\\\"y\"],[]],\"line\\nnext\\u0001\"]");
+    EXPECT_EQ(serialize_for_id(e),
+              "[0,\"" + kPub + "\",1700000000,1,[[\"e\",\"x\\\"y\"],[]],\"line\\nnext\\u0001\"]");
 }
 
 TEST(ParseTest, AcceptsWhitespaceAnyOrderAndUnknownFields) {
-    std::string s = " {\n \"sig\" : \"" + kSig + "\", \"extra\": {\"a\":[1,2.5e3,true,null,\"s\"]}, \"kind\":7,"
+    std::string s = " {\n \"sig\" : \"" + kSig +
+                    "\", \"extra\": {\"a\":[1,2.5e3,true,null,\"s\"]}, \"kind\":7,"
                     "\"content\":\"\\u00e9\\ud83d\\ude00\\/\",\"tags\":[ ],\"created_at\":0,"
-                    "\"pubkey\":\"" + kPub + "\",\"id\":\"" + kId + "\"} \n";
+                    "\"pubkey\":\"" +
+                    kPub + "\",\"id\":\"" + kId + "\"} \n";
     auto ev = parse_event(s);
     ASSERT_TRUE(ev.ok()) << ev.error().message;
     EXPECT_EQ(ev->kind, 7u);
@@ -122,10 +142,10 @@ TEST(ParseTest, HostileInputsRejectedWithReasons) {
         {event_json("content", "\"\\udc00x\""), "lone surrogate"},
         {event_json("content", "\"\\ud800\\u0041\""), "lone surrogate"},
         {event_json("content", "\"\xff\""), "not valid UTF-8"},
-        {event_json("content", "\"\xc0\xaf\""), "not valid UTF-8"},           // overlong '/'
-        {event_json("content", "\"\xed\xa0\x80\""), "not valid UTF-8"},       // encoded surrogate
-        {event_json("content", "\"\xf4\x90\x80\x80\""), "not valid UTF-8"},   // > U+10FFFF
-        {event_json("content", "\"\xe2\x82\""), "not valid UTF-8"},           // truncated
+        {event_json("content", "\"\xc0\xaf\""), "not valid UTF-8"},          // overlong '/'
+        {event_json("content", "\"\xed\xa0\x80\""), "not valid UTF-8"},      // encoded surrogate
+        {event_json("content", "\"\xf4\x90\x80\x80\""), "not valid UTF-8"},  // > U+10FFFF
+        {event_json("content", "\"\xe2\x82\""), "not valid UTF-8"},          // truncated
         {event_json("content", "\"a\nb\""), "control character"},
         {event_json("content", "\"\\x41\""), "bad escape"},
         {event_json("content", "\"\\u12\""), "bad \\u escape"},
@@ -150,9 +170,14 @@ TEST(ParseTest, HostileInputsRejectedWithReasons) {
 }
 
 TEST(ParseTest, JsonValueParserAppliesTheSameRules) {
-    for (auto [field, value] : std::vector<std::pair<std::string, std::string>>{
-             {"kind", "65536"}, {"kind", "1.5"}, {"created_at", "-1"}, {"id", "\"AA\""},
-             {"tags", "[[1]]"}, {"content", "5"}, {"sig", "null"}}) {
+    for (auto [field, value] :
+         std::vector<std::pair<std::string, std::string>>{{"kind", "65536"},
+                                                          {"kind", "1.5"},
+                                                          {"created_at", "-1"},
+                                                          {"id", "\"AA\""},
+                                                          {"tags", "[[1]]"},
+                                                          {"content", "5"},
+                                                          {"sig", "null"}}) {
         auto j = nlohmann::json::parse(event_json(field, value));
         EXPECT_FALSE(parse_event(j).ok()) << field << "=" << value;
         EXPECT_FALSE(parse_event(event_json(field, value)).ok()) << field << "=" << value;
@@ -166,11 +191,14 @@ TEST(ParseTest, JsonValueParserAppliesTheSameRules) {
 TEST(ParseTest, LimitsAreEnforced) {
     ParseLimits small;
     small.max_bytes = 100;
-    EXPECT_NE(parse_event(event_json(), small).error().message.find("too large"), std::string::npos);
+    EXPECT_NE(parse_event(event_json(), small).error().message.find("too large"),
+              std::string::npos);
     ParseLimits few_tags;
     few_tags.max_tags = 1;
     EXPECT_TRUE(parse_event(event_json(), few_tags).ok());
-    EXPECT_NE(parse_event(event_json("tags", "[[\"a\"],[\"b\"]]"), few_tags).error().message.find("too many tags"),
+    EXPECT_NE(parse_event(event_json("tags", "[[\"a\"],[\"b\"]]"), few_tags)
+                  .error()
+                  .message.find("too many tags"),
               std::string::npos);
     ParseLimits short_content;
     short_content.max_content = 1;

@@ -30,7 +30,8 @@ TEST(JsonReader, ReadsAnArrayOfStringsAndIntegers) {
 TEST(JsonReader, RefusesWhatRfc8259AndUtf8Refuse) {
     std::string s;
     std::uint64_t n = 0;
-    for (const char* bad : {R"("\ud83d")", R"("\udc00")", "\"\xc0\xaf\"", "\"a\nb\"", R"("unterminated)"}) {
+    for (const char* bad :
+         {R"("\ud83d")", R"("\udc00")", "\"\xc0\xaf\"", "\"a\nb\"", R"("unterminated)"}) {
         JsonReader r(bad);
         EXPECT_FALSE(r.read_string(s)) << bad;
         EXPECT_FALSE(r.error().empty()) << bad;

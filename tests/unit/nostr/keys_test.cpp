@@ -22,8 +22,9 @@ TEST(KeysTest, ParseHexUpperLowerNsecAndWhitespace) {
     const std::string hex = "67dea2ed018072d675f5415ecfaed7d2597555e202d85b3d65ea4e58d2d92ffa";
     std::string upper = hex;
     for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    for (const std::string& in : {hex, upper, " " + hex + "\n",
-                                  std::string("nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5\n")}) {
+    for (const std::string& in :
+         {hex, upper, " " + hex + "\n",
+          std::string("nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5\n")}) {
         auto sk = SecretKey::parse(in);
         ASSERT_TRUE(sk.ok()) << sk.error().message;
         EXPECT_EQ(sk->reveal_hex(), hex);
@@ -42,7 +43,10 @@ TEST(KeysTest, BadKeysRejectedWithoutEchoingThem) {
         }
         EXPECT_EQ(sk.error().message.find("67dea2ed"), std::string::npos);
     }
-    EXPECT_NE(SecretKey::parse("npub10elfcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjptg").error().message.find("nsec"), std::string::npos);
+    EXPECT_NE(SecretKey::parse("npub10elfcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjptg")
+                  .error()
+                  .message.find("nsec"),
+              std::string::npos);
 }
 
 TEST(KeysTest, DebugStringIsRedacted) {

@@ -46,7 +46,10 @@ TEST(Bech32Test, MalformedRejected) {
     flipped[10] = flipped[10] == 'q' ? 'p' : 'q';
     std::string mixed = good;
     mixed[0] = 'N';
-    struct Case { std::string in; std::string why; };
+    struct Case {
+        std::string in;
+        std::string why;
+    };
     for (const auto& c : std::vector<Case>{
              {flipped, "checksum"},
              {mixed, "mixes upper and lower"},
@@ -61,7 +64,8 @@ TEST(Bech32Test, MalformedRejected) {
          }) {
         auto d = bech32::decode(c.in);
         ASSERT_FALSE(d.ok()) << c.in;
-        EXPECT_NE(d.error().message.find(c.why), std::string::npos) << c.in << ": " << d.error().message;
+        EXPECT_NE(d.error().message.find(c.why), std::string::npos)
+            << c.in << ": " << d.error().message;
     }
 }
 
@@ -144,19 +148,80 @@ TEST(Nip19Test, MalformedTlvRejectedWithReason) {
     tlv(good, 3, {0, 0, 0x75, 0x30});
     ASSERT_TRUE(make(good).ok());
 
-    struct Case { std::vector<std::uint8_t> data; const char* hrp; std::string why; };
+    struct Case {
+        std::vector<std::uint8_t> data;
+        const char* hrp;
+        std::string why;
+    };
     std::vector<Case> cases;
-    { auto d = good; d.push_back(0); cases.push_back({d, "naddr", "truncated"}); }
-    { auto d = good; d.push_back(1); d.push_back(10); d.push_back('x'); cases.push_back({d, "naddr", "longer than the data"}); }
-    { std::vector<std::uint8_t> d; tlv(d, 0, {'d'}); tlv(d, 3, {0, 0, 0, 1}); cases.push_back({d, "naddr", "missing the author"}); }
-    { std::vector<std::uint8_t> d; tlv(d, 0, {'d'}); tlv(d, 2, bytes32(kPub)); cases.push_back({d, "naddr", "missing the kind"}); }
-    { std::vector<std::uint8_t> d; tlv(d, 2, bytes32(kPub)); tlv(d, 3, {0, 0, 0, 1}); cases.push_back({d, "naddr", "missing the identifier"}); }
-    { std::vector<std::uint8_t> d; tlv(d, 0, {'d'}); tlv(d, 2, {1, 2}); tlv(d, 3, {0, 0, 0, 1}); cases.push_back({d, "naddr", "author must be 32"}); }
-    { std::vector<std::uint8_t> d; tlv(d, 0, {'d'}); tlv(d, 2, bytes32(kPub)); tlv(d, 3, {0, 1}); cases.push_back({d, "naddr", "kind must be 4"}); }
-    { std::vector<std::uint8_t> d; tlv(d, 0, {'d'}); tlv(d, 2, bytes32(kPub)); tlv(d, 3, {0, 1, 0, 0}); cases.push_back({d, "naddr", "above 65535"}); }
-    { std::vector<std::uint8_t> d; tlv(d, 0, {0xff}); tlv(d, 2, bytes32(kPub)); tlv(d, 3, {0, 0, 0, 1}); cases.push_back({d, "naddr", "UTF-8"}); }
-    { std::vector<std::uint8_t> d; tlv(d, 0, {1, 2, 3}); cases.push_back({d, "nprofile", "32 bytes"}); }
-    { std::vector<std::uint8_t> d; tlv(d, 1, {'x'}); cases.push_back({d, "nevent", "missing TLV type 0"}); }
+    {
+        auto d = good;
+        d.push_back(0);
+        cases.push_back({d, "naddr", "truncated"});
+    }
+    {
+        auto d = good;
+        d.push_back(1);
+        d.push_back(10);
+        d.push_back('x');
+        cases.push_back({d, "naddr", "longer than the data"});
+    }
+    {
+        std::vector<std::uint8_t> d;
+        tlv(d, 0, {'d'});
+        tlv(d, 3, {0, 0, 0, 1});
+        cases.push_back({d, "naddr", "missing the author"});
+    }
+    {
+        std::vector<std::uint8_t> d;
+        tlv(d, 0, {'d'});
+        tlv(d, 2, bytes32(kPub));
+        cases.push_back({d, "naddr", "missing the kind"});
+    }
+    {
+        std::vector<std::uint8_t> d;
+        tlv(d, 2, bytes32(kPub));
+        tlv(d, 3, {0, 0, 0, 1});
+        cases.push_back({d, "naddr", "missing the identifier"});
+    }
+    {
+        std::vector<std::uint8_t> d;
+        tlv(d, 0, {'d'});
+        tlv(d, 2, {1, 2});
+        tlv(d, 3, {0, 0, 0, 1});
+        cases.push_back({d, "naddr", "author must be 32"});
+    }
+    {
+        std::vector<std::uint8_t> d;
+        tlv(d, 0, {'d'});
+        tlv(d, 2, bytes32(kPub));
+        tlv(d, 3, {0, 1});
+        cases.push_back({d, "naddr", "kind must be 4"});
+    }
+    {
+        std::vector<std::uint8_t> d;
+        tlv(d, 0, {'d'});
+        tlv(d, 2, bytes32(kPub));
+        tlv(d, 3, {0, 1, 0, 0});
+        cases.push_back({d, "naddr", "above 65535"});
+    }
+    {
+        std::vector<std::uint8_t> d;
+        tlv(d, 0, {0xff});
+        tlv(d, 2, bytes32(kPub));
+        tlv(d, 3, {0, 0, 0, 1});
+        cases.push_back({d, "naddr", "UTF-8"});
+    }
+    {
+        std::vector<std::uint8_t> d;
+        tlv(d, 0, {1, 2, 3});
+        cases.push_back({d, "nprofile", "32 bytes"});
+    }
+    {
+        std::vector<std::uint8_t> d;
+        tlv(d, 1, {'x'});
+        cases.push_back({d, "nevent", "missing TLV type 0"});
+    }
     cases.push_back({std::vector<std::uint8_t>(31, 1), "npub", "32 bytes"});
     cases.push_back({std::vector<std::uint8_t>(32, 0), "nsec", "out of range"});
     cases.push_back({std::vector<std::uint8_t>(32, 1), "nfoo", "unknown NIP-19 prefix"});

@@ -6,7 +6,9 @@ namespace tenex::project {
 namespace {
 
 const std::string kOwner(64, 'a');
-std::string hex(char c) { return std::string(64, c); }
+std::string hex(char c) {
+    return std::string(64, c);
+}
 
 nostr::Event project_event(std::vector<nostr::Tag> tags, std::string content = "A project") {
     nostr::Event e;
@@ -20,9 +22,15 @@ nostr::Event project_event(std::vector<nostr::Tag> tags, std::string content = "
 }
 
 TEST(ProjectEvent, ParsesEveryField) {
-    auto e = project_event({{"d", "my-proj"}, {"title", "My Project"}, {"repo", "https://example.com/r.git"},
-                            {"t", "rust"}, {"t", "nostr"}, {"agent", hex('1')}, {"agent", hex('2')},
-                            {"mcp", hex('3')}, {"p", hex('4')}});
+    auto e = project_event({{"d", "my-proj"},
+                            {"title", "My Project"},
+                            {"repo", "https://example.com/r.git"},
+                            {"t", "rust"},
+                            {"t", "nostr"},
+                            {"agent", hex('1')},
+                            {"agent", hex('2')},
+                            {"mcp", hex('3')},
+                            {"p", hex('4')}});
     auto p = parse_project_event(e);
     ASSERT_TRUE(p.ok()) << p.error().message;
     EXPECT_EQ(p->identifier, "my-proj");
@@ -50,10 +58,20 @@ TEST(ProjectEvent, MissingTagsGiveEmptyValues) {
 }
 
 TEST(ProjectEvent, DuplicatedTagsFirstWinsListsAreDeduplicated) {
-    auto e = project_event({{"d", "first"}, {"d", "second"}, {"title", "T1"}, {"title", "T2"},
-                            {"repo", "https://a.example/r"}, {"repo", "https://b.example/r"},
-                            {"agent", hex('1')}, {"agent", hex('1')}, {"t", "x"}, {"t", "x"},
-                            {"agent"}, {"agent", "not-hex"}, {"agent", hex('A')}, {"p", "npub1xyz"}});
+    auto e = project_event({{"d", "first"},
+                            {"d", "second"},
+                            {"title", "T1"},
+                            {"title", "T2"},
+                            {"repo", "https://a.example/r"},
+                            {"repo", "https://b.example/r"},
+                            {"agent", hex('1')},
+                            {"agent", hex('1')},
+                            {"t", "x"},
+                            {"t", "x"},
+                            {"agent"},
+                            {"agent", "not-hex"},
+                            {"agent", hex('A')},
+                            {"p", "npub1xyz"}});
     auto p = parse_project_event(e);
     ASSERT_TRUE(p.ok()) << p.error().message;
     EXPECT_EQ(p->identifier, "first");
@@ -80,9 +98,12 @@ TEST(ProjectEvent, WrongKindOrAddressIsRefused) {
 
 TEST(ProjectEvent, NewestVersionWinsLowestIdOnATie) {
     std::vector<nostr::Event> v(3, project_event({{"d", "x"}}));
-    v[0].created_at = 100; v[0].id = hex('5');
-    v[1].created_at = 200; v[1].id = hex('9');
-    v[2].created_at = 200; v[2].id = hex('3');
+    v[0].created_at = 100;
+    v[0].id = hex('5');
+    v[1].created_at = 200;
+    v[1].id = hex('9');
+    v[2].created_at = 200;
+    v[2].id = hex('3');
     EXPECT_EQ(pick_newest(v), &v[2]);
     v[0].created_at = 300;
     EXPECT_EQ(pick_newest(v), &v[0]);
@@ -100,9 +121,12 @@ nostr::Event agent_event(std::vector<nostr::Tag> tags, std::string content = "")
 }
 
 TEST(AgentEvent, ParsesTagsAndPrefersTheInstructionsTag) {
-    auto a = parse_agent_event(agent_event({{"title", "Code Reviewer"}, {"role", "reviewer"},
-                                            {"description", "Reviews"}, {"instructions", "Be strict"},
-                                            {"use-criteria", "on PRs"}, {"ver", "3"}},
+    auto a = parse_agent_event(agent_event({{"title", "Code Reviewer"},
+                                            {"role", "reviewer"},
+                                            {"description", "Reviews"},
+                                            {"instructions", "Be strict"},
+                                            {"use-criteria", "on PRs"},
+                                            {"ver", "3"}},
                                            "old instructions"));
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->event_id, hex('7'));
@@ -129,7 +153,10 @@ TEST(McpEvent, ParsesAndRequiresACommand) {
     nostr::Event e;
     e.id = hex('8');
     e.kind = 4200;
-    e.tags = {{"name", "Search"}, {"description", "d"}, {"command", "npx -y search"}, {"image", "node:20"},
+    e.tags = {{"name", "Search"},
+              {"description", "d"},
+              {"command", "npx -y search"},
+              {"image", "node:20"},
               {"command", "ignored"}};
     auto t = parse_mcp_event(e);
     ASSERT_TRUE(t.ok());

@@ -45,11 +45,12 @@ struct LoaderTest : ::testing::Test {
         ASSERT_TRUE(pool->wait_connected(1, 5s));
         WorkspaceConfig config;
         config.projects_root = tmp.path() / "projects";
-        manager = std::make_unique<WorkspaceManager>(config, nostr_key_generator(), BackoffPolicy{10ms, 10ms});
+        manager = std::make_unique<WorkspaceManager>(config, nostr_key_generator(),
+                                                     BackoffPolicy{10ms, 10ms});
     }
 
-    nostr::Event publish(const nostr::Keys& by, std::uint32_t kind, std::vector<nostr::Tag> tags, std::string content,
-                         std::optional<std::int64_t> at = {}) {
+    nostr::Event publish(const nostr::Keys& by, std::uint32_t kind, std::vector<nostr::Tag> tags,
+                         std::string content, std::optional<std::int64_t> at = {}) {
         nostr::UnsignedEvent u;
         u.kind = kind;
         u.tags = std::move(tags);
@@ -58,7 +59,8 @@ struct LoaderTest : ::testing::Test {
         auto e = nostr::sign_event(std::move(u), by);
         EXPECT_TRUE(e.ok());
         auto result = pool->publish(*e, 5s).get();
-        EXPECT_TRUE(result.any_accepted()) << (result.relays.empty() ? "" : result.relays[0].message);
+        EXPECT_TRUE(result.any_accepted())
+            << (result.relays.empty() ? "" : result.relays[0].message);
         return *e;
     }
 
@@ -72,10 +74,14 @@ struct LoaderTest : ::testing::Test {
 
 TEST_F(LoaderTest, LoadsAWorkspaceAndPublishesProfilesOnce) {
     nostr::Keys author = nostr::Keys::generate();
-    auto a1 = publish(author, kAgentDefinitionKind, {{"title", "Planner"}, {"role", "plans"}, {"description", "makes plans"}}, "plan well");
-    auto t1 = publish(author, kMcpToolKind, {{"name", "files"}, {"command", "files-mcp --root ."}}, "");
+    auto a1 = publish(author, kAgentDefinitionKind,
+                      {{"title", "Planner"}, {"role", "plans"}, {"description", "makes plans"}},
+                      "plan well");
+    auto t1 =
+        publish(author, kMcpToolKind, {{"name", "files"}, {"command", "files-mcp --root ."}}, "");
     const std::int64_t t0 = 1700000000;
-    publish(owner, kProjectKind, {{"d", "alpha"}, {"title", "Alpha"}, {"agent", a1.id}, {"mcp", t1.id}}, "first", t0);
+    publish(owner, kProjectKind,
+            {{"d", "alpha"}, {"title", "Alpha"}, {"agent", a1.id}, {"mcp", t1.id}}, "first", t0);
 
     LoaderOptions options;
     options.fetch_timeout = 2000ms;
@@ -108,9 +114,12 @@ TEST_F(LoaderTest, LoadsAWorkspaceAndPublishesProfilesOnce) {
     EXPECT_EQ(loader.profiles()->published(), 1U);
 
     // A newer project event with one more agent: config refreshed, agent added, one more profile.
-    auto a2 = publish(author, kAgentDefinitionKind, {{"title", "Coder"}, {"role", "codes"}}, "code well");
-    publish(owner, kProjectKind, {{"d", "alpha"}, {"title", "Alpha"}, {"agent", a1.id}, {"agent", a2.id}, {"mcp", t1.id}},
-            "second", t0 + 10);
+    auto a2 =
+        publish(author, kAgentDefinitionKind, {{"title", "Coder"}, {"role", "codes"}}, "code well");
+    publish(
+        owner, kProjectKind,
+        {{"d", "alpha"}, {"title", "Alpha"}, {"agent", a1.id}, {"agent", a2.id}, {"mcp", t1.id}},
+        "second", t0 + 10);
     auto third = loader.load(address);
     ASSERT_TRUE(third.ok()) << third.error().message;
     EXPECT_EQ(read_json(ws->path / ".tenex" / "config.json").at("description"), "second");
@@ -130,7 +139,8 @@ TEST_F(LoaderTest, ProjectNotFoundNamesAddressAndRelaysWithinTheTimeout) {
     auto ws = loader.load(address);
     const auto took = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(ws.ok());
-    EXPECT_NE(ws.error().message.find(address.to_string()), std::string::npos) << ws.error().message;
+    EXPECT_NE(ws.error().message.find(address.to_string()), std::string::npos)
+        << ws.error().message;
     EXPECT_NE(ws.error().message.find(server->url()), std::string::npos) << ws.error().message;
     EXPECT_LT(took, 3s);
     EXPECT_FALSE(fs::exists(tmp.path() / "projects" / "missing"));
@@ -158,7 +168,8 @@ TEST_F(LoaderTest, ConcurrentLoadsOfOneProjectAllGetTheOneWorkspace) {
     ASSERT_EQ(paths.size(), 1U);
     // Exactly one project directory under the owner's folder.
     int dirs = 0;
-    for (const auto& e : fs::directory_iterator(fs::path(*paths.begin()).parent_path())) dirs += e.is_directory();
+    for (const auto& e : fs::directory_iterator(fs::path(*paths.begin()).parent_path()))
+        dirs += e.is_directory();
     EXPECT_EQ(dirs, 1);
 }
 

@@ -1,6 +1,6 @@
+#include "project/profile_publisher.hpp"
 #include "project/agent_keys.hpp"
 #include "project/agent_profile.hpp"
-#include "project/profile_publisher.hpp"
 #include "project/tenex_layout.hpp"
 
 #include "environment.hpp"
@@ -9,9 +9,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
 #include <fstream>
 #include <mutex>
-#include <sys/stat.h>
 
 namespace tenex::project {
 namespace {
@@ -120,7 +120,8 @@ TEST_F(Profiles, BrokenEntriesAreSkippedNotFatal) {
     in.close();
     index["broken-key"] = {{"nsec", "nsec1notakey"}, {"file", agents[0].event_id + ".json"}};
     index["escape"] = {{"nsec", index.begin().value().at("nsec")}, {"file", "../../etc/passwd"}};
-    index["gone"] = {{"nsec", index.begin().value().at("nsec")}, {"file", std::string(64, 'f') + ".json"}};
+    index["gone"] = {{"nsec", index.begin().value().at("nsec")},
+                     {"file", std::string(64, 'f') + ".json"}};
     std::ofstream(ws / ".tenex" / "agents.json") << index.dump();
     EXPECT_EQ(read().size(), 3U);
     // No workspace at all is an error.
@@ -184,7 +185,8 @@ TEST_F(Profiles, ThrottledAcrossProjects) {
     ASSERT_TRUE(pub.wait_idle(10s));
     ASSERT_EQ(rec.count(), 6U);
     EXPECT_GE(rec.times.back() - start, 490ms);
-    for (std::size_t i = 1; i < rec.times.size(); ++i) EXPECT_GE(rec.times[i] - rec.times[i - 1], 90ms) << i;
+    for (std::size_t i = 1; i < rec.times.size(); ++i)
+        EXPECT_GE(rec.times[i] - rec.times[i - 1], 90ms) << i;
 }
 
 TEST_F(Profiles, AFailedPublishIsRetriedOnTheNextSubmit) {

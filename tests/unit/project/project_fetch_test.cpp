@@ -8,8 +8,8 @@
 namespace tenex::project {
 namespace {
 
-nostr::Event sign(const nostr::Keys& keys, std::uint32_t kind, std::vector<nostr::Tag> tags, std::string content,
-                  std::int64_t created_at) {
+nostr::Event sign(const nostr::Keys& keys, std::uint32_t kind, std::vector<nostr::Tag> tags,
+                  std::string content, std::int64_t created_at) {
     nostr::UnsignedEvent u;
     u.kind = kind;
     u.tags = std::move(tags);
@@ -50,7 +50,8 @@ struct FetchProject : ::testing::Test {
     std::vector<std::string> relays{"ws://127.0.0.1:1", "ws://127.0.0.1:2"};
 
     nostr::Event agent(const std::string& title, std::int64_t at = 1000) {
-        return sign(author, kAgentDefinitionKind, {{"title", title}, {"role", "r-" + title}, {"description", "d"}},
+        return sign(author, kAgentDefinitionKind,
+                    {{"title", title}, {"role", "r-" + title}, {"description", "d"}},
                     "instructions of " + title, at);
     }
     nostr::Event tool(const std::string& name, const std::string& command) {
@@ -58,11 +59,12 @@ struct FetchProject : ::testing::Test {
         if (!command.empty()) tags.push_back({"command", command});
         return sign(author, kMcpToolKind, tags, "", 1000);
     }
-    nostr::Event project(std::int64_t at, std::vector<nostr::Tag> extra = {}, const nostr::Keys* by = nullptr,
-                         const std::string& d = "my-project") {
+    nostr::Event project(std::int64_t at, std::vector<nostr::Tag> extra = {},
+                         const nostr::Keys* by = nullptr, const std::string& d = "my-project") {
         std::vector<nostr::Tag> tags{{"d", d}, {"title", "My project"}};
         for (auto& t : extra) tags.push_back(std::move(t));
-        return sign(by ? *by : owner, kProjectKind, tags, "description at " + std::to_string(at), at);
+        return sign(by ? *by : owner, kProjectKind, tags, "description at " + std::to_string(at),
+                    at);
     }
 };
 
@@ -116,7 +118,11 @@ TEST_F(FetchProject, EventsNotAtTheAddressOrNotVerifyingAreIgnored) {
     auto bad_sig = project(400);
     bad_sig.sig[0] = bad_sig.sig[0] == '0' ? '1' : '0';
     relay.hostile = true;  // the relay ignores the filter and sends everything
-    relay.stored = {good, forged, bad_sig, project(600, {}, &other), project(700, {}, nullptr, "other-d"),
+    relay.stored = {good,
+                    forged,
+                    bad_sig,
+                    project(600, {}, &other),
+                    project(700, {}, nullptr, "other-d"),
                     agent("not a project", 900)};
     auto got = fetch_project(relay.fn(), address, std::chrono::milliseconds(100), relays);
     ASSERT_TRUE(got.ok()) << got.error().message;
@@ -160,9 +166,17 @@ TEST_F(FetchProject, MissingAndBrokenDefinitionsAreLeftOutTheRestKept) {
     auto tampered_copy = a_tampered;
     tampered_copy.tags.push_back({"role", "evil"});  // the id no longer matches
     relay.hostile = true;
-    relay.stored = {a1, t_ok, t_no_command, t_wrong_kind, tampered_copy,
-                    project(100, {{"agent", a1.id}, {"agent", a_missing.id}, {"agent", a_tampered.id},
-                                  {"mcp", t_ok.id}, {"mcp", t_no_command.id}, {"mcp", t_wrong_kind.id}})};
+    relay.stored = {a1,
+                    t_ok,
+                    t_no_command,
+                    t_wrong_kind,
+                    tampered_copy,
+                    project(100, {{"agent", a1.id},
+                                  {"agent", a_missing.id},
+                                  {"agent", a_tampered.id},
+                                  {"mcp", t_ok.id},
+                                  {"mcp", t_no_command.id},
+                                  {"mcp", t_wrong_kind.id}})};
     auto got = fetch_project(relay.fn(), address, std::chrono::milliseconds(100), relays);
     ASSERT_TRUE(got.ok()) << got.error().message;
     ASSERT_EQ(got->agents.size(), 1U);
@@ -177,7 +191,8 @@ TEST_F(FetchProject, AFailedDefinitionFetchStillLoadsTheProject) {
     auto a1 = agent("Planner");
     relay.stored = {a1, project(100, {{"agent", a1.id}})};
     int calls = 0;
-    FetchFn flaky = [&](std::vector<nostr::Filter> f, std::chrono::milliseconds t) -> Result<std::vector<nostr::Event>> {
+    FetchFn flaky = [&](std::vector<nostr::Filter> f,
+                        std::chrono::milliseconds t) -> Result<std::vector<nostr::Event>> {
         if (++calls == 2) return make_error("disconnected");
         return relay.fn()(std::move(f), t);
     };

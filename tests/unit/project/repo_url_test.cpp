@@ -25,12 +25,13 @@ TEST(RepoUrl, HostIsLowercasedAndPortKept) {
 
 TEST(RepoUrl, OtherSchemesOnlyWhenTheConfigAllowsThem) {
     const RepoPolicy strict;
-    for (const char* url : {"http://example.com/r.git", "git://example.com/r.git", "ssh://git@example.com/r.git",
-                            "git@github.com:owner/repo.git"}) {
+    for (const char* url : {"http://example.com/r.git", "git://example.com/r.git",
+                            "ssh://git@example.com/r.git", "git@github.com:owner/repo.git"}) {
         SCOPED_TRACE(url);
         auto u = validate_repo_url(url, strict);
         ASSERT_FALSE(u.ok());
-        EXPECT_NE(u.error().message.find("not allowed by the configuration"), std::string::npos) << u.error().message;
+        EXPECT_NE(u.error().message.find("not allowed by the configuration"), std::string::npos)
+            << u.error().message;
     }
     RepoPolicy open;
     open.allow_http = open.allow_git = open.allow_ssh = true;
@@ -56,11 +57,12 @@ TEST(RepoUrl, CredentialsAreRefusedAndNeverEchoed) {
     RepoPolicy open;
     open.allow_http = open.allow_git = open.allow_ssh = true;
     const char* secret = "s3cr3tT0ken";
-    for (const std::string url : {"https://user:s3cr3tT0ken@github.com/o/r.git", "https://s3cr3tT0ken@github.com/o/r.git",
-                                  "https://s3cr3tT0ken:x-oauth-basic@github.com/o/r.git",
-                                  "http://u:s3cr3tT0ken@example.com/r", "ssh://git:s3cr3tT0ken@example.com/r",
-                                  "git://s3cr3tT0ken@example.com/r",
-                                  "https://u%3As3cr3tT0ken@github.com/o/r", "https://github.com@s3cr3tT0ken@evil.com/r"}) {
+    for (const std::string url :
+         {"https://user:s3cr3tT0ken@github.com/o/r.git", "https://s3cr3tT0ken@github.com/o/r.git",
+          "https://s3cr3tT0ken:x-oauth-basic@github.com/o/r.git",
+          "http://u:s3cr3tT0ken@example.com/r", "ssh://git:s3cr3tT0ken@example.com/r",
+          "git://s3cr3tT0ken@example.com/r", "https://u%3As3cr3tT0ken@github.com/o/r",
+          "https://github.com@s3cr3tT0ken@evil.com/r"}) {
         SCOPED_TRACE(url);
         auto u = validate_repo_url(url, open);
         ASSERT_FALSE(u.ok());
@@ -159,7 +161,8 @@ TEST(RepoUrl, HostileCorpusIsRefusedWithAClearReason) {
         SCOPED_TRACE(h.url.substr(0, 80));
         auto u = validate_repo_url(h.url, open);
         ASSERT_FALSE(u.ok()) << "accepted: " << u->clone_url;
-        EXPECT_NE(u.error().message.find(h.reason_contains), std::string::npos) << u.error().message;
+        EXPECT_NE(u.error().message.find(h.reason_contains), std::string::npos)
+            << u.error().message;
     }
 }
 

@@ -42,8 +42,20 @@ TEST(SingleFlight, ConcurrentCallersShareOneRun) {
 TEST(SingleFlight, DifferentKeysRunIndependently) {
     SingleFlight<std::string, int> flight;
     std::atomic<int> runs{0};
-    std::thread a([&] { (void)flight.run("a", [&]() -> Result<int> { ++runs; std::this_thread::sleep_for(30ms); return 1; }); });
-    std::thread b([&] { (void)flight.run("b", [&]() -> Result<int> { ++runs; std::this_thread::sleep_for(30ms); return 2; }); });
+    std::thread a([&] {
+        (void)flight.run("a", [&]() -> Result<int> {
+            ++runs;
+            std::this_thread::sleep_for(30ms);
+            return 1;
+        });
+    });
+    std::thread b([&] {
+        (void)flight.run("b", [&]() -> Result<int> {
+            ++runs;
+            std::this_thread::sleep_for(30ms);
+            return 2;
+        });
+    });
     a.join();
     b.join();
     EXPECT_EQ(runs.load(), 2);
@@ -53,7 +65,10 @@ TEST(SingleFlight, FailureIsNotRetriedBeforeTheBackoffThenRetriedAfter) {
     auto now = SingleFlight<std::string, int>::Clock::now();
     SingleFlight<std::string, int> flight(BackoffPolicy{10s, 60s}, [&] { return now; });
     int runs = 0;
-    auto failing = [&]() -> Result<int> { ++runs; return make_error("clone failed"); };
+    auto failing = [&]() -> Result<int> {
+        ++runs;
+        return make_error("clone failed");
+    };
 
     auto first = flight.run("k", failing);
     ASSERT_FALSE(first.ok());
@@ -76,7 +91,10 @@ TEST(SingleFlight, FailureIsNotRetriedBeforeTheBackoffThenRetriedAfter) {
     (void)flight.run("k", failing);
     EXPECT_EQ(runs, 2);
     now += 10s;
-    auto ok = flight.run("k", [&]() -> Result<int> { ++runs; return 7; });
+    auto ok = flight.run("k", [&]() -> Result<int> {
+        ++runs;
+        return 7;
+    });
     ASSERT_TRUE(ok.ok());
     EXPECT_EQ(*ok, 7);
     EXPECT_EQ(flight.failures("k"), 0);
@@ -86,7 +104,10 @@ TEST(SingleFlight, BackoffIsCappedAtTheMaximum) {
     auto now = SingleFlight<std::string, int>::Clock::now();
     SingleFlight<std::string, int> flight(BackoffPolicy{1s, 4s}, [&] { return now; });
     int runs = 0;
-    auto failing = [&]() -> Result<int> { ++runs; return make_error("no"); };
+    auto failing = [&]() -> Result<int> {
+        ++runs;
+        return make_error("no");
+    };
     for (int i = 0; i < 6; ++i) {
         (void)flight.run("k", failing);
         now += 4s;  // the cap: always enough to allow the next attempt

@@ -3,8 +3,8 @@
 #include "environment.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/stat.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <sstream>
@@ -15,7 +15,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string id(char c) { return std::string(64, c); }
+std::string id(char c) {
+    return std::string(64, c);
+}
 
 std::string read(const fs::path& p) {
     std::ifstream in(p);
@@ -24,7 +26,9 @@ std::string read(const fs::path& p) {
     return ss.str();
 }
 
-json read_json(const fs::path& p) { return json::parse(read(p)); }
+json read_json(const fs::path& p) {
+    return json::parse(read(p));
+}
 
 struct TenexLayout : ::testing::Test {
     test::TempDir tmp;
@@ -45,8 +49,10 @@ struct TenexLayout : ::testing::Test {
         project.naddr = "naddr1demo";
         project.description = "A demo project";
         project.repo_url = "https://example.com/demo.git";
-        agents.push_back({id('1'), "Senior Developer", "developer", "Writes code", "Be careful", "when coding", "2"});
-        tools.push_back({id('2'), "File Search", "searches files", "npx -y \"@scope/search server\" --root '/work dir'", "node:20"});
+        agents.push_back({id('1'), "Senior Developer", "developer", "Writes code", "Be careful",
+                          "when coding", "2"});
+        tools.push_back({id('2'), "File Search", "searches files",
+                         "npx -y \"@scope/search server\" --root '/work dir'", "node:20"});
     }
 };
 
@@ -112,7 +118,7 @@ TEST_F(TenexLayout, NewerDefinitionRefreshesConfigAndAddsWithoutTouchingTheCheck
     std::ofstream(ws / "README.md") << "checkout file\n";
     std::ofstream(ws / ".gitignore") << "node_modules/";  // no trailing newline
     ASSERT_TRUE(write_tenex_layout(ws, project, agents, tools, keygen).ok());
-    {   // something else (the TENEX runtime) adds its own keys to config.json
+    {  // something else (the TENEX runtime) adds its own keys to config.json
         json c = read_json(ws / ".tenex/config.json");
         c["llms"] = "kept";
         std::ofstream(ws / ".tenex/config.json") << c.dump();
@@ -237,7 +243,8 @@ TEST_F(TenexLayout, DuplicateTitlesGetDistinctSlugs) {
 TEST(SplitCommand, SplitsLikeAShellWithoutExpansion) {
     auto w = split_command(R"(node  server.js --name "a b" 'c $HOME' d\ e "q\"x" $(id))");
     ASSERT_TRUE(w.ok());
-    EXPECT_EQ(*w, (std::vector<std::string>{"node", "server.js", "--name", "a b", "c $HOME", "d e", "q\"x", "$(id)"}));
+    EXPECT_EQ(*w, (std::vector<std::string>{"node", "server.js", "--name", "a b", "c $HOME", "d e",
+                                            "q\"x", "$(id)"}));
     EXPECT_FALSE(split_command("node 'unterminated").ok());
     EXPECT_FALSE(split_command("node \"unterminated").ok());
     EXPECT_FALSE(split_command("node \\").ok());

@@ -69,9 +69,15 @@ std::vector<Hostile> hostile_corpus() {
         {"newline", "a\nb", true},
         {"escape", "a\x1b[31mred", true},
         {"del", "a\x7f", true},
-        {"c1 control", "a\xc2\x85" "b", true},
+        {"c1 control",
+         "a\xc2\x85"
+         "b",
+         true},
         {"invalid utf8", "a\xff\xfe", true},
-        {"overlong utf8 slash", "a\xc0\xaf" "b", true},
+        {"overlong utf8 slash",
+         "a\xc0\xaf"
+         "b",
+         true},
         {"10 KB", std::string(10 * 1024, 'x'), true},
         {"parent traversal", "../../etc", false},
         {"parent then name", "../x", false},
@@ -92,7 +98,10 @@ std::vector<Hostile> hostile_corpus() {
         {"LPT9.log", "LPT9.log", false},
         {"unicode", "проект-日本語", false},
         {"emoji", "🚀 launch", false},
-        {"rtl override", "abc\xe2\x80\xae" "gpj.exe", false},
+        {"rtl override",
+         "abc\xe2\x80\xae"
+         "gpj.exe",
+         false},
         {"tilde", "~root", false},
         {"shell chars", "$(rm -rf /)", false},
         {"65 bytes", std::string(65, 'y'), false},
@@ -122,7 +131,8 @@ TEST(WorkspacePath, HostileIdentifiersAreRejectedOrSanitizedIntoOneSafeComponent
         EXPECT_NE(n.back(), '.');
         EXPECT_NE(n.back(), ' ');
         for (char c : n) {
-            const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == '~';
+            const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                            c == '-' || c == '~';
             EXPECT_TRUE(ok) << "byte " << static_cast<int>(static_cast<unsigned char>(c));
         }
         EXPECT_NE(n.find('~'), std::string::npos);
@@ -205,7 +215,11 @@ TEST(WorkspaceDirs, RefusesAFilePlantedAtTheProjectDirectory) {
     auto ws = map_workspace(kOwnerA, "demo");
     ASSERT_TRUE(ws.ok());
     ASSERT_TRUE(ensure_owner_dir(root, *ws).ok());
-    { std::FILE* f = std::fopen((root / ws->relative()).c_str(), "w"); ASSERT_NE(f, nullptr); std::fclose(f); }
+    {
+        std::FILE* f = std::fopen((root / ws->relative()).c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        std::fclose(f);
+    }
     EXPECT_FALSE(probe_workspace(root, *ws).ok());
 }
 

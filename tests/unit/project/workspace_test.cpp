@@ -27,7 +27,9 @@ struct EnsureWorkspace : ::testing::Test {
     WorkspaceConfig config;
     ProjectDefinition project;
     int keys = 0;
-    KeyGenerator keygen = [this]() -> Result<std::string> { return "nsec1k" + std::to_string(++keys); };
+    KeyGenerator keygen = [this]() -> Result<std::string> {
+        return "nsec1k" + std::to_string(++keys);
+    };
 
     void SetUp() override {
         config.projects_root = tmp.path() / "projects";
@@ -48,7 +50,8 @@ TEST_F(EnsureWorkspace, ProjectWithoutRepoGetsAnInitializedRepository) {
     EXPECT_TRUE(fs::exists(r->path / ".tenex" / "config.json"));
     EXPECT_TRUE(fs::exists(r->path / ".gitignore"));
     // Nothing but the workspace in the owner's folder (no temporary sibling).
-    EXPECT_EQ(std::distance(fs::directory_iterator(r->path.parent_path()), fs::directory_iterator()), 1);
+    EXPECT_EQ(
+        std::distance(fs::directory_iterator(r->path.parent_path()), fs::directory_iterator()), 1);
 
     auto again = ensure_workspace(config, project, {}, {}, keygen);
     ASSERT_TRUE(again.ok()) << again.error().message;
@@ -59,21 +62,24 @@ TEST_F(EnsureWorkspace, ProjectWithoutRepoGetsAnInitializedRepository) {
 TEST_F(EnsureWorkspace, HostileIdentifiersWriteNothingOutsideTheProjectsPath) {
     const fs::path outside = tmp.path() / "outside";
     fs::create_directories(outside);
-    for (const std::string& id : std::vector<std::string>{"..", "../../outside", "/abs", std::string("a\0b", 3), std::string(10240, 'x'),
-                                 ".", "", "../outside/x", "CON", "name. ", ".git"}) {
+    for (const std::string& id : std::vector<std::string>{
+             "..", "../../outside", "/abs", std::string("a\0b", 3), std::string(10240, 'x'), ".",
+             "", "../outside/x", "CON", "name. ", ".git"}) {
         project.identifier = id;
         auto r = ensure_workspace(config, project, {}, {}, keygen);
         if (r.ok()) {
             const fs::path rel = fs::relative(r->path, config.projects_root);
             EXPECT_EQ(rel.begin()->string(), project.owner);
             EXPECT_EQ(std::distance(rel.begin(), rel.end()), 2);
-            EXPECT_EQ(r->path.lexically_normal().parent_path(), config.projects_root / project.owner);
+            EXPECT_EQ(r->path.lexically_normal().parent_path(),
+                      config.projects_root / project.owner);
         }
     }
     EXPECT_TRUE(fs::is_empty(outside));
     for (const auto& p : tree(tmp.path())) {
         if (p == outside) continue;
-        EXPECT_EQ(p.string().rfind(config.projects_root.string(), 0), 0u) << "written outside: " << p;
+        EXPECT_EQ(p.string().rfind(config.projects_root.string(), 0), 0u)
+            << "written outside: " << p;
     }
 }
 
@@ -104,8 +110,9 @@ TEST_F(EnsureWorkspace, ConcurrentTriggersInitializeOnce) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));  // widen the race window
         return "nsec1k" + std::to_string(keys);
     });
-    const std::vector<AgentDefinition> agents = {{std::string(64, '1'), "Coder", "", "", "", "", ""},
-                                                 {std::string(64, '2'), "Reviewer", "", "", "", "", ""}};
+    const std::vector<AgentDefinition> agents = {
+        {std::string(64, '1'), "Coder", "", "", "", "", ""},
+        {std::string(64, '2'), "Reviewer", "", "", "", "", ""}};
     std::vector<std::thread> threads;
     std::atomic<int> ok{0};
     for (int i = 0; i < 8; ++i)

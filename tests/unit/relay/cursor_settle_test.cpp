@@ -9,8 +9,8 @@
 namespace tenex::relay {
 namespace {
 
-nostr::Event ev(std::string id, std::uint32_t kind, std::int64_t at, std::string pubkey = std::string(64, 'a'),
-                std::vector<nostr::Tag> tags = {}) {
+nostr::Event ev(std::string id, std::uint32_t kind, std::int64_t at,
+                std::string pubkey = std::string(64, 'a'), std::vector<nostr::Tag> tags = {}) {
     nostr::Event e;
     e.id = std::move(id);
     e.kind = kind;
@@ -97,9 +97,10 @@ TEST(FetchState, CollectsOncePerIdAndKeepsNewestAddressable) {
 
 TEST(Replaceable, NewestWinsAndLowestIdOnTie) {
     const std::string pk(64, 'c');
-    std::vector<nostr::Event> in = {ev("bb", 0, 100, pk), ev("aa", 0, 100, pk), ev("cc", 0, 50, pk),
-                                    ev("r1", 1, 100, pk), ev("r2", 1, 100, pk),
-                                    ev("dd", 10002, 10, pk), ev("ee", 20001, 10, pk), ev("ff", 20001, 11, pk)};
+    std::vector<nostr::Event> in = {ev("bb", 0, 100, pk),    ev("aa", 0, 100, pk),
+                                    ev("cc", 0, 50, pk),     ev("r1", 1, 100, pk),
+                                    ev("r2", 1, 100, pk),    ev("dd", 10002, 10, pk),
+                                    ev("ee", 20001, 10, pk), ev("ff", 20001, 11, pk)};
     auto out = keep_newest(in);
     std::set<std::string> ids;
     for (auto& e : out) ids.insert(e.id);
@@ -109,7 +110,8 @@ TEST(Replaceable, NewestWinsAndLowestIdOnTie) {
     EXPECT_EQ(*replace_key(ev("x", 30000, 1, pk, {{"d", "a:b"}})), "30000:" + pk + ":a:b");
     EXPECT_EQ(*replace_key(ev("x", 30000, 1, pk)), "30000:" + pk + ":");  // missing d = ""
     // Different authors never replace each other.
-    auto two = keep_newest({ev("1", 3, 1, std::string(64, 'a')), ev("2", 3, 2, std::string(64, 'b'))});
+    auto two =
+        keep_newest({ev("1", 3, 1, std::string(64, 'a')), ev("2", 3, 2, std::string(64, 'b'))});
     EXPECT_EQ(two.size(), 2u);
 }
 

@@ -8,9 +8,9 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "relay/pool.hpp"
@@ -77,8 +77,7 @@ std::vector<std::string> listeners_on(std::uint16_t port) {
 TEST(Loopback, ARelayOnLoopbackListensOnLoopbackOnly) {
     auto server = start_relay();
     // 127.0.0.1 in /proc/net/tcp byte order, and nothing on the IPv6 wildcard.
-    EXPECT_EQ(listeners_on(server->port()),
-              std::vector<std::string>{"0100007F:" + [&] {
+    EXPECT_EQ(listeners_on(server->port()), std::vector<std::string>{"0100007F:" + [&] {
                   char p[8];
                   std::snprintf(p, sizeof p, "%04X", server->port());
                   return std::string(p);
@@ -101,8 +100,11 @@ TEST(Loopback, PublishGetsOkAndSubscribersSeeStoredThenLiveEvents) {
 
     nostr::Filter f;
     f.authors = std::vector<std::string>{keys.pub.hex()};
-    ASSERT_TRUE(pool.subscribe("s1", {f}, [&](const DeliveredEvent& d) { got.add(d); },
-                               [&](const std::string&, const std::string& sid) { if (sid == "s1") ++eose; })
+    ASSERT_TRUE(pool.subscribe(
+                        "s1", {f}, [&](const DeliveredEvent& d) { got.add(d); },
+                        [&](const std::string&, const std::string& sid) {
+                            if (sid == "s1") ++eose;
+                        })
                     .ok());
     ASSERT_TRUE(got.wait_for(1, 5s));
     auto live = signed_event(keys, 1, "live", now_s());
@@ -134,7 +136,9 @@ TEST(Loopback, RelayRefusesBadSignatureAndReportsWhy) {
 TEST(Loopback, RelayQuotasRefuseOverTheWireAndREQsStayWithinTheirBudget) {
     RelayServerOptions o;
     o.port = 0;
-    o.store_limits = {.max_event_bytes = 4096, .max_author_bytes = 10100, .max_total_bytes = 1 << 20,
+    o.store_limits = {.max_event_bytes = 4096,
+                      .max_author_bytes = 10100,
+                      .max_total_bytes = 1 << 20,
                       .max_events = 100};
     o.max_query_bytes = 7000;
     auto started = EmbeddedRelay::start(o);
@@ -160,7 +164,8 @@ TEST(Loopback, RelayQuotasRefuseOverTheWireAndREQsStayWithinTheirBudget) {
             stored.push_back(e);
         } else {
             EXPECT_FALSE(ok.accepted) << i;
-            EXPECT_EQ(ok.message.rfind("blocked: this author's storage quota", 0), 0u) << ok.message;
+            EXPECT_EQ(ok.message.rfind("blocked: this author's storage quota", 0), 0u)
+                << ok.message;
         }
     }
     auto stats = server->stats();
@@ -268,7 +273,8 @@ TEST(Loopback, SubscriptionResumesAfterRelayRestartWithoutLoss) {
         ASSERT_TRUE(p2.add_relay(server->url()).ok());
         ASSERT_TRUE(p2.wait_connected(1, 5s));
         for (int i = 0; i < 3; ++i) {
-            missed.push_back(signed_event(keys, 1, "while away " + std::to_string(i), now_s() - 20 + i));
+            missed.push_back(
+                signed_event(keys, 1, "while away " + std::to_string(i), now_s() - 20 + i));
             EXPECT_TRUE(p2.publish(missed.back(), 5s).get().any_accepted());
         }
     }

@@ -26,29 +26,31 @@ TEST(RelayMessage, ParsesEveryRelayMessageType) {
     auto closed = parse_relay_message(R"(["CLOSED","s","rate-limited: slow down"])");
     EXPECT_EQ(as<ClosedMsg>(closed).message, "rate-limited: slow down");
     EXPECT_EQ(as<NoticeMsg>(parse_relay_message(R"(["NOTICE","hi"])")).message, "hi");
-    EXPECT_EQ(as<AuthMsg>(parse_relay_message(R"(["AUTH","challenge-1"])")).challenge, "challenge-1");
+    EXPECT_EQ(as<AuthMsg>(parse_relay_message(R"(["AUTH","challenge-1"])")).challenge,
+              "challenge-1");
     // OK without a message is tolerated (older relays).
     EXPECT_TRUE(as<OkMsg>(parse_relay_message(R"(["OK","ab",true])")).accepted);
 }
 
 TEST(RelayMessage, RejectsMalformedInputWithAReason) {
-    const char* bad[] = {"",
-                         "not json",
-                         "{}",
-                         "[]",
-                         "[1]",
-                         R"(["EVENT"])",
-                         R"(["EVENT","s"])",
-                         R"(["EVENT","s",42])",
-                         R"(["EVENT","",{}])",
-                         R"(["OK","id","yes","m"])",
-                         R"(["OK"])",
-                         R"(["EOSE"])",
-                         R"(["EOSE",5])",
-                         R"(["AUTH"])",
-                         R"(["WHAT","x"])",
-                         "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-                         "\xff\xfe\xfd"};
+    const char* bad[] = {
+        "",
+        "not json",
+        "{}",
+        "[]",
+        "[1]",
+        R"(["EVENT"])",
+        R"(["EVENT","s"])",
+        R"(["EVENT","s",42])",
+        R"(["EVENT","",{}])",
+        R"(["OK","id","yes","m"])",
+        R"(["OK"])",
+        R"(["EOSE"])",
+        R"(["EOSE",5])",
+        R"(["AUTH"])",
+        R"(["WHAT","x"])",
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+        "\xff\xfe\xfd"};
     for (const char* text : bad) {
         auto r = parse_relay_message(text);
         EXPECT_FALSE(r.ok()) << text;
@@ -125,8 +127,10 @@ TEST(RelayMessage, ParsesClientMessages) {
     EXPECT_EQ(r.filters[0].limit, 5u);
 
     EXPECT_EQ(std::get<CloseMsg>(*parse_client_message(R"(["CLOSE","s1"])")).sub_id, "s1");
-    EXPECT_TRUE(std::holds_alternative<ClientEventMsg>(*parse_client_message(R"(["EVENT",{"id":"x"}])")));
-    EXPECT_TRUE(std::holds_alternative<ClientAuthMsg>(*parse_client_message(R"(["AUTH",{"id":"x"}])")));
+    EXPECT_TRUE(
+        std::holds_alternative<ClientEventMsg>(*parse_client_message(R"(["EVENT",{"id":"x"}])")));
+    EXPECT_TRUE(
+        std::holds_alternative<ClientAuthMsg>(*parse_client_message(R"(["AUTH",{"id":"x"}])")));
 
     EXPECT_FALSE(parse_client_message(R"(["REQ","s1"])").ok());
     EXPECT_FALSE(parse_client_message(R"(["REQ","s1",{"kinds":"x"}])").ok());

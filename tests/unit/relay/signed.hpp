@@ -20,7 +20,9 @@ inline nostr::Event signed_event(const nostr::Keys& keys, std::uint32_t kind, st
 }
 
 inline std::int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace tenex::relay::testing

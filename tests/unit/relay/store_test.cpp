@@ -4,9 +4,9 @@
 
 #include <set>
 
+#include "environment.hpp"
 #include "relay/store.hpp"
 #include "signed.hpp"
-#include "environment.hpp"
 
 namespace tenex::relay {
 namespace {
@@ -99,13 +99,17 @@ TEST(EventStore, SqliteFileSurvivesReopenAndKeepsReplacement) {
 }
 
 // The JSON size the store counts for an event.
-std::size_t json_size(const nostr::Event& e) { return nostr::to_json(e).size(); }
+std::size_t json_size(const nostr::Event& e) {
+    return nostr::to_json(e).size();
+}
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+    return s.rfind(prefix, 0) == 0;
+}
 
 // Both kinds of store: memory only ("") and a SQLite file.
 class StoreKinds : public ::testing::TestWithParam<bool> {
-protected:
+  protected:
     std::string path() { return GetParam() ? (dir_.path() / "relay.db").string() : std::string(); }
     std::unique_ptr<EventStore> open(StoreLimits limits) {
         auto s = EventStore::open(path(), limits);
@@ -118,7 +122,9 @@ protected:
 // One author floods with 1 KB events, then 10 others: the author's quota refuses the first
 // past 8 KiB, the total refuses the others past 20 KiB; bytes() never passes the total.
 TEST_P(StoreKinds, QuotasRefuseWithReasonsAndBytesStayUnderTheTotal) {
-    const StoreLimits limits{.max_event_bytes = 2048, .max_author_bytes = 8192, .max_total_bytes = 20480,
+    const StoreLimits limits{.max_event_bytes = 2048,
+                             .max_author_bytes = 8192,
+                             .max_total_bytes = 20480,
                              .max_events = 1000};
     auto s = open(limits);
     const std::string kb(1000, 'x');
@@ -133,7 +139,8 @@ TEST_P(StoreKinds, QuotasRefuseWithReasonsAndBytesStayUnderTheTotal) {
             ++accepted;
         } else {
             EXPECT_FALSE(out.fresh);
-            EXPECT_TRUE(starts_with(out.message, "blocked: this author's storage quota")) << out.message;
+            EXPECT_TRUE(starts_with(out.message, "blocked: this author's storage quota"))
+                << out.message;
             ++blocked;
         }
         EXPECT_LE(s->author_bytes(flooder.pub.hex()), limits.max_author_bytes);
@@ -147,8 +154,11 @@ TEST_P(StoreKinds, QuotasRefuseWithReasonsAndBytesStayUnderTheTotal) {
         auto keys = nostr::Keys::generate();
         for (int i = 0; i < 5; ++i) {
             auto out = s->add(signed_event(keys, 1, kb, 2000 + i));
-            if (out.accepted) ++others;
-            else EXPECT_TRUE(starts_with(out.message, "blocked: this relay's storage quota")) << out.message;
+            if (out.accepted)
+                ++others;
+            else
+                EXPECT_TRUE(starts_with(out.message, "blocked: this relay's storage quota"))
+                    << out.message;
             EXPECT_LE(s->bytes(), limits.max_total_bytes);
         }
     }
@@ -173,7 +183,9 @@ TEST_P(StoreKinds, QuotasRefuseWithReasonsAndBytesStayUnderTheTotal) {
 TEST_P(StoreKinds, ReplacementFreesTheVersionItReplaces) {
     auto keys = nostr::Keys::generate();
     auto v1 = signed_event(keys, 10002, std::string(500, 'a'), 100);
-    auto s = open({.max_event_bytes = 2048, .max_author_bytes = json_size(v1) + 100, .max_total_bytes = 1 << 20,
+    auto s = open({.max_event_bytes = 2048,
+                   .max_author_bytes = json_size(v1) + 100,
+                   .max_total_bytes = 1 << 20,
                    .max_events = 1000});
     ASSERT_TRUE(s->add(v1).accepted);
     auto note = s->add(signed_event(keys, 1, std::string(500, 'b'), 150));
@@ -189,12 +201,16 @@ TEST_P(StoreKinds, ReplacementFreesTheVersionItReplaces) {
 }
 
 TEST_P(StoreKinds, EventQuotaCountsStoredEvents) {
-    auto s = open({.max_event_bytes = 2048, .max_author_bytes = 1 << 20, .max_total_bytes = 1 << 20, .max_events = 5});
+    auto s = open({.max_event_bytes = 2048,
+                   .max_author_bytes = 1 << 20,
+                   .max_total_bytes = 1 << 20,
+                   .max_events = 5});
     auto keys = nostr::Keys::generate();
     for (int i = 0; i < 5; ++i) ASSERT_TRUE(s->add(signed_event(keys, 1, "n", 100 + i)).accepted);
     auto sixth = s->add(signed_event(keys, 1, "n", 200));
     EXPECT_FALSE(sixth.accepted);
-    EXPECT_TRUE(starts_with(sixth.message, "blocked: this relay's event quota is full (5 events)")) << sixth.message;
+    EXPECT_TRUE(starts_with(sixth.message, "blocked: this relay's event quota is full (5 events)"))
+        << sixth.message;
     EXPECT_EQ(s->size(), 5u);
 }
 
@@ -207,7 +223,8 @@ TEST_P(StoreKinds, QueriesReadOnlyTheRowsTheyNeed) {
     std::vector<nostr::Event> all;
     for (int i = 0; i < 200; ++i) {
         auto e = signed_event(many, i % 2 ? 1 : 7, "m" + std::to_string(i), 1000 + i,
-                              {{"p", std::string(64, "0123456789abcdef"[i % 16])}, {"t", "topic" + std::to_string(i % 5)}});
+                              {{"p", std::string(64, "0123456789abcdef"[i % 16])},
+                               {"t", "topic" + std::to_string(i % 5)}});
         all.push_back(e);
         ASSERT_TRUE(s->add(e).accepted);
     }
@@ -235,8 +252,12 @@ TEST_P(StoreKinds, QueriesReadOnlyTheRowsTheyNeed) {
     rare.tags['t'] = {"rare"};
     EXPECT_LT(reads({rare}, 2), 100u);  // a full scan reads 204
     // Each tag filter returns exactly the brute-force matches, newest first.
-    for (const auto& [letter, value] : std::vector<std::pair<char, std::string>>{
-             {'p', std::string(64, 'a')}, {'t', "topic3"}, {'t', "rare"}, {'t', "none"}, {'e', "x"}}) {
+    for (const auto& [letter, value] :
+         std::vector<std::pair<char, std::string>>{{'p', std::string(64, 'a')},
+                                                   {'t', "topic3"},
+                                                   {'t', "rare"},
+                                                   {'t', "none"},
+                                                   {'e', "x"}}) {
         nostr::Filter f;
         f.tags[letter] = {value};
         std::vector<std::string> want;
@@ -267,15 +288,18 @@ TEST_P(StoreKinds, QueryByteBudgetKeepsTheNewest) {
     EXPECT_EQ(got[2], nostr::to_json(events[7]));
 }
 
-INSTANTIATE_TEST_SUITE_P(MemoryAndFile, StoreKinds, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? std::string("File") : std::string("Memory"); });
+INSTANTIATE_TEST_SUITE_P(MemoryAndFile, StoreKinds, ::testing::Bool(), [](const auto& info) {
+    return info.param ? std::string("File") : std::string("Memory");
+});
 
 // Reopened, a file store answers the same queries with the events left on disk (memory holds
 // only the index), and its quotas still count what it holds.
 TEST(EventStore, ReopenedFileStoreKeepsOnlyTheIndexInMemory) {
     test::TempDir dir;
     const auto path = (dir.path() / "relay.db").string();
-    const StoreLimits limits{.max_event_bytes = 8192, .max_author_bytes = 40000, .max_total_bytes = 1 << 20,
+    const StoreLimits limits{.max_event_bytes = 8192,
+                             .max_author_bytes = 40000,
+                             .max_total_bytes = 1 << 20,
                              .max_events = 1000};
     auto flooder = nostr::Keys::generate();
     std::vector<nostr::Filter> queries(4);
@@ -288,7 +312,8 @@ TEST(EventStore, ReopenedFileStoreKeepsOnlyTheIndexInMemory) {
         auto s = EventStore::open(path, limits);
         ASSERT_TRUE(s.ok()) << s.error().message;
         for (int i = 0; i < 60; ++i) {
-            (*s)->add(signed_event(flooder, 1, std::string(4000, 'f'), 1000 + i, {{"t", "t" + std::to_string(i % 7)}}));
+            (*s)->add(signed_event(flooder, 1, std::string(4000, 'f'), 1000 + i,
+                                   {{"t", "t" + std::to_string(i % 7)}}));
             auto other = nostr::Keys::generate();
             (*s)->add(signed_event(other, 30023, "article", 1000 + i, {{"d", "a"}, {"t", "t3"}}));
         }
@@ -308,7 +333,8 @@ TEST(EventStore, ReopenedFileStoreKeepsOnlyTheIndexInMemory) {
     for (std::size_t i = 0; i < queries.size(); ++i) {
         auto after = (*s)->query({queries[i]}, 500);
         ASSERT_EQ(after.size(), before[i].size()) << i;
-        for (std::size_t j = 0; j < after.size(); ++j) EXPECT_EQ(after[j], before[i][j]) << i << " " << j;
+        for (std::size_t j = 0; j < after.size(); ++j)
+            EXPECT_EQ(after[j], before[i][j]) << i << " " << j;
     }
     EXPECT_LE((*s)->author_bytes(flooder.pub.hex()), limits.max_author_bytes);
     auto again = (*s)->add(signed_event(flooder, 1, std::string(4000, 'g'), 2001));
@@ -333,14 +359,18 @@ std::size_t heap_in_use() {
 TEST(EventStore, ReopeningABigFileStoreCostsItsIndexNotItsEvents) {
     test::TempDir dir;
     const auto path = (dir.path() / "relay.db").string();
-    const StoreLimits limits{.max_event_bytes = 128 * 1024, .max_author_bytes = 64u << 20,
-                             .max_total_bytes = 64u << 20, .max_events = 1000};
+    const StoreLimits limits{.max_event_bytes = 128 * 1024,
+                             .max_author_bytes = 64u << 20,
+                             .max_total_bytes = 64u << 20,
+                             .max_events = 1000};
     auto keys = nostr::Keys::generate();
     {
         auto s = EventStore::open(path, limits);
         ASSERT_TRUE(s.ok()) << s.error().message;
         for (int i = 0; i < 160; ++i)
-            ASSERT_TRUE((*s)->add(signed_event(keys, 1, std::string(100000, 'a' + i % 26), 1000 + i)).accepted);
+            ASSERT_TRUE(
+                (*s)->add(signed_event(keys, 1, std::string(100000, 'a' + i % 26), 1000 + i))
+                    .accepted);
     }
     const std::size_t before = heap_in_use();
     auto s = EventStore::open(path, limits);
@@ -348,7 +378,8 @@ TEST(EventStore, ReopeningABigFileStoreCostsItsIndexNotItsEvents) {
     const std::size_t opened = heap_in_use();
     EXPECT_EQ((*s)->size(), 160u);
     EXPECT_GT((*s)->bytes(), 16000000u);
-    EXPECT_LT(opened - std::min(opened, before), std::size_t{4} << 20) << "heap grew by " << opened - before;
+    EXPECT_LT(opened - std::min(opened, before), std::size_t{4} << 20)
+        << "heap grew by " << opened - before;
     std::size_t peak = opened, n = 0;
     (*s)->query_json({nostr::Filter{}}, 500, std::size_t{1} << 20, [&](std::string_view) {
         peak = std::max(peak, heap_in_use());
@@ -375,8 +406,10 @@ TEST(EventStore, ReopenDropsSupersededVersionsLeftOnFile) {
     }
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    const std::string sql = "INSERT INTO events (id, json) VALUES ('" + v1.id + "', '" + nostr::to_json(v1) + "')";
-    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    const std::string sql =
+        "INSERT INTO events (id, json) VALUES ('" + v1.id + "', '" + nostr::to_json(v1) + "')";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
     sqlite3_close(db);
     {
         auto s = EventStore::open(path);

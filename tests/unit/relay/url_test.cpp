@@ -25,8 +25,8 @@ TEST(RelayUrl, ParsesAndNormalizes) {
 }
 
 TEST(RelayUrl, RejectsBadUrlsWithoutEchoingCredentials) {
-    for (const char* bad : {"http://x", "x", "ws://", "ws://:80", "ws://h:0", "ws://h:99999", "ws://h:8a",
-                            "ws://h x", "ws://[::1", "ws://[::1]x"})
+    for (const char* bad : {"http://x", "x", "ws://", "ws://:80", "ws://h:0", "ws://h:99999",
+                            "ws://h:8a", "ws://h x", "ws://[::1", "ws://[::1]x"})
         EXPECT_FALSE(RelayUrl::parse(bad).ok()) << bad;
     auto cred = RelayUrl::parse("wss://user:secretpw@relay.example.com");
     ASSERT_FALSE(cred.ok());

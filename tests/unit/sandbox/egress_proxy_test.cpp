@@ -64,20 +64,22 @@ int connect_to(int port) {
 std::string read_all(int fd) {
     std::string out;
     char buf[4096];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+        out.append(buf, static_cast<std::size_t>(n));
     return out;
 }
 
 std::size_t threads_now() {
     std::size_t n = 0;
-    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task"))
+        ++n;
     return n;
 }
 
 // An upstream that answers "echo:" + everything it read once the client half-closes, then
 // closes; one thread, one connection at a time.
 class EchoServer {
-public:
+  public:
     EchoServer() {
         fd_ = listen_loopback(port_);
         thread_ = std::thread([this] {
@@ -98,7 +100,7 @@ public:
     }
     int port() const { return port_; }
 
-private:
+  private:
     int fd_{-1}, port_{0};
     std::thread thread_;
 };
@@ -108,8 +110,11 @@ private:
 // failed start is tried again on another one. Returns the route, or nullopt after 5 failures.
 std::optional<ProxyRoute> start_on_a_free_port(EgressProxy& proxy, int target_port, bool trusted) {
     for (int attempt = 0; attempt < 5; ++attempt) {
-        ProxyRoute r{.listen_ip = "127.0.0.1", .listen_port = free_port(), .target_host = "127.0.0.1",
-                     .target_port = target_port, .trusted = trusted};
+        ProxyRoute r{.listen_ip = "127.0.0.1",
+                     .listen_port = free_port(),
+                     .target_host = "127.0.0.1",
+                     .target_port = target_port,
+                     .trusted = trusted};
         if (proxy.start({r})) return r;
     }
     return std::nullopt;
@@ -141,7 +146,8 @@ TEST(EgressProxy, ForwardsBothWaysAndPassesTheHalfCloseOn) {
 TEST(EgressProxy, RefusesNonPublicDestinationsUnlessTrusted) {
     EchoServer echo;
     EgressProxy proxy("31933:owner:p");
-    const auto r = start_on_a_free_port(proxy, echo.port(), /*trusted=*/false);  // 127.0.0.1 is not public
+    const auto r =
+        start_on_a_free_port(proxy, echo.port(), /*trusted=*/false);  // 127.0.0.1 is not public
     ASSERT_TRUE(r);
     EXPECT_EQ(round_trip(r->listen_port, "hello"), "");
     EXPECT_EQ(proxy.forwarded(), 0u);
@@ -159,7 +165,8 @@ TEST(EgressProxy, ThousandsOfConnectionsStayWithinTheCapAndTwoThreads) {
         ::setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur < 6000) {
-        if (test::in_ci()) FAIL() << "needs 6000 descriptors in CI (hard limit " << rl.rlim_max << ")";
+        if (test::in_ci())
+            FAIL() << "needs 6000 descriptors in CI (hard limit " << rl.rlim_max << ")";
         GTEST_SKIP() << "needs 6000 descriptors (hard limit " << rl.rlim_max << ")";
     }
     // An upstream that accepts and holds every connection (backlog; never reads).
@@ -209,12 +216,14 @@ TEST(EgressProxy, ThousandsOfConnectionsStayWithinTheCapAndTwoThreads) {
     EXPECT_EQ(round_trip(orr->listen_port, "still here"), "echo:still here");
 
     for (int fd : clients) ::close(fd);
-    for (int i = 0; i < 300 && hostile.open_connections() > 0; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 300 && hostile.open_connections() > 0; ++i)
+        std::this_thread::sleep_for(10ms);
     // The upstream never answers our half-close: the forwarder still holds those until the
     // upstream closes them.
     stop_accepting();
     for (int fd : held_upstream) ::close(fd);
-    for (int i = 0; i < 300 && hostile.open_connections() > 0; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 300 && hostile.open_connections() > 0; ++i)
+        std::this_thread::sleep_for(10ms);
     EXPECT_EQ(hostile.open_connections(), 0u);
     // Room again after the sandbox let go.
     EXPECT_EQ(round_trip(orr->listen_port, "again"), "echo:again");
@@ -225,8 +234,11 @@ TEST(EgressProxy, AConnectionThatNeverConnectsIsGivenUp) {
     ProxyLimits limits;
     limits.connect_timeout = 300ms;
     EgressProxy proxy("31933:owner:p", limits);
-    const ProxyRoute r{.listen_ip = "127.0.0.1", .listen_port = free_port(), .target_host = "192.0.2.1",
-                       .target_port = 9, .trusted = true};
+    const ProxyRoute r{.listen_ip = "127.0.0.1",
+                       .listen_port = free_port(),
+                       .target_host = "192.0.2.1",
+                       .target_port = 9,
+                       .trusted = true};
     ASSERT_TRUE(proxy.start({r}));
     const auto t0 = std::chrono::steady_clock::now();
     EXPECT_EQ(round_trip(r.listen_port, "x"), "");

@@ -91,9 +91,13 @@ TEST(NetworkPlan, WithAGatewayRelaysMeansTheGatewayOnly) {
     ASSERT_TRUE(redacted);
     ASSERT_EQ(redacted->network.forwards.size(), 2u);
     const Forward& gw = redacted->network.forwards[1];
-    EXPECT_EQ(gw, (Forward{.name = "tenex-gateway", .port = 7879, .target_host = "127.0.0.1",
-                           .target_port = 7879, .trusted = true}));
-    EXPECT_EQ(redacted->network.relay_urls, std::vector<std::string>{"ws://tenex-gateway:7879/<gateway secret>"});
+    EXPECT_EQ(gw, (Forward{.name = "tenex-gateway",
+                           .port = 7879,
+                           .target_host = "127.0.0.1",
+                           .target_port = 7879,
+                           .trusted = true}));
+    EXPECT_EQ(redacted->network.relay_urls,
+              std::vector<std::string>{"ws://tenex-gateway:7879/<gateway secret>"});
     EXPECT_TRUE(has_env(*redacted, "TENEX_RELAYS=ws://tenex-gateway:7879/<gateway secret>"));
     // A start: the container gets its secret; the digest is the same whatever the secret.
     ctx.secrets = SecretMode::read;
@@ -106,7 +110,8 @@ TEST(NetworkPlan, WithAGatewayRelaysMeansTheGatewayOnly) {
     ASSERT_TRUE(again);
     EXPECT_EQ(started->digest, redacted->digest);
     EXPECT_EQ(again->digest, redacted->digest);
-    for (const auto& e : redacted->container.env) EXPECT_EQ(e.find(std::string(64, 'e')), std::string::npos);
+    for (const auto& e : redacted->container.env)
+        EXPECT_EQ(e.find(std::string(64, 'e')), std::string::npos);
     // No secret at a start is an error, not a container without Nostr.
     ctx.gateway_secret.clear();
     EXPECT_FALSE(build_sandbox_spec(p, ctx));
@@ -131,7 +136,8 @@ TEST(NetworkPlan, OtherModesHaveNoForwards) {
             ASSERT_TRUE(s);
             EXPECT_TRUE(s->network.forwards.empty()) << to_string(mode);
             EXPECT_TRUE(s->network.relay_urls.empty()) << to_string(mode);
-            for (const auto& e : s->container.env) EXPECT_FALSE(e.starts_with("TENEX_RELAYS=")) << e;
+            for (const auto& e : s->container.env)
+                EXPECT_FALSE(e.starts_with("TENEX_RELAYS=")) << e;
             EXPECT_EQ(s->network.bridge.empty(), mode != NetworkMode::isolated);
         }
     }
@@ -149,17 +155,21 @@ TEST(NetworkPlan, IsolatedWithRelaysGetsTheGatewayAndNothingElse) {
     EXPECT_TRUE(redacted->network.internal);
     EXPECT_EQ(redacted->network.network_name, network_name(ctx.project));
     EXPECT_TRUE(redacted->network.allow.empty());
-    EXPECT_EQ(redacted->network.forwards,
-              (std::vector<Forward>{{.name = "tenex-gateway", .port = 7879, .target_host = "127.0.0.1",
-                                     .target_port = 7879, .trusted = true}}));
-    EXPECT_EQ(redacted->network.relay_urls, std::vector<std::string>{"ws://tenex-gateway:7879/<gateway secret>"});
+    EXPECT_EQ(redacted->network.forwards, (std::vector<Forward>{{.name = "tenex-gateway",
+                                                                 .port = 7879,
+                                                                 .target_host = "127.0.0.1",
+                                                                 .target_port = 7879,
+                                                                 .trusted = true}}));
+    EXPECT_EQ(redacted->network.relay_urls,
+              std::vector<std::string>{"ws://tenex-gateway:7879/<gateway secret>"});
     EXPECT_TRUE(has_env(*redacted, "TENEX_RELAYS=ws://tenex-gateway:7879/<gateway secret>"));
     ctx.secrets = SecretMode::read;
     ctx.gateway_secret = std::string(64, 'e');
     auto started = build_sandbox_spec(p, ctx);
     ASSERT_TRUE(started);
     EXPECT_TRUE(has_env(*started, "TENEX_RELAYS=ws://tenex-gateway:7879/" + std::string(64, 'e')));
-    EXPECT_EQ(started->container_relays, std::vector<std::string>{"ws://tenex-gateway:7879/" + std::string(64, 'e')});
+    EXPECT_EQ(started->container_relays,
+              std::vector<std::string>{"ws://tenex-gateway:7879/" + std::string(64, 'e')});
     EXPECT_EQ(started->digest, redacted->digest);
     ctx.gateway_secret.clear();
     EXPECT_FALSE(build_sandbox_spec(p, ctx));
@@ -207,7 +217,8 @@ bool is_public(const char* text) {
     if (inet_pton(AF_INET, text, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr) == 1) {
         ss.ss_family = AF_INET;
     } else {
-        EXPECT_EQ(inet_pton(AF_INET6, text, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr), 1) << text;
+        EXPECT_EQ(inet_pton(AF_INET6, text, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr), 1)
+            << text;
         ss.ss_family = AF_INET6;
     }
     return is_public_address(reinterpret_cast<const sockaddr*>(&ss));
@@ -215,12 +226,12 @@ bool is_public(const char* text) {
 
 TEST(PublicAddress, RefusesEverythingLocal) {
     for (const char* a : {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-                          "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255",
-                          "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-                          "192.0.2.1", "198.51.100.1", "203.0.113.1"})
+                          "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
+                          "255.255.255.255", "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1",
+                          "::ffff:10.0.0.1", "192.0.2.1", "198.51.100.1", "203.0.113.1"})
         EXPECT_FALSE(is_public(a)) << a;
-    for (const char* a : {"1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111",
-                          "::ffff:1.1.1.1"})
+    for (const char* a :
+         {"1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:1.1.1.1"})
         EXPECT_TRUE(is_public(a)) << a;
 }
 

@@ -215,7 +215,7 @@ class FakeEngine : public Engine {
     std::atomic<int> starting{0}, max_starting{0};
     std::chrono::milliseconds create_latency{0};
     std::chrono::milliseconds start_latency{0};
-    std::chrono::milliseconds stop_latency{0};  // shutdown's stop_and_remove only
+    std::chrono::milliseconds stop_latency{0};       // shutdown's stop_and_remove only
     std::chrono::milliseconds stop_call_latency{0};  // stop()
     std::atomic<int> stop_calls{0};
     std::atomic<long> last_stop_budget{0};  // ms

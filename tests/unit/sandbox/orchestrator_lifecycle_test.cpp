@@ -48,7 +48,8 @@ TEST(OrchestratorLifecycle, JitterStaysWithinItsRangeAndDelaysStillGrow) {
     EXPECT_EQ(backoff_delay(lc, 0, 0.2, 0.999999), milliseconds(120));
     for (int attempt = 0; attempt < 8; ++attempt) {
         // The longest delay of one attempt is shorter than the shortest of the next.
-        EXPECT_LT(backoff_delay(lc, attempt, 0.2, 0.999999), backoff_delay(lc, attempt + 1, 0.2, 0.0))
+        EXPECT_LT(backoff_delay(lc, attempt, 0.2, 0.999999),
+                  backoff_delay(lc, attempt + 1, 0.2, 0.0))
             << attempt;
     }
     std::set<long> seen;

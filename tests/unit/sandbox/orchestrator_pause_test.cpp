@@ -183,8 +183,8 @@ TEST_F(OrchestratorPauseTest, RestartAndStopDoNotReuseTheKeptContainer) {
 }
 
 TEST_F(OrchestratorPauseTest, AnotherOrchestratorAdoptsPausedAndKeptContainers) {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("orch-kept-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("orch-kept-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     auto opts = [&] {
         auto o = options();
@@ -283,12 +283,16 @@ TEST_F(OrchestratorPauseTest, EveryStopOfAPausedContainerUnpausesItFirst) {
     orch.shutdown(true);
 
     using Calls = std::vector<std::string>;
-    EXPECT_EQ(engine_.calls_for(ids[forgotten.d]), (Calls{"start", "pause", "unpause", "stop", "remove"}));
-    EXPECT_EQ(engine_.calls_for(ids[at_shutdown.d]), (Calls{"start", "pause", "unpause", "stop", "remove"}));
-    EXPECT_EQ(engine_.calls_for(ids[changed.d]), (Calls{"start", "pause", "unpause", "stop", "remove"}));
+    EXPECT_EQ(engine_.calls_for(ids[forgotten.d]),
+              (Calls{"start", "pause", "unpause", "stop", "remove"}));
+    EXPECT_EQ(engine_.calls_for(ids[at_shutdown.d]),
+              (Calls{"start", "pause", "unpause", "stop", "remove"}));
+    EXPECT_EQ(engine_.calls_for(ids[changed.d]),
+              (Calls{"start", "pause", "unpause", "stop", "remove"}));
     auto idle_calls = engine_.calls_for(ids[idle.d]);
     ASSERT_GE(idle_calls.size(), 4u);
-    EXPECT_EQ((Calls{idle_calls.begin(), idle_calls.begin() + 4}), (Calls{"start", "pause", "unpause", "stop"}));
+    EXPECT_EQ((Calls{idle_calls.begin(), idle_calls.begin() + 4}),
+              (Calls{"start", "pause", "unpause", "stop"}));
     EXPECT_EQ(engine_.paused_stops.load(), 0);
     EXPECT_EQ(engine_.count(), 0u);
 }
@@ -336,7 +340,8 @@ TEST_F(OrchestratorPauseTest, ForgetRemovesTheContainerInEveryStateAndDropsThePr
     // Unknown now: forgetting it again is an error and changes nothing.
     auto again = orch.forget(running).get();
     ASSERT_FALSE(again);
-    EXPECT_NE(again.error().message.find("unknown project"), std::string::npos) << again.error().message;
+    EXPECT_NE(again.error().message.find("unknown project"), std::string::npos)
+        << again.error().message;
     EXPECT_TRUE(orch.snapshot().empty());
 
     // A trigger brings it back, with a new container.
@@ -372,7 +377,8 @@ TEST_F(OrchestratorPauseTest, DiskPressureRemovesTheLongestStoppedKeptContainerF
     const auto newer = project("pressure-newer");
     const auto running = project("pressure-running");
     run_until_kept(orch, older);
-    const std::string newer_id = run_until_kept(orch, newer);  // its idle stop comes later on the clock
+    const std::string newer_id =
+        run_until_kept(orch, newer);  // its idle stop comes later on the clock
     ASSERT_TRUE(orch.ensure_running(running).get());
     ASSERT_EQ(engine_.count(), 3u);
 

@@ -223,7 +223,8 @@ TEST_F(OrchestratorPolicyChangeTest, RelaysSwappedDuringStartsGiveEachContainerA
         }
     });
     std::vector<StatusFuture> starts;
-    for (int i = 0; i < 12; ++i) starts.push_back(orch.ensure_running(project("race-" + std::to_string(i))));
+    for (int i = 0; i < 12; ++i)
+        starts.push_back(orch.ensure_running(project("race-" + std::to_string(i))));
     std::vector<std::string> ids;
     for (auto& f : starts) {
         auto s = f.get();

@@ -284,7 +284,8 @@ TEST_F(OrchestratorStateTest, TheShutdownDeadlineGrowsWithTheNumberOfContainers)
     const auto took = std::chrono::steady_clock::now() - t0;
     // 1 s + 500 ms + 5 x 300 ms = 3 s for all five (an engine stops them a few a second).
     EXPECT_GE(took, 2900ms);
-    EXPECT_LT(took, 6s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+    EXPECT_LT(took, 6s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                        << " ms";
     EXPECT_GT(engine_.last_stop_budget.load(), 2500);
     EXPECT_LE(engine_.last_stop_budget.load(), 3000);
 }

@@ -55,7 +55,7 @@ class OrchestratorFixture : public ::testing::Test {
     void SetUp() override {
         policy_.image = "tenex-probe:latest";
         policy_.lifecycle.idle_timeout = 0ms;
-        policy_.lifecycle.pause_after = 0ms;   // tests of pausing and keeping set these
+        policy_.lifecycle.pause_after = 0ms;  // tests of pausing and keeping set these
         policy_.lifecycle.keep_stopped = 0ms;
         policy_.lifecycle.max_lifetime = 0ms;
         policy_.lifecycle.backoff_initial = 40ms;

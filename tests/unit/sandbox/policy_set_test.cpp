@@ -10,14 +10,15 @@ namespace tenex::sandbox {
 namespace {
 
 constexpr const char* kOwner = "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e";
-constexpr const char* kOtherOwner = "25a23fd25ed8d99a994ba7bff2f44748acc499f6d2ae491f88499f54d69643d8";
+constexpr const char* kOtherOwner =
+    "25a23fd25ed8d99a994ba7bff2f44748acc499f6d2ae491f88499f54d69643d8";
 
 ProjectRef project(const std::string& owner, const std::string& d) {
     return ProjectRef{.owner = owner, .d = d};
 }
 
 class PolicyDir : public ::testing::Test {
-protected:
+  protected:
     void write(const std::string& name, const std::string& text) {
         std::ofstream(dir_.path() / name) << text;
     }
@@ -54,8 +55,8 @@ TEST_F(PolicyDir, MergesKeyByKeyAndRecordsWhichFileSetEachValue) {
 
 TEST_F(PolicyDir, MostSpecificMatchWinsRegardlessOfFileNames) {
     write("default.yaml", "resources:\n  pids: 100\n");
-    write("a-address.yaml", std::string("match:\n  address: 31933:") + kOwner +
-                                ":web\nresources:\n  pids: 400\n");
+    write("a-address.yaml",
+          std::string("match:\n  address: 31933:") + kOwner + ":web\nresources:\n  pids: 400\n");
     write("b-d.yaml", "match:\n  d: web\nresources:\n  pids: 300\n  nofile: 3000\n");
     write("c-owner.yaml",
           "match:\n  owner: npub10elfcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjptg\n"
@@ -65,8 +66,8 @@ TEST_F(PolicyDir, MostSpecificMatchWinsRegardlessOfFileNames) {
     EXPECT_EQ(loaded.set.overrides.size(), 3u);
 
     const ResolvedPolicy all = resolve_policy(loaded.set, project(kOwner, "web"));
-    EXPECT_EQ(all.policy.resources.pids, 400);            // address beats d and owner
-    EXPECT_EQ(all.policy.resources.nofile, 3000);         // d beats owner
+    EXPECT_EQ(all.policy.resources.pids, 400);                // address beats d and owner
+    EXPECT_EQ(all.policy.resources.nofile, 3000);             // d beats owner
     EXPECT_EQ(all.policy.resources.memory_bytes, 3LL << 30);  // only the owner file sets it
     EXPECT_EQ(all.applied, (std::vector<std::string>{path("default.yaml"), path("c-owner.yaml"),
                                                      path("b-d.yaml"), path("a-address.yaml")}));
@@ -98,8 +99,9 @@ TEST_F(PolicyDir, DirectoryRules) {
     const LoadedSet loaded = load();
     ASSERT_EQ(loaded.diagnostics.size(), 3u);
     EXPECT_EQ(format_diagnostic(loaded.diagnostics[0]),
-              path("broken.yml") + ":2:11: resources.memory: invalid memory unit \"GB\" in \"2GB\": "
-                                   "use Ki, Mi, Gi, Ti (1024) or k, M, G, T (1000)");
+              path("broken.yml") +
+                  ":2:11: resources.memory: invalid memory unit \"GB\" in \"2GB\": "
+                  "use Ki, Mi, Gi, Ti (1024) or k, M, G, T (1000)");
     EXPECT_EQ(loaded.diagnostics[1].key_path, "match");
     EXPECT_NE(loaded.diagnostics[1].message.find("takes no match"), std::string::npos);
     EXPECT_EQ(loaded.diagnostics[2].file, path("orphan.yaml"));
@@ -111,7 +113,8 @@ TEST_F(PolicyDir, DirectoryRules) {
 TEST_F(PolicyDir, MissingDirectoryIsADiagnostic) {
     const LoadedSet loaded = load_policy_dir(dir_.path() / "nope");
     ASSERT_EQ(loaded.diagnostics.size(), 1u);
-    EXPECT_NE(loaded.diagnostics[0].message.find("cannot read the policies directory"), std::string::npos);
+    EXPECT_NE(loaded.diagnostics[0].message.find("cannot read the policies directory"),
+              std::string::npos);
 }
 
 TEST_F(PolicyDir, RulesThatSpanKeysPointAtTheLaterKey) {
@@ -128,15 +131,20 @@ TEST_F(PolicyDir, RulesThatSpanKeysPointAtTheLaterKey) {
         EXPECT_EQ(r.diagnostics.size(), 1u) << d;
         return r.diagnostics.empty() ? std::string() : format_diagnostic(r.diagnostics[0]);
     };
-    EXPECT_EQ(only_error("s"), path("swap.yaml") + ":3:16: resources.memory_swap: memory_swap "
-                                                   "(memory + swap) 1Gi is below memory 2Gi");
-    EXPECT_EQ(only_error("e"), path("egress.yaml") + ":3:9: network.mode: mode egress needs at "
-                                                     "least one host:port in network.allow (or relays: true)");
-    EXPECT_EQ(only_error("b"), path("both.yaml") + ":5:8: secrets.KEY: the same variable is also set in env");
-    EXPECT_EQ(only_error("o"), path("backoff.yaml") + ":4:16: lifecycle.backoff_max: backoff_max is "
-                                                      "shorter than backoff_initial");
-    EXPECT_EQ(only_error("r"), path("reserve.yaml") + ":3:26: resources.reservations.memory: reservation "
-                                                      "3Gi is above the memory limit 2Gi");
+    EXPECT_EQ(only_error("s"), path("swap.yaml") +
+                                   ":3:16: resources.memory_swap: memory_swap "
+                                   "(memory + swap) 1Gi is below memory 2Gi");
+    EXPECT_EQ(only_error("e"), path("egress.yaml") +
+                                   ":3:9: network.mode: mode egress needs at "
+                                   "least one host:port in network.allow (or relays: true)");
+    EXPECT_EQ(only_error("b"),
+              path("both.yaml") + ":5:8: secrets.KEY: the same variable is also set in env");
+    EXPECT_EQ(only_error("o"), path("backoff.yaml") +
+                                   ":4:16: lifecycle.backoff_max: backoff_max is "
+                                   "shorter than backoff_initial");
+    EXPECT_EQ(only_error("r"), path("reserve.yaml") +
+                                   ":3:26: resources.reservations.memory: reservation "
+                                   "3Gi is above the memory limit 2Gi");
 }
 
 TEST_F(PolicyDir, WarningsDoNotFail) {
@@ -161,7 +169,8 @@ TEST_F(PolicyDir, RelaysWithModeNoneSayWhyTheGatewayIsOutOfReach) {
 }
 
 TEST_F(PolicyDir, RelaysWithModeIsolatedAreTheGatewayAndNeedNoWarning) {
-    write("default.yaml", "network:\n  mode: isolated\n  relays: true\n  relay_writes_per_second: 5\n");
+    write("default.yaml",
+          "network:\n  mode: isolated\n  relays: true\n  relay_writes_per_second: 5\n");
     const ResolvedPolicy r = resolve_policy(load().set, project(kOwner, "x"));
     for (const auto& d : r.diagnostics) ADD_FAILURE() << format_diagnostic(d);
     bool shown = false;
@@ -187,7 +196,8 @@ TEST_F(PolicyDir, RelaysWithModeOpenSayWhyThereIsNoGateway) {
               "relays: true");
     EXPECT_EQ(r.diagnostics[1].key_path, "network.relay_write_burst");
     EXPECT_EQ(r.diagnostics[1].message,
-              "ignored: the container has no relay gateway (needs mode isolated or egress with relays: true)");
+              "ignored: the container has no relay gateway (needs mode isolated or egress with "
+              "relays: true)");
 }
 
 TEST(PolicySet, BuiltInDefaultsAreTheSafeOnes) {
@@ -206,14 +216,16 @@ TEST(PolicySet, ShippedPoliciesLoadAndMeanWhatTheySay) {
     for (const auto& d : loaded.diagnostics) ADD_FAILURE() << format_diagnostic(d);
     ASSERT_TRUE(loaded.set.defaults.has_value());
     ASSERT_EQ(loaded.set.overrides.size(), 2u);
-    EXPECT_EQ(loaded.set.defaults->settings.size(), resolve_policy(loaded.set, project(kOtherOwner, "x")).provenance.size());
+    EXPECT_EQ(loaded.set.defaults->settings.size(),
+              resolve_policy(loaded.set, project(kOtherOwner, "x")).provenance.size());
 
     const ResolvedPolicy def = resolve_policy(loaded.set, project(kOtherOwner, "anything"));
     EXPECT_EQ(def.policy.image, "tenex-runtime:latest");
     EXPECT_EQ(def.policy.network.mode, NetworkMode::none);
     EXPECT_TRUE(def.diagnostics.empty());
 
-    const ResolvedPolicy strict = resolve_policy(loaded.set, project(kOtherOwner, "untrusted-experiment"));
+    const ResolvedPolicy strict =
+        resolve_policy(loaded.set, project(kOtherOwner, "untrusted-experiment"));
     EXPECT_EQ(strict.policy.network.mode, NetworkMode::none);
     EXPECT_EQ(strict.policy.resources.memory_bytes, 512LL << 20);
     EXPECT_EQ(strict.policy.lifecycle.restart, RestartMode::never);

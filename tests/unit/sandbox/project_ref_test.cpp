@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sandbox/project_ref.hpp"
 #include "environment.hpp"
+#include "sandbox/project_ref.hpp"
 
 namespace tenex::sandbox {
 namespace {
@@ -13,7 +13,8 @@ namespace {
 constexpr const char* kOwner = "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e";
 
 TEST(ProjectRef, ParsesAnAddressAndLowercasesTheOwner) {
-    auto r = parse_address("31933:7E7E9C42A91BFEF19FA929E5FDA1B72E0EBC1A4C1141673E2794234D86ADDF4E:my:proj");
+    auto r = parse_address(
+        "31933:7E7E9C42A91BFEF19FA929E5FDA1B72E0EBC1A4C1141673E2794234D86ADDF4E:my:proj");
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->owner, kOwner);
     EXPECT_EQ(r->d, "my:proj");  // everything after the second colon
@@ -52,9 +53,12 @@ TEST(ProjectRef, DecodesTheProtocolNpubVector) {
 }
 
 TEST(ProjectRef, NpubDecoderRejectsCorruption) {
-    EXPECT_FALSE(decode_npub("npub10elfcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjpth").ok());
-    EXPECT_FALSE(decode_npub("nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5").ok());
-    EXPECT_FALSE(decode_npub("npub10ELFcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjptg").ok());
+    EXPECT_FALSE(
+        decode_npub("npub10elfcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjpth").ok());
+    EXPECT_FALSE(
+        decode_npub("nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5").ok());
+    EXPECT_FALSE(
+        decode_npub("npub10ELFcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjptg").ok());
     EXPECT_FALSE(decode_npub("npub1").ok());
     EXPECT_FALSE(decode_npub("npub1bbbbbbbbbbbbbb").ok());
 }

@@ -27,8 +27,11 @@ Policy runtime_policy() {
     p.image = "tenex-runtime:latest";
     p.network.mode = NetworkMode::egress;
     p.network.relays = true;
-    p.llm = TenexLlm{.provider = "ollama", .model = "llama3.1", .base_url = "http://127.0.0.1:11434",
-                     .key_file = "", .embed_model = "nomic"};
+    p.llm = TenexLlm{.provider = "ollama",
+                     .model = "llama3.1",
+                     .base_url = "http://127.0.0.1:11434",
+                     .key_file = "",
+                     .embed_model = "nomic"};
     return p;
 }
 
@@ -60,15 +63,17 @@ TEST(Endpoint, ParsesWhatPoliciesAndRelaysUse) {
     e = parse_endpoint("ws://[::1]:9000/r");
     ASSERT_TRUE(e);
     EXPECT_EQ(e->host, "::1");
-    for (const char* bad : {"ftp://x", "http://", "http://u:p@x", "http://x:0", "http://x:70000", "http://x:",
-                            "http://x/#f", "http://x y", "http://[::1", "//x", "http://a_b$c"})
+    for (const char* bad :
+         {"ftp://x", "http://", "http://u:p@x", "http://x:0", "http://x:70000",
+          "http://x:", "http://x/#f", "http://x y", "http://[::1", "//x", "http://a_b$c"})
         EXPECT_FALSE(parse_endpoint(bad)) << bad;
 }
 
 TEST(RuntimeContract, ProjectPathRefusesWhatCannotBeOneDirectory) {
     EXPECT_EQ(*runtime_project_path("my-project"), "/projects/my-project");
-    for (const std::string& bad : {std::string(""), std::string("."), std::string(".."), std::string("a/b"),
-                                  std::string("a\0b", 3), std::string(256, 'x')})
+    for (const std::string& bad :
+         {std::string(""), std::string("."), std::string(".."), std::string("a/b"),
+          std::string("a\0b", 3), std::string(256, 'x')})
         EXPECT_FALSE(runtime_project_path(bad));
 }
 
@@ -83,13 +88,16 @@ TEST(RuntimeContract, SpecMountsForwardsAndEnvironment) {
     EXPECT_EQ(c.mounts[0].target, "/projects/my-project");
     EXPECT_EQ(c.mounts[1].source, "/var/lib/tenex/runtime/tenex-my-project");
     EXPECT_EQ(c.mounts[1].target, "/tenex");
-    auto has_env = [&](const std::string& kv) { return std::find(c.env.begin(), c.env.end(), kv) != c.env.end(); };
+    auto has_env = [&](const std::string& kv) {
+        return std::find(c.env.begin(), c.env.end(), kv) != c.env.end();
+    };
     EXPECT_TRUE(has_env("TENEX_PROJECT_D=my-project"));
     EXPECT_TRUE(has_env("TENEX_BASE_DIR=/tenex"));
     EXPECT_EQ(spec->llm_url, "http://tenex-llm:11434");
     bool llm_forward = false;
     for (const auto& f : spec->network.forwards)
-        llm_forward |= f.name == "tenex-llm" && f.port == 11434 && f.target_host == "127.0.0.1" && f.trusted;
+        llm_forward |=
+            f.name == "tenex-llm" && f.port == 11434 && f.target_host == "127.0.0.1" && f.trusted;
     EXPECT_TRUE(llm_forward);
     EXPECT_EQ(spec->network.relay_urls, std::vector<std::string>{"ws://tenex-relay-1:7777"});
 
@@ -109,8 +117,12 @@ TEST(RuntimeContract, SpecMountsForwardsAndEnvironment) {
 }
 
 TEST(RuntimeContract, FilesNeverStartTheInteractiveSetupNorReachTheInternet) {
-    RuntimeInputs in{.owner = kOwner, .d = "p", .relays = {"ws://tenex-relay-1:7777"},
-                     .llm_url = "http://tenex-llm:11434", .backend_key_hex = std::string(64, 'a'), .api_key = ""};
+    RuntimeInputs in{.owner = kOwner,
+                     .d = "p",
+                     .relays = {"ws://tenex-relay-1:7777"},
+                     .llm_url = "http://tenex-llm:11434",
+                     .backend_key_hex = std::string(64, 'a'),
+                     .api_key = ""};
     auto f = runtime_files(runtime_policy().llm, in);
     auto config = json::parse(f.config);
     EXPECT_EQ(config["whitelistedPubkeys"], json::array({kOwner}));
@@ -134,25 +146,38 @@ TEST(RuntimeContract, FilesNeverStartTheInteractiveSetupNorReachTheInternet) {
 // embeddings endpoint gets a forwarder of its own.
 TEST(RuntimeContract, AnthropicSpecAndFiles) {
     Policy p = runtime_policy();
-    p.llm = TenexLlm{.provider = "anthropic", .model = "claude", .base_url = "https://llm-proxy.example.com/v1",
-                     .key_file = "/k", .embed_model = "nomic", .embed_base_url = "http://127.0.0.1:11434/v1",
+    p.llm = TenexLlm{.provider = "anthropic",
+                     .model = "claude",
+                     .base_url = "https://llm-proxy.example.com/v1",
+                     .key_file = "/k",
+                     .embed_model = "nomic",
+                     .embed_base_url = "http://127.0.0.1:11434/v1",
                      .embed_key_file = "/e"};
     auto spec = build_sandbox_spec(p, context());
     ASSERT_TRUE(spec) << spec.error().message;
     const auto& env = spec->container.env;
-    EXPECT_NE(std::find(env.begin(), env.end(), "ANTHROPIC_BASE_URL=https://llm-proxy.example.com/v1"), env.end());
+    EXPECT_NE(
+        std::find(env.begin(), env.end(), "ANTHROPIC_BASE_URL=https://llm-proxy.example.com/v1"),
+        env.end());
     EXPECT_EQ(spec->llm_url, "https://llm-proxy.example.com/v1");
     EXPECT_EQ(spec->embed_url, "http://tenex-embed:11434/v1");
     bool chat = false, embeddings = false;
     for (const auto& f : spec->network.forwards) {
-        chat |= f.name == "llm-proxy.example.com" && f.port == 443 && f.target_host == "llm-proxy.example.com";
-        embeddings |= f.name == "tenex-embed" && f.port == 11434 && f.target_host == "127.0.0.1" && f.trusted;
+        chat |= f.name == "llm-proxy.example.com" && f.port == 443 &&
+                f.target_host == "llm-proxy.example.com";
+        embeddings |=
+            f.name == "tenex-embed" && f.port == 11434 && f.target_host == "127.0.0.1" && f.trusted;
     }
     EXPECT_TRUE(chat);
     EXPECT_TRUE(embeddings);
 
-    RuntimeInputs in{.owner = kOwner, .d = "p", .relays = {"ws://r:1"}, .llm_url = spec->llm_url,
-                     .backend_key_hex = std::string(64, 'a'), .api_key = "sk-ant", .embed_url = spec->embed_url,
+    RuntimeInputs in{.owner = kOwner,
+                     .d = "p",
+                     .relays = {"ws://r:1"},
+                     .llm_url = spec->llm_url,
+                     .backend_key_hex = std::string(64, 'a'),
+                     .api_key = "sk-ant",
+                     .embed_url = spec->embed_url,
                      .embed_api_key = "sk-embed"};
     auto f = runtime_files(p.llm, in);
     EXPECT_EQ(json::parse(f.llms)["configurations"]["main"]["provider"], "anthropic");
@@ -181,7 +206,7 @@ TEST(RuntimeContract, AnthropicSpecAndFiles) {
 }
 
 class RuntimeDir : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         root_ = fs::temp_directory_path() / ("tenex-runtime-dir-" + std::to_string(::getpid()));
         fs::remove_all(root_);
@@ -201,7 +226,12 @@ TEST_F(RuntimeDir, KeepsTheKeyOwnsForTheUidAndNeverFollowsLinks) {
     Policy p = runtime_policy();
     p.security.user = "1234:2345";
     const fs::path dir = root_ / "runtime" / "tenex-p";
-    RuntimeInputs in{.owner = kOwner, .d = "p", .relays = {"ws://r:1"}, .llm_url = "", .backend_key_hex = "", .api_key = ""};
+    RuntimeInputs in{.owner = kOwner,
+                     .d = "p",
+                     .relays = {"ws://r:1"},
+                     .llm_url = "",
+                     .backend_key_hex = "",
+                     .api_key = ""};
     ASSERT_TRUE(prepare_runtime_dir(dir, root_ / "project", p, in));
     std::ifstream first(dir / "config.json");
     const std::string key = json::parse(first)["tenexPrivateKey"];
@@ -210,7 +240,8 @@ TEST_F(RuntimeDir, KeepsTheKeyOwnsForTheUidAndNeverFollowsLinks) {
     std::ifstream second(dir / "config.json");
     EXPECT_EQ(json::parse(second)["tenexPrivateKey"], key);
     struct stat st {};
-    for (const fs::path& f : {dir / "config.json", dir / "providers.json", dir, root_ / "project" / "src" / "main.c"}) {
+    for (const fs::path& f :
+         {dir / "config.json", dir / "providers.json", dir, root_ / "project" / "src" / "main.c"}) {
         ASSERT_EQ(::lstat(f.c_str(), &st), 0) << f;
         EXPECT_EQ(st.st_uid, 1234u) << f;
         EXPECT_EQ(st.st_gid, 2345u) << f;
@@ -242,23 +273,30 @@ TEST_F(RuntimeDir, HandsTheDaemonsAgentKeysToTheBackend) {
     const std::string def_id(64, 'a'), other_id(64, 'b');
     const auto key = nostr::Keys::generate(), other = nostr::Keys::generate();
     fs::create_directories(root_ / "project" / ".tenex" / "agents");
-    std::ofstream(root_ / "project" / ".tenex" / "agents.json")
-        << json{{"helper", {{"nsec", key.secret.reveal_nsec()}, {"file", def_id + ".json"}, {"eventId", def_id}}},
-                {"coder", {{"nsec", other.secret.reveal_nsec()}, {"file", other_id + ".json"}, {"eventId", other_id}}}}
-               .dump();
-    std::ofstream(root_ / "project" / ".tenex" / "agents" / (def_id + ".json"))
-        << json{{"name", "Helper"}, {"role", "assistant"}, {"instructions", "Answer briefly."},
-                {"dTag", "helper"}, {"author", kOwner}, {"createdAt", 1700000000}}
-               .dump();
+    std::ofstream(root_ / "project" / ".tenex" / "agents.json") << json{
+        {"helper",
+         {{"nsec", key.secret.reveal_nsec()}, {"file", def_id + ".json"}, {"eventId", def_id}}},
+        {"coder",
+         {{"nsec", other.secret.reveal_nsec()},
+          {"file", other_id + ".json"},
+          {"eventId", other_id}}}}.dump();
+    std::ofstream(root_ / "project" / ".tenex" / "agents" / (def_id + ".json")) << json{
+        {"name", "Helper"}, {"role", "assistant"}, {"instructions", "Answer briefly."},
+        {"dTag", "helper"}, {"author", kOwner},    {"createdAt", 1700000000}}.dump();
     // The backend already installed `coder` with a key of its own: it stays.
     const fs::path dir = root_ / "runtime" / "tenex-p";
     fs::create_directories(dir / "agents");
     const std::string backend_pk(64, 'c');
-    std::ofstream(dir / "agents" / "index.json")
-        << json{{"bySlug", {{"coder", {{"pubkey", backend_pk}, {"projectIds", {"p"}}}}}},
-                {"byEventId", {{other_id, backend_pk}}}, {"byProject", {{"p", {backend_pk}}}}}
-               .dump();
-    RuntimeInputs in{.owner = kOwner, .d = "p", .relays = {"ws://r:1"}, .llm_url = "", .backend_key_hex = "", .api_key = ""};
+    std::ofstream(dir / "agents" / "index.json") << json{
+        {"bySlug", {{"coder", {{"pubkey", backend_pk}, {"projectIds", {"p"}}}}}},
+        {"byEventId", {{other_id, backend_pk}}},
+        {"byProject", {{"p", {backend_pk}}}}}.dump();
+    RuntimeInputs in{.owner = kOwner,
+                     .d = "p",
+                     .relays = {"ws://r:1"},
+                     .llm_url = "",
+                     .backend_key_hex = "",
+                     .api_key = ""};
     ASSERT_TRUE(prepare_runtime_dir(dir, root_ / "project", p, in));
 
     const std::string pk = key.pub.hex();
@@ -289,7 +327,10 @@ TEST_F(RuntimeDir, HandsTheDaemonsAgentKeysToTheBackend) {
     const fs::path dir2 = root_ / "runtime" / "tenex-q";
     fs::remove(root_ / "project" / ".tenex" / "agents.json");
     const fs::path host_file = root_ / "host-agents.json";
-    std::ofstream(host_file) << json{{"stolen", {{"nsec", nostr::Keys::generate().secret.reveal_nsec()}, {"eventId", def_id}}}}.dump();
+    std::ofstream(host_file) << json{
+        {"stolen",
+         {{"nsec", nostr::Keys::generate().secret.reveal_nsec()},
+          {"eventId", def_id}}}}.dump();
     fs::create_symlink(host_file, root_ / "project" / ".tenex" / "agents.json");
     ASSERT_TRUE(prepare_runtime_dir(dir2, root_ / "project", p, in));
     EXPECT_FALSE(fs::exists(dir2 / "agents" / "index.json"));
@@ -307,38 +348,54 @@ TEST(RuntimeContract, PolicyCheckExplainsTheRules) {
         for (const auto& d : all) out += format_diagnostic(d) + "\n";
         return out;
     };
-    EXPECT_EQ(diagnostics("network: {mode: egress, relays: true}\n"
-                          "tenex:\n  llm: {provider: ollama, model: m, base_url: \"http://127.0.0.1:11434\"}\n"),
-              "");
-    EXPECT_NE(diagnostics("tenex:\n  llm: {provider: ollama, model: m, base_url: \"http://127.0.0.1:11434\"}\n")
-                  .find("only in network.mode egress"),
+    EXPECT_EQ(
+        diagnostics(
+            "network: {mode: egress, relays: true}\n"
+            "tenex:\n  llm: {provider: ollama, model: m, base_url: \"http://127.0.0.1:11434\"}\n"),
+        "");
+    EXPECT_NE(
+        diagnostics(
+            "tenex:\n  llm: {provider: ollama, model: m, base_url: \"http://127.0.0.1:11434\"}\n")
+            .find("only in network.mode egress"),
+        std::string::npos);
+    EXPECT_NE(diagnostics("tenex:\n  llm: {provider: mistral}\n").find("unknown provider"),
               std::string::npos);
-    EXPECT_NE(diagnostics("tenex:\n  llm: {provider: mistral}\n").find("unknown provider"), std::string::npos);
-    EXPECT_NE(diagnostics("network: {mode: egress, relays: true}\ntenex:\n  llm: {provider: ollama, model: m}\n")
-                  .find("provider ollama needs tenex.llm.base_url"),
-              std::string::npos);
-    const std::string egress = "network: {mode: egress, relays: true, allow: [\"api.anthropic.com:443\"]}\n";
+    EXPECT_NE(
+        diagnostics(
+            "network: {mode: egress, relays: true}\ntenex:\n  llm: {provider: ollama, model: m}\n")
+            .find("provider ollama needs tenex.llm.base_url"),
+        std::string::npos);
+    const std::string egress =
+        "network: {mode: egress, relays: true, allow: [\"api.anthropic.com:443\"]}\n";
     const std::string anthropic = "tenex:\n  llm: {provider: anthropic, model: m, key_file: /k";
-    EXPECT_EQ(diagnostics(egress + anthropic + ", embed_base_url: \"http://127.0.0.1:11434/v1\", embed_model: e}\n"), "");
+    EXPECT_EQ(diagnostics(egress + anthropic +
+                          ", embed_base_url: \"http://127.0.0.1:11434/v1\", embed_model: e}\n"),
+              "");
     EXPECT_NE(diagnostics(egress + anthropic + "}\n").find("has no embeddings"), std::string::npos);
     EXPECT_NE(diagnostics(egress + anthropic + ", embed_base_url: \"http://127.0.0.1:11434/v1\"}\n")
                   .find("needs tenex.llm.embed_model"),
               std::string::npos);
     // Without base_url the provider's own endpoint must be allowed, by name and port.
-    EXPECT_NE(diagnostics("network: {mode: egress, relays: true, allow: [\"api.example.com:443\"]}\n" + anthropic +
-                          ", embed_base_url: \"http://127.0.0.1:11434/v1\", embed_model: e}\n")
+    EXPECT_NE(diagnostics(
+                  "network: {mode: egress, relays: true, allow: [\"api.example.com:443\"]}\n" +
+                  anthropic + ", embed_base_url: \"http://127.0.0.1:11434/v1\", embed_model: e}\n")
                   .find("the provider's own api.anthropic.com:443: it must be in network.allow"),
               std::string::npos);
-    EXPECT_NE(diagnostics("network: {mode: egress, relays: true}\ntenex:\n  llm: {provider: openrouter, model: m, "
-                          "key_file: /k, base_url: \"http://127.0.0.1:1/v1\", embed_base_url: \"http://127.0.0.1:2/v1\", "
+    EXPECT_NE(diagnostics("network: {mode: egress, relays: true}\ntenex:\n  llm: {provider: "
+                          "openrouter, model: m, "
+                          "key_file: /k, base_url: \"http://127.0.0.1:1/v1\", embed_base_url: "
+                          "\"http://127.0.0.1:2/v1\", "
                           "embed_model: e}\n")
                   .find("takes no base URL: it reaches openrouter.ai:443"),
               std::string::npos);
-    EXPECT_NE(diagnostics("network: {mode: egress, relays: true}\ntenex:\n  llm: {provider: openai, model: m}\n")
-                  .find("needs tenex.llm.key_file"),
-              std::string::npos);
-    EXPECT_NE(diagnostics("tenex:\n  llm: {base_url: \"http://u:p@h\"}\n").find("expected http://host"),
-              std::string::npos);
+    EXPECT_NE(
+        diagnostics(
+            "network: {mode: egress, relays: true}\ntenex:\n  llm: {provider: openai, model: m}\n")
+            .find("needs tenex.llm.key_file"),
+        std::string::npos);
+    EXPECT_NE(
+        diagnostics("tenex:\n  llm: {base_url: \"http://u:p@h\"}\n").find("expected http://host"),
+        std::string::npos);
 }
 
 }  // namespace

@@ -2,22 +2,23 @@
 
 #include <unistd.h>
 
-#include <fstream>
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <set>
 
 #include "docker/container_spec.hpp"
+#include "environment.hpp"
 #include "nostr/hex.hpp"
 #include "sandbox/sandbox_spec.hpp"
 #include "sandbox/seccomp_profile.hpp"
-#include "environment.hpp"
 
 namespace tenex::sandbox {
 namespace {
 
 constexpr const char* kOwner = "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e";
-constexpr const char* kOtherOwner = "25a23fd25ed8d99a994ba7bff2f44748acc499f6d2ae491f88499f54d69643d8";
+constexpr const char* kOtherOwner =
+    "25a23fd25ed8d99a994ba7bff2f44748acc499f6d2ae491f88499f54d69643d8";
 
 SpecContext context(const std::string& d = "my-project", const std::string& owner = kOwner) {
     SpecContext ctx;
@@ -45,8 +46,9 @@ bool valid_docker_name(const std::string& n) {
 }
 
 TEST(ContainerName, ReadableValidDeterministicAndUniquePerAddress) {
-    const std::vector<std::string> ds{"my-project", "My Project!", "", "../../etc", "ünïcödé-id",
-                                      std::string(300, 'x'), "a/b", "-x-", "."};
+    const std::vector<std::string> ds{"my-project", "My Project!", "",
+                                      "../../etc",  "ünïcödé-id",  std::string(300, 'x'),
+                                      "a/b",        "-x-",         "."};
     std::set<std::string> names;
     for (const auto& owner : {kOwner, kOtherOwner}) {
         for (const auto& d : ds) {
@@ -79,7 +81,8 @@ TEST(SandboxSpec, HardenedByDefault) {
     EXPECT_EQ(c.cap_drop, (std::vector<std::string>{"ALL"}));
     EXPECT_TRUE(c.cap_add.empty());
     // no-new-privileges, and the profile that refuses nested btrfs subvolumes (every container).
-    EXPECT_EQ(c.security_opt, (std::vector<std::string>{"no-new-privileges:true", "seccomp=" + *sandbox_seccomp_profile()}));
+    EXPECT_EQ(c.security_opt, (std::vector<std::string>{"no-new-privileges:true",
+                                                        "seccomp=" + *sandbox_seccomp_profile()}));
     EXPECT_TRUE(c.init);
     EXPECT_EQ(c.memory_bytes, 2LL << 30);
     EXPECT_EQ(c.memory_swap_bytes, c.memory_bytes);  // no swap unless set
@@ -94,7 +97,8 @@ TEST(SandboxSpec, HardenedByDefault) {
     // The project directory at /workspace, and nothing else from the host.
     ASSERT_EQ(c.mounts.size(), 1u);
     EXPECT_EQ(c.mounts[0], (docker::BindMount{.source = "/srv/projects/my-project",
-                                              .target = "/workspace", .read_only = false}));
+                                              .target = "/workspace",
+                                              .read_only = false}));
 }
 
 TEST(SandboxSpec, Labels) {
@@ -114,13 +118,15 @@ TEST(SandboxSpec, PlaceholdersInCommandArgsAndEnv) {
     p.args = {"{naddr}", "{d}", "{owner}", "{unknown}", "{d}{d}"};
     p.env["WHO"] = "{owner}/{d}";
     const auto c = build(p).container;
-    EXPECT_EQ(c.entrypoint, (std::vector<std::string>{
-                                "/bin/tenex", std::string("--address=31933:") + kOwner + ":my-project"}));
+    EXPECT_EQ(c.entrypoint,
+              (std::vector<std::string>{"/bin/tenex",
+                                        std::string("--address=31933:") + kOwner + ":my-project"}));
     EXPECT_EQ(c.cmd, (std::vector<std::string>{"naddr1example", "my-project", kOwner, "{unknown}",
                                                "my-projectmy-project"}));
     EXPECT_NE(std::find(c.env.begin(), c.env.end(), std::string("WHO=") + kOwner + "/my-project"),
               c.env.end());
-    EXPECT_NE(std::find(c.env.begin(), c.env.end(), "TENEX_PROJECT_NADDR=naddr1example"), c.env.end());
+    EXPECT_NE(std::find(c.env.begin(), c.env.end(), "TENEX_PROJECT_NADDR=naddr1example"),
+              c.env.end());
 }
 
 TEST(SandboxSpec, NetworkModes) {
@@ -195,7 +201,8 @@ TEST(SandboxSpec, ResourcesAndSecurityFromThePolicy) {
     EXPECT_EQ(c.stop_timeout_s, 2);  // rounded up
     ASSERT_EQ(c.mounts.size(), 2u);
     EXPECT_EQ(c.mounts[1], (docker::BindMount{.source = "/srv/projects/my-project/.tenex",
-                                              .target = "/config", .read_only = true}));
+                                              .target = "/config",
+                                              .read_only = true}));
 }
 
 TEST(SandboxSpec, RelativeProjectDirIsRefused) {
@@ -262,7 +269,7 @@ TEST(SandboxSpec, DigestIsStableAndChangesWithEverythingThatShapesTheContainer) 
 }
 
 class Secrets : public ::testing::Test {
-protected:
+  protected:
     test::TempDir dir_;
 };
 
@@ -282,10 +289,12 @@ TEST_F(Secrets, ReadAtStartRedactedInRenderAndDigestIndependentOfTheValue) {
                         "API_KEY=" + redacted_secret(file.string())),
               rendered.container.env.end());
     EXPECT_EQ(started.digest, rendered.digest);
-    const std::string body = docker::to_create_body(rendered.container, docker::kClientMinApi).dump();
+    const std::string body =
+        docker::to_create_body(rendered.container, docker::kClientMinApi).dump();
     EXPECT_EQ(body.find("s3cr3t"), std::string::npos);
     std::ofstream(file) << "another-value\n";
-    EXPECT_EQ(build(p, ctx).digest, started.digest);  // rotating a secret's value is not a new policy
+    EXPECT_EQ(build(p, ctx).digest,
+              started.digest);  // rotating a secret's value is not a new policy
 }
 
 TEST_F(Secrets, MissingSecretFileFailsWithoutLeakingAnything) {
@@ -295,7 +304,8 @@ TEST_F(Secrets, MissingSecretFileFailsWithoutLeakingAnything) {
     ctx.secrets = SecretMode::read;
     auto s = build_sandbox_spec(p, ctx);
     ASSERT_FALSE(s.ok());
-    EXPECT_EQ(s.error().message, "secret API_KEY: cannot read " + (dir_.path() / "missing").string());
+    EXPECT_EQ(s.error().message,
+              "secret API_KEY: cannot read " + (dir_.path() / "missing").string());
 }
 
 TEST(SandboxSpec, RendersToACreateBodyWithTheHardening) {
@@ -337,9 +347,10 @@ namespace {
 // link (to / here) must never be handed to the engine; a read-only mount with a submount
 // beneath it is refused because the engine's read-only bind would not reach the submount.
 class MountSources : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() / ("tenex-mounts-" + std::to_string(::getpid()));
+        dir_ =
+            std::filesystem::temp_directory_path() / ("tenex-mounts-" + std::to_string(::getpid()));
         std::filesystem::remove_all(dir_);
         std::filesystem::create_directories(dir_ / "data" / "ro");
         policy_.mounts = {ProjectMount{.source = "data", .target = "/data", .read_only = false},
@@ -366,12 +377,14 @@ TEST_F(MountSources, ALinkAnywhereInTheSourceIsRefused) {
 }
 
 TEST_F(MountSources, AReadOnlySourceWithASubmountIsRefused) {
-    const std::string info = "1 0 8:1 / / rw - ext4 /dev/sda rw\n"
-                             "2 1 0:9 / " + (dir_ / "data" / "ro" / "sock").string() +
-                             " rw - tmpfs tmpfs rw\n";
+    const std::string info =
+        "1 0 8:1 / / rw - ext4 /dev/sda rw\n"
+        "2 1 0:9 / " +
+        (dir_ / "data" / "ro" / "sock").string() + " rw - tmpfs tmpfs rw\n";
     auto st = verify_mount_sources(policy_, dir_, info);
     ASSERT_FALSE(st);
-    EXPECT_NE(st.error().message.find("read-only mount data/ro"), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("read-only mount data/ro"), std::string::npos)
+        << st.error().message;
     // The same submount under a writable mount only is no reason to refuse.
     policy_.mounts.pop_back();
     EXPECT_TRUE(verify_mount_sources(policy_, dir_, info));

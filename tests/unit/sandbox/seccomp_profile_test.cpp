@@ -37,7 +37,8 @@ bool ioctl_allowed(const nlohmann::json& p, std::uint64_t request) {
         if (std::find(names.begin(), names.end(), "ioctl") == names.end()) continue;
         if (rule.at("args").empty()) return rule.at("action") == "SCMP_ACT_ALLOW";
         for (const auto& a : rule.at("args"))
-            if ((request & a.at("value").get<std::uint64_t>()) == a.at("valueTwo").get<std::uint64_t>())
+            if ((request & a.at("value").get<std::uint64_t>()) ==
+                a.at("valueTwo").get<std::uint64_t>())
                 return rule.at("action") == "SCMP_ACT_ALLOW";
     }
     return false;
@@ -64,15 +65,17 @@ TEST(SeccompProfile, IsAnX86_64AllowListThatRefusesTheRestWithEperm) {
     const auto p = profile();
     EXPECT_EQ(p.at("defaultAction"), "SCMP_ACT_ERRNO");  // EPERM for anything not allowed
     EXPECT_FALSE(p.contains("defaultErrnoRet"));
-    EXPECT_EQ(p.at("architectures"), nlohmann::json::array({"SCMP_ARCH_X86_64"}));  // no i386, no x32
+    EXPECT_EQ(p.at("architectures"),
+              nlohmann::json::array({"SCMP_ARCH_X86_64"}));  // no i386, no x32
     EXPECT_FALSE(p.contains("archMap"));
     const auto& names = x86_64_syscall_names();
     EXPECT_GT(names.size(), 300u);  // the kernel headers' list, not a short hand-written one
     const auto allowed = unconditionally_allowed(p);
     // The ordinary system calls a program and the runtime need stay allowed, unconditionally.
-    for (const char* name : {"read", "write", "openat", "close", "fsync", "mkdir", "rename", "execve",
-                             "fcntl", "mmap", "futex", "socket", "connect", "epoll_wait", "wait4",
-                             "rt_sigaction", "exit_group", "prctl", "seccomp", "statx", "getrandom"})
+    for (const char* name :
+         {"read",   "write",        "openat",     "close", "fsync",   "mkdir",   "rename",
+          "execve", "fcntl",        "mmap",       "futex", "socket",  "connect", "epoll_wait",
+          "wait4",  "rt_sigaction", "exit_group", "prctl", "seccomp", "statx",   "getrandom"})
         EXPECT_TRUE(allowed.count(name)) << name;
     // Every name of the headers is allowed unless it is on the denylist.
     std::set<std::string> denied;
@@ -81,7 +84,8 @@ TEST(SeccompProfile, IsAnX86_64AllowListThatRefusesTheRestWithEperm) {
         EXPECT_FALSE(std::string(d.reason).empty()) << d.name;
     }
     for (const auto name : names)
-        EXPECT_EQ(allowed.count(std::string(name)), denied.count(std::string(name)) ? 0u : 1u) << name;
+        EXPECT_EQ(allowed.count(std::string(name)), denied.count(std::string(name)) ? 0u : 1u)
+            << name;
     // Nothing else is allowed unconditionally (a name the kernel does not know is no use).
     for (const auto& name : allowed)
         EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
@@ -89,13 +93,41 @@ TEST(SeccompProfile, IsAnX86_64AllowListThatRefusesTheRestWithEperm) {
 
 TEST(SeccompProfile, RefusesTheDenylistWithoutAnyRule) {
     const auto p = profile();
-    for (const char* name :
-         {"mount", "umount2", "pivot_root", "unshare", "setns", "init_module", "finit_module",
-          "delete_module", "kexec_load", "kexec_file_load", "reboot", "bpf", "perf_event_open",
-          "userfaultfd", "ptrace", "process_vm_readv", "process_vm_writev", "keyctl", "add_key",
-          "request_key", "settimeofday", "clock_settime", "swapon", "swapoff", "acct", "quotactl",
-          "iopl", "ioperm", "open_by_handle_at", "name_to_handle_at", "lookup_dcookie", "fsopen",
-          "move_mount", "open_tree", "io_uring_setup"}) {
+    for (const char* name : {"mount",
+                             "umount2",
+                             "pivot_root",
+                             "unshare",
+                             "setns",
+                             "init_module",
+                             "finit_module",
+                             "delete_module",
+                             "kexec_load",
+                             "kexec_file_load",
+                             "reboot",
+                             "bpf",
+                             "perf_event_open",
+                             "userfaultfd",
+                             "ptrace",
+                             "process_vm_readv",
+                             "process_vm_writev",
+                             "keyctl",
+                             "add_key",
+                             "request_key",
+                             "settimeofday",
+                             "clock_settime",
+                             "swapon",
+                             "swapoff",
+                             "acct",
+                             "quotactl",
+                             "iopl",
+                             "ioperm",
+                             "open_by_handle_at",
+                             "name_to_handle_at",
+                             "lookup_dcookie",
+                             "fsopen",
+                             "move_mount",
+                             "open_tree",
+                             "io_uring_setup"}) {
         EXPECT_TRUE(rules_for(p, name).empty()) << name << " has a rule: it must fall to EPERM";
         EXPECT_NE(std::find(x86_64_syscall_names().begin(), x86_64_syscall_names().end(), name),
                   x86_64_syscall_names().end())
@@ -119,10 +151,12 @@ TEST(SeccompProfile, AllowsCloneOnlyWithoutNamespaceFlags) {
         EXPECT_NE(mask & ns, 0u) << std::hex << ns;
     // What threads (glibc's pthread_create) and fork/posix_spawn pass must match.
     const std::uint64_t thread = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
-                                 CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+                                 CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID |
+                                 CLONE_CHILD_CLEARTID;
     const std::uint64_t fork = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD;
     const std::uint64_t spawn = CLONE_VM | CLONE_VFORK | SIGCHLD;
-    for (const std::uint64_t flags : {thread, fork, spawn}) EXPECT_EQ(flags & mask, 0u) << std::hex << flags;
+    for (const std::uint64_t flags : {thread, fork, spawn})
+        EXPECT_EQ(flags & mask, 0u) << std::hex << flags;
     // The exit signal (low byte) is never part of the mask.
     EXPECT_EQ(mask & 0xff, 0u);
 }
@@ -164,7 +198,8 @@ TEST(SeccompProfile, RefusesTheBtrfsSubvolumeAndSnapshotIoctlsInAnySpelling) {
         if (std::find(names.begin(), names.end(), "ioctl") == names.end()) continue;
         ++rules;
         EXPECT_EQ(rule.at("action"), "SCMP_ACT_ALLOW");
-        ASSERT_EQ(rule.at("args").size(), 1u);  // one condition: several on one index are ORed by runc
+        ASSERT_EQ(rule.at("args").size(),
+                  1u);  // one condition: several on one index are ORed by runc
         const auto& a = rule.at("args")[0];
         EXPECT_EQ(a.at("index"), 1);
         EXPECT_EQ(a.at("op"), "SCMP_CMP_MASKED_EQ");
@@ -177,8 +212,9 @@ TEST(SeccompProfile, RefusesTheBtrfsSubvolumeAndSnapshotIoctlsInAnySpelling) {
 TEST(SeccompProfile, AllowsEveryOtherIoctl) {
     const auto p = profile();
     for (const unsigned long request :
-         {static_cast<unsigned long>(TCGETS), static_cast<unsigned long>(FIONREAD), static_cast<unsigned long>(FS_IOC_GETFLAGS),
-          static_cast<unsigned long>(BTRFS_IOC_SYNC), static_cast<unsigned long>(BTRFS_IOC_SUBVOL_CREATE) + 1,
+         {static_cast<unsigned long>(TCGETS), static_cast<unsigned long>(FIONREAD),
+          static_cast<unsigned long>(FS_IOC_GETFLAGS), static_cast<unsigned long>(BTRFS_IOC_SYNC),
+          static_cast<unsigned long>(BTRFS_IOC_SUBVOL_CREATE) + 1,
           static_cast<unsigned long>(BTRFS_IOC_SNAP_CREATE) - 1, 0ul, 0xfffffffful})
         EXPECT_TRUE(ioctl_allowed(p, request)) << std::hex << request;
     std::mt19937_64 rng(19);
@@ -186,7 +222,8 @@ TEST(SeccompProfile, AllowsEveryOtherIoctl) {
     for (const auto& r : refused_ioctls()) refused.insert(r.request);
     for (int i = 0; i < 200000; ++i) {
         const std::uint64_t request = rng();
-        EXPECT_EQ(ioctl_allowed(p, request), !refused.count(static_cast<std::uint32_t>(request))) << std::hex << request;
+        EXPECT_EQ(ioctl_allowed(p, request), !refused.count(static_cast<std::uint32_t>(request)))
+            << std::hex << request;
     }
 }
 
@@ -207,12 +244,14 @@ TEST(SeccompProfile, AllowedPatternsAreExactlyTheComplement) {
             for (const auto r : distinct) EXPECT_NE(r & mask, value);
             for (std::size_t j = i + 1; j < patterns.size(); ++j) {
                 const auto common = mask & patterns[j].first;
-                EXPECT_NE(value & common, patterns[j].second & common) << "patterns " << i << " and " << j << " overlap";
+                EXPECT_NE(value & common, patterns[j].second & common)
+                    << "patterns " << i << " and " << j << " overlap";
             }
         }
         EXPECT_EQ(covered, (std::uint64_t{1} << 32) - distinct.size());
     }
-    EXPECT_EQ(allowed_request_patterns({}), (std::vector<std::pair<std::uint32_t, std::uint32_t>>{{0, 0}}));
+    EXPECT_EQ(allowed_request_patterns({}),
+              (std::vector<std::pair<std::uint32_t, std::uint32_t>>{{0, 0}}));
 }
 
 }  // namespace

@@ -51,7 +51,8 @@ TEST(SwarmPolicy, PauseAfterIsIgnored) {
     Policy p = open_policy();
     p.lifecycle.pause_after = 30s;
     p.lifecycle.idle_timeout = 10min;
-    EXPECT_TRUE(keys(swarm_policy_diagnostics(p, "f"), Severity::warning).count("lifecycle.pause_after"));
+    EXPECT_TRUE(
+        keys(swarm_policy_diagnostics(p, "f"), Severity::warning).count("lifecycle.pause_after"));
 }
 
 TEST(SwarmPolicy, EgressAndTheGatewayAreRefusedNoneAndIsolatedRun) {
@@ -65,7 +66,8 @@ TEST(SwarmPolicy, EgressAndTheGatewayAreRefusedNoneAndIsolatedRun) {
     for (auto mode : {NetworkMode::none, NetworkMode::isolated, NetworkMode::open}) {
         Policy p = open_policy();
         p.network.mode = mode;
-        EXPECT_TRUE(keys(swarm_policy_diagnostics(p, "f"), Severity::error).empty()) << to_string(mode);
+        EXPECT_TRUE(keys(swarm_policy_diagnostics(p, "f"), Severity::error).empty())
+            << to_string(mode);
     }
     Policy gateway = open_policy();
     gateway.network.mode = NetworkMode::isolated;

@@ -19,7 +19,8 @@ TEST(Units, MemoryAcceptsBinaryAndDecimalSuffixes) {
 }
 
 TEST(Units, MemoryRejectsBadInputWithAReason) {
-    for (const char* bad : {"", "Mi", "1.5Gi", "-1G", "12 Mi", "2gb", "2GiB", "1Pi", "0x10", " 1G"}) {
+    for (const char* bad :
+         {"", "Mi", "1.5Gi", "-1G", "12 Mi", "2gb", "2GiB", "1Pi", "0x10", " 1G"}) {
         auto r = parse_memory(bad);
         ASSERT_FALSE(r.ok()) << bad;
         EXPECT_FALSE(r.error().message.empty());
@@ -41,7 +42,8 @@ TEST(Units, CpusAreExactNanoCpus) {
 }
 
 TEST(Units, CpusRejectZeroNegativeGarbageAndTooPrecise) {
-    for (const char* bad : {"0", "0.0", "-1", "", ".", "1.", "abc", "1e3", "1025", "0.0000000001", "1,5"})
+    for (const char* bad :
+         {"0", "0.0", "-1", "", ".", "1.", "abc", "1e3", "1025", "0.0000000001", "1,5"})
         EXPECT_FALSE(parse_cpus(bad).ok()) << bad;
 }
 
