@@ -1,0 +1,99 @@
+// A value that other threads wait on, and a stop signal for loops that sleep between rounds.
+// With Inbox (messages for one consumer) and WorkerPool (blocking jobs) these are the project's
+// only condition variables: a thread that waits for a state (a connection made, a sequence
+// number reached, a session attached, a queue drained) waits in Watched::wait_*; a loop that
+// polls every so often sleeps in StopSignal::sleep_for so that stop() ends it at once.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
+#include <utility>
+
+namespace tenex {
+
+template <class T>
+class Watched {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    Watched() = default;
+    explicit Watched(T initial) : value_(std::move(initial)) {}
+    Watched(const Watched&) = delete;
+    Watched& operator=(const Watched&) = delete;
+
+    // Runs f(T&) under the lock, then wakes every waiter (after the lock is released).
+    // Returns what f returns.
+    template <class F>
+    decltype(auto) update(F&& f) {
+        const Notify notify{cv_};
+        std::lock_guard lock(mu_);
+        return std::forward<F>(f)(value_);
+    }
+    void set(T value) {
+        update([&](T& v) { v = std::move(value); });
+    }
+
+    // Runs f(const T&) under the lock and returns what it returns.
+    template <class F>
+    decltype(auto) read(F&& f) const {
+        std::lock_guard lock(mu_);
+        return std::forward<F>(f)(std::as_const(value_));
+    }
+    T get() const {
+        std::lock_guard lock(mu_);
+        return value_;
+    }
+
+    // Block until pred(const T&) holds (checked under the lock at every update), the
+    // deadline passes or, for the stop_token forms, a stop is requested. They return whether
+    // pred holds.
+    template <class P>
+    void wait(P&& pred) const {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return pred(std::as_const(value_)); });
+    }
+    template <class P>
+    bool wait_until(Clock::time_point deadline, P&& pred) const {
+        std::unique_lock lock(mu_);
+        return cv_.wait_until(lock, deadline, [&] { return pred(std::as_const(value_)); });
+    }
+    template <class Rep, class Period, class P>
+    bool wait_for(std::chrono::duration<Rep, Period> timeout, P&& pred) const {
+        return wait_until(Clock::now() + timeout, std::forward<P>(pred));
+    }
+    template <class Rep, class Period, class P>
+    bool wait_for(std::stop_token stop, std::chrono::duration<Rep, Period> timeout,
+                  P&& pred) const {
+        std::unique_lock lock(mu_);
+        return cv_.wait_until(lock, stop, Clock::now() + timeout,
+                              [&] { return pred(std::as_const(value_)); });
+    }
+
+  private:
+    struct Notify {
+        std::condition_variable_any& cv;
+        ~Notify() { cv.notify_all(); }
+    };
+    mutable std::mutex mu_;
+    mutable std::condition_variable_any cv_;
+    T value_{};
+};
+
+// stop() ends every sleep_for at once, the ones under way and every later one.
+class StopSignal {
+  public:
+    void stop() { stopped_.set(true); }
+    bool stopped() const { return stopped_.get(); }
+    // Sleeps for timeout unless stop() comes first. True when stopped.
+    template <class Rep, class Period>
+    bool sleep_for(std::chrono::duration<Rep, Period> timeout) const {
+        return stopped_.wait_for(timeout, [](bool s) { return s; });
+    }
+
+  private:
+    Watched<bool> stopped_{false};
+};
+
+}  // namespace tenex
