@@ -11,6 +11,8 @@
 #include <stop_token>
 #include <utility>
 
+#include "common/thread_annotations.hpp"
+
 namespace tenex {
 
 template <class T>
@@ -28,7 +30,7 @@ class Watched {
     template <class F>
     decltype(auto) update(F&& f) {
         const Notify notify{cv_};
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         return std::forward<F>(f)(value_);
     }
     void set(T value) {
@@ -38,11 +40,11 @@ class Watched {
     // Runs f(const T&) under the lock and returns what it returns.
     template <class F>
     decltype(auto) read(F&& f) const {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         return std::forward<F>(f)(std::as_const(value_));
     }
     T get() const {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         return value_;
     }
 
@@ -51,13 +53,14 @@ class Watched {
     // pred holds.
     template <class P>
     void wait(P&& pred) const {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return pred(std::as_const(value_)); });
+        UniqueLock lock(mu_);
+        cv_.wait(lock, [&]() TENEX_REQUIRES(mu_) { return pred(std::as_const(value_)); });
     }
     template <class P>
     bool wait_until(Clock::time_point deadline, P&& pred) const {
-        std::unique_lock lock(mu_);
-        return cv_.wait_until(lock, deadline, [&] { return pred(std::as_const(value_)); });
+        UniqueLock lock(mu_);
+        return cv_.wait_until(lock, deadline,
+                              [&]() TENEX_REQUIRES(mu_) { return pred(std::as_const(value_)); });
     }
     template <class Rep, class Period, class P>
     bool wait_for(std::chrono::duration<Rep, Period> timeout, P&& pred) const {
@@ -66,9 +69,9 @@ class Watched {
     template <class Rep, class Period, class P>
     bool wait_for(std::stop_token stop, std::chrono::duration<Rep, Period> timeout,
                   P&& pred) const {
-        std::unique_lock lock(mu_);
+        UniqueLock lock(mu_);
         return cv_.wait_until(lock, stop, Clock::now() + timeout,
-                              [&] { return pred(std::as_const(value_)); });
+                              [&]() TENEX_REQUIRES(mu_) { return pred(std::as_const(value_)); });
     }
 
   private:
@@ -76,9 +79,9 @@ class Watched {
         std::condition_variable_any& cv;
         ~Notify() { cv.notify_all(); }
     };
-    mutable std::mutex mu_;
+    mutable Mutex mu_;
     mutable std::condition_variable_any cv_;
-    T value_{};
+    T value_ TENEX_GUARDED_BY(mu_){};
 };
 
 // stop() ends every sleep_for at once, the ones under way and every later one.

@@ -15,7 +15,7 @@ Result<Keys> load_key_file(const std::string& path) {
     auto sk = SecretKey::parse(text);
     std::fill(text.begin(), text.end(), '\0');  // the secret does not linger in freed memory
     if (!sk) return make_error("key file " + path + ": " + sk.error().message);
-    return Keys(std::move(*sk));
+    return Keys(*sk);
 }
 
 }  // namespace tenex::nostr

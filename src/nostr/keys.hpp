@@ -63,7 +63,7 @@ std::ostream& operator<<(std::ostream&, const SecretKey&) = delete;
 
 // A secret key with its public key, as used for signing.
 struct Keys {
-    explicit Keys(SecretKey sk) : secret(std::move(sk)), pub(secret.public_key()) {}
+    explicit Keys(const SecretKey& sk) : secret(sk), pub(secret.public_key()) {}
     static Keys generate() { return Keys(SecretKey::generate()); }
     SecretKey secret;
     PublicKey pub;

@@ -123,7 +123,7 @@ Result<Entity> decode_entity(std::string_view text) {
             auto sk = SecretKey::from_bytes(data);
             OPENSSL_cleanse(data.data(), data.size());
             if (!sk) return make_error("nsec " + sk.error().message);
-            return Entity{Nsec{std::move(*sk)}};
+            return Entity{Nsec{*sk}};
         }
         std::string hex = to_hex(data);
         if (hrp == "npub") return Entity{Npub{std::move(hex)}};

@@ -110,8 +110,7 @@ Result<std::vector<AgentProfile>> read_agent_profiles(const std::filesystem::pat
         agent.name = str(*def, "name");
         agent.role = str(*def, "role");
         agent.description = str(*def, "description");
-        out.push_back(
-            make_agent_profile(workspace, slug, nostr::Keys(std::move(*key)), agent, project));
+        out.push_back(make_agent_profile(workspace, slug, nostr::Keys(*key), agent, project));
     }
     return out;
 }

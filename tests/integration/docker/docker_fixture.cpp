@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -19,7 +20,12 @@ namespace {
 
 // The image's build context, staged by CMake after every link of tenex-probe (Dockerfile,
 // the dynamically linked program, its shared libraries and loader: images/probe/README.md).
+// TENEX_PROBE_CONTEXT in the environment names another build's context instead: the
+// ThreadSanitizer run (scripts/test --tsan) points it at build/'s, so that its containers run the
+// probe the image ships and not a TSan build of it.
 std::filesystem::path probe_context() {
+    if (const char* dir = std::getenv("TENEX_PROBE_CONTEXT"); dir != nullptr && *dir != '\0')
+        return dir;
 #ifdef TENEX_PROBE_CONTEXT
     return TENEX_PROBE_CONTEXT;
 #else
