@@ -27,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/thread_annotations.hpp"
+
 namespace tenex {
 
 template <class T>
@@ -46,7 +48,7 @@ class Inbox {
     // false once closed (the message is dropped).
     bool push(T message) {
         {
-            std::lock_guard lock(mu_);
+            MutexLock lock(mu_);
             if (closed_) return false;
             queue_.push_back(std::move(message));
         }
@@ -58,7 +60,7 @@ class Inbox {
     // as events from relays, counted by the caller) or the inbox is closed.
     Offer try_push(T message) {
         {
-            std::lock_guard lock(mu_);
+            MutexLock lock(mu_);
             if (closed_) return Offer::closed;
             if (capacity_ != kUnbounded && queue_.size() >= capacity_) return Offer::full;
             queue_.push_back(std::move(message));
@@ -74,8 +76,8 @@ class Inbox {
     std::optional<std::vector<T>> pop_all(
         std::optional<Clock::time_point> deadline = std::nullopt,
         std::size_t max = std::numeric_limits<std::size_t>::max()) {
-        std::unique_lock lock(mu_);
-        auto ready = [this] { return closed_ || woken_ || !queue_.empty(); };
+        UniqueLock lock(mu_);
+        auto ready = [this]() TENEX_REQUIRES(mu_) { return closed_ || woken_ || !queue_.empty(); };
         if (deadline)
             cv_.wait_until(lock, *deadline, ready);
         else
@@ -95,7 +97,7 @@ class Inbox {
     // Makes the consumer's pop_all (the one waiting now, or the next) return at once.
     void wake() {
         {
-            std::lock_guard lock(mu_);
+            MutexLock lock(mu_);
             woken_ = true;
         }
         cv_.notify_all();
@@ -105,18 +107,18 @@ class Inbox {
     // be taken (or dropped with the inbox).
     void close() {
         {
-            std::lock_guard lock(mu_);
+            MutexLock lock(mu_);
             closed_ = true;
         }
         cv_.notify_all();
     }
 
     bool closed() const {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         return closed_;
     }
     std::size_t size() const {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         return queue_.size();
     }
 
@@ -143,11 +145,11 @@ class Inbox {
   private:
     const std::string name_;
     const std::size_t capacity_;
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<T> queue_;
-    bool closed_ = false;
-    bool woken_ = false;
+    mutable Mutex mu_;
+    std::condition_variable_any cv_;
+    std::deque<T> queue_ TENEX_GUARDED_BY(mu_);
+    bool closed_ TENEX_GUARDED_BY(mu_) = false;
+    bool woken_ TENEX_GUARDED_BY(mu_) = false;
     std::atomic<std::uint64_t> failures_{0};
 };
 

@@ -20,7 +20,7 @@ WorkerPool::~WorkerPool() {
 
 bool WorkerPool::submit(std::size_t lane, std::function<void()> job) {
     {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         if (stopping_ || lane >= lanes_.size()) return false;
         if (workers_.empty())
             for (std::size_t i = 0; i < threads_; ++i) workers_.emplace_back([this] { work(); });
@@ -33,7 +33,7 @@ bool WorkerPool::submit(std::size_t lane, std::function<void()> job) {
 void WorkerPool::stop() {
     std::vector<std::thread> workers;
     {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         stopping_ = true;
         for (auto& l : lanes_) l.jobs.clear();
         workers.swap(workers_);
@@ -43,12 +43,12 @@ void WorkerPool::stop() {
 }
 
 std::size_t WorkerPool::queued(std::size_t lane) const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return lane < lanes_.size() ? lanes_[lane].jobs.size() : 0;
 }
 
 std::uint64_t WorkerPool::failures() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return failures_;
 }
 
@@ -59,10 +59,11 @@ WorkerPool::LaneState* WorkerPool::runnable() {
 }
 
 void WorkerPool::work() {
-    std::unique_lock lock(mu_);
+    UniqueLock lock(mu_);
     while (true) {
         LaneState* lane = nullptr;
-        cv_.wait(lock, [&] { return stopping_ || (lane = runnable()) != nullptr; });
+        cv_.wait(lock,
+                 [&]() TENEX_REQUIRES(mu_) { return stopping_ || (lane = runnable()) != nullptr; });
         if (stopping_) return;
         auto job = std::move(lane->jobs.front());
         lane->jobs.pop_front();

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/thread_annotations.hpp"
+
 namespace tenex {
 
 class WorkerPool {
@@ -45,16 +47,16 @@ class WorkerPool {
         std::size_t running = 0;
     };
     void work();
-    LaneState* runnable();  // under mu_
+    LaneState* runnable() TENEX_REQUIRES(mu_);
 
     const std::string name_;
     const std::size_t threads_;
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<LaneState> lanes_;
-    std::vector<std::thread> workers_;
-    std::uint64_t failures_ = 0;
-    bool stopping_ = false;
+    mutable Mutex mu_;
+    std::condition_variable_any cv_;
+    std::vector<LaneState> lanes_ TENEX_GUARDED_BY(mu_);
+    std::vector<std::thread> workers_ TENEX_GUARDED_BY(mu_);
+    std::uint64_t failures_ TENEX_GUARDED_BY(mu_) = 0;
+    bool stopping_ TENEX_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace tenex

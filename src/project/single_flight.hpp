@@ -7,6 +7,7 @@
 
 #include "common/backoff.hpp"
 #include "common/result.hpp"
+#include "common/thread_annotations.hpp"
 
 #include <chrono>
 #include <exception>
@@ -34,7 +35,7 @@ class SingleFlight {
         : backoff_(backoff), now_(std::move(now)) {}
 
     Result<V> run(const K& key, const std::function<Result<V>()>& fn) {
-        std::unique_lock lock(mu_);
+        UniqueLock lock(mu_);
         if (auto it = inflight_.find(key); it != inflight_.end()) {
             auto shared = it->second;
             ++waiters_[key];
@@ -84,14 +85,14 @@ class SingleFlight {
 
     // Callers currently waiting for the run in progress for `key` (not counting the runner).
     int waiters(const K& key) const {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         auto it = waiters_.find(key);
         return it == waiters_.end() ? 0 : it->second;
     }
 
     // Consecutive failures recorded for `key` (0 after a success).
     int failures(const K& key) const {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         auto it = failures_.find(key);
         return it == failures_.end() ? 0 : it->second.attempts;
     }
@@ -105,10 +106,10 @@ class SingleFlight {
 
     BackoffPolicy backoff_;
     NowFn now_;
-    mutable std::mutex mu_;
-    std::map<K, std::shared_future<Result<V>>> inflight_;
-    std::map<K, Failure> failures_;
-    std::map<K, int> waiters_;
+    mutable Mutex mu_;
+    std::map<K, std::shared_future<Result<V>>> inflight_ TENEX_GUARDED_BY(mu_);
+    std::map<K, Failure> failures_ TENEX_GUARDED_BY(mu_);
+    std::map<K, int> waiters_ TENEX_GUARDED_BY(mu_);
 };
 
 }  // namespace tenex::project
