@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "common/thread_annotations.hpp"
 #include "nostr/verify.hpp"
 #include "relay/lws_log.hpp"
 #include "relay/message.hpp"
@@ -46,19 +47,19 @@ struct EmbeddedRelay::Impl {
     std::atomic<std::uint16_t> bound_port{0};
     std::set<Session*> sessions;  // service thread only
 
-    mutable std::mutex stats_mu;
-    RelayServerStats st{};
+    mutable Mutex stats_mu;
+    RelayServerStats st TENEX_GUARDED_BY(stats_mu){};
 
     void sync_stats() {
-        std::lock_guard lk(stats_mu);
+        MutexLock lk(stats_mu);
         st.connections = sessions.size();
         st.stored_events = store->size();
         st.stored_bytes = store->bytes();
     }
 
-    void bump(std::uint64_t& counter) {
-        std::lock_guard lk(stats_mu);
-        ++counter;
+    void bump(std::uint64_t RelayServerStats::*counter) {
+        MutexLock lk(stats_mu);
+        ++(st.*counter);
     }
 
     void enqueue(Session& s, std::string msg) {
@@ -71,25 +72,25 @@ struct EmbeddedRelay::Impl {
         if (auto it = ev.find("id"); it != ev.end() && it->is_string()) id = it->get<std::string>();
         auto e = nostr::parse_event(ev);
         if (!e) {
-            bump(st.events_rejected);
+            bump(&RelayServerStats::events_rejected);
             enqueue(s, make_ok_msg(id, false, "invalid: " + e.error().message));
             return;
         }
         if (auto v = nostr::verify_event(*e); !v) {
-            bump(st.events_rejected);
+            bump(&RelayServerStats::events_rejected);
             enqueue(s, make_ok_msg(e->id, false, "invalid: " + v.error().message));
             return;
         }
         if (e->created_at > unix_now() + opt.max_future_s) {
-            bump(st.events_rejected);
+            bump(&RelayServerStats::events_rejected);
             enqueue(s, make_ok_msg(e->id, false, "invalid: created_at too far in the future"));
             return;
         }
         auto out = store->add(*e);
         enqueue(s, make_ok_msg(e->id, out.accepted, out.message));
-        if (!out.accepted) bump(st.events_rejected);
+        if (!out.accepted) bump(&RelayServerStats::events_rejected);
         if (!out.fresh) return;
-        bump(st.events_accepted);
+        bump(&RelayServerStats::events_accepted);
         for (Session* other : sessions)
             for (const auto& [sid, filters] : other->subs)
                 if (nostr::matches_any(filters, *e)) enqueue(*other, make_relay_event_msg(sid, *e));
@@ -273,7 +274,7 @@ std::string EmbeddedRelay::url() const {
 }
 
 RelayServerStats EmbeddedRelay::stats() const {
-    std::lock_guard lk(impl_->stats_mu);
+    MutexLock lk(impl_->stats_mu);
     return impl_->st;
 }
 
