@@ -211,7 +211,8 @@ Result<std::unique_ptr<EmbeddedRelay>> EmbeddedRelay::start(RelayServerOptions o
     im.store = std::move(*store);
     im.protocols[0].name = "nostr";
     im.protocols[0].callback = &Impl::lws_cb;
-    im.protocols[0].per_session_data_size = sizeof(Session*);
+    im.protocols[0].per_session_data_size =
+        sizeof(Session*);  // NOLINT(bugprone-sizeof-expression): a pointer is meant
     im.protocols[0].rx_buffer_size = 65536;
     lws_context_creation_info info{};
     info.port = im.opt.port;
