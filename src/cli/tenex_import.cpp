@@ -695,7 +695,10 @@ Status run_import(const ImportOptions& o, std::string& out) {
             std::string def = llms->contains("default") && (*llms)["default"].is_string()
                                   ? (*llms)["default"].get<std::string>()
                                   : "";
-            for (const auto& [name, c] : (*llms)["configurations"].items()) {
+            for (const auto& item : (*llms)["configurations"].items()) {
+                // Named, not a structured binding: clang 14 cannot capture one in a lambda.
+                const std::string& name = item.key();
+                const nlohmann::json& c = item.value();
                 auto field = [&](const char* k) {
                     return c.is_object() && c.contains(k) && c[k].is_string() &&
                                    c[k].get<std::string>().size() <= 200
