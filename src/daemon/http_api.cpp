@@ -17,7 +17,6 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -26,6 +25,7 @@
 #include <mutex>
 
 #include "common/log.hpp"
+#include "common/watched.hpp"
 #include "docker/logs.hpp"
 #include "docker/url.hpp"
 #include "nostr/utf8.hpp"
@@ -754,11 +754,7 @@ class HttpApi::Followers {
         thread_ = std::thread([this] { run(); });
     }
     ~Followers() {
-        {
-            std::lock_guard lk(mu_);
-            stopping_ = true;
-        }
-        cv_.notify_all();
+        stop_.stop();
         thread_.join();
     }
     int max() const { return max_; }
@@ -784,28 +780,27 @@ class HttpApi::Followers {
 
   private:
     void run() {
-        std::unique_lock lk(mu_);
-        while (!stopping_) {
+        while (!stop_.stopped()) {
             std::vector<pollfd> fds;
             std::vector<std::stop_source> sources;
-            for (const auto& [id, w] : watched_) {
-                fds.push_back(pollfd{w.first, POLLRDHUP, 0});
-                sources.push_back(w.second);
+            {
+                std::lock_guard lk(mu_);
+                for (const auto& [id, w] : watched_) {
+                    fds.push_back(pollfd{w.first, POLLRDHUP, 0});
+                    sources.push_back(w.second);
+                }
             }
-            lk.unlock();
             if (!fds.empty() && ::poll(fds.data(), fds.size(), 0) > 0)
                 for (std::size_t i = 0; i < fds.size(); ++i)
                     if (fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
                         sources[i].request_stop();
-            lk.lock();
-            cv_.wait_for(lk, std::chrono::milliseconds(200), [this] { return stopping_; });
+            stop_.sleep_for(std::chrono::milliseconds(200));
         }
     }
 
     const int max_;
     std::mutex mu_;
-    std::condition_variable cv_;
-    bool stopping_{false};
+    StopSignal stop_;
     int active_{0};
     std::uint64_t next_{0};
     std::map<std::uint64_t, std::pair<int, std::stop_source>> watched_;
