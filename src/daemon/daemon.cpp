@@ -155,7 +155,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
 
     auto set = load_policies(config.policies_dir);
     if (!set) return set.error();
-    policies = std::move(*set);
+    policies.store(std::make_shared<const sandbox::PolicySet>(std::move(*set)));
 
     auto client = docker::Client::connect({.socket = config.docker_socket});
     if (!client) return make_error("Docker engine: " + client.error().describe());
@@ -359,8 +359,8 @@ bool Daemon::Impl::is_known(const sandbox::ProjectRef& ref) {
 
 Result<sandbox::Policy> Daemon::Impl::policy_for(const sandbox::ProjectRef& ref) {
     if (!is_known(ref)) return make_error("unknown project " + ref.address());
-    std::lock_guard lock(policies_mu);
-    auto resolved = sandbox::resolve_policy(policies, ref);
+    const auto set = policies.load();
+    auto resolved = sandbox::resolve_policy(*set, ref);
     if (sandbox::has_errors(resolved.diagnostics)) {
         std::string text;
         for (const auto& d : resolved.diagnostics) text += " " + sandbox::format_diagnostic(d);
@@ -950,10 +950,7 @@ std::string Daemon::Impl::status_summary(int running) const {
 void Daemon::Impl::reload() {
     notifier.reloading();
     if (auto set = load_policies(config.policies_dir); set) {
-        {
-            std::lock_guard lock(policies_mu);
-            policies = std::move(*set);
-        }
+        policies.store(std::make_shared<const sandbox::PolicySet>(std::move(*set)));
         spdlog::info("reload: policies from {}", config.policies_dir.string());
     } else {
         spdlog::error("reload: keeping the previous policies: {}", set.error().message);

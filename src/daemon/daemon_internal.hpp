@@ -174,8 +174,9 @@ struct Daemon::Impl final : ControlPlane {
     EventLog event_log{};
     std::unique_ptr<HttpApi> http{};
 
-    std::mutex policies_mu;
-    sandbox::PolicySet policies{};
+    // The policy set: read on any thread as a snapshot, without a lock; the SIGHUP reload
+    // publishes a new one whole (a reader keeps the one it took until it lets go of it).
+    std::atomic<std::shared_ptr<const sandbox::PolicySet>> policies{};
     std::mutex known_mu;
     std::set<std::string> known{};  // addresses this daemon runs or has run (state store)
 
