@@ -244,8 +244,9 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
                                           {.name = "first load", .max_running = threads / 2}});
     }
 
-    if (auto known_projects = state->projects())
-        for (const auto& p : *known_projects) known.insert(p.address);
+    if (auto stored = state->projects())
+        for (const auto& p : *stored) known_projects.insert(p.address);
+    known.store(std::make_shared<const std::set<std::string>>(known_projects));
 
     sandbox::OrchestratorOptions oo;
     oo.daemon_id = id;
@@ -343,18 +344,21 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
 
 // A project is known when the state store has it or its workspace exists: the workspace is
 // created before the container, so even a kill -9 before the next state write cannot make a
-// restarted daemon remove a running project's container as a leftover.
+// restarted daemon remove a running project's container as a leftover. Any thread: a project
+// found by its workspace is added by the daemon thread (ProjectKnown), so the next call finds
+// it in the snapshot.
 bool Daemon::Impl::is_known(const sandbox::ProjectRef& ref) {
-    {
-        std::lock_guard lock(known_mu);
-        if (known.count(ref.address())) return true;
-    }
+    if (known.load()->count(ref.address())) return true;
     auto name = project::map_workspace(ref.owner, ref.d);
     std::error_code ec;
     if (!name || !fs::is_directory(config.projects_path / name->relative(), ec)) return false;
-    std::lock_guard lock(known_mu);
-    known.insert(ref.address());
+    (void)post(ProjectKnown{ref.address()});
     return true;
+}
+
+void Daemon::Impl::add_known(const std::string& address) {
+    if (known_projects.insert(address).second)
+        known.store(std::make_shared<const std::set<std::string>>(known_projects));
 }
 
 Result<sandbox::Policy> Daemon::Impl::policy_for(const sandbox::ProjectRef& ref) {
@@ -401,6 +405,7 @@ void Daemon::Impl::dispatch(Message& message) {
                    [this](ReloadRequested&) { reload(); },
                    [this](Forgotten& f) { forgotten(f.last); },
                    [this](PublishLifecycle& p) { publish_lifecycle(p.event, p.state); },
+                   [this](ProjectKnown& k) { add_known(k.address); },
                },
                message);
 }
@@ -470,8 +475,9 @@ void Daemon::Impl::run() {
         for (std::uint64_t i = 0; i < lost; ++i) metrics.event_rejected("queue_full");
         // The message boundary: a handler that throws is logged and counted, the loop goes on.
         for (auto& m : *batch) {
-            static constexpr const char* kNames[] = {"relay event", "start result", "reload",
-                                                     "forget", "lifecycle event"};
+            static constexpr const char* kNames[] = {"relay event",     "start result",
+                                                     "reload",          "forget",
+                                                     "lifecycle event", "known project"};
             static_assert(std::size(kNames) == std::variant_size_v<Message>);
             inbox->deliver(kNames[m.index()], [&] { dispatch(m); });
         }
@@ -582,10 +588,7 @@ void Daemon::Impl::launch_start(const nostr::Address& address, const std::string
         if (!ws) {
             outcome = make_error("workspace: " + ws.error().message);
         } else {
-            {
-                std::lock_guard lock(known_mu);
-                known.insert(key);
-            }
+            (void)post(ProjectKnown{key});
             outcome = orchestrator->ensure_running(ref).get();
         }
         // A start that failed while the engine does not answer is not the project's fault.

@@ -70,8 +70,11 @@ struct Daemon::Impl final : ControlPlane {
         LifecycleEvent event;
         std::string state;
     };
-    using Message =
-        std::variant<Incoming, StartFinished, ReloadRequested, Forgotten, PublishLifecycle>;
+    struct ProjectKnown {  // a project has a workspace now (a worker, or any is_known caller)
+        std::string address;
+    };
+    using Message = std::variant<Incoming, StartFinished, ReloadRequested, Forgotten,
+                                 PublishLifecycle, ProjectKnown>;
     struct Inflight {
         std::vector<std::string> events{};  // event ids waiting for this project
         std::chrono::steady_clock::time_point since{};
@@ -88,6 +91,7 @@ struct Daemon::Impl final : ControlPlane {
     // daemon.cpp
     Status start(DaemonConfig config, ConfigReloader reload);
     bool is_known(const sandbox::ProjectRef& ref);
+    void add_known(const std::string& address);  // daemon thread (and start-up)
     Result<sandbox::Policy> policy_for(const sandbox::ProjectRef& ref);
     bool post(Message message);
     void on_relay_event(const relay::DeliveredEvent& d);
@@ -177,8 +181,12 @@ struct Daemon::Impl final : ControlPlane {
     // The policy set: read on any thread as a snapshot, without a lock; the SIGHUP reload
     // publishes a new one whole (a reader keeps the one it took until it lets go of it).
     std::atomic<std::shared_ptr<const sandbox::PolicySet>> policies{};
-    std::mutex known_mu;
-    std::set<std::string> known{};  // addresses this daemon runs or has run (state store)
+    // The addresses this daemon runs or has run (the state store's, and every project whose
+    // workspace exists). Owned by the daemon thread (start-up fills it before that thread
+    // runs): it publishes a copy in `known` after each change, which any thread reads
+    // without a lock; other threads post ProjectKnown to add one.
+    std::set<std::string> known_projects{};
+    std::atomic<std::shared_ptr<const std::set<std::string>>> known{};
 
     // Inbox of the daemon thread: relay events are shed over config.monitor.queue_size
     // messages waiting (counted in overflowed), replies and requests never. Made in start().
