@@ -1,6 +1,6 @@
 // The daemon's side of the HTTP API: projects, health, stop/restart and logs. Runs on the
-// HTTP server's threads; talks to the orchestrator (thread-safe) and reads the policies
-// under their lock.
+// HTTP server's threads; talks to the orchestrator (thread-safe) and reads a snapshot of the
+// policies.
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -25,8 +25,8 @@ ProjectView Daemon::Impl::view_of(const sandbox::ProjectStatus& status) {
     if (gateway)
         for (const auto& [key, address] : gateway->bindings())
             if (address == status.project.address()) view.gateway_keys.push_back(key);
-    std::lock_guard lock(policies_mu);
-    auto resolved = sandbox::resolve_policy(policies, status.project);
+    const auto set = policies.load();
+    auto resolved = sandbox::resolve_policy(*set, status.project);
     view.network_mode = sandbox::to_string(resolved.policy.network.mode);
     const auto& r = resolved.policy.resources;
     view.limits = {.memory_bytes = r.memory_bytes,

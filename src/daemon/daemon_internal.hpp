@@ -1,5 +1,7 @@
-// The daemon's parts (daemon.cpp: start-up, the daemon thread, routing; daemon_control.cpp:
-// the HTTP control plane). Private to src/daemon.
+// The daemon's parts (daemon.cpp: start-up and shutdown; daemon_routing.cpp: the daemon
+// thread's loop, event routing and starts; daemon_status.cpp: the tick, heartbeat and lifecycle
+// publishing; daemon_reload.cpp: SIGHUP; daemon_control.cpp: the HTTP control plane). Private
+// to src/daemon.
 #pragma once
 
 #include <atomic>
@@ -50,6 +52,15 @@ inline constexpr auto kTickInterval = std::chrono::seconds(2);
 // (one stats call per container: at 10 s, 100 idle projects cost the daemon 1.8% of a core).
 inline constexpr auto kUsageInterval = std::chrono::seconds(30);
 
+inline std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Policies must load without errors (daemon_reload.cpp): at start-up and on SIGHUP.
+Result<sandbox::PolicySet> load_policies(const std::filesystem::path& dir);
+
 struct Daemon::Impl final : ControlPlane {
     // The daemon thread's messages (its inbox): a closed set, each handled in dispatch().
     struct Incoming {  // a verified event from a relay subscription
@@ -70,8 +81,11 @@ struct Daemon::Impl final : ControlPlane {
         LifecycleEvent event;
         std::string state;
     };
-    using Message =
-        std::variant<Incoming, StartFinished, ReloadRequested, Forgotten, PublishLifecycle>;
+    struct ProjectKnown {  // a project has a workspace now (a worker, or any is_known caller)
+        std::string address;
+    };
+    using Message = std::variant<Incoming, StartFinished, ReloadRequested, Forgotten,
+                                 PublishLifecycle, ProjectKnown>;
     struct Inflight {
         std::vector<std::string> events{};  // event ids waiting for this project
         std::chrono::steady_clock::time_point since{};
@@ -87,7 +101,9 @@ struct Daemon::Impl final : ControlPlane {
 
     // daemon.cpp
     Status start(DaemonConfig config, ConfigReloader reload);
+    // daemon_routing.cpp
     bool is_known(const sandbox::ProjectRef& ref);
+    void add_known(const std::string& address);  // daemon thread (and start-up)
     Result<sandbox::Policy> policy_for(const sandbox::ProjectRef& ref);
     bool post(Message message);
     void on_relay_event(const relay::DeliveredEvent& d);
@@ -102,6 +118,8 @@ struct Daemon::Impl final : ControlPlane {
     void finish(const nostr::Address& address, const std::string& key,
                 Result<sandbox::ProjectStatus> outcome, bool engine_down);
     void retry_engine_waits();
+    void submit(bool known_project, std::function<void()> job);
+    // daemon_status.cpp
     void touch_working_projects();
     void tick();
     void set_project_metrics(const std::vector<sandbox::ProjectStatus>& snapshot);
@@ -112,10 +130,16 @@ struct Daemon::Impl final : ControlPlane {
     void publish_lifecycle_kind(const LifecycleEvent& e, const std::string& state,
                                 std::uint32_t kind);
     void flush_lifecycle();
-    void submit(bool known_project, std::function<void()> job);
-    void reload();
-    void reload_config();                           // whitelist and relays, from the reloader
     std::string status_summary(int running) const;  // STATUS= for systemd
+    // Daemon thread: a project the orchestrator dropped (forget): its last state is observed
+    // (the stop is told like any other) and recorded, and the daemon's maps let go of it.
+    void forgotten(const sandbox::ProjectStatus& last);
+    // Daemon thread, each tick: below config.disk_pressure_min_free available on the engine's
+    // data root, one kept container goes (Orchestrator::remove_oldest_kept), every 10 s.
+    void relieve_disk_pressure();
+    // daemon_reload.cpp
+    void reload();
+    void reload_config();  // whitelist and relays, from the reloader
 
     // daemon_control.cpp (HTTP threads)
     std::vector<ProjectView> projects() override;
@@ -136,12 +160,6 @@ struct Daemon::Impl final : ControlPlane {
     void observe(const std::string& key, const sandbox::ProjectStatus& s);
     enum class Control { stop, restart, forget };
     Result<ProjectView> control(const std::string& project, Control what);
-    // Daemon thread: a project the orchestrator dropped (forget): its last state is observed
-    // (the stop is told like any other) and recorded, and the daemon's maps let go of it.
-    void forgotten(const sandbox::ProjectStatus& last);
-    // Daemon thread, each tick: below config.disk_pressure_min_free available on the engine's
-    // data root, one kept container goes (Orchestrator::remove_oldest_kept), every 10 s.
-    void relieve_disk_pressure();
 
     DaemonConfig config{};
     ConfigReloader reloader{};
@@ -174,10 +192,15 @@ struct Daemon::Impl final : ControlPlane {
     EventLog event_log{};
     std::unique_ptr<HttpApi> http{};
 
-    std::mutex policies_mu;
-    sandbox::PolicySet policies{};
-    std::mutex known_mu;
-    std::set<std::string> known{};  // addresses this daemon runs or has run (state store)
+    // The policy set: read on any thread as a snapshot, without a lock; the SIGHUP reload
+    // publishes a new one whole (a reader keeps the one it took until it lets go of it).
+    std::atomic<std::shared_ptr<const sandbox::PolicySet>> policies{};
+    // The addresses this daemon runs or has run (the state store's, and every project whose
+    // workspace exists). Owned by the daemon thread (start-up fills it before that thread
+    // runs): it publishes a copy in `known` after each change, which any thread reads
+    // without a lock; other threads post ProjectKnown to add one.
+    std::set<std::string> known_projects{};
+    std::atomic<std::shared_ptr<const std::set<std::string>>> known{};
 
     // Inbox of the daemon thread: relay events are shed over config.monitor.queue_size
     // messages waiting (counted in overflowed), replies and requests never. Made in start().

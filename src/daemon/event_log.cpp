@@ -85,14 +85,12 @@ std::string to_line(const LifecycleEvent& e) {
 }
 
 void EventLog::record(LifecycleEvent e) {
-    {
-        std::lock_guard lock(mu_);
-        e.seq = ++seq_;
+    ring_.update([&](Ring& r) {
+        e.seq = ++r.seq;
         if (e.at_ms == 0) e.at_ms = now_ms();
-        ring_.push_back(e);
-        while (ring_.size() > capacity_) ring_.pop_front();
-    }
-    cv_.notify_all();
+        r.events.push_back(e);
+        while (r.events.size() > capacity_) r.events.pop_front();
+    });
     if (listener_) listener_(e);
 }
 
@@ -160,34 +158,32 @@ std::vector<LifecycleEvent> EventLog::observe(const std::optional<sandbox::Proje
 }
 
 std::vector<LifecycleEvent> EventLog::after(std::uint64_t seq) const {
-    std::lock_guard lock(mu_);
-    std::vector<LifecycleEvent> out;
-    for (const auto& e : ring_)
-        if (e.seq > seq) out.push_back(e);
-    return out;
+    return ring_.read([&](const Ring& r) {
+        std::vector<LifecycleEvent> out;
+        for (const auto& e : r.events)
+            if (e.seq > seq) out.push_back(e);
+        return out;
+    });
 }
 
 std::vector<LifecycleEvent> EventLog::last(int n) const {
-    std::lock_guard lock(mu_);
-    std::size_t skip = n < 0 || static_cast<std::size_t>(n) >= ring_.size()
-                           ? 0
-                           : ring_.size() - static_cast<std::size_t>(n);
-    return std::vector<LifecycleEvent>(ring_.begin() + static_cast<std::ptrdiff_t>(skip),
-                                       ring_.end());
+    return ring_.read([&](const Ring& r) {
+        std::size_t skip = n < 0 || static_cast<std::size_t>(n) >= r.events.size()
+                               ? 0
+                               : r.events.size() - static_cast<std::size_t>(n);
+        return std::vector<LifecycleEvent>(r.events.begin() + static_cast<std::ptrdiff_t>(skip),
+                                           r.events.end());
+    });
 }
 
 std::vector<LifecycleEvent> EventLog::wait_after(std::uint64_t seq, std::stop_token stop,
                                                  std::chrono::milliseconds timeout) const {
-    {
-        std::unique_lock lock(mu_);
-        cv_.wait_for(lock, stop, timeout, [&] { return seq_ > seq; });
-    }
+    ring_.wait_for(stop, timeout, [&](const Ring& r) { return r.seq > seq; });
     return after(seq);
 }
 
 std::uint64_t EventLog::last_seq() const {
-    std::lock_guard lock(mu_);
-    return seq_;
+    return ring_.read([](const Ring& r) { return r.seq; });
 }
 
 }  // namespace tenex::daemon

@@ -22,11 +22,9 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -35,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.hpp"
+#include "common/watched.hpp"
 #include "sandbox/orchestrator_types.hpp"
 
 namespace tenex::daemon {
@@ -86,11 +85,12 @@ class EventLog {
     }
 
   private:
+    struct Ring {
+        std::deque<LifecycleEvent> events{};  // the newest capacity_, oldest first
+        std::uint64_t seq{0};                 // the last one's
+    };
     const std::size_t capacity_;
-    mutable std::mutex mu_;
-    mutable std::condition_variable_any cv_;
-    std::deque<LifecycleEvent> ring_{};
-    std::uint64_t seq_{0};
+    Watched<Ring> ring_{};
     std::function<void(const LifecycleEvent&)> listener_{};
 };
 

@@ -6,29 +6,33 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/watched.hpp"
 #include "docker/exec.hpp"
 #include "docker/logs.hpp"
 
 namespace tenex::daemon {
 
 struct ExecSessions::Session {
+    // registered (add) -> attached (run has the connection) -> ended (run is done with it).
+    // Changed under mu, so a thread that holds mu sees a phase that conn agrees with.
+    enum class Phase { registered, attached, ended };
     std::mutex mu;  // held while writing to or closing conn
-    std::condition_variable attached_cv;
+    Watched<Phase> phase{Phase::registered};
     docker::ExecAttachment conn{};
-    bool attached{false};
-    bool ended{false};
     bool stdin_closed{false};
     std::chrono::steady_clock::time_point added{std::chrono::steady_clock::now()};
 };
 
-// Input and resizes that come before the exec is attached wait for it.
-static Status wait_attached(auto& session, std::unique_lock<std::mutex>& lock,
-                            std::chrono::steady_clock::time_point deadline) {
-    if (!session.attached_cv.wait_until(lock, deadline,
-                                        [&] { return session.attached || session.ended; }))
+// Input and resizes that come before the exec is attached wait for it (without its lock),
+// then take the lock.
+static Result<std::unique_lock<std::mutex>> lock_attached(
+    auto& session, std::chrono::steady_clock::time_point deadline) {
+    using Phase = decltype(session.phase.get());
+    if (!session.phase.wait_until(deadline, [](Phase p) { return p != Phase::registered; }))
         return make_error("the exec was not started in time");
-    if (session.ended) return make_error("the exec has ended");
-    return Unit{};
+    std::unique_lock lock(session.mu);
+    if (session.phase.get() == Phase::ended) return make_error("the exec has ended");
+    return {std::move(lock)};
 }
 
 void ExecSessions::add(const std::string& exec_id) {
@@ -36,7 +40,7 @@ void ExecSessions::add(const std::string& exec_id) {
     const auto stale = std::chrono::steady_clock::now() - std::chrono::minutes(1);
     std::erase_if(sessions_, [&](const auto& kv) {
         std::lock_guard s(kv.second->mu);
-        return !kv.second->attached && kv.second->added < stale;
+        return kv.second->phase.get() == Session::Phase::registered && kv.second->added < stale;
     });
     sessions_[exec_id] = std::make_shared<Session>();
 }
@@ -58,10 +62,9 @@ Status ExecSessions::run(const std::string& exec_id, bool tty, std::stop_token s
     auto forget = [&] {
         {
             std::lock_guard s(session->mu);
-            session->ended = true;
             session->conn = {};
+            session->phase.set(Session::Phase::ended);
         }
-        session->attached_cv.notify_all();
         std::lock_guard lk(mu_);
         sessions_.erase(exec_id);
     };
@@ -75,9 +78,8 @@ Status ExecSessions::run(const std::string& exec_id, bool tty, std::stop_token s
     {
         std::lock_guard s(session->mu);
         session->conn = std::move(*conn);
-        session->attached = true;
+        session->phase.set(Session::Phase::attached);
     }
-    session->attached_cv.notify_all();
 
     docker::LogDemuxer demux([&](docker::LogStream s, std::string_view data) {
         return sink(s == docker::LogStream::Stderr, data);
@@ -114,8 +116,8 @@ Status ExecSessions::input(const std::string& exec_id, std::string_view data, bo
     auto session = find(exec_id);
     if (!session) return make_error("no such exec, or it has ended");
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::unique_lock s(session->mu);
-    if (auto ok = wait_attached(*session, s, deadline); !ok) return ok;
+    auto s = lock_attached(*session, deadline);
+    if (!s) return std::move(s).error();
     if (session->stdin_closed) return make_error("the exec's stdin is closed");
     const int fd = session->conn.fd();
     while (!data.empty()) {
@@ -143,13 +145,10 @@ Status ExecSessions::input(const std::string& exec_id, std::string_view data, bo
 Status ExecSessions::resize(const std::string& exec_id, int rows, int cols) {
     auto session = find(exec_id);
     if (!session) return make_error("no such exec, or it has ended");
-    {
-        std::unique_lock s(session->mu);
-        if (auto ok = wait_attached(*session, s,
-                                    std::chrono::steady_clock::now() + std::chrono::seconds(5));
-            !ok)
-            return ok;
-    }
+    if (auto s =
+            lock_attached(*session, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+        !s)
+        return std::move(s).error();
     auto r = docker::resize_exec(client_, exec_id, rows, cols);
     if (!r) return make_error(r.error().describe());
     return Unit{};
