@@ -27,7 +27,7 @@ Orchestrator::Orchestrator(OrchestratorOptions options, Engine& engine)
       engine_(engine),
       enforcer_(options_.network_enforcer),
       rng_(std::random_device{}()) {
-    if (!enforcer_) enforcer_ = std::make_shared<HostNetworkEnforcer>();
+    if (!enforcer_) enforcer_ = std::make_shared<hostnet::HostNetworkEnforcer>();
     if (!options_.clock) options_.clock = [] { return Clock::now(); };
     if (!options_.random) {
         options_.random = [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); };

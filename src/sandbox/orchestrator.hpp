@@ -21,7 +21,7 @@
 #include "common/inbox.hpp"
 #include "common/worker_pool.hpp"
 #include "docker/events.hpp"
-#include "sandbox/network_enforcer.hpp"
+#include "hostnet/network_enforcer.hpp"
 #include "sandbox/orchestrator_engine.hpp"
 #include "sandbox/orchestrator_lifecycle.hpp"
 #include "sandbox/orchestrator_types.hpp"

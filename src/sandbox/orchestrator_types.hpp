@@ -16,9 +16,16 @@
 #include "sandbox/policy.hpp"
 #include "sandbox/project_ref.hpp"
 
+namespace tenex::hostnet {
+class NetworkEnforcer;
+struct EnforcementStats;
+}  // namespace tenex::hostnet
+
 namespace tenex::sandbox {
 
-class NetworkEnforcer;
+// The host side of isolated/egress (hostnet/network_enforcer.hpp), as the orchestrator names it.
+using hostnet::EnforcementStats;
+using hostnet::NetworkEnforcer;
 
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;

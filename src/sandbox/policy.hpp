@@ -8,24 +8,21 @@
 #include <string>
 #include <vector>
 
+#include "hostnet/network_plan.hpp"
+
 namespace tenex::sandbox {
 
-enum class NetworkMode { none, isolated, egress, open };
+// The network modes and allowlist entries are the host side's (hostnet/network_plan.hpp).
+using hostnet::HostPort;
+using hostnet::NetworkMode;
+using hostnet::to_string;
+
 enum class RestartMode { never, on_failure, always };
 // What happens to a running container whose policy digest no longer matches its policy.
 enum class PolicyChange { next_trigger, immediately };
 
-std::string to_string(NetworkMode m);
 std::string to_string(RestartMode m);
 std::string to_string(PolicyChange m);
-
-// One allowlisted destination for egress: a DNS name (or IP literal) and a port.
-struct HostPort {
-    std::string host{};
-    int port = 0;
-    std::string to_string() const { return host + ":" + std::to_string(port); }
-    bool operator==(const HostPort&) const = default;
-};
 
 // A host path inside the project directory mounted somewhere else in the container.
 struct ProjectMount {

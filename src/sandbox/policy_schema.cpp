@@ -937,20 +937,6 @@ void apply_setting(Policy& policy, const std::string& path, const YAML::Node& va
     report(value, path, "unknown key", Severity::error);
 }
 
-std::string to_string(NetworkMode m) {
-    switch (m) {
-        case NetworkMode::none:
-            return "none";
-        case NetworkMode::isolated:
-            return "isolated";
-        case NetworkMode::egress:
-            return "egress";
-        case NetworkMode::open:
-            return "open";
-    }
-    return "none";
-}
-
 std::string to_string(RestartMode m) {
     switch (m) {
         case RestartMode::never:

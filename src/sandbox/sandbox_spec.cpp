@@ -247,19 +247,36 @@ std::string expand_placeholders(const std::string& text, const SpecContext& ctx)
     return out;
 }
 
-Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) {
-    if (!ctx.project_dir.is_absolute())
-        return make_error("the project directory must be an absolute path: " +
-                          ctx.project_dir.string());
-    const std::filesystem::path project_dir = ctx.project_dir.lexically_normal();
-    SandboxSpec out;
-    docker::ContainerSpec& c = out.container;
+namespace {
+
+// A container's variables while its spec is built: the plain ones, the secrets (their values,
+// or markers when redacted), and TENEX_RELAYS for the relay gateway, which holds the gateway's
+// secret and so is treated like one: the digest sees the marker, the container the value.
+struct Environment {
+    std::map<std::string, std::string> plain{};
+    std::map<std::string, std::string> secrets{};
+    std::optional<std::string> gateway_relays{};
+};
+
+// Identity: the name, image, command and arguments (placeholders expanded), user, working
+// directory, hostname and how it is stopped.
+void set_identity(docker::ContainerSpec& c, const Policy& p, const SpecContext& ctx) {
     c.name = container_name(ctx.project);
     c.image = p.image;
     for (const auto& a : p.command) c.entrypoint.push_back(expand_placeholders(a, ctx));
     for (const auto& a : p.args) c.cmd.push_back(expand_placeholders(a, ctx));
+    c.user = p.security.user;
+    c.working_dir = kWorkspace;
+    c.hostname = c.name.substr(0, 63);
+    c.stop_signal = "SIGTERM";
+    c.stop_timeout_s = static_cast<int>((p.lifecycle.stop_timeout.count() + 999) / 1000);
+}
 
-    std::map<std::string, std::string> env{
+// Environment: the project's variables, the policy's own (placeholders expanded), and the
+// secrets, read from their host files (SecretMode::read) or redacted.
+Result<Environment> build_environment(const Policy& p, const SpecContext& ctx) {
+    Environment env;
+    env.plain = {
         {"HOME", "/tmp"},
         {"TENEX_PROJECT_ADDRESS", ctx.project.address()},
         {"TENEX_PROJECT_D", ctx.project.d},
@@ -267,29 +284,31 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
         {"TENEX_PROJECT_NADDR", ctx.naddr},
         {"TENEX_WORKSPACE", kWorkspace},
     };
-    for (const auto& [k, v] : p.env) env[k] = expand_placeholders(v, ctx);
-    std::map<std::string, std::string> secret_env;
+    for (const auto& [k, v] : p.env) env.plain[k] = expand_placeholders(v, ctx);
     for (const auto& [name, file] : p.secrets) {
         if (ctx.secrets == SecretMode::redact) {
-            secret_env[name] = redacted_secret(file);
+            env.secrets[name] = redacted_secret(file);
             continue;
         }
         auto value = read_secret_file(file);
         if (!value) return make_error("secret " + name + ": cannot read " + file);
-        secret_env[name] = std::move(*value);
+        env.secrets[name] = std::move(*value);
     }
+    return env;
+}
 
-    c.user = p.security.user;
-    c.working_dir = kWorkspace;
-    c.hostname = c.name.substr(0, 63);
-    c.stop_signal = "SIGTERM";
-    c.stop_timeout_s = static_cast<int>((p.lifecycle.stop_timeout.count() + 999) / 1000);
+// Labels: the ones the daemon finds its containers by (the digest's is added last).
+void set_labels(docker::ContainerSpec& c, const SpecContext& ctx) {
     c.labels = {
         {kLabelManagedBy, kManagedByValue},
         {kLabelDaemon, ctx.daemon_id},
         {kLabelProject, ctx.project.address()},
     };
+}
 
+// Resources: memory (no swap unless the policy gives some), CPU, pids, open files, the
+// reservations and placement of engine swarm, and the writable layer's size.
+void set_resources(docker::ContainerSpec& c, const Policy& p) {
     const auto& r = p.resources;
     c.memory_bytes = r.memory_bytes;
     c.memory_swap_bytes = r.memory_swap_bytes == 0 ? r.memory_bytes : r.memory_swap_bytes;
@@ -305,7 +324,11 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     // directory); a writable root gets the same size for its layer.
     if (r.disk_bytes > 0 && !p.security.read_only_root)
         c.storage_opt = {{"size", std::to_string(r.disk_bytes)}};
+}
 
+// Hardening: read-only root with its tmpfs, every capability dropped but the policy's, no new
+// privileges, the daemon's seccomp profile, an init process and the policy's runtime.
+Status set_hardening(docker::ContainerSpec& c, const Policy& p) {
     c.read_only_rootfs = p.security.read_only_root;
     for (const auto& [path, size] : p.security.tmpfs)
         c.tmpfs[path] = "rw,nosuid,nodev,noexec,size=" + std::to_string(size) + ",mode=1777";
@@ -323,8 +346,14 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     c.security_opt.push_back("seccomp=" + *profile);
     c.init = true;
     c.runtime = p.security.runtime;
+    return Unit{};
+}
 
-    // The TENEX runtime finds its project at projectsBase/<d> and its state at /tenex.
+// Mounts: the project directory at the workspace (for the TENEX runtime, which finds its
+// project at projectsBase/<d> and its state at /tenex, there and the runtime directory at
+// /tenex), then the policy's own mounts inside the project directory.
+Status set_mounts(docker::ContainerSpec& c, Environment& env, const Policy& p,
+                  const SpecContext& ctx, const std::filesystem::path& project_dir) {
     std::string workspace = kWorkspace;
     if (p.llm.enabled()) {
         auto inside = runtime_project_path(ctx.project.d);
@@ -333,10 +362,10 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
             return make_error("no runtime directory for the TENEX runtime");
         workspace = *inside;
         c.working_dir = workspace;
-        env["TENEX_WORKSPACE"] = workspace;
-        env["TENEX_PROJECT_D"] = ctx.project.d;
-        env["TENEX_BASE_DIR"] = kRuntimeBaseDir;
-        env["HOME"] = std::string(kRuntimeBaseDir) + "/home";
+        env.plain["TENEX_WORKSPACE"] = workspace;
+        env.plain["TENEX_PROJECT_D"] = ctx.project.d;
+        env.plain["TENEX_BASE_DIR"] = kRuntimeBaseDir;
+        env.plain["HOME"] = std::string(kRuntimeBaseDir) + "/home";
     }
     c.mounts.push_back(
         docker::BindMount{.source = project_dir.string(), .target = workspace, .read_only = false});
@@ -349,10 +378,21 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
             docker::BindMount{.source = (project_dir / m.source).lexically_normal().string(),
                               .target = m.target,
                               .read_only = m.read_only});
+    return Unit{};
+}
 
-    NetworkPlan& net = out.network;
+// Adds a forward unless one with the same name and port is there already.
+void add_forward(NetworkPlan& net, const Forward& f) {
+    for (const auto& g : net.forwards)
+        if (g.name == f.name && g.port == f.port) return;
+    net.forwards.push_back(f);
+}
+
+// Network, the container's side: its Docker network (none, the default bridge, or a
+// per-project internal network with no upstream resolver) and the plan's network and bridge.
+void plan_network(docker::ContainerSpec& c, NetworkPlan& net, const Policy& p,
+                  const SpecContext& ctx) {
     net.mode = p.network.mode;
-    std::optional<std::string> gateway_env;  // TENEX_RELAYS for the gateway
     switch (p.network.mode) {
         case NetworkMode::none:
             c.network_mode = "none";
@@ -371,94 +411,129 @@ Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) 
     const bool own_network =
         p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress;
     if (own_network) net.bridge = bridge_name(ctx.project);
-    auto add_forward = [&net](const Forward& f) {
-        for (const auto& g : net.forwards)
-            if (g.name == f.name && g.port == f.port) return;
-        net.forwards.push_back(f);
-    };
+    // egress: one forward per allowed destination (public targets only).
+    if (p.network.mode == NetworkMode::egress) {
+        net.allow = p.network.allow;
+        for (const auto& a : p.network.allow)
+            add_forward(net, Forward{.name = a.host,
+                                     .port = a.port,
+                                     .target_host = a.host,
+                                     .target_port = a.port,
+                                     .trusted = false});
+    }
+}
+
+// Network, the relays (network.relays): the relay gateway's forwarder and its URL with this
+// container's secret, or without a gateway (egress only) the daemon's relays themselves.
+Status plan_relays(SandboxSpec& out, Environment& env, const Policy& p, const SpecContext& ctx) {
+    NetworkPlan& net = out.network;
+    const bool own_network =
+        p.network.mode == NetworkMode::isolated || p.network.mode == NetworkMode::egress;
     // The gateway is served in the two modes with a network of the project's own: egress, and
     // isolated, where its forwarder is the one thing the container reaches. Not in open: the
     // default bridge is shared (the forwarder and the secret would be on a segment every
     // container there reaches) and an open container reaches relays directly anyway.
-    if (p.network.mode == NetworkMode::egress) {
-        net.allow = p.network.allow;
-        for (const auto& a : p.network.allow)
-            add_forward(Forward{.name = a.host,
-                                .port = a.port,
-                                .target_host = a.host,
-                                .target_port = a.port,
-                                .trusted = false});
-    }
-    if (own_network && p.network.relays) {
-        auto& add = add_forward;
-        if (ctx.gateway_port != 0) {
-            // The gateway: the container's only Nostr peer, scoped to its project.
-            add(Forward{.name = kGatewayName,
-                        .port = ctx.gateway_port,
-                        .target_host = "127.0.0.1",
-                        .target_port = ctx.gateway_port,
-                        .trusted = true});
-            const std::string base =
-                std::string("ws://") + kGatewayName + ":" + std::to_string(ctx.gateway_port) + "/";
-            net.relay_urls.push_back(base + kRedactedGatewaySecret);
-            if (!p.env.count("TENEX_RELAYS")) {
-                if (ctx.secrets == SecretMode::read && ctx.gateway_secret.empty())
-                    return make_error("network.relays: no gateway secret for this container");
-                // Like a secret: the digest sees the marker, the container the value.
-                gateway_env = base + (ctx.secrets == SecretMode::read ? ctx.gateway_secret
-                                                                      : kRedactedGatewaySecret);
-            }
-            out.container_relays = {gateway_env.value_or(net.relay_urls.back())};
-        } else if (p.network.mode == NetworkMode::egress) {
-            // The gateway is off: the daemon's relays themselves (never in isolated, which
-            // reaches no relay).
-            int index = 0;
-            for (const auto& url : ctx.relays) {
-                auto route = relay_route(url, ++index);
-                if (!route) return make_error("network.relays: " + route.error().message);
-                add(route->forward);
-                net.relay_urls.push_back(route->inside_url);
-            }
-            out.container_relays = net.relay_urls;
-            if (!net.relay_urls.empty() && !p.env.count("TENEX_RELAYS")) {
-                std::string joined;
-                for (const auto& u : net.relay_urls) joined += (joined.empty() ? "" : ",") + u;
-                env["TENEX_RELAYS"] = joined;
-            }
+    if (!own_network || !p.network.relays) return Unit{};
+    if (ctx.gateway_port != 0) {
+        // The gateway: the container's only Nostr peer, scoped to its project.
+        add_forward(net, Forward{.name = kGatewayName,
+                                 .port = ctx.gateway_port,
+                                 .target_host = "127.0.0.1",
+                                 .target_port = ctx.gateway_port,
+                                 .trusted = true});
+        const std::string base =
+            std::string("ws://") + kGatewayName + ":" + std::to_string(ctx.gateway_port) + "/";
+        net.relay_urls.push_back(base + kRedactedGatewaySecret);
+        if (!p.env.count("TENEX_RELAYS")) {
+            if (ctx.secrets == SecretMode::read && ctx.gateway_secret.empty())
+                return make_error("network.relays: no gateway secret for this container");
+            env.gateway_relays = base + (ctx.secrets == SecretMode::read ? ctx.gateway_secret
+                                                                         : kRedactedGatewaySecret);
+        }
+        out.container_relays = {env.gateway_relays.value_or(net.relay_urls.back())};
+    } else if (p.network.mode == NetworkMode::egress) {
+        // The gateway is off: the daemon's relays themselves (never in isolated, which
+        // reaches no relay).
+        int index = 0;
+        for (const auto& url : ctx.relays) {
+            auto route = relay_route(url, ++index);
+            if (!route) return make_error("network.relays: " + route.error().message);
+            add_forward(net, route->forward);
+            net.relay_urls.push_back(route->inside_url);
+        }
+        out.container_relays = net.relay_urls;
+        if (!net.relay_urls.empty() && !p.env.count("TENEX_RELAYS")) {
+            std::string joined;
+            for (const auto& u : net.relay_urls) joined += (joined.empty() ? "" : ",") + u;
+            env.plain["TENEX_RELAYS"] = joined;
         }
     }
+    return Unit{};
+}
 
-    if (p.llm.enabled()) {
-        if (auto st = plan_llm_endpoints(p, net, out, add_forward); !st) return st.error();
-        // The backend creates these providers without a baseURL: their SDKs read it from here.
-        if (p.llm.provider == "openai" && !out.llm_url.empty())
-            env["OPENAI_BASE_URL"] = out.llm_url;
-        if (p.llm.provider == "anthropic" && !out.llm_url.empty())
-            env["ANTHROPIC_BASE_URL"] = out.llm_url;
-        if (net.relay_urls.empty())
-            return make_error(
-                "the TENEX runtime needs the daemon's relays: network.mode egress with relays: "
-                "true");
-    }
+// The TENEX runtime (tenex.llm): its LLM endpoints (forwarded in egress), the base URL
+// variables its providers' SDKs read, and the relays it cannot run without.
+Status plan_runtime(SandboxSpec& out, Environment& env, const Policy& p) {
+    if (!p.llm.enabled()) return Unit{};
+    NetworkPlan& net = out.network;
+    auto add = [&net](const Forward& f) { add_forward(net, f); };
+    if (auto st = plan_llm_endpoints(p, net, out, add); !st) return st.error();
+    // The backend creates these providers without a baseURL: their SDKs read it from here.
+    if (p.llm.provider == "openai" && !out.llm_url.empty())
+        env.plain["OPENAI_BASE_URL"] = out.llm_url;
+    if (p.llm.provider == "anthropic" && !out.llm_url.empty())
+        env.plain["ANTHROPIC_BASE_URL"] = out.llm_url;
+    if (net.relay_urls.empty())
+        return make_error(
+            "the TENEX runtime needs the daemon's relays: network.mode egress with relays: "
+            "true");
+    return Unit{};
+}
 
-    // The digest sees secrets only as references, so it is the same for render and start.
+// The digest (and its label) over everything that shapes the container, secrets seen only as
+// references so that it is the same for render and start; then the container's variables.
+void seal(SandboxSpec& out, const Environment& env, const Policy& p, const SpecContext& ctx) {
+    docker::ContainerSpec& c = out.container;
     docker::ContainerSpec for_digest = c;
-    for (const auto& [k, v] : env) for_digest.env.push_back(k + "=" + v);
+    for (const auto& [k, v] : env.plain) for_digest.env.push_back(k + "=" + v);
     for (const auto& [k, file] : p.secrets)
         for_digest.env.push_back(k + "=" + redacted_secret(file));
-    if (gateway_env)
+    if (env.gateway_relays)
         for_digest.env.push_back("TENEX_RELAYS=ws://" + std::string(kGatewayName) + ":" +
                                  std::to_string(ctx.gateway_port) + "/" + kRedactedGatewaySecret);
     std::sort(for_digest.env.begin(), for_digest.env.end());
-    out.digest = sha256_hex(canonical(for_digest, net, p).dump());
+    out.digest = sha256_hex(canonical(for_digest, out.network, p).dump());
     c.labels[kLabelPolicyDigest] = out.digest;
 
-    for (const auto& [k, v] : secret_env) {
-        env[k] = v;
+    std::map<std::string, std::string> vars = env.plain;
+    for (const auto& [k, v] : env.secrets) {
+        vars[k] = v;
         c.secret_env.push_back(k);
     }
-    if (gateway_env) env["TENEX_RELAYS"] = *gateway_env;
-    for (const auto& [k, v] : env) c.env.push_back(k + "=" + v);
+    if (env.gateway_relays) vars["TENEX_RELAYS"] = *env.gateway_relays;
+    for (const auto& [k, v] : vars) c.env.push_back(k + "=" + v);
+}
+
+}  // namespace
+
+Result<SandboxSpec> build_sandbox_spec(const Policy& p, const SpecContext& ctx) {
+    if (!ctx.project_dir.is_absolute())
+        return make_error("the project directory must be an absolute path: " +
+                          ctx.project_dir.string());
+    const std::filesystem::path project_dir = ctx.project_dir.lexically_normal();
+    SandboxSpec out;
+    docker::ContainerSpec& c = out.container;
+    set_identity(c, p, ctx);
+    auto env = build_environment(p, ctx);
+    if (!env) return env.error();
+    set_labels(c, ctx);
+    set_resources(c, p);
+    if (auto st = set_hardening(c, p); !st) return st.error();
+    if (auto st = set_mounts(c, *env, p, ctx, project_dir); !st) return st.error();
+    plan_network(c, out.network, p, ctx);
+    if (auto st = plan_relays(out, *env, p, ctx); !st) return st.error();
+    if (auto st = plan_runtime(out, *env, p); !st) return st.error();
+    seal(out, *env, p, ctx);
     return out;
 }
 

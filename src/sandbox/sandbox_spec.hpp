@@ -11,6 +11,7 @@
 
 #include "common/result.hpp"
 #include "docker/container_spec.hpp"
+#include "hostnet/network_plan.hpp"
 #include "sandbox/policy.hpp"
 #include "sandbox/project_ref.hpp"
 
@@ -24,10 +25,6 @@ inline constexpr const char* kLabelProject = "tenex.project";
 inline constexpr const char* kLabelPolicyDigest = "tenex.policy-digest";
 inline constexpr const char* kWorkspace = "/workspace";
 
-inline constexpr const char* kBridgeNameOption = "com.docker.network.bridge.name";
-// The name the daemon's relay gateway has inside a container (egress or isolated with
-// relays: true).
-inline constexpr const char* kGatewayName = "tenex-gateway";
 // The upstream resolver of a container on a project network (isolated, egress): an address
 // of TEST-NET-1 (RFC 5737), which no route inside an internal network reaches. Without it
 // Docker's embedded resolver (127.0.0.11) takes the host's resolv.conf, and a loopback
@@ -40,31 +37,11 @@ inline constexpr const char* kNoUpstreamResolver = "192.0.2.53";
 // What stands for the gateway secret in redacted specs and digests.
 inline constexpr const char* kRedactedGatewaySecret = "<gateway secret>";
 
-// One destination the egress enforcer serves: the container connects to `name:port` (name
-// mapped to a host address of its network through /etc/hosts), the host side resolves
-// `target_host` at connect time and connects to `target_port`.
-struct Forward {
-    std::string name{};
-    int port = 0;
-    std::string target_host{};
-    int target_port = 0;
-    bool trusted = false;  // the daemon's own relay: loopback/private targets allowed
-    bool operator==(const Forward&) const = default;
-};
-
-// What the network side must provide for the container (created before it, see README).
-struct NetworkPlan {
-    NetworkMode mode = NetworkMode::none;
-    std::string network_name{};       // isolated/egress: the per-project network to create
-    std::string bridge{};             // its host interface name (<= 15 chars)
-    bool internal = false;            // create it with Internal: true (no route out)
-    std::vector<HostPort> allow{};    // egress: the only destinations the enforcer lets through
-    std::vector<Forward> forwards{};  // egress: allow entries and the daemon's relays (or
-                                      // its gateway); isolated: the gateway or nothing
-    std::vector<std::string> relay_urls{};  // relays: true: the relays (or the gateway, its
-                                            // secret redacted) as seen from inside
-    bool operator==(const NetworkPlan&) const = default;
-};
+// The network vocabulary of a spec (defined by the host side, hostnet).
+using hostnet::Forward;
+using hostnet::kBridgeNameOption;
+using hostnet::kGatewayName;
+using hostnet::NetworkPlan;
 
 struct SandboxSpec {
     docker::ContainerSpec container{};

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "docker/services.hpp"
+#include "hostnet/network_enforcer.hpp"
 #include "sandbox/diagnostic.hpp"
-#include "sandbox/network_enforcer.hpp"
 #include "sandbox/orchestrator_engine.hpp"
 #include "sandbox/orchestrator_types.hpp"
 #include "sandbox/policy.hpp"

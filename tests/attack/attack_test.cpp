@@ -958,15 +958,17 @@ TEST_F(Attack, LoadsOfUnknownProjectsBehindASilentRelayNeverDelayAKnownProject) 
     EXPECT_EQ(http_get(http_port_, "/healthz").status, 200);
 }
 
-// Issue 19, item 3, from inside a sandbox: 2,000 connections at once to the project's own
-// forwarder (the one to its relay gateway), held for 20 s, by the image's static helper
-// (/bin/flood). The forwarder used to take a thread per connection: 2,050 threads, 166 MiB,
-// and under a 1,024-descriptor limit a spinning accept, a failed /healthz and a lost start of
-// another project. Outcome: at most 256 connections of the project are served at once (the
-// rest are closed), the daemon stays under 64 threads and 96 MiB, its API answers, and
-// another project starts and runs meanwhile.
-TEST_F(Attack, TwoThousandConnectionsFromASandboxLeaveTheDaemonBoundedAndOthersWorking) {
-    constexpr int kConnections = 2000;
+// Issue 19, item 3, and issue 18, from inside a sandbox: 5,000 connections at once to the
+// project's own forwarder (the one to its relay gateway), held for 20 s, by the image's static
+// helper (/bin/flood; the policy gives it 8,192 descriptors, its one process needs no more pids).
+// The forwarder used to take a thread per connection: 2,050 threads, 166 MiB, and under a
+// 1,024-descriptor limit a spinning accept, a failed /healthz and a lost start of another project.
+// Outcome: at most 256 connections of the project are served at once (the rest are closed and
+// counted as refused), the daemon stays under 64 threads and 96 MiB, its API answers, and
+// another project starts and runs meanwhile. Measured (2 cores, Docker 20.10): 5,000 opened,
+// 4,744 refused, 256 forwarded; threads 43 -> peak 49, RSS 33 -> peak 39 MiB, 806 descriptors.
+TEST_F(Attack, FiveThousandConnectionsFromASandboxLeaveTheDaemonBoundedAndOthersWorking) {
+    constexpr int kConnections = 5000;
     write_policy("sleep 3600");
     const std::string flood =
         "ip=$(awk '$2 == \"tenex-gateway\" {print $1; exit}' /etc/hosts); "
@@ -977,7 +979,7 @@ TEST_F(Attack, TwoThousandConnectionsFromASandboxLeaveTheDaemonBoundedAndOthersW
         << "match: {d: e2e-flood}\n"
         << "args: [" << quoted(flood) << "]\n"
         << "network: {mode: egress, relays: true}\n"
-        << "resources: {nofile: 4096}\n";
+        << "resources: {nofile: 8192}\n";
     const fs::path ws = prepare_workspace("e2e-flood");
     start_daemon();
     if (HasFatalFailure()) return;
@@ -988,7 +990,7 @@ TEST_F(Attack, TwoThousandConnectionsFromASandboxLeaveTheDaemonBoundedAndOthersW
     const std::string calm = publish_project(*owner_, "calm");
     RssPeak peaks(daemon_->pid());
     summary().tried(kConnections);
-    publish_message(*owner_, address, "open two thousand connections");
+    publish_message(*owner_, address, "open five thousand connections");
     ASSERT_TRUE(eventually([&] { return running_for(address).size() == 1; }, 60s))
         << daemon_->log();
     std::this_thread::sleep_for(8s);  // the connections are open now, held for 20 s
@@ -1018,14 +1020,22 @@ TEST_F(Attack, TwoThousandConnectionsFromASandboxLeaveTheDaemonBoundedAndOthersW
         if (now == refused) break;
         refused = now;
     }
-    EXPECT_GT(refused, 0) << "2000 connections held against a cap of 256 and none refused";
+    const double forwarded = metric("tenex_egress_connections{outcome=\"forwarded\"}");
+    EXPECT_GT(refused, 0) << kConnections
+                          << " connections held against a cap of 256 and none refused";
+    // Every connection the kernel accepted reached the forwarder and was counted, served or
+    // refused (the other project has no network: these counts are the flood's alone), and all
+    // but the 256 it serves were refused (they arrive within flood's 5 s, long before any
+    // served one ends).
+    EXPECT_GE(refused + forwarded, opened);
+    EXPECT_GE(refused, opened - 256);
     summary().refused(static_cast<int>(refused));
     std::printf(
-        "flood from a sandbox: %d opened (kernel-accepted), %d failed, %.0f refused by the "
-        "forwarder; daemon threads %ld -> peak %ld, fds peak %ld, "
+        "flood from a sandbox: %d opened (kernel-accepted), %d failed, %.0f refused and %.0f "
+        "forwarded by the forwarder; daemon threads %ld -> peak %ld, fds peak %ld, "
         "RSS %ld -> peak %ld KiB, /healthz answered in %lld ms\n",
-        opened, failed, refused, threads_before, peaks.peak_threads(), peaks.peak_fds(), rss_before,
-        peaks.peak_kib(),
+        opened, failed, refused, forwarded, threads_before, peaks.peak_threads(), peaks.peak_fds(),
+        rss_before, peaks.peak_kib(),
         static_cast<long long>(
             std::chrono::duration_cast<std::chrono::milliseconds>(answered).count()));
     EXPECT_LT(peaks.peak_threads(), 64);

@@ -28,8 +28,8 @@
 #include "docker/logs.hpp"
 #include "docker/networks.hpp"
 #include "environment.hpp"
-#include "sandbox/egress_firewall.hpp"
-#include "sandbox/network_enforcer.hpp"
+#include "hostnet/egress_firewall.hpp"
+#include "hostnet/network_enforcer.hpp"
 #include "sandbox/orchestrator.hpp"
 
 namespace tenex::sandbox {
@@ -37,6 +37,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using docker::test::eventually;
+using hostnet::bridge_interface;
+using hostnet::HostFirewall;
+using hostnet::kFirewallChain;
 
 // A TCP listener on the host that counts the connections it accepts.
 class HostListener {

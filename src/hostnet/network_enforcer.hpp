@@ -14,10 +14,10 @@
 
 #include "common/result.hpp"
 #include "docker/networks.hpp"
-#include "sandbox/egress_proxy.hpp"
-#include "sandbox/sandbox_spec.hpp"
+#include "hostnet/egress_proxy.hpp"
+#include "hostnet/network_plan.hpp"
 
-namespace tenex::sandbox {
+namespace tenex::hostnet {
 
 struct EnforcementStats {
     std::uint64_t dropped_packets = 0;  // stopped by the host filter
@@ -72,4 +72,4 @@ class HostNetworkEnforcer final : public NetworkEnforcer {
     std::map<std::string, Project> projects_;
 };
 
-}  // namespace tenex::sandbox
+}  // namespace tenex::hostnet

@@ -1,4 +1,4 @@
-#include "sandbox/egress_firewall.hpp"
+#include "hostnet/egress_firewall.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -15,7 +15,7 @@
 
 extern char** environ;
 
-namespace tenex::sandbox {
+namespace tenex::hostnet {
 namespace {
 
 std::mutex g_mu;  // one change of the chain at a time (per process; iptables -w across them)
@@ -220,4 +220,4 @@ std::uint64_t HostFirewall::dropped_packets(const std::string& bridge) {
     return 0;
 }
 
-}  // namespace tenex::sandbox
+}  // namespace tenex::hostnet

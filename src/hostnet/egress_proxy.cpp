@@ -1,4 +1,4 @@
-#include "sandbox/egress_proxy.hpp"
+#include "hostnet/egress_proxy.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -19,7 +19,7 @@
 
 #include "common/inbox.hpp"
 
-namespace tenex::sandbox {
+namespace tenex::hostnet {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -499,4 +499,4 @@ void EgressProxy::stop() {
     open_ = 0;
 }
 
-}  // namespace tenex::sandbox
+}  // namespace tenex::hostnet

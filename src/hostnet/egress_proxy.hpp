@@ -23,7 +23,7 @@
 
 #include "common/result.hpp"
 
-namespace tenex::sandbox {
+namespace tenex::hostnet {
 
 struct ProxyRoute {
     std::string listen_ip{};
@@ -76,4 +76,4 @@ class EgressProxy {
     std::atomic<std::size_t> open_{0};
 };
 
-}  // namespace tenex::sandbox
+}  // namespace tenex::hostnet

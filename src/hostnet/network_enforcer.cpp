@@ -1,4 +1,4 @@
-#include "sandbox/network_enforcer.hpp"
+#include "hostnet/network_enforcer.hpp"
 
 #include <arpa/inet.h>
 
@@ -6,9 +6,9 @@
 
 #include <filesystem>
 
-#include "sandbox/egress_firewall.hpp"
+#include "hostnet/egress_firewall.hpp"
 
-namespace tenex::sandbox {
+namespace tenex::hostnet {
 
 std::string bridge_interface(const docker::NetworkInfo& network) {
     auto it = network.options.find(kBridgeNameOption);
@@ -145,4 +145,4 @@ EnforcementStats HostNetworkEnforcer::totals() {
     return s;
 }
 
-}  // namespace tenex::sandbox
+}  // namespace tenex::hostnet

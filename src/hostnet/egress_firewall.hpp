@@ -12,7 +12,7 @@
 
 #include "common/result.hpp"
 
-namespace tenex::sandbox {
+namespace tenex::hostnet {
 
 inline constexpr const char* kFirewallChain = "TENEX-INPUT";
 
@@ -38,4 +38,4 @@ class HostFirewall {
     static Result<std::string> run(const std::vector<std::string>& argv);
 };
 
-}  // namespace tenex::sandbox
+}  // namespace tenex::hostnet

@@ -1,7 +1,7 @@
 // The egress forwarder on loopback: bytes both ways with half-closes, the non-public refusal,
 // and 2,000 connections from one "sandbox" against a per-project cap, with the process's
 // thread count bounded and another project's forwarder still answering.
-#include "sandbox/egress_proxy.hpp"
+#include "hostnet/egress_proxy.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,7 +21,7 @@
 
 #include "environment.hpp"
 
-namespace tenex::sandbox {
+namespace tenex::hostnet {
 namespace {
 
 using namespace std::chrono_literals;
@@ -247,4 +247,4 @@ TEST(EgressProxy, AConnectionThatNeverConnectsIsGivenUp) {
 }
 
 }  // namespace
-}  // namespace tenex::sandbox
+}  // namespace tenex::hostnet
