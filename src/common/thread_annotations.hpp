@@ -42,6 +42,8 @@ class TENEX_CAPABILITY("mutex") Mutex {
 class TENEX_SCOPED_CAPABILITY MutexLock {
   public:
     explicit MutexLock(Mutex& mu) TENEX_ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
+    // Takes over a lock already held (after a successful try_lock).
+    MutexLock(Mutex& mu, std::adopt_lock_t) TENEX_REQUIRES(mu) : mu_(mu) {}
     ~MutexLock() TENEX_RELEASE() { mu_.unlock(); }
     MutexLock(const MutexLock&) = delete;
     MutexLock& operator=(const MutexLock&) = delete;

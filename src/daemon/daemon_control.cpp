@@ -43,7 +43,7 @@ ProjectView Daemon::Impl::view_of(const sandbox::ProjectStatus& status) {
 std::vector<ProjectView> Daemon::Impl::projects() {
     {
         // Usage comes from one-shot engine stats (~1 s); sample at most every 5 s.
-        std::lock_guard lock(usage_mu);
+        MutexLock lock(usage_mu);
         auto now = std::chrono::steady_clock::now();
         if (now - usage_at > 5s) {
             auto sampled = orchestrator->refresh_usage();

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/inbox.hpp"
+#include "common/thread_annotations.hpp"
 #include "common/worker_pool.hpp"
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
@@ -233,9 +234,10 @@ struct Daemon::Impl final : ControlPlane {
     std::unique_ptr<WorkerPool> workers{};
 
     // Resource usage is sampled on demand (ps, /projects), at most every few seconds.
-    std::mutex usage_mu;
-    std::chrono::steady_clock::time_point usage_at{};
-    std::future<Status> usage_pending{};  // the metrics' sample in flight (tick)
+    Mutex usage_mu;
+    std::chrono::steady_clock::time_point usage_at TENEX_GUARDED_BY(usage_mu){};
+    std::future<Status> usage_pending
+        TENEX_GUARDED_BY(usage_mu){};  // the metrics' sample in flight (tick)
 };
 
 }  // namespace tenex::daemon

@@ -159,7 +159,8 @@ void Daemon::Impl::tick() {
 void Daemon::Impl::set_project_metrics(const std::vector<sandbox::ProjectStatus>& snapshot) {
     const auto now = std::chrono::steady_clock::now();
     // Not while `ps` samples (it holds the lock while it waits): its sample serves.
-    if (std::unique_lock lock(usage_mu, std::try_to_lock); lock.owns_lock()) {
+    if (usage_mu.try_lock()) {
+        MutexLock lock(usage_mu, std::adopt_lock);
         const bool idle =
             !usage_pending.valid() ||
             usage_pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready;

@@ -16,7 +16,9 @@ struct ExecSessions::Session {
     // registered (add) -> attached (run has the connection) -> ended (run is done with it).
     // Changed under mu, so a thread that holds mu sees a phase that conn agrees with.
     enum class Phase { registered, attached, ended };
-    std::mutex mu;  // held while writing to or closing conn
+    // Held while writing to or closing conn. A std::mutex, not annotated: lock_attached hands
+    // the held lock to its caller, which the analysis cannot follow.
+    std::mutex mu;
     Watched<Phase> phase{Phase::registered};
     docker::ExecAttachment conn{};
     bool stdin_closed{false};
@@ -36,7 +38,7 @@ static Result<std::unique_lock<std::mutex>> lock_attached(
 }
 
 void ExecSessions::add(const std::string& exec_id) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     const auto stale = std::chrono::steady_clock::now() - std::chrono::minutes(1);
     std::erase_if(sessions_, [&](const auto& kv) {
         std::lock_guard s(kv.second->mu);
@@ -50,7 +52,7 @@ bool ExecSessions::has(const std::string& exec_id) const {
 }
 
 std::shared_ptr<ExecSessions::Session> ExecSessions::find(const std::string& exec_id) const {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     auto it = sessions_.find(exec_id);
     return it == sessions_.end() ? nullptr : it->second;
 }
@@ -65,7 +67,7 @@ Status ExecSessions::run(const std::string& exec_id, bool tty, std::stop_token s
             session->conn = {};
             session->phase.set(Session::Phase::ended);
         }
-        std::lock_guard lk(mu_);
+        MutexLock lk(mu_);
         sessions_.erase(exec_id);
     };
     auto conn = docker::attach_exec(client_, exec_id, tty);

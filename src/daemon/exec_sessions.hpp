@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "common/result.hpp"
+#include "common/thread_annotations.hpp"
 #include "docker/client.hpp"
 
 namespace tenex::daemon {
@@ -43,8 +44,8 @@ class ExecSessions {
     std::shared_ptr<Session> find(const std::string& exec_id) const;
 
     const docker::Client& client_;
-    mutable std::mutex mu_;
-    std::map<std::string, std::shared_ptr<Session>> sessions_;
+    mutable Mutex mu_;
+    std::map<std::string, std::shared_ptr<Session>> sessions_ TENEX_GUARDED_BY(mu_);
 };
 
 }  // namespace tenex::daemon

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/thread_annotations.hpp"
 #include "common/watched.hpp"
 #include "daemon/http_api.hpp"
 
@@ -52,22 +53,22 @@ class HttpApi::Followers {
     }
     int max() const { return max_; }
     bool enter() {  // false: at the cap
-        std::lock_guard lk(mu_);
+        MutexLock lk(mu_);
         if (active_ >= max_) return false;
         ++active_;
         return true;
     }
     void leave() {
-        std::lock_guard lk(mu_);
+        MutexLock lk(mu_);
         --active_;
     }
     std::uint64_t watch(int fd, std::stop_source src) {
-        std::lock_guard lk(mu_);
+        MutexLock lk(mu_);
         watched_[++next_] = {fd, std::move(src)};
         return next_;
     }
     void unwatch(std::uint64_t id) {
-        std::lock_guard lk(mu_);
+        MutexLock lk(mu_);
         watched_.erase(id);
     }
 
@@ -77,7 +78,7 @@ class HttpApi::Followers {
             std::vector<pollfd> fds;
             std::vector<std::stop_source> sources;
             {
-                std::lock_guard lk(mu_);
+                MutexLock lk(mu_);
                 for (const auto& [id, w] : watched_) {
                     fds.push_back(pollfd{w.first, POLLRDHUP, 0});
                     sources.push_back(w.second);
@@ -92,11 +93,11 @@ class HttpApi::Followers {
     }
 
     const int max_;
-    std::mutex mu_;
+    Mutex mu_;
     StopSignal stop_;
-    int active_{0};
-    std::uint64_t next_{0};
-    std::map<std::uint64_t, std::pair<int, std::stop_source>> watched_;
+    int active_ TENEX_GUARDED_BY(mu_){0};
+    std::uint64_t next_ TENEX_GUARDED_BY(mu_){0};
+    std::map<std::uint64_t, std::pair<int, std::stop_source>> watched_ TENEX_GUARDED_BY(mu_);
     std::thread thread_;
 };
 

@@ -204,7 +204,7 @@ Metrics::~Metrics() = default;
 
 void Metrics::configure_projects(bool enabled, std::size_t max_projects) {
     using namespace prometheus;
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     max_projects_ = std::max<std::size_t>(1, max_projects);
     if (enabled == static_cast<bool>(project_families_)) return;
     if (!enabled) {
@@ -284,7 +284,7 @@ void Metrics::remove_series(ProjectSeries& s) {
 }
 
 void Metrics::set_projects(const std::vector<ProjectSample>& samples, double now) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (!project_families_) return;
     auto& f = *project_families_;
     // Who has series: those that had them, then new ones in address order, up to the cap.
@@ -364,7 +364,7 @@ void Metrics::set_projects(const std::vector<ProjectSample>& samples, double now
 }
 
 void Metrics::event_received(const std::string& relay) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = received_by_relay_.find(relay);
     if (it == received_by_relay_.end()) {
         auto* c = &received_->Add({{"relay", redact_relay_url(relay)}});
@@ -397,12 +397,12 @@ void Metrics::trigger(std::string_view kind) {
 void Metrics::container_started(const std::string& node) {
     starts_->Increment();
     if (node.empty()) return;
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     node_starts_->Add({{"node", node}}).Increment();
 }
 
 void Metrics::set_running_by_node(const std::map<std::string, int>& counts) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     for (auto& [node, gauge] : running_by_node_)
         gauge->Set(counts.count(node) ? counts.at(node) : 0);
     for (const auto& [node, n] : counts) {
@@ -436,7 +436,7 @@ void Metrics::observe_trigger_to_running(double seconds) {
 }
 
 void Metrics::set_projects_by_state(const std::map<std::string, int>& counts) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     for (auto& [state, gauge] : projects_by_state_) {
         auto it = counts.find(state);
         gauge->Set(it == counts.end() ? 0 : it->second);
@@ -450,7 +450,7 @@ void Metrics::set_projects_by_state(const std::map<std::string, int>& counts) {
 }
 
 void Metrics::set_relays(const std::vector<relay::RelayStatus>& relays) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     std::map<std::string, RelayGauges> next;
     for (const auto& r : relays) {
         auto label = redact_relay_url(r.url);

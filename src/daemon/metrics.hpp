@@ -57,6 +57,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/thread_annotations.hpp"
 #include "gateway/server.hpp"
 #include "relay/pool.hpp"
 
@@ -210,18 +211,19 @@ class Metrics {
         prometheus::Gauge* wake{nullptr};
     };
     struct ProjectFamilies;
-    void remove_series(ProjectSeries& s);
+    void remove_series(ProjectSeries& s) TENEX_REQUIRES(mutex_);
 
-    mutable std::mutex mutex_;  // guards the maps below (families guard themselves)
-    std::map<std::string, prometheus::Counter*> received_by_relay_{};
-    std::map<std::string, RelayGauges> relays_{};
-    std::map<std::string, prometheus::Gauge*> projects_by_state_{};
+    mutable Mutex mutex_;  // guards the maps below (families guard themselves)
+    std::map<std::string, prometheus::Counter*> received_by_relay_ TENEX_GUARDED_BY(mutex_){};
+    std::map<std::string, RelayGauges> relays_ TENEX_GUARDED_BY(mutex_){};
+    std::map<std::string, prometheus::Gauge*> projects_by_state_ TENEX_GUARDED_BY(mutex_){};
     prometheus::Family<prometheus::Counter>* node_starts_{nullptr};
     prometheus::Family<prometheus::Gauge>* node_running_{nullptr};
-    std::map<std::string, prometheus::Gauge*> running_by_node_{};
+    std::map<std::string, prometheus::Gauge*> running_by_node_ TENEX_GUARDED_BY(mutex_){};
     std::unique_ptr<ProjectFamilies> project_families_{};  // null: per-project metrics off
     std::size_t max_projects_ = 1000;
-    std::map<std::string, ProjectSeries> project_series_{};  // by project address
+    std::map<std::string, ProjectSeries> project_series_
+        TENEX_GUARDED_BY(mutex_){};  // by project address
 };
 
 }  // namespace tenex::daemon

@@ -1,4 +1,5 @@
 #include "hostnet/egress_firewall.hpp"
+#include "common/thread_annotations.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -18,7 +19,7 @@ extern char** environ;
 namespace tenex::hostnet {
 namespace {
 
-std::mutex g_mu;  // one change of the chain at a time (per process; iptables -w across them)
+Mutex g_mu;  // one change of the chain at a time (per process; iptables -w across them)
 
 std::string tag(const std::string& bridge) {
     return "tenex:" + bridge;
@@ -158,7 +159,7 @@ Result<std::string> HostFirewall::run(const std::vector<std::string>& argv) {
 
 Status HostFirewall::apply(const std::string& bridge, const std::vector<OpenPort>& open) {
     if (!valid_bridge(bridge)) return make_error("invalid bridge interface name: " + bridge);
-    std::lock_guard lock(g_mu);
+    MutexLock lock(g_mu);
     if (auto c = ensure_chain(); !c) return c;
     // The drop rule first (appended: after every accept), so the bridge is never open.
     if (!run(with("-C", drop_rule(bridge)))) {
@@ -191,7 +192,7 @@ Status HostFirewall::apply(const std::string& bridge, const std::vector<OpenPort
 
 Status HostFirewall::remove(const std::string& bridge) {
     if (!valid_bridge(bridge)) return make_error("invalid bridge interface name: " + bridge);
-    std::lock_guard lock(g_mu);
+    MutexLock lock(g_mu);
     std::string errors;
     for (const auto& listed : list_rules(bridge))
         if (auto r = run(with("-D", listed.rule)); !r) errors += r.error().message + "; ";

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/inbox.hpp"
+#include "common/thread_annotations.hpp"
 
 namespace tenex::hostnet {
 namespace {
@@ -123,8 +124,8 @@ struct EgressProxy::Loop {
     std::thread loop_thread, resolver_thread;
 
     Inbox<Resolve> to_resolve{"egress resolver"};  // the loop's requests, one lookup at a time
-    std::mutex mu;                                 // the resolver's answers
-    std::deque<Resolved> resolved;                 // handed back with a write to `wake`
+    Mutex mu;                                      // the resolver's answers
+    std::deque<Resolved> resolved TENEX_GUARDED_BY(mu);  // handed back with a write to `wake`
 
     Loop(EgressProxy& o, std::vector<ProxyRoute> r) : owner(o), routes(std::move(r)) {}
 
@@ -243,7 +244,7 @@ struct EgressProxy::Loop {
             if (out.addrs.empty()) out.refusal = "denied: resolves to non-public address " + denied;
         }
         {
-            std::lock_guard lk(mu);
+            MutexLock lk(mu);
             resolved.push_back(std::move(out));
         }
         const std::uint64_t one = 1;
@@ -253,7 +254,7 @@ struct EgressProxy::Loop {
     void drain_resolved() {
         std::deque<Resolved> done;
         {
-            std::lock_guard lk(mu);
+            MutexLock lk(mu);
             done.swap(resolved);
         }
         for (auto& r : done) {

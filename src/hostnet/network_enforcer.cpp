@@ -89,7 +89,7 @@ Result<std::vector<std::string>> HostNetworkEnforcer::enforce(const std::string&
         }
     }
     if (auto fw = HostFirewall::apply(bridge, open); !fw) return make_error(fw.error().message);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Project& p = projects_[project];
     p.bridge = bridge;
     if (p.proxy && p.proxy->routes() == routes) return hosts;
@@ -104,7 +104,7 @@ Result<std::vector<std::string>> HostNetworkEnforcer::enforce(const std::string&
 }
 
 void HostNetworkEnforcer::stop_forwarders(const std::string& project) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = projects_.find(project);
     if (it != projects_.end()) retire(it->second);
 }
@@ -124,7 +124,7 @@ void HostNetworkEnforcer::remove_stale_rules() {
 }
 
 EnforcementStats HostNetworkEnforcer::stats(const std::string& project) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     EnforcementStats s;
     auto it = projects_.find(project);
     if (it == projects_.end()) return s;
@@ -136,7 +136,7 @@ EnforcementStats HostNetworkEnforcer::stats(const std::string& project) {
 }
 
 EnforcementStats HostNetworkEnforcer::totals() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     EnforcementStats s;
     for (const auto& [name, p] : projects_) {
         s.refused += p.refused + (p.proxy ? p.proxy->refused() : 0);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/thread_annotations.hpp"
 #include "docker/networks.hpp"
 #include "hostnet/egress_proxy.hpp"
 #include "hostnet/network_plan.hpp"
@@ -68,8 +69,8 @@ class HostNetworkEnforcer final : public NetworkEnforcer {
         std::uint64_t refused = 0, forwarded = 0;  // of proxies already stopped
     };
     static void retire(Project& p);
-    std::mutex mu_;
-    std::map<std::string, Project> projects_;
+    Mutex mu_;
+    std::map<std::string, Project> projects_ TENEX_GUARDED_BY(mu_);
 };
 
 }  // namespace tenex::hostnet
