@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/rfc3339.hpp"
+
 namespace tenex::daemon {
 
 namespace {
@@ -11,17 +13,6 @@ std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-std::string rfc3339_ms(std::int64_t ms) {
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[96];  // room for any int fields: no truncation warning
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
 }
 
 std::string one_line(std::string s) {
@@ -42,8 +33,8 @@ std::string exit_reason(const sandbox::ProjectStatus& s) {
 
 nlohmann::json to_json(const LifecycleEvent& e) {
     nlohmann::json j = {
-        {"seq", e.seq},         {"time", rfc3339_ms(e.at_ms)}, {"type", e.type},
-        {"project", e.project}, {"container", e.container},    {"exit_code", nullptr},
+        {"seq", e.seq},         {"time", format_rfc3339_ms(e.at_ms)}, {"type", e.type},
+        {"project", e.project}, {"container", e.container},           {"exit_code", nullptr},
         {"reason", e.reason}};
     if (e.exit_code) j["exit_code"] = *e.exit_code;
     return j;
@@ -60,16 +51,10 @@ Result<LifecycleEvent> lifecycle_event_from_json(const nlohmann::json& j) {
         e.reason = j.value("reason", std::string{});
         if (auto it = j.find("exit_code"); it != j.end() && !it->is_null())
             e.exit_code = it->get<int>();
-        // The time back to milliseconds: "YYYY-MM-DDTHH:MM:SS.mmmZ".
         const auto t = j.value("time", std::string{});
-        std::tm tm{};
-        int ms = 0;
-        if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
-                        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
-            return make_error("bad event time '" + t + "'");
-        tm.tm_year -= 1900;
-        tm.tm_mon -= 1;
-        e.at_ms = static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+        auto at = parse_rfc3339_ms(t);
+        if (!at) return make_error("bad event time '" + t + "'");
+        e.at_ms = *at;
         return e;
     } catch (const nlohmann::json::exception& ex) {
         return make_error(std::string("bad event: ") + ex.what());
@@ -77,7 +62,7 @@ Result<LifecycleEvent> lifecycle_event_from_json(const nlohmann::json& j) {
 }
 
 std::string to_line(const LifecycleEvent& e) {
-    std::string line = rfc3339_ms(e.at_ms) + " " + e.type + " " + one_line(e.project);
+    std::string line = format_rfc3339_ms(e.at_ms) + " " + e.type + " " + one_line(e.project);
     if (!e.container.empty()) line += " container=" + one_line(e.container);
     if (e.exit_code) line += " exit=" + std::to_string(*e.exit_code);
     if (!e.reason.empty()) line += " reason=" + one_line(e.reason);

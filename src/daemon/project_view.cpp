@@ -7,44 +7,13 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/rfc3339.hpp"
+
 namespace tenex::daemon {
 
 namespace {
 
 using json = nlohmann::json;
-
-// Seconds since the epoch of an RFC 3339 UTC time ("2026-01-02T03:04:05.123Z"); nullopt for
-// anything else, and for the engine's zero time "0001-01-01T00:00:00Z".
-std::optional<std::int64_t> parse_rfc3339(const std::string& s) {
-    std::tm tm{};
-    int consumed = 0;
-    if (s.size() < 20 ||
-        std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
-        consumed != 19)
-        return std::nullopt;
-    if (tm.tm_year < 1971 || tm.tm_mon < 1 || tm.tm_mon > 12) return std::nullopt;
-    std::size_t pos = 19;
-    if (pos < s.size() && s[pos] == '.') {
-        ++pos;
-        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-    }
-    std::int64_t offset = 0;
-    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-        ++pos;
-    } else if (pos + 6 == s.size() && (s[pos] == '+' || s[pos] == '-') && s[pos + 3] == ':') {
-        int h = 0, m = 0;
-        if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d", &h, &m) != 2) return std::nullopt;
-        offset = (s[pos] == '+' ? 1 : -1) * (h * 3600 + m * 60);
-        pos += 6;
-    } else {
-        return std::nullopt;
-    }
-    if (pos != s.size()) return std::nullopt;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return static_cast<std::int64_t>(timegm(&tm)) - offset;
-}
 
 bool state_has_uptime(sandbox::ProjectState s) {
     return s == sandbox::ProjectState::starting || s == sandbox::ProjectState::running ||
@@ -104,11 +73,11 @@ json to_json(const ProjectView& view) {
         {"gateway_keys", view.gateway_keys},
     };
     if (state_has_uptime(st.state)) {
-        if (auto started = parse_rfc3339(st.started_at)) {
+        if (auto started = parse_rfc3339_ms(st.started_at)) {
             auto now = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
-            j["uptime_seconds"] = std::max<std::int64_t>(0, now - *started);
+            j["uptime_seconds"] = std::max<std::int64_t>(0, now - *started / 1000);
         }
     }
     if (st.last_exit_code) j["last_exit_code"] = *st.last_exit_code;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/rfc3339.hpp"
 #include "sandbox/orchestrator.hpp"
 
 namespace tenex::sandbox::detail {
@@ -17,32 +18,6 @@ inline std::int64_t unix_ms_now() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-// "2026-11-27T23:59:01.123456789Z" -> unix milliseconds; nullopt for anything else (and for
-// the engine's "never" value 0001-01-01T00:00:00Z).
-inline std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text) {
-    std::tm tm{};
-    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &year, &month, &day, &hour, &minute,
-                    &second) != 6 ||
-        year < 1970)
-        return std::nullopt;
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = minute;
-    tm.tm_sec = second;
-    std::int64_t ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
-    if (text.size() > 20 && text[19] == '.') {
-        int scale = 100;
-        for (std::size_t i = 20;
-             i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && scale > 0;
-             ++i, scale /= 10)
-            ms += (text[i] - '0') * scale;
-    }
-    return ms;
 }
 
 // The steady-clock moment matching an engine timestamp (for lifetime and stable-run checks).
