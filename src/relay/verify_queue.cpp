@@ -16,7 +16,7 @@ VerifyQueue::VerifyQueue(unsigned threads, std::function<void()> wake)
 VerifyQueue::~VerifyQueue() {
     if (!workers_) return;
     {
-        std::lock_guard lk(mu_);
+        MutexLock lk(mu_);
         stopping_ = true;  // a running job ends after its batch
     }
     workers_->stop();  // drops the jobs not started, joins; order_ (the slots) is freed after
@@ -33,7 +33,7 @@ void VerifyQueue::push(Entry entry) {
     } else {
         bool start_job = false;
         {
-            std::lock_guard lk(mu_);
+            MutexLock lk(mu_);
             todo_.push_back(slot.get());
             if (jobs_ < threads_) {
                 ++jobs_;
@@ -63,7 +63,7 @@ void VerifyQueue::check_waiting() {
     std::deque<Slot*> batch;
     while (true) {
         {
-            std::lock_guard lk(mu_);
+            MutexLock lk(mu_);
             if (stopping_ || todo_.empty()) {
                 --jobs_;
                 return;

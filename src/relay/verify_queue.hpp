@@ -20,11 +20,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/thread_annotations.hpp"
 #include "common/worker_pool.hpp"
 #include "nostr/event.hpp"
 
@@ -63,10 +63,10 @@ class VerifyQueue {
     const unsigned threads_;
     std::function<void()> wake_;
     std::deque<std::unique_ptr<Slot>> order_;  // service thread
-    std::mutex mu_;
-    std::deque<Slot*> todo_;  // under mu_
-    unsigned jobs_{0};        // check_waiting jobs queued or running, under mu_
-    bool stopping_{false};    // under mu_
+    Mutex mu_;
+    std::deque<Slot*> todo_ TENEX_GUARDED_BY(mu_);
+    unsigned jobs_ TENEX_GUARDED_BY(mu_){0};  // check_waiting jobs queued or running
+    bool stopping_ TENEX_GUARDED_BY(mu_){false};
     std::atomic<bool> wake_pending_{false};
     std::unique_ptr<WorkerPool> workers_;  // none with zero threads
 };

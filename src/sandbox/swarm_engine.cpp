@@ -531,7 +531,7 @@ SwarmTaskWatch::SwarmTaskWatch(SwarmEngine& engine, Orchestrator& orchestrator,
       labels_(orchestrator.label_filters()) {}
 
 void SwarmTaskWatch::start() {
-    std::lock_guard lock(thread_mu_);
+    MutexLock lock(thread_mu_);
     if (thread_.joinable()) return;
     state_.update([](State& s) { s.stopping = false; });
     thread_ = std::thread([this] { run(); });

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/thread_annotations.hpp"
 #include "common/watched.hpp"
 #include "docker/services.hpp"
 #include "sandbox/diagnostic.hpp"
@@ -142,7 +143,7 @@ class SwarmTaskWatch {
         std::uint64_t polls = 0;
     };
     Watched<State> state_;  // run() sleeps between polls until stopping
-    std::mutex thread_mu_;  // start()
+    Mutex thread_mu_;       // start()
     bool failing_ = false;
     std::map<std::string, docker::TaskInfo> last_;  // task id -> as at the last poll
     std::thread thread_;
