@@ -1,10 +1,9 @@
 #include "docker/events.hpp"
 
 #include <charconv>
-#include <condition_variable>
-#include <mutex>
 
 #include "common/backoff.hpp"
+#include "common/watched.hpp"
 #include "docker/json_util.hpp"
 #include "docker/url.hpp"
 
@@ -87,8 +86,7 @@ void EventStream::run(std::stop_token stop) {
         options_.since > 0 ? options_.since * 1'000'000'000 - 1 : 0;
     unsigned failures = 0;  // connections lost or refused since the last one that opened
     const std::string base = "/events" + events_query(options_.filter);
-    std::mutex mu;
-    std::condition_variable_any cv;
+    const Watched<bool> never{false};  // nothing but the stop request ends a backoff sleep
 
     while (!stop.stop_requested()) {
         std::string path = base;
@@ -136,11 +134,10 @@ void EventStream::run(std::stop_token stop) {
         } else if (handlers_.on_error) {
             handlers_.on_error(DockerError{"events", r->status, "the engine ended the stream"});
         }
-        std::unique_lock lock(mu);
         const auto backoff = std::chrono::duration_cast<std::chrono::milliseconds>(
             exponential_delay(options_.initial_backoff, options_.max_backoff, failures));
         if (failures < 1000) ++failures;
-        cv.wait_for(lock, stop, backoff, [] { return false; });
+        (void)never.wait_for(stop, backoff, [](bool v) { return v; });
     }
 }
 

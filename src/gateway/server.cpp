@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <future>
@@ -17,6 +16,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/inbox.hpp"
 #include "gateway/bindings.hpp"
 #include "nostr/hex.hpp"
 #include "nostr/verify.hpp"
@@ -290,10 +290,8 @@ struct Gateway::Impl {
     static constexpr std::size_t kRecentIds = 16;
     std::map<std::string, std::deque<std::string>> recent;
 
-    // Publish waiter.
-    std::mutex pub_mu;
-    std::condition_variable pub_cv;
-    std::deque<PendingPublish> pubs;
+    // Publish waiter: the publishes it reports back (OK) once the pool settles them, in order.
+    tenex::Inbox<PendingPublish> pubs{"gateway publishes"};
     std::thread waiter;
 
     // ---------- output ----------
@@ -780,11 +778,7 @@ struct Gateway::Impl {
             ++activity[s.project];
         }
         auto fut = pool->publish(*e, opt.publish_timeout);
-        {
-            std::lock_guard lk(pub_mu);
-            pubs.push_back(PendingPublish{s.id, e->id, std::move(fut)});
-        }
-        pub_cv.notify_one();
+        pubs.push(PendingPublish{s.id, e->id, std::move(fut)});
     }
 
     // ---------- deliveries ----------
@@ -906,29 +900,27 @@ struct Gateway::Impl {
 
     // ---------- publish outcomes ----------
     void wait_publishes() {
-        while (true) {
-            PendingPublish p;
-            {
-                std::unique_lock lk(pub_mu);
-                pub_cv.wait(lk, [&] { return stopping.load() || !pubs.empty(); });
-                if (pubs.empty()) return;
-                p = std::move(pubs.front());
-                pubs.pop_front();
+        while (auto batch = pubs.pop_all()) {
+            for (auto& p : *batch) {
+                // The pool settles every publish (OK, disconnect or timeout).
+                while (p.result.wait_for(std::chrono::milliseconds(100)) !=
+                       std::future_status::ready)
+                    if (stopping.load()) return;
+                pubs.deliver("a publish outcome", [&] { report_publish(p); });
             }
-            // The pool settles every publish (OK, disconnect or timeout).
-            while (p.result.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready)
-                if (stopping.load()) return;
-            bool accepted = false;
-            std::string msg = ok_from(p.event_id, p.result.get(), accepted);
-            {
-                std::lock_guard lk(mu);
-                if (accepted)
-                    ++st.writes_accepted;
-                else
-                    ++st.writes_refused["relays_refused"];
-            }
-            inbox->push(Inbound{Inbound::Type::ok, p.session, {}, {}, {}, {}, std::move(msg), {}});
         }
+    }
+    void report_publish(PendingPublish& p) {
+        bool accepted = false;
+        std::string msg = ok_from(p.event_id, p.result.get(), accepted);
+        {
+            std::lock_guard lk(mu);
+            if (accepted)
+                ++st.writes_accepted;
+            else
+                ++st.writes_refused["relays_refused"];
+        }
+        inbox->push(Inbound{Inbound::Type::ok, p.session, {}, {}, {}, {}, std::move(msg), {}});
     }
 
     // ---------- libwebsockets ----------
@@ -1100,7 +1092,7 @@ void Gateway::stop() {
     for (std::size_t i = 0; i < im.live_keys.size(); ++i)
         im.pool->unsubscribe(Impl::live_sub_id(i));
     im.sessions.clear();
-    im.pub_cv.notify_all();
+    im.pubs.close();
     if (im.waiter.joinable()) im.waiter.join();
 }
 

@@ -5,8 +5,26 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace tenex::project {
+namespace {
+
+bool known_as(const std::map<std::string, std::string>& known, const std::string& pubkey,
+              const std::string& digest) {
+    auto it = known.find(pubkey);
+    return it != known.end() && it->second == digest;
+}
+
+// Forgets the digest remembered for p's agent, unless a newer profile replaced it.
+void forget(std::map<std::string, std::string>& known, const AgentProfile& p) {
+    if (auto it = known.find(p.pubkey()); it != known.end() && it->second == p.digest)
+        known.erase(it);
+}
+
+enum class Submitted { stopping, unchanged, changed };
+
+}  // namespace
 
 ProfilePublisher::ProfilePublisher(PublishFn publish, double per_second)
     : publish_(std::move(publish)) {
@@ -21,93 +39,93 @@ ProfilePublisher::~ProfilePublisher() {
 }
 
 void ProfilePublisher::stop() {
-    {
-        std::lock_guard lock(mu_);
-        if (stopping_ && !thread_.joinable()) return;
-        stopping_ = true;
-    }
-    cv_.notify_all();
+    const bool stopped_already = state_.update([this](State& s) {
+        const bool already = s.stopping && !thread_.joinable();
+        s.stopping = true;
+        return already;
+    });
+    if (stopped_already) return;
     if (thread_.joinable()) thread_.join();
-    std::lock_guard lock(mu_);
-    for (const auto& p : queue_) {
-        spdlog::info("project {}: profile of agent {} ({}) not published: shutting down",
-                     p.project_address, p.slug, p.pubkey());
-        if (auto it = known_.find(p.pubkey()); it != known_.end() && it->second == p.digest)
-            known_.erase(it);
-    }
-    queue_.clear();
-    idle_cv_.notify_all();
+    state_.update([](State& s) {
+        for (const auto& p : s.queue) {
+            spdlog::info("project {}: profile of agent {} ({}) not published: shutting down",
+                         p.project_address, p.slug, p.pubkey());
+            forget(s.known, p);
+        }
+        s.queue.clear();
+    });
 }
 
 std::size_t ProfilePublisher::submit(std::vector<AgentProfile> profiles) {
     std::size_t queued = 0;
     for (auto& p : profiles) {
         const std::string pubkey = p.pubkey();
-        {
-            std::lock_guard lock(mu_);
-            if (stopping_) return queued;
-            if (auto it = known_.find(pubkey); it != known_.end() && it->second == p.digest)
-                continue;
-        }
+        const Submitted known = state_.read([&](const State& s) {
+            if (s.stopping) return Submitted::stopping;
+            return known_as(s.known, pubkey, p.digest) ? Submitted::unchanged : Submitted::changed;
+        });
+        if (known == Submitted::stopping) return queued;
+        if (known == Submitted::unchanged) continue;
         // Not known in memory: the workspace may remember it from before a restart.
         if (auto persisted = read_published_digests(p.workspace); persisted) {
             if (auto it = persisted->find(pubkey);
                 it != persisted->end() && it->second == p.digest) {
-                std::lock_guard lock(mu_);
-                known_.emplace(pubkey, p.digest);
+                state_.update([&](State& s) { s.known.emplace(pubkey, p.digest); });
                 continue;
             }
         } else {
             spdlog::warn("project {}: {}", p.project_address, persisted.error().message);
         }
-        std::lock_guard lock(mu_);
-        if (stopping_) return queued;
-        if (auto it = known_.find(pubkey); it != known_.end() && it->second == p.digest)
-            continue;  // raced
-        known_[pubkey] = p.digest;
-        auto waiting = std::find_if(queue_.begin(), queue_.end(),
-                                    [&](const AgentProfile& q) { return q.pubkey() == pubkey; });
-        spdlog::info("project {}: profile of agent {} ({}) changed, queued", p.project_address,
-                     p.slug, pubkey);
-        if (waiting != queue_.end()) {
-            *waiting = std::move(p);
-        } else {
-            queue_.push_back(std::move(p));
-        }
-        ++queued;
+        const Submitted outcome = state_.update([&](State& s) {
+            if (s.stopping) return Submitted::stopping;
+            if (known_as(s.known, pubkey, p.digest)) return Submitted::unchanged;  // raced
+            s.known[pubkey] = p.digest;
+            auto waiting = std::find_if(s.queue.begin(), s.queue.end(), [&](const AgentProfile& q) {
+                return q.pubkey() == pubkey;
+            });
+            spdlog::info("project {}: profile of agent {} ({}) changed, queued", p.project_address,
+                         p.slug, pubkey);
+            if (waiting != s.queue.end()) {
+                *waiting = std::move(p);
+            } else {
+                s.queue.push_back(std::move(p));
+            }
+            return Submitted::changed;
+        });
+        if (outcome == Submitted::stopping) return queued;
+        if (outcome == Submitted::changed) ++queued;
     }
-    if (queued) cv_.notify_all();
     return queued;
 }
 
 void ProfilePublisher::run() {
+    const auto stopping = [](const State& s) { return s.stopping; };
     Clock::time_point next = Clock::now();
-    std::unique_lock lock(mu_);
     while (true) {
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (stopping_) return;
-        if (Clock::now() < next) {
-            cv_.wait_until(lock, next, [&] { return stopping_; });
-            if (stopping_) return;
-        }
-        AgentProfile p = std::move(queue_.front());
-        queue_.pop_front();
-        busy_ = true;
+        state_.wait([](const State& s) { return s.stopping || !s.queue.empty(); });
+        if (state_.read(stopping)) return;
+        // The rate limit: the next profile waits for its slot.
+        if (Clock::now() < next && state_.wait_until(next, stopping)) return;
+        std::optional<AgentProfile> p = state_.update([](State& s) -> std::optional<AgentProfile> {
+            if (s.stopping || s.queue.empty()) return std::nullopt;  // stopping: ends above
+            AgentProfile front = std::move(s.queue.front());
+            s.queue.pop_front();
+            s.busy = true;
+            return front;
+        });
+        if (!p) continue;
         next = Clock::now() + interval_;
-        lock.unlock();
         try {
-            publish_one(p);
+            publish_one(*p);
         } catch (const std::exception& e) {
             spdlog::error("project {}: publishing the profile of agent {} threw: {}",
-                          p.project_address, p.slug, e.what());
-            std::lock_guard relock(mu_);
-            ++failed_;
-            if (auto it = known_.find(p.pubkey()); it != known_.end() && it->second == p.digest)
-                known_.erase(it);
+                          p->project_address, p->slug, e.what());
+            state_.update([&](State& s) {
+                ++s.failed;
+                forget(s.known, *p);
+            });
         }
-        lock.lock();
-        busy_ = false;
-        if (queue_.empty()) idle_cv_.notify_all();
+        state_.update([](State& s) { s.busy = false; });  // wakes wait_idle
     }
 }
 
@@ -118,11 +136,11 @@ void ProfilePublisher::publish_one(const AgentProfile& p) {
     if (!sent) {
         spdlog::warn("project {}: profile of agent {} ({}) not published: {}", p.project_address,
                      p.slug, pubkey, sent.error().message);
-        std::lock_guard lock(mu_);
-        ++failed_;
         // Forget it so the next load queues it again (unless a newer one is already queued).
-        if (auto it = known_.find(pubkey); it != known_.end() && it->second == p.digest)
-            known_.erase(it);
+        state_.update([&](State& s) {
+            ++s.failed;
+            forget(s.known, p);
+        });
         return;
     }
     spdlog::info("project {}: published profile of agent {} ({}) as event {}", p.project_address,
@@ -130,26 +148,21 @@ void ProfilePublisher::publish_one(const AgentProfile& p) {
     if (auto st = write_published_digest(p.workspace, pubkey, p.digest); !st)
         spdlog::warn("project {}: cannot remember the profile digest of agent {}: {}",
                      p.project_address, p.slug, st.error().message);
-    std::lock_guard lock(mu_);
-    ++published_;
+    state_.update([](State& s) { ++s.published; });
 }
 
 bool ProfilePublisher::wait_idle(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    return idle_cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !busy_; });
+    return state_.wait_for(timeout, [](const State& s) { return s.queue.empty() && !s.busy; });
 }
 
 std::uint64_t ProfilePublisher::published() const {
-    std::lock_guard lock(mu_);
-    return published_;
+    return state_.read([](const State& s) { return s.published; });
 }
 std::uint64_t ProfilePublisher::failed() const {
-    std::lock_guard lock(mu_);
-    return failed_;
+    return state_.read([](const State& s) { return s.failed; });
 }
 std::size_t ProfilePublisher::pending() const {
-    std::lock_guard lock(mu_);
-    return queue_.size() + (busy_ ? 1 : 0);
+    return state_.read([](const State& s) { return s.queue.size() + (s.busy ? 1 : 0); });
 }
 
 }  // namespace tenex::project

@@ -7,16 +7,15 @@
 #pragma once
 
 #include "common/result.hpp"
+#include "common/watched.hpp"
 #include "nostr/event.hpp"
 #include "project/agent_profile.hpp"
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,17 +49,18 @@ class ProfilePublisher {
     void run();
     void publish_one(const AgentProfile& profile);
 
+    struct State {
+        std::deque<AgentProfile> queue{};
+        std::map<std::string, std::string> known{};  // pubkey -> digest queued or published
+        bool busy{false};                            // the thread is publishing one
+        bool stopping{false};
+        std::uint64_t published{0};
+        std::uint64_t failed{0};
+    };
+
     PublishFn publish_;
     Clock::duration interval_;
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::condition_variable idle_cv_;
-    std::deque<AgentProfile> queue_;
-    std::map<std::string, std::string> known_;  // pubkey -> digest queued or published
-    bool busy_{false};
-    bool stopping_{false};
-    std::uint64_t published_{0};
-    std::uint64_t failed_{0};
+    Watched<State> state_;  // the thread waits for work and its next slot, wait_idle for idle
     std::thread thread_;
 };
 

@@ -103,11 +103,11 @@ void RelayPool::Impl::stop() {
 
 // ---------- status ----------
 void RelayPool::Impl::publish_status(Conn& c) {
-    std::lock_guard lk(status_mu);
     c.dirty = false;
-    // Only relays still in the pool: remove_relay() drops the entry before the connection.
-    if (auto it = status.find(c.url.normalized); it != status.end()) it->second = c.st;
-    status_cv.notify_all();
+    status.update([&](std::map<std::string, RelayStatus>& all) {
+        // Only relays still in the pool: remove_relay() drops the entry before the connection.
+        if (auto it = all.find(c.url.normalized); it != all.end()) it->second = c.st;
+    });
 }
 
 void RelayPool::Impl::mark(Conn& c) {
@@ -118,14 +118,14 @@ void RelayPool::Impl::mark(Conn& c) {
 
 void RelayPool::Impl::flush_status() {
     if (dirty.empty()) return;
-    std::lock_guard lk(status_mu);
-    for (Conn* c : dirty) {
-        if (!c->dirty) continue;  // published meanwhile
-        c->dirty = false;
-        if (auto it = status.find(c->url.normalized); it != status.end()) it->second = c->st;
-    }
+    status.update([&](std::map<std::string, RelayStatus>& all) {
+        for (Conn* c : dirty) {
+            if (!c->dirty) continue;  // published meanwhile
+            c->dirty = false;
+            if (auto it = all.find(c->url.normalized); it != all.end()) it->second = c->st;
+        }
+    });
     dirty.clear();
-    status_cv.notify_all();
 }
 
 // Completed verifications are delivered, status snapshots taken, then futures settled (after
@@ -213,15 +213,13 @@ void RelayPool::stop() {
 Status RelayPool::add_relay(std::string_view url, RelayMode mode) {
     auto parsed = RelayUrl::parse(url);
     if (!parsed) return parsed.error();
-    {
-        std::lock_guard lk(impl_->status_mu);
-        if (impl_->status.count(parsed->normalized))
-            return make_error("relay already added: " + parsed->normalized);
+    const bool added = impl_->status.update([&](std::map<std::string, RelayStatus>& all) {
         RelayStatus st;
         st.url = parsed->normalized;
         st.mode = mode;
-        impl_->status[parsed->normalized] = st;
-    }
+        return all.emplace(parsed->normalized, std::move(st)).second;
+    });
+    if (!added) return make_error("relay already added: " + parsed->normalized);
     impl_->post([impl = impl_.get(), u = std::move(*parsed), mode] {
         auto c = std::make_unique<Impl::Conn>(impl->opt.backoff);
         c->url = u;
@@ -238,12 +236,9 @@ Status RelayPool::add_relay(std::string_view url, RelayMode mode) {
 Status RelayPool::remove_relay(std::string_view url) {
     auto parsed = RelayUrl::parse(url);
     if (!parsed) return parsed.error();
-    {
-        std::lock_guard lk(impl_->status_mu);
-        if (!impl_->status.erase(parsed->normalized))
-            return make_error("relay not in the pool: " + parsed->normalized);
-        impl_->status_cv.notify_all();
-    }
+    const bool removed = impl_->status.update(
+        [&](std::map<std::string, RelayStatus>& all) { return all.erase(parsed->normalized) > 0; });
+    if (!removed) return make_error("relay not in the pool: " + parsed->normalized);
     impl_->post([impl = impl_.get(), u = parsed->normalized] { impl->remove(u); });
     return Unit{};
 }
@@ -344,17 +339,17 @@ std::future<PublishResult> RelayPool::publish(nostr::Event event,
 }
 
 std::vector<RelayStatus> RelayPool::status() const {
-    std::lock_guard lk(impl_->status_mu);
-    std::vector<RelayStatus> out;
-    for (auto& [url, st] : impl_->status) out.push_back(st);
-    return out;
+    return impl_->status.read([](const std::map<std::string, RelayStatus>& all) {
+        std::vector<RelayStatus> out;
+        for (const auto& [url, st] : all) out.push_back(st);
+        return out;
+    });
 }
 
 bool RelayPool::wait_connected(std::size_t count, std::chrono::milliseconds timeout) const {
-    std::unique_lock lk(impl_->status_mu);
-    return impl_->status_cv.wait_for(lk, timeout, [&] {
+    return impl_->status.wait_for(timeout, [&](const std::map<std::string, RelayStatus>& all) {
         std::size_t n = 0;
-        for (auto& [url, st] : impl_->status) n += st.connected ? 1 : 0;
+        for (const auto& [url, st] : all) n += st.connected ? 1 : 0;
         return n >= count;
     });
 }

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
@@ -19,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/watched.hpp"
 #include "relay/cursor.hpp"
 #include "relay/dedup.hpp"
 #include "relay/message.hpp"
@@ -138,9 +138,7 @@ struct RelayPool::Impl {
     std::unique_ptr<VerifyQueue> verifier;
     bool rx_paused{false};
 
-    mutable std::mutex status_mu;
-    mutable std::condition_variable status_cv;
-    std::map<std::string, RelayStatus> status;
+    Watched<std::map<std::string, RelayStatus>> status;  // by normalized URL
 
     explicit Impl(PoolOptions o) : opt(std::move(o)) {}
 

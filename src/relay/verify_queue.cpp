@@ -6,17 +6,20 @@
 
 namespace tenex::relay {
 
-VerifyQueue::VerifyQueue(unsigned threads, std::function<void()> wake) : wake_(std::move(wake)) {
-    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+VerifyQueue::VerifyQueue(unsigned threads, std::function<void()> wake)
+    : threads_(threads), wake_(std::move(wake)) {
+    if (threads_ > 0)
+        workers_ = std::make_unique<WorkerPool>("relay verify", threads_,
+                                                std::vector<WorkerPool::Lane>{{.name = "verify"}});
 }
 
 VerifyQueue::~VerifyQueue() {
+    if (!workers_) return;
     {
-        std::lock_guard lk(mu_);
-        stopping_ = true;
+        MutexLock lk(mu_);
+        stopping_ = true;  // a running job ends after its batch
     }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
+    workers_->stop();  // drops the jobs not started, joins; order_ (the slots) is freed after
 }
 
 void VerifyQueue::push(Entry entry) {
@@ -24,13 +27,20 @@ void VerifyQueue::push(Entry entry) {
     slot->entry = std::move(entry);
     Entry& e = slot->entry;
     if (e.check && !e.event) e.check = false;
-    if (!e.check || workers_.empty()) {
+    if (!e.check || !workers_) {
         if (e.check) e.status = nostr::verify_event(*e.event);
         slot->ready.store(true);
     } else {
-        std::lock_guard lk(mu_);
-        todo_.push_back(slot.get());
-        if (idle_ > 0) cv_.notify_one();
+        bool start_job = false;
+        {
+            MutexLock lk(mu_);
+            todo_.push_back(slot.get());
+            if (jobs_ < threads_) {
+                ++jobs_;
+                start_job = true;
+            }
+        }
+        if (start_job) workers_->submit(0, [this] { check_waiting(); });
     }
     order_.push_back(std::move(slot));
 }
@@ -47,21 +57,21 @@ std::size_t VerifyQueue::drain() {
     return n;
 }
 
-// Takes a share of the queue at once (one lock per batch, not per event), checks it in order.
-void VerifyQueue::work() {
+// Takes a share of the queue at once (one lock per batch, not per event), checks it in order,
+// and again until nothing waits.
+void VerifyQueue::check_waiting() {
     std::deque<Slot*> batch;
     while (true) {
         {
-            std::unique_lock lk(mu_);
-            ++idle_;
-            cv_.wait(lk, [&] { return stopping_ || !todo_.empty(); });
-            --idle_;
-            if (stopping_) return;
+            MutexLock lk(mu_);
+            if (stopping_ || todo_.empty()) {
+                --jobs_;
+                return;
+            }
             // A share of what is queued, so several workers split a burst between them.
-            const std::size_t n = std::max<std::size_t>(1, todo_.size() / workers_.size());
+            const std::size_t n = std::max<std::size_t>(1, todo_.size() / threads_);
             batch.assign(todo_.begin(), todo_.begin() + static_cast<std::ptrdiff_t>(n));
             todo_.erase(todo_.begin(), todo_.begin() + static_cast<std::ptrdiff_t>(n));
-            if (!todo_.empty() && idle_ > 0) cv_.notify_one();
         }
         unsigned since_wake = 0;
         for (std::size_t i = 0; i < batch.size(); ++i) {

@@ -5,6 +5,10 @@
 // events, and its EOSE, in the order the relay sent them. With zero threads every event is
 // checked inline at push time; the order is the same.
 //
+// The checks run as jobs of a WorkerPool: push() starts one for as long as fewer than `threads`
+// are queued or running; each takes a share of the waiting events at a time (one lock per
+// batch, not per event) and ends when none wait.
+//
 // Thread-safety: push(), drain() and size() are for the service thread only; the workers
 // touch nothing but the entries they check. `wake` is called from a worker when entries became
 // ready and the service thread may be asleep (the pool: lws_cancel_service): after each batch
@@ -12,17 +16,16 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/thread_annotations.hpp"
+#include "common/worker_pool.hpp"
 #include "nostr/event.hpp"
 
 namespace tenex::relay {
@@ -46,7 +49,7 @@ class VerifyQueue {
     std::size_t drain();
     // Entries pushed and not yet completed.
     std::size_t size() const { return order_.size(); }
-    unsigned threads() const { return static_cast<unsigned>(workers_.size()); }
+    unsigned threads() const { return threads_; }
 
     static constexpr unsigned kWakeEvery = 64;
 
@@ -55,17 +58,17 @@ class VerifyQueue {
         Entry entry;
         std::atomic<bool> ready{false};
     };
-    void work();
+    void check_waiting();  // a job: checks batches of todo_ until it is empty
 
+    const unsigned threads_;
     std::function<void()> wake_;
     std::deque<std::unique_ptr<Slot>> order_;  // service thread
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<Slot*> todo_;  // under mu_
-    unsigned idle_{0};        // workers waiting for work, under mu_
-    bool stopping_{false};    // under mu_
+    Mutex mu_;
+    std::deque<Slot*> todo_ TENEX_GUARDED_BY(mu_);
+    unsigned jobs_ TENEX_GUARDED_BY(mu_){0};  // check_waiting jobs queued or running
+    bool stopping_ TENEX_GUARDED_BY(mu_){false};
     std::atomic<bool> wake_pending_{false};
-    std::vector<std::thread> workers_;
+    std::unique_ptr<WorkerPool> workers_;  // none with zero threads
 };
 
 }  // namespace tenex::relay

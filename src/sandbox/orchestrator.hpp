@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/inbox.hpp"
+#include "common/watched.hpp"
 #include "common/worker_pool.hpp"
 #include "docker/events.hpp"
 #include "hostnet/network_enforcer.hpp"
@@ -225,10 +226,11 @@ class OrchestratorEvents {
 
   private:
     Orchestrator& orchestrator_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool connected_ = false;
-    bool gave_up_ = false;  // start() returned without a connection
+    struct Connection {
+        bool connected = false;
+        bool gave_up = false;  // start() returned without a connection
+    };
+    Watched<Connection> connection_;
     std::unique_ptr<docker::EventStream> stream_;
 };
 

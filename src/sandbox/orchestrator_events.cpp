@@ -88,13 +88,10 @@ OrchestratorEvents::OrchestratorEvents(const docker::Client& client, Orchestrato
     docker::EventHandlers handlers;
     handlers.on_event = [this](const docker::Event& e) { orchestrator_.on_engine_event(e); };
     handlers.on_connected = [this] {
-        bool late = false;
-        {
-            std::lock_guard lock(mu_);
-            connected_ = true;
-            late = gave_up_;
-        }
-        cv_.notify_all();
+        const bool late = connection_.update([](Connection& c) {
+            c.connected = true;
+            return c.gave_up;
+        });
         // start() stopped waiting before this first connection, and the caller went on (and
         // reconciled): what the engine did since then was not seen.
         if (late) orchestrator_.on_events_gap();
@@ -106,10 +103,13 @@ OrchestratorEvents::OrchestratorEvents(const docker::Client& client, Orchestrato
 
 bool OrchestratorEvents::start(std::chrono::milliseconds wait) {
     stream_->start();
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, wait, [this] { return connected_; })) return true;
-    gave_up_ = true;
-    return false;
+    if (connection_.wait_for(wait, [](const Connection& c) { return c.connected; })) return true;
+    // Connected since the wait ended: as good as in time. Otherwise the connection, when it
+    // comes, is late (on_connected reports the gap).
+    return connection_.update([](Connection& c) {
+        if (!c.connected) c.gave_up = true;
+        return c.connected;
+    });
 }
 
 void OrchestratorEvents::stop() {

@@ -531,24 +531,19 @@ SwarmTaskWatch::SwarmTaskWatch(SwarmEngine& engine, Orchestrator& orchestrator,
       labels_(orchestrator.label_filters()) {}
 
 void SwarmTaskWatch::start() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(thread_mu_);
     if (thread_.joinable()) return;
-    stopping_ = false;
+    state_.update([](State& s) { s.stopping = false; });
     thread_ = std::thread([this] { run(); });
 }
 
 void SwarmTaskWatch::stop() {
-    {
-        std::lock_guard lock(mu_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
+    state_.update([](State& s) { s.stopping = true; });
     if (thread_.joinable()) thread_.join();
 }
 
 std::uint64_t SwarmTaskWatch::polls() const {
-    std::lock_guard lock(mu_);
-    return polls_;
+    return state_.read([](const State& s) { return s.polls; });
 }
 
 void SwarmTaskWatch::run() {
@@ -556,8 +551,7 @@ void SwarmTaskWatch::run() {
     for (;;) {
         poll_once(first);
         first = false;
-        std::unique_lock lock(mu_);
-        if (cv_.wait_for(lock, interval_, [this] { return stopping_; })) return;
+        if (state_.wait_for(interval_, [](const State& s) { return s.stopping; })) return;
     }
 }
 
@@ -609,8 +603,7 @@ void SwarmTaskWatch::poll_once(bool first) {
         if (!now.count(id) && !t.terminal())
             orchestrator_.on_engine_event(event_of(t, docker::EventKind::Destroy));
     last_ = std::move(now);
-    std::lock_guard lock(mu_);
-    ++polls_;
+    state_.update([](State& s) { ++s.polls; });
 }
 
 }  // namespace tenex::sandbox

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -17,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/thread_annotations.hpp"
+#include "common/watched.hpp"
 #include "docker/services.hpp"
 #include "hostnet/network_enforcer.hpp"
 #include "sandbox/diagnostic.hpp"
@@ -137,11 +138,13 @@ class SwarmTaskWatch {
     Orchestrator& orchestrator_;
     std::chrono::milliseconds interval_;
     std::vector<std::string> labels_;
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    bool stopping_ = false;
+    struct State {
+        bool stopping = false;
+        std::uint64_t polls = 0;
+    };
+    Watched<State> state_;  // run() sleeps between polls until stopping
+    Mutex thread_mu_;       // start()
     bool failing_ = false;
-    std::uint64_t polls_ = 0;
     std::map<std::string, docker::TaskInfo> last_;  // task id -> as at the last poll
     std::thread thread_;
 };

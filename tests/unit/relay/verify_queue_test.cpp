@@ -94,6 +94,28 @@ TEST(VerifyQueue, WorkersKeepPushOrderAndMarkersWaitBehindEvents) {
     }
 }
 
+TEST(VerifyQueue, EventsPushedAfterTheWorkersRanOutOfWorkAreCheckedToo) {
+    // The checks run as pool jobs that end when nothing waits: each round here is pushed
+    // after the previous one completed, so its events need new jobs.
+    auto evs = events(60, true);
+    Harness h;
+    VerifyQueue q(2, [&] { ++h.wakes; });
+    for (std::size_t round = 0; round < 3; ++round) {
+        h.push_all(q, std::vector<nostr::Event>(
+                          evs.begin() + static_cast<std::ptrdiff_t>(20 * round),
+                          evs.begin() + static_cast<std::ptrdiff_t>(20 * (round + 1))));
+        h.drain_all(q);
+        ASSERT_EQ(q.size(), 0u) << "round " << round;
+    }
+    std::vector<std::string> contents, want;
+    for (const auto& o : h.order)
+        if (o.rfind("marker ", 0) != 0) contents.push_back(o);
+    for (const auto& ev : evs) want.push_back(ev.content);
+    EXPECT_EQ(contents, want);
+    ASSERT_EQ(h.verdicts.size(), evs.size());
+    for (std::size_t i = 0; i < evs.size(); ++i) EXPECT_EQ(h.verdicts[i], i % 2 == 0) << i;
+}
+
 TEST(VerifyQueue, UncheckedEntriesAreReadyAtOnce) {
     auto evs = events(3, false);
     VerifyQueue q(1, [] {});
