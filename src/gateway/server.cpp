@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "common/inbox.hpp"
+#include "common/thread_annotations.hpp"
 #include "gateway/bindings.hpp"
 #include "nostr/hex.hpp"
 #include "nostr/verify.hpp"
@@ -149,19 +150,19 @@ struct Inbound {
 };
 
 // Shared with the pool's callbacks, which may run after the gateway stopped.
-struct Inbox {
-    std::mutex mu;
-    lws_context* ctx{nullptr};
-    std::deque<Inbound> items;
-    bool revalidate{false};
+struct Handoff {
+    Mutex mu;
+    lws_context* ctx TENEX_GUARDED_BY(mu){nullptr};
+    std::deque<Inbound> items TENEX_GUARDED_BY(mu);
+    bool revalidate TENEX_GUARDED_BY(mu){false};
     void push(Inbound in) {
-        std::lock_guard lk(mu);
+        MutexLock lk(mu);
         if (!ctx) return;
         items.push_back(std::move(in));
         lws_cancel_service(ctx);
     }
     void wake_revalidate() {
-        std::lock_guard lk(mu);
+        MutexLock lk(mu);
         revalidate = true;
         if (ctx) lws_cancel_service(ctx);
     }
@@ -209,31 +210,34 @@ struct Gateway::Impl {
     std::atomic<bool> stopping{false};
     std::atomic<std::uint16_t> bound_port{0};
     Tick tick{};
-    std::shared_ptr<Inbox> inbox{std::make_shared<Inbox>()};
+    std::shared_ptr<Handoff> inbox{std::make_shared<Handoff>()};
 
     // Shared state (mu): the scope index, secrets, stats.
-    mutable std::mutex mu;
-    ScopeIndex index;
-    std::map<std::string, std::string> secret_to_project;  // sha256(secret) hex -> address
-    std::map<std::string, std::string> project_secret;     // address -> sha256(secret) hex
+    mutable Mutex mu;
+    ScopeIndex index TENEX_GUARDED_BY(mu);
+    std::map<std::string, std::string> secret_to_project
+        TENEX_GUARDED_BY(mu);  // sha256(secret) hex -> address
+    std::map<std::string, std::string> project_secret
+        TENEX_GUARDED_BY(mu);  // address -> sha256(secret) hex
     // The open subscriptions of each project's connection (id -> filters JSON), kept when the
     // connection drops and re-created when the same container connects again: a client that
     // does not send its REQs again after a reconnect (the TENEX backend's NDK does not) keeps
     // receiving under its old subscription ids. Cleared with a new secret (a new container).
-    BindingStore::Subscriptions resumable;
-    std::map<std::string, WriteRate> rates;  // projects with a rate of their own
+    BindingStore::Subscriptions resumable TENEX_GUARDED_BY(mu);
+    std::map<std::string, WriteRate> rates
+        TENEX_GUARDED_BY(mu);  // projects with a rate of their own
     // Projects one of whose agent keys has published through the gateway since its current
     // secret: the runtime has booted the project (TENEX publishes each agent's profile then).
-    std::set<std::string> spoke;
+    std::set<std::string> spoke TENEX_GUARDED_BY(mu);
     // Per project: events it has published through the gateway that count as work (every
     // kind but the runtime's periodic status, kActivityIgnoredKind). See Gateway::activity.
-    std::map<std::string, std::uint64_t> activity;
-    GatewayStats st{};
+    std::map<std::string, std::uint64_t> activity TENEX_GUARDED_BY(mu);
+    GatewayStats st TENEX_GUARDED_BY(mu){};
 
-    std::mutex store_mu;  // the store is used by the service thread and by open/close_project
-    std::unique_ptr<BindingStore> store;
+    Mutex store_mu;  // the store is used by the service thread and by open/close_project
+    std::unique_ptr<BindingStore> store TENEX_PT_GUARDED_BY(store_mu);
     void persist_secret(const std::string& address, const std::string& hash) {
-        std::lock_guard lk(store_mu);
+        MutexLock lk(store_mu);
         if (auto ok = store->set_secret_hash(address, hash); !ok)
             spdlog::error("gateway: {}", ok.error().message);
         if (auto ok = store->clear_subscriptions(address); !ok)
@@ -244,7 +248,7 @@ struct Gateway::Impl {
     void remember_sub(const Session& session, const std::string& sub_id, std::string filters) {
         const std::string& address = session.project;
         {
-            std::lock_guard lk(mu);
+            MutexLock lk(mu);
             if (auto cur = project_secret.find(address);
                 cur == project_secret.end() || cur->second != session.secret_hash)
                 return;
@@ -257,7 +261,7 @@ struct Gateway::Impl {
                 resumable[address][sub_id] = filters;
             }
         }
-        std::lock_guard lk(store_mu);
+        MutexLock lk(store_mu);
         if (auto ok = store->set_subscription(address, sub_id, filters); !ok)
             spdlog::error("gateway: {}", ok.error().message);
     }
@@ -291,7 +295,7 @@ struct Gateway::Impl {
     std::map<std::string, std::deque<std::string>> recent;
 
     // Publish waiter: the publishes it reports back (OK) once the pool settles them, in order.
-    tenex::Inbox<PendingPublish> pubs{"gateway publishes"};
+    Inbox<PendingPublish> pubs{"gateway publishes"};
     std::thread waiter;
 
     // ---------- output ----------
@@ -315,7 +319,7 @@ struct Gateway::Impl {
         if (!path.empty() && path.back() == '/') path.remove_suffix(1);
         std::string hash = sha256_hex(path);
         {
-            std::lock_guard lk(mu);
+            MutexLock lk(mu);
             auto it = path.empty() ? secret_to_project.end() : secret_to_project.find(hash);
             if (it != secret_to_project.end()) {
                 s.authed = true;
@@ -340,7 +344,7 @@ struct Gateway::Impl {
             if (other != &s && other->authed && other->project == s.project) return;
         std::map<std::string, std::string> subs;
         {
-            std::lock_guard lk(mu);
+            MutexLock lk(mu);
             if (auto it = resumable.find(s.project); it != resumable.end()) subs = it->second;
         }
         std::size_t n = 0;
@@ -370,7 +374,7 @@ struct Gateway::Impl {
         drop_all(s);
         if (s.authed) {
             spdlog::info("gateway: project {} disconnected (connection {})", s.project, s.id);
-            std::lock_guard lk(mu);
+            MutexLock lk(mu);
             --st.connections;
         }
     }
@@ -415,7 +419,7 @@ struct Gateway::Impl {
     }
 
     void count_refused(const std::string& cls) {
-        std::lock_guard lk(mu);
+        MutexLock lk(mu);
         ++st.writes_refused[cls];
     }
 
@@ -656,7 +660,7 @@ struct Gateway::Impl {
         if (!deliver(s, sub_id, sub, e)) return;
         spdlog::info("gateway: project {} received the held event {} (kind {})", s.project, e.id,
                      e.kind);
-        std::lock_guard lk(mu);
+        MutexLock lk(mu);
         ++st.events_replayed;
     }
 
@@ -679,7 +683,7 @@ struct Gateway::Impl {
     // A project with agent keys is ready for its held events once one of them has spoken (a
     // message handed to a TENEX runtime before it booted the project would be dropped).
     bool ready(const std::string& project) {
-        std::lock_guard lk(mu);
+        MutexLock lk(mu);
         const auto* keys = index.find(project);
         return !keys || keys->agents.empty() || spoke.count(project) > 0;
     }
@@ -727,13 +731,13 @@ struct Gateway::Impl {
         ScopeIndex::WriteVerdict verdict;
         WriteRate rate{opt.write_rate_per_s, opt.write_burst};
         {
-            std::lock_guard lk(mu);
+            MutexLock lk(mu);
             verdict = index.may_write(s.project, *e, bytes, unix_now(), opt.write);
             if (auto it = rates.find(s.project); it != rates.end()) rate = it->second;
         }
         if (!verdict.allowed) return refuse(verdict.reason);
         {
-            std::lock_guard lk(mu);
+            MutexLock lk(mu);
             if (const auto* keys = index.find(s.project); keys && keys->agents.count(e->pubkey))
                 spoke.insert(s.project);
         }
@@ -754,7 +758,7 @@ struct Gateway::Impl {
             // after a restart.
             Status recorded = Unit{};
             {
-                std::lock_guard slk(store_mu);
+                MutexLock slk(store_mu);
                 recorded = store->bind(e->pubkey, s.project, unix_now());
             }
             if (auto& ok = recorded; !ok) {
@@ -765,7 +769,7 @@ struct Gateway::Impl {
             }
             bool bound;
             {
-                std::lock_guard lk(mu);
+                MutexLock lk(mu);
                 bound = index.bind(e->pubkey, s.project);
             }
             // Only when the reserved keys changed since may_write (bindings are made here only).
@@ -774,7 +778,7 @@ struct Gateway::Impl {
             spdlog::info("gateway: key {} bound to project {}", e->pubkey, s.project);
         }
         if (e->kind != kActivityIgnoredKind) {
-            std::lock_guard lk(mu);
+            MutexLock lk(mu);
             ++activity[s.project];
         }
         auto fut = pool->publish(*e, opt.publish_timeout);
@@ -786,7 +790,7 @@ struct Gateway::Impl {
         std::deque<Inbound> items;
         bool revalidate = false;
         {
-            std::lock_guard lk(inbox->mu);
+            MutexLock lk(inbox->mu);
             items.swap(inbox->items);
             std::swap(revalidate, inbox->revalidate);
         }
@@ -825,7 +829,7 @@ struct Gateway::Impl {
     bool deliver(Session& s, const std::string& sub_id, Sub& sub, const nostr::Event& e) {
         bool allowed;
         {
-            std::lock_guard lk(mu);
+            MutexLock lk(mu);
             allowed = index.may_read(s.project, e).allowed;
             ++(allowed ? st.events_delivered : st.events_hidden);
         }
@@ -843,7 +847,7 @@ struct Gateway::Impl {
                 }
             }
             if (!room) {
-                std::lock_guard lk(mu);
+                MutexLock lk(mu);
                 --st.events_delivered;
                 ++st.events_hidden;
                 return false;
@@ -865,7 +869,7 @@ struct Gateway::Impl {
             if (!s->authed || s->closing) continue;
             bool valid;
             {
-                std::lock_guard lk(mu);
+                MutexLock lk(mu);
                 auto it = secret_to_project.find(s->secret_hash);
                 valid = it != secret_to_project.end() && it->second == s->project;
             }
@@ -914,7 +918,7 @@ struct Gateway::Impl {
         bool accepted = false;
         std::string msg = ok_from(p.event_id, p.result.get(), accepted);
         {
-            std::lock_guard lk(mu);
+            MutexLock lk(mu);
             if (accepted)
                 ++st.writes_accepted;
             else
@@ -998,22 +1002,29 @@ Result<std::unique_ptr<Gateway>> Gateway::start(GatewayOptions options, relay::R
     im.pool = &pool;
     auto store = BindingStore::open(im.opt.bindings_db);
     if (!store) return store.error();
-    im.store = std::move(*store);
-    auto loaded = im.store->load();
-    if (!loaded) return loaded.error();
-    for (const auto& [key, project] : *loaded) im.index.bind(key, project);
-    // Containers adopted after a restart keep the secret they were started with.
-    auto hashes = im.store->load_secret_hashes();
-    if (!hashes) return hashes.error();
-    auto subs = im.store->load_subscriptions();
-    if (!subs) return subs.error();
-    im.resumable = std::move(*subs);
-    for (const auto& [project, hash] : *hashes) {
-        auto address = nostr::Address::parse(project);
-        if (!address) continue;
-        im.secret_to_project[hash] = project;
-        im.project_secret[project] = hash;
-        im.index.upsert(ProjectKeys{*address, {}, {}});
+    std::size_t bindings = 0;
+    {
+        // No other thread yet; the locks for the analysis (never taken the other way round).
+        MutexLock slk(im.store_mu);
+        MutexLock lk(im.mu);
+        im.store = std::move(*store);
+        auto loaded = im.store->load();
+        if (!loaded) return loaded.error();
+        for (const auto& [key, project] : *loaded) im.index.bind(key, project);
+        bindings = loaded->size();
+        // Containers adopted after a restart keep the secret they were started with.
+        auto hashes = im.store->load_secret_hashes();
+        if (!hashes) return hashes.error();
+        auto subs = im.store->load_subscriptions();
+        if (!subs) return subs.error();
+        im.resumable = std::move(*subs);
+        for (const auto& [project, hash] : *hashes) {
+            auto address = nostr::Address::parse(project);
+            if (!address) continue;
+            im.secret_to_project[hash] = project;
+            im.project_secret[project] = hash;
+            im.index.upsert(ProjectKeys{*address, {}, {}});
+        }
     }
     im.protocols[0].name = "nostr";
     im.protocols[0].callback = &Impl::lws_cb;
@@ -1052,7 +1063,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(GatewayOptions options, relay::R
     }
     im.bound_port = static_cast<std::uint16_t>(port);
     {
-        std::lock_guard lk(im.inbox->mu);
+        MutexLock lk(im.inbox->mu);
         im.inbox->ctx = im.ctx;
     }
     im.tick.impl = &im;
@@ -1063,7 +1074,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(GatewayOptions options, relay::R
             if (lws_service(im.ctx, 0) < 0) break;
         lws_sul_cancel(&im.tick.sul);
     });
-    spdlog::info("gateway listening on {}:{} ({} key bindings)", im.opt.host, port, loaded->size());
+    spdlog::info("gateway listening on {}:{} ({} key bindings)", im.opt.host, port, bindings);
     return g;
 }
 
@@ -1078,7 +1089,7 @@ void Gateway::stop() {
     lws_cancel_service(im.ctx);
     if (im.thread.joinable()) im.thread.join();
     {
-        std::lock_guard lk(im.inbox->mu);
+        MutexLock lk(im.inbox->mu);
         im.inbox->ctx = nullptr;
         im.inbox->items.clear();
     }
@@ -1102,7 +1113,7 @@ std::string Gateway::open_project(ProjectKeys keys, std::optional<WriteRate> rat
     const std::string hash = sha256_hex(secret);
     impl_->persist_secret(address, hash);
     {
-        std::lock_guard lk(impl_->mu);
+        MutexLock lk(impl_->mu);
         impl_->index.upsert(std::move(keys));
         if (auto it = impl_->project_secret.find(address); it != impl_->project_secret.end())
             impl_->secret_to_project.erase(it->second);
@@ -1120,14 +1131,14 @@ std::string Gateway::open_project(ProjectKeys keys, std::optional<WriteRate> rat
 }
 
 void Gateway::update_project(ProjectKeys keys) {
-    std::lock_guard lk(impl_->mu);
+    MutexLock lk(impl_->mu);
     impl_->index.upsert(std::move(keys));
 }
 
 void Gateway::close_project(const std::string& address) {
     impl_->persist_secret(address, "");
     {
-        std::lock_guard lk(impl_->mu);
+        MutexLock lk(impl_->mu);
         if (auto it = impl_->project_secret.find(address); it != impl_->project_secret.end()) {
             impl_->secret_to_project.erase(it->second);
             impl_->project_secret.erase(it);
@@ -1143,7 +1154,7 @@ void Gateway::hold_for_project(const std::string& address, const nostr::Event& e
 }
 
 void Gateway::set_reserved_keys(std::set<std::string> keys) {
-    std::lock_guard lk(impl_->mu);
+    MutexLock lk(impl_->mu);
     impl_->index.set_reserved_keys(std::move(keys));
 }
 
@@ -1157,17 +1168,17 @@ std::string Gateway::url_for(const std::string& host, const std::string& secret)
 }
 
 GatewayStats Gateway::stats() const {
-    std::lock_guard lk(impl_->mu);
+    MutexLock lk(impl_->mu);
     return impl_->st;
 }
 
 std::map<std::string, std::uint64_t> Gateway::activity() const {
-    std::lock_guard lk(impl_->mu);
+    MutexLock lk(impl_->mu);
     return impl_->activity;
 }
 
 std::map<std::string, std::string> Gateway::bindings() const {
-    std::lock_guard lk(impl_->mu);
+    MutexLock lk(impl_->mu);
     return impl_->index.bindings();
 }
 

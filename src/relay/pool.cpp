@@ -52,10 +52,7 @@ void RelayPool::Impl::run() {
         if (lws_service(ctx, 0) < 0) break;
     }
     verifier.reset();  // joins its workers; what they had not finished is dropped
-    {
-        std::lock_guard lk(cmd_mu);
-        closed = true;
-    }
+    commands.close();
     drain_commands();  // what was posted before closing registers its fetch or publish
     // Settle everything still open so no future hangs.
     for (auto& [id, f] : fetches) {
@@ -69,28 +66,16 @@ void RelayPool::Impl::run() {
 }
 
 bool RelayPool::Impl::post(std::function<void()> fn) {
-    {
-        std::lock_guard lk(cmd_mu);
-        if (closed) return false;
-        commands.push_back(std::move(fn));
-    }
+    if (!commands.push(std::move(fn))) return false;
     if (ctx) lws_cancel_service(ctx);
     return true;
 }
 
 void RelayPool::Impl::drain_commands() {
-    std::vector<std::function<void()>> batch;
-    {
-        std::lock_guard lk(cmd_mu);
-        batch.swap(commands);
-    }
-    for (auto& fn : batch) {
-        try {
-            fn();
-        } catch (const std::exception& e) {
-            spdlog::error("relay pool: command failed: {}", e.what());
-        }
-    }
+    // Without waiting: what is queued now (after close, what was queued before it).
+    auto batch = commands.pop_all(std::chrono::steady_clock::now());
+    if (!batch) return;
+    for (auto& fn : *batch) commands.deliver("a command", fn);
 }
 
 void RelayPool::Impl::stop() {

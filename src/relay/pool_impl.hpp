@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/inbox.hpp"
 #include "common/watched.hpp"
 #include "relay/cursor.hpp"
 #include "relay/dedup.hpp"
@@ -121,9 +122,9 @@ struct RelayPool::Impl {
     lws_retry_bo_t retry{};
     std::thread thread;
     std::atomic<bool> stopping{false};
-    std::mutex cmd_mu;
-    std::vector<std::function<void()>> commands;
-    bool closed{false};  // under cmd_mu: the service thread is gone, post() refuses
+    // Work posted for the service thread (woken with lws_cancel_service), closed when the
+    // thread ends: post() refuses from then on.
+    Inbox<std::function<void()>> commands{"relay pool"};
     Tick tick{};
 
     // Service-thread state.

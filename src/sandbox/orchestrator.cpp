@@ -185,7 +185,7 @@ void Orchestrator::remove_oldest_kept() {
 }
 
 void Orchestrator::set_relays(std::vector<std::string> urls) {
-    std::lock_guard lock(relays_mu_);
+    MutexLock lock(relays_mu_);
     relays_ = std::move(urls);
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/inbox.hpp"
+#include "common/thread_annotations.hpp"
 #include "common/watched.hpp"
 #include "common/worker_pool.hpp"
 #include "docker/events.hpp"
@@ -190,8 +191,8 @@ class Orchestrator {
     void teardown_network(const ProjectRef& project);
 
     OrchestratorOptions options_;
-    mutable std::mutex relays_mu_;  // relays_ is read on worker threads
-    std::vector<std::string> relays_;
+    mutable Mutex relays_mu_;  // relays_ is read on worker threads
+    std::vector<std::string> relays_ TENEX_GUARDED_BY(relays_mu_);
     Engine& engine_;
     std::shared_ptr<NetworkEnforcer> enforcer_;
 
@@ -207,8 +208,8 @@ class Orchestrator {
     bool closing_ = false;
     std::mt19937_64 rng_;
 
-    std::mutex shutdown_mu_;
-    bool shut_down_ = false;
+    Mutex shutdown_mu_;
+    bool shut_down_ TENEX_GUARDED_BY(shutdown_mu_) = false;
     std::thread loop_;
 };
 

@@ -19,7 +19,7 @@ SpecContext Orchestrator::spec_context(const ProjectRef& project, const std::fil
                                        SecretMode secrets) const {
     std::vector<std::string> relays;
     {
-        std::lock_guard lock(relays_mu_);
+        MutexLock lock(relays_mu_);
         relays = relays_;
     }
     auto ctx = project_spec_context(project, dir, options_.daemon_id, secrets, std::move(relays));

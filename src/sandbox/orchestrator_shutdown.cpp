@@ -34,7 +34,7 @@ struct Orchestrator::StopTarget {
 };
 
 void Orchestrator::shutdown(bool stop_projects) {
-    std::lock_guard guard(shutdown_mu_);
+    MutexLock guard(shutdown_mu_);
     if (shut_down_) return;
     shut_down_ = true;
     auto targets = shutdown_targets({});

@@ -122,7 +122,7 @@ std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std
 
 docker::DResult<std::string> SwarmEngine::create(const docker::ContainerSpec& spec) {
     if (auto dropped = docker::swarm_unsupported(spec); !dropped.empty()) {
-        std::lock_guard lock(warned_mu_);
+        MutexLock lock(warned_mu_);
         if (warned_.insert(spec.name).second)
             for (const auto& d : dropped)
                 spdlog::warn("swarm: service {}: not applied: {}: {}", spec.name, d.field,
@@ -152,7 +152,7 @@ std::string SwarmEngine::pinned(const std::string& image) {
     if (image.find("@sha256:") != std::string::npos) return image;
     auto digest = docker::registry_digest(client_, image);
     if (digest) return image + "@" + *digest;
-    std::lock_guard lock(warned_mu_);
+    MutexLock lock(warned_mu_);
     if (warned_.insert("image " + image).second)
         spdlog::warn(
             "swarm: image {} is not pinned to a digest ({}): each node pulls the tag or uses "
@@ -376,7 +376,7 @@ docker::DResult<std::vector<docker::TaskInfo>> SwarmEngine::list_tasks(
     std::map<std::string, const docker::NodeInfo*> by_id;
     for (const auto& n : *nodes) by_id[n.id] = &n;
     {
-        std::lock_guard lock(nodes_mu_);
+        MutexLock lock(nodes_mu_);
         for (const auto& n : *nodes) node_names_[n.id] = n.hostname;
     }
     for (auto& t : *tasks) {
@@ -428,7 +428,7 @@ docker::DResult<docker::ContainerInfo> SwarmEngine::inspect(const std::string& i
 
 std::string SwarmEngine::node_name(const std::string& node_id) {
     if (node_id.empty()) return {};
-    std::lock_guard lock(nodes_mu_);
+    MutexLock lock(nodes_mu_);
     if (auto it = node_names_.find(node_id); it != node_names_.end()) return it->second;
     auto nodes = docker::list_nodes(client_);
     if (!nodes) return {};  // the id stands in; asked again next time

@@ -96,11 +96,11 @@ class SwarmEngine final : public Engine {
 
     const docker::Client& client_;
     SwarmEngineOptions options_;
-    std::mutex warned_mu_;
-    std::set<std::string>
-        warned_;  // service names whose dropped fields were logged, "image X" not pinned
-    std::mutex nodes_mu_;
-    std::map<std::string, std::string> node_names_;  // node id -> hostname
+    Mutex warned_mu_;
+    std::set<std::string> warned_ TENEX_GUARDED_BY(
+        warned_mu_);  // service names whose dropped fields were logged, "image X" not pinned
+    Mutex nodes_mu_;
+    std::map<std::string, std::string> node_names_ TENEX_GUARDED_BY(nodes_mu_);  // id -> hostname
 };
 
 // The network enforcer of a swarm orchestrator: an isolated project's internal overlay needs
