@@ -114,9 +114,8 @@ void ProfilePublisher::run() {
             return front;
         });
         if (!p) continue;
-        next = Clock::now() + interval_;
         try {
-            publish_one(*p);
+            publish_one(*p, next);
         } catch (const std::exception& e) {
             spdlog::error("project {}: publishing the profile of agent {} threw: {}",
                           p->project_address, p->slug, e.what());
@@ -129,9 +128,10 @@ void ProfilePublisher::run() {
     }
 }
 
-void ProfilePublisher::publish_one(const AgentProfile& p) {
+void ProfilePublisher::publish_one(const AgentProfile& p, Clock::time_point& next) {
     const std::string pubkey = p.pubkey();
     auto signed_event = nostr::sign_event(p.event, p.keys);
+    if (signed_event) next = Clock::now() + interval_;
     Status sent = signed_event ? publish_(*signed_event) : Status(signed_event.error());
     if (!sent) {
         spdlog::warn("project {}: profile of agent {} ({}) not published: {}", p.project_address,

@@ -47,7 +47,9 @@ class ProfilePublisher {
   private:
     using Clock = std::chrono::steady_clock;
     void run();
-    void publish_one(const AgentProfile& profile);
+    // Signs, then publishes at once and sets next (the rate limit's next slot): the limit
+    // spaces the publishes themselves, however long each signature took.
+    void publish_one(const AgentProfile& profile, Clock::time_point& next);
 
     struct State {
         std::deque<AgentProfile> queue{};
