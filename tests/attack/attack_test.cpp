@@ -1024,11 +1024,10 @@ TEST_F(Attack, FiveThousandConnectionsFromASandboxLeaveTheDaemonBoundedAndOthers
     EXPECT_GT(refused, 0) << kConnections
                           << " connections held against a cap of 256 and none refused";
     // Every connection the kernel accepted reached the forwarder and was counted, served or
-    // refused (the other project has no network: these counts are the flood's alone), and all
-    // but the 256 it serves were refused (they arrive within flood's 5 s, long before any
-    // served one ends).
+    // refused (the other project has no network: these counts are the flood's alone). How many
+    // were served is not fixed: a served connection that ends frees its slot for a later one
+    // (a CI run served 424 of 5,000 with the cap at 256).
     EXPECT_GE(refused + forwarded, opened);
-    EXPECT_GE(refused, opened - 256);
     summary().refused(static_cast<int>(refused));
     std::printf(
         "flood from a sandbox: %d opened (kernel-accepted), %d failed, %.0f refused and %.0f "
