@@ -29,7 +29,6 @@
 #include <optional>
 #include <thread>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
@@ -58,7 +57,7 @@ struct OpsArgs {
 };
 
 struct Endpoint {
-    daemon::ListenAddress address{};
+    ListenAddress address{};
     std::string text{};
 };
 
@@ -89,7 +88,7 @@ OResult<Endpoint> resolve_endpoint(const OpsArgs& a) {
         }
         text = cfg->http_listen;
     }
-    auto addr = daemon::parse_listen_address(text);
+    auto addr = parse_listen_address(text);
     if (!addr) return OpsError{2, "bad --http address '" + text + "': " + addr.error().message};
     return Endpoint{*addr, text};
 }
@@ -99,80 +98,41 @@ OpsError unreachable(const Endpoint& e, const std::string& why) {
                            " (is `tenex-sandbox up` running?)"};
 }
 
+docker::Transport transport_to(const Endpoint& e) {
+    return e.address.unix_socket ? docker::Transport(e.address.path)
+                                 : docker::Transport::tcp(e.address.host, e.address.port);
+}
+
+docker::Request daemon_request(const std::string& method, const std::string& path) {
+    docker::Request req;
+    req.method = method;
+    req.path = path;
+    req.content_type = {};
+    req.timeout = std::chrono::seconds(60);
+    if (method == "POST") req.headers.push_back(std::string(daemon::kActionHeader) + ": 1");
+    return req;
+}
+
 // One request. With on_data, a 200 body is streamed to it (return false to stop); any other
 // status collects the body into the reply.
 OResult<Reply> request(const Endpoint& e, const std::string& method, const std::string& path,
                        const std::function<bool(std::string_view)>& on_data = {}) {
+    auto transport = transport_to(e);
+    auto req = daemon_request(method, path);
     Reply reply;
-    if (e.address.unix_socket) {
-        docker::Transport transport(e.address.path);
-        docker::Request req;
-        req.method = method;
-        req.path = path;
-        req.content_type = {};
-        if (method == "POST") req.headers.push_back(std::string(daemon::kActionHeader) + ": 1");
-        if (on_data) {
-            req.timeout = std::chrono::milliseconds(0);
-            docker::StreamHandlers h{.on_open = {}, .on_data = on_data};
-            auto r = transport.stream(req, "daemon request", h);
-            if (!r) return unreachable(e, r.error().message);
-            reply.status = r->status == 0 ? 200 : r->status;
-            reply.body = std::move(r->body);
-            return reply;
-        }
-        auto r = transport.send(req, "daemon request");
+    if (on_data) {
+        req.timeout = std::chrono::milliseconds(0);  // as long as the stream lasts
+        docker::StreamHandlers h{.on_open = {}, .on_data = on_data};
+        auto r = transport.stream(req, "daemon request", h);
         if (!r) return unreachable(e, r.error().message);
-        reply.status = r->status;
+        reply.status = r->status == 0 ? 200 : r->status;
         reply.body = std::move(r->body);
         return reply;
     }
-    httplib::Client client(e.address.host, e.address.port);
-    client.set_connection_timeout(3, 0);
-    client.set_read_timeout(on_data ? 24 * 3600 : 60, 0);
-    client.set_keep_alive(false);
-    httplib::Result r{nullptr, httplib::Error::Unknown};
-    if (method == "POST" && on_data) {
-        httplib::Request post;
-        post.method = "POST";
-        post.path = path;
-        post.headers = {{daemon::kActionHeader, "1"}};
-        post.response_handler = [&](const httplib::Response& res) {
-            reply.status = res.status;
-            return true;
-        };
-        post.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
-            if (reply.status != 200) {
-                reply.body.append(data, n);
-                return true;
-            }
-            return on_data(std::string_view(data, n));
-        };
-        r = client.send(post);
-    } else if (method == "POST") {
-        r = client.Post(path.c_str(), httplib::Headers{{daemon::kActionHeader, "1"}}, "", "");
-    } else if (on_data) {
-        r = client.Get(
-            path.c_str(),
-            [&](const httplib::Response& res) {
-                reply.status = res.status;
-                return true;
-            },
-            [&](const char* data, std::size_t n) {
-                if (reply.status != 200) {
-                    reply.body.append(data, n);
-                    return true;
-                }
-                return on_data(std::string_view(data, n));
-            });
-    } else {
-        r = client.Get(path.c_str());
-    }
-    if (!r) {
-        if (r.error() == httplib::Error::Canceled) return reply;  // on_data asked to stop
-        return unreachable(e, httplib::to_string(r.error()));
-    }
+    auto r = transport.send(req, "daemon request");
+    if (!r) return unreachable(e, r.error().message);
     reply.status = r->status;
-    if (!on_data) reply.body = r->body;  // streamed: non-200 bodies were collected above
+    reply.body = std::move(r->body);
     return reply;
 }
 
@@ -426,26 +386,12 @@ class ExecStreamReader {
 
 // POST with a body (a stdin exec's input): "" when delivered (204), else why not.
 std::string post_input(const Endpoint& e, const std::string& path, std::string_view data) {
-    const std::string type = "application/octet-stream";
-    if (e.address.unix_socket) {
-        docker::Transport transport(e.address.path);
-        docker::Request req;
-        req.method = "POST";
-        req.path = path;
-        req.body = std::string(data);
-        req.content_type = type;
-        req.headers.push_back(std::string(daemon::kActionHeader) + ": 1");
-        auto r = transport.send(req, "daemon request");
-        if (!r) return r.error().message;
-        return r->status == 204 ? "" : error_of(Reply{r->status, r->body});
-    }
-    httplib::Client client(e.address.host, e.address.port);
-    client.set_connection_timeout(3, 0);
-    client.set_read_timeout(30, 0);
-    client.set_keep_alive(false);
-    auto r = client.Post(path.c_str(), httplib::Headers{{daemon::kActionHeader, "1"}}, data.data(),
-                         data.size(), type.c_str());
-    if (!r) return httplib::to_string(r.error());
+    auto req = daemon_request("POST", path);
+    req.body = std::string(data);
+    req.content_type = "application/octet-stream";
+    req.timeout = std::chrono::seconds(30);
+    auto r = transport_to(e).send(req, "daemon request");
+    if (!r) return r.error().message;
     return r->status == 204 ? "" : error_of(Reply{r->status, r->body});
 }
 

@@ -6,8 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/command.hpp"
+#include "common/listen_address.hpp"
 #include "relay/server.hpp"
-#include "relay/url.hpp"
 
 namespace tenex::cli {
 namespace {
@@ -31,7 +31,7 @@ void register_relay(CLI::App& root, Context& ctx) {
     cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0 picks a free one)");
     cmd->add_option("--db", args->db, "SQLite file to keep events in (default: memory only)");
     cmd->callback([args, &ctx] {
-        auto addr = relay::ListenAddress::parse(args->listen);
+        auto addr = parse_tcp_listen_address(args->listen);
         if (!addr) {
             std::fprintf(stderr, "tenex-sandbox relay: %s\n", addr.error().message.c_str());
             ctx.exit_code = 2;

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/listen_address.hpp"
 #include "nostr/nip19.hpp"
 #include "relay/url.hpp"
 #include "sandbox/units.hpp"
@@ -155,25 +156,6 @@ Result<std::string> normalize_pubkey(std::string_view text) {
     return hex;
 }
 
-Status check_relay_url(std::string_view url) {
-    std::string_view rest;
-    if (url.starts_with("wss://"))
-        rest = url.substr(6);
-    else if (url.starts_with("ws://"))
-        rest = url.substr(5);
-    else
-        return make_error("relay URL must start with ws:// or wss://");
-    auto host_end = rest.find_first_of("/?#");
-    auto authority = rest.substr(0, host_end);
-    if (authority.empty()) return make_error("relay URL has no host");
-    if (authority.find('@') != std::string_view::npos)
-        return make_error("relay URL must not carry credentials");
-    for (char c : url)
-        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-            return make_error("relay URL contains whitespace or control characters");
-    return Unit{};
-}
-
 Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std::string& name) {
     Diagnostics diags;
     if (auto bad = sandbox::not_utf8(text, name)) {
@@ -201,7 +183,7 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
             {"relays", H([&](auto& n, auto& k) {
                  r.strings(n, k, c.relays);
                  for (std::size_t i = 0; i < c.relays.size() && n.IsSequence(); ++i)
-                     if (auto s = check_relay_url(c.relays[i]); !s)
+                     if (auto s = relay::RelayUrl::parse(c.relays[i]); !s)
                          r.error(n[i], k + "[" + std::to_string(i) + "]", s.error().message);
              })},
             {"whitelist", H([&](auto& n, auto& k) {
@@ -402,7 +384,7 @@ Diagnostics validate_config(const DaemonConfig& c) {
     if (c.relays.empty() && c.embedded_relay.empty())
         add("relays", "no relay: set relays (or --relay URL), or --embedded-relay ADDR");
     for (const auto& url : c.relays)
-        if (auto s = check_relay_url(url); !s) add("relays", url + ": " + s.error().message);
+        if (auto s = relay::RelayUrl::parse(url); !s) add("relays", url + ": " + s.error().message);
     for (const auto& pk : c.whitelist)
         if (auto s = normalize_pubkey(pk); !s || *s != pk) add("whitelist", pk + ": not a pubkey");
     if (c.whitelist.empty())
@@ -414,7 +396,7 @@ Diagnostics validate_config(const DaemonConfig& c) {
         if (!path->is_absolute()) add(key, path->string() + ": must be an absolute path");
     if (!c.gateway_listen.empty()) {
         // The containers' forwarders connect to 127.0.0.1: the gateway listens there only.
-        auto addr = relay::ListenAddress::parse(c.gateway_listen);
+        auto addr = parse_tcp_listen_address(c.gateway_listen);
         if (!addr)
             add("gateway.listen", c.gateway_listen + ": " + addr.error().message);
         else if (addr->host != "127.0.0.1")

@@ -93,7 +93,5 @@ Diagnostics validate_config(const DaemonConfig& config);
 
 // "npub1..." or 64 hex (either case) -> 64 lowercase hex.
 Result<std::string> normalize_pubkey(std::string_view text);
-// "ws://host[:port][/path]" or "wss://...": the URL as given, or a reason.
-Status check_relay_url(std::string_view url);
 
 }  // namespace tenex::daemon

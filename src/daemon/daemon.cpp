@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "common/disk_quota.hpp"
+#include "common/listen_address.hpp"
 #include "common/private_file.hpp"
 #include "daemon/daemon_internal.hpp"
 #include "daemon/lifecycle_nostr.hpp"
@@ -24,7 +25,6 @@
 #include "project/agent_keys.hpp"
 #include "project/agent_profile.hpp"
 #include "project/workspace_path.hpp"
-#include "relay/url.hpp"
 
 namespace tenex::daemon {
 
@@ -157,7 +157,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     exec_sessions = std::make_unique<ExecSessions>(*docker);
 
     if (!config.embedded_relay.empty()) {
-        auto addr = relay::ListenAddress::parse(config.embedded_relay);
+        auto addr = parse_tcp_listen_address(config.embedded_relay);
         if (!addr) return make_error("embedded_relay: " + addr.error().message);
         relay::RelayServerOptions ro;
         ro.host = addr->host;
@@ -188,7 +188,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
             return make_error("relay " + url + ": " + added.error().message);
 
     if (!config.gateway_listen.empty()) {
-        auto addr = relay::ListenAddress::parse(config.gateway_listen);
+        auto addr = parse_tcp_listen_address(config.gateway_listen);
         if (!addr) return make_error("gateway.listen: " + addr.error().message);
         gateway::GatewayOptions go;
         go.host = addr->host;

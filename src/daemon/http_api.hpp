@@ -48,6 +48,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/listen_address.hpp"
 #include "common/result.hpp"
 #include "daemon/event_log.hpp"
 #include "daemon/metrics.hpp"
@@ -182,16 +183,6 @@ struct HttpOptions {
     int max_pending{256};
     int max_pending_per_peer{64};
 };
-
-// "host:port" / "unix:/path" parsed.
-struct ListenAddress {
-    bool unix_socket{false};
-    std::string host{};  // without brackets
-    int port{0};
-    std::string path{};  // unix socket path
-    bool loopback() const;
-};
-Result<ListenAddress> parse_listen_address(std::string_view text);
 
 class HttpApi {
   public:

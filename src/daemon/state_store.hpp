@@ -14,8 +14,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-
-struct sqlite3;
+#include "common/sqlite.hpp"
 
 namespace tenex::daemon {
 
@@ -69,11 +68,11 @@ class StateStore {
                                               std::size_t limit = 100) const;
 
   private:
-    StateStore(sqlite3* db, std::size_t handled_window) : db_(db), window_(handled_window) {}
-    Status exec(const char* sql);
+    StateStore(sqlite::Database db, std::size_t handled_window)
+        : db_(std::move(db)), window_(handled_window) {}
     Status prune_handled();
 
-    sqlite3* db_;
+    sqlite::Database db_;
     std::size_t window_;
     std::size_t handled_since_prune_ = 0;
 };

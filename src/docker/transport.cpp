@@ -61,6 +61,17 @@ Transport::Transport(std::string socket_path) : socket_path_(std::move(socket_pa
     global_init();
 }
 
+Transport Transport::tcp(const std::string& host, std::uint16_t port) {
+    Transport t{std::string()};
+    const bool v6 = host.find(':') != std::string::npos;
+    t.base_url_ = "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    return t;
+}
+
+std::string Transport::where() const {
+    return socket_path_.empty() ? base_url_ : "socket " + socket_path_;
+}
+
 namespace {
 
 // Options shared by plain and streaming requests. headers must outlive the transfer.
@@ -69,7 +80,8 @@ void setup(CURL* c, const std::string& socket, const std::string& url, const Req
     auto add_header = [&](const std::string& h) {
         headers.reset(curl_slist_append(headers.release(), h.c_str()));
     };
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
+    if (!socket.empty()) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
+    curl_easy_setopt(c, CURLOPT_PROXY, "");  // never a proxy from the environment
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
@@ -144,7 +156,7 @@ DResult<HttpResponse> Transport::send(const Request& request, const std::string&
     if (!curl) return DockerError{operation, 0, "cannot initialize libcurl"};
     HttpResponse response;
     std::unique_ptr<curl_slist, SlistDeleter> headers;
-    std::string url = "http://docker" + request.path;
+    std::string url = base_url_ + request.path;
     CURL* c = curl.get();
     setup(c, socket_path_, url, request, headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -155,7 +167,7 @@ DResult<HttpResponse> Transport::send(const Request& request, const std::string&
     CURLcode rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
         return DockerError{operation, 0,
-                           std::string(curl_easy_strerror(rc)) + " (socket " + socket_path_ + ")"};
+                           std::string(curl_easy_strerror(rc)) + " (" + where() + ")"};
     }
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -170,7 +182,7 @@ DResult<HttpResponse> Transport::stream(const Request& request, const std::strin
     std::unique_ptr<CURLM, CurlMultiDeleter> multi(curl_multi_init());
     if (!curl || !multi) return DockerError{operation, 0, "cannot initialize libcurl"};
     std::unique_ptr<curl_slist, SlistDeleter> headers;
-    std::string url = "http://docker" + request.path;
+    std::string url = base_url_ + request.path;
     CURL* c = curl.get();
     StreamState st;
     st.curl = c;
@@ -217,7 +229,7 @@ DResult<HttpResponse> Transport::stream(const Request& request, const std::strin
     }
     if (rc != CURLE_OK) {
         return DockerError{operation, 0,
-                           std::string(curl_easy_strerror(rc)) + " (socket " + socket_path_ + ")"};
+                           std::string(curl_easy_strerror(rc)) + " (" + where() + ")"};
     }
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -1,8 +1,10 @@
-// HTTP over the Engine's unix socket with libcurl. One curl handle per call, so a Transport
-// is safe to use from several threads at once.
+// HTTP with libcurl over the Engine's unix socket, or over TCP (the CLI reaching the daemon's
+// own API when it listens on host:port). One curl handle per call, so a Transport is safe to
+// use from several threads at once.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <stop_token>
@@ -41,8 +43,10 @@ class Transport {
   public:
     // socket_path: a filesystem path such as /var/run/docker.sock.
     explicit Transport(std::string socket_path);
+    // HTTP to host:port over TCP (an IPv6 host without brackets). Never through a proxy.
+    static Transport tcp(const std::string& host, std::uint16_t port);
 
-    const std::string& socket_path() const { return socket_path_; }
+    const std::string& socket_path() const { return socket_path_; }  // empty over TCP
 
     // Sends one request. A transport failure (no socket, timeout, connection reset) is a
     // DockerError with status 0; HTTP errors are returned as responses, not errors.
@@ -56,7 +60,10 @@ class Transport {
                                  const StreamHandlers& handlers, std::stop_token stop = {}) const;
 
   private:
+    std::string where() const;  // for error messages
+
     std::string socket_path_;
+    std::string base_url_{"http://docker"};
 };
 
 // Resolves the socket: an explicit path wins, then DOCKER_HOST=unix://..., then the default.

@@ -1,7 +1,5 @@
 #include "gateway/bindings.hpp"
 
-#include <sqlite3.h>
-
 namespace tenex::gateway {
 
 namespace {
@@ -24,40 +22,16 @@ CREATE TABLE IF NOT EXISTS gateway_subscriptions (
 );
 )sql";
 
-Error sql_error(sqlite3* db, const std::string& what) {
-    return make_error("key bindings: " + what + ": " + sqlite3_errmsg(db));
-}
-
 }  // namespace
 
 Result<std::unique_ptr<BindingStore>> BindingStore::open(const std::filesystem::path& file) {
-    sqlite3* db = nullptr;
-    const std::string name = file.empty() ? ":memory:" : file.string();
-    int rc =
-        sqlite3_open_v2(name.c_str(), &db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-        sqlite3_close(db);
-        return make_error("key bindings: cannot open " + name + ": " + msg);
-    }
-    std::unique_ptr<BindingStore> store(new BindingStore(db));
-    sqlite3_busy_timeout(db, 5000);
-    for (const char* sql : {file.empty() ? "SELECT 1" : "PRAGMA journal_mode=WAL",
-                            "PRAGMA synchronous=NORMAL", kSchema}) {
-        char* err = nullptr;
-        if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-            std::string msg = err ? err : sqlite3_errmsg(db);
-            sqlite3_free(err);
-            return make_error("key bindings: " + msg);
-        }
-    }
-    return store;
+    auto db = sqlite::Database::open(file.string(), "key bindings");
+    if (!db) return db.error();
+    if (auto s = db->exec(kSchema); !s) return s.error();
+    return std::unique_ptr<BindingStore>(new BindingStore(std::move(*db)));
 }
 
-BindingStore::~BindingStore() {
-    sqlite3_close(db_);
-}
+BindingStore::~BindingStore() = default;
 
 Result<std::map<std::string, std::string>> BindingStore::load() const {
     return read_pairs("SELECT pubkey, project FROM gateway_key_bindings");
@@ -97,15 +71,9 @@ Status BindingStore::clear_subscriptions(const std::string& address) {
 }
 
 Status BindingStore::exec(const char* sql, std::initializer_list<std::string_view> args) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return sql_error(db_, "write");
-    int i = 0;
-    for (auto a : args)
-        sqlite3_bind_text(st, ++i, a.data(), static_cast<int>(a.size()), SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return sql_error(db_, "write");
-    return Unit{};
+    sqlite::Statement st(db_, sql);
+    for (auto a : args) st.bind(a);
+    return st.run("write");
 }
 
 Result<std::map<std::string, std::string>> BindingStore::read_pairs(const char* sql) const {
@@ -118,23 +86,15 @@ Result<std::map<std::string, std::string>> BindingStore::read_pairs(const char* 
 
 Status BindingStore::for_each_row(
     const char* sql, const std::function<void(const std::vector<std::string>&)>& fn) const {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return sql_error(db_, "read");
-    std::vector<std::string> row(static_cast<std::size_t>(sqlite3_column_count(st)));
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            auto* p = sqlite3_column_text(st, static_cast<int>(i));
-            row[i] =
-                p ? std::string(
-                        reinterpret_cast<const char*>(p),
-                        static_cast<std::size_t>(sqlite3_column_bytes(st, static_cast<int>(i))))
-                  : std::string();
-        }
+    sqlite::Statement st(db_, sql);
+    std::vector<std::string> row;
+    sqlite::Step step;
+    while ((step = st.step()) == sqlite::Step::row) {
+        row.clear();
+        for (int i = 0; i < st.columns(); ++i) row.push_back(st.text(i));
         fn(row);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return sql_error(db_, "read");
+    if (step == sqlite::Step::failed) return st.error("read");
     return Unit{};
 }
 

@@ -15,8 +15,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-
-struct sqlite3;
+#include "common/sqlite.hpp"
 
 namespace tenex::gateway {
 
@@ -47,12 +46,12 @@ class BindingStore {
     Status clear_subscriptions(const std::string& address);
 
   private:
-    explicit BindingStore(sqlite3* db) : db_(db) {}
+    explicit BindingStore(sqlite::Database db) : db_(std::move(db)) {}
     Result<std::map<std::string, std::string>> read_pairs(const char* sql) const;
     Status for_each_row(const char* sql,
                         const std::function<void(const std::vector<std::string>&)>& fn) const;
     Status exec(const char* sql, std::initializer_list<std::string_view> args);
-    sqlite3* db_;
+    sqlite::Database db_;
 };
 
 }  // namespace tenex::gateway

@@ -2,7 +2,6 @@
 
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <set>
@@ -49,58 +48,32 @@ std::uint64_t tag_fingerprint(const nostr::Event& e) {
     return bits;
 }
 
-Status exec(sqlite3* db, const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) == SQLITE_OK) return Unit{};
-    std::string why = err ? err : sqlite3_errmsg(db);
-    sqlite3_free(err);
-    return make_error(why);
-}
-
-// Runs a prepared statement with one or two text parameters to completion; resets it.
-Status run(sqlite3* db, sqlite3_stmt* st, std::string_view a, std::string_view b = {}) {
-    sqlite3_bind_text(st, 1, a.data(), static_cast<int>(a.size()), SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(st) >= 2)
-        sqlite3_bind_text(st, 2, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
-    const int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) return make_error(sqlite3_errmsg(db));
-    return Unit{};
-}
-
 }  // namespace
 
 Result<std::unique_ptr<EventStore>> EventStore::open(const std::string& db_path,
                                                      StoreLimits limits) {
     std::unique_ptr<EventStore> s(new EventStore(limits));
     if (db_path.empty()) return s;
-    if (sqlite3_open(db_path.c_str(), &s->db_) != SQLITE_OK) {
-        std::string why = s->db_ ? sqlite3_errmsg(s->db_) : "out of memory";
-        return make_error("cannot open " + db_path + ": " + why);
-    }
+    auto db = sqlite::Database::open(db_path, "embedded relay store");
+    if (!db) return db.error();
     if (auto st =
-            exec(s->db_,
-                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                 "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, json TEXT NOT NULL);");
+            db->exec("CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, json TEXT NOT NULL)");
         !st)
-        return make_error("cannot prepare " + db_path + ": " + st.error().message);
-    if (auto st = s->prepare_statements(); !st)
-        return make_error("cannot prepare " + db_path + ": " + st.error().message);
+        return st.error();
+    s->db_.emplace(std::move(*db));
+    s->select_.emplace(*s->db_, "SELECT json FROM events WHERE id = ?1");
+    s->insert_.emplace(*s->db_, "INSERT OR REPLACE INTO events (id, json) VALUES (?1, ?2)");
+    s->delete_.emplace(*s->db_, "DELETE FROM events WHERE id = ?1");
 
     // Index what is stored, one row at a time; the events themselves stay on disk. A
     // replaceable event with a newer version on file (a store written before versions were
     // replaced in one transaction) is deleted.
-    sqlite3_stmt* scan = nullptr;
-    if (sqlite3_prepare_v2(s->db_, "SELECT json FROM events", -1, &scan, nullptr) != SQLITE_OK)
-        return make_error("cannot read " + db_path + ": " + sqlite3_errmsg(s->db_));
+    sqlite::Statement scan(*s->db_, "SELECT json FROM events");
     std::size_t unreadable = 0;
     std::vector<Id> superseded;
-    int rc = SQLITE_ROW;
-    while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(scan, 0));
-        const std::string_view json(text ? text : "",
-                                    static_cast<std::size_t>(sqlite3_column_bytes(scan, 0)));
+    sqlite::Step step;
+    while ((step = scan.step()) == sqlite::Step::row) {
+        const std::string_view json = scan.text_view(0);
         auto e = nostr::parse_event(json);
         Key key;
         if (!e || !nostr::from_hex(e->id, key.id)) {
@@ -121,13 +94,11 @@ Result<std::unique_ptr<EventStore>> EventStore::open(const std::string& db_path,
         }
         s->index(key, *e, json.size(), {});
     }
-    sqlite3_finalize(scan);
-    if (rc != SQLITE_DONE)
-        return make_error("cannot read " + db_path + ": " + sqlite3_errmsg(s->db_));
+    if (step == sqlite::Step::failed) return scan.error("read " + db_path);
     if (unreadable)
         spdlog::warn("embedded relay store: {} unreadable rows in {} skipped", unreadable, db_path);
     for (const auto& id : superseded)
-        if (auto st = run(s->db_, s->delete_, nostr::to_hex(id)); !st)
+        if (auto st = s->delete_->bind(nostr::to_hex(id)).run("delete"); !st)
             spdlog::warn("embedded relay store: cannot delete a superseded version: {}",
                          st.error().message);
     if (s->total_bytes_ > limits.max_total_bytes || s->size() > limits.max_events)
@@ -138,22 +109,7 @@ Result<std::unique_ptr<EventStore>> EventStore::open(const std::string& db_path,
     return s;
 }
 
-Status EventStore::prepare_statements() {
-    const std::pair<sqlite3_stmt**, const char*> statements[] = {
-        {&select_, "SELECT json FROM events WHERE id = ?1"},
-        {&insert_, "INSERT OR REPLACE INTO events (id, json) VALUES (?1, ?2)"},
-        {&delete_, "DELETE FROM events WHERE id = ?1"},
-    };
-    for (const auto& [stmt, sql] : statements)
-        if (sqlite3_prepare_v2(db_, sql, -1, stmt, nullptr) != SQLITE_OK)
-            return make_error(sqlite3_errmsg(db_));
-    return Unit{};
-}
-
-EventStore::~EventStore() {
-    for (sqlite3_stmt* st : {select_, insert_, delete_}) sqlite3_finalize(st);  // null is a no-op
-    if (db_) sqlite3_close(db_);
-}
+EventStore::~EventStore() = default;
 
 std::size_t EventStore::author_bytes(std::string_view pubkey) const {
     Id pk{};
@@ -209,28 +165,29 @@ std::optional<std::string> EventStore::load(const Id& id) const {
         return it->second;
     }
     const std::string hex = nostr::to_hex(id);
-    sqlite3_bind_text(select_, 1, hex.data(), static_cast<int>(hex.size()), SQLITE_STATIC);
     std::optional<std::string> out;
-    const int rc = sqlite3_step(select_);
-    if (rc == SQLITE_ROW) {
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(select_, 0));
-        out.emplace(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(select_, 0)));
-    } else if (rc != SQLITE_DONE) {
-        spdlog::error("embedded relay store: cannot read event {}: {}", hex, sqlite3_errmsg(db_));
+    switch (select_->bind(hex).step()) {
+        case sqlite::Step::row:
+            out.emplace(select_->text(0));
+            break;
+        case sqlite::Step::done:
+            break;
+        case sqlite::Step::failed:
+            spdlog::error("{}", select_->error("cannot read event " + hex).message);
+            break;
     }
-    sqlite3_reset(select_);
-    sqlite3_clear_bindings(select_);
+    select_->reset();
     return out;
 }
 
 // The new event and the removal of the version it replaces, in one transaction.
 Status EventStore::persist(const Id& id, const std::string& json, const Id* replaced) {
     if (!db_) return Unit{};
-    if (auto st = exec(db_, "BEGIN IMMEDIATE"); !st) return st;
-    Status st = run(db_, insert_, nostr::to_hex(id), json);
-    if (st && replaced) st = run(db_, delete_, nostr::to_hex(*replaced));
-    if (st) st = exec(db_, "COMMIT");
-    if (!st) (void)exec(db_, "ROLLBACK");
+    if (auto st = db_->exec("BEGIN IMMEDIATE"); !st) return st;
+    Status st = insert_->bind(nostr::to_hex(id)).bind(json).run("insert");
+    if (st && replaced) st = delete_->bind(nostr::to_hex(*replaced)).run("delete");
+    if (st) st = db_->exec("COMMIT");
+    if (!st) (void)db_->exec("ROLLBACK");
     return st;
 }
 

@@ -18,12 +18,10 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/sqlite.hpp"
 #include "nostr/event.hpp"
 #include "nostr/filter.hpp"
 #include "nostr/hex.hpp"
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace tenex::relay {
 
@@ -99,7 +97,6 @@ class EventStore {
     };
 
     explicit EventStore(StoreLimits limits) : limits_(limits) {}
-    Status prepare_statements();
     void index(const Key& key, const nostr::Event& event, std::size_t bytes, std::string json);
     void unindex(const Id& id);
     std::optional<std::string> load(const Id& id) const;
@@ -114,10 +111,11 @@ class EventStore {
     std::map<Id, std::string> memory_;  // the events' JSON, when there is no file
     std::size_t memory_bytes_{0};
     mutable std::uint64_t rows_read_{0};
-    sqlite3* db_{nullptr};
-    sqlite3_stmt* select_{nullptr};
-    sqlite3_stmt* insert_{nullptr};
-    sqlite3_stmt* delete_{nullptr};
+    // The file, when there is one, and the statements prepared on it.
+    std::optional<sqlite::Database> db_{};
+    mutable std::optional<sqlite::Statement> select_{};
+    std::optional<sqlite::Statement> insert_{};
+    std::optional<sqlite::Statement> delete_{};
 };
 
 }  // namespace tenex::relay

@@ -75,18 +75,4 @@ Result<RelayUrl> RelayUrl::parse(std::string_view url) {
     return r;
 }
 
-Result<ListenAddress> ListenAddress::parse(std::string_view text) {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return make_error("listen address must be HOST:PORT");
-    ListenAddress a;
-    auto host = text.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-        host = host.substr(1, host.size() - 2);
-    a.host = std::string(host);
-    auto p = parse_port(text.substr(colon + 1));
-    if (!p) return make_error("listen address has a bad port");
-    a.port = *p;
-    return a;
-}
-
 }  // namespace tenex::relay

@@ -21,11 +21,4 @@ struct RelayUrl {
     static Result<RelayUrl> parse(std::string_view url);
 };
 
-// host:port for --listen options ("127.0.0.1:7777", "[::1]:7777", ":7777" = all).
-struct ListenAddress {
-    std::string host{};
-    std::uint16_t port{0};
-    static Result<ListenAddress> parse(std::string_view text);
-};
-
 }  // namespace tenex::relay

@@ -1,6 +1,8 @@
 #include "relay/verify_queue.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <string>
 
 #include "nostr/verify.hpp"
 
@@ -76,7 +78,11 @@ void VerifyQueue::check_waiting() {
         unsigned since_wake = 0;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             Slot* slot = batch[i];
-            slot->entry.status = nostr::verify_event(*slot->entry.event);
+            try {
+                slot->entry.status = nostr::verify_event(*slot->entry.event);
+            } catch (const std::exception& e) {  // out of memory: the event fails, others go on
+                slot->entry.status = make_error(std::string("cannot verify: ") + e.what());
+            }
             slot->ready.store(true);  // seq_cst: pairs with drain()'s clear of wake_pending_
             const bool last = i + 1 == batch.size();
             if ((last || ++since_wake >= kWakeEvery) && !wake_pending_.exchange(true)) {

@@ -1,8 +1,8 @@
 // The daemon's configuration YAML: any text is parsed without a crash or an exception; every
 // diagnostic names the file and a line inside the text; and a configuration that parses and
 // validates cleanly holds what the daemon relies on later: values inside their documented
-// ranges, whitelist entries as 64 lowercase hex, relay URLs that pass check_relay_url, and
-// strings that go into JSON (container labels, /healthz, the state) without a throw.
+// ranges, whitelist entries as 64 lowercase hex, relay URLs that relay::RelayUrl::parse accepts,
+// and strings that go into JSON (container labels, /healthz, the state) without a throw.
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/config.hpp"
+#include "relay/url.hpp"
 
 using namespace tenex::daemon;
 
@@ -59,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CHECK(c.embedded_relay_quota.max_events >= 1);
     CHECK(c.log_format.empty() || c.log_format == "text" || c.log_format == "json");
     for (const auto& w : c.whitelist) CHECK(lowercase_hex64(w));
-    for (const auto& r : c.relays) CHECK(check_relay_url(r));
+    for (const auto& r : c.relays) CHECK(tenex::relay::RelayUrl::parse(r));
     if (!validate_config(c).empty()) return 0;
     for (const auto* s :
          {&c.daemon_id, &c.http_listen, &c.embedded_relay, &c.gateway_listen, &c.docker_socket})

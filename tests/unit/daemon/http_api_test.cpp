@@ -585,28 +585,6 @@ TEST_F(SlowClientsTest, BodiesAndFramingAtTheFront) {
     EXPECT_EQ(cut.rfind("HTTP/1.1 400 ", 0), 0u) << cut;
 }
 
-TEST(HttpApiListen, ParseListenAddress) {
-    auto a = parse_listen_address("127.0.0.1:7878");
-    ASSERT_TRUE(a);
-    EXPECT_EQ(a->host, "127.0.0.1");
-    EXPECT_EQ(a->port, 7878);
-    EXPECT_TRUE(a->loopback());
-    a = parse_listen_address("[::1]:0");
-    ASSERT_TRUE(a);
-    EXPECT_EQ(a->host, "::1");
-    EXPECT_TRUE(a->loopback());
-    a = parse_listen_address("unix:/run/tenex.sock");
-    ASSERT_TRUE(a);
-    EXPECT_TRUE(a->unix_socket);
-    EXPECT_EQ(a->path, "/run/tenex.sock");
-    EXPECT_FALSE(parse_listen_address("0.0.0.0:80")->loopback());
-    EXPECT_FALSE(parse_listen_address("example.com:80")->loopback());
-    for (auto bad : {"", "7878", "host:", "host:99999", "host:-1", ":80", "::1:80", "[::1]80",
-                     "unix:", "unix:relative", "a b:80", "127.0.0.1:80x"})
-        EXPECT_FALSE(parse_listen_address(bad)) << bad;
-    EXPECT_FALSE(parse_listen_address("unix:/" + std::string(200, 'x')));
-}
-
 TEST(HttpApiListen, NonLoopbackRefusedUnlessAllowed) {
     FakeControl control;
     Metrics metrics;

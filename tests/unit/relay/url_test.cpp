@@ -33,15 +33,5 @@ TEST(RelayUrl, RejectsBadUrlsWithoutEchoingCredentials) {
     EXPECT_EQ(cred.error().message.find("secretpw"), std::string::npos);
 }
 
-TEST(ListenAddress, Parses) {
-    auto a = ListenAddress::parse("127.0.0.1:7777");
-    ASSERT_TRUE(a.ok());
-    EXPECT_EQ(a->host, "127.0.0.1");
-    EXPECT_EQ(a->port, 7777);
-    EXPECT_EQ(ListenAddress::parse("[::1]:0")->host, "::1");
-    EXPECT_FALSE(ListenAddress::parse("7777").ok());
-    EXPECT_FALSE(ListenAddress::parse("h:x").ok());
-}
-
 }  // namespace
 }  // namespace tenex::relay
