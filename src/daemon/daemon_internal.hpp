@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/inbox.hpp"
+#include "common/snapshot.hpp"
 #include "common/thread_annotations.hpp"
 #include "common/worker_pool.hpp"
 #include "daemon/config.hpp"
@@ -193,15 +194,15 @@ struct Daemon::Impl final : ControlPlane {
     EventLog event_log{};
     std::unique_ptr<HttpApi> http{};
 
-    // The policy set: read on any thread as a snapshot, without a lock; the SIGHUP reload
-    // publishes a new one whole (a reader keeps the one it took until it lets go of it).
-    std::atomic<std::shared_ptr<const sandbox::PolicySet>> policies{};
+    // The policy set: read on any thread as a snapshot (a pointer copy under a short lock); the
+    // SIGHUP reload publishes a new one whole (a reader keeps the one it took until it lets go).
+    Snapshot<sandbox::PolicySet> policies{};
     // The addresses this daemon runs or has run (the state store's, and every project whose
     // workspace exists). Owned by the daemon thread (start-up fills it before that thread
-    // runs): it publishes a copy in `known` after each change, which any thread reads
-    // without a lock; other threads post ProjectKnown to add one.
+    // runs): it publishes a copy in `known` after each change, which any thread reads as a
+    // snapshot; other threads post ProjectKnown to add one.
     std::set<std::string> known_projects{};
-    std::atomic<std::shared_ptr<const std::set<std::string>>> known{};
+    Snapshot<std::set<std::string>> known{};
 
     // Inbox of the daemon thread: relay events are shed over config.monitor.queue_size
     // messages waiting (counted in overflowed), replies and requests never. Made in start().

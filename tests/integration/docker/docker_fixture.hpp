@@ -18,8 +18,9 @@ namespace tenex::docker::test {
 inline constexpr const char* kProbeImage = "tenex-probe:latest";
 
 // Builds tenex-probe:latest from the context CMake stages after linking tenex-probe
-// (<build>/images/probe-context: Dockerfile + rootfs/), once per process; the engine's build
-// cache makes an unchanged rebuild cheap.
+// (<build>/images/probe-context: Dockerfile + rootfs/), once per process, and not at all when
+// the stamp <context>.image-stamp says the image kProbeImage names was built from the context
+// as it is now (its files' paths, sizes and modification times).
 DResult<std::string> ensure_probe_image(const Client& client);
 
 // A label value unique to this test process: every container and network gets
