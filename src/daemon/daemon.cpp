@@ -330,7 +330,9 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     spdlog::info(
         "tenex-sandbox daemon {} up: pubkey {}, {} relays, {} whitelisted, http {}, gateway {}", id,
         keys->pub.npub(), relay_urls.size(), config.whitelist.size(), config.http_listen,
-        gateway ? "127.0.0.1:" + std::to_string(gateway->port()) : std::string("off"));
+        gateway ? relay::ListenAddress::parse(config.gateway_listen)->host + ":" +
+                      std::to_string(gateway->port())
+                : std::string("off"));
     return Unit{};
 }
 

@@ -89,6 +89,10 @@ nlohmann::json forwarder_service_spec(const ForwarderSpec& f) {
     labels[kLabelForwarderDaemon] = f.daemon_id;
     labels["tenex.gateway-target"] =
         f.gateway.target_ip + ":" + std::to_string(f.gateway.target_port);
+    // What the forwarder is, as configured: a running one that differs is made anew.
+    labels[kLabelForwarderConfig] = std::to_string(f.listen_port) + " " +
+                                    labels["tenex.gateway-target"].get<std::string>() + " " +
+                                    f.gateway.image;
     nlohmann::json container = {
         {"Image", f.gateway.image},
         {"Args",
@@ -558,13 +562,13 @@ docker::DStatus SwarmEngine::ensure_forwarder(const NetworkPlan& plan,
                     .daemon_id = options_.daemon_id,
                     .labels = labels};
     const auto body = forwarder_service_spec(f);
-    const std::string target = body["Labels"]["tenex.gateway-target"];
+    const std::string config = body["Labels"][kLabelForwarderConfig];
     if (auto svc = docker::inspect_service(client_, name)) {
-        auto it = svc->labels.find("tenex.gateway-target");
-        if (it != svc->labels.end() && it->second == target && svc->replicas == 1)
+        auto it = svc->labels.find(kLabelForwarderConfig);
+        if (it != svc->labels.end() && it->second == config && svc->replicas == 1)
             return Unit{};  // Swarm keeps it running
-        spdlog::info("swarm: gateway forwarder {} forwards to {}, not {}: made anew", name,
-                     it == svc->labels.end() ? "?" : it->second, target);
+        spdlog::info("swarm: gateway forwarder {} is '{}', not '{}': made anew", name,
+                     it == svc->labels.end() ? "?" : it->second, config);
         if (auto gone = remove(svc->id, true); !gone) return gone;
     } else if (!svc.error().not_found()) {
         return svc.error();
@@ -611,6 +615,9 @@ docker::DStatus SwarmEngine::ensure_forwarder(const NetworkPlan& plan,
     }
 }
 
+// The forwarder is stopped before it is deleted (as a project's service): deleted while its task
+// ran, the manager let its networks be removed while the task still held them, and the
+// manager's own copy of the uplink stayed listed (seen on the test cluster).
 void SwarmEngine::remove_forwarder(const std::string& project_network) {
     const std::string name = forwarder_service_name(project_network);
     MutexLock lock(forwarders_mu_);

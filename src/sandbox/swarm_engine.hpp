@@ -50,6 +50,8 @@ struct SwarmGateway {
 // container, so reconcile and adoption never take it for one).
 inline constexpr const char* kLabelForwarderOf = "tenex.gateway-forwarder-of";  // its network
 inline constexpr const char* kLabelForwarderDaemon = "tenex.gateway-forwarder-daemon";
+// "<listen port> <target ip>:<port> <image>": a forwarder whose label differs is made anew.
+inline constexpr const char* kLabelForwarderConfig = "tenex.gateway-forwarder";
 // The one non-internal overlay every forwarder of a daemon is attached to.
 std::string uplink_network_name(const std::string& daemon_id);
 // The forwarder service of a project network.

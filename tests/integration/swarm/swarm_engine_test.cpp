@@ -643,16 +643,15 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesAndTheGatew
     EXPECT_NE(out.find("connect=ok"), std::string::npos) << out;
     EXPECT_TRUE(eventually([&] { return gateway.accepted() > before; }, 20s))
         << "the forwarder did not reach the gateway's address";
-    // Nothing else of the forwarder's (its other ports), and no other project reaches it.
+    // Nothing else of the forwarder's (its other ports), and no other project reaches it (the
+    // alias is only on iso-a's overlay: the spec's unit test; a failing lookup here would
+    // wait out the resolver's timeouts).
     for (const std::string port : {"8080", "7946", "22"}) {
         out = connect(gw_case, forwarder_ip, port);
         EXPECT_NE(out.find("connect=failed"), std::string::npos) << port << ": " << out;
     }
     for (const auto& other : cases) {
-        if (&other == &gw_case) continue;
-        out = resolve(other, "tenex-gateway");
-        EXPECT_EQ(out.find("resolve=ok"), std::string::npos) << other.d << ": " << out;
-        if (other.mode == NetworkMode::open) continue;  // it reaches the gateway's host anyway
+        if (&other == &gw_case || other.mode == NetworkMode::open) continue;
         out = connect(other, forwarder_ip, std::to_string(gateway.port()));
         EXPECT_NE(out.find("connect=failed"), std::string::npos) << other.d << ": " << out;
     }

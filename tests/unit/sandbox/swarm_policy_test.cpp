@@ -135,6 +135,8 @@ TEST(SwarmGatewayForwarder, LabelledForTeardownButNeverAsAProjectContainer) {
         EXPECT_EQ(l[kLabelForwarderDaemon], "daemon-1");
         EXPECT_EQ(l[kLabelProject], "31933:ab:p");
         EXPECT_EQ(l["tenex.gateway-target"], "10.0.0.254:7889");
+        EXPECT_EQ(l[kLabelForwarderConfig],
+                  "7879 10.0.0.254:7889 10.0.0.1:5000/tenex-forwarder:latest");
         // The orchestrator lists its containers by these two: a forwarder is none of them.
         EXPECT_FALSE(l.contains(kLabelManagedBy)) << l.dump();
         EXPECT_FALSE(l.contains(kLabelDaemon)) << l.dump();
