@@ -30,6 +30,8 @@ struct UpFlags {
     std::string http{};
     std::string embedded_relay{};
     std::optional<std::string> gateway{};
+    std::string gateway_advertise{};
+    std::string gateway_forwarder_image{};
     std::string daemon_id{};
     std::string docker_socket{};
     std::string engine{};
@@ -115,6 +117,8 @@ Result<daemon::DaemonConfig, daemon::Diagnostics> build_config(const UpFlags& f)
     if (!f.http.empty()) c.http_listen = f.http;
     if (!f.embedded_relay.empty()) c.embedded_relay = f.embedded_relay;
     if (f.gateway) c.gateway_listen = *f.gateway;
+    if (!f.gateway_advertise.empty()) c.gateway_advertise = f.gateway_advertise;
+    if (!f.gateway_forwarder_image.empty()) c.gateway_forwarder_image = f.gateway_forwarder_image;
     if (!f.daemon_id.empty()) c.daemon_id = f.daemon_id;
     if (!f.docker_socket.empty()) c.docker_socket = f.docker_socket;
     if (!f.engine.empty()) c.engine = f.engine;
@@ -150,7 +154,12 @@ void register_up(CLI::App& root, Context& ctx) {
                     "Local mode: run a relay on HOST:PORT too");
     cmd->add_option("--gateway", f->gateway,
                     "Relay gateway for project containers: loopback HOST:PORT (default "
-                    "127.0.0.1:7879; \"\": off)");
+                    "127.0.0.1:7879; \"\": off; engine swarm: an address the nodes reach)");
+    cmd->add_option("--gateway-advertise", f->gateway_advertise,
+                    "engine swarm: IPV4:PORT of this host where the nodes reach the gateway");
+    cmd->add_option("--gateway-forwarder-image", f->gateway_forwarder_image,
+                    "engine swarm: the gateway forwarder image as the nodes pull it (default "
+                    "tenex-forwarder:latest)");
     cmd->add_option("--daemon-id", f->daemon_id,
                     "Identity in container labels (default: from the key)");
     cmd->add_option("--docker-socket", f->docker_socket,

@@ -1,5 +1,7 @@
 #include "daemon/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -242,6 +244,12 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
                            {
                                {"listen",
                                 H([&](auto& v, auto& kk) { r.string(v, kk, c.gateway_listen); })},
+                               {"advertise", H([&](auto& v, auto& kk) {
+                                    r.string(v, kk, c.gateway_advertise);
+                                })},
+                               {"forwarder_image", H([&](auto& v, auto& kk) {
+                                    r.string(v, kk, c.gateway_forwarder_image);
+                                })},
                                {"writes_per_second", H([&](auto& v, auto& kk) {
                                     r.number(v, kk, c.gateway_writes_per_second, 0.001, 1e6);
                                 })},
@@ -371,6 +379,13 @@ Result<DaemonConfig, Diagnostics> load_config(const std::filesystem::path& file)
     return parse_config(buf.str(), file.string());
 }
 
+namespace {
+bool is_ipv4(const std::string& host) {
+    in_addr a{};
+    return inet_pton(AF_INET, host.c_str(), &a) == 1;
+}
+}  // namespace
+
 Diagnostics validate_config(const DaemonConfig& c) {
     Diagnostics d;
     auto add = [&](std::string key, std::string message) {
@@ -395,15 +410,31 @@ Diagnostics validate_config(const DaemonConfig& c) {
                              {"state_dir", &c.state_dir}})
         if (!path->is_absolute()) add(key, path->string() + ": must be an absolute path");
     if (!c.gateway_listen.empty()) {
-        // The containers' forwarders connect to 127.0.0.1: the gateway listens there only.
+        // One engine: the containers' forwarders connect to 127.0.0.1, the gateway listens
+        // there only. A swarm: the nodes' forwarders connect to gateway.advertise.
         auto addr = parse_tcp_listen_address(c.gateway_listen);
         if (!addr)
             add("gateway.listen", c.gateway_listen + ": " + addr.error().message);
-        else if (addr->host != "127.0.0.1")
+        else if (c.engine != "swarm" && addr->host != "127.0.0.1")
             add("gateway.listen",
                 c.gateway_listen +
                     ": must be 127.0.0.1:PORT (containers reach it through their forwarder)");
+        else if (c.engine == "swarm" && !is_ipv4(addr->host))
+            add("gateway.listen", c.gateway_listen + ": must be IPv4-ADDRESS:PORT");
     }
+    if (!c.gateway_advertise.empty()) {
+        auto addr = parse_tcp_listen_address(c.gateway_advertise);
+        if (c.engine != "swarm")
+            add("gateway.advertise",
+                "only with engine: swarm (one engine's containers reach "
+                "the gateway through forwarders on this host)");
+        else if (!addr || !is_ipv4(addr->host) || addr->host == "0.0.0.0" || addr->port == 0)
+            add("gateway.advertise", c.gateway_advertise +
+                                         ": must be IPV4-ADDRESS:PORT, an address of this host "
+                                         "the swarm's nodes reach");
+    }
+    if (c.engine == "swarm" && !c.gateway_listen.empty() && c.gateway_forwarder_image.empty())
+        add("gateway.forwarder_image", "empty: swarm tasks could not reach the gateway");
     if (!c.relay_ca_file.empty() && !c.relay_ca_file.is_absolute())
         add("relay_ca_file", c.relay_ca_file.string() + ": must be an absolute path");
     return d;

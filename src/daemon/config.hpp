@@ -56,6 +56,14 @@ struct DaemonConfig {
     // with network.relays: true reach it (and only it) through their forwarder. "": off, the
     // daemon's relays are forwarded to them as they are.
     std::string gateway_listen{"127.0.0.1:7879"};
+    // engine swarm (policies/SWARM.md): the IPv4 address and port of this host where the
+    // nodes reach the gateway (the project forwarders connect there); "": gateway.listen when
+    // that is a specific address, else no gateway for swarm tasks. On swarm gateway.listen may
+    // be such an address (or 0.0.0.0) instead of loopback.
+    std::string gateway_advertise{};
+    // engine swarm: the image of the project forwarders, as the nodes pull it (the cluster's
+    // registry: tenex-sandbox image push tenex-forwarder:latest --registry HOST:PORT).
+    std::string gateway_forwarder_image{"tenex-forwarder:latest"};
     double gateway_writes_per_second = 10;  // per project (token bucket rate)
     double gateway_write_burst = 50;        // bucket size
     // Log format ("text" or "json") and level; "" leaves what the command line set (its

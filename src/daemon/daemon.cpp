@@ -201,6 +201,28 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
             return make_error("gateway on " + config.gateway_listen + ": " + gw.error().message);
         gateway = std::move(*gw);
         set_gateway_reserved_keys();
+        if (swarm) {
+            // The nodes' forwarders connect to gateway.advertise, or to gateway.listen when
+            // that is a specific address (policies/SWARM.md, "The project gateway").
+            std::string advertise = config.gateway_advertise;
+            if (advertise.empty() && addr->host != "0.0.0.0" && addr->host != "127.0.0.1")
+                advertise = addr->host + ":" + std::to_string(gateway->port());
+            if (auto a = parse_tcp_listen_address(advertise); a && !advertise.empty()) {
+                swarm->set_gateway(sandbox::SwarmGateway{.image = config.gateway_forwarder_image,
+                                                         .target_ip = a->host,
+                                                         .target_port = a->port},
+                                   id);
+                spdlog::info(
+                    "gateway: swarm tasks reach it through forwarder services ({}) "
+                    "connecting to {}",
+                    config.gateway_forwarder_image, advertise);
+            } else {
+                spdlog::warn(
+                    "gateway: on {} only, which no swarm node reaches: isolated "
+                    "projects with relays: true do not start (set gateway.advertise)",
+                    config.gateway_listen);
+            }
+        }
     }
 
     workspaces = std::make_unique<project::WorkspaceManager>(
@@ -308,7 +330,9 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
     spdlog::info(
         "tenex-sandbox daemon {} up: pubkey {}, {} relays, {} whitelisted, http {}, gateway {}", id,
         keys->pub.npub(), relay_urls.size(), config.whitelist.size(), config.http_listen,
-        gateway ? "127.0.0.1:" + std::to_string(gateway->port()) : std::string("off"));
+        gateway ? parse_tcp_listen_address(config.gateway_listen)->host + ":" +
+                      std::to_string(gateway->port())
+                : std::string("off"));
     return Unit{};
 }
 

@@ -71,6 +71,57 @@ std::string policy_key_of(const std::string& field) {
 
 }  // namespace
 
+std::string uplink_network_name(const std::string& daemon_id) {
+    return "tenex-uplink-" + sha256_hex(daemon_id).substr(0, 12);
+}
+
+std::string forwarder_service_name(const std::string& project_network) {
+    return "tenex-gw-" + sha256_hex(project_network).substr(0, 16);
+}
+
+nlohmann::json forwarder_service_spec(const ForwarderSpec& f) {
+    nlohmann::json labels = nlohmann::json::object();
+    // The project's label (teardown and operators find the project's forwarder by it), but
+    // not the orchestrator's managed-by and daemon labels: it is no project container.
+    if (auto it = f.labels.find(kLabelProject); it != f.labels.end())
+        labels[kLabelProject] = it->second;
+    labels[kLabelForwarderOf] = f.project_network;
+    labels[kLabelForwarderDaemon] = f.daemon_id;
+    labels["tenex.gateway-target"] =
+        f.gateway.target_ip + ":" + std::to_string(f.gateway.target_port);
+    // What the forwarder is, as configured: a running one that differs is made anew.
+    labels[kLabelForwarderConfig] = std::to_string(f.listen_port) + " " +
+                                    labels["tenex.gateway-target"].get<std::string>() + " " +
+                                    f.gateway.image;
+    nlohmann::json container = {
+        {"Image", f.gateway.image},
+        {"Args",
+         {std::to_string(f.listen_port), f.gateway.target_ip,
+          std::to_string(f.gateway.target_port)}},
+        {"Labels", labels},
+        {"User", "65534:65534"},
+        {"ReadOnly", true},
+        {"CapabilityDrop", {"ALL"}},
+        {"StopGracePeriod", 2'000'000'000LL},
+    };
+    return {
+        {"Name", forwarder_service_name(f.project_network)},
+        {"Labels", labels},
+        {"TaskTemplate",
+         {{"ContainerSpec", container},
+          {"Resources",
+           {{"Limits", {{"MemoryBytes", 32LL << 20}, {"NanoCPUs", 250'000'000LL}, {"Pids", 64}}}}},
+          // Swarm restarts it (on any node): it holds nothing, and the project's own task
+          // reconnects to the gateway through whichever copy runs.
+          {"RestartPolicy", {{"Condition", "any"}, {"Delay", 1'000'000'000LL}}},
+          {"Networks",
+           {{{"Target", f.project_network}, {"Aliases", {kGatewayName}}},
+            {{"Target", f.uplink_network}}}}}},
+        {"Mode", {{"Replicated", {{"Replicas", 1}}}}},
+        {"EndpointSpec", {{"Mode", "dnsrr"}}},
+    };
+}
+
 std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std::string& file) {
     std::vector<Diagnostic> out;
     auto add = [&](const std::string& key, const std::string& message, Severity severity) {
@@ -91,10 +142,11 @@ std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std
     }
     if (mode == NetworkMode::isolated && policy.network.relays)
         add("network.relays",
-            "the project gateway is not reachable from swarm tasks yet: isolated "
-            "with relays: true does not start while the daemon serves a gateway "
-            "(and reaches no relay without one)",
-            Severity::error);
+            "on swarm the project gateway is reached through a forwarder service of the "
+            "project's (image gateway.forwarder_image, in the cluster's registry) that "
+            "connects to gateway.advertise: the daemon's config must set both; the "
+            "container's gateway secret crosses the cluster network in clear (SWARM.md)",
+            Severity::warning);
     for (const auto& [name, file] : policy.secrets)
         add("secrets." + name,
             "a swarm secret on swarm: the file /run/secrets/" + name +
@@ -202,6 +254,13 @@ docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_overlay(
             .name = name, .driver = "overlay", .internal = true, .labels = labels, .options = {}};
         auto created = docker::create_network(client_, spec);
         if (!created && !created.error().conflict()) return created.error();
+        existing = docker::inspect_network(client_, name);
+    }
+    // A swarm network just made: the manager's first answers may still lack it, or show it
+    // without its driver (seen: an empty answer, then "Driver": "" a few ms after the create).
+    for (const auto until = Clock::now() + std::chrono::seconds(5);
+         (!existing || existing->driver.empty()) && Clock::now() < until;) {
+        std::this_thread::sleep_for(options_.poll / 5);
         existing = docker::inspect_network(client_, name);
     }
     if (existing && (existing->driver != "overlay" || !existing->internal))
@@ -475,14 +534,113 @@ docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_network(
     if (plan.mode != NetworkMode::isolated)
         return not_on_swarm(op, "network.mode " + to_string(plan.mode) +
                                     " is not on swarm yet (open, isolated and none are)");
-    if (!plan.forwards.empty())
-        return not_on_swarm(op,
-                            "the project gateway is not reachable from swarm tasks yet "
-                            "(isolated with network.relays: true)");
-    return ensure_overlay(plan.network_name, labels);
+    for (const auto& f : plan.forwards)
+        if (f.name != kGatewayName)
+            return not_on_swarm(
+                op, "mode isolated forwards nothing but the project gateway, not " + f.name);
+    if (!plan.forwards.empty() && !options_.gateway.enabled())
+        return not_on_swarm(
+            op,
+            "the project gateway is not reachable from swarm tasks: set gateway.advertise (an "
+            "address of the daemon's host the nodes reach, where the gateway listens) and "
+            "gateway.forwarder_image in the daemon's config (isolated with network.relays: true)");
+    auto net = ensure_overlay(plan.network_name, labels);
+    if (!net || plan.forwards.empty()) return net;
+    if (auto fw = ensure_forwarder(plan, labels); !fw) return fw.error();
+    return net;
+}
+
+docker::DStatus SwarmEngine::ensure_forwarder(const NetworkPlan& plan,
+                                              const std::map<std::string, std::string>& labels) {
+    const std::string name = forwarder_service_name(plan.network_name);
+    const std::string op = "gateway forwarder " + name;
+    MutexLock lock(forwarders_mu_);
+    ForwarderSpec f{.project_network = plan.network_name,
+                    .uplink_network = uplink_network_name(options_.daemon_id),
+                    .listen_port = plan.forwards.front().port,
+                    .gateway = options_.gateway,
+                    .daemon_id = options_.daemon_id,
+                    .labels = labels};
+    const auto body = forwarder_service_spec(f);
+    const std::string config = body["Labels"][kLabelForwarderConfig];
+    if (auto svc = docker::inspect_service(client_, name)) {
+        auto it = svc->labels.find(kLabelForwarderConfig);
+        if (it != svc->labels.end() && it->second == config && svc->replicas == 1)
+            return Unit{};  // Swarm keeps it running
+        spdlog::info("swarm: gateway forwarder {} is '{}', not '{}': made anew", name,
+                     it == svc->labels.end() ? "?" : it->second, config);
+        if (auto gone = remove(svc->id, true); !gone) return gone;
+    } else if (!svc.error().not_found()) {
+        return svc.error();
+    }
+    // The uplink: a plain (not internal) overlay, the forwarders' one way off the cluster.
+    auto uplink = docker::inspect_network(client_, f.uplink_network);
+    if (!uplink && uplink.error().not_found()) {
+        docker::NetworkSpec spec{.name = f.uplink_network,
+                                 .driver = "overlay",
+                                 .internal = false,
+                                 .labels = {{kLabelForwarderDaemon, options_.daemon_id}},
+                                 .options = {}};
+        auto created = docker::create_network(client_, spec);
+        if (!created && !created.error().conflict()) return created.error();
+    } else if (!uplink) {
+        return uplink.error();
+    } else if (uplink->driver != "overlay" || uplink->internal) {
+        return docker::DockerError{
+            op, 409, "the network " + f.uplink_network + " exists and is not a plain overlay"};
+    }
+    auto spec = body;
+    spec["TaskTemplate"]["ContainerSpec"]["Image"] = pinned(options_.gateway.image);
+    auto id = docker::create_service(client_, spec);
+    if (!id && !id.error().conflict()) return id.error();
+    // Until its task runs (the project's task would otherwise find no tenex-gateway yet).
+    const auto deadline = Clock::now() + options_.start_timeout;
+    for (;;) {
+        auto tasks = list_tasks({.services = {name}, .labels = {}});
+        if (!tasks) return tasks.error();
+        if (std::any_of(tasks->begin(), tasks->end(), [](const auto& t) { return t.running(); }))
+            return Unit{};
+        const auto* newest = docker::newest_task(*tasks);
+        if (newest && newest->terminal() && !newest->err.empty()) {
+            auto error =
+                docker::DockerError{op, 0, "its task " + newest->state + ": " + newest->err};
+            (void)remove(name, true);
+            return error;
+        }
+        if (Clock::now() >= deadline) {
+            (void)remove(name, true);
+            return docker::DockerError{op, 0, "its task is not running by the deadline"};
+        }
+        std::this_thread::sleep_for(options_.poll);
+    }
+}
+
+// The forwarder is stopped before it is deleted (as a project's service): deleted while its task
+// ran, the manager let its networks be removed while the task still held them, and the
+// manager's own copy of the uplink stayed listed (seen on the test cluster).
+void SwarmEngine::remove_forwarder(const std::string& project_network) {
+    const std::string name = forwarder_service_name(project_network);
+    MutexLock lock(forwarders_mu_);
+    auto svc = docker::inspect_service(client_, name);
+    if (!svc) {
+        if (!svc.error().not_found())
+            spdlog::warn("swarm: gateway forwarder {}: {}", name, svc.error().describe());
+        return;
+    }
+    if (auto gone = remove(svc->id, true); !gone)
+        spdlog::warn("swarm: removing gateway forwarder {}: {}", name, gone.error().describe());
+    // The uplink overlay goes with the daemon's last forwarder.
+    auto left = docker::list_services(
+        client_, {std::string(kLabelForwarderDaemon) + "=" + options_.daemon_id});
+    if (left && left->empty())
+        if (auto r =
+                release_network(uplink_network_name(options_.daemon_id), options_.network_release);
+            !r)
+            spdlog::warn("swarm: the uplink overlay: {}", r.error().describe());
 }
 
 docker::DStatus SwarmEngine::remove_network(const std::string& name) {
+    remove_forwarder(name);
     return release_network(name, options_.network_release);
 }
 
@@ -512,8 +670,11 @@ Result<std::vector<std::string>> SwarmNetworkEnforcer::enforce(const std::string
                                                                const docker::NetworkInfo& network) {
     (void)project;
     // An internal overlay needs no host-side filter: the node's host has no address in it, and
-    // it has no route off it. Forwarders would (not on swarm yet).
-    if (plan.mode == NetworkMode::isolated && plan.forwards.empty() && network.internal &&
+    // it has no route off it. The gateway's forwarder is a service on it (the engine's
+    // ensure_network made it), found by its alias through the overlay's DNS: no hosts entry.
+    const bool gateway_only = std::all_of(plan.forwards.begin(), plan.forwards.end(),
+                                          [](const Forward& f) { return f.name == kGatewayName; });
+    if (plan.mode == NetworkMode::isolated && gateway_only && network.internal &&
         network.driver == "overlay")
         return std::vector<std::string>{};
     return make_error("network.mode " + to_string(plan.mode) +

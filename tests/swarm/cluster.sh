@@ -34,7 +34,7 @@
 #
 # Environment:
 #   TNX_SWARM_IMAGES   images copied from the main engine into every node
-#                      (default: tenex-probe:latest), and pushed from the manager to the
+#                      (default: tenex-probe:latest tenex-forwarder:latest), and pushed from the manager to the
 #                      cluster's registry, from which the nodes pull them by that name
 #   TNX_SWARM_TIMEOUT  seconds to wait for engines, nodes and tasks (default 120)
 #   TENEX_SANDBOX      the CLI (image push, doctor; default: build/bin/tenex-sandbox)
@@ -53,7 +53,7 @@ readonly HOST_ADDR=10.213.0.254/24
 readonly OVERLAY_POOL=10.215.0.0/16
 readonly RULE_COMMENT=tenex-swarm
 readonly MAIN_SOCK=unix:///var/run/docker.sock
-readonly IMAGES=${TNX_SWARM_IMAGES:-tenex-probe:latest}
+readonly IMAGES=${TNX_SWARM_IMAGES:-tenex-probe:latest tenex-forwarder:latest}
 readonly TIMEOUT=${TNX_SWARM_TIMEOUT:-120}
 readonly MAX_NODES=9                         # 10.214.<16*i>.0/20 must stay below 256
 readonly REGISTRY=$LINK_NET.254:5000

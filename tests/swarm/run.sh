@@ -61,8 +61,12 @@ engine_test() {  # engine_test [GTEST_FILTER]
     local out rc=0
     out=$(mktemp /tmp/tenex-swarm-engine.XXXXXX)
     # The probe as an operator's cluster knows it: by its name in the cluster's registry.
+    # The gateway forwarder likewise; the gateway's stand-in listens on the bridge address.
     TENEX_SWARM_HOST=unix:///run/tenex-swarm/1/docker.sock \
-        TENEX_SWARM_IMAGE=${TENEX_SWARM_IMAGE:-10.213.0.254:5000/tenex-probe:latest} "$engine_bin" --gtest_filter="$filter" 2>&1 | tee "$out" || rc=$?
+        TENEX_SWARM_IMAGE=${TENEX_SWARM_IMAGE:-10.213.0.254:5000/tenex-probe:latest} \
+        TENEX_SWARM_FORWARDER_IMAGE=${TENEX_SWARM_FORWARDER_IMAGE:-10.213.0.254:5000/tenex-forwarder:latest} \
+        TENEX_SWARM_HOST_ADDRESS=10.213.0.254 \
+        "$engine_bin" --gtest_filter="$filter" 2>&1 | tee "$out" || rc=$?
     if grep -q '^\[  SKIPPED \]' "$out"; then
         echo "swarm: the engine test skipped tests (above): a skip is not a pass here"
         rc=1
@@ -109,6 +113,13 @@ cluster_steps() {
         step daemon "$here/daemon.sh" && step bench swarm_bench &&
         step nodefail engine_test '*NodeFailure*'
 }
+# The gateway forwarder's image (images/forwarder), which `up` copies into the nodes and pushes
+# to the cluster's registry with the probe (built by the tests before, or by setup).
+forwarder_image() {
+    [[ -f $build/build.ninja ]] || { echo "no build in $build"; return 1; }
+    cmake --build "$build" --target forwarder-image >/dev/null
+}
+step image forwarder_image
 step up "$cluster" up "$n"
 if ! cluster_steps; then
     engine_panicked || exit 1

@@ -7,6 +7,9 @@
 // (default tenex-probe:latest, which cluster.sh loads into every node).
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <atomic>
 #include <chrono>
@@ -54,6 +57,46 @@ bool eventually(F done, std::chrono::milliseconds limit = 90s) {
     return done();
 }
 
+// A TCP listener on one address of this host standing in for the daemon's gateway: counts the
+// connections it accepted (each gets one line), on its own thread.
+class StandInGateway {
+  public:
+    explicit StandInGateway(const std::string& ip) {
+        fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+        ok_ = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+              listen(fd_, 16) == 0;
+        socklen_t len = sizeof sa;
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+        port_ = ntohs(sa.sin_port);
+        if (ok_)
+            thread_ = std::thread([this] {
+                for (int c; (c = accept(fd_, nullptr, nullptr)) >= 0;) {
+                    (void)!write(c, "tenex-gateway-stand-in\n", 23);
+                    close(c);
+                    ++accepted_;
+                }
+            });
+    }
+    ~StandInGateway() {
+        shutdown(fd_, SHUT_RDWR);  // ends accept()
+        if (thread_.joinable()) thread_.join();
+        close(fd_);
+    }
+    bool ok() const { return ok_; }
+    std::uint16_t port() const { return port_; }
+    int accepted() const { return accepted_; }
+
+  private:
+    int fd_ = -1;
+    bool ok_ = false;
+    std::uint16_t port_ = 0;
+    std::atomic<int> accepted_{0};
+    std::thread thread_;
+};
+
 class SwarmEngineTest : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -79,6 +122,12 @@ class SwarmEngineTest : public ::testing::Test {
             docker::list_services(*manager_, {std::string(kLabelDaemon) + "=" + daemon_id_});
         if (left)
             for (const auto& s : *left) (void)engine_->remove(s.id, true);
+        auto forwarders = docker::list_services(
+            *manager_, {std::string(kLabelForwarderDaemon) + "=" + daemon_id_});
+        if (forwarders)
+            for (const auto& s : *forwarders) (void)engine_->remove(s.id, true);
+        if (forwarders && !forwarders->empty())
+            (void)docker::remove_network(*manager_, uplink_network_name(daemon_id_));
     }
 
     // Swarm.NodeID -> that node's engine.
@@ -127,6 +176,10 @@ class SwarmEngineTest : public ::testing::Test {
         };
         o.extra_labels = {{"tenex.test", "1"}};
         o.network_enforcer = std::make_shared<SwarmNetworkEnforcer>();
+        if (gateway_port_ != 0) {
+            o.gateway_port = gateway_port_;
+            o.gateway_secret = [](const ProjectRef&) { return std::string(64, 'a'); };
+        }
         return o;
     }
 
@@ -200,6 +253,7 @@ class SwarmEngineTest : public ::testing::Test {
     tenex::test::TempDir dir_;
     std::vector<std::unique_ptr<Orchestrator>> orchestrators_;
     std::vector<std::unique_ptr<SwarmTaskWatch>> watches_;
+    std::uint16_t gateway_port_ = 0;  // the orchestrators' gateway port (0: no gateway)
 };
 
 TEST_F(SwarmEngineTest, ProjectsRunOneTaskEachOverSeveralNodesHardenedAndStopStart) {
@@ -465,7 +519,22 @@ TEST_F(SwarmEngineTest, PlacementAndReservationsDecideTheNodeAndAnUnplaceableSta
 // not a node's host services (the engines' gossip port 7946, the manager's 2377), not the
 // cluster's registry. An open project's task on the node bridge is the control: it reaches
 // the host services, so the targets are live.
-TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) {
+// The project gateway (isolated with relays: true): a forwarder service on the project's overlay
+// as tenex-gateway passes the gateway's port, and only it, to the daemon's address on the
+// cluster network (here a stand-in listener on the bridge); nothing else is reachable, and the
+// forwarder goes with the project.
+TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesAndTheGatewayOnAnyNode) {
+    const char* host_env = std::getenv("TENEX_SWARM_HOST_ADDRESS");
+    const std::string host_address = host_env && *host_env ? host_env : "10.213.0.254";
+    StandInGateway gateway(host_address);
+    ASSERT_TRUE(gateway.ok()) << "cannot listen on " << host_address;
+    gateway_port_ = gateway.port();
+    const char* fwd_env = std::getenv("TENEX_SWARM_FORWARDER_IMAGE");
+    engine_->set_gateway(
+        SwarmGateway{.image = fwd_env && *fwd_env ? fwd_env : "tenex-forwarder:latest",
+                     .target_ip = host_address,
+                     .target_port = gateway.port()},
+        daemon_id_);
     auto nodes = docker::list_nodes(*manager_);
     ASSERT_TRUE(nodes) << nodes.error().describe();
     ASSERT_GE(nodes->size(), 3u) << "the test needs the 3-node cluster";
@@ -482,6 +551,8 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) 
             colon != std::string::npos && hostport[0] >= '0' && hostport[0] <= '9')
             host_services.emplace_back(hostport.substr(0, colon), hostport.substr(colon + 1));
     }
+    // The gateway's own address and port, reached only through the forwarder.
+    host_services.emplace_back(host_address, std::to_string(gateway.port()));
 
     struct Case {
         std::string d;
@@ -499,6 +570,7 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) 
     for (auto& c : cases) {
         Policy p = probe_policy({"listen", "8080"});
         p.network.mode = c.mode;
+        p.network.relays = c.d == "iso-a";  // the gateway's forwarder
         p.placement.constraints = {"node.hostname==" + c.node};
         set_policy(p);
         c.ref = project(c.d);
@@ -533,9 +605,59 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) 
         return exec_in_task(container_name(from.ref),
                             {"/tenex-probe", "connect", ip, port, "1500"});
     };
+    auto resolve = [&](const Case& from, const std::string& name) {
+        return exec_in_task(container_name(from.ref), {"/tenex-probe", "resolve", name});
+    };
+
+    // iso-a's gateway forwarder: one running service on its overlay and the uplink, no
+    // orchestrator label (it is no project container), the project's label.
+    const Case& gw_case = cases[0];
+    const std::string forwarder = forwarder_service_name(network_name(gw_case.ref));
+    auto fwd = docker::inspect_service(*manager_, forwarder);
+    ASSERT_TRUE(fwd) << fwd.error().describe();
+    EXPECT_EQ(fwd->labels.at(kLabelProject), gw_case.ref.address());
+    EXPECT_EQ(fwd->labels.count(kLabelManagedBy), 0u);
+    auto [fwd_task, fwd_node] = task_on_node(forwarder);
+    ASSERT_TRUE(fwd_task && fwd_node);
+    EXPECT_TRUE(fwd_task->running()) << fwd_task->state << " " << fwd_task->err;
+    auto fwd_info = docker::inspect_container(*fwd_node, fwd_task->container_id);
+    ASSERT_TRUE(fwd_info) << fwd_info.error().describe();
+    ASSERT_TRUE(fwd_info->network_ips.count(gw_case.network));
+    EXPECT_TRUE(fwd_info->network_ips.count(uplink_network_name(daemon_id_)));
+    const std::string forwarder_ip = fwd_info->network_ips.at(gw_case.network);
+    auto uplink = docker::inspect_network(*manager_, uplink_network_name(daemon_id_));
+    ASSERT_TRUE(uplink) << uplink.error().describe();
+    EXPECT_FALSE(uplink->internal);
+    // The project's variable names it; the task finds it by that name on its overlay.
+    auto svc = docker::inspect_service(*manager_, container_name(gw_case.ref));
+    ASSERT_TRUE(svc);
+    EXPECT_NE(svc->spec.dump().find(
+                  "TENEX_RELAYS=ws://tenex-gateway:" + std::to_string(gateway.port()) + "/"),
+              std::string::npos);
+    std::string out = resolve(gw_case, "tenex-gateway");
+    EXPECT_NE(out.find("resolve=ok name=tenex-gateway addr=" + forwarder_ip), std::string::npos)
+        << out;
+    // Through it, the gateway's address on the cluster network: the stand-in accepts.
+    const int before = gateway.accepted();
+    out = connect(gw_case, forwarder_ip, std::to_string(gateway.port()));
+    EXPECT_NE(out.find("connect=ok"), std::string::npos) << out;
+    EXPECT_TRUE(eventually([&] { return gateway.accepted() > before; }, 20s))
+        << "the forwarder did not reach the gateway's address";
+    // Nothing else of the forwarder's (its other ports), and no other project reaches it (the
+    // alias is only on iso-a's overlay: the spec's unit test; a failing lookup here would
+    // wait out the resolver's timeouts).
+    for (const std::string port : {"8080", "7946", "22"}) {
+        out = connect(gw_case, forwarder_ip, port);
+        EXPECT_NE(out.find("connect=failed"), std::string::npos) << port << ": " << out;
+    }
+    for (const auto& other : cases) {
+        if (&other == &gw_case || other.mode == NetworkMode::open) continue;
+        out = connect(other, forwarder_ip, std::to_string(gateway.port()));
+        EXPECT_NE(out.find("connect=failed"), std::string::npos) << other.d << ": " << out;
+    }
+
     for (const auto& from : cases) {
         // Its own listener (the probe answers once it listens).
-        std::string out;
         EXPECT_TRUE(eventually(
             [&] {
                 out = connect(from, from.ip, "8080");
@@ -564,7 +686,7 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) 
         }
     }
     // The control cannot reach into an internal overlay either.
-    std::string out = connect(cases[3], cases[1].ip, "8080");
+    out = connect(cases[3], cases[1].ip, "8080");
     EXPECT_NE(out.find("connect=failed"), std::string::npos) << out;
 
     // Forgotten, each project's network goes with it.
@@ -579,6 +701,20 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesOnAnyNode) 
             30s))
             << c.network << " is left";
     }
+    // The forwarder went with its project, the uplink with the daemon's last forwarder.
+    auto gone = docker::inspect_service(*manager_, forwarder);
+    EXPECT_TRUE(!gone && gone.error().not_found()) << forwarder << " is left";
+    auto left =
+        docker::list_services(*manager_, {std::string(kLabelForwarderDaemon) + "=" + daemon_id_});
+    ASSERT_TRUE(left);
+    EXPECT_TRUE(left->empty());
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto n = docker::inspect_network(*manager_, uplink_network_name(daemon_id_));
+            return !n && n.error().not_found();
+        },
+        30s))
+        << "the uplink overlay is left";
 }
 
 // A policy's secrets on swarm are swarm secrets, never variables of the service: the service's

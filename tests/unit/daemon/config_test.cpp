@@ -193,6 +193,48 @@ TEST(DaemonConfig, Gateway) {
     EXPECT_FALSE(parse_config("gateway:\n  write_burst: 0\n", "g.yaml").ok());
 }
 
+// engine swarm: the gateway may listen where the nodes reach it, and gateway.advertise names
+// that address for the forwarder services (policies/SWARM.md); one engine keeps loopback.
+TEST(DaemonConfig, GatewayOnASwarm) {
+    auto c = parse_config(
+        "engine: swarm\ngateway:\n  listen: 0.0.0.0:7879\n  advertise: 10.213.0.254:7879\n"
+        "  forwarder_image: 10.213.0.254:5000/tenex-forwarder:latest\n",
+        "g.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_EQ(c->gateway_advertise, "10.213.0.254:7879");
+    EXPECT_EQ(c->gateway_forwarder_image, "10.213.0.254:5000/tenex-forwarder:latest");
+    EXPECT_EQ(DaemonConfig{}.gateway_forwarder_image, "tenex-forwarder:latest");
+    auto gateway_errors = [](const DaemonConfig& cfg) {
+        std::string out;
+        for (const auto& d : validate_config(cfg))
+            if (d.key_path.starts_with("gateway")) out += d.key_path + ": " + d.message + "\n";
+        return out;
+    };
+    DaemonConfig v = *c;
+    EXPECT_EQ(gateway_errors(v), "");
+    v.gateway_listen = "10.213.0.254:7879";
+    v.gateway_advertise = "";  // the listen address is advertised
+    EXPECT_EQ(gateway_errors(v), "");
+    for (const std::string bad : {"relay.example:7879", "0.0.0.0:7879", "10.213.0.254", "x"}) {
+        v.gateway_advertise = bad;
+        EXPECT_NE(gateway_errors(v).find("gateway.advertise: " + bad + ": must be IPV4-ADDRESS"),
+                  std::string::npos)
+            << bad << ": " << gateway_errors(v);
+    }
+    v.gateway_advertise = "";
+    v.gateway_listen = "gw.example:7879";
+    EXPECT_NE(gateway_errors(v).find("gateway.listen"), std::string::npos);
+    // One engine: loopback only, and no advertise.
+    v = *c;
+    v.engine = "docker";
+    EXPECT_NE(gateway_errors(v).find("gateway.listen: 0.0.0.0:7879: must be 127.0.0.1:PORT"),
+              std::string::npos)
+        << gateway_errors(v);
+    EXPECT_NE(gateway_errors(v).find("gateway.advertise: only with engine: swarm"),
+              std::string::npos)
+        << gateway_errors(v);
+}
+
 TEST(DaemonConfig, LogFormatAndLevel) {
     auto c = parse_config("log:\n  format: json\n  level: debug\n", "l.yaml");
     ASSERT_TRUE(c.ok()) << errors(c.error());
