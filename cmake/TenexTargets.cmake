@@ -46,12 +46,17 @@ endfunction()
 
 # tenex_test(<name> LABEL <unit|docker|interop|e2e|attack> SOURCES ... DEPS ... [TIMEOUT s]
 #            [PROPERTIES <ctest property> <value> ...])
-# One GoogleTest executable, its tests registered with CTest under the label.
+# One GoogleTest executable, its tests registered with CTest under the label. Unit tests may run
+# side by side (`ctest -j`); every other label's tests drive the one Docker engine, the host's
+# networks or the machine's load, so they run alone (RUN_SERIAL).
 include(GoogleTest)
 function(tenex_test name)
     cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;DEPS;PROPERTIES" ${ARGN})
     if(NOT T_TIMEOUT)
         set(T_TIMEOUT 300)
+    endif()
+    if(NOT T_LABEL STREQUAL "unit")
+        list(APPEND T_PROPERTIES RUN_SERIAL TRUE)
     endif()
     add_executable(${name} ${T_SOURCES})
     target_link_libraries(${name} PRIVATE ${T_DEPS} tenex::test_support GTest::gmock GTest::gtest_main)
