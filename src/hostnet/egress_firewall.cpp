@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,27 +47,36 @@ std::vector<std::string> drop_rule(const std::string& bridge) {
     return {"-i", bridge, "-m", "comment", "--comment", tag(bridge), "-j", "DROP"};
 }
 
-std::vector<std::string> with(const char* op, std::vector<std::string> rule,
-                              std::optional<int> position = std::nullopt) {
-    std::vector<std::string> out{op, kFirewallChain};
-    if (position) out.push_back(std::to_string(*position));
-    out.insert(out.end(), rule.begin(), rule.end());
-    return ipt(std::move(out));
-}
-
-// "-A TENEX-INPUT ... --comment \"tenex:br\" -c 1 2 -j DROP" -> its words, quotes and the
-// counters removed, and the counters.
+// "-A CHAIN ... --comment \"tenex:br\" -c 1 2 -j DROP" (a line of `iptables -S -v`) -> its
+// words with the quotes and the counters removed, and the counters.
 struct Listed {
+    std::string chain{};
     std::vector<std::string> rule{};  // without "-A CHAIN"
     std::uint64_t packets = 0;
 };
 
-std::vector<Listed> list_rules(const std::string& bridge) {
-    std::vector<Listed> out;
-    auto text = HostFirewall::run(ipt({"-S", kFirewallChain, "-v"}));
-    if (!text) return out;
+// The filter table as `iptables -S -v` prints it: one run reads what a change needs.
+struct Table {
+    bool chain = false;  // kFirewallChain exists
+    bool jump = false;   // INPUT jumps to it
+    std::vector<Listed> rules{};
+
+    std::vector<Listed> of(const std::string& bridge) const {
+        std::vector<Listed> out;
+        const std::string want = tag(bridge);
+        for (const auto& l : rules)
+            if (l.chain == kFirewallChain &&
+                std::find(l.rule.begin(), l.rule.end(), want) != l.rule.end())
+                out.push_back(l);
+        return out;
+    }
+};
+
+Result<Table> read_table() {
+    auto text = HostFirewall::run(ipt({"-S", "-v"}));
+    if (!text) return text.error();
+    Table t;
     std::istringstream lines(*text);
-    const std::string want = tag(bridge);
     for (std::string line; std::getline(lines, line);) {
         std::istringstream words(line);
         std::vector<std::string> w;
@@ -74,9 +84,9 @@ std::vector<Listed> list_rules(const std::string& bridge) {
             x.erase(std::remove(x.begin(), x.end(), '"'), x.end());
             w.push_back(x);
         }
-        if (w.size() < 3 || w[0] != "-A" || std::find(w.begin(), w.end(), want) == w.end())
-            continue;
-        Listed l;
+        if (w.size() == 2 && w[0] == "-N" && w[1] == kFirewallChain) t.chain = true;
+        if (w.size() < 3 || w[0] != "-A") continue;
+        Listed l{.chain = w[1]};
         for (std::size_t i = 2; i < w.size(); ++i) {
             if (w[i] == "-c" && i + 2 < w.size()) {
                 l.packets = std::strtoull(w[i + 1].c_str(), nullptr, 10);
@@ -85,10 +95,42 @@ std::vector<Listed> list_rules(const std::string& bridge) {
             }
             l.rule.push_back(w[i]);
         }
-        out.push_back(std::move(l));
+        if (l.chain == "INPUT" && l.rule == std::vector<std::string>{"-j", kFirewallChain})
+            t.jump = true;
+        if (l.chain == kFirewallChain) t.rules.push_back(std::move(l));
     }
-    return out;
+    return t;
 }
+
+bool same_rule(std::vector<std::string> a, std::vector<std::string> b) {  // as iptables prints
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    return a == b;
+}
+
+// Changes to the filter table, applied by one `iptables-restore --noflush` run: all of them
+// or none (one transaction), and one process for all of them.
+class Batch {
+  public:
+    void line(const std::string& op, const std::string& chain,
+              const std::vector<std::string>& rule = {}) {
+        text_ += op + " " + chain;
+        for (const auto& w : rule) text_ += " " + w;
+        text_ += "\n";
+        ++changes_;
+    }
+    Status commit() const {
+        if (changes_ == 0) return Unit{};
+        auto r = HostFirewall::run({"iptables-restore", "-w", "--noflush"},
+                                   "*filter\n" + text_ + "COMMIT\n");
+        if (!r) return make_error("firewall: " + r.error().message);
+        return Unit{};
+    }
+
+  private:
+    std::string text_;
+    int changes_ = 0;
+};
 
 bool valid_bridge(const std::string& b) {
     return !b.empty() && b.size() <= 15 && std::all_of(b.begin(), b.end(), [](char c) {
@@ -96,27 +138,35 @@ bool valid_bridge(const std::string& b) {
     });
 }
 
-Status ensure_chain() {
-    (void)HostFirewall::run(ipt({"-N", kFirewallChain}));  // exists already: fine
-    if (HostFirewall::run(ipt({"-C", "INPUT", "-j", kFirewallChain}))) return Unit{};
-    auto r = HostFirewall::run(ipt({"-I", "INPUT", "1", "-j", kFirewallChain}));
-    if (!r)
-        return make_error("cannot add the " + std::string(kFirewallChain) +
-                          " jump: " + r.error().message);
-    return Unit{};
-}
-
 }  // namespace
 
-Result<std::string> HostFirewall::run(const std::vector<std::string>& argv) {
+Result<std::string> HostFirewall::run(const std::vector<std::string>& argv,
+                                      std::string_view input) {
+    // stdin: a memory file holding the input (never a pipe: no writer to block, no SIGPIPE).
+    const int in = memfd_create("tenex-firewall-input", MFD_CLOEXEC);
+    if (in < 0) return make_error(std::string("memfd_create: ") + std::strerror(errno));
+    for (std::string_view rest = input; !rest.empty();) {
+        const ssize_t n = write(in, rest.data(), rest.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            close(in);
+            return make_error(std::string("memfd write: ") + std::strerror(errno));
+        }
+        rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+    (void)lseek(in, 0, SEEK_SET);
     int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) != 0) return make_error(std::strerror(errno));
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        close(in);
+        return make_error(std::strerror(errno));
+    }
     if (pipe2(err, O_CLOEXEC) != 0) {
-        close(out[0]), close(out[1]);
+        close(in), close(out[0]), close(out[1]);
         return make_error(std::strerror(errno));
     }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     std::vector<char*> args;
@@ -125,6 +175,7 @@ Result<std::string> HostFirewall::run(const std::vector<std::string>& argv) {
     pid_t pid = 0;
     const int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
+    close(in);
     close(out[1]);
     close(err[1]);
     std::string so, se;
@@ -160,63 +211,60 @@ Result<std::string> HostFirewall::run(const std::vector<std::string>& argv) {
 Status HostFirewall::apply(const std::string& bridge, const std::vector<OpenPort>& open) {
     if (!valid_bridge(bridge)) return make_error("invalid bridge interface name: " + bridge);
     MutexLock lock(g_mu);
-    if (auto c = ensure_chain(); !c) return c;
-    // The drop rule first (appended: after every accept), so the bridge is never open.
-    if (!run(with("-C", drop_rule(bridge)))) {
-        if (auto r = run(with("-A", drop_rule(bridge))); !r)
-            return make_error("firewall: " + r.error().message);
-    }
+    auto table = read_table();
+    if (!table) return make_error("firewall: " + table.error().message);
+    Batch batch;
+    if (!table->chain) batch.line(":" + std::string(kFirewallChain), "- [0:0]");
+    if (!table->jump) batch.line("-I", "INPUT 1", {"-j", kFirewallChain});
+    const auto listed = table->of(bridge);
+    auto present = [&](const std::vector<std::string>& rule) {
+        return std::any_of(listed.begin(), listed.end(),
+                           [&](const Listed& l) { return same_rule(l.rule, rule); });
+    };
+    // The drop rule is appended (after every accept); the accepts go first. One transaction,
+    // so the bridge is never open, not even between two changes.
+    if (!present(drop_rule(bridge))) batch.line("-A", kFirewallChain, drop_rule(bridge));
     std::vector<std::vector<std::string>> accepts{established_rule(bridge)};
     for (const auto& p : open) accepts.push_back(port_rule(bridge, p));
-    for (const auto& rule : accepts) {
-        if (run(with("-C", rule))) continue;
-        if (auto r = run(with("-I", rule, 1)); !r)
-            return make_error("firewall: " + r.error().message);
+    for (const auto& rule : accepts)
+        if (!present(rule)) batch.line("-I", std::string(kFirewallChain) + " 1", rule);
+    // Stale accept rules (a changed allowlist) go; compared by the words iptables prints.
+    for (const auto& l : listed) {
+        if (std::find(l.rule.begin(), l.rule.end(), "DROP") != l.rule.end()) continue;
+        const bool keep = std::any_of(accepts.begin(), accepts.end(),
+                                      [&](const auto& a) { return same_rule(a, l.rule); });
+        if (!keep) batch.line("-D", kFirewallChain, l.rule);
     }
-    // Stale accept rules (a changed allowlist) go; compare by the words iptables prints.
-    const auto& wanted = accepts;
-    auto same = [](std::vector<std::string> a, std::vector<std::string> b) {
-        std::sort(a.begin(), a.end());
-        std::sort(b.begin(), b.end());
-        return a == b;
-    };
-    for (const auto& listed : list_rules(bridge)) {
-        if (std::find(listed.rule.begin(), listed.rule.end(), "DROP") != listed.rule.end())
-            continue;
-        bool keep = false;
-        for (const auto& w : wanted) keep = keep || same(w, listed.rule);
-        if (!keep) (void)run(with("-D", listed.rule));
-    }
-    return Unit{};
+    return batch.commit();
 }
 
 Status HostFirewall::remove(const std::string& bridge) {
     if (!valid_bridge(bridge)) return make_error("invalid bridge interface name: " + bridge);
     MutexLock lock(g_mu);
-    std::string errors;
-    for (const auto& listed : list_rules(bridge))
-        if (auto r = run(with("-D", listed.rule)); !r) errors += r.error().message + "; ";
-    if (!errors.empty()) return make_error("firewall: " + errors);
-    return Unit{};
+    auto table = read_table();
+    if (!table) return make_error("firewall: " + table.error().message);
+    Batch batch;
+    for (const auto& l : table->of(bridge)) batch.line("-D", kFirewallChain, l.rule);
+    return batch.commit();
 }
 
 std::vector<std::string> HostFirewall::bridges() {
     std::vector<std::string> out;
-    auto text = run(ipt({"-S", kFirewallChain}));
-    if (!text) return out;
-    std::istringstream words(*text);
-    for (std::string w; words >> w;) {
-        w.erase(std::remove(w.begin(), w.end(), '"'), w.end());
-        if (w.starts_with("tenex:")) {
-            auto b = w.substr(6);
-            if (std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
-        }
-    }
+    auto table = read_table();
+    if (!table) return out;
+    for (const auto& l : table->rules)
+        for (const auto& w : l.rule)
+            if (w.starts_with("tenex:")) {
+                auto b = w.substr(6);
+                if (std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
+            }
     return out;
 }
 
 std::uint64_t HostFirewall::dropped_packets(const std::string& bridge) {
-    for (const auto& l : list_rules(bridge))
+    auto table = read_table();
+    if (!table) return 0;
+    for (const auto& l : table->of(bridge))
         if (std::find(l.rule.begin(), l.rule.end(), "DROP") != l.rule.end()) return l.packets;
     return 0;
 }

@@ -564,5 +564,69 @@ TEST_F(NetworkModesTest, NamesLookedUpInsideDoNotLeaveThroughAResolverOnHostLoop
     }
 }
 
+// HostFirewall on its own (root and iptables, no engine): the rules of a bridge are exactly
+// what apply asks for, in an order that never opens it, a second apply changes nothing, a new
+// allow-list replaces the old one, and remove leaves no rule of the bridge.
+TEST(HostFirewallTest, ApplyIsExactAndIdempotentAndRemoveLeavesNothing) {
+    const std::string bridge = "tnxfw" + std::to_string(getpid() % 100000);
+    ASSERT_TRUE(HostFirewall::remove(bridge));
+    auto rules = [&] {  // the bridge's rules in chain order
+        std::vector<std::string> out;
+        auto text = HostFirewall::run({"iptables", "-w", "-S", kFirewallChain});
+        EXPECT_TRUE(text) << text.error().message;
+        std::istringstream lines(text ? *text : "");
+        for (std::string line; std::getline(lines, line);)
+            if (line.find("tenex:" + bridge + "\"") != std::string::npos) out.push_back(line);
+        return out;
+    };
+    auto has = [](const std::vector<std::string>& lines, const std::string& part) {
+        return std::any_of(lines.begin(), lines.end(),
+                           [&](const std::string& l) { return l.find(part) != std::string::npos; });
+    };
+
+    ASSERT_TRUE(HostFirewall::apply(bridge, {{.ip = "10.255.0.1", .port = 4848}}));
+    auto first = rules();
+    ASSERT_EQ(first.size(), 3u) << ::testing::PrintToString(first);
+    EXPECT_NE(first[0].find("-j ACCEPT"), std::string::npos);
+    EXPECT_NE(first[1].find("-j ACCEPT"), std::string::npos);
+    EXPECT_NE(first[2].find("-j DROP"), std::string::npos);  // the accepts come first
+    EXPECT_TRUE(has(first, "--dport 4848"));
+    EXPECT_TRUE(has(first, "RELATED,ESTABLISHED"));
+    auto input = HostFirewall::run({"iptables", "-w", "-S", "INPUT"});
+    ASSERT_TRUE(input);
+    EXPECT_NE(input->find(std::string("-A INPUT -j ") + kFirewallChain), std::string::npos);
+
+    ASSERT_TRUE(HostFirewall::apply(bridge, {{.ip = "10.255.0.1", .port = 4848}}));
+    EXPECT_EQ(rules(), first);
+
+    ASSERT_TRUE(HostFirewall::apply(bridge, {{.ip = "10.255.0.1", .port = 5000}}));
+    auto second = rules();
+    EXPECT_EQ(second.size(), 3u) << ::testing::PrintToString(second);
+    EXPECT_FALSE(has(second, "--dport 4848"));
+    EXPECT_TRUE(has(second, "--dport 5000"));
+    EXPECT_NE(second.back().find("-j DROP"), std::string::npos);
+    auto bridges = HostFirewall::bridges();
+    EXPECT_NE(std::find(bridges.begin(), bridges.end(), bridge), bridges.end());
+    EXPECT_EQ(HostFirewall::dropped_packets(bridge), 0u);
+
+    ASSERT_TRUE(HostFirewall::remove(bridge));
+    EXPECT_TRUE(rules().empty());
+    bridges = HostFirewall::bridges();
+    EXPECT_EQ(std::find(bridges.begin(), bridges.end(), bridge), bridges.end());
+    EXPECT_FALSE(HostFirewall::apply("bad name;", {}));  // refused, nothing run
+}
+
+TEST(HostFirewallTest, RunGivesTheCommandItsInputAndReportsItsFailure) {
+    auto echoed = HostFirewall::run({"cat"}, "*filter\nCOMMIT\n");
+    ASSERT_TRUE(echoed) << echoed.error().message;
+    EXPECT_EQ(*echoed, "*filter\nCOMMIT\n");
+    auto failed = HostFirewall::run({"iptables-restore", "-w", "--noflush"},
+                                    "*filter\n-A TENEX-NO-SUCH-CHAIN -j ACCEPT\nCOMMIT\n");
+    ASSERT_FALSE(failed);
+    EXPECT_NE(failed.error().message.find("iptables-restore exited with"), std::string::npos)
+        << failed.error().message;
+    EXPECT_FALSE(HostFirewall::run({"/nonexistent/tenex-no-such-program"}));
+}
+
 }  // namespace
 }  // namespace tenex::sandbox
