@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include <unordered_set>
 
 #include "common/inbox.hpp"
+#include "common/sha256.hpp"
 #include "common/thread_annotations.hpp"
 #include "gateway/bindings.hpp"
 #include "nostr/hex.hpp"
@@ -37,12 +37,6 @@ std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-std::string sha256_hex(std::string_view s) {
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
-    return nostr::to_hex(std::span<const std::uint8_t>(md, sizeof md));
 }
 
 std::string new_secret() {
@@ -149,21 +143,23 @@ struct Inbound {
     std::string project{};  // hold: the project's address
 };
 
-// Shared with the pool's callbacks, which may run after the gateway stopped.
+// Shared with the pool's callbacks, which may run after the gateway stopped: deliveries wait in
+// an Inbox that the service thread drains without waiting (drain_inbox), and each push wakes
+// lws_service while the context lives (ctx is read under mu, as stop() clears it).
 struct Handoff {
+    Inbox<Inbound> items{"gateway"};
+    std::atomic<bool> revalidate{false};
     Mutex mu;
     lws_context* ctx TENEX_GUARDED_BY(mu){nullptr};
-    std::deque<Inbound> items TENEX_GUARDED_BY(mu);
-    bool revalidate TENEX_GUARDED_BY(mu){false};
     void push(Inbound in) {
-        MutexLock lk(mu);
-        if (!ctx) return;
-        items.push_back(std::move(in));
-        lws_cancel_service(ctx);
+        if (items.push(std::move(in))) wake();
     }
     void wake_revalidate() {
-        MutexLock lk(mu);
         revalidate = true;
+        wake();
+    }
+    void wake() {
+        MutexLock lk(mu);
         if (ctx) lws_cancel_service(ctx);
     }
 };
@@ -787,42 +783,39 @@ struct Gateway::Impl {
 
     // ---------- deliveries ----------
     void drain_inbox() {
-        std::deque<Inbound> items;
-        bool revalidate = false;
-        {
-            MutexLock lk(inbox->mu);
-            items.swap(inbox->items);
-            std::swap(revalidate, inbox->revalidate);
+        if (inbox->revalidate.exchange(false)) revalidate_sessions();
+        auto items = inbox->items.pop_all(Clock::now());
+        if (!items) return;
+        for (auto& in : *items) inbox->items.deliver("a delivery", [&] { take(in); });
+    }
+
+    // One delivery from another thread, on the service thread.
+    void take(Inbound& in) {
+        if (in.type == Inbound::Type::hold) {
+            on_hold(in.project, std::move(in.event));
+            return;
         }
-        if (revalidate) revalidate_sessions();
-        for (auto& in : items) {
-            if (in.type == Inbound::Type::hold) {
-                on_hold(in.project, std::move(in.event));
-                continue;
-            }
-            if (in.type == Inbound::Type::live) {
-                on_live(in.event);
-                continue;
-            }
-            auto sit = sessions.find(in.session);
-            if (sit == sessions.end()) continue;
-            Session& s = *sit->second;
-            if (in.type == Inbound::Type::ok) {
-                enqueue(s, std::move(in.ok_msg));
-                continue;
-            }
-            auto it = s.subs.find(in.sub_id);
-            if (it == s.subs.end() || it->second.upstream != in.upstream)
-                continue;  // closed or replaced
-            Sub& sub = it->second;
-            if (in.type == Inbound::Type::eose) {
-                sub.eose_wait.erase(in.relay);
-                if (sub.eose_wait.empty() && !sub.eose_sent) finish_stored(s, in.sub_id, sub);
-                continue;
-            }
-            if (!sub.eose_sent && deliver(s, in.sub_id, sub, in.event))
-                sub.stored_ids.insert(in.event.id);
+        if (in.type == Inbound::Type::live) {
+            on_live(in.event);
+            return;
         }
+        auto sit = sessions.find(in.session);
+        if (sit == sessions.end()) return;
+        Session& s = *sit->second;
+        if (in.type == Inbound::Type::ok) {
+            enqueue(s, std::move(in.ok_msg));
+            return;
+        }
+        auto it = s.subs.find(in.sub_id);
+        if (it == s.subs.end() || it->second.upstream != in.upstream) return;  // closed or replaced
+        Sub& sub = it->second;
+        if (in.type == Inbound::Type::eose) {
+            sub.eose_wait.erase(in.relay);
+            if (sub.eose_wait.empty() && !sub.eose_sent) finish_stored(s, in.sub_id, sub);
+            return;
+        }
+        if (!sub.eose_sent && deliver(s, in.sub_id, sub, in.event))
+            sub.stored_ids.insert(in.event.id);
     }
 
     // True when it went out to the container.
@@ -1091,8 +1084,8 @@ void Gateway::stop() {
     {
         MutexLock lk(im.inbox->mu);
         im.inbox->ctx = nullptr;
-        im.inbox->items.clear();
     }
+    im.inbox->items.close();      // later deliveries are dropped
     lws_context_destroy(im.ctx);  // CLOSED unsubscribes and frees each session
     im.ctx = nullptr;
     for (auto& [id, s] : im.sessions) {

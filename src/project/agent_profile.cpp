@@ -1,10 +1,10 @@
 #include "project/agent_profile.hpp"
 
 #include "common/dir_fd.hpp"
+#include "common/sha256.hpp"
 #include "project/workspace_manager.hpp"
 #include "project/workspace_path.hpp"
 
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -15,20 +15,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kDigestFile = "profiles.json";
-
-std::string sha256_hex(const std::string& data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-    static const char* kHex = "0123456789abcdef";
-    std::string out;
-    out.reserve(len * 2);
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(kHex[md[i] >> 4]);
-        out.push_back(kHex[md[i] & 0xf]);
-    }
-    return out;
-}
 
 Result<json> parse_object(const std::optional<std::string>& text, const std::string& shown) {
     if (!text) return json::object();

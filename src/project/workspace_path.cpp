@@ -1,14 +1,14 @@
 #include "project/workspace_path.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
+
+#include "common/sha256.hpp"
 
 namespace tenex::project {
 
@@ -85,19 +85,6 @@ std::string unsafe_reason(std::string_view s) {
     return "";
 }
 
-std::string sha256_hex_prefix(std::string_view s, std::size_t hex_chars) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    EVP_Digest(s.data(), s.size(), md.data(), &len, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len && out.size() < hex_chars; ++i) {
-        out.push_back(kHex[md[i] >> 4]);
-        out.push_back(kHex[md[i] & 0xf]);
-    }
-    return out;
-}
-
 std::string sanitize(std::string_view s) {
     std::string stem;
     for (char raw : s) {
@@ -112,7 +99,7 @@ std::string sanitize(std::string_view s) {
     }
     while (!stem.empty() && (stem.back() == '.' || stem.back() == '_')) stem.pop_back();
     if (stem.empty()) stem = "project";
-    return stem + "~" + sha256_hex_prefix(s, 16);
+    return stem + "~" + sha256_hex(s).substr(0, 16);
 }
 
 // Opens dir_fd/name as a directory without following symlinks; creates it first if asked.

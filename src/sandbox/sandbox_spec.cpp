@@ -1,12 +1,10 @@
 #include "sandbox/sandbox_spec.hpp"
 
-#include "common/private_file.hpp"
-
 #include "common/host_path.hpp"
+#include "common/private_file.hpp"
+#include "common/sha256.hpp"
 #include "sandbox/runtime_contract.hpp"
 #include "sandbox/seccomp_profile.hpp"
-
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <fstream>
@@ -168,19 +166,6 @@ Status plan_llm_endpoints(const Policy& p, const NetworkPlan& net, SandboxSpec& 
 }
 
 }  // namespace
-
-std::string sha256_hex(const std::string& data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(kHex[md[i] >> 4]);
-        out.push_back(kHex[md[i] & 15]);
-    }
-    return out;
-}
 
 SpecContext project_spec_context(const ProjectRef& project, std::filesystem::path project_dir,
                                  std::string daemon_id, SecretMode secrets,

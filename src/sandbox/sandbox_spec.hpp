@@ -81,9 +81,6 @@ SpecContext project_spec_context(const ProjectRef& project, std::filesystem::pat
                                  std::string daemon_id, SecretMode secrets,
                                  std::vector<std::string> relays = {});
 
-// SHA-256 of `data` as 64 lowercase hex digits.
-std::string sha256_hex(const std::string& data);
-
 // "tenex-<d, sanitized, at most 40 chars>-<12 hex of sha256(address)>": valid for Docker,
 // readable, and different for different addresses.
 std::string container_name(const ProjectRef& project);

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/sha256.hpp"
 #include "docker/images.hpp"
 #include "docker/json_util.hpp"
 #include "docker/nodes.hpp"
