@@ -25,12 +25,13 @@ class Watched {
     Watched(const Watched&) = delete;
     Watched& operator=(const Watched&) = delete;
 
-    // Runs f(T&) under the lock, then wakes every waiter (after the lock is released).
-    // Returns what f returns.
+    // Runs f(T&) under the lock, then wakes every waiter (after the lock is released; no
+    // notification when no thread waits). Returns what f returns.
     template <class F>
     decltype(auto) update(F&& f) {
-        const Notify notify{cv_};
+        Notify notify{cv_};
         MutexLock lock(mu_);
+        notify.needed = waiters_ > 0;
         return std::forward<F>(f)(value_);
     }
     void set(T value) {
@@ -54,11 +55,13 @@ class Watched {
     template <class P>
     void wait(P&& pred) const {
         UniqueLock lock(mu_);
+        const Waiting waiting{waiters_};
         cv_.wait(lock, [&]() TENEX_REQUIRES(mu_) { return pred(std::as_const(value_)); });
     }
     template <class P>
     bool wait_until(Clock::time_point deadline, P&& pred) const {
         UniqueLock lock(mu_);
+        const Waiting waiting{waiters_};
         return cv_.wait_until(lock, deadline,
                               [&]() TENEX_REQUIRES(mu_) { return pred(std::as_const(value_)); });
     }
@@ -70,6 +73,7 @@ class Watched {
     bool wait_for(std::stop_token stop, std::chrono::duration<Rep, Period> timeout,
                   P&& pred) const {
         UniqueLock lock(mu_);
+        const Waiting waiting{waiters_};
         return cv_.wait_until(lock, stop, Clock::now() + timeout,
                               [&]() TENEX_REQUIRES(mu_) { return pred(std::as_const(value_)); });
     }
@@ -77,11 +81,23 @@ class Watched {
   private:
     struct Notify {
         std::condition_variable_any& cv;
-        ~Notify() { cv.notify_all(); }
+        bool needed{false};
+        ~Notify() {
+            if (needed) cv.notify_all();
+        }
+    };
+    // Counts a waiter while it holds or waits for the lock (made and destroyed under it).
+    struct Waiting {
+        int& n;
+        explicit Waiting(int& count) : n(count) { ++n; }
+        ~Waiting() { --n; }
+        Waiting(const Waiting&) = delete;
+        Waiting& operator=(const Waiting&) = delete;
     };
     mutable Mutex mu_;
     mutable std::condition_variable_any cv_;
     T value_ TENEX_GUARDED_BY(mu_){};
+    mutable int waiters_ TENEX_GUARDED_BY(mu_){0};
 };
 
 // stop() ends every sleep_for at once, the ones under way and every later one.
@@ -93,6 +109,14 @@ class StopSignal {
     template <class Rep, class Period>
     bool sleep_for(std::chrono::duration<Rep, Period> timeout) const {
         return stopped_.wait_for(timeout, [](bool s) { return s; });
+    }
+    // For a std::jthread's loop: sleeps for timeout unless a stop is requested on the token
+    // first. True when stopped.
+    template <class Rep, class Period>
+    static bool sleep_for(std::stop_token stop, std::chrono::duration<Rep, Period> timeout) {
+        const StopSignal never;
+        (void)never.stopped_.wait_for(stop, timeout, [](bool s) { return s; });
+        return stop.stop_requested();
     }
 
   private:

@@ -86,7 +86,6 @@ void EventStream::run(std::stop_token stop) {
         options_.since > 0 ? options_.since * 1'000'000'000 - 1 : 0;
     unsigned failures = 0;  // connections lost or refused since the last one that opened
     const std::string base = "/events" + events_query(options_.filter);
-    const Watched<bool> never{false};  // nothing but the stop request ends a backoff sleep
 
     while (!stop.stop_requested()) {
         std::string path = base;
@@ -137,7 +136,7 @@ void EventStream::run(std::stop_token stop) {
         const auto backoff = std::chrono::duration_cast<std::chrono::milliseconds>(
             exponential_delay(options_.initial_backoff, options_.max_backoff, failures));
         if (failures < 1000) ++failures;
-        (void)never.wait_for(stop, backoff, [](bool v) { return v; });
+        (void)StopSignal::sleep_for(stop, backoff);
     }
 }
 

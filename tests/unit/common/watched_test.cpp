@@ -7,6 +7,7 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 using tenex::StopSignal;
@@ -56,4 +57,34 @@ TEST(StopSignal, StopEndsASleepUnderWayAndEveryLaterOne) {
     EXPECT_TRUE(sleeper.get());
     EXPECT_TRUE(signal.stopped());
     EXPECT_TRUE(signal.sleep_for(60s));
+}
+
+TEST(Watched, EveryOneOfManyWaitersWakesForTheUpdateItWaitsFor) {
+    // Updates notify only while someone waits: each waiter must still see its own condition,
+    // whether it started waiting before or after the updates it needs.
+    Watched<int> seq{0};
+    std::vector<std::future<bool>> waiters;
+    for (int want = 1; want <= 8; ++want)
+        waiters.push_back(std::async(std::launch::async, [&seq, want] {
+            return seq.wait_for(10s, [want](int v) { return v >= want; });
+        }));
+    for (int i = 1; i <= 8; ++i) {
+        std::this_thread::sleep_for(2ms);
+        seq.update([](int& v) { ++v; });
+    }
+    for (auto& w : waiters) EXPECT_TRUE(w.get());
+    EXPECT_TRUE(seq.wait_for(0ms, [](int v) { return v == 8; }));
+}
+
+TEST(StopSignal, ATokenSleepLastsItsTimeOrEndsAtTheStopRequest) {
+    std::stop_source source;
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_FALSE(StopSignal::sleep_for(source.get_token(), 30ms));
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);
+    auto sleeper = std::async(std::launch::async,
+                              [&] { return StopSignal::sleep_for(source.get_token(), 60s); });
+    std::this_thread::sleep_for(20ms);
+    source.request_stop();
+    ASSERT_EQ(sleeper.wait_for(10s), std::future_status::ready);
+    EXPECT_TRUE(sleeper.get());
 }
