@@ -50,30 +50,31 @@ std::vector<std::string> drop_rule(const std::string& bridge) {
 // "-A CHAIN ... --comment \"tenex:br\" -c 1 2 -j DROP" (a line of `iptables -S -v`) -> its
 // words with the quotes and the counters removed, and the counters.
 struct Listed {
-    std::string chain{};
+    std::string chain{};              // the chain it is in (only the firewall's are kept)
     std::vector<std::string> rule{};  // without "-A CHAIN"
     std::uint64_t packets = 0;
 };
 
 // The filter table as `iptables -S -v` prints it: one run reads what a change needs.
 struct Table {
-    bool chain = false;  // kFirewallChain exists
-    bool jump = false;   // INPUT jumps to it
-    std::vector<Listed> rules{};
+    bool chain = false;           // kFirewallChain exists
+    bool jump = false;            // INPUT jumps to it
+    std::vector<Listed> rules{};  // kFirewallChain's
 
     std::vector<Listed> of(const std::string& bridge) const {
         std::vector<Listed> out;
         const std::string want = tag(bridge);
         for (const auto& l : rules)
-            if (l.chain == kFirewallChain &&
-                std::find(l.rule.begin(), l.rule.end(), want) != l.rule.end())
-                out.push_back(l);
+            if (std::find(l.rule.begin(), l.rule.end(), want) != l.rule.end()) out.push_back(l);
         return out;
     }
 };
 
-Result<Table> read_table() {
-    auto text = HostFirewall::run(ipt({"-S", "-v"}));
+// whole: the filter table (what a change needs: the chain, INPUT's jump); otherwise only the
+// firewall chain (what reading its rules and counters needs), a short listing on a host with
+// many rules of others.
+Result<Table> read_table(bool whole) {
+    auto text = HostFirewall::run(whole ? ipt({"-S", "-v"}) : ipt({"-S", kFirewallChain, "-v"}));
     if (!text) return text.error();
     Table t;
     std::istringstream lines(*text);
@@ -117,10 +118,9 @@ class Batch {
         text_ += op + " " + chain;
         for (const auto& w : rule) text_ += " " + w;
         text_ += "\n";
-        ++changes_;
     }
     Status commit() const {
-        if (changes_ == 0) return Unit{};
+        if (text_.empty()) return Unit{};
         auto r = HostFirewall::run({"iptables-restore", "-w", "--noflush"},
                                    "*filter\n" + text_ + "COMMIT\n");
         if (!r) return make_error("firewall: " + r.error().message);
@@ -129,7 +129,6 @@ class Batch {
 
   private:
     std::string text_;
-    int changes_ = 0;
 };
 
 bool valid_bridge(const std::string& b) {
@@ -211,7 +210,7 @@ Result<std::string> HostFirewall::run(const std::vector<std::string>& argv,
 Status HostFirewall::apply(const std::string& bridge, const std::vector<OpenPort>& open) {
     if (!valid_bridge(bridge)) return make_error("invalid bridge interface name: " + bridge);
     MutexLock lock(g_mu);
-    auto table = read_table();
+    auto table = read_table(/*whole=*/true);
     if (!table) return make_error("firewall: " + table.error().message);
     Batch batch;
     if (!table->chain) batch.line(":" + std::string(kFirewallChain), "- [0:0]");
@@ -241,7 +240,8 @@ Status HostFirewall::apply(const std::string& bridge, const std::vector<OpenPort
 Status HostFirewall::remove(const std::string& bridge) {
     if (!valid_bridge(bridge)) return make_error("invalid bridge interface name: " + bridge);
     MutexLock lock(g_mu);
-    auto table = read_table();
+    // The whole table: its listing fails only when iptables does, not when the chain is missing.
+    auto table = read_table(/*whole=*/true);
     if (!table) return make_error("firewall: " + table.error().message);
     Batch batch;
     for (const auto& l : table->of(bridge)) batch.line("-D", kFirewallChain, l.rule);
@@ -250,7 +250,7 @@ Status HostFirewall::remove(const std::string& bridge) {
 
 std::vector<std::string> HostFirewall::bridges() {
     std::vector<std::string> out;
-    auto table = read_table();
+    auto table = read_table(/*whole=*/false);
     if (!table) return out;
     for (const auto& l : table->rules)
         for (const auto& w : l.rule)
@@ -262,7 +262,7 @@ std::vector<std::string> HostFirewall::bridges() {
 }
 
 std::uint64_t HostFirewall::dropped_packets(const std::string& bridge) {
-    auto table = read_table();
+    auto table = read_table(/*whole=*/false);
     if (!table) return 0;
     for (const auto& l : table->of(bridge))
         if (std::find(l.rule.begin(), l.rule.end(), "DROP") != l.rule.end()) return l.packets;
