@@ -501,6 +501,7 @@ void Metrics::set_gateway(const gateway::GatewayStats& s) {
     gw_writes_accepted_->Set(static_cast<double>(s.writes_accepted));
     for (const auto& [reason, n] : s.writes_refused)
         gw_writes_refused_->Add({{"reason", reason}}).Set(static_cast<double>(n));
+    set_loop_failures("gateway", s.loop_failures);
 }
 
 std::string Metrics::serialize() const {

@@ -22,6 +22,7 @@
 //   tenex_loop_failures{loop}                     gauge: handlers that threw at a message or job
 //                                                 boundary since the start (logged; the loop went
 //                                                 on): daemon | daemon_workers | orchestrator
+//                                                 | gateway (with the gateway only)
 //   tenex_gateway_connections                     gauge: project containers connected now
 //   tenex_gateway_refused_connections             gauge: connections with a wrong/missing secret
 //   tenex_gateway_events{outcome}                 gauge: upstream events delivered | hidden

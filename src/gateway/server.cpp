@@ -1162,7 +1162,9 @@ std::string Gateway::url_for(const std::string& host, const std::string& secret)
 
 GatewayStats Gateway::stats() const {
     MutexLock lk(impl_->mu);
-    return impl_->st;
+    GatewayStats st = impl_->st;
+    st.loop_failures = impl_->inbox->items.failures();
+    return st;
 }
 
 std::map<std::string, std::uint64_t> Gateway::activity() const {

@@ -78,6 +78,9 @@ struct GatewayStats {
     std::uint64_t events_replayed{0};  // held events handed to a later subscription
     std::uint64_t writes_accepted{0};  // published, at least one relay accepted
     std::map<std::string, std::uint64_t> writes_refused{};  // by reason class (see below)
+    // Deliveries from the relay pool's threads whose handling threw (logged, dropped; the
+    // service thread went on): tenex_loop_failures{loop="gateway"}.
+    std::uint64_t loop_failures{0};
 };
 // Reason classes of writes_refused: too_large, invalid, future, project_event, out_of_scope,
 // foreign_key, reserved_key, rate_limited, relays_refused.

@@ -178,6 +178,12 @@ TEST(Metrics, LoopFailuresByLoop) {
     EXPECT_EQ(sample(text, "tenex_loop_failures{loop=\"orchestrator\"}"), 3);
     EXPECT_EQ(sample(text, "tenex_loop_failures{loop=\"daemon\"}"), 1);
     EXPECT_EQ(sample(text, "tenex_loop_failures{loop=\"daemon_workers\"}"), 0);
+    // The gateway's deliveries come with its stats, as the daemon's status tick sets them.
+    EXPECT_EQ(sample(text, "tenex_loop_failures{loop=\"gateway\"}"), -1);
+    gateway::GatewayStats gw;
+    gw.loop_failures = 2;
+    m.set_gateway(gw);
+    EXPECT_EQ(sample(text = m.serialize(), "tenex_loop_failures{loop=\"gateway\"}"), 2);
 }
 
 TEST(Metrics, RedactRelayUrl) {
