@@ -431,14 +431,10 @@ docker::DResult<std::vector<docker::TaskInfo>> SwarmEngine::list_tasks(
         return !t.terminal() && !t.node_id.empty();
     });
     if (!any_placed_live) return tasks;
-    auto nodes = docker::list_nodes(client_);
+    auto nodes = this->nodes(false);
     if (!nodes) return tasks;  // the nodes' states unknown: no task is declared lost
     std::map<std::string, const docker::NodeInfo*> by_id;
     for (const auto& n : *nodes) by_id[n.id] = &n;
-    {
-        MutexLock lock(nodes_mu_);
-        for (const auto& n : *nodes) node_names_[n.id] = n.hostname;
-    }
     for (auto& t : *tasks) {
         if (t.terminal() || t.node_id.empty()) continue;
         auto it = by_id.find(t.node_id);
@@ -488,14 +484,28 @@ docker::DResult<docker::ContainerInfo> SwarmEngine::inspect(const std::string& i
 
 std::string SwarmEngine::node_name(const std::string& node_id) {
     if (node_id.empty()) return {};
-    MutexLock lock(nodes_mu_);
-    if (auto it = node_names_.find(node_id); it != node_names_.end()) return it->second;
-    auto nodes = docker::list_nodes(client_);
-    if (!nodes) return {};  // the id stands in; asked again next time
-    for (const auto& n : *nodes) node_names_[n.id] = n.hostname;
+    {
+        MutexLock lock(nodes_mu_);
+        if (auto it = node_names_.find(node_id); it != node_names_.end()) return it->second;
+    }
+    if (!nodes(true)) return {};  // the id stands in; asked again next time
     // A node the manager no longer knows (removed) does not come back under its id: remember
     // it as nameless rather than list the nodes again at every inspect of its old tasks.
+    MutexLock lock(nodes_mu_);
     return node_names_.try_emplace(node_id).first->second;
+}
+
+docker::DResult<std::vector<docker::NodeInfo>> SwarmEngine::nodes(bool fresh) {
+    // Under the lock throughout: callers at the same moment wait for one read, not make several.
+    MutexLock lock(nodes_mu_);
+    const auto now = Clock::now();
+    if (!fresh && nodes_ && now - nodes_at_ < kNodesMaxAge) return *nodes_;
+    auto nodes = docker::list_nodes(client_);
+    if (!nodes) return nodes;
+    for (const auto& n : *nodes) node_names_[n.id] = n.hostname;
+    nodes_ = *nodes;
+    nodes_at_ = now;
+    return nodes;
 }
 
 docker::DResult<std::vector<docker::ContainerSummary>> SwarmEngine::list(

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 
 #include "common/thread_annotations.hpp"
 #include "common/watched.hpp"
+#include "docker/nodes.hpp"
 #include "docker/services.hpp"
 #include "hostnet/network_enforcer.hpp"
 #include "sandbox/diagnostic.hpp"
@@ -145,6 +147,12 @@ class SwarmEngine final : public Engine {
     // The node's hostname ("" when the manager does not know the node): the nodes are read
     // again when an id is new (an id still unknown then is remembered as nameless).
     std::string node_name(const std::string& node_id);
+    // The manager's nodes, read anew when `fresh` or when the last read is older than
+    // kNodesMaxAge: every read of tasks needs them (a status round over 30 projects inspects 30
+    // services; a start polls its task), and a node the manager marks down is seen at most that
+    // much later (the manager itself takes about 12 s). Also refreshes node_names_.
+    static constexpr std::chrono::seconds kNodesMaxAge{1};
+    docker::DResult<std::vector<docker::NodeInfo>> nodes(bool fresh);
 
     const docker::Client& client_;
     SwarmEngineOptions options_;
@@ -154,6 +162,8 @@ class SwarmEngine final : public Engine {
     Mutex forwarders_mu_;  // ensure_forwarder, remove_forwarder (the shared uplink overlay)
     Mutex nodes_mu_;
     std::map<std::string, std::string> node_names_ TENEX_GUARDED_BY(nodes_mu_);  // id -> hostname
+    std::optional<std::vector<docker::NodeInfo>> nodes_ TENEX_GUARDED_BY(nodes_mu_);
+    Clock::time_point nodes_at_ TENEX_GUARDED_BY(nodes_mu_){};
 };
 
 // The network enforcer of a swarm orchestrator: an isolated project's internal overlay needs
