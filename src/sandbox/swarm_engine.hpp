@@ -87,6 +87,9 @@ struct SwarmEngineOptions {
 
 class SwarmEngine final : public Engine {
   public:
+    // How old the node list that a read of tasks uses may be (see nodes()).
+    static constexpr std::chrono::seconds kNodesMaxAge{1};
+
     explicit SwarmEngine(const docker::Client& client, SwarmEngineOptions options = {})
         : client_(client), options_(options) {}
     docker::DResult<std::string> create(const docker::ContainerSpec& spec) override;
@@ -151,7 +154,6 @@ class SwarmEngine final : public Engine {
     // kNodesMaxAge: every read of tasks needs them (a status round over 30 projects inspects 30
     // services; a start polls its task), and a node the manager marks down is seen at most that
     // much later (the manager itself takes about 12 s). Also refreshes node_names_.
-    static constexpr std::chrono::seconds kNodesMaxAge{1};
     docker::DResult<std::vector<docker::NodeInfo>> nodes(bool fresh);
 
     const docker::Client& client_;
