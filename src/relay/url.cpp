@@ -25,9 +25,14 @@ Result<std::uint16_t> parse_port(std::string_view s) {
 }  // namespace
 
 Result<RelayUrl> RelayUrl::parse(std::string_view url) {
-    for (unsigned char c : url)
+    for (unsigned char c : url) {
         if (c <= 0x20 || c == 0x7f)
             return make_error("relay URL contains whitespace or control characters");
+        // ASCII only: a host in punycode, anything else percent-encoded (a raw byte past ASCII
+        // could be part of no valid UTF-8 and break every JSON that carries the URL).
+        if (c >= 0x80)
+            return make_error("relay URL contains non-ASCII characters (use punycode or %XX)");
+    }
     RelayUrl r;
     auto sep = url.find("://");
     if (sep == std::string_view::npos) return make_error("relay URL needs ws:// or wss://");

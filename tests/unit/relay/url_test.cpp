@@ -33,5 +33,14 @@ TEST(RelayUrl, RejectsBadUrlsWithoutEchoingCredentials) {
     EXPECT_EQ(cred.error().message.find("secretpw"), std::string::npos);
 }
 
+// Found by the configuration fuzzer: a raw byte past ASCII (here not even UTF-8) was accepted and
+// then broke the JSON that carries the URL.
+TEST(RelayUrl, RejectsNonAsciiBytes) {
+    for (const char* bad :
+         {"wss://relay.d\xffnamus.io", "wss://r\xc3\xa9lay.example", "ws://h/\xe2\x82"})
+        EXPECT_FALSE(RelayUrl::parse(bad).ok()) << bad;
+    EXPECT_TRUE(RelayUrl::parse("wss://xn--rlay-bpa.example/%C3%A9").ok());
+}
+
 }  // namespace
 }  // namespace tenex::relay
