@@ -44,10 +44,6 @@ struct ProxyLimits {
     std::chrono::milliseconds connect_timeout{10'000};
 };
 
-// False for loopback, private (RFC 1918, CGNAT, ULA), link-local (metadata), multicast,
-// unspecified and reserved addresses; IPv4-mapped IPv6 is judged as IPv4.
-bool is_public_address(const sockaddr* address);
-
 class EgressProxy {
   public:
     explicit EgressProxy(std::string project, ProxyLimits limits = {});

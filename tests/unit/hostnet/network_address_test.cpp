@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "hostnet/egress_proxy.hpp"
 #include "hostnet/network_enforcer.hpp"
+#include "hostnet/public_address.hpp"
 
 namespace tenex::hostnet {
 namespace {
