@@ -1,16 +1,24 @@
-// tenex-forwarder: one TCP port forwarded to one fixed IPv4 address and port. On a swarm it is
-// the project gateway's forwarder (policies/SWARM.md): a service attached to an isolated
-// project's internal overlay (alias tenex-gateway) and to the daemon's uplink overlay, passing
-// the project's connections to the daemon's gateway. It never chooses a destination: the
-// target is fixed by its arguments, and nothing a client sends changes it.
+// tenex-forwarder: one TCP port forwarded to one destination. On a swarm (policies/SWARM.md) it
+// is a service attached to a project's internal overlay under the name the project's task
+// uses, and to the daemon's uplink overlay, its one way off the cluster:
+//   - the project gateway's forwarder (alias tenex-gateway): to the daemon's gateway, a fixed
+//     IPv4 address;
+//   - egress (alias: the allowed name): to that name, resolved at each connection through the
+//     engine's DNS, connecting only to public addresses (the rules of the daemon's own egress
+//     forwarders, src/hostnet/public_address.cpp), or with --private-ok (an endpoint the
+//     policy names itself, such as its LLM's) to any address it resolves to.
+// It never chooses a destination: the target is fixed by its arguments, and nothing a client
+// sends changes it.
 //
-//   tenex-forwarder LISTEN_PORT TARGET_IPV4 TARGET_PORT [MAX_CONNECTIONS]
+//   tenex-forwarder [--private-ok] LISTEN_PORT TARGET TARGET_PORT [MAX_CONNECTIONS]
+//     TARGET  an IPv4 address (used as it is) or a DNS name
 //
-// Linked statically (no name lookups: the target is an address), FROM scratch. SIGTERM or
-// SIGINT: exits 0. Prints `forwarding=ok listen=PORT target=IP:PORT` once it listens, and
-// one line per connection it could not pass on.
+// Linked statically, FROM scratch (glibc's files and dns lookups need no shared library).
+// SIGTERM or SIGINT: exits 0. Prints `forwarding=ok listen=PORT target=TARGET:PORT` once it
+// listens, and one line per connection it could not pass on.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -25,6 +33,8 @@
 #include <cstring>
 #include <string>
 #include <thread>
+
+#include "hostnet/public_address.hpp"
 
 namespace {
 
@@ -50,12 +60,19 @@ bool send_all(int fd, const char* buf, ssize_t n) {
     return true;
 }
 
-// Connects to the target within 5 s; -1 on failure (errno set).
-int connect_target(const sockaddr_in& target) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+// Where connections go: a fixed address, or a name resolved at each connection.
+struct Target {
+    std::string host{};  // as given
+    int port = 0;
+    bool literal = false;     // an IPv4 address: no lookup, any address
+    bool private_ok = false;  // a name whose non-public addresses are allowed too
+};
+
+// Connects to one address within 5 s; -1 on failure (errno set).
+int connect_address(const sockaddr* sa, socklen_t len) {
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) < 0 &&
-        errno != EINPROGRESS) {
+    if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
         int e = errno;
         close(fd);
         errno = e;
@@ -64,14 +81,58 @@ int connect_target(const sockaddr_in& target) {
     pollfd p{fd, POLLOUT, 0};
     int r = poll(&p, 1, 5000);
     int err = 0;
-    socklen_t len = sizeof err;
-    if (r <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
+    socklen_t err_len = sizeof err;
+    if (r <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) < 0 || err != 0) {
         close(fd);
         errno = r == 0 ? ETIMEDOUT : (err ? err : errno);
         return -1;
     }
     // Back to blocking: the copy loop polls before it reads, and sends block.
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+std::string describe(const sockaddr* sa) {
+    char buf[INET6_ADDRSTRLEN] = "?";
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+    return buf;
+}
+
+// Resolves (unless a literal) and connects to the first address that answers; -1 with the
+// reason printed when none does.
+int connect_target(const Target& t) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = t.literal ? AI_NUMERICHOST : AI_ADDRCONFIG;
+    addrinfo* found = nullptr;
+    const std::string port = std::to_string(t.port);
+    if (int rc = getaddrinfo(t.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+        std::fprintf(stderr, "tenex-forwarder: refused: cannot resolve %s: %s\n", t.host.c_str(),
+                     gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    std::string denied, failed;
+    for (const addrinfo* a = found; a && fd < 0; a = a->ai_next) {
+        if (!t.literal && !t.private_ok && !tenex::hostnet::is_public_address(a->ai_addr)) {
+            denied += (denied.empty() ? "" : ", ") + describe(a->ai_addr);
+            continue;
+        }
+        fd = connect_address(a->ai_addr, a->ai_addrlen);
+        if (fd < 0)
+            failed +=
+                (failed.empty() ? "" : ", ") + describe(a->ai_addr) + ": " + std::strerror(errno);
+    }
+    freeaddrinfo(found);
+    if (fd < 0 && failed.empty())
+        std::fprintf(stderr, "tenex-forwarder: refused: %s resolves to non-public address %s\n",
+                     t.host.c_str(), denied.c_str());
+    else if (fd < 0)
+        std::fprintf(stderr, "tenex-forwarder: connect to %s:%d: %s\n", t.host.c_str(), t.port,
+                     failed.c_str());
     return fd;
 }
 
@@ -102,12 +163,9 @@ void pipe_both(int a, int b) {
     }
 }
 
-void serve(int client, sockaddr_in target) {
+void serve(int client, const Target& target) {
     int upstream = connect_target(target);
-    if (upstream < 0) {
-        std::fprintf(stderr, "tenex-forwarder: connect to %s:%d: %s\n", inet_ntoa(target.sin_addr),
-                     ntohs(target.sin_port), std::strerror(errno));
-    } else {
+    if (upstream >= 0) {
         int one = 1;
         setsockopt(upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -121,18 +179,25 @@ void serve(int client, sockaddr_in target) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int listen_port = 0, target_port = 0, max_open = 256;
-    sockaddr_in target{};
-    target.sin_family = AF_INET;
-    if ((argc != 4 && argc != 5) || !parse_port(argv[1], listen_port) ||
-        inet_pton(AF_INET, argv[2], &target.sin_addr) != 1 || !parse_port(argv[3], target_port) ||
-        (argc == 5 && (!parse_port(argv[4], max_open)))) {
+    int listen_port = 0, max_open = 256;
+    Target target;
+    int i = 1;
+    if (i < argc && std::strcmp(argv[i], "--private-ok") == 0) {
+        target.private_ok = true;
+        ++i;
+    }
+    const int left = argc - i;
+    in_addr v4{};
+    if ((left != 3 && left != 4) || !parse_port(argv[i], listen_port) || !*argv[i + 1] ||
+        !parse_port(argv[i + 2], target.port) ||
+        (left == 4 && !parse_port(argv[i + 3], max_open))) {
         std::fprintf(stderr,
-                     "usage: tenex-forwarder LISTEN_PORT TARGET_IPV4 TARGET_PORT "
-                     "[MAX_CONNECTIONS]\n");
+                     "usage: tenex-forwarder [--private-ok] LISTEN_PORT TARGET TARGET_PORT "
+                     "[MAX_CONNECTIONS]\n  TARGET: an IPv4 address or a DNS name\n");
         return 64;
     }
-    target.sin_port = htons(static_cast<uint16_t>(target_port));
+    target.host = argv[i + 1];
+    target.literal = inet_pton(AF_INET, target.host.c_str(), &v4) == 1;
     // SIGTERM/SIGINT end the process (default action) with status 0 through the handler.
     signal(SIGTERM, [](int) { _exit(0); });
     signal(SIGINT, [](int) { _exit(0); });
@@ -151,7 +216,9 @@ int main(int argc, char** argv) {
                      std::strerror(errno));
         return 1;
     }
-    std::printf("forwarding=ok listen=%d target=%s:%d\n", listen_port, argv[2], target_port);
+    std::printf("forwarding=ok listen=%d target=%s:%d%s\n", listen_port, target.host.c_str(),
+                target.port,
+                target.literal ? "" : (target.private_ok ? " resolve=any" : " resolve=public"));
     std::fflush(stdout);
     for (;;) {
         int c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
