@@ -433,8 +433,9 @@ Diagnostics validate_config(const DaemonConfig& c) {
                                          ": must be IPV4-ADDRESS:PORT, an address of this host "
                                          "the swarm's nodes reach");
     }
-    if (c.engine == "swarm" && !c.gateway_listen.empty() && c.gateway_forwarder_image.empty())
-        add("gateway.forwarder_image", "empty: swarm tasks could not reach the gateway");
+    if (c.engine == "swarm" && c.gateway_forwarder_image.empty())
+        add("gateway.forwarder_image",
+            "empty: swarm tasks could reach neither the gateway nor their egress destinations");
     if (!c.relay_ca_file.empty() && !c.relay_ca_file.is_absolute())
         add("relay_ca_file", c.relay_ca_file.string() + ": must be an absolute path");
     return d;

@@ -148,6 +148,8 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
                      swarm_info->managers);
         auto owned = std::make_unique<sandbox::SwarmEngine>(*docker);
         swarm = owned.get();
+        // The forwarder services of isolated and egress projects (policies/SWARM.md).
+        swarm->set_forwarders(config.gateway_forwarder_image, id);
         engine = std::move(owned);
         spdlog::info("engine: swarm, through the manager at {} (API {})", docker->socket_path(),
                      docker->api_version().to_string());
@@ -208,10 +210,8 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
             if (advertise.empty() && addr->host != "0.0.0.0" && addr->host != "127.0.0.1")
                 advertise = addr->host + ":" + std::to_string(gateway->port());
             if (auto a = parse_tcp_listen_address(advertise); a && !advertise.empty()) {
-                swarm->set_gateway(sandbox::SwarmGateway{.image = config.gateway_forwarder_image,
-                                                         .target_ip = a->host,
-                                                         .target_port = a->port},
-                                   id);
+                swarm->set_gateway(
+                    sandbox::SwarmGateway{.target_ip = a->host, .target_port = a->port});
                 spdlog::info(
                     "gateway: swarm tasks reach it through forwarder services ({}) "
                     "connecting to {}",

@@ -1,5 +1,7 @@
 #include "sandbox/swarm_engine.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -76,8 +78,9 @@ std::string uplink_network_name(const std::string& daemon_id) {
     return "tenex-uplink-" + sha256_hex(daemon_id).substr(0, 12);
 }
 
-std::string forwarder_service_name(const std::string& project_network) {
-    return "tenex-gw-" + sha256_hex(project_network).substr(0, 16);
+std::string forwarder_service_name(const std::string& project_network, const std::string& alias) {
+    if (alias == kGatewayName) return "tenex-gw-" + sha256_hex(project_network).substr(0, 16);
+    return "tenex-eg-" + sha256_hex(project_network + '\0' + alias).substr(0, 16);
 }
 
 nlohmann::json forwarder_service_spec(const ForwarderSpec& f) {
@@ -88,17 +91,19 @@ nlohmann::json forwarder_service_spec(const ForwarderSpec& f) {
         labels[kLabelProject] = it->second;
     labels[kLabelForwarderOf] = f.project_network;
     labels[kLabelForwarderDaemon] = f.daemon_id;
-    labels["tenex.gateway-target"] =
-        f.gateway.target_ip + ":" + std::to_string(f.gateway.target_port);
+    const std::string target = f.target + ":" + std::to_string(f.target_port);
+    labels[f.alias == kGatewayName ? "tenex.gateway-target" : "tenex.egress-target"] = target;
     // What the forwarder is, as configured: a running one that differs is made anew.
-    labels[kLabelForwarderConfig] = std::to_string(f.listen_port) + " " +
-                                    labels["tenex.gateway-target"].get<std::string>() + " " +
-                                    f.gateway.image;
+    labels[kLabelForwarderConfig] =
+        std::to_string(f.listen_port) + " " + target + (f.private_ok ? " any" : "") + " " + f.image;
+    nlohmann::json args = nlohmann::json::array();
+    if (f.private_ok) args.push_back("--private-ok");
+    args.push_back(std::to_string(f.listen_port));
+    args.push_back(f.target);
+    args.push_back(std::to_string(f.target_port));
     nlohmann::json container = {
-        {"Image", f.gateway.image},
-        {"Args",
-         {std::to_string(f.listen_port), f.gateway.target_ip,
-          std::to_string(f.gateway.target_port)}},
+        {"Image", f.image},
+        {"Args", args},
         {"Labels", labels},
         {"User", "65534:65534"},
         {"ReadOnly", true},
@@ -106,21 +111,84 @@ nlohmann::json forwarder_service_spec(const ForwarderSpec& f) {
         {"StopGracePeriod", 2'000'000'000LL},
     };
     return {
-        {"Name", forwarder_service_name(f.project_network)},
+        {"Name", forwarder_service_name(f.project_network, f.alias)},
         {"Labels", labels},
         {"TaskTemplate",
          {{"ContainerSpec", container},
           {"Resources",
            {{"Limits", {{"MemoryBytes", 32LL << 20}, {"NanoCPUs", 250'000'000LL}, {"Pids", 64}}}}},
           // Swarm restarts it (on any node): it holds nothing, and the project's own task
-          // reconnects to the gateway through whichever copy runs.
+          // reconnects through whichever copy runs.
           {"RestartPolicy", {{"Condition", "any"}, {"Delay", 1'000'000'000LL}}},
           {"Networks",
-           {{{"Target", f.project_network}, {"Aliases", {kGatewayName}}},
+           {{{"Target", f.project_network}, {"Aliases", {f.alias}}},
             {{"Target", f.uplink_network}}}}}},
         {"Mode", {{"Replicated", {{"Replicas", 1}}}}},
         {"EndpointSpec", {{"Mode", "dnsrr"}}},
     };
+}
+
+namespace {
+
+// A destination on the daemon's host itself, which no swarm task reaches.
+bool on_loopback(const std::string& host) {
+    return host == "localhost" || host.starts_with("127.") || host == "::1" || host == "[::1]";
+}
+
+bool ipv4_literal(const std::string& host) {
+    in_addr a{};
+    return inet_pton(AF_INET, host.c_str(), &a) == 1;
+}
+
+}  // namespace
+
+Result<std::vector<ForwarderSpec>> plan_forwarders(
+    const NetworkPlan& plan, const std::string& image, const SwarmGateway& gateway,
+    const std::string& daemon_id, const std::map<std::string, std::string>& labels) {
+    std::vector<ForwarderSpec> out;
+    std::map<std::string, int> port_of;  // alias -> port: one forwarder (one address) per name
+    for (const auto& f : plan.forwards) {
+        ForwarderSpec spec{.project_network = plan.network_name,
+                           .uplink_network = uplink_network_name(daemon_id),
+                           .alias = f.name,
+                           .listen_port = f.port,
+                           .target = f.target_host,
+                           .target_port = f.target_port,
+                           .private_ok = false,
+                           .image = image,
+                           .daemon_id = daemon_id,
+                           .labels = labels};
+        if (f.name == kGatewayName) {
+            if (!gateway.enabled())
+                return make_error(
+                    "the project gateway is not reachable from swarm tasks: set "
+                    "gateway.advertise (an address of the daemon's host the nodes reach, where "
+                    "the gateway listens) in the daemon's config");
+            spec.target = gateway.target_ip;
+            spec.target_port = gateway.target_port;
+        } else if (plan.mode != NetworkMode::egress) {
+            return make_error("mode " + to_string(plan.mode) +
+                              " forwards nothing but the project gateway, not " + f.name);
+        } else if (f.trusted && on_loopback(f.target_host)) {
+            return make_error(f.name + " (" + f.target_host + ":" + std::to_string(f.target_port) +
+                              ") is on the daemon's loopback, which no swarm task reaches: name "
+                              "an address or a host name of the cluster network instead");
+        } else {
+            // A destination the policy names itself (its LLM endpoint, the daemon's relays)
+            // may be private; an allow-list name reaches public addresses only.
+            spec.private_ok = f.trusted && !ipv4_literal(f.target_host);
+        }
+        if (auto [it, fresh] = port_of.emplace(f.name, f.port); !fresh && it->second != f.port)
+            return make_error(f.name + " on ports " + std::to_string(it->second) + " and " +
+                              std::to_string(f.port) +
+                              ": on swarm a name is one forwarder with one port");
+        out.push_back(std::move(spec));
+    }
+    if (!out.empty() && image.empty())
+        return make_error(
+            "no forwarder image: set gateway.forwarder_image in the daemon's config (the "
+            "tenex-forwarder image as the nodes pull it)");
+    return out;
 }
 
 std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std::string& file) {
@@ -134,14 +202,14 @@ std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std
                        .severity = severity});
     };
     const auto mode = policy.network.mode;
-    if (mode == NetworkMode::egress) {
+    if (mode == NetworkMode::egress)
         add("network.mode",
-            "egress is not on swarm yet (its forwarders run on the daemon's host; "
-            "engine swarm runs open, isolated and none)",
-            Severity::error);
-        return out;  // the spec of such a policy needs the host-side network
-    }
-    if (mode == NetworkMode::isolated && policy.network.relays)
+            "on swarm each egress destination is a forwarder service of the project's (image "
+            "gateway.forwarder_image) that resolves the name on its node at each connection "
+            "and connects to public addresses only (SWARM.md); the traffic leaves from that "
+            "node",
+            Severity::warning);
+    if ((mode == NetworkMode::isolated || mode == NetworkMode::egress) && policy.network.relays)
         add("network.relays",
             "on swarm the project gateway is reached through a forwarder service of the "
             "project's (image gateway.forwarder_image, in the cluster's registry) that "
@@ -165,8 +233,15 @@ std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std
     ctx.daemon_id = "tenex-sandbox";
     ctx.secrets = SecretMode::redact;
     ctx.runtime_dir = "/var/lib/tenex-sandbox/state/runtime/swarm-check";
+    ctx.gateway_port = 7879;  // the daemon's default: relays: true plans the gateway's forwarder
     auto spec = build_sandbox_spec(policy, ctx);
     if (!spec) return out;  // the checks without --engine report it
+    // What the forwarders cannot reach (the daemon's relays as the policy check sees none).
+    if (auto fw = plan_forwarders(spec->network, "tenex-forwarder",
+                                  SwarmGateway{.target_ip = "192.0.2.1", .target_port = 1},
+                                  ctx.daemon_id, {});
+        !fw)
+        add("network", "not on swarm: " + fw.error().message, Severity::error);
     for (const auto& u : docker::swarm_unsupported(spec->container))
         add(policy_key_of(u.field), "not applied on swarm: " + u.field + ": " + u.reason,
             Severity::warning);
@@ -542,104 +617,115 @@ docker::DResult<docker::ContainerStats> SwarmEngine::stats(const std::string& id
 docker::DResult<docker::NetworkInfo> SwarmEngine::ensure_network(
     const NetworkPlan& plan, const std::map<std::string, std::string>& labels) {
     const std::string op = "create network " + plan.network_name;
-    if (plan.mode != NetworkMode::isolated)
-        return not_on_swarm(op, "network.mode " + to_string(plan.mode) +
-                                    " is not on swarm yet (open, isolated and none are)");
-    for (const auto& f : plan.forwards)
-        if (f.name != kGatewayName)
-            return not_on_swarm(
-                op, "mode isolated forwards nothing but the project gateway, not " + f.name);
-    if (!plan.forwards.empty() && !options_.gateway.enabled())
+    if (plan.mode != NetworkMode::isolated && plan.mode != NetworkMode::egress)
         return not_on_swarm(
-            op,
-            "the project gateway is not reachable from swarm tasks: set gateway.advertise (an "
-            "address of the daemon's host the nodes reach, where the gateway listens) and "
-            "gateway.forwarder_image in the daemon's config (isolated with network.relays: true)");
+            op, "network.mode " + to_string(plan.mode) + " has no network of the project's own");
+    auto forwarders = plan_forwarders(plan, options_.forwarder_image, options_.gateway,
+                                      options_.daemon_id, labels);
+    if (!forwarders) return not_on_swarm(op, forwarders.error().message);
     auto net = ensure_overlay(plan.network_name, labels);
-    if (!net || plan.forwards.empty()) return net;
-    if (auto fw = ensure_forwarder(plan, labels); !fw) return fw.error();
+    if (!net) return net;
+    if (auto fw = ensure_forwarders(plan.network_name, *forwarders); !fw) return fw.error();
     return net;
 }
 
-docker::DStatus SwarmEngine::ensure_forwarder(const NetworkPlan& plan,
-                                              const std::map<std::string, std::string>& labels) {
-    const std::string name = forwarder_service_name(plan.network_name);
-    const std::string op = "gateway forwarder " + name;
-    MutexLock lock(forwarders_mu_);
-    ForwarderSpec f{.project_network = plan.network_name,
-                    .uplink_network = uplink_network_name(options_.daemon_id),
-                    .listen_port = plan.forwards.front().port,
-                    .gateway = options_.gateway,
-                    .daemon_id = options_.daemon_id,
-                    .labels = labels};
-    const auto body = forwarder_service_spec(f);
-    const std::string config = body["Labels"][kLabelForwarderConfig];
-    if (auto svc = docker::inspect_service(client_, name)) {
-        auto it = svc->labels.find(kLabelForwarderConfig);
-        if (it != svc->labels.end() && it->second == config && svc->replicas == 1)
-            return Unit{};  // Swarm keeps it running
-        spdlog::info("swarm: gateway forwarder {} is '{}', not '{}': made anew", name,
-                     it == svc->labels.end() ? "?" : it->second, config);
-        if (auto gone = remove(svc->id, true); !gone) return gone;
-    } else if (!svc.error().not_found()) {
-        return svc.error();
-    }
-    // The uplink: a plain (not internal) overlay, the forwarders' one way off the cluster.
-    auto uplink = docker::inspect_network(client_, f.uplink_network);
-    if (!uplink && uplink.error().not_found()) {
-        docker::NetworkSpec spec{.name = f.uplink_network,
+docker::DStatus SwarmEngine::ensure_uplink(const std::string& uplink) {
+    // A plain (not internal) overlay, the forwarders' one way off the cluster.
+    auto net = docker::inspect_network(client_, uplink);
+    if (!net && net.error().not_found()) {
+        docker::NetworkSpec spec{.name = uplink,
                                  .driver = "overlay",
                                  .internal = false,
                                  .labels = {{kLabelForwarderDaemon, options_.daemon_id}},
                                  .options = {}};
         auto created = docker::create_network(client_, spec);
         if (!created && !created.error().conflict()) return created.error();
-    } else if (!uplink) {
-        return uplink.error();
-    } else if (uplink->driver != "overlay" || uplink->internal) {
-        return docker::DockerError{
-            op, 409, "the network " + f.uplink_network + " exists and is not a plain overlay"};
+        return Unit{};
     }
-    auto spec = body;
-    spec["TaskTemplate"]["ContainerSpec"]["Image"] = pinned(options_.gateway.image);
-    auto id = docker::create_service(client_, spec);
-    if (!id && !id.error().conflict()) return id.error();
-    // Until its task runs (the project's task would otherwise find no tenex-gateway yet).
-    const auto deadline = Clock::now() + options_.start_timeout;
-    for (;;) {
-        auto tasks = list_tasks({.services = {name}, .labels = {}});
-        if (!tasks) return tasks.error();
-        if (std::any_of(tasks->begin(), tasks->end(), [](const auto& t) { return t.running(); }))
-            return Unit{};
-        const auto* newest = docker::newest_task(*tasks);
-        if (newest && newest->terminal() && !newest->err.empty()) {
-            auto error =
-                docker::DockerError{op, 0, "its task " + newest->state + ": " + newest->err};
-            (void)remove(name, true);
-            return error;
-        }
-        if (Clock::now() >= deadline) {
-            (void)remove(name, true);
-            return docker::DockerError{op, 0, "its task is not running by the deadline"};
-        }
-        std::this_thread::sleep_for(options_.poll);
-    }
+    if (!net) return net.error();
+    if (net->driver != "overlay" || net->internal)
+        return docker::DockerError{"uplink " + uplink, 409,
+                                   "the network exists and is not a plain overlay"};
+    return Unit{};
 }
 
-// The forwarder is stopped before it is deleted (as a project's service): deleted while its task
+docker::DStatus SwarmEngine::ensure_forwarders(const std::string& project_network,
+                                               const std::vector<ForwarderSpec>& wanted) {
+    MutexLock lock(forwarders_mu_);
+    std::set<std::string> names;
+    for (const auto& f : wanted) names.insert(forwarder_service_name(project_network, f.alias));
+    // Those of an earlier plan (a destination the policy no longer allows) go first.
+    remove_forwarders(project_network, names);
+    if (wanted.empty()) return Unit{};
+    std::vector<std::string> made;
+    for (const auto& f : wanted) {
+        const std::string name = forwarder_service_name(project_network, f.alias);
+        const auto body = forwarder_service_spec(f);
+        const std::string config = body["Labels"][kLabelForwarderConfig];
+        if (auto svc = docker::inspect_service(client_, name)) {
+            auto it = svc->labels.find(kLabelForwarderConfig);
+            if (it != svc->labels.end() && it->second == config && svc->replicas == 1)
+                continue;  // Swarm keeps it running
+            spdlog::info("swarm: forwarder {} is '{}', not '{}': made anew", name,
+                         it == svc->labels.end() ? "?" : it->second, config);
+            if (auto gone = remove(svc->id, true); !gone) return gone;
+        } else if (!svc.error().not_found()) {
+            return svc.error();
+        }
+        if (auto up = ensure_uplink(f.uplink_network); !up) return up;
+        auto spec = body;
+        spec["TaskTemplate"]["ContainerSpec"]["Image"] = pinned(f.image);
+        auto id = docker::create_service(client_, spec);
+        if (!id && !id.error().conflict()) return id.error();
+        made.push_back(name);
+    }
+    // Until their tasks run (the project's task would otherwise find no such name yet).
+    const auto deadline = Clock::now() + options_.start_timeout;
+    for (const auto& name : made) {
+        const std::string op = "forwarder " + name;
+        for (;;) {
+            auto tasks = list_tasks({.services = {name}, .labels = {}});
+            if (!tasks) return tasks.error();
+            if (std::any_of(tasks->begin(), tasks->end(),
+                            [](const auto& t) { return t.running(); }))
+                break;
+            const auto* newest = docker::newest_task(*tasks);
+            std::optional<docker::DockerError> error;
+            if (newest && newest->terminal() && !newest->err.empty())
+                error =
+                    docker::DockerError{op, 0, "its task " + newest->state + ": " + newest->err};
+            else if (Clock::now() >= deadline)
+                error = docker::DockerError{op, 0, "its task is not running by the deadline"};
+            if (error) {
+                remove_forwarders(project_network);
+                return *error;
+            }
+            std::this_thread::sleep_for(options_.poll);
+        }
+    }
+    return Unit{};
+}
+
+// A forwarder is stopped before it is deleted (as a project's service): deleted while its task
 // ran, the manager let its networks be removed while the task still held them, and the
 // manager's own copy of the uplink stayed listed (seen on the test cluster).
-void SwarmEngine::remove_forwarder(const std::string& project_network) {
-    const std::string name = forwarder_service_name(project_network);
-    MutexLock lock(forwarders_mu_);
-    auto svc = docker::inspect_service(client_, name);
-    if (!svc) {
-        if (!svc.error().not_found())
-            spdlog::warn("swarm: gateway forwarder {}: {}", name, svc.error().describe());
+void SwarmEngine::remove_forwarders(const std::string& project_network,
+                                    const std::set<std::string>& keep) {
+    auto services = docker::list_services(
+        client_, {std::string(kLabelForwarderOf) + "=" + project_network,
+                  std::string(kLabelForwarderDaemon) + "=" + options_.daemon_id});
+    if (!services) {
+        spdlog::warn("swarm: forwarders of {}: {}", project_network, services.error().describe());
         return;
     }
-    if (auto gone = remove(svc->id, true); !gone)
-        spdlog::warn("swarm: removing gateway forwarder {}: {}", name, gone.error().describe());
+    bool removed = false;
+    for (const auto& svc : *services) {
+        if (keep.count(svc.name)) continue;
+        removed = true;
+        if (auto gone = remove(svc.id, true); !gone)
+            spdlog::warn("swarm: removing forwarder {}: {}", svc.name, gone.error().describe());
+    }
+    if (!removed) return;
     // The uplink overlay goes with the daemon's last forwarder.
     auto left = docker::list_services(
         client_, {std::string(kLabelForwarderDaemon) + "=" + options_.daemon_id});
@@ -651,7 +737,10 @@ void SwarmEngine::remove_forwarder(const std::string& project_network) {
 }
 
 docker::DStatus SwarmEngine::remove_network(const std::string& name) {
-    remove_forwarder(name);
+    {
+        MutexLock lock(forwarders_mu_);
+        remove_forwarders(name);
+    }
     return release_network(name, options_.network_release);
 }
 
@@ -681,15 +770,14 @@ Result<std::vector<std::string>> SwarmNetworkEnforcer::enforce(const std::string
                                                                const docker::NetworkInfo& network) {
     (void)project;
     // An internal overlay needs no host-side filter: the node's host has no address in it, and
-    // it has no route off it. The gateway's forwarder is a service on it (the engine's
-    // ensure_network made it), found by its alias through the overlay's DNS: no hosts entry.
-    const bool gateway_only = std::all_of(plan.forwards.begin(), plan.forwards.end(),
-                                          [](const Forward& f) { return f.name == kGatewayName; });
-    if (plan.mode == NetworkMode::isolated && gateway_only && network.internal &&
-        network.driver == "overlay")
+    // it has no route off it. Its forwarders are services on it (the engine's ensure_network
+    // made them), found by their aliases through the overlay's DNS: no hosts entries.
+    if ((plan.mode == NetworkMode::isolated || plan.mode == NetworkMode::egress) &&
+        network.internal && network.driver == "overlay")
         return std::vector<std::string>{};
-    return make_error("network.mode " + to_string(plan.mode) +
-                      (plan.forwards.empty() ? "" : " with forwarders") + " is not on swarm yet");
+    return make_error("network.mode " + to_string(plan.mode) + " needs an internal overlay, not " +
+                      (network.driver.empty() ? "?" : network.driver) +
+                      (network.internal ? " (internal)" : ""));
 }
 
 // ---------------------------------------------------------------------------------------------

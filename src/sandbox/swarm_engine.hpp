@@ -32,45 +32,63 @@ namespace tenex::sandbox {
 class Orchestrator;
 
 // What a policy loses on swarm, as `policy check --engine swarm` prints it: errors for what
-// cannot run there (network.mode egress), warnings for what is not applied
-// (hardening the service API cannot express, lifecycle.pause_after). `file` names the source.
+// cannot run there (an egress destination on the daemon's loopback, one name on two ports),
+// warnings for what is not applied (hardening the service API cannot express,
+// lifecycle.pause_after). `file` names the source.
 std::vector<Diagnostic> swarm_policy_diagnostics(const Policy& policy, const std::string& file);
 
-// The project gateway on a swarm (SWARM.md, "The project gateway"): an isolated project with
-// relays: true gets a forwarder service of its own, attached to the project's internal overlay
-// with the alias tenex-gateway and to the daemon's uplink overlay (not internal), passing TCP
-// on the gateway's port to `target_ip`:`target_port`, where the daemon's gateway listens for
-// the nodes (gateway.advertise).
+// The project gateway on a swarm (SWARM.md, "The project gateway"): where the daemon's gateway
+// listens for the nodes (gateway.advertise). An isolated or egress project with relays: true
+// gets a forwarder service passing the gateway's port to it.
 struct SwarmGateway {
-    std::string image{};      // the forwarder image (tenex-forwarder), as the nodes pull it
     std::string target_ip{};  // IPv4 literal the nodes reach the daemon's gateway on
     int target_port = 0;
-    bool enabled() const { return !image.empty() && !target_ip.empty() && target_port > 0; }
+    bool enabled() const { return !target_ip.empty() && target_port > 0; }
 };
 
-// Labels of a gateway forwarder service (not the orchestrator's labels: it is no project
-// container, so reconcile and adoption never take it for one).
+// Labels of a forwarder service (not the orchestrator's labels: it is no project container, so
+// reconcile and adoption never take it for one). The names say "gateway" for history: egress
+// forwarders carry them too.
 inline constexpr const char* kLabelForwarderOf = "tenex.gateway-forwarder-of";  // its network
 inline constexpr const char* kLabelForwarderDaemon = "tenex.gateway-forwarder-daemon";
-// "<listen port> <target ip>:<port> <image>": a forwarder whose label differs is made anew.
+// "<listen port> <target>:<port>[ any] <image>": a forwarder whose label differs is made anew.
 inline constexpr const char* kLabelForwarderConfig = "tenex.gateway-forwarder";
 // The one non-internal overlay every forwarder of a daemon is attached to.
 std::string uplink_network_name(const std::string& daemon_id);
-// The forwarder service of a project network.
-std::string forwarder_service_name(const std::string& project_network);
+// The forwarder service of a project network that the project's task reaches as `alias`:
+// tenex-gw-<hash> for the gateway (tenex-gateway), tenex-eg-<hash> for an egress destination.
+std::string forwarder_service_name(const std::string& project_network,
+                                   const std::string& alias = kGatewayName);
 
+// One forwarder service of a project network (SWARM.md): attached to the project's internal
+// overlay under `alias` (the name the project's task connects to) and to the uplink overlay,
+// passing `listen_port` to `target`:`target_port`: an IPv4 address as it is (the gateway, an
+// endpoint the policy names by address), or a name resolved at each connection, to public
+// addresses only unless `private_ok` (an endpoint the policy names itself, such as its LLM's).
 struct ForwarderSpec {
-    std::string project_network{};  // the project's internal overlay (alias tenex-gateway)
+    std::string project_network{};
     std::string uplink_network{};
-    int listen_port = 0;  // the gateway's port, as the container's URL names it
-    SwarmGateway gateway{};
+    std::string alias{kGatewayName};
+    int listen_port = 0;
+    std::string target{};
+    int target_port = 0;
+    bool private_ok = false;
+    std::string image{};  // the forwarder image (tenex-forwarder), as the nodes pull it
     std::string daemon_id{};
     std::map<std::string, std::string> labels{};  // the project network's labels
 };
-// The POST /services/create body of a project's gateway forwarder: one replica (Swarm
-// restarts it: it holds no state, two for a moment are harmless), DNS round robin (no VIP),
-// user 65534, read-only root, no capabilities, small limits.
+// The POST /services/create body of a forwarder: one replica (Swarm restarts it: it holds no
+// state, two for a moment are harmless), DNS round robin (no VIP), user 65534, read-only root,
+// no capabilities, small limits.
 nlohmann::json forwarder_service_spec(const ForwarderSpec& f);
+
+// The forwarder services a project network's plan needs on a swarm: the gateway's (the
+// gateway's address from `gateway`) and one per egress destination. An error names what a
+// swarm task cannot reach: a destination on the daemon's loopback, one name on two ports, the
+// gateway without an address the nodes reach, any forwarder without an image.
+Result<std::vector<ForwarderSpec>> plan_forwarders(
+    const NetworkPlan& plan, const std::string& image, const SwarmGateway& gateway,
+    const std::string& daemon_id, const std::map<std::string, std::string>& labels);
 
 struct SwarmEngineOptions {
     std::chrono::milliseconds poll{250};              // while waiting for a task's state
@@ -80,7 +98,9 @@ struct SwarmEngineOptions {
     std::chrono::milliseconds reap_wait{10'000};
     // A network a removed service's task still holds is tried again this long.
     std::chrono::milliseconds network_release{20'000};
-    // The project gateway's forwarders (disabled: isolated with relays: true is refused).
+    // The forwarder services (SWARM.md): their image (none: projects that need one do not
+    // start) and the gateway's address for the nodes (none: relays: true does not start).
+    std::string forwarder_image{};
     SwarmGateway gateway{};
     std::string daemon_id{};  // names the uplink overlay and labels the forwarders
 };
@@ -109,12 +129,14 @@ class SwarmEngine final : public Engine {
     docker::DStatus stop_and_remove(const std::string& id, int timeout_s,
                                     std::chrono::milliseconds budget) override;
 
-    // The project gateway's forwarders (the daemon sets it once, before any project starts:
-    // the gateway's port is known only once it listens).
-    void set_gateway(SwarmGateway gateway, std::string daemon_id) {
-        options_.gateway = std::move(gateway);
+    // The forwarder services' image and the daemon id; the gateway's address for the nodes
+    // (the daemon sets them once, before any project starts: the gateway's port is known only
+    // once it listens).
+    void set_forwarders(std::string image, std::string daemon_id) {
+        options_.forwarder_image = std::move(image);
         options_.daemon_id = std::move(daemon_id);
     }
+    void set_gateway(SwarmGateway gateway) { options_.gateway = std::move(gateway); }
 
     // Every task of the services carrying all these labels (SwarmTaskWatch's poll).
     docker::DResult<std::vector<docker::TaskInfo>> tasks(const std::vector<std::string>& labels);
@@ -141,12 +163,15 @@ class SwarmEngine final : public Engine {
     // another kind is an error.
     docker::DResult<docker::NetworkInfo> ensure_overlay(
         const std::string& name, const std::map<std::string, std::string>& labels);
-    // The project network's gateway forwarder: created when missing (or replaced when its
-    // target changed) and running.
-    docker::DStatus ensure_forwarder(const NetworkPlan& plan,
-                                     const std::map<std::string, std::string>& labels);
-    // Removes the project network's forwarder, and the uplink overlay when no forwarder is left.
-    void remove_forwarder(const std::string& project_network);
+    // The project network's forwarders, each created when missing (or replaced when its
+    // configuration changed) and running; the network's forwarders not among them removed.
+    docker::DStatus ensure_forwarders(const std::string& project_network,
+                                      const std::vector<ForwarderSpec>& wanted);
+    docker::DStatus ensure_uplink(const std::string& uplink) TENEX_REQUIRES(forwarders_mu_);
+    // Removes the project network's forwarders (all of them but `keep`), and the uplink overlay
+    // when the daemon has no forwarder left.
+    void remove_forwarders(const std::string& project_network,
+                           const std::set<std::string>& keep = {}) TENEX_REQUIRES(forwarders_mu_);
     // The node's hostname ("" when the manager does not know the node): the nodes are read
     // again when an id is new (an id still unknown then is remembered as nameless).
     std::string node_name(const std::string& node_id);
@@ -161,16 +186,17 @@ class SwarmEngine final : public Engine {
     Mutex warned_mu_;
     std::set<std::string> warned_ TENEX_GUARDED_BY(
         warned_mu_);       // service names whose dropped fields were logged, "image X" not pinned
-    Mutex forwarders_mu_;  // ensure_forwarder, remove_forwarder (the shared uplink overlay)
+    Mutex forwarders_mu_;  // ensure_forwarders, remove_network (the shared uplink overlay)
     Mutex nodes_mu_;
     std::map<std::string, std::string> node_names_ TENEX_GUARDED_BY(nodes_mu_);  // id -> hostname
     std::optional<std::vector<docker::NodeInfo>> nodes_ TENEX_GUARDED_BY(nodes_mu_);
     Clock::time_point nodes_at_ TENEX_GUARDED_BY(nodes_mu_){};
 };
 
-// The network enforcer of a swarm orchestrator: an isolated project's internal overlay needs
-// no host-side filter, and its gateway forwarder is a service (SwarmEngine::ensure_network);
-// egress's forwarders are not on swarm yet. Nothing on this host to clean up.
+// The network enforcer of a swarm orchestrator: an isolated or egress project's internal
+// overlay needs no host-side filter, and its forwarders are services that the task finds by
+// name through the overlay's DNS (SwarmEngine::ensure_network): no hosts entries. Nothing on
+// this host to clean up.
 class SwarmNetworkEnforcer final : public NetworkEnforcer {
   public:
     Result<std::vector<std::string>> enforce(const std::string& project, const NetworkPlan& plan,

@@ -26,6 +26,7 @@
 #include "docker/containers.hpp"
 #include "docker/exec.hpp"
 #include "docker/images.hpp"
+#include "docker/logs.hpp"
 #include "docker/networks.hpp"
 #include "docker/nodes.hpp"
 #include "docker/services.hpp"
@@ -176,6 +177,7 @@ class SwarmEngineTest : public ::testing::Test {
         };
         o.extra_labels = {{"tenex.test", "1"}};
         o.network_enforcer = std::make_shared<SwarmNetworkEnforcer>();
+        o.relays = relays_;
         if (gateway_port_ != 0) {
             o.gateway_port = gateway_port_;
             o.gateway_secret = [](const ProjectRef&) { return std::string(64, 'a'); };
@@ -253,8 +255,20 @@ class SwarmEngineTest : public ::testing::Test {
     tenex::test::TempDir dir_;
     std::vector<std::unique_ptr<Orchestrator>> orchestrators_;
     std::vector<std::unique_ptr<SwarmTaskWatch>> watches_;
-    std::uint16_t gateway_port_ = 0;  // the orchestrators' gateway port (0: no gateway)
+    std::uint16_t gateway_port_ = 0;   // the orchestrators' gateway port (0: no gateway)
+    std::vector<std::string> relays_;  // the daemon's relays (egress without the gateway)
 };
+
+// The forwarder image as the nodes pull it (run.sh pushes it to the cluster's registry).
+std::string forwarder_image() {
+    const char* env = std::getenv("TENEX_SWARM_FORWARDER_IMAGE");
+    return env && *env ? env : "tenex-forwarder:latest";
+}
+
+std::string swarm_host_address() {
+    const char* env = std::getenv("TENEX_SWARM_HOST_ADDRESS");
+    return env && *env ? env : "10.213.0.254";
+}
 
 TEST_F(SwarmEngineTest, ProjectsRunOneTaskEachOverSeveralNodesHardenedAndStopStart) {
     Orchestrator& o = make(*engine_);
@@ -524,17 +538,12 @@ TEST_F(SwarmEngineTest, PlacementAndReservationsDecideTheNodeAndAnUnplaceableSta
 // cluster network (here a stand-in listener on the bridge); nothing else is reachable, and the
 // forwarder goes with the project.
 TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesAndTheGatewayOnAnyNode) {
-    const char* host_env = std::getenv("TENEX_SWARM_HOST_ADDRESS");
-    const std::string host_address = host_env && *host_env ? host_env : "10.213.0.254";
+    const std::string host_address = swarm_host_address();
     StandInGateway gateway(host_address);
     ASSERT_TRUE(gateway.ok()) << "cannot listen on " << host_address;
     gateway_port_ = gateway.port();
-    const char* fwd_env = std::getenv("TENEX_SWARM_FORWARDER_IMAGE");
-    engine_->set_gateway(
-        SwarmGateway{.image = fwd_env && *fwd_env ? fwd_env : "tenex-forwarder:latest",
-                     .target_ip = host_address,
-                     .target_port = gateway.port()},
-        daemon_id_);
+    engine_->set_forwarders(forwarder_image(), daemon_id_);
+    engine_->set_gateway(SwarmGateway{.target_ip = host_address, .target_port = gateway.port()});
     auto nodes = docker::list_nodes(*manager_);
     ASSERT_TRUE(nodes) << nodes.error().describe();
     ASSERT_GE(nodes->size(), 3u) << "the test needs the 3-node cluster";
@@ -717,6 +726,129 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesAndTheGatew
         << "the uplink overlay is left";
 }
 
+// egress on swarm (SWARM.md): each destination is a forwarder service of the project's, on its
+// internal overlay under the destination's name and on the uplink. From a task on a worker:
+// the daemon's relay, given by address (as the embedded relay is with the gateway off), is
+// reached by its name through its forwarder; an allowed name that resolves to a non-public
+// address (localhost, on the forwarder's node) is refused by its forwarder; the relay's own
+// address, the forwarders' other ports and the nodes' services are not reachable. The
+// forwarders go with the project.
+TEST_F(SwarmEngineTest, EgressTasksReachTheirDestinationsThroughForwardersOnly) {
+    const std::string host_address = swarm_host_address();
+    StandInGateway relay(host_address);
+    ASSERT_TRUE(relay.ok()) << "cannot listen on " << host_address;
+    relays_ = {"ws://" + host_address + ":" + std::to_string(relay.port())};
+    engine_->set_forwarders(forwarder_image(), daemon_id_);
+    Orchestrator& o = make(*engine_);
+    Policy p = probe_policy({"listen", "8080"});
+    p.network.mode = NetworkMode::egress;
+    p.network.relays = true;
+    p.network.allow = {HostPort{.host = "localhost", .port = 9}};
+    p.placement.constraints = {"node.hostname==tnx-swarm-2"};
+    set_policy(p);
+    const auto ref = project("egress");
+    auto st = o.ensure_running(ref).get();
+    ASSERT_TRUE(st) << st.error().message;
+    ASSERT_EQ(st->state, ProjectState::running) << st->last_error;
+    const std::string network = network_name(ref);
+    const std::string name = container_name(ref);
+
+    // The task: on its internal overlay only; its relay URL names the forwarder.
+    auto [t, node] = task_on_node(name);
+    ASSERT_TRUE(t && node);
+    auto info = docker::inspect_container(*node, t->container_id);
+    ASSERT_TRUE(info) << info.error().describe();
+    ASSERT_EQ(info->network_ips.size(), 1u);
+    ASSERT_TRUE(info->network_ips.count(network));
+    EXPECT_EQ(info->spec.dns, std::vector<std::string>{kNoUpstreamResolver});
+    const auto& env = info->spec.env;
+    EXPECT_NE(std::find(env.begin(), env.end(),
+                        "TENEX_RELAYS=ws://tenex-relay-1:" + std::to_string(relay.port())),
+              env.end());
+    auto net = docker::inspect_network(*manager_, network);
+    ASSERT_TRUE(net) << net.error().describe();
+    EXPECT_EQ(net->driver, "overlay");
+    EXPECT_TRUE(net->internal);
+
+    // Two forwarders, one per destination, neither of them a project container.
+    auto forwarders =
+        docker::list_services(*manager_, {std::string(kLabelForwarderOf) + "=" + network});
+    ASSERT_TRUE(forwarders) << forwarders.error().describe();
+    std::set<std::string> names;
+    for (const auto& f : *forwarders) {
+        names.insert(f.name);
+        EXPECT_EQ(f.labels.count(kLabelManagedBy), 0u);
+        EXPECT_EQ(f.labels.at(kLabelProject), ref.address());
+    }
+    EXPECT_EQ(names, (std::set<std::string>{forwarder_service_name(network, "tenex-relay-1"),
+                                            forwarder_service_name(network, "localhost")}));
+    auto ip_of = [&](const std::string& service) {
+        auto [ft, fnode] = task_on_node(service);
+        if (!ft || !fnode) return std::string();
+        auto fi = docker::inspect_container(*fnode, ft->container_id);
+        return fi && fi->network_ips.count(network) ? fi->network_ips.at(network) : "";
+    };
+    const std::string relay_fwd = ip_of(forwarder_service_name(network, "tenex-relay-1"));
+    const std::string local_fwd = ip_of(forwarder_service_name(network, "localhost"));
+    ASSERT_FALSE(relay_fwd.empty());
+    ASSERT_FALSE(local_fwd.empty());
+
+    auto connect = [&](const std::string& ip, const std::string& port) {
+        return exec_in_task(name, {"/tenex-probe", "connect", ip, port, "1500"});
+    };
+    // The relay by its name: the task's resolver answers with its forwarder, which reaches it.
+    std::string out = exec_in_task(name, {"/tenex-probe", "resolve", "tenex-relay-1"});
+    EXPECT_NE(out.find("resolve=ok name=tenex-relay-1 addr=" + relay_fwd), std::string::npos)
+        << out;
+    const int before = relay.accepted();
+    out = connect(relay_fwd, std::to_string(relay.port()));
+    EXPECT_NE(out.find("connect=ok"), std::string::npos) << out;
+    EXPECT_TRUE(eventually([&] { return relay.accepted() > before; }, 20s))
+        << "the forwarder did not reach the relay";
+    // An allowed name that resolves to a non-public address: its forwarder takes the
+    // connection and refuses to pass it on, and says why.
+    out = connect(local_fwd, "9");
+    EXPECT_NE(out.find("connect=ok"), std::string::npos) << out;
+    auto [lt, lnode] = task_on_node(forwarder_service_name(network, "localhost"));
+    ASSERT_TRUE(lt && lnode);
+    std::string log;
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto logs = docker::container_logs(*lnode, lt->container_id);
+            log = logs ? logs->err : logs.error().describe();
+            return log.find("refused: localhost resolves to non-public address 127.0.0.1") !=
+                   std::string::npos;
+        },
+        10s))
+        << log;
+    // Not reachable: the relay's own address, the forwarders' other ports, a node's gossip port.
+    const int after = relay.accepted();
+    for (const auto& [ip, port] : std::vector<std::pair<std::string, std::string>>{
+             {host_address, std::to_string(relay.port())},
+             {relay_fwd, "9"},
+             {local_fwd, std::to_string(relay.port())},
+             {relay_fwd, "8080"}}) {
+        out = connect(ip, port);
+        EXPECT_NE(out.find("connect=failed"), std::string::npos) << ip << ":" << port << " " << out;
+    }
+    EXPECT_EQ(relay.accepted(), after);
+
+    // Forgotten: its forwarders, its network and the uplink go with it.
+    ASSERT_TRUE(o.forget(ref).get());
+    auto left =
+        docker::list_services(*manager_, {std::string(kLabelForwarderDaemon) + "=" + daemon_id_});
+    ASSERT_TRUE(left);
+    EXPECT_TRUE(left->empty());
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto n = docker::inspect_network(*manager_, uplink_network_name(daemon_id_));
+            auto m = docker::inspect_network(*manager_, network);
+            return !n && n.error().not_found() && !m && m.error().not_found();
+        },
+        30s))
+        << "the project's overlay or the uplink is left";
+}
+
 // A policy's secrets on swarm are swarm secrets, never variables of the service: the service's
 // spec (readable to anyone with the manager's API, kept in the swarm's log) and the task's
 // container on its node hold no value; the task reads /run/secrets/KEY, owned by its user.
@@ -766,16 +898,33 @@ TEST_F(SwarmEngineTest, SecretsAreSwarmSecretFilesNeverVariables) {
         << "the secret is left after forget";
 }
 
+// What a swarm cannot do is refused with the reason: an egress destination no node reaches, a
+// forwarder without an image, pause and stats.
 TEST_F(SwarmEngineTest, WhatSwarmCannotDoIsRefusedClearly) {
+    // egress to the daemon's loopback (its embedded relay with the gateway off): no node
+    // reaches it; and any forwarder without an image. Refused before anything is made.
+    relays_ = {"ws://127.0.0.1:7777"};
     Policy p = probe_policy();
     p.network.mode = NetworkMode::egress;
+    p.network.relays = true;
     p.network.allow = {HostPort{.host = "relay.example", .port = 443}};
     set_policy(p);
     Orchestrator& o = make(*engine_);
-    auto st = o.ensure_running(project("egress")).get();
-    ASSERT_FALSE(st && st->state == ProjectState::running);
-    const std::string why = st ? st->last_error : st.error().message;
-    EXPECT_NE(why.find("not on swarm yet"), std::string::npos) << why;
+    auto refused = [&](const std::string& d) {
+        auto st = o.ensure_running(project(d)).get();
+        EXPECT_FALSE(st && st->state == ProjectState::running);
+        auto net = docker::inspect_network(*manager_, network_name(project(d)));
+        EXPECT_TRUE(!net && net.error().not_found()) << "a network was made for " << d;
+        return st ? st->last_error : st.error().message;
+    };
+    engine_->set_forwarders(forwarder_image(), daemon_id_);
+    std::string why = refused("egress-loopback");
+    EXPECT_NE(why.find("loopback"), std::string::npos) << why;
+    p.network.relays = false;
+    set_policy(p);
+    engine_->set_forwarders("", daemon_id_);
+    why = refused("egress-no-image");
+    EXPECT_NE(why.find("gateway.forwarder_image"), std::string::npos) << why;
     EXPECT_FALSE(engine_->supports_pause());
     auto paused = engine_->pause("whatever");
     ASSERT_FALSE(paused);

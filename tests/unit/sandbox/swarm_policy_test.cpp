@@ -55,20 +55,40 @@ TEST(SwarmPolicy, PauseAfterIsIgnored) {
         keys(swarm_policy_diagnostics(p, "f"), Severity::warning).count("lifecycle.pause_after"));
 }
 
-TEST(SwarmPolicy, EgressIsRefusedNoneIsolatedAndTheGatewayRun) {
-    Policy egress = open_policy();
-    egress.network.mode = NetworkMode::egress;
-    egress.network.relays = true;
-    auto diags = swarm_policy_diagnostics(egress, "f");
-    ASSERT_EQ(keys(diags, Severity::error), std::set<std::string>{"network.mode"});
-    EXPECT_NE(diags[0].message.find("not on swarm yet"), std::string::npos) << diags[0].message;
-    // none and isolated are internal overlays there (SWARM.md).
-    for (auto mode : {NetworkMode::none, NetworkMode::isolated, NetworkMode::open}) {
+TEST(SwarmPolicy, EveryNetworkModeRunsEgressIsWarnedAboutItsForwarders) {
+    for (auto mode :
+         {NetworkMode::none, NetworkMode::isolated, NetworkMode::open, NetworkMode::egress}) {
         Policy p = open_policy();
         p.network.mode = mode;
+        if (mode == NetworkMode::egress)
+            p.network.allow = {{.host = "api.example.com", .port = 443}};
         EXPECT_TRUE(keys(swarm_policy_diagnostics(p, "f"), Severity::error).empty())
             << to_string(mode);
     }
+    Policy egress = open_policy();
+    egress.network.mode = NetworkMode::egress;
+    egress.network.relays = true;
+    egress.network.allow = {{.host = "api.example.com", .port = 443}};
+    auto diags = swarm_policy_diagnostics(egress, "f");
+    EXPECT_TRUE(keys(diags, Severity::error).empty());
+    ASSERT_TRUE(keys(diags, Severity::warning).count("network.mode"));
+    for (const auto& d : diags) {
+        if (d.key_path == "network.mode") {
+            EXPECT_NE(d.message.find("public addresses only"), std::string::npos) << d.message;
+        }
+    }
+    EXPECT_TRUE(keys(diags, Severity::warning).count("network.relays"));  // the gateway's
+
+    // One name on two ports: one forwarder (one address) per name there.
+    egress.network.allow.push_back({.host = "api.example.com", .port = 80});
+    diags = swarm_policy_diagnostics(egress, "f");
+    ASSERT_EQ(keys(diags, Severity::error), std::set<std::string>{"network"});
+    for (const auto& d : diags) {
+        if (d.severity == Severity::error) {
+            EXPECT_NE(d.message.find("one port"), std::string::npos) << d.message;
+        }
+    }
+
     // The gateway through a forwarder service: a warning naming what the daemon needs and
     // that the secret crosses the cluster network in clear.
     Policy gateway = open_policy();
@@ -84,17 +104,20 @@ TEST(SwarmPolicy, EgressIsRefusedNoneIsolatedAndTheGatewayRun) {
         }
 }
 
+const std::map<std::string, std::string> kNetworkLabels = {
+    {kLabelManagedBy, kManagedByValue}, {kLabelDaemon, "daemon-1"}, {kLabelProject, "31933:ab:p"}};
+
 ForwarderSpec forwarder() {
     return ForwarderSpec{.project_network = "tenex-net-abc",
                          .uplink_network = uplink_network_name("daemon-1"),
+                         .alias = kGatewayName,
                          .listen_port = 7879,
-                         .gateway = SwarmGateway{.image = "10.0.0.1:5000/tenex-forwarder:latest",
-                                                 .target_ip = "10.0.0.254",
-                                                 .target_port = 7889},
+                         .target = "10.0.0.254",
+                         .target_port = 7889,
+                         .private_ok = false,
+                         .image = "10.0.0.1:5000/tenex-forwarder:latest",
                          .daemon_id = "daemon-1",
-                         .labels = {{kLabelManagedBy, kManagedByValue},
-                                    {kLabelDaemon, "daemon-1"},
-                                    {kLabelProject, "31933:ab:p"}}};
+                         .labels = kNetworkLabels};
 }
 
 TEST(SwarmGatewayForwarder, OnTheProjectOverlayAsTenexGatewayAndOnTheUplink) {
@@ -148,6 +171,121 @@ TEST(SwarmGatewayForwarder, NamesFitSwarmAndDifferPerNetworkAndDaemon) {
     EXPECT_NE(uplink_network_name("d1"), uplink_network_name("d2"));
     EXPECT_LE(forwarder_service_name(std::string(200, 'x')).size(), 63u);
     EXPECT_LE(uplink_network_name(std::string(200, 'x')).size(), 63u);
+}
+
+// An egress plan as build_sandbox_spec makes it: the gateway, an allow-list name, the policy's
+// own LLM endpoint by name and by address.
+NetworkPlan egress_plan() {
+    NetworkPlan plan;
+    plan.mode = NetworkMode::egress;
+    plan.network_name = "tenex-net-abc";
+    plan.internal = true;
+    plan.forwards = {{.name = kGatewayName,
+                      .port = 7879,
+                      .target_host = "127.0.0.1",
+                      .target_port = 7879,
+                      .trusted = true},
+                     {.name = "api.example.com",
+                      .port = 443,
+                      .target_host = "api.example.com",
+                      .target_port = 443,
+                      .trusted = false},
+                     {.name = "ollama.lan",
+                      .port = 11434,
+                      .target_host = "ollama.lan",
+                      .target_port = 11434,
+                      .trusted = true},
+                     {.name = "tenex-llm",
+                      .port = 8080,
+                      .target_host = "10.1.2.3",
+                      .target_port = 8080,
+                      .trusted = true}};
+    return plan;
+}
+const SwarmGateway kGateway{.target_ip = "10.0.0.254", .target_port = 7889};
+
+TEST(SwarmForwarders, OnePerDestinationTheGatewayToItsAdvertisedAddress) {
+    auto fw = plan_forwarders(egress_plan(), "fwd:1", kGateway, "daemon-1", kNetworkLabels);
+    ASSERT_TRUE(fw) << fw.error().message;
+    ASSERT_EQ(fw->size(), 4u);
+    const auto& gw = (*fw)[0];
+    EXPECT_EQ(gw.alias, kGatewayName);
+    EXPECT_EQ(gw.target, "10.0.0.254");  // not the host's loopback of the single-engine plan
+    EXPECT_EQ(gw.target_port, 7889);
+    EXPECT_EQ(gw.listen_port, 7879);
+    // An allow-list name: resolved by the forwarder, public addresses only.
+    EXPECT_EQ((*fw)[1].alias, "api.example.com");
+    EXPECT_EQ((*fw)[1].target, "api.example.com");
+    EXPECT_FALSE((*fw)[1].private_ok);
+    // The policy's own endpoint by name may be private (the operator named it); by address it
+    // is used as it is.
+    EXPECT_TRUE((*fw)[2].private_ok);
+    EXPECT_EQ((*fw)[3].target, "10.1.2.3");
+    EXPECT_FALSE((*fw)[3].private_ok);
+    for (const auto& f : *fw) {
+        EXPECT_EQ(f.image, "fwd:1");
+        EXPECT_EQ(f.project_network, "tenex-net-abc");
+        EXPECT_EQ(f.uplink_network, uplink_network_name("daemon-1"));
+    }
+    // Each its own service (its own address on the overlay: names sharing a port never
+    // collide), the gateway's named as before egress existed (adopted across an upgrade).
+    std::set<std::string> names;
+    for (const auto& f : *fw) names.insert(forwarder_service_name(f.project_network, f.alias));
+    EXPECT_EQ(names.size(), 4u);
+    EXPECT_EQ(forwarder_service_name("tenex-net-abc", kGatewayName).substr(0, 9), "tenex-gw-");
+    EXPECT_EQ(forwarder_service_name("tenex-net-abc", "api.example.com").substr(0, 9), "tenex-eg-");
+    EXPECT_LE(forwarder_service_name(std::string(200, 'x'), std::string(300, 'y')).size(), 63u);
+}
+
+TEST(SwarmForwarders, WhatNoSwarmTaskReachesIsRefusedWithTheReason) {
+    auto refused = [](const NetworkPlan& plan, const std::string& image, const SwarmGateway& gw) {
+        auto fw = plan_forwarders(plan, image, gw, "daemon-1", kNetworkLabels);
+        return fw ? std::string("accepted") : fw.error().message;
+    };
+    // The daemon's loopback (a local Ollama, the embedded relay with the gateway off).
+    for (const std::string host : {"127.0.0.1", "localhost", "::1"}) {
+        NetworkPlan plan = egress_plan();
+        plan.forwards[2].target_host = host;
+        EXPECT_NE(refused(plan, "fwd:1", kGateway).find("loopback"), std::string::npos) << host;
+    }
+    NetworkPlan two_ports = egress_plan();
+    two_ports.forwards.push_back({.name = "api.example.com",
+                                  .port = 80,
+                                  .target_host = "api.example.com",
+                                  .target_port = 80});
+    EXPECT_NE(refused(two_ports, "fwd:1", kGateway).find("one port"), std::string::npos);
+    EXPECT_NE(refused(egress_plan(), "fwd:1", SwarmGateway{}).find("gateway.advertise"),
+              std::string::npos);
+    EXPECT_NE(refused(egress_plan(), "", kGateway).find("forwarder_image"), std::string::npos);
+    NetworkPlan isolated = egress_plan();
+    isolated.mode = NetworkMode::isolated;
+    EXPECT_NE(refused(isolated, "fwd:1", kGateway).find("nothing but the project gateway"),
+              std::string::npos);
+    // Nothing to forward needs neither image nor gateway.
+    NetworkPlan nothing = egress_plan();
+    nothing.forwards.clear();
+    EXPECT_EQ(refused(nothing, "", SwarmGateway{}), "accepted");
+}
+
+TEST(SwarmForwarders, AnEgressForwarderResolvesItsNameAndCarriesItAsItsAlias) {
+    ForwarderSpec f = forwarder();
+    f.alias = "ollama.lan";
+    f.listen_port = 11434;
+    f.target = "ollama.lan";
+    f.target_port = 11434;
+    f.private_ok = true;
+    const auto spec = forwarder_service_spec(f);
+    EXPECT_EQ(spec["Name"], forwarder_service_name("tenex-net-abc", "ollama.lan"));
+    const auto& c = spec["TaskTemplate"]["ContainerSpec"];
+    EXPECT_EQ(c["Args"], nlohmann::json::array({"--private-ok", "11434", "ollama.lan", "11434"}));
+    EXPECT_EQ(spec["TaskTemplate"]["Networks"][0]["Aliases"],
+              nlohmann::json::array({"ollama.lan"}));
+    EXPECT_EQ(spec["Labels"]["tenex.egress-target"], "ollama.lan:11434");
+    EXPECT_EQ(spec["Labels"][kLabelForwarderConfig],
+              "11434 ollama.lan:11434 any 10.0.0.1:5000/tenex-forwarder:latest");
+    f.private_ok = false;
+    EXPECT_EQ(forwarder_service_spec(f)["TaskTemplate"]["ContainerSpec"]["Args"],
+              nlohmann::json::array({"11434", "ollama.lan", "11434"}));
 }
 
 TEST(SwarmPolicy, SecretsAreNamedAsFilesOnSwarm) {
