@@ -6,7 +6,11 @@
 #              (runtime policy, egress network, gateway, LLM forwarder) and stops it when idle;
 #   host       the same backend (/opt/tenex copied out of the image) with the same configuration
 #              files (copied from the sandbox's global directory), started directly on the host
-#              and talking straight to the same relay (same code, same event database).
+#              and talking straight to the same relay (same code, same event database), in a
+#              cgroup with the container's CPU limit (--host-cpus, by default the policy's
+#              --cpus: the same CFS quota and period), so that a ratio is the sandbox's cost and
+#              not the policy's CPU count; its cold starts are also measured without any limit
+#              (all the machine's cores), for attribution.
 #
 # Measured on each side, with one node client (rt-client.mjs: a live subscription, so the times
 # are "EVENT sent -> reply EVENT received", in ms):
@@ -36,8 +40,8 @@
 # and the sandbox's own overhead, not a model's.
 #
 #   bench/runtime/runtime_bench.sh [--n 10] [--cold 3] [--kept 3] [--paused 3] [--idle-timeout 20]
-#                                  [--pause-after 5] [--every 1000] [--timeout 120] [--cpus 1]
-#                                  [--host-modules DIR] [--results FILE] [--keep]
+#                                  [--pause-after 5] [--every 250] [--timeout 120] [--cpus 1]
+#                                  [--host-cpus CPUS] [--host-modules DIR] [--results FILE] [--keep]
 #     --n             warm messages per side
 #     --cold          cold starts per side (sandboxed: no container)
 #     --kept          sandboxed wakes of a stopped, kept container
@@ -46,8 +50,9 @@
 #     --pause-after   the policy's lifecycle.pause_after in the paused phase, in seconds
 #     --every         host cold: ms between the fresh messages published until one is answered
 #     --timeout       seconds to wait for any one reply (the run fails after that)
-#     --cpus          the policy's resources.cpus (1 as in examples/policies-runtime; the host
-#                     backend is not limited)
+#     --cpus          the policy's resources.cpus (1 as in examples/policies-runtime)
+#     --host-cpus     the host backend's CPU limit (default: --cpus; 0: none, and no second
+#                     series of host cold starts)
 #     --host-modules  a directory holding a copy of the image's /opt/tenex (node_modules/...),
 #                     instead of copying it out of the image into the work directory (~1.3 GB)
 #     --results FILE  also write the raw results there (JSON)
@@ -63,7 +68,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 IMAGE=tenex-runtime:latest
-N=10 COLD=3 KEPT=3 PAUSED=3 PAUSE_AFTER=5 IDLE=20 EVERY=1000 TIMEOUT=120 CPUS=1 HOSTMODS="" RESULTS="" KEEP=0
+N=10 COLD=3 KEPT=3 PAUSED=3 PAUSE_AFTER=5 IDLE=20 EVERY=250 TIMEOUT=120 CPUS=1 HOST_CPUS="" HOSTMODS="" RESULTS="" KEEP=0
 while (($#)); do
     case "$1" in
         --n) N=$2; shift ;;
@@ -75,6 +80,7 @@ while (($#)); do
         --every) EVERY=$2; shift ;;
         --timeout) TIMEOUT=$2; shift ;;
         --cpus) CPUS=$2; shift ;;
+        --host-cpus) HOST_CPUS=$2; shift ;;
         --host-modules) HOSTMODS=$(cd "$2" && pwd); shift ;;
         --results) RESULTS=$2; shift ;;
         --keep) KEEP=1 ;;
@@ -88,6 +94,10 @@ for v in N COLD KEPT PAUSED PAUSE_AFTER IDLE EVERY TIMEOUT; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "runtime_bench: --$(tr 'A-Z_' 'a-z-' <<<"$v" | sed 's/^idle$/idle-timeout/') must be a whole number, not '${!v}'" >&2; exit 2; }
 done
 ((N >= 1 && IDLE >= 1 && PAUSE_AFTER >= 1)) || { echo "runtime_bench: --n, --idle-timeout and --pause-after must be at least 1" >&2; exit 2; }
+HOST_CPUS=${HOST_CPUS:-$CPUS}
+for v in CPUS HOST_CPUS; do
+    [[ ${!v} =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "runtime_bench: --$(tr 'A-Z_' 'a-z-' <<<"$v") must be a number of CPUs, not '${!v}'" >&2; exit 2; }
+done
 
 log() { printf '==> [%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 now_ms() { date +%s%3N; }
@@ -96,7 +106,7 @@ now_ms() { date +%s%3N; }
 WORK=$(mktemp -d /tmp/tenex-rtbench.XXXXXX)
 DAEMON_ID="rtbench-$$-$RANDOM"        # the daemon's containers and networks carry tenex.daemon=<it>
 BENCH_LABEL="tenex.bench=runtime-$$"  # the container used to copy /opt/tenex out of the image
-DAEMON_PID="" LLM_PID="" RELAY_PID="" BACKEND_PID="" AGENT=""
+DAEMON_PID="" LLM_PID="" RELAY_PID="" BACKEND_PID="" AGENT="" HOST_CG=""
 
 stop_pid() {  # stop_pid PID SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL
     local pid=$1 t=$2
@@ -124,6 +134,7 @@ cleanup() {
     stop_pid "$RELAY_PID" 10
     stop_pid "$LLM_PID" 10
     remove_daemon_objects
+    [[ -n $HOST_CG ]] && rmdir "$HOST_CG" 2>/dev/null || true
     if [[ $KEEP -eq 1 ]]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -185,6 +196,24 @@ rss_tree_kib() {  # rss_tree_kib PID...: the summed RSS of these processes and t
         mapfile -t -O "${#pids[@]}" pids < <(ps -o pid= --ppid "$p" | tr -d ' ')
     done
     ps -o rss= -p "$(IFS=,; echo "${all[*]}")" | awk '{s += $1} END {print s + 0}'
+}
+host_cpu_cgroup() {  # host_cpu_cgroup CPUS: makes HOST_CG, a cgroup limited to CPUS as Docker limits
+    # a container's NanoCpus (CFS quota CPUS x 100 ms per 100 ms period); cgroup v2 or v1's cpu.
+    local quota period=100000 base
+    quota=$(awk -v c="$1" -v p=$period 'BEGIN { printf "%d", c * p }')
+    if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+        base=/sys/fs/cgroup
+        grep -qw cpu "$base/cgroup.subtree_control" || echo +cpu >"$base/cgroup.subtree_control" ||
+            die "cannot enable the cpu controller in $base"
+        HOST_CG=$base/tenex-rtbench-$$
+        mkdir "$HOST_CG" && echo "$quota $period" >"$HOST_CG/cpu.max" || die "cannot make $HOST_CG"
+    elif [[ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]]; then
+        HOST_CG=/sys/fs/cgroup/cpu/tenex-rtbench-$$
+        mkdir "$HOST_CG" && echo $period >"$HOST_CG/cpu.cfs_period_us" && echo "$quota" >"$HOST_CG/cpu.cfs_quota_us" ||
+            die "cannot make $HOST_CG"
+    else
+        die "no cgroup cpu controller to limit the host backend (--host-cpus 0 runs it without a limit)"
+    fi
 }
 
 # ---- prerequisites -----------------------------------------------------------------------------
@@ -356,7 +385,6 @@ wake() {
          daemon_wake_ms: $dw}' <<<"$r" | tee -a "$WORK/$kind-sandboxed.jsonl" >&2
 }
 : >"$WORK/kept-sandboxed.jsonl"; : >"$WORK/paused-sandboxed.jsonl"; : >"$WORK/cold-sandboxed.jsonl"
-: >"$WORK/cold-host.jsonl"
 
 # Kept: idle_timeout stops the container and the daemon keeps it (keep_stopped 24h); the
 # message starts the same container again.
@@ -468,9 +496,16 @@ cp "$WORK/sandbox-config/agents/"*.json "$HB/agents/"
 chmod 700 "$HB" "$HB/agents"; chmod 600 "$HB"/*.json "$HB"/agents/*.json
 for f in config providers embed; do log "host $f.json: $(jq -c 'del(.tenexPrivateKey)' "$HB/$f.json")"; done
 
-start_backend() {  # the container's entry point, on the host: preflight, then the backend
+# The host backend's CPU limit, as the container's (the same quota and period).
+if [[ $HOST_CPUS != 0 ]]; then
+    host_cpu_cgroup "$HOST_CPUS"
+    log "host: the backend runs in $HOST_CG ($HOST_CPUS CPUs, as the policy's container)"
+fi
+start_backend() {  # start_backend [CGROUP]: the container's entry point, on the host: preflight, then the backend
+    local cg=${1-$HOST_CG}
     : >"$WORK/host/backend.log"
     ( umask 077; cd "$HP"
+      [[ -z $cg ]] || echo "$BASHPID" >"$cg/cgroup.procs"
       exec env -i PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production TENEX_BASE_DIR="$HB" \
         HOME="$HB/home" TENEX_PROJECTS_BASE="$HP" TENEX_PROJECT_D="$D" ONNXRUNTIME_NODE_INSTALL_CUDA=skip \
         sh -c '"$0" "$1" && exec "$0" "$2" daemon --boot "$TENEX_PROJECT_D" </dev/null' \
@@ -499,14 +534,21 @@ MEM_HOST_RSS=$(rss_tree_kib "$BACKEND_PID")
 log "host idle memory: RSS of the backend's processes $((MEM_HOST_RSS / 1024)) MiB"
 t0=$(now_ms); stop_pid "$BACKEND_PID" 30; HOST_STOP_MS=$(($(now_ms) - t0)); BACKEND_PID=""
 
-for i in $(seq "$COLD"); do
-    sleep 5   # a pause, as the sandboxed side has (idle timeout)
-    T0=$(now_ms); start_backend
-    r=$(host_first_reply "$T0" "Cold host message $i") || die "host cold $i: no reply"
-    jq -c '{ms: .since_ms, ready_ms: .ready_since_ms, sent, answered_latency_ms}' <<<"$r" |
-        tee -a "$WORK/cold-host.jsonl" >&2
-    stop_pid "$BACKEND_PID" 30; BACKEND_PID=""
-done
+host_cold() {  # host_cold NAME CGROUP: $COLD cold starts, each a line of $WORK/cold-NAME.jsonl
+    local i r
+    : >"$WORK/cold-$1.jsonl"
+    for i in $(seq "$COLD"); do
+        sleep 5   # a pause, as the sandboxed side has (idle timeout)
+        T0=$(now_ms); start_backend "$2"
+        r=$(host_first_reply "$T0" "Cold $1 message $i") || die "$1 cold $i: no reply"
+        jq -c '{ms: .since_ms, ready_ms: .ready_since_ms, sent, answered_latency_ms}' <<<"$r" |
+            tee -a "$WORK/cold-$1.jsonl" >&2
+        stop_pid "$BACKEND_PID" 30; BACKEND_PID=""
+    done
+}
+host_cold host "$HOST_CG"
+# Without the CPU limit: what the policy's CPU count costs, apart from the sandbox.
+if [[ -n $HOST_CG ]]; then log "host cold, no CPU limit"; host_cold host-unlimited ""; else : >"$WORK/cold-host-unlimited.jsonl"; fi
 
 # =================================================================================================
 # 3. results
@@ -522,6 +564,7 @@ RAW=$(jq -n --arg started "$STARTED_AT" --arg version "$VERSION" --arg load_star
     --argjson rtt_sb "$RTT_SB" --argjson rtt_host "$RTT_HOST" \
     --argjson first_sb "$FIRST_SB" --argjson first_host "$FIRST_HOST" \
     --slurpfile cold_sb "$WORK/cold-sandboxed.jsonl" --slurpfile cold_host "$WORK/cold-host.jsonl" \
+    --slurpfile cold_free "$WORK/cold-host-unlimited.jsonl" --arg host_cpus "$HOST_CPUS" \
     --slurpfile kept_sb "$WORK/kept-sandboxed.jsonl" --slurpfile paused_sb "$WORK/paused-sandboxed.jsonl" \
     --arg mem_sb_stats "$MEM_SB_STATS" --argjson mem_sb_rss_kib "$MEM_SB_RSS" --argjson mem_host_rss_kib "$MEM_HOST_RSS" \
     --argjson daemon_stop_ms "$DAEMON_STOP_MS" --argjson host_stop_ms "$HOST_STOP_MS" '
@@ -531,7 +574,7 @@ RAW=$(jq -n --arg started "$STARTED_AT" --arg version "$VERSION" --arg load_star
         {n: $k, min: $s[0], max: $s[-1], p95: $s[((0.95 * $k) | ceil) - 1],
          median: (if $k % 2 == 1 then $s[($k - 1) / 2] else ($s[$k / 2 - 1] + $s[$k / 2]) / 2 end)} end;
     {started: $started, version: $version, cores: $cores, load_start: $load_start, load_end: $load_end,
-     settings: {n: $n, cold: $cold, kept: $kept, paused: $paused, pause_after_s: $pause_after, idle_timeout_s: $idle_timeout, host_every_ms: $every, sandbox_cpus: $cpus},
+     settings: {n: $n, cold: $cold, kept: $kept, paused: $paused, pause_after_s: $pause_after, idle_timeout_s: $idle_timeout, host_every_ms: $every, sandbox_cpus: $cpus, host_cpus: ($host_cpus | tonumber)},
      image: $image, image_bytes: $image_bytes,
      sandboxed: {first_boot_ms: $first_sb.since_ms,
                  warm_ms: $warm_sb.ms, warm: ($warm_sb.ms | stats), warm_split: $split_sb,
@@ -547,6 +590,8 @@ RAW=$(jq -n --arg started "$STARTED_AT" --arg version "$VERSION" --arg load_star
             warm_inbound: ($split_host | map(.inbound) | stats), warm_outbound: ($split_host | map(.outbound) | stats),
             llm_rtt_ms: $rtt_host.ms, llm_rtt: ($rtt_host.ms | stats),
             cold_runs: $cold_host, cold: ($cold_host | map(.ms) | stats), ready: ($cold_host | map(.ready_ms) | stats),
+            cold_unlimited_runs: $cold_free, cold_unlimited: ($cold_free | map(.ms) | stats),
+            ready_unlimited: ($cold_free | map(.ready_ms) | stats),
             idle_rss_kib: $mem_host_rss_kib, sigterm_ms: $host_stop_ms}}')
 [[ -n $RESULTS ]] && echo "$RAW" >"$RESULTS"
 echo "$RAW" >"$WORK/results.json"
@@ -574,6 +619,9 @@ jq -r '
   "| cold, no container (created and started): first reply, median (n=\($s.cold.n // 0)) | \(ms($s.cold.median)) | \(ms($h.cold.median)) | \(ratio($s.cold.median; $h.cold.median)) | <= 10 s; <= 1.1x |",
   "| cold: first reply, max | \(ms($s.cold.max)) | \(ms($h.cold.max)) | \(ratio($s.cold.max; $h.cold.max)) | |",
   "| cold: project started (first kind 24010), median | \(ms($s.ready.median)) | \(ms($h.ready.median)) | \(ratio($s.ready.median; $h.ready.median)) | |",
+  (if $h.cold_unlimited == null then empty else
+  "| cold: first reply, median; host without a CPU limit (n=\($h.cold_unlimited.n)) | \(ms($s.cold.median)) | \(ms($h.cold_unlimited.median)) | \(ratio($s.cold.median; $h.cold_unlimited.median)) | |",
+  "| cold: project started, median; host without a CPU limit | \(ms($s.ready.median)) | \(ms($h.ready_unlimited.median)) | \(ratio($s.ready.median; $h.ready_unlimited.median)) | |" end),
   "| first boot of the new project -> first reply | \(ms($s.first_boot_ms)) | \(ms($h.first_boot_ms)) | \(ratio($s.first_boot_ms; $h.first_boot_ms)) | |",
   "| idle memory: RSS of the backend processes | \(mib($s.idle_rss_kib)) | \(mib($h.idle_rss_kib)) | \(ratio($s.idle_rss_kib; $h.idle_rss_kib)) | |",
   "| idle memory: docker stats (container cgroup) | \($s.idle_mem_docker_stats) | - | | |",
@@ -588,9 +636,11 @@ jq -r '
   "kept samples (ms): \($s.kept_runs | col(.ms)); project started at \($s.kept_runs | col(.ready_ms)); container started at \($s.kept_runs | col(.started_ms)) after the publish; daemon wake \($s.kept_runs | col(.daemon_wake_ms)); state before \($s.kept_runs | col(.state_before)); last_wake \($s.kept_runs | col(.last_wake)); same container \($s.kept_runs | col(.same_container)); stopped after waiting \($s.kept_runs | col(.idle_wait_s)) s",
   "cold samples (ms): sandboxed \($s.cold_runs | col(.ms)); project started at \($s.cold_runs | col(.ready_ms)); container created at \($s.cold_runs | col(.created_ms)), started at \($s.cold_runs | col(.started_ms)) (after the publish); daemon wake \($s.cold_runs | col(.daemon_wake_ms)); state before \($s.cold_runs | col(.state_before)); last_wake \($s.cold_runs | col(.last_wake)); stopped and removed after waiting \($s.cold_runs | col(.idle_wait_s)) s",
   "cold samples (ms): host \($h.cold_runs | col(.ms)); project started at \($h.cold_runs | col(.ready_ms)) (after the spawn); messages sent until one was answered \($h.cold_runs | col(.sent)), the answered one answered in \($h.cold_runs | col(.answered_latency_ms))",
+  (if $h.cold_unlimited == null then empty else
+  "cold samples (ms): host without a CPU limit \($h.cold_unlimited_runs | col(.ms)); project started at \($h.cold_unlimited_runs | col(.ready_ms)); messages sent \($h.cold_unlimited_runs | col(.sent)), the answered one answered in \($h.cold_unlimited_runs | col(.answered_latency_ms))" end),
   "sandboxed idle waits count from the previous step (the previous reply; for the first kept one, the idle memory and LLM probes) (idle_timeout \($r.settings.idle_timeout_s) s, counted by the daemon from the last inbound message or gateway event)",
   "stop: daemon SIGTERM (its project already stopped) \($s.daemon_sigterm_ms) ms; host backend SIGTERM \($h.sigterm_ms) ms",
   "daemon: \($r.version)",
-  "sandbox policy: resources.cpus \($r.settings.sandbox_cpus), memory 1Gi; load average: start \($r.load_start), end \($r.load_end); \($r.cores) cores; started \($r.started)"
+  "sandbox policy: resources.cpus \($r.settings.sandbox_cpus), memory 1Gi; host backend: \(if $r.settings.host_cpus == 0 then "no CPU limit" else "\($r.settings.host_cpus) CPUs (CFS quota, as the container)" end); load average: start \($r.load_start), end \($r.load_end); \($r.cores) cores; started \($r.started)"
 ' <<<"$RAW"
 log "done"
