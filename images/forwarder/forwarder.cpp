@@ -92,15 +92,6 @@ int connect_address(const sockaddr* sa, socklen_t len) {
     return fd;
 }
 
-std::string describe(const sockaddr* sa) {
-    char buf[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
-    return buf;
-}
-
 // Resolves (unless a literal) and connects to the first address that answers; -1 with the
 // reason printed when none does.
 int connect_target(const Target& t) {
@@ -118,13 +109,13 @@ int connect_target(const Target& t) {
     std::string denied, failed;
     for (const addrinfo* a = found; a && fd < 0; a = a->ai_next) {
         if (!t.literal && !t.private_ok && !tenex::hostnet::is_public_address(a->ai_addr)) {
-            denied += (denied.empty() ? "" : ", ") + describe(a->ai_addr);
+            denied += (denied.empty() ? "" : ", ") + tenex::hostnet::address_text(a->ai_addr);
             continue;
         }
         fd = connect_address(a->ai_addr, a->ai_addrlen);
         if (fd < 0)
-            failed +=
-                (failed.empty() ? "" : ", ") + describe(a->ai_addr) + ": " + std::strerror(errno);
+            failed += (failed.empty() ? "" : ", ") + tenex::hostnet::address_text(a->ai_addr) +
+                      ": " + std::strerror(errno);
     }
     freeaddrinfo(found);
     if (fd < 0 && failed.empty())

@@ -36,15 +36,6 @@ void no_delay(int fd) {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-std::string describe(const sockaddr* sa) {
-    char buf[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
-    return buf;
-}
-
 }  // namespace
 
 struct EgressProxy::Loop {
@@ -200,7 +191,7 @@ struct EgressProxy::Loop {
             std::string denied;
             for (addrinfo* ai = res; ai; ai = ai->ai_next) {
                 if (!r.trusted && !is_public_address(ai->ai_addr)) {
-                    denied += (denied.empty() ? "" : ", ") + describe(ai->ai_addr);
+                    denied += (denied.empty() ? "" : ", ") + address_text(ai->ai_addr);
                     continue;
                 }
                 sockaddr_storage ss{};

@@ -5,10 +5,16 @@
 
 #include <sys/socket.h>
 
+#include <string>
+
 namespace tenex::hostnet {
 
 // False for loopback, private (RFC 1918, CGNAT, ULA), link-local (metadata), multicast,
 // unspecified and reserved addresses; IPv4-mapped IPv6 is judged as IPv4.
 bool is_public_address(const sockaddr* address);
+
+// The address as text ("203.0.113.5", "2001:db8::1"), "?" for another family: for the refusals
+// both forwarders log.
+std::string address_text(const sockaddr* address);
 
 }  // namespace tenex::hostnet
