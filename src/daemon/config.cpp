@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -114,6 +115,68 @@ class Reader {
                 n, key,
                 "expected a size from " + std::string(range) + ", got '" + n.Scalar() + "'");
         out = static_cast<std::size_t>(v);
+    }
+
+    // swarm.volumes: a list of {path, driver, options}; each mapping's options must place the
+    // directory ({path}) or every project would mount the same volume.
+    void volumes(const YAML::Node& n, const std::string& key,
+                 std::vector<docker::VolumeMapping>& out) {
+        if (!n.IsSequence()) return error(n, key, "expected a list of {path, driver, options}");
+        std::vector<docker::VolumeMapping> list;
+        for (std::size_t i = 0; i < n.size(); ++i) {
+            const std::string at = key + "[" + std::to_string(i) + "]";
+            docker::VolumeMapping v;
+            std::filesystem::path dir;
+            bool has_path = false;
+            const std::size_t before = diags_.size();
+            mapping(
+                n[i], at,
+                {
+                    {"path", [&](const YAML::Node& x,
+                                 const std::string& kx) { path(x, kx, dir), has_path = true; }},
+                    {"driver",
+                     [&](const YAML::Node& x, const std::string& kx) {
+                         if (string(x, kx, v.driver) &&
+                             (v.driver.empty() || v.driver.size() > 128 ||
+                              v.driver.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                         "0123456789._/:-") != std::string::npos))
+                             error(x, kx, "expected a volume driver name (local, ...)");
+                     }},
+                    {"options",
+                     [&](const YAML::Node& x, const std::string& kx) {
+                         if (!x.IsMap()) return error(x, kx, "expected a mapping of strings");
+                         for (const auto& o : x) {
+                             std::string name, value;
+                             if (!string(o.first, kx, name) ||
+                                 !string(o.second, kx + "." + name, value))
+                                 continue;
+                             v.options[name] = value;
+                         }
+                     }},
+                });
+            if (diags_.size() != before || !n[i].IsMap()) continue;
+            if (!has_path) {
+                error(n[i], at + ".path", "missing: the directory of this host it stands for");
+                continue;
+            }
+            if (v.driver.empty()) {
+                error(n[i], at + ".driver", "missing: the volume driver (local for NFS)");
+                continue;
+            }
+            if (std::none_of(v.options.begin(), v.options.end(), [](const auto& o) {
+                    return o.second.find("{path}") != std::string::npos;
+                })) {
+                error(n[i], at + ".options",
+                      "no value holds {path}: every project would mount the same volume "
+                      "(for NFS: device: \":/export/tenex{path}\")");
+                continue;
+            }
+            v.path = dir.lexically_normal().string();
+            if (v.path.size() > 1 && v.path.back() == '/') v.path.pop_back();
+            list.push_back(std::move(v));
+        }
+        out = std::move(list);
     }
 
     using Handler = std::function<void(const YAML::Node&, const std::string& key)>;
@@ -256,6 +319,13 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
                                {"write_burst", H([&](auto& v, auto& kk) {
                                     r.number(v, kk, c.gateway_write_burst, 1, 1e6);
                                 })},
+                           });
+             })},
+            {"swarm", H([&](auto& n, auto& k) {
+                 r.mapping(n, k,
+                           {
+                               {"volumes",
+                                H([&](auto& v, auto& kk) { r.volumes(v, kk, c.swarm_volumes); })},
                            });
              })},
             {"log", H([&](auto& n, auto& k) {
@@ -436,6 +506,9 @@ Diagnostics validate_config(const DaemonConfig& c) {
     if (c.engine == "swarm" && c.gateway_forwarder_image.empty())
         add("gateway.forwarder_image",
             "empty: swarm tasks could reach neither the gateway nor their egress destinations");
+    if (!c.swarm_volumes.empty() && c.engine != "swarm")
+        add("swarm.volumes",
+            "only with engine: swarm (one engine binds the project directories themselves)");
     if (!c.relay_ca_file.empty() && !c.relay_ca_file.is_absolute())
         add("relay_ca_file", c.relay_ca_file.string() + ": must be an absolute path");
     return d;

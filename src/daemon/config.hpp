@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "docker/volume_mapping.hpp"
 #include "project/clone.hpp"
 #include "project/repo_url.hpp"
 #include "relay/store.hpp"
@@ -64,6 +65,11 @@ struct DaemonConfig {
     // engine swarm: the image of the project forwarders, as the nodes pull it (the cluster's
     // registry: tenex-sandbox image push tenex-forwarder:latest --registry HOST:PORT).
     std::string gateway_forwarder_image{"tenex-forwarder:latest"};
+    // engine swarm: shared storage (policies/SWARM.md, "Workspaces"): the projects' directories
+    // (and the runtime's) beneath each path are mounted on the task's node as named volumes of
+    // that driver and options ({path} in a value: the directory below the path). None: they
+    // are binds of the same path on the node (one shared directory at the same path everywhere).
+    std::vector<docker::VolumeMapping> swarm_volumes{};
     double gateway_writes_per_second = 10;  // per project (token bucket rate)
     double gateway_write_burst = 50;        // bucket size
     // Log format ("text" or "json") and level; "" leaves what the command line set (its

@@ -146,7 +146,9 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
                               "): point docker_socket at a manager");
         spdlog::info("engine: swarm of {} node(s), {} manager(s)", swarm_info->nodes,
                      swarm_info->managers);
-        auto owned = std::make_unique<sandbox::SwarmEngine>(*docker);
+        sandbox::SwarmEngineOptions swarm_options;
+        swarm_options.volumes = config.swarm_volumes;
+        auto owned = std::make_unique<sandbox::SwarmEngine>(*docker, swarm_options);
         swarm = owned.get();
         // The forwarder services of isolated and egress projects (policies/SWARM.md).
         swarm->set_forwarders(config.gateway_forwarder_image, id);

@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/sha256.hpp"
 #include "docker/json_util.hpp"
 #include "docker/url.hpp"
 
@@ -106,6 +107,53 @@ TaskInfo task_from(const nlohmann::json& j) {
     return t;
 }
 
+// The mapping whose path holds `source` (the longest such path), and the source's path below
+// it ("" or "/sub/dir"); nullptr when none does.
+std::pair<const VolumeMapping*, std::string> volume_for(const std::string& source,
+                                                        const std::vector<VolumeMapping>& volumes) {
+    const VolumeMapping* best = nullptr;
+    std::string below;
+    for (const auto& v : volumes) {
+        if (best && v.path.size() <= best->path.size()) continue;
+        const std::string root = v.path == "/" ? "" : v.path;
+        if (source == v.path)
+            best = &v, below.clear();
+        else if (source.size() > root.size() && source.starts_with(root) &&
+                 source[root.size()] == '/')
+            best = &v, below = source.substr(root.size());
+    }
+    return {best, below};
+}
+
+nlohmann::json service_mount(const BindMount& m, const std::vector<VolumeMapping>& volumes) {
+    auto [volume, below] = volume_for(m.source, volumes);
+    if (!volume)
+        return {{"Type", "bind"},
+                {"Source", m.source},
+                {"Target", m.target},
+                {"ReadOnly", m.read_only}};
+    nlohmann::json options = nlohmann::json::object();
+    for (const auto& [key, value] : volume->options) {
+        std::string expanded = value;
+        for (auto at = expanded.find("{path}"); at != std::string::npos;
+             at = expanded.find("{path}", at + below.size()))
+            expanded.replace(at, 6, below);
+        options[key] = std::move(expanded);
+    }
+    // Named by what it mounts: each directory its own volume on a node, the same one again for
+    // the same directory (a node keeps a volume's options from its first use).
+    const std::string name =
+        "tenex-vol-" + sha256_hex(volume->driver + "\n" + options.dump()).substr(0, 24);
+    return {{"Type", "volume"},
+            {"Source", name},
+            {"Target", m.target},
+            {"ReadOnly", m.read_only},
+            {"VolumeOptions",
+             {{"NoCopy", true},
+              {"Labels", {{"tenex.managed-by", "tenex-sandbox"}}},
+              {"DriverConfig", {{"Name", volume->driver}, {"Options", std::move(options)}}}}}};
+}
+
 std::string filters_query(const nlohmann::json& filters) {
     return filters.empty() ? std::string() : "?filters=" + url_encode(filters.dump());
 }
@@ -153,7 +201,8 @@ std::vector<Unsupported> swarm_unsupported(const ContainerSpec& spec) {
     return out;
 }
 
-nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas) {
+nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas,
+                               const std::vector<VolumeMapping>& volumes) {
     nlohmann::json cs = nlohmann::json::object();
     cs["Image"] = spec.image;
     cs["Labels"] = spec.labels;
@@ -177,11 +226,7 @@ nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas)
         cs["Ulimits"] = std::move(ulimits);
     }
     nlohmann::json mounts = nlohmann::json::array();
-    for (const auto& m : spec.mounts)
-        mounts.push_back({{"Type", "bind"},
-                          {"Source", m.source},
-                          {"Target", m.target},
-                          {"ReadOnly", m.read_only}});
+    for (const auto& m : spec.mounts) mounts.push_back(service_mount(m, volumes));
     for (const auto& [path, options] : spec.tmpfs)
         mounts.push_back({{"Type", "tmpfs"},
                           {"Target", path},

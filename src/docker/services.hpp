@@ -14,6 +14,7 @@
 #include "docker/client.hpp"
 #include "docker/container_spec.hpp"
 #include "docker/containers.hpp"
+#include "docker/volume_mapping.hpp"
 
 namespace tenex::docker {
 
@@ -68,8 +69,11 @@ std::vector<Unsupported> swarm_unsupported(const ContainerSpec& spec);
 // and its containers. `network_mode` "bridge" (or empty): no network attachment, the task is
 // on its node's default bridge; any other name: the task is attached to that (swarm-scoped)
 // network. A manager has no "none" network to attach a task to (the swarm engine gives such a
-// project an internal overlay of its own).
-nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas);
+// project an internal overlay of its own). A bind mount whose source a VolumeMapping holds is a
+// named volume "tenex-vol-<hash of driver and options>" of that driver instead (NoCopy, label
+// tenex.managed-by), which the task's node makes at its first use.
+nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas,
+                               const std::vector<VolumeMapping>& volumes = {});
 
 // Swarm secrets (POST /secrets/create): the manager keeps them encrypted in its store and puts
 // them only on the nodes whose tasks use them, as files (/run/secrets/NAME on a tmpfs).

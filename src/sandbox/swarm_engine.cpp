@@ -271,7 +271,7 @@ docker::DResult<std::string> SwarmEngine::create(const docker::ContainerSpec& sp
         auto net = ensure_overlay(own.network_mode, spec.labels);
         if (!net) return net.error();
     }
-    auto body = docker::to_service_spec(own, 0);
+    auto body = docker::to_service_spec(own, 0, options_.volumes);
     if (!secrets->empty()) body["TaskTemplate"]["ContainerSpec"]["Secrets"] = std::move(*secrets);
     return docker::create_service(client_, body);
 }

@@ -103,6 +103,9 @@ struct SwarmEngineOptions {
     std::string forwarder_image{};
     SwarmGateway gateway{};
     std::string daemon_id{};  // names the uplink overlay and labels the forwarders
+    // Shared storage (swarm.volumes, SWARM.md "Workspaces"): the bind sources these hold are
+    // mounted as named volumes on the task's node; the others stay binds of the node's path.
+    std::vector<docker::VolumeMapping> volumes{};
 };
 
 class SwarmEngine final : public Engine {

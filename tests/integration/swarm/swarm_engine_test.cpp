@@ -163,9 +163,10 @@ class SwarmEngineTest : public ::testing::Test {
     OrchestratorOptions options() {
         OrchestratorOptions o;
         o.daemon_id = daemon_id_;
-        o.policies = [this](const ProjectRef&) -> Result<Policy> {
+        o.policies = [this](const ProjectRef& p) -> Result<Policy> {
             std::lock_guard lock(mu_);
-            return policy_;
+            auto own = policy_of_.find(p.d);
+            return own != policy_of_.end() ? own->second : policy_;
         };
         // On the test cluster every node engine shares this machine's file system.
         o.workspace = [root = dir_.path()](const ProjectRef& p) -> Result<fs::path> {
@@ -245,6 +246,25 @@ class SwarmEngineTest : public ::testing::Test {
         return run ? out : run.error().describe();
     }
 
+    // The network is removed within 30 s.
+    bool network_gone(const std::string& name) {
+        return eventually(
+            [&] {
+                auto n = docker::inspect_network(*manager_, name);
+                return !n && n.error().not_found();
+            },
+            30s);
+    }
+
+    // Once the daemon's last forwarder went: no forwarder service of it left, nor its uplink.
+    void expect_forwarders_gone() {
+        auto left = docker::list_services(*manager_,
+                                          {std::string(kLabelForwarderDaemon) + "=" + daemon_id_});
+        ASSERT_TRUE(left) << left.error().describe();
+        EXPECT_TRUE(left->empty());
+        EXPECT_TRUE(network_gone(uplink_network_name(daemon_id_))) << "the uplink overlay is left";
+    }
+
     std::unique_ptr<docker::Client> manager_;
     std::map<std::string, std::unique_ptr<docker::Client>> nodes_;
     std::map<std::string, std::string> node_sockets_;  // node id -> its engine's socket
@@ -252,6 +272,7 @@ class SwarmEngineTest : public ::testing::Test {
     std::string daemon_id_;
     std::mutex mu_;
     Policy policy_;
+    std::map<std::string, Policy> policy_of_;  // by project d; others get policy_
     tenex::test::TempDir dir_;
     std::vector<std::unique_ptr<Orchestrator>> orchestrators_;
     std::vector<std::unique_ptr<SwarmTaskWatch>> watches_;
@@ -527,6 +548,105 @@ TEST_F(SwarmEngineTest, PlacementAndReservationsDecideTheNodeAndAnUnplaceableSta
     label_node(*manager_, node, label, "");
 }
 
+// 30 projects placed by their policies: 10 anywhere (spread over the 3 nodes), then 10 on
+// workers only and 10 on the one node carrying a label, those 20 asked at once. Sampled every
+// 100 ms from the first start until all run: never two running tasks of one project.
+TEST_F(SwarmEngineTest, ThirtyProjectsArePlacedByTheirPoliciesWithOneTaskEachThroughout) {
+    ASSERT_GE(nodes_.size(), 3u) << "needs the 3 node engines (TENEX_SWARM_NODES)";
+    auto info = manager_->call_json("GET", "/info", "info");
+    ASSERT_TRUE(info) << info.error().describe();
+    const std::string manager_node = (*info)["Swarm"].value("NodeID", "");
+    ASSERT_TRUE(nodes_.count(manager_node));
+    std::string pinned_node;
+    for (const auto& [id, _] : nodes_)
+        if (id != manager_node) pinned_node = id;  // a worker
+    const std::string label = "tenex-test-thirty";
+    const std::string value = "here-" + std::to_string(getpid());
+    label_node(*manager_, pinned_node, label, value);
+    if (HasFatalFailure()) return;
+
+    enum class Where { anywhere, workers, pinned };
+    std::vector<std::pair<ProjectRef, Where>> projects;
+    {
+        std::lock_guard lock(mu_);
+        for (int i = 0; i < 30; ++i) {
+            const Where where = static_cast<Where>(i % 3);
+            auto ref = project("thirty" + std::to_string(i));
+            Policy p = probe_policy();
+            if (where == Where::workers) p.placement.constraints = {"node.role==worker"};
+            if (where == Where::pinned)
+                p.placement.constraints = {"node.labels." + label + "==" + value};
+            policy_of_[ref.d] = p;
+            projects.emplace_back(ref, where);
+        }
+    }
+    Orchestrator& o = make(*engine_);
+
+    std::atomic<bool> sampling{true};
+    std::mutex seen_mu;
+    std::map<std::string, int> most;  // project -> most running tasks in one sample
+    int samples = 0;
+    std::thread sampler([&] {
+        while (sampling) {
+            auto now = running_by_project();
+            {
+                std::lock_guard lock(seen_mu);
+                for (const auto& [p, n] : now) most[p] = std::max(most[p], n);
+                ++samples;
+            }
+            std::this_thread::sleep_for(100ms);
+        }
+    });
+    // The 10 of no constraint first, on an empty cluster (the scheduler spreads by the count
+    // of tasks a node runs; after the others it would fill the emptiest node), then the 20.
+    std::vector<StatusFuture> started(projects.size());
+    for (bool first : {true, false}) {
+        for (std::size_t i = 0; i < projects.size(); ++i)
+            if ((projects[i].second == Where::anywhere) == first)
+                started[i] = o.ensure_running(projects[i].first);
+        if (first)
+            for (std::size_t i = 0; i < projects.size(); ++i)
+                if (projects[i].second == Where::anywhere) started[i].wait();
+    }
+    std::map<Where, std::set<std::string>> nodes_of;
+    int running = 0;
+    for (std::size_t i = 0; i < projects.size(); ++i) {
+        auto st = started[i].get();
+        if (!st || st->state != ProjectState::running) {
+            ADD_FAILURE() << projects[i].first.d << ": "
+                          << (st ? st->last_error : st.error().message);
+            continue;
+        }
+        ++running;
+        auto inspected = engine_->inspect(st->container_id);
+        ASSERT_TRUE(inspected) << inspected.error().describe();
+        nodes_of[projects[i].second].insert(inspected->node_id);
+    }
+    std::this_thread::sleep_for(1s);  // and a few samples with all of them running
+    sampling = false;
+    sampler.join();
+
+    EXPECT_EQ(running, 30);
+    EXPECT_EQ(running_by_project().size(), 30u);
+    {
+        std::lock_guard lock(seen_mu);
+        EXPECT_GT(samples, 10);
+        EXPECT_EQ(most.size(), 30u) << "a project was never seen running";
+        for (const auto& [p, n] : most) EXPECT_EQ(n, 1) << p << ": two running tasks at once";
+    }
+    EXPECT_EQ(nodes_of[Where::anywhere].size(), 3u) << "not spread over the 3 nodes";
+    EXPECT_EQ(nodes_of[Where::workers].count(manager_node), 0u)
+        << "a workers-only task on the manager";
+    EXPECT_EQ(nodes_of[Where::workers].size(), 2u) << "not spread over both workers";
+    EXPECT_EQ(nodes_of[Where::pinned], std::set<std::string>{pinned_node});
+
+    std::vector<StatusFuture> forgotten;
+    for (const auto& [ref, _] : projects) forgotten.push_back(o.forget(ref));
+    for (auto& f : forgotten) EXPECT_TRUE(f.get());
+    EXPECT_TRUE(running_by_project().empty());
+    label_node(*manager_, pinned_node, label, "");
+}
+
 // none and isolated on swarm (policies/SWARM.md): each project's task is alone on an internal
 // overlay of its own, on whatever node it runs. From inside, it reaches its own listener and
 // nothing else: not another isolated project (on another node), not an open project's task,
@@ -702,28 +822,12 @@ TEST_F(SwarmEngineTest, IsolatedAndNoneTasksReachNothingButThemselvesAndTheGatew
     for (const auto& c : cases) ASSERT_TRUE(o.forget(c.ref).get());
     for (const auto& c : cases) {
         if (c.mode == NetworkMode::open) continue;
-        EXPECT_TRUE(eventually(
-            [&] {
-                auto n = docker::inspect_network(*manager_, c.network);
-                return !n && n.error().not_found();
-            },
-            30s))
-            << c.network << " is left";
+        EXPECT_TRUE(network_gone(c.network)) << c.network << " is left";
     }
     // The forwarder went with its project, the uplink with the daemon's last forwarder.
     auto gone = docker::inspect_service(*manager_, forwarder);
     EXPECT_TRUE(!gone && gone.error().not_found()) << forwarder << " is left";
-    auto left =
-        docker::list_services(*manager_, {std::string(kLabelForwarderDaemon) + "=" + daemon_id_});
-    ASSERT_TRUE(left);
-    EXPECT_TRUE(left->empty());
-    EXPECT_TRUE(eventually(
-        [&] {
-            auto n = docker::inspect_network(*manager_, uplink_network_name(daemon_id_));
-            return !n && n.error().not_found();
-        },
-        30s))
-        << "the uplink overlay is left";
+    expect_forwarders_gone();
 }
 
 // egress on swarm (SWARM.md): each destination is a forwarder service of the project's, on its
@@ -835,18 +939,8 @@ TEST_F(SwarmEngineTest, EgressTasksReachTheirDestinationsThroughForwardersOnly) 
 
     // Forgotten: its forwarders, its network and the uplink go with it.
     ASSERT_TRUE(o.forget(ref).get());
-    auto left =
-        docker::list_services(*manager_, {std::string(kLabelForwarderDaemon) + "=" + daemon_id_});
-    ASSERT_TRUE(left);
-    EXPECT_TRUE(left->empty());
-    EXPECT_TRUE(eventually(
-        [&] {
-            auto n = docker::inspect_network(*manager_, uplink_network_name(daemon_id_));
-            auto m = docker::inspect_network(*manager_, network);
-            return !n && n.error().not_found() && !m && m.error().not_found();
-        },
-        30s))
-        << "the project's overlay or the uplink is left";
+    EXPECT_TRUE(network_gone(network)) << network << " is left";
+    expect_forwarders_gone();
 }
 
 // A policy's secrets on swarm are swarm secrets, never variables of the service: the service's
@@ -896,6 +990,68 @@ TEST_F(SwarmEngineTest, SecretsAreSwarmSecretFilesNeverVariables) {
         },
         30s))
         << "the secret is left after forget";
+}
+
+// Shared storage (swarm.volumes): the project directory is a named volume of the mapping's
+// driver on the task's node, made there at the task's start, holding what the daemon wrote on
+// its side. The test's driver is the local one binding this machine's directory (all nodes
+// share its file system); NFS is the same driver with other options.
+TEST_F(SwarmEngineTest, WorkspacesOnSharedStorageAreNamedVolumesOnTheTasksNode) {
+    SwarmEngineOptions options;
+    const std::string root = dir_.path().string();
+    options.volumes = {{.path = root,
+                        .driver = "local",
+                        .options = {{"type", "none"}, {"o", "bind"}, {"device", root + "{path}"}}}};
+    SwarmEngine engine(*manager_, options);
+    Policy p = probe_policy({"sleep"});
+    p.placement.constraints = {"node.role==worker"};  // not the daemon's (manager's) engine
+    set_policy(p);
+    Orchestrator& o = make(engine);
+    const auto ref = project("shared");
+    const auto project_dir = dir_.path() / ref.d;  // what the fixture's workspace() gives
+    fs::create_directories(project_dir);
+    fs::permissions(project_dir, fs::perms::all);  // the probe's user writes too
+    const std::string seed = "written by the daemon " + std::to_string(getpid());
+    std::ofstream(project_dir / "seed.txt") << seed << "\n";
+
+    auto st = o.ensure_running(ref).get();
+    ASSERT_TRUE(st) << st.error().message;
+    ASSERT_EQ(st->state, ProjectState::running) << st->last_error;
+    const std::string name = container_name(ref);
+    auto [t, node] = task_on_node(name);
+    ASSERT_TRUE(t && node);
+
+    // The task's container mounts a volume, not the path.
+    auto c = node->call_json("GET", "/containers/" + t->container_id + "/json", "inspect");
+    ASSERT_TRUE(c) << c.error().describe();
+    std::string volume;
+    for (const auto& m : (*c)["Mounts"])
+        if (m.value("Destination", "") == "/workspace") {
+            EXPECT_EQ(m.value("Type", ""), "volume") << m.dump();
+            EXPECT_EQ(m.value("Driver", ""), "local") << m.dump();
+            EXPECT_TRUE(m.value("RW", false)) << m.dump();
+            volume = m.value("Name", "");
+        }
+    ASSERT_TRUE(volume.starts_with("tenex-vol-")) << (*c)["Mounts"].dump();
+    // ... made by the task's node with the mapping's options, the project's directory placed.
+    auto v = node->call_json("GET", "/volumes/" + volume, "volume");
+    ASSERT_TRUE(v) << v.error().describe();
+    EXPECT_EQ((*v)["Options"].value("device", ""), project_dir.string()) << v->dump();
+    EXPECT_EQ((*v)["Options"].value("type", ""), "none") << v->dump();
+    EXPECT_EQ((*v)["Labels"].value("tenex.managed-by", ""), "tenex-sandbox") << v->dump();
+    // Inside: what the daemon wrote, and the project may write.
+    std::string out = exec_in_task(name, {"/tenex-probe", "file", "/workspace/seed.txt"});
+    EXPECT_NE(out.find(seed), std::string::npos) << out;
+    out = exec_in_task(name, {"/tenex-probe", "fs"});
+    EXPECT_NE(out.find("write[/workspace]=ok"), std::string::npos) << out;
+
+    ASSERT_TRUE(o.forget(ref).get());
+    // The daemon cannot remove a volume on a node (a manager has no such call): the node's
+    // `docker volume prune --filter label=tenex.managed-by=tenex-sandbox` does (SWARM.md). The
+    // directory's content is the storage's, untouched by either.
+    EXPECT_TRUE(
+        eventually([&] { return node->call("DELETE", "/volumes/" + volume, "rm").ok(); }, 30s));
+    EXPECT_TRUE(fs::exists(project_dir / "seed.txt"));
 }
 
 // What a swarm cannot do is refused with the reason: an egress destination no node reaches, a

@@ -235,6 +235,72 @@ TEST(DaemonConfig, GatewayOnASwarm) {
         << gateway_errors(v);
 }
 
+TEST(DaemonConfig, SwarmVolumesForSharedStorage) {
+    auto c = parse_config(R"(engine: swarm
+swarm:
+  volumes:
+    - path: /srv/tenex/projects/
+      driver: local
+      options: {type: nfs, o: "addr=10.0.0.5,rw", device: ":/export/projects{path}"}
+)",
+                          "v.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    ASSERT_EQ(c->swarm_volumes.size(), 1u);
+    EXPECT_EQ(c->swarm_volumes[0].path, "/srv/tenex/projects");  // normal, no trailing slash
+    EXPECT_EQ(c->swarm_volumes[0].driver, "local");
+    EXPECT_EQ(c->swarm_volumes[0].options.at("device"), ":/export/projects{path}");
+    EXPECT_EQ(c->swarm_volumes[0].options.size(), 3u);
+    EXPECT_TRUE(DaemonConfig{}.swarm_volumes.empty());  // default: binds of the same path
+
+    auto bad = parse_config(R"(engine: swarm
+swarm:
+  volumes:
+    - path: relative
+      driver: local
+      options: {device: "{path}"}
+    - path: /srv/p
+      driver: "local; rm"
+      options: {device: "{path}"}
+    - path: /srv/p
+      driver: local
+      options: {type: nfs, device: ":/export/all"}
+    - driver: local
+      options: {device: "{path}"}
+    - path: /srv/p
+      options: {device: "{path}"}
+    - path: /srv/p
+      driver: local
+      colour: blue
+      options: {device: "{path}"}
+)",
+                            "bad.yaml");
+    ASSERT_FALSE(bad.ok());
+    std::string e = errors(bad.error());
+    EXPECT_NE(e.find("bad.yaml:4:13: swarm.volumes[0].path: expected an absolute path"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("bad.yaml:8:15: swarm.volumes[1].driver: expected a volume driver name"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("bad.yaml:10:7: swarm.volumes[2].options: no value holds {path}: every "
+                     "project would mount the same volume"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("swarm.volumes[3].path: missing"), std::string::npos) << e;
+    EXPECT_NE(e.find("swarm.volumes[4].driver: missing"), std::string::npos) << e;
+    EXPECT_NE(e.find("bad.yaml:19:7: swarm.volumes[5].colour: unknown key"), std::string::npos)
+        << e;
+    EXPECT_EQ(bad.error().size(), 6u) << e;
+    EXPECT_FALSE(parse_config("swarm:\n  volumes: /srv\n", "s.yaml").ok());
+
+    // One engine binds the directories itself: the mapping would be silently unused.
+    DaemonConfig one = *c;
+    one.engine = "docker";
+    std::string v;
+    for (const auto& d : validate_config(one)) v += d.key_path + ": " + d.message + "\n";
+    EXPECT_NE(v.find("swarm.volumes: only with engine: swarm"), std::string::npos) << v;
+}
+
 TEST(DaemonConfig, LogFormatAndLevel) {
     auto c = parse_config("log:\n  format: json\n  level: debug\n", "l.yaml");
     ASSERT_TRUE(c.ok()) << errors(c.error());

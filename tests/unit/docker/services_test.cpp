@@ -90,6 +90,70 @@ TEST(ServiceSpec, CarriesEveryFieldTheServiceApiCanExpress) {
     EXPECT_FALSE(t.contains("Runtime"));
 }
 
+// Shared storage: binds beneath a mapped host path become named volumes of the mapping's
+// driver, one per directory, with {path} placed in its options.
+TEST(ServiceSpec, BindsBeneathAVolumeMappingAreNamedVolumesOnTheNode) {
+    auto spec = hardened_spec();
+    spec.mounts = {{"/srv/projects/tenex-a-1", "/workspace", false},
+                   {"/srv/projects/tenex-a-1/docs", "/docs", true},
+                   {"/srv/projects-other/x", "/x", false},  // a sibling, not beneath
+                   {"/srv/state/runtime/tenex-a-1", "/tenex", false}};
+    const std::vector<VolumeMapping> volumes{
+        {.path = "/srv/projects",
+         .driver = "local",
+         .options = {{"type", "nfs"},
+                     {"o", "addr=10.0.0.5,rw"},
+                     {"device", ":/export/projects{path}"}}},
+        {.path = "/srv/state/runtime",
+         .driver = "local",
+         .options = {{"type", "none"}, {"o", "bind"}, {"device", "/mnt/rt{path}{path}"}}}};
+    const auto mounts =
+        to_service_spec(spec, 0, volumes)["TaskTemplate"]["ContainerSpec"]["Mounts"];
+    ASSERT_EQ(mounts.size(), 5u);  // four binds and the tmpfs
+    const auto& ws = mounts[0];
+    EXPECT_EQ(ws["Type"], "volume");
+    EXPECT_EQ(ws["Target"], "/workspace");
+    EXPECT_EQ(ws["ReadOnly"], false);
+    EXPECT_TRUE(ws["Source"].get<std::string>().starts_with("tenex-vol-"));
+    EXPECT_EQ(ws["Source"].get<std::string>().size(), 10u + 24u);
+    EXPECT_EQ(ws["VolumeOptions"]["NoCopy"], true);
+    EXPECT_EQ(ws["VolumeOptions"]["Labels"]["tenex.managed-by"], "tenex-sandbox");
+    EXPECT_EQ(ws["VolumeOptions"]["DriverConfig"], nlohmann::json::parse(R"({"Name": "local",
+        "Options": {"type": "nfs", "o": "addr=10.0.0.5,rw",
+                    "device": ":/export/projects/tenex-a-1"}})"));
+    const auto& docs = mounts[1];
+    EXPECT_EQ(docs["Type"], "volume");
+    EXPECT_EQ(docs["ReadOnly"], true);
+    EXPECT_EQ(docs["VolumeOptions"]["DriverConfig"]["Options"]["device"],
+              ":/export/projects/tenex-a-1/docs");
+    EXPECT_NE(docs["Source"], ws["Source"]);  // each directory its own volume
+    EXPECT_EQ(mounts[2],
+              nlohmann::json::parse(R"({"Type": "bind", "Source": "/srv/projects-other/x",
+        "Target": "/x", "ReadOnly": false})"));
+    EXPECT_EQ(mounts[3]["VolumeOptions"]["DriverConfig"]["Options"]["device"],
+              "/mnt/rt/tenex-a-1/tenex-a-1");  // every {path} placed
+    // The same directory is the same volume (a node reuses it); another project's is not.
+    auto again = to_service_spec(spec, 0, volumes)["TaskTemplate"]["ContainerSpec"]["Mounts"];
+    EXPECT_EQ(again[0]["Source"], ws["Source"]);
+    spec.mounts[0].source = "/srv/projects/tenex-b-2";
+    auto other = to_service_spec(spec, 0, volumes)["TaskTemplate"]["ContainerSpec"]["Mounts"];
+    EXPECT_NE(other[0]["Source"], ws["Source"]);
+    // The mapping's own path is "" below it; the longest mapping wins.
+    spec.mounts = {{"/srv/projects", "/all", true}};
+    auto root = to_service_spec(spec, 0, volumes)["TaskTemplate"]["ContainerSpec"]["Mounts"];
+    EXPECT_EQ(root[0]["VolumeOptions"]["DriverConfig"]["Options"]["device"], ":/export/projects");
+    auto nested = volumes;
+    nested.push_back(
+        {.path = "/srv/projects/tenex-a-1", .driver = "other", .options = {{"share", "a{path}"}}});
+    spec.mounts = {{"/srv/projects/tenex-a-1/docs", "/docs", true}};
+    auto longest = to_service_spec(spec, 0, nested)["TaskTemplate"]["ContainerSpec"]["Mounts"];
+    EXPECT_EQ(longest[0]["VolumeOptions"]["DriverConfig"],
+              nlohmann::json::parse(R"({"Name": "other", "Options": {"share": "a/docs"}})"));
+    // No mapping: binds, as before.
+    EXPECT_EQ(to_service_spec(spec, 0)["TaskTemplate"]["ContainerSpec"]["Mounts"][0]["Type"],
+              "bind");
+}
+
 TEST(ServiceSpec, OpenNetworkLeavesTheTaskOnTheNodesBridge) {
     auto s = hardened_spec();
     s.network_mode = "bridge";
