@@ -2,10 +2,10 @@
 # The multi-node cluster test, end to end and independent of ctest: `cluster.sh up N` (default
 # 3), `cluster.sh check`, the daemon's swarm engine against the cluster (`engine`: the gtest
 # binary swarm_engine_test, with TENEX_SWARM_HOST set to the manager; a skipped test fails the
-# step), the daemon itself on the cluster (`daemon`: daemon.sh), a worker's engine killed under
-# a project (`nodefail`: the engine test's NodeFailure*), the swarm bench briefly (`bench`),
-# `cluster.sh down`, timing
-# each step. `down` always runs (trap), also
+# step), the daemon itself on the cluster (`daemon`: daemon.sh), the real TENEX runtime on a
+# worker answering through the daemon (`runtime`: runtime.sh, needs tenex-runtime:latest), the
+# swarm bench briefly (`bench`), a worker's engine killed under a project (`nodefail`: the
+# engine test's NodeFailure*), `cluster.sh down`, timing each step. `down` always runs (trap), also
 # after a failure or an interrupt, and is itself checked: anything it leaves behind fails the
 # run. Exits non-zero when any step fails.
 #
@@ -110,7 +110,7 @@ engine_panicked() {
 # again until down.
 cluster_steps() {
     step check "$cluster" check && step engine engine_test '-*NodeFailure*' &&
-        step daemon "$here/daemon.sh" && step bench swarm_bench &&
+        step daemon "$here/daemon.sh" && step runtime "$here/runtime.sh" && step bench swarm_bench &&
         step nodefail engine_test '*NodeFailure*'
 }
 # The gateway forwarder's image (images/forwarder), which `up` copies into the nodes and pushes
