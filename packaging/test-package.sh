@@ -152,6 +152,8 @@ check_file /var/lib/tenex-sandbox 750 root:root
 check_file /var/lib/tenex-sandbox/projects 750 root:root
 check_file /var/lib/tenex-sandbox/state 750 root:root
 check_file /usr/share/doc/tenex-sandbox/copyright 644 root:root
+check_file /usr/lib/tenex-sandbox/images/forwarder/Dockerfile 644 root:root
+check_file /usr/lib/tenex-sandbox/images/forwarder/rootfs/tenex-forwarder 755 root:root
 for doc in README.md GATEWAY.md default.yaml strict.yaml networked.yaml; do
     check_file /usr/share/doc/tenex-sandbox/examples/policies/$doc 644 root:root
 done
@@ -160,7 +162,7 @@ cmp -s "$R/lib/systemd/system/tenex-sandbox.service" "$ROOT/packaging/tenex-sand
 conffiles=$(in_root dpkg-query -W -f='${Conffiles}\n' tenex-sandbox | awk 'NF {print $1}' | sort | tr '\n' ' ')
 [[ $conffiles == "/etc/tenex-sandbox/policies/default.yaml /etc/tenex-sandbox/sandbox.yaml " ]] || fail "conffiles: '$conffiles'"
 # Nothing outside the package's places (no headers, static libraries or build paths).
-if stray=$(in_root dpkg -L tenex-sandbox | grep -Ev '^(/\.|/usr|/usr/bin(/tenex-sandbox)?|/lib|/lib/systemd|/lib/systemd/system(/tenex-sandbox\.service)?|/etc|/etc/tenex-sandbox(/sandbox\.yaml|/policies(/default\.yaml)?)?|/usr/share(/doc(/tenex-sandbox(/.*)?)?|/man(/man1(/tenex-sandbox\.1\.gz)?)?|/lintian(/overrides(/tenex-sandbox)?)?)?)$'); then
+if stray=$(in_root dpkg -L tenex-sandbox | grep -Ev '^(/\.|/usr|/usr/bin(/tenex-sandbox)?|/lib|/lib/systemd|/lib/systemd/system(/tenex-sandbox\.service)?|/etc|/etc/tenex-sandbox(/sandbox\.yaml|/policies(/default\.yaml)?)?|/usr/share(/doc(/tenex-sandbox(/.*)?)?|/man(/man1(/tenex-sandbox\.1\.gz)?)?|/lintian(/overrides(/tenex-sandbox)?)?)?|/usr/lib(/tenex-sandbox(/images(/forwarder(/Dockerfile|/rootfs(/tenex-forwarder)?)?)?)?)?)$'); then
     fail "unexpected files in the package: $stray"
 fi
 in_root tenex-sandbox policy check --policies /etc/tenex-sandbox/policies >"$WORK/policy.log" 2>&1 \
@@ -251,13 +253,22 @@ start_daemon "$WORK/daemon-2.log" --stop-projects
 [[ $(project_container) == "$CONTAINER" ]] || { cat "$WORK/daemon-2.log"; fail "the project was not adopted (now: '$(project_container)')"; }
 stop_daemon   # --stop-projects: the project, its network and firewall rules go too
 api "http://localhost/containers/$CONTAINER/json" >/dev/null 2>&1 && fail "the project container is still there after --stop-projects"
+
+step "the swarm forwarder image builds from the installed context"
+FWD_TAG=tenex-forwarder:pkgtest-$$
+in_root tenex-sandbox image build /usr/lib/tenex-sandbox/images/forwarder --tag "$FWD_TAG" >"$WORK/forwarder-image.log" 2>&1 ||
+    { cat "$WORK/forwarder-image.log"; fail "image build of /usr/lib/tenex-sandbox/images/forwarder"; }
+fwd=$(api "http://localhost/images/$FWD_TAG/json") || fail "no image $FWD_TAG after the build"
+api -X DELETE "http://localhost/images/$FWD_TAG" >/dev/null || true
+grep -q '"Entrypoint":\["/tenex-forwarder"\]' <<<"$fwd" && grep -q '"User":"65534:65534"' <<<"$fwd" ||
+    fail "the forwarder image has not the entry point /tenex-forwarder and user 65534"
 umount "$R/run/docker.sock" "$R$R/var/lib/tenex-sandbox"
 
 # --- remove: configuration and state stay -------------------------------------------------------------
 step "dpkg --remove"
 in_root dpkg --remove tenex-sandbox >"$WORK/remove.log" 2>&1 || { cat "$WORK/remove.log"; fail "remove"; }
 [[ $(status) == "deinstall ok config-files $V2" ]] || fail "after remove: '$(status)'"
-[[ ! -e $R/usr/bin/tenex-sandbox && ! -e $R/lib/systemd/system/tenex-sandbox.service ]] || fail "remove left the binary or the unit"
+[[ ! -e $R/usr/bin/tenex-sandbox && ! -e $R/lib/systemd/system/tenex-sandbox.service && ! -e $R/usr/lib/tenex-sandbox ]] || fail "remove left the binary, the unit or /usr/lib/tenex-sandbox"
 [[ $(sha256sum <"$cfg") == "$edited" ]] || fail "remove changed sandbox.yaml"
 [[ -f $R/etc/tenex-sandbox/policies/default.yaml && -f $R/etc/tenex-sandbox/policies/strict.yaml ]] || fail "remove took policies"
 [[ -f $R/var/lib/tenex-sandbox/state/marker && -f $R/var/lib/tenex-sandbox/projects/p-1/file ]] || fail "remove took state"
@@ -270,4 +281,4 @@ in_root dpkg --purge tenex-sandbox >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge
 [[ ! -e $R/var/lib/tenex-sandbox ]] || fail "purge left /var/lib/tenex-sandbox"
 
 step "done"
-echo "test-package: OK: install, files, conffiles, a running project adopted across the upgrade $V1 -> $V2 with edits and state kept, remove, purge; lintian clean ($((SECONDS - started)) s)"
+echo "test-package: OK: install, files, conffiles, a running project adopted across the upgrade $V1 -> $V2 with edits and state kept, the forwarder image built from the installed files, remove, purge; lintian clean ($((SECONDS - started)) s)"
