@@ -86,39 +86,49 @@ std::string TarWriter::finish() {
     return std::move(out_);
 }
 
-Result<std::string> tar_directory(const std::filesystem::path& dir) {
+Status TarWriter::add_tree(const std::filesystem::path& dir, std::string_view prefix) {
     namespace fs = std::filesystem;
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) return make_error(dir.string() + ": not a directory");
+    auto root = fs::status(dir, ec);
+    if (!fs::is_directory(root)) return make_error(dir.string() + ": not a directory");
     std::vector<fs::path> entries;
     for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
         entries.push_back(it->path());
     if (ec) return make_error(dir.string() + ": " + ec.message());
     std::sort(entries.begin(), entries.end());
-    TarWriter tar;
+    const std::string base = prefix.empty() ? std::string() : std::string(prefix) + "/";
+    if (!prefix.empty())
+        add_directory(prefix, static_cast<std::uint32_t>(root.permissions()) & 07777);
     for (const auto& p : entries) {
         // Lexically: fs::relative resolves symlinks, which named a link after its target (a
         // link bin/sh -> busybox was archived as a second bin/busybox, a link to itself).
         std::string name = p.lexically_relative(dir).generic_string();
         if (name.empty()) return make_error(p.string() + ": not under " + dir.string());
+        name = base + name;
         auto st = fs::symlink_status(p, ec);
         if (ec) return make_error(p.string() + ": " + ec.message());
         auto mode = static_cast<std::uint32_t>(st.permissions()) & 07777;
         if (fs::is_symlink(st)) {
-            tar.add_symlink(name, fs::read_symlink(p, ec).string());
+            add_symlink(name, fs::read_symlink(p, ec).string());
         } else if (fs::is_directory(st)) {
-            tar.add_directory(name, mode);
+            add_directory(name, mode);
         } else if (fs::is_regular_file(st)) {
             std::ifstream in(p, std::ios::binary);
             std::ostringstream content;
             content << in.rdbuf();
             if (!in) return make_error(p.string() + ": cannot read");
-            tar.add_file(name, content.str(), mode);
+            add_file(name, content.str(), mode);
         } else {
             return make_error(p.string() + ": not a file, directory or symlink");
         }
         if (ec) return make_error(p.string() + ": " + ec.message());
     }
+    return Unit{};
+}
+
+Result<std::string> tar_directory(const std::filesystem::path& dir) {
+    TarWriter tar;
+    if (auto s = tar.add_tree(dir); !s) return s.error();
     return tar.finish();
 }
 
