@@ -12,6 +12,7 @@
 //
 //   tenex-forwarder [--private-ok] LISTEN_PORT TARGET TARGET_PORT [MAX_CONNECTIONS]
 //     TARGET  an IPv4 address (used as it is) or a DNS name
+//   tenex-forwarder seed ...   the seed task of node-local workspaces (seed.cpp)
 //
 // Linked statically, FROM scratch (glibc's files and dns lookups need no shared library).
 // SIGTERM or SIGINT: exits 0. Prints `forwarding=ok listen=PORT target=TARGET:PORT` once it
@@ -169,7 +170,10 @@ void serve(int client, const Target& target) {
 
 }  // namespace
 
+int seed_main(int argc, char** argv);  // seed.cpp
+
 int main(int argc, char** argv) {
+    if (argc > 1 && std::strcmp(argv[1], "seed") == 0) return seed_main(argc, argv);
     int listen_port = 0, max_open = 256;
     Target target;
     int i = 1;

@@ -229,6 +229,11 @@ struct Gateway::Impl {
     // kind but the runtime's periodic status, kActivityIgnoredKind). See Gateway::activity.
     std::map<std::string, std::uint64_t> activity TENEX_GUARDED_BY(mu);
     GatewayStats st TENEX_GUARDED_BY(mu){};
+    struct Offer {
+        std::filesystem::path file;
+        std::chrono::steady_clock::time_point until;
+    };
+    std::map<std::string, Offer> offers TENEX_GUARDED_BY(mu);  // URL path -> one download
 
     Mutex store_mu;  // the store is used by the service thread and by open/close_project
     std::unique_ptr<BindingStore> store TENEX_PT_GUARDED_BY(store_mu);
@@ -920,6 +925,28 @@ struct Gateway::Impl {
         inbox->push(Inbound{Inbound::Type::ok, p.session, {}, {}, {}, {}, std::move(msg), {}});
     }
 
+    // A plain GET: an offered file once (Gateway::offer_file), else 404.
+    int on_http(lws* wsi, const char* uri) {
+        std::optional<std::filesystem::path> file;
+        {
+            MutexLock lk(mu);
+            auto it = uri ? offers.find(uri) : offers.end();
+            if (it != offers.end()) {
+                if (std::chrono::steady_clock::now() < it->second.until) file = it->second.file;
+                offers.erase(it);
+            }
+        }
+        if (!file) {
+            if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr)) return -1;
+            return lws_http_transaction_completed(wsi) ? -1 : 0;
+        }
+        spdlog::info("gateway: serving {}", file->string());
+        const int served = lws_serve_http_file(wsi, file->c_str(), "application/x-tar", nullptr, 0);
+        if (served < 0) return -1;
+        if (served > 0) return lws_http_transaction_completed(wsi) ? -1 : 0;
+        return 0;  // LWS_CALLBACK_HTTP_FILE_COMPLETION follows
+    }
+
     // ---------- libwebsockets ----------
     static int lws_cb(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
         auto* impl = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
@@ -962,6 +989,10 @@ struct Gateway::Impl {
                     }
                     return 0;
                 }
+                case LWS_CALLBACK_HTTP:
+                    return impl->on_http(wsi, static_cast<const char*>(in));
+                case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+                    return lws_http_transaction_completed(wsi) ? -1 : 0;
                 case LWS_CALLBACK_SERVER_WRITEABLE: {
                     if (!slot || !*slot) return 0;
                     Session& s = **slot;
@@ -1098,6 +1129,21 @@ void Gateway::stop() {
     im.sessions.clear();
     im.pubs.close();
     if (im.waiter.joinable()) im.waiter.join();
+}
+
+std::string Gateway::offer_file(std::filesystem::path file, std::chrono::seconds ttl) {
+    std::string path = "/seed/" + new_secret();
+    MutexLock lk(impl_->mu);
+    auto& offers = impl_->offers;
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(offers, [&](const auto& o) { return o.second.until <= now; });
+    offers[path] = Impl::Offer{std::move(file), now + ttl};
+    return path;
+}
+
+void Gateway::withdraw_file(const std::string& path) {
+    MutexLock lk(impl_->mu);
+    impl_->offers.erase(path);
 }
 
 std::string Gateway::open_project(ProjectKeys keys, std::optional<WriteRate> rate) {

@@ -119,6 +119,12 @@ class Gateway {
     // Keys never bound to a project: the whitelist and the daemon's own key.
     void set_reserved_keys(std::set<std::string> keys);
 
+    // One download on the gateway's listener, for the seed task of a node-local workspace on a
+    // swarm (policies/SWARM.md, "Workspaces"): `GET <path>` serves `file` once, within `ttl`;
+    // any other GET gets 404. Returns the path, "/seed/<64 hex>" (a new random token).
+    std::string offer_file(std::filesystem::path file, std::chrono::seconds ttl);
+    void withdraw_file(const std::string& path);  // not served any more (done or given up)
+
     std::uint16_t port() const;
     // ws://<host>:<port>/<secret>, with `host` as the container reaches the gateway.
     std::string url_for(const std::string& host, const std::string& secret) const;
