@@ -27,8 +27,7 @@ BIN=${TENEX_SANDBOX:-$root/build/bin/tenex-sandbox}
 N=${1:-4}
 MANAGER=unix:///run/tenex-swarm/1/docker.sock
 REGISTRY=10.213.0.254:5000                 # cluster.sh's registry and bridge address
-RELAY_LISTEN=10.213.0.254:7787
-RELAY=ws://$RELAY_LISTEN
+RELAY=ws://10.213.0.254:7787
 HTTP=127.0.0.1:7788
 GATEWAY=10.213.0.254:7789                  # the gateway, where the nodes' forwarders reach it
 
@@ -39,6 +38,8 @@ die() {
     exit 1
 }
 manager() { docker -H "$MANAGER" "$@"; }
+# shellcheck source=tests/swarm/lib.sh
+source "$root/tests/swarm/lib.sh"
 [[ -x $BIN ]] || die "$BIN not built"
 manager node ls >/dev/null 2>&1 || die "no swarm manager at $MANAGER (tests/swarm/cluster.sh up first)"
 [[ -z $(manager service ls -q) ]] || die "the cluster already runs services"
@@ -87,22 +88,6 @@ grep -q "network.relays.*gateway.advertise" <<<"$out" || { echo "$out" >&2; die 
 "$BIN" keygen --out "$dir/owner.key" >"$dir/owner.npub"
 owner=$("$BIN" decode "$(cat "$dir/owner.npub")" | sed -n 's/.*"pubkey": "\([0-9a-f]*\)".*/\1/p')
 
-start_daemon() {
-    "$BIN" up --engine swarm --docker-socket "$MANAGER" --embedded-relay "$RELAY_LISTEN" \
-        --whitelist "$(cat "$dir/owner.npub")" --policies "$dir/policies" \
-        --projects-path "$dir/projects" --state-dir "$dir/state" --key "$dir/daemon.key" \
-        --http "$HTTP" --gateway "$GATEWAY" --gateway-forwarder-image "$REGISTRY/tenex-forwarder:latest" \
-        >>"$dir/daemon.log" 2>&1 </dev/null &
-    daemon_pid=$!
-    for _ in $(seq 150); do
-        curl -sf "http://$HTTP/healthz" >/dev/null 2>&1 && return 0
-        kill -0 "$daemon_pid" 2>/dev/null || die "the daemon exited at start"
-        sleep 0.2
-    done
-    die "the daemon's /healthz did not answer within 30 s"
-}
-publish() { "$BIN" --log-level warn publish --relay "$RELAY" --key "$dir/owner.key" "$@" | head -1 | awk '{print $NF}'; }
-ps_json() { "$BIN" ps --http "$HTTP" --json; }
 running() { ps_json | jq '[.[] | select(.state == "running")] | length'; }
 # The projects' services (the daemon's label), and the gateway forwarders (theirs).
 services() { manager service ls --filter label=tenex.managed-by=tenex-sandbox --format '{{.ID}} {{.Name}} {{.Replicas}}' | sort; }
@@ -122,7 +107,7 @@ one_task_each() {  # every service: replicas 1/1, and the manager has exactly on
     done < <(services)
 }
 
-start_daemon
+start_swarm_daemon
 log "up --engine swarm: /healthz answers (pid $daemon_pid)"
 
 t0=$SECONDS
@@ -217,7 +202,7 @@ before=$(services)
 forwarders_before=$(forwarders)
 kill -KILL "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null || true
-start_daemon
+start_swarm_daemon
 wait_for 60 "$N projects adopted" all_running || { "$BIN" ps --http "$HTTP" >&2; die "the new daemon does not show $N running projects"; }
 sleep 3  # a few task polls: a duplicate or a restart would show now
 [[ $(services) == "$before" ]] || { echo "before: $before" >&2; echo "after: $(services)" >&2; die "the services changed across kill -9"; }
