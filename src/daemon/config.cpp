@@ -326,6 +326,17 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
                            {
                                {"volumes",
                                 H([&](auto& v, auto& kk) { r.volumes(v, kk, c.swarm_volumes); })},
+                               {"workspaces", H([&](auto& v, auto& kk) {
+                                    if (r.string(v, kk, c.swarm_workspaces) &&
+                                        c.swarm_workspaces != "shared" &&
+                                        c.swarm_workspaces != "node-local")
+                                        r.error(v, kk,
+                                                "expected shared or node-local, got '" +
+                                                    c.swarm_workspaces + "'");
+                                })},
+                               {"node_lost_after", H([&](auto& v, auto& kk) {
+                                    r.duration(v, kk, c.swarm_node_lost_after);
+                                })},
                            });
              })},
             {"log", H([&](auto& n, auto& k) {
@@ -509,6 +520,18 @@ Diagnostics validate_config(const DaemonConfig& c) {
     if (!c.swarm_volumes.empty() && c.engine != "swarm")
         add("swarm.volumes",
             "only with engine: swarm (one engine binds the project directories themselves)");
+    if (c.swarm_workspaces == "node-local") {
+        if (c.engine != "swarm")
+            add("swarm.workspaces", "node-local only with engine: swarm");
+        else if (!c.swarm_volumes.empty())
+            add("swarm.workspaces",
+                "node-local and swarm.volumes exclude each other (node-local: each project's "
+                "directories on one node; volumes: on shared storage)");
+        else if (c.gateway_listen.empty())
+            add("swarm.workspaces",
+                "node-local needs the gateway (gateway.listen, gateway.advertise): the seed "
+                "task fetches the workspace from its listener");
+    }
     if (!c.relay_ca_file.empty() && !c.relay_ca_file.is_absolute())
         add("relay_ca_file", c.relay_ca_file.string() + ": must be an absolute path");
     return d;

@@ -70,6 +70,13 @@ struct DaemonConfig {
     // that driver and options ({path} in a value: the directory below the path). None: they
     // are binds of the same path on the node (one shared directory at the same path everywhere).
     std::vector<docker::VolumeMapping> swarm_volumes{};
+    // engine swarm: "shared" (above) or "node-local" (policies/SWARM.md, "Workspaces"): each
+    // project's directories are local volumes of one node, laid out there by a seed task through
+    // the gateway's listener, and the project is pinned to that node; a pinned node that left
+    // the swarm or is down longer than swarm_node_lost_after is given up (the project is laid
+    // out anew elsewhere from the daemon's copy).
+    std::string swarm_workspaces{"shared"};
+    std::chrono::milliseconds swarm_node_lost_after{std::chrono::minutes(10)};
     double gateway_writes_per_second = 10;  // per project (token bucket rate)
     double gateway_write_burst = 50;        // bucket size
     // Log format ("text" or "json") and level; "" leaves what the command line set (its

@@ -148,6 +148,42 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
                      swarm_info->managers);
         sandbox::SwarmEngineOptions swarm_options;
         swarm_options.volumes = config.swarm_volumes;
+        if (config.swarm_workspaces == "node-local") {
+            // Each project's directories on one node, laid out there through the gateway's
+            // listener (set up below, before any project starts).
+            auto& nl = swarm_options.node_local;
+            nl.roots = {config.projects_path.lexically_normal().string(),
+                        (config.state_dir / "runtime").lexically_normal().string()};
+            nl.lost_after =
+                std::chrono::duration_cast<std::chrono::seconds>(config.swarm_node_lost_after);
+            nl.spool = config.state_dir / "seeds";
+            nl.pin = [this](const std::string& service) {
+                auto pin = state->node_pin(service);
+                if (!pin) spdlog::error("state store: {}", pin.error().message);
+                return pin ? *pin : std::string();
+            };
+            nl.set_pin = [this](const std::string& service, const std::string& node) {
+                if (auto s = state->set_node_pin(service, node, unix_now()); !s)
+                    spdlog::error("state store: {}", s.error().message);
+            };
+            nl.offer = [this](const fs::path& file, std::chrono::seconds ttl) {
+                return gateway ? gateway->offer_file(file, ttl) : std::string("/");
+            };
+            nl.withdraw = [this](const std::string& path) {
+                if (gateway) gateway->withdraw_file(path);
+            };
+            nl.lost = [this](const std::string& project, const std::string& why) {
+                (void)state->add_history(
+                    project, {.at = unix_now(), .what = "workspace-lost", .detail = why});
+                event_log.record({.seq = 0,
+                                  .at_ms = 0,
+                                  .type = "workspace-lost",
+                                  .project = project,
+                                  .container = "",
+                                  .exit_code = std::nullopt,
+                                  .reason = why});
+            };
+        }
         auto owned = std::make_unique<sandbox::SwarmEngine>(*docker, swarm_options);
         swarm = owned.get();
         // The forwarder services of isolated and egress projects (policies/SWARM.md).

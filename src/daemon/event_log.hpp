@@ -15,6 +15,9 @@
 //   failed             the project cannot be started (the orchestrator gave up)
 //   start-failed       a trigger's start did not reach running (workspace, policy, engine)
 //   refused            a trigger was refused before any start (e.g. a bad project address)
+//   workspace-lost     swarm, node-local workspaces: the node holding the project's workspace
+//                      left the swarm or was down too long; the project is laid out anew from
+//                      the daemon's copy (the reason says which node and what is lost)
 //   stop-requested, restart-requested, forget-requested   an operator asked through the API
 //   exec               an operator ran a process in the sandbox (argv[0] and user; never args)
 // States are sampled every daemon tick (2 s) and when a start finishes, so a change shorter

@@ -7,7 +7,7 @@ namespace tenex::daemon {
 std::optional<std::string> nostr_state(const LifecycleEvent& event) {
     const std::string& t = event.type;
     if (t == "started" || t == "restarted" || t == "paused" || t == "resumed" || t == "stopped" ||
-        t == "crashed" || t == "crash-looping" || t == "failed")
+        t == "crashed" || t == "crash-looping" || t == "failed" || t == "workspace-lost")
         return t;
     if (t == "oom") return std::string("oom-killed");
     if (t == "start-failed") return std::string("start-refused");

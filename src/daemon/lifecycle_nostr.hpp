@@ -14,7 +14,9 @@
 //   operator, exit code 0, ...),
 //   crashed (exit code; restarting), oom-killed (a process of the sandbox: the main one, with
 //   an exit code, or a child), crash-looping (last exit code), failed (the orchestrator gave
-//   up), start-refused (the start did not happen: policy, workspace, project not found).
+//   up), start-refused (the start did not happen: policy, workspace, project not found),
+//   workspace-lost (swarm: the node holding the project's node-local workspace is gone; what
+//   the sandbox wrote there since is lost).
 //
 // Never container output: reasons come from the daemon's own state. TENEX's own kinds (24010
 // project status and the others in @tenex-chat/backend's kinds.ts) are the runtime's; none of

@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS project_history (
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS project_history_address ON project_history(address, seq);
+CREATE TABLE IF NOT EXISTS node_pins (
+    service TEXT PRIMARY KEY,        -- a project's swarm service (its container name)
+    node_id TEXT NOT NULL,           -- the node holding its node-local workspace
+    pinned_at INTEGER NOT NULL
+);
 )sql";
 
 }  // namespace
@@ -68,6 +73,33 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
 }
 
 StateStore::~StateStore() = default;
+
+Result<std::string> StateStore::node_pin(const std::string& service) const {
+    Stmt s(db_, "SELECT node_id FROM node_pins WHERE service = ?");
+    s.bind(service);
+    switch (s.step()) {
+        case Step::row:
+            return s.text(0);
+        case Step::done:
+            return std::string();
+        case Step::failed:
+            break;
+    }
+    return s.error("read node pin");
+}
+
+Status StateStore::set_node_pin(const std::string& service, const std::string& node_id,
+                                std::int64_t at) {
+    if (node_id.empty()) {
+        Stmt s(db_, "DELETE FROM node_pins WHERE service = ?");
+        return s.bind(service).run("clear node pin");
+    }
+    Stmt s(db_,
+           "INSERT INTO node_pins(service, node_id, pinned_at) VALUES(?, ?, ?) "
+           "ON CONFLICT(service) DO UPDATE SET node_id = excluded.node_id, "
+           "pinned_at = excluded.pinned_at");
+    return s.bind(service).bind(node_id).bind(at).run("write node pin");
+}
 
 Result<std::optional<std::int64_t>> StateStore::cursor(const std::string& relay) const {
     Stmt s(db_, "SELECT newest_created_at FROM relay_cursors WHERE relay = ?");

@@ -67,6 +67,11 @@ class StateStore {
     Result<std::vector<HistoryEntry>> history(const std::string& address,
                                               std::size_t limit = 100) const;
 
+    // Node-local workspaces on a swarm: the node a project's service is pinned to ("" when
+    // none); an empty node_id clears the pin.
+    Result<std::string> node_pin(const std::string& service) const;
+    Status set_node_pin(const std::string& service, const std::string& node_id, std::int64_t at);
+
   private:
     StateStore(sqlite::Database db, std::size_t handled_window)
         : db_(std::move(db)), window_(handled_window) {}

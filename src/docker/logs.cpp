@@ -12,9 +12,9 @@ bool looks_like_header(std::string_view h) {
            h[3] == 0;
 }
 
-std::string logs_path(const std::string& id, const LogsOptions& o, bool follow) {
-    std::string p = "/containers/" + url_encode(id) +
-                    "/logs?stdout=" + (o.stdout_stream ? "1" : "0") +
+std::string logs_path(const std::string& id, const LogsOptions& o, bool follow,
+                      const char* of = "/containers/") {
+    std::string p = of + url_encode(id) + "/logs?stdout=" + (o.stdout_stream ? "1" : "0") +
                     "&stderr=" + (o.stderr_stream ? "1" : "0") +
                     "&timestamps=" + (o.timestamps ? "1" : "0") + "&follow=" + (follow ? "1" : "0");
     if (!o.tail.empty()) p += "&tail=" + url_encode(o.tail);
@@ -61,9 +61,9 @@ bool LogDemuxer::feed(std::string_view chunk) {
     return go_on;
 }
 
-DResult<Logs> container_logs(const Client& client, const std::string& id,
-                             const LogsOptions& options) {
-    auto r = client.call("GET", logs_path(id, options, false), "logs of container " + id);
+namespace {
+DResult<Logs> logs_of(const Client& client, const std::string& path, const std::string& what) {
+    auto r = client.call("GET", path, what);
     if (!r) return std::move(r).error();
     Logs logs;
     LogDemuxer demux([&](LogStream s, std::string_view data) {
@@ -72,6 +72,17 @@ DResult<Logs> container_logs(const Client& client, const std::string& id,
     });
     demux.feed(r->body);
     return logs;
+}
+}  // namespace
+
+DResult<Logs> container_logs(const Client& client, const std::string& id,
+                             const LogsOptions& options) {
+    return logs_of(client, logs_path(id, options, false), "logs of container " + id);
+}
+
+DResult<Logs> service_logs(const Client& client, const std::string& id,
+                           const LogsOptions& options) {
+    return logs_of(client, logs_path(id, options, false, "/services/"), "logs of service " + id);
 }
 
 DStatus follow_logs(const Client& client, const std::string& id, const LogsOptions& options,

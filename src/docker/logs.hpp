@@ -47,6 +47,9 @@ struct Logs {
 // The logs so far, demultiplexed.
 DResult<Logs> container_logs(const Client& client, const std::string& id,
                              const LogsOptions& options = {});
+// A swarm service's logs so far (a manager gathers them from the tasks' nodes), demultiplexed.
+DResult<Logs> service_logs(const Client& client, const std::string& id,
+                           const LogsOptions& options = {});
 // Follows the logs until the container stops, on_frame returns false, or stop is requested.
 DStatus follow_logs(const Client& client, const std::string& id, const LogsOptions& options,
                     const LogDemuxer::FrameFn& on_frame, std::stop_token stop = {});

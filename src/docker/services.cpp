@@ -109,6 +109,14 @@ TaskInfo task_from(const nlohmann::json& j) {
 
 // The mapping whose path holds `source` (the longest such path), and the source's path below
 // it ("" or "/sub/dir"); nullptr when none does.
+}  // namespace
+
+std::string node_local_volume(const std::string& source) {
+    return "tenex-nl-" + sha256_hex(source).substr(0, 24);
+}
+
+namespace {
+
 std::pair<const VolumeMapping*, std::string> volume_for(const std::string& source,
                                                         const std::vector<VolumeMapping>& volumes) {
     const VolumeMapping* best = nullptr;
@@ -132,6 +140,13 @@ nlohmann::json service_mount(const BindMount& m, const std::vector<VolumeMapping
                 {"Source", m.source},
                 {"Target", m.target},
                 {"ReadOnly", m.read_only}};
+    if (volume->node_local)
+        return {{"Type", "volume"},
+                {"Source", node_local_volume(m.source)},
+                {"Target", m.target},
+                {"ReadOnly", m.read_only},
+                {"VolumeOptions",
+                 {{"NoCopy", true}, {"Labels", {{"tenex.managed-by", "tenex-sandbox"}}}}}};
     nlohmann::json options = nlohmann::json::object();
     for (const auto& [key, value] : volume->options) {
         std::string expanded = value;

@@ -72,6 +72,8 @@ std::vector<Unsupported> swarm_unsupported(const ContainerSpec& spec);
 // project an internal overlay of its own). A bind mount whose source a VolumeMapping holds is a
 // named volume "tenex-vol-<hash of driver and options>" of that driver instead (NoCopy, label
 // tenex.managed-by), which the task's node makes at its first use.
+// The node-local volume of a directory of the daemon's host (VolumeMapping::node_local).
+std::string node_local_volume(const std::string& source);
 nlohmann::json to_service_spec(const ContainerSpec& spec, std::int64_t replicas,
                                const std::vector<VolumeMapping>& volumes = {});
 

@@ -11,10 +11,15 @@ namespace tenex::docker {
 // `driver` with these options, "{path}" in a value replaced by the source's path below `path`
 // ("" for `path` itself, else "/sub/dir"). For example NFS through the local driver: type nfs,
 // o addr=10.0.0.5,rw, device :/export/tenex{path}.
+//
+// Node-local (`node_local`, driver and options unused): a bind source at or beneath `path` is
+// a plain local volume of the task's node, "tenex-nl-<hash of the source>", which the seed task
+// filled there (SwarmEngine, node-local workspaces); the service is pinned to that node.
 struct VolumeMapping {
     std::string path;  // absolute, lexically normal
     std::string driver;
     std::map<std::string, std::string> options{};
+    bool node_local = false;
     bool operator==(const VolumeMapping&) const = default;
 };
 

@@ -33,19 +33,6 @@ std::string secret_name(const std::string& service, const std::string& key,
            sha256_hex(service + '\0' + key + '\0' + value).substr(0, 16);
 }
 
-// "uid:gid" when both are numbers, else root's (with a file mode all may read).
-std::pair<std::string, std::string> numeric_owner(const std::string& user) {
-    auto colon = user.find(':');
-    std::string uid = user.substr(0, colon),
-                gid = colon == std::string::npos ? uid : user.substr(colon + 1);
-    auto digits = [](const std::string& v) {
-        return !v.empty() &&
-               std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
-    };
-    if (!digits(uid) || !digits(gid)) return {"0", "0"};
-    return {uid, gid};
-}
-
 // The internal overlay a `none` project's service is attached to, nothing else on it.
 std::string none_network(const std::string& service_name) {
     return service_name + "-none";
@@ -73,6 +60,18 @@ std::string policy_key_of(const std::string& field) {
 }
 
 }  // namespace
+
+std::pair<std::string, std::string> numeric_owner(const std::string& user) {
+    auto colon = user.find(':');
+    std::string uid = user.substr(0, colon),
+                gid = colon == std::string::npos ? uid : user.substr(colon + 1);
+    auto digits = [](const std::string& v) {
+        return !v.empty() &&
+               std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (!digits(uid) || !digits(gid)) return {"0", "0"};
+    return {uid, gid};
+}
 
 std::string uplink_network_name(const std::string& daemon_id) {
     return "tenex-uplink-" + sha256_hex(daemon_id).substr(0, 12);
@@ -271,7 +270,16 @@ docker::DResult<std::string> SwarmEngine::create(const docker::ContainerSpec& sp
         auto net = ensure_overlay(own.network_mode, spec.labels);
         if (!net) return net.error();
     }
-    auto body = docker::to_service_spec(own, 0, options_.volumes);
+    if (options_.node_local.enabled()) {
+        auto node = place_workspace(own);
+        if (!node) return node.error();
+        // The workspace's node decides (the seed task ran under the policy's placement).
+        if (!node->empty()) {
+            own.placement_constraints = {"node.id==" + *node};
+            own.placement_spread.clear();
+        }
+    }
+    auto body = docker::to_service_spec(own, 0, volume_mappings());
     if (!secrets->empty()) body["TaskTemplate"]["ContainerSpec"]["Secrets"] = std::move(*secrets);
     return docker::create_service(client_, body);
 }

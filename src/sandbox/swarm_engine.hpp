@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -90,6 +92,55 @@ Result<std::vector<ForwarderSpec>> plan_forwarders(
     const NetworkPlan& plan, const std::string& image, const SwarmGateway& gateway,
     const std::string& daemon_id, const std::map<std::string, std::string>& labels);
 
+// Node-local workspaces (policies/SWARM.md, "Workspaces"; `swarm.workspaces: node-local`): a
+// directory of the daemon's host beneath one of `roots` that a project binds is a plain local
+// volume on one node (docker::node_local_volume), and the project's service is pinned to that
+// node. Its first create runs a seed task there, which fetches an archive of the daemon's copy
+// from the gateway's listener and extracts it into the volumes; the node it ran on becomes the
+// pin (kept by the daemon). Later creates send only the TENEX runtime's directory (the files the
+// daemon writes before each start replace the node's). A pinned node that left the swarm, or is
+// down longer than `lost_after`, is gone for good: the project is seeded anew from the daemon's
+// copy on a node its placement allows, and `lost` tells what is not in that copy.
+struct NodeLocalOptions {
+    std::vector<std::string> roots{};  // absolute, lexically normal; empty: off
+    std::chrono::seconds lost_after{600};
+    std::chrono::milliseconds seed_timeout{300'000};  // pull, fetch and extraction
+    std::filesystem::path spool{};                    // where the archives wait to be fetched
+    // The daemon's side: the pin of a service ("" when none; set "" clears it), the one-time
+    // download of an archive (returns its path on the gateway's listener) and its withdrawal,
+    // and the news that a project's workspace was lost (project address, one line).
+    std::function<std::string(const std::string& service)> pin{};
+    std::function<void(const std::string& service, const std::string& node)> set_pin{};
+    std::function<std::string(const std::filesystem::path& file, std::chrono::seconds ttl)> offer{};
+    std::function<void(const std::string& path)> withdraw{};
+    std::function<void(const std::string& project, const std::string& why)> lost{};
+    bool enabled() const { return !roots.empty(); }
+};
+
+// The seed task of a node-local workspace: a one-shot service (restart none) of the forwarder
+// image in its seed mode (images/forwarder/seed.cpp), as root with CHOWN, DAC_OVERRIDE and
+// FOWNER only, read-only root, attached to the uplink overlay (its way to the gateway's
+// address); each volume mounted at /seed/<index>.
+struct SeedSpec {
+    std::string service{};  // the project's service: the seed's name and label derive from it
+    std::string image{};
+    std::string url{};    // http://<gateway address>:<port>/seed/<token>
+    std::string owner{};  // "uid:gid" of the project's container
+    std::vector<std::string> volumes{};
+    std::set<std::string> replace{};  // indices whose files replace the node's
+    std::vector<std::string> constraints{};
+    std::vector<std::string> spread{};
+    // The project's reservations: Swarm seeds onto a node where the project fits.
+    std::int64_t reserve_nano_cpus = 0;
+    std::int64_t reserve_memory_bytes = 0;
+    std::string uplink_network{};
+    std::string daemon_id{};
+};
+std::string seed_service_name(const std::string& service);
+// "uid:gid" of a container user when both are numbers, else root's ("0", "0").
+std::pair<std::string, std::string> numeric_owner(const std::string& user);
+nlohmann::json seed_service_spec(const SeedSpec& s);
+
 struct SwarmEngineOptions {
     std::chrono::milliseconds poll{250};              // while waiting for a task's state
     std::chrono::milliseconds start_timeout{60'000};  // a start waits this long for `running`
@@ -106,6 +157,7 @@ struct SwarmEngineOptions {
     // Shared storage (swarm.volumes, SWARM.md "Workspaces"): the bind sources these hold are
     // mounted as named volumes on the task's node; the others stay binds of the node's path.
     std::vector<docker::VolumeMapping> volumes{};
+    NodeLocalOptions node_local{};
 };
 
 class SwarmEngine final : public Engine {
@@ -145,6 +197,13 @@ class SwarmEngine final : public Engine {
     docker::DResult<std::vector<docker::TaskInfo>> tasks(const std::vector<std::string>& labels);
 
   private:
+    // Node-local workspaces: seeds the spec's node-local volumes where they belong and returns
+    // the node the service is pinned to ("" when it binds none of the roots).
+    docker::DResult<std::string> place_workspace(const docker::ContainerSpec& spec);
+    // What to_service_spec makes of the spec's binds: swarm.volumes, or the node-local roots.
+    std::vector<docker::VolumeMapping> volume_mappings() const;
+    // Runs the seed task to its end; returns its task (complete) or why it failed.
+    docker::DResult<docker::TaskInfo> run_seed(const SeedSpec& seed);
     docker::DStatus stop_until(const std::string& id, Clock::time_point deadline);
     // `image` pinned to the digest its registry has for it now (name:tag@sha256:...), so every
     // node runs the same image however the tag moves; unchanged (warned once) when no registry
@@ -194,6 +253,8 @@ class SwarmEngine final : public Engine {
     std::map<std::string, std::string> node_names_ TENEX_GUARDED_BY(nodes_mu_);  // id -> hostname
     std::optional<std::vector<docker::NodeInfo>> nodes_ TENEX_GUARDED_BY(nodes_mu_);
     Clock::time_point nodes_at_ TENEX_GUARDED_BY(nodes_mu_){};
+    // When a pinned node was first seen down (node-local workspaces' lost_after).
+    std::map<std::string, Clock::time_point> down_since_ TENEX_GUARDED_BY(nodes_mu_);
 };
 
 // The network enforcer of a swarm orchestrator: an isolated or egress project's internal

@@ -4,8 +4,9 @@
 # gateway on the bridge address, the fake LLM (tests/runtime-peers/fake-llm.mjs, Ollama's API)
 # on that address too, and one project whose policy is examples/policies-runtime's as an
 # operator of a cluster writes it: the tenex-runtime image from the cluster's registry, egress
-# with relays: true, its LLM by address, placed on a worker. Checks, failing on the first that
-# does not hold:
+# with relays: true, its LLM by address, placed on a worker; node-local workspaces (`swarm:
+# workspaces: node-local`: no shared storage, the project's directories seeded onto its node).
+# Checks, failing on the first that does not hold:
 #   - the owner publishes an agent (kind 4199), a project naming it (31933) and a boot request
 #     (24000); the daemon publishes the agent's profile; a kind 1 to the agent is answered on
 #     the relay by the real TENEX backend in the task on a worker, signed by the agent, with
@@ -13,6 +14,10 @@
 #   - the task is the project's one task, on a worker; its one network is the project's
 #     internal overlay; the project has exactly two forwarder services (the gateway's, its
 #     LLM's), and the LLM was asked from the cluster;
+#   - its workspace and runtime directory are local volumes of that worker (tenex-nl-*), the
+#     runtime's config.json there owned by the policy's user, no seed service left;
+#   - `restart` (a new service, a new gateway secret, which only the seed brings to the node)
+#     runs it on the same node, and it answers a second message;
 #   - `forget` removes the service, the forwarders and the uplink; SIGTERM stops the daemon.
 #
 #   tests/swarm/runtime.sh      (run.sh runs it as its `runtime` step)
@@ -45,6 +50,8 @@ die() {
     exit 1
 }
 manager() { docker -H "$MANAGER" "$@"; }
+# shellcheck source=tests/swarm/lib.sh
+source "$root/tests/swarm/lib.sh"
 [[ -x $BIN ]] || die "$BIN not built"
 command -v node >/dev/null || die "node not found"
 docker image inspect "$IMAGE" >/dev/null 2>&1 || die "no $IMAGE on this machine's engine (scripts/build-runtime-image builds it)"
@@ -62,6 +69,11 @@ cleanup() {
         xargs -r docker -H "$MANAGER" network rm >/dev/null 2>&1 || true
     manager network ls -q --filter label=tenex.gateway-forwarder-daemon |
         xargs -r docker -H "$MANAGER" network rm >/dev/null 2>&1 || true
+    # The node-local volumes the workers keep (a manager cannot remove them).
+    for sock in /run/tenex-swarm/*/docker.sock; do
+        docker -H "unix://$sock" volume ls -q --filter label=tenex.managed-by=tenex-sandbox |
+            xargs -r docker -H "unix://$sock" volume rm >/dev/null 2>&1 || true
+    done
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -98,31 +110,10 @@ out=$("$BIN" policy check --engine swarm --policies "$dir/policies" --projects-p
 owner=$("$BIN" decode "$(cat "$dir/owner.npub")" | sed -n 's/.*"pubkey": "\([0-9a-f]*\)".*/\1/p')
 address=31933:$owner:$D
 
-"$BIN" up --engine swarm --docker-socket "$MANAGER" --embedded-relay "${RELAY#ws://}" \
-    --whitelist "$(cat "$dir/owner.npub")" --policies "$dir/policies" \
-    --projects-path "$dir/projects" --state-dir "$dir/state" --key "$dir/daemon.key" \
-    --http "$HTTP" --gateway "$GATEWAY" --gateway-forwarder-image "$REGISTRY/tenex-forwarder:latest" \
-    >>"$dir/daemon.log" 2>&1 </dev/null &
-daemon_pid=$!
-for _ in $(seq 150); do
-    curl -sf "http://$HTTP/healthz" >/dev/null 2>&1 && break
-    kill -0 "$daemon_pid" 2>/dev/null || die "the daemon exited at start"
-    sleep 0.2
-done
-curl -sf "http://$HTTP/healthz" >/dev/null || die "the daemon's /healthz did not answer within 30 s"
+printf '%s\n' "swarm:" "  workspaces: node-local" >"$dir/sandbox.yaml"
+start_swarm_daemon --config "$dir/sandbox.yaml"
 log "up --engine swarm: /healthz answers (pid $daemon_pid)"
 
-publish() { "$BIN" --log-level warn publish --relay "$RELAY" --key "$dir/owner.key" "$@" | head -1 | awk '{print $NF}'; }
-first_event() {  # first_event FILTER SECONDS: the first matching event on the relay, polled
-    local out until=$((SECONDS + $2))
-    while ((SECONDS < until)); do
-        out=$("$BIN" --log-level warn req --relay "$RELAY" --timeout 2 "$1" || true)
-        [[ -n $out ]] && { head -1 <<<"$out"; return 0; }
-        sleep 0.5
-    done
-    return 1
-}
-ps_json() { "$BIN" ps --http "$HTTP" --json; }
 
 t0=$SECONDS
 agent_def=$(publish --kind 4199 --tag d=helper --tag title=Helper --tag role=assistant \
@@ -156,6 +147,32 @@ fwd=$(manager service ls --filter label=tenex.gateway-forwarder-of --format '{{.
 [[ $(wc -l <<<"$fwd") -eq 2 && $(awk '$2 != "1/1"' <<<"$fwd") == "" ]] || { echo "$fwd" >&2; die "expected the gateway's and the LLM's forwarders, running"; }
 [[ $(grep -c '"path":"/api/chat"' "$dir/llm.jsonl" || true) -ge 1 ]] || die "the fake LLM was never asked for a chat"
 log "on $node_name: one task, its internal overlay only, forwarders: $(awk '{print $1}' <<<"$fwd" | paste -sd' '); the LLM answered $(grep -c '"path":"/api/chat"' "$dir/llm.jsonl") chat request(s)"
+
+# Node-local: the service mounts the worker's own volumes, which hold what the daemon laid out.
+mounts=$(jq -c '[.[0].Spec.TaskTemplate.ContainerSpec.Mounts[] | select(.Type != "tmpfs") | [.Type, .Source, .Target]]' <<<"$spec")
+[[ $(jq -r '[.[] | select(.[0] == "volume" and (.[1] | startswith("tenex-nl-")))] | length' <<<"$mounts") -eq 2 &&
+    $(jq -r 'length' <<<"$mounts") -eq 2 ]] || die "expected two node-local volumes (the project, the runtime): $mounts"
+[[ $(jq -r '.[0].Spec.TaskTemplate.Placement.Constraints | join(" ")' <<<"$spec") == node.id==* ]] || die "the service is not pinned to a node"
+node_sock=unix:///run/tenex-swarm/${node_name#tnx-swarm-}/docker.sock
+runtime_volume=$(jq -r '.[] | select(.[2] == "/tenex") | .[1]' <<<"$mounts")
+data=$(docker -H "$node_sock" volume inspect -f '{{.Mountpoint}}' "$runtime_volume") || die "no volume $runtime_volume on $node_name"
+user=$(sed -n 's/^ *user: *"\{0,1\}\([0-9:]*\).*/\1/p' "$dir/policies/default.yaml" | head -1)
+[[ $(stat -c '%u:%g %a' "$data/config.json") == "${user:-1000:1000} 600" ]] || die "config.json on the node: $(stat -c '%u:%g %a' "$data/config.json"), expected ${user:-1000:1000} 600"
+[[ -z $(manager service ls -q --filter label=tenex.seed-of) ]] || die "a seed service is left"
+log "node-local: $(jq -r '[.[] | .[1] + " at " + .[2]] | join(", ")' <<<"$mounts") on $node_name, config.json $(stat -c '%u:%g %a' "$data/config.json")"
+
+# restart: a new service and gateway secret; the seed brings the new config.json to the same node.
+t0=$SECONDS
+secret_before=$(jq -r '.relays[0]' "$data/config.json")
+"$BIN" restart --http "$HTTP" "$address" >/dev/null || die "restart failed"
+project=$(ps_json | jq -c --arg a "$address" '.[] | select(.address == $a)')
+[[ $(jq -r .state <<<"$project") == running && $(jq -r .node <<<"$project") == "$node_name" ]] ||
+    { echo "$project" >&2; die "after restart the project is not running on $node_name"; }
+[[ $(jq -r '.relays[0]' "$data/config.json") != "$secret_before" ]] || die "config.json on the node still has the old gateway secret"
+second=$(publish --kind 1 --tag "a=$address" --tag "p=$agent" --content "Still there after a restart?")
+reply=$(first_event "{\"kinds\":[1],\"#e\":[\"$second\"],\"authors\":[\"$agent\"]}" 300) ||
+    die "no reply to the second message after the restart within 300 s"
+log "restarted on $node_name with the new gateway secret in its config.json; answered again $((SECONDS - t0)) s after the restart: $(jq -r .content <<<"$reply")"
 
 "$BIN" forget --http "$HTTP" "$address" >/dev/null
 gone() { [[ -z $(manager service ls -q) && -z $(manager network ls -q --filter label=tenex.gateway-forwarder-daemon) ]]; }

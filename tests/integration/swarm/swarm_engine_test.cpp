@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <atomic>
 #include <chrono>
@@ -31,6 +32,9 @@
 #include "docker/nodes.hpp"
 #include "docker/services.hpp"
 #include "environment.hpp"
+#include "gateway/server.hpp"
+#include "relay/pool.hpp"
+#include "relay/server.hpp"
 #include "sandbox/orchestrator.hpp"
 #include "sandbox/swarm_engine.hpp"
 
@@ -98,6 +102,17 @@ class StandInGateway {
     std::thread thread_;
 };
 
+// The forwarder image as the nodes pull it (run.sh pushes it to the cluster's registry).
+std::string forwarder_image() {
+    const char* env = std::getenv("TENEX_SWARM_FORWARDER_IMAGE");
+    return env && *env ? env : "tenex-forwarder:latest";
+}
+
+std::string swarm_host_address() {
+    const char* env = std::getenv("TENEX_SWARM_HOST_ADDRESS");
+    return env && *env ? env : "10.213.0.254";
+}
+
 class SwarmEngineTest : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -127,8 +142,13 @@ class SwarmEngineTest : public ::testing::Test {
             *manager_, {std::string(kLabelForwarderDaemon) + "=" + daemon_id_});
         if (forwarders)
             for (const auto& s : *forwarders) (void)engine_->remove(s.id, true);
-        if (forwarders && !forwarders->empty())
-            (void)docker::remove_network(*manager_, uplink_network_name(daemon_id_));
+        // The uplink: of the forwarders, or of node-local workspaces' seed tasks (which leave it).
+        eventually(
+            [&] {
+                auto r = docker::remove_network(*manager_, uplink_network_name(daemon_id_));
+                return r || r.error().not_found();
+            },
+            30s);
     }
 
     // Swarm.NodeID -> that node's engine.
@@ -265,6 +285,86 @@ class SwarmEngineTest : public ::testing::Test {
         EXPECT_TRUE(network_gone(uplink_network_name(daemon_id_))) << "the uplink overlay is left";
     }
 
+    // Node-local workspaces (SWARM.md, "Workspaces"): the daemon's side, a real gateway serving
+    // the seed archives on the cluster's bridge address and the pins in memory.
+    struct NodeLocalSide {
+        std::unique_ptr<relay::EmbeddedRelay> relay;
+        relay::RelayPool pool;
+        std::unique_ptr<gateway::Gateway> gateway;
+        std::mutex mu;
+        std::map<std::string, std::string> pins;
+        std::vector<std::pair<std::string, std::string>> lost;  // project, why
+        tenex::test::TempDir spool;
+    };
+    SwarmEngineOptions node_local_options(NodeLocalSide& side, const std::string& host_address) {
+        relay::RelayServerOptions ro;
+        ro.port = 0;
+        auto relay = relay::EmbeddedRelay::start(ro);
+        EXPECT_TRUE(relay) << relay.error().message;
+        side.relay = std::move(*relay);
+        EXPECT_TRUE(side.pool.add_relay(side.relay->url()));
+        gateway::GatewayOptions go;
+        go.host = host_address;
+        go.port = 0;
+        auto gw = gateway::Gateway::start(go, side.pool);
+        EXPECT_TRUE(gw) << gw.error().message;
+        side.gateway = std::move(*gw);
+        SwarmEngineOptions o;
+        o.forwarder_image = forwarder_image();
+        o.daemon_id = daemon_id_;
+        o.gateway = SwarmGateway{.target_ip = host_address, .target_port = side.gateway->port()};
+        auto& nl = o.node_local;
+        nl.roots = {dir_.path().string()};
+        nl.lost_after = 600s;  // a node that left is gone at once
+        nl.seed_timeout = 120s;
+        nl.spool = side.spool.path();
+        nl.pin = [&side](const std::string& service) {
+            std::lock_guard lock(side.mu);
+            return side.pins.count(service) ? side.pins.at(service) : std::string();
+        };
+        nl.set_pin = [&side](const std::string& service, const std::string& node) {
+            std::lock_guard lock(side.mu);
+            side.pins[service] = node;
+        };
+        nl.offer = [&side](const fs::path& f, std::chrono::seconds ttl) {
+            return side.gateway->offer_file(f, ttl);
+        };
+        nl.withdraw = [&side](const std::string& path) { side.gateway->withdraw_file(path); };
+        nl.lost = [&side](const std::string& project, const std::string& why) {
+            std::lock_guard lock(side.mu);
+            side.lost.emplace_back(project, why);
+        };
+        return o;
+    }
+    // A volume on a node's engine: its host path (the node engines share this machine's file
+    // system), "" when the node has no such volume.
+    std::string volume_path(docker::Client& node, const std::string& volume) {
+        auto v = node.call_json("GET", "/volumes/" + volume, "volume");
+        return v ? v->value("Mountpoint", std::string()) : std::string();
+    }
+
+    // An orchestrator whose engine has node-local workspaces (side_), for probe projects on
+    // workers.
+    Orchestrator& node_local_orchestrator() {
+        side_ = std::make_unique<NodeLocalSide>();
+        node_local_engine_ = std::make_unique<SwarmEngine>(
+            *manager_, node_local_options(*side_, swarm_host_address()));
+        Policy p = probe_policy({"sleep"});
+        p.placement.constraints = {"node.role==worker"};
+        set_policy(p);
+        return make(*node_local_engine_);
+    }
+    // A project of node_local_orchestrator() with seed.txt in its directory, running.
+    ProjectRef start_node_local(Orchestrator& o, const std::string& d, const std::string& seed) {
+        const auto ref = project(d);
+        fs::create_directories(dir_.path() / ref.d);
+        std::ofstream(dir_.path() / ref.d / "seed.txt") << seed << "\n";
+        auto st = o.ensure_running(ref).get();
+        EXPECT_TRUE(st) << st.error().message;
+        EXPECT_TRUE(st && st->state == ProjectState::running) << (st ? st->last_error : "");
+        return ref;
+    }
+
     std::unique_ptr<docker::Client> manager_;
     std::map<std::string, std::unique_ptr<docker::Client>> nodes_;
     std::map<std::string, std::string> node_sockets_;  // node id -> its engine's socket
@@ -274,22 +374,13 @@ class SwarmEngineTest : public ::testing::Test {
     Policy policy_;
     std::map<std::string, Policy> policy_of_;  // by project d; others get policy_
     tenex::test::TempDir dir_;
+    std::unique_ptr<NodeLocalSide> side_;             // before the orchestrators: outlives them
+    std::unique_ptr<SwarmEngine> node_local_engine_;  // likewise
     std::vector<std::unique_ptr<Orchestrator>> orchestrators_;
     std::vector<std::unique_ptr<SwarmTaskWatch>> watches_;
     std::uint16_t gateway_port_ = 0;   // the orchestrators' gateway port (0: no gateway)
     std::vector<std::string> relays_;  // the daemon's relays (egress without the gateway)
 };
-
-// The forwarder image as the nodes pull it (run.sh pushes it to the cluster's registry).
-std::string forwarder_image() {
-    const char* env = std::getenv("TENEX_SWARM_FORWARDER_IMAGE");
-    return env && *env ? env : "tenex-forwarder:latest";
-}
-
-std::string swarm_host_address() {
-    const char* env = std::getenv("TENEX_SWARM_HOST_ADDRESS");
-    return env && *env ? env : "10.213.0.254";
-}
 
 TEST_F(SwarmEngineTest, ProjectsRunOneTaskEachOverSeveralNodesHardenedAndStopStart) {
     Orchestrator& o = make(*engine_);
@@ -1052,6 +1143,175 @@ TEST_F(SwarmEngineTest, WorkspacesOnSharedStorageAreNamedVolumesOnTheTasksNode) 
     EXPECT_TRUE(
         eventually([&] { return node->call("DELETE", "/volumes/" + volume, "rm").ok(); }, 30s));
     EXPECT_TRUE(fs::exists(project_dir / "seed.txt"));
+}
+
+// Node-local workspaces: the first create seeds the project's directory into a local volume of
+// the node Swarm picks (the seed task fetches it from the daemon's gateway) and pins the
+// project there; a later create (a changed policy) goes to the same node and keeps the node's
+// copy, which is the project's from then on.
+TEST_F(SwarmEngineTest, NodeLocalWorkspacesAreSeededOnOneNodeAndTheProjectStaysThere) {
+    Orchestrator& o = node_local_orchestrator();
+    NodeLocalSide& side = *side_;
+    // The directory as the daemon prepared it before the first start: a file beneath, a link.
+    const auto ref = project("node-local");
+    const auto project_dir = dir_.path() / ref.d;
+    fs::create_directories(project_dir / "sub");
+    std::ofstream(project_dir / "sub/nested.txt") << "nested\n";
+    fs::create_symlink("seed.txt", project_dir / "link");
+    const std::string seed = "written by the daemon " + std::to_string(getpid());
+    start_node_local(o, "node-local", seed);
+    if (HasFailure()) return;
+    const std::string name = container_name(ref);
+    auto [t, node] = task_on_node(name);
+    ASSERT_TRUE(t && node);
+    {
+        std::lock_guard lock(side.mu);
+        EXPECT_EQ(side.pins[name], t->node_id);  // the pin is the seed's node, the task's
+    }
+    // /workspace is the node's own local volume of that directory, no driver options.
+    const std::string volume = docker::node_local_volume(project_dir.string());
+    auto c = node->call_json("GET", "/containers/" + t->container_id + "/json", "inspect");
+    ASSERT_TRUE(c) << c.error().describe();
+    bool mounted = false;
+    for (const auto& m : (*c)["Mounts"])
+        if (m.value("Destination", "") == "/workspace") {
+            mounted = m.value("Type", "") == "volume" && m.value("Name", "") == volume;
+            EXPECT_TRUE(mounted) << m.dump();
+        }
+    EXPECT_TRUE(mounted) << (*c)["Mounts"].dump();
+    auto v = node->call_json("GET", "/volumes/" + volume, "volume");
+    ASSERT_TRUE(v) << v.error().describe();
+    EXPECT_EQ((*v)["Driver"], "local");
+    EXPECT_TRUE((*v)["Options"].is_null() || (*v)["Options"].empty()) << v->dump();
+    for (auto& [id, other] : nodes_)
+        EXPECT_TRUE(id == t->node_id || volume_path(*other, volume).empty()) << "volume on " << id;
+    // Inside: the daemon's files, owned by the sandbox's user, which may write there.
+    std::string out = exec_in_task(name, {"/tenex-probe", "file", "/workspace/seed.txt"});
+    EXPECT_NE(out.find(seed), std::string::npos) << out;
+    out = exec_in_task(name, {"/tenex-probe", "file", "/workspace/sub/nested.txt"});
+    EXPECT_NE(out.find("nested"), std::string::npos) << out;
+    out = exec_in_task(name, {"/tenex-probe", "fs"});
+    EXPECT_NE(out.find("write[/workspace]=ok"), std::string::npos) << out;
+    const fs::path data = volume_path(*node, volume);
+    ASSERT_FALSE(data.empty());
+    struct stat sb {};
+    ASSERT_EQ(::stat((data / "seed.txt").c_str(), &sb), 0);
+    EXPECT_EQ(sb.st_uid, 65534u);
+    EXPECT_EQ(fs::read_symlink(data / "link"), "seed.txt");
+    // No seed task left.
+    auto seeds = docker::list_services(*manager_, {}, {seed_service_name(name)});
+    ASSERT_TRUE(seeds);
+    EXPECT_TRUE(seeds->empty());
+
+    // The sandbox writes on its node; the daemon's copy changes too. A changed policy makes the
+    // service anew: same node, the node's copy as it was.
+    std::ofstream(data / "node.txt") << "written in the sandbox\n";
+    std::ofstream(project_dir / "seed.txt") << "changed on the daemon\n";
+    ASSERT_TRUE(o.stop(ref).get());
+    Policy p = probe_policy({"sleep"});
+    p.placement.constraints = {"node.role==worker"};
+    p.resources.memory_bytes += 16 << 20;
+    set_policy(p);
+    auto st = o.ensure_running(ref).get();
+    ASSERT_TRUE(st) << st.error().message;
+    ASSERT_EQ(st->state, ProjectState::running) << st->last_error;
+    auto [again, again_node] = task_on_node(name);
+    ASSERT_TRUE(again && again_node);
+    EXPECT_NE(again->container_id, t->container_id);
+    EXPECT_EQ(again->node_id, t->node_id);
+    out = exec_in_task(name, {"/tenex-probe", "file", "/workspace/node.txt"});
+    EXPECT_NE(out.find("written in the sandbox"), std::string::npos) << out;
+    out = exec_in_task(name, {"/tenex-probe", "file", "/workspace/seed.txt"});
+    EXPECT_NE(out.find(seed), std::string::npos) << out;
+    {
+        std::lock_guard lock(side.mu);
+        EXPECT_TRUE(side.lost.empty());
+    }
+
+    ASSERT_TRUE(o.forget(ref).get());
+    // The volume stays on its node (a manager cannot remove it; SWARM.md says how).
+    EXPECT_TRUE(
+        eventually([&] { return node->call("DELETE", "/volumes/" + volume, "rm").ok(); }, 30s));
+}
+
+// The node holding a node-local workspace leaves the swarm: the project's next start lays it
+// out anew on another node from the daemon's copy, and the daemon is told what was lost (what
+// the sandbox wrote on the old node). The node joins again at the end (a new node id).
+TEST_F(SwarmEngineTest, NodeLocalWorkspaceOfANodeThatLeftIsLaidOutAnewElsewhereAndTheLossIsTold) {
+    Orchestrator& o = node_local_orchestrator();
+    NodeLocalSide& side = *side_;
+    const auto ref = start_node_local(o, "node-left", "the daemon's copy");
+    if (HasFailure()) return;
+    const auto project_dir = dir_.path() / ref.d;
+    const std::string name = container_name(ref);
+    auto [t, node] = task_on_node(name);
+    ASSERT_TRUE(t && node);
+    const std::string gone_id = t->node_id;
+    const std::string volume = docker::node_local_volume(project_dir.string());
+    const fs::path old_data = volume_path(*node, volume);
+    ASSERT_FALSE(old_data.empty());
+    std::ofstream(old_data / "node.txt") << "written in the sandbox\n";
+    ASSERT_TRUE(o.stop(ref).get());
+
+    // The worker leaves (as a decommissioned machine would) and is removed from the swarm.
+    std::string sock = node_sockets_.at(gone_id);
+    if (sock.starts_with("unix://")) sock = sock.substr(7);
+    const std::string index = fs::path(sock).parent_path().filename().string();  // <i>
+    auto rejoin = [&, node = node] {
+        auto swarm = manager_->call_json("GET", "/swarm", "swarm");
+        ASSERT_TRUE(swarm) << swarm.error().describe();
+        const std::string ip = "10.213.0." + index;
+        nlohmann::json join = {{"ListenAddr", ip + ":2377"},
+                               {"AdvertiseAddr", ip},
+                               {"RemoteAddrs", {"10.213.0.1:2377"}},
+                               {"JoinToken", (*swarm)["JoinTokens"].value("Worker", "")}};
+        auto joined = node->call("POST", "/swarm/join", "join", join.dump());
+        ASSERT_TRUE(joined) << joined.error().describe();
+        ASSERT_TRUE(eventually([&] {
+            auto nodes = docker::list_nodes(*manager_);
+            return nodes && nodes->size() == nodes_.size() &&
+                   std::all_of(nodes->begin(), nodes->end(),
+                               [](const auto& n) { return n.state == "ready"; });
+        })) << "the node did not join again";
+        (void)node->call("DELETE", "/volumes/" + volume, "rm");
+    };
+    auto left = node->call("POST", "/swarm/leave?force=1", "leave");
+    ASSERT_TRUE(left) << left.error().describe();
+    ASSERT_TRUE(eventually([&] {
+        return manager_->call("DELETE", "/nodes/" + gone_id + "?force=1", "node rm").ok();
+    })) << "the manager did not remove the node";
+
+    auto st = o.ensure_running(ref).get();
+    const bool ran = st && st->state == ProjectState::running;
+    const std::string why = st ? st->last_error : st.error().message;
+    auto [now, now_node] = task_on_node(name);
+    std::string seed_out, node_out;
+    if (ran && now && now_node) {
+        seed_out = exec_in_task(name, {"/tenex-probe", "file", "/workspace/seed.txt"});
+        node_out = exec_in_task(name, {"/tenex-probe", "file", "/workspace/node.txt"});
+    }
+    ASSERT_TRUE(o.forget(ref).get());
+    if (now_node)
+        (void)eventually([&] { return now_node->call("DELETE", "/volumes/" + volume, "rm").ok(); },
+                         30s);
+    rejoin();
+
+    ASSERT_TRUE(ran) << why;
+    ASSERT_TRUE(now && now_node);
+    EXPECT_NE(now->node_id, gone_id);
+    {
+        std::lock_guard lock(side.mu);
+        EXPECT_EQ(side.pins[name], now->node_id);
+        ASSERT_EQ(side.lost.size(), 1u);
+        EXPECT_EQ(side.lost[0].first, ref.address());
+        EXPECT_NE(side.lost[0].second.find("left the swarm"), std::string::npos)
+            << side.lost[0].second;
+        EXPECT_NE(side.lost[0].second.find("without what its sandbox wrote there"),
+                  std::string::npos)
+            << side.lost[0].second;
+    }
+    EXPECT_NE(seed_out.find("the daemon's copy"), std::string::npos) << seed_out;
+    EXPECT_EQ(node_out.find("written in the sandbox"), std::string::npos) << node_out;
 }
 
 // What a swarm cannot do is refused with the reason: an egress destination no node reaches, a

@@ -301,6 +301,51 @@ swarm:
     EXPECT_NE(v.find("swarm.volumes: only with engine: swarm"), std::string::npos) << v;
 }
 
+TEST(DaemonConfig, SwarmNodeLocalWorkspaces) {
+    EXPECT_EQ(DaemonConfig{}.swarm_workspaces, "shared");
+    EXPECT_EQ(DaemonConfig{}.swarm_node_lost_after, std::chrono::minutes(10));
+    auto c = parse_config(R"(engine: swarm
+gateway:
+  listen: 10.0.0.2:7796
+swarm:
+  workspaces: node-local
+  node_lost_after: 90s
+)",
+                          "n.yaml");
+    ASSERT_TRUE(c.ok()) << errors(c.error());
+    EXPECT_EQ(c->swarm_workspaces, "node-local");
+    EXPECT_EQ(c->swarm_node_lost_after, std::chrono::seconds(90));
+    auto check = [](const DaemonConfig& cfg) {
+        std::string out;
+        for (const auto& d : validate_config(cfg)) out += d.key_path + ": " + d.message + "\n";
+        return out;
+    };
+    EXPECT_EQ(check(*c).find("swarm.workspaces"), std::string::npos) << check(*c);
+
+    auto bad =
+        parse_config("swarm:\n  workspaces: everywhere\n  node_lost_after: soon\n", "b.yaml");
+    ASSERT_FALSE(bad.ok());
+    const std::string e = errors(bad.error());
+    EXPECT_NE(e.find("b.yaml:2:15: swarm.workspaces: expected shared or node-local, got "
+                     "'everywhere'"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("b.yaml:3:20: swarm.node_lost_after:"), std::string::npos) << e;
+
+    DaemonConfig one = *c;
+    one.engine = "docker";
+    EXPECT_NE(check(one).find("swarm.workspaces: node-local only with engine: swarm"),
+              std::string::npos);
+    DaemonConfig both = *c;
+    both.swarm_volumes = {{.path = "/srv", .driver = "local", .options = {{"device", "{path}"}}}};
+    EXPECT_NE(check(both).find("swarm.workspaces: node-local and swarm.volumes exclude each other"),
+              std::string::npos);
+    DaemonConfig no_gateway = *c;
+    no_gateway.gateway_listen.clear();
+    EXPECT_NE(check(no_gateway).find("swarm.workspaces: node-local needs the gateway"),
+              std::string::npos);
+}
+
 TEST(DaemonConfig, LogFormatAndLevel) {
     auto c = parse_config("log:\n  format: json\n  level: debug\n", "l.yaml");
     ASSERT_TRUE(c.ok()) << errors(c.error());

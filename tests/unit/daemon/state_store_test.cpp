@@ -137,6 +137,23 @@ TEST(StateStore, ProjectsAndHistory) {
     EXPECT_TRUE(store->history("31933:a:none")->empty());
 }
 
+TEST(StateStore, NodePinsPersistAndClear) {
+    test::TempDir dir;
+    {
+        auto store = open_store(dir.path());
+        EXPECT_EQ(*store->node_pin("tenex-a-1"), "");
+        ASSERT_TRUE(store->set_node_pin("tenex-a-1", "node-one", 10).ok());
+        ASSERT_TRUE(store->set_node_pin("tenex-b-2", "node-two", 11).ok());
+        ASSERT_TRUE(store->set_node_pin("tenex-a-1", "node-three", 12).ok());  // re-pinned
+    }
+    auto store = open_store(dir.path());  // a restarted daemon
+    EXPECT_EQ(*store->node_pin("tenex-a-1"), "node-three");
+    EXPECT_EQ(*store->node_pin("tenex-b-2"), "node-two");
+    ASSERT_TRUE(store->set_node_pin("tenex-b-2", "", 13).ok());
+    EXPECT_EQ(*store->node_pin("tenex-b-2"), "");
+    EXPECT_EQ(*store->node_pin("tenex-a-1"), "node-three");
+}
+
 TEST(StateStore, UnwritableDirectoryIsAClearError) {
     auto s = StateStore::open("/proc/tenex-no-such-dir");
     ASSERT_FALSE(s);

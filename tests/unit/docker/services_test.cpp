@@ -92,6 +92,34 @@ TEST(ServiceSpec, CarriesEveryFieldTheServiceApiCanExpress) {
 
 // Shared storage: binds beneath a mapped host path become named volumes of the mapping's
 // driver, one per directory, with {path} placed in its options.
+TEST(ServiceSpec, NodeLocalBindsArePlainVolumesOfTheNodeNamedByTheirDirectory) {
+    auto spec = hardened_spec();
+    spec.mounts = {{"/srv/projects/tenex-a-1", "/workspace", false},
+                   {"/srv/state/runtime/tenex-a-1", "/tenex", false},
+                   {"/opt/shared", "/shared", true}};
+    const std::vector<VolumeMapping> node_local{
+        {.path = "/srv/projects", .driver = "local", .options = {}, .node_local = true},
+        {.path = "/srv/state/runtime", .driver = "local", .options = {}, .node_local = true}};
+    const auto mounts =
+        to_service_spec(spec, 0, node_local)["TaskTemplate"]["ContainerSpec"]["Mounts"];
+    ASSERT_EQ(mounts.size(), 4u);  // three binds and the tmpfs
+    EXPECT_EQ(mounts[0], nlohmann::json({{"Type", "volume"},
+                                         {"Source", node_local_volume("/srv/projects/tenex-a-1")},
+                                         {"Target", "/workspace"},
+                                         {"ReadOnly", false},
+                                         {"VolumeOptions",
+                                          {{"NoCopy", true},
+                                           {"Labels", {{"tenex.managed-by", "tenex-sandbox"}}}}}}));
+    // No driver options: the node's own local volume, which the seed task filled.
+    EXPECT_FALSE(mounts[1]["VolumeOptions"].contains("DriverConfig"));
+    EXPECT_EQ(mounts[1]["Source"], node_local_volume("/srv/state/runtime/tenex-a-1"));
+    EXPECT_EQ(mounts[2]["Type"], "bind");  // beneath no root: the node's own path
+    const std::string name = node_local_volume("/srv/projects/tenex-a-1");
+    EXPECT_TRUE(name.starts_with("tenex-nl-"));
+    EXPECT_EQ(name.size(), 9u + 24u);
+    EXPECT_NE(name, node_local_volume("/srv/projects/tenex-b-2"));
+}
+
 TEST(ServiceSpec, BindsBeneathAVolumeMappingAreNamedVolumesOnTheNode) {
     auto spec = hardened_spec();
     spec.mounts = {{"/srv/projects/tenex-a-1", "/workspace", false},

@@ -301,5 +301,49 @@ TEST(SwarmPolicy, SecretsAreNamedAsFilesOnSwarm) {
     EXPECT_TRUE(keys(diags, Severity::error).empty());
 }
 
+TEST(SwarmSeed, OneShotAsRootWithOwnershipCapabilitiesOnlyOnTheUplink) {
+    const SeedSpec seed{.service = "tenex-a-1",
+                        .image = "registry:5000/tenex-forwarder@sha256:abc",
+                        .url = "http://10.0.0.2:7796/seed/" + std::string(64, 'f'),
+                        .owner = "1000:1000",
+                        .volumes = {"tenex-nl-aaa", "tenex-nl-bbb"},
+                        .replace = {"1"},
+                        .constraints = {"node.role==worker"},
+                        .spread = {"node.labels.zone"},
+                        .reserve_nano_cpus = 1'000'000'000,
+                        .reserve_memory_bytes = 1LL << 30,
+                        .uplink_network = "tenex-uplink-123",
+                        .daemon_id = "d1"};
+    const auto spec = seed_service_spec(seed);
+    EXPECT_EQ(spec["Name"], seed_service_name("tenex-a-1"));
+    EXPECT_NE(seed_service_name("tenex-a-1"), seed_service_name("tenex-b-2"));
+    EXPECT_EQ(spec["Mode"]["Replicated"]["Replicas"], 1);
+    const auto& task = spec["TaskTemplate"];
+    EXPECT_EQ(task["RestartPolicy"]["Condition"], "none");  // one attempt; the daemon retries
+    const auto& c = task["ContainerSpec"];
+    EXPECT_EQ(c["Image"], seed.image);
+    EXPECT_EQ(c["Args"], nlohmann::json({"seed", "--owner", "1000:1000", "--replace", "1", seed.url,
+                                         "/seed"}));
+    EXPECT_EQ(c["User"], "0:0");
+    EXPECT_EQ(c["ReadOnly"], true);
+    EXPECT_EQ(c["CapabilityDrop"], nlohmann::json({"ALL"}));
+    EXPECT_EQ(c["CapabilityAdd"], nlohmann::json({"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"}));
+    ASSERT_EQ(c["Mounts"].size(), 2u);
+    EXPECT_EQ(c["Mounts"][1]["Source"], "tenex-nl-bbb");
+    EXPECT_EQ(c["Mounts"][1]["Target"], "/seed/1");
+    EXPECT_EQ(c["Mounts"][1]["Type"], "volume");
+    EXPECT_EQ(task["Networks"], nlohmann::json::parse(R"([{"Target": "tenex-uplink-123"}])"));
+    EXPECT_EQ(task["Placement"]["Constraints"], nlohmann::json({"node.role==worker"}));
+    EXPECT_EQ(task["Placement"]["Preferences"][0]["Spread"]["SpreadDescriptor"],
+              "node.labels.zone");
+    // Not a project container: reconcile and adoption never take it for one.
+    EXPECT_FALSE(spec["Labels"].contains(kLabelManagedBy));
+    EXPECT_EQ(spec["Labels"]["tenex.seed-of"], "tenex-a-1");
+    EXPECT_LE(task["Resources"]["Limits"]["MemoryBytes"].get<std::int64_t>(), 64LL << 20);
+    // Placed where the project fits: its reservations.
+    EXPECT_EQ(task["Resources"]["Reservations"],
+              nlohmann::json({{"NanoCPUs", 1'000'000'000}, {"MemoryBytes", 1LL << 30}}));
+}
+
 }  // namespace
 }  // namespace tenex::sandbox
