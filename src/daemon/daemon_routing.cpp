@@ -265,15 +265,19 @@ void Daemon::Impl::launch_start(const nostr::Address& address, const std::string
         Result<project::WorkspaceResult> ws = project::WorkspaceResult{};
         if (load_workspace) ws = loader->load(address);
         Result<sandbox::ProjectStatus> outcome = make_error("");
+        const auto lost_before = docker->transport().connection_failures();
         if (!ws) {
             outcome = make_error("workspace: " + ws.error().message);
         } else {
             (void)post(ProjectKnown{key});
             outcome = orchestrator->ensure_running(ref).get();
         }
-        // A start that failed while the engine does not answer is not the project's fault.
+        // A start that failed while the engine does not answer is not the project's fault,
+        // nor is one that failed because the engine went away during it (it may answer again
+        // by the time the start has failed: an engine coming back at that moment).
         const bool engine_down =
-            (!outcome || outcome->state != sandbox::ProjectState::running) && !docker->ping();
+            (!outcome || outcome->state != sandbox::ProjectState::running) &&
+            (docker->transport().connection_failures() != lost_before || !docker->ping());
         post(StartFinished{address, key, std::move(outcome), engine_down});
     });
 }

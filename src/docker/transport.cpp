@@ -151,6 +151,21 @@ size_t on_stream_body(char* data, size_t size, size_t count, void* user) {
 
 }  // namespace
 
+DockerError Transport::curl_error(const std::string& operation, int curl_code) const {
+    const auto rc = static_cast<CURLcode>(curl_code);
+    switch (rc) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_GOT_NOTHING:
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+            connection_failures_->fetch_add(1);
+            break;
+        default:
+            break;
+    }
+    return DockerError{operation, 0, std::string(curl_easy_strerror(rc)) + " (" + where() + ")"};
+}
+
 DResult<HttpResponse> Transport::send(const Request& request, const std::string& operation) const {
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
     if (!curl) return DockerError{operation, 0, "cannot initialize libcurl"};
@@ -165,10 +180,7 @@ DResult<HttpResponse> Transport::send(const Request& request, const std::string&
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &response.headers);
 
     CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) {
-        return DockerError{operation, 0,
-                           std::string(curl_easy_strerror(rc)) + " (" + where() + ")"};
-    }
+    if (rc != CURLE_OK) return curl_error(operation, rc);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     response.status = static_cast<int>(status);
@@ -227,10 +239,7 @@ DResult<HttpResponse> Transport::stream(const Request& request, const std::strin
         }
         return std::move(st.response);
     }
-    if (rc != CURLE_OK) {
-        return DockerError{operation, 0,
-                           std::string(curl_easy_strerror(rc)) + " (" + where() + ")"};
-    }
+    if (rc != CURLE_OK) return curl_error(operation, rc);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     st.response.status = static_cast<int>(status);

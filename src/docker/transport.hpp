@@ -3,10 +3,12 @@
 // use from several threads at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -59,11 +61,20 @@ class Transport {
     DResult<HttpResponse> stream(const Request& request, const std::string& operation,
                                  const StreamHandlers& handlers, std::stop_token stop = {}) const;
 
+    // How many calls found no engine to talk to: no socket, a connection refused, or one
+    // closed without an answer (timeouts are not counted). Tells an engine that went away
+    // during a sequence of calls from an error of one call (the daemon's start of a project).
+    std::uint64_t connection_failures() const { return connection_failures_->load(); }
+
   private:
     std::string where() const;  // for error messages
+    DockerError curl_error(const std::string& operation, int curl_code) const;
 
     std::string socket_path_;
     std::string base_url_{"http://docker"};
+    // Shared by copies, so a moved Transport keeps counting in the same place.
+    std::shared_ptr<std::atomic<std::uint64_t>> connection_failures_ =
+        std::make_shared<std::atomic<std::uint64_t>>(0);
 };
 
 // Resolves the socket: an explicit path wins, then DOCKER_HOST=unix://..., then the default.

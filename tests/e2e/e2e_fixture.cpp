@@ -170,7 +170,12 @@ void EndToEnd::start_daemon(std::vector<std::string> extra, bool embedded_relay)
         << "daemon not healthy:\n"
         << daemon_->log();
     if (!pool_) {
-        pool_ = std::make_unique<relay::RelayPool>();
+        // The tests restart the daemon (and its embedded relay) on purpose: the test's client
+        // reconnects within a second each time, however short the last daemon lived.
+        relay::PoolOptions options;
+        options.backoff.cap = 1s;
+        options.stable_after = 0s;
+        pool_ = std::make_unique<relay::RelayPool>(options);
         ASSERT_TRUE(pool_->add_relay(relay_url_));
     }
     ASSERT_TRUE(pool_->wait_connected(1, 10s));

@@ -53,7 +53,12 @@ class UnixProxy {
 
     bool ok() const { return listener_ >= 0; }
     std::string path() const { return path_.string(); }
-    void refuse(bool on) { refusing_ = on; }
+    // Under the lock: a connection accepted while refuse(true) runs is either closed or in
+    // open_ when it returns, so a cut() after it leaves no connection to the engine.
+    void refuse(bool on) {
+        std::lock_guard lock(mu_);
+        refusing_ = on;
+    }
     // Ends every open connection (both sides see the other end go away).
     void cut() {
         std::lock_guard lock(mu_);
@@ -90,8 +95,13 @@ class UnixProxy {
                 ::close(client);
                 continue;
             }
-            ++accepted_;
             std::lock_guard lock(mu_);
+            if (refusing_ || stop_) {
+                ::close(up);
+                ::close(client);
+                continue;
+            }
+            ++accepted_;
             open_.push_back(client);
             open_.push_back(up);
             pumps_.emplace_back([this, client, up] { pump(client, up); });

@@ -1,6 +1,14 @@
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "docker/client.hpp"
 
@@ -73,6 +81,83 @@ TEST(Transport, DeadSocketIsAnErrorNotAHang) {
     ASSERT_FALSE(r);
     EXPECT_TRUE(r.error().transport());
     EXPECT_NE(r.error().describe().find("/nonexistent/docker.sock"), std::string::npos);
+}
+
+// A unix socket that accepts and then either closes at once (an engine going away) or holds the
+// connection without a word (an engine too slow to answer).
+class SilentSocket {
+  public:
+    SilentSocket(std::filesystem::path path, bool close_at_once)
+        : path_(std::move(path)), close_(close_at_once) {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
+        ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+              ::listen(fd_, 8) == 0;
+        if (ok_)
+            thread_ = std::thread([this] {
+                std::vector<int> held;
+                for (int c; (c = ::accept(fd_, nullptr, nullptr)) >= 0;) {
+                    if (close_)
+                        ::close(c);
+                    else
+                        held.push_back(c);
+                }
+                for (int c : held) ::close(c);
+            });
+    }
+    ~SilentSocket() {
+        ::shutdown(fd_, SHUT_RDWR);
+        if (thread_.joinable()) thread_.join();
+        ::close(fd_);
+        std::filesystem::remove(path_);
+    }
+    bool ok() const { return ok_; }
+
+  private:
+    std::filesystem::path path_;
+    bool close_;
+    int fd_ = -1;
+    bool ok_ = false;
+    std::thread thread_;
+};
+
+// What the daemon uses to tell an engine that went away during a start from a failed start:
+// refused and dropped connections count, a timeout does not, and a moved Transport counts on.
+TEST(Transport, CountsConnectionsThatFoundNoEngineButNotTimeouts) {
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("tnx-transport-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const Request ping{.path = "/_ping", .timeout = std::chrono::milliseconds(300)};
+
+    Transport dead((dir / "none.sock").string());
+    EXPECT_EQ(dead.connection_failures(), 0u);
+    EXPECT_FALSE(dead.send(ping, "ping"));
+    EXPECT_EQ(dead.connection_failures(), 1u);
+    Transport moved = std::move(dead);
+    EXPECT_FALSE(moved.send(ping, "ping"));
+    EXPECT_EQ(moved.connection_failures(), 2u);
+
+    {
+        SilentSocket dropping(dir / "drop.sock", true);
+        ASSERT_TRUE(dropping.ok());
+        Transport t((dir / "drop.sock").string());
+        auto r = t.send(ping, "ping");
+        ASSERT_FALSE(r);
+        EXPECT_TRUE(r.error().transport());
+        EXPECT_EQ(t.connection_failures(), 1u) << r.error().describe();
+    }
+    {
+        SilentSocket slow(dir / "slow.sock", false);
+        ASSERT_TRUE(slow.ok());
+        Transport t((dir / "slow.sock").string());
+        auto r = t.send(ping, "ping");
+        ASSERT_FALSE(r);
+        EXPECT_TRUE(r.error().transport());
+        EXPECT_EQ(t.connection_failures(), 0u) << r.error().describe();
+    }
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
