@@ -188,6 +188,7 @@ Status Daemon::Impl::start(DaemonConfig cfg, ConfigReloader reload) {
         swarm = owned.get();
         // The forwarder services of isolated and egress projects (policies/SWARM.md).
         swarm->set_forwarders(config.gateway_forwarder_image, id);
+        if (config.swarm_workspaces == "node-local") swarm->remove_stale_seeds();
         engine = std::move(owned);
         spdlog::info("engine: swarm, through the manager at {} (API {})", docker->socket_path(),
                      docker->api_version().to_string());

@@ -193,6 +193,10 @@ class SwarmEngine final : public Engine {
     }
     void set_gateway(SwarmGateway gateway) { options_.gateway = std::move(gateway); }
 
+    // Node-local workspaces: removes the seed services this daemon left (one that died while a
+    // seed ran) and the archives in the spool. The daemon calls it at start.
+    void remove_stale_seeds();
+
     // Every task of the services carrying all these labels (SwarmTaskWatch's poll).
     docker::DResult<std::vector<docker::TaskInfo>> tasks(const std::vector<std::string>& labels);
 

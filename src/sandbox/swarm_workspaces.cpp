@@ -204,13 +204,36 @@ docker::DResult<std::string> SwarmEngine::place_workspace(const docker::Containe
     return task->node_id;
 }
 
+void SwarmEngine::remove_stale_seeds() {
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(options_.node_local.spool, ec))
+        std::filesystem::remove(f.path(), ec);
+    auto left = docker::list_services(
+        client_, {kLabelSeedOf, std::string(kLabelForwarderDaemon) + "=" + options_.daemon_id});
+    if (!left) {
+        spdlog::warn("swarm: seed services: {}", left.error().describe());
+        return;
+    }
+    for (const auto& svc : *left) {
+        spdlog::info("swarm: removing the seed service {} an earlier run left", svc.name);
+        if (auto r = docker::remove_service(client_, svc.id); !r)
+            spdlog::warn("swarm: removing {}: {}", svc.name, r.error().describe());
+    }
+}
+
 docker::DResult<docker::TaskInfo> SwarmEngine::run_seed(const SeedSpec& seed) {
     const std::string name = seed_service_name(seed.service);
     const std::string op = "seed task " + name;
-    MutexLock lock(forwarders_mu_);  // the uplink stays while the seed uses it
-    if (auto up = ensure_uplink(seed.uplink_network); !up) return up.error();
-    (void)docker::remove_service(client_, name);  // one left by a daemon that died meanwhile
-    auto id = docker::create_service(client_, seed_service_spec(seed));
+    docker::DResult<std::string> id = std::string();
+    {
+        // Made under the forwarders' lock: the uplink is not removed meanwhile, and once the
+        // seed service exists its daemon label keeps it (remove_forwarders). Seeds of several
+        // projects then run at once.
+        MutexLock lock(forwarders_mu_);
+        if (auto up = ensure_uplink(seed.uplink_network); !up) return up.error();
+        (void)docker::remove_service(client_, name);  // one left by a daemon that died meanwhile
+        id = docker::create_service(client_, seed_service_spec(seed));
+    }
     if (!id) return id.error();
     const auto deadline = Clock::now() + options_.node_local.seed_timeout;
     std::optional<docker::TaskInfo> done;

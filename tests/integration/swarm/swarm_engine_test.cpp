@@ -1152,6 +1152,35 @@ TEST_F(SwarmEngineTest, WorkspacesOnSharedStorageAreNamedVolumesOnTheTasksNode) 
 TEST_F(SwarmEngineTest, NodeLocalWorkspacesAreSeededOnOneNodeAndTheProjectStaysThere) {
     Orchestrator& o = node_local_orchestrator();
     NodeLocalSide& side = *side_;
+    // What a daemon that died during a seed leaves: its seed service and the archive. Removed
+    // at the next start (remove_stale_seeds), another daemon's seed left alone.
+    auto stale = [&](const std::string& service, const std::string& daemon) {
+        auto id = docker::create_service(
+            *manager_, seed_service_spec({.service = service,
+                                          .image = forwarder_image(),
+                                          .url = "http://192.0.2.1:1/seed/x",
+                                          .owner = "0:0",
+                                          .constraints = {"node.labels.nowhere==here"},
+                                          .uplink_network = uplink_network_name(daemon_id_),
+                                          .daemon_id = daemon}));
+        EXPECT_TRUE(id) << id.error().describe();
+        return id ? *id : std::string();
+    };
+    auto uplink = docker::create_network(*manager_, {.name = uplink_network_name(daemon_id_),
+                                                     .driver = "overlay",
+                                                     .internal = false,
+                                                     .labels = {},
+                                                     .options = {}});
+    ASSERT_TRUE(uplink) << uplink.error().describe();
+    const std::string ours = stale("tenex-stale-ours", daemon_id_);
+    const std::string theirs = stale("tenex-stale-theirs", daemon_id_ + "-other");
+    std::ofstream(side.spool.path() / "tenex-stale-ours.tar") << "secret";
+    node_local_engine_->remove_stale_seeds();
+    EXPECT_TRUE(fs::is_empty(side.spool.path()));
+    auto gone = docker::inspect_service(*manager_, ours);
+    EXPECT_TRUE(!gone && gone.error().not_found());
+    EXPECT_TRUE(docker::inspect_service(*manager_, theirs));
+    (void)docker::remove_service(*manager_, theirs);
     // The directory as the daemon prepared it before the first start: a file beneath, a link.
     const auto ref = project("node-local");
     const auto project_dir = dir_.path() / ref.d;
@@ -1159,7 +1188,15 @@ TEST_F(SwarmEngineTest, NodeLocalWorkspacesAreSeededOnOneNodeAndTheProjectStaysT
     std::ofstream(project_dir / "sub/nested.txt") << "nested\n";
     fs::create_symlink("seed.txt", project_dir / "link");
     const std::string seed = "written by the daemon " + std::to_string(getpid());
+    // Another project started at the same moment: the two seeds run side by side.
+    const auto other = project("node-local-b");
+    fs::create_directories(dir_.path() / other.d);
+    std::ofstream(dir_.path() / other.d / "seed.txt") << "project b\n";
+    auto other_started = o.ensure_running(other);
     start_node_local(o, "node-local", seed);
+    auto other_st = other_started.get();
+    ASSERT_TRUE(other_st) << other_st.error().message;
+    ASSERT_EQ(other_st->state, ProjectState::running) << other_st->last_error;
     if (HasFailure()) return;
     const std::string name = container_name(ref);
     auto [t, node] = task_on_node(name);
@@ -1223,15 +1260,24 @@ TEST_F(SwarmEngineTest, NodeLocalWorkspacesAreSeededOnOneNodeAndTheProjectStaysT
     EXPECT_NE(out.find("written in the sandbox"), std::string::npos) << out;
     out = exec_in_task(name, {"/tenex-probe", "file", "/workspace/seed.txt"});
     EXPECT_NE(out.find(seed), std::string::npos) << out;
+    auto [b, b_node] = task_on_node(container_name(other));
+    ASSERT_TRUE(b && b_node);
+    out = exec_in_task(container_name(other), {"/tenex-probe", "file", "/workspace/seed.txt"});
+    EXPECT_NE(out.find("project b"), std::string::npos) << out;
     {
         std::lock_guard lock(side.mu);
         EXPECT_TRUE(side.lost.empty());
+        EXPECT_EQ(side.pins[container_name(other)], b->node_id);
     }
 
     ASSERT_TRUE(o.forget(ref).get());
-    // The volume stays on its node (a manager cannot remove it; SWARM.md says how).
+    ASSERT_TRUE(o.forget(other).get());
+    // The volumes stay on their nodes (a manager cannot remove them; SWARM.md says how).
     EXPECT_TRUE(
         eventually([&] { return node->call("DELETE", "/volumes/" + volume, "rm").ok(); }, 30s));
+    const std::string b_volume = docker::node_local_volume((dir_.path() / other.d).string());
+    EXPECT_TRUE(
+        eventually([&] { return b_node->call("DELETE", "/volumes/" + b_volume, "rm").ok(); }, 30s));
 }
 
 // The node holding a node-local workspace leaves the swarm: the project's next start lays it
