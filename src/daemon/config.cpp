@@ -240,6 +240,10 @@ Result<DaemonConfig, Diagnostics> parse_config(std::string_view text, const std:
     }
     DaemonConfig c;
     if (root.IsNull()) return c;  // an empty file: all defaults
+    if (auto bad = sandbox::not_utf8(root, name)) {
+        diags.push_back(std::move(*bad));
+        return diags;
+    }
     Reader r(name, diags);
     using H = Reader::Handler;
     r.mapping(

@@ -240,6 +240,10 @@ LoadedFile parse_policy_text(std::string_view text, const std::string& name) {
         return out;
     }
     if (!root.IsDefined() || root.IsNull()) return out;  // an empty file sets nothing
+    if (auto bad = not_utf8(root, name)) {
+        out.diagnostics.push_back(std::move(*bad));
+        return out;
+    }
     Walker w(out);
     try {
         w.section(root, "", root);

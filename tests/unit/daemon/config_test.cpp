@@ -125,6 +125,15 @@ TEST(DaemonConfig, TextThatIsNotUtf8IsRefusedWithItsLine) {
     EXPECT_TRUE(parse_config("daemon_id: \"tenex-\xc3\xa9\"\n", "c.yaml").ok()) << "UTF-8 is fine";
 }
 
+TEST(DaemonConfig, EscapesThatDecodeToSomethingNotUtf8AreRefusedWithTheirKey) {
+    auto c = parse_config("whitelist: []\ndaemon_id: \"tenex-\\N\"\n", "c.yaml");
+    ASSERT_FALSE(c.ok());
+    ASSERT_EQ(c.error().size(), 1u);
+    EXPECT_EQ(c.error()[0].line, 2);
+    EXPECT_EQ(c.error()[0].key_path, "daemon_id");
+    EXPECT_NE(c.error()[0].message.find("not UTF-8"), std::string::npos) << c.error()[0].message;
+}
+
 TEST(DaemonConfig, HostileRelayUrls) {
     for (const char* bad :
          {"http://relay.example", "wss://", "wss://user:pw@relay.example", "wss://relay.example/\n",

@@ -186,6 +186,32 @@ TEST(PolicyFile, TextThatIsNotUtf8IsRefusedWithItsLine) {
                     .diagnostics.empty());
 }
 
+// Found by fuzz_policy (CI, 2026-12-07): UTF-8 text whose double-quoted escape decodes to bytes
+// that are not UTF-8 made the spec's digest throw at start: yaml-cpp 0.7 writes YAML's \N (U+0085)
+// and \_ (U+00A0) as one raw byte each. Refused with their place.
+TEST(PolicyFile, EscapesThatDecodeToSomethingNotUtf8AreRefusedWithTheirKey) {
+    for (const char* escape : {"\\N", "\\_"}) {
+        auto f = parse_policy_text(
+            std::string("image: tenex-probe:latest\nenv:\n  GREETING: \"a") + escape + "\"\n",
+            "esc.yaml");
+        ASSERT_EQ(f.diagnostics.size(), 1u) << escape;
+        EXPECT_EQ(f.diagnostics[0].line, 3) << escape;
+        EXPECT_EQ(f.diagnostics[0].key_path, "env.GREETING") << escape;
+        EXPECT_NE(f.diagnostics[0].message.find("not UTF-8"), std::string::npos);
+        EXPECT_TRUE(f.file.settings.empty()) << "nothing of the file is taken";
+    }
+    auto key = parse_policy_text("image: a\nenv:\n  \"K\\N\": v\n", "k.yaml");
+    ASSERT_EQ(key.diagnostics.size(), 1u);
+    EXPECT_EQ(key.diagnostics[0].key_path, "env");
+    EXPECT_NE(key.diagnostics[0].message.find("this key"), std::string::npos);
+    auto listed = parse_policy_text("image: a\nargs: [\"ok\", \"\\_\"]\n", "l.yaml");
+    ASSERT_EQ(listed.diagnostics.size(), 1u);
+    EXPECT_EQ(listed.diagnostics[0].key_path, "args[1]");
+    // Other escapes decode to UTF-8.
+    EXPECT_TRUE(parse_policy_text("image: a\nenv: {G: \"\\x80 \\u00e9 \\L \\0\"}\n", "ok.yaml")
+                    .diagnostics.empty());
+}
+
 TEST(PolicyFile, SyntaxErrorHasItsLine) {
     const LoadedFile loaded = parse_policy_text("image: a\nresources:\n  memory: [1\n", "s.yaml");
     ASSERT_EQ(loaded.diagnostics.size(), 1u);
