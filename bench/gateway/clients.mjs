@@ -2,12 +2,16 @@
 // container's websocket to the gateway, the same client subscribed straight to the upstream
 // relay, and the publisher of the floods, in one process on one clock (performance.now()).
 //
-//   node clients.mjs UPSTREAM_URL WORLD_JSON PROJECTS EVENTS RATE
+//   node clients.mjs UPSTREAM_URL WORLD_JSON PROJECTS EVENTS RATE [FLOOR_URL]
+//
+// FLOOR_URL: a bare TCP forwarder to the relay (the bench's floor: one extra process hop that
+// copies bytes and does nothing else); the same subscriptions on one websocket per project
+// through it make a third path, "floor", opened with the direct ones.
 //
 // Talks to the bench on stdin/stdout, one line each:
 //   out "direct-ready"         world written to WORLD_JSON (owner, projects, agent pubkeys),
 //                              one direct connection per project with its 3 subscriptions at
-//                              EOSE
+//                              EOSE (and one through FLOOR_URL, if given)
 //   in  "gateway FILE"         FILE: {"urls":[...]} (project i's gateway URL with its secret)
 //   out "ready"                one gateway connection per project, 3 subscriptions each, EOSE
 //   in  "sign F"               out "signed F": flood F made and signed (just before it, so
@@ -51,7 +55,7 @@ const WebSocket = (await import(pathToFileURL(require.resolve('ws')).href)).defa
 const { initNostrWasm } = await load('nostr-wasm');
 const wasm = await initNostrWasm();
 
-const [upstreamUrl, worldPath, nProjects, nEvents, rate] = process.argv.slice(2);
+const [upstreamUrl, worldPath, nProjects, nEvents, rate, floorUrl] = process.argv.slice(2);
 const P = Number(nProjects), N = Number(nEvents), RATE = Number(rate);
 const log = (...a) => console.error('clients:', ...a);
 
@@ -119,10 +123,11 @@ const floods = [];
 // ---------- receiving ----------
 // first[path][project] : Map event id -> receive time (the first copy; an event can match two
 // subscriptions of a connection, e.g. the owner's 24020 on `a` and `o`).
-const paths = ['gateway', 'direct'];
-const first = { gateway: projects.map(() => new Map()), direct: projects.map(() => new Map()) };
-const copies = { gateway: 0, direct: 0 };
-const unknown = { gateway: 0, direct: 0 };
+const paths = floorUrl ? ['gateway', 'direct', 'floor'] : ['gateway', 'direct'];
+const perPath = (make) => Object.fromEntries(paths.map((p) => [p, make()]));
+const first = perPath(() => projects.map(() => new Map()));
+const copies = perPath(() => 0);
+const unknown = perPath(() => 0);
 const outOfScope = [];  // { project, id, cls }
 const notices = [];
 const sentAt = new Map();  // event id -> performance.now() just before the send
@@ -146,7 +151,7 @@ function onMessage(path, i, data) {
   }
 }
 
-const eoseLeft = { gateway: P * 3, direct: P * 3 };
+const eoseLeft = perPath(() => P * 3);
 const eoseWaiters = {};
 function eose(path) {
   if (--eoseLeft[path] === 0 && eoseWaiters[path]) eoseWaiters[path]();
@@ -219,8 +224,9 @@ async function flood(f) {
   const s = {
     flood: f, publish_ms: publishMs, settle_ms: performance.now() - t0 - publishMs,
     oks: oks + refused - okBefore, refused,
-    copies: { gateway: copies.gateway - copiesBefore.gateway, direct: copies.direct - copiesBefore.direct },
+    copies: perPath(() => 0),
   };
+  for (const path of paths) s.copies[path] = copies[path] - copiesBefore[path];
   floodStats.push(s);
   return s;
 }
@@ -258,7 +264,9 @@ function report() {
       if (m.target < 0 || !sentAt.has(ev.id)) continue;
       const at = sentAt.get(ev.id);
       const lat = (path) => { const t = first[path][m.target].get(ev.id); return t === undefined ? null : t - at; };
-      samples.push({ flood: f, cls: m.cls, gateway: lat('gateway'), direct: lat('direct') });
+      const sample = { flood: f, cls: m.cls };
+      for (const path of paths) sample[path] = lat(path);
+      samples.push(sample);
     }
   return {
     samples, floods: floodStats, copies, unknown, out_of_scope: outOfScope.length,
@@ -269,6 +277,7 @@ function report() {
 
 // ---------- the conversation with the bench ----------
 await connectAll('direct', projects.map(() => upstreamUrl));
+if (floorUrl) await connectAll('floor', projects.map(() => floorUrl));
 console.log('direct-ready');
 const rl = createInterface({ input: process.stdin });
 for await (const line of rl) {

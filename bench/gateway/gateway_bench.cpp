@@ -1,18 +1,21 @@
 // Benchmark: the project relay gateway (issue 15) with P projects (default 200) connected, each
 // with the TENEX backend's 3 live subscriptions, through floods of E upstream events (default
-// 3 x 10,000) of which 1% are in some project's scope. Three processes:
+// 3 x 10,000) of which 1% are in some project's scope. Four processes:
 //   - the upstream relay: this project's embedded relay (relay::EmbeddedRelay, memory only)
 //     in a child forked before anything else starts, so its CPU and memory are not ours;
+//   - the floor: a bare TCP forwarder to the relay (hostnet::EgressProxy) in a second such
+//     child: what one extra process hop costs when it does nothing but copy bytes;
 //   - the daemon side: this process, one relay::RelayPool connected to the relay and the
 //     Gateway (its key bindings and subscriptions in a SQLite file, as in the daemon);
 //   - the clients (bench/gateway/clients.mjs, node): one websocket per project to the gateway,
 //     the same subscriptions on one websocket per project straight to the relay (the direct
-//     path), and the publisher, all on one clock (performance.now()).
-// Measured: delivery latency of every in-scope event, publish to receipt, through the gateway
-// and direct, in the same run; this process's RSS (VmRSS) before the gateway starts, with the P
-// projects connected and after each flood; its CPU (getrusage) during each flood; the events
-// the clients received outside their project's scope (must be 0) and the gateway's counters.
-// No timed assertion: prints Markdown. See bench/results/gateway.md.
+//     path) and through the floor's forwarder (the floor path), and the publisher, all on one
+//     clock (performance.now()).
+// Measured: delivery latency of every in-scope event, publish to receipt, through the gateway,
+// direct and through the floor, in the same run; this process's RSS (VmRSS) before the gateway
+// starts, with the P projects connected and after each flood; its CPU (getrusage) during each
+// flood; the events the clients received outside their project's scope (must be 0) and the
+// gateway's counters. No timed assertion: prints Markdown. See bench/results/gateway.md.
 //
 // usage: bench_gateway [--projects 200] [--events 10000] [--floods 3] [--rate 1000]
 //                      [--relay-max-subs 2000] [--owner-events 0] [--owner-rate 50]
@@ -21,7 +24,9 @@
 // --owner-events N: after the floods, N of the owner's events that match every project's `o`
 // subscription and no project's scope (N x P upstream copies, all hidden): the RSS once the
 // gateway's per-subscription dedup sets (1,024 ids each) are full, the CPU of such fan-out.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -36,7 +41,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -49,6 +56,7 @@
 
 #include "common/private_file.hpp"
 #include "gateway/server.hpp"
+#include "hostnet/egress_proxy.hpp"
 #include "relay/pool.hpp"
 #include "relay/server.hpp"
 
@@ -116,33 +124,32 @@ void stop_child(pid_t pid) {
     ::waitpid(pid, &st, 0);
 }
 
-// The upstream relay in a child forked before this process starts any thread: its own CPU and
-// RSS, no exec needed. Killed with us (PR_SET_PDEATHSIG) if we die first.
-struct RelayChild {
+// A server in a child forked before this process starts any thread: its own CPU and RSS, no
+// exec needed. `serve` starts it and returns its URL (or "error: ...") and what keeps it
+// running; the child then waits for SIGTERM. Killed with us (PR_SET_PDEATHSIG) if we die first.
+struct ServerChild {
+    using Serve = std::function<std::pair<std::string, std::shared_ptr<void>>()>;
     pid_t pid{-1};
     std::string url;
 
-    explicit RelayChild(std::size_t max_subscriptions) {
+    explicit ServerChild(const Serve& serve) {
         int fds[2];
         if (::pipe(fds) != 0) throw std::runtime_error("pipe");
         pid = ::fork();
         if (pid == 0) {
             ::prctl(PR_SET_PDEATHSIG, SIGKILL);
             ::close(fds[0]);
-            sigset_t set;  // blocked before the relay's thread starts, so sigwait gets it
+            sigset_t set;  // blocked before the server's threads start, so sigwait gets it
             sigemptyset(&set);
             sigaddset(&set, SIGTERM);
             ::sigprocmask(SIG_BLOCK, &set, nullptr);
-            relay::RelayServerOptions o;
-            o.port = 0;
-            o.max_subscriptions = max_subscriptions;
-            auto r = relay::EmbeddedRelay::start(o);
-            const std::string line = (r ? (*r)->url() : "error: " + r.error().message) + "\n";
+            const auto [where, running] = serve();
+            const std::string line = where + "\n";
             if (::write(fds[1], line.data(), line.size()) < 0) ::_exit(1);
             ::close(fds[1]);
             int sig = 0;
             ::sigwait(&set, &sig);
-            ::_exit(0);  // the relay's thread goes with the process
+            ::_exit(0);  // the server's threads go with the process
         }
         ::close(fds[1]);
         char buf[256] = {0};
@@ -150,8 +157,50 @@ struct RelayChild {
         ::close(fds[0]);
         url = n > 0 ? std::string(buf, static_cast<std::size_t>(n) - 1) : "error: no answer";
     }
-    ~RelayChild() { stop_child(pid); }
+    ~ServerChild() { stop_child(pid); }
 };
+
+// The upstream relay: this project's embedded relay, memory only.
+ServerChild::Serve upstream_relay(std::size_t max_subscriptions) {
+    return [max_subscriptions]() -> std::pair<std::string, std::shared_ptr<void>> {
+        relay::RelayServerOptions o;
+        o.port = 0;
+        o.max_subscriptions = max_subscriptions;
+        auto r = relay::EmbeddedRelay::start(o);
+        if (!r) return {"error: " + r.error().message, nullptr};
+        std::string url = (*r)->url();
+        return {url, std::shared_ptr<void>(std::move(*r))};
+    };
+}
+
+// The floor: a bare TCP forwarder to the relay (the daemon's egress forwarder, hostnet::
+// EgressProxy: epoll, copies bytes, parses nothing), i.e. the least any extra process hop
+// between the relay and a client costs.
+ServerChild::Serve tcp_floor(const std::string& relay_url) {
+    return [relay_url]() -> std::pair<std::string, std::shared_ptr<void>> {
+        const auto colon = relay_url.rfind(':');
+        const int relay_port = std::atoi(relay_url.c_str() + colon + 1);
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);  // a free port for the listener
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof sa;
+        if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0)
+            return {std::string("error: ") + std::strerror(errno), nullptr};
+        ::close(fd);
+        const int port = ntohs(sa.sin_port);
+        auto proxy = std::make_shared<hostnet::EgressProxy>(
+            "bench-floor", hostnet::ProxyLimits{.max_connections = 4096});
+        auto st = proxy->start({hostnet::ProxyRoute{.listen_ip = "127.0.0.1",
+                                                    .listen_port = port,
+                                                    .target_host = "127.0.0.1",
+                                                    .target_port = relay_port,
+                                                    .trusted = true}});
+        if (!st) return {"error: " + st.error().message, nullptr};
+        return {"ws://127.0.0.1:" + std::to_string(port), proxy};
+    };
+}
 
 // node with a pipe each way; stderr passes through.
 struct NodeChild {
@@ -272,9 +321,15 @@ int main(int argc, char** argv) {
         return 1;
     }
     const std::string load_start = loadavg();
-    RelayChild relay(static_cast<std::size_t>(relay_max_subs));  // first: no thread yet
+    // First, before any thread: the relay, then the floor's forwarder to it.
+    ServerChild relay(upstream_relay(static_cast<std::size_t>(relay_max_subs)));
     if (relay.url.rfind("ws://", 0) != 0) {
         std::fprintf(stderr, "relay: %s\n", relay.url.c_str());
+        return 1;
+    }
+    ServerChild floor(tcp_floor(relay.url));
+    if (floor.url.rfind("ws://", 0) != 0) {
+        std::fprintf(stderr, "floor: %s\n", floor.url.c_str());
         return 1;
     }
     const fs::path dir =
@@ -285,7 +340,7 @@ int main(int argc, char** argv) {
         // The direct path first: the clients' connections to the relay predate the pool's.
         NodeChild clients({(kSource / "bench/gateway/clients.mjs").string(), relay.url,
                            (dir / "world.json").string(), std::to_string(projects),
-                           std::to_string(events), std::to_string(rate)});
+                           std::to_string(events), std::to_string(rate), floor.url});
         clients.expect("direct-ready", 120s);
         std::fprintf(stderr, "bench_gateway: daemon side pid %d, relay pid %d, clients pid %d\n",
                      ::getpid(), relay.pid, clients.pid);
@@ -368,7 +423,7 @@ int main(int argc, char** argv) {
         const json report = json::parse(line.substr(7));
 
         // ---------- latency ----------
-        std::vector<double> gw_ms, direct_ms, diff_ms;
+        std::vector<double> gw_ms, direct_ms, floor_ms, diff_ms, floor_diff_ms;
         std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_class;
         std::size_t published = 0, missing_gw = 0, missing_direct = 0;
         for (const auto& s : report["samples"]) {
@@ -386,9 +441,15 @@ int main(int argc, char** argv) {
             }
             if (has_gw && has_direct)
                 diff_ms.push_back(s["gateway"].get<double>() - s["direct"].get<double>());
+            if (s["floor"].is_number()) {
+                floor_ms.push_back(s["floor"]);
+                if (has_direct)
+                    floor_diff_ms.push_back(s["floor"].get<double>() - s["direct"].get<double>());
+            }
         }
         const auto g_p = percentiles(gw_ms), d_p = percentiles(direct_ms),
-                   diff = percentiles(diff_ms);
+                   f_p = percentiles(floor_ms), diff = percentiles(diff_ms),
+                   floor_diff = percentiles(floor_diff_ms);
         auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
 
         std::printf(
@@ -405,17 +466,21 @@ int main(int argc, char** argv) {
         std::printf(
             "## 1. Delivery latency, upstream publish to client receipt (in-scope events)\n\n");
         std::printf(
-            "| | through the gateway | direct subscription | ratio | target "
-            "|\n|---|---|---|---|---|\n");
-        std::printf("| median | %.2f ms | %.2f ms | %.2fx | <= 1.2x |\n", g_p.median, d_p.median,
-                    ratio(g_p.median, d_p.median));
-        std::printf("| p95 | %.2f ms | %.2f ms | %.2fx | <= 1.2x |\n", g_p.p95, d_p.p95,
-                    ratio(g_p.p95, d_p.p95));
-        std::printf("| samples (received / published in scope) | %zu / %zu | %zu / %zu | | all |\n",
-                    g_p.n, published, d_p.n, published);
+            "| | through the gateway | direct subscription | ratio | target | floor: bare TCP "
+            "forwarder | floor / direct |\n|---|---|---|---|---|---|---|\n");
+        std::printf("| median | %.2f ms | %.2f ms | %.2fx | <= 1.2x | %.2f ms | %.2fx |\n",
+                    g_p.median, d_p.median, ratio(g_p.median, d_p.median), f_p.median,
+                    ratio(f_p.median, d_p.median));
+        std::printf("| p95 | %.2f ms | %.2f ms | %.2fx | <= 1.2x | %.2f ms | %.2fx |\n", g_p.p95,
+                    d_p.p95, ratio(g_p.p95, d_p.p95), f_p.p95, ratio(f_p.p95, d_p.p95));
         std::printf(
-            "| gateway minus direct, same event (median, p95) | %.2f ms, %.2f ms | | | |\n\n",
-            diff.median, diff.p95);
+            "| samples (received / published in scope) | %zu / %zu | %zu / %zu | | all | %zu / "
+            "%zu | |\n",
+            g_p.n, published, d_p.n, published, f_p.n, published);
+        std::printf(
+            "| minus direct, same event (median, p95) | %.2f ms, %.2f ms | | | | %.2f ms, %.2f "
+            "ms | |\n\n",
+            diff.median, diff.p95, floor_diff.median, floor_diff.p95);
         std::printf(
             "| event class | samples | gateway median / p95 | direct median / p95 "
             "|\n|---|---|---|---|\n");
@@ -474,7 +539,7 @@ int main(int argc, char** argv) {
             const auto& x = fl[f];
             std::printf(
                 "| flood %d: upstream copies to the pool / to the direct clients | %llu / %llu | "
-                "equal |\n",
+                "pool: one per matching event (its subscriptions are shared) |\n",
                 f + 1, static_cast<unsigned long long>(x.pool_copies),
                 static_cast<unsigned long long>(x.client["copies"]["direct"].get<std::uint64_t>()));
             std::printf(
