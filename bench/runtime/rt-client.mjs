@@ -16,7 +16,11 @@
 //                              [--since-ms EPOCH_MS] [--every MS] [--text T] [--ready]
 //       publishes a root kind 1 (tags a=A, p=PK) and waits for the agent's reply. With --every,
 //       publishes a fresh message every MS until one of them is answered (a backend that
-//       subscribes with limit 0 never sees the messages sent before it subscribed).
+//       subscribes with limit 0 never sees the messages sent before it subscribed); with --every
+//       and --ready, only until the project has started (its first status, below), then one
+//       more, and after that one every 3 s (at least MS) while none is answered: a backend that
+//       is up is given the few messages it subscribed in time for, not a message every MS each
+//       starting an agent run beside the first one's.
 //       Prints {"ms": publish of the first message -> reply, "sent": messages sent, "answered":
 //       index of the answered one, "answered_latency_ms": its own publish -> reply, "sent_at_ms"
 //       and "reply_at_ms" (wall clock), and with --since-ms: "since_ms" (EPOCH_MS -> reply),
@@ -153,7 +157,8 @@ if (cmd === 'profile') {
   // One message (plus, with everyMs, a fresh one every everyMs until any is answered).
   // Resolves with {ms, answered, sent, reply, message, text (of the answered one), at, sentAts}
   // (performance.now() times).
-  const exchange = (text, everyMs) => new Promise((resolve, reject) => {
+  let onReady = null;  // set by exchange with --every and --ready: the last message, at ready
+  const exchange = (text, everyMs, lastAtReady) => new Promise((resolve, reject) => {
     const pending = []; // {ev, sentAt, sub}
     let done = false;
     let repeat = null;
@@ -181,6 +186,13 @@ if (cmd === 'profile') {
     };
     sendOne().catch(reject);
     if (everyMs > 0) repeat = setInterval(() => { if (!done) sendOne().catch(reject); }, everyMs);
+    if (everyMs > 0 && lastAtReady)
+      onReady = () => {  // one now; another only if none is answered 3 s later, and so on
+        clearInterval(repeat);
+        if (done) return;
+        sendOne().catch(reject);
+        repeat = setInterval(() => { if (!done) sendOne().catch(reject); }, Math.max(everyMs, 3000));
+      };
   });
 
   try {
@@ -194,11 +206,13 @@ if (cmd === 'profile') {
       if (args.includes('--ready')) {
         let live = false;
         await conn.subscribe({ kinds: [24010], '#a': [address] }, () => {
-          if (live && readyAt === null) readyAt = performance.now();
+          if (!live || readyAt !== null) return;
+          readyAt = performance.now();
+          onReady?.();
         });
         live = true;
       }
-      const r = await exchange(opt('text', 'Hello, agent!'), every);
+      const r = await exchange(opt('text', 'Hello, agent!'), every, args.includes('--ready'));
       // Wall-clock times (performance.timeOrigin + a performance.now() value), to compare with
       // --since-ms and with the engine's timestamps.
       const wall = (t) => Math.round(performance.timeOrigin + t);

@@ -27,11 +27,19 @@
 #             daemon creates and starts a new one; --cold times (default 3);
 #          (kept and cold: the gateway hands the waiting message to the backend once it
 #          subscribed); host: backend spawned (preflight included, as in the container) -> first
-#          reply, with a fresh message every --every ms (the backend subscribes with limit 0),
-#          --cold times; the peer of kept and cold (the host has no pause: its peer for paused
-#          is warm); the host figure is late by up to one --every interval, so both sides also
-#          report when the project's first status event (kind 24010, published by the backend
-#          once the project has started) reached the relay;
+#          reply, with a fresh message every --every ms (the backend subscribes with limit 0)
+#          until the project has started (its first status event, kind 24010, published by the
+#          backend then), one more at that moment (then one every 3 s while none is answered,
+#          in case it subscribed later): the backend answers the first it saw,
+#          with at most the few sent after it subscribed beside it (before 2026-12-07 the
+#          messages went on until one was answered, 18-24 of them, each an agent run competing
+#          for the one CPU with the measured one); --cold times; the peer of kept and cold (the
+#          host has no pause: its peer for paused is warm); both sides also report when that
+#          status event reached the relay;
+#   the engine alone, with the daemon stopped: raw Docker Engine API calls (curl) for an
+#          internal network, a container of the image on it and its start, --cold times: what a
+#          cold start costs before anything of the sandbox's own runs, next to the 1.1x target's
+#          budget (0.1 x the host's cold first reply);
 #   first boot of a new project (sandboxed: boot request 24000 -> first reply; host: first spawn
 #          with no conversation state yet -> first reply), for information;
 #   idle memory (docker stats of the container, and the RSS of the backend's processes on both
@@ -127,6 +135,8 @@ remove_daemon_objects() {  # the daemon's containers and networks (by its label)
     [[ -n $ids ]] && docker network rm $ids >/dev/null 2>&1 || true
     ids=$(docker ps -aq --filter "label=$BENCH_LABEL" 2>/dev/null || true)
     [[ -n $ids ]] && docker rm -f $ids >/dev/null 2>&1 || true
+    ids=$(docker network ls -q --filter "label=$BENCH_LABEL" 2>/dev/null || true)
+    [[ -n $ids ]] && docker network rm $ids >/dev/null 2>&1 || true
 }
 cleanup() {
     stop_pid "$BACKEND_PID" 30
@@ -453,6 +463,43 @@ DAEMON_STOP_MS=$(($(now_ms) - t0))
 DAEMON_PID=""
 remove_daemon_objects
 
+# The engine alone, no daemon: what a cold start costs in Docker Engine API calls before anything
+# of the sandbox's own runs, with the daemon stopped. Per sample: an internal bridge network
+# (as the egress policy's), then a container of the image on it (sleep) created and started
+# (the start call returns once it runs), timed by curl itself (no CLI start-up), then removed.
+# --cold samples. The cold 1.1x target leaves 0.1 x the host's cold first reply for everything
+# the sandbox adds; this is the part of that which the engine takes whoever drives it.
+ENGINE_SOCK=${DOCKER_HOST:-unix:///var/run/docker.sock}
+ENGINE_SOCK=${ENGINE_SOCK#unix://}
+engine_call() {  # engine_call METHOD PATH [JSON]: prints "<ms> <body>"; fails on an HTTP error
+    local out
+    out=$(curl -sS --unix-socket "$ENGINE_SOCK" -X "$1" -H 'Content-Type: application/json' \
+        ${3:+-d "$3"} -w '\n%{http_code} %{time_total}' "http://engine$2") || return 1
+    local tail=${out##*$'\n'} body=${out%$'\n'*}
+    [[ ${tail%% *} == 2* ]] || { log "engine: $1 $2: ${tail%% *} $body"; return 1; }
+    printf '%s %s' "$(awk -v t="${tail#* }" 'BEGIN { printf "%.1f", t * 1000 }')" "$body"
+}
+: >"$WORK/engine-floor.jsonl"
+log "the engine alone: network create + container create + start of $IMAGE, $COLD times"
+for i in $(seq "$COLD"); do
+    net="tnx-floor-$$-$i"
+    r=$(engine_call POST /networks/create "{\"Name\":\"$net\",\"Internal\":true,\"Labels\":{\"${BENCH_LABEL%%=*}\":\"${BENCH_LABEL#*=}\"},\"Options\":{\"com.docker.network.bridge.name\":\"tnxfl$i-$$\"}}") ||
+        die "engine floor: network create failed"
+    net_ms=${r%% *}
+    r=$(engine_call POST /containers/create "{\"Image\":\"$IMAGE\",\"Entrypoint\":[\"sleep\"],\"Cmd\":[\"600\"],\"Labels\":{\"${BENCH_LABEL%%=*}\":\"${BENCH_LABEL#*=}\"},\"HostConfig\":{\"NetworkMode\":\"$net\"}}") ||
+        die "engine floor: container create failed"
+    create_ms=${r%% *}
+    cid=$(jq -r .Id <<<"${r#* }")
+    r=$(engine_call POST "/containers/$cid/start") || die "engine floor: start failed"
+    start_ms=${r%% *}
+    [[ $(docker inspect -f '{{.State.Running}}' "$cid") == true ]] || die "engine floor: $cid is not running"
+    jq -nc --argjson n "$net_ms" --argjson c "$create_ms" --argjson s "$start_ms" \
+        '{network_ms: $n, create_ms: $c, start_ms: $s, total_ms: (($n + $c + $s) * 10 | round / 10)}' | tee -a "$WORK/engine-floor.jsonl" >&2
+    docker rm -f "$cid" >/dev/null
+    docker network rm "$net" >/dev/null
+    sleep 1
+done
+
 # =================================================================================================
 # 2. host: the same backend, the same configuration, the same relay (code and events)
 # =================================================================================================
@@ -566,6 +613,7 @@ RAW=$(jq -n --arg started "$STARTED_AT" --arg version "$VERSION" --arg load_star
     --slurpfile cold_sb "$WORK/cold-sandboxed.jsonl" --slurpfile cold_host "$WORK/cold-host.jsonl" \
     --slurpfile cold_free "$WORK/cold-host-unlimited.jsonl" --arg host_cpus "$HOST_CPUS" \
     --slurpfile kept_sb "$WORK/kept-sandboxed.jsonl" --slurpfile paused_sb "$WORK/paused-sandboxed.jsonl" \
+    --slurpfile engine "$WORK/engine-floor.jsonl" \
     --arg mem_sb_stats "$MEM_SB_STATS" --argjson mem_sb_rss_kib "$MEM_SB_RSS" --argjson mem_host_rss_kib "$MEM_HOST_RSS" \
     --argjson daemon_stop_ms "$DAEMON_STOP_MS" --argjson host_stop_ms "$HOST_STOP_MS" '
     # median (mean of the middle two for an even n), p95 (nearest rank), min, max, n
@@ -576,11 +624,14 @@ RAW=$(jq -n --arg started "$STARTED_AT" --arg version "$VERSION" --arg load_star
     {started: $started, version: $version, cores: $cores, load_start: $load_start, load_end: $load_end,
      settings: {n: $n, cold: $cold, kept: $kept, paused: $paused, pause_after_s: $pause_after, idle_timeout_s: $idle_timeout, host_every_ms: $every, sandbox_cpus: $cpus, host_cpus: ($host_cpus | tonumber)},
      image: $image, image_bytes: $image_bytes,
+     engine_floor: {runs: $engine, network: ($engine | map(.network_ms) | stats), create: ($engine | map(.create_ms) | stats),
+                    start: ($engine | map(.start_ms) | stats), total: ($engine | map(.total_ms) | stats)},
      sandboxed: {first_boot_ms: $first_sb.since_ms,
                  warm_ms: $warm_sb.ms, warm: ($warm_sb.ms | stats), warm_split: $split_sb,
                  warm_inbound: ($split_sb | map(.inbound) | stats), warm_outbound: ($split_sb | map(.outbound) | stats),
                  llm_rtt_ms: $rtt_sb.ms, llm_rtt: ($rtt_sb.ms | stats),
                  cold_runs: $cold_sb, cold: ($cold_sb | map(.ms) | stats), ready: ($cold_sb | map(.ready_ms) | stats),
+                 cold_running: ($cold_sb | map(.started_ms) | stats),
                  kept_runs: $kept_sb, kept: ($kept_sb | map(.ms) | stats), kept_ready: ($kept_sb | map(.ready_ms) | stats),
                  paused_runs: $paused_sb, paused: ($paused_sb | map(.ms) | stats),
                  idle_mem_docker_stats: $mem_sb_stats, idle_rss_kib: $mem_sb_rss_kib,
@@ -619,6 +670,8 @@ jq -r '
   "| cold, no container (created and started): first reply, median (n=\($s.cold.n // 0)) | \(ms($s.cold.median)) | \(ms($h.cold.median)) | \(ratio($s.cold.median; $h.cold.median)) | <= 10 s; <= 1.1x |",
   "| cold: first reply, max | \(ms($s.cold.max)) | \(ms($h.cold.max)) | \(ratio($s.cold.max; $h.cold.max)) | |",
   "| cold: project started (first kind 24010), median | \(ms($s.ready.median)) | \(ms($h.ready.median)) | \(ratio($s.ready.median; $h.ready.median)) | |",
+  "| cold: message published -> container running, median | \(ms($s.cold_running.median)) | - | | |",
+  "| the engine alone (no daemon): network create + container create + start, median (n=\($r.engine_floor.total.n // 0)) | \(ms($r.engine_floor.total.median)) | budget at 1.1x: \(ms(if $h.cold.median == null then null else $h.cold.median * 0.1 end)) | \(ratio($r.engine_floor.total.median; (if $h.cold.median == null then null else $h.cold.median * 0.1 end))) of the budget | |",
   (if $h.cold_unlimited == null then empty else
   "| cold: first reply, median; host without a CPU limit (n=\($h.cold_unlimited.n)) | \(ms($s.cold.median)) | \(ms($h.cold_unlimited.median)) | \(ratio($s.cold.median; $h.cold_unlimited.median)) | |",
   "| cold: project started, median; host without a CPU limit | \(ms($s.ready.median)) | \(ms($h.ready_unlimited.median)) | \(ratio($s.ready.median; $h.ready_unlimited.median)) | |" end),
@@ -635,6 +688,7 @@ jq -r '
   "paused samples (ms): \($s.paused_runs | col(.ms)); wake inside the daemon (message in -> running, tenex_project_last_wake_seconds) \($s.paused_runs | col(.daemon_wake_ms)); state before \($s.paused_runs | col(.state_before)); last_wake \($s.paused_runs | col(.last_wake)); same container \($s.paused_runs | col(.same_container)); paused after waiting \($s.paused_runs | col(.idle_wait_s)) s (pause_after \($r.settings.pause_after_s) s)",
   "kept samples (ms): \($s.kept_runs | col(.ms)); project started at \($s.kept_runs | col(.ready_ms)); container started at \($s.kept_runs | col(.started_ms)) after the publish; daemon wake \($s.kept_runs | col(.daemon_wake_ms)); state before \($s.kept_runs | col(.state_before)); last_wake \($s.kept_runs | col(.last_wake)); same container \($s.kept_runs | col(.same_container)); stopped after waiting \($s.kept_runs | col(.idle_wait_s)) s",
   "cold samples (ms): sandboxed \($s.cold_runs | col(.ms)); project started at \($s.cold_runs | col(.ready_ms)); container created at \($s.cold_runs | col(.created_ms)), started at \($s.cold_runs | col(.started_ms)) (after the publish); daemon wake \($s.cold_runs | col(.daemon_wake_ms)); state before \($s.cold_runs | col(.state_before)); last_wake \($s.cold_runs | col(.last_wake)); stopped and removed after waiting \($s.cold_runs | col(.idle_wait_s)) s",
+  "the engine alone (ms, raw API calls timed by curl): network create \($r.engine_floor.runs | col(.network_ms)); container create \($r.engine_floor.runs | col(.create_ms)); start \($r.engine_floor.runs | col(.start_ms))",
   "cold samples (ms): host \($h.cold_runs | col(.ms)); project started at \($h.cold_runs | col(.ready_ms)) (after the spawn); messages sent until one was answered \($h.cold_runs | col(.sent)), the answered one answered in \($h.cold_runs | col(.answered_latency_ms))",
   (if $h.cold_unlimited == null then empty else
   "cold samples (ms): host without a CPU limit \($h.cold_unlimited_runs | col(.ms)); project started at \($h.cold_unlimited_runs | col(.ready_ms)); messages sent \($h.cold_unlimited_runs | col(.sent)), the answered one answered in \($h.cold_unlimited_runs | col(.answered_latency_ms))" end),
