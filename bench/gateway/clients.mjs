@@ -124,7 +124,7 @@ const floods = [];
 // first[path][project] : Map event id -> receive time (the first copy; an event can match two
 // subscriptions of a connection, e.g. the owner's 24020 on `a` and `o`).
 const paths = floorUrl ? ['gateway', 'direct', 'floor'] : ['gateway', 'direct'];
-const perPath = (make) => Object.fromEntries(paths.map((p) => [p, make()]));
+const perPath = (make) => Object.fromEntries(paths.map((p) => [p, make(p)]));
 const first = perPath(() => projects.map(() => new Map()));
 const copies = perPath(() => 0);
 const unknown = perPath(() => 0);
@@ -224,9 +224,8 @@ async function flood(f) {
   const s = {
     flood: f, publish_ms: publishMs, settle_ms: performance.now() - t0 - publishMs,
     oks: oks + refused - okBefore, refused,
-    copies: perPath(() => 0),
+    copies: perPath((p) => copies[p] - copiesBefore[p]),
   };
-  for (const path of paths) s.copies[path] = copies[path] - copiesBefore[path];
   floodStats.push(s);
   return s;
 }
@@ -264,9 +263,7 @@ function report() {
       if (m.target < 0 || !sentAt.has(ev.id)) continue;
       const at = sentAt.get(ev.id);
       const lat = (path) => { const t = first[path][m.target].get(ev.id); return t === undefined ? null : t - at; };
-      const sample = { flood: f, cls: m.cls };
-      for (const path of paths) sample[path] = lat(path);
-      samples.push(sample);
+      samples.push({ flood: f, cls: m.cls, ...perPath(lat) });
     }
   return {
     samples, floods: floodStats, copies, unknown, out_of_scope: outOfScope.length,

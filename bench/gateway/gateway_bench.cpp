@@ -185,10 +185,12 @@ ServerChild::Serve tcp_floor(const std::string& relay_url) {
         sa.sin_family = AF_INET;
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t len = sizeof sa;
-        if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0)
-            return {std::string("error: ") + std::strerror(errno), nullptr};
-        ::close(fd);
+        const bool bound = fd >= 0 &&
+                           ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+                           ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0;
+        const std::string why = bound ? "" : std::strerror(errno);
+        if (fd >= 0) ::close(fd);
+        if (!bound) return {"error: " + why, nullptr};
         const int port = ntohs(sa.sin_port);
         auto proxy = std::make_shared<hostnet::EgressProxy>(
             "bench-floor", hostnet::ProxyLimits{.max_connections = 4096});

@@ -184,14 +184,15 @@ if (cmd === 'profile') {
       if (done) return;
       await conn.publish(ev, () => { entry.sentAt = performance.now(); });
     };
+    const repeatEvery = (ms) => { repeat = setInterval(() => { if (!done) sendOne().catch(reject); }, ms); };
     sendOne().catch(reject);
-    if (everyMs > 0) repeat = setInterval(() => { if (!done) sendOne().catch(reject); }, everyMs);
+    if (everyMs > 0) repeatEvery(everyMs);
     if (everyMs > 0 && lastAtReady)
       onReady = () => {  // one now; another only if none is answered 3 s later, and so on
         clearInterval(repeat);
         if (done) return;
         sendOne().catch(reject);
-        repeat = setInterval(() => { if (!done) sendOne().catch(reject); }, Math.max(everyMs, 3000));
+        repeatEvery(Math.max(everyMs, 3000));
       };
   });
 
